@@ -1,0 +1,166 @@
+//! Domain events: one for every state change, written in the same unit of
+//! work as the change (the outbox) and published after it commits.
+
+use time::OffsetDateTime;
+
+use crate::id::{EventId, OrganizationId, UserId};
+use crate::name::{OrgName, Slug};
+use crate::role::OrgRole;
+
+/// Something that happened to an organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
+pub struct DomainEvent {
+    /// Unique id; consumers de-duplicate on it.
+    pub id: EventId,
+    /// When the change happened.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+    pub occurred_at: OffsetDateTime,
+    /// The organization the change belongs to (also the ordering key).
+    pub organization_id: OrganizationId,
+    /// Who made the change; `None` for the service itself (e.g. a purge
+    /// after the grace period).
+    pub actor: Option<UserId>,
+    /// Version of the payload's shape, see [`DomainEvent::SCHEMA_VERSION`].
+    pub schema_version: u16,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl DomainEvent {
+    /// The current payload schema version. Incremented on any incompatible
+    /// change of [`EventKind`]'s serialized form.
+    pub const SCHEMA_VERSION: u16 = 1;
+
+    /// The short type name, e.g. `organization.created`; publishers build
+    /// the full CloudEvents type from it.
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+}
+
+/// What happened, with the data a consumer needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(
+        tag = "type",
+        rename_all = "camelCase",
+        rename_all_fields = "camelCase"
+    )
+)]
+pub enum EventKind {
+    /// A new organization; its creator became OWNER (a separate
+    /// [`EventKind::MemberAdded`] follows).
+    OrganizationCreated {
+        /// Its name.
+        name: OrgName,
+        /// Its slug.
+        slug: Slug,
+    },
+    /// The organization was renamed.
+    OrganizationUpdated {
+        /// The new name.
+        name: OrgName,
+    },
+    /// ACTIVE → SUSPENDED.
+    OrganizationSuspended,
+    /// SUSPENDED → ACTIVE.
+    OrganizationReactivated,
+    /// ACTIVE → PENDING_DELETION.
+    OrganizationDeletionRequested {
+        /// Earliest purge time.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        purge_after: OffsetDateTime,
+    },
+    /// PENDING_DELETION → ACTIVE.
+    OrganizationRestored,
+    /// PENDING_DELETION → DELETED.
+    OrganizationDeleted,
+    /// A user joined.
+    MemberAdded {
+        /// The new member.
+        user_id: UserId,
+        /// Their role.
+        role: OrgRole,
+    },
+    /// A member's role changed.
+    MemberRoleChanged {
+        /// The member.
+        user_id: UserId,
+        /// The previous role.
+        from: OrgRole,
+        /// The new role.
+        to: OrgRole,
+    },
+    /// A member left or was removed.
+    MemberRemoved {
+        /// The former member.
+        user_id: UserId,
+        /// The role they had.
+        role: OrgRole,
+    },
+}
+
+impl EventKind {
+    /// The short type name, e.g. `organization.created`.
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::OrganizationCreated { .. } => "organization.created",
+            EventKind::OrganizationUpdated { .. } => "organization.updated",
+            EventKind::OrganizationSuspended => "organization.suspended",
+            EventKind::OrganizationReactivated => "organization.reactivated",
+            EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
+            EventKind::OrganizationRestored => "organization.restored",
+            EventKind::OrganizationDeleted => "organization.deleted",
+            EventKind::MemberAdded { .. } => "organization.member.added",
+            EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",
+            EventKind::MemberRemoved { .. } => "organization.member.removed",
+        }
+    }
+
+    /// The user whose access this event changes, if it is a membership event.
+    pub const fn member(&self) -> Option<UserId> {
+        match self {
+            EventKind::MemberAdded { user_id, .. }
+            | EventKind::MemberRoleChanged { user_id, .. }
+            | EventKind::MemberRemoved { user_id, .. } => Some(*user_id),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    #[test]
+    fn serialized_form_is_camel_case_and_tagged() {
+        let event = DomainEvent {
+            id: EventId::from_uuid(Uuid::from_u128(1)),
+            occurred_at: datetime!(2026-01-02 03:04:05 UTC),
+            organization_id: OrganizationId::from_uuid(Uuid::from_u128(2)),
+            actor: Some(UserId::from_uuid(Uuid::from_u128(3))),
+            schema_version: DomainEvent::SCHEMA_VERSION,
+            kind: EventKind::MemberRoleChanged {
+                user_id: UserId::from_uuid(Uuid::from_u128(4)),
+                from: OrgRole::Member,
+                to: OrgRole::Admin,
+            },
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["occurredAt"], "2026-01-02T03:04:05Z");
+        assert_eq!(json["kind"]["type"], "memberRoleChanged");
+        assert_eq!(
+            json["kind"]["userId"],
+            "00000000-0000-0000-0000-000000000004"
+        );
+        assert_eq!(json["kind"]["to"], "ADMIN");
+        let back: DomainEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+}

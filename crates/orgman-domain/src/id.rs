@@ -1,0 +1,92 @@
+//! Identifiers. Each one wraps a UUID so that an organization id can never be
+//! passed where a user id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::error::ValidationError;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(transparent))]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID (for instance one read from storage).
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValidationError;
+
+            /// Parses the hyphenated or simple text form of a UUID.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s.trim())
+                    .map(Self)
+                    .map_err(|_| ValidationError::InvalidId { field: $field })
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies an organization (a tenant).
+    OrganizationId,
+    "organizationId"
+);
+uuid_id!(
+    /// Identifies a user. It is the local id, which equals the identity
+    /// provider's user id (the token's `sub`) for users registered through it.
+    UserId,
+    "userId"
+);
+uuid_id!(
+    /// Identifies one domain event; consumers de-duplicate on it.
+    EventId,
+    "eventId"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hyphenated_and_refuses_garbage() {
+        let id: OrganizationId = "6f1e2a3b-0000-4000-8000-000000000001".parse().unwrap();
+        assert_eq!(id.to_string(), "6f1e2a3b-0000-4000-8000-000000000001");
+        assert_eq!(
+            "not-a-uuid".parse::<UserId>(),
+            Err(ValidationError::InvalidId { field: "userId" })
+        );
+    }
+}

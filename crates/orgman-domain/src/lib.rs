@@ -1,0 +1,94 @@
+//! The organization manager's domain: organizations (tenants), their
+//! lifecycle, memberships and roles, the rules that govern them, the ports
+//! the outside world plugs into, and the use cases built over those ports.
+//!
+//! This crate does no IO and depends on no framework or async runtime; it is
+//! meant to be embedded. Adapters for PostgreSQL, Redis, Kafka, SpiceDB and
+//! Keycloak live in their own crates; `orgman-memory` provides in-memory
+//! implementations of every port for tests and for embedding.
+//!
+//! # Values
+//!
+//! Values are parsed once, at the edge, into types that cannot hold an
+//! invalid value: [`OrgName`] (1–100 characters after trimming, no control
+//! characters), [`Slug`] (1–50 characters of `[a-z0-9-]`), [`Email`], and
+//! UUID ids ([`OrganizationId`], [`UserId`]). Constructors return a
+//! [`ValidationError`] that names the field and the rule.
+//!
+//! # Lifecycle
+//!
+//! | from | action | to | who |
+//! |---|---|---|---|
+//! | ACTIVE | suspend | SUSPENDED | platform ADMIN |
+//! | SUSPENDED | reactivate | ACTIVE | platform ADMIN |
+//! | ACTIVE | request deletion | PENDING_DELETION (grace period starts) | OWNER, platform ADMIN |
+//! | PENDING_DELETION | restore | ACTIVE | OWNER, platform ADMIN |
+//! | PENDING_DELETION | purge (after the grace period) | DELETED | platform ADMIN |
+//!
+//! Any other transition is refused with [`OrgError::InvalidTransition`].
+//! Only ACTIVE organizations accept changes to their name and members;
+//! otherwise [`OrgError::ReadOnly`]. Members keep read access while an
+//! organization is SUSPENDED or PENDING_DELETION; a DELETED organization is
+//! visible to platform administrators only.
+//!
+//! # Membership rules
+//!
+//! | rule | refused with |
+//! |---|---|
+//! | The creator of an organization becomes its OWNER. | — |
+//! | Creating organizations is for platform ADMINs unless [`CreationPolicy::AnyUser`]. | [`OrgError::PlatformAdminRequired`] |
+//! | A platform ADMIN may do everything in every organization. | — |
+//! | Non-members cannot see an organization, nor learn that it exists. | [`OrgError::NotFound`] |
+//! | OWNER and ADMIN manage the members (delegated administration); a MEMBER cannot. | [`OrgError::Forbidden`] |
+//! | Only an OWNER grants or revokes OWNER (adding, promoting to, demoting or removing an OWNER). | [`OrgError::OwnerRequired`] |
+//! | An organization always keeps at least one OWNER: the last one can be neither removed nor demoted. | [`OrgError::LastOwner`] |
+//! | A user appears at most once per organization. | [`OrgError::AlreadyMember`] |
+//! | Any member may leave (remove themselves), except the last OWNER. | [`OrgError::LastOwner`] |
+//! | Renaming and SSO settings are for OWNER and ADMIN. | [`OrgError::Forbidden`] |
+//!
+//! Access checks are point lookups of "this user's role in this
+//! organization" ([`ports::MembershipQueries::role_of`]), never a scan of the
+//! member list.
+//!
+//! # Events
+//!
+//! Every state change produces a [`DomainEvent`] (and a change that changes
+//! nothing produces none). Events are written through the same
+//! [`ports::UnitOfWork`] as the change, so they commit together.
+//!
+//! # Example
+//!
+//! See `examples/embed.rs` for a complete program using the in-memory ports.
+
+mod error;
+mod event;
+mod id;
+mod membership;
+mod name;
+mod organization;
+mod page;
+pub mod ports;
+mod role;
+mod service;
+mod user;
+
+pub use error::{
+    AuthzError, CipherError, Conflict, IdentityError, LifecycleAction, OrgError, StoreError,
+    ValidationError,
+};
+pub use event::{DomainEvent, EventKind};
+pub use id::{EventId, OrganizationId, UserId};
+pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
+pub use name::{Email, OrgName, Slug};
+pub use organization::{OrgStatus, Organization, OrganizationRecord};
+pub use page::{Page, PageRequest};
+pub use role::{Actor, OrgRole, SystemRole};
+pub use service::{
+    CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
+};
+pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
+
+/// Re-exported so embedders use the same versions as the domain's types.
+pub use time;
+/// Re-exported so embedders use the same versions as the domain's types.
+pub use uuid;

@@ -1,0 +1,419 @@
+//! The organization aggregate and its lifecycle.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{LifecycleAction, OrgError, ValidationError};
+use crate::id::OrganizationId;
+use crate::name::{OrgName, Slug};
+
+/// Where an organization is in its life.
+///
+/// ```text
+///            suspend              request_deletion
+///   ACTIVE ───────────▶ SUSPENDED   ACTIVE ─────────▶ PENDING_DELETION ──purge──▶ DELETED
+///   ACTIVE ◀─────────── SUSPENDED   ACTIVE ◀───────── PENDING_DELETION
+///            reactivate                     restore
+/// ```
+///
+/// A suspended organization is read-only: members keep read access, nobody
+/// but a platform administrator changes anything, and only by reactivating
+/// it. An organization pending deletion is read-only as well until it is
+/// restored or, once its grace period has passed, purged. DELETED is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
+pub enum OrgStatus {
+    /// Normal operation.
+    Active,
+    /// Read-only until a platform administrator reactivates it.
+    Suspended,
+    /// Read-only, waiting for its grace period to end; can be restored.
+    PendingDeletion,
+    /// Gone. Kept as a tombstone; no transition leaves it.
+    Deleted,
+}
+
+impl OrgStatus {
+    /// The stored and wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrgStatus::Active => "ACTIVE",
+            OrgStatus::Suspended => "SUSPENDED",
+            OrgStatus::PendingDeletion => "PENDING_DELETION",
+            OrgStatus::Deleted => "DELETED",
+        }
+    }
+
+    /// Whether the organization accepts changes to its name and members.
+    pub const fn is_writable(self) -> bool {
+        matches!(self, OrgStatus::Active)
+    }
+
+    /// The status an action leads to from this one, if that edge exists.
+    pub const fn after(self, action: LifecycleAction) -> Option<OrgStatus> {
+        use LifecycleAction as A;
+        use OrgStatus as S;
+        match (self, action) {
+            (S::Active, A::Suspend) => Some(S::Suspended),
+            (S::Suspended, A::Reactivate) => Some(S::Active),
+            (S::Active, A::RequestDeletion) => Some(S::PendingDeletion),
+            (S::PendingDeletion, A::Restore) => Some(S::Active),
+            (S::PendingDeletion, A::Purge) => Some(S::Deleted),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for OrgStatus {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            OrgStatus::Active,
+            OrgStatus::Suspended,
+            OrgStatus::PendingDeletion,
+            OrgStatus::Deleted,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| ValidationError::UnknownStatus {
+            value: s.chars().take(32).collect(),
+        })
+    }
+}
+
+impl fmt::Display for OrgStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An organization (tenant).
+///
+/// Fields are private: the lifecycle only moves along the edges of
+/// [`OrgStatus`], and every change bumps [`Organization::version`], which
+/// storage uses for optimistic concurrency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organization {
+    id: OrganizationId,
+    name: OrgName,
+    slug: Slug,
+    status: OrgStatus,
+    purge_after: Option<OffsetDateTime>,
+    version: u64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+/// The stored fields of an [`Organization`], for adapters that rebuild one
+/// from storage.
+#[derive(Clone, Debug)]
+pub struct OrganizationRecord {
+    /// See [`Organization::id`].
+    pub id: OrganizationId,
+    /// See [`Organization::name`].
+    pub name: OrgName,
+    /// See [`Organization::slug`].
+    pub slug: Slug,
+    /// See [`Organization::status`].
+    pub status: OrgStatus,
+    /// See [`Organization::purge_after`].
+    pub purge_after: Option<OffsetDateTime>,
+    /// See [`Organization::version`].
+    pub version: u64,
+    /// See [`Organization::created_at`].
+    pub created_at: OffsetDateTime,
+    /// See [`Organization::updated_at`].
+    pub updated_at: OffsetDateTime,
+}
+
+impl Organization {
+    /// A new, active organization at version 1.
+    pub fn new(id: OrganizationId, name: OrgName, slug: Slug, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            name,
+            slug,
+            status: OrgStatus::Active,
+            purge_after: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Rebuilds an organization from storage.
+    ///
+    /// # Errors
+    /// [`ValidationError::InconsistentRecord`] when `purge_after` is set for a
+    /// status other than PENDING_DELETION, or missing for it.
+    pub fn from_record(record: OrganizationRecord) -> Result<Self, ValidationError> {
+        if (record.status == OrgStatus::PendingDeletion) != record.purge_after.is_some() {
+            return Err(ValidationError::InconsistentRecord {
+                reason: "purge_after must be set exactly when the status is PENDING_DELETION",
+            });
+        }
+        Ok(Self {
+            id: record.id,
+            name: record.name,
+            slug: record.slug,
+            status: record.status,
+            purge_after: record.purge_after,
+            version: record.version,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+
+    /// The organization's id.
+    pub fn id(&self) -> OrganizationId {
+        self.id
+    }
+    /// Its display name.
+    pub fn name(&self) -> &OrgName {
+        &self.name
+    }
+    /// Its unique slug; it never changes after creation.
+    pub fn slug(&self) -> &Slug {
+        &self.slug
+    }
+    /// Where it is in its lifecycle.
+    pub fn status(&self) -> OrgStatus {
+        self.status
+    }
+    /// When a pending deletion may be purged; set only while PENDING_DELETION.
+    pub fn purge_after(&self) -> Option<OffsetDateTime> {
+        self.purge_after
+    }
+    /// Incremented by every change; used as the HTTP ETag and for
+    /// optimistic concurrency.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// When it was created.
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+    /// When it last changed.
+    pub fn updated_at(&self) -> OffsetDateTime {
+        self.updated_at
+    }
+
+    /// Renames the organization. Returns `false`, and changes nothing, when
+    /// the name is the same.
+    ///
+    /// # Errors
+    /// [`OrgError::ReadOnly`] unless the organization is ACTIVE.
+    pub fn rename(&mut self, name: OrgName, now: OffsetDateTime) -> Result<bool, OrgError> {
+        self.ensure_writable()?;
+        if self.name == name {
+            return Ok(false);
+        }
+        self.name = name;
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// Moves the organization along one lifecycle edge.
+    ///
+    /// `grace` is the time between a deletion request and the earliest purge;
+    /// it is only read for [`LifecycleAction::RequestDeletion`].
+    ///
+    /// # Errors
+    /// [`OrgError::InvalidTransition`] when the edge does not exist, and
+    /// [`OrgError::GracePeriodNotOver`] when purging too early.
+    pub fn transition(
+        &mut self,
+        action: LifecycleAction,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<(), OrgError> {
+        let next = self
+            .status
+            .after(action)
+            .ok_or(OrgError::InvalidTransition {
+                from: self.status,
+                action,
+            })?;
+        if action == LifecycleAction::Purge {
+            let purge_after = self.purge_after.unwrap_or(now);
+            if now < purge_after {
+                return Err(OrgError::GracePeriodNotOver { purge_after });
+            }
+        }
+        self.purge_after = match next {
+            OrgStatus::PendingDeletion => Some(now + grace),
+            _ => None,
+        };
+        self.status = next;
+        self.touch(now);
+        Ok(())
+    }
+
+    /// # Errors
+    /// [`OrgError::ReadOnly`] unless the organization is ACTIVE.
+    pub(crate) fn ensure_writable(&self) -> Result<(), OrgError> {
+        if self.status.is_writable() {
+            Ok(())
+        } else {
+            Err(OrgError::ReadOnly {
+                status: self.status,
+            })
+        }
+    }
+
+    fn touch(&mut self, now: OffsetDateTime) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    const GRACE: Duration = Duration::days(30);
+
+    fn org() -> Organization {
+        Organization::new(
+            OrganizationId::from_uuid(Uuid::nil()),
+            OrgName::parse("Acme").unwrap(),
+            Slug::parse("acme").unwrap(),
+            datetime!(2026-01-01 00:00 UTC),
+        )
+    }
+
+    #[test]
+    fn allowed_edges_are_exactly_the_documented_ones() {
+        use LifecycleAction as A;
+        use OrgStatus as S;
+        let statuses = [S::Active, S::Suspended, S::PendingDeletion, S::Deleted];
+        let actions = [
+            A::Suspend,
+            A::Reactivate,
+            A::RequestDeletion,
+            A::Restore,
+            A::Purge,
+        ];
+        let mut edges = Vec::new();
+        for from in statuses {
+            for action in actions {
+                if let Some(to) = from.after(action) {
+                    edges.push((from, action, to));
+                }
+            }
+        }
+        assert_eq!(
+            edges,
+            vec![
+                (S::Active, A::Suspend, S::Suspended),
+                (S::Active, A::RequestDeletion, S::PendingDeletion),
+                (S::Suspended, A::Reactivate, S::Active),
+                (S::PendingDeletion, A::Restore, S::Active),
+                (S::PendingDeletion, A::Purge, S::Deleted),
+            ]
+        );
+    }
+
+    #[test]
+    fn deletion_sets_a_grace_period_and_restore_clears_it() {
+        let mut org = org();
+        let now = datetime!(2026-02-01 00:00 UTC);
+        org.transition(LifecycleAction::RequestDeletion, now, GRACE)
+            .unwrap();
+        assert_eq!(org.status(), OrgStatus::PendingDeletion);
+        assert_eq!(org.purge_after(), Some(now + GRACE));
+        assert_eq!(org.version(), 2);
+        org.transition(LifecycleAction::Restore, now, GRACE)
+            .unwrap();
+        assert_eq!(org.status(), OrgStatus::Active);
+        assert_eq!(org.purge_after(), None);
+        assert_eq!(org.version(), 3);
+    }
+
+    #[test]
+    fn purge_waits_for_the_grace_period() {
+        let mut org = org();
+        let now = datetime!(2026-02-01 00:00 UTC);
+        org.transition(LifecycleAction::RequestDeletion, now, GRACE)
+            .unwrap();
+        let early = now + Duration::days(29);
+        assert_eq!(
+            org.transition(LifecycleAction::Purge, early, GRACE),
+            Err(OrgError::GracePeriodNotOver {
+                purge_after: now + GRACE
+            })
+        );
+        assert_eq!(org.status(), OrgStatus::PendingDeletion);
+        org.transition(LifecycleAction::Purge, now + GRACE, GRACE)
+            .unwrap();
+        assert_eq!(org.status(), OrgStatus::Deleted);
+        assert_eq!(
+            org.transition(LifecycleAction::Restore, now + GRACE, GRACE),
+            Err(OrgError::InvalidTransition {
+                from: OrgStatus::Deleted,
+                action: LifecycleAction::Restore
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_transition_changes_nothing() {
+        let mut org = org();
+        let before = org.clone();
+        assert_eq!(
+            org.transition(
+                LifecycleAction::Reactivate,
+                datetime!(2026-03-01 00:00 UTC),
+                GRACE
+            ),
+            Err(OrgError::InvalidTransition {
+                from: OrgStatus::Active,
+                action: LifecycleAction::Reactivate
+            })
+        );
+        assert_eq!(org, before);
+    }
+
+    #[test]
+    fn rename_to_same_name_is_a_no_op_and_suspended_is_read_only() {
+        let mut org = org();
+        let now = datetime!(2026-03-01 00:00 UTC);
+        assert_eq!(org.rename(OrgName::parse("Acme").unwrap(), now), Ok(false));
+        assert_eq!(org.version(), 1);
+        assert_eq!(org.rename(OrgName::parse("Acme 2").unwrap(), now), Ok(true));
+        assert_eq!(org.version(), 2);
+        org.transition(LifecycleAction::Suspend, now, GRACE)
+            .unwrap();
+        assert_eq!(
+            org.rename(OrgName::parse("Acme 3").unwrap(), now),
+            Err(OrgError::ReadOnly {
+                status: OrgStatus::Suspended
+            })
+        );
+    }
+
+    #[test]
+    fn record_with_inconsistent_purge_date_is_refused() {
+        let org = org();
+        let record = OrganizationRecord {
+            id: org.id(),
+            name: org.name().clone(),
+            slug: org.slug().clone(),
+            status: OrgStatus::Active,
+            purge_after: Some(org.created_at()),
+            version: 1,
+            created_at: org.created_at(),
+            updated_at: org.updated_at(),
+        };
+        assert!(matches!(
+            Organization::from_record(record),
+            Err(ValidationError::InconsistentRecord { .. })
+        ));
+    }
+}

@@ -1,0 +1,20 @@
+//! Ports: the traits the domain needs from the outside world. Adapters
+//! (PostgreSQL, Redis, SpiceDB, Keycloak, ...) implement them; the domain and
+//! its use cases only ever see these traits.
+//!
+//! Every trait is dyn-compatible (async methods through `async_trait`), so a
+//! composition root holds adapters as `Arc<dyn Port>`.
+
+mod authz;
+mod cache;
+mod cipher;
+mod identity;
+mod store;
+mod system;
+
+pub use authz::{Authorizer, RoleAuthorizer};
+pub use cache::{CacheKey, MembershipCache, NoCache};
+pub use cipher::SecretCipher;
+pub use identity::IdentityProvider;
+pub use store::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
+pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};

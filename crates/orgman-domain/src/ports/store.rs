@@ -1,0 +1,196 @@
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::event::DomainEvent;
+use crate::id::{OrganizationId, UserId};
+use crate::membership::Membership;
+use crate::organization::Organization;
+use crate::page::{Page, PageRequest};
+use crate::role::OrgRole;
+use crate::user::{User, UserProfile};
+
+/// Organizations in storage: reads, and units of work for changes.
+#[async_trait]
+pub trait OrganizationRepository: Send + Sync {
+    /// Starts a unit of work. Everything done through it becomes visible
+    /// together on [`UnitOfWork::commit`]; dropping it uncommitted discards
+    /// all of it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn begin(&self) -> Result<Box<dyn UnitOfWork>, StoreError>;
+
+    /// One organization by id, whatever its status.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError>;
+
+    /// All organizations (including deleted tombstones), ordered by id.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn organizations(
+        &self,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<Organization, OrganizationId>, StoreError>;
+}
+
+/// Membership reads. These are the hot paths: [`MembershipQueries::role_of`]
+/// runs on nearly every request and must be a single indexed point lookup,
+/// never a scan of the member list.
+#[async_trait]
+pub trait MembershipQueries: Send + Sync {
+    /// The user's role in the organization, or `None` if not a member.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn role_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<OrgRole>, StoreError>;
+
+    /// The organization's members, ordered by user id.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn members(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest<UserId>,
+    ) -> Result<Page<Membership, UserId>, StoreError>;
+
+    /// The organizations the user belongs to, with the user's role in each,
+    /// ordered by organization id. DELETED organizations are left out.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn organizations_of(
+        &self,
+        user: UserId,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError>;
+}
+
+/// One atomic change. Reads through it see its own writes; nothing is visible
+/// to others before [`UnitOfWork::commit`]; dropping it uncommitted rolls
+/// everything back. The domain events of the change are appended through the
+/// same unit of work (the transactional outbox), so a change and its events
+/// commit together or not at all.
+#[async_trait]
+pub trait UnitOfWork: Send {
+    /// Reads an organization and locks it until the end of the unit of work,
+    /// so concurrent changes to the same organization (and its members)
+    /// happen one after the other.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn lock_organization(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StoreError>;
+
+    /// Stores a new organization.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::Slug`] when the slug
+    /// is taken (also when a concurrent unit of work took it first).
+    async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError>;
+
+    /// Stores a changed organization, if its stored version still is
+    /// `expected_version`.
+    ///
+    /// # Errors
+    /// [`StoreError::VersionMismatch`] when the stored version differs,
+    /// [`StoreError::NotFound`] when it is gone.
+    async fn update_organization(
+        &mut self,
+        organization: &Organization,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
+
+    /// One membership.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Membership>, StoreError>;
+
+    /// How many OWNERs the organization has.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn count_owners(&mut self, organization: OrganizationId) -> Result<u64, StoreError>;
+
+    /// Adds a membership.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::Membership`] when the
+    /// user already is a member; [`StoreError::NotFound`] when the
+    /// organization or the user does not exist.
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<(), StoreError>;
+
+    /// Changes a membership's role (and `updated_at`).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such membership.
+    async fn update_membership(&mut self, membership: &Membership) -> Result<(), StoreError>;
+
+    /// Removes a membership.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such membership.
+    async fn delete_membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the user is known locally.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError>;
+
+    /// Appends domain events to the outbox, in order.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError>;
+
+    /// Makes everything done through this unit of work visible at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] (nothing was committed) or
+    /// [`StoreError::Conflict`] for constraints checked at commit time.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// The local projection of users.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// One user by id.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// One user by the provider's subject.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError>;
+
+    /// Returns the user with the profile's subject, creating it from the
+    /// profile if absent. Idempotent, also under concurrent calls for the
+    /// same subject: exactly one row is created and every caller gets it.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
+    /// subject already uses the e-mail address or the id.
+    async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError>;
+}

@@ -1,0 +1,35 @@
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The current time. A port so tests can control it.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// New unique ids. A port so tests can make them predictable.
+pub trait IdGenerator: Send + Sync {
+    /// A new, unique id. Production ids are time-ordered (UUIDv7), so keyset
+    /// pagination by id lists oldest first.
+    fn new_id(&self) -> Uuid;
+}
+
+/// The system's clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Random, time-ordered UUIDv7 ids.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UuidV7Generator;
+
+impl IdGenerator for UuidV7Generator {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}

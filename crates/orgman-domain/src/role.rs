@@ -1,0 +1,137 @@
+//! Roles inside an organization, platform-wide roles, and who is acting.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::ValidationError;
+use crate::id::UserId;
+
+/// A member's role inside one organization.
+///
+/// Stored as text (`"OWNER"`, `"ADMIN"`, `"MEMBER"`), so a role added later
+/// needs no schema migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
+pub enum OrgRole {
+    /// Full control, including granting and revoking OWNER and deletion.
+    Owner,
+    /// Delegated administration: manages members (except owners) and settings.
+    Admin,
+    /// Reads the organization and its members.
+    Member,
+}
+
+impl OrgRole {
+    /// Every role, strongest first.
+    pub const ALL: [OrgRole; 3] = [OrgRole::Owner, OrgRole::Admin, OrgRole::Member];
+
+    /// The stored and wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::Owner => "OWNER",
+            OrgRole::Admin => "ADMIN",
+            OrgRole::Member => "MEMBER",
+        }
+    }
+
+    /// Whether this role administers the organization (OWNER or ADMIN).
+    pub const fn administers(self) -> bool {
+        matches!(self, OrgRole::Owner | OrgRole::Admin)
+    }
+}
+
+impl FromStr for OrgRole {
+    type Err = ValidationError;
+
+    /// Accepts the stored form, case-insensitively.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrgRole::ALL
+            .into_iter()
+            .find(|role| role.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| ValidationError::UnknownRole {
+                value: s.chars().take(32).collect(),
+            })
+    }
+}
+
+impl fmt::Display for OrgRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user's platform-wide role, independent of any organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
+pub enum SystemRole {
+    /// Platform administrator: may do everything in every organization.
+    Admin,
+    /// Everybody else; rights come from organization memberships.
+    User,
+}
+
+/// The authenticated user on whose behalf a use case runs.
+///
+/// It is built by the caller (the HTTP edge builds it from a verified token)
+/// and passed explicitly: the domain never reads ambient, thread-local state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    user_id: UserId,
+    system_role: SystemRole,
+}
+
+impl Actor {
+    /// An actor with the given platform role.
+    pub const fn new(user_id: UserId, system_role: SystemRole) -> Self {
+        Self {
+            user_id,
+            system_role,
+        }
+    }
+
+    /// An ordinary user.
+    pub const fn user(user_id: UserId) -> Self {
+        Self::new(user_id, SystemRole::User)
+    }
+
+    /// A platform administrator.
+    pub const fn platform_admin(user_id: UserId) -> Self {
+        Self::new(user_id, SystemRole::Admin)
+    }
+
+    /// The acting user.
+    pub const fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// The acting user's platform role.
+    pub const fn system_role(&self) -> SystemRole {
+        self.system_role
+    }
+
+    /// Whether the actor is a platform administrator.
+    pub const fn is_platform_admin(&self) -> bool {
+        matches!(self.system_role, SystemRole::Admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_text_round_trips_and_unknown_is_refused() {
+        for role in OrgRole::ALL {
+            assert_eq!(role.as_str().parse::<OrgRole>().unwrap(), role);
+        }
+        assert_eq!("admin".parse::<OrgRole>().unwrap(), OrgRole::Admin);
+        assert_eq!(
+            "GUEST".parse::<OrgRole>(),
+            Err(ValidationError::UnknownRole {
+                value: "GUEST".into()
+            })
+        );
+    }
+}

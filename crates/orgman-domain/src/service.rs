@@ -1,0 +1,578 @@
+//! The use cases, over the ports.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::error::{Conflict, LifecycleAction, OrgError, StoreError};
+use crate::event::{DomainEvent, EventKind};
+use crate::id::{EventId, OrganizationId, UserId};
+use crate::membership::{MemberChange, Membership, Permission, check_member_change};
+use crate::name::{OrgName, Slug};
+use crate::organization::{OrgStatus, Organization};
+use crate::page::{Page, PageRequest};
+use crate::ports::{
+    Authorizer, CacheKey, Clock, IdGenerator, MembershipCache, MembershipQueries,
+    OrganizationRepository, UnitOfWork,
+};
+use crate::role::{Actor, OrgRole};
+
+/// Who may create organizations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CreationPolicy {
+    /// Only platform administrators (the reference service's rule).
+    #[default]
+    PlatformAdminsOnly,
+    /// Any authenticated user (self-service sign-up).
+    AnyUser,
+}
+
+/// Settings of the [`OrganizationService`].
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceSettings {
+    /// Time between a deletion request and the earliest purge.
+    pub deletion_grace: Duration,
+    /// Who may create organizations.
+    pub creation: CreationPolicy,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            deletion_grace: Duration::days(30),
+            creation: CreationPolicy::default(),
+        }
+    }
+}
+
+/// The ports the [`OrganizationService`] works with.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // trait objects; nothing useful to print
+pub struct ServicePorts {
+    /// Organization storage and units of work.
+    pub organizations: Arc<dyn OrganizationRepository>,
+    /// Membership reads.
+    pub members: Arc<dyn MembershipQueries>,
+    /// Permission checks.
+    pub authorizer: Arc<dyn Authorizer>,
+    /// Hot-read cache (use [`crate::ports::NoCache`] for none).
+    pub cache: Arc<dyn MembershipCache>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// The organization use cases. Every method takes the acting user
+/// explicitly and enforces the rules of the crate documentation.
+///
+/// Reads authorize through the [`Authorizer`]; a non-member always gets
+/// [`OrgError::NotFound`], so it cannot tell whether an organization exists.
+/// Writes run in one [`UnitOfWork`] that locks the organization, re-checks
+/// the membership rules against the locked state, stores the change and its
+/// events, and commits; cache entries the change affects are invalidated
+/// after the commit.
+pub struct OrganizationService {
+    ports: ServicePorts,
+    settings: ServiceSettings,
+}
+
+impl fmt::Debug for OrganizationService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrganizationService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The kind of membership change asked for.
+#[derive(Clone, Copy)]
+enum MemberOp {
+    Add(OrgRole),
+    ChangeRole(OrgRole),
+    Remove,
+}
+
+impl OrganizationService {
+    /// A service over the given ports.
+    pub fn new(ports: ServicePorts, settings: ServiceSettings) -> Self {
+        Self { ports, settings }
+    }
+
+    /// Creates an ACTIVE organization with the actor as its OWNER.
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`] when the creation policy forbids
+    /// it, [`OrgError::UserNotFound`] when the actor is not a known user,
+    /// [`OrgError::SlugTaken`], [`OrgError::Unavailable`].
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        name: OrgName,
+        slug: Slug,
+    ) -> Result<Organization, OrgError> {
+        if self.settings.creation == CreationPolicy::PlatformAdminsOnly
+            && !actor.is_platform_admin()
+        {
+            return Err(OrgError::PlatformAdminRequired);
+        }
+        let now = self.ports.clock.now();
+        let organization = Organization::new(
+            OrganizationId::from_uuid(self.ports.ids.new_id()),
+            name.clone(),
+            slug.clone(),
+            now,
+        );
+        let owner = Membership {
+            organization_id: organization.id(),
+            user_id: actor.user_id(),
+            role: OrgRole::Owner,
+            created_at: now,
+            updated_at: now,
+        };
+        let events = [
+            self.event(
+                organization.id(),
+                actor,
+                EventKind::OrganizationCreated {
+                    name,
+                    slug: slug.clone(),
+                },
+            ),
+            self.event(
+                organization.id(),
+                actor,
+                EventKind::MemberAdded {
+                    user_id: actor.user_id(),
+                    role: OrgRole::Owner,
+                },
+            ),
+        ];
+        let slug_taken = |error: StoreError| match error {
+            StoreError::Conflict(Conflict::Slug) => OrgError::SlugTaken {
+                slug: slug.as_str().to_owned(),
+            },
+            other => other.into(),
+        };
+
+        let mut uow = self.ports.organizations.begin().await?;
+        if !uow.user_exists(actor.user_id()).await? {
+            return Err(OrgError::UserNotFound);
+        }
+        uow.insert_organization(&organization)
+            .await
+            .map_err(slug_taken)?;
+        uow.insert_membership(&owner).await?;
+        uow.append_events(&events).await?;
+        uow.commit().await.map_err(slug_taken)?;
+        self.invalidate(&events).await;
+        Ok(organization)
+    }
+
+    /// One organization, for its members and platform administrators.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] when it does not exist, is deleted, or the
+    /// actor is not a member; [`OrgError::Unavailable`].
+    pub async fn get(&self, actor: &Actor, id: OrganizationId) -> Result<Organization, OrgError> {
+        self.authorize(actor, id, Permission::View).await?;
+        let organization = match self.ports.cache.organization(id).await {
+            Some(cached) => cached,
+            None => {
+                let stored = self
+                    .ports
+                    .organizations
+                    .organization(id)
+                    .await?
+                    .ok_or(OrgError::NotFound)?;
+                self.ports.cache.store_organization(&stored).await;
+                stored
+            }
+        };
+        visible_to(actor, organization)
+    }
+
+    /// Every organization, for platform administrators.
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`], [`OrgError::Unavailable`].
+    pub async fn list_all(
+        &self,
+        actor: &Actor,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<Organization, OrganizationId>, OrgError> {
+        if !actor.is_platform_admin() {
+            return Err(OrgError::PlatformAdminRequired);
+        }
+        Ok(self.ports.organizations.organizations(page).await?)
+    }
+
+    /// The organizations the actor belongs to, with the actor's role in each.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn list_mine(
+        &self,
+        actor: &Actor,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, OrgError> {
+        Ok(self
+            .ports
+            .members
+            .organizations_of(actor.user_id(), page)
+            .await?)
+    }
+
+    /// The actor's role in an organization: the single point lookup every
+    /// request's organization context is checked with (cached).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn role_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<OrgRole>, OrgError> {
+        Ok(cached_role(&*self.ports.cache, &*self.ports.members, organization, user).await?)
+    }
+
+    /// Renames an organization. With `expected_version`, the rename only
+    /// happens if nobody changed the organization since the caller read that
+    /// version. Renaming to the current name changes nothing.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::VersionMismatch`],
+    /// [`OrgError::Unavailable`].
+    pub async fn rename(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        name: OrgName,
+        expected_version: Option<u64>,
+    ) -> Result<Organization, OrgError> {
+        self.authorize(actor, id, Permission::ManageOrganization)
+            .await?;
+        let mut uow = self.ports.organizations.begin().await?;
+        let mut organization = self.lock(&mut *uow, actor, id).await?;
+        let version = organization.version();
+        if let Some(expected) = expected_version.filter(|expected| *expected != version) {
+            return Err(OrgError::VersionMismatch {
+                expected,
+                actual: version,
+            });
+        }
+        if !organization.rename(name.clone(), self.ports.clock.now())? {
+            return Ok(organization);
+        }
+        let events = [self.event(id, actor, EventKind::OrganizationUpdated { name })];
+        uow.update_organization(&organization, version).await?;
+        uow.append_events(&events).await?;
+        uow.commit().await?;
+        self.invalidate(&events).await;
+        Ok(organization)
+    }
+
+    /// Moves an organization along its lifecycle. Suspending, reactivating
+    /// and purging are for platform administrators; requesting deletion and
+    /// restoring for OWNERs too.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::InvalidTransition`], [`OrgError::GracePeriodNotOver`],
+    /// [`OrgError::Unavailable`].
+    pub async fn transition(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        action: LifecycleAction,
+    ) -> Result<Organization, OrgError> {
+        let permission = match action {
+            LifecycleAction::RequestDeletion | LifecycleAction::Restore => Permission::Delete,
+            LifecycleAction::Suspend | LifecycleAction::Reactivate | LifecycleAction::Purge => {
+                Permission::Suspend
+            }
+        };
+        self.authorize(actor, id, permission).await?;
+        let mut uow = self.ports.organizations.begin().await?;
+        let mut organization = self.lock(&mut *uow, actor, id).await?;
+        let version = organization.version();
+        organization.transition(action, self.ports.clock.now(), self.settings.deletion_grace)?;
+        let kind = match action {
+            LifecycleAction::Suspend => EventKind::OrganizationSuspended,
+            LifecycleAction::Reactivate => EventKind::OrganizationReactivated,
+            LifecycleAction::RequestDeletion => EventKind::OrganizationDeletionRequested {
+                purge_after: organization
+                    .purge_after()
+                    .ok_or_else(|| OrgError::Internal("purge date missing".into()))?,
+            },
+            LifecycleAction::Restore => EventKind::OrganizationRestored,
+            LifecycleAction::Purge => EventKind::OrganizationDeleted,
+        };
+        let events = [self.event(id, actor, kind)];
+        uow.update_organization(&organization, version).await?;
+        uow.append_events(&events).await?;
+        uow.commit().await?;
+        self.invalidate(&events).await;
+        Ok(organization)
+    }
+
+    /// The organization's members.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Unavailable`].
+    pub async fn members(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        page: PageRequest<UserId>,
+    ) -> Result<Page<Membership, UserId>, OrgError> {
+        self.get(actor, id).await?;
+        Ok(self.ports.members.members(id, page).await?)
+    }
+
+    /// Adds a user with a role.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::OwnerRequired`], [`OrgError::ReadOnly`],
+    /// [`OrgError::UserNotFound`], [`OrgError::AlreadyMember`],
+    /// [`OrgError::Unavailable`].
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        user: UserId,
+        role: OrgRole,
+    ) -> Result<Membership, OrgError> {
+        self.change_member(actor, id, user, MemberOp::Add(role))
+            .await?
+            .ok_or_else(|| OrgError::Internal("membership missing after add".into()))
+    }
+
+    /// Changes a member's role. Changing to the current role changes nothing.
+    ///
+    /// # Errors
+    /// As [`OrganizationService::add_member`], plus
+    /// [`OrgError::MemberNotFound`] and [`OrgError::LastOwner`].
+    pub async fn change_role(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        user: UserId,
+        role: OrgRole,
+    ) -> Result<Membership, OrgError> {
+        self.change_member(actor, id, user, MemberOp::ChangeRole(role))
+            .await?
+            .ok_or_else(|| OrgError::Internal("membership missing after role change".into()))
+    }
+
+    /// Removes a member. Members may remove themselves (leave).
+    ///
+    /// # Errors
+    /// As [`OrganizationService::change_role`].
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        user: UserId,
+    ) -> Result<(), OrgError> {
+        self.change_member(actor, id, user, MemberOp::Remove)
+            .await
+            .map(drop)
+    }
+
+    async fn change_member(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        target: UserId,
+        op: MemberOp,
+    ) -> Result<Option<Membership>, OrgError> {
+        let leaving = target == actor.user_id() && matches!(op, MemberOp::Remove);
+        let permission = if leaving {
+            Permission::View
+        } else {
+            Permission::ManageMembers
+        };
+        self.authorize(actor, id, permission).await?;
+
+        let mut uow = self.ports.organizations.begin().await?;
+        let organization = self.lock(&mut *uow, actor, id).await?;
+        organization.ensure_writable()?;
+        let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
+        let current = uow.membership(id, target).await?;
+        let from = current.as_ref().map(|m| m.role);
+        let to = match (op, from) {
+            (MemberOp::Add(_), Some(_)) => return Err(OrgError::AlreadyMember),
+            (MemberOp::ChangeRole(_) | MemberOp::Remove, None) => {
+                return Err(OrgError::MemberNotFound);
+            }
+            (MemberOp::ChangeRole(role), Some(existing)) if role == existing => {
+                return Ok(current);
+            }
+            (MemberOp::Add(role) | MemberOp::ChangeRole(role), _) => Some(role),
+            (MemberOp::Remove, Some(_)) => None,
+        };
+        let owner_count = if from == Some(OrgRole::Owner) {
+            uow.count_owners(id).await?
+        } else {
+            0
+        };
+        check_member_change(
+            actor,
+            actor_role,
+            MemberChange { target, from, to },
+            owner_count,
+        )?;
+
+        let now = self.ports.clock.now();
+        let (result, kind) = match (current, to) {
+            (None, Some(role)) => {
+                if !uow.user_exists(target).await? {
+                    return Err(OrgError::UserNotFound);
+                }
+                let membership = Membership {
+                    organization_id: id,
+                    user_id: target,
+                    role,
+                    created_at: now,
+                    updated_at: now,
+                };
+                uow.insert_membership(&membership).await?;
+                (
+                    Some(membership),
+                    EventKind::MemberAdded {
+                        user_id: target,
+                        role,
+                    },
+                )
+            }
+            (Some(mut membership), Some(role)) => {
+                let from = membership.role;
+                membership.role = role;
+                membership.updated_at = now;
+                uow.update_membership(&membership).await?;
+                (
+                    Some(membership),
+                    EventKind::MemberRoleChanged {
+                        user_id: target,
+                        from,
+                        to: role,
+                    },
+                )
+            }
+            (Some(membership), None) => {
+                uow.delete_membership(id, target).await?;
+                (
+                    None,
+                    EventKind::MemberRemoved {
+                        user_id: target,
+                        role: membership.role,
+                    },
+                )
+            }
+            (None, None) => return Err(OrgError::MemberNotFound),
+        };
+        let events = [self.event(id, actor, kind)];
+        uow.append_events(&events).await?;
+        uow.commit().await?;
+        self.invalidate(&events).await;
+        Ok(result)
+    }
+
+    /// Reads and locks an organization the actor may see.
+    async fn lock(
+        &self,
+        uow: &mut dyn UnitOfWork,
+        actor: &Actor,
+        id: OrganizationId,
+    ) -> Result<Organization, OrgError> {
+        let organization = uow.lock_organization(id).await?.ok_or(OrgError::NotFound)?;
+        visible_to(actor, organization)
+    }
+
+    /// Non-members get `NotFound`; members lacking `permission` `Forbidden`.
+    async fn authorize(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+    ) -> Result<(), OrgError> {
+        if actor.is_platform_admin() {
+            return Ok(());
+        }
+        let authorizer = &self.ports.authorizer;
+        if !authorizer.check(actor, id, Permission::View).await? {
+            return Err(OrgError::NotFound);
+        }
+        if permission != Permission::View && !authorizer.check(actor, id, permission).await? {
+            return Err(OrgError::Forbidden { permission });
+        }
+        Ok(())
+    }
+
+    fn event(&self, organization: OrganizationId, actor: &Actor, kind: EventKind) -> DomainEvent {
+        DomainEvent {
+            id: EventId::from_uuid(self.ports.ids.new_id()),
+            occurred_at: self.ports.clock.now(),
+            organization_id: organization,
+            actor: Some(actor.user_id()),
+            schema_version: DomainEvent::SCHEMA_VERSION,
+            kind,
+        }
+    }
+
+    async fn invalidate(&self, events: &[DomainEvent]) {
+        self.ports.cache.invalidate(&affected_keys(events)).await;
+    }
+}
+
+/// Deleted organizations are visible to platform administrators only.
+fn visible_to(actor: &Actor, organization: Organization) -> Result<Organization, OrgError> {
+    if organization.status() == OrgStatus::Deleted && !actor.is_platform_admin() {
+        Err(OrgError::NotFound)
+    } else {
+        Ok(organization)
+    }
+}
+
+/// The cache entries that committed events make stale.
+pub fn affected_keys(events: &[DomainEvent]) -> Vec<CacheKey> {
+    let mut keys = Vec::new();
+    for event in events {
+        let organization = event.organization_id;
+        let key = CacheKey::Organization(organization);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+        if let Some(user) = event.kind.member() {
+            for key in [
+                CacheKey::Role(organization, user),
+                CacheKey::UserOrganizations(user),
+            ] {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// A role lookup through the cache, falling back to storage and filling the
+/// cache on a miss.
+pub(crate) async fn cached_role(
+    cache: &dyn MembershipCache,
+    members: &dyn MembershipQueries,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Option<OrgRole>, StoreError> {
+    if let Some(role) = cache.role(organization, user).await {
+        return Ok(role);
+    }
+    let role = members.role_of(organization, user).await?;
+    cache.store_role(organization, user, role).await;
+    Ok(role)
+}

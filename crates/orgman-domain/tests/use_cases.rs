@@ -1,0 +1,662 @@
+//! The rules of the crate documentation, exercised through the use cases
+//! with the in-memory ports.
+
+mod support;
+
+use orgman_domain::ports::CacheKey;
+use orgman_domain::time::Duration;
+use orgman_domain::{
+    Actor, CreationPolicy, EventKind, LifecycleAction, OrgError, OrgRole, OrgStatus,
+    OrganizationId, OrganizationService, PageRequest, Permission, ServiceSettings, Slug, UserId,
+};
+use orgman_memory::block_on;
+use support::{World, name};
+
+#[test]
+fn platform_admin_creates_and_becomes_owner_with_two_events() {
+    let w = World::new();
+    let org = block_on(
+        w.service
+            .create(&w.admin, name("Acme"), Slug::parse("acme").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(org.status(), OrgStatus::Active);
+    assert_eq!(org.version(), 1);
+    assert_eq!(
+        block_on(w.service.role_of(org.id(), w.admin.user_id())).unwrap(),
+        Some(OrgRole::Owner)
+    );
+    let kinds: Vec<_> = w
+        .memory
+        .store
+        .committed_events()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::OrganizationCreated {
+                name: name("Acme"),
+                slug: Slug::parse("acme").unwrap()
+            },
+            EventKind::MemberAdded {
+                user_id: w.admin.user_id(),
+                role: OrgRole::Owner
+            },
+        ]
+    );
+}
+
+#[test]
+fn ordinary_users_create_only_under_the_self_service_policy() {
+    let w = World::new();
+    let ann = w.user("ann");
+    assert_eq!(
+        block_on(
+            w.service
+                .create(&ann, name("Ann's"), Slug::parse("anns").unwrap())
+        ),
+        Err(OrgError::PlatformAdminRequired)
+    );
+    let open = OrganizationService::new(
+        w.memory.ports(),
+        ServiceSettings {
+            creation: CreationPolicy::AnyUser,
+            ..ServiceSettings::default()
+        },
+    );
+    let org = block_on(open.create(&ann, name("Ann's"), Slug::parse("anns").unwrap())).unwrap();
+    assert_eq!(
+        block_on(open.role_of(org.id(), ann.user_id())).unwrap(),
+        Some(OrgRole::Owner)
+    );
+}
+
+#[test]
+fn duplicate_slug_is_a_conflict_and_writes_nothing() {
+    let w = World::new();
+    block_on(
+        w.service
+            .create(&w.admin, name("Acme"), Slug::parse("acme").unwrap()),
+    )
+    .unwrap();
+    let before = w.events();
+    assert_eq!(
+        block_on(
+            w.service
+                .create(&w.admin, name("Other"), Slug::parse("acme").unwrap())
+        ),
+        Err(OrgError::SlugTaken {
+            slug: "acme".into()
+        })
+    );
+    assert_eq!(w.events(), before);
+    let all = block_on(w.service.list_all(&w.admin, PageRequest::first())).unwrap();
+    assert_eq!(all.items.len(), 1);
+}
+
+#[test]
+fn unknown_creator_is_refused() {
+    let w = World::new();
+    let ghost = Actor::platform_admin(UserId::from_uuid(w.memory.ids.next()));
+    assert_eq!(
+        block_on(
+            w.service
+                .create(&ghost, name("Acme"), Slug::parse("acme").unwrap())
+        ),
+        Err(OrgError::UserNotFound)
+    );
+    assert_eq!(w.events(), 0);
+}
+
+#[test]
+fn non_members_cannot_tell_an_organization_exists() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let stranger = w.user("stranger");
+    let org = w.org_owned_by("acme", &owner);
+    let missing = OrganizationId::from_uuid(w.memory.ids.next());
+    for id in [org.id(), missing] {
+        assert_eq!(
+            block_on(w.service.get(&stranger, id)),
+            Err(OrgError::NotFound)
+        );
+        assert_eq!(
+            block_on(w.service.members(&stranger, id, PageRequest::first())),
+            Err(OrgError::NotFound)
+        );
+        assert_eq!(
+            block_on(w.service.rename(&stranger, id, name("Mine"), None)),
+            Err(OrgError::NotFound)
+        );
+        assert_eq!(
+            block_on(
+                w.service
+                    .add_member(&stranger, id, stranger.user_id(), OrgRole::Member)
+            ),
+            Err(OrgError::NotFound)
+        );
+    }
+    assert_eq!(
+        block_on(w.service.get(&owner, org.id())).unwrap().id(),
+        org.id()
+    );
+    assert_eq!(
+        block_on(w.service.get(&w.admin, org.id())).unwrap().id(),
+        org.id()
+    );
+}
+
+#[test]
+fn only_platform_admins_list_every_organization_page_by_page() {
+    let w = World::new();
+    let ann = w.user("ann");
+    for i in 0..5 {
+        w.org_owned_by(&format!("org-{i}"), &ann);
+    }
+    assert_eq!(
+        block_on(w.service.list_all(&ann, PageRequest::first())),
+        Err(OrgError::PlatformAdminRequired)
+    );
+    let first = block_on(w.service.list_all(&w.admin, PageRequest::new(None, 2))).unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = block_on(
+        w.service
+            .list_all(&w.admin, PageRequest::new(first.next, 2)),
+    )
+    .unwrap();
+    let third = block_on(
+        w.service
+            .list_all(&w.admin, PageRequest::new(second.next, 2)),
+    )
+    .unwrap();
+    assert_eq!(third.items.len(), 1);
+    assert_eq!(third.next, None);
+    let mut slugs: Vec<_> = [first, second, third]
+        .into_iter()
+        .flat_map(|p| p.items)
+        .map(|o| o.slug().to_string())
+        .collect();
+    slugs.sort();
+    assert_eq!(slugs, ["org-0", "org-1", "org-2", "org-3", "org-4"]);
+}
+
+#[test]
+fn mine_lists_memberships_with_roles_and_hides_deleted() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let bob = w.user("bob");
+    let a = w.org_owned_by("a", &ann);
+    let b = w.org_owned_by("b", &bob);
+    block_on(
+        w.service
+            .add_member(&bob, b.id(), ann.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    w.org_owned_by("c", &bob);
+    let mine = block_on(w.service.list_mine(&ann, PageRequest::first())).unwrap();
+    let got: Vec<_> = mine.items.iter().map(|(o, r)| (o.id(), *r)).collect();
+    assert_eq!(
+        got,
+        vec![(a.id(), OrgRole::Owner), (b.id(), OrgRole::Member)]
+    );
+
+    block_on(
+        w.service
+            .transition(&ann, a.id(), LifecycleAction::RequestDeletion),
+    )
+    .unwrap();
+    w.memory.clock.advance(Duration::days(31));
+    block_on(
+        w.service
+            .transition(&w.admin, a.id(), LifecycleAction::Purge),
+    )
+    .unwrap();
+    let mine = block_on(w.service.list_mine(&ann, PageRequest::first())).unwrap();
+    assert_eq!(mine.items.len(), 1);
+    assert_eq!(
+        block_on(w.service.get(&ann, a.id())),
+        Err(OrgError::NotFound)
+    );
+    assert_eq!(
+        block_on(w.service.get(&w.admin, a.id())).unwrap().status(),
+        OrgStatus::Deleted
+    );
+}
+
+#[test]
+fn rename_needs_admin_role_and_honours_the_version() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let admin = w.user("admin");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), admin.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+
+    assert_eq!(
+        block_on(w.service.rename(&member, org.id(), name("X"), None)),
+        Err(OrgError::Forbidden {
+            permission: Permission::ManageOrganization
+        })
+    );
+    let current = block_on(w.service.get(&admin, org.id())).unwrap();
+    let renamed =
+        block_on(
+            w.service
+                .rename(&admin, org.id(), name("Acme Inc"), Some(current.version())),
+        )
+        .unwrap();
+    assert_eq!(renamed.name().as_str(), "Acme Inc");
+    assert_eq!(renamed.version(), current.version() + 1);
+    assert_eq!(
+        block_on(
+            w.service
+                .rename(&owner, org.id(), name("Stale"), Some(current.version()))
+        ),
+        Err(OrgError::VersionMismatch {
+            expected: current.version(),
+            actual: renamed.version()
+        })
+    );
+    // The cached organization was invalidated: the member reads the new name.
+    assert_eq!(
+        block_on(w.service.get(&member, org.id()))
+            .unwrap()
+            .name()
+            .as_str(),
+        "Acme Inc"
+    );
+
+    let events = w.events();
+    let same = block_on(w.service.rename(&owner, org.id(), name("Acme Inc"), None)).unwrap();
+    assert_eq!(same.version(), renamed.version());
+    assert_eq!(
+        w.events(),
+        events,
+        "a rename that changes nothing emits nothing"
+    );
+}
+
+#[test]
+fn lifecycle_permissions_and_read_only_states() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let admin = w.user("admin");
+    let newcomer = w.user("newcomer");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), admin.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+
+    for action in [LifecycleAction::Suspend, LifecycleAction::Purge] {
+        assert_eq!(
+            block_on(w.service.transition(&owner, org.id(), action)),
+            Err(OrgError::Forbidden {
+                permission: Permission::Suspend
+            })
+        );
+    }
+    assert_eq!(
+        block_on(
+            w.service
+                .transition(&admin, org.id(), LifecycleAction::RequestDeletion)
+        ),
+        Err(OrgError::Forbidden {
+            permission: Permission::Delete
+        })
+    );
+
+    let suspended = block_on(
+        w.service
+            .transition(&w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    assert_eq!(suspended.status(), OrgStatus::Suspended);
+    // Members keep reading; nobody writes, not even a platform admin.
+    assert_eq!(
+        block_on(w.service.get(&admin, org.id())).unwrap().status(),
+        OrgStatus::Suspended
+    );
+    assert!(block_on(w.service.members(&admin, org.id(), PageRequest::first())).is_ok());
+    for actor in [&owner, &w.admin] {
+        assert_eq!(
+            block_on(
+                w.service
+                    .add_member(actor, org.id(), newcomer.user_id(), OrgRole::Member)
+            ),
+            Err(OrgError::ReadOnly {
+                status: OrgStatus::Suspended
+            })
+        );
+        assert_eq!(
+            block_on(w.service.rename(actor, org.id(), name("Renamed"), None)),
+            Err(OrgError::ReadOnly {
+                status: OrgStatus::Suspended
+            })
+        );
+    }
+    assert_eq!(
+        block_on(
+            w.service
+                .transition(&w.admin, org.id(), LifecycleAction::RequestDeletion)
+        ),
+        Err(OrgError::InvalidTransition {
+            from: OrgStatus::Suspended,
+            action: LifecycleAction::RequestDeletion
+        })
+    );
+    block_on(
+        w.service
+            .transition(&w.admin, org.id(), LifecycleAction::Reactivate),
+    )
+    .unwrap();
+
+    let pending = block_on(w.service.transition(
+        &owner,
+        org.id(),
+        LifecycleAction::RequestDeletion,
+    ))
+    .unwrap();
+    assert_eq!(pending.status(), OrgStatus::PendingDeletion);
+    assert_eq!(
+        block_on(
+            w.service
+                .transition(&w.admin, org.id(), LifecycleAction::Purge)
+        ),
+        Err(OrgError::GracePeriodNotOver {
+            purge_after: pending.purge_after().unwrap()
+        })
+    );
+    let restored = block_on(
+        w.service
+            .transition(&owner, org.id(), LifecycleAction::Restore),
+    )
+    .unwrap();
+    assert_eq!(restored.status(), OrgStatus::Active);
+    assert_eq!(restored.purge_after(), None);
+}
+
+#[test]
+fn delegated_administration_of_members() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let admin = w.user("admin");
+    let member = w.user("member");
+    let other = w.user("other");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), admin.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+
+    // An org ADMIN manages non-owners...
+    let added = block_on(
+        w.service
+            .add_member(&admin, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    assert_eq!(added.role, OrgRole::Member);
+    let changed =
+        block_on(
+            w.service
+                .change_role(&admin, org.id(), member.user_id(), OrgRole::Admin),
+        )
+        .unwrap();
+    assert_eq!(changed.role, OrgRole::Admin);
+    // ...but never grants or revokes OWNER.
+    assert_eq!(
+        block_on(
+            w.service
+                .change_role(&admin, org.id(), member.user_id(), OrgRole::Owner)
+        ),
+        Err(OrgError::OwnerRequired)
+    );
+    assert_eq!(
+        block_on(
+            w.service
+                .add_member(&admin, org.id(), other.user_id(), OrgRole::Owner)
+        ),
+        Err(OrgError::OwnerRequired)
+    );
+    assert_eq!(
+        block_on(w.service.remove_member(&admin, org.id(), owner.user_id())),
+        Err(OrgError::OwnerRequired)
+    );
+    // A MEMBER manages nobody.
+    block_on(
+        w.service
+            .change_role(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(
+            w.service
+                .add_member(&member, org.id(), other.user_id(), OrgRole::Member)
+        ),
+        Err(OrgError::Forbidden {
+            permission: Permission::ManageMembers
+        })
+    );
+    assert_eq!(
+        block_on(w.service.remove_member(&member, org.id(), admin.user_id())),
+        Err(OrgError::Forbidden {
+            permission: Permission::ManageMembers
+        })
+    );
+    // The OWNER grants OWNER.
+    block_on(
+        w.service
+            .change_role(&owner, org.id(), admin.user_id(), OrgRole::Owner),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(w.service.role_of(org.id(), admin.user_id())).unwrap(),
+        Some(OrgRole::Owner)
+    );
+}
+
+#[test]
+fn a_user_appears_once_and_must_exist() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let events = w.events();
+    assert_eq!(
+        block_on(
+            w.service
+                .add_member(&owner, org.id(), member.user_id(), OrgRole::Admin)
+        ),
+        Err(OrgError::AlreadyMember)
+    );
+    let ghost = UserId::from_uuid(w.memory.ids.next());
+    assert_eq!(
+        block_on(
+            w.service
+                .add_member(&owner, org.id(), ghost, OrgRole::Member)
+        ),
+        Err(OrgError::UserNotFound)
+    );
+    assert_eq!(
+        block_on(w.service.remove_member(&owner, org.id(), ghost)),
+        Err(OrgError::MemberNotFound)
+    );
+    assert_eq!(
+        block_on(
+            w.service
+                .change_role(&owner, org.id(), ghost, OrgRole::Admin)
+        ),
+        Err(OrgError::MemberNotFound)
+    );
+    assert_eq!(w.events(), events);
+    assert_eq!(w.memory.store.memberships_of(org.id()).len(), 2);
+}
+
+#[test]
+fn the_last_owner_can_be_neither_removed_nor_demoted() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let second = w.user("second");
+    let org = w.org_owned_by("acme", &owner);
+    for actor in [&owner, &w.admin] {
+        assert_eq!(
+            block_on(w.service.remove_member(actor, org.id(), owner.user_id())),
+            Err(OrgError::LastOwner)
+        );
+        assert_eq!(
+            block_on(
+                w.service
+                    .change_role(actor, org.id(), owner.user_id(), OrgRole::Admin)
+            ),
+            Err(OrgError::LastOwner)
+        );
+    }
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), second.user_id(), OrgRole::Owner),
+    )
+    .unwrap();
+    // With two owners, one may step down (here by leaving).
+    block_on(w.service.remove_member(&owner, org.id(), owner.user_id())).unwrap();
+    assert_eq!(
+        block_on(w.service.remove_member(&second, org.id(), second.user_id())),
+        Err(OrgError::LastOwner)
+    );
+}
+
+#[test]
+fn members_may_leave() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    block_on(w.service.remove_member(&member, org.id(), member.user_id())).unwrap();
+    assert_eq!(
+        block_on(w.service.get(&member, org.id())),
+        Err(OrgError::NotFound)
+    );
+}
+
+#[test]
+fn role_changes_that_change_nothing_emit_nothing() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let events = w.events();
+    let same = block_on(
+        w.service
+            .change_role(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    assert_eq!(same.role, OrgRole::Member);
+    assert_eq!(w.events(), events);
+}
+
+#[test]
+fn revocation_is_immediate_despite_the_cache() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, org.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    // Warm the cache with the member's role.
+    block_on(w.service.get(&member, org.id())).unwrap();
+    let hits = w.memory.cache.hits();
+    block_on(w.service.get(&member, org.id())).unwrap();
+    assert!(
+        w.memory.cache.hits() > hits,
+        "second read is served from the cache"
+    );
+    assert!(
+        w.memory
+            .cache
+            .contains(CacheKey::Role(org.id(), member.user_id()))
+    );
+
+    block_on(w.service.remove_member(&owner, org.id(), member.user_id())).unwrap();
+    assert!(
+        !w.memory
+            .cache
+            .contains(CacheKey::Role(org.id(), member.user_id()))
+    );
+    assert_eq!(
+        block_on(w.service.get(&member, org.id())),
+        Err(OrgError::NotFound)
+    );
+}
+
+#[test]
+fn storage_outage_is_reported_as_unavailable_and_changes_nothing() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let org = w.org_owned_by("acme", &owner);
+    let events = w.events();
+    w.memory.store.set_unavailable(true);
+    assert!(matches!(
+        block_on(w.service.rename(&w.admin, org.id(), name("Down"), None)),
+        Err(OrgError::Unavailable(_))
+    ));
+    assert!(matches!(
+        block_on(w.service.list_all(&w.admin, PageRequest::first())),
+        Err(OrgError::Unavailable(_))
+    ));
+    w.memory.store.set_unavailable(false);
+    assert_eq!(w.events(), events);
+    assert_eq!(
+        block_on(w.service.get(&owner, org.id()))
+            .unwrap()
+            .name()
+            .as_str(),
+        "acme"
+    );
+}
+
+#[test]
+fn every_event_names_its_organization_actor_and_schema() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let org = w.org_owned_by("acme", &owner);
+    let events = w.memory.store.committed_events();
+    let mut ids: Vec<_> = events.iter().map(|e| e.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+    for event in &events {
+        assert_eq!(event.organization_id, org.id());
+        assert_eq!(event.actor, Some(w.admin.user_id()));
+        assert_eq!(event.schema_version, 1);
+    }
+}

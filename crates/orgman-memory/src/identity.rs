@@ -1,0 +1,72 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use orgman_domain::ports::IdentityProvider;
+use orgman_domain::uuid::Uuid;
+use orgman_domain::{Email, IdentityError, IdentityUser, NewIdentity};
+
+/// An identity provider keeping its users in a map, keyed by e-mail.
+#[derive(Debug, Default)]
+pub struct MemoryIdentityProvider {
+    users: Mutex<BTreeMap<Email, IdentityUser>>,
+    next: AtomicU64,
+    unavailable: AtomicBool,
+}
+
+impl MemoryIdentityProvider {
+    /// An empty provider.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail with [`IdentityError::Unavailable`] (or succeed
+    /// again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    fn users(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<Email, IdentityUser>>, IdentityError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(IdentityError::Unavailable(
+                "memory provider switched off".into(),
+            ));
+        }
+        Ok(self.users.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for MemoryIdentityProvider {
+    async fn register(&self, user: &NewIdentity) -> Result<IdentityUser, IdentityError> {
+        let mut users = self.users()?;
+        if users.contains_key(&user.email) {
+            return Err(IdentityError::Conflict);
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let created = IdentityUser {
+            subject: Uuid::from_u128(u128::from(n) | (1 << 120)).to_string(),
+            email: Some(user.email.clone()),
+            enabled: true,
+        };
+        users.insert(user.email.clone(), created.clone());
+        Ok(created)
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<IdentityUser>, IdentityError> {
+        Ok(self.users()?.get(email).cloned())
+    }
+
+    async fn disable(&self, subject: &str) -> Result<(), IdentityError> {
+        let mut users = self.users()?;
+        let user = users
+            .values_mut()
+            .find(|u| u.subject == subject)
+            .ok_or_else(|| IdentityError::Rejected("unknown user".into()))?;
+        user.enabled = false;
+        Ok(())
+    }
+}

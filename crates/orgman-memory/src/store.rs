@@ -1,0 +1,374 @@
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
+use orgman_domain::time::OffsetDateTime;
+use orgman_domain::{
+    Conflict, DomainEvent, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
+    PageRequest, StoreError, User, UserId, UserProfile,
+};
+
+#[derive(Clone, Debug, Default)]
+struct State {
+    organizations: BTreeMap<OrganizationId, Organization>,
+    memberships: BTreeMap<(OrganizationId, UserId), Membership>,
+    users: BTreeMap<UserId, User>,
+    outbox: Vec<DomainEvent>,
+}
+
+/// Organizations, memberships, users and the outbox, in memory.
+///
+/// A unit of work works on a private copy of the state and swaps it in on
+/// commit. Units of work run one at a time (a writer lock held from
+/// [`OrganizationRepository::begin`] until commit or drop), which is a
+/// coarser version of the row locks a database takes; reads never wait.
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    writer: Arc<AsyncMutex<()>>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::default())),
+            writer: Arc::new(AsyncMutex::new(())),
+            unavailable: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds a known user (as the identity provider's just-in-time
+    /// provisioning would).
+    pub fn add_user(&self, id: UserId, subject: &str) {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        self.lock().users.insert(
+            id,
+            User {
+                id,
+                subject: subject.to_owned(),
+                email: None,
+                display_name: None,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+    }
+
+    /// Makes every call fail with [`StoreError::Unavailable`] (or succeed
+    /// again), to exercise the callers' failure handling.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Every committed event, in commit order (the outbox).
+    pub fn committed_events(&self) -> Vec<DomainEvent> {
+        self.lock().outbox.clone()
+    }
+
+    /// Every committed membership of an organization, by user id.
+    pub fn memberships_of(&self, organization: OrganizationId) -> Vec<Membership> {
+        self.lock()
+            .memberships
+            .range((organization, UserId::from_uuid(uuid_min()))..)
+            .take_while(|((org, _), _)| *org == organization)
+            .map(|(_, membership)| membership.clone())
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change:
+        // commits swap the whole state at once.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn available(&self) -> Result<(), StoreError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("memory store switched off".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn uuid_min() -> orgman_domain::uuid::Uuid {
+    orgman_domain::uuid::Uuid::nil()
+}
+
+fn page_after<K: Ord + Copy, T: Clone>(
+    items: impl Iterator<Item = (K, T)>,
+    page: PageRequest<K>,
+) -> Page<T, K> {
+    let fetched: Vec<(K, T)> = items
+        .filter(|(key, _)| page.after.is_none_or(|after| *key > after))
+        .take(page.limit() as usize + 1)
+        .collect();
+    Page::from_overfetch(fetched, page.limit(), |(key, _)| *key).map(|(_, item)| item)
+}
+
+#[async_trait]
+impl OrganizationRepository for MemoryStore {
+    async fn begin(&self) -> Result<Box<dyn UnitOfWork>, StoreError> {
+        self.available()?;
+        let writer = self.writer.clone().lock_owned().await;
+        let working = self.lock().clone();
+        Ok(Box::new(MemoryUnitOfWork {
+            _writer: writer,
+            working,
+            target: self.state.clone(),
+        }))
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        self.available()?;
+        Ok(self.lock().organizations.get(&id).cloned())
+    }
+
+    async fn organizations(
+        &self,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<Organization, OrganizationId>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        Ok(page_after(
+            state
+                .organizations
+                .iter()
+                .map(|(id, org)| (*id, org.clone())),
+            page,
+        ))
+    }
+}
+
+#[async_trait]
+impl MembershipQueries for MemoryStore {
+    async fn role_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<OrgRole>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .memberships
+            .get(&(organization, user))
+            .map(|m| m.role))
+    }
+
+    async fn members(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest<UserId>,
+    ) -> Result<Page<Membership, UserId>, StoreError> {
+        self.available()?;
+        let members = self.memberships_of(organization);
+        Ok(page_after(
+            members.into_iter().map(|m| (m.user_id, m)),
+            page,
+        ))
+    }
+
+    async fn organizations_of(
+        &self,
+        user: UserId,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        let rows = state
+            .memberships
+            .values()
+            .filter(|m| m.user_id == user)
+            .filter_map(|m| {
+                let org = state.organizations.get(&m.organization_id)?;
+                (org.status() != OrgStatus::Deleted).then(|| (org.id(), (org.clone(), m.role)))
+            })
+            .collect::<BTreeMap<_, _>>();
+        Ok(page_after(rows.into_iter(), page))
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.available()?;
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.subject == subject)
+            .cloned())
+    }
+
+    async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError> {
+        self.available()?;
+        let mut state = self.lock();
+        if let Some(existing) = state.users.values().find(|u| u.subject == profile.subject) {
+            return Ok(existing.clone());
+        }
+        let email_taken =
+            profile.email.is_some() && state.users.values().any(|u| u.email == profile.email);
+        if email_taken || state.users.contains_key(&profile.id) {
+            return Err(StoreError::Conflict(Conflict::User));
+        }
+        let now = OffsetDateTime::now_utc();
+        let user = User {
+            id: profile.id,
+            subject: profile.subject.clone(),
+            email: profile.email.clone(),
+            display_name: profile.display_name.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        state.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+}
+
+struct MemoryUnitOfWork {
+    _writer: OwnedMutexGuard<()>,
+    working: State,
+    target: Arc<Mutex<State>>,
+}
+
+#[async_trait]
+impl UnitOfWork for MemoryUnitOfWork {
+    async fn lock_organization(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StoreError> {
+        Ok(self.working.organizations.get(&id).cloned())
+    }
+
+    async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError> {
+        let state = &mut self.working;
+        if state
+            .organizations
+            .values()
+            .any(|o| o.slug() == organization.slug())
+        {
+            return Err(StoreError::Conflict(Conflict::Slug));
+        }
+        if state.organizations.contains_key(&organization.id()) {
+            return Err(StoreError::Conflict(Conflict::Other("duplicate id".into())));
+        }
+        state
+            .organizations
+            .insert(organization.id(), organization.clone());
+        Ok(())
+    }
+
+    async fn update_organization(
+        &mut self,
+        organization: &Organization,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let stored = self
+            .working
+            .organizations
+            .get_mut(&organization.id())
+            .ok_or(StoreError::NotFound)?;
+        if stored.version() != expected_version {
+            return Err(StoreError::VersionMismatch {
+                expected: expected_version,
+                actual: stored.version(),
+            });
+        }
+        *stored = organization.clone();
+        Ok(())
+    }
+
+    async fn membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Membership>, StoreError> {
+        Ok(self.working.memberships.get(&(organization, user)).cloned())
+    }
+
+    async fn count_owners(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        Ok(self
+            .working
+            .memberships
+            .values()
+            .filter(|m| m.organization_id == organization && m.role == OrgRole::Owner)
+            .count() as u64)
+    }
+
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        let key = (membership.organization_id, membership.user_id);
+        let state = &mut self.working;
+        if !state.organizations.contains_key(&key.0) || !state.users.contains_key(&key.1) {
+            return Err(StoreError::NotFound);
+        }
+        if state.memberships.contains_key(&key) {
+            return Err(StoreError::Conflict(Conflict::Membership));
+        }
+        state.memberships.insert(key, membership.clone());
+        Ok(())
+    }
+
+    async fn update_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        let stored = self
+            .working
+            .memberships
+            .get_mut(&(membership.organization_id, membership.user_id))
+            .ok_or(StoreError::NotFound)?;
+        stored.role = membership.role;
+        stored.updated_at = membership.updated_at;
+        Ok(())
+    }
+
+    async fn delete_membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        self.working
+            .memberships
+            .remove(&(organization, user))
+            .map(drop)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.working.users.contains_key(&user))
+    }
+
+    async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
+        self.working.outbox.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        let MemoryUnitOfWork {
+            _writer,
+            working,
+            target,
+        } = *self;
+        // Users may be provisioned outside units of work meanwhile; keep them.
+        let mut state = target
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let users = std::mem::take(&mut state.users);
+        *state = State { users, ..working };
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use orgman_domain::ports::{Clock, IdGenerator};
+use orgman_domain::time::{Date, Duration, Month, OffsetDateTime};
+use orgman_domain::uuid::Uuid;
+
+/// A clock that stands still until moved.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock showing `now`.
+    pub fn at(now: OffsetDateTime) -> Self {
+        Self(Mutex::new(now))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        let start = Date::from_calendar_date(2026, Month::January, 1)
+            .map(|date| date.midnight().assume_utc())
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Self::at(start)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Ids 1, 2, 3, ... as UUIDs: predictable and ordered like UUIDv7.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl SequentialIds {
+    /// The next id.
+    pub fn next(&self) -> Uuid {
+        Uuid::from_u128(u128::from(self.0.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn new_id(&self) -> Uuid {
+        self.next()
+    }
+}
