@@ -1,0 +1,60 @@
+//! How another team embeds the domain: wire ports (here the in-memory ones;
+//! in production your own adapters), build the service, call use cases with
+//! an explicit actor, and read the events the changes produced.
+//!
+//! Run with `cargo run -p orgman-domain --example embed`.
+
+use std::sync::Arc;
+
+use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::{
+    Actor, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts, ServiceSettings, Slug,
+    UserId,
+};
+use orgman_memory::{MemoryStore, block_on};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Storage: replace with your own implementation of the storage ports.
+    let store = Arc::new(MemoryStore::new());
+    let ports = ServicePorts {
+        organizations: store.clone(),
+        members: store.clone(),
+        authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+        cache: Arc::new(NoCache),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Generator),
+    };
+    let service = OrganizationService::new(ports, ServiceSettings::default());
+
+    // Actors come from your authentication layer; users must be known.
+    let admin = Actor::platform_admin(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    let alice = Actor::user(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    store.add_user(admin.user_id(), "admin");
+    store.add_user(alice.user_id(), "alice");
+
+    // Input is parsed into domain values at the edge; bad input never gets in.
+    let slug = Slug::parse("acme")?;
+    if let Err(error) = Slug::parse("Acme Corp") {
+        println!("refused slug: {error}");
+    }
+
+    let org = block_on(service.create(&admin, OrgName::parse("Acme")?, slug))?;
+    block_on(service.add_member(&admin, org.id(), alice.user_id(), OrgRole::Owner))?;
+    block_on(service.remove_member(&admin, org.id(), admin.user_id()))?;
+
+    // The rules hold: Alice is now the last owner and cannot leave.
+    match block_on(service.remove_member(&alice, org.id(), alice.user_id())) {
+        Err(OrgError::LastOwner) => println!("alice is the last owner and must stay"),
+        other => return Err(format!("unexpected: {other:?}").into()),
+    }
+
+    for event in store.committed_events() {
+        println!(
+            "{} {} by {:?}",
+            event.occurred_at,
+            event.type_name(),
+            event.actor
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Layout rules checked as ordinary tests (rust-analyzer's "tidy").
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Crates that do IO, bring an async runtime or belong to one of the
+/// adapters. The domain must reach none of them, directly or transitively.
+const FORBIDDEN_PREFIXES: &[&str] = &[
+    "actix",
+    "aes",
+    "async-std",
+    "axum",
+    "deadpool",
+    "diesel",
+    "h2",
+    "hyper",
+    "jsonwebtoken",
+    "lz4",
+    "mio",
+    "native-tls",
+    "openidconnect",
+    "openssl",
+    "postgres",
+    "prometheus",
+    "prost",
+    "rdkafka",
+    "redis",
+    "reqwest",
+    "ring",
+    "rskafka",
+    "rustls",
+    "smol",
+    "socket2",
+    "spicedb",
+    "sqlx",
+    "tokio",
+    "tonic",
+    "tower",
+    "tracing-subscriber",
+    "ureq",
+    "utoipa",
+    "zstd",
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["metadata", "--format-version", "1", "--all-features"])
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Names of every package `root` depends on through normal (not dev)
+/// dependencies, transitively.
+fn normal_dependency_closure(metadata: &Value, root: &str) -> BTreeSet<String> {
+    let nodes = metadata["resolve"]["nodes"].as_array().unwrap();
+    let name_of = |id: &str| -> String {
+        metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let root_id = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == root)
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    let mut queue = VecDeque::from([root_id]);
+    while let Some(id) = queue.pop_front() {
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+        for dep in node["deps"].as_array().unwrap() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|kind| kind["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().unwrap().to_owned();
+            if normal && seen.insert(name_of(&dep_id)) {
+                queue.push_back(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn domain_depends_on_no_io_crate() {
+    let metadata = metadata();
+    let closure = normal_dependency_closure(&metadata, "orgman-domain");
+    // Guard against a vacuous pass (e.g. the walk finding nothing).
+    for expected in ["uuid", "time", "thiserror", "async-trait"] {
+        assert!(
+            closure.contains(expected),
+            "expected {expected} in {closure:?}"
+        );
+    }
+    let offenders: Vec<_> = closure
+        .iter()
+        .filter(|name| {
+            FORBIDDEN_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "orgman-domain must stay free of IO crates, but depends on {offenders:?}"
+    );
+}
+
+#[test]
+fn the_walk_follows_normal_dependencies_only() {
+    // Dev-dependencies (proptest, the in-memory ports) are not part of what
+    // embedders link, so the walk must leave them out; transitive normal
+    // dependencies (thiserror's proc-macro) must be in.
+    let metadata = metadata();
+    let closure = normal_dependency_closure(&metadata, "orgman-domain");
+    assert!(!closure.contains("proptest"), "{closure:?}");
+    assert!(!closure.contains("orgman-memory"), "{closure:?}");
+    assert!(closure.contains("thiserror-impl"), "{closure:?}");
+}
+
+#[test]
+fn every_crate_inherits_workspace_lints_and_has_a_header() {
+    let root = workspace_root();
+    let mut manifests = vec![root.join("xtask/Cargo.toml")];
+    for entry in fs::read_dir(root.join("crates")).unwrap() {
+        manifests.push(entry.unwrap().path().join("Cargo.toml"));
+    }
+    for manifest in manifests {
+        let text = fs::read_to_string(&manifest).unwrap();
+        assert!(
+            text.contains("[lints]\nworkspace = true"),
+            "{} must inherit [workspace.lints]",
+            manifest.display()
+        );
+        let dir = manifest.parent().unwrap();
+        let entry = ["src/lib.rs", "src/main.rs"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+            .unwrap();
+        let source = fs::read_to_string(&entry).unwrap();
+        assert!(
+            source.starts_with("//!"),
+            "{} needs a //! header",
+            entry.display()
+        );
+    }
+}
+
+#[test]
+fn dependencies_are_declared_once_in_the_workspace() {
+    let root = workspace_root();
+    for entry in fs::read_dir(root.join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let text = fs::read_to_string(&manifest).unwrap();
+        for line in text.lines() {
+            let in_deps = line.contains("version =") && !line.starts_with("version");
+            assert!(
+                !in_deps,
+                "{}: `{line}` pins a version; use `.workspace = true`",
+                manifest.display()
+            );
+        }
+    }
+}
