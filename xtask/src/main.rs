@@ -1,9 +1,5 @@
 //! `cargo xtask`: the project's automation, written in Rust so it runs
 //! wherever cargo does (see matklad's cargo-xtask).
-//!
-//! ```text
-//! cargo xtask test     run every test of the workspace (and doctests)
-//! ```
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -11,6 +7,26 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod project;
+mod stack;
+
+use stack::{Component, Stack};
+
+const HELP: &str = "\
+usage: cargo xtask <command>
+
+  test [ARGS]                 bring a fresh `test` stack up, run the whole test
+                              suite (nextest, then doctests) against it, bring
+                              it down; extra ARGS go to nextest
+  dev                         bring the `dev` stack up (data kept) and print
+                              how to use it
+  stack up [COMPONENT...]     start the stack (or some components)
+  stack down [COMPONENT...]   stop what the stack started  [--wipe: delete data]
+  stack status                what runs where
+  stack env                   `export NAME=value` lines for a shell or a test
+
+  Stack commands take --profile NAME (default: dev). Components: postgres,
+  redis, kafka, spicedb, oidc. Data and logs: target/stack/<profile>/.
+";
 
 fn main() -> ExitCode {
     match run(env::args().skip(1).collect()) {
@@ -23,48 +39,158 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Vec<String>) -> Result<()> {
-    let (command, rest) = args
-        .split_first()
-        .map_or(("help", &[][..]), |(c, r)| (c.as_str(), r));
-    match command {
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{HELP}");
+        return Ok(());
+    };
+    match command.as_str() {
         "test" => test(rest),
+        "dev" => dev(),
+        "stack" => stack_command(rest),
         "help" | "--help" | "-h" => {
-            print!("{}", HELP);
+            eprint!("{HELP}");
             Ok(())
         }
-        other => bail!("unknown command {other:?}\n{HELP}"),
+        other => bail!("unknown command {other:?}\n\n{HELP}"),
     }
 }
 
-const HELP: &str = "\
-usage: cargo xtask <command>
+/// Options shared by the stack commands.
+struct StackArgs {
+    profile: String,
+    wipe: bool,
+    components: Vec<Component>,
+}
 
-  test [ARGS]   run the whole test suite (nextest, then doctests); extra
-                ARGS go to nextest (e.g. a test name filter)
-";
+fn parse_stack_args(args: &[String]) -> Result<StackArgs> {
+    let mut parsed = StackArgs {
+        profile: "dev".into(),
+        wipe: false,
+        components: Vec::new(),
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--profile" => {
+                parsed.profile = iter.next().context("--profile needs a name")?.clone();
+            }
+            "--wipe" => parsed.wipe = true,
+            name => parsed.components.push(Component::parse(name)?),
+        }
+    }
+    if !parsed
+        .profile
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!("profile names are letters, digits and '-'");
+    }
+    Ok(parsed)
+}
 
-/// Runs every test in the workspace, then the doctests (nextest does not run
-/// doctests).
+fn stack_command(args: &[String]) -> Result<()> {
+    let Some((verb, rest)) = args.split_first() else {
+        bail!("stack needs a verb: up, down, status or env\n\n{HELP}");
+    };
+    let options = parse_stack_args(rest)?;
+    let mut stack = Stack::open(&options.profile)?;
+    match verb.as_str() {
+        "up" => stack.up(&options.components),
+        "down" => {
+            stack.down(&options.components)?;
+            if options.wipe {
+                stack.wipe()?;
+            }
+            Ok(())
+        }
+        "status" => {
+            print!("{}", stack.status()?);
+            Ok(())
+        }
+        "env" => {
+            for (name, value) in stack.env()? {
+                println!("export {name}={}", stack::shell_quote(&value));
+            }
+            Ok(())
+        }
+        other => bail!("unknown stack verb {other:?}\n\n{HELP}"),
+    }
+}
+
+/// Brings a fresh test stack up, runs every test against it (nextest, then
+/// doctests, which nextest does not run), and brings it down whatever
+/// happened.
 fn test(extra: &[String]) -> Result<()> {
     let root = project::root()?;
-    let mut nextest = Command::new(project::cargo());
-    nextest
-        .current_dir(&root)
-        .args([
+    let mut stack = Stack::open("test")?;
+    stack.down(&[])?;
+    stack.wipe()?;
+    let mut stack = Stack::open("test")?;
+    let outcome = stack
+        .up(&[])
+        .and_then(|()| run_tests(&root, &mut stack, extra));
+    let stopped = stack.down(&[]);
+    outcome?;
+    stopped
+}
+
+fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Result<()> {
+    let vars = stack.env()?;
+    let xtask = env::current_exe().context("cannot locate the xtask binary")?;
+    let with_stack = |command: &mut Command| {
+        command
+            .current_dir(root)
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("ORGMAN_XTASK", &xtask);
+    };
+
+    let mut tests = Command::new(project::cargo());
+    with_stack(&mut tests);
+    if project::has_nextest() {
+        tests.args([
             "nextest",
             "run",
             "--workspace",
             "--all-features",
             "--no-fail-fast",
-        ])
-        .args(extra);
-    project::run(&mut nextest).context("tests failed")?;
-    if extra.is_empty() {
-        let mut doctests = Command::new(project::cargo());
-        doctests
-            .current_dir(&root)
-            .args(["test", "--doc", "--workspace", "--all-features"]);
-        project::run(&mut doctests).context("doctests failed")?;
+        ]);
+    } else {
+        eprintln!(
+            "xtask: cargo-nextest not found; using cargo test (`cargo install cargo-nextest --locked` for the intended runner)"
+        );
+        tests.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
     }
+    tests.args(extra);
+    let result = project::run(&mut tests).context("tests failed");
+    if result.is_ok() && extra.is_empty() {
+        let mut doctests = Command::new(project::cargo());
+        with_stack(&mut doctests);
+        doctests.args(["test", "--doc", "--workspace", "--all-features"]);
+        return project::run(&mut doctests).context("doctests failed");
+    }
+    result
+}
+
+/// The development stack, kept between runs.
+fn dev() -> Result<()> {
+    let mut stack = Stack::open("dev")?;
+    stack.up(&[])?;
+    let vars = stack.env()?;
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    print!("{}", stack.status()?);
+    println!(
+        "\nThe stack stays up; stop it with `cargo xtask stack down`.\n\
+         Load its settings into a shell:   eval \"$(cargo xtask stack env)\"\n\
+         Token for a test user (alice, bob, carol; platform admin: admin):\n  \
+         curl -s -d grant_type=password -d client_id={} -d username=alice -d password=alice-password \\\n    {}/protocol/openid-connect/token\n",
+        get("OIDC_TEST_CLIENT_ID"),
+        get("OIDC_ISSUER_URL"),
+    );
+    println!("note: the orgman-server binary does not exist yet; `dev` starts the stack only.");
     Ok(())
 }

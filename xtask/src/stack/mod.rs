@@ -1,0 +1,365 @@
+//! `cargo xtask stack up | down | status | env`: the local stack of real
+//! services (PostgreSQL, Redis, a Kafka-compatible broker, SpiceDB and an
+//! OIDC provider with Keycloak's layout) on 127.0.0.1 and private ports, with
+//! data and logs under `target/stack/<profile>/`.
+//!
+//! The stack remembers what it started in `state.json` (PIDs, ports,
+//! generated secrets); `down` stops exactly those processes.
+
+mod component;
+mod install;
+mod process;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+pub(crate) use component::Component;
+
+use crate::project;
+
+/// The realm, clients and audience of `deploy/local/oidc/realm-dev.json`.
+const REALM: &str = "dev";
+const SERVICE_ACCOUNT_CLIENT_ID: &str = "flowx-organization-manager-sa";
+const SERVICE_ACCOUNT_SECRET: &str = "orgman-sa-dev-secret";
+const TEST_CLIENT_ID: &str = "orgman-test";
+const AUDIENCE: &str = "organization-manager";
+const DATABASE: &str = "organization_manager";
+
+/// How long a component may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    postgres_password: String,
+    spicedb_token: String,
+    /// Ports stay the same across restarts of one stack.
+    ports: BTreeMap<String, u16>,
+    /// PIDs of the running processes we started.
+    pids: BTreeMap<String, u32>,
+}
+
+/// One stack (a profile: `dev` keeps its data, `test` starts fresh).
+#[derive(Debug)]
+pub(crate) struct Stack {
+    profile: String,
+    dir: PathBuf,
+    state: State,
+    postgres_bin: PathBuf,
+    root_user: bool,
+}
+
+impl Stack {
+    pub(crate) fn open(profile: &str) -> Result<Self> {
+        let dir = project::root()?.join("target/stack").join(profile);
+        fs::create_dir_all(dir.join("logs"))?;
+        let state = match fs::read_to_string(dir.join("state.json")) {
+            Ok(text) => serde_json::from_str(&text)
+                .context("state.json is corrupt; run `cargo xtask stack down --wipe`")?,
+            Err(_) => State {
+                postgres_password: random_hex(16)?,
+                spicedb_token: random_hex(16)?,
+                ..State::default()
+            },
+        };
+        Ok(Self {
+            profile: profile.to_owned(),
+            dir,
+            state,
+            postgres_bin: PathBuf::new(),
+            root_user: is_root(),
+        })
+    }
+
+    fn id(&self) -> String {
+        // Distinguishes checkouts sharing /var/tmp.
+        let path = self.dir.to_string_lossy();
+        let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{}-{hash:016x}", self.profile)
+    }
+
+    fn save(&self) -> Result<()> {
+        let path = self.dir.join("state.json");
+        fs::write(&path, serde_json::to_string_pretty(&self.state)?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn data_dir(&self, component: Component) -> PathBuf {
+        self.dir.join("data").join(component.name())
+    }
+
+    fn log_file(&self, component: Component) -> PathBuf {
+        self.dir
+            .join("logs")
+            .join(format!("{}.log", component.name()))
+    }
+
+    fn tools_dir(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .map_or_else(|| self.dir.join("tools"), |p| p.join("tools"))
+    }
+
+    fn port(&mut self, component: Component) -> Result<u16> {
+        if let Some(port) = self.state.ports.get(component.name()) {
+            return Ok(*port);
+        }
+        let port = process::free_port()?;
+        self.state.ports.insert(component.name().to_owned(), port);
+        Ok(port)
+    }
+
+    fn running(&self, component: Component) -> Option<u32> {
+        self.state
+            .pids
+            .get(component.name())
+            .copied()
+            .filter(|pid| process::is_ours(*pid, component.marker()))
+    }
+
+    /// Starts the given components (all when empty) and waits until each is
+    /// ready. Components already running are left alone.
+    pub(crate) fn up(&mut self, only: &[Component]) -> Result<()> {
+        let components = if only.is_empty() {
+            &Component::ALL[..]
+        } else {
+            only
+        };
+        if components.contains(&Component::Postgres) {
+            self.postgres_bin = install::postgres_bin()?;
+        }
+        for &component in components {
+            let port = self.port(component)?;
+            if let Some(pid) = self.running(component) {
+                if component.ready(self, port) {
+                    eprintln!(
+                        "xtask: {} already running (pid {pid}, port {port})",
+                        component.name()
+                    );
+                    continue;
+                }
+            }
+            if self.running(component).is_none() && process::port_open(port) {
+                bail!(
+                    "{} cannot start: port {port} is taken by another process; \
+                     run `cargo xtask stack down --wipe --profile {}` to pick new ports",
+                    component.name(),
+                    self.profile
+                );
+            }
+            let started = Instant::now();
+            let pid = component.start(self, port).with_context(|| {
+                format!(
+                    "{} ({}) failed to start",
+                    component.name(),
+                    component.describe()
+                )
+            })?;
+            self.state.pids.insert(component.name().to_owned(), pid);
+            self.save()?;
+            self.wait_ready(component, pid, port)?;
+            component.after_ready(self, port)?;
+            eprintln!(
+                "xtask: {:<8} ready on 127.0.0.1:{port} (pid {pid}, {:.1}s)",
+                component.name(),
+                started.elapsed().as_secs_f32()
+            );
+        }
+        Ok(())
+    }
+
+    fn wait_ready(&self, component: Component, pid: u32, port: u16) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let log = self.log_file(component);
+        loop {
+            if component.ready(self, port) {
+                return Ok(());
+            }
+            if !process::alive(pid) {
+                bail!(
+                    "{} ({}) exited during start-up; its log is {}:\n{}",
+                    component.name(),
+                    component.describe(),
+                    log.display(),
+                    process::tail(&log, 20)
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} ({}) not ready on port {port} after {}s; its log is {}:\n{}",
+                    component.name(),
+                    component.describe(),
+                    READY_TIMEOUT.as_secs(),
+                    log.display(),
+                    process::tail(&log, 20)
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the given components (all when empty), by the PIDs we recorded.
+    pub(crate) fn down(&mut self, only: &[Component]) -> Result<()> {
+        let components = if only.is_empty() {
+            &Component::ALL[..]
+        } else {
+            only
+        };
+        let mut failures = Vec::new();
+        // Reverse order: dependents before what they depend on.
+        for &component in components.iter().rev() {
+            if let Some(pid) = self.state.pids.get(component.name()).copied() {
+                match process::stop(
+                    pid,
+                    component.marker(),
+                    component.stop_signal(),
+                    Duration::from_secs(15),
+                ) {
+                    Ok(()) => {
+                        eprintln!("xtask: {} stopped (pid {pid})", component.name());
+                        self.state.pids.remove(component.name());
+                    }
+                    Err(error) => failures.push(format!("{}: {error:#}", component.name())),
+                }
+            }
+        }
+        self.save()?;
+        if !failures.is_empty() {
+            bail!("some components did not stop: {}", failures.join("; "));
+        }
+        Ok(())
+    }
+
+    /// Removes data, logs and state (after `down`).
+    pub(crate) fn wipe(&self) -> Result<()> {
+        if !self.state.pids.is_empty() {
+            bail!("stop the stack before wiping it");
+        }
+        let outside = Path::new("/var/tmp/orgman-stack").join(self.id());
+        if outside.exists() {
+            fs::remove_dir_all(&outside)?;
+        }
+        if self.dir.exists() {
+            fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("cannot remove {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn status(&mut self) -> Result<String> {
+        let mut out = format!("stack {:?} in {}\n", self.profile, self.dir.display());
+        for component in Component::ALL {
+            let port = self.state.ports.get(component.name()).copied();
+            let line = match (self.running(component), port) {
+                (Some(pid), Some(port)) => {
+                    let health = if component == Component::Postgres || component.ready(self, port)
+                    {
+                        "up"
+                    } else {
+                        "not answering"
+                    };
+                    format!("{health:<14} 127.0.0.1:{port:<6} pid {pid}")
+                }
+                _ => "stopped".to_owned(),
+            };
+            writeln!(
+                out,
+                "  {:<9} {line}   log: {}",
+                component.name(),
+                self.log_file(component).display()
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// The connection settings, as `(name, value)` pairs: this project's
+    /// names and the reference service's.
+    pub(crate) fn env(&mut self) -> Result<Vec<(String, String)>> {
+        let pg = self.port(Component::Postgres)?;
+        let redis = self.port(Component::Redis)?;
+        let kafka = self.port(Component::Kafka)?;
+        let spicedb = self.port(Component::SpiceDb)?;
+        let oidc = self.port(Component::Oidc)?;
+        let password = self.state.postgres_password.clone();
+        let token = self.state.spicedb_token.clone();
+        let base = format!("http://127.0.0.1:{oidc}");
+        let vars = [
+            ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
+            ("ORGMAN_STACK_PROFILE", self.profile.clone()),
+            (
+                "DATABASE_URL",
+                format!("postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}"),
+            ),
+            (
+                "DATABASE_ADMIN_URL",
+                format!("postgres://postgres:{password}@127.0.0.1:{pg}/postgres"),
+            ),
+            (
+                "SPRING_DATASOURCE_URL",
+                format!("jdbc:postgresql://127.0.0.1:{pg}/{DATABASE}"),
+            ),
+            ("SPRING_DATASOURCE_USERNAME", "postgres".into()),
+            ("SPRING_DATASOURCE_PASSWORD", password),
+            ("REDIS_URL", format!("redis://127.0.0.1:{redis}")),
+            ("SPRING_REDIS_HOST", "127.0.0.1".into()),
+            ("SPRING_REDIS_PORT", redis.to_string()),
+            ("KAFKA_BOOTSTRAP_SERVERS", format!("127.0.0.1:{kafka}")),
+            (
+                "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+                format!("127.0.0.1:{kafka}"),
+            ),
+            ("SPICEDB_ENDPOINT", format!("http://127.0.0.1:{spicedb}")),
+            ("SPICEDB_TOKEN", token.clone()),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "127.0.0.1".into()),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", spicedb.to_string()),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN", token),
+            ("OIDC_ISSUER_URL", format!("{base}/realms/{REALM}")),
+            ("OIDC_AUDIENCE", AUDIENCE.into()),
+            ("OIDC_CLIENT_ID", SERVICE_ACCOUNT_CLIENT_ID.into()),
+            ("OIDC_CLIENT_SECRET", SERVICE_ACCOUNT_SECRET.into()),
+            ("OIDC_TEST_CLIENT_ID", TEST_CLIENT_ID.into()),
+            ("SECURITY_TYPE", "jwt-public-key".into()),
+            ("SECURITY_OAUTH2_BASE_SERVER_URL", base),
+            ("SECURITY_OAUTH2_REALM", REALM.into()),
+            ("SECURITY_OAUTH2_SA_REALM", REALM.into()),
+            (
+                "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID",
+                SERVICE_ACCOUNT_CLIENT_ID.into(),
+            ),
+            (
+                "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
+                SERVICE_ACCOUNT_SECRET.into(),
+            ),
+        ];
+        Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buffer = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Shell-quotes a value for `export NAME='value'`.
+pub(crate) fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
