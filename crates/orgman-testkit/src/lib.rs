@@ -1,0 +1,222 @@
+//! Test support for orgman's adapter and API tests, which always run against
+//! the real services of the local stack (`cargo xtask stack`):
+//!
+//! - [`Stack::get`] reads the stack's settings from the environment that
+//!   `cargo xtask test` sets (or `eval "$(cargo xtask stack env)"`), and fails
+//!   loudly when they are missing: a test that needs the stack is never
+//!   skipped silently;
+//! - [`Stack::fresh_database`] creates an empty database per test;
+//! - [`unique_name`] gives topics, keys and slugs no other test uses;
+//! - [`Stack::password_token`] and [`Stack::service_account_token`] get real
+//!   tokens from the stack's OIDC provider for the `dev` realm's users
+//!   ([`ADMIN`], [`ALICE`], [`BOB`], [`CAROL`]).
+
+use std::env;
+use std::sync::OnceLock;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Deserialize;
+
+/// A user of the stack's `dev` realm (see `deploy/local/oidc/realm-dev.json`).
+#[derive(Clone, Copy, Debug)]
+pub struct RealmUser {
+    /// The user's id, which is also the tokens' `sub`.
+    pub id: &'static str,
+    /// Login name.
+    pub username: &'static str,
+    /// Password for the direct-access grant.
+    pub password: &'static str,
+    /// E-mail address.
+    pub email: &'static str,
+}
+
+/// The platform administrator (realm role `ADMIN`).
+pub const ADMIN: RealmUser = RealmUser {
+    id: "0a000000-0000-4000-8000-000000000001",
+    username: "admin",
+    password: "admin-password",
+    email: "admin@orgman.test",
+};
+/// An ordinary user whose token carries an `org_id` claim.
+pub const ALICE: RealmUser = RealmUser {
+    id: "0a000000-0000-4000-8000-000000000002",
+    username: "alice",
+    password: "alice-password",
+    email: "alice@orgman.test",
+};
+/// An ordinary user.
+pub const BOB: RealmUser = RealmUser {
+    id: "0a000000-0000-4000-8000-000000000003",
+    username: "bob",
+    password: "bob-password",
+    email: "bob@orgman.test",
+};
+/// An ordinary user.
+pub const CAROL: RealmUser = RealmUser {
+    id: "0a000000-0000-4000-8000-000000000004",
+    username: "carol",
+    password: "carol-password",
+    email: "carol@orgman.test",
+};
+
+/// The local stack's settings.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// `postgres://` URL of the service database.
+    pub database_url: String,
+    /// `postgres://` URL of the maintenance database (to create databases).
+    pub database_admin_url: String,
+    /// `redis://` URL.
+    pub redis_url: String,
+    /// `host:port` of the Kafka-compatible broker.
+    pub kafka_bootstrap: String,
+    /// `http://host:port` of SpiceDB's gRPC API.
+    pub spicedb_endpoint: String,
+    /// SpiceDB's preshared key.
+    pub spicedb_token: String,
+    /// The OIDC issuer (`.../realms/dev`).
+    pub oidc_issuer: String,
+    /// The audience of the realm's access tokens.
+    pub oidc_audience: String,
+    /// The service account's client id.
+    pub service_account_id: String,
+    /// The service account's client secret.
+    pub service_account_secret: String,
+    /// The public client used for password grants.
+    pub test_client_id: String,
+}
+
+fn required(name: &str) -> String {
+    env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: this test needs the local stack. Run it through \
+             `cargo xtask test`, or start the stack and load its settings with \
+             `cargo xtask stack up && eval \"$(cargo xtask stack env)\"`"
+        )
+    })
+}
+
+impl Stack {
+    /// The stack's settings from the environment.
+    ///
+    /// # Panics
+    /// When a setting is missing (the stack is not configured).
+    pub fn get() -> &'static Stack {
+        static STACK: OnceLock<Stack> = OnceLock::new();
+        STACK.get_or_init(|| {
+            // rustls needs one process-wide crypto provider before any client.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Stack {
+                database_url: required("DATABASE_URL"),
+                database_admin_url: required("DATABASE_ADMIN_URL"),
+                redis_url: required("REDIS_URL"),
+                kafka_bootstrap: required("KAFKA_BOOTSTRAP_SERVERS"),
+                spicedb_endpoint: required("SPICEDB_ENDPOINT"),
+                spicedb_token: required("SPICEDB_TOKEN"),
+                oidc_issuer: required("OIDC_ISSUER_URL"),
+                oidc_audience: required("OIDC_AUDIENCE"),
+                service_account_id: required("OIDC_CLIENT_ID"),
+                service_account_secret: required("OIDC_CLIENT_SECRET"),
+                test_client_id: required("OIDC_TEST_CLIENT_ID"),
+            }
+        })
+    }
+
+    /// Creates an empty database for one test and returns its URL. Databases
+    /// are not dropped: the test stack is wiped after each run.
+    ///
+    /// # Panics
+    /// When PostgreSQL refuses (the test cannot run).
+    pub async fn fresh_database(&self) -> String {
+        let name = unique_name("test").replace('-', "_");
+        let mut admin = AsyncPgConnection::establish(&self.database_admin_url)
+            .await
+            .expect("connect to the stack's PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        let (base, _) = self
+            .database_admin_url
+            .rsplit_once('/')
+            .expect("database URL has a path");
+        format!("{base}/{name}")
+    }
+
+    /// The OIDC token endpoint (Keycloak's layout).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/protocol/openid-connect/token", self.oidc_issuer)
+    }
+
+    /// An access token for a realm user, by the direct-access (password)
+    /// grant.
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn password_token(&self, user: RealmUser) -> String {
+        self.token(&[
+            ("grant_type", "password"),
+            ("client_id", &self.test_client_id),
+            ("username", user.username),
+            ("password", user.password),
+        ])
+        .await
+    }
+
+    /// An access token for the service account, by client credentials.
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn service_account_token(&self) -> String {
+        let response = http()
+            .post(self.token_endpoint())
+            .basic_auth(&self.service_account_id, Some(&self.service_account_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token endpoint reachable");
+        read_token(response).await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> String {
+        let response = http()
+            .post(self.token_endpoint())
+            .form(form)
+            .send()
+            .await
+            .expect("token endpoint reachable");
+        read_token(response).await
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+}
+
+async fn read_token(response: reqwest::Response) -> String {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(
+        status.is_success(),
+        "token request refused: {status} {body}"
+    );
+    serde_json::from_str::<TokenResponse>(&body)
+        .expect("token response is JSON with access_token")
+        .access_token
+}
+
+/// A shared HTTP client for tests.
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    })
+}
+
+/// A name no other test uses: `prefix-<random>`.
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..12])
+}
