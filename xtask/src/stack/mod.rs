@@ -289,6 +289,8 @@ impl Stack {
         let kafka = self.port(Component::Kafka)?;
         let spicedb = self.port(Component::SpiceDb)?;
         let oidc = self.port(Component::Oidc)?;
+        // Ports chosen here are the ones a later `up` must use.
+        self.save()?;
         let password = self.state.postgres_password.clone();
         let token = self.state.spicedb_token.clone();
         let base = format!("http://127.0.0.1:{oidc}");
