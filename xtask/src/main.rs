@@ -23,6 +23,10 @@ usage: cargo xtask <command>
   stack down [COMPONENT...]   stop what the stack started  [--wipe: delete data]
   stack status                what runs where
   stack env                   `export NAME=value` lines for a shell or a test
+  migrate [status|up|down [N]|redo] [--dry-run]
+                              schema migrations against DATABASE_URL, or
+                              SPRING_DATASOURCE_URL (JDBC) + _USERNAME +
+                              _PASSWORD, or else the `dev` stack
 
   Stack commands take --profile NAME (default: dev). Components: postgres,
   redis, kafka, spicedb, oidc. Data and logs: target/stack/<profile>/.
@@ -47,6 +51,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "test" => test(rest),
         "dev" => dev(),
         "stack" => stack_command(rest),
+        "migrate" => migrate(rest),
         "help" | "--help" | "-h" => {
             eprint!("{HELP}");
             Ok(())
@@ -192,5 +197,36 @@ fn dev() -> Result<()> {
         get("OIDC_ISSUER_URL"),
     );
     println!("note: the orgman-server binary does not exist yet; `dev` starts the stack only.");
+    Ok(())
+}
+
+/// Schema migrations for operators. Safe to run from several places at once
+/// (the migrator holds an advisory lock).
+fn migrate(args: &[String]) -> Result<()> {
+    use orgman_postgres::PgSettings;
+    use orgman_postgres::migrate::{Command as Migrate, run_command};
+
+    let (command, dry_run) = Migrate::parse(args).map_err(anyhow::Error::msg)?;
+    let settings = match PgSettings::from_env(|name| env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(orgman_postgres::SettingsError::Missing) => {
+            let mut stack = Stack::open("dev")?;
+            let url = stack
+                .env()?
+                .into_iter()
+                .find(|(k, _)| k == "DATABASE_URL")
+                .map(|(_, v)| v)
+                .context("the dev stack has no database")?;
+            eprintln!("xtask: no DATABASE_URL or SPRING_DATASOURCE_URL set; using the dev stack");
+            PgSettings::from_url(&url)?
+        }
+        Err(other) => return Err(other.into()),
+    };
+    eprintln!("xtask: migrating {}", settings.redacted_url());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(run_command(settings.url(), command, dry_run))?;
+    print!("{output}");
     Ok(())
 }

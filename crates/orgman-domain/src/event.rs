@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::id::{EventId, OrganizationId, UserId};
+use crate::id::{EventId, OrganizationId, RequestId, UserId};
 use crate::name::{OrgName, Slug};
 use crate::role::OrgRole;
 
@@ -22,6 +22,8 @@ pub struct DomainEvent {
     /// Who made the change; `None` for the service itself (e.g. a purge
     /// after the grace period).
     pub actor: Option<UserId>,
+    /// The API request that made the change, when there was one.
+    pub request_id: Option<RequestId>,
     /// Version of the payload's shape, see [`DomainEvent::SCHEMA_VERSION`].
     pub schema_version: u16,
     /// What happened.
@@ -145,6 +147,7 @@ mod tests {
             occurred_at: datetime!(2026-01-02 03:04:05 UTC),
             organization_id: OrganizationId::from_uuid(Uuid::from_u128(2)),
             actor: Some(UserId::from_uuid(Uuid::from_u128(3))),
+            request_id: None,
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind: EventKind::MemberRoleChanged {
                 user_id: UserId::from_uuid(Uuid::from_u128(4)),

@@ -75,6 +75,12 @@ uuid_id!(
     EventId,
     "eventId"
 );
+uuid_id!(
+    /// Identifies one API request, so logs, audit records and events of the
+    /// same request can be tied together.
+    RequestId,
+    "requestId"
+);
 
 #[cfg(test)]
 mod tests {

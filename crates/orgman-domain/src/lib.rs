@@ -77,7 +77,7 @@ pub use error::{
     ValidationError,
 };
 pub use event::{DomainEvent, EventKind};
-pub use id::{EventId, OrganizationId, UserId};
+pub use id::{EventId, OrganizationId, RequestId, UserId};
 pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};

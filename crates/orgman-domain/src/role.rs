@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::ValidationError;
-use crate::id::UserId;
+use crate::id::{RequestId, UserId};
 
 /// A member's role inside one organization.
 ///
@@ -80,6 +80,7 @@ pub enum SystemRole {
 pub struct Actor {
     user_id: UserId,
     system_role: SystemRole,
+    request_id: Option<RequestId>,
 }
 
 impl Actor {
@@ -88,7 +89,19 @@ impl Actor {
         Self {
             user_id,
             system_role,
+            request_id: None,
         }
+    }
+
+    /// The same actor, acting within the given request.
+    pub const fn in_request(mut self, request_id: RequestId) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+
+    /// The request the actor acts within, if known.
+    pub const fn request_id(&self) -> Option<RequestId> {
+        self.request_id
     }
 
     /// An ordinary user.

@@ -519,6 +519,7 @@ impl OrganizationService {
             occurred_at: self.ports.clock.now(),
             organization_id: organization,
             actor: Some(actor.user_id()),
+            request_id: actor.request_id(),
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind,
         }

@@ -9,13 +9,19 @@
 //! - [`unique_name`] gives topics, keys and slugs no other test uses;
 //! - [`Stack::password_token`] and [`Stack::service_account_token`] get real
 //!   tokens from the stack's OIDC provider for the `dev` realm's users
-//!   ([`ADMIN`], [`ALICE`], [`BOB`], [`CAROL`]).
+//!   ([`ADMIN`], [`ALICE`], [`BOB`], [`CAROL`]);
+//! - [`TcpProxy`] puts a cuttable connection between one test and a real
+//!   service, to test outages without stopping the shared stack.
+
+mod proxy;
 
 use std::env;
 use std::sync::OnceLock;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
+
+pub use proxy::TcpProxy;
 
 /// A user of the stack's `dev` realm (see `deploy/local/oidc/realm-dev.json`).
 #[derive(Clone, Copy, Debug)]

@@ -14,13 +14,28 @@ pub trait IdGenerator: Send + Sync {
     fn new_id(&self) -> Uuid;
 }
 
-/// The system's clock.
+/// The system's clock, in whole microseconds: the precision PostgreSQL (and
+/// most stores) keep, so a value handed out equals the value read back.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_has_microsecond_precision() {
+        for _ in 0..100 {
+            assert_eq!(SystemClock.now().nanosecond() % 1_000, 0);
+        }
     }
 }
 

@@ -1,0 +1,168 @@
+//! Rows as diesel reads and writes them, and their conversion to and from the
+//! domain's types.
+
+use diesel::prelude::*;
+use orgman_domain::{
+    DomainEvent, Email, Membership, OrgName, OrgStatus, Organization, OrganizationId,
+    OrganizationRecord, Slug, StoreError, User, UserId,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::schema::{audit_events, organization_members, organizations, outbox, users};
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("stored {what} is invalid: {error}"))
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct OrganizationRow {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) slug: String,
+    pub(crate) status: String,
+    pub(crate) purge_after: Option<OffsetDateTime>,
+    pub(crate) version: i64,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl OrganizationRow {
+    pub(crate) fn from_domain(organization: &Organization) -> Self {
+        Self {
+            id: organization.id().as_uuid(),
+            name: organization.name().as_str().to_owned(),
+            slug: organization.slug().as_str().to_owned(),
+            status: organization.status().as_str().to_owned(),
+            purge_after: organization.purge_after(),
+            version: version_to_db(organization.version()),
+            created_at: organization.created_at(),
+            updated_at: organization.updated_at(),
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Organization, StoreError> {
+        Organization::from_record(OrganizationRecord {
+            id: OrganizationId::from_uuid(self.id),
+            name: OrgName::parse(&self.name).map_err(|e| corrupt("organization name", e))?,
+            slug: Slug::parse(&self.slug).map_err(|e| corrupt("slug", e))?,
+            status: self
+                .status
+                .parse::<OrgStatus>()
+                .map_err(|e| corrupt("status", e))?,
+            purge_after: self.purge_after,
+            version: u64::try_from(self.version).map_err(|e| corrupt("version", e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+        .map_err(|e| corrupt("organization", e))
+    }
+}
+
+pub(crate) fn version_to_db(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = organization_members, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct MemberRow {
+    pub(crate) org_id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) role: String,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl MemberRow {
+    pub(crate) fn from_domain(membership: &Membership) -> Self {
+        Self {
+            org_id: membership.organization_id.as_uuid(),
+            user_id: membership.user_id.as_uuid(),
+            role: membership.role.as_str().to_owned(),
+            created_at: membership.created_at,
+            updated_at: membership.updated_at,
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Membership, StoreError> {
+        Ok(Membership {
+            organization_id: OrganizationId::from_uuid(self.org_id),
+            user_id: UserId::from_uuid(self.user_id),
+            role: self.role.parse().map_err(|e| corrupt("role", e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct UserRow {
+    pub(crate) id: Uuid,
+    pub(crate) subject: String,
+    pub(crate) email: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl UserRow {
+    pub(crate) fn into_domain(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(self.id),
+            subject: self.subject,
+            email: self
+                .email
+                .map(|e| Email::parse(&e))
+                .transpose()
+                .map_err(|e| corrupt("email", e))?,
+            display_name: self.display_name,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = outbox)]
+pub(crate) struct NewOutboxRow {
+    pub(crate) event_id: Uuid,
+    pub(crate) aggregate_id: Uuid,
+    pub(crate) event_type: String,
+    pub(crate) payload: serde_json::Value,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct NewAuditRow {
+    pub(crate) id: Uuid,
+    pub(crate) org_id: Uuid,
+    pub(crate) actor_id: Option<Uuid>,
+    pub(crate) action: String,
+    pub(crate) request_id: Option<Uuid>,
+    pub(crate) details: serde_json::Value,
+    pub(crate) occurred_at: OffsetDateTime,
+}
+
+/// The outbox and audit rows of one event.
+pub(crate) fn event_rows(event: &DomainEvent) -> Result<(NewOutboxRow, NewAuditRow), StoreError> {
+    let payload = serde_json::to_value(event)
+        .map_err(|e| StoreError::Other(format!("cannot serialize event: {e}")))?;
+    let outbox = NewOutboxRow {
+        event_id: event.id.as_uuid(),
+        aggregate_id: event.organization_id.as_uuid(),
+        event_type: event.type_name().to_owned(),
+        payload: payload.clone(),
+    };
+    let audit = NewAuditRow {
+        id: event.id.as_uuid(),
+        org_id: event.organization_id.as_uuid(),
+        actor_id: event.actor.map(|a| a.as_uuid()),
+        action: event.type_name().to_owned(),
+        request_id: event.request_id.map(|r| r.as_uuid()),
+        details: payload["kind"].clone(),
+        occurred_at: event.occurred_at,
+    };
+    Ok((outbox, audit))
+}

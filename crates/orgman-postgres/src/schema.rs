@@ -1,0 +1,71 @@
+//! Diesel's view of the tables created by `migrations/`.
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        subject -> Varchar,
+        email -> Nullable<Varchar>,
+        display_name -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Varchar,
+        slug -> Varchar,
+        status -> Varchar,
+        purge_after -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organization_members (org_id, user_id) {
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        actor_id -> Nullable<Uuid>,
+        action -> Varchar,
+        request_id -> Nullable<Uuid>,
+        details -> Jsonb,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (seq) {
+        seq -> Int8,
+        event_id -> Uuid,
+        aggregate_id -> Uuid,
+        event_type -> Varchar,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(organization_members -> organizations (org_id));
+diesel::joinable!(organization_members -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    organizations,
+    organization_members,
+    audit_events,
+    outbox
+);

@@ -1,0 +1,295 @@
+//! [`PgStore`]: the storage ports over a connection pool.
+
+use async_trait::async_trait;
+use deadpool::Runtime;
+use deadpool::managed::Object;
+use diesel::prelude::*;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
+use orgman_domain::{
+    Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page, PageRequest, StoreError,
+    User, UserId, UserProfile,
+};
+
+use crate::error::{from_diesel, from_pool};
+use crate::rows::{MemberRow, OrganizationRow, UserRow};
+use crate::schema::{organization_members, organizations, users};
+use crate::settings::PgSettings;
+use crate::unit_of_work::PgUnitOfWork;
+
+pub(crate) type Manager = AsyncDieselConnectionManager<AsyncPgConnection>;
+pub(crate) type Connection = Object<Manager>;
+
+/// Storage in PostgreSQL. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+/// Pool figures for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Largest number of connections.
+    pub max_size: usize,
+    /// Connections open now.
+    pub size: usize,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PgStore {
+    /// A store over a new pool. Connections are opened lazily, so this
+    /// succeeds while the database is down; calls then report
+    /// [`StoreError::Unavailable`] until it is back.
+    ///
+    /// # Errors
+    /// [`StoreError::Other`] when the pool cannot be built.
+    pub fn connect(settings: &PgSettings) -> Result<Self, StoreError> {
+        let manager = Manager::new(settings.url());
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.timeout))
+            .create_timeout(Some(settings.timeout))
+            .recycle_timeout(Some(settings.timeout))
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// Current pool figures.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+
+    /// Checks that the database answers (for health checks).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.connection().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(())
+    }
+
+    pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
+        self.pool.get().await.map_err(from_pool)
+    }
+}
+
+/// Fetches `limit + 1` rows after the cursor and builds a page.
+fn page<T, K: Copy>(rows: Vec<T>, request: &PageRequest<K>, key: impl Fn(&T) -> K) -> Page<T, K> {
+    Page::from_overfetch(rows, request.limit(), key)
+}
+
+fn overfetch(request: &PageRequest<impl Copy>) -> i64 {
+    i64::from(request.limit()) + 1
+}
+
+#[async_trait]
+impl OrganizationRepository for PgStore {
+    async fn begin(&self) -> Result<Box<dyn UnitOfWork>, StoreError> {
+        let mut conn = self.connection().await?;
+        <AsyncPgConnection as AsyncConnection>::TransactionManager::begin_transaction(&mut *conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(Box::new(PgUnitOfWork::new(conn)))
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        let mut conn = self.connection().await?;
+        organizations::table
+            .find(id.as_uuid())
+            .select(OrganizationRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(OrganizationRow::into_domain)
+            .transpose()
+    }
+
+    async fn organizations(
+        &self,
+        request: PageRequest<OrganizationId>,
+    ) -> Result<Page<Organization, OrganizationId>, StoreError> {
+        let mut conn = self.connection().await?;
+        let mut query = organizations::table
+            .select(OrganizationRow::as_select())
+            .order(organizations::id.asc())
+            .limit(overfetch(&request))
+            .into_boxed();
+        if let Some(after) = request.after {
+            query = query.filter(organizations::id.gt(after.as_uuid()));
+        }
+        let rows = query.load(&mut conn).await.map_err(from_diesel)?;
+        let items = rows
+            .into_iter()
+            .map(OrganizationRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, &request, Organization::id))
+    }
+}
+
+#[async_trait]
+impl MembershipQueries for PgStore {
+    async fn role_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<OrgRole>, StoreError> {
+        let mut conn = self.connection().await?;
+        let role: Option<String> = organization_members::table
+            .find((organization.as_uuid(), user.as_uuid()))
+            .select(organization_members::role)
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        role.map(|r| {
+            r.parse()
+                .map_err(|e| StoreError::Other(format!("stored role: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn members(
+        &self,
+        organization: OrganizationId,
+        request: PageRequest<UserId>,
+    ) -> Result<Page<Membership, UserId>, StoreError> {
+        let mut conn = self.connection().await?;
+        let mut query = organization_members::table
+            .filter(organization_members::org_id.eq(organization.as_uuid()))
+            .select(MemberRow::as_select())
+            .order(organization_members::user_id.asc())
+            .limit(overfetch(&request))
+            .into_boxed();
+        if let Some(after) = request.after {
+            query = query.filter(organization_members::user_id.gt(after.as_uuid()));
+        }
+        let rows = query.load(&mut conn).await.map_err(from_diesel)?;
+        let items = rows
+            .into_iter()
+            .map(MemberRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, &request, |m| m.user_id))
+    }
+
+    async fn organizations_of(
+        &self,
+        user: UserId,
+        request: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
+        let mut conn = self.connection().await?;
+        let mut query = organization_members::table
+            .inner_join(organizations::table)
+            .filter(organization_members::user_id.eq(user.as_uuid()))
+            .filter(organizations::status.ne(OrgStatus::Deleted.as_str()))
+            .select((OrganizationRow::as_select(), organization_members::role))
+            .order(organization_members::org_id.asc())
+            .limit(overfetch(&request))
+            .into_boxed();
+        if let Some(after) = request.after {
+            query = query.filter(organization_members::org_id.gt(after.as_uuid()));
+        }
+        let rows: Vec<(OrganizationRow, String)> =
+            query.load(&mut conn).await.map_err(from_diesel)?;
+        let items = rows
+            .into_iter()
+            .map(|(org, role)| {
+                let role = role
+                    .parse::<OrgRole>()
+                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))?;
+                Ok((org.into_domain()?, role))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(page(items, &request, |(org, _)| org.id()))
+    }
+}
+
+#[async_trait]
+impl UserRepository for PgStore {
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let mut conn = self.connection().await?;
+        users::table
+            .find(id.as_uuid())
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(UserRow::into_domain)
+            .transpose()
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, StoreError> {
+        let mut conn = self.connection().await?;
+        users::table
+            .filter(users::subject.eq(subject))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(UserRow::into_domain)
+            .transpose()
+    }
+
+    async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError> {
+        let mut conn = self.connection().await?;
+        let now = time::OffsetDateTime::now_utc();
+        let row = UserRow {
+            id: profile.id.as_uuid(),
+            subject: profile.subject.clone(),
+            email: profile.email.as_ref().map(|e| e.as_str().to_owned()),
+            display_name: profile.display_name.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        // Concurrent first requests of one subject: one insert wins, the
+        // others insert nothing and read the winner's row.
+        let inserted = diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict(users::subject)
+            .do_nothing()
+            .returning(UserRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        match inserted {
+            Some(row) => row.into_domain(),
+            None => users::table
+                .filter(users::subject.eq(&profile.subject))
+                .select(UserRow::as_select())
+                .first(&mut conn)
+                .await
+                .map_err(from_diesel)?
+                .into_domain(),
+        }
+    }
+}

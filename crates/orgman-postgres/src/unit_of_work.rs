@@ -1,0 +1,232 @@
+//! One transaction on one pooled connection.
+
+use async_trait::async_trait;
+use deadpool::managed::Object;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use orgman_domain::ports::UnitOfWork;
+use orgman_domain::{
+    DomainEvent, Membership, OrgRole, Organization, OrganizationId, StoreError, UserId,
+};
+
+use crate::error::from_diesel;
+use crate::rows::{MemberRow, OrganizationRow, event_rows, version_to_db};
+use crate::schema::{audit_events, organization_members, organizations, outbox, users};
+use crate::store::Connection;
+
+pub(crate) struct PgUnitOfWork {
+    /// `None` once committed or discarded.
+    connection: Option<Connection>,
+}
+
+impl PgUnitOfWork {
+    pub(crate) fn new(connection: Connection) -> Self {
+        Self {
+            connection: Some(connection),
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut AsyncPgConnection, StoreError> {
+        self.connection
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Other("unit of work already finished".into()))
+    }
+}
+
+impl Drop for PgUnitOfWork {
+    fn drop(&mut self) {
+        // Uncommitted: take the connection out of the pool and close it.
+        // PostgreSQL then rolls the transaction back and releases its locks
+        // at once, instead of when the pool next recycles the connection.
+        if let Some(connection) = self.connection.take() {
+            drop(Object::take(connection));
+        }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for PgUnitOfWork {
+    async fn lock_organization(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StoreError> {
+        organizations::table
+            .find(id.as_uuid())
+            .select(OrganizationRow::as_select())
+            .for_update()
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(OrganizationRow::into_domain)
+            .transpose()
+    }
+
+    async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError> {
+        diesel::insert_into(organizations::table)
+            .values(OrganizationRow::from_domain(organization))
+            .execute(self.conn()?)
+            .await
+            .map(drop)
+            .map_err(from_diesel)
+    }
+
+    async fn update_organization(
+        &mut self,
+        organization: &Organization,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let row = OrganizationRow::from_domain(organization);
+        let id = row.id;
+        let updated = diesel::update(
+            organizations::table
+                .filter(organizations::id.eq(id))
+                .filter(organizations::version.eq(version_to_db(expected_version))),
+        )
+        .set((
+            organizations::name.eq(row.name),
+            organizations::status.eq(row.status),
+            organizations::purge_after.eq(row.purge_after),
+            organizations::version.eq(row.version),
+            organizations::updated_at.eq(row.updated_at),
+        ))
+        .execute(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        if updated == 1 {
+            return Ok(());
+        }
+        let actual: Option<i64> = organizations::table
+            .find(id)
+            .select(organizations::version)
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        match actual {
+            None => Err(StoreError::NotFound),
+            Some(actual) => Err(StoreError::VersionMismatch {
+                expected: expected_version,
+                actual: u64::try_from(actual).unwrap_or(0),
+            }),
+        }
+    }
+
+    async fn membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Membership>, StoreError> {
+        organization_members::table
+            .find((organization.as_uuid(), user.as_uuid()))
+            .select(MemberRow::as_select())
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(MemberRow::into_domain)
+            .transpose()
+    }
+
+    async fn count_owners(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        let count: i64 = organization_members::table
+            .filter(organization_members::org_id.eq(organization.as_uuid()))
+            .filter(organization_members::role.eq(OrgRole::Owner.as_str()))
+            .count()
+            .get_result(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn insert_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        diesel::insert_into(organization_members::table)
+            .values(MemberRow::from_domain(membership))
+            .execute(self.conn()?)
+            .await
+            .map(drop)
+            .map_err(from_diesel)
+    }
+
+    async fn update_membership(&mut self, membership: &Membership) -> Result<(), StoreError> {
+        let updated = diesel::update(organization_members::table.find((
+            membership.organization_id.as_uuid(),
+            membership.user_id.as_uuid(),
+        )))
+        .set((
+            organization_members::role.eq(membership.role.as_str()),
+            organization_members::updated_at.eq(membership.updated_at),
+        ))
+        .execute(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn delete_membership(
+        &mut self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        let deleted = diesel::delete(
+            organization_members::table.find((organization.as_uuid(), user.as_uuid())),
+        )
+        .execute(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        if deleted == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError> {
+        diesel::select(diesel::dsl::exists(users::table.find(user.as_uuid())))
+            .get_result(self.conn()?)
+            .await
+            .map_err(from_diesel)
+    }
+
+    async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (outbox_rows, audit_rows): (Vec<_>, Vec<_>) = events
+            .iter()
+            .map(event_rows)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        let conn = self.conn()?;
+        diesel::insert_into(outbox::table)
+            .values(&outbox_rows)
+            .execute(conn)
+            .await
+            .map_err(from_diesel)?;
+        diesel::insert_into(audit_events::table)
+            .values(&audit_rows)
+            .execute(conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let result =
+            <AsyncPgConnection as AsyncConnection>::TransactionManager::commit_transaction(
+                self.conn()?,
+            )
+            .await
+            .map_err(from_diesel);
+        if result.is_ok() {
+            // Back to the pool for reuse; on failure Drop discards it.
+            drop(self.connection.take());
+        }
+        result
+    }
+}

@@ -1,0 +1,201 @@
+//! Races: two creates of one slug, owners removing each other, concurrent
+//! renames, concurrent first logins. Each runs several rounds.
+
+mod support;
+
+use std::sync::Arc;
+
+use orgman_domain::ports::{MembershipQueries, UserRepository};
+use orgman_domain::uuid::Uuid;
+use orgman_domain::{OrgError, OrgName, OrgRole, Slug, UserId, UserProfile};
+use orgman_testkit::unique_name;
+use support::Db;
+
+const ROUNDS: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creates_of_one_slug_give_one_organization_and_one_conflict() {
+    let db = Arc::new(Db::new().await);
+    for _ in 0..ROUNDS {
+        let slug = Slug::parse(&unique_name("race")).unwrap();
+        let attempts: Vec<_> = (0..2)
+            .map(|i| {
+                let db = db.clone();
+                let slug = slug.clone();
+                tokio::spawn(async move {
+                    db.service
+                        .create(
+                            &db.admin,
+                            OrgName::parse(&format!("Racer {i}")).unwrap(),
+                            slug,
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(OrgError::SlugTaken { slug: taken }) => assert_eq!(taken, slug.as_str()),
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_owners_removing_each_other_leave_one_owner() {
+    let db = Arc::new(Db::new().await);
+    for _ in 0..ROUNDS {
+        let org = db.org().await.id();
+        let a = db.user().await;
+        let b = db.user().await;
+        for owner in [&a, &b] {
+            db.service
+                .add_member(&db.admin, org, owner.user_id(), OrgRole::Owner)
+                .await
+                .unwrap();
+        }
+        db.service
+            .remove_member(&db.admin, org, db.admin.user_id())
+            .await
+            .unwrap();
+
+        // A removes B while B demotes A.
+        let (db1, db2) = (db.clone(), db.clone());
+        let (a1, b1) = (a, b);
+        let remove =
+            tokio::spawn(async move { db1.service.remove_member(&a1, org, b1.user_id()).await });
+        let demote = tokio::spawn(async move {
+            db2.service
+                .change_role(&b1, org, a1.user_id(), OrgRole::Member)
+                .await
+                .map(drop)
+        });
+        let results = [remove.await.unwrap(), demote.await.unwrap()];
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "exactly one wins: {results:?}");
+        assert!(results.iter().any(|r| matches!(
+            r,
+            Err(OrgError::LastOwner
+                | OrgError::NotFound
+                | OrgError::MemberNotFound
+                | OrgError::OwnerRequired
+                | OrgError::Forbidden { .. })
+        )));
+        let owners = db
+            .store
+            .members(org, orgman_domain::PageRequest::first())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|m| m.role == OrgRole::Owner)
+            .count();
+        assert_eq!(owners, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_renames_with_one_version_lose_no_update() {
+    let db = Arc::new(Db::new().await);
+    for _ in 0..ROUNDS {
+        let org = db.org().await;
+        let (id, version) = (org.id(), org.version());
+        let renames: Vec<_> = (0..3)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.service
+                        .rename(
+                            &db.admin,
+                            id,
+                            OrgName::parse(&format!("Name {i}")).unwrap(),
+                            Some(version),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for rename in renames {
+            match rename.await.unwrap() {
+                Ok(renamed) => {
+                    won += 1;
+                    assert_eq!(renamed.version(), org.version() + 1);
+                }
+                Err(OrgError::VersionMismatch { expected, actual }) => {
+                    assert_eq!((expected, actual), (org.version(), org.version() + 1));
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_logins_create_one_user() {
+    let db = Arc::new(Db::new().await);
+    for _ in 0..ROUNDS {
+        let subject = unique_name("login");
+        let logins: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                let subject = subject.clone();
+                tokio::spawn(async move {
+                    db.store
+                        .provision(&UserProfile {
+                            id: UserId::from_uuid(Uuid::now_v7()),
+                            subject,
+                            email: None,
+                            display_name: None,
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for login in logins {
+            ids.push(login.await.unwrap().unwrap().id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every caller got the same user");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_point_lookup_agrees_with_the_listing_under_concurrent_changes() {
+    let db = Arc::new(Db::new().await);
+    let org = db.org().await.id();
+    let users: Vec<_> = {
+        let mut users = Vec::new();
+        for _ in 0..6 {
+            users.push(db.user().await);
+        }
+        users
+    };
+    let adds: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let db = db.clone();
+            let id = u.user_id();
+            tokio::spawn(async move {
+                db.service
+                    .add_member(&db.admin, org, id, OrgRole::Member)
+                    .await
+            })
+        })
+        .collect();
+    for add in adds {
+        add.await.unwrap().unwrap();
+    }
+    for user in &users {
+        assert_eq!(
+            db.store.role_of(org, user.user_id()).await.unwrap(),
+            Some(OrgRole::Member)
+        );
+    }
+}

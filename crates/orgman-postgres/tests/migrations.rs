@@ -1,0 +1,130 @@
+//! `migrate`: against an empty database, an up-to-date one, twice in a row,
+//! down and redo, and from two migrators at once.
+
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use orgman_postgres::migrate::{MIGRATIONS, MigrationError, Migrator};
+use orgman_testkit::Stack;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn up_down_redo_on_empty_and_current_databases() {
+    let url = Stack::get().fresh_database().await;
+    let mut migrator = Migrator::connect(&url).await.unwrap();
+    assert!(migrator.status().await.unwrap().iter().all(|m| !m.applied));
+
+    let applied = migrator.up().await.unwrap();
+    assert_eq!(applied.len(), MIGRATIONS.len());
+    assert!(migrator.status().await.unwrap().iter().all(|m| m.applied));
+    // Up to date: nothing to do, twice.
+    assert!(migrator.up().await.unwrap().is_empty());
+    assert!(migrator.up().await.unwrap().is_empty());
+    // The reference's Default organization is there.
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) AS n FROM organizations WHERE slug = 'default'"
+        )
+        .await,
+        1
+    );
+
+    let reverted = migrator.down(1).await.unwrap();
+    assert_eq!(reverted, vec![MIGRATIONS[MIGRATIONS.len() - 1].name]);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'outbox'"
+        )
+        .await,
+        0
+    );
+    // redo = down 1 + up.
+    assert_eq!(migrator.up().await.unwrap().len(), 1);
+    migrator.down(1).await.unwrap();
+    migrator.up().await.unwrap();
+    assert_eq!(
+        count(&url, "SELECT count(*) AS n FROM __diesel_schema_migrations").await,
+        MIGRATIONS.len() as i64
+    );
+
+    // All the way down and up again.
+    assert_eq!(
+        migrator.down(usize::MAX).await.unwrap().len(),
+        MIGRATIONS.len()
+    );
+    assert_eq!(migrator.up().await.unwrap().len(), MIGRATIONS.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_migrators_at_once_apply_each_migration_once() {
+    for _ in 0..3 {
+        let url = Stack::get().fresh_database().await;
+        let runs = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Migrator::connect(&url).await?.up().await })
+        });
+        let mut total = 0;
+        for run in runs {
+            total += run.await.unwrap().unwrap().len();
+        }
+        assert_eq!(
+            total,
+            MIGRATIONS.len(),
+            "every migration applied exactly once"
+        );
+        assert_eq!(
+            count(&url, "SELECT count(*) AS n FROM __diesel_schema_migrations").await,
+            MIGRATIONS.len() as i64
+        );
+    }
+}
+
+#[tokio::test]
+async fn clear_errors_for_missing_database_wrong_password_and_no_server() {
+    let stack = Stack::get();
+    let (base, _) = stack.database_admin_url.rsplit_once('/').unwrap();
+    let missing = Migrator::connect(&format!("{base}/no_such_database"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, MigrationError::MissingDatabase(_)),
+        "{missing}"
+    );
+
+    let (userinfo, host) = base.split_once('@').unwrap();
+    let (user, _) = userinfo.rsplit_once(':').unwrap();
+    let wrong = Migrator::connect(&format!("{user}:wrong@{host}/postgres"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(wrong, MigrationError::Authentication(_)),
+        "{wrong}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody = Migrator::connect(&format!("postgres://postgres:x@127.0.0.1:{port}/postgres"))
+        .await
+        .unwrap_err();
+    assert!(matches!(nobody, MigrationError::Unreachable(_)), "{nobody}");
+    assert!(nobody.to_string().contains("host and port"));
+}

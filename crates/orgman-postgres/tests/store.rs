@@ -1,0 +1,423 @@
+//! Every storage port method and constraint, against a fresh database.
+
+mod support;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::RunQueryDsl;
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UserRepository};
+use orgman_domain::time::OffsetDateTime;
+use orgman_domain::uuid::Uuid;
+use orgman_domain::{
+    Email, LifecycleAction, OrgError, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
+    PageRequest, Slug, StoreError, UserId, UserProfile,
+};
+use orgman_testkit::unique_name;
+use support::Db;
+
+#[derive(QueryableByName, Debug)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Line {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    plan: String,
+}
+
+#[tokio::test]
+async fn create_writes_the_org_the_owner_and_two_outbox_and_audit_rows_atomically() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let stored = db.store.organization(org.id()).await.unwrap().unwrap();
+    assert_eq!(stored, org);
+    assert_eq!(
+        db.store
+            .role_of(org.id(), db.admin.user_id())
+            .await
+            .unwrap(),
+        Some(OrgRole::Owner)
+    );
+    let mut conn = db.connection().await;
+    let outbox: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM outbox WHERE aggregate_id = $1 AND published_at IS NULL",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(outbox.n, 2);
+    let audit: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM audit_events WHERE org_id = $1")
+            .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(audit.n, 2);
+}
+
+#[tokio::test]
+async fn duplicate_slug_is_a_conflict_and_leaves_nothing_behind() {
+    let db = Db::new().await;
+    let slug = Slug::parse(&unique_name("dup")).unwrap();
+    db.service
+        .create(&db.admin, OrgName::parse("One").unwrap(), slug.clone())
+        .await
+        .unwrap();
+    let again = db
+        .service
+        .create(&db.admin, OrgName::parse("Two").unwrap(), slug.clone())
+        .await;
+    assert_eq!(
+        again,
+        Err(OrgError::SlugTaken {
+            slug: slug.to_string()
+        })
+    );
+    let mut conn = db.connection().await;
+    let outbox: Count = diesel::sql_query("SELECT count(*) AS n FROM outbox")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(outbox.n, 2, "only the first create's events");
+}
+
+#[tokio::test]
+async fn unit_of_work_dropped_uncommitted_rolls_back_and_releases_locks() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    {
+        let mut uow = db.store.begin().await.unwrap();
+        let mut locked = uow.lock_organization(org.id()).await.unwrap().unwrap();
+        locked
+            .rename(OrgName::parse("Never").unwrap(), OffsetDateTime::now_utc())
+            .unwrap();
+        uow.update_organization(&locked, org.version())
+            .await
+            .unwrap();
+        // Dropped here without commit.
+    }
+    let stored = db.store.organization(org.id()).await.unwrap().unwrap();
+    assert_eq!(stored.name().as_str(), "Test org");
+    // The row lock is gone: another unit of work locks it at once.
+    let mut uow = db.store.begin().await.unwrap();
+    let locked = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        uow.lock_organization(org.id()),
+    )
+    .await
+    .expect("lock released after rollback")
+    .unwrap();
+    assert!(locked.is_some());
+}
+
+#[tokio::test]
+async fn update_honours_the_version_column() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let mut uow = db.store.begin().await.unwrap();
+    let mut changed = org.clone();
+    changed
+        .rename(
+            OrgName::parse("Renamed").unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    assert_eq!(
+        uow.update_organization(&changed, org.version() + 5).await,
+        Err(StoreError::VersionMismatch {
+            expected: org.version() + 5,
+            actual: org.version()
+        })
+    );
+    drop(uow);
+    let missing = Organization::new(
+        OrganizationId::from_uuid(Uuid::now_v7()),
+        OrgName::parse("Ghost").unwrap(),
+        Slug::parse("ghost").unwrap(),
+        OffsetDateTime::now_utc(),
+    );
+    let mut uow = db.store.begin().await.unwrap();
+    assert_eq!(
+        uow.update_organization(&missing, 1).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn membership_methods_and_their_constraints() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let ann = db.user().await;
+    let bob = db.user().await;
+    db.service
+        .add_member(&db.admin, org.id(), ann.user_id(), OrgRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.service
+            .add_member(&db.admin, org.id(), ann.user_id(), OrgRole::Member)
+            .await,
+        Err(OrgError::AlreadyMember)
+    );
+    let ghost = UserId::from_uuid(Uuid::now_v7());
+    assert_eq!(
+        db.service
+            .add_member(&db.admin, org.id(), ghost, OrgRole::Member)
+            .await,
+        Err(OrgError::UserNotFound)
+    );
+    db.service
+        .add_member(&ann, org.id(), bob.user_id(), OrgRole::Member)
+        .await
+        .unwrap();
+    let changed = db
+        .service
+        .change_role(&ann, org.id(), bob.user_id(), OrgRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(changed.role, OrgRole::Admin);
+    assert_eq!(
+        db.store.role_of(org.id(), bob.user_id()).await.unwrap(),
+        Some(OrgRole::Admin)
+    );
+
+    let mut uow = db.store.begin().await.unwrap();
+    assert_eq!(uow.count_owners(org.id()).await.unwrap(), 1);
+    assert!(uow.user_exists(bob.user_id()).await.unwrap());
+    assert!(!uow.user_exists(ghost).await.unwrap());
+    assert_eq!(
+        uow.delete_membership(org.id(), ghost).await,
+        Err(StoreError::NotFound)
+    );
+    drop(uow);
+
+    db.service
+        .remove_member(&ann, org.id(), bob.user_id())
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.role_of(org.id(), bob.user_id()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        db.service
+            .remove_member(&db.admin, org.id(), db.admin.user_id())
+            .await,
+        Err(OrgError::LastOwner)
+    );
+}
+
+#[tokio::test]
+async fn listings_are_keyset_paginated_and_stable_under_inserts() {
+    let db = Db::new().await;
+    let ann = db.user().await;
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        let org = db.org().await;
+        db.service
+            .add_member(&db.admin, org.id(), ann.user_id(), OrgRole::Member)
+            .await
+            .unwrap();
+        created.push(org.id());
+    }
+    let first = db
+        .store
+        .organizations_of(ann.user_id(), PageRequest::new(None, 2))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    // Inserting while paging neither repeats nor skips: new ids sort last.
+    let late = db.org().await;
+    db.service
+        .add_member(&db.admin, late.id(), ann.user_id(), OrgRole::Owner)
+        .await
+        .unwrap();
+    created.push(late.id());
+    let mut seen: Vec<OrganizationId> = first.items.iter().map(|(o, _)| o.id()).collect();
+    let mut next = first.next;
+    while let Some(after) = next {
+        let page = db
+            .store
+            .organizations_of(ann.user_id(), PageRequest::new(Some(after), 2))
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|(o, _)| o.id()));
+        next = page.next;
+    }
+    assert_eq!(seen, created);
+
+    // All organizations (Default included), and the member list.
+    let all = db
+        .store
+        .organizations(PageRequest::new(None, 500))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), created.len() + 1);
+    let members = db
+        .store
+        .members(late.id(), PageRequest::new(None, 1))
+        .await
+        .unwrap();
+    assert_eq!(members.items.len(), 1);
+    let rest = db
+        .store
+        .members(late.id(), PageRequest::new(members.next, 10))
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next, None);
+}
+
+#[tokio::test]
+async fn deleted_organizations_leave_the_user_listing() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    db.service
+        .transition(&db.admin, org.id(), LifecycleAction::RequestDeletion)
+        .await
+        .unwrap();
+    // Make the grace period end now, then purge.
+    let mut conn = db.connection().await;
+    diesel::sql_query(
+        "UPDATE organizations SET purge_after = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let purged = db
+        .service
+        .transition(&db.admin, org.id(), LifecycleAction::Purge)
+        .await
+        .unwrap();
+    assert_eq!(purged.status(), OrgStatus::Deleted);
+    let mine = db
+        .store
+        .organizations_of(db.admin.user_id(), PageRequest::first())
+        .await
+        .unwrap();
+    assert!(mine.items.is_empty());
+}
+
+#[tokio::test]
+async fn the_schema_refuses_what_the_domain_refuses() {
+    let db = Db::new().await;
+    let mut conn = db.connection().await;
+    for sql in [
+        "INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), 'x', 'Bad Slug')",
+        "INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), '   ', 'ok')",
+        "INSERT INTO organizations (id, name, slug, status) VALUES (gen_random_uuid(), 'x', 'ok2', 'PENDING_DELETION')",
+        "INSERT INTO organizations (id, name, slug, status) VALUES (gen_random_uuid(), 'x', 'ok3', 'WHATEVER')",
+        "INSERT INTO organizations (id, name, slug) VALUES (gen_random_uuid(), NULL, 'ok4')",
+    ] {
+        assert!(
+            diesel::sql_query(sql).execute(&mut conn).await.is_err(),
+            "{sql}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_membership_check_is_an_index_point_lookup() {
+    let db = Db::new().await;
+    let mut conn = db.connection().await;
+    // Enough rows that the planner prefers an index for real.
+    diesel::sql_query(
+        "INSERT INTO users (id, subject) SELECT gen_random_uuid(), 'bulk-' || g FROM generate_series(1, 3000) g",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO organization_members (org_id, user_id, role)
+         SELECT '00000000-0000-0000-0000-00000000d3fa', id, 'MEMBER' FROM users",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("ANALYZE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let plan = |sql: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .unwrap();
+            let lines: Vec<Line> = diesel::sql_query(sql).load(&mut conn).await.unwrap();
+            lines
+                .into_iter()
+                .map(|l| l.plan)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    use diesel_async::AsyncConnection as _;
+    let role_of = plan(
+        "EXPLAIN SELECT role FROM organization_members
+         WHERE org_id = '00000000-0000-0000-0000-00000000d3fa' AND user_id = '00000000-0000-0000-0000-000000000001'",
+    )
+    .await;
+    // A one-row index lookup on both key columns, never a scan of the table.
+    assert!(!role_of.contains("Seq Scan"), "{role_of}");
+    assert!(role_of.contains("Index"), "{role_of}");
+    assert!(role_of.contains("rows=1 "), "{role_of}");
+    assert!(
+        role_of.contains("Index Cond")
+            && role_of.contains("org_id =")
+            && role_of.contains("user_id ="),
+        "{role_of}"
+    );
+    let of_user = plan(
+        "EXPLAIN SELECT org_id FROM organization_members
+         WHERE user_id = '00000000-0000-0000-0000-000000000001' ORDER BY org_id LIMIT 51",
+    )
+    .await;
+    assert!(
+        of_user.contains("organization_members_user_idx"),
+        "{of_user}"
+    );
+    assert!(!of_user.contains("Seq Scan"), "{of_user}");
+}
+
+#[tokio::test]
+async fn users_are_provisioned_once_and_conflicts_are_typed() {
+    let db = Db::new().await;
+    let id = UserId::from_uuid(Uuid::now_v7());
+    let profile = UserProfile {
+        id,
+        subject: unique_name("sub"),
+        email: Some(Email::parse(&format!("{}@example.com", unique_name("u"))).unwrap()),
+        display_name: Some("Ann".into()),
+    };
+    let first = db.store.provision(&profile).await.unwrap();
+    let second = db
+        .store
+        .provision(&UserProfile {
+            display_name: None,
+            ..profile.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(db.store.user(id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        db.store.user_by_subject(&profile.subject).await.unwrap(),
+        Some(first)
+    );
+    // Another subject with the same e-mail address.
+    let clash = UserProfile {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        subject: unique_name("other"),
+        ..profile
+    };
+    assert_eq!(
+        db.store.provision(&clash).await,
+        Err(StoreError::Conflict(orgman_domain::Conflict::User))
+    );
+}
