@@ -493,6 +493,23 @@ impl OrganizationService {
         visible_to(actor, organization)
     }
 
+    /// Checks that the actor holds `permission` in the organization, for
+    /// callers that need an answer before starting work (a bulk import,
+    /// an SSO configuration change).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] for non-members, [`OrgError::Forbidden`],
+    /// [`OrgError::Unavailable`].
+    pub async fn ensure_permission(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+    ) -> Result<(), OrgError> {
+        self.authorize(actor, id, permission).await?;
+        self.get(actor, id).await.map(drop)
+    }
+
     /// Non-members get `NotFound`; members lacking `permission` `Forbidden`.
     async fn authorize(
         &self,

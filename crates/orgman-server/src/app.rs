@@ -1,0 +1,245 @@
+//! The composition root: builds adapters and the service from the
+//! configuration, and serves the API.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::{OrganizationService, RequestId, ServicePorts, ServiceSettings};
+use orgman_postgres::{PgStore, migrate};
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::extract::Provisioning;
+use crate::problem::ApiError;
+use crate::routes::{members, organizations, users};
+use crate::state::AppState;
+
+/// The request id header, read (when a UUID) and always answered.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orgman",
+        description = "Organization Manager: organizations (tenants), their lifecycle, members and roles.\n\nErrors are `application/problem+json` with a stable `code`. Lists are keyset-paginated: pass a page's `nextCursor` as `after`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::problem::Problem, crate::problem::FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from the identity provider (Keycloak or any OIDC provider)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// A running (not yet awaited) server and the port it listens on.
+#[allow(missing_debug_implementations)]
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Builds everything from the configuration and binds the listener.
+    /// With `migrate_on_start`, applies pending migrations first and fails
+    /// when it cannot.
+    ///
+    /// # Errors
+    /// Unusable configuration, failed migrations, or a port already taken.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // rustls needs one process-wide crypto provider before any client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if config.migrate_on_start {
+            let applied = migrate::run_pending(config.database.url())
+                .await
+                .with_context(|| format!("migrating {}", config.database.redacted_url()))?;
+            tracing::info!(
+                applied = applied.len(),
+                "database migrations: update has been successful"
+            );
+        }
+        let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .context("building the HTTP client")?;
+        let verifier = TokenVerifier::new(config.auth.clone(), http);
+        if let Err(error) = verifier.warm_up().await {
+            // Not fatal: tokens are refused with 503 until keys can be loaded.
+            tracing::warn!(%error, issuer = %config.auth.issuer(), "identity provider keys not loaded yet");
+        }
+        let store = Arc::new(store);
+        let service = OrganizationService::new(
+            ServicePorts {
+                organizations: store.clone(),
+                members: store.clone(),
+                authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+                cache: Arc::new(NoCache),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidV7Generator),
+            },
+            ServiceSettings {
+                deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
+                creation: config.creation,
+            },
+        );
+        let listener = TcpListener::bind((config.address.as_str(), config.port))
+            .with_context(|| format!("binding {}:{}", config.address, config.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            service,
+            users: store,
+            verifier,
+            provisioning: Provisioning::default(),
+            config: Arc::new(config),
+        });
+        let server = HttpServer::new(move || {
+            let json_limit = 256 * 1024;
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(json_limit)
+                        .error_handler(|error, _| json_error(error).into()),
+                )
+                .app_data(web::PathConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request("invalid-path-parameter", error.to_string()).into()
+                }))
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request("invalid-query-parameter", error.to_string()).into()
+                }))
+                .service(organizations::list_organizations)
+                .service(organizations::create_organization)
+                .service(organizations::my_organizations)
+                .service(organizations::current_organization)
+                .service(organizations::get_organization)
+                .service(organizations::update_organization)
+                .service(organizations::suspend)
+                .service(organizations::reactivate)
+                .service(organizations::request_deletion)
+                .service(organizations::restore)
+                .service(organizations::purge)
+                .service(members::list_members)
+                .service(members::add_member)
+                .service(members::import_members)
+                .service(members::change_role)
+                .service(members::remove_member)
+                .service(users::me)
+                .split_for_parts();
+            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::not_found("route-not-found", "no such route"))
+                }))
+                .wrap(from_fn(request_context))
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Maps JSON body errors: wrong content type 415, too large 413, anything
+/// else (syntax, unknown fields, wrong types) 400.
+fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match error {
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "the body must be application/json",
+        ),
+        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Payload too large",
+            format!("the body exceeds {limit} bytes"),
+        ),
+        E::Deserialize(error) => ApiError::bad_request("malformed-body", error.to_string()),
+        other => ApiError::bad_request("malformed-body", other.to_string()),
+    }
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is a UUID),
+/// a tracing span carrying it (so every log line of the request has it), the
+/// response header, and one access log line.
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<RequestId>().ok())
+        .unwrap_or_else(|| RequestId::from_uuid(uuid::Uuid::now_v7()));
+    req.extensions_mut().insert(request_id);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    async move {
+        let mut response = next.call(req).await?;
+        if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        }
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}

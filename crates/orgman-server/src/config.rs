@@ -1,0 +1,335 @@
+//! The service's configuration, read once from the environment with the
+//! reference service's variable names (see `docs/configuration.md`).
+
+use std::fmt;
+use std::time::Duration;
+
+use orgman_domain::CreationPolicy;
+use orgman_postgres::PgSettings;
+
+/// Everything the service needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (`SERVER_ADDRESS`, default `0.0.0.0`).
+    pub address: String,
+    /// Port to listen on (`SERVER_PORT`, default 8080; 0 picks a free one).
+    pub port: u16,
+    /// PostgreSQL (`DATABASE_URL`, or `SPRING_DATASOURCE_URL` in JDBC form
+    /// with `SPRING_DATASOURCE_USERNAME` / `SPRING_DATASOURCE_PASSWORD`).
+    pub database: PgSettings,
+    /// Apply pending migrations at start-up (`SPRING_LIQUIBASE_ENABLED`,
+    /// default true, as the reference service does).
+    pub migrate_on_start: bool,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Upload limits.
+    pub multipart: MultipartLimits,
+    /// Who may create organizations (`ORGMAN_ORGANIZATION_CREATION`:
+    /// `platform-admins` (default) or `any-user`).
+    pub creation: CreationPolicy,
+    /// Days between a deletion request and the purge
+    /// (`ORGMAN_DELETION_GRACE_DAYS`, default 30).
+    pub deletion_grace_days: u16,
+    /// Logging.
+    pub logging: LoggingConfig,
+}
+
+/// How bearer tokens are verified.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// `SECURITY_TYPE`; only `jwt-public-key` is supported.
+    pub security_type: String,
+    /// The identity provider's base URL (`SECURITY_OAUTH2_BASE_SERVER_URL`),
+    /// e.g. `https://keycloak.example.com/auth`.
+    pub base_server_url: String,
+    /// The realm whose tokens are accepted (`SECURITY_OAUTH2_REALM`, default
+    /// `SECURITY_OAUTH2_SA_REALM`, else `flowx`).
+    pub realm: String,
+    /// Required `aud` value (`SECURITY_OAUTH2_AUDIENCE`, default
+    /// `organization-manager`; set it empty to skip the audience check).
+    pub audience: Option<String>,
+    /// Realm role that makes a platform administrator
+    /// (`SECURITY_PLATFORM_ADMIN_ROLE`, default `ADMIN`).
+    pub admin_role: String,
+    /// Token claim holding the request's organization id
+    /// (`SECURITY_ORGANIZATION_CLAIM`, default `org_id`).
+    pub organization_claim: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// Shortest time between two key-set refreshes caused by unknown key ids
+    /// (`SECURITY_JWKS_MIN_REFRESH_SECONDS`, default 10).
+    pub jwks_min_refresh: Duration,
+}
+
+impl AuthConfig {
+    /// The issuer: `<base>/realms/<realm>` (Keycloak's layout).
+    pub fn issuer(&self) -> String {
+        format!(
+            "{}/realms/{}",
+            self.base_server_url.trim_end_matches('/'),
+            self.realm
+        )
+    }
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("security_type", &self.security_type)
+            .field("issuer", &self.issuer())
+            .field("audience", &self.audience)
+            .field("admin_role", &self.admin_role)
+            .field("organization_claim", &self.organization_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Upload size limits (`MULTIPART_MAX_FILE_SIZE`, `MULTIPART_MAX_REQUEST_SIZE`,
+/// Spring's size syntax: `50MB`, `512KB`, `1048576`).
+#[derive(Clone, Copy, Debug)]
+pub struct MultipartLimits {
+    /// Largest file part, in bytes.
+    pub max_file_size: usize,
+    /// Largest whole request, in bytes.
+    pub max_request_size: usize,
+}
+
+/// Log output.
+#[derive(Clone, Debug)]
+pub struct LoggingConfig {
+    /// Level for dependencies (`LOGGING_LEVEL_ROOT`, default INFO).
+    pub root: String,
+    /// Level for orgman's own crates (`LOGGING_LEVEL_APP`, default INFO).
+    pub app: String,
+    /// JSON lines (`LOGGING_FORMAT=json`, default) or readable text (`text`).
+    pub json: bool,
+}
+
+/// A configuration value is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable has an unusable value.
+    #[error("{name}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A required variable is missing.
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    /// Database settings.
+    #[error(transparent)]
+    Database(#[from] orgman_postgres::SettingsError),
+}
+
+impl Config {
+    /// Reads the configuration through `get` (the environment in
+    /// production, a map in tests).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable at fault.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let parse = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            Ok(var(name).unwrap_or_else(|| default.to_owned()))
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{text:?} is not a number"),
+                }),
+            }
+        };
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match var(name).map(|v| v.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
+                Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
+                Some(v) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{v:?} is not true or false"),
+                }),
+            }
+        };
+        let size = |name: &'static str| -> Result<usize, ConfigError> {
+            let text = parse(name, "50MB")?;
+            parse_size(&text).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("{text:?} is not a size like 50MB"),
+            })
+        };
+
+        let security_type = parse("SECURITY_TYPE", "jwt-public-key")?;
+        if security_type != "jwt-public-key" {
+            return Err(ConfigError::Invalid {
+                name: "SECURITY_TYPE",
+                reason: format!("{security_type:?} is not supported; use jwt-public-key"),
+            });
+        }
+        let sa_realm = var("SECURITY_OAUTH2_SA_REALM");
+        let auth = AuthConfig {
+            security_type,
+            base_server_url: var("SECURITY_OAUTH2_BASE_SERVER_URL")
+                .ok_or(ConfigError::Missing("SECURITY_OAUTH2_BASE_SERVER_URL"))?,
+            realm: var("SECURITY_OAUTH2_REALM")
+                .or(sa_realm)
+                .unwrap_or_else(|| "flowx".into()),
+            audience: match get("SECURITY_OAUTH2_AUDIENCE") {
+                Some(value) if value.trim().is_empty() => None,
+                Some(value) => Some(value.trim().to_owned()),
+                None => Some("organization-manager".into()),
+            },
+            admin_role: parse("SECURITY_PLATFORM_ADMIN_ROLE", "ADMIN")?,
+            organization_claim: parse("SECURITY_ORGANIZATION_CLAIM", "org_id")?,
+            leeway: Duration::from_secs(30),
+            jwks_min_refresh: Duration::from_secs(number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
+        };
+        let creation = match parse("ORGMAN_ORGANIZATION_CREATION", "platform-admins")?.as_str() {
+            "platform-admins" => CreationPolicy::PlatformAdminsOnly,
+            "any-user" => CreationPolicy::AnyUser,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "ORGMAN_ORGANIZATION_CREATION",
+                    reason: format!("{other:?}: expected platform-admins or any-user"),
+                });
+            }
+        };
+        let port = number("SERVER_PORT", 8080)?;
+        Ok(Config {
+            address: parse("SERVER_ADDRESS", "0.0.0.0")?,
+            port: u16::try_from(port).map_err(|_| ConfigError::Invalid {
+                name: "SERVER_PORT",
+                reason: format!("{port} is not a port"),
+            })?,
+            database: PgSettings::from_env(&get)?,
+            migrate_on_start: flag("SPRING_LIQUIBASE_ENABLED", true)?,
+            auth,
+            multipart: MultipartLimits {
+                max_file_size: size("MULTIPART_MAX_FILE_SIZE")?,
+                max_request_size: size("MULTIPART_MAX_REQUEST_SIZE")?,
+            },
+            creation,
+            deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?).map_err(
+                |_| ConfigError::Invalid {
+                    name: "ORGMAN_DELETION_GRACE_DAYS",
+                    reason: "too large".into(),
+                },
+            )?,
+            logging: LoggingConfig {
+                root: parse("LOGGING_LEVEL_ROOT", "INFO")?,
+                app: parse("LOGGING_LEVEL_APP", "INFO")?,
+                json: parse("LOGGING_FORMAT", "json")?.eq_ignore_ascii_case("json"),
+            },
+        })
+    }
+}
+
+/// Parses Spring's data sizes: `50MB`, `512KB`, `1GB`, `100B`, `1048576`.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim().to_ascii_uppercase();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: usize = digits.parse().ok()?;
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        _ => return None,
+    };
+    value.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_env(|name| map.get(name).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        (
+            "SPRING_DATASOURCE_URL",
+            "jdbc:postgresql://postgresql:5432/organization_manager",
+        ),
+        ("SPRING_DATASOURCE_PASSWORD", "secret"),
+        (
+            "SECURITY_OAUTH2_BASE_SERVER_URL",
+            "https://keycloak.example.com/auth/",
+        ),
+        ("SECURITY_OAUTH2_SA_REALM", "flowx"),
+    ];
+
+    #[test]
+    fn reference_variables_and_defaults() {
+        let config = config(BASE).unwrap();
+        assert_eq!(config.port, 8080);
+        assert!(config.migrate_on_start);
+        assert_eq!(
+            config.auth.issuer(),
+            "https://keycloak.example.com/auth/realms/flowx"
+        );
+        assert_eq!(
+            config.auth.audience.as_deref(),
+            Some("organization-manager")
+        );
+        assert_eq!(config.multipart.max_file_size, 50 << 20);
+        assert_eq!(config.creation, CreationPolicy::PlatformAdminsOnly);
+        assert!(
+            !format!("{config:?}").contains("secret"),
+            "secrets never print"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SERVER_PORT", "eighty"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .starts_with("SERVER_PORT")
+        );
+        let mut pairs = BASE.to_vec();
+        pairs.push(("MULTIPART_MAX_FILE_SIZE", "lots"));
+        assert!(
+            config(&pairs)
+                .unwrap_err()
+                .to_string()
+                .starts_with("MULTIPART_MAX_FILE_SIZE")
+        );
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SECURITY_TYPE", "oauth-magic"));
+        assert!(config(&pairs).is_err());
+        assert!(matches!(
+            config(&BASE[..2]).unwrap_err(),
+            ConfigError::Missing("SECURITY_OAUTH2_BASE_SERVER_URL")
+        ));
+    }
+
+    #[test]
+    fn sizes_use_spring_syntax() {
+        assert_eq!(parse_size("50MB"), Some(52_428_800));
+        assert_eq!(parse_size("512kb"), Some(524_288));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("1.5MB"), None);
+        assert_eq!(parse_size("MB"), None);
+    }
+}

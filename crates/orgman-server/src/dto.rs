@@ -1,0 +1,256 @@
+//! Request and response bodies (camelCase, as in the reference). Requests
+//! refuse unknown fields; they are turned into domain values at the edge.
+
+use orgman_domain::{Membership, OrgRole, OrgStatus, Organization, User};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Body of `POST /api/v1/organizations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateOrganization {
+    /// Display name, 1-100 characters after trimming.
+    #[schema(example = "Acme Corporation")]
+    pub(crate) name: String,
+    /// Unique handle matching `^[a-z0-9-]+$`, at most 50 characters.
+    #[schema(example = "acme", pattern = "^[a-z0-9-]+$", max_length = 50)]
+    pub(crate) slug: String,
+}
+
+/// Body of `PATCH /api/v1/organizations/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateOrganization {
+    /// The new display name.
+    pub(crate) name: String,
+}
+
+/// Body of `POST /api/v1/organizations/{id}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AddMember {
+    /// The user to add.
+    pub(crate) user_id: Uuid,
+    /// `OWNER`, `ADMIN` or `MEMBER` (default `MEMBER`).
+    #[serde(default)]
+    #[schema(example = "MEMBER")]
+    pub(crate) role: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/organizations/{id}/members/{userId}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeRole {
+    /// `OWNER`, `ADMIN` or `MEMBER`.
+    pub(crate) role: String,
+}
+
+/// Keyset pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Page size, 1-500 (default 50).
+    pub(crate) limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub(crate) after: Option<Uuid>,
+}
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrganizationView {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Display name.
+    pub(crate) name: String,
+    /// Unique handle.
+    pub(crate) slug: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_DELETION` or `DELETED`.
+    pub(crate) status: String,
+    /// While `PENDING_DELETION`: the earliest purge time.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub(crate) purge_after: Option<OffsetDateTime>,
+    /// Incremented by every change; also the `ETag`.
+    pub(crate) version: u64,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl From<&Organization> for OrganizationView {
+    fn from(org: &Organization) -> Self {
+        Self {
+            id: org.id().as_uuid(),
+            name: org.name().to_string(),
+            slug: org.slug().to_string(),
+            status: status_text(org.status()),
+            purge_after: org.purge_after(),
+            version: org.version(),
+            created_at: org.created_at(),
+            updated_at: org.updated_at(),
+        }
+    }
+}
+
+fn status_text(status: OrgStatus) -> String {
+    status.as_str().to_owned()
+}
+
+/// An organization with the caller's role in it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MyOrganization {
+    /// The organization.
+    #[serde(flatten)]
+    pub(crate) organization: OrganizationView,
+    /// The caller's role (absent for a platform administrator who is not a
+    /// member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) role: Option<String>,
+}
+
+impl MyOrganization {
+    /// Builds the view.
+    pub(crate) fn new(org: &Organization, role: Option<OrgRole>) -> Self {
+        Self {
+            organization: org.into(),
+            role: role.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+/// A membership.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MemberView {
+    /// The member.
+    pub(crate) user_id: Uuid,
+    /// `OWNER`, `ADMIN` or `MEMBER`.
+    pub(crate) role: String,
+    /// When the user joined.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) created_at: OffsetDateTime,
+    /// When the role last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl From<&Membership> for MemberView {
+    fn from(m: &Membership) -> Self {
+        Self {
+            user_id: m.user_id.as_uuid(),
+            role: m.role.as_str().to_owned(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A page of organizations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrganizationPage {
+    /// The items.
+    pub(crate) items: Vec<OrganizationView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}
+
+/// A page of the caller's organizations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MyOrganizationPage {
+    /// The items.
+    pub(crate) items: Vec<MyOrganization>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}
+
+/// A page of members.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MemberPage {
+    /// The items.
+    pub(crate) items: Vec<MemberView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}
+
+/// The outcome of one CSV row of a member import.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportRow {
+    /// 1-based line number in the file (the header is line 1).
+    pub(crate) line: u64,
+    /// The user id of the row, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user_id: Option<Uuid>,
+    /// `added` or `failed`.
+    pub(crate) status: &'static str,
+    /// The problem code when failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) code: Option<&'static str>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
+}
+
+/// The result of a member import.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportReport {
+    /// Rows added.
+    pub(crate) added: u64,
+    /// Rows that failed.
+    pub(crate) failed: u64,
+    /// One entry per data row, in file order.
+    pub(crate) rows: Vec<ImportRow>,
+}
+
+/// The caller, as the service knows them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Me {
+    /// Local user id.
+    pub(crate) id: Uuid,
+    /// The identity provider's subject.
+    pub(crate) subject: String,
+    /// E-mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+    /// `ADMIN` (platform administrator) or `USER`.
+    pub(crate) system_role: &'static str,
+}
+
+impl Me {
+    /// Builds the view.
+    pub(crate) fn new(user: &User, admin: bool) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            subject: user.subject.clone(),
+            email: user.email.as_ref().map(|e| e.to_string()),
+            display_name: user.display_name.clone(),
+            system_role: if admin { "ADMIN" } else { "USER" },
+        }
+    }
+}

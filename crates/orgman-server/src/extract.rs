@@ -1,0 +1,275 @@
+//! Request-scoped extractors: who is calling ([`Authenticated`]) and in which
+//! organization ([`OrgContext`]). Both come from the verified token (and an
+//! optional header) of the request at hand; nothing is kept in thread-locals
+//! or globals.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use orgman_domain::ports::UserRepository;
+use orgman_domain::{
+    Actor, Conflict, Email, OrgRole, OrganizationId, RequestId, StoreError, SystemRole, UserId,
+    UserProfile,
+};
+use uuid::Uuid;
+
+use crate::auth::{AuthError, Claims};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The header naming the organization a request is in.
+pub const ORGANIZATION_HEADER: &str = "Fx-Organization-Id";
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The caller as the domain sees it (user, platform role, request id).
+    pub actor: Actor,
+    /// The verified token's claims.
+    pub claims: Claims,
+}
+
+/// Local user ids are the provider's subject when it is a UUID (Keycloak's
+/// are), else a UUIDv5 of issuer and subject.
+fn user_id_for(issuer: &str, subject: &str) -> UserId {
+    let uuid = Uuid::parse_str(subject).unwrap_or_else(|_| {
+        Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("{issuer}#{subject}").as_bytes(),
+        )
+    });
+    UserId::from_uuid(uuid)
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if let Some(done) = req.extensions().get::<Authenticated>() {
+                return Ok(done.clone());
+            }
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("application state missing"))?;
+            let header = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let token = match header.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    token.trim().to_owned()
+                }
+                _ if header.is_empty() => {
+                    return Err(ApiError::unauthorized(
+                        "missing-token",
+                        "a Bearer token is required",
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::unauthorized(
+                        "invalid-token",
+                        "the Authorization header must be `Bearer <token>`",
+                    ));
+                }
+            };
+            let claims = state.verifier.verify(&token).await.map_err(|error| match error {
+                AuthError::Invalid(reason) => ApiError::unauthorized("invalid-token", reason),
+                AuthError::ProviderUnavailable(reason) => {
+                    tracing::warn!(%reason, "cannot fetch the identity provider's keys");
+                    ApiError::unavailable(
+                        "identity-provider-unavailable",
+                        "the identity provider cannot be reached to verify this token; retry later",
+                    )
+                }
+            })?;
+            let user_id = user_id_for(&state.config.auth.issuer(), &claims.sub);
+            let system_role = if claims
+                .realm_access
+                .roles
+                .iter()
+                .any(|r| *r == state.config.auth.admin_role)
+            {
+                SystemRole::Admin
+            } else {
+                SystemRole::User
+            };
+            state
+                .provisioning
+                .ensure(&*state.users, user_id, &claims)
+                .await?;
+            let mut actor = Actor::new(user_id, system_role);
+            if let Some(request_id) = req.extensions().get::<RequestId>() {
+                actor = actor.in_request(*request_id);
+            }
+            let authenticated = Authenticated { actor, claims };
+            req.extensions_mut().insert(authenticated.clone());
+            Ok(authenticated)
+        })
+    }
+}
+
+/// Just-in-time provisioning: the first request of a subject creates its
+/// local user row from the token's claims. Subjects already seen by this
+/// process skip the database.
+#[derive(Debug, Default)]
+pub struct Provisioning {
+    known: Mutex<HashSet<UserId>>,
+}
+
+impl Provisioning {
+    const MAX_REMEMBERED: usize = 100_000;
+
+    async fn ensure(
+        &self,
+        users: &dyn UserRepository,
+        id: UserId,
+        claims: &Claims,
+    ) -> Result<(), ApiError> {
+        if self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+        {
+            return Ok(());
+        }
+        let mut profile = UserProfile {
+            id,
+            subject: claims.sub.clone(),
+            email: claims.email.as_deref().and_then(|e| Email::parse(e).ok()),
+            display_name: claims
+                .name
+                .clone()
+                .or_else(|| claims.preferred_username.clone()),
+        };
+        let result = match users.provision(&profile).await {
+            // Another subject holds the address: keep the user, drop the address.
+            Err(StoreError::Conflict(Conflict::User)) if profile.email.is_some() => {
+                profile.email = None;
+                users.provision(&profile).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(_) => {
+                let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+                if known.len() >= Self::MAX_REMEMBERED {
+                    known.clear();
+                }
+                known.insert(id);
+                Ok(())
+            }
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "cannot provision user");
+                Err(ApiError::unavailable(
+                    "dependency-unavailable",
+                    "a dependency is unavailable; retry later",
+                ))
+            }
+            Err(other) => Err(ApiError::internal(other)),
+        }
+    }
+}
+
+/// The organization the request is in: the `Fx-Organization-Id` header if
+/// present, else the token's organization claim. The caller must be a member
+/// (or a platform administrator).
+#[derive(Clone, Debug)]
+pub struct OrgContext {
+    /// The caller.
+    pub auth: Authenticated,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The caller's role there (`None` for a platform administrator who is
+    /// not a member).
+    pub role: Option<OrgRole>,
+}
+
+impl FromRequest for OrgContext {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let authenticated = Authenticated::from_request(&req, payload);
+        Box::pin(async move {
+            let auth = authenticated.await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("application state missing"))?;
+            let from_header = req
+                .headers()
+                .get(ORGANIZATION_HEADER)
+                .map(|value| {
+                    value
+                        .to_str()
+                        .ok()
+                        .and_then(|v| v.parse::<OrganizationId>().ok())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "invalid-organization-header",
+                                "Fx-Organization-Id must be a UUID",
+                            )
+                        })
+                })
+                .transpose()?;
+            let from_claim = auth
+                .claims
+                .other
+                .get(&state.config.auth.organization_claim)
+                .and_then(|v| v.as_str())
+                .and_then(|v| v.parse::<OrganizationId>().ok());
+            let organization = from_header.or(from_claim).ok_or_else(|| {
+                ApiError::bad_request(
+                    "organization-context-missing",
+                    "no organization: send Fx-Organization-Id or use a token with an organization claim",
+                )
+            })?;
+            let role = state
+                .service
+                .role_of(organization, auth.actor.user_id())
+                .await?;
+            if role.is_none() && !auth.actor.is_platform_admin() {
+                return Err(ApiError::forbidden(
+                    "organization-context-denied",
+                    "the caller is not a member of the requested organization",
+                ));
+            }
+            Ok(OrgContext {
+                auth,
+                organization,
+                role,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_subjects_are_kept_and_others_are_derived_stably() {
+        let keycloak = "0a000000-0000-4000-8000-000000000002";
+        assert_eq!(
+            user_id_for("https://idp/realms/x", keycloak).to_string(),
+            keycloak
+        );
+        let a = user_id_for("https://idp/realms/x", "alice");
+        assert_eq!(a, user_id_for("https://idp/realms/x", "alice"));
+        assert_ne!(a, user_id_for("https://other/realms/x", "alice"));
+    }
+}

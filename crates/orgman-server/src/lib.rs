@@ -1,0 +1,18 @@
+//! The orgman service: configuration, token authentication, the request's
+//! organization context, the REST API and its OpenAPI document, wired to the
+//! domain's use cases over the adapters. `main.rs` only calls
+//! [`Application::build`] and [`Application::run`]; tests start the same
+//! application on port 0.
+
+mod app;
+pub mod auth;
+pub mod config;
+mod dto;
+pub mod extract;
+pub mod problem;
+mod routes;
+mod state;
+pub mod telemetry;
+
+pub use app::{Application, REQUEST_ID_HEADER};
+pub use config::Config;

@@ -1,0 +1,58 @@
+//! The orgman service binary.
+//!
+//! ```text
+//! orgman-server                                   serve the API
+//! orgman-server migrate [status|up|down [N]|redo] [--dry-run]
+//! ```
+//!
+//! Configuration comes from the environment (see `docs/configuration.md`).
+
+use std::process::ExitCode;
+
+use orgman_server::{Application, Config, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::from_env(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("orgman-server: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.logging);
+    let outcome = match args.first().map(String::as_str) {
+        Some("migrate") => migrate(&config, &args[1..]).await,
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown command {other:?}; expected no argument or `migrate`"
+        )),
+        None => serve(config).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "orgman-server stopped");
+            eprintln!("orgman-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let application = Application::build(config).await?;
+    tracing::info!(port = application.port(), "orgman-server listening");
+    application.run().await?;
+    tracing::info!("orgman-server stopped gracefully");
+    Ok(())
+}
+
+async fn migrate(config: &Config, args: &[String]) -> anyhow::Result<()> {
+    use orgman_postgres::migrate::{Command, run_command};
+    let (command, dry_run) = Command::parse(args).map_err(anyhow::Error::msg)?;
+    print!(
+        "{}",
+        run_command(config.database.url(), command, dry_run).await?
+    );
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable
+//! machine-readable `code`. Server-side failures are logged with their
+//! details and answered with a generic body.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use orgman_domain::{OrgError, ValidationError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with one request field.
+#[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, in the request's camelCase.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The problem body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:orgman:problem:<code>`).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short, fixed summary of the problem type.
+    pub title: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `slug-taken`.
+    pub code: &'static str,
+    /// Field-level details of a validation failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    challenge: Option<String>,
+    retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with a status, code, title and detail.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400 for a request that cannot be understood.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+    }
+
+    /// 401 with a `WWW-Authenticate` challenge.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            "Unauthorized",
+            detail.clone(),
+        );
+        let description = detail.replace('"', "'");
+        error.challenge = Some(if code == "missing-token" {
+            r#"Bearer realm="orgman""#.to_owned()
+        } else {
+            format!(
+                r#"Bearer realm="orgman", error="invalid_token", error_description="{description}""#
+            )
+        });
+        error
+    }
+
+    /// 403.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
+    }
+
+    /// 404.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)
+    }
+
+    /// 503 with `Retry-After`, for a dependency that is down.
+    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "Service unavailable",
+            detail,
+        );
+        error.retry_after = Some(5);
+        error
+    }
+
+    /// 422 with field details.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+            "Validation failed",
+            detail,
+        );
+        error.errors = errors;
+        error
+    }
+
+    /// 500; `internal` is logged, never sent.
+    pub fn internal(internal: impl fmt::Display) -> Self {
+        tracing::error!(error = %internal, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "the request could not be completed; it has been logged",
+        )
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = Problem {
+            problem_type: format!("urn:orgman:problem:{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            errors: self.errors.clone(),
+        };
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let Some(challenge) = &self.challenge {
+            if let Ok(value) = HeaderValue::from_str(challenge) {
+                response.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        ApiError::validation(vec![FieldError {
+            field: error.field().unwrap_or("body").to_owned(),
+            message: error.to_string(),
+        }])
+    }
+}
+
+impl From<OrgError> for ApiError {
+    fn from(error: OrgError) -> Self {
+        use StatusCode as S;
+        let detail = error.to_string();
+        match error {
+            OrgError::NotFound => ApiError::not_found("organization-not-found", detail),
+            OrgError::Forbidden { .. } => ApiError::forbidden("permission-denied", detail),
+            OrgError::PlatformAdminRequired => {
+                ApiError::forbidden("platform-admin-required", detail)
+            }
+            OrgError::OwnerRequired => ApiError::forbidden("owner-required", detail),
+            OrgError::LastOwner => ApiError::new(S::CONFLICT, "last-owner", "Conflict", detail),
+            OrgError::SlugTaken { .. } => {
+                ApiError::new(S::CONFLICT, "slug-taken", "Conflict", detail)
+            }
+            OrgError::AlreadyMember => {
+                ApiError::new(S::CONFLICT, "already-member", "Conflict", detail)
+            }
+            OrgError::MemberNotFound => ApiError::not_found("member-not-found", detail),
+            OrgError::UserNotFound => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "user-not-found",
+                "Unknown user",
+                detail,
+            ),
+            OrgError::ReadOnly { .. } => {
+                ApiError::new(S::CONFLICT, "organization-read-only", "Conflict", detail)
+            }
+            OrgError::InvalidTransition { .. } => {
+                ApiError::new(S::CONFLICT, "invalid-transition", "Conflict", detail)
+            }
+            OrgError::GracePeriodNotOver { .. } => {
+                ApiError::new(S::CONFLICT, "grace-period-not-over", "Conflict", detail)
+            }
+            OrgError::VersionMismatch { .. } => {
+                ApiError::new(S::CONFLICT, "version-conflict", "Conflict", detail)
+            }
+            OrgError::Unavailable(reason) => {
+                tracing::warn!(%reason, "dependency unavailable");
+                ApiError::unavailable(
+                    "dependency-unavailable",
+                    "a dependency is unavailable; retry later",
+                )
+            }
+            OrgError::Internal(reason) => ApiError::internal(reason),
+        }
+    }
+}
+
+/// A version mismatch against a client's `If-Match` is a failed precondition.
+pub fn precondition(error: OrgError) -> ApiError {
+    match error {
+        OrgError::VersionMismatch { expected, actual } => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            format!("If-Match names version {expected}, the current version is {actual}"),
+        ),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,269 @@
+//! Organizations: listing, creation, reads, rename, lifecycle actions.
+
+use actix_web::http::header;
+use actix_web::web::{Data, Json, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use orgman_domain::{LifecycleAction, OrgName, OrganizationId, Slug};
+use uuid::Uuid;
+
+use super::{etag, if_match, page};
+use crate::dto::{
+    CreateOrganization, MyOrganization, MyOrganizationPage, OrganizationPage, OrganizationView,
+    PageQuery, UpdateOrganization,
+};
+use crate::extract::{Authenticated, OrgContext};
+use crate::problem::{ApiError, FieldError, Problem, precondition};
+use crate::state::AppState;
+
+fn with_etag(
+    status: actix_web::http::StatusCode,
+    org: &orgman_domain::Organization,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(org.version())))
+        .json(OrganizationView::from(org))
+}
+
+/// Every organization (platform administrators), page by page.
+#[utoipa::path(
+    tag = "organizations",
+    params(PageQuery),
+    responses(
+        (status = 200, body = OrganizationPage),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations")]
+pub(crate) async fn list_organizations(
+    auth: Authenticated,
+    state: Data<AppState>,
+    query: Query<PageQuery>,
+) -> Result<Json<OrganizationPage>, ApiError> {
+    let found = state.service.list_all(&auth.actor, page(&query)).await?;
+    Ok(Json(OrganizationPage {
+        items: found.items.iter().map(OrganizationView::from).collect(),
+        next_cursor: found.next.map(|id| id.as_uuid()),
+    }))
+}
+
+/// Creates an organization; the caller becomes its OWNER.
+#[utoipa::path(
+    tag = "organizations",
+    request_body = CreateOrganization,
+    responses(
+        (status = 201, body = OrganizationView, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/organizations")]
+pub(crate) async fn create_organization(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: Json<CreateOrganization>,
+) -> Result<HttpResponse, ApiError> {
+    let name = OrgName::parse(&body.name);
+    let slug = Slug::parse(&body.slug);
+    let (name, slug) = match (name, slug) {
+        (Ok(name), Ok(slug)) => (name, slug),
+        (name, slug) => {
+            let errors = [name.err(), slug.err()]
+                .into_iter()
+                .flatten()
+                .map(|e| FieldError {
+                    field: e.field().unwrap_or("body").to_owned(),
+                    message: e.to_string(),
+                })
+                .collect();
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let org = state.service.create(&auth.actor, name, slug).await?;
+    let mut response = with_etag(actix_web::http::StatusCode::CREATED, &org);
+    if let Ok(location) =
+        header::HeaderValue::from_str(&format!("/api/v1/organizations/{}", org.id()))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The caller's organizations, with their role in each.
+#[utoipa::path(
+    tag = "organizations",
+    params(PageQuery),
+    responses((status = 200, body = MyOrganizationPage), (status = 401, body = Problem), (status = 503, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations/mine")]
+pub(crate) async fn my_organizations(
+    auth: Authenticated,
+    state: Data<AppState>,
+    query: Query<PageQuery>,
+) -> Result<Json<MyOrganizationPage>, ApiError> {
+    let found = state.service.list_mine(&auth.actor, page(&query)).await?;
+    Ok(Json(MyOrganizationPage {
+        items: found
+            .items
+            .iter()
+            .map(|(org, role)| MyOrganization::new(org, Some(*role)))
+            .collect(),
+        next_cursor: found.next.map(|id| id.as_uuid()),
+    }))
+}
+
+/// The organization this request is in (`Fx-Organization-Id`, else the
+/// token's organization claim), with the caller's role: what other services
+/// ask orgman for every request.
+#[utoipa::path(
+    tag = "organizations",
+    params(("Fx-Organization-Id" = Option<Uuid>, Header, description = "Overrides the token's organization claim")),
+    responses(
+        (status = 200, body = MyOrganization), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations/current")]
+pub(crate) async fn current_organization(
+    context: OrgContext,
+    state: Data<AppState>,
+) -> Result<Json<MyOrganization>, ApiError> {
+    let org = state
+        .service
+        .get(&context.auth.actor, context.organization)
+        .await?;
+    Ok(Json(MyOrganization::new(&org, context.role)))
+}
+
+/// One organization (members and platform administrators).
+#[utoipa::path(
+    tag = "organizations",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = OrganizationView, headers(("ETag" = String))),
+        (status = 401, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations/{id}")]
+pub(crate) async fn get_organization(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let org = state
+        .service
+        .get(&auth.actor, OrganizationId::from_uuid(*id))
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, &org))
+}
+
+/// Renames an organization. Send the `ETag` you read as `If-Match` to make
+/// sure nobody changed it meanwhile (412 otherwise).
+#[utoipa::path(
+    tag = "organizations",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body = UpdateOrganization,
+    responses(
+        (status = 200, body = OrganizationView, headers(("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/organizations/{id}")]
+pub(crate) async fn update_organization(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+    req: HttpRequest,
+    body: Json<UpdateOrganization>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req)?;
+    let name = OrgName::parse(&body.name)?;
+    let org = state
+        .service
+        .rename(&auth.actor, OrganizationId::from_uuid(*id), name, expected)
+        .await
+        .map_err(|e| {
+            if expected.is_some() {
+                precondition(e)
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, &org))
+}
+
+async fn transition(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Uuid,
+    action: LifecycleAction,
+) -> Result<HttpResponse, ApiError> {
+    let org = state
+        .service
+        .transition(&auth.actor, OrganizationId::from_uuid(id), action)
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, &org))
+}
+
+macro_rules! lifecycle_route {
+    ($name:ident, $path:literal, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            tag = "lifecycle",
+            params(("id" = Uuid, Path)),
+            responses(
+                (status = 200, body = OrganizationView),
+                (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+                (status = 409, body = Problem), (status = 503, body = Problem),
+            ),
+            security(("bearer" = []))
+        )]
+        #[post($path)]
+        pub(crate) async fn $name(
+            auth: Authenticated,
+            state: Data<AppState>,
+            id: Path<Uuid>,
+        ) -> Result<HttpResponse, ApiError> {
+            transition(auth, state, *id, $action).await
+        }
+    };
+}
+
+lifecycle_route!(
+    suspend,
+    "/api/v1/organizations/{id}/suspend",
+    LifecycleAction::Suspend,
+    "ACTIVE → SUSPENDED (platform administrators). Members keep read access."
+);
+lifecycle_route!(
+    reactivate,
+    "/api/v1/organizations/{id}/reactivate",
+    LifecycleAction::Reactivate,
+    "SUSPENDED → ACTIVE (platform administrators)."
+);
+lifecycle_route!(
+    request_deletion,
+    "/api/v1/organizations/{id}/request-deletion",
+    LifecycleAction::RequestDeletion,
+    "ACTIVE → PENDING_DELETION (OWNER): starts the grace period."
+);
+lifecycle_route!(
+    restore,
+    "/api/v1/organizations/{id}/restore",
+    LifecycleAction::Restore,
+    "PENDING_DELETION → ACTIVE (OWNER), during the grace period."
+);
+lifecycle_route!(
+    purge,
+    "/api/v1/organizations/{id}/purge",
+    LifecycleAction::Purge,
+    "PENDING_DELETION → DELETED (platform administrators), once the grace period is over."
+);

@@ -1,0 +1,25 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use orgman_domain::OrganizationService;
+use orgman_domain::ports::UserRepository;
+
+use crate::auth::TokenVerifier;
+use crate::config::Config;
+use crate::extract::Provisioning;
+
+/// Shared application state (behind `web::Data`).
+#[allow(missing_debug_implementations)]
+pub(crate) struct AppState {
+    /// The use cases.
+    pub(crate) service: OrganizationService,
+    /// Users (just-in-time provisioning, `/users/me`).
+    pub(crate) users: Arc<dyn UserRepository>,
+    /// Token verification.
+    pub(crate) verifier: Arc<TokenVerifier>,
+    /// Just-in-time provisioning memory.
+    pub(crate) provisioning: Provisioning,
+    /// The configuration.
+    pub(crate) config: Arc<Config>,
+}
