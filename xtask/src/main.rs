@@ -17,8 +17,8 @@ usage: cargo xtask <command>
   test [ARGS]                 bring a fresh `test` stack up, run the whole test
                               suite (nextest, then doctests) against it, bring
                               it down; extra ARGS go to nextest
-  dev                         bring the `dev` stack up (data kept) and print
-                              how to use it
+  dev                         bring the `dev` stack up (data kept), apply
+                              migrations and run the service against it
   stack up [COMPONENT...]     start the stack (or some components)
   stack down [COMPONENT...]   stop what the stack started  [--wipe: delete data]
   stack status                what runs where
@@ -176,8 +176,11 @@ fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Res
     result
 }
 
-/// The development stack, kept between runs.
+/// The development stack (data kept between runs) and the service running
+/// against it in the foreground; Ctrl-C stops the service, the stack stays
+/// up until `cargo xtask stack down`.
 fn dev() -> Result<()> {
+    let root = project::root()?;
     let mut stack = Stack::open("dev")?;
     stack.up(&[])?;
     let vars = stack.env()?;
@@ -187,17 +190,37 @@ fn dev() -> Result<()> {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    print!("{}", stack.status()?);
-    println!(
-        "\nThe stack stays up; stop it with `cargo xtask stack down`.\n\
-         Load its settings into a shell:   eval \"$(cargo xtask stack env)\"\n\
-         Token for a test user (alice, bob, carol; platform admin: admin):\n  \
-         curl -s -d grant_type=password -d client_id={} -d username=alice -d password=alice-password \\\n    {}/protocol/openid-connect/token\n",
-        get("OIDC_TEST_CLIENT_ID"),
-        get("OIDC_ISSUER_URL"),
+    let port = env::var("SERVER_PORT").unwrap_or_else(|_| "8080".into());
+    eprint!("{}", stack.status()?);
+    eprintln!(
+        "\norgman will listen on http://127.0.0.1:{port} (Swagger UI: /swagger-ui/)\n\
+         Get a token (users: admin, alice, bob, carol; password: <name>-password):\n  \
+         TOKEN=$(curl -s -d grant_type=password -d client_id={client} -d username=admin -d password=admin-password \\\n    \
+         {issuer}/protocol/openid-connect/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
+         curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/api/v1/organizations\n\
+         Stop the service with Ctrl-C; the stack with `cargo xtask stack down`.\n",
+        client = get("OIDC_TEST_CLIENT_ID"),
+        issuer = get("OIDC_ISSUER_URL"),
     );
-    println!("note: the orgman-server binary does not exist yet; `dev` starts the stack only.");
-    Ok(())
+    let mut service = Command::new(project::cargo());
+    service
+        .current_dir(&root)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "orgman-server",
+            "--bin",
+            "orgman-server",
+        ])
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("SERVER_PORT", &port)
+        .env("SERVER_ADDRESS", "127.0.0.1")
+        .env(
+            "LOGGING_FORMAT",
+            env::var("LOGGING_FORMAT").unwrap_or_else(|_| "text".into()),
+        );
+    project::run(&mut service)
 }
 
 /// Schema migrations for operators. Safe to run from several places at once

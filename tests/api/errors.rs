@@ -1,0 +1,52 @@
+//! Problems for unknown routes, and 503 when the database is down.
+
+use orgman_testkit::ADMIN;
+use reqwest::Method;
+
+use crate::helpers::{Overrides, TestApp, assert_problem};
+
+#[tokio::test]
+async fn unknown_routes_are_problem_404s() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(Method::GET, "/api/v1/nothing-here", None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "route-not-found").await;
+}
+
+#[tokio::test]
+async fn database_outage_gives_503_and_recovers() {
+    let app = TestApp::spawn_with(Overrides::default(), true).await;
+    let admin = app.token(ADMIN).await;
+    assert_eq!(app.get("/api/v1/organizations", &admin).await.status(), 200);
+    let proxy = app.db_proxy.as_ref().unwrap();
+
+    proxy.cut();
+    let response = app.get("/api/v1/organizations", &admin).await;
+    assert_eq!(response.headers()["retry-after"], "5");
+    let problem = assert_problem(response, 503, "dependency-unavailable").await;
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("127.0.0.1"),
+        "no internals leak"
+    );
+
+    proxy.restore();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .get("/api/v1/organizations", &admin)
+            .await
+            .status()
+            .as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status, 200,
+        "requests succeed again once the database is back"
+    );
+}

@@ -1,0 +1,169 @@
+//! Spawning the application and talking to it.
+
+use std::collections::HashMap;
+
+use orgman_server::{Application, Config};
+use orgman_testkit::{ADMIN, RealmUser, Stack, TcpProxy, http};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub address: String,
+    /// Set when the app reaches its database through a cuttable proxy.
+    pub db_proxy: Option<TcpProxy>,
+}
+
+/// Settings the tests change; everything else comes from the stack.
+#[derive(Default)]
+pub struct Overrides(pub HashMap<&'static str, String>);
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Overrides::default(), false).await
+    }
+
+    pub async fn spawn_with(overrides: Overrides, proxied_db: bool) -> TestApp {
+        let stack = Stack::get();
+        let database_url = stack.fresh_database().await;
+        let (url, db_proxy) = if proxied_db {
+            let target = database_url
+                .rsplit_once('@')
+                .unwrap()
+                .1
+                .split_once('/')
+                .unwrap()
+                .0
+                .to_owned();
+            let proxy = TcpProxy::start(&target).await;
+            (database_url.replace(&target, &proxy.address()), Some(proxy))
+        } else {
+            (database_url.clone(), None)
+        };
+        let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
+        let mut vars: HashMap<&str, String> = HashMap::from([
+            ("DATABASE_URL", url),
+            ("SERVER_ADDRESS", "127.0.0.1".into()),
+            ("SERVER_PORT", "0".into()),
+            ("SECURITY_OAUTH2_BASE_SERVER_URL", base.to_owned()),
+            ("SECURITY_OAUTH2_REALM", realm.to_owned()),
+            ("SECURITY_OAUTH2_AUDIENCE", stack.oidc_audience.clone()),
+            ("LOGGING_FORMAT", "text".into()),
+            ("LOGGING_LEVEL_ROOT", "WARN".into()),
+        ]);
+        vars.extend(overrides.0);
+        let config = Config::from_env(|name| vars.get(name).cloned()).expect("test configuration");
+        let application = Application::build(config)
+            .await
+            .expect("application starts");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run());
+        TestApp { address, db_proxy }
+    }
+
+    pub async fn token(&self, user: RealmUser) -> String {
+        Stack::get().password_token(user).await
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = http().request(method, format!("{}{path}", self.address));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.request(Method::DELETE, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an organization as the platform admin and returns its id.
+    pub async fn create_org(&self, slug: &str) -> String {
+        let admin = self.token(ADMIN).await;
+        let response = self
+            .post(
+                "/api/v1/organizations",
+                &admin,
+                json!({"name": slug, "slug": slug}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        body(response).await["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes sure a realm user exists locally (any authenticated call
+    /// provisions it).
+    pub async fn provision(&self, user: RealmUser) {
+        let token = self.token(user).await;
+        assert_eq!(self.get("/api/v1/users/me", &token).await.status(), 200);
+    }
+
+    /// An organization created by the admin with `owner` as its only OWNER.
+    pub async fn org_owned_by(&self, slug: &str, owner: RealmUser) -> String {
+        let id = self.create_org(slug).await;
+        self.provision(owner).await;
+        let admin = self.token(ADMIN).await;
+        let added = self
+            .post(
+                &format!("/api/v1/organizations/{id}/members"),
+                &admin,
+                json!({"userId": owner.id, "role": "OWNER"}),
+            )
+            .await;
+        assert_eq!(added.status(), 201);
+        let removed = self
+            .delete(
+                &format!("/api/v1/organizations/{id}/members/{}", ADMIN.id),
+                &admin,
+            )
+            .await;
+        assert_eq!(removed.status(), 204);
+        id
+    }
+}
+
+pub async fn body(response: Response) -> Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts a problem response: status, content type and code.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "for code {code}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    let problem = body(response).await;
+    assert_eq!(problem["code"], code, "{problem}");
+    assert_eq!(problem["status"], status);
+    assert_eq!(problem["type"], format!("urn:orgman:problem:{code}"));
+    problem
+}

@@ -1,0 +1,15 @@
+#![allow(unreachable_pub)]
+
+//! API tests: the real application on port 0, against the local stack's
+//! PostgreSQL (a fresh database per test) and OIDC provider (real tokens).
+
+mod auth;
+mod context;
+mod errors;
+mod helpers;
+mod import;
+mod isolation;
+mod lifecycle;
+mod members;
+mod openapi;
+mod organizations;
