@@ -47,6 +47,14 @@ impl TestApp {
             ("SECURITY_OAUTH2_BASE_SERVER_URL", base.to_owned()),
             ("SECURITY_OAUTH2_REALM", realm.to_owned()),
             ("SECURITY_OAUTH2_AUDIENCE", stack.oidc_audience.clone()),
+            (
+                "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+                stack.kafka_bootstrap.clone(),
+            ),
+            (
+                "KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT",
+                orgman_testkit::unique_name("api-events"),
+            ),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

@@ -6,6 +6,7 @@
 mod auth;
 mod context;
 mod errors;
+mod events;
 mod helpers;
 mod import;
 mod isolation;

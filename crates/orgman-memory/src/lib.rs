@@ -28,6 +28,7 @@ mod cache;
 mod cipher;
 mod executor;
 mod identity;
+mod outbox;
 mod store;
 mod system;
 
@@ -40,6 +41,7 @@ pub use cache::MemoryCache;
 pub use cipher::FakeCipher;
 pub use executor::block_on;
 pub use identity::MemoryIdentityProvider;
+pub use outbox::RecordingSink;
 pub use store::MemoryStore;
 pub use system::{ManualClock, SequentialIds};
 

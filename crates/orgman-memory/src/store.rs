@@ -30,6 +30,7 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     writer: Arc<AsyncMutex<()>>,
     unavailable: AtomicBool,
+    outbox: Arc<crate::outbox::OutboxState>,
 }
 
 impl MemoryStore {
@@ -39,6 +40,7 @@ impl MemoryStore {
             state: Arc::new(Mutex::new(State::default())),
             writer: Arc::new(AsyncMutex::new(())),
             unavailable: AtomicBool::new(false),
+            outbox: Arc::default(),
         }
     }
 
@@ -88,7 +90,15 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn available(&self) -> Result<(), StoreError> {
+    pub(crate) fn outbox_state(&self) -> &crate::outbox::OutboxState {
+        &self.outbox
+    }
+
+    pub(crate) fn handle(&self) -> Arc<crate::outbox::OutboxState> {
+        self.outbox.clone()
+    }
+
+    pub(crate) fn available(&self) -> Result<(), StoreError> {
         if self.unavailable.load(Ordering::SeqCst) {
             Err(StoreError::Unavailable("memory store switched off".into()))
         } else {

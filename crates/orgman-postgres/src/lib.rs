@@ -14,10 +14,13 @@
 //! - An unreachable or restarting database gives
 //!   [`StoreError::Unavailable`](orgman_domain::StoreError::Unavailable);
 //!   the pool replaces broken connections by itself once it is back.
+//! - The [`Outbox`](orgman_domain::ports::Outbox) port reads committed
+//!   events back per sink, one claimer per sink across replicas.
 //! - [`migrate`] applies the embedded migrations of `migrations/`.
 
 mod error;
 pub mod migrate;
+mod outbox;
 mod rows;
 mod schema;
 mod settings;
@@ -25,4 +28,4 @@ mod store;
 mod unit_of_work;
 
 pub use settings::{PgSettings, SettingsError};
-pub use store::PgStore;
+pub use store::{PgStore, PoolStatus};

@@ -57,6 +57,11 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         attempts -> Int4,
         last_error -> Nullable<Text>,
+        dead_at -> Nullable<Timestamptz>,
+        authz_synced_at -> Nullable<Timestamptz>,
+        authz_attempts -> Int4,
+        authz_last_error -> Nullable<Text>,
+        authz_dead_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -12,8 +12,10 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use orgman_domain::ports::OutboxSink;
 use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
-use orgman_domain::{OrganizationService, RequestId, ServicePorts, ServiceSettings};
+use orgman_domain::{OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings};
+use orgman_kafka::KafkaPublisher;
 use orgman_postgres::{PgStore, migrate};
 use tracing::Instrument;
 use utoipa::OpenApi;
@@ -22,6 +24,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenVerifier;
+use crate::background::{Pacing, spawn_relay};
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
@@ -66,6 +69,7 @@ impl utoipa::Modify for BearerAuth {
 pub struct Application {
     port: u16,
     server: Server,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -98,6 +102,26 @@ impl Application {
             tracing::warn!(%error, issuer = %config.auth.issuer(), "identity provider keys not loaded yet");
         }
         let store = Arc::new(store);
+        let mut background = Vec::new();
+        if config.relay_enabled {
+            let publisher = Arc::new(KafkaPublisher::new(config.kafka.clone()));
+            // Creates the topic when missing, without holding up start-up:
+            // until the broker answers, events wait in the outbox.
+            let starting = publisher.clone();
+            background.push(tokio::spawn(async move {
+                match starting.ensure_ready().await {
+                    Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
+                    Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
+                }
+            }));
+            let relay = Arc::new(OutboxRelay::new(
+                store.clone(),
+                publisher,
+                OutboxSink::Broker,
+                100,
+            ));
+            background.push(spawn_relay(relay, Pacing::default()));
+        }
         let service = OrganizationService::new(
             ServicePorts {
                 organizations: store.clone(),
@@ -166,7 +190,11 @@ impl Application {
         .shutdown_timeout(30)
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            background,
+        })
     }
 
     /// The port the server listens on (useful with port 0).
@@ -179,7 +207,11 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        for task in &self.background {
+            task.abort();
+        }
+        result
     }
 }
 

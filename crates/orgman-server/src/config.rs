@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use orgman_domain::CreationPolicy;
+use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
 
 /// Everything the service needs to start.
@@ -32,6 +33,12 @@ pub struct Config {
     pub deletion_grace_days: u16,
     /// Logging.
     pub logging: LoggingConfig,
+    /// The broker and events topic (`SPRING_KAFKA_BOOTSTRAP_SERVERS`,
+    /// `KAFKA_TOPIC_*`, `KAFKA_MESSAGE_MAX_BYTES`, ...).
+    pub kafka: KafkaSettings,
+    /// Run the outbox relay to Kafka in this process
+    /// (`ORGMAN_OUTBOX_RELAY_ENABLED`, default true).
+    pub relay_enabled: bool,
 }
 
 /// How bearer tokens are verified.
@@ -122,6 +129,9 @@ pub enum ConfigError {
     /// Database settings.
     #[error(transparent)]
     Database(#[from] orgman_postgres::SettingsError),
+    /// Kafka settings.
+    #[error(transparent)]
+    Kafka(#[from] orgman_kafka::SettingsError),
 }
 
 impl Config {
@@ -228,6 +238,8 @@ impl Config {
                 app: parse("LOGGING_LEVEL_APP", "INFO")?,
                 json: parse("LOGGING_FORMAT", "json")?.eq_ignore_ascii_case("json"),
             },
+            kafka: KafkaSettings::from_env(&get)?,
+            relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod app;
 pub mod auth;
+mod background;
 pub mod config;
 mod dto;
 pub mod extract;

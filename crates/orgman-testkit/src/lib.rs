@@ -11,8 +11,10 @@
 //!   tokens from the stack's OIDC provider for the `dev` realm's users
 //!   ([`ADMIN`], [`ALICE`], [`BOB`], [`CAROL`]);
 //! - [`TcpProxy`] puts a cuttable connection between one test and a real
-//!   service, to test outages without stopping the shared stack.
+//!   service, to test outages without stopping the shared stack;
+//!   [`PrivateBroker`] is a broker of the test's own, to stop and restart.
 
+mod broker;
 mod proxy;
 
 use std::env;
@@ -21,6 +23,7 @@ use std::sync::OnceLock;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
+pub use broker::PrivateBroker;
 pub use proxy::TcpProxy;
 
 /// A user of the stack's `dev` realm (see `deploy/local/oidc/realm-dev.json`).

@@ -9,6 +9,7 @@ mod authz;
 mod cache;
 mod cipher;
 mod identity;
+mod outbox;
 mod store;
 mod system;
 
@@ -16,5 +17,8 @@ pub use authz::{Authorizer, RoleAuthorizer};
 pub use cache::{CacheKey, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
 pub use identity::IdentityProvider;
+pub use outbox::{
+    Backlog, DeliveryError, EventSink, Outbox, OutboxClaim, OutboxSink, PendingEvent,
+};
 pub use store::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};

@@ -1,0 +1,112 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::event::DomainEvent;
+
+/// A consumer of committed events. Each sink keeps its own progress, so the
+/// message broker and the authorization service each see every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutboxSink {
+    /// Publication to the message broker.
+    Broker,
+    /// Relationship sync to the authorization service.
+    Authorizer,
+}
+
+impl OutboxSink {
+    /// A short name for logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxSink::Broker => "broker",
+            OutboxSink::Authorizer => "authorizer",
+        }
+    }
+}
+
+/// A committed event waiting for a sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingEvent {
+    /// Position in the outbox; delivery follows it.
+    pub position: u64,
+    /// The event.
+    pub event: DomainEvent,
+    /// Earlier failed delivery attempts.
+    pub attempts: u32,
+}
+
+/// How far a sink is behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Events not yet delivered (dead-lettered ones excluded).
+    pub pending: u64,
+    /// When the oldest of them was committed.
+    pub oldest: Option<OffsetDateTime>,
+    /// Events given up on.
+    pub dead_lettered: u64,
+}
+
+/// The transactional outbox: events written with their change, read back
+/// after commit.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Claims up to `limit` of the oldest events not yet delivered to
+    /// `sink`, in outbox order. A claim excludes other claimers of the same
+    /// sink (another replica gets an empty batch) until it is completed or
+    /// dropped; dropping it leaves the events pending.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn claim(&self, sink: OutboxSink, limit: u32)
+    -> Result<Box<dyn OutboxClaim>, StoreError>;
+
+    /// How far `sink` is behind.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError>;
+}
+
+/// Claimed events and their settlement.
+#[async_trait]
+pub trait OutboxClaim: Send {
+    /// The claimed events, in outbox order.
+    fn events(&self) -> &[PendingEvent];
+
+    /// Records the outcome and releases the claim: `delivered` positions are
+    /// done, `retry` ones stay pending with an attempt counted and the
+    /// reason kept, `dead` ones are given up on.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]: nothing is recorded and the events stay
+    /// pending (delivered ones may be delivered again; consumers de-duplicate
+    /// by event id).
+    async fn settle(
+        self: Box<Self>,
+        delivered: &[u64],
+        retry: &[(u64, String)],
+        dead: &[(u64, String)],
+    ) -> Result<(), StoreError>;
+}
+
+/// Why one event could not be delivered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying later (the target is down or slow).
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// Never deliverable as it is (too large, refused); dead-lettered.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Where a relay delivers events.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Delivers events in order and returns one outcome per event, in the
+    /// same order. Delivery must be idempotent per event id. After a
+    /// retryable failure of an event, a sink must not deliver the same
+    /// organization's later events of this call (it reports them retryable),
+    /// so that nobody sees an organization's events out of order.
+    async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>>;
+}

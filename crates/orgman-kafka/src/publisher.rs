@@ -1,0 +1,211 @@
+//! [`KafkaPublisher`]: the [`EventSink`] publishing to the events topic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use orgman_domain::DomainEvent;
+use orgman_domain::ports::{DeliveryError, EventSink};
+use rskafka::BackoffConfig;
+use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use tokio::sync::Mutex;
+
+use crate::cloudevent::{partition_for, record};
+use crate::settings::KafkaSettings;
+
+struct Connected {
+    client: Client,
+    partitions: Vec<Arc<PartitionClient>>,
+}
+
+/// Publishes events to the configured topic. Connects lazily, creates the
+/// topic when missing, and reconnects after a failure (a broker restart).
+pub struct KafkaPublisher {
+    settings: KafkaSettings,
+    connection: Mutex<Option<Connected>>,
+}
+
+impl std::fmt::Debug for KafkaPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaPublisher")
+            .field("bootstrap", &self.settings.bootstrap)
+            .field("topic", &self.settings.topic)
+            .finish()
+    }
+}
+
+/// The broker cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("kafka: {0}")]
+pub struct KafkaError(pub String);
+
+impl KafkaPublisher {
+    /// A publisher; nothing is connected yet.
+    pub fn new(settings: KafkaSettings) -> Self {
+        Self {
+            settings,
+            connection: Mutex::new(None),
+        }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &KafkaSettings {
+        &self.settings
+    }
+
+    /// Connects (if needed) and makes sure the topic exists: what the
+    /// service does at start-up, and what health checks call.
+    ///
+    /// # Errors
+    /// [`KafkaError`] when the broker cannot be reached or refuses.
+    pub async fn ensure_ready(&self) -> Result<(), KafkaError> {
+        let mut connection = self.connection.lock().await;
+        self.connect(&mut connection).await.map(drop)
+    }
+
+    /// Forgets the connection (after a failure), so the next call reconnects.
+    async fn reset(&self) {
+        *self.connection.lock().await = None;
+    }
+
+    async fn connect<'a>(
+        &self,
+        slot: &'a mut Option<Connected>,
+    ) -> Result<&'a Connected, KafkaError> {
+        if slot.is_none() {
+            let client = ClientBuilder::new(self.settings.bootstrap.clone())
+                // rskafka's default backoff grows to minutes (base 3, max
+                // 500 s): a connection attempt started during an outage
+                // would sleep long after the broker is back. Retry at least
+                // every second, within the request deadline.
+                .backoff_config(BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(1),
+                    base: 2.0,
+                    deadline: Some(self.settings.request_deadline),
+                })
+                .build()
+                .await
+                .map_err(|e| {
+                    KafkaError(format!(
+                        "cannot connect to {:?}: {e}",
+                        self.settings.bootstrap
+                    ))
+                })?;
+            let topic = &self.settings.topic;
+            let existing = client
+                .list_topics()
+                .await
+                .map_err(|e| KafkaError(format!("cannot list topics: {e}")))?
+                .into_iter()
+                .find(|t| &t.name == topic);
+            let count = match existing {
+                Some(found) => found.partitions.len() as i32,
+                None => {
+                    let controller = client
+                        .controller_client()
+                        .map_err(|e| KafkaError(format!("no controller: {e}")))?;
+                    controller
+                        .create_topic(
+                            topic,
+                            self.settings.partitions,
+                            self.settings.replication_factor,
+                            5_000,
+                        )
+                        .await
+                        .map_err(|e| KafkaError(format!("cannot create topic {topic}: {e}")))?;
+                    tracing::info!(%topic, partitions = self.settings.partitions, "created the events topic");
+                    self.settings.partitions
+                }
+            };
+            let mut partitions = Vec::new();
+            for partition in 0..count.max(1) {
+                let client = client
+                    .partition_client(topic.as_str(), partition, UnknownTopicHandling::Retry)
+                    .await
+                    .map_err(|e| KafkaError(format!("partition {partition} of {topic}: {e}")))?;
+                partitions.push(Arc::new(client));
+            }
+            *slot = Some(Connected { client, partitions });
+        }
+        slot.as_ref()
+            .ok_or_else(|| KafkaError("not connected".into()))
+    }
+
+    /// Whether the broker answers a metadata request.
+    ///
+    /// # Errors
+    /// [`KafkaError`].
+    pub async fn ping(&self) -> Result<(), KafkaError> {
+        let mut connection = self.connection.lock().await;
+        let connected = self.connect(&mut connection).await?;
+        let result = connected.client.list_topics().await.map(drop);
+        if let Err(error) = result {
+            *connection = None;
+            return Err(KafkaError(format!("metadata request failed: {error}")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventSink for KafkaPublisher {
+    async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
+        let mut outcomes: Vec<Result<(), DeliveryError>> = vec![Ok(()); events.len()];
+        let partitions = {
+            let mut connection = self.connection.lock().await;
+            match self.connect(&mut connection).await {
+                Ok(connected) => connected.partitions.clone(),
+                Err(error) => {
+                    tracing::warn!(%error, "kafka unavailable; events stay in the outbox");
+                    return events
+                        .iter()
+                        .map(|_| Err(DeliveryError::Retryable(error.to_string())))
+                        .collect();
+                }
+            }
+        };
+        // One produce request per partition, records in outbox order: all
+        // records of a request are written or none, and an organization's
+        // events always share a partition, so a failure cannot reorder them.
+        let mut batches: BTreeMap<i32, Vec<(usize, rskafka::record::Record)>> = BTreeMap::new();
+        for (index, event) in events.iter().enumerate() {
+            let record = record(event, &self.settings.naming, &self.settings.source);
+            let size = record.approximate_size();
+            if size > self.settings.max_message_bytes {
+                let reason = format!(
+                    "event {} is {size} bytes, over KAFKA_MESSAGE_MAX_BYTES={}",
+                    event.id, self.settings.max_message_bytes
+                );
+                tracing::error!(event_id = %event.id, size, "event too large to publish; dead-lettered");
+                outcomes[index] = Err(DeliveryError::Permanent(reason));
+                continue;
+            }
+            let key = record.key.clone().unwrap_or_default();
+            let partition = partition_for(&key, partitions.len() as i32);
+            batches.entry(partition).or_default().push((index, record));
+        }
+        let mut failed = false;
+        for (partition, batch) in batches {
+            let (indexes, records): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
+            let Some(client) = partitions.get(partition as usize) else {
+                continue;
+            };
+            if let Err(error) = client.produce(records, self.settings.compression).await {
+                failed = true;
+                tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
+                for index in indexes {
+                    outcomes[index] = Err(DeliveryError::Retryable(format!(
+                        "produce to partition {partition}: {error}"
+                    )));
+                }
+            }
+        }
+        if failed {
+            self.reset().await;
+        }
+        outcomes
+    }
+}

@@ -1,0 +1,434 @@
+//! The outbox relay to the stack's real broker: exactly the committed
+//! events, in order per organization, as CloudEvents; nothing lost across a
+//! broker outage; nothing published for a rolled-back change.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use orgman_domain::ports::{
+    NoCache, OrganizationRepository, Outbox, OutboxSink, RoleAuthorizer, SystemClock,
+    UserRepository, UuidV7Generator,
+};
+use orgman_domain::{
+    Actor, DomainEvent, EventId, EventKind, OrgName, OrgRole, OrganizationId, OrganizationService,
+    OutboxRelay, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
+};
+use orgman_kafka::{KafkaPublisher, KafkaSettings};
+use orgman_postgres::{PgSettings, PgStore, migrate};
+use orgman_testkit::{PrivateBroker, Stack, unique_name};
+use rskafka::client::ClientBuilder;
+use rskafka::client::partition::UnknownTopicHandling;
+use serde_json::Value;
+
+struct Setup {
+    store: Arc<PgStore>,
+    service: OrganizationService,
+    admin: Actor,
+    topic: String,
+}
+
+async fn setup() -> Setup {
+    let url = Stack::get().fresh_database().await;
+    migrate::run_pending(&url).await.unwrap();
+    let store = Arc::new(PgStore::connect(&PgSettings::from_url(&url).unwrap()).unwrap());
+    let service = OrganizationService::new(
+        ServicePorts {
+            organizations: store.clone(),
+            members: store.clone(),
+            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+            cache: Arc::new(NoCache),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+        },
+        ServiceSettings::default(),
+    );
+    let admin = Actor::platform_admin(UserId::from_uuid(uuid::Uuid::now_v7()));
+    provision(&store, admin.user_id()).await;
+    Setup {
+        store,
+        service,
+        admin,
+        topic: unique_name("orgevents"),
+    }
+}
+
+async fn provision(store: &PgStore, id: UserId) {
+    store
+        .provision(&UserProfile {
+            id,
+            subject: id.to_string(),
+            email: None,
+            display_name: None,
+        })
+        .await
+        .unwrap();
+}
+
+fn settings(bootstrap: &str, topic: &str) -> KafkaSettings {
+    let mut settings = KafkaSettings::from_env(|name| match name {
+        "SPRING_KAFKA_BOOTSTRAP_SERVERS" => Some(bootstrap.to_owned()),
+        "KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT" => Some(topic.to_owned()),
+        "KAFKA_TOPIC_PARTITIONS" => Some("2".into()),
+        _ => None,
+    })
+    .unwrap();
+    settings.request_deadline = Duration::from_secs(2);
+    settings
+}
+
+/// Everything on the topic, per partition in offset order.
+async fn consume(bootstrap: &str, topic: &str) -> Vec<(i32, rskafka::record::Record)> {
+    let client = ClientBuilder::new(vec![bootstrap.to_owned()])
+        .build()
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    for partition in 0..2 {
+        let Ok(client) = client
+            .partition_client(topic, partition, UnknownTopicHandling::Error)
+            .await
+        else {
+            continue;
+        };
+        let mut offset = 0;
+        loop {
+            let (records, high_watermark) = client
+                .fetch_records(offset, 1..10_000_000, 50)
+                .await
+                .unwrap();
+            for r in &records {
+                all.push((partition, r.record.clone()));
+                offset = r.offset + 1;
+            }
+            if offset >= high_watermark || records.is_empty() {
+                break;
+            }
+        }
+    }
+    all
+}
+
+async fn drain(relay: &OutboxRelay) -> usize {
+    let mut delivered = 0;
+    for _ in 0..20 {
+        let outcome = relay.run_once().await.unwrap();
+        delivered += outcome.delivered;
+        if outcome.claimed == 0 {
+            break;
+        }
+    }
+    delivered
+}
+
+fn envelope(record: &rskafka::record::Record) -> Value {
+    serde_json::from_slice(record.value.as_ref().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_change_arrives_once_in_order_as_a_cloudevent() {
+    let s = setup().await;
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    let publisher = Arc::new(KafkaPublisher::new(settings(&bootstrap, &s.topic)));
+    publisher.ensure_ready().await.unwrap();
+    let relay = OutboxRelay::new(s.store.clone(), publisher, OutboxSink::Broker, 50);
+
+    let member = UserId::from_uuid(uuid::Uuid::now_v7());
+    provision(&s.store, member).await;
+    let mut orgs = Vec::new();
+    for i in 0..3 {
+        let org = s
+            .service
+            .create(
+                &s.admin,
+                OrgName::parse("Org").unwrap(),
+                Slug::parse(&format!("{}-{i}", s.topic)).unwrap(),
+            )
+            .await
+            .unwrap();
+        s.service
+            .add_member(&s.admin, org.id(), member, OrgRole::Member)
+            .await
+            .unwrap();
+        s.service
+            .change_role(&s.admin, org.id(), member, OrgRole::Admin)
+            .await
+            .unwrap();
+        s.service
+            .remove_member(&s.admin, org.id(), member)
+            .await
+            .unwrap();
+        s.service
+            .rename(&s.admin, org.id(), OrgName::parse("Renamed").unwrap(), None)
+            .await
+            .unwrap();
+        orgs.push(org.id());
+    }
+    assert_eq!(drain(&relay).await, 3 * 6);
+
+    let records = consume(&bootstrap, &s.topic).await;
+    assert_eq!(records.len(), 3 * 6);
+    let mut per_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut partition_of: BTreeMap<String, i32> = BTreeMap::new();
+    for (partition, record) in &records {
+        let ce = envelope(record);
+        assert_eq!(ce["specversion"], "1.0");
+        assert_eq!(ce["source"], "urn:flowx:organization-manager");
+        assert_eq!(ce["datacontenttype"], "application/json");
+        let org = ce["subject"].as_str().unwrap().to_owned();
+        assert_eq!(
+            record.key.as_deref(),
+            Some(org.as_bytes()),
+            "key = organization id"
+        );
+        assert_eq!(record.headers["Fx-Organization-Id"], org.as_bytes());
+        assert_eq!(
+            record.headers["ce_type"],
+            ce["type"].as_str().unwrap().as_bytes()
+        );
+        assert_eq!(
+            record.headers["ce_id"],
+            ce["id"].as_str().unwrap().as_bytes()
+        );
+        assert_eq!(ce["data"]["id"], ce["id"], "id = the outbox event id");
+        assert!(
+            partition_of
+                .insert(org.clone(), *partition)
+                .is_none_or(|p| p == *partition),
+            "one partition per org"
+        );
+        per_org
+            .entry(org)
+            .or_default()
+            .push(ce["type"].as_str().unwrap().to_owned());
+    }
+    let expected = [
+        "ai.flowx.organization.created.v1",
+        "ai.flowx.organization.member.added.v1",
+        "ai.flowx.organization.member.added.v1",
+        "ai.flowx.organization.member.role-changed.v1",
+        "ai.flowx.organization.member.removed.v1",
+        "ai.flowx.organization.updated.v1",
+    ];
+    for org in &orgs {
+        assert_eq!(per_org[&org.to_string()], expected, "order of {org}");
+    }
+    let ids: HashSet<_> = records
+        .iter()
+        .map(|(_, r)| envelope(r)["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), records.len(), "each event once");
+    assert_eq!(drain(&relay).await, 0);
+    assert_eq!(
+        s.store.backlog(OutboxSink::Broker).await.unwrap().pending,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_publishes_nothing() {
+    let s = setup().await;
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        Arc::new(KafkaPublisher::new(settings(&bootstrap, &s.topic))),
+        OutboxSink::Broker,
+        50,
+    );
+    {
+        let mut uow = s.store.begin().await.unwrap();
+        uow.append_events(&[DomainEvent {
+            id: EventId::from_uuid(uuid::Uuid::now_v7()),
+            occurred_at: time::OffsetDateTime::now_utc(),
+            organization_id: OrganizationId::from_uuid(uuid::Uuid::now_v7()),
+            actor: None,
+            request_id: None,
+            schema_version: 1,
+            kind: EventKind::OrganizationSuspended,
+        }])
+        .await
+        .unwrap();
+        // Dropped: rolled back.
+    }
+    assert_eq!(relay.run_once().await.unwrap().claimed, 0);
+    assert_eq!(
+        s.store.backlog(OutboxSink::Broker).await.unwrap().pending,
+        0
+    );
+}
+
+#[tokio::test]
+async fn writes_succeed_while_the_broker_is_down_and_nothing_is_lost() {
+    let s = setup().await;
+    let mut broker = PrivateBroker::start();
+    let publisher = Arc::new(KafkaPublisher::new(settings(&broker.address(), &s.topic)));
+    let relay = OutboxRelay::new(s.store.clone(), publisher, OutboxSink::Broker, 50);
+    s.service
+        .create(
+            &s.admin,
+            OrgName::parse("Before").unwrap(),
+            Slug::parse(&format!("{}-a", s.topic)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(drain(&relay).await, 2);
+
+    broker.stop();
+    let during = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse("During").unwrap(),
+            Slug::parse(&format!("{}-b", s.topic)).unwrap(),
+        )
+        .await
+        .unwrap();
+    s.service
+        .rename(
+            &s.admin,
+            during.id(),
+            OrgName::parse("During 2").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let outcome = relay.run_once().await.unwrap();
+        assert_eq!(outcome.delivered, 0);
+        assert_eq!(outcome.retried, 3);
+    }
+    let backlog = s.store.backlog(OutboxSink::Broker).await.unwrap();
+    assert_eq!(backlog.pending, 3, "events accumulate");
+    assert!(backlog.oldest.is_some());
+
+    // The broker comes back empty (memory storage): everything pending
+    // arrives, each event once.
+    broker.restart();
+    let mut delivered = 0;
+    for _ in 0..20 {
+        delivered += relay.run_once().await.unwrap().delivered;
+        if delivered == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(delivered, 3);
+    let records = consume(&broker.address(), &s.topic).await;
+    let types: Vec<String> = records
+        .iter()
+        .map(|(_, r)| envelope(r)["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "ai.flowx.organization.created.v1",
+            "ai.flowx.organization.member.added.v1",
+            "ai.flowx.organization.updated.v1",
+        ]
+    );
+    assert_eq!(
+        s.store.backlog(OutboxSink::Broker).await.unwrap().pending,
+        0
+    );
+}
+
+#[tokio::test]
+async fn oversize_events_are_dead_lettered_with_the_reason() {
+    let s = setup().await;
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    let long_name = "x".repeat(100);
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse(&long_name).unwrap(),
+            Slug::parse(&format!("{}-big", s.topic)).unwrap(),
+        )
+        .await
+        .unwrap();
+    // The limit falls between the two records' real sizes: the created
+    // event carries the long name, the member event does not.
+    let base = settings(&bootstrap, &s.topic);
+    let claim = s.store.claim(OutboxSink::Broker, 10).await.unwrap();
+    let sizes: Vec<usize> = claim
+        .events()
+        .iter()
+        .map(|p| orgman_kafka::record(&p.event, &base.naming, &base.source).approximate_size())
+        .collect();
+    drop(claim);
+    assert!(sizes[0] > sizes[1] + 50, "{sizes:?}");
+    let mut tiny = base;
+    tiny.max_message_bytes = sizes[1] + 10;
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        Arc::new(KafkaPublisher::new(tiny)),
+        OutboxSink::Broker,
+        50,
+    );
+
+    let outcome = relay.run_once().await.unwrap();
+    assert_eq!(
+        (outcome.dead, outcome.delivered),
+        (1, 1),
+        "the large created event, not the small member event"
+    );
+    let backlog = s.store.backlog(OutboxSink::Broker).await.unwrap();
+    assert_eq!((backlog.pending, backlog.dead_lettered), (0, 1));
+    let records = consume(&bootstrap, &s.topic).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(envelope(&records[0].1)["subject"], org.id().to_string());
+    assert_eq!(
+        envelope(&records[0].1)["type"],
+        "ai.flowx.organization.member.added.v1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_at_once_publish_each_event_once() {
+    let s = setup().await;
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    for i in 0..10 {
+        s.service
+            .create(
+                &s.admin,
+                OrgName::parse("Org").unwrap(),
+                Slug::parse(&format!("{}-{i}", s.topic)).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let relays: Vec<_> = (0..3)
+        .map(|_| {
+            Arc::new(OutboxRelay::new(
+                s.store.clone(),
+                Arc::new(KafkaPublisher::new(settings(&bootstrap, &s.topic))),
+                OutboxSink::Broker,
+                4,
+            ))
+        })
+        .collect();
+    let runs: Vec<_> = relays
+        .iter()
+        .map(|relay| {
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                let mut delivered = 0;
+                for _ in 0..30 {
+                    delivered += relay.run_once().await.unwrap().delivered;
+                }
+                delivered
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for run in runs {
+        total += run.await.unwrap();
+    }
+    assert_eq!(total, 20);
+    let records = consume(&bootstrap, &s.topic).await;
+    let ids: HashSet<_> = records
+        .iter()
+        .map(|(_, r)| envelope(r)["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!((records.len(), ids.len()), (20, 20));
+}

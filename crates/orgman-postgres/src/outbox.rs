@@ -1,0 +1,227 @@
+//! The outbox port: committed events read back per sink, in `seq` order.
+//!
+//! One claimer per sink at a time, across replicas: a claim holds a
+//! transaction-scoped advisory lock for its sink; a second replica's claim
+//! gets an empty batch. Settling records the outcome and commits; a claim
+//! dropped unsettled closes its connection and leaves everything pending.
+
+use async_trait::async_trait;
+use deadpool::managed::Object;
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use orgman_domain::ports::{Backlog, Outbox, OutboxClaim, OutboxSink, PendingEvent};
+use orgman_domain::{DomainEvent, StoreError};
+use time::OffsetDateTime;
+
+use crate::error::from_diesel;
+use crate::store::{Connection, PgStore};
+
+/// Column names of one sink's progress (constants, never user input).
+struct Columns {
+    done: &'static str,
+    dead: &'static str,
+    attempts: &'static str,
+    error: &'static str,
+    lock: i64,
+}
+
+fn columns(sink: OutboxSink) -> Columns {
+    match sink {
+        OutboxSink::Broker => Columns {
+            done: "published_at",
+            dead: "dead_at",
+            attempts: "attempts",
+            error: "last_error",
+            lock: 0x6f72_676d_616e_0101,
+        },
+        OutboxSink::Authorizer => Columns {
+            done: "authz_synced_at",
+            dead: "authz_dead_at",
+            attempts: "authz_attempts",
+            error: "authz_last_error",
+            lock: 0x6f72_676d_616e_0102,
+        },
+    }
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Int8)]
+    seq: i64,
+    #[diesel(sql_type = Jsonb)]
+    payload: serde_json::Value,
+    #[diesel(sql_type = Int4)]
+    attempts: i32,
+}
+
+#[derive(QueryableByName)]
+struct BacklogRow {
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    oldest: Option<OffsetDateTime>,
+    #[diesel(sql_type = BigInt)]
+    dead: i64,
+}
+
+type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+
+#[async_trait]
+impl Outbox for PgStore {
+    async fn claim(
+        &self,
+        sink: OutboxSink,
+        limit: u32,
+    ) -> Result<Box<dyn OutboxClaim>, StoreError> {
+        let cols = columns(sink);
+        let mut conn = self.connection().await?;
+        Tm::begin_transaction(&mut *conn)
+            .await
+            .map_err(from_diesel)?;
+        let mut claim = PgClaim {
+            connection: Some(conn),
+            events: Vec::new(),
+            sink,
+        };
+        let conn = claim.conn()?;
+        let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+            .bind::<BigInt, _>(cols.lock)
+            .get_result(conn)
+            .await
+            .map_err(from_diesel)?;
+        if !locked.locked {
+            return Ok(Box::new(claim));
+        }
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT seq, payload, {attempts} AS attempts FROM outbox
+             WHERE {done} IS NULL AND {dead} IS NULL ORDER BY seq LIMIT $1",
+            attempts = cols.attempts,
+            done = cols.done,
+            dead = cols.dead,
+        ))
+        .bind::<BigInt, _>(i64::from(limit))
+        .load(conn)
+        .await
+        .map_err(from_diesel)?;
+        claim.events = rows
+            .into_iter()
+            .map(|row| {
+                let event: DomainEvent = serde_json::from_value(row.payload).map_err(|e| {
+                    StoreError::Other(format!("outbox row {} is not an event: {e}", row.seq))
+                })?;
+                Ok(PendingEvent {
+                    position: u64::try_from(row.seq).unwrap_or(0),
+                    event,
+                    attempts: u32::try_from(row.attempts).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Box::new(claim))
+    }
+
+    async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError> {
+        let cols = columns(sink);
+        let mut conn = self.connection().await?;
+        let row: BacklogRow = diesel::sql_query(format!(
+            "SELECT count(*) FILTER (WHERE {done} IS NULL AND {dead} IS NULL) AS pending,
+                    min(created_at) FILTER (WHERE {done} IS NULL AND {dead} IS NULL) AS oldest,
+                    count(*) FILTER (WHERE {dead} IS NOT NULL) AS dead
+             FROM outbox",
+            done = cols.done,
+            dead = cols.dead,
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(Backlog {
+            pending: u64::try_from(row.pending).unwrap_or(0),
+            oldest: row.oldest,
+            dead_lettered: u64::try_from(row.dead).unwrap_or(0),
+        })
+    }
+}
+
+struct PgClaim {
+    connection: Option<Connection>,
+    events: Vec<PendingEvent>,
+    sink: OutboxSink,
+}
+
+impl PgClaim {
+    fn conn(&mut self) -> Result<&mut AsyncPgConnection, StoreError> {
+        self.connection
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Other("claim already settled".into()))
+    }
+}
+
+impl Drop for PgClaim {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            drop(Object::take(connection));
+        }
+    }
+}
+
+fn positions(list: &[u64]) -> Vec<i64> {
+    list.iter()
+        .map(|p| i64::try_from(*p).unwrap_or(i64::MAX))
+        .collect()
+}
+
+#[async_trait]
+impl OutboxClaim for PgClaim {
+    fn events(&self) -> &[PendingEvent] {
+        &self.events
+    }
+
+    async fn settle(
+        mut self: Box<Self>,
+        delivered: &[u64],
+        retry: &[(u64, String)],
+        dead: &[(u64, String)],
+    ) -> Result<(), StoreError> {
+        let cols = columns(self.sink);
+        let conn = self.conn()?;
+        if !delivered.is_empty() {
+            diesel::sql_query(format!(
+                "UPDATE outbox SET {done} = now(), {error} = NULL WHERE seq = ANY($1)",
+                done = cols.done,
+                error = cols.error,
+            ))
+            .bind::<Array<BigInt>, _>(positions(delivered))
+            .execute(conn)
+            .await
+            .map_err(from_diesel)?;
+        }
+        for (list, set_dead) in [(retry, false), (dead, true)] {
+            for (position, reason) in list {
+                let dead_clause = if set_dead {
+                    format!(", {} = now()", cols.dead)
+                } else {
+                    String::new()
+                };
+                diesel::sql_query(format!(
+                    "UPDATE outbox SET {attempts} = {attempts} + 1, {error} = $2{dead_clause} WHERE seq = $1",
+                    attempts = cols.attempts,
+                    error = cols.error,
+                ))
+                .bind::<BigInt, _>(i64::try_from(*position).unwrap_or(i64::MAX))
+                .bind::<Text, _>(reason.chars().take(2000).collect::<String>())
+                .execute(conn)
+                .await
+                .map_err(from_diesel)?;
+            }
+        }
+        Tm::commit_transaction(conn).await.map_err(from_diesel)?;
+        drop(self.connection.take());
+        Ok(())
+    }
+}
