@@ -17,6 +17,27 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Overrides(pub HashMap<&'static str, String>);
 
+impl Overrides {
+    /// Authorization through the stack's SpiceDB.
+    pub fn spicedb() -> Overrides {
+        let stack = Stack::get();
+        let (host, port) = stack
+            .spicedb_endpoint
+            .trim_start_matches("http://")
+            .rsplit_once(':')
+            .unwrap();
+        Overrides(HashMap::from([
+            ("ORGMAN_AUTHORIZER", "spicedb".to_owned()),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", host.to_owned()),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", port.to_owned()),
+            (
+                "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
+                stack.spicedb_token.clone(),
+            ),
+        ]))
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(Overrides::default(), false).await

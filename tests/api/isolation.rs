@@ -10,7 +10,15 @@ use crate::helpers::{TestApp, assert_problem, body};
 
 #[tokio::test]
 async fn no_endpoint_crosses_organizations() {
-    let app = TestApp::spawn().await;
+    assert_isolated(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn no_endpoint_crosses_organizations_with_spicedb_deciding() {
+    assert_isolated(TestApp::spawn_with(crate::helpers::Overrides::spicedb(), false).await).await;
+}
+
+async fn assert_isolated(app: TestApp) {
     let theirs = app.org_owned_by("bobs", BOB).await;
     app.org_owned_by("alices", ALICE).await;
     app.provision(CAROL).await;

@@ -27,6 +27,9 @@ usage: cargo xtask <command>
                               schema migrations against DATABASE_URL, or
                               SPRING_DATASOURCE_URL (JDBC) + _USERNAME +
                               _PASSWORD, or else the `dev` stack
+  spicedb reconcile           recompute SpiceDB's relationships from
+                              PostgreSQL and report what was fixed (same
+                              settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
 
   Stack commands take --profile NAME (default: dev). Components: postgres,
   redis, kafka, spicedb, oidc. Data and logs: target/stack/<profile>/.
@@ -52,6 +55,10 @@ fn run(args: Vec<String>) -> Result<()> {
         "dev" => dev(),
         "stack" => stack_command(rest),
         "migrate" => migrate(rest),
+        "spicedb" => match rest.first().map(String::as_str) {
+            Some("reconcile") => spicedb_reconcile(),
+            _ => bail!("usage: cargo xtask spicedb reconcile"),
+        },
         "help" | "--help" | "-h" => {
             eprint!("{HELP}");
             Ok(())
@@ -221,6 +228,97 @@ fn dev() -> Result<()> {
             env::var("LOGGING_FORMAT").unwrap_or_else(|_| "text".into()),
         );
     project::run(&mut service)
+}
+
+/// Reads a setting from the environment, else from the `dev` stack.
+fn setting_or_dev_stack(name: &str) -> Result<Option<String>> {
+    if let Ok(value) = env::var(name) {
+        return Ok(Some(value));
+    }
+    let mut stack = Stack::open("dev")?;
+    Ok(stack
+        .env()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v))
+}
+
+/// Recomputes SpiceDB's relationships from PostgreSQL.
+fn spicedb_reconcile() -> Result<()> {
+    use orgman_domain::ports::{MembershipQueries, OrganizationRepository};
+    use orgman_domain::{OrgStatus, PageRequest};
+    use orgman_postgres::{PgSettings, PgStore};
+    use orgman_spicedb::{DesiredMembership, SpiceDbAuthorizer, SpiceDbSettings, reconcile};
+
+    let get = |name: &str| setting_or_dev_stack(name).ok().flatten();
+    let database = PgSettings::from_env(get)?;
+    let spicedb = SpiceDbSettings::from_env(get)
+        .map_err(anyhow::Error::msg)?
+        .context("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN is not set")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = PgStore::connect(&database).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let authorizer = SpiceDbAuthorizer::connect(spicedb).map_err(|e| anyhow::anyhow!("{e}"))?;
+        authorizer
+            .ensure_schema()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut organizations = Vec::new();
+        let mut memberships = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .organizations(PageRequest::new(after, 500))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for org in page
+                .items
+                .iter()
+                .filter(|o| o.status() != OrgStatus::Deleted)
+            {
+                organizations.push(org.id());
+                let mut members_after = None;
+                loop {
+                    let members = store
+                        .members(org.id(), PageRequest::new(members_after, 500))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    memberships.extend(members.items.iter().map(|m| DesiredMembership {
+                        organization: m.organization_id,
+                        user: m.user_id,
+                        role: m.role,
+                    }));
+                    members_after = members.next;
+                    if members_after.is_none() {
+                        break;
+                    }
+                }
+            }
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        let report = reconcile(&authorizer, &organizations, &memberships, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for added in &report.added {
+            println!("added    {added}");
+        }
+        for removed in &report.removed {
+            println!("removed  {removed}");
+        }
+        println!(
+            "{} organizations, {} memberships checked; {} relationships added, {} removed",
+            organizations.len(),
+            memberships.len(),
+            report.added.len(),
+            report.removed.len()
+        );
+        Ok(())
+    })
 }
 
 /// Schema migrations for operators. Safe to run from several places at once

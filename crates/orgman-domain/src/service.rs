@@ -542,8 +542,18 @@ impl OrganizationService {
         }
     }
 
+    /// After a commit: forget stale cache entries, and hand the events to
+    /// the authorizer at once so checks that follow see the change. A failed
+    /// hand-over is not an error of the use case (the change is committed):
+    /// the outbox relay delivers the same events to the authorizer later,
+    /// and the authorizer must fail closed meanwhile.
     async fn invalidate(&self, events: &[DomainEvent]) {
         self.ports.cache.invalidate(&affected_keys(events)).await;
+        for event in events {
+            if self.ports.authorizer.apply(event).await.is_err() {
+                break;
+            }
+        }
     }
 }
 

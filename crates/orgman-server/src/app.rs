@@ -13,10 +13,11 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use orgman_domain::ports::OutboxSink;
-use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::ports::{Authorizer, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
 use orgman_domain::{OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings};
 use orgman_kafka::KafkaPublisher;
 use orgman_postgres::{PgStore, migrate};
+use orgman_spicedb::SpiceDbAuthorizer;
 use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -122,11 +123,41 @@ impl Application {
             ));
             background.push(spawn_relay(relay, Pacing::default()));
         }
+        let authorizer: Arc<dyn Authorizer> = match &config.spicedb {
+            Some(settings) => {
+                let spicedb = Arc::new(
+                    SpiceDbAuthorizer::connect(settings.clone())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+                if settings.write_schema {
+                    match spicedb.ensure_schema().await {
+                        Ok(written) => {
+                            tracing::info!(written, "SpiceDB client initialized; schema in place")
+                        }
+                        // Not fatal: checks fail closed until SpiceDB answers.
+                        Err(error) => {
+                            tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
+                        }
+                    }
+                }
+                if config.relay_enabled {
+                    let relay = OutboxRelay::new(
+                        store.clone(),
+                        spicedb.clone(),
+                        OutboxSink::Authorizer,
+                        100,
+                    );
+                    background.push(spawn_relay(Arc::new(relay), Pacing::default()));
+                }
+                spicedb
+            }
+            None => Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+        };
         let service = OrganizationService::new(
             ServicePorts {
                 organizations: store.clone(),
                 members: store.clone(),
-                authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+                authorizer,
                 cache: Arc::new(NoCache),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(UuidV7Generator),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use orgman_domain::CreationPolicy;
 use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
+use orgman_spicedb::SpiceDbSettings;
 
 /// Everything the service needs to start.
 #[derive(Clone, Debug)]
@@ -36,9 +37,14 @@ pub struct Config {
     /// The broker and events topic (`SPRING_KAFKA_BOOTSTRAP_SERVERS`,
     /// `KAFKA_TOPIC_*`, `KAFKA_MESSAGE_MAX_BYTES`, ...).
     pub kafka: KafkaSettings,
-    /// Run the outbox relay to Kafka in this process
+    /// Run the outbox relays (Kafka, SpiceDB) in this process
     /// (`ORGMAN_OUTBOX_RELAY_ENABLED`, default true).
     pub relay_enabled: bool,
+    /// SpiceDB, when authorization goes through it
+    /// (`ORGMAN_AUTHORIZER=spicedb`, the default when
+    /// `FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN` is set); `None` for the
+    /// PostgreSQL-only authorizer (`ORGMAN_AUTHORIZER=database`).
+    pub spicedb: Option<SpiceDbSettings>,
 }
 
 /// How bearer tokens are verified.
@@ -240,6 +246,26 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
+            spicedb: {
+                let settings =
+                    SpiceDbSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {
+                        name: "FLOWX_LIB_CASCLIENT_SPICEDB_*",
+                        reason,
+                    })?;
+                match var("ORGMAN_AUTHORIZER").as_deref() {
+                    None | Some("spicedb") if settings.is_some() => settings,
+                    Some("spicedb") => {
+                        return Err(ConfigError::Missing("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN"));
+                    }
+                    None | Some("database") => None,
+                    Some(other) => {
+                        return Err(ConfigError::Invalid {
+                            name: "ORGMAN_AUTHORIZER",
+                            reason: format!("{other:?}: expected spicedb or database"),
+                        });
+                    }
+                }
+            },
         })
     }
 }

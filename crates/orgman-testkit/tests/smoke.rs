@@ -224,7 +224,8 @@ async fn spicedb_schema_relationships_and_checks() {
     let channel = spicedb_channel().await;
     let token = &stack.spicedb_token;
     let mut schema = SchemaServiceClient::new(channel.clone());
-    let schema_text = "definition user {}\n\ndefinition smoke_doc {\n    relation reader: user\n    permission read = reader\n}\n";
+    // The project's schema: SpiceDB has one schema, shared by every test.
+    let schema_text = include_str!("../../../deploy/spicedb/schema.zed");
     schema
         .write_schema(authorized(
             WriteSchemaRequest {
@@ -235,7 +236,7 @@ async fn spicedb_schema_relationships_and_checks() {
         .await
         .unwrap();
 
-    let doc = unique_name("doc");
+    let doc = unique_name("org");
     let mut permissions = PermissionsServiceClient::new(channel);
     let written = permissions
         .write_relationships(authorized(
@@ -243,8 +244,8 @@ async fn spicedb_schema_relationships_and_checks() {
                 updates: vec![RelationshipUpdate {
                     operation: relationship_update::Operation::Touch as i32,
                     relationship: Some(Relationship {
-                        resource: Some(object("smoke_doc", &doc)),
-                        relation: "reader".into(),
+                        resource: Some(object("organization", &doc)),
+                        relation: "member".into(),
                         subject: Some(subject("alice")),
                         ..Default::default()
                     }),
@@ -262,8 +263,8 @@ async fn spicedb_schema_relationships_and_checks() {
         consistency: Some(Consistency {
             requirement: Some(consistency::Requirement::AtLeastAsFresh(zed_token.clone())),
         }),
-        resource: Some(object("smoke_doc", &doc)),
-        permission: "read".into(),
+        resource: Some(object("organization", &doc)),
+        permission: "view".into(),
         subject: Some(subject(user)),
         ..Default::default()
     };

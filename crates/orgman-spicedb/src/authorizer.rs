@@ -1,0 +1,514 @@
+//! [`SpiceDbAuthorizer`]: checks and relationship writes against SpiceDB.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use orgman_domain::ports::{Authorizer, DeliveryError, EventSink};
+use orgman_domain::{
+    Actor, AuthzError, DomainEvent, EventKind, OrgRole, OrganizationId, Permission, UserId,
+};
+use spicedb_grpc_tonic::v1::permissions_service_client::PermissionsServiceClient;
+use spicedb_grpc_tonic::v1::schema_service_client::SchemaServiceClient;
+use spicedb_grpc_tonic::v1::{
+    CheckPermissionRequest, Consistency, DeleteRelationshipsRequest, ObjectReference,
+    ReadRelationshipsRequest, ReadSchemaRequest, Relationship, RelationshipFilter,
+    RelationshipUpdate, SubjectReference, WriteRelationshipsRequest, WriteSchemaRequest, ZedToken,
+    check_permission_response, consistency, relationship_update,
+};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, ClientTlsConfig};
+use tonic::{Code, Request, Status};
+
+use crate::settings::SpiceDbSettings;
+
+/// The role relations of an organization.
+const ROLES: [OrgRole; 3] = [OrgRole::Owner, OrgRole::Admin, OrgRole::Member];
+/// The single platform object organizations point to.
+const PLATFORM: &str = "main";
+
+/// SpiceDB cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpiceDbError {
+    /// Not reachable, timing out, or refusing for now.
+    #[error("spicedb unavailable: {0}")]
+    Unavailable(String),
+    /// The request was refused (bad schema, bad token, ...).
+    #[error("spicedb refused: {0}")]
+    Refused(String),
+}
+
+impl From<Status> for SpiceDbError {
+    fn from(status: Status) -> Self {
+        match status.code() {
+            Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::ResourceExhausted => {
+                SpiceDbError::Unavailable(format!("{:?}: {}", status.code(), status.message()))
+            }
+            code => SpiceDbError::Refused(format!("{code:?}: {}", status.message())),
+        }
+    }
+}
+
+impl From<SpiceDbError> for AuthzError {
+    fn from(error: SpiceDbError) -> Self {
+        match error {
+            SpiceDbError::Unavailable(reason) => AuthzError::Unavailable(reason),
+            SpiceDbError::Refused(reason) => AuthzError::Other(reason),
+        }
+    }
+}
+
+fn relation(role: OrgRole) -> &'static str {
+    match role {
+        OrgRole::Owner => "owner",
+        OrgRole::Admin => "admin",
+        OrgRole::Member => "member",
+    }
+}
+
+fn object(object_type: &str, id: impl ToString) -> ObjectReference {
+    ObjectReference {
+        object_type: object_type.into(),
+        object_id: id.to_string(),
+    }
+}
+
+fn subject(object_type: &str, id: impl ToString) -> SubjectReference {
+    SubjectReference {
+        object: Some(object(object_type, id)),
+        optional_relation: String::new(),
+    }
+}
+
+fn update(
+    operation: relationship_update::Operation,
+    org: OrganizationId,
+    relation: &str,
+    subject: SubjectReference,
+) -> RelationshipUpdate {
+    RelationshipUpdate {
+        operation: operation as i32,
+        relationship: Some(Relationship {
+            resource: Some(object("organization", org)),
+            relation: relation.into(),
+            subject: Some(subject),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The role relations of one user: `role` set (or none), the others removed.
+fn role_updates(
+    org: OrganizationId,
+    user: UserId,
+    role: Option<OrgRole>,
+) -> Vec<RelationshipUpdate> {
+    use relationship_update::Operation;
+    ROLES
+        .iter()
+        .map(|r| {
+            let operation = if Some(*r) == role {
+                Operation::Touch
+            } else {
+                Operation::Delete
+            };
+            update(operation, org, relation(*r), subject("user", user))
+        })
+        .collect()
+}
+
+/// The relations and permissions of a schema, each prefixed with its
+/// definition, without comments or layout, sorted: SpiceDB hands the schema
+/// back with its own layout and definitions in name order.
+fn statements(schema: &str) -> Vec<String> {
+    let mut current = String::new();
+    let mut found = Vec::new();
+    for line in schema.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("definition") {
+            current = rest
+                .trim()
+                .trim_end_matches('{')
+                .trim_end_matches("{}")
+                .trim()
+                .to_owned();
+            found.push(format!("definition {current}"));
+        } else if line.starts_with("relation") || line.starts_with("permission") {
+            found.push(format!(
+                "{current}: {}",
+                line.split_whitespace().collect::<Vec<_>>().join(" ")
+            ));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// One stored relationship of an organization, as text:
+/// `organization:<id>#<relation>@<type>:<id>`.
+pub(crate) fn describe(relationship: &Relationship) -> String {
+    let resource = relationship.resource.clone().unwrap_or_default();
+    let subject = relationship
+        .subject
+        .clone()
+        .unwrap_or_default()
+        .object
+        .unwrap_or_default();
+    format!(
+        "{}:{}#{}@{}:{}",
+        resource.object_type,
+        resource.object_id,
+        relationship.relation,
+        subject.object_type,
+        subject.object_id
+    )
+}
+
+/// Checks and relationship writes against SpiceDB.
+pub struct SpiceDbAuthorizer {
+    channel: Channel,
+    token: MetadataValue<Ascii>,
+    settings: SpiceDbSettings,
+    /// The newest ZedToken written per organization (read-your-writes).
+    freshness: Mutex<HashMap<OrganizationId, ZedToken>>,
+    /// Organizations whose latest change this process could not write yet;
+    /// their checks fail closed until the relay has written it.
+    stale: Mutex<HashSet<OrganizationId>>,
+}
+
+impl std::fmt::Debug for SpiceDbAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpiceDbAuthorizer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpiceDbAuthorizer {
+    /// An authorizer; connects lazily (start-up succeeds while SpiceDB is
+    /// down; checks then fail closed).
+    ///
+    /// # Errors
+    /// [`SpiceDbError::Refused`] for an unusable endpoint or token.
+    pub fn connect(settings: SpiceDbSettings) -> Result<Self, SpiceDbError> {
+        let mut endpoint = Channel::from_shared(settings.endpoint())
+            .map_err(|e| SpiceDbError::Refused(format!("bad endpoint: {e}")))?
+            .connect_timeout(settings.timeout)
+            .timeout(settings.timeout);
+        if settings.tls {
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().with_native_roots())
+                .map_err(|e| SpiceDbError::Refused(format!("tls: {e}")))?;
+        }
+        let token = format!("Bearer {}", settings.token)
+            .parse()
+            .map_err(|_| SpiceDbError::Refused("the token is not a valid header value".into()))?;
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            token,
+            settings,
+            freshness: Mutex::new(HashMap::new()),
+            stale: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", self.token.clone());
+        request.set_timeout(self.settings.timeout);
+        request
+    }
+
+    fn permissions(&self) -> PermissionsServiceClient<Channel> {
+        PermissionsServiceClient::new(self.channel.clone())
+    }
+
+    /// Writes [`crate::SCHEMA`] unless SpiceDB already has exactly it.
+    /// Returns whether it was written.
+    ///
+    /// # Errors
+    /// [`SpiceDbError`].
+    pub async fn ensure_schema(&self) -> Result<bool, SpiceDbError> {
+        let mut schema = SchemaServiceClient::new(self.channel.clone());
+        let current = match schema.read_schema(self.request(ReadSchemaRequest {})).await {
+            Ok(response) => response.into_inner().schema_text,
+            Err(status) if status.code() == Code::NotFound => String::new(),
+            Err(status) => return Err(status.into()),
+        };
+        // SpiceDB returns the schema in its own layout: compare statements.
+        if statements(&current) == statements(crate::SCHEMA) {
+            return Ok(false);
+        }
+        schema
+            .write_schema(self.request(WriteSchemaRequest {
+                schema: crate::SCHEMA.into(),
+            }))
+            .await?;
+        tracing::info!("wrote the SpiceDB schema");
+        Ok(true)
+    }
+
+    /// Whether SpiceDB answers (reads the schema).
+    ///
+    /// # Errors
+    /// [`SpiceDbError`].
+    pub async fn ping(&self) -> Result<(), SpiceDbError> {
+        SchemaServiceClient::new(self.channel.clone())
+            .read_schema(self.request(ReadSchemaRequest {}))
+            .await
+            .map(drop)
+            .or_else(|status| {
+                if status.code() == Code::NotFound {
+                    Ok(())
+                } else {
+                    Err(status.into())
+                }
+            })
+    }
+
+    fn remember(&self, org: OrganizationId, token: Option<ZedToken>) {
+        if let Some(token) = token {
+            self.freshness
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(org, token);
+        }
+    }
+
+    pub(crate) async fn write(
+        &self,
+        org: OrganizationId,
+        updates: Vec<RelationshipUpdate>,
+    ) -> Result<(), SpiceDbError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .permissions()
+            .write_relationships(self.request(WriteRelationshipsRequest {
+                updates,
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        self.remember(org, written.written_at);
+        Ok(())
+    }
+
+    async fn delete_organization(&self, org: OrganizationId) -> Result<(), SpiceDbError> {
+        let deleted = self
+            .permissions()
+            .delete_relationships(self.request(DeleteRelationshipsRequest {
+                relationship_filter: Some(RelationshipFilter {
+                    resource_type: "organization".into(),
+                    optional_resource_id: org.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        self.remember(org, deleted.deleted_at);
+        Ok(())
+    }
+
+    /// The relationships SpiceDB holds for organizations (all of them, or
+    /// one), as `organization:<id>#<relation>@<type>:<id>` text, sorted.
+    ///
+    /// # Errors
+    /// [`SpiceDbError`].
+    pub async fn relationships(
+        &self,
+        org: Option<OrganizationId>,
+    ) -> Result<Vec<String>, SpiceDbError> {
+        let mut stream = self
+            .permissions()
+            .read_relationships(self.request(ReadRelationshipsRequest {
+                consistency: Some(Consistency {
+                    requirement: Some(consistency::Requirement::FullyConsistent(true)),
+                }),
+                relationship_filter: Some(RelationshipFilter {
+                    resource_type: "organization".into(),
+                    optional_resource_id: org.map(|o| o.to_string()).unwrap_or_default(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        let mut found = Vec::new();
+        while let Some(item) = stream.next().await {
+            if let Some(relationship) = item?.relationship {
+                found.push(describe(&relationship));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The relationship writes an event implies.
+    async fn apply_event(&self, event: &DomainEvent) -> Result<(), SpiceDbError> {
+        use relationship_update::Operation;
+        let org = event.organization_id;
+        match &event.kind {
+            EventKind::OrganizationCreated { .. } => {
+                self.write(
+                    org,
+                    vec![update(
+                        Operation::Touch,
+                        org,
+                        "platform",
+                        subject("platform", PLATFORM),
+                    )],
+                )
+                .await
+            }
+            EventKind::MemberAdded { user_id, role }
+            | EventKind::MemberRoleChanged {
+                user_id, to: role, ..
+            } => {
+                self.write(org, role_updates(org, *user_id, Some(*role)))
+                    .await
+            }
+            EventKind::MemberRemoved { user_id, .. } => {
+                self.write(org, role_updates(org, *user_id, None)).await
+            }
+            EventKind::OrganizationDeleted => self.delete_organization(org).await,
+            // Lifecycle states other than deletion change no relationship:
+            // the domain keeps suspended organizations read-only itself.
+            EventKind::OrganizationUpdated { .. }
+            | EventKind::OrganizationSuspended
+            | EventKind::OrganizationReactivated
+            | EventKind::OrganizationDeletionRequested { .. }
+            | EventKind::OrganizationRestored => Ok(()),
+        }
+    }
+
+    fn set_stale(&self, org: OrganizationId, stale: bool) {
+        let mut set = self.stale.lock().unwrap_or_else(|e| e.into_inner());
+        if stale {
+            set.insert(org);
+        } else {
+            set.remove(&org);
+        }
+    }
+}
+
+#[async_trait]
+impl Authorizer for SpiceDbAuthorizer {
+    async fn check(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+    ) -> Result<bool, AuthzError> {
+        if actor.is_platform_admin() {
+            return Ok(true);
+        }
+        if self
+            .stale
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&organization)
+        {
+            return Err(AuthzError::Unavailable(
+                "this organization's relationships are being synchronized; retry shortly".into(),
+            ));
+        }
+        let requirement = match self
+            .freshness
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&organization)
+        {
+            Some(token) => consistency::Requirement::AtLeastAsFresh(token.clone()),
+            None => consistency::Requirement::FullyConsistent(true),
+        };
+        let response = self
+            .permissions()
+            .check_permission(self.request(CheckPermissionRequest {
+                consistency: Some(Consistency {
+                    requirement: Some(requirement),
+                }),
+                resource: Some(object("organization", organization)),
+                permission: permission.as_str().into(),
+                subject: Some(subject("user", actor.user_id())),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|status| AuthzError::from(SpiceDbError::from(status)))?
+            .into_inner();
+        Ok(response.permissionship
+            == check_permission_response::Permissionship::HasPermission as i32)
+    }
+
+    async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
+        match self.apply_event(event).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // Until the relay has written it, this organization's checks
+                // fail closed in this process.
+                self.set_stale(event.organization_id, true);
+                tracing::warn!(%error, organization = %event.organization_id, "cannot write relationships now; the outbox relay will");
+                Err(error.into())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for SpiceDbAuthorizer {
+    async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
+        let mut blocked = HashSet::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let org = event.organization_id;
+            if blocked.contains(&org) {
+                outcomes.push(Err(DeliveryError::Retryable(
+                    "held back behind an earlier failure".into(),
+                )));
+                continue;
+            }
+            match self.apply_event(event).await {
+                Ok(()) => outcomes.push(Ok(())),
+                Err(SpiceDbError::Refused(reason)) => {
+                    outcomes.push(Err(DeliveryError::Permanent(reason)))
+                }
+                Err(SpiceDbError::Unavailable(reason)) => {
+                    blocked.insert(org);
+                    self.set_stale(org, true);
+                    outcomes.push(Err(DeliveryError::Retryable(reason)));
+                }
+            }
+        }
+        // Organizations whose every pending event is now written are fresh.
+        for event in events {
+            if !blocked.contains(&event.organization_id) {
+                self.set_stale(event.organization_id, false);
+            }
+        }
+        outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn schemas_compare_by_meaning_not_layout() {
+        let ours = "/** x */\ndefinition user {}\n\ndefinition doc {\n    relation reader: user\n    permission read = reader\n}\n";
+        let theirs = "definition doc {\n\trelation reader: user\n\tpermission read = reader\n}\n\n/** x */\ndefinition user {}";
+        assert_eq!(statements(ours), statements(theirs));
+        assert_ne!(
+            statements(ours),
+            statements(&theirs.replace("reader\n}", "reader + user\n}"))
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! SpiceDB adapter for orgman, over the authzed v1 gRPC API
+//! (`spicedb-grpc-tonic`).
+//!
+//! - [`SpiceDbAuthorizer`] implements the domain's
+//!   [`Authorizer`](orgman_domain::ports::Authorizer): checks ask SpiceDB
+//!   and fail closed (an error, never "allowed") when it cannot answer;
+//!   `apply` writes the relationships an event implies.
+//! - It is also an [`EventSink`](orgman_domain::ports::EventSink), so the
+//!   outbox relay replays every committed event into SpiceDB: PostgreSQL and
+//!   SpiceDB cannot drift apart for good, even after a crash or an outage.
+//! - Reads that follow a write in the same organization use the write's
+//!   ZedToken (`at_least_as_fresh`).
+//! - [`reconcile`] recomputes the relationships from the memberships and
+//!   repairs differences.
+//! - The schema (`deploy/spicedb/schema.zed`, embedded as [`SCHEMA`]) is
+//!   written at start-up when it differs.
+
+mod authorizer;
+mod reconcile;
+mod settings;
+
+pub use authorizer::{SpiceDbAuthorizer, SpiceDbError};
+pub use reconcile::{DesiredMembership, ReconcileReport, reconcile};
+pub use settings::SpiceDbSettings;
+
+/// The authorization schema.
+pub const SCHEMA: &str = include_str!("../../../deploy/spicedb/schema.zed");

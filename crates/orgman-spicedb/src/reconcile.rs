@@ -1,0 +1,142 @@
+//! Recomputing SpiceDB's relationships from the memberships in PostgreSQL.
+
+use std::collections::BTreeSet;
+
+use orgman_domain::{OrgRole, OrganizationId, UserId};
+use spicedb_grpc_tonic::v1::{
+    ObjectReference, Relationship, RelationshipUpdate, SubjectReference, relationship_update,
+};
+
+use crate::authorizer::{SpiceDbAuthorizer, SpiceDbError, describe};
+
+/// One membership as PostgreSQL holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DesiredMembership {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The member.
+    pub user: UserId,
+    /// The role.
+    pub role: OrgRole,
+}
+
+/// What [`reconcile`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Relationships that were missing and were written.
+    pub added: Vec<String>,
+    /// Relationships that should not exist and were deleted.
+    pub removed: Vec<String>,
+}
+
+fn parse(text: &str) -> Option<Relationship> {
+    let (resource, rest) = text.split_once('#')?;
+    let (relation, subject) = rest.split_once('@')?;
+    let (resource_type, resource_id) = resource.split_once(':')?;
+    let (subject_type, subject_id) = subject.split_once(':')?;
+    Some(Relationship {
+        resource: Some(ObjectReference {
+            object_type: resource_type.into(),
+            object_id: resource_id.into(),
+        }),
+        relation: relation.into(),
+        subject: Some(SubjectReference {
+            object: Some(ObjectReference {
+                object_type: subject_type.into(),
+                object_id: subject_id.into(),
+            }),
+            optional_relation: String::new(),
+        }),
+        ..Default::default()
+    })
+}
+
+/// Makes SpiceDB hold exactly the relationships the memberships and the
+/// (non-deleted) organizations imply, and reports what it changed.
+///
+/// With `only`, just those organizations are compared and repaired (the
+/// others are left alone); without it, everything SpiceDB holds for
+/// organizations is, so `organizations` and `memberships` must then be
+/// complete.
+///
+/// # Errors
+/// [`SpiceDbError`]; a partial repair is completed by running it again.
+pub async fn reconcile(
+    authorizer: &SpiceDbAuthorizer,
+    organizations: &[OrganizationId],
+    memberships: &[DesiredMembership],
+    only: Option<&[OrganizationId]>,
+) -> Result<ReconcileReport, SpiceDbError> {
+    let role = |r: OrgRole| match r {
+        OrgRole::Owner => "owner",
+        OrgRole::Admin => "admin",
+        OrgRole::Member => "member",
+    };
+    let desired: BTreeSet<String> = organizations
+        .iter()
+        .map(|org| format!("organization:{org}#platform@platform:main"))
+        .chain(memberships.iter().map(|m| {
+            format!(
+                "organization:{}#{}@user:{}",
+                m.organization,
+                role(m.role),
+                m.user
+            )
+        }))
+        .collect();
+    let in_scope = |org: &OrganizationId| only.is_none_or(|only| only.contains(org));
+    let desired: BTreeSet<String> = desired
+        .into_iter()
+        .filter(|r| {
+            r.trim_start_matches("organization:")
+                .split('#')
+                .next()
+                .and_then(|id| id.parse::<OrganizationId>().ok())
+                .is_some_and(|org| in_scope(&org))
+        })
+        .collect();
+    let mut actual = BTreeSet::new();
+    match only {
+        None => actual.extend(authorizer.relationships(None).await?),
+        Some(orgs) => {
+            for org in orgs {
+                actual.extend(authorizer.relationships(Some(*org)).await?);
+            }
+        }
+    }
+    let report = ReconcileReport {
+        added: desired.difference(&actual).cloned().collect(),
+        removed: actual.difference(&desired).cloned().collect(),
+    };
+    use relationship_update::Operation;
+    let updates: Vec<RelationshipUpdate> = report
+        .added
+        .iter()
+        .map(|r| (Operation::Touch, r))
+        .chain(report.removed.iter().map(|r| (Operation::Delete, r)))
+        .filter_map(|(operation, text)| {
+            parse(text).map(|relationship| RelationshipUpdate {
+                operation: operation as i32,
+                relationship: Some(relationship),
+            })
+        })
+        .collect();
+    for chunk in updates.chunks(500) {
+        let org = chunk
+            .first()
+            .and_then(|u| u.relationship.as_ref())
+            .and_then(|r| r.resource.as_ref())
+            .and_then(|o| o.object_id.parse::<OrganizationId>().ok());
+        if let Some(org) = org {
+            authorizer.write(org, chunk.to_vec()).await?;
+        }
+    }
+    debug_assert!(
+        report
+            .added
+            .iter()
+            .chain(&report.removed)
+            .all(|r| parse(r).map(|p| describe(&p)) == Some(r.clone()))
+    );
+    Ok(report)
+}

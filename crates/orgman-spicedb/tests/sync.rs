@@ -1,0 +1,403 @@
+//! SpiceDB kept in step with PostgreSQL: after every operation, after an
+//! outage, and after reconciliation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orgman_domain::ports::{
+    Authorizer, MembershipQueries, NoCache, Outbox, OutboxSink, SystemClock, UserRepository,
+    UuidV7Generator,
+};
+use orgman_domain::{
+    Actor, AuthzError, LifecycleAction, OrgError, OrgName, OrgRole, OrganizationId,
+    OrganizationService, OutboxRelay, PageRequest, Permission, ServicePorts, ServiceSettings, Slug,
+    UserId, UserProfile,
+};
+use orgman_postgres::{PgSettings, PgStore, migrate};
+use orgman_spicedb::{DesiredMembership, SpiceDbAuthorizer, SpiceDbSettings, reconcile};
+use orgman_testkit::{Stack, TcpProxy, unique_name};
+
+struct Setup {
+    store: Arc<PgStore>,
+    authz: Arc<SpiceDbAuthorizer>,
+    service: OrganizationService,
+    admin: Actor,
+    _proxy: Option<TcpProxy>,
+}
+
+fn settings(endpoint: &str) -> SpiceDbSettings {
+    let (host, port) = endpoint
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .unwrap();
+    SpiceDbSettings::from_env(|name| match name {
+        "FLOWX_LIB_CASCLIENT_SPICEDB_HOST" => Some(host.to_owned()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_PORT" => Some(port.to_owned()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN" => Some(Stack::get().spicedb_token.clone()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
+async fn setup(proxied: bool) -> (Setup, Option<TcpProxy>) {
+    let stack = Stack::get();
+    let url = stack.fresh_database().await;
+    migrate::run_pending(&url).await.unwrap();
+    let store = Arc::new(PgStore::connect(&PgSettings::from_url(&url).unwrap()).unwrap());
+    let target = stack
+        .spicedb_endpoint
+        .trim_start_matches("http://")
+        .to_owned();
+    let proxy = if proxied {
+        Some(TcpProxy::start(&target).await)
+    } else {
+        None
+    };
+    let endpoint = proxy.as_ref().map_or(stack.spicedb_endpoint.clone(), |p| {
+        format!("http://{}", p.address())
+    });
+    let authz = Arc::new(SpiceDbAuthorizer::connect(settings(&endpoint)).unwrap());
+    authz.ensure_schema().await.unwrap();
+    let service = OrganizationService::new(
+        ServicePorts {
+            organizations: store.clone(),
+            members: store.clone(),
+            authorizer: authz.clone(),
+            cache: Arc::new(NoCache),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+        },
+        ServiceSettings::default(),
+    );
+    let admin = Actor::platform_admin(user(&store).await);
+    (
+        Setup {
+            store,
+            authz,
+            service,
+            admin,
+            _proxy: None,
+        },
+        proxy,
+    )
+}
+
+async fn user(store: &PgStore) -> UserId {
+    let id = UserId::from_uuid(uuid::Uuid::now_v7());
+    store
+        .provision(&UserProfile {
+            id,
+            subject: id.to_string(),
+            email: None,
+            display_name: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// What SpiceDB should hold for an organization, from PostgreSQL.
+async fn expected(s: &Setup, org: OrganizationId) -> Vec<String> {
+    let mut rels = vec![format!("organization:{org}#platform@platform:main")];
+    for m in s
+        .store
+        .members(org, PageRequest::new(None, 500))
+        .await
+        .unwrap()
+        .items
+    {
+        let relation = match m.role {
+            OrgRole::Owner => "owner",
+            OrgRole::Admin => "admin",
+            OrgRole::Member => "member",
+        };
+        rels.push(format!("organization:{org}#{relation}@user:{}", m.user_id));
+    }
+    rels.sort();
+    rels
+}
+
+#[tokio::test]
+async fn the_schema_is_written_once_and_parses() {
+    let (s, _) = setup(false).await;
+    // Written (or already there) by setup; unchanged now.
+    assert!(!s.authz.ensure_schema().await.unwrap());
+    assert!(
+        orgman_spicedb::SCHEMA
+            .lines()
+            .filter(|l| l.contains("permission"))
+            .count()
+            >= 6
+    );
+}
+
+#[tokio::test]
+async fn relationships_follow_every_operation() {
+    let (s, _) = setup(false).await;
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    let ann = user(&s.store).await;
+    let bob = user(&s.store).await;
+    s.service
+        .add_member(&s.admin, org, ann, OrgRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    let ann_actor = Actor::user(ann);
+    s.service
+        .add_member(&ann_actor, org, bob, OrgRole::Member)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    s.service
+        .change_role(&s.admin, org, bob, OrgRole::Owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    s.service.remove_member(&ann_actor, org, ann).await.unwrap();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    // Deletion removes everything.
+    s.service
+        .transition(&s.admin, org, LifecycleAction::RequestDeletion)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_access_at_once() {
+    let (s, _) = setup(false).await;
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    let ann = user(&s.store).await;
+    let ann_actor = Actor::user(ann);
+    s.service
+        .add_member(&s.admin, org, ann, OrgRole::Admin)
+        .await
+        .unwrap();
+    assert!(
+        s.authz
+            .check(&ann_actor, org, Permission::ManageMembers)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.authz
+            .check(&ann_actor, org, Permission::Delete)
+            .await
+            .unwrap()
+    );
+    assert!(s.service.get(&ann_actor, org).await.is_ok());
+    s.service.remove_member(&s.admin, org, ann).await.unwrap();
+    assert!(
+        !s.authz
+            .check(&ann_actor, org, Permission::View)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.service.get(&ann_actor, org).await,
+        Err(OrgError::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn an_outage_fails_closed_and_the_relay_catches_up() {
+    let (s, proxy) = setup(true).await;
+    let proxy = proxy.unwrap();
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    let ann = user(&s.store).await;
+    let ann_actor = Actor::user(ann);
+    s.service
+        .add_member(&s.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        s.authz.clone(),
+        OutboxSink::Authorizer,
+        100,
+    );
+    relay.run_once().await.unwrap();
+
+    proxy.cut();
+    // A platform admin's change commits (it needs no check)...
+    s.service.remove_member(&s.admin, org, ann).await.unwrap();
+    assert_eq!(s.store.role_of(org, ann).await.unwrap(), None);
+    // ...and checks fail closed: an error, never "allowed".
+    assert!(matches!(
+        s.authz.check(&ann_actor, org, Permission::View).await,
+        Err(AuthzError::Unavailable(_))
+    ));
+    assert!(matches!(
+        s.service.get(&ann_actor, org).await,
+        Err(OrgError::Unavailable(_))
+    ));
+    let outcome = relay.run_once().await.unwrap();
+    assert_eq!(outcome.delivered, 0);
+
+    proxy.restore();
+    let mut synced = false;
+    for _ in 0..30 {
+        relay.run_once().await.unwrap();
+        if s.store
+            .backlog(OutboxSink::Authorizer)
+            .await
+            .unwrap()
+            .pending
+            == 0
+        {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(synced, "the relay caught up");
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    assert!(
+        !s.authz
+            .check(&ann_actor, org, Permission::View)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn reconcile_repairs_a_corrupted_relationship_set() {
+    let (s, _) = setup(false).await;
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    let ann = user(&s.store).await;
+    let intruder = user(&s.store).await;
+    s.service
+        .add_member(&s.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    // Corrupt: drop ann's relationship, give an intruder ownership.
+    s.authz
+        .apply(&orgman_domain::DomainEvent {
+            id: orgman_domain::EventId::from_uuid(uuid::Uuid::now_v7()),
+            occurred_at: time::OffsetDateTime::now_utc(),
+            organization_id: org,
+            actor: None,
+            request_id: None,
+            schema_version: 1,
+            kind: orgman_domain::EventKind::MemberRemoved {
+                user_id: ann,
+                role: OrgRole::Member,
+            },
+        })
+        .await
+        .unwrap();
+    s.authz
+        .apply(&orgman_domain::DomainEvent {
+            id: orgman_domain::EventId::from_uuid(uuid::Uuid::now_v7()),
+            occurred_at: time::OffsetDateTime::now_utc(),
+            organization_id: org,
+            actor: None,
+            request_id: None,
+            schema_version: 1,
+            kind: orgman_domain::EventKind::MemberAdded {
+                user_id: intruder,
+                role: OrgRole::Owner,
+            },
+        })
+        .await
+        .unwrap();
+    assert_ne!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+
+    let desired: Vec<DesiredMembership> = s
+        .store
+        .members(org, PageRequest::new(None, 500))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| DesiredMembership {
+            organization: m.organization_id,
+            user: m.user_id,
+            role: m.role,
+        })
+        .collect();
+    // SpiceDB is shared by parallel tests: repair this test's organization only.
+    let orgs = vec![org];
+    let all = desired;
+    let report = reconcile(&s.authz, &orgs, &all, Some(&orgs)).await.unwrap();
+    assert_eq!(
+        report.added,
+        vec![format!("organization:{org}#member@user:{ann}")]
+    );
+    assert_eq!(
+        report.removed,
+        vec![format!("organization:{org}#owner@user:{intruder}")]
+    );
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        expected(&s, org).await
+    );
+    let again = reconcile(&s.authz, &orgs, &all, Some(&orgs)).await.unwrap();
+    assert_eq!(
+        again,
+        orgman_spicedb::ReconcileReport::default(),
+        "nothing left to fix"
+    );
+}
