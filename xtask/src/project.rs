@@ -27,9 +27,19 @@ pub(crate) fn run(command: &mut Command) -> Result<()> {
         .status()
         .with_context(|| format!("cannot start {:?}", command.get_program()))?;
     if !status.success() {
-        bail!("{command:?} exited with {status}");
+        bail!("`{}` exited with {status}", describe(command));
     }
     Ok(())
+}
+
+/// The program and arguments of a command, without its environment (which
+/// holds secrets such as database passwords).
+pub(crate) fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `cargo nextest` is installed.

@@ -46,17 +46,18 @@ async fn up_down_redo_on_empty_and_current_databases() {
 
     let reverted = migrator.down(1).await.unwrap();
     assert_eq!(reverted, vec![MIGRATIONS[MIGRATIONS.len() - 1].name]);
-    assert_eq!(
-        count(
-            &url,
-            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'outbox'"
-        )
-        .await,
-        0
-    );
-    // redo = down 1 + up.
     assert_eq!(migrator.up().await.unwrap().len(), 1);
-    migrator.down(1).await.unwrap();
+    // Down to the first migration: the outbox (second migration) is gone.
+    let reverted = migrator.down(MIGRATIONS.len() - 1).await.unwrap();
+    assert_eq!(reverted.len(), MIGRATIONS.len() - 1);
+    assert_eq!(reverted.last(), Some(&MIGRATIONS[1].name));
+    let outbox_tables =
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'outbox'";
+    assert_eq!(count(&url, outbox_tables).await, 0);
+    assert_eq!(migrator.up().await.unwrap().len(), MIGRATIONS.len() - 1);
+    assert_eq!(count(&url, outbox_tables).await, 1);
+    // redo = down 1 + up.
+    assert_eq!(migrator.down(1).await.unwrap().len(), 1);
     migrator.up().await.unwrap();
     assert_eq!(
         count(&url, "SELECT count(*) AS n FROM __diesel_schema_migrations").await,
