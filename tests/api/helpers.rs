@@ -61,6 +61,11 @@ impl TestApp {
             (database_url.clone(), None)
         };
         let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
+        let (redis_host, redis_port) = stack
+            .redis_url
+            .trim_start_matches("redis://")
+            .rsplit_once(':')
+            .unwrap();
         let mut vars: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", url),
             ("SERVER_ADDRESS", "127.0.0.1".into()),
@@ -76,6 +81,8 @@ impl TestApp {
                 "KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT",
                 orgman_testkit::unique_name("api-events"),
             ),
+            ("SPRING_REDIS_HOST", redis_host.to_owned()),
+            ("SPRING_REDIS_PORT", redis_port.to_owned()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

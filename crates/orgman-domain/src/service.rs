@@ -13,7 +13,7 @@ use crate::name::{OrgName, Slug};
 use crate::organization::{OrgStatus, Organization};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    Authorizer, CacheKey, Clock, IdGenerator, MembershipCache, MembershipQueries,
+    Authorizer, CacheKey, Clock, IdGenerator, Lookup, MembershipCache, MembershipQueries,
     OrganizationRepository, UnitOfWork,
 };
 use crate::role::{Actor, OrgRole};
@@ -178,15 +178,15 @@ impl OrganizationService {
     pub async fn get(&self, actor: &Actor, id: OrganizationId) -> Result<Organization, OrgError> {
         self.authorize(actor, id, Permission::View).await?;
         let organization = match self.ports.cache.organization(id).await {
-            Some(cached) => cached,
-            None => {
+            Lookup::Hit(cached) => cached,
+            Lookup::Miss(lease) => {
                 let stored = self
                     .ports
                     .organizations
                     .organization(id)
                     .await?
                     .ok_or(OrgError::NotFound)?;
-                self.ports.cache.store_organization(&stored).await;
+                self.ports.cache.store_organization(lease, &stored).await;
                 stored
             }
         };
@@ -597,10 +597,12 @@ pub(crate) async fn cached_role(
     organization: OrganizationId,
     user: UserId,
 ) -> Result<Option<OrgRole>, StoreError> {
-    if let Some(role) = cache.role(organization, user).await {
-        return Ok(role);
+    match cache.role(organization, user).await {
+        Lookup::Hit(role) => Ok(role),
+        Lookup::Miss(lease) => {
+            let role = members.role_of(organization, user).await?;
+            cache.store_role(lease, organization, user, role).await;
+            Ok(role)
+        }
     }
-    let role = members.role_of(organization, user).await?;
-    cache.store_role(organization, user, role).await;
-    Ok(role)
 }

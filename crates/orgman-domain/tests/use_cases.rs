@@ -660,3 +660,25 @@ fn every_event_names_its_organization_actor_and_schema() {
         assert_eq!(event.schema_version, 1);
     }
 }
+
+#[test]
+fn a_store_after_an_invalidation_is_never_served() {
+    use orgman_domain::ports::{Lookup, MembershipCache};
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    let cache = &w.memory.cache;
+    // A reader misses and reads storage (the member still belongs)...
+    let Lookup::Miss(lease) = block_on(cache.role(org.id(), member.user_id())) else {
+        panic!("cold cache")
+    };
+    // ...meanwhile the membership changes and is invalidated...
+    block_on(cache.invalidate(&[CacheKey::Role(org.id(), member.user_id())]));
+    // ...and only then the reader stores what it read.
+    block_on(cache.store_role(lease, org.id(), member.user_id(), Some(OrgRole::Member)));
+    assert!(matches!(
+        block_on(cache.role(org.id(), member.user_id())),
+        Lookup::Miss(_)
+    ));
+}

@@ -3,22 +3,38 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use orgman_domain::ports::{CacheKey, MembershipCache};
+use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{OrgRole, Organization, OrganizationId, UserId};
 
 #[derive(Clone, Debug)]
-enum Entry {
+enum Value {
     Role(Option<OrgRole>),
     Organization(Organization),
 }
 
-/// A cache in a hash map, without expiry; it counts hits and misses so tests
-/// can tell whether a read was served from it.
+#[derive(Debug, Default)]
+struct Entries {
+    /// Per organization: bumped by every invalidation touching it.
+    generations: HashMap<OrganizationId, u64>,
+    /// Values with the generation they were stored under.
+    values: HashMap<CacheKey, (u64, Value)>,
+}
+
+/// A cache in a hash map, without expiry, with the leases of the
+/// [`MembershipCache`] contract. It counts hits and misses so tests can tell
+/// whether a read was served from it.
 #[derive(Debug, Default)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<CacheKey, Entry>>,
+    entries: Mutex<Entries>,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+fn organization_of(key: &CacheKey) -> Option<OrganizationId> {
+    match key {
+        CacheKey::Role(org, _) | CacheKey::Organization(org) => Some(*org),
+        CacheKey::UserOrganizations(_) => None,
+    }
 }
 
 impl MemoryCache {
@@ -37,59 +53,85 @@ impl MemoryCache {
         self.misses.load(Ordering::Relaxed)
     }
 
-    /// Whether an entry is cached.
+    /// Whether an entry is cached and current.
     pub fn contains(&self, key: CacheKey) -> bool {
-        self.entries().contains_key(&key)
+        let entries = self.entries();
+        let current =
+            organization_of(&key).map_or(0, |o| entries.generations.get(&o).copied().unwrap_or(0));
+        entries
+            .values
+            .get(&key)
+            .is_some_and(|(generation, _)| *generation == current)
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Entry>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, key: CacheKey) -> Option<Entry> {
-        let entry = self.entries().get(&key).cloned();
-        let counter = if entry.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        entry
+    fn get(&self, key: CacheKey) -> Lookup<Value> {
+        let entries = self.entries();
+        let current =
+            organization_of(&key).map_or(0, |o| entries.generations.get(&o).copied().unwrap_or(0));
+        match entries.values.get(&key) {
+            Some((generation, value)) if *generation == current => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Hit(value.clone())
+            }
+            _ => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Miss(Lease(current))
+            }
+        }
+    }
+
+    fn put(&self, lease: Lease, key: CacheKey, value: Value) {
+        self.entries().values.insert(key, (lease.0, value));
     }
 }
 
 #[async_trait]
 impl MembershipCache for MemoryCache {
-    async fn role(&self, organization: OrganizationId, user: UserId) -> Option<Option<OrgRole>> {
-        match self.get(CacheKey::Role(organization, user))? {
-            Entry::Role(role) => Some(role),
-            Entry::Organization(_) => None,
+    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>> {
+        match self.get(CacheKey::Role(organization, user)) {
+            Lookup::Hit(Value::Role(role)) => Lookup::Hit(role),
+            Lookup::Hit(Value::Organization(_)) => Lookup::Miss(Lease(u64::MAX)),
+            Lookup::Miss(lease) => Lookup::Miss(lease),
         }
     }
 
-    async fn store_role(&self, organization: OrganizationId, user: UserId, role: Option<OrgRole>) {
-        self.entries()
-            .insert(CacheKey::Role(organization, user), Entry::Role(role));
+    async fn store_role(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        role: Option<OrgRole>,
+    ) {
+        self.put(lease, CacheKey::Role(organization, user), Value::Role(role));
     }
 
-    async fn organization(&self, id: OrganizationId) -> Option<Organization> {
-        match self.get(CacheKey::Organization(id))? {
-            Entry::Organization(organization) => Some(organization),
-            Entry::Role(_) => None,
+    async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
+        match self.get(CacheKey::Organization(id)) {
+            Lookup::Hit(Value::Organization(org)) => Lookup::Hit(org),
+            Lookup::Hit(Value::Role(_)) => Lookup::Miss(Lease(u64::MAX)),
+            Lookup::Miss(lease) => Lookup::Miss(lease),
         }
     }
 
-    async fn store_organization(&self, organization: &Organization) {
-        self.entries().insert(
+    async fn store_organization(&self, lease: Lease, organization: &Organization) {
+        self.put(
+            lease,
             CacheKey::Organization(organization.id()),
-            Entry::Organization(organization.clone()),
+            Value::Organization(organization.clone()),
         );
     }
 
     async fn invalidate(&self, keys: &[CacheKey]) {
         let mut entries = self.entries();
         for key in keys {
-            entries.remove(key);
+            if let Some(org) = organization_of(key) {
+                *entries.generations.entry(org).or_default() += 1;
+            }
+            entries.values.remove(key);
         }
     }
 }

@@ -13,10 +13,13 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use orgman_domain::ports::OutboxSink;
-use orgman_domain::ports::{Authorizer, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::ports::{
+    Authorizer, MembershipCache, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator,
+};
 use orgman_domain::{OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings};
 use orgman_kafka::KafkaPublisher;
 use orgman_postgres::{PgStore, migrate};
+use orgman_redis::RedisCache;
 use orgman_spicedb::SpiceDbAuthorizer;
 use tracing::Instrument;
 use utoipa::OpenApi;
@@ -123,6 +126,12 @@ impl Application {
             ));
             background.push(spawn_relay(relay, Pacing::default()));
         }
+        let cache: Arc<dyn MembershipCache> = match &config.redis {
+            Some(settings) => {
+                Arc::new(RedisCache::connect(settings.clone()).map_err(anyhow::Error::msg)?)
+            }
+            None => Arc::new(NoCache),
+        };
         let authorizer: Arc<dyn Authorizer> = match &config.spicedb {
             Some(settings) => {
                 let spicedb = Arc::new(
@@ -151,14 +160,14 @@ impl Application {
                 }
                 spicedb
             }
-            None => Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+            None => Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
         };
         let service = OrganizationService::new(
             ServicePorts {
                 organizations: store.clone(),
                 members: store.clone(),
                 authorizer,
-                cache: Arc::new(NoCache),
+                cache,
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(UuidV7Generator),
             },

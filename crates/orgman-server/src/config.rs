@@ -7,6 +7,7 @@ use std::time::Duration;
 use orgman_domain::CreationPolicy;
 use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
+use orgman_redis::RedisSettings;
 use orgman_spicedb::SpiceDbSettings;
 
 /// Everything the service needs to start.
@@ -45,6 +46,8 @@ pub struct Config {
     /// `FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN` is set); `None` for the
     /// PostgreSQL-only authorizer (`ORGMAN_AUTHORIZER=database`).
     pub spicedb: Option<SpiceDbSettings>,
+    /// The Redis cache (`SPRING_REDIS_*`), unless `ORGMAN_CACHE_ENABLED=false`.
+    pub redis: Option<RedisSettings>,
 }
 
 /// How bearer tokens are verified.
@@ -246,6 +249,16 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
+            redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
+                Some(
+                    RedisSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {
+                        name: "SPRING_REDIS_*",
+                        reason,
+                    })?,
+                )
+            } else {
+                None
+            },
             spicedb: {
                 let settings =
                     SpiceDbSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {

@@ -8,27 +8,56 @@ use crate::role::OrgRole;
 ///
 /// A cache never fails from the domain's point of view: an adapter whose
 /// backend is down answers every read as a miss and drops writes, logging and
-/// counting the errors itself. Correctness never depends on the cache: after
-/// a committed change the domain calls [`MembershipCache::invalidate`] with
-/// every key the change affects. An adapter that cannot invalidate must bound
-/// the staleness it allows (a short TTL) and document the bound.
+/// counting the errors itself.
+///
+/// **Leases.** A miss returns a [`Lease`]; the caller reads storage and
+/// stores the result with that lease. An invalidation of the organization
+/// between the miss and the store makes the lease stale, and the adapter must
+/// then not serve the stored value. So a reader that read storage just
+/// before a change committed can never put the old answer back after the
+/// change's invalidation: revocation is never late because of a race.
+///
+/// After a committed change the domain calls [`MembershipCache::invalidate`]
+/// with every key the change affects. An adapter that cannot invalidate (its
+/// backend is down) must bound how long a stale entry can be served, and
+/// document the bound.
 #[async_trait]
 pub trait MembershipCache: Send + Sync {
-    /// A cached role: `None` is a miss, `Some(None)` a cached "not a member".
-    async fn role(&self, organization: OrganizationId, user: UserId) -> Option<Option<OrgRole>>;
+    /// A cached role: `Hit(None)` is a cached "not a member".
+    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>>;
 
-    /// Caches the result of a role lookup (including "not a member").
-    async fn store_role(&self, organization: OrganizationId, user: UserId, role: Option<OrgRole>);
+    /// Caches the result of a role lookup made after a miss with `lease`.
+    async fn store_role(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        role: Option<OrgRole>,
+    );
 
     /// A cached organization.
-    async fn organization(&self, id: OrganizationId) -> Option<Organization>;
+    async fn organization(&self, id: OrganizationId) -> Lookup<Organization>;
 
-    /// Caches an organization as read from storage.
-    async fn store_organization(&self, organization: &Organization);
+    /// Caches an organization read after a miss with `lease`.
+    async fn store_organization(&self, lease: Lease, organization: &Organization);
 
     /// Forgets the given entries.
     async fn invalidate(&self, keys: &[CacheKey]);
 }
+
+/// The answer of a cache read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// The cached value.
+    Hit(T),
+    /// Not cached; store the value read from storage with this lease.
+    Miss(Lease),
+}
+
+/// Permission to store a value read after a miss; see [`MembershipCache`].
+/// Opaque to the domain (an adapter's generation counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lease(pub u64);
 
 /// An entry of a [`MembershipCache`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,13 +76,13 @@ pub struct NoCache;
 
 #[async_trait]
 impl MembershipCache for NoCache {
-    async fn role(&self, _: OrganizationId, _: UserId) -> Option<Option<OrgRole>> {
-        None
+    async fn role(&self, _: OrganizationId, _: UserId) -> Lookup<Option<OrgRole>> {
+        Lookup::Miss(Lease(0))
     }
-    async fn store_role(&self, _: OrganizationId, _: UserId, _: Option<OrgRole>) {}
-    async fn organization(&self, _: OrganizationId) -> Option<Organization> {
-        None
+    async fn store_role(&self, _: Lease, _: OrganizationId, _: UserId, _: Option<OrgRole>) {}
+    async fn organization(&self, _: OrganizationId) -> Lookup<Organization> {
+        Lookup::Miss(Lease(0))
     }
-    async fn store_organization(&self, _: &Organization) {}
+    async fn store_organization(&self, _: Lease, _: &Organization) {}
     async fn invalidate(&self, _: &[CacheKey]) {}
 }

@@ -14,7 +14,7 @@ mod store;
 mod system;
 
 pub use authz::{Authorizer, RoleAuthorizer};
-pub use cache::{CacheKey, MembershipCache, NoCache};
+pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
 pub use identity::IdentityProvider;
 pub use outbox::{

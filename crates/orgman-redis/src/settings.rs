@@ -1,0 +1,110 @@
+//! Settings, with the reference's `SPRING_REDIS_*` names.
+
+use std::fmt;
+use std::time::Duration;
+
+/// How to reach Redis and how long entries live.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `SPRING_REDIS_HOST` (default `redis-master`).
+    pub host: String,
+    /// `SPRING_REDIS_PORT` (default 6379).
+    pub port: u16,
+    /// `SPRING_REDIS_PASSWORD`. Secret.
+    pub password: Option<String>,
+    /// `SPRING_REDIS_SSL` (default false): TLS (`rediss://`).
+    pub tls: bool,
+    /// `ORGMAN_CACHE_TTL_SECONDS` (default 30).
+    pub ttl: Duration,
+    /// Longest wait for one Redis call before it counts as a miss.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl RedisSettings {
+    /// Reads the settings through `get`.
+    ///
+    /// # Errors
+    /// A message naming the variable at fault.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            var(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| format!("{name}: {v:?} is not a number"))
+            })
+        };
+        Ok(Self {
+            host: var("SPRING_REDIS_HOST").unwrap_or_else(|| "redis-master".into()),
+            port: u16::try_from(number("SPRING_REDIS_PORT", 6379)?)
+                .map_err(|_| "SPRING_REDIS_PORT: not a port".to_owned())?,
+            password: var("SPRING_REDIS_PASSWORD"),
+            tls: matches!(
+                var("SPRING_REDIS_SSL").as_deref(),
+                Some("true" | "1" | "yes")
+            ),
+            ttl: Duration::from_secs(number("ORGMAN_CACHE_TTL_SECONDS", 30)?.max(1)),
+            timeout: Duration::from_millis(150),
+        })
+    }
+
+    /// The connection URL (holds the password: do not log it).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        match &self.password {
+            Some(password) => format!(
+                "{scheme}://:{}@{}:{}",
+                encode(password),
+                self.host,
+                self.port
+            ),
+            None => format!("{scheme}://{}:{}", self.host, self.port),
+        }
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_names_and_defaults() {
+        let s = RedisSettings::from_env(|_| None).unwrap();
+        assert_eq!(s.url(), "redis://redis-master:6379");
+        let s = RedisSettings::from_env(|k| match k {
+            "SPRING_REDIS_HOST" => Some("cache".into()),
+            "SPRING_REDIS_PASSWORD" => Some("p@ss".into()),
+            "SPRING_REDIS_SSL" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.url(), "rediss://:p%40ss@cache:6379");
+        assert!(!format!("{s:?}").contains("p@ss"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The cache against the stack's Redis: hits and misses, revocation that is
+//! never late (also across replicas and under concurrent reads), and
+//! survival of a Redis outage.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use orgman_domain::ports::{
+    CacheKey, Lookup, MembershipCache, RoleAuthorizer, SystemClock, UserRepository, UuidV7Generator,
+};
+use orgman_domain::{
+    Actor, OrgError, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts,
+    ServiceSettings, Slug, UserId, UserProfile,
+};
+use orgman_postgres::{PgSettings, PgStore, migrate};
+use orgman_redis::{RedisCache, RedisSettings};
+use orgman_testkit::{Stack, TcpProxy, unique_name};
+
+struct Replica {
+    cache: Arc<RedisCache>,
+    service: OrganizationService,
+}
+
+fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
+    let (host, port) = redis_address.rsplit_once(':').unwrap();
+    let settings = RedisSettings::from_env(|name| match name {
+        "SPRING_REDIS_HOST" => Some(host.to_owned()),
+        "SPRING_REDIS_PORT" => Some(port.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let cache = Arc::new(RedisCache::connect(settings).unwrap());
+    let service = OrganizationService::new(
+        ServicePorts {
+            organizations: store.clone(),
+            members: store.clone(),
+            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
+            cache: cache.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+        },
+        ServiceSettings::default(),
+    );
+    Replica { cache, service }
+}
+
+async fn store() -> Arc<PgStore> {
+    let url = Stack::get().fresh_database().await;
+    migrate::run_pending(&url).await.unwrap();
+    Arc::new(PgStore::connect(&PgSettings::from_url(&url).unwrap()).unwrap())
+}
+
+async fn user(store: &PgStore) -> UserId {
+    let id = UserId::from_uuid(uuid::Uuid::now_v7());
+    store
+        .provision(&UserProfile {
+            id,
+            subject: id.to_string(),
+            email: None,
+            display_name: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn redis_address() -> String {
+    Stack::get()
+        .redis_url
+        .trim_start_matches("redis://")
+        .to_owned()
+}
+
+async fn org_with_member(r: &Replica, store: &PgStore) -> (Actor, OrganizationId, Actor) {
+    let admin = Actor::platform_admin(user(store).await);
+    let org = r
+        .service
+        .create(
+            &admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    let member = Actor::user(user(store).await);
+    r.service
+        .add_member(&admin, org, member.user_id(), OrgRole::Member)
+        .await
+        .unwrap();
+    (admin, org, member)
+}
+
+#[tokio::test]
+async fn reads_are_served_from_redis_after_the_first() {
+    let store = store().await;
+    let r = replica(&store, &redis_address());
+    let (_, org, member) = org_with_member(&r, &store).await;
+    r.service.get(&member, org).await.unwrap();
+    let hits = r.cache.stats().hits.load(Ordering::Relaxed);
+    let misses = r.cache.stats().misses.load(Ordering::Relaxed);
+    assert!(misses >= 2, "role and organization missed first");
+    for _ in 0..5 {
+        r.service.get(&member, org).await.unwrap();
+    }
+    assert_eq!(
+        r.cache.stats().hits.load(Ordering::Relaxed),
+        hits + 10,
+        "role + organization, 5 times"
+    );
+    assert_eq!(r.cache.stats().misses.load(Ordering::Relaxed), misses);
+    assert_eq!(r.cache.stats().errors.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn a_store_racing_an_invalidation_is_never_served() {
+    let store = store().await;
+    let r = replica(&store, &redis_address());
+    let org = OrganizationId::from_uuid(uuid::Uuid::now_v7());
+    let user = UserId::from_uuid(uuid::Uuid::now_v7());
+    let Lookup::Miss(lease) = r.cache.role(org, user).await else {
+        panic!("cold")
+    };
+    r.cache.invalidate(&[CacheKey::Role(org, user)]).await;
+    r.cache
+        .store_role(lease, org, user, Some(OrgRole::Owner))
+        .await;
+    assert!(matches!(r.cache.role(org, user).await, Lookup::Miss(_)));
+    // A store with a current lease is served.
+    let Lookup::Miss(lease) = r.cache.role(org, user).await else {
+        panic!("cold")
+    };
+    r.cache.store_role(lease, org, user, None).await;
+    assert_eq!(r.cache.role(org, user).await, Lookup::Hit(None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revocation_is_immediate_on_every_replica_under_concurrent_reads() {
+    let store = store().await;
+    let a = Arc::new(replica(&store, &redis_address()));
+    let b = Arc::new(replica(&store, &redis_address()));
+    let (admin, org, member) = org_with_member(&a, &store).await;
+    // Both replicas have the member's access cached.
+    a.service.get(&member, org).await.unwrap();
+    b.service.get(&member, org).await.unwrap();
+
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let b = b.clone();
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    let _ = b.service.get(&member, org).await;
+                }
+            })
+        })
+        .collect();
+    a.service
+        .remove_member(&admin, org, member.user_id())
+        .await
+        .unwrap();
+    // From the moment the removal returned, no replica lets the member in.
+    for replica in [&a, &b] {
+        for _ in 0..20 {
+            assert_eq!(
+                replica.service.get(&member, org).await,
+                Err(OrgError::NotFound)
+            );
+        }
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    for replica in [&a, &b] {
+        assert_eq!(
+            replica.service.get(&member, org).await,
+            Err(OrgError::NotFound)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redis_outage_fails_no_request_and_caching_resumes() {
+    let store = store().await;
+    let proxy = TcpProxy::start(&redis_address()).await;
+    let r = replica(&store, &proxy.address());
+    let (admin, org, member) = org_with_member(&r, &store).await;
+    r.service.get(&member, org).await.unwrap();
+
+    proxy.cut();
+    for _ in 0..5 {
+        r.service
+            .get(&member, org)
+            .await
+            .expect("served from the database");
+    }
+    assert!(r.cache.stats().errors.load(Ordering::Relaxed) > 0);
+    // A change while Redis is down: its invalidation cannot be written.
+    r.service
+        .change_role(&admin, org, member.user_id(), OrgRole::Admin)
+        .await
+        .unwrap();
+
+    proxy.restore();
+    let mut resumed = false;
+    for _ in 0..50 {
+        let before = r.cache.stats().hits.load(Ordering::Relaxed);
+        r.service.get(&member, org).await.unwrap();
+        r.service.get(&member, org).await.unwrap();
+        if r.cache.stats().hits.load(Ordering::Relaxed) > before {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "caching resumed by itself");
+    // The entry cached before the outage is not served: the pending
+    // invalidation was written when Redis came back.
+    assert_eq!(
+        r.service.role_of(org, member.user_id()).await.unwrap(),
+        Some(OrgRole::Admin)
+    );
+}
