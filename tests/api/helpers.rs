@@ -7,8 +7,14 @@ use orgman_testkit::{ADMIN, RealmUser, Stack, TcpProxy, http};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+/// The SSO encryption keys the test app uses (base64 of 32 bytes).
+pub const TEST_KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+pub const TEST_KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
 pub struct TestApp {
     pub address: String,
+    /// The app's database, without any proxy.
+    pub database_url: String,
     /// Set when the app reaches its database through a cuttable proxy.
     pub db_proxy: Option<TcpProxy>,
 }
@@ -83,6 +89,8 @@ impl TestApp {
             ),
             ("SPRING_REDIS_HOST", redis_host.to_owned()),
             ("SPRING_REDIS_PORT", redis_port.to_owned()),
+            ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("k1:{TEST_KEY_1}")),
+            ("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", "true".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);
@@ -93,7 +101,11 @@ impl TestApp {
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run());
-        TestApp { address, db_proxy }
+        TestApp {
+            address,
+            database_url,
+            db_proxy,
+        }
     }
 
     pub async fn token(&self, user: RealmUser) -> String {

@@ -14,3 +14,4 @@ mod lifecycle;
 mod members;
 mod openapi;
 mod organizations;
+mod sso;

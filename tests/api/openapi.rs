@@ -27,6 +27,24 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/organizations/{id}/members/{userId}"),
     ("delete", "/api/v1/organizations/{id}/members/{userId}"),
     ("get", "/api/v1/users/me"),
+    ("get", "/api/v1/organizations/{id}/sso-configs"),
+    ("post", "/api/v1/organizations/{id}/sso-configs"),
+    ("get", "/api/v1/organizations/{id}/sso-configs/{configId}"),
+    ("patch", "/api/v1/organizations/{id}/sso-configs/{configId}"),
+    (
+        "delete",
+        "/api/v1/organizations/{id}/sso-configs/{configId}",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{id}/sso-configs/{configId}/test",
+    ),
+    ("get", "/api/v1/sso-configs"),
+    ("post", "/api/v1/sso-configs"),
+    ("get", "/api/v1/sso-configs/{configId}"),
+    ("patch", "/api/v1/sso-configs/{configId}"),
+    ("delete", "/api/v1/sso-configs/{configId}"),
+    ("post", "/api/v1/sso-configs/{configId}/test"),
 ];
 
 #[tokio::test]
@@ -69,7 +87,8 @@ async fn the_document_lists_exactly_the_routes_and_each_is_served() {
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{id}", "00000000-0000-0000-0000-00000000d3fa")
-            .replace("{userId}", "0a000000-0000-4000-8000-000000000001");
+            .replace("{userId}", "0a000000-0000-4000-8000-000000000001")
+            .replace("{configId}", "0c000000-0000-4000-8000-000000000001");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let response = app
             .request(method.clone(), &concrete, None)

@@ -27,6 +27,11 @@ usage: cargo xtask <command>
                               schema migrations against DATABASE_URL, or
                               SPRING_DATASOURCE_URL (JDBC) + _USERNAME +
                               _PASSWORD, or else the `dev` stack
+  secrets rotate              re-encrypt SSO client secrets with the active
+                              key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
+                              safe while the service runs
+  bench cache                 measure what the Redis cache buys (release
+                              build, a `bench` stack of its own)
   spicedb reconcile           recompute SpiceDB's relationships from
                               PostgreSQL and report what was fixed (same
                               settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
@@ -55,6 +60,14 @@ fn run(args: Vec<String>) -> Result<()> {
         "dev" => dev(),
         "stack" => stack_command(rest),
         "migrate" => migrate(rest),
+        "secrets" => match rest.first().map(String::as_str) {
+            Some("rotate") => secrets_rotate(),
+            _ => bail!("usage: cargo xtask secrets rotate"),
+        },
+        "bench" => match rest.first().map(String::as_str) {
+            Some("cache") => bench_cache(),
+            _ => bail!("usage: cargo xtask bench cache"),
+        },
         "spicedb" => match rest.first().map(String::as_str) {
             Some("reconcile") => spicedb_reconcile(),
             _ => bail!("usage: cargo xtask spicedb reconcile"),
@@ -228,6 +241,101 @@ fn dev() -> Result<()> {
             env::var("LOGGING_FORMAT").unwrap_or_else(|_| "text".into()),
         );
     project::run(&mut service)
+}
+
+/// Re-encrypts every SSO client secret not under the active key.
+fn secrets_rotate() -> Result<()> {
+    use std::sync::Arc;
+
+    use orgman_domain::ports::{
+        NoCache, RoleAuthorizer, SecretCipher, SystemClock, UuidV7Generator,
+    };
+    use orgman_domain::{OrganizationService, ServicePorts, ServiceSettings, SsoService};
+    use orgman_postgres::{PgSettings, PgStore};
+    use orgman_secrets::AesGcmCipher;
+
+    let get = |name: &str| env::var(name).ok();
+    let database = match PgSettings::from_env(get) {
+        Ok(settings) => settings,
+        Err(_) => PgSettings::from_env(|name| setting_or_dev_stack(name).ok().flatten())?,
+    };
+    let cipher = AesGcmCipher::from_env(get)?
+        .context("ORGMAN_SSO_ENCRYPTION_KEYS is not set: list the old and the new key, and make the new one active")?;
+    eprintln!(
+        "xtask: rotating SSO secrets to key {:?} in {}",
+        cipher.active_key(),
+        database.redacted_url()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = Arc::new(PgStore::connect(&database).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let organizations = Arc::new(OrganizationService::new(
+            ServicePorts {
+                organizations: store.clone(),
+                members: store.clone(),
+                authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+                cache: Arc::new(NoCache),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidV7Generator),
+            },
+            ServiceSettings::default(),
+        ));
+        let cipher: Arc<dyn SecretCipher> = Arc::new(cipher);
+        let sso = SsoService::new(
+            organizations,
+            store,
+            Some(cipher),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+        );
+        let report = sso.rotate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (id, reason) in &report.failed {
+            println!("failed   {id}: {reason}");
+        }
+        println!(
+            "{} configurations examined, {} re-encrypted, {} failed",
+            report.examined,
+            report.rotated,
+            report.failed.len()
+        );
+        if report.failed.is_empty() {
+            Ok(())
+        } else {
+            bail!("some secrets could not be decrypted; keep their keys configured")
+        }
+    })
+}
+
+/// Runs the cache benchmark against a fresh `bench` stack, always stopping
+/// it.
+fn bench_cache() -> Result<()> {
+    let root = project::root()?;
+    let mut stack = Stack::open("bench")?;
+    stack.down(&[])?;
+    stack.wipe()?;
+    let mut stack = Stack::open("bench")?;
+    let outcome = stack.up(&[]).and_then(|()| {
+        let vars = stack.env()?;
+        project::run(
+            Command::new(project::cargo())
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "orgman-server",
+                    "--example",
+                    "bench_cache",
+                ])
+                .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        )
+    });
+    let stopped = stack.down(&[]);
+    outcome?;
+    stopped
 }
 
 /// Reads a setting from the environment, else from the `dev` stack.

@@ -63,6 +63,20 @@ pub enum ValidationError {
         /// The value given (truncated).
         value: String,
     },
+    /// An SSO issuer URL is not acceptable.
+    #[error("issuerUrl {reason}")]
+    IssuerUrlInvalid {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A text field is empty, too long or contains control characters.
+    #[error("{field} must be 1-{max} characters without control characters")]
+    TextInvalid {
+        /// The field (camelCase).
+        field: &'static str,
+        /// Its largest length.
+        max: usize,
+    },
     /// Stored data contradicts the domain's invariants.
     #[error("inconsistent stored record: {reason}")]
     InconsistentRecord {
@@ -82,6 +96,8 @@ impl ValidationError {
             Self::EmailInvalid => Some("email"),
             Self::InvalidId { field } => Some(field),
             Self::UnknownRole { .. } => Some("role"),
+            Self::IssuerUrlInvalid { .. } => Some("issuerUrl"),
+            Self::TextInvalid { field, .. } => Some(field),
             Self::UnknownStatus { .. } | Self::InconsistentRecord { .. } => None,
         }
     }
@@ -155,6 +171,15 @@ pub enum OrgError {
     /// The user is not a member.
     #[error("user is not a member of this organization")]
     MemberNotFound,
+    /// The SSO configuration does not exist (in this scope).
+    #[error("SSO configuration not found")]
+    SsoConfigNotFound,
+    /// A required setting is missing (e.g. no encryption key configured).
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
+    /// A field of the request is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
     /// The user is unknown to the service.
     #[error("user not found")]
     UserNotFound,

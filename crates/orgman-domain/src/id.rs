@@ -76,6 +76,11 @@ uuid_id!(
     "eventId"
 );
 uuid_id!(
+    /// Identifies an SSO configuration.
+    SsoConfigId,
+    "configId"
+);
+uuid_id!(
     /// Identifies one API request, so logs, audit records and events of the
     /// same request can be tied together.
     RequestId,

@@ -71,6 +71,7 @@ pub mod ports;
 mod relay;
 mod role;
 mod service;
+mod sso;
 mod user;
 
 pub use error::{
@@ -78,7 +79,7 @@ pub use error::{
     ValidationError,
 };
 pub use event::{DomainEvent, EventKind};
-pub use id::{EventId, OrganizationId, RequestId, UserId};
+pub use id::{EventId, OrganizationId, RequestId, SsoConfigId, UserId};
 pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};
@@ -88,6 +89,7 @@ pub use role::{Actor, OrgRole, SystemRole};
 pub use service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
+pub use sso::{IssuerUrl, RotationReport, SsoConfig, SsoDraft, SsoScope, SsoService};
 pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 
 /// Re-exported so embedders use the same versions as the domain's types.

@@ -24,6 +24,7 @@ mod outbox;
 mod rows;
 mod schema;
 mod settings;
+mod sso;
 mod store;
 mod unit_of_work;
 

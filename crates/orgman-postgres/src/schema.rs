@@ -65,6 +65,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sso_configs (id) {
+        id -> Uuid,
+        org_id -> Nullable<Uuid>,
+        name -> Varchar,
+        issuer_url -> Varchar,
+        client_id -> Varchar,
+        client_secret_enc -> Varchar,
+        enabled -> Bool,
+        auto_provision -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(organization_members -> organizations (org_id));
 diesel::joinable!(organization_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -13,10 +13,13 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use orgman_domain::ports::OutboxSink;
+use orgman_domain::ports::SecretCipher;
 use orgman_domain::ports::{
     Authorizer, MembershipCache, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator,
 };
-use orgman_domain::{OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings};
+use orgman_domain::{
+    OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings, SsoService,
+};
 use orgman_kafka::KafkaPublisher;
 use orgman_postgres::{PgStore, migrate};
 use orgman_redis::RedisCache;
@@ -32,7 +35,7 @@ use crate::background::{Pacing, spawn_relay};
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
-use crate::routes::{members, organizations, users};
+use crate::routes::{members, organizations, sso, users};
 use crate::state::AppState;
 
 /// The request id header, read (when a UUID) and always answered.
@@ -176,11 +179,29 @@ impl Application {
                 creation: config.creation,
             },
         );
+        let service = Arc::new(service);
+        let sso_service = SsoService::new(
+            service.clone(),
+            store.clone(),
+            config
+                .sso
+                .cipher
+                .clone()
+                .map(|c| c as Arc<dyn SecretCipher>),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+        );
+        if config.sso.cipher.is_none() {
+            tracing::warn!(
+                "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
+            );
+        }
         let listener = TcpListener::bind((config.address.as_str(), config.port))
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             service,
+            sso: sso_service,
             users: store,
             verifier,
             provisioning: Provisioning::default(),
@@ -220,6 +241,18 @@ impl Application {
                 .service(members::change_role)
                 .service(members::remove_member)
                 .service(users::me)
+                .service(sso::list_org)
+                .service(sso::create_org)
+                .service(sso::get_org)
+                .service(sso::update_org)
+                .service(sso::delete_org)
+                .service(sso::test_org)
+                .service(sso::list_installation)
+                .service(sso::create_installation)
+                .service(sso::get_installation)
+                .service(sso::update_installation)
+                .service(sso::delete_installation)
+                .service(sso::test_installation)
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
                 .default_service(web::to(|| async {

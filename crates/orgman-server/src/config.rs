@@ -7,7 +7,10 @@ use std::time::Duration;
 use orgman_domain::CreationPolicy;
 use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
+use std::sync::Arc;
+
 use orgman_redis::RedisSettings;
+use orgman_secrets::AesGcmCipher;
 use orgman_spicedb::SpiceDbSettings;
 
 /// Everything the service needs to start.
@@ -48,6 +51,22 @@ pub struct Config {
     pub spicedb: Option<SpiceDbSettings>,
     /// The Redis cache (`SPRING_REDIS_*`), unless `ORGMAN_CACHE_ENABLED=false`.
     pub redis: Option<RedisSettings>,
+    /// SSO configurations.
+    pub sso: SsoSettings,
+}
+
+/// SSO configuration handling.
+#[derive(Clone, Debug)]
+pub struct SsoSettings {
+    /// The secret cipher (`ORGMAN_SSO_ENCRYPTION_KEYS`,
+    /// `ORGMAN_SSO_ENCRYPTION_ACTIVE_KEY`); `None` when no key is set.
+    pub cipher: Option<Arc<AesGcmCipher>>,
+    /// Accept `http://` issuers on loopback hosts
+    /// (`ORGMAN_SSO_ALLOW_HTTP_LOOPBACK`, default false; development only).
+    pub allow_http_loopback: bool,
+    /// Let the connection test reach private, loopback and link-local
+    /// addresses (`ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS`, default false).
+    pub allow_private_issuers: bool,
 }
 
 /// How bearer tokens are verified.
@@ -249,6 +268,16 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
+            sso: SsoSettings {
+                cipher: AesGcmCipher::from_env(&get)
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "ORGMAN_SSO_ENCRYPTION_KEYS",
+                        reason: e.to_string(),
+                    })?
+                    .map(Arc::new),
+                allow_http_loopback: flag("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", false)?,
+                allow_private_issuers: flag("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", false)?,
+            },
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
                 Some(
                     RedisSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {

@@ -244,6 +244,15 @@ impl From<OrgError> for ApiError {
                     "a dependency is unavailable; retry later",
                 )
             }
+            OrgError::Invalid(validation) => validation.into(),
+            OrgError::SsoConfigNotFound => ApiError::not_found("sso-config-not-found", detail),
+            OrgError::NotConfigured(setting) => {
+                tracing::error!(setting, "a required setting is missing");
+                ApiError::unavailable(
+                    "not-configured",
+                    "this feature is not configured on the server",
+                )
+            }
             OrgError::Internal(reason) => ApiError::internal(reason),
         }
     }

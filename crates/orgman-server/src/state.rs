@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use orgman_domain::OrganizationService;
 use orgman_domain::ports::UserRepository;
+use orgman_domain::{OrganizationService, SsoService};
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
@@ -12,8 +12,10 @@ use crate::extract::Provisioning;
 /// Shared application state (behind `web::Data`).
 #[allow(missing_debug_implementations)]
 pub(crate) struct AppState {
-    /// The use cases.
-    pub(crate) service: OrganizationService,
+    /// The organization use cases.
+    pub(crate) service: Arc<OrganizationService>,
+    /// The SSO configuration use cases.
+    pub(crate) sso: SsoService,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

@@ -20,5 +20,7 @@ pub use identity::IdentityProvider;
 pub use outbox::{
     Backlog, DeliveryError, EventSink, Outbox, OutboxClaim, OutboxSink, PendingEvent,
 };
-pub use store::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
+pub use store::{
+    MembershipQueries, OrganizationRepository, SsoConfigRepository, UnitOfWork, UserRepository,
+};
 pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};

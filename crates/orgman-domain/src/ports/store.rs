@@ -2,11 +2,13 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::event::DomainEvent;
+use crate::id::SsoConfigId;
 use crate::id::{OrganizationId, UserId};
 use crate::membership::Membership;
 use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
 use crate::role::OrgRole;
+use crate::sso::SsoConfig;
 use crate::user::{User, UserProfile};
 
 /// Organizations in storage: reads, and units of work for changes.
@@ -193,4 +195,60 @@ pub trait UserRepository: Send + Sync {
     /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
     /// subject already uses the e-mail address or the id.
     async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError>;
+}
+
+/// Stored SSO configurations.
+#[async_trait]
+pub trait SsoConfigRepository: Send + Sync {
+    /// Stores a new configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when its organization does not exist.
+    async fn insert(&self, config: &SsoConfig) -> Result<(), StoreError>;
+
+    /// Stores a changed configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is gone.
+    async fn update(&self, config: &SsoConfig) -> Result<(), StoreError>;
+
+    /// Deletes a configuration; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn delete(&self, id: SsoConfigId) -> Result<bool, StoreError>;
+
+    /// One configuration.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn get(&self, id: SsoConfigId) -> Result<Option<SsoConfig>, StoreError>;
+
+    /// The configurations of an organization, or the installation-wide ones
+    /// (`None`), by name.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn list(
+        &self,
+        organization: Option<OrganizationId>,
+    ) -> Result<Vec<SsoConfig>, StoreError>;
+
+    /// Every configuration (for key rotation).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn all(&self) -> Result<Vec<SsoConfig>, StoreError>;
+
+    /// Replaces the encrypted secret if it still is `expected`; `false`
+    /// when the row changed meanwhile.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn replace_secret(
+        &self,
+        id: SsoConfigId,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod members;
 pub(crate) mod organizations;
+pub(crate) mod sso;
 pub(crate) mod users;
 
 use actix_web::HttpRequest;

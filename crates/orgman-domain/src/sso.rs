@@ -1,0 +1,413 @@
+//! SSO (OpenID Connect) configurations, per organization or for the whole
+//! installation, with the client secret encrypted at rest.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::error::{OrgError, ValidationError};
+use crate::id::{OrganizationId, SsoConfigId};
+use crate::membership::Permission;
+use crate::ports::{Clock, IdGenerator, SecretCipher, SsoConfigRepository};
+use crate::role::Actor;
+use crate::service::OrganizationService;
+use crate::user::ClientSecret;
+
+/// An identity provider's issuer: `https://` (or `http://` to a loopback
+/// host, for development, when allowed), at most 500 characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuerUrl(String);
+
+impl IssuerUrl {
+    /// Checks the rule.
+    ///
+    /// # Errors
+    /// [`ValidationError::IssuerUrlInvalid`].
+    pub fn parse(raw: &str, allow_http_loopback: bool) -> Result<Self, ValidationError> {
+        let url = raw.trim().trim_end_matches('/');
+        let invalid = |reason| Err(ValidationError::IssuerUrlInvalid { reason });
+        if url.len() > 500 {
+            return invalid("must be at most 500 characters");
+        }
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return invalid("must not contain spaces");
+        }
+        let (scheme, rest) = match url.split_once("://") {
+            Some(parts) => parts,
+            None => return invalid("must be an absolute URL"),
+        };
+        let host = host_of(rest);
+        if host.is_empty() || rest.contains('@') || rest.contains('#') || rest.contains('?') {
+            return invalid(
+                "must be scheme://host[:port][/path] without credentials, query or fragment",
+            );
+        }
+        match scheme {
+            "https" => Ok(Self(url.to_owned())),
+            "http" if allow_http_loopback && is_loopback(host) => Ok(Self(url.to_owned())),
+            "http" => invalid("must use https (http only for loopback in development)"),
+            _ => invalid("must use https"),
+        }
+    }
+
+    /// Restores a stored value without re-checking the scheme rule.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host (without port or brackets).
+    pub fn host(&self) -> &str {
+        host_of(self.0.split_once("://").map_or("", |(_, rest)| rest))
+    }
+}
+
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or("");
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+impl fmt::Debug for IssuerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IssuerUrl({:?})", self.0)
+    }
+}
+
+impl fmt::Display for IssuerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored SSO configuration. The secret is only ever held encrypted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoConfig {
+    /// Id.
+    pub id: SsoConfigId,
+    /// The owning organization; `None` for an installation-wide one.
+    pub organization: Option<OrganizationId>,
+    /// Display name.
+    pub name: String,
+    /// The provider's issuer.
+    pub issuer_url: IssuerUrl,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The client secret, encrypted by the [`SecretCipher`].
+    pub client_secret_enc: String,
+    /// Whether logins may use it.
+    pub enabled: bool,
+    /// Whether unknown users are created on first login.
+    pub auto_provision: bool,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+impl SsoConfig {
+    /// The associated data binding the ciphertext to this record.
+    pub fn cipher_context(&self) -> Vec<u8> {
+        cipher_context(self.id, self.organization)
+    }
+}
+
+fn cipher_context(id: SsoConfigId, organization: Option<OrganizationId>) -> Vec<u8> {
+    let scope = organization.map_or_else(|| "installation".to_owned(), |o| o.to_string());
+    format!("sso-config:{id}|{scope}").into_bytes()
+}
+
+/// What a caller asks to create or change. Unset fields of an update keep
+/// their value; the secret is write-only.
+#[derive(Clone, Debug, Default)]
+pub struct SsoDraft {
+    /// Display name (1-100 characters).
+    pub name: Option<String>,
+    /// Issuer URL, already parsed.
+    pub issuer_url: Option<IssuerUrl>,
+    /// OAuth client id (1-255 characters).
+    pub client_id: Option<String>,
+    /// Client secret (1-256 characters).
+    pub client_secret: Option<ClientSecret>,
+    /// Enabled (default true).
+    pub enabled: Option<bool>,
+    /// Auto-provisioning (default true).
+    pub auto_provision: Option<bool>,
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    let length = trimmed.chars().count();
+    if length == 0 || length > max || trimmed.chars().any(char::is_control) {
+        return Err(ValidationError::TextInvalid { field, max });
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Where a configuration belongs: one organization, or the installation.
+pub type SsoScope = Option<OrganizationId>;
+
+/// The SSO use cases.
+pub struct SsoService {
+    organizations: Arc<OrganizationService>,
+    repository: Arc<dyn SsoConfigRepository>,
+    cipher: Option<Arc<dyn SecretCipher>>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl fmt::Debug for SsoService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoService")
+            .field("encryption", &self.cipher.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a key rotation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Configurations examined.
+    pub examined: usize,
+    /// Re-encrypted with the active key.
+    pub rotated: usize,
+    /// Could not be decrypted (id and reason); left unchanged.
+    pub failed: Vec<(SsoConfigId, String)>,
+}
+
+impl SsoService {
+    /// The use cases. Without a cipher (no key configured), reads work and
+    /// writes that carry a secret answer [`OrgError::NotConfigured`].
+    pub fn new(
+        organizations: Arc<OrganizationService>,
+        repository: Arc<dyn SsoConfigRepository>,
+        cipher: Option<Arc<dyn SecretCipher>>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            organizations,
+            repository,
+            cipher,
+            clock,
+            ids,
+        }
+    }
+
+    /// Organization OWNER/ADMIN (`manage_sso`) for an organization's
+    /// configurations; platform administrators for installation-wide ones.
+    async fn authorize(&self, actor: &Actor, scope: SsoScope) -> Result<(), OrgError> {
+        match scope {
+            Some(org) => {
+                self.organizations
+                    .ensure_permission(actor, org, Permission::ManageSso)
+                    .await
+            }
+            None if actor.is_platform_admin() => Ok(()),
+            None => Err(OrgError::PlatformAdminRequired),
+        }
+    }
+
+    fn cipher(&self) -> Result<&Arc<dyn SecretCipher>, OrgError> {
+        self.cipher
+            .as_ref()
+            .ok_or(OrgError::NotConfigured("ORGMAN_SSO_ENCRYPTION_KEYS"))
+    }
+
+    fn seal(
+        &self,
+        secret: &ClientSecret,
+        id: SsoConfigId,
+        scope: SsoScope,
+    ) -> Result<String, OrgError> {
+        if secret.expose().is_empty() || secret.expose().chars().count() > 256 {
+            return Err(ValidationError::TextInvalid {
+                field: "clientSecret",
+                max: 256,
+            }
+            .into());
+        }
+        self.cipher()?
+            .encrypt(secret, &cipher_context(id, scope))
+            .map_err(|e| OrgError::Internal(format!("cannot encrypt: {e}")))
+    }
+
+    /// Creates a configuration.
+    ///
+    /// # Errors
+    /// Authorization errors, [`OrgError::Validation`]-like field errors
+    /// (returned as [`OrgError::Invalid`]), [`OrgError::NotConfigured`].
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        scope: SsoScope,
+        draft: SsoDraft,
+    ) -> Result<SsoConfig, OrgError> {
+        self.authorize(actor, scope).await?;
+        let id = SsoConfigId::from_uuid(self.ids.new_id());
+        let now = self.clock.now();
+        let missing = |field| OrgError::Invalid(ValidationError::TextInvalid { field, max: 0 });
+        let secret = draft.client_secret.ok_or_else(|| missing("clientSecret"))?;
+        let config = SsoConfig {
+            id,
+            organization: scope,
+            name: text(
+                "name",
+                draft.name.as_deref().ok_or_else(|| missing("name"))?,
+                100,
+            )?,
+            issuer_url: draft.issuer_url.ok_or_else(|| missing("issuerUrl"))?,
+            client_id: text(
+                "clientId",
+                draft
+                    .client_id
+                    .as_deref()
+                    .ok_or_else(|| missing("clientId"))?,
+                255,
+            )?,
+            client_secret_enc: self.seal(&secret, id, scope)?,
+            enabled: draft.enabled.unwrap_or(true),
+            auto_provision: draft.auto_provision.unwrap_or(true),
+            created_at: now,
+            updated_at: now,
+        };
+        self.repository.insert(&config).await?;
+        Ok(config)
+    }
+
+    /// The configurations of a scope.
+    ///
+    /// # Errors
+    /// Authorization errors, [`OrgError::Unavailable`].
+    pub async fn list(&self, actor: &Actor, scope: SsoScope) -> Result<Vec<SsoConfig>, OrgError> {
+        self.authorize(actor, scope).await?;
+        Ok(self.repository.list(scope).await?)
+    }
+
+    /// One configuration of a scope.
+    ///
+    /// # Errors
+    /// Authorization errors, [`OrgError::SsoConfigNotFound`].
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        scope: SsoScope,
+        id: SsoConfigId,
+    ) -> Result<SsoConfig, OrgError> {
+        self.authorize(actor, scope).await?;
+        self.repository
+            .get(id)
+            .await?
+            .filter(|c| c.organization == scope)
+            .ok_or(OrgError::SsoConfigNotFound)
+    }
+
+    /// Changes a configuration; a new secret replaces the old one.
+    ///
+    /// # Errors
+    /// As [`SsoService::get`], plus field errors.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        scope: SsoScope,
+        id: SsoConfigId,
+        draft: SsoDraft,
+    ) -> Result<SsoConfig, OrgError> {
+        let mut config = self.get(actor, scope, id).await?;
+        if let Some(name) = draft.name {
+            config.name = text("name", &name, 100)?;
+        }
+        if let Some(url) = draft.issuer_url {
+            config.issuer_url = url;
+        }
+        if let Some(client_id) = draft.client_id {
+            config.client_id = text("clientId", &client_id, 255)?;
+        }
+        if let Some(secret) = draft.client_secret {
+            config.client_secret_enc = self.seal(&secret, id, scope)?;
+        }
+        config.enabled = draft.enabled.unwrap_or(config.enabled);
+        config.auto_provision = draft.auto_provision.unwrap_or(config.auto_provision);
+        config.updated_at = self.clock.now();
+        self.repository.update(&config).await?;
+        Ok(config)
+    }
+
+    /// Deletes a configuration.
+    ///
+    /// # Errors
+    /// As [`SsoService::get`].
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        scope: SsoScope,
+        id: SsoConfigId,
+    ) -> Result<(), OrgError> {
+        self.get(actor, scope, id).await?;
+        if self.repository.delete(id).await? {
+            Ok(())
+        } else {
+            Err(OrgError::SsoConfigNotFound)
+        }
+    }
+
+    /// The plain client secret, for the login flow (never for the API).
+    ///
+    /// # Errors
+    /// [`OrgError::Internal`] when the stored value cannot be decrypted
+    /// (missing or wrong key, tampering): never garbage.
+    pub fn client_secret(&self, config: &SsoConfig) -> Result<ClientSecret, OrgError> {
+        self.cipher()?
+            .decrypt(&config.client_secret_enc, &config.cipher_context())
+            .map_err(|e| OrgError::Internal(format!("SSO configuration {}: {e}", config.id)))
+    }
+
+    /// Re-encrypts every secret not under the active key. Safe while the
+    /// service runs: each row is replaced only if nobody changed it
+    /// meanwhile (a concurrent update already wrote it with the active key).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`], [`OrgError::NotConfigured`].
+    pub async fn rotate(&self) -> Result<RotationReport, OrgError> {
+        let cipher = self.cipher()?.clone();
+        let mut report = RotationReport::default();
+        for config in self.repository.all().await? {
+            report.examined += 1;
+            if !cipher.needs_rotation(&config.client_secret_enc) {
+                continue;
+            }
+            let context = config.cipher_context();
+            let plain = match cipher.decrypt(&config.client_secret_enc, &context) {
+                Ok(plain) => plain,
+                Err(error) => {
+                    report.failed.push((config.id, error.to_string()));
+                    continue;
+                }
+            };
+            let sealed = cipher
+                .encrypt(&plain, &context)
+                .map_err(|e| OrgError::Internal(format!("cannot encrypt: {e}")))?;
+            if self
+                .repository
+                .replace_secret(config.id, &config.client_secret_enc, &sealed)
+                .await?
+            {
+                report.rotated += 1;
+            }
+        }
+        Ok(report)
+    }
+}
