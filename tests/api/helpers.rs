@@ -89,7 +89,20 @@ impl TestApp {
             ),
             ("SPRING_REDIS_HOST", redis_host.to_owned()),
             ("SPRING_REDIS_PORT", redis_port.to_owned()),
+            (
+                "ORGMAN_CACHE_KEY_PREFIX",
+                orgman_testkit::unique_name("api"),
+            ),
             ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("k1:{TEST_KEY_1}")),
+            ("SECURITY_OAUTH2_SA_REALM", realm.to_owned()),
+            (
+                "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID",
+                stack.service_account_id.clone(),
+            ),
+            (
+                "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
+                stack.service_account_secret.clone(),
+            ),
             ("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", "true".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),

@@ -14,4 +14,5 @@ mod lifecycle;
 mod members;
 mod openapi;
 mod organizations;
+mod registration;
 mod sso;

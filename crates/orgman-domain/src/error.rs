@@ -183,6 +183,12 @@ pub enum OrgError {
     /// The user is unknown to the service.
     #[error("user not found")]
     UserNotFound,
+    /// A user with that e-mail address (or username) already exists.
+    #[error("a user with this e-mail address already exists")]
+    UserExists,
+    /// The identity provider refused the request as invalid.
+    #[error("the identity provider refused the user: {0}")]
+    IdentityRejected(String),
     /// The organization is not ACTIVE, so it cannot be changed.
     #[error("organization is {status} and read-only")]
     ReadOnly {
@@ -286,6 +292,21 @@ pub enum AuthzError {
     /// Anything else.
     #[error("authorization error: {0}")]
     Other(String),
+}
+
+impl From<IdentityError> for OrgError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::Conflict => OrgError::UserExists,
+            IdentityError::Rejected(reason) => OrgError::IdentityRejected(reason),
+            IdentityError::Unavailable(reason) => {
+                OrgError::Unavailable(format!("identity provider: {reason}"))
+            }
+            IdentityError::Other(reason) => {
+                OrgError::Internal(format!("identity provider: {reason}"))
+            }
+        }
+    }
 }
 
 impl From<AuthzError> for OrgError {

@@ -68,6 +68,7 @@ mod name;
 mod organization;
 mod page;
 pub mod ports;
+mod registration;
 mod relay;
 mod role;
 mod service;
@@ -84,6 +85,7 @@ pub use membership::{MemberChange, Membership, Permission, check_member_change, 
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};
 pub use page::{Page, PageRequest};
+pub use registration::{Placement, UserService};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
 pub use role::{Actor, OrgRole, SystemRole};
 pub use service::{

@@ -47,6 +47,9 @@ pub struct NewIdentity {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
+    /// An initial password, if the caller sets one (otherwise the provider's
+    /// own flows, e.g. an e-mail, let the user choose one).
+    pub password: Option<ClientSecret>,
 }
 
 /// A user as the identity provider reports it.

@@ -81,18 +81,6 @@ impl StoredOrganization {
     }
 }
 
-fn generation_key(org: OrganizationId) -> String {
-    format!("orgman:v1:gen:{org}")
-}
-
-fn role_key(org: OrganizationId, user: UserId) -> String {
-    format!("orgman:v1:role:{org}:{user}:")
-}
-
-fn organization_key(org: OrganizationId) -> String {
-    format!("orgman:v1:org:{org}:")
-}
-
 /// The cache in Redis. Never fails: see the crate documentation.
 pub struct RedisCache {
     pool: Pool,
@@ -180,6 +168,18 @@ impl RedisCache {
         None
     }
 
+    fn generation_key(&self, org: OrganizationId) -> String {
+        format!("{}:v1:gen:{org}", self.settings.prefix)
+    }
+
+    fn role_key(&self, org: OrganizationId, user: UserId) -> String {
+        format!("{}:v1:role:{org}:{user}:", self.settings.prefix)
+    }
+
+    fn organization_key(&self, org: OrganizationId) -> String {
+        format!("{}:v1:org:{org}:", self.settings.prefix)
+    }
+
     fn is_dirty(&self, org: OrganizationId) -> bool {
         self.dirty
             .lock()
@@ -208,7 +208,7 @@ impl RedisCache {
     }
 
     async fn bump(&self, orgs: &[OrganizationId]) -> bool {
-        let keys: Vec<String> = orgs.iter().map(|o| generation_key(*o)).collect();
+        let keys: Vec<String> = orgs.iter().map(|o| self.generation_key(*o)).collect();
         self.call(async |conn| {
             let mut pipe = redis::pipe();
             for key in &keys {
@@ -226,7 +226,7 @@ impl RedisCache {
             self.stats.misses.fetch_add(1, Ordering::Relaxed);
             return Lookup::Miss(Lease(u64::MAX));
         }
-        let generation = generation_key(org);
+        let generation = self.generation_key(org);
         let found: Option<(String, Option<String>)> = self
             .call(async |conn| {
                 redis::cmd("EVAL")
@@ -274,7 +274,10 @@ fn role_text(role: Option<OrgRole>) -> &'static str {
 #[async_trait]
 impl MembershipCache for RedisCache {
     async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>> {
-        match self.get(organization, role_key(organization, user)).await {
+        match self
+            .get(organization, self.role_key(organization, user))
+            .await
+        {
             Lookup::Hit(text) if text == "NONE" => Lookup::Hit(None),
             Lookup::Hit(text) => match text.parse::<OrgRole>() {
                 Ok(role) => Lookup::Hit(Some(role)),
@@ -293,14 +296,14 @@ impl MembershipCache for RedisCache {
     ) {
         self.put(
             lease,
-            role_key(organization, user),
+            self.role_key(organization, user),
             role_text(role).to_owned(),
         )
         .await;
     }
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
-        match self.get(id, organization_key(id)).await {
+        match self.get(id, self.organization_key(id)).await {
             Lookup::Hit(json) => match serde_json::from_str::<StoredOrganization>(&json)
                 .ok()
                 .and_then(StoredOrganization::into_domain)
@@ -314,7 +317,7 @@ impl MembershipCache for RedisCache {
 
     async fn store_organization(&self, lease: Lease, organization: &Organization) {
         if let Ok(json) = serde_json::to_string(&StoredOrganization::from_domain(organization)) {
-            self.put(lease, organization_key(organization.id()), json)
+            self.put(lease, self.organization_key(organization.id()), json)
                 .await;
         }
     }

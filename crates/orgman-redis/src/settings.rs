@@ -18,6 +18,9 @@ pub struct RedisSettings {
     pub ttl: Duration,
     /// Longest wait for one Redis call before it counts as a miss.
     pub timeout: Duration,
+    /// Namespace of every key (`ORGMAN_CACHE_KEY_PREFIX`, default `orgman`),
+    /// so installations sharing a Redis never read each other's entries.
+    pub prefix: String,
 }
 
 impl fmt::Debug for RedisSettings {
@@ -60,6 +63,7 @@ impl RedisSettings {
             ),
             ttl: Duration::from_secs(number("ORGMAN_CACHE_TTL_SECONDS", 30)?.max(1)),
             timeout: Duration::from_millis(150),
+            prefix: var("ORGMAN_CACHE_KEY_PREFIX").unwrap_or_else(|| "orgman".into()),
         })
     }
 

@@ -19,8 +19,10 @@ use orgman_domain::ports::{
 };
 use orgman_domain::{
     OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings, SsoService,
+    UserService,
 };
 use orgman_kafka::KafkaPublisher;
+use orgman_keycloak::KeycloakClient;
 use orgman_postgres::{PgStore, migrate};
 use orgman_redis::RedisCache;
 use orgman_spicedb::SpiceDbAuthorizer;
@@ -103,7 +105,7 @@ impl Application {
             .timeout(Duration::from_secs(5))
             .build()
             .context("building the HTTP client")?;
-        let verifier = TokenVerifier::new(config.auth.clone(), http);
+        let verifier = TokenVerifier::new(config.auth.clone(), http.clone());
         if let Err(error) = verifier.warm_up().await {
             // Not fatal: tokens are refused with 503 until keys can be loaded.
             tracing::warn!(%error, issuer = %config.auth.issuer(), "identity provider keys not loaded yet");
@@ -191,6 +193,13 @@ impl Application {
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
         );
+        let registration = config.keycloak.clone().map(|settings| {
+            UserService::new(
+                service.clone(),
+                store.clone(),
+                Arc::new(KeycloakClient::new(settings, http.clone())),
+            )
+        });
         if config.sso.cipher.is_none() {
             tracing::warn!(
                 "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
@@ -202,6 +211,7 @@ impl Application {
         let state = web::Data::new(AppState {
             service,
             sso: sso_service,
+            registration,
             users: store,
             verifier,
             provisioning: Provisioning::default(),
@@ -241,6 +251,7 @@ impl Application {
                 .service(members::change_role)
                 .service(members::remove_member)
                 .service(users::me)
+                .service(users::register)
                 .service(sso::list_org)
                 .service(sso::create_org)
                 .service(sso::get_org)

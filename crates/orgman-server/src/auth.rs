@@ -60,6 +60,8 @@ pub enum AuthError {
 struct KeyCache {
     keys: HashMap<String, DecodingKey>,
     issuer: Option<String>,
+    /// Why the last refresh failed, while the provider is unreachable.
+    last_failure: Option<String>,
 }
 
 /// Verifies access tokens. Shared by all workers.
@@ -133,10 +135,16 @@ impl TokenVerifier {
             self.refresh(false).await?;
         }
         let cache = self.cache.read().await;
-        let key = cache
-            .keys
-            .get(&kid)
-            .ok_or_else(|| AuthError::Invalid("token signed by an unknown key".into()))?;
+        let key = match cache.keys.get(&kid) {
+            Some(key) => key,
+            // The provider could not be asked: the key may well be new.
+            None if cache.last_failure.is_some() => {
+                return Err(AuthError::ProviderUnavailable(
+                    cache.last_failure.clone().unwrap_or_default(),
+                ));
+            }
+            None => return Err(AuthError::Invalid("token signed by an unknown key".into())),
+        };
         let issuer = cache.issuer.clone().unwrap_or_else(|| self.config.issuer());
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = self.config.leeway.as_secs();
@@ -167,6 +175,25 @@ impl TokenVerifier {
             }
         }
         *last = Some(Instant::now());
+        let result = self.fetch_keys().await;
+        let mut cache = self.cache.write().await;
+        match result {
+            Ok((issuer, keys)) => {
+                tracing::info!(%issuer, keys = keys.len(), "loaded the identity provider's signing keys");
+                cache.keys = keys;
+                cache.issuer = Some(issuer);
+                cache.last_failure = None;
+                Ok(())
+            }
+            Err(error) => {
+                // Keep the keys we have: issued tokens keep verifying.
+                cache.last_failure = Some(error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch_keys(&self) -> Result<(String, HashMap<String, DecodingKey>), AuthError> {
         let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
         let discovery_url = format!("{}/.well-known/openid-configuration", self.config.issuer());
         let discovery: Discovery = self
@@ -197,10 +224,6 @@ impl TokenVerifier {
                 DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
             })
             .collect();
-        tracing::info!(issuer = %discovery.issuer, keys = keys.len(), "loaded the identity provider's signing keys");
-        let mut cache = self.cache.write().await;
-        cache.keys = keys;
-        cache.issuer = Some(discovery.issuer);
-        Ok(())
+        Ok((discovery.issuer, keys))
     }
 }

@@ -9,6 +9,7 @@ use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
 use std::sync::Arc;
 
+use orgman_keycloak::KeycloakSettings;
 use orgman_redis::RedisSettings;
 use orgman_secrets::AesGcmCipher;
 use orgman_spicedb::SpiceDbSettings;
@@ -53,6 +54,9 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// SSO configurations.
     pub sso: SsoSettings,
+    /// Keycloak's Admin API as the service account, for user registration;
+    /// `None` without `..._MAINIDENTITY_CLIENTSECRET`.
+    pub keycloak: Option<KeycloakSettings>,
 }
 
 /// SSO configuration handling.
@@ -268,6 +272,7 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
+            keycloak: KeycloakSettings::from_env(&get),
             sso: SsoSettings {
                 cipher: AesGcmCipher::from_env(&get)
                     .map_err(|e| ConfigError::Invalid {

@@ -245,6 +245,13 @@ impl From<OrgError> for ApiError {
                 )
             }
             OrgError::Invalid(validation) => validation.into(),
+            OrgError::UserExists => ApiError::new(S::CONFLICT, "user-exists", "Conflict", detail),
+            OrgError::IdentityRejected(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "identity-provider-rejected",
+                "Rejected by the identity provider",
+                detail,
+            ),
             OrgError::SsoConfigNotFound => ApiError::not_found("sso-config-not-found", detail),
             OrgError::NotConfigured(setting) => {
                 tracing::error!(setting, "a required setting is missing");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use orgman_domain::ports::UserRepository;
-use orgman_domain::{OrganizationService, SsoService};
+use orgman_domain::{OrganizationService, SsoService, UserService};
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
@@ -14,6 +14,9 @@ use crate::extract::Provisioning;
 pub(crate) struct AppState {
     /// The organization use cases.
     pub(crate) service: Arc<OrganizationService>,
+    /// Registration; `None` when the identity provider's admin API is not
+    /// configured.
+    pub(crate) registration: Option<UserService>,
     /// The SSO configuration use cases.
     pub(crate) sso: SsoService,
     /// Users (just-in-time provisioning, `/users/me`).

@@ -1,7 +1,11 @@
 //! The caller's own user.
 
-use actix_web::get;
 use actix_web::web::{Data, Json};
+use actix_web::{HttpResponse, get, post};
+use orgman_domain::{ClientSecret, Email, NewIdentity, OrgRole, OrganizationId, Placement};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::dto::Me;
 use crate::extract::Authenticated;
@@ -23,4 +27,76 @@ pub(crate) async fn me(auth: Authenticated, state: Data<AppState>) -> Result<Jso
         .map_err(orgman_domain::OrgError::from)?
         .ok_or_else(|| ApiError::internal("provisioned user missing"))?;
     Ok(Json(Me::new(&user, auth.actor.is_platform_admin())))
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct RegisterUser {
+    /// E-mail address, also the username.
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    /// Initial password (write-only); without it the identity provider's own
+    /// flows let the user set one.
+    password: Option<String>,
+    /// Place the user in this organization...
+    organization_id: Option<Uuid>,
+    /// ...with this role (default `MEMBER`).
+    role: Option<String>,
+}
+
+/// Registers a user at the identity provider and locally (platform
+/// administrators; an organization's OWNER/ADMIN into their organization).
+#[utoipa::path(
+    tag = "users",
+    request_body = RegisterUser,
+    responses(
+        (status = 201, body = Me), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/users")]
+pub(crate) async fn register(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: Json<RegisterUser>,
+) -> Result<HttpResponse, ApiError> {
+    let registration = state.registration.as_ref().ok_or_else(|| {
+        tracing::error!(
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET is not set"
+        );
+        ApiError::unavailable(
+            "not-configured",
+            "user registration is not configured on the server",
+        )
+    })?;
+    let body = body.into_inner();
+    let user = NewIdentity {
+        email: Email::parse(&body.email)?,
+        first_name: body.first_name.filter(|n| !n.trim().is_empty()),
+        last_name: body.last_name.filter(|n| !n.trim().is_empty()),
+        password: body.password.map(ClientSecret::new),
+    };
+    let placement = match (body.organization_id, body.role) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "role-without-organization",
+                "role needs organizationId",
+            ));
+        }
+        (Some(org), role) => Some(Placement {
+            organization: OrganizationId::from_uuid(org),
+            role: role
+                .as_deref()
+                .map(str::parse::<OrgRole>)
+                .transpose()?
+                .unwrap_or(OrgRole::Member),
+        }),
+    };
+    let created = registration.register(&auth.actor, user, placement).await?;
+    Ok(HttpResponse::Created().json(Me::new(&created, false)))
 }

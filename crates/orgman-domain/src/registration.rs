@@ -1,0 +1,135 @@
+//! Registering users at the identity provider, and locally.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::OrgError;
+use crate::id::{OrganizationId, UserId};
+use crate::membership::Permission;
+use crate::ports::{IdentityProvider, UserRepository};
+use crate::role::{Actor, OrgRole};
+use crate::service::OrganizationService;
+use crate::user::{NewIdentity, User, UserProfile};
+
+/// Registration use cases.
+pub struct UserService {
+    organizations: Arc<OrganizationService>,
+    users: Arc<dyn UserRepository>,
+    identity: Arc<dyn IdentityProvider>,
+}
+
+impl fmt::Debug for UserService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserService")
+    }
+}
+
+/// Where a registered user goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The organization to join.
+    pub organization: OrganizationId,
+    /// The role there.
+    pub role: OrgRole,
+}
+
+impl UserService {
+    /// The use cases.
+    pub fn new(
+        organizations: Arc<OrganizationService>,
+        users: Arc<dyn UserRepository>,
+        identity: Arc<dyn IdentityProvider>,
+    ) -> Self {
+        Self {
+            organizations,
+            users,
+            identity,
+        }
+    }
+
+    /// Creates a user at the identity provider and locally, optionally
+    /// straight into an organization.
+    ///
+    /// Who may: platform administrators; an organization's OWNER or ADMIN
+    /// when placing the user in that organization (OWNER only by an OWNER).
+    /// Permissions are checked before anything is created. If a local step
+    /// fails after the provider created the user, the provider's account is
+    /// disabled again, so nothing half-made can log in.
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`], authorization errors,
+    /// [`OrgError::UserExists`], [`OrgError::IdentityRejected`],
+    /// [`OrgError::Unavailable`] (nothing created).
+    pub async fn register(
+        &self,
+        actor: &Actor,
+        user: NewIdentity,
+        placement: Option<Placement>,
+    ) -> Result<User, OrgError> {
+        match placement {
+            None if !actor.is_platform_admin() => return Err(OrgError::PlatformAdminRequired),
+            None => {}
+            Some(place) => {
+                self.organizations
+                    .ensure_permission(actor, place.organization, Permission::ManageMembers)
+                    .await?;
+                let own_role = self
+                    .organizations
+                    .role_of(place.organization, actor.user_id())
+                    .await?;
+                if place.role == OrgRole::Owner
+                    && !actor.is_platform_admin()
+                    && own_role != Some(OrgRole::Owner)
+                {
+                    return Err(OrgError::OwnerRequired);
+                }
+            }
+        }
+        let created = self.identity.register(&user).await?;
+        let local = self
+            .complete(&created.subject, &user, placement, actor)
+            .await;
+        if local.is_err() {
+            // Compensate: the provider's account must not stay usable.
+            if let Err(error) = self.identity.disable(&created.subject).await {
+                return Err(OrgError::Internal(format!(
+                    "registration failed and the identity provider account {} could not be disabled: {error}",
+                    created.subject
+                )));
+            }
+        }
+        local
+    }
+
+    async fn complete(
+        &self,
+        subject: &str,
+        user: &NewIdentity,
+        placement: Option<Placement>,
+        actor: &Actor,
+    ) -> Result<User, OrgError> {
+        let id = subject.parse::<UserId>().map_err(|_| {
+            OrgError::Internal(format!("identity provider id {subject:?} is not a UUID"))
+        })?;
+        let display_name = [user.first_name.as_deref(), user.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let local = self
+            .users
+            .provision(&UserProfile {
+                id,
+                subject: subject.to_owned(),
+                email: Some(user.email.clone()),
+                display_name: (!display_name.is_empty()).then_some(display_name),
+            })
+            .await?;
+        if let Some(place) = placement {
+            self.organizations
+                .add_member(actor, place.organization, local.id, place.role)
+                .await?;
+        }
+        Ok(local)
+    }
+}

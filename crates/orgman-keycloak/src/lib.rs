@@ -1,0 +1,335 @@
+//! Keycloak adapter for orgman: implements the domain's
+//! [`IdentityProvider`] port with Keycloak's Admin REST API
+//! (`/admin/realms/{realm}/users`), authenticated as the service account
+//! (client credentials).
+//!
+//! - The service account's token is cached until shortly before it expires
+//!   and renewed once when the Admin API answers 401.
+//! - Keycloak's 409 becomes [`IdentityError::Conflict`]; 400 becomes
+//!   [`IdentityError::Rejected`]; an unreachable or failing Keycloak becomes
+//!   [`IdentityError::Unavailable`].
+//! - Settings use the reference's names
+//!   (`SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_*`,
+//!   `SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI`).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use orgman_domain::ports::IdentityProvider;
+use orgman_domain::{ClientSecret, Email, IdentityError, IdentityUser, NewIdentity};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+/// How to reach Keycloak as the service account.
+#[derive(Clone)]
+pub struct KeycloakSettings {
+    /// `SECURITY_OAUTH2_BASE_SERVER_URL`.
+    pub base_url: String,
+    /// The realm users are created in (`SECURITY_OAUTH2_REALM`, default
+    /// `SECURITY_OAUTH2_SA_REALM`).
+    pub realm: String,
+    /// `SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI`,
+    /// default `<base>/realms/<SA realm>/protocol/openid-connect/token`.
+    pub token_uri: String,
+    /// `SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID`,
+    /// default `flowx-organization-manager-sa`.
+    pub client_id: String,
+    /// `..._CLIENTSECRET`. Secret.
+    pub client_secret: ClientSecret,
+}
+
+impl fmt::Debug for KeycloakSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeycloakSettings")
+            .field("base_url", &self.base_url)
+            .field("realm", &self.realm)
+            .field("token_uri", &self.token_uri)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeycloakSettings {
+    /// Reads the settings through `get`; `None` without a client secret
+    /// (registration not configured).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = var("SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET")?;
+        let base_url = var("SECURITY_OAUTH2_BASE_SERVER_URL")?
+            .trim_end_matches('/')
+            .to_owned();
+        let sa_realm = var("SECURITY_OAUTH2_SA_REALM")
+            .or_else(|| var("SECURITY_OAUTH2_REALM"))
+            .unwrap_or_else(|| "flowx".into());
+        Some(Self {
+            token_uri: var("SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI")
+                .unwrap_or_else(|| {
+                    format!("{base_url}/realms/{sa_realm}/protocol/openid-connect/token")
+                }),
+            realm: var("SECURITY_OAUTH2_REALM").unwrap_or_else(|| sa_realm.clone()),
+            client_id: var("SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID")
+                .unwrap_or_else(|| "flowx-organization-manager-sa".into()),
+            client_secret: ClientSecret::new(secret),
+            base_url,
+        })
+    }
+}
+
+struct CachedToken {
+    value: String,
+    renew_after: Instant,
+}
+
+/// The Keycloak Admin REST API client.
+pub struct KeycloakClient {
+    settings: KeycloakSettings,
+    http: reqwest::Client,
+    token: Mutex<Option<CachedToken>>,
+    token_requests: AtomicU64,
+    admin_requests: AtomicU64,
+}
+
+impl fmt::Debug for KeycloakClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeycloakClient")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct UserRepresentation {
+    id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+fn unavailable(error: reqwest::Error) -> IdentityError {
+    IdentityError::Unavailable(error.to_string())
+}
+
+impl KeycloakClient {
+    /// A client (nothing is requested yet).
+    pub fn new(settings: KeycloakSettings, http: reqwest::Client) -> Self {
+        Self {
+            settings,
+            http,
+            token: Mutex::new(None),
+            token_requests: AtomicU64::new(0),
+            admin_requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Token requests made so far (for metrics and tests).
+    pub fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Admin API requests made so far.
+    pub fn admin_requests(&self) -> u64 {
+        self.admin_requests.load(Ordering::Relaxed)
+    }
+
+    /// Puts a token in the cache as if it had been fetched, valid for
+    /// `valid_for` (tests use it to present a stale or refused token).
+    pub async fn prime_token(&self, value: &str, valid_for: Duration) {
+        *self.token.lock().await = Some(CachedToken {
+            value: value.to_owned(),
+            renew_after: Instant::now() + valid_for,
+        });
+    }
+
+    /// Fetches a service-account token now (for health checks).
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    pub async fn ping(&self) -> Result<(), IdentityError> {
+        self.token(true).await.map(drop)
+    }
+
+    async fn token(&self, renew: bool) -> Result<String, IdentityError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached
+            .as_ref()
+            .filter(|t| !renew && Instant::now() < t.renew_after)
+        {
+            return Ok(token.value.clone());
+        }
+        self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .post(&self.settings.token_uri)
+            .basic_auth(
+                &self.settings.client_id,
+                Some(self.settings.client_secret.expose()),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if !response.status().is_success() {
+            let status = response.status();
+            tracing::error!(%status, client_id = %self.settings.client_id, "the identity provider refused the service account's credentials");
+            return Err(IdentityError::Unavailable(format!(
+                "service account token refused ({status})"
+            )));
+        }
+        let token: TokenResponse = response.json().await.map_err(unavailable)?;
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(60));
+        // Renew a little before expiry: 30 s, or half the lifetime if shorter.
+        let margin = Duration::from_secs(30).min(lifetime / 2);
+        *cached = Some(CachedToken {
+            value: token.access_token.clone(),
+            renew_after: Instant::now() + lifetime - margin,
+        });
+        Ok(token.access_token)
+    }
+
+    /// Sends an Admin API request; on 401 renews the token and tries once
+    /// more.
+    async fn admin(
+        &self,
+        build: impl Fn(&str) -> RequestBuilder,
+    ) -> Result<Response, IdentityError> {
+        let mut renew = false;
+        loop {
+            let token = self.token(renew).await?;
+            self.admin_requests.fetch_add(1, Ordering::Relaxed);
+            let response = build(&token).send().await.map_err(unavailable)?;
+            if response.status() == StatusCode::UNAUTHORIZED && !renew {
+                renew = true;
+                continue;
+            }
+            return match response.status() {
+                s if s.is_success() => Ok(response),
+                StatusCode::CONFLICT => Err(IdentityError::Conflict),
+                StatusCode::BAD_REQUEST => {
+                    let body: serde_json::Value = response.json().await.unwrap_or_default();
+                    let message = body["errorMessage"]
+                        .as_str()
+                        .or(body["error"].as_str())
+                        .unwrap_or("invalid request");
+                    Err(IdentityError::Rejected(message.chars().take(200).collect()))
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    let status = response.status();
+                    tracing::error!(%status, "the identity provider refused the service account (check its realm-management roles)");
+                    Err(IdentityError::Unavailable(format!(
+                        "admin API refused the service account ({status})"
+                    )))
+                }
+                s if s.is_server_error() => Err(IdentityError::Unavailable(format!(
+                    "admin API answered {s}"
+                ))),
+                s => Err(IdentityError::Other(format!("admin API answered {s}"))),
+            };
+        }
+    }
+
+    fn users_url(&self) -> String {
+        format!(
+            "{}/admin/realms/{}/users",
+            self.settings.base_url, self.settings.realm
+        )
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for KeycloakClient {
+    async fn register(&self, user: &NewIdentity) -> Result<IdentityUser, IdentityError> {
+        let mut representation = json!({
+            "username": user.email.as_str(),
+            "email": user.email.as_str(),
+            "enabled": true,
+            "emailVerified": false,
+        });
+        if let Some(first) = &user.first_name {
+            representation["firstName"] = json!(first);
+        }
+        if let Some(last) = &user.last_name {
+            representation["lastName"] = json!(last);
+        }
+        if let Some(password) = &user.password {
+            representation["credentials"] =
+                json!([{"type": "password", "value": password.expose(), "temporary": false}]);
+        }
+        let url = self.users_url();
+        let response = self
+            .admin(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .json(&representation)
+            })
+            .await?;
+        let id = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|location| location.rsplit('/').next())
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| {
+                IdentityError::Other("created, but no Location header with the user id".into())
+            })?
+            .to_owned();
+        Ok(IdentityUser {
+            subject: id,
+            email: Some(user.email.clone()),
+            enabled: true,
+        })
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<IdentityUser>, IdentityError> {
+        let url = self.users_url();
+        let response = self
+            .admin(|token| {
+                self.http
+                    .get(&url)
+                    .bearer_auth(token)
+                    .query(&[("email", email.as_str()), ("exact", "true")])
+            })
+            .await?;
+        let found: Vec<UserRepresentation> = response.json().await.map_err(unavailable)?;
+        Ok(found
+            .into_iter()
+            .find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
+            })
+            .map(|u| IdentityUser {
+                subject: u.id,
+                email: u.email.and_then(|e| Email::parse(&e).ok()),
+                enabled: u.enabled.unwrap_or(false),
+            }))
+    }
+
+    async fn disable(&self, subject: &str) -> Result<(), IdentityError> {
+        let url = format!("{}/{subject}", self.users_url());
+        self.admin(|token| {
+            self.http
+                .put(&url)
+                .bearer_auth(token)
+                .json(&json!({"enabled": false}))
+        })
+        .await
+        .map(drop)
+    }
+}

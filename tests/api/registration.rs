@@ -1,0 +1,198 @@
+//! User registration through the identity provider, end to end.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use orgman_testkit::{ADMIN, ALICE, BOB, Stack, TcpProxy, http, unique_name};
+use serde_json::json;
+
+use crate::helpers::{Overrides, TestApp, assert_problem, body};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn local_users_with(app: &TestApp, email: &str) -> i64 {
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT count(*) AS n FROM users WHERE email = $1")
+        .bind::<Text, _>(email)
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
+async fn login(email: &str, password: &str) -> Option<String> {
+    let response = http()
+        .post(Stack::get().token_endpoint())
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", Stack::get().test_client_id.as_str()),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if !response.status().is_success() {
+        return None;
+    }
+    let token: serde_json::Value = response.json().await.unwrap();
+    token["access_token"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn an_admin_registers_a_user_who_logs_in_and_reads_their_organization() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("acme").await;
+    let admin = app.token(ADMIN).await;
+    let email = format!("{}@example.com", unique_name("new"));
+
+    let created = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({"email": email, "firstName": "Nia", "lastName": "New", "password": "nia-password", "organizationId": org}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let user = body(created).await;
+    assert_eq!(user["email"], email.as_str());
+    assert_eq!(user["displayName"], "Nia New");
+    assert!(user.get("password").is_none());
+
+    let token = login(&email, "nia-password")
+        .await
+        .expect("the new user logs in");
+    let me = body(app.get("/api/v1/users/me", &token).await).await;
+    assert_eq!(me["id"], user["id"]);
+    let mine = body(app.get("/api/v1/organizations/mine", &token).await).await;
+    assert_eq!(mine["items"][0]["id"], org.as_str());
+    assert_eq!(mine["items"][0]["role"], "MEMBER");
+    assert_eq!(local_users_with(&app, &email).await, 1);
+
+    // The same address again.
+    assert_problem(
+        app.post("/api/v1/users", &admin, json!({"email": email}))
+            .await,
+        409,
+        "user-exists",
+    )
+    .await;
+    let problem = assert_problem(
+        app.post("/api/v1/users", &admin, json!({"email": "not-an-email"}))
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "email");
+    assert_problem(
+        app.post(
+            "/api/v1/users",
+            &admin,
+            json!({"email": "x@example.com", "role": "ADMIN"}),
+        )
+        .await,
+        400,
+        "role-without-organization",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn organization_owners_register_into_their_organization_only() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("acme", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let email = |tag: &str| format!("{}-{tag}@example.com", unique_name("reg"));
+
+    assert_problem(
+        app.post("/api/v1/users", &alice, json!({"email": email("a")}))
+            .await,
+        403,
+        "platform-admin-required",
+    )
+    .await;
+    let created = app
+        .post(
+            "/api/v1/users",
+            &alice,
+            json!({"email": email("b"), "organizationId": org, "role": "ADMIN"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let other = app.org_owned_by("bobs", BOB).await;
+    let refused = email("c");
+    assert_problem(
+        app.post(
+            "/api/v1/users",
+            &alice,
+            json!({"email": refused, "organizationId": other}),
+        )
+        .await,
+        404,
+        "organization-not-found",
+    )
+    .await;
+    assert_eq!(local_users_with(&app, &refused).await, 0);
+}
+
+#[tokio::test]
+async fn provider_outage_registers_nothing_and_issued_tokens_keep_working() {
+    let base = Stack::get()
+        .oidc_issuer
+        .split("/realms/")
+        .next()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let proxy = TcpProxy::start(&base).await;
+    let mut overrides = Overrides::default();
+    overrides.0.insert(
+        "SECURITY_OAUTH2_BASE_SERVER_URL",
+        format!("http://{}", proxy.address()),
+    );
+    overrides
+        .0
+        .insert("SECURITY_JWKS_MIN_REFRESH_SECONDS", "0".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let admin = app.token(ADMIN).await;
+    assert_eq!(app.get("/api/v1/users/me", &admin).await.status(), 200);
+
+    proxy.cut();
+    // Keys loaded at start-up still verify issued tokens.
+    assert_eq!(app.get("/api/v1/organizations", &admin).await.status(), 200);
+    let email = format!("{}@example.com", unique_name("outage"));
+    let problem = assert_problem(
+        app.post("/api/v1/users", &admin, json!({"email": email}))
+            .await,
+        503,
+        "dependency-unavailable",
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("retry"));
+    assert_eq!(
+        local_users_with(&app, &email).await,
+        0,
+        "nothing half-created"
+    );
+    // A token signed by a key the service has never seen cannot be checked.
+    let parts: Vec<&str> = admin.split('.').collect();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT","kid":"rotated-key"}"#);
+    let unknown = format!("{header}.{}.{}", parts[1], parts[2]);
+    assert_problem(
+        app.get("/api/v1/users/me", &unknown).await,
+        503,
+        "identity-provider-unavailable",
+    )
+    .await;
+    proxy.restore();
+}
