@@ -13,6 +13,7 @@ mod isolation;
 mod lifecycle;
 mod members;
 mod openapi;
+mod operability;
 mod organizations;
 mod registration;
 mod sso;

@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/organizations/{id}/members/{userId}"),
     ("get", "/api/v1/users/me"),
     ("post", "/api/v1/users"),
+    ("get", "/api/v1/platform/components"),
     ("get", "/api/v1/organizations/{id}/sso-configs"),
     ("post", "/api/v1/organizations/{id}/sso-configs"),
     ("get", "/api/v1/organizations/{id}/sso-configs/{configId}"),

@@ -5,6 +5,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::operability::components::{self, ComponentMonitor};
+use crate::operability::metered::MeteredAuthorizer;
+use crate::operability::metrics::{self, Metrics};
+use crate::operability::{Dependencies, health};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -82,9 +86,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds everything from the configuration and binds the listener.
-    /// With `migrate_on_start`, applies pending migrations first and fails
-    /// when it cannot.
+    /// Builds everything from the configuration and binds the listener:
+    /// migrations (when enabled), adapters, use cases, background work
+    /// (outbox relays, platform component monitor), then HTTP.
     ///
     /// # Errors
     /// Unusable configuration, failed migrations, or a port already taken.
@@ -100,49 +104,65 @@ impl Application {
                 "database migrations: update has been successful"
             );
         }
-        let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let metrics = Arc::new(Metrics::new());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .context("building the HTTP client")?;
+
+        // Adapters.
+        let store =
+            Arc::new(PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?);
         let verifier = TokenVerifier::new(config.auth.clone(), http.clone());
         if let Err(error) = verifier.warm_up().await {
             // Not fatal: tokens are refused with 503 until keys can be loaded.
             tracing::warn!(%error, issuer = %config.auth.issuer(), "identity provider keys not loaded yet");
         }
-        let store = Arc::new(store);
+        let redis = match &config.redis {
+            Some(settings) => Some(Arc::new(
+                RedisCache::connect(settings.clone()).map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
+        let cache: Arc<dyn MembershipCache> = match &redis {
+            Some(redis) => redis.clone(),
+            None => Arc::new(NoCache),
+        };
+        let kafka = config
+            .relay_enabled
+            .then(|| Arc::new(KafkaPublisher::new(config.kafka.clone())));
+        let spicedb = match &config.spicedb {
+            Some(settings) => Some(Arc::new(
+                SpiceDbAuthorizer::connect(settings.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )),
+            None => None,
+        };
+        let keycloak = config
+            .keycloak
+            .clone()
+            .map(|settings| Arc::new(KeycloakClient::new(settings, http.clone())));
+
         let mut background = Vec::new();
-        if config.relay_enabled {
-            let publisher = Arc::new(KafkaPublisher::new(config.kafka.clone()));
+        let mut relays = Vec::new();
+        if let Some(kafka) = &kafka {
             // Creates the topic when missing, without holding up start-up:
             // until the broker answers, events wait in the outbox.
-            let starting = publisher.clone();
+            let starting = kafka.clone();
             background.push(tokio::spawn(async move {
                 match starting.ensure_ready().await {
                     Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
                     Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
                 }
             }));
-            let relay = Arc::new(OutboxRelay::new(
+            relays.push(Arc::new(OutboxRelay::new(
                 store.clone(),
-                publisher,
+                kafka.clone(),
                 OutboxSink::Broker,
                 100,
-            ));
-            background.push(spawn_relay(relay, Pacing::default()));
+            )));
         }
-        let cache: Arc<dyn MembershipCache> = match &config.redis {
-            Some(settings) => {
-                Arc::new(RedisCache::connect(settings.clone()).map_err(anyhow::Error::msg)?)
-            }
-            None => Arc::new(NoCache),
-        };
-        let authorizer: Arc<dyn Authorizer> = match &config.spicedb {
-            Some(settings) => {
-                let spicedb = Arc::new(
-                    SpiceDbAuthorizer::connect(settings.clone())
-                        .map_err(|e| anyhow::anyhow!("{e}"))?,
-                );
+        let authorizer: Arc<dyn Authorizer> = match (&spicedb, &config.spicedb) {
+            (Some(spicedb), Some(settings)) => {
                 if settings.write_schema {
                     match spicedb.ensure_schema().await {
                         Ok(written) => {
@@ -155,19 +175,31 @@ impl Application {
                     }
                 }
                 if config.relay_enabled {
-                    let relay = OutboxRelay::new(
+                    relays.push(Arc::new(OutboxRelay::new(
                         store.clone(),
                         spicedb.clone(),
                         OutboxSink::Authorizer,
                         100,
-                    );
-                    background.push(spawn_relay(Arc::new(relay), Pacing::default()));
+                    )));
                 }
-                spicedb
+                Arc::new(MeteredAuthorizer::new(
+                    spicedb.clone(),
+                    metrics.clone(),
+                    "spicedb",
+                ))
             }
-            None => Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
+            _ => Arc::new(MeteredAuthorizer::new(
+                Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
+                metrics.clone(),
+                "database",
+            )),
         };
-        let service = OrganizationService::new(
+        for relay in &relays {
+            background.push(spawn_relay(relay.clone(), Pacing::default()));
+        }
+
+        // Use cases.
+        let service = Arc::new(OrganizationService::new(
             ServicePorts {
                 organizations: store.clone(),
                 members: store.clone(),
@@ -180,9 +212,8 @@ impl Application {
                 deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
                 creation: config.creation,
             },
-        );
-        let service = Arc::new(service);
-        let sso_service = SsoService::new(
+        ));
+        let sso = SsoService::new(
             service.clone(),
             store.clone(),
             config
@@ -193,28 +224,48 @@ impl Application {
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
         );
-        let registration = config.keycloak.clone().map(|settings| {
-            UserService::new(
-                service.clone(),
-                store.clone(),
-                Arc::new(KeycloakClient::new(settings, http.clone())),
-            )
-        });
         if config.sso.cipher.is_none() {
             tracing::warn!(
                 "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
             );
         }
+        let registration = keycloak
+            .clone()
+            .map(|keycloak| UserService::new(service.clone(), store.clone(), keycloak));
+
+        // Watching the platform's other components.
+        let components = Arc::new(ComponentMonitor::default());
+        if !config.platform_components.is_empty() {
+            background.push(components.spawn(
+                config.platform_components.clone(),
+                config.platform_components_interval,
+                metrics.clone(),
+            ));
+        }
+
         let listener = TcpListener::bind((config.address.as_str(), config.port))
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
+        let dependencies = Dependencies {
+            store: store.clone(),
+            redis,
+            kafka,
+            spicedb,
+            keycloak,
+            verifier: verifier.clone(),
+            relays,
+            required: config.health_required.clone(),
+        };
         let state = web::Data::new(AppState {
             service,
-            sso: sso_service,
+            sso,
             registration,
             users: store,
             verifier,
             provisioning: Provisioning::default(),
+            dependencies,
+            metrics,
+            components,
             config: Arc::new(config),
         });
         let server = HttpServer::new(move || {
@@ -264,8 +315,14 @@ impl Application {
                 .service(sso::update_installation)
                 .service(sso::delete_installation)
                 .service(sso::test_installation)
+                .service(components::platform_components)
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
+                .service(health::overall)
+                .service(health::liveness)
+                .service(health::readiness)
+                .service(metrics::metrics)
+                .service(metrics::info)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::not_found("route-not-found", "no such route"))
                 }))
@@ -342,8 +399,21 @@ async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
+    let method = req.method().to_string();
     async move {
         let mut response = next.call(req).await?;
+        if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".into());
+            state.metrics.observe_request(
+                &method,
+                &route,
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+        }
         if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
             response
                 .headers_mut()

@@ -106,6 +106,21 @@ impl TokenVerifier {
         self.refresh(true).await
     }
 
+    /// Whether the provider's discovery document answers (for health).
+    ///
+    /// # Errors
+    /// [`AuthError::ProviderUnavailable`].
+    pub async fn probe(&self) -> Result<(), AuthError> {
+        let url = format!("{}/.well-known/openid-configuration", self.config.issuer());
+        self.http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map(drop)
+            .map_err(|e| AuthError::ProviderUnavailable(e.to_string()))
+    }
+
     /// Whether the key set has been loaded at least once (for health).
     pub async fn has_keys(&self) -> bool {
         !self.cache.read().await.keys.is_empty()

@@ -57,6 +57,15 @@ pub struct Config {
     /// Keycloak's Admin API as the service account, for user registration;
     /// `None` without `..._MAINIDENTITY_CLIENTSECRET`.
     pub keycloak: Option<KeycloakSettings>,
+    /// Dependencies whose failure makes the service not ready
+    /// (`ORGMAN_HEALTH_REQUIRED`, comma-separated; default `database`; names:
+    /// database, redis, kafka, spicedb, identityProvider).
+    pub health_required: std::collections::BTreeSet<String>,
+    /// Platform components to watch (`ORGMAN_PLATFORM_COMPONENTS`,
+    /// `name=url,name=url`).
+    pub platform_components: Vec<crate::operability::components::PlatformComponent>,
+    /// How often to probe them (`ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS`, 30).
+    pub platform_components_interval: Duration,
 }
 
 /// SSO configuration handling.
@@ -273,6 +282,33 @@ impl Config {
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
             keycloak: KeycloakSettings::from_env(&get),
+            health_required: {
+                let names = parse("ORGMAN_HEALTH_REQUIRED", "database")?;
+                let known = ["database", "redis", "kafka", "spicedb", "identityProvider"];
+                let set: std::collections::BTreeSet<String> = names
+                    .split(',')
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                if let Some(bad) = set.iter().find(|n| !known.contains(&n.as_str())) {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGMAN_HEALTH_REQUIRED",
+                        reason: format!("{bad:?} is not one of {known:?}"),
+                    });
+                }
+                set
+            },
+            platform_components: crate::operability::components::parse_components(&parse(
+                "ORGMAN_PLATFORM_COMPONENTS",
+                "",
+            )?)
+            .map_err(|reason| ConfigError::Invalid {
+                name: "ORGMAN_PLATFORM_COMPONENTS",
+                reason,
+            })?,
+            platform_components_interval: Duration::from_secs(
+                number("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", 30)?.max(1),
+            ),
             sso: SsoSettings {
                 cipher: AesGcmCipher::from_env(&get)
                     .map_err(|e| ConfigError::Invalid {

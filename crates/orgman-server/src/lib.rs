@@ -10,6 +10,7 @@ mod background;
 pub mod config;
 mod dto;
 pub mod extract;
+mod operability;
 pub mod problem;
 mod routes;
 mod state;
@@ -17,3 +18,4 @@ pub mod telemetry;
 
 pub use app::{Application, REQUEST_ID_HEADER};
 pub use config::Config;
+pub use operability::components::{PlatformComponent, parse_components};

@@ -8,6 +8,9 @@ use orgman_domain::{OrganizationService, SsoService, UserService};
 use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::extract::Provisioning;
+use crate::operability::Dependencies;
+use crate::operability::components::ComponentMonitor;
+use crate::operability::metrics::Metrics;
 
 /// Shared application state (behind `web::Data`).
 #[allow(missing_debug_implementations)]
@@ -25,6 +28,12 @@ pub(crate) struct AppState {
     pub(crate) verifier: Arc<TokenVerifier>,
     /// Just-in-time provisioning memory.
     pub(crate) provisioning: Provisioning,
+    /// What health and metrics look at.
+    pub(crate) dependencies: Dependencies,
+    /// The metric families.
+    pub(crate) metrics: Arc<Metrics>,
+    /// The platform component monitor.
+    pub(crate) components: Arc<ComponentMonitor>,
     /// The configuration.
     pub(crate) config: Arc<Config>,
 }

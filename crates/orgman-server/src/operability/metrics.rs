@@ -1,0 +1,397 @@
+//! `/actuator/metrics` in Prometheus text format. Request metrics are
+//! recorded as requests finish; the adapters' own counters (pool, outbox,
+//! relays, cache, identity provider) are read when the endpoint is scraped.
+
+use std::fs;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix_web::web::Data;
+use actix_web::{HttpResponse, get};
+use orgman_domain::ports::{Outbox, OutboxSink};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use super::Dependencies;
+use super::health::Health;
+use crate::state::AppState;
+
+/// Every metric family the service exposes.
+pub(crate) struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_seconds: HistogramVec,
+    pool: IntGaugeVec,
+    outbox_pending: IntGaugeVec,
+    outbox_oldest_seconds: GaugeVec,
+    outbox_dead: IntGaugeVec,
+    relay_events: IntCounterVec,
+    cache_operations: IntCounterVec,
+    authz_seconds: HistogramVec,
+    identity_requests: IntCounterVec,
+    health_up: IntGaugeVec,
+    pub(crate) component_up: IntGaugeVec,
+    process_resident: IntGauge,
+    process_fds: IntGauge,
+    process_cpu: GaugeVec,
+    process_start: IntGauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+/// Raises a counter to `total` (the adapters keep totals themselves).
+fn catch_up(counter: &prometheus::IntCounter, total: u64) {
+    let current = counter.get();
+    if total > current {
+        counter.inc_by(total - current);
+    }
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let registry = Registry::new_custom(Some("orgman".into()), None).expect("registry");
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+                .expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        let latency = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let build = gauge(
+            &registry,
+            "build_info",
+            "Build information (always 1).",
+            &["version", "commit"],
+        );
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("ORGMAN_GIT_COMMIT")])
+            .set(1);
+        let process_cpu = GaugeVec::new(
+            Opts::new("process_cpu_seconds_total", "CPU time used, in seconds."),
+            &["mode"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(process_cpu.clone()))
+            .expect("unique metric");
+        let int = |name: &str, help: &str| {
+            let metric = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
+            metric
+        };
+        Self {
+            http_requests: counter(
+                &registry,
+                "http_requests_total",
+                "HTTP requests by route template and status.",
+                &["method", "route", "status"],
+            ),
+            http_seconds: histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency by route template.",
+                &["method", "route"],
+                latency.clone(),
+            ),
+            pool: gauge(
+                &registry,
+                "db_pool_connections",
+                "Database pool connections by state.",
+                &["state"],
+            ),
+            outbox_pending: gauge(
+                &registry,
+                "outbox_pending_events",
+                "Committed events not yet delivered, by sink.",
+                &["sink"],
+            ),
+            outbox_oldest_seconds: {
+                let metric = GaugeVec::new(
+                    Opts::new(
+                        "outbox_oldest_pending_age_seconds",
+                        "Age of the oldest undelivered event, by sink.",
+                    ),
+                    &["sink"],
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("unique metric");
+                metric
+            },
+            outbox_dead: gauge(
+                &registry,
+                "outbox_dead_lettered_events",
+                "Events given up on, by sink.",
+                &["sink"],
+            ),
+            relay_events: counter(
+                &registry,
+                "outbox_relay_events_total",
+                "Relay outcomes by sink (delivered, failed attempts, dead-lettered).",
+                &["sink", "outcome"],
+            ),
+            cache_operations: counter(
+                &registry,
+                "cache_operations_total",
+                "Cache hits, misses, errors and invalidations.",
+                &["result"],
+            ),
+            authz_seconds: histogram(
+                "authorization_check_duration_seconds",
+                "Authorization check latency by backend, permission and outcome.",
+                &["backend", "permission", "outcome"],
+                latency,
+            ),
+            identity_requests: counter(
+                &registry,
+                "identity_provider_requests_total",
+                "Requests to the identity provider's token endpoint and admin API.",
+                &["kind"],
+            ),
+            health_up: gauge(
+                &registry,
+                "dependency_up",
+                "Whether a dependency answered its last health probe (1) or not (0).",
+                &["dependency"],
+            ),
+            component_up: gauge(
+                &registry,
+                "platform_component_up",
+                "Whether a platform component answered its last probe as up.",
+                &["component"],
+            ),
+            process_resident: int(
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+            ),
+            process_fds: int("process_open_fds", "Open file descriptors."),
+            process_cpu,
+            process_start: int(
+                "process_start_time_seconds",
+                "Start time of the process since the Unix epoch, in seconds.",
+            ),
+            registry,
+        }
+    }
+
+    /// Records one finished request; `route` is the matched template.
+    pub(crate) fn observe_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.http_requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.http_seconds
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn observe_check(
+        &self,
+        backend: &str,
+        permission: &str,
+        outcome: &str,
+        elapsed: Duration,
+    ) {
+        self.authz_seconds
+            .with_label_values(&[backend, permission, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn record_health(&self, health: &Health) {
+        for (name, component) in &health.components {
+            self.health_up
+                .with_label_values(&[name])
+                .set(i64::from(component.status == "UP"));
+        }
+    }
+
+    /// Reads the adapters' figures into the metric families.
+    async fn refresh(&self, deps: &Dependencies) {
+        let pool = deps.store.pool_status();
+        for (state, value) in [
+            ("max", pool.max_size),
+            ("open", pool.size),
+            ("idle", pool.idle),
+            ("waiting", pool.waiting),
+        ] {
+            self.pool.with_label_values(&[state]).set(value as i64);
+        }
+        for sink in [OutboxSink::Broker, OutboxSink::Authorizer] {
+            if let Ok(backlog) = deps.store.backlog(sink).await {
+                self.outbox_pending
+                    .with_label_values(&[sink.as_str()])
+                    .set(backlog.pending as i64);
+                self.outbox_dead
+                    .with_label_values(&[sink.as_str()])
+                    .set(backlog.dead_lettered as i64);
+                let age = backlog.oldest.map_or(0.0, |oldest| {
+                    (time::OffsetDateTime::now_utc() - oldest)
+                        .as_seconds_f64()
+                        .max(0.0)
+                });
+                self.outbox_oldest_seconds
+                    .with_label_values(&[sink.as_str()])
+                    .set(age);
+            }
+        }
+        for relay in &deps.relays {
+            let stats = relay.stats();
+            let sink = relay.target().as_str();
+            catch_up(
+                &self.relay_events.with_label_values(&[sink, "delivered"]),
+                stats.delivered.load(Ordering::Relaxed),
+            );
+            catch_up(
+                &self.relay_events.with_label_values(&[sink, "failed"]),
+                stats.failed.load(Ordering::Relaxed),
+            );
+            catch_up(
+                &self
+                    .relay_events
+                    .with_label_values(&[sink, "dead_lettered"]),
+                stats.dead_lettered.load(Ordering::Relaxed),
+            );
+        }
+        if let Some(redis) = &deps.redis {
+            let stats = redis.stats();
+            for (result, value) in [
+                ("hit", &stats.hits),
+                ("miss", &stats.misses),
+                ("error", &stats.errors),
+                ("invalidation", &stats.invalidations),
+            ] {
+                catch_up(
+                    &self.cache_operations.with_label_values(&[result]),
+                    value.load(Ordering::Relaxed),
+                );
+            }
+        }
+        if let Some(keycloak) = &deps.keycloak {
+            catch_up(
+                &self.identity_requests.with_label_values(&["token"]),
+                keycloak.token_requests(),
+            );
+            catch_up(
+                &self.identity_requests.with_label_values(&["admin"]),
+                keycloak.admin_requests(),
+            );
+        }
+        self.refresh_process();
+    }
+
+    /// Process figures from /proc (Linux).
+    fn refresh_process(&self) {
+        let page = 4096_i64;
+        let ticks = 100.0_f64;
+        if let Ok(statm) = fs::read_to_string("/proc/self/statm") {
+            if let Some(resident) = statm
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                self.process_resident.set(resident * page);
+            }
+        }
+        if let Ok(fds) = fs::read_dir("/proc/self/fd") {
+            self.process_fds.set(fds.count() as i64);
+        }
+        if let Ok(stat) = fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name (which may hold spaces).
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            let field = |n: usize| {
+                fields
+                    .get(n)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            self.process_cpu
+                .with_label_values(&["user"])
+                .set(field(11) / ticks);
+            self.process_cpu
+                .with_label_values(&["system"])
+                .set(field(12) / ticks);
+            let boot = fs::read_to_string("/proc/stat").ok().and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("btime ")
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                })
+            });
+            if let Some(boot) = boot {
+                self.process_start.set((boot + field(19) / ticks) as i64);
+            }
+        }
+    }
+
+    fn encode(&self) -> String {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Prometheus text exposition.
+#[get("/actuator/metrics")]
+pub(crate) async fn metrics(state: Data<AppState>) -> HttpResponse {
+    state.metrics.refresh(&state.dependencies).await;
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.encode())
+}
+
+/// Version, git commit and build time.
+#[get("/actuator/info")]
+pub(crate) async fn info() -> HttpResponse {
+    let built: i64 = env!("ORGMAN_BUILD_UNIX_TIME").parse().unwrap_or(0);
+    let time = time::OffsetDateTime::from_unix_timestamp(built)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    HttpResponse::Ok().json(serde_json::json!({
+        "app": {"name": "orgman", "description": "Organization Manager"},
+        "build": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "commit": env!("ORGMAN_GIT_COMMIT"),
+            "time": time,
+        }
+    }))
+}

@@ -1,0 +1,241 @@
+//! Health, metrics, info and the platform component monitor.
+
+use std::time::Duration;
+
+use orgman_testkit::{ADMIN, ALICE, TcpProxy};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{Overrides, TestApp, body};
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app.request(Method::GET, path, None).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, body(response).await)
+}
+
+/// Polls until `check` holds or 10 s pass; returns the last observation.
+async fn eventually(
+    app: &TestApp,
+    path: &str,
+    check: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let mut last = get_json(app, path).await;
+    for _ in 0..50 {
+        if check(last.0, &last.1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        last = get_json(app, path).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn health_follows_a_stopped_database_and_recovers() {
+    let app = TestApp::spawn_with(Overrides::default(), true).await;
+    let (status, health) = get_json(&app, "/actuator/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "UP");
+    for component in ["database", "redis", "kafka", "identityProvider"] {
+        assert_eq!(
+            health["components"][component]["status"], "UP",
+            "{component}: {health}"
+        );
+    }
+    assert_eq!(
+        health["components"]["database"]["details"]["required"],
+        true
+    );
+
+    app.db_proxy.as_ref().unwrap().cut();
+    let (status, health) = eventually(&app, "/actuator/health", |s, _| s == 503).await;
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["status"], "DOWN");
+    assert_eq!(health["components"]["database"]["status"], "DOWN");
+    assert!(health["components"]["database"]["details"]["error"].is_string());
+    assert_eq!(get_json(&app, "/actuator/health/readiness").await.0, 503);
+    assert_eq!(
+        get_json(&app, "/actuator/health/liveness").await.0,
+        200,
+        "liveness ignores dependencies"
+    );
+    // What does not need the database still answers.
+    assert_eq!(get_json(&app, "/actuator/info").await.0, 200);
+
+    app.db_proxy.as_ref().unwrap().restore();
+    let (status, health) = eventually(&app, "/actuator/health", |s, _| s == 200).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(get_json(&app, "/actuator/health/readiness").await.0, 200);
+}
+
+#[tokio::test]
+async fn an_optional_dependency_down_degrades_without_making_the_service_unready() {
+    let redis = orgman_testkit::Stack::get()
+        .redis_url
+        .trim_start_matches("redis://")
+        .to_owned();
+    let proxy = TcpProxy::start(&redis).await;
+    let (host, port) = proxy
+        .address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let mut overrides = Overrides::default();
+    overrides.0.insert("SPRING_REDIS_HOST", host);
+    overrides.0.insert("SPRING_REDIS_PORT", port);
+    let app = TestApp::spawn_with(overrides, false).await;
+    let admin = app.token(ADMIN).await;
+    proxy.cut();
+    let (status, health) = eventually(&app, "/actuator/health", |_, h| {
+        h["components"]["redis"]["status"] == "DOWN"
+    })
+    .await;
+    assert_eq!(health["components"]["redis"]["status"], "DOWN", "{health}");
+    assert_eq!(status, 200, "redis is optional by default");
+    assert_eq!(get_json(&app, "/actuator/health/readiness").await.0, 200);
+    // Requests still succeed, from the database.
+    assert_eq!(app.get("/api/v1/organizations", &admin).await.status(), 200);
+    let metrics = app
+        .request(Method::GET, "/actuator/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("orgman_dependency_up{dependency=\"redis\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.lines().any(
+        |l| l.starts_with("orgman_cache_operations_total{result=\"error\"}") && !l.ends_with(" 0")
+    ));
+    proxy.restore();
+}
+
+#[tokio::test]
+async fn metrics_expose_every_family() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(ADMIN).await;
+    let org = app.create_org("metered").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get(&format!("/api/v1/organizations/{org}"), &admin)
+                .await
+                .status(),
+            200
+        );
+    }
+    let alice = app.token(ALICE).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/organizations/{org}"), &alice)
+            .await
+            .status(),
+        404
+    );
+    let _ = get_json(&app, "/actuator/health").await;
+    let response = app
+        .request(Method::GET, "/actuator/metrics", None)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for family in [
+        "orgman_http_requests_total",
+        "orgman_http_request_duration_seconds_bucket",
+        "orgman_db_pool_connections",
+        "orgman_outbox_pending_events",
+        "orgman_outbox_oldest_pending_age_seconds",
+        "orgman_outbox_relay_events_total",
+        "orgman_cache_operations_total",
+        "orgman_authorization_check_duration_seconds_bucket",
+        "orgman_dependency_up",
+        "orgman_process_resident_memory_bytes",
+        "orgman_process_open_fds",
+        "orgman_process_cpu_seconds_total",
+        "orgman_build_info",
+    ] {
+        assert!(text.contains(family), "missing {family}");
+    }
+    // Routes are labelled by template, not by id.
+    assert!(text.contains(r#"orgman_http_requests_total{method="GET",route="/api/v1/organizations/{id}",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"route="/api/v1/organizations/{id}",status="404"} 1"#));
+    assert!(!text.contains(&org), "no ids in labels");
+    let info = get_json(&app, "/actuator/info").await.1;
+    assert_eq!(info["build"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(info["build"]["commit"].is_string());
+}
+
+#[tokio::test]
+async fn the_component_monitor_reports_up_and_down_components() {
+    let other = TestApp::spawn().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut overrides = Overrides::default();
+    overrides.0.insert(
+        "ORGMAN_PLATFORM_COMPONENTS",
+        format!(
+            "engine={}/actuator/info,scheduler=http://127.0.0.1:{closed}/actuator/health",
+            other.address
+        ),
+    );
+    overrides
+        .0
+        .insert("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", "1".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let admin = app.token(ADMIN).await;
+    let mut components = Value::Null;
+    for _ in 0..50 {
+        components = body(app.get("/api/v1/platform/components", &admin).await).await;
+        if components
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["status"] != "UNKNOWN"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let by_name = |name: &str| {
+        components
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let engine = by_name("engine");
+    assert_eq!(engine["status"], "UP", "{components}");
+    assert_eq!(engine["version"], env!("CARGO_PKG_VERSION"));
+    assert!(engine["lastCheck"].is_string());
+    let scheduler = by_name("scheduler");
+    assert_eq!(scheduler["status"], "DOWN");
+    assert!(scheduler["detail"].is_string());
+    let metrics = app
+        .request(Method::GET, "/actuator/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(r#"orgman_platform_component_up{component="engine"} 1"#));
+    assert!(metrics.contains(r#"orgman_platform_component_up{component="scheduler"} 0"#));
+    let alice = app.token(ALICE).await;
+    assert_eq!(
+        app.get("/api/v1/platform/components", &alice)
+            .await
+            .status(),
+        403
+    );
+}
