@@ -58,13 +58,13 @@ where
     ComponentHealth { status, details }
 }
 
+/// One pending health probe.
+type Probe<'a> = std::pin::Pin<Box<dyn Future<Output = ComponentHealth> + 'a>>;
+
 /// Probes every configured dependency at once.
 pub(crate) async fn check(deps: &Dependencies) -> Health {
     let required = |name: &str| deps.required.contains(name);
-    let mut probes: Vec<(
-        String,
-        std::pin::Pin<Box<dyn Future<Output = ComponentHealth> + '_>>,
-    )> = Vec::new();
+    let mut probes: Vec<(String, Probe<'_>)> = Vec::new();
     probes.push((
         "database".into(),
         Box::pin(probe(required("database"), deps.store.ping())),
