@@ -1,0 +1,140 @@
+//! The Helm chart's contract, checked without `helm` (not installable from
+//! the registries this project uses): the reference's values are accepted,
+//! every value a template reads exists, template blocks balance, the probes
+//! use the actuator endpoints, and egress names exactly the dependencies.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
+
+fn chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/helm/organization-manager")
+}
+
+fn values() -> Value {
+    serde_yaml::from_str(&fs::read_to_string(chart().join("values.yaml")).unwrap()).unwrap()
+}
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+fn templates() -> Vec<(String, String)> {
+    fs::read_dir(chart().join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_values_are_accepted() {
+    let values = values();
+    for key in [
+        "fullnameOverride",
+        "image.repository",
+        "replicaCount",
+        "env",
+        "extraEnvVarsMultipleSecretsCustomKeys",
+        "rbac.create",
+        "ingress.enabled",
+        "podLabels",
+    ] {
+        assert!(lookup(&values, key).is_some(), "values.yaml lacks {key}");
+    }
+    let labels = lookup(&values, "podLabels").unwrap();
+    assert_eq!(
+        labels
+            .get("flowx.ai/prometheus-scrape")
+            .and_then(Value::as_str),
+        Some("organization-manager")
+    );
+}
+
+#[test]
+fn every_value_a_template_reads_exists() {
+    let values = values();
+    for (file, text) in templates() {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(".Values.") {
+            let path: String = rest[at + 8..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+                .collect();
+            let path = path.trim_end_matches('.');
+            assert!(
+                lookup(&values, path).is_some(),
+                "{file} reads .Values.{path}, which values.yaml lacks"
+            );
+            rest = &rest[at + 8..];
+        }
+    }
+}
+
+#[test]
+fn template_blocks_balance() {
+    for (file, text) in templates() {
+        let actions: Vec<&str> = text
+            .split("{{")
+            .skip(1)
+            .map(|a| a.trim_start_matches('-').trim_start())
+            .collect();
+        let opened = actions
+            .iter()
+            .filter(|a| {
+                ["if ", "range ", "with ", "define "]
+                    .iter()
+                    .any(|k| a.starts_with(k))
+            })
+            .count();
+        let closed = actions.iter().filter(|a| a.starts_with("end")).count();
+        assert_eq!(
+            opened, closed,
+            "{file}: {opened} blocks opened, {closed} closed"
+        );
+        assert_eq!(
+            text.matches("{{").count(),
+            text.matches("}}").count(),
+            "{file}: unbalanced braces"
+        );
+    }
+}
+
+#[test]
+fn probes_use_the_actuator_and_egress_is_limited_to_the_dependencies() {
+    let values = values();
+    assert_eq!(
+        lookup(&values, "probes.liveness.path").and_then(Value::as_str),
+        Some("/actuator/health/liveness")
+    );
+    assert_eq!(
+        lookup(&values, "probes.readiness.path").and_then(Value::as_str),
+        Some("/actuator/health/readiness")
+    );
+    let egress = lookup(&values, "networkPolicy.egress")
+        .unwrap()
+        .as_mapping()
+        .unwrap();
+    let mut names: Vec<&str> = egress.keys().filter_map(Value::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["kafka", "keycloak", "postgresql", "redis", "spicedb"]
+    );
+    let deployment = templates()
+        .into_iter()
+        .find(|(f, _)| f == "deployment.yaml")
+        .unwrap()
+        .1;
+    assert!(deployment.contains("runAsNonRoot: true"));
+    assert!(
+        deployment.contains("secretKeyRef"),
+        "secrets come from Kubernetes secrets"
+    );
+}
