@@ -11,6 +11,7 @@ mod helpers;
 mod import;
 mod isolation;
 mod lifecycle;
+mod logs;
 mod members;
 mod openapi;
 mod operability;

@@ -239,3 +239,102 @@ async fn the_component_monitor_reports_up_and_down_components() {
         403
     );
 }
+
+#[tokio::test]
+async fn broker_spicedb_and_identity_provider_outages_show_and_the_rest_keeps_serving() {
+    let stack = orgman_testkit::Stack::get();
+    let mut broker = orgman_testkit::PrivateBroker::start();
+    let spicedb = TcpProxy::start(stack.spicedb_endpoint.trim_start_matches("http://")).await;
+    let oidc = TcpProxy::start(
+        stack
+            .oidc_issuer
+            .split("/realms/")
+            .next()
+            .unwrap()
+            .trim_start_matches("http://"),
+    )
+    .await;
+    let mut overrides = Overrides::spicedb();
+    let (host, port) = spicedb
+        .address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    overrides.0.insert("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", host);
+    overrides.0.insert("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", port);
+    overrides
+        .0
+        .insert("SPRING_KAFKA_BOOTSTRAP_SERVERS", broker.address());
+    overrides.0.insert(
+        "SECURITY_OAUTH2_BASE_SERVER_URL",
+        format!("http://{}", oidc.address()),
+    );
+    let app = TestApp::spawn_with(overrides, false).await;
+    let admin = app.token(ADMIN).await;
+    let (_, health) = get_json(&app, "/actuator/health").await;
+    for component in ["kafka", "spicedb", "identityProvider"] {
+        assert_eq!(
+            health["components"][component]["status"], "UP",
+            "{component}: {health}"
+        );
+    }
+
+    broker.stop();
+    spicedb.cut();
+    oidc.cut();
+    let (status, health) = eventually(&app, "/actuator/health", |_, h| {
+        ["kafka", "spicedb", "identityProvider"]
+            .iter()
+            .all(|c| h["components"][c]["status"] == "DOWN")
+    })
+    .await;
+    for component in ["kafka", "spicedb", "identityProvider"] {
+        assert_eq!(
+            health["components"][component]["status"], "DOWN",
+            "{component}: {health}"
+        );
+    }
+    assert_eq!(status, 200, "only the database is required");
+    let metrics = app
+        .request(Method::GET, "/actuator/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for component in ["kafka", "spicedb", "identityProvider"] {
+        assert!(
+            metrics.contains(&format!(
+                "orgman_dependency_up{{dependency=\"{component}\"}} 0"
+            )),
+            "{component}"
+        );
+    }
+    // Still served: cached keys verify the token, platform admins need no
+    // SpiceDB check, and writes only queue their events.
+    assert_eq!(app.get("/api/v1/users/me", &admin).await.status(), 200);
+    let created = app
+        .post(
+            "/api/v1/organizations",
+            &admin,
+            serde_json::json!({"name": "During", "slug": "during"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    broker.restart();
+    spicedb.restore();
+    oidc.restore();
+    let (_, health) = eventually(&app, "/actuator/health", |_, h| {
+        ["kafka", "spicedb", "identityProvider"]
+            .iter()
+            .all(|c| h["components"][c]["status"] == "UP")
+    })
+    .await;
+    for component in ["kafka", "spicedb", "identityProvider"] {
+        assert_eq!(
+            health["components"][component]["status"], "UP",
+            "{component} recovered: {health}"
+        );
+    }
+}

@@ -396,3 +396,39 @@ fn service(store: &Arc<PgStore>, cipher: Arc<AesGcmCipher>) -> SsoService {
         Arc::new(UuidV7Generator),
     )
 }
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(ADMIN).await;
+    for name in ["first", "second"] {
+        let created = app
+            .post("/api/v1/sso-configs", &admin, json!({"name": name, "issuerUrl": "https://idp.example.com", "clientId": "c", "clientSecret": format!("{name}-secret")}))
+            .await;
+        assert_eq!(created.status(), 201);
+    }
+    // Copy the first row's ciphertext over the second's, in the database.
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE sso_configs SET client_secret_enc = (SELECT client_secret_enc FROM sso_configs WHERE name = 'first') WHERE name = 'second'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let store =
+        Arc::new(PgStore::connect(&PgSettings::from_url(&app.database_url).unwrap()).unwrap());
+    let cipher = Arc::new(AesGcmCipher::new(vec![("k1".into(), key(TEST_KEY_1))], "k1").unwrap());
+    let sso = service(&store, cipher);
+    let configs = sso
+        .list(&orgman_domain::Actor::platform_admin(admin_id()), None)
+        .await
+        .unwrap();
+    let first = configs.iter().find(|c| c.name == "first").unwrap();
+    let second = configs.iter().find(|c| c.name == "second").unwrap();
+    assert_eq!(first.client_secret_enc, second.client_secret_enc);
+    assert_eq!(sso.client_secret(first).unwrap().expose(), "first-secret");
+    let moved = sso.client_secret(second).unwrap_err();
+    assert!(moved.to_string().contains("authentication"), "{moved}");
+}
