@@ -375,17 +375,7 @@ fn key(encoded: &str) -> [u8; 32] {
 
 fn service(store: &Arc<PgStore>, cipher: Arc<AesGcmCipher>) -> SsoService {
     let organizations = Arc::new(OrganizationService::new(
-        orgman_domain::ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
-            authorizer: Arc::new(orgman_domain::ports::RoleAuthorizer::new(
-                store.clone(),
-                Arc::new(orgman_domain::ports::NoCache),
-            )),
-            cache: Arc::new(orgman_domain::ports::NoCache),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
-        },
+        orgman_domain::ServicePorts::over_storage(store.clone()),
         ServiceSettings::default(),
     ));
     SsoService::new(

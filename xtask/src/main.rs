@@ -247,9 +247,7 @@ fn dev() -> Result<()> {
 fn secrets_rotate() -> Result<()> {
     use std::sync::Arc;
 
-    use orgman_domain::ports::{
-        NoCache, RoleAuthorizer, SecretCipher, SystemClock, UuidV7Generator,
-    };
+    use orgman_domain::ports::{SecretCipher, SystemClock, UuidV7Generator};
     use orgman_domain::{OrganizationService, ServicePorts, ServiceSettings, SsoService};
     use orgman_postgres::{PgSettings, PgStore};
     use orgman_secrets::AesGcmCipher;
@@ -272,14 +270,7 @@ fn secrets_rotate() -> Result<()> {
     runtime.block_on(async {
         let store = Arc::new(PgStore::connect(&database).map_err(|e| anyhow::anyhow!("{e}"))?);
         let organizations = Arc::new(OrganizationService::new(
-            ServicePorts {
-                organizations: store.clone(),
-                members: store.clone(),
-                authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
-                cache: Arc::new(NoCache),
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(UuidV7Generator),
-            },
+            ServicePorts::over_storage(store.clone()),
             ServiceSettings::default(),
         ));
         let cipher: Arc<dyn SecretCipher> = Arc::new(cipher);

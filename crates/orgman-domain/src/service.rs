@@ -64,6 +64,27 @@ pub struct ServicePorts {
     pub ids: Arc<dyn IdGenerator>,
 }
 
+impl ServicePorts {
+    /// The usual wiring over one storage adapter: the domain's
+    /// [`RoleAuthorizer`](crate::ports::RoleAuthorizer) over the stored
+    /// roles, no cache, the system clock and UUIDv7 ids. Replace fields to
+    /// plug in a cache or another authorizer.
+    pub fn over_storage<S>(storage: Arc<S>) -> Self
+    where
+        S: OrganizationRepository + MembershipQueries + 'static,
+    {
+        let cache: Arc<dyn MembershipCache> = Arc::new(crate::ports::NoCache);
+        Self {
+            organizations: storage.clone(),
+            members: storage.clone(),
+            authorizer: Arc::new(crate::ports::RoleAuthorizer::new(storage, cache.clone())),
+            cache,
+            clock: Arc::new(crate::ports::SystemClock),
+            ids: Arc::new(crate::ports::UuidV7Generator),
+        }
+    }
+}
+
 /// The organization use cases. Every method takes the acting user
 /// explicitly and enforces the rules of the crate documentation.
 ///

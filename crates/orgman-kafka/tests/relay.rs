@@ -6,10 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgman_domain::ports::{
-    NoCache, OrganizationRepository, Outbox, OutboxSink, RoleAuthorizer, SystemClock,
-    UserRepository, UuidV7Generator,
-};
+use orgman_domain::ports::{OrganizationRepository, Outbox, OutboxSink, UserRepository};
 use orgman_domain::{
     Actor, DomainEvent, EventId, EventKind, OrgName, OrgRole, OrganizationId, OrganizationService,
     OutboxRelay, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
@@ -33,14 +30,7 @@ async fn setup() -> Setup {
     migrate::run_pending(&url).await.unwrap();
     let store = Arc::new(PgStore::connect(&PgSettings::from_url(&url).unwrap()).unwrap());
     let service = OrganizationService::new(
-        ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
-            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
-            cache: Arc::new(NoCache),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
-        },
+        ServicePorts::over_storage(store.clone()),
         ServiceSettings::default(),
     );
     let admin = Actor::platform_admin(UserId::from_uuid(uuid::Uuid::now_v7()));

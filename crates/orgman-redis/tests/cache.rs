@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use orgman_domain::ports::{
-    CacheKey, Lookup, MembershipCache, RoleAuthorizer, SystemClock, UserRepository, UuidV7Generator,
-};
+use orgman_domain::ports::{CacheKey, Lookup, MembershipCache, RoleAuthorizer, UserRepository};
 use orgman_domain::{
     Actor, OrgError, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts,
     ServiceSettings, Slug, UserId, UserProfile,
@@ -33,12 +31,9 @@ fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
     let cache = Arc::new(RedisCache::connect(settings).unwrap());
     let service = OrganizationService::new(
         ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
             authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
             cache: cache.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
+            ..ServicePorts::over_storage(store.clone())
         },
         ServiceSettings::default(),
     );

@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orgman_domain::ports::{
-    MembershipCache, NoCache, RoleAuthorizer, SystemClock, UserRepository, UuidV7Generator,
-};
+use orgman_domain::ports::{MembershipCache, NoCache, RoleAuthorizer, UserRepository};
 use orgman_domain::{
     Actor, OrgName, OrgRole, OrganizationService, ServicePorts, ServiceSettings, Slug, UserId,
     UserProfile,
@@ -39,12 +37,9 @@ fn summary(label: &str, mut samples: Vec<Duration>, wall: Duration) -> String {
 fn service(store: &Arc<PgStore>, cache: Arc<dyn MembershipCache>) -> OrganizationService {
     OrganizationService::new(
         ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
             authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
             cache,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
+            ..ServicePorts::over_storage(store.clone())
         },
         ServiceSettings::default(),
     )

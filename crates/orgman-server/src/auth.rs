@@ -208,29 +208,27 @@ impl TokenVerifier {
         }
     }
 
-    async fn fetch_keys(&self) -> Result<(String, HashMap<String, DecodingKey>), AuthError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
         let unavailable = |e: reqwest::Error| AuthError::ProviderUnavailable(e.to_string());
-        let discovery_url = format!("{}/.well-known/openid-configuration", self.config.issuer());
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn fetch_keys(&self) -> Result<(String, HashMap<String, DecodingKey>), AuthError> {
         let discovery: Discovery = self
-            .http
-            .get(&discovery_url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
-        let jwks: JwkSet = self
-            .http
-            .get(&discovery.jwks_uri)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+            .get_json(&format!(
+                "{}/.well-known/openid-configuration",
+                self.config.issuer()
+            ))
+            .await?;
+        let jwks: JwkSet = self.get_json(&discovery.jwks_uri).await?;
         let keys: HashMap<String, DecodingKey> = jwks
             .keys
             .iter()

@@ -4,10 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgman_domain::ports::{
-    Authorizer, MembershipQueries, NoCache, Outbox, OutboxSink, SystemClock, UserRepository,
-    UuidV7Generator,
-};
+use orgman_domain::ports::{Authorizer, MembershipQueries, Outbox, OutboxSink, UserRepository};
 use orgman_domain::{
     Actor, AuthzError, LifecycleAction, OrgError, OrgName, OrgRole, OrganizationId,
     OrganizationService, OutboxRelay, PageRequest, Permission, ServicePorts, ServiceSettings, Slug,
@@ -61,12 +58,8 @@ async fn setup(proxied: bool) -> (Setup, Option<TcpProxy>) {
     authz.ensure_schema().await.unwrap();
     let service = OrganizationService::new(
         ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
             authorizer: authz.clone(),
-            cache: Arc::new(NoCache),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
+            ..ServicePorts::over_storage(store.clone())
         },
         ServiceSettings::default(),
     );

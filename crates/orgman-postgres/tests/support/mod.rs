@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UserRepository, UuidV7Generator};
+use orgman_domain::ports::UserRepository;
 use orgman_domain::uuid::Uuid;
 use orgman_domain::{
     Actor, CreationPolicy, OrgName, Organization, OrganizationService, ServicePorts,
@@ -78,16 +78,8 @@ impl Db {
 }
 
 pub fn service(store: &PgStore) -> OrganizationService {
-    let store = Arc::new(store.clone());
     OrganizationService::new(
-        ServicePorts {
-            organizations: store.clone(),
-            members: store.clone(),
-            authorizer: Arc::new(RoleAuthorizer::new(store, Arc::new(NoCache))),
-            cache: Arc::new(NoCache),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Generator),
-        },
+        ServicePorts::over_storage(Arc::new(store.clone())),
         ServiceSettings {
             creation: CreationPolicy::PlatformAdminsOnly,
             ..ServiceSettings::default()
