@@ -17,4 +17,5 @@ mod openapi;
 mod operability;
 mod organizations;
 mod registration;
+mod shutdown;
 mod sso;
