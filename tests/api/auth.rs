@@ -162,3 +162,46 @@ async fn first_request_provisions_the_user_from_the_token_and_roles_come_from_th
         assert_eq!(call.await.unwrap(), 200);
     }
 }
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let provider = orgman_testkit::PrivateOidc::start(2);
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("SECURITY_OAUTH2_BASE_SERVER_URL", provider.base_url());
+    overrides
+        .0
+        .insert("SECURITY_JWT_LEEWAY_SECONDS", "0".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let response = orgman_testkit::http()
+        .post(format!(
+            "{}/protocol/openid-connect/token",
+            provider.issuer()
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "orgman-test"),
+            ("username", ALICE.username),
+            ("password", ALICE.password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token = body(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.get("/api/v1/users/me", &token).await.status(),
+        200,
+        "fresh token accepted"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let expired = app.get("/api/v1/users/me", &token).await;
+    let problem = assert_problem(expired, 401, "invalid-token").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("Expired"),
+        "{problem}"
+    );
+}

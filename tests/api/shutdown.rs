@@ -13,7 +13,11 @@ async fn an_in_flight_request_finishes_after_sigterm() {
     let stack = Stack::get();
     let database = stack.fresh_database().await;
     let token = stack.password_token(ADMIN).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_orgman-server"))
         .env_clear()
@@ -48,20 +52,33 @@ async fn an_in_flight_request_finishes_after_sigterm() {
     stream.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     std::thread::sleep(Duration::from_millis(500));
     // New connections are no longer accepted...
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "still accepting after SIGTERM");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting after SIGTERM"
+    );
     // ...but the request in flight completes.
     stream.write_all(body[10..].as_bytes()).unwrap();
     let mut status_line = String::new();
-    BufReader::new(stream.try_clone().unwrap()).read_line(&mut status_line).unwrap();
+    BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut status_line)
+        .unwrap();
     assert!(status_line.starts_with("HTTP/1.1 201"), "{status_line:?}");
 
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     let mut output = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
     assert!(output.contains("stopped gracefully"), "{output}");
 }

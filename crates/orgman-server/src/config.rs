@@ -240,7 +240,7 @@ impl Config {
             },
             admin_role: parse("SECURITY_PLATFORM_ADMIN_ROLE", "ADMIN")?,
             organization_claim: parse("SECURITY_ORGANIZATION_CLAIM", "org_id")?,
-            leeway: Duration::from_secs(30),
+            leeway: Duration::from_secs(number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
             jwks_min_refresh: Duration::from_secs(number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
         };
         let creation = match parse("ORGMAN_ORGANIZATION_CREATION", "platform-admins")?.as_str() {

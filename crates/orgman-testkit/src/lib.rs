@@ -15,6 +15,7 @@
 //!   [`PrivateBroker`] is a broker of the test's own, to stop and restart.
 
 mod broker;
+mod oidc;
 mod proxy;
 
 use std::env;
@@ -24,6 +25,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
+pub use oidc::PrivateOidc;
 pub use proxy::TcpProxy;
 
 /// A user of the stack's `dev` realm (see `deploy/local/oidc/realm-dev.json`).
