@@ -64,7 +64,7 @@ async fn an_in_flight_request_finishes_after_sigterm() {
         "still accepting after SIGTERM"
     );
     // ...but the request in flight completes.
-    stream.write_all(body[10..].as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut status_line = String::new();
     BufReader::new(stream.try_clone().unwrap())
         .read_line(&mut status_line)
