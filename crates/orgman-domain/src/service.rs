@@ -238,11 +238,28 @@ impl OrganizationService {
         actor: &Actor,
         page: PageRequest<OrganizationId>,
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, OrgError> {
-        Ok(self
-            .ports
-            .members
-            .organizations_of(actor.user_id(), page)
-            .await?)
+        let user = actor.user_id();
+        // Only the first page of the default size is cached: it is what
+        // front ends ask for on every start.
+        let cacheable =
+            page.after.is_none() && page.limit() == PageRequest::<OrganizationId>::DEFAULT_LIMIT;
+        if !cacheable {
+            return Ok(self.ports.members.organizations_of(user, page).await?);
+        }
+        match self.ports.cache.user_organizations(user).await {
+            // Only complete lists are stored, so there is no next page.
+            Lookup::Hit(items) => Ok(Page { items, next: None }),
+            Lookup::Miss(lease) => {
+                let found = self.ports.members.organizations_of(user, page).await?;
+                if found.next.is_none() {
+                    self.ports
+                        .cache
+                        .store_user_organizations(lease, user, &found.items)
+                        .await;
+                }
+                Ok(found)
+            }
+        }
     }
 
     /// The actor's role in an organization: the single point lookup every

@@ -682,3 +682,70 @@ fn a_store_after_an_invalidation_is_never_served() {
         Lookup::Miss(_)
     ));
 }
+
+#[test]
+fn the_organization_list_is_cached_and_never_stale() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let a = w.org_owned_by("a", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, a.id(), member.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let first = block_on(w.service.list_mine(&member, PageRequest::first())).unwrap();
+    let hits = w.memory.cache.hits();
+    let again = block_on(w.service.list_mine(&member, PageRequest::first())).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(w.memory.cache.hits(), hits + 1, "served from the cache");
+
+    // A rename of a listed organization shows at once...
+    block_on(w.service.rename(&owner, a.id(), name("A renamed"), None)).unwrap();
+    let renamed = block_on(w.service.list_mine(&member, PageRequest::first())).unwrap();
+    assert_eq!(renamed.items[0].0.name().as_str(), "A renamed");
+    // ...so does a new membership and a removal.
+    let b = w.org_owned_by("b", &owner);
+    block_on(
+        w.service
+            .add_member(&owner, b.id(), member.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(w.service.list_mine(&member, PageRequest::first()))
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    block_on(w.service.remove_member(&owner, a.id(), member.user_id())).unwrap();
+    let left = block_on(w.service.list_mine(&member, PageRequest::first())).unwrap();
+    assert_eq!(
+        left.items
+            .iter()
+            .map(|(o, r)| (o.id(), *r))
+            .collect::<Vec<_>>(),
+        vec![(b.id(), OrgRole::Admin)]
+    );
+}
+
+#[test]
+fn a_list_read_before_a_change_is_not_stored_after_it() {
+    use orgman_domain::ports::{Lookup, MembershipCache};
+    let w = World::new();
+    let owner = w.user("owner");
+    let org = w.org_owned_by("acme", &owner);
+    let cache = &w.memory.cache;
+    let Lookup::Miss(lease) = block_on(cache.user_organizations(owner.user_id())) else {
+        panic!("cold")
+    };
+    let stale = block_on(w.service.list_mine(&owner, PageRequest::new(None, 10)))
+        .unwrap()
+        .items;
+    block_on(w.service.rename(&owner, org.id(), name("Changed"), None)).unwrap();
+    block_on(cache.store_user_organizations(lease, owner.user_id(), &stale));
+    assert!(matches!(
+        block_on(cache.user_organizations(owner.user_id())),
+        Lookup::Miss(_)
+    ));
+}

@@ -12,12 +12,26 @@ enum Value {
     Organization(Organization),
 }
 
+/// A user's organization list with the generations it was stored under.
+#[derive(Clone, Debug)]
+struct UserList {
+    user_generation: u64,
+    organization_generations: Vec<u64>,
+    items: Vec<(Organization, OrgRole)>,
+}
+
 #[derive(Debug, Default)]
 struct Entries {
     /// Per organization: bumped by every invalidation touching it.
     generations: HashMap<OrganizationId, u64>,
+    /// Per user: bumped when the user's memberships change.
+    user_generations: HashMap<UserId, u64>,
+    /// Bumped by every invalidation: a list stored with an older epoch
+    /// might hold data read before the change.
+    epoch: u64,
     /// Values with the generation they were stored under.
     values: HashMap<CacheKey, (u64, Value)>,
+    lists: HashMap<UserId, UserList>,
 }
 
 /// A cache in a hash map, without expiry, with the leases of the
@@ -125,11 +139,59 @@ impl MembershipCache for MemoryCache {
         );
     }
 
+    async fn user_organizations(&self, user: UserId) -> Lookup<Vec<(Organization, OrgRole)>> {
+        let entries = self.entries();
+        let user_generation = entries.user_generations.get(&user).copied().unwrap_or(0);
+        let current = entries.lists.get(&user).filter(|list| {
+            list.user_generation == user_generation
+                && list.items.iter().zip(&list.organization_generations).all(
+                    |((org, _), generation)| {
+                        entries.generations.get(&org.id()).copied().unwrap_or(0) == *generation
+                    },
+                )
+        });
+        let counter = if current.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        match current {
+            Some(list) => Lookup::Hit(list.items.clone()),
+            None => Lookup::Miss(Lease(entries.epoch)),
+        }
+    }
+
+    async fn store_user_organizations(
+        &self,
+        lease: Lease,
+        user: UserId,
+        page: &[(Organization, OrgRole)],
+    ) {
+        let mut entries = self.entries();
+        if lease.0 != entries.epoch {
+            return;
+        }
+        let list = UserList {
+            user_generation: entries.user_generations.get(&user).copied().unwrap_or(0),
+            organization_generations: page
+                .iter()
+                .map(|(org, _)| entries.generations.get(&org.id()).copied().unwrap_or(0))
+                .collect(),
+            items: page.to_vec(),
+        };
+        entries.lists.insert(user, list);
+    }
+
     async fn invalidate(&self, keys: &[CacheKey]) {
         let mut entries = self.entries();
+        entries.epoch += 1;
         for key in keys {
             if let Some(org) = organization_of(key) {
                 *entries.generations.entry(org).or_default() += 1;
+            }
+            if let CacheKey::UserOrganizations(user) = key {
+                *entries.user_generations.entry(*user).or_default() += 1;
             }
             entries.values.remove(key);
         }

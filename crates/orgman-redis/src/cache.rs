@@ -23,6 +23,22 @@ local generation = redis.call('GET', KEYS[1]) or '0'
 return {generation, redis.call('GET', KEYS[2] .. generation)}
 ";
 
+/// Reads a user's list entry with the generation and epoch it needs.
+const LOOKUP_LIST: &str = r"
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', KEYS[2] .. generation), redis.call('GET', KEYS[3]) or '0'}
+";
+
+/// Before storing a list: the user's generation and the listed
+/// organizations' generations, unless anything was invalidated since the
+/// miss (the epoch moved), in which case nothing.
+const PREPARE_LIST: &str = r"
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return false end
+local found = {redis.call('GET', KEYS[2]) or '0'}
+for i = 3, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i]) or '0' end
+return found
+";
+
 /// Counters for metrics.
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -50,6 +66,14 @@ struct StoredOrganization {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+}
+
+/// A user's organization list as stored, with the generations that make it
+/// current.
+#[derive(Serialize, Deserialize)]
+struct StoredList {
+    generations: Vec<String>,
+    items: Vec<(StoredOrganization, String)>,
 }
 
 impl StoredOrganization {
@@ -86,9 +110,9 @@ pub struct RedisCache {
     pool: Pool,
     settings: RedisSettings,
     stats: CacheStats,
-    /// Organizations whose invalidation could not be written; this process
-    /// bypasses the cache for them until it can.
-    dirty: Mutex<HashSet<OrganizationId>>,
+    /// Invalidations that could not be written (organizations, users);
+    /// this process bypasses the cache for them until they are written.
+    dirty: Mutex<(HashSet<OrganizationId>, HashSet<UserId>)>,
     last_warning: Mutex<Option<Instant>>,
 }
 
@@ -123,7 +147,7 @@ impl RedisCache {
             pool,
             settings,
             stats: CacheStats::default(),
-            dirty: Mutex::new(HashSet::new()),
+            dirty: Mutex::new((HashSet::new(), HashSet::new())),
             last_warning: Mutex::new(None),
         })
     }
@@ -180,35 +204,62 @@ impl RedisCache {
         format!("{}:v1:org:{org}:", self.settings.prefix)
     }
 
+    fn user_generation_key(&self, user: UserId) -> String {
+        format!("{}:v1:ugen:{user}", self.settings.prefix)
+    }
+
+    fn list_key(&self, user: UserId) -> String {
+        format!("{}:v1:mine:{user}:", self.settings.prefix)
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:v1:epoch", self.settings.prefix)
+    }
+
     fn is_dirty(&self, org: OrganizationId) -> bool {
         self.dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .0
             .contains(&org)
+    }
+
+    fn anything_dirty(&self) -> bool {
+        let dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        !dirty.0.is_empty() || !dirty.1.is_empty()
     }
 
     /// Retries invalidations that could not be written earlier.
     async fn flush_dirty(&self) {
-        let pending: Vec<OrganizationId> = self
-            .dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect();
-        if pending.is_empty() {
+        let (orgs, users): (Vec<OrganizationId>, Vec<UserId>) = {
+            let dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                dirty.0.iter().copied().collect(),
+                dirty.1.iter().copied().collect(),
+            )
+        };
+        if orgs.is_empty() && users.is_empty() {
             return;
         }
-        if self.bump(&pending).await {
+        if self.bump(&orgs, &users).await {
             let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            for org in pending {
-                dirty.remove(&org);
+            for org in orgs {
+                dirty.0.remove(&org);
+            }
+            for user in users {
+                dirty.1.remove(&user);
             }
         }
     }
 
-    async fn bump(&self, orgs: &[OrganizationId]) -> bool {
-        let keys: Vec<String> = orgs.iter().map(|o| self.generation_key(*o)).collect();
+    /// Bumps the generations of organizations and users, and the epoch.
+    async fn bump(&self, orgs: &[OrganizationId], users: &[UserId]) -> bool {
+        let keys: Vec<String> = orgs
+            .iter()
+            .map(|o| self.generation_key(*o))
+            .chain(users.iter().map(|u| self.user_generation_key(*u)))
+            .chain(std::iter::once(self.epoch_key()))
+            .collect();
         self.call(async |conn| {
             let mut pipe = redis::pipe();
             for key in &keys {
@@ -322,25 +373,147 @@ impl MembershipCache for RedisCache {
         }
     }
 
-    async fn invalidate(&self, keys: &[CacheKey]) {
-        let mut orgs: Vec<OrganizationId> = keys
-            .iter()
-            .filter_map(|k| match k {
-                CacheKey::Role(org, _) | CacheKey::Organization(org) => Some(*org),
-                CacheKey::UserOrganizations(_) => None,
+    async fn user_organizations(&self, user: UserId) -> Lookup<Vec<(Organization, OrgRole)>> {
+        self.flush_dirty().await;
+        let miss = |lease| {
+            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            Lookup::Miss(lease)
+        };
+        if self.anything_dirty() {
+            return miss(Lease(u64::MAX));
+        }
+        let (user_key, list_key, epoch_key) = (
+            self.user_generation_key(user),
+            self.list_key(user),
+            self.epoch_key(),
+        );
+        let found: Option<(String, Option<String>, String)> = self
+            .call(async |conn| {
+                redis::cmd("EVAL")
+                    .arg(LOOKUP_LIST)
+                    .arg(3)
+                    .arg(&user_key)
+                    .arg(&list_key)
+                    .arg(&epoch_key)
+                    .query_async(conn)
+                    .await
             })
+            .await;
+        let Some((_, entry, epoch)) = found else {
+            return miss(Lease(u64::MAX));
+        };
+        let lease = Lease(epoch.parse().unwrap_or(u64::MAX));
+        let Some(stored) = entry.and_then(|json| serde_json::from_str::<StoredList>(&json).ok())
+        else {
+            return miss(lease);
+        };
+        // Current only if no listed organization changed since it was stored.
+        let keys: Vec<String> = stored
+            .items
+            .iter()
+            .map(|(org, _)| self.generation_key(org.id))
             .collect();
+        let current: Vec<Option<String>> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            match self
+                .call(async |conn| redis::cmd("MGET").arg(&keys).query_async(conn).await)
+                .await
+            {
+                Some(current) => current,
+                None => return miss(Lease(u64::MAX)),
+            }
+        };
+        let unchanged = current
+            .iter()
+            .map(|g| g.clone().unwrap_or_else(|| "0".into()))
+            .eq(stored.generations.iter().cloned());
+        let items: Option<Vec<(Organization, OrgRole)>> = stored
+            .items
+            .into_iter()
+            .map(|(org, role)| Some((org.into_domain()?, role.parse().ok()?)))
+            .collect();
+        match items {
+            Some(items) if unchanged => {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Hit(items)
+            }
+            _ => miss(lease),
+        }
+    }
+
+    async fn store_user_organizations(
+        &self,
+        lease: Lease,
+        user: UserId,
+        page: &[(Organization, OrgRole)],
+    ) {
+        if lease.0 == u64::MAX {
+            return;
+        }
+        let mut keys = vec![self.epoch_key(), self.user_generation_key(user)];
+        keys.extend(page.iter().map(|(org, _)| self.generation_key(org.id())));
+        let prepared: Option<Option<Vec<String>>> = self
+            .call(async |conn| {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(PREPARE_LIST)
+                    .arg(keys.len())
+                    .arg(&keys)
+                    .arg(lease.0.to_string());
+                cmd.query_async(conn).await
+            })
+            .await;
+        let Some(Some(mut generations)) = prepared else {
+            return;
+        };
+        if generations.is_empty() {
+            return;
+        }
+        let user_generation = generations.remove(0);
+        let stored = StoredList {
+            generations,
+            items: page
+                .iter()
+                .map(|(org, role)| {
+                    (
+                        StoredOrganization::from_domain(org),
+                        role.as_str().to_owned(),
+                    )
+                })
+                .collect(),
+        };
+        if let Ok(json) = serde_json::to_string(&stored) {
+            let key = format!("{}{user_generation}", self.list_key(user));
+            let ttl = self.settings.ttl.as_secs();
+            let _: Option<()> = self
+                .call(async |conn| conn.set_ex(&key, &json, ttl).await)
+                .await;
+        }
+    }
+
+    async fn invalidate(&self, keys: &[CacheKey]) {
+        let mut orgs: Vec<OrganizationId> = Vec::new();
+        let mut users: Vec<UserId> = Vec::new();
+        for key in keys {
+            match key {
+                CacheKey::Role(org, _) | CacheKey::Organization(org) => orgs.push(*org),
+                CacheKey::UserOrganizations(user) => users.push(*user),
+            }
+        }
         orgs.sort();
         orgs.dedup();
-        if orgs.is_empty() {
+        users.sort();
+        users.dedup();
+        if orgs.is_empty() && users.is_empty() {
             return;
         }
         self.stats
             .invalidations
-            .fetch_add(orgs.len() as u64, Ordering::Relaxed);
-        if !self.bump(&orgs).await {
+            .fetch_add((orgs.len() + users.len()) as u64, Ordering::Relaxed);
+        if !self.bump(&orgs, &users).await {
             let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            dirty.extend(orgs);
+            dirty.0.extend(orgs);
+            dirty.1.extend(users);
         }
     }
 }

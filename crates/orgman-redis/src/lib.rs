@@ -3,8 +3,12 @@
 //! deadpool-redis.
 //!
 //! **What is cached**: a user's role in an organization (including "not a
-//! member") and organizations by id, each for `ORGMAN_CACHE_TTL_SECONDS`
-//! (30 s by default).
+//! member"), organizations by id, and a user's list of organizations (the
+//! first page, when it is the whole list), each for
+//! `ORGMAN_CACHE_TTL_SECONDS` (30 s by default). A list records the
+//! generation of every organization in it and is served only while none
+//! changed; it is stored only if nothing was invalidated since its miss
+//! (a global epoch).
 //!
 //! **Invalidation**: every organization has a generation counter
 //! (`orgman:v1:gen:<org>`); entries live under keys that include the

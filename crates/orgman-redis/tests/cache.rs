@@ -216,3 +216,77 @@ async fn a_redis_outage_fails_no_request_and_caching_resumes() {
         Some(OrgRole::Admin)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_organization_list_is_cached_and_follows_every_change() {
+    use orgman_domain::PageRequest;
+    let store = store().await;
+    let a = replica(&store, &redis_address());
+    let b = replica(&store, &redis_address());
+    let (admin, org, member) = org_with_member(&a, &store).await;
+    let first = a
+        .service
+        .list_mine(&member, PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 1);
+    let hits = b.cache.stats().hits.load(Ordering::Relaxed);
+    assert_eq!(
+        b.service
+            .list_mine(&member, PageRequest::first())
+            .await
+            .unwrap(),
+        first
+    );
+    assert_eq!(
+        b.cache.stats().hits.load(Ordering::Relaxed),
+        hits + 1,
+        "the other replica reads the cached list"
+    );
+
+    // A rename on one replica shows on the other at once.
+    a.service
+        .rename(&admin, org, OrgName::parse("Renamed").unwrap(), None)
+        .await
+        .unwrap();
+    let listed = b
+        .service
+        .list_mine(&member, PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].0.name().as_str(), "Renamed");
+    // A suspension too (the list shows the status).
+    a.service
+        .transition(&admin, org, orgman_domain::LifecycleAction::Suspend)
+        .await
+        .unwrap();
+    let listed = b
+        .service
+        .list_mine(&member, PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items[0].0.status(),
+        orgman_domain::OrgStatus::Suspended
+    );
+    a.service
+        .transition(&admin, org, orgman_domain::LifecycleAction::Reactivate)
+        .await
+        .unwrap();
+    // Removal: the list empties on both replicas.
+    a.service
+        .remove_member(&admin, org, member.user_id())
+        .await
+        .unwrap();
+    for replica in [&a, &b] {
+        assert!(
+            replica
+                .service
+                .list_mine(&member, PageRequest::first())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
+}

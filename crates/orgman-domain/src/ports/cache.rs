@@ -41,6 +41,20 @@ pub trait MembershipCache: Send + Sync {
     /// Caches an organization read after a miss with `lease`.
     async fn store_organization(&self, lease: Lease, organization: &Organization);
 
+    /// The cached first page (default size) of a user's organizations.
+    /// Adapters must treat the entry as stale when the user's memberships
+    /// or any listed organization changed since it was stored.
+    async fn user_organizations(&self, user: UserId) -> Lookup<Vec<(Organization, OrgRole)>>;
+
+    /// Caches a user's first page of organizations read after a miss with
+    /// `lease`.
+    async fn store_user_organizations(
+        &self,
+        lease: Lease,
+        user: UserId,
+        page: &[(Organization, OrgRole)],
+    );
+
     /// Forgets the given entries.
     async fn invalidate(&self, keys: &[CacheKey]);
 }
@@ -84,5 +98,9 @@ impl MembershipCache for NoCache {
         Lookup::Miss(Lease(0))
     }
     async fn store_organization(&self, _: Lease, _: &Organization) {}
+    async fn user_organizations(&self, _: UserId) -> Lookup<Vec<(Organization, OrgRole)>> {
+        Lookup::Miss(Lease(0))
+    }
+    async fn store_user_organizations(&self, _: Lease, _: UserId, _: &[(Organization, OrgRole)]) {}
     async fn invalidate(&self, _: &[CacheKey]) {}
 }
