@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgman_domain::ports::{OrganizationRepository, Outbox, OutboxSink, UserRepository};
+use orgman_domain::ports::{OrganizationRepository, Outbox, OutboxSink};
 use orgman_domain::{
     Actor, DomainEvent, EventId, EventKind, OrgName, OrgRole, OrganizationId, OrganizationService,
-    OutboxRelay, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
+    OutboxRelay, ServicePorts, ServiceSettings, Slug,
 };
 use orgman_kafka::{KafkaPublisher, KafkaSettings};
 use orgman_postgres::{PgSettings, PgStore, migrate};
@@ -33,26 +33,13 @@ async fn setup() -> Setup {
         ServicePorts::over_storage(store.clone()),
         ServiceSettings::default(),
     );
-    let admin = Actor::platform_admin(UserId::from_uuid(uuid::Uuid::now_v7()));
-    provision(&store, admin.user_id()).await;
+    let admin = Actor::platform_admin(orgman_testkit::new_user(&*store).await);
     Setup {
         store,
         service,
         admin,
         topic: unique_name("orgevents"),
     }
-}
-
-async fn provision(store: &PgStore, id: UserId) {
-    store
-        .provision(&UserProfile {
-            id,
-            subject: id.to_string(),
-            email: None,
-            display_name: None,
-        })
-        .await
-        .unwrap();
 }
 
 fn settings(bootstrap: &str, topic: &str) -> KafkaSettings {
@@ -123,8 +110,7 @@ async fn every_change_arrives_once_in_order_as_a_cloudevent() {
     publisher.ensure_ready().await.unwrap();
     let relay = OutboxRelay::new(s.store.clone(), publisher, OutboxSink::Broker, 50);
 
-    let member = UserId::from_uuid(uuid::Uuid::now_v7());
-    provision(&s.store, member).await;
+    let member = orgman_testkit::new_user(&*s.store).await;
     let mut orgs = Vec::new();
     for i in 0..3 {
         let org = s

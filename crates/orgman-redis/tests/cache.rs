@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use orgman_domain::ports::{CacheKey, Lookup, MembershipCache, RoleAuthorizer, UserRepository};
+use orgman_domain::ports::{CacheKey, Lookup, MembershipCache, RoleAuthorizer};
 use orgman_domain::{
     Actor, OrgError, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts,
-    ServiceSettings, Slug, UserId, UserProfile,
+    ServiceSettings, Slug, UserId,
 };
 use orgman_postgres::{PgSettings, PgStore, migrate};
 use orgman_redis::{RedisCache, RedisSettings};
@@ -47,17 +47,7 @@ async fn store() -> Arc<PgStore> {
 }
 
 async fn user(store: &PgStore) -> UserId {
-    let id = UserId::from_uuid(uuid::Uuid::now_v7());
-    store
-        .provision(&UserProfile {
-            id,
-            subject: id.to_string(),
-            email: None,
-            display_name: None,
-        })
-        .await
-        .unwrap();
-    id
+    orgman_testkit::new_user(store).await
 }
 
 fn redis_address() -> String {

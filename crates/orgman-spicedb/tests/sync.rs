@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgman_domain::ports::{Authorizer, MembershipQueries, Outbox, OutboxSink, UserRepository};
+use orgman_domain::ports::{Authorizer, MembershipQueries, Outbox, OutboxSink};
 use orgman_domain::{
     Actor, AuthzError, LifecycleAction, OrgError, OrgName, OrgRole, OrganizationId,
     OrganizationService, OutboxRelay, PageRequest, Permission, ServicePorts, ServiceSettings, Slug,
-    UserId, UserProfile,
+    UserId,
 };
 use orgman_postgres::{PgSettings, PgStore, migrate};
 use orgman_spicedb::{DesiredMembership, SpiceDbAuthorizer, SpiceDbSettings, reconcile};
@@ -77,17 +77,20 @@ async fn setup(proxied: bool) -> (Setup, Option<TcpProxy>) {
 }
 
 async fn user(store: &PgStore) -> UserId {
-    let id = UserId::from_uuid(uuid::Uuid::now_v7());
-    store
-        .provision(&UserProfile {
-            id,
-            subject: id.to_string(),
-            email: None,
-            display_name: None,
-        })
-        .await
-        .unwrap();
-    id
+    orgman_testkit::new_user(store).await
+}
+
+/// An event made outside the service (to corrupt SpiceDB on purpose).
+fn event(org: OrganizationId, kind: orgman_domain::EventKind) -> orgman_domain::DomainEvent {
+    orgman_domain::DomainEvent {
+        id: orgman_domain::EventId::from_uuid(uuid::Uuid::now_v7()),
+        occurred_at: time::OffsetDateTime::now_utc(),
+        organization_id: org,
+        actor: None,
+        request_id: None,
+        schema_version: 1,
+        kind,
+    }
 }
 
 /// What SpiceDB should hold for an organization, from PostgreSQL.
@@ -324,33 +327,23 @@ async fn reconcile_repairs_a_corrupted_relationship_set() {
         .unwrap();
     // Corrupt: drop ann's relationship, give an intruder ownership.
     s.authz
-        .apply(&orgman_domain::DomainEvent {
-            id: orgman_domain::EventId::from_uuid(uuid::Uuid::now_v7()),
-            occurred_at: time::OffsetDateTime::now_utc(),
-            organization_id: org,
-            actor: None,
-            request_id: None,
-            schema_version: 1,
-            kind: orgman_domain::EventKind::MemberRemoved {
+        .apply(&event(
+            org,
+            orgman_domain::EventKind::MemberRemoved {
                 user_id: ann,
                 role: OrgRole::Member,
             },
-        })
+        ))
         .await
         .unwrap();
     s.authz
-        .apply(&orgman_domain::DomainEvent {
-            id: orgman_domain::EventId::from_uuid(uuid::Uuid::now_v7()),
-            occurred_at: time::OffsetDateTime::now_utc(),
-            organization_id: org,
-            actor: None,
-            request_id: None,
-            schema_version: 1,
-            kind: orgman_domain::EventKind::MemberAdded {
+        .apply(&event(
+            org,
+            orgman_domain::EventKind::MemberAdded {
                 user_id: intruder,
                 role: OrgRole::Owner,
             },
-        })
+        ))
         .await
         .unwrap();
     assert_ne!(

@@ -226,6 +226,25 @@ pub fn http() -> &'static reqwest::Client {
     })
 }
 
+/// Provisions a new user with a random id (its subject is the id) through
+/// any storage adapter, and returns the id.
+///
+/// # Panics
+/// When the repository refuses.
+pub async fn new_user(users: &dyn orgman_domain::ports::UserRepository) -> orgman_domain::UserId {
+    let id = orgman_domain::UserId::from_uuid(uuid::Uuid::new_v4());
+    users
+        .provision(&orgman_domain::UserProfile {
+            id,
+            subject: id.to_string(),
+            email: None,
+            display_name: None,
+        })
+        .await
+        .expect("provision a test user");
+    id
+}
+
 /// A name no other test uses: `prefix-<random>`.
 pub fn unique_name(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
