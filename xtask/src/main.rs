@@ -236,6 +236,11 @@ fn dev() -> Result<()> {
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("SERVER_PORT", &port)
         .env("SERVER_ADDRESS", "127.0.0.1")
+        // Development only: a generated SSO key, and issuers on loopback
+        // (the local identity provider) accepted and testable.
+        .env("ORGMAN_SSO_ENCRYPTION_KEYS", stack.sso_keys()?)
+        .env("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", "true")
+        .env("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true")
         .env(
             "LOGGING_FORMAT",
             env::var("LOGGING_FORMAT").unwrap_or_else(|_| "text".into()),

@@ -40,6 +40,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct State {
     postgres_password: String,
     spicedb_token: String,
+    /// A development key for SSO client secrets (hex of 32 bytes).
+    #[serde(default)]
+    sso_key: String,
     /// Ports stay the same across restarts of one stack.
     ports: BTreeMap<String, u16>,
     /// PIDs of the running processes we started.
@@ -66,6 +69,7 @@ impl Stack {
             Err(_) => State {
                 postgres_password: random_hex(16)?,
                 spicedb_token: random_hex(16)?,
+                sso_key: random_hex(32)?,
                 ..State::default()
             },
         };
@@ -281,6 +285,19 @@ impl Stack {
         Ok(out)
     }
 
+    /// A development SSO encryption key in `ORGMAN_SSO_ENCRYPTION_KEYS` form
+    /// (`dev:<base64 of 32 bytes>`), created with the stack.
+    pub(crate) fn sso_keys(&mut self) -> Result<String> {
+        if self.state.sso_key.len() != 64 {
+            self.state.sso_key = random_hex(32)?;
+            self.save()?;
+        }
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&self.state.sso_key[2 * i..2 * i + 2], 16))
+            .collect::<Result<_, _>>()?;
+        Ok(format!("dev:{}", base64(&bytes)))
+    }
+
     /// The connection settings, as `(name, value)` pairs: this project's
     /// names and the reference service's.
     pub(crate) fn env(&mut self) -> Result<Vec<(String, String)>> {
@@ -364,4 +381,38 @@ fn random_hex(bytes: usize) -> Result<String> {
 /// Shell-quotes a value for `export NAME='value'`.
 pub(crate) fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Standard base64 with padding (enough for a key; no dependency needed).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
 }
