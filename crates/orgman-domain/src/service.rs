@@ -155,7 +155,7 @@ impl OrganizationService {
         let events = [
             self.event(
                 organization.id(),
-                actor,
+                Some(actor),
                 EventKind::OrganizationCreated {
                     name,
                     slug: slug.clone(),
@@ -163,7 +163,7 @@ impl OrganizationService {
             ),
             self.event(
                 organization.id(),
-                actor,
+                Some(actor),
                 EventKind::MemberAdded {
                     user_id: actor.user_id(),
                     role: OrgRole::Owner,
@@ -304,12 +304,45 @@ impl OrganizationService {
         if !organization.rename(name.clone(), self.ports.clock.now())? {
             return Ok(organization);
         }
-        let events = [self.event(id, actor, EventKind::OrganizationUpdated { name })];
+        let events = [self.event(id, Some(actor), EventKind::OrganizationUpdated { name })];
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
         uow.commit().await?;
         self.invalidate(&events).await;
         Ok(organization)
+    }
+
+    /// Purges every organization whose deletion grace period has ended, as
+    /// the service itself (the events have no actor). Safe to run on several
+    /// replicas at once: each organization is locked and re-checked.
+    /// Returns how many were purged.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn purge_due(&self) -> Result<usize, OrgError> {
+        let now = self.ports.clock.now();
+        let mut purged = 0;
+        for id in self.ports.organizations.due_for_purge(now, 100).await? {
+            let mut uow = self.ports.organizations.begin().await?;
+            let Some(mut organization) = uow.lock_organization(id).await? else {
+                continue;
+            };
+            let version = organization.version();
+            if organization
+                .transition(LifecycleAction::Purge, now, self.settings.deletion_grace)
+                .is_err()
+            {
+                // Restored or purged meanwhile.
+                continue;
+            }
+            let events = [self.event(id, None, EventKind::OrganizationDeleted)];
+            uow.update_organization(&organization, version).await?;
+            uow.append_events(&events).await?;
+            uow.commit().await?;
+            self.invalidate(&events).await;
+            purged += 1;
+        }
+        Ok(purged)
     }
 
     /// Moves an organization along its lifecycle. Suspending, reactivating
@@ -348,7 +381,7 @@ impl OrganizationService {
             LifecycleAction::Restore => EventKind::OrganizationRestored,
             LifecycleAction::Purge => EventKind::OrganizationDeleted,
         };
-        let events = [self.event(id, actor, kind)];
+        let events = [self.event(id, Some(actor), kind)];
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
         uow.commit().await?;
@@ -513,7 +546,7 @@ impl OrganizationService {
             }
             (None, None) => return Err(OrgError::MemberNotFound),
         };
-        let events = [self.event(id, actor, kind)];
+        let events = [self.event(id, Some(actor), kind)];
         uow.append_events(&events).await?;
         uow.commit().await?;
         self.invalidate(&events).await;
@@ -568,13 +601,20 @@ impl OrganizationService {
         Ok(())
     }
 
-    fn event(&self, organization: OrganizationId, actor: &Actor, kind: EventKind) -> DomainEvent {
+    /// An event of a change; `actor` is `None` for the service's own
+    /// changes (a purge after the grace period).
+    fn event(
+        &self,
+        organization: OrganizationId,
+        actor: Option<&Actor>,
+        kind: EventKind,
+    ) -> DomainEvent {
         DomainEvent {
             id: EventId::from_uuid(self.ports.ids.new_id()),
             occurred_at: self.ports.clock.now(),
             organization_id: organization,
-            actor: Some(actor.user_id()),
-            request_id: actor.request_id(),
+            actor: actor.map(Actor::user_id),
+            request_id: actor.and_then(Actor::request_id),
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind,
         }

@@ -749,3 +749,49 @@ fn a_list_read_before_a_change_is_not_stored_after_it() {
         Lookup::Miss(_)
     ));
 }
+
+#[test]
+fn organizations_are_purged_by_the_service_once_the_grace_period_ends() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let due = w.org_owned_by("due", &owner);
+    let restored = w.org_owned_by("restored", &owner);
+    let active = w.org_owned_by("active", &owner);
+    for org in [&due, &restored] {
+        block_on(
+            w.service
+                .transition(&owner, org.id(), LifecycleAction::RequestDeletion),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        block_on(w.service.purge_due()).unwrap(),
+        0,
+        "not before the grace period"
+    );
+    block_on(
+        w.service
+            .transition(&owner, restored.id(), LifecycleAction::Restore),
+    )
+    .unwrap();
+    w.memory.clock.advance(Duration::days(30));
+    let events = w.events();
+    assert_eq!(block_on(w.service.purge_due()).unwrap(), 1);
+    assert_eq!(
+        block_on(w.service.get(&w.admin, due.id()))
+            .unwrap()
+            .status(),
+        OrgStatus::Deleted
+    );
+    for kept in [&restored, &active] {
+        assert_eq!(
+            block_on(w.service.get(&owner, kept.id())).unwrap().status(),
+            OrgStatus::Active
+        );
+    }
+    let purge = w.memory.store.committed_events().pop().unwrap();
+    assert_eq!(w.events(), events + 1);
+    assert_eq!(purge.kind, EventKind::OrganizationDeleted);
+    assert_eq!(purge.actor, None, "the service purged it, not a user");
+    assert_eq!(block_on(w.service.purge_due()).unwrap(), 0, "nothing twice");
+}

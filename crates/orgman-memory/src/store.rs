@@ -146,6 +146,31 @@ impl OrganizationRepository for MemoryStore {
         Ok(self.lock().organizations.get(&id).cloned())
     }
 
+    async fn due_for_purge(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OrganizationId>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        let mut due: Vec<(OffsetDateTime, OrganizationId)> = state
+            .organizations
+            .values()
+            .filter(|o| o.status() == OrgStatus::PendingDeletion)
+            .filter_map(|o| {
+                o.purge_after()
+                    .filter(|at| *at <= now)
+                    .map(|at| (at, o.id()))
+            })
+            .collect();
+        due.sort();
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, id)| id)
+            .collect())
+    }
+
     async fn organizations(
         &self,
         page: PageRequest<OrganizationId>,

@@ -132,6 +132,24 @@ impl OrganizationRepository for PgStore {
             .transpose()
     }
 
+    async fn due_for_purge(
+        &self,
+        now: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OrganizationId>, StoreError> {
+        let mut conn = self.connection().await?;
+        let ids: Vec<uuid::Uuid> = organizations::table
+            .filter(organizations::status.eq(OrgStatus::PendingDeletion.as_str()))
+            .filter(organizations::purge_after.le(now))
+            .order(organizations::purge_after.asc())
+            .limit(i64::from(limit))
+            .select(organizations::id)
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(ids.into_iter().map(OrganizationId::from_uuid).collect())
+    }
+
     async fn organizations(
         &self,
         request: PageRequest<OrganizationId>,

@@ -421,3 +421,51 @@ async fn users_are_provisioned_once_and_conflicts_are_typed() {
         Err(StoreError::Conflict(orgman_domain::Conflict::User))
     );
 }
+
+#[tokio::test]
+async fn organizations_due_for_purge_are_found_and_purged_once() {
+    let db = Db::new().await;
+    let due = db.org().await;
+    let later = db.org().await;
+    for org in [&due, &later] {
+        db.service
+            .transition(&db.admin, org.id(), LifecycleAction::RequestDeletion)
+            .await
+            .unwrap();
+    }
+    let mut conn = db.connection().await;
+    diesel::sql_query(
+        "UPDATE organizations SET purge_after = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(due.id().as_uuid())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let found = db
+        .store
+        .due_for_purge(OffsetDateTime::now_utc(), 10)
+        .await
+        .unwrap();
+    assert_eq!(found, vec![due.id()]);
+    // Two replicas purging at once purge it once.
+    let (a, b) = tokio::join!(db.service.purge_due(), db.service.purge_due());
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(
+        db.store
+            .organization(due.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .status(),
+        OrgStatus::Deleted
+    );
+    assert_eq!(
+        db.store
+            .organization(later.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .status(),
+        OrgStatus::PendingDeletion
+    );
+}

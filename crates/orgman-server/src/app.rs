@@ -37,7 +37,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenVerifier;
-use crate::background::{Pacing, spawn_relay};
+use crate::background::{Pacing, spawn_purger, spawn_relay};
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
@@ -232,6 +232,10 @@ impl Application {
         let registration = keycloak
             .clone()
             .map(|keycloak| UserService::new(service.clone(), store.clone(), keycloak));
+
+        if let Some(interval) = config.purge_interval {
+            background.push(spawn_purger(service.clone(), interval));
+        }
 
         // Watching the platform's other components.
         let components = Arc::new(ComponentMonitor::default());

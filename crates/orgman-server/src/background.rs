@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orgman_domain::OutboxRelay;
+use orgman_domain::{OrganizationService, OutboxRelay};
 use tokio::task::JoinHandle;
 
 /// How a relay loop paces itself.
@@ -65,6 +65,27 @@ pub(crate) fn spawn_relay(relay: Arc<OutboxRelay>, pacing: Pacing) -> JoinHandle
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
+        }
+    })
+}
+
+/// Purges organizations whose deletion grace period ended, every
+/// `interval`, until the task is aborted.
+pub(crate) fn spawn_purger(
+    service: Arc<OrganizationService>,
+    interval: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match service.purge_due().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(
+                    purged,
+                    "purged organizations whose deletion grace period ended"
+                ),
+                Err(error) => tracing::warn!(%error, "cannot purge organizations now; will retry"),
+            }
+            tokio::time::sleep(interval).await;
         }
     })
 }

@@ -66,6 +66,9 @@ pub struct Config {
     pub platform_components: Vec<crate::operability::components::PlatformComponent>,
     /// How often to probe them (`ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS`, 30).
     pub platform_components_interval: Duration,
+    /// How often to purge organizations whose grace period ended
+    /// (`ORGMAN_PURGE_INTERVAL_SECONDS`, default 3600; 0 disables).
+    pub purge_interval: Option<Duration>,
 }
 
 /// SSO configuration handling.
@@ -306,6 +309,10 @@ impl Config {
                 name: "ORGMAN_PLATFORM_COMPONENTS",
                 reason,
             })?,
+            purge_interval: match number("ORGMAN_PURGE_INTERVAL_SECONDS", 3600)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
             platform_components_interval: Duration::from_secs(
                 number("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", 30)?.max(1),
             ),

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::event::DomainEvent;
@@ -27,6 +28,17 @@ pub trait OrganizationRepository: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] when storage cannot be reached.
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError>;
+
+    /// Organizations pending deletion whose grace period ended by `now`,
+    /// oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn due_for_purge(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OrganizationId>, StoreError>;
 
     /// All organizations (including deleted tombstones), ordered by id.
     ///
