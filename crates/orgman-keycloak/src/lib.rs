@@ -1,7 +1,7 @@
 //! Keycloak adapter for orgman: implements the domain's
 //! [`IdentityProvider`] port with Keycloak's Admin REST API
 //! (`/admin/realms/{realm}/users`), authenticated as the service account
-//! (client credentials).
+//! (client credentials, exchanged with `openidconnect`).
 //!
 //! - The service account's token is cached until shortly before it expires
 //!   and renewed once when the Admin API answers 401.
@@ -17,6 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreJsonWebKeySet};
+use openidconnect::{
+    AuthType, ClientId as OidcClientId, ClientSecret as OidcClientSecret, EndpointNotSet,
+    EndpointSet, HttpClientError, IssuerUrl, OAuth2TokenResponse, RequestTokenError,
+    StandardErrorResponse, TokenUrl,
+};
 use orgman_domain::ports::IdentityProvider;
 use orgman_domain::{ClientSecret, Email, IdentityError, IdentityUser, NewIdentity};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -83,6 +89,21 @@ impl KeycloakSettings {
     }
 }
 
+/// A [`CoreClient`] with only its token endpoint set.
+type ServiceAccountClient = CoreClient<
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+    EndpointNotSet,
+>;
+
+type TokenRequestError = RequestTokenError<
+    HttpClientError<reqwest::Error>,
+    StandardErrorResponse<CoreErrorResponseType>,
+>;
+
 struct CachedToken {
     value: String,
     renew_after: Instant,
@@ -103,13 +124,6 @@ impl fmt::Debug for KeycloakClient {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -173,33 +187,73 @@ impl KeycloakClient {
             return Ok(token.value.clone());
         }
         self.token_requests.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .http
-            .post(&self.settings.token_uri)
-            .basic_auth(
-                &self.settings.client_id,
-                Some(self.settings.client_secret.expose()),
-            )
-            .form(&[("grant_type", "client_credentials")])
-            .send()
+        let token = self
+            .oauth_client()?
+            .exchange_client_credentials()
+            .request_async(&self.http)
             .await
-            .map_err(unavailable)?;
-        if !response.status().is_success() {
-            let status = response.status();
-            tracing::error!(%status, client_id = %self.settings.client_id, "the identity provider refused the service account's credentials");
-            return Err(IdentityError::Unavailable(format!(
-                "service account token refused ({status})"
-            )));
-        }
-        let token: TokenResponse = response.json().await.map_err(unavailable)?;
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(60));
+            .map_err(|error| self.token_error(error))?;
+        let access_token = token.access_token().secret().clone();
+        let lifetime = token.expires_in().unwrap_or(Duration::from_secs(60));
         // Renew a little before expiry: 30 s, or half the lifetime if shorter.
         let margin = Duration::from_secs(30).min(lifetime / 2);
         *cached = Some(CachedToken {
-            value: token.access_token.clone(),
+            value: access_token.clone(),
             renew_after: Instant::now() + lifetime - margin,
         });
-        Ok(token.access_token)
+        Ok(access_token)
+    }
+
+    /// The OAuth 2 client for the service account's client-credentials
+    /// grant. Built per token request (a few times an hour), so a changed
+    /// secret is never stuck in a long-lived client.
+    fn oauth_client(&self) -> Result<ServiceAccountClient, IdentityError> {
+        let invalid = |what: &str| {
+            tracing::error!(token_uri = %self.settings.token_uri, "{what}");
+            IdentityError::Unavailable(what.to_owned())
+        };
+        let token_url = TokenUrl::new(self.settings.token_uri.clone())
+            .map_err(|_| invalid("the service account's token URI is not a valid URL"))?;
+        // The issuer only matters for ID tokens, which this grant does not
+        // return; Keycloak's is the token URI's realm.
+        let issuer = self
+            .settings
+            .token_uri
+            .strip_suffix("/protocol/openid-connect/token")
+            .unwrap_or(&self.settings.token_uri);
+        let issuer = IssuerUrl::new(issuer.to_owned())
+            .map_err(|_| invalid("the service account's issuer is not a valid URL"))?;
+        Ok(CoreClient::new(
+            OidcClientId::new(self.settings.client_id.clone()),
+            issuer,
+            CoreJsonWebKeySet::new(Vec::new()),
+        )
+        .set_client_secret(OidcClientSecret::new(
+            self.settings.client_secret.expose().to_owned(),
+        ))
+        .set_auth_type(AuthType::BasicAuth)
+        .set_token_uri(token_url))
+    }
+
+    fn token_error(&self, error: TokenRequestError) -> IdentityError {
+        match error {
+            RequestTokenError::ServerResponse(response) => {
+                let code = response.error().to_string();
+                tracing::error!(error = %code, client_id = %self.settings.client_id, "the identity provider refused the service account's credentials");
+                IdentityError::Unavailable(format!("service account token refused ({code})"))
+            }
+            RequestTokenError::Request(error) => {
+                IdentityError::Unavailable(format!("token endpoint unreachable: {error}"))
+            }
+            RequestTokenError::Parse(_, body) => {
+                tracing::error!(
+                    bytes = body.len(),
+                    "the token endpoint answered something that is not a token response"
+                );
+                IdentityError::Unavailable("token endpoint refused or answered garbage".into())
+            }
+            RequestTokenError::Other(reason) => IdentityError::Unavailable(reason),
+        }
     }
 
     /// Sends an Admin API request; on 401 renews the token and tries once

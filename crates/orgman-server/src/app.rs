@@ -137,10 +137,20 @@ impl Application {
             )),
             None => None,
         };
-        let keycloak = config
-            .keycloak
-            .clone()
-            .map(|settings| Arc::new(KeycloakClient::new(settings, http.clone())));
+        let keycloak = match config.keycloak.clone() {
+            // The token endpoint and the Admin API never redirect; not
+            // following redirects keeps the service account's credentials
+            // from being sent anywhere else.
+            Some(settings) => Some(Arc::new(KeycloakClient::new(
+                settings,
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .context("building the identity provider's HTTP client")?,
+            ))),
+            None => None,
+        };
 
         let mut background = Vec::new();
         let mut relays = Vec::new();
