@@ -1,9 +1,12 @@
 //! Lifecycle actions and read-only states over HTTP.
 
-use orgman_testkit::{ADMIN, ALICE, BOB};
-use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
 
-use crate::helpers::{TestApp, assert_problem, body};
+use orgman_testkit::{ADMIN, ALICE, BOB};
+use serde_json::{Value, json};
+
+use crate::helpers::{Overrides, TestApp, assert_problem, body};
 
 #[tokio::test]
 async fn suspend_reactivate_delete_restore() {
@@ -82,4 +85,48 @@ async fn suspend_reactivate_delete_restore() {
     .await;
     assert_eq!(restored["status"], "ACTIVE");
     assert!(restored.get("purgeAfter").is_none());
+}
+
+#[tokio::test]
+async fn the_purger_deletes_organizations_once_their_grace_period_ends() {
+    let app = TestApp::spawn_with(
+        Overrides(HashMap::from([
+            ("ORGMAN_DELETION_GRACE_DAYS", "0".to_owned()),
+            ("ORGMAN_PURGE_INTERVAL_SECONDS", "1".to_owned()),
+        ])),
+        false,
+    )
+    .await;
+    let doomed = app.org_owned_by("doomed", ALICE).await;
+    let kept = app.org_owned_by("kept", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let admin = app.token(ADMIN).await;
+    let requested = app
+        .post(
+            &format!("/api/v1/organizations/{doomed}/request-deletion"),
+            &alice,
+            json!({}),
+        )
+        .await;
+    assert_eq!(requested.status(), 200);
+
+    // The purger runs every second; give it generous time on a busy machine.
+    let path = format!("/api/v1/organizations/{doomed}");
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = body(app.get(&path, &admin).await).await["status"].clone();
+        if status == "DELETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, "DELETED");
+    // Its members no longer see it; the other organization is untouched.
+    assert_problem(app.get(&path, &alice).await, 404, "organization-not-found").await;
+    let other = body(
+        app.get(&format!("/api/v1/organizations/{kept}"), &alice)
+            .await,
+    )
+    .await;
+    assert_eq!(other["status"], "ACTIVE");
 }
