@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::error::{Conflict, LifecycleAction, OrgError, StoreError};
 use crate::event::{DomainEvent, EventKind};
@@ -320,29 +320,46 @@ impl OrganizationService {
     /// # Errors
     /// [`OrgError::Unavailable`].
     pub async fn purge_due(&self) -> Result<usize, OrgError> {
+        const BATCH: u32 = 100;
         let now = self.ports.clock.now();
         let mut purged = 0;
-        for id in self.ports.organizations.due_for_purge(now, 100).await? {
-            let mut uow = self.ports.organizations.begin().await?;
-            let Some(mut organization) = uow.lock_organization(id).await? else {
-                continue;
-            };
-            let version = organization.version();
-            if organization
-                .transition(LifecycleAction::Purge, now, self.settings.deletion_grace)
-                .is_err()
-            {
-                // Restored or purged meanwhile.
-                continue;
+        loop {
+            let due = self.ports.organizations.due_for_purge(now, BATCH).await?;
+            let mut purged_now = 0;
+            for &id in &due {
+                if self.purge_one(id, now).await? {
+                    purged_now += 1;
+                }
             }
-            let events = [self.event(id, None, EventKind::OrganizationDeleted)];
-            uow.update_organization(&organization, version).await?;
-            uow.append_events(&events).await?;
-            uow.commit().await?;
-            self.invalidate(&events).await;
-            purged += 1;
+            purged += purged_now;
+            // A full batch may have more behind it; stop when a batch made
+            // no progress, so nothing can loop forever.
+            if due.len() < BATCH as usize || purged_now == 0 {
+                return Ok(purged);
+            }
         }
-        Ok(purged)
+    }
+
+    /// Purges one organization if it is still due; `false` if it was
+    /// restored or purged meanwhile.
+    async fn purge_one(&self, id: OrganizationId, now: OffsetDateTime) -> Result<bool, OrgError> {
+        let mut uow = self.ports.organizations.begin().await?;
+        let Some(mut organization) = uow.lock_organization(id).await? else {
+            return Ok(false);
+        };
+        let version = organization.version();
+        if organization
+            .transition(LifecycleAction::Purge, now, self.settings.deletion_grace)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let events = [self.event(id, None, EventKind::OrganizationDeleted)];
+        uow.update_organization(&organization, version).await?;
+        uow.append_events(&events).await?;
+        uow.commit().await?;
+        self.invalidate(&events).await;
+        Ok(true)
     }
 
     /// Moves an organization along its lifecycle. Suspending, reactivating

@@ -795,3 +795,30 @@ fn organizations_are_purged_by_the_service_once_the_grace_period_ends() {
     assert_eq!(purge.actor, None, "the service purged it, not a user");
     assert_eq!(block_on(w.service.purge_due()).unwrap(), 0, "nothing twice");
 }
+
+#[test]
+fn a_backlog_larger_than_one_batch_is_purged_in_one_run() {
+    let w = World::new();
+    let owner = w.user("owner");
+    // More than the purger's batch of 100.
+    let orgs: Vec<_> = (0..130)
+        .map(|i| w.org_owned_by(&format!("backlog-{i}"), &owner))
+        .collect();
+    for org in &orgs {
+        block_on(
+            w.service
+                .transition(&owner, org.id(), LifecycleAction::RequestDeletion),
+        )
+        .unwrap();
+    }
+    w.memory.clock.advance(Duration::days(30));
+    assert_eq!(block_on(w.service.purge_due()).unwrap(), 130);
+    for org in &orgs {
+        assert_eq!(
+            block_on(w.service.get(&w.admin, org.id()))
+                .unwrap()
+                .status(),
+            OrgStatus::Deleted
+        );
+    }
+}
