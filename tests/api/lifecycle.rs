@@ -129,4 +129,17 @@ async fn the_purger_deletes_organizations_once_their_grace_period_ends() {
     )
     .await;
     assert_eq!(other["status"], "ACTIVE");
+    let metrics = app
+        .request(reqwest::Method::GET, "/actuator/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("orgman_organizations_purged_total 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"orgman_purge_runs_total{outcome="ok"}"#));
 }

@@ -244,7 +244,7 @@ impl Application {
             .map(|keycloak| UserService::new(service.clone(), store.clone(), keycloak));
 
         if let Some(interval) = config.purge_interval {
-            background.push(spawn_purger(service.clone(), interval));
+            background.push(spawn_purger(service.clone(), metrics.clone(), interval));
         }
 
         // Watching the platform's other components.

@@ -1,12 +1,14 @@
 //! Background work: the outbox relays, looping with a pause when idle and an
 //! exponential backoff after failures (which also limits how often a
-//! failure is logged).
+//! failure is logged), and the purger, running at a fixed interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use orgman_domain::{OrganizationService, OutboxRelay};
 use tokio::task::JoinHandle;
+
+use crate::operability::metrics::Metrics;
 
 /// How a relay loop paces itself.
 #[derive(Clone, Copy, Debug)]
@@ -73,11 +75,14 @@ pub(crate) fn spawn_relay(relay: Arc<OutboxRelay>, pacing: Pacing) -> JoinHandle
 /// `interval`, until the task is aborted.
 pub(crate) fn spawn_purger(
     service: Arc<OrganizationService>,
+    metrics: Arc<Metrics>,
     interval: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match service.purge_due().await {
+            let outcome = service.purge_due().await;
+            metrics.observe_purge(outcome.as_ref().ok().copied());
+            match outcome {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(
                     purged,

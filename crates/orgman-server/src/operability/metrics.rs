@@ -31,6 +31,8 @@ pub(crate) struct Metrics {
     cache_operations: IntCounterVec,
     authz_seconds: HistogramVec,
     identity_requests: IntCounterVec,
+    purge_runs: IntCounterVec,
+    purged: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
     process_resident: IntGauge,
@@ -176,6 +178,18 @@ impl Metrics {
                 "Requests to the identity provider's token endpoint and admin API.",
                 &["kind"],
             ),
+            purge_runs: counter(
+                &registry,
+                "purge_runs_total",
+                "Runs of the purger by outcome (ok, failed).",
+                &["outcome"],
+            ),
+            purged: counter(
+                &registry,
+                "organizations_purged_total",
+                "Organizations moved to DELETED by the purger after their grace period.",
+                &[],
+            ),
             health_up: gauge(
                 &registry,
                 "dependency_up",
@@ -216,6 +230,17 @@ impl Metrics {
         self.http_seconds
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one run of the purger: how many it purged, or that it failed.
+    pub(crate) fn observe_purge(&self, purged: Option<usize>) {
+        let outcome = if purged.is_some() { "ok" } else { "failed" };
+        self.purge_runs.with_label_values(&[outcome]).inc();
+        if let Some(purged) = purged {
+            self.purged
+                .with_label_values(&[] as &[&str])
+                .inc_by(purged as u64);
+        }
     }
 
     pub(crate) fn observe_check(
