@@ -1,5 +1,6 @@
 //! Connection settings, including the reference service's JDBC form.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fmt;
 use std::time::Duration;
 
@@ -120,16 +121,16 @@ impl fmt::Debug for PgSettings {
     }
 }
 
-/// Percent-encodes a URL user-info part.
+/// Characters kept as they are in a URL's user-info part (RFC 3986
+/// unreserved); everything else is percent-encoded.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, USERINFO).to_string()
 }
 
 #[cfg(test)]
