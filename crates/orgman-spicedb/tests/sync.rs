@@ -22,6 +22,21 @@ struct Setup {
     _proxy: Option<TcpProxy>,
 }
 
+impl Setup {
+    /// A new organization created by the platform admin.
+    async fn new_org(&self) -> OrganizationId {
+        self.service
+            .create(
+                &self.admin,
+                OrgName::parse("Org").unwrap(),
+                Slug::parse(&unique_name("o")).unwrap(),
+            )
+            .await
+            .unwrap()
+            .id()
+    }
+}
+
 fn settings(endpoint: &str) -> SpiceDbSettings {
     let (host, port) = endpoint
         .trim_start_matches("http://")
@@ -131,16 +146,7 @@ async fn the_schema_is_written_once_and_parses() {
 #[tokio::test]
 async fn relationships_follow_every_operation() {
     let (s, _) = setup(false).await;
-    let org = s
-        .service
-        .create(
-            &s.admin,
-            OrgName::parse("Org").unwrap(),
-            Slug::parse(&unique_name("o")).unwrap(),
-        )
-        .await
-        .unwrap()
-        .id();
+    let org = s.new_org().await;
     assert_eq!(
         s.authz.relationships(Some(org)).await.unwrap(),
         expected(&s, org).await
@@ -191,16 +197,7 @@ async fn relationships_follow_every_operation() {
 #[tokio::test]
 async fn a_removed_member_loses_access_at_once() {
     let (s, _) = setup(false).await;
-    let org = s
-        .service
-        .create(
-            &s.admin,
-            OrgName::parse("Org").unwrap(),
-            Slug::parse(&unique_name("o")).unwrap(),
-        )
-        .await
-        .unwrap()
-        .id();
+    let org = s.new_org().await;
     let ann = user(&s.store).await;
     let ann_actor = Actor::user(ann);
     s.service
@@ -237,16 +234,7 @@ async fn a_removed_member_loses_access_at_once() {
 async fn an_outage_fails_closed_and_the_relay_catches_up() {
     let (s, proxy) = setup(true).await;
     let proxy = proxy.unwrap();
-    let org = s
-        .service
-        .create(
-            &s.admin,
-            OrgName::parse("Org").unwrap(),
-            Slug::parse(&unique_name("o")).unwrap(),
-        )
-        .await
-        .unwrap()
-        .id();
+    let org = s.new_org().await;
     let ann = user(&s.store).await;
     let ann_actor = Actor::user(ann);
     s.service
@@ -309,16 +297,7 @@ async fn an_outage_fails_closed_and_the_relay_catches_up() {
 #[tokio::test]
 async fn reconcile_repairs_a_corrupted_relationship_set() {
     let (s, _) = setup(false).await;
-    let org = s
-        .service
-        .create(
-            &s.admin,
-            OrgName::parse("Org").unwrap(),
-            Slug::parse(&unique_name("o")).unwrap(),
-        )
-        .await
-        .unwrap()
-        .id();
+    let org = s.new_org().await;
     let ann = user(&s.store).await;
     let intruder = user(&s.store).await;
     s.service
