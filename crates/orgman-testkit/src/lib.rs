@@ -8,14 +8,14 @@
 //! - [`Stack::fresh_database`] creates an empty database per test;
 //! - [`unique_name`] gives topics, keys and slugs no other test uses;
 //! - [`Stack::password_token`] and [`Stack::service_account_token`] get real
-//!   tokens from the stack's OIDC provider for the `dev` realm's users
+//!   tokens from the stack's Keycloak for the `dev` realm's users
 //!   ([`ADMIN`], [`ALICE`], [`BOB`], [`CAROL`]);
 //! - [`TcpProxy`] puts a cuttable connection between one test and a real
 //!   service, to test outages without stopping the shared stack;
-//!   [`PrivateBroker`] is a broker of the test's own, to stop and restart.
+//!   [`PrivateBroker`] is an Apache Kafka broker of the test's own, to kill
+//!   and restart.
 
 mod broker;
-mod oidc;
 mod proxy;
 
 use std::env;
@@ -25,10 +25,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
-pub use oidc::PrivateOidc;
 pub use proxy::TcpProxy;
 
-/// A user of the stack's `dev` realm (see `deploy/local/oidc/realm-dev.json`).
+/// A user of the stack's `dev` realm (see `deploy/local/keycloak/realm-dev.json`).
 #[derive(Clone, Copy, Debug)]
 pub struct RealmUser {
     /// The user's id, which is also the tokens' `sub`.
@@ -70,6 +69,10 @@ pub const CAROL: RealmUser = RealmUser {
     email: "carol@orgman.test",
 };
 
+/// A public client of the `dev` realm whose access tokens live 2 seconds
+/// (Keycloak's per-client `access.token.lifespan`), for expiry tests.
+pub const SHORT_LIVED_CLIENT: &str = "orgman-short-lived";
+
 /// The local stack's settings.
 #[derive(Clone, Debug)]
 pub struct Stack {
@@ -85,7 +88,7 @@ pub struct Stack {
     pub spicedb_endpoint: String,
     /// SpiceDB's preshared key.
     pub spicedb_token: String,
-    /// The OIDC issuer (`.../realms/dev`).
+    /// The OIDC issuer, Keycloak's `dev` realm (`.../realms/dev`).
     pub oidc_issuer: String,
     /// The audience of the realm's access tokens.
     pub oidc_audience: String,
@@ -165,9 +168,18 @@ impl Stack {
     /// # Panics
     /// When the provider refuses.
     pub async fn password_token(&self, user: RealmUser) -> String {
+        self.password_token_for(&self.test_client_id, user).await
+    }
+
+    /// An access token for a realm user through another public client of
+    /// the realm, e.g. [`SHORT_LIVED_CLIENT`].
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn password_token_for(&self, client_id: &str, user: RealmUser) -> String {
         self.token(&[
             ("grant_type", "password"),
-            ("client_id", &self.test_client_id),
+            ("client_id", client_id),
             ("username", user.username),
             ("password", user.password),
         ])
@@ -217,12 +229,18 @@ async fn read_token(response: reqwest::Response) -> String {
         .access_token
 }
 
-/// A shared HTTP client for tests.
+/// A shared HTTP client for tests. It keeps no idle connections: each test
+/// has a runtime of its own, and a pooled connection opened on a runtime
+/// that has ended can no longer be used (servers such as Keycloak keep
+/// connections alive).
 pub fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::new()
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client")
     })
 }
 

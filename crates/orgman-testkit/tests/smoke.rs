@@ -357,9 +357,18 @@ async fn oidc_discovery_and_tokens_that_verify() {
         .unwrap();
     let claims = verify(stack, &jwks, response.access_token().secret());
     assert_eq!(claims["azp"], stack.service_account_id.as_str());
+    // Exactly what the service needs (Keycloak adds query-groups, a
+    // composite of view-users).
+    let mut roles: Vec<&str> = claims["resource_access"]["realm-management"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    roles.sort_unstable();
     assert_eq!(
-        claims["resource_access"]["realm-management"]["roles"],
-        serde_json::json!(["manage-users", "view-users", "query-users"])
+        roles,
+        ["manage-users", "query-groups", "query-users", "view-users"]
     );
 
     // The password grant, as the platform admin.
@@ -379,6 +388,18 @@ async fn oidc_discovery_and_tokens_that_verify() {
         .unwrap();
     let claims = verify(stack, &jwks, response.access_token().secret());
     assert_eq!(claims["sub"], ADMIN.id);
+    // Keycloak's access-token shape: `typ` Bearer (ID tokens say `ID`), the
+    // client as `azp`, the service's audience beside Keycloak's `account`.
+    assert_eq!(claims["typ"], "Bearer");
+    assert_eq!(claims["azp"], stack.test_client_id.as_str());
+    assert!(
+        claims["aud"]
+            .as_array()
+            .unwrap()
+            .contains(&stack.oidc_audience.as_str().into()),
+        "{claims}"
+    );
+    assert_eq!(claims["email_verified"], true);
     assert!(
         claims["realm_access"]["roles"]
             .as_array()
@@ -406,7 +427,8 @@ async fn oidc_refuses_wrong_credentials_and_forged_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400);
+    // Keycloak answers a wrong password with 401 (RFC 6749 says 400).
+    assert_eq!(response.status(), 401);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
 

@@ -4,12 +4,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::Stack;
 use super::install;
 use super::process;
+use super::{REALM, Stack};
 use crate::project;
 
 /// One process of the local stack.
@@ -19,7 +20,7 @@ pub(crate) enum Component {
     Redis,
     Kafka,
     SpiceDb,
-    Oidc,
+    Keycloak,
 }
 
 impl Component {
@@ -28,7 +29,7 @@ impl Component {
         Component::Redis,
         Component::Kafka,
         Component::SpiceDb,
-        Component::Oidc,
+        Component::Keycloak,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -37,7 +38,7 @@ impl Component {
             Component::Redis => "redis",
             Component::Kafka => "kafka",
             Component::SpiceDb => "spicedb",
-            Component::Oidc => "oidc",
+            Component::Keycloak => "keycloak",
         }
     }
 
@@ -46,7 +47,7 @@ impl Component {
             .into_iter()
             .find(|c| c.name() == name)
             .with_context(|| {
-                format!("unknown component {name:?} (postgres, redis, kafka, spicedb, oidc)")
+                format!("unknown component {name:?} (postgres, redis, kafka, spicedb, keycloak)")
             })
     }
 
@@ -56,9 +57,10 @@ impl Component {
         match self {
             Component::Postgres => "postgres",
             Component::Redis => "redis-server",
-            Component::Kafka => "tansu",
+            Component::Kafka => "kafka.Kafka",
             Component::SpiceDb => "spicedb-front.mjs",
-            Component::Oidc => "oidc-provider.mjs",
+            // kc.sh stays the parent of its JVM and forwards signals to it.
+            Component::Keycloak => "bin/kc.sh",
         }
     }
 
@@ -74,9 +76,42 @@ impl Component {
         match self {
             Component::Postgres => "PostgreSQL (private cluster)",
             Component::Redis => "Redis",
-            Component::Kafka => "tansu (Kafka wire protocol)",
+            Component::Kafka => "Apache Kafka (KRaft, one node)",
             Component::SpiceDb => "SpiceDB (embedded library behind a gRPC front)",
-            Component::Oidc => "OIDC provider (Keycloak layout)",
+            Component::Keycloak => "Keycloak",
+        }
+    }
+
+    /// Ports a component needs besides its main one, kept in the state.
+    pub(crate) fn extra_ports(self) -> &'static [&'static str] {
+        match self {
+            Component::Kafka => &["kafka-controller"],
+            Component::Keycloak => &["keycloak-management"],
+            _ => &[],
+        }
+    }
+
+    /// What version runs, for `stack status`.
+    pub(crate) fn version(self, stack: &Stack) -> String {
+        match self {
+            Component::Postgres => stack
+                .postgres_bin
+                .parent()
+                .and_then(|p| p.file_name())
+                .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
+            Component::Kafka => install::kafka_version().unwrap_or_default(),
+            Component::Keycloak => install::KEYCLOAK_VERSION.to_owned(),
+            Component::Redis | Component::SpiceDb => String::new(),
+        }
+    }
+
+    /// How long a start may take: the JVMs' first start creates their
+    /// storage (Keycloak's schema and realm import take a minute on 2 cores).
+    pub(crate) fn ready_timeout(self) -> Duration {
+        match self {
+            Component::Keycloak => Duration::from_secs(300),
+            Component::Kafka => Duration::from_secs(120),
+            _ => Duration::from_secs(60),
         }
     }
 
@@ -95,19 +130,7 @@ impl Component {
                     .arg(&data);
                 c
             }
-            Component::Kafka => {
-                let url = format!("tcp://127.0.0.1:{port}");
-                let mut c = Command::new(install::tansu(&stack.tools_dir())?);
-                c.args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                ])
-                .args(["--storage-engine", "memory://tansu/"]);
-                c
-            }
+            Component::Kafka => kafka_command(stack, port, &data)?,
             Component::SpiceDb => {
                 let node = install::node(&stack.tools_dir())?;
                 let dir = install::node_packages(&node)?;
@@ -120,21 +143,7 @@ impl Component {
                 ]);
                 c
             }
-            Component::Oidc => {
-                let node = install::node(&stack.tools_dir())?;
-                let dir = install::node_packages(&node)?;
-                let realm = project::root()?.join("deploy/local/oidc/realm-dev.json");
-                let mut c = Command::new(node);
-                c.current_dir(&dir)
-                    .env("NODE_NO_WARNINGS", "1")
-                    .arg("oidc-provider.mjs")
-                    .args(["--port", &port.to_string()])
-                    .arg("--realm-file")
-                    .arg(realm)
-                    .arg("--keys-file")
-                    .arg(data.join("jwks.json"));
-                c
-            }
+            Component::Keycloak => keycloak_command(stack, port)?,
         };
         process::spawn_detached(&mut command, &log)
     }
@@ -149,12 +158,18 @@ impl Component {
             Component::Redis => {
                 process::exchange(port, b"PING\r\n").is_some_and(|reply| reply.starts_with("+PONG"))
             }
-            Component::Kafka | Component::SpiceDb => process::port_open(port),
-            Component::Oidc => process::exchange(
+            Component::Kafka => kafka_answers(port),
+            Component::SpiceDb => process::port_open(port),
+            // Ready when the realm's discovery document answers (the realm
+            // is imported by then).
+            Component::Keycloak => process::exchange(
                 port,
-                b"GET /realms/dev/.well-known/openid-configuration HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+                format!(
+                    "GET /realms/{REALM}/.well-known/openid-configuration HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+                )
+                .as_bytes(),
             )
-            .is_some_and(|reply| reply.starts_with("HTTP/1.1 200")),
+            .is_some_and(|reply| reply.starts_with("HTTP/1.") && reply[8..].starts_with(" 200")),
         }
     }
 
@@ -184,9 +199,14 @@ impl Component {
             }
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
         };
-        let exists = psql("SELECT 1 FROM pg_database WHERE datname = 'organization_manager'")?;
-        if exists != "1" {
-            psql("CREATE DATABASE organization_manager")?;
+        // The service's database, and Keycloak's own.
+        for database in ["organization_manager", KEYCLOAK_DATABASE] {
+            let exists = psql(&format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{database}'"
+            ))?;
+            if exists != "1" {
+                psql(&format!("CREATE DATABASE {database}"))?;
+            }
         }
         Ok(())
     }
@@ -303,4 +323,146 @@ fn postgres_area(stack: &Stack) -> Result<PathBuf> {
     }
     std::os::unix::fs::symlink(&outside, &inside)?;
     Ok(outside)
+}
+
+/// Keycloak's database on the stack's PostgreSQL.
+const KEYCLOAK_DATABASE: &str = "keycloak";
+
+/// Build-time options of the Keycloak distribution (`kc.sh build`); a change
+/// here rebuilds it once.
+const KEYCLOAK_BUILD: &[&str] = &["--db=postgres", "--health-enabled=true"];
+
+/// Keycloak as deployed: built once for this configuration, then `start
+/// --optimized` on the stack's PostgreSQL, hostname pinned to its loopback
+/// port, the `dev` realm imported on the first start.
+fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
+    let home = install::keycloak(&stack.tools_dir())?;
+    let java = install::java_home(install::KEYCLOAK_JAVA)?;
+    let built = home.join(".orgman-build");
+    let options = KEYCLOAK_BUILD.join(" ");
+    if fs::read_to_string(&built).ok().as_deref() != Some(options.as_str()) {
+        eprintln!("xtask: building Keycloak for this configuration (once, ~20 s)");
+        project::run(
+            Command::new(home.join("bin/kc.sh"))
+                .env("JAVA_HOME", &java)
+                .arg("build")
+                .args(KEYCLOAK_BUILD),
+        )
+        .context("kc.sh build failed")?;
+        fs::write(&built, &options)?;
+    }
+    // `--import-realm` reads data/import of the distribution; a realm that
+    // exists already is left alone (so `--wipe` is how to re-import).
+    let import = home.join("data/import");
+    fs::create_dir_all(&import)?;
+    fs::copy(
+        project::root()?.join("deploy/local/keycloak/realm-dev.json"),
+        import.join("realm-dev.json"),
+    )?;
+    let pg = stack
+        .state
+        .ports
+        .get(Component::Postgres.name())
+        .copied()
+        .context("Keycloak needs the stack's PostgreSQL: start it first")?;
+    let management = stack.extra_port("keycloak-management")?;
+    let mut c = Command::new(home.join("bin/kc.sh"));
+    c.env("JAVA_HOME", &java)
+        .env(
+            "JAVA_OPTS_KC_HEAP",
+            "-Xms64m -Xmx512m -XX:MaxMetaspaceSize=256m",
+        )
+        // JBoss threads resets thread locals through java.lang on Java 24+.
+        .env(
+            "JAVA_OPTS_APPEND",
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",
+        )
+        .env(
+            "KC_DB_URL",
+            format!("jdbc:postgresql://127.0.0.1:{pg}/{KEYCLOAK_DATABASE}"),
+        )
+        .env("KC_DB_USERNAME", "postgres")
+        .env("KC_DB_PASSWORD", &stack.state.postgres_password)
+        .env("KC_DB_POOL_MAX_SIZE", "20")
+        // One node: no cluster, so nothing listens beyond loopback.
+        .env("KC_CACHE", "local")
+        .env("KC_HTTP_ENABLED", "true")
+        .env("KC_HTTP_HOST", "127.0.0.1")
+        .env("KC_HTTP_PORT", port.to_string())
+        // The issuer never follows the request's Host header.
+        .env("KC_HOSTNAME", format!("http://127.0.0.1:{port}"))
+        .env("KC_HOSTNAME_STRICT", "true")
+        .env("KC_HTTP_MANAGEMENT_PORT", management.to_string())
+        // Read on the first start only (master realm's administrator).
+        .env("KC_BOOTSTRAP_ADMIN_USERNAME", "admin")
+        .env(
+            "KC_BOOTSTRAP_ADMIN_PASSWORD",
+            &stack.state.keycloak_admin_password,
+        )
+        .args(["start", "--optimized", "--import-realm"]);
+    Ok(c)
+}
+
+/// Apache Kafka in KRaft mode, broker and controller in one JVM, its log on
+/// disk under the stack's data folder; the storage is formatted once with
+/// the stack's cluster id.
+fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
+    let classpath = install::kafka_classpath(&stack.tools_dir())?;
+    let java = install::java_home(install::KAFKA_JAVA)?.join("bin/java");
+    let controller = stack.extra_port("kafka-controller")?;
+    let log_dirs = data.join("log");
+    let properties = data.join("server.properties");
+    fs::write(&properties, kafka_properties(port, controller, &log_dirs)?)?;
+    let log4j = project::root()?.join("deploy/local/kafka/log4j2.properties");
+    let jvm = |c: &mut Command| {
+        c.args(["-Xms64m", "-Xmx384m", "-XX:+UseSerialGC"])
+            .args(["-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"])
+            .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
+            .arg("-cp")
+            .arg(&classpath);
+    };
+    if !log_dirs.join("meta.properties").exists() {
+        // What `kafka-storage.sh format` runs.
+        let mut format = Command::new(&java);
+        jvm(&mut format);
+        project::run(
+            format
+                .args(["kafka.tools.StorageTool", "format", "--ignore-formatted"])
+                .args(["--cluster-id", &stack.state.kafka_cluster_id])
+                .arg("--config")
+                .arg(&properties),
+        )
+        .context("formatting Kafka's storage failed")?;
+    }
+    let mut c = Command::new(java);
+    jvm(&mut c);
+    c.arg("kafka.Kafka").arg(&properties);
+    Ok(c)
+}
+
+/// `deploy/local/kafka/server.properties` for these ports and folder.
+fn kafka_properties(port: u16, controller: u16, log_dirs: &Path) -> Result<String> {
+    let template =
+        fs::read_to_string(project::root()?.join("deploy/local/kafka/server.properties"))?;
+    Ok(template
+        .replace("{port}", &port.to_string())
+        .replace("{controller_port}", &controller.to_string())
+        .replace("{log_dirs}", &log_dirs.display().to_string()))
+}
+
+/// Whether a Kafka broker answers an ApiVersions request (v0) on `port`:
+/// it only does once it processes requests.
+fn kafka_answers(port: u16) -> bool {
+    const CLIENT: &[u8] = b"xtask";
+    let mut request = Vec::new();
+    let size = 2 + 2 + 4 + 2 + CLIENT.len();
+    request.extend_from_slice(&(size as i32).to_be_bytes());
+    request.extend_from_slice(&18_i16.to_be_bytes()); // ApiVersions
+    request.extend_from_slice(&0_i16.to_be_bytes()); // version 0
+    request.extend_from_slice(&7_i32.to_be_bytes()); // correlation id
+    request.extend_from_slice(&(CLIENT.len() as i16).to_be_bytes());
+    request.extend_from_slice(CLIENT);
+    process::exchange_bytes(port, &request).is_some_and(|reply| {
+        reply.len() >= 10 && reply[4..8] == 7_i32.to_be_bytes() && reply[8..10] == [0, 0]
+    })
 }

