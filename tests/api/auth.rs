@@ -187,3 +187,47 @@ async fn expired_tokens_are_refused() {
         "{problem}"
     );
 }
+
+#[tokio::test]
+async fn only_access_tokens_are_accepted() {
+    // With the audience check off, an ID token of the realm (same key,
+    // same issuer) would otherwise pass.
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("SECURITY_OAUTH2_AUDIENCE", String::new());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let stack = orgman_testkit::Stack::get();
+    let response = orgman_testkit::http()
+        .post(stack.token_endpoint())
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", stack.test_client_id.as_str()),
+            ("username", ALICE.username),
+            ("password", ALICE.password),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens = body(response).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let id = tokens["id_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/users/me", access).await.status(), 200);
+    let refused = assert_problem(app.get("/api/v1/users/me", id).await, 401, "invalid-token").await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an access token"),
+        "{refused}"
+    );
+    // A refresh token is HS512-signed by Keycloak: refused before anything.
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_problem(
+        app.get("/api/v1/users/me", refresh).await,
+        401,
+        "invalid-token",
+    )
+    .await;
+}

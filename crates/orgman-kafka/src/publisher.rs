@@ -150,6 +150,64 @@ impl KafkaPublisher {
     }
 }
 
+impl KafkaPublisher {
+    /// Sends records one per request, in order. A record the broker refuses
+    /// as too large is dead-lettered; any other failure stops the partition
+    /// there (later records are retried, so order is kept). Returns whether
+    /// the connection failed.
+    async fn produce_one_by_one(
+        &self,
+        client: &PartitionClient,
+        partition: i32,
+        indexes: &[usize],
+        records: Vec<rskafka::record::Record>,
+        outcomes: &mut [Result<(), DeliveryError>],
+    ) -> bool {
+        let mut records = records.into_iter();
+        for (position, &index) in indexes.iter().enumerate() {
+            let Some(record) = records.next() else { break };
+            match client
+                .produce(vec![record], self.settings.compression)
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if too_large(&error) => {
+                    tracing::error!(
+                        partition,
+                        "an event is over the broker's size limit; dead-lettered"
+                    );
+                    outcomes[index] = Err(DeliveryError::Permanent(format!(
+                        "the broker refused the event as too large (the topic's max.message.bytes \
+                         is below KAFKA_MESSAGE_MAX_BYTES={}): {error}",
+                        self.settings.max_message_bytes
+                    )));
+                }
+                Err(error) => {
+                    for &later in &indexes[position..] {
+                        outcomes[later] = Err(DeliveryError::Retryable(format!(
+                            "produce to partition {partition}: {error}"
+                        )));
+                    }
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Whether the broker refused a produce request for its size.
+fn too_large(error: &rskafka::client::error::Error) -> bool {
+    use rskafka::client::error::{Error, ProtocolError};
+    matches!(
+        error,
+        Error::ServerError {
+            protocol_error: ProtocolError::MessageTooLarge | ProtocolError::RecordListTooLarge,
+            ..
+        }
+    )
+}
+
 #[async_trait]
 impl EventSink for KafkaPublisher {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
@@ -189,17 +247,35 @@ impl EventSink for KafkaPublisher {
         }
         let mut failed = false;
         for (partition, batch) in batches {
-            let (indexes, records): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
             let Some(client) = partitions.get(partition as usize) else {
                 continue;
             };
-            if let Err(error) = client.produce(records, self.settings.compression).await {
-                failed = true;
-                tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
-                for index in indexes {
-                    outcomes[index] = Err(DeliveryError::Retryable(format!(
-                        "produce to partition {partition}: {error}"
-                    )));
+            let (indexes, records): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
+            match client
+                .produce(records.clone(), self.settings.compression)
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if too_large(&error) => {
+                    // The broker's limit (the topic's max.message.bytes) is
+                    // below ours: find the records it refuses, one by one,
+                    // in order, and dead-letter only those.
+                    tracing::warn!(
+                        partition,
+                        "the broker refused a batch as too large; sending its records one by one"
+                    );
+                    failed |= self
+                        .produce_one_by_one(client, partition, &indexes, records, &mut outcomes)
+                        .await;
+                }
+                Err(error) => {
+                    failed = true;
+                    tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
+                    for index in indexes {
+                        outcomes[index] = Err(DeliveryError::Retryable(format!(
+                            "produce to partition {partition}: {error}"
+                        )));
+                    }
                 }
             }
         }

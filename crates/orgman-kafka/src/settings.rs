@@ -70,7 +70,10 @@ pub struct KafkaSettings {
     pub partitions: i32,
     /// Replication factor when created (`KAFKA_TOPIC_REPLICATION_FACTOR`, 1).
     pub replication_factor: i16,
-    /// `KAFKA_MESSAGE_MAX_BYTES`, default 52428800: larger events are not sent.
+    /// `KAFKA_MESSAGE_MAX_BYTES`, default 1000000: larger events are not
+    /// sent. Keep it at or below the topic's `max.message.bytes` (a broker's
+    /// default is 1048588); an event the broker still refuses as too large
+    /// is dead-lettered too.
     pub max_message_bytes: usize,
     /// `KAFKA_COMPRESSION`: `lz4` (default), `snappy`, `gzip` or `none`.
     pub compression: Compression,
@@ -168,7 +171,7 @@ impl KafkaSettings {
             )? as i16,
             max_message_bytes: positive(
                 "KAFKA_MESSAGE_MAX_BYTES",
-                number("KAFKA_MESSAGE_MAX_BYTES", 52_428_800)?,
+                number("KAFKA_MESSAGE_MAX_BYTES", 1_000_000)?,
                 i64::from(i32::MAX),
             )? as usize,
             compression,
@@ -196,7 +199,7 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.topic, "ai.flowx.organization.events.v1");
         assert_eq!(s.bootstrap, vec!["localhost:9092"]);
-        assert_eq!(s.max_message_bytes, 52_428_800);
+        assert_eq!(s.max_message_bytes, 1_000_000);
         assert_eq!(s.compression, Compression::Lz4);
         assert_eq!(
             s.naming.event_type("organization.created"),

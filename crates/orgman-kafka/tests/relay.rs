@@ -1,6 +1,7 @@
-//! The outbox relay to the stack's real broker: exactly the committed
-//! events, in order per organization, as CloudEvents; nothing lost across a
-//! broker outage; nothing published for a rolled-back change.
+//! The outbox relay to the stack's real broker (Apache Kafka): exactly the
+//! committed events, in order per organization, as CloudEvents; nothing lost
+//! across a broker outage; nothing published for a rolled-back change; and
+//! what Kafka's own Java client reads and where it would have put each key.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -317,6 +318,62 @@ async fn writes_succeed_while_the_broker_is_down_and_nothing_is_lost() {
 }
 
 #[tokio::test]
+async fn events_over_the_brokers_own_limit_are_dead_lettered_not_retried() {
+    let s = setup().await;
+    let org = s
+        .service
+        .create(
+            &s.admin,
+            OrgName::parse(&"中".repeat(100)).unwrap(),
+            Slug::parse(&format!("{}-wide", s.topic)).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut settings = settings("placeholder:1", &s.topic);
+    settings.compression = rskafka::client::partition::Compression::NoCompression;
+    let claim = s.store.claim(OutboxSink::Broker, 10).await.unwrap();
+    let sizes: Vec<usize> = claim
+        .events()
+        .iter()
+        .map(|p| {
+            orgman_kafka::record(&p.event, &settings.naming, &settings.source).approximate_size()
+        })
+        .collect();
+    drop(claim);
+    assert!(sizes[0] > sizes[1] + 250, "{sizes:?}");
+    // The broker's limit (for a whole batch: 61 bytes of header) falls
+    // between the two events; orgman's own limit stays at its default.
+    let limit = sizes[1] + 61 + 120;
+    let broker = PrivateBroker::start_with(&[("message.max.bytes", &limit.to_string())]);
+    settings.bootstrap = vec![broker.address()];
+    assert!(settings.max_message_bytes > sizes[0]);
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        Arc::new(KafkaPublisher::new(settings)),
+        OutboxSink::Broker,
+        50,
+    );
+    let outcome = relay.run_once().await.unwrap();
+    assert_eq!(
+        (outcome.dead, outcome.delivered, outcome.retried),
+        (1, 1, 0),
+        "the wide created event is dead-lettered, the member event sent"
+    );
+    assert_eq!(
+        relay.run_once().await.unwrap().claimed,
+        0,
+        "nothing left to retry"
+    );
+    let records = consume(&broker.address(), &s.topic).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(envelope(&records[0].1)["subject"], org.id().to_string());
+    assert_eq!(
+        envelope(&records[0].1)["type"],
+        "ai.flowx.organization.member.added.v1"
+    );
+}
+
+#[tokio::test]
 async fn oversize_events_are_dead_lettered_with_the_reason() {
     let s = setup().await;
     let bootstrap = Stack::get().kafka_bootstrap.clone();
@@ -415,4 +472,182 @@ async fn two_relays_at_once_publish_each_event_once() {
         .map(|(_, r)| envelope(r)["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!((records.len(), ids.len()), (20, 20));
+}
+
+/// Apache Kafka's Java client on the stack's classpath
+/// (`tests/java/KafkaProbe.java`, run in source-file mode).
+fn java_probe(args: &[&str]) -> String {
+    let setting = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} (run through cargo xtask test)"))
+    };
+    let classpath = std::fs::read_to_string(setting("ORGMAN_STACK_KAFKA_CLASSPATH")).unwrap();
+    let output = std::process::Command::new(setting("ORGMAN_STACK_KAFKA_JAVA"))
+        .args(["-Xmx128m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"])
+        .arg("-Dlog4j2.level=WARN")
+        .arg("-cp")
+        .arg(classpath.trim())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/java/KafkaProbe.java"
+        ))
+        .args(args)
+        .output()
+        .expect("run the Java probe");
+    assert!(
+        output.status.success(),
+        "KafkaProbe {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A record as the Java consumer saw it.
+#[derive(Debug)]
+struct JavaRecord {
+    partition: i32,
+    key: String,
+    headers: BTreeMap<String, String>,
+    value: Value,
+}
+
+fn parse_java_records(text: &str) -> Vec<JavaRecord> {
+    use base64::Engine as _;
+    let decode = |field: &str| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(field)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    text.lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 5, "{line}");
+            JavaRecord {
+                partition: fields[0].parse().unwrap(),
+                key: decode(fields[2]),
+                headers: fields[3]
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(|h| {
+                        let (name, value) = h.split_once('=').unwrap();
+                        (name.to_owned(), decode(value))
+                    })
+                    .collect(),
+                value: serde_json::from_str(&decode(fields[4])).unwrap(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose() {
+    let s = setup().await;
+    let bootstrap = Stack::get().kafka_bootstrap.clone();
+    let mut settings = settings(&bootstrap, &s.topic);
+    settings.partitions = 3;
+    assert_eq!(
+        settings.compression,
+        rskafka::client::partition::Compression::Lz4,
+        "the default compression, which a Java consumer must read"
+    );
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        Arc::new(KafkaPublisher::new(settings)),
+        OutboxSink::Broker,
+        50,
+    );
+    let mut organizations = Vec::new();
+    for n in 0..6 {
+        let org = s
+            .service
+            .create(
+                &s.admin,
+                OrgName::parse(&format!("Java {n}")).unwrap(),
+                Slug::parse(&format!("{}-j{n}", s.topic)).unwrap(),
+            )
+            .await
+            .unwrap();
+        organizations.push(org.id());
+    }
+    s.service
+        .rename(
+            &s.admin,
+            organizations[0],
+            OrgName::parse("Java zero").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let delivered = drain(&relay).await;
+    assert_eq!(delivered, 13);
+
+    let records = parse_java_records(&java_probe(&[
+        "consume",
+        &bootstrap,
+        &s.topic,
+        &delivered.to_string(),
+        "30000",
+    ]));
+    assert_eq!(records.len(), delivered, "every event, and nothing else");
+    let ids: HashSet<&str> = records
+        .iter()
+        .map(|r| r.headers["ce_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), delivered, "a stable, unique ce_id per event");
+    let mut per_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for record in &records {
+        assert_eq!(record.headers["ce_specversion"], "1.0");
+        assert_eq!(
+            record.headers["content-type"],
+            "application/cloudevents+json"
+        );
+        assert_eq!(record.headers["Fx-Organization-Id"], record.key);
+        assert_eq!(record.headers["ce_subject"], record.key);
+        assert_eq!(record.value["id"], record.headers["ce_id"].as_str());
+        assert_eq!(record.value["type"], record.headers["ce_type"].as_str());
+        per_key
+            .entry(&record.key)
+            .or_default()
+            .push(record.value["type"].as_str().unwrap());
+    }
+    assert_eq!(
+        per_key[organizations[0].to_string().as_str()],
+        [
+            "ai.flowx.organization.created.v1",
+            "ai.flowx.organization.member.added.v1",
+            "ai.flowx.organization.updated.v1",
+        ],
+        "one organization's events in commit order"
+    );
+
+    // The Java producer's default partitioner puts each key where the relay
+    // did, on a topic with the same number of partitions.
+    let keys: Vec<String> = per_key.keys().map(|k| (*k).to_owned()).collect();
+    let mut args = vec![
+        "partitions".to_owned(),
+        bootstrap.clone(),
+        unique_name("partitioner"),
+        "3".to_owned(),
+    ];
+    args.extend(keys.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let java_choice: BTreeMap<String, i32> = java_probe(&args)
+        .lines()
+        .map(|line| {
+            let (key, partition) = line.split_once('\t').unwrap();
+            (key.to_owned(), partition.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(java_choice.len(), keys.len());
+    let used: HashSet<i32> = records.iter().map(|r| r.partition).collect();
+    assert!(used.len() > 1, "six keys spread over several partitions");
+    for record in &records {
+        assert_eq!(
+            record.partition, java_choice[&record.key],
+            "key {} is on the partition Java's partitioner picks",
+            record.key
+        );
+    }
 }

@@ -113,6 +113,12 @@ impl Application {
         // Adapters.
         let store =
             Arc::new(PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?);
+        tracing::info!(
+            issuer = %config.auth.issuer(),
+            audience = config.auth.audience.as_deref().unwrap_or("(not checked)"),
+            admin_role = %config.auth.admin_role,
+            "bearer tokens: access tokens of this issuer whose aud includes the audience are accepted"
+        );
         let verifier = TokenVerifier::new(config.auth.clone(), http.clone());
         if let Err(error) = verifier.warm_up().await {
             // Not fatal: tokens are refused with 503 until keys can be loaded.

@@ -29,6 +29,10 @@ pub struct Claims {
     /// Login name.
     #[serde(default)]
     pub preferred_username: Option<String>,
+    /// Keycloak's token type: `Bearer` for access tokens, `ID` for ID
+    /// tokens, `Refresh` for refresh tokens. Other providers may omit it.
+    #[serde(default)]
+    pub typ: Option<String>,
     /// Realm roles.
     #[serde(default)]
     pub realm_access: RealmAccess,
@@ -175,9 +179,17 @@ impl TokenVerifier {
                 validation.set_required_spec_claims(&["exp", "iss", "sub"]);
             }
         }
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| AuthError::Invalid(format!("token refused: {e}")))
+            .map_err(|e| AuthError::Invalid(format!("token refused: {e}")))?;
+        // Only access tokens: an ID token of the same realm is signed by the
+        // same key (and passes when the audience check is off).
+        match &claims.typ {
+            Some(typ) if !typ.eq_ignore_ascii_case("Bearer") => Err(AuthError::Invalid(format!(
+                "a token of type {typ:?} is not an access token"
+            ))),
+            _ => Ok(claims),
+        }
     }
 
     /// Reloads discovery and keys, unless done too recently (`force` skips

@@ -84,6 +84,15 @@ impl PrivateBroker {
     /// # Panics
     /// When the stack's Kafka is not installed or the broker does not start.
     pub fn start() -> PrivateBroker {
+        Self::start_with(&[])
+    }
+
+    /// [`PrivateBroker::start`] with broker settings added to the stack's
+    /// (e.g. `("message.max.bytes", "600")`).
+    ///
+    /// # Panics
+    /// As [`PrivateBroker::start`].
+    pub fn start_with(settings: &[(&str, &str)]) -> PrivateBroker {
         let java = PathBuf::from(stack_setting("ORGMAN_STACK_KAFKA_JAVA"));
         let classpath = std::fs::read_to_string(stack_setting("ORGMAN_STACK_KAFKA_CLASSPATH"))
             .expect("the stack's Kafka classpath (cargo xtask stack up kafka)")
@@ -95,14 +104,14 @@ impl PrivateBroker {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let template = std::fs::read_to_string(deploy_file("server.properties")).unwrap();
-        std::fs::write(
-            dir.join("server.properties"),
-            template
-                .replace("{port}", &port.to_string())
-                .replace("{controller_port}", &controller_port.to_string())
-                .replace("{log_dirs}", &dir.join("log").display().to_string()),
-        )
-        .unwrap();
+        let mut properties = template
+            .replace("{port}", &port.to_string())
+            .replace("{controller_port}", &controller_port.to_string())
+            .replace("{log_dirs}", &dir.join("log").display().to_string());
+        for (name, value) in settings {
+            properties.push_str(&format!("{name}={value}\n"));
+        }
+        std::fs::write(dir.join("server.properties"), properties).unwrap();
         let mut broker = PrivateBroker {
             java,
             classpath,
