@@ -110,6 +110,10 @@ pub struct AuthConfig {
     /// Shortest time between two key-set refreshes caused by unknown key ids
     /// (`SECURITY_JWKS_MIN_REFRESH_SECONDS`, default 10).
     pub jwks_min_refresh: Duration,
+    /// How many verified tokens are remembered until they expire
+    /// (`SECURITY_TOKEN_CACHE_SIZE`, default 10000; 0 verifies every
+    /// request's token in full).
+    pub token_cache_size: usize,
 }
 
 impl AuthConfig {
@@ -245,6 +249,8 @@ impl Config {
             organization_claim: parse("SECURITY_ORGANIZATION_CLAIM", "org_id")?,
             leeway: Duration::from_secs(number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
             jwks_min_refresh: Duration::from_secs(number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
+            token_cache_size: usize::try_from(number("SECURITY_TOKEN_CACHE_SIZE", 10_000)?)
+                .unwrap_or(usize::MAX),
         };
         let creation = match parse("ORGMAN_ORGANIZATION_CREATION", "platform-admins")?.as_str() {
             "platform-admins" => CreationPolicy::PlatformAdminsOnly,

@@ -4,7 +4,7 @@
 //! or globals.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -29,8 +29,8 @@ pub const ORGANIZATION_HEADER: &str = "Fx-Organization-Id";
 pub struct Authenticated {
     /// The caller as the domain sees it (user, platform role, request id).
     pub actor: Actor,
-    /// The verified token's claims.
-    pub claims: Claims,
+    /// The verified token's claims (shared with the verified-token cache).
+    pub claims: Arc<Claims>,
 }
 
 /// Local user ids are the provider's subject when it is a UUID (Keycloak's

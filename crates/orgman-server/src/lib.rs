@@ -10,6 +10,7 @@ mod background;
 pub mod config;
 mod dto;
 pub mod extract;
+mod jwt_crypto;
 mod operability;
 pub mod problem;
 mod routes;

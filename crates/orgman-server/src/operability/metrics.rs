@@ -29,6 +29,8 @@ pub(crate) struct Metrics {
     outbox_dead: IntGaugeVec,
     relay_events: IntCounterVec,
     cache_operations: IntCounterVec,
+    token_cache: IntCounterVec,
+    token_cache_entries: IntGauge,
     authz_seconds: HistogramVec,
     identity_requests: IntCounterVec,
     purge_runs: IntCounterVec,
@@ -166,6 +168,16 @@ impl Metrics {
                 "Cache hits, misses, errors and invalidations.",
                 &["result"],
             ),
+            token_cache: counter(
+                &registry,
+                "token_cache_operations_total",
+                "Verified-token cache: hits, misses (full verification) and evictions.",
+                &["result"],
+            ),
+            token_cache_entries: int(
+                "token_cache_entries",
+                "Verified tokens held until they expire.",
+            ),
             authz_seconds: histogram(
                 "authorization_check_duration_seconds",
                 "Authorization check latency by backend, permission and outcome.",
@@ -265,6 +277,15 @@ impl Metrics {
 
     /// Reads the adapters' figures into the metric families.
     async fn refresh(&self, deps: &Dependencies) {
+        let tokens = deps.verifier.token_cache_stats();
+        for (result, total) in [
+            ("hit", tokens.hits),
+            ("miss", tokens.misses),
+            ("eviction", tokens.evictions),
+        ] {
+            catch_up(&self.token_cache.with_label_values(&[result]), total);
+        }
+        self.token_cache_entries.set(tokens.entries as i64);
         let pool = deps.store.pool_status();
         for (state, value) in [
             ("max", pool.max_size),
