@@ -134,6 +134,17 @@ async fn metrics_expose_every_family() {
             .status(),
         404
     );
+    // Reads decide from the role they read; a write asks the authorizer.
+    assert_eq!(
+        app.patch(
+            &format!("/api/v1/organizations/{org}"),
+            &alice,
+            serde_json::json!({"name": "Not hers"})
+        )
+        .await
+        .status(),
+        404
+    );
     let _ = get_json(&app, "/actuator/health").await;
     let response = app
         .request(Method::GET, "/actuator/metrics", None)
@@ -155,6 +166,8 @@ async fn metrics_expose_every_family() {
         "orgman_outbox_oldest_pending_age_seconds",
         "orgman_outbox_relay_events_total",
         "orgman_cache_operations_total",
+        "orgman_token_cache_operations_total",
+        "orgman_token_cache_entries",
         "orgman_authorization_check_duration_seconds_bucket",
         "orgman_dependency_up",
         "orgman_process_resident_memory_bytes",
@@ -168,6 +181,14 @@ async fn metrics_expose_every_family() {
     assert!(text.contains(r#"orgman_http_requests_total{method="GET",route="/api/v1/organizations/{id}",status="200"} 3"#), "{text}");
     assert!(text.contains(r#"route="/api/v1/organizations/{id}",status="404"} 1"#));
     assert!(!text.contains(&org), "no ids in labels");
+    // The admin's token was verified once and then found in the cache.
+    assert!(
+        text.lines().any(
+            |l| l.starts_with(r#"orgman_token_cache_operations_total{result="hit"}"#)
+                && !l.ends_with(" 0")
+        ),
+        "{text}"
+    );
     let info = get_json(&app, "/actuator/info").await.1;
     assert_eq!(info["build"]["version"], env!("CARGO_PKG_VERSION"));
     assert!(info["build"]["commit"].is_string());

@@ -30,8 +30,10 @@ usage: cargo xtask <command>
   secrets rotate              re-encrypt SSO client secrets with the active
                               key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
                               safe while the service runs
-  bench cache                 measure what the Redis cache buys (release
-                              build, a `bench` stack of its own)
+  bench [http]                the hot path beside its anchors (pgbench -S, the
+                              HTTP floor, Redis GET), per authorizer and cache
+                              setting: release build, a fresh `bench` stack,
+                              wrk; table on stdout, target/bench/latest.json
   spicedb reconcile           recompute SpiceDB's relationships from
                               PostgreSQL and report what was fixed (same
                               settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
@@ -64,10 +66,7 @@ fn run(args: Vec<String>) -> Result<()> {
             Some("rotate") => secrets_rotate(),
             _ => bail!("usage: cargo xtask secrets rotate"),
         },
-        "bench" => match rest.first().map(String::as_str) {
-            Some("cache") => bench_cache(),
-            _ => bail!("usage: cargo xtask bench cache"),
-        },
+        "bench" => bench(rest),
         "spicedb" => match rest.first().map(String::as_str) {
             Some("reconcile") => spicedb_reconcile(),
             _ => bail!("usage: cargo xtask spicedb reconcile"),
@@ -304,29 +303,47 @@ fn secrets_rotate() -> Result<()> {
     })
 }
 
-/// Runs the cache benchmark against a fresh `bench` stack, always stopping
-/// it.
-fn bench_cache() -> Result<()> {
+/// The benchmarks: each a program run in release mode against a fresh
+/// `bench` stack, which is always stopped afterwards.
+fn bench(names: &[String]) -> Result<()> {
+    const KNOWN: &[&str] = &["http"];
+    let names: Vec<&str> = if names.is_empty() {
+        KNOWN.to_vec()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    if let Some(unknown) = names.iter().find(|n| !KNOWN.contains(n)) {
+        bail!(
+            "unknown benchmark {unknown:?} (known: {})",
+            KNOWN.join(", ")
+        );
+    }
+    stack::install::bench_tools()?;
     let root = project::root()?;
+    project::run(Command::new(project::cargo()).current_dir(&root).args([
+        "build",
+        "--release",
+        "--package",
+        "orgman-server",
+        "--bin",
+        "orgman-server",
+        "--example",
+        "bench",
+    ]))?;
     let mut stack = Stack::open("bench")?;
     stack.down(&[])?;
     stack.wipe()?;
     let mut stack = Stack::open("bench")?;
     let outcome = stack.up(&[]).and_then(|()| {
         let vars = stack.env()?;
+        let release = root.join("target/release");
         project::run(
-            Command::new(project::cargo())
+            Command::new(release.join("examples/bench"))
                 .current_dir(&root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "--package",
-                    "orgman-server",
-                    "--example",
-                    "bench_cache",
-                ])
-                .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("KEYCLOAK_ADMIN_PASSWORD", stack.keycloak_admin_password())
+                .env("BENCH_SERVER_BIN", release.join("orgman-server"))
+                .env("BENCH_OUTPUT", root.join("target/bench/latest.json")),
         )
     });
     let stopped = stack.down(&[]);

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Conflict, LifecycleAction, OrgError, StoreError};
 use crate::event::{DomainEvent, EventKind};
 use crate::id::{EventId, OrganizationId, UserId};
-use crate::membership::{MemberChange, Membership, Permission, check_member_change};
+use crate::membership::{MemberChange, Membership, Permission, check_member_change, permits};
 use crate::name::{OrgName, Slug};
 use crate::organization::{OrgStatus, Organization};
 use crate::page::{Page, PageRequest};
@@ -197,9 +197,73 @@ impl OrganizationService {
     /// [`OrgError::NotFound`] when it does not exist, is deleted, or the
     /// actor is not a member; [`OrgError::Unavailable`].
     pub async fn get(&self, actor: &Actor, id: OrganizationId) -> Result<Organization, OrgError> {
-        self.authorize(actor, id, Permission::View).await?;
-        let organization = match self.ports.cache.organization(id).await {
-            Lookup::Hit(cached) => cached,
+        let organization = if actor.is_platform_admin() {
+            self.read_organization(id, self.ports.cache.organization(id).await)
+                .await?
+        } else if self.ports.authorizer.decides_from_roles() {
+            self.read_as_member(actor, id).await?
+        } else {
+            let user = actor.user_id();
+            let (decision, organization) = self
+                .ports
+                .cache
+                .decision_and_organization(id, user, Permission::View)
+                .await;
+            if !self.decide(actor, id, Permission::View, decision).await? {
+                return Err(OrgError::NotFound);
+            }
+            self.read_organization(id, organization).await?
+        };
+        visible_to(actor, organization)
+    }
+
+    /// The organization as its member sees it, deciding from the member's
+    /// role: both from the cache when it has them, else both from one
+    /// storage read. A non-member and a missing organization look the same
+    /// (not found).
+    async fn read_as_member(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+    ) -> Result<Organization, OrgError> {
+        let user = actor.user_id();
+        let (role, organization) = match self.ports.cache.role_and_organization(id, user).await {
+            (Lookup::Hit(role), Lookup::Hit(organization)) => (role, organization),
+            (role_lookup, organization_lookup) => {
+                let (organization, role) = self
+                    .ports
+                    .members
+                    .organization_with_role(id, user)
+                    .await?
+                    .ok_or(OrgError::NotFound)?;
+                if let Lookup::Miss(lease) = role_lookup {
+                    self.ports.cache.store_role(lease, id, user, role).await;
+                }
+                if let Lookup::Miss(lease) = organization_lookup {
+                    self.ports
+                        .cache
+                        .store_organization(lease, &organization)
+                        .await;
+                }
+                (role, organization)
+            }
+        };
+        if permits(actor, role, Permission::View) {
+            Ok(organization)
+        } else {
+            Err(OrgError::NotFound)
+        }
+    }
+
+    /// An organization from a cache lookup already made, else from storage
+    /// (and then cached).
+    async fn read_organization(
+        &self,
+        id: OrganizationId,
+        lookup: Lookup<Organization>,
+    ) -> Result<Organization, OrgError> {
+        match lookup {
+            Lookup::Hit(cached) => Ok(cached),
             Lookup::Miss(lease) => {
                 let stored = self
                     .ports
@@ -208,10 +272,9 @@ impl OrganizationService {
                     .await?
                     .ok_or(OrgError::NotFound)?;
                 self.ports.cache.store_organization(lease, &stored).await;
-                stored
+                Ok(stored)
             }
-        };
-        visible_to(actor, organization)
+        }
     }
 
     /// Every organization, for platform administrators.
@@ -608,14 +671,43 @@ impl OrganizationService {
         if actor.is_platform_admin() {
             return Ok(());
         }
-        let authorizer = &self.ports.authorizer;
-        if !authorizer.check(actor, id, Permission::View).await? {
+        let user = actor.user_id();
+        let view = self.ports.cache.decision(id, user, Permission::View).await;
+        if !self.decide(actor, id, Permission::View, view).await? {
             return Err(OrgError::NotFound);
         }
-        if permission != Permission::View && !authorizer.check(actor, id, permission).await? {
-            return Err(OrgError::Forbidden { permission });
+        if permission != Permission::View {
+            let decision = self.ports.cache.decision(id, user, permission).await;
+            if !self.decide(actor, id, permission, decision).await? {
+                return Err(OrgError::Forbidden { permission });
+            }
         }
         Ok(())
+    }
+
+    /// The authorizer's decision, from the cache when it holds one (an
+    /// external authorizer's decisions are cached under the organization's
+    /// generation; a failed check is never cached: callers fail closed).
+    async fn decide(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+        cached: Lookup<bool>,
+    ) -> Result<bool, OrgError> {
+        match cached {
+            Lookup::Hit(allowed) => Ok(allowed),
+            Lookup::Miss(lease) => {
+                let allowed = self.ports.authorizer.check(actor, id, permission).await?;
+                if !self.ports.authorizer.decides_from_roles() {
+                    self.ports
+                        .cache
+                        .store_decision(lease, id, actor.user_id(), permission, allowed)
+                        .await;
+                }
+                Ok(allowed)
+            }
+        }
     }
 
     /// An event of a change; `actor` is `None` for the service's own
@@ -642,13 +734,24 @@ impl OrganizationService {
     /// hand-over is not an error of the use case (the change is committed):
     /// the outbox relay delivers the same events to the authorizer later,
     /// and the authorizer must fail closed meanwhile.
+    ///
+    /// The cache is invalidated before the hand-over (stale roles are not
+    /// served while the authorizer is slow) and again after it: a decision
+    /// an external authorizer made before it saw the events may have been
+    /// cached in between, under the new generation; the second invalidation
+    /// retires it.
     async fn invalidate(&self, events: &[DomainEvent]) {
-        self.ports.cache.invalidate(&affected_keys(events)).await;
+        let keys = affected_keys(events);
+        self.ports.cache.invalidate(&keys).await;
+        if self.ports.authorizer.decides_from_roles() {
+            return;
+        }
         for event in events {
             if self.ports.authorizer.apply(event).await.is_err() {
                 break;
             }
         }
+        self.ports.cache.invalidate(&keys).await;
     }
 }
 

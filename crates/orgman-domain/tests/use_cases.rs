@@ -822,3 +822,111 @@ fn a_backlog_larger_than_one_batch_is_purged_in_one_run() {
         );
     }
 }
+
+/// An authorizer outside the domain (as SpiceDB is): the domain's rules over
+/// the stored roles, but it says it does not decide from roles, and counts
+/// its checks.
+struct External {
+    inner: orgman_domain::ports::RoleAuthorizer,
+    checks: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl orgman_domain::ports::Authorizer for External {
+    async fn check(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+    ) -> Result<bool, orgman_domain::AuthzError> {
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.check(actor, organization, permission).await
+    }
+
+    async fn apply(&self, _: &orgman_domain::DomainEvent) -> Result<(), orgman_domain::AuthzError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_external_authorizers_decisions_are_cached_until_the_organization_changes() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let w = World::new();
+    let external = Arc::new(External {
+        inner: orgman_domain::ports::RoleAuthorizer::new(
+            w.memory.store.clone(),
+            Arc::new(orgman_domain::ports::NoCache),
+        ),
+        checks: Default::default(),
+    });
+    let service = OrganizationService::new(
+        orgman_domain::ServicePorts {
+            authorizer: external.clone(),
+            ..w.memory.ports()
+        },
+        ServiceSettings::default(),
+    );
+    let owner = w.user("owner");
+    let member = w.user("member");
+    let org = w.org_owned_by("acme", &owner);
+    block_on(service.add_member(&owner, org.id(), member.user_id(), OrgRole::Member)).unwrap();
+
+    let before = external.checks.load(Ordering::SeqCst);
+    block_on(service.get(&member, org.id())).unwrap();
+    assert_eq!(external.checks.load(Ordering::SeqCst), before + 1);
+    for _ in 0..3 {
+        block_on(service.get(&member, org.id())).unwrap();
+    }
+    assert_eq!(
+        external.checks.load(Ordering::SeqCst),
+        before + 1,
+        "later reads use the cached decision"
+    );
+
+    // A committed change of the organization retires its decisions: the
+    // removed member is asked about again, and refused.
+    block_on(service.remove_member(&owner, org.id(), member.user_id())).unwrap();
+    assert_eq!(
+        block_on(service.get(&member, org.id())),
+        Err(OrgError::NotFound)
+    );
+    assert!(external.checks.load(Ordering::SeqCst) > before + 1);
+    // The refusal is cached too, and stays a refusal.
+    assert_eq!(
+        block_on(service.get(&member, org.id())),
+        Err(OrgError::NotFound)
+    );
+}
+
+#[test]
+fn a_member_reads_an_organization_in_one_storage_read() {
+    let w = World::new();
+    let owner = w.user("owner");
+    let stranger = w.user("stranger");
+    let org = w.org_owned_by("acme", &owner);
+    let misses = w.memory.cache.misses();
+    block_on(w.service.get(&owner, org.id())).unwrap();
+    assert!(w.memory.cache.misses() > misses, "first read misses");
+    let hits = w.memory.cache.hits();
+    block_on(w.service.get(&owner, org.id())).unwrap();
+    assert_eq!(
+        w.memory.cache.hits(),
+        hits + 2,
+        "role and organization cached"
+    );
+    // A stranger and a missing organization cannot be told apart.
+    assert_eq!(
+        block_on(w.service.get(&stranger, org.id())),
+        Err(OrgError::NotFound)
+    );
+    assert_eq!(
+        block_on(
+            w.service
+                .get(&owner, OrganizationId::from_uuid(uuid::Uuid::nil()))
+        ),
+        Err(OrgError::NotFound)
+    );
+}

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
-use orgman_domain::{OrgRole, Organization, OrganizationId, UserId};
+use orgman_domain::{OrgRole, Organization, OrganizationId, Permission, UserId};
 
 #[derive(Clone, Debug)]
 enum Value {
@@ -31,6 +31,9 @@ struct Entries {
     epoch: u64,
     /// Values with the generation they were stored under.
     values: HashMap<CacheKey, (u64, Value)>,
+    /// External authorizers' decisions, under their organization's
+    /// generation.
+    decisions: HashMap<(OrganizationId, UserId, Permission), (u64, bool)>,
     lists: HashMap<UserId, UserList>,
 }
 
@@ -137,6 +140,39 @@ impl MembershipCache for MemoryCache {
             CacheKey::Organization(organization.id()),
             Value::Organization(organization.clone()),
         );
+    }
+
+    async fn decision(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+    ) -> Lookup<bool> {
+        let entries = self.entries();
+        let current = entries.generations.get(&organization).copied().unwrap_or(0);
+        match entries.decisions.get(&(organization, user, permission)) {
+            Some((generation, allowed)) if *generation == current => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Hit(*allowed)
+            }
+            _ => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Miss(Lease(current))
+            }
+        }
+    }
+
+    async fn store_decision(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+        allowed: bool,
+    ) {
+        self.entries()
+            .decisions
+            .insert((organization, user, permission), (lease.0, allowed));
     }
 
     async fn user_organizations(&self, user: UserId) -> Lookup<Vec<(Organization, OrgRole)>> {

@@ -202,6 +202,21 @@ impl MembershipQueries for MemoryStore {
             .map(|m| m.role))
     }
 
+    async fn organization_with_role(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        Ok(state.organizations.get(&organization).map(|found| {
+            (
+                found.clone(),
+                state.memberships.get(&(organization, user)).map(|m| m.role),
+            )
+        }))
+    }
+
     async fn members(
         &self,
         organization: OrganizationId,

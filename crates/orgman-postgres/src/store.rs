@@ -194,6 +194,41 @@ impl MembershipQueries for PgStore {
         .transpose()
     }
 
+    async fn organization_with_role(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
+        let mut conn = self.connection().await?;
+        // One statement: the organization by primary key, left-joined to
+        // the user's membership row (also a primary-key lookup).
+        let found: Option<(OrganizationRow, Option<String>)> = organizations::table
+            .left_join(
+                organization_members::table.on(organization_members::org_id
+                    .eq(organizations::id)
+                    .and(organization_members::user_id.eq(user.as_uuid()))),
+            )
+            .filter(organizations::id.eq(organization.as_uuid()))
+            .select((
+                OrganizationRow::as_select(),
+                organization_members::role.nullable(),
+            ))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        let Some((row, role)) = found else {
+            return Ok(None);
+        };
+        let role = role
+            .map(|r| {
+                r.parse()
+                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))
+            })
+            .transpose()?;
+        Ok(Some((row.into_domain()?, role)))
+    }
+
     async fn members(
         &self,
         organization: OrganizationId,

@@ -321,6 +321,38 @@ async fn the_schema_refuses_what_the_domain_refuses() {
 }
 
 #[tokio::test]
+async fn an_organization_and_a_users_role_in_it_come_in_one_read() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let stranger = db.user().await;
+    assert_eq!(
+        db.store
+            .organization_with_role(org.id(), db.admin.user_id())
+            .await
+            .unwrap(),
+        Some((org.clone(), Some(OrgRole::Owner)))
+    );
+    assert_eq!(
+        db.store
+            .organization_with_role(org.id(), stranger.user_id())
+            .await
+            .unwrap(),
+        Some((org.clone(), None)),
+        "the organization, without a role"
+    );
+    assert_eq!(
+        db.store
+            .organization_with_role(
+                OrganizationId::from_uuid(Uuid::now_v7()),
+                db.admin.user_id()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
 async fn the_membership_check_is_an_index_point_lookup() {
     let db = Db::new().await;
     let mut conn = db.connection().await;

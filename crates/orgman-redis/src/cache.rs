@@ -10,17 +10,21 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
-    OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord, Slug, UserId,
+    OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord, Permission,
+    Slug, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::settings::RedisSettings;
 
-/// Reads the generation and the entry stored under it, in one round trip.
+/// Reads an organization's generation and the entries stored under it, in
+/// one round trip.
 const LOOKUP: &str = r"
 local generation = redis.call('GET', KEYS[1]) or '0'
-return {generation, redis.call('GET', KEYS[2] .. generation)}
+local found = {generation}
+for i = 2, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
+return found
 ";
 
 /// Reads a user's list entry with the generation and epoch it needs.
@@ -200,6 +204,14 @@ impl RedisCache {
         format!("{}:v1:role:{org}:{user}:", self.settings.prefix)
     }
 
+    fn decision_key(&self, org: OrganizationId, user: UserId, permission: Permission) -> String {
+        format!(
+            "{}:v1:decision:{org}:{user}:{}:",
+            self.settings.prefix,
+            permission.as_str()
+        )
+    }
+
     fn organization_key(&self, org: OrganizationId) -> String {
         format!("{}:v1:org:{org}:", self.settings.prefix)
     }
@@ -272,38 +284,60 @@ impl RedisCache {
     }
 
     async fn get(&self, org: OrganizationId, key: String) -> Lookup<String> {
+        let [found] = self.get_many(org, [key]).await;
+        found
+    }
+
+    /// Entries of one organization, read under its current generation in
+    /// one round trip; every miss gets the same lease.
+    async fn get_many<const N: usize>(
+        &self,
+        org: OrganizationId,
+        keys: [String; N],
+    ) -> [Lookup<String>; N] {
+        let miss = |lease: Lease| -> [Lookup<String>; N] {
+            self.stats.misses.fetch_add(N as u64, Ordering::Relaxed);
+            std::array::from_fn(|_| Lookup::Miss(lease))
+        };
         self.flush_dirty().await;
         if self.is_dirty(org) {
-            self.stats.misses.fetch_add(1, Ordering::Relaxed);
-            return Lookup::Miss(Lease(u64::MAX));
+            return miss(Lease(u64::MAX));
         }
         let generation = self.generation_key(org);
-        let found: Option<(String, Option<String>)> = self
+        let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
-                redis::cmd("EVAL")
-                    .arg(LOOKUP)
-                    .arg(2)
-                    .arg(&generation)
-                    .arg(&key)
-                    .query_async(conn)
-                    .await
+                let mut command = redis::cmd("EVAL");
+                command.arg(LOOKUP).arg(N + 1).arg(&generation);
+                for key in &keys {
+                    command.arg(key);
+                }
+                command.query_async(conn).await
             })
             .await;
-        match found {
-            Some((_, Some(value))) => {
+        let Some(mut found) = found.filter(|f| !f.is_empty()) else {
+            // Redis is down: a lease nothing will be stored under.
+            return miss(Lease(u64::MAX));
+        };
+        let lease = Lease(
+            found
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|g| g.parse().ok())
+                .unwrap_or(0),
+        );
+        found.resize(N + 1, None);
+        let mut values = found.into_iter().skip(1);
+        std::array::from_fn(|_| match values.next().flatten() {
+            Some(value) => {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 Lookup::Hit(value)
             }
-            Some((generation, None)) => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Miss(Lease(generation.parse().unwrap_or(0)))
-            }
             None => {
                 self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                // Redis is down: a lease nothing will be stored under.
-                Lookup::Miss(Lease(u64::MAX))
+                Lookup::Miss(lease)
             }
-        }
+        })
     }
 
     async fn put(&self, lease: Lease, key: String, value: String) {
@@ -322,20 +356,46 @@ fn role_text(role: Option<OrgRole>) -> &'static str {
     role.map_or("NONE", OrgRole::as_str)
 }
 
+fn parse_role(found: Lookup<String>) -> Lookup<Option<OrgRole>> {
+    match found {
+        Lookup::Hit(text) if text == "NONE" => Lookup::Hit(None),
+        Lookup::Hit(text) => match text.parse::<OrgRole>() {
+            Ok(role) => Lookup::Hit(Some(role)),
+            Err(_) => Lookup::Miss(Lease(u64::MAX)),
+        },
+        Lookup::Miss(lease) => Lookup::Miss(lease),
+    }
+}
+
+fn parse_organization(found: Lookup<String>) -> Lookup<Organization> {
+    match found {
+        Lookup::Hit(json) => match serde_json::from_str::<StoredOrganization>(&json)
+            .ok()
+            .and_then(StoredOrganization::into_domain)
+        {
+            Some(org) => Lookup::Hit(org),
+            None => Lookup::Miss(Lease(u64::MAX)),
+        },
+        Lookup::Miss(lease) => Lookup::Miss(lease),
+    }
+}
+
+fn parse_decision(found: Lookup<String>) -> Lookup<bool> {
+    match found {
+        Lookup::Hit(text) if text == "1" => Lookup::Hit(true),
+        Lookup::Hit(text) if text == "0" => Lookup::Hit(false),
+        Lookup::Hit(_) => Lookup::Miss(Lease(u64::MAX)),
+        Lookup::Miss(lease) => Lookup::Miss(lease),
+    }
+}
+
 #[async_trait]
 impl MembershipCache for RedisCache {
     async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>> {
-        match self
-            .get(organization, self.role_key(organization, user))
-            .await
-        {
-            Lookup::Hit(text) if text == "NONE" => Lookup::Hit(None),
-            Lookup::Hit(text) => match text.parse::<OrgRole>() {
-                Ok(role) => Lookup::Hit(Some(role)),
-                Err(_) => Lookup::Miss(Lease(u64::MAX)),
-            },
-            Lookup::Miss(lease) => Lookup::Miss(lease),
-        }
+        parse_role(
+            self.get(organization, self.role_key(organization, user))
+                .await,
+        )
     }
 
     async fn store_role(
@@ -354,16 +414,73 @@ impl MembershipCache for RedisCache {
     }
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
-        match self.get(id, self.organization_key(id)).await {
-            Lookup::Hit(json) => match serde_json::from_str::<StoredOrganization>(&json)
-                .ok()
-                .and_then(StoredOrganization::into_domain)
-            {
-                Some(org) => Lookup::Hit(org),
-                None => Lookup::Miss(Lease(u64::MAX)),
-            },
-            Lookup::Miss(lease) => Lookup::Miss(lease),
-        }
+        parse_organization(self.get(id, self.organization_key(id)).await)
+    }
+
+    async fn role_and_organization(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+        let [role, found] = self
+            .get_many(
+                organization,
+                [
+                    self.role_key(organization, user),
+                    self.organization_key(organization),
+                ],
+            )
+            .await;
+        (parse_role(role), parse_organization(found))
+    }
+
+    async fn decision(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+    ) -> Lookup<bool> {
+        parse_decision(
+            self.get(
+                organization,
+                self.decision_key(organization, user, permission),
+            )
+            .await,
+        )
+    }
+
+    async fn store_decision(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+        allowed: bool,
+    ) {
+        self.put(
+            lease,
+            self.decision_key(organization, user, permission),
+            if allowed { "1" } else { "0" }.to_owned(),
+        )
+        .await;
+    }
+
+    async fn decision_and_organization(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+    ) -> (Lookup<bool>, Lookup<Organization>) {
+        let [decision, found] = self
+            .get_many(
+                organization,
+                [
+                    self.decision_key(organization, user, permission),
+                    self.organization_key(organization),
+                ],
+            )
+            .await;
+        (parse_decision(decision), parse_organization(found))
     }
 
     async fn store_organization(&self, lease: Lease, organization: &Organization) {

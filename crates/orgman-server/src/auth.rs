@@ -136,7 +136,11 @@ impl VerifiedTokens {
             .get(key)
             .filter(|claims| now < claims.exp)
             .cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -397,8 +401,7 @@ mod tests {
 
     fn claims(sub: &str, exp: u64) -> Arc<Claims> {
         Arc::new(
-            serde_json::from_value(serde_json::json!({ "sub": sub, "exp": exp }))
-                .expect("claims"),
+            serde_json::from_value(serde_json::json!({ "sub": sub, "exp": exp })).expect("claims"),
         )
     }
 

@@ -39,7 +39,10 @@ pub(crate) fn install() {
     }
 }
 
-fn signer(algorithm: &Algorithm, key: &EncodingKey) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+fn signer(
+    algorithm: &Algorithm,
+    key: &EncodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
     (RUST_CRYPTO.signer_factory)(algorithm, key)
 }
 
@@ -64,7 +67,9 @@ fn verifier(
             e: e.clone(),
         })),
         // A DER key (from PEM): RustCrypto parses it.
-        jsonwebtoken::DecodingKeyKind::SecretOrDer(_) => (RUST_CRYPTO.verifier_factory)(algorithm, key),
+        jsonwebtoken::DecodingKeyKind::SecretOrDer(_) => {
+            (RUST_CRYPTO.verifier_factory)(algorithm, key)
+        }
     }
 }
 

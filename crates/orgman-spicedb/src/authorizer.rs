@@ -1,6 +1,6 @@
 //! [`SpiceDbAuthorizer`]: checks and relationship writes against SpiceDB.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use spicedb_grpc_tonic::v1::schema_service_client::SchemaServiceClient;
 use spicedb_grpc_tonic::v1::{
     CheckPermissionRequest, Consistency, DeleteRelationshipsRequest, ObjectReference,
     ReadRelationshipsRequest, ReadSchemaRequest, Relationship, RelationshipFilter,
-    RelationshipUpdate, SubjectReference, WriteRelationshipsRequest, WriteSchemaRequest, ZedToken,
+    RelationshipUpdate, SubjectReference, WriteRelationshipsRequest, WriteSchemaRequest,
     check_permission_response, consistency, relationship_update,
 };
 use tonic::metadata::{Ascii, MetadataValue};
@@ -173,8 +173,6 @@ pub struct SpiceDbAuthorizer {
     channel: Channel,
     token: MetadataValue<Ascii>,
     settings: SpiceDbSettings,
-    /// The newest ZedToken written per organization (read-your-writes).
-    freshness: Mutex<HashMap<OrganizationId, ZedToken>>,
     /// Organizations whose latest change this process could not write yet;
     /// their checks fail closed until the relay has written it.
     stale: Mutex<HashSet<OrganizationId>>,
@@ -211,7 +209,6 @@ impl SpiceDbAuthorizer {
             channel: endpoint.connect_lazy(),
             token,
             settings,
-            freshness: Mutex::new(HashMap::new()),
             stale: Mutex::new(HashSet::new()),
         })
     }
@@ -272,38 +269,21 @@ impl SpiceDbAuthorizer {
             })
     }
 
-    fn remember(&self, org: OrganizationId, token: Option<ZedToken>) {
-        if let Some(token) = token {
-            self.freshness
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(org, token);
-        }
-    }
-
-    pub(crate) async fn write(
-        &self,
-        org: OrganizationId,
-        updates: Vec<RelationshipUpdate>,
-    ) -> Result<(), SpiceDbError> {
+    pub(crate) async fn write(&self, updates: Vec<RelationshipUpdate>) -> Result<(), SpiceDbError> {
         if updates.is_empty() {
             return Ok(());
         }
-        let written = self
-            .permissions()
+        self.permissions()
             .write_relationships(self.request(WriteRelationshipsRequest {
                 updates,
                 ..Default::default()
             }))
-            .await?
-            .into_inner();
-        self.remember(org, written.written_at);
+            .await?;
         Ok(())
     }
 
     async fn delete_organization(&self, org: OrganizationId) -> Result<(), SpiceDbError> {
-        let deleted = self
-            .permissions()
+        self.permissions()
             .delete_relationships(self.request(DeleteRelationshipsRequest {
                 relationship_filter: Some(RelationshipFilter {
                     resource_type: "organization".into(),
@@ -312,9 +292,7 @@ impl SpiceDbAuthorizer {
                 }),
                 ..Default::default()
             }))
-            .await?
-            .into_inner();
-        self.remember(org, deleted.deleted_at);
+            .await?;
         Ok(())
     }
 
@@ -358,26 +336,20 @@ impl SpiceDbAuthorizer {
         let org = event.organization_id;
         match &event.kind {
             EventKind::OrganizationCreated { .. } => {
-                self.write(
+                self.write(vec![update(
+                    Operation::Touch,
                     org,
-                    vec![update(
-                        Operation::Touch,
-                        org,
-                        "platform",
-                        subject("platform", PLATFORM),
-                    )],
-                )
+                    "platform",
+                    subject("platform", PLATFORM),
+                )])
                 .await
             }
             EventKind::MemberAdded { user_id, role }
             | EventKind::MemberRoleChanged {
                 user_id, to: role, ..
-            } => {
-                self.write(org, role_updates(org, *user_id, Some(*role)))
-                    .await
-            }
+            } => self.write(role_updates(org, *user_id, Some(*role))).await,
             EventKind::MemberRemoved { user_id, .. } => {
-                self.write(org, role_updates(org, *user_id, None)).await
+                self.write(role_updates(org, *user_id, None)).await
             }
             EventKind::OrganizationDeleted => self.delete_organization(org).await,
             // Lifecycle states other than deletion change no relationship:
@@ -421,15 +393,11 @@ impl Authorizer for SpiceDbAuthorizer {
                 "this organization's relationships are being synchronized; retry shortly".into(),
             ));
         }
-        let requirement = match self
-            .freshness
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&organization)
-        {
-            Some(token) => consistency::Requirement::AtLeastAsFresh(token.clone()),
-            None => consistency::Requirement::FullyConsistent(true),
-        };
+        // Fully consistent: a write made through another replica is seen
+        // at once (a ZedToken only this process knows cannot promise that).
+        // The domain caches decisions under the organization's generation,
+        // so this cost falls on cache misses only.
+        let requirement = consistency::Requirement::FullyConsistent(true);
         let response = self
             .permissions()
             .check_permission(self.request(CheckPermissionRequest {

@@ -8,8 +8,9 @@
 //! - It is also an [`EventSink`](orgman_domain::ports::EventSink), so the
 //!   outbox relay replays every committed event into SpiceDB: PostgreSQL and
 //!   SpiceDB cannot drift apart for good, even after a crash or an outage.
-//! - Reads that follow a write in the same organization use the write's
-//!   ZedToken (`at_least_as_fresh`).
+//! - Checks are fully consistent, so a change written through any replica
+//!   is seen at once; the domain caches decisions (see
+//!   `MembershipCache::decision`) so that this cost falls on misses only.
 //! - [`reconcile`] recomputes the relationships from the memberships and
 //!   repairs differences.
 //! - The schema (`deploy/spicedb/schema.zed`, embedded as [`SCHEMA`]) is

@@ -122,14 +122,7 @@ pub async fn reconcile(
         })
         .collect();
     for chunk in updates.chunks(500) {
-        let org = chunk
-            .first()
-            .and_then(|u| u.relationship.as_ref())
-            .and_then(|r| r.resource.as_ref())
-            .and_then(|o| o.object_id.parse::<OrganizationId>().ok());
-        if let Some(org) = org {
-            authorizer.write(org, chunk.to_vec()).await?;
-        }
+        authorizer.write(chunk.to_vec()).await?;
     }
     debug_assert!(
         report

@@ -366,3 +366,94 @@ async fn reconcile_repairs_a_corrupted_relationship_set() {
         "nothing left to fix"
     );
 }
+
+/// A service replica as deployed with SpiceDB: its own SpiceDB client, the
+/// shared Redis cache (decisions cached under organization generations).
+fn spicedb_replica(store: &Arc<PgStore>) -> (OrganizationService, Arc<orgman_redis::RedisCache>) {
+    let stack = Stack::get();
+    let (host, port) = stack
+        .redis_url
+        .trim_start_matches("redis://")
+        .rsplit_once(':')
+        .unwrap();
+    let cache = Arc::new(
+        orgman_redis::RedisCache::connect(
+            orgman_redis::RedisSettings::from_env(|name| match name {
+                "SPRING_REDIS_HOST" => Some(host.to_owned()),
+                "SPRING_REDIS_PORT" => Some(port.to_owned()),
+                _ => None,
+            })
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let authz = Arc::new(SpiceDbAuthorizer::connect(settings(&stack.spicedb_endpoint)).unwrap());
+    let service = OrganizationService::new(
+        ServicePorts {
+            authorizer: authz,
+            cache: cache.clone(),
+            ..ServicePorts::over_storage(store.clone())
+        },
+        ServiceSettings::default(),
+    );
+    (service, cache)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_decisions_never_outlive_a_removal_on_any_replica() {
+    use std::sync::atomic::Ordering;
+
+    let (s, _) = setup(false).await;
+    let (a, _) = spicedb_replica(&s.store);
+    let (b, b_cache) = spicedb_replica(&s.store);
+    let b = Arc::new(b);
+    let org = a
+        .create(
+            &s.admin,
+            OrgName::parse("Org").unwrap(),
+            Slug::parse(&unique_name("o")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .id();
+    let member = Actor::user(user(&s.store).await);
+    a.add_member(&s.admin, org, member.user_id(), OrgRole::Member)
+        .await
+        .unwrap();
+    // Both replicas decide once, then answer from the cached decision.
+    a.get(&member, org).await.unwrap();
+    b.get(&member, org).await.unwrap();
+    let hits = b_cache.stats().hits.load(Ordering::Relaxed);
+    b.get(&member, org).await.unwrap();
+    assert_eq!(
+        b_cache.stats().hits.load(Ordering::Relaxed),
+        hits + 2,
+        "decision and organization from Redis"
+    );
+
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let b = b.clone();
+            tokio::spawn(async move {
+                for _ in 0..30 {
+                    let _ = b.get(&member, org).await;
+                }
+            })
+        })
+        .collect();
+    a.remove_member(&s.admin, org, member.user_id())
+        .await
+        .unwrap();
+    // From the moment the removal returned, no replica lets the member in.
+    for replica in [&a, &*b] {
+        for _ in 0..20 {
+            assert_eq!(replica.get(&member, org).await, Err(OrgError::NotFound));
+        }
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    for replica in [&a, &*b] {
+        assert_eq!(replica.get(&member, org).await, Err(OrgError::NotFound));
+    }
+}

@@ -74,6 +74,25 @@ pub(crate) fn postgres_bin() -> Result<PathBuf> {
         .context("PostgreSQL installed but its binaries were not found under /usr/lib/postgresql")
 }
 
+/// The load generators and anchors of `cargo xtask bench`: wrk, pgbench
+/// (with psql) and redis-benchmark, from Debian's packages.
+pub(crate) fn bench_tools() -> Result<()> {
+    let missing: Vec<&str> = [
+        ("/usr/bin/wrk", "wrk"),
+        ("/usr/bin/pgbench", "postgresql-client"),
+        ("/usr/bin/redis-benchmark", "redis-tools"),
+    ]
+    .into_iter()
+    .filter(|(path, _)| !Path::new(path).exists())
+    .map(|(_, package)| package)
+    .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        apt_install(&missing)
+    }
+}
+
 /// The path of `redis-server`.
 pub(crate) fn redis_server() -> Result<PathBuf> {
     let path = PathBuf::from("/usr/bin/redis-server");

@@ -7,7 +7,7 @@
 //! generated secrets); `down` stops exactly those processes.
 
 mod component;
-mod install;
+pub(crate) mod install;
 mod process;
 
 use std::collections::BTreeMap;
@@ -312,6 +312,11 @@ impl Stack {
             )?;
         }
         Ok(out)
+    }
+
+    /// The password of Keycloak's bootstrap administrator (master realm).
+    pub(crate) fn keycloak_admin_password(&self) -> &str {
+        &self.state.keycloak_admin_password
     }
 
     /// A development SSO encryption key in `ORGMAN_SSO_ENCRYPTION_KEYS` form

@@ -34,6 +34,14 @@ pub trait Authorizer: Send + Sync {
     /// # Errors
     /// [`AuthzError::Unavailable`]: the caller retries later.
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError>;
+
+    /// Whether decisions are exactly [`permits`] over the stored roles (as
+    /// [`RoleAuthorizer`]'s are): the domain may then decide from the role
+    /// it reads anyway, with no separate check. External authorizers answer
+    /// `false` (the default), and their decisions are cached instead.
+    fn decides_from_roles(&self) -> bool {
+        false
+    }
 }
 
 /// The domain's own authorizer: the rules of [`permits`] over the stored
@@ -80,5 +88,9 @@ impl Authorizer for RoleAuthorizer {
 
     async fn apply(&self, _event: &DomainEvent) -> Result<(), AuthzError> {
         Ok(())
+    }
+
+    fn decides_from_roles(&self) -> bool {
+        true
     }
 }

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 
 use crate::id::{OrganizationId, UserId};
+use crate::membership::Permission;
 use crate::organization::Organization;
 use crate::role::OrgRole;
 
@@ -37,6 +38,62 @@ pub trait MembershipCache: Send + Sync {
 
     /// A cached organization.
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization>;
+
+    /// [`MembershipCache::role`] and [`MembershipCache::organization`] of
+    /// one organization together; adapters answer it in one round trip
+    /// where they can (both entries live under the organization's
+    /// generation).
+    async fn role_and_organization(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+        (
+            self.role(organization, user).await,
+            self.organization(organization).await,
+        )
+    }
+
+    /// An external authorizer's cached decision. It lives under the
+    /// organization's generation like a role, so every committed change of
+    /// the organization (the invalidation that follows it) retires it.
+    /// Caches that keep no decisions answer a miss whose lease stores
+    /// nothing.
+    async fn decision(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+    ) -> Lookup<bool> {
+        let _ = (organization, user, permission);
+        Lookup::Miss(Lease(u64::MAX))
+    }
+
+    /// Caches a decision made after a miss with `lease`.
+    async fn store_decision(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+        allowed: bool,
+    ) {
+        let _ = (lease, organization, user, permission, allowed);
+    }
+
+    /// [`MembershipCache::decision`] and [`MembershipCache::organization`]
+    /// together, in one round trip where the adapter can.
+    async fn decision_and_organization(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        permission: Permission,
+    ) -> (Lookup<bool>, Lookup<Organization>) {
+        (
+            self.decision(organization, user, permission).await,
+            self.organization(organization).await,
+        )
+    }
 
     /// Caches an organization read after a miss with `lease`.
     async fn store_organization(&self, lease: Lease, organization: &Organization);

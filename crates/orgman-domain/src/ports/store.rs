@@ -65,6 +65,19 @@ pub trait MembershipQueries: Send + Sync {
         user: UserId,
     ) -> Result<Option<OrgRole>, StoreError>;
 
+    /// The organization (whatever its status) and the user's role in it, in
+    /// one storage round trip where the adapter can: what an authorized
+    /// read of one organization needs. `None` when the organization does
+    /// not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn organization_with_role(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError>;
+
     /// The organization's members, ordered by user id.
     ///
     /// # Errors

@@ -58,4 +58,8 @@ impl Authorizer for MeteredAuthorizer {
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
         self.inner.apply(event).await
     }
+
+    fn decides_from_roles(&self) -> bool {
+        self.inner.decides_from_roles()
+    }
 }

@@ -1,0 +1,812 @@
+//! The hot path measured side by side with its anchors, in one run on one
+//! stack: `cargo xtask bench` builds this (release), brings up a `bench`
+//! stack of its own and runs it with the stack's settings and
+//! `BENCH_SERVER_BIN` (the release `orgman-server`).
+//!
+//! It seeds Keycloak users (real tokens) and organizations with their
+//! memberships, measures the anchors (`pgbench -S`, the HTTP floor, Redis
+//! GET), then starts the real service once per configuration (database or
+//! SpiceDB authorizer, Redis cache off or on) and loads it with wrk (keep-
+//! alive connections, latency percentiles). Figures are ratios within the
+//! run; the absolute numbers depend on the machine. The table goes to
+//! stdout, everything to `target/bench/latest.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orgman_domain::ports::{MembershipCache, NoCache, Outbox, OutboxSink, UserRepository};
+use orgman_domain::{
+    Actor, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts, ServiceSettings,
+    Slug, UserId, UserProfile,
+};
+use orgman_postgres::{PgSettings, PgStore, migrate};
+use orgman_redis::{RedisCache, RedisSettings};
+use serde_json::{Value, json};
+
+/// Sizes of the key set (overridable with BENCH_USERS, BENCH_ORGS,
+/// BENCH_ORGS_PER_USER, BENCH_SECONDS).
+struct Sizes {
+    users: usize,
+    organizations: usize,
+    per_user: usize,
+    seconds: u64,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} not set: run `cargo xtask bench`"))
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What wrk (or another load tool) measured.
+#[derive(Clone, Debug, Default)]
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+impl Load {
+    fn json(&self) -> Value {
+        json!({"rps": self.rps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "errors": self.errors})
+    }
+}
+
+fn milliseconds(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, factor) = if let Some(v) = text.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+/// Runs wrk (2 threads, 16 keep-alive connections) against `url`, each
+/// request taken in turn from `requests` (a file of `path<TAB>token` lines)
+/// when given.
+fn wrk(base: &str, path: &str, requests: Option<&Path>, seconds: u64) -> Load {
+    let mut command = Command::new("wrk");
+    command
+        .args(["-t2", "-c16", "--latency", "-d"])
+        .arg(format!("{seconds}s"));
+    if let Some(requests) = requests {
+        command
+            .arg("-s")
+            .arg(script_path())
+            .arg(format!("{base}{path}"))
+            .arg("--")
+            .arg(requests);
+    } else {
+        command.arg(format!("{base}{path}"));
+    }
+    let output = command.output().expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut load = Load::default();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            load.rps = rest.trim().parse().unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("50%") {
+            load.p50_ms = milliseconds(rest);
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            load.p99_ms = milliseconds(rest);
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            load.errors += rest.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(rest) = line.strip_prefix("Socket errors:") {
+            load.errors += rest
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    assert!(load.rps > 0.0, "wrk measured nothing:\n{text}");
+    load
+}
+
+/// The wrk script: requests prepared once per thread, taken in turn.
+fn script_path() -> PathBuf {
+    let path = std::env::temp_dir().join("orgman-bench.lua");
+    std::fs::write(
+        &path,
+        r#"
+local prepared = {}
+local index = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local path, token = line:match("([^\t]+)\t(.+)")
+    prepared[#prepared + 1] = wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+  end
+  index = math.random(#prepared)
+end
+function request()
+  index = index % #prepared + 1
+  return prepared[index]
+end
+"#,
+    )
+    .unwrap();
+    path
+}
+
+fn pgbench(admin_url: &str, seconds: u64) -> Load {
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/pgbench");
+    let _ = Command::new("psql")
+        .arg(admin_url)
+        .args(["-qc", "CREATE DATABASE pgbench"])
+        .stderr(Stdio::null())
+        .status();
+    let init = Command::new("pgbench")
+        .args(["-i", "-q", "-s", "10"])
+        .arg(&url)
+        .stderr(Stdio::null())
+        .status()
+        .expect("pgbench");
+    assert!(init.success(), "pgbench -i failed");
+    let output = Command::new("pgbench")
+        .args(["-S", "-M", "prepared", "-c", "16", "-j", "2", "-T"])
+        .arg(seconds.to_string())
+        .arg(&url)
+        .output()
+        .expect("pgbench");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut load = Load::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("tps = ") {
+            load.rps = rest
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("latency average = ") {
+            load.p50_ms = milliseconds(&rest.replace(' ', ""));
+        }
+    }
+    assert!(load.rps > 0.0, "pgbench measured nothing:\n{text}");
+    load
+}
+
+fn redis_get(host: &str, port: &str) -> Load {
+    let output = Command::new("redis-benchmark")
+        .args([
+            "-h", host, "-p", port, "-t", "get", "-c", "16", "-n", "400000", "-q",
+        ])
+        .output()
+        .expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    // "GET: 51282.05 requests per second, p50=0.183 msec"
+    let line = text
+        .split(['\r', '\n'])
+        .rfind(|l| l.starts_with("GET:"))
+        .unwrap_or_default()
+        .to_owned();
+    let rps = line
+        .trim_start_matches("GET:")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let p50 = line
+        .split("p50=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    assert!(rps > 0.0, "redis-benchmark measured nothing:\n{text}");
+    Load {
+        rps,
+        p50_ms: p50,
+        ..Load::default()
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Keycloak, through its Admin API as the stack's bootstrap administrator.
+struct Keycloak {
+    http: reqwest::Client,
+    base: String,
+    admin_token: String,
+}
+
+impl Keycloak {
+    async fn connect() -> Keycloak {
+        let issuer = env("OIDC_ISSUER_URL");
+        let base = issuer.split("/realms/").next().unwrap().to_owned();
+        let http = reqwest::Client::new();
+        let token: Value = http
+            .post(format!(
+                "{base}/realms/master/protocol/openid-connect/token"
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", &env("KEYCLOAK_ADMIN_PASSWORD")),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Keycloak {
+            http,
+            base,
+            admin_token: token["access_token"]
+                .as_str()
+                .expect("admin token")
+                .to_owned(),
+        }
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}/admin/realms/dev{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A bench client with hour-long tokens, and cheap password hashing:
+    /// the bench stack's realm only.
+    async fn prepare(&self) {
+        let realm = self.admin(reqwest::Method::GET, "", json!({})).await;
+        let mut realm: Value = realm.json().await.unwrap();
+        realm["passwordPolicy"] = json!("hashAlgorithm(pbkdf2-sha256) and hashIterations(1)");
+        let updated = self.admin(reqwest::Method::PUT, "", realm).await;
+        assert!(updated.status().is_success(), "{}", updated.status());
+        let created = self
+            .admin(
+                reqwest::Method::POST,
+                "/clients",
+                json!({
+                    "clientId": "orgman-bench",
+                    "publicClient": true,
+                    "directAccessGrantsEnabled": true,
+                    "standardFlowEnabled": false,
+                    "attributes": {"access.token.lifespan": "3600"},
+                    "protocolMappers": [{
+                        "name": "orgman-audience",
+                        "protocol": "openid-connect",
+                        "protocolMapper": "oidc-audience-mapper",
+                        "config": {
+                            "included.custom.audience": env("OIDC_AUDIENCE"),
+                            "access.token.claim": "true"
+                        }
+                    }]
+                }),
+            )
+            .await;
+        assert!(
+            created.status().is_success() || created.status() == 409,
+            "{}",
+            created.status()
+        );
+    }
+
+    /// Creates a user and returns its id and an access token.
+    async fn user(&self, n: usize) -> (UserId, String) {
+        let username = format!("bench-{n}");
+        let created = self
+            .admin(
+                reqwest::Method::POST,
+                "/users",
+                json!({
+                    "username": username,
+                    "email": format!("{username}@bench.test"),
+                    "emailVerified": true,
+                    "firstName": "Bench",
+                    "lastName": format!("User {n}"),
+                    "enabled": true,
+                    "credentials": [{"type": "password", "value": "bench", "temporary": false}]
+                }),
+            )
+            .await;
+        assert_eq!(created.status(), 201, "create {username}");
+        let id = created
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .and_then(|id| id.parse::<uuid::Uuid>().ok())
+            .expect("user id");
+        let token: Value = self
+            .http
+            .post(format!(
+                "{}/realms/dev/protocol/openid-connect/token",
+                self.base
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "orgman-bench"),
+                ("username", &username),
+                ("password", "bench"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            UserId::from_uuid(id),
+            token["access_token"].as_str().expect("token").to_owned(),
+        )
+    }
+}
+
+/// The seeded key set: users with tokens, and (user, organization) pairs.
+struct Seed {
+    users: Vec<(UserId, String)>,
+    pairs: Vec<(usize, OrganizationId)>,
+}
+
+async fn seed(store: &Arc<PgStore>, sizes: &Sizes) -> Seed {
+    let keycloak = Arc::new(Keycloak::connect().await);
+    keycloak.prepare().await;
+    let started = Instant::now();
+    let mut users = Vec::with_capacity(sizes.users);
+    for chunk in (0..sizes.users).collect::<Vec<_>>().chunks(8) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|&n| {
+                let keycloak = keycloak.clone();
+                tokio::spawn(async move { keycloak.user(n).await })
+            })
+            .collect();
+        for task in tasks {
+            users.push(task.await.unwrap());
+        }
+    }
+    eprintln!(
+        "bench: {} Keycloak users with tokens in {:.1}s",
+        users.len(),
+        started.elapsed().as_secs_f32()
+    );
+    for (id, _) in &users {
+        store
+            .provision(&UserProfile {
+                id: *id,
+                subject: id.to_string(),
+                email: None,
+                display_name: None,
+            })
+            .await
+            .unwrap();
+    }
+    let service = OrganizationService::new(
+        ServicePorts::over_storage(store.clone()),
+        ServiceSettings::default(),
+    );
+    let owner = users[0].0;
+    let admin = Actor::platform_admin(owner);
+    let started = Instant::now();
+    let mut organizations = Vec::new();
+    for n in 0..sizes.organizations {
+        let org = service
+            .create(
+                &admin,
+                OrgName::parse(&format!("Bench {n}")).unwrap(),
+                Slug::parse(&format!("bench-{n}")).unwrap(),
+            )
+            .await
+            .unwrap();
+        organizations.push(org.id());
+    }
+    let mut pairs = Vec::new();
+    for (index, (user, _)) in users.iter().enumerate() {
+        for k in 0..sizes.per_user {
+            let org = organizations[(index * 7 + k * 13) % organizations.len()];
+            if pairs.contains(&(index, org)) {
+                continue;
+            }
+            if *user != owner {
+                service
+                    .add_member(&admin, org, *user, OrgRole::Member)
+                    .await
+                    .unwrap();
+            }
+            pairs.push((index, org));
+        }
+    }
+    eprintln!(
+        "bench: {} organizations, {} memberships in {:.1}s",
+        organizations.len(),
+        pairs.len(),
+        started.elapsed().as_secs_f32()
+    );
+    Seed { users, pairs }
+}
+
+fn request_file(name: &str, lines: impl Iterator<Item = String>) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("orgman-bench-{name}.txt"));
+    let text: Vec<String> = lines.collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path
+}
+
+/// One configuration of the service.
+struct Config {
+    name: &'static str,
+    authorizer: &'static str,
+    redis: bool,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    ready_ms: f64,
+}
+
+impl Server {
+    fn start(binary: &Path, config: &Config) -> Server {
+        let port = free_port();
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .env("SERVER_PORT", port.to_string())
+            .env("SERVER_ADDRESS", "127.0.0.1")
+            .env("ORGMAN_AUTHORIZER", config.authorizer)
+            .env("ORGMAN_CACHE_ENABLED", config.redis.to_string())
+            .env("ORGMAN_CACHE_TTL_SECONDS", "300")
+            .env("LOGGING_LEVEL_ROOT", "WARN")
+            .env("LOGGING_LEVEL_APP", "WARN")
+            .env("SPRING_LIQUIBASE_ENABLED", "false")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start orgman-server");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ready(port) {
+            assert!(Instant::now() < deadline, "orgman-server not ready");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Server {
+            ready_ms: started.elapsed().as_secs_f64() * 1e3,
+            child,
+            base,
+        }
+    }
+}
+
+/// Whether the readiness probe answers 200 (plain HTTP/1.1 over TCP).
+fn ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request =
+        "GET /actuator/health/readiness HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut reply = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && reply.ends_with(b" 200")
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The membership check through the domain, 16 concurrent callers.
+async fn membership_checks(
+    store: &Arc<PgStore>,
+    cache: Arc<dyn MembershipCache>,
+    seed: &Seed,
+    seconds: u64,
+) -> Load {
+    let service = Arc::new(OrganizationService::new(
+        ServicePorts {
+            cache,
+            ..ServicePorts::over_storage(store.clone())
+        },
+        ServiceSettings::default(),
+    ));
+    let pairs: Arc<Vec<(UserId, OrganizationId)>> = Arc::new(
+        seed.pairs
+            .iter()
+            .map(|(u, o)| (seed.users[*u].0, *o))
+            .collect(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|worker| {
+            let service = service.clone();
+            let pairs = pairs.clone();
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut n = worker * 97;
+                while Instant::now() < deadline {
+                    let (user, org) = pairs[n % pairs.len()];
+                    let at = Instant::now();
+                    let role = service.role_of(org, user).await.unwrap();
+                    assert!(role.is_some());
+                    samples.push(at.elapsed());
+                    n += 1;
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.unwrap());
+    }
+    let wall = started.elapsed();
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    Load {
+        rps: samples.len() as f64 / wall.as_secs_f64(),
+        p50_ms: pct(0.5).as_secs_f64() * 1e3,
+        p99_ms: pct(0.99).as_secs_f64() * 1e3,
+        errors: 0,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sizes = Sizes {
+        users: env_number("BENCH_USERS", 1000),
+        organizations: env_number("BENCH_ORGS", 100),
+        per_user: env_number("BENCH_ORGS_PER_USER", 5),
+        seconds: env_number("BENCH_SECONDS", 8) as u64,
+    };
+    let binary = PathBuf::from(env("BENCH_SERVER_BIN"));
+    let database_url = env("DATABASE_URL");
+    migrate::run_pending(&database_url).await.unwrap();
+    let store = Arc::new(PgStore::connect(&PgSettings::from_url(&database_url).unwrap()).unwrap());
+    let seed = seed(&store, &sizes).await;
+
+    let org_requests = request_file(
+        "organization",
+        seed.pairs
+            .iter()
+            .map(|(u, o)| format!("/api/v1/organizations/{o}\t{}", seed.users[*u].1)),
+    );
+    let me_requests = request_file(
+        "me",
+        seed.users
+            .iter()
+            .map(|(_, token)| format!("/api/v1/users/me\t{token}")),
+    );
+    let mine_requests = request_file(
+        "mine",
+        seed.users
+            .iter()
+            .map(|(_, token)| format!("/api/v1/organizations/mine\t{token}")),
+    );
+
+    // Anchors, on the same stack.
+    let mut anchors = BTreeMap::new();
+    eprintln!("bench: anchors");
+    anchors.insert(
+        "pgbench_S",
+        pgbench(&env("DATABASE_ADMIN_URL"), sizes.seconds),
+    );
+    anchors.insert(
+        "redis_GET",
+        redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT")),
+    );
+
+    let configs = [
+        Config {
+            name: "database authorizer, Redis off",
+            authorizer: "database",
+            redis: false,
+        },
+        Config {
+            name: "database authorizer, Redis on",
+            authorizer: "database",
+            redis: true,
+        },
+        Config {
+            name: "SpiceDB authorizer, Redis on",
+            authorizer: "spicedb",
+            redis: true,
+        },
+    ];
+    let mut results: Vec<Value> = Vec::new();
+    let mut rows: Vec<(String, String, Load, String)> = Vec::new();
+    let mut memory = Vec::new();
+    let mut by_config: BTreeMap<&str, f64> = BTreeMap::new();
+    for config in &configs {
+        let server = Server::start(&binary, config);
+        if config.authorizer == "spicedb" {
+            // The SpiceDB sink relays the seeded memberships first.
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while store.backlog(OutboxSink::Authorizer).await.unwrap().pending > 0 {
+                assert!(Instant::now() < deadline, "SpiceDB sync did not finish");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let idle = rss_kib(server.child.id());
+        if !anchors.contains_key("http_floor") {
+            eprintln!("bench: HTTP floor");
+            anchors.insert(
+                "http_floor",
+                wrk(
+                    &server.base,
+                    "/actuator/health/liveness",
+                    None,
+                    sizes.seconds,
+                ),
+            );
+        }
+        eprintln!("bench: {}", config.name);
+        // One pass over the key set first: fills the caches (reported as
+        // the cold figure), then the steady state.
+        let cold = wrk(&server.base, "", Some(&org_requests), 3);
+        let org = wrk(&server.base, "", Some(&org_requests), sizes.seconds);
+        let me = wrk(&server.base, "", Some(&me_requests), sizes.seconds);
+        let mine = wrk(&server.base, "", Some(&mine_requests), sizes.seconds);
+        let loaded = rss_kib(server.child.id());
+        by_config.insert(config.name, org.rps);
+        for (endpoint, load) in [
+            ("GET /organizations/{id} (first 3 s, cold caches)", &cold),
+            ("GET /organizations/{id}", &org),
+            ("GET /users/me", &me),
+            ("GET /organizations/mine", &mine),
+        ] {
+            results.push(json!({"config": config.name, "endpoint": endpoint, "load": load.json()}));
+            rows.push((
+                config.name.to_owned(),
+                endpoint.to_owned(),
+                load.clone(),
+                String::new(),
+            ));
+        }
+        memory.push(json!({
+            "config": config.name,
+            "start_to_ready_ms": server.ready_ms,
+            "idle_rss_mib": idle as f64 / 1024.0,
+            "loaded_rss_mib": loaded as f64 / 1024.0,
+        }));
+    }
+
+    eprintln!("bench: membership check through the domain");
+    let redis_cache: Arc<dyn MembershipCache> = Arc::new(
+        RedisCache::connect(
+            RedisSettings::from_env(|k| {
+                std::env::var(k).ok().or(match k {
+                    "ORGMAN_CACHE_TTL_SECONDS" => Some("300".into()),
+                    _ => None,
+                })
+            })
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let check_db = membership_checks(&store, Arc::new(NoCache), &seed, sizes.seconds).await;
+    let check_redis = membership_checks(&store, redis_cache, &seed, sizes.seconds).await;
+
+    let floor = anchors["http_floor"].rps;
+    let pg = anchors["pgbench_S"].rps;
+    let redis = anchors["redis_GET"].rps;
+    let ceiling_db = 1.0 / (1.0 / floor + 1.0 / pg);
+    let ceiling_redis = 1.0 / (1.0 / floor + 1.0 / redis);
+    let db_cached = by_config["database authorizer, Redis on"];
+    let ratio = |config: &str, endpoint: &str, rps: f64| -> String {
+        if endpoint != "GET /organizations/{id}" {
+            return String::new();
+        }
+        match config {
+            "database authorizer, Redis off" => format!("{:.2}× ceiling_db", rps / ceiling_db),
+            "database authorizer, Redis on" => {
+                format!("{:.2}× ceiling_redis", rps / ceiling_redis)
+            }
+            _ => format!("{:.2}× database authorizer cached", rps / db_cached),
+        }
+    };
+    for row in &mut rows {
+        row.3 = ratio(&row.0, &row.1, row.2.rps);
+    }
+
+    println!("\n| measurement | requests/s | p50 | p99 | ratio |");
+    println!("|---|---|---|---|---|");
+    for (name, load) in &anchors {
+        println!(
+            "| anchor: {name} | {:.0} | {:.2} ms | {} | |",
+            load.rps,
+            load.p50_ms,
+            if load.p99_ms > 0.0 {
+                format!("{:.2} ms", load.p99_ms)
+            } else {
+                "–".into()
+            }
+        );
+    }
+    println!("| ceiling_db = 1/(1/floor + 1/pgbench_S) | {ceiling_db:.0} | | | |");
+    println!("| ceiling_redis = 1/(1/floor + 1/redis_GET) | {ceiling_redis:.0} | | | |");
+    for (config, endpoint, load, ratio) in &rows {
+        println!(
+            "| {endpoint}, {config} | {:.0} | {:.2} ms | {:.2} ms | {ratio} |{}",
+            load.rps,
+            load.p50_ms,
+            load.p99_ms,
+            if load.errors > 0 {
+                format!(" **{} errors**", load.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for (label, load) in [
+        ("membership check (domain), no cache", &check_db),
+        ("membership check (domain), Redis", &check_redis),
+    ] {
+        println!(
+            "| {label} | {:.0} | {:.2} ms | {:.2} ms | {:.2}× pgbench_S |",
+            load.rps,
+            load.p50_ms,
+            load.p99_ms,
+            load.rps / pg
+        );
+    }
+    println!("\n| configuration | start to ready | idle RSS | RSS after the load |");
+    println!("|---|---|---|---|");
+    for m in &memory {
+        println!(
+            "| {} | {:.0} ms | {:.1} MiB | {:.1} MiB |",
+            m["config"].as_str().unwrap(),
+            m["start_to_ready_ms"].as_f64().unwrap(),
+            m["idle_rss_mib"].as_f64().unwrap(),
+            m["loaded_rss_mib"].as_f64().unwrap()
+        );
+    }
+
+    let report = json!({
+        "date": String::from_utf8_lossy(&Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().map(|o| o.stdout).unwrap_or_default()).trim(),
+        "machine": {
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        },
+        "sizes": {"users": sizes.users, "organizations": sizes.organizations, "memberships": seed.pairs.len(), "seconds": sizes.seconds},
+        "anchors": anchors.iter().map(|(k, v)| (k.to_string(), v.json())).collect::<serde_json::Map<_, _>>(),
+        "ceilings": {"db": ceiling_db.round(), "redis": ceiling_redis.round()},
+        "results": results,
+        "membership_check": {"no_cache": check_db.json(), "redis": check_redis.json()},
+        "memory": memory,
+        "ratios": rows.iter().filter(|r| !r.3.is_empty()).map(|r| json!({"config": r.0, "ratio": r.3})).collect::<Vec<_>>(),
+    });
+    let out = PathBuf::from(env("BENCH_OUTPUT"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    eprintln!("bench: written to {}", out.display());
+}
