@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use deadpool::Runtime;
 use deadpool::managed::Object;
 use diesel::prelude::*;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
@@ -59,7 +61,13 @@ impl PgStore {
     /// # Errors
     /// [`StoreError::Other`] when the pool cannot be built.
     pub fn connect(settings: &PgSettings) -> Result<Self, StoreError> {
-        let manager = Manager::new(settings.url());
+        // Fast recycling: a pooled connection is checked for a broken
+        // transaction and a closed socket (the connection task ends when
+        // PostgreSQL goes away), not with a test query, which would cost
+        // every request a second round trip.
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager = Manager::new_with_config(settings.url(), config);
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .runtime(Runtime::Tokio1)

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
@@ -112,6 +113,7 @@ impl StoredOrganization {
 /// The cache in Redis. Never fails: see the crate documentation.
 pub struct RedisCache {
     pool: Pool,
+    shared: Mutex<Option<MultiplexedConnection>>,
     settings: RedisSettings,
     stats: CacheStats,
     /// Invalidations that could not be written (organizations, users);
@@ -149,6 +151,7 @@ impl RedisCache {
             .map_err(|e| format!("cannot build the Redis pool: {e}"))?;
         Ok(Self {
             pool,
+            shared: Mutex::new(None),
             settings,
             stats: CacheStats::default(),
             dirty: Mutex::new((HashSet::new(), HashSet::new())),
@@ -172,14 +175,33 @@ impl RedisCache {
             .ok_or_else(|| "redis did not answer".to_owned())
     }
 
+    /// The shared multiplexed connection: taken from the pool once (the
+    /// pool opens and checks it) and then used by every call, so a call is
+    /// one round trip (a pool checkout would add a PING to each). A failed
+    /// call drops it; the next call takes a new one from the pool.
+    async fn connection(&self) -> Result<MultiplexedConnection, String> {
+        if let Some(shared) = self
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(shared);
+        }
+        let taken =
+            deadpool_redis::Connection::take(self.pool.get().await.map_err(|e| e.to_string())?);
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(taken.clone());
+        Ok(taken)
+    }
+
     /// Runs one Redis call with a timeout; `None` (counted, logged at a
     /// limited rate) when it fails.
     async fn call<T, F>(&self, work: F) -> Option<T>
     where
-        F: AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     {
         let attempt = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            let mut conn = self.connection().await?;
             work(&mut conn).await.map_err(|e| e.to_string())
         };
         let outcome = match tokio::time::timeout(self.settings.timeout * 2, attempt).await {
@@ -187,6 +209,7 @@ impl RedisCache {
             Ok(Err(error)) => error,
             Err(_) => "timed out".to_owned(),
         };
+        self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
