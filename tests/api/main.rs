@@ -16,6 +16,7 @@ mod members;
 mod openapi;
 mod operability;
 mod organizations;
+mod outages;
 mod registration;
 mod shutdown;
 mod sso;

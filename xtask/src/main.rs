@@ -366,10 +366,8 @@ fn setting_or_dev_stack(name: &str) -> Result<Option<String>> {
 
 /// Recomputes SpiceDB's relationships from PostgreSQL.
 fn spicedb_reconcile() -> Result<()> {
-    use orgman_domain::ports::{MembershipQueries, OrganizationRepository};
-    use orgman_domain::{OrgStatus, PageRequest};
     use orgman_postgres::{PgSettings, PgStore};
-    use orgman_spicedb::{DesiredMembership, SpiceDbAuthorizer, SpiceDbSettings, reconcile};
+    use orgman_spicedb::{SpiceDbAuthorizer, SpiceDbSettings, reconcile_from};
 
     let get = |name: &str| setting_or_dev_stack(name).ok().flatten();
     let database = PgSettings::from_env(get)?;
@@ -386,43 +384,7 @@ fn spicedb_reconcile() -> Result<()> {
             .ensure_schema()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut organizations = Vec::new();
-        let mut memberships = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .organizations(PageRequest::new(after, 500))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for org in page
-                .items
-                .iter()
-                .filter(|o| o.status() != OrgStatus::Deleted)
-            {
-                organizations.push(org.id());
-                let mut members_after = None;
-                loop {
-                    let members = store
-                        .members(org.id(), PageRequest::new(members_after, 500))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    memberships.extend(members.items.iter().map(|m| DesiredMembership {
-                        organization: m.organization_id,
-                        user: m.user_id,
-                        role: m.role,
-                    }));
-                    members_after = members.next;
-                    if members_after.is_none() {
-                        break;
-                    }
-                }
-            }
-            after = page.next;
-            if after.is_none() {
-                break;
-            }
-        }
-        let report = reconcile(&authorizer, &organizations, &memberships, None)
+        let report = reconcile_from(&authorizer, &store)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for added in &report.added {
@@ -432,9 +394,7 @@ fn spicedb_reconcile() -> Result<()> {
             println!("removed  {removed}");
         }
         println!(
-            "{} organizations, {} memberships checked; {} relationships added, {} removed",
-            organizations.len(),
-            memberships.len(),
+            "{} relationships added, {} removed",
             report.added.len(),
             report.removed.len()
         );

@@ -37,7 +37,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenVerifier;
-use crate::background::{Pacing, spawn_purger, spawn_relay};
+use crate::background::{Pacing, spawn_purger, spawn_relay, spawn_spicedb_keeper};
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
@@ -198,6 +198,12 @@ impl Application {
                         100,
                     )));
                 }
+                background.push(spawn_spicedb_keeper(
+                    spicedb.clone(),
+                    store.clone(),
+                    Duration::from_millis(500),
+                    settings.reconcile_interval,
+                ));
                 Arc::new(MeteredAuthorizer::new(
                     spicedb.clone(),
                     metrics.clone(),

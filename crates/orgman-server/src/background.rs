@@ -94,3 +94,49 @@ pub(crate) fn spawn_purger(
         }
     })
 }
+
+/// Keeps SpiceDB complete: restores it at once when it is found without
+/// orgman's data (checked every `poll`, retried with backoff), and
+/// reconciles every relationship from PostgreSQL every `reconcile` (when
+/// set), which also repairs a SpiceDB restored from an older backup.
+pub(crate) fn spawn_spicedb_keeper(
+    spicedb: Arc<orgman_spicedb::SpiceDbAuthorizer>,
+    store: Arc<orgman_postgres::PgStore>,
+    poll: Duration,
+    reconcile: Option<Duration>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = poll;
+        let mut last_reconcile = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(backoff).await;
+            if spicedb.needs_restore() {
+                match spicedb.restore(&*store).await {
+                    Ok(_) => backoff = poll,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot restore SpiceDB yet; checks keep failing closed");
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+                last_reconcile = tokio::time::Instant::now();
+                continue;
+            }
+            if reconcile.is_some_and(|every| last_reconcile.elapsed() >= every) {
+                last_reconcile = tokio::time::Instant::now();
+                match orgman_spicedb::reconcile_from(&spicedb, &*store).await {
+                    Ok(report) if report.added.is_empty() && report.removed.is_empty() => {
+                        tracing::debug!("SpiceDB reconciled: nothing to repair");
+                    }
+                    Ok(report) => tracing::warn!(
+                        added = report.added.len(),
+                        removed = report.removed.len(),
+                        "SpiceDB reconciled: repaired relationships that had drifted from PostgreSQL"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot reconcile SpiceDB now; will retry")
+                    }
+                }
+            }
+        }
+    })
+}

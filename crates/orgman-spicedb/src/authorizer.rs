@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -37,6 +38,11 @@ pub enum SpiceDbError {
     /// The request was refused (bad schema, bad token, ...).
     #[error("spicedb refused: {0}")]
     Refused(String),
+    /// SpiceDB does not know orgman's definitions: it lost its data (a new
+    /// cluster, a reset datastore). [`SpiceDbAuthorizer::restore`] repairs
+    /// it; until then checks fail closed.
+    #[error("spicedb lost its data: {0}")]
+    Lost(String),
 }
 
 impl From<Status> for SpiceDbError {
@@ -49,6 +55,14 @@ impl From<Status> for SpiceDbError {
             | Code::ResourceExhausted => {
                 SpiceDbError::Unavailable(format!("{:?}: {}", status.code(), status.message()))
             }
+            // "object definition `organization` not found" and the like:
+            // the schema is gone.
+            Code::FailedPrecondition | Code::InvalidArgument | Code::NotFound
+                if status.message().contains("definition")
+                    && status.message().contains("not found") =>
+            {
+                SpiceDbError::Lost(format!("{:?}: {}", status.code(), status.message()))
+            }
             code => SpiceDbError::Refused(format!("{code:?}: {}", status.message())),
         }
     }
@@ -57,7 +71,9 @@ impl From<Status> for SpiceDbError {
 impl From<SpiceDbError> for AuthzError {
     fn from(error: SpiceDbError) -> Self {
         match error {
-            SpiceDbError::Unavailable(reason) => AuthzError::Unavailable(reason),
+            SpiceDbError::Unavailable(reason) | SpiceDbError::Lost(reason) => {
+                AuthzError::Unavailable(reason)
+            }
             SpiceDbError::Refused(reason) => AuthzError::Other(reason),
         }
     }
@@ -176,6 +192,11 @@ pub struct SpiceDbAuthorizer {
     /// Organizations whose latest change this process could not write yet;
     /// their checks fail closed until the relay has written it.
     stale: Mutex<HashSet<OrganizationId>>,
+    /// Set when SpiceDB answered that it lost orgman's definitions: every
+    /// check fails closed until [`SpiceDbAuthorizer::restore`] succeeds.
+    lost: AtomicBool,
+    /// Restorations completed (for metrics).
+    restorations: AtomicU64,
 }
 
 impl std::fmt::Debug for SpiceDbAuthorizer {
@@ -210,6 +231,8 @@ impl SpiceDbAuthorizer {
             token,
             settings,
             stale: Mutex::new(HashSet::new()),
+            lost: AtomicBool::new(false),
+            restorations: AtomicU64::new(0),
         })
     }
 
@@ -251,6 +274,50 @@ impl SpiceDbAuthorizer {
         Ok(true)
     }
 
+    /// Remembers a [`SpiceDbError::Lost`] (checks fail closed from now on,
+    /// until [`SpiceDbAuthorizer::restore`]); passes the error on.
+    fn noticed(&self, error: SpiceDbError) -> SpiceDbError {
+        if let SpiceDbError::Lost(reason) = &error {
+            if !self.lost.swap(true, Ordering::SeqCst) {
+                tracing::error!(%reason, "SpiceDB lost orgman's schema or relationships; failing closed until they are restored");
+            }
+        }
+        error
+    }
+
+    /// Whether SpiceDB was found without orgman's data and not restored yet.
+    pub fn needs_restore(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// How many times [`SpiceDbAuthorizer::restore`] has completed.
+    pub fn restorations(&self) -> u64 {
+        self.restorations.load(Ordering::Relaxed)
+    }
+
+    /// Brings back what SpiceDB lost: the schema, then every relationship
+    /// recomputed from `source` (the memberships in PostgreSQL). Checks fail
+    /// closed until it has succeeded.
+    ///
+    /// # Errors
+    /// [`SpiceDbError`]: still lost; try again later.
+    pub async fn restore(
+        &self,
+        source: &dyn crate::MembershipSource,
+    ) -> Result<crate::ReconcileReport, SpiceDbError> {
+        self.ensure_schema().await?;
+        let report = crate::reconcile_from(self, source).await?;
+        self.stale.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.lost.store(false, Ordering::SeqCst);
+        self.restorations.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            added = report.added.len(),
+            removed = report.removed.len(),
+            "SpiceDB restored: schema written and relationships recomputed from PostgreSQL"
+        );
+        Ok(report)
+    }
+
     /// Whether SpiceDB answers (reads the schema).
     ///
     /// # Errors
@@ -278,7 +345,8 @@ impl SpiceDbAuthorizer {
                 updates,
                 ..Default::default()
             }))
-            .await?;
+            .await
+            .map_err(|status| self.noticed(status.into()))?;
         Ok(())
     }
 
@@ -383,6 +451,11 @@ impl Authorizer for SpiceDbAuthorizer {
         if actor.is_platform_admin() {
             return Ok(true);
         }
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(AuthzError::Unavailable(
+                "SpiceDB lost its data and is being restored; retry shortly".into(),
+            ));
+        }
         if self
             .stale
             .lock()
@@ -410,7 +483,7 @@ impl Authorizer for SpiceDbAuthorizer {
                 ..Default::default()
             }))
             .await
-            .map_err(|status| AuthzError::from(SpiceDbError::from(status)))?
+            .map_err(|status| AuthzError::from(self.noticed(SpiceDbError::from(status))))?
             .into_inner();
         Ok(response.permissionship
             == check_permission_response::Permissionship::HasPermission as i32)
@@ -448,7 +521,7 @@ impl EventSink for SpiceDbAuthorizer {
                 Err(SpiceDbError::Refused(reason)) => {
                     outcomes.push(Err(DeliveryError::Permanent(reason)))
                 }
-                Err(SpiceDbError::Unavailable(reason)) => {
+                Err(SpiceDbError::Unavailable(reason) | SpiceDbError::Lost(reason)) => {
                     blocked.insert(org);
                     self.set_stale(org, true);
                     outcomes.push(Err(DeliveryError::Retryable(reason)));

@@ -12,7 +12,11 @@
 //!   is seen at once; the domain caches decisions (see
 //!   `MembershipCache::decision`) so that this cost falls on misses only.
 //! - [`reconcile`] recomputes the relationships from the memberships and
-//!   repairs differences.
+//!   repairs differences ([`reconcile_from`] reads them from storage).
+//! - A SpiceDB that comes back without orgman's schema (a new cluster, a
+//!   reset datastore) is noticed on the first check or write; checks then
+//!   fail closed until [`SpiceDbAuthorizer::restore`] has written the schema
+//!   and every relationship again.
 //! - The schema (`deploy/spicedb/schema.zed`, embedded as [`SCHEMA`]) is
 //!   written at start-up when it differs.
 
@@ -21,7 +25,9 @@ mod reconcile;
 mod settings;
 
 pub use authorizer::{SpiceDbAuthorizer, SpiceDbError};
-pub use reconcile::{DesiredMembership, ReconcileReport, reconcile};
+pub use reconcile::{
+    DesiredMembership, MembershipSource, ReconcileReport, reconcile, reconcile_from,
+};
 pub use settings::SpiceDbSettings;
 
 /// The authorization schema.

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use orgman_domain::{OrgRole, OrganizationId, UserId};
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository};
+use orgman_domain::{OrgRole, OrgStatus, OrganizationId, PageRequest, UserId};
 use spicedb_grpc_tonic::v1::{
     ObjectReference, Relationship, RelationshipUpdate, SubjectReference, relationship_update,
 };
@@ -132,4 +133,58 @@ pub async fn reconcile(
             .all(|r| parse(r).map(|p| describe(&p)) == Some(r.clone()))
     );
     Ok(report)
+}
+
+/// Where the memberships come from: orgman's storage (its domain ports).
+pub trait MembershipSource: OrganizationRepository + MembershipQueries {}
+
+impl<T: OrganizationRepository + MembershipQueries + ?Sized> MembershipSource for T {}
+
+/// [`reconcile`] over everything `source` holds: every organization that is
+/// not deleted and every membership, read page by page.
+///
+/// # Errors
+/// [`SpiceDbError`]; a storage failure as [`SpiceDbError::Unavailable`].
+pub async fn reconcile_from(
+    authorizer: &SpiceDbAuthorizer,
+    source: &dyn MembershipSource,
+) -> Result<ReconcileReport, SpiceDbError> {
+    let storage = |e: orgman_domain::StoreError| SpiceDbError::Unavailable(format!("storage: {e}"));
+    let mut organizations = Vec::new();
+    let mut memberships = Vec::new();
+    let mut after = None;
+    loop {
+        let page = source
+            .organizations(PageRequest::new(after, 500))
+            .await
+            .map_err(storage)?;
+        for org in page
+            .items
+            .iter()
+            .filter(|o| o.status() != OrgStatus::Deleted)
+        {
+            organizations.push(org.id());
+            let mut members_after = None;
+            loop {
+                let members = source
+                    .members(org.id(), PageRequest::new(members_after, 500))
+                    .await
+                    .map_err(storage)?;
+                memberships.extend(members.items.iter().map(|m| DesiredMembership {
+                    organization: m.organization_id,
+                    user: m.user_id,
+                    role: m.role,
+                }));
+                members_after = members.next;
+                if members_after.is_none() {
+                    break;
+                }
+            }
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    reconcile(authorizer, &organizations, &memberships, None).await
 }

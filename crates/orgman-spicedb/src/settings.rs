@@ -19,6 +19,11 @@ pub struct SpiceDbSettings {
     pub write_schema: bool,
     /// Per-call timeout.
     pub timeout: Duration,
+    /// How often the service reconciles every relationship from PostgreSQL
+    /// (`ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS`, default 3600; 0 turns
+    /// it off). A SpiceDB that lost orgman's schema is restored at once,
+    /// whatever this says.
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl fmt::Debug for SpiceDbSettings {
@@ -69,6 +74,18 @@ impl SpiceDbSettings {
             tls: flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?,
             write_schema: flag("ORGMAN_SPICEDB_WRITE_SCHEMA", true)?,
             timeout: Duration::from_secs(3),
+            reconcile_interval: match var("ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS") {
+                None => Some(Duration::from_secs(3600)),
+                Some(text) => match text.parse::<u64>() {
+                    Ok(0) => None,
+                    Ok(seconds) => Some(Duration::from_secs(seconds)),
+                    Err(_) => {
+                        return Err(format!(
+                            "ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS: {text:?} is not a number"
+                        ));
+                    }
+                },
+            },
         }))
     }
 

@@ -13,10 +13,11 @@
 //! - [`TcpProxy`] puts a cuttable connection between one test and a real
 //!   service, to test outages without stopping the shared stack;
 //!   [`PrivateBroker`] is an Apache Kafka broker of the test's own, to kill
-//!   and restart.
+//!   and restart; [`PrivateSpiceDb`] a SpiceDB that comes back empty.
 
 mod broker;
 mod proxy;
+mod spicedb;
 
 use std::env;
 use std::sync::OnceLock;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 pub use broker::PrivateBroker;
 pub use proxy::TcpProxy;
+pub use spicedb::PrivateSpiceDb;
 
 /// A user of the stack's `dev` realm (see `deploy/local/keycloak/realm-dev.json`).
 #[derive(Clone, Copy, Debug)]
@@ -267,4 +269,31 @@ pub async fn new_user(users: &dyn orgman_domain::ports::UserRepository) -> orgma
 pub fn unique_name(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{}", &id[..12])
+}
+
+/// Polls `condition` every 100 ms until it holds, for at most `within`.
+/// Returns how long it took.
+///
+/// # Panics
+/// When it still does not hold after `within`, naming `what`.
+pub async fn eventually<F, Fut>(
+    what: &str,
+    within: std::time::Duration,
+    mut condition: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if condition().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what}: still not the case after {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

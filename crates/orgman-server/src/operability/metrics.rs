@@ -31,6 +31,8 @@ pub(crate) struct Metrics {
     cache_operations: IntCounterVec,
     token_cache: IntCounterVec,
     token_cache_entries: IntGauge,
+    spicedb_restorations: IntCounterVec,
+    spicedb_lost: IntGauge,
     authz_seconds: HistogramVec,
     identity_requests: IntCounterVec,
     purge_runs: IntCounterVec,
@@ -178,6 +180,16 @@ impl Metrics {
                 "token_cache_entries",
                 "Verified tokens held until they expire.",
             ),
+            spicedb_restorations: counter(
+                &registry,
+                "spicedb_restorations_total",
+                "Times SpiceDB was found without orgman's schema and restored from PostgreSQL.",
+                &[],
+            ),
+            spicedb_lost: int(
+                "spicedb_data_lost",
+                "1 while SpiceDB lacks orgman's data and checks fail closed, else 0.",
+            ),
             authz_seconds: histogram(
                 "authorization_check_duration_seconds",
                 "Authorization check latency by backend, permission and outcome.",
@@ -277,6 +289,13 @@ impl Metrics {
 
     /// Reads the adapters' figures into the metric families.
     async fn refresh(&self, deps: &Dependencies) {
+        if let Some(spicedb) = &deps.spicedb {
+            catch_up(
+                &self.spicedb_restorations.with_label_values::<&str>(&[]),
+                spicedb.restorations(),
+            );
+            self.spicedb_lost.set(i64::from(spicedb.needs_restore()));
+        }
         let tokens = deps.verifier.token_cache_stats();
         for (result, total) in [
             ("hit", tokens.hits),
