@@ -474,73 +474,6 @@ async fn two_relays_at_once_publish_each_event_once() {
     assert_eq!((records.len(), ids.len()), (20, 20));
 }
 
-/// Apache Kafka's Java client on the stack's classpath
-/// (`tests/java/KafkaProbe.java`, run in source-file mode).
-fn java_probe(args: &[&str]) -> String {
-    let setting = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| panic!("{name} (run through cargo xtask test)"))
-    };
-    let classpath = std::fs::read_to_string(setting("ORGMAN_STACK_KAFKA_CLASSPATH")).unwrap();
-    let output = std::process::Command::new(setting("ORGMAN_STACK_KAFKA_JAVA"))
-        .args(["-Xmx128m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"])
-        .arg("-Dlog4j2.level=WARN")
-        .arg("-cp")
-        .arg(classpath.trim())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/java/KafkaProbe.java"
-        ))
-        .args(args)
-        .output()
-        .expect("run the Java probe");
-    assert!(
-        output.status.success(),
-        "KafkaProbe {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// A record as the Java consumer saw it.
-#[derive(Debug)]
-struct JavaRecord {
-    partition: i32,
-    key: String,
-    headers: BTreeMap<String, String>,
-    value: Value,
-}
-
-fn parse_java_records(text: &str) -> Vec<JavaRecord> {
-    use base64::Engine as _;
-    let decode = |field: &str| {
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(field)
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    text.lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            assert_eq!(fields.len(), 5, "{line}");
-            JavaRecord {
-                partition: fields[0].parse().unwrap(),
-                key: decode(fields[2]),
-                headers: fields[3]
-                    .split(',')
-                    .filter(|h| !h.is_empty())
-                    .map(|h| {
-                        let (name, value) = h.split_once('=').unwrap();
-                        (name.to_owned(), decode(value))
-                    })
-                    .collect(),
-                value: serde_json::from_str(&decode(fields[4])).unwrap(),
-            }
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose() {
     let s = setup().await;
@@ -583,13 +516,7 @@ async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose()
     let delivered = drain(&relay).await;
     assert_eq!(delivered, 13);
 
-    let records = parse_java_records(&java_probe(&[
-        "consume",
-        &bootstrap,
-        &s.topic,
-        &delivered.to_string(),
-        "30000",
-    ]));
+    let records = orgman_testkit::read_topic(&bootstrap, &s.topic, delivered, 30_000);
     assert_eq!(records.len(), delivered, "every event, and nothing else");
     let ids: HashSet<&str> = records
         .iter()
@@ -633,7 +560,7 @@ async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose()
     ];
     args.extend(keys.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let java_choice: BTreeMap<String, i32> = java_probe(&args)
+    let java_choice: BTreeMap<String, i32> = orgman_testkit::java_kafka_probe(&args)
         .lines()
         .map(|line| {
             let (key, partition) = line.split_once('\t').unwrap();
