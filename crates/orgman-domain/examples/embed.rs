@@ -5,15 +5,28 @@
 //! Run with `cargo run -p orgman-domain --example embed`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use orgman_domain::ports::{NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::ports::{CommitSignal, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
 use orgman_domain::{
     Actor, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts, ServiceSettings, Slug,
     UserId,
 };
 use orgman_memory::{MemoryStore, block_on};
 
+/// Told after every commit that wrote events: where a service wakes the
+/// relays that move its outbox to Kafka or an authorizer. Here it counts.
+#[derive(Debug, Default)]
+struct Commits(AtomicUsize);
+
+impl CommitSignal for Commits {
+    fn committed(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let commits = Arc::new(Commits::default());
     // Storage: replace with your own implementation of the storage ports.
     let store = Arc::new(MemoryStore::new());
     let ports = ServicePorts {
@@ -23,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cache: Arc::new(NoCache),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
+        commit_signal: commits.clone(),
     };
     let service = OrganizationService::new(ports, ServiceSettings::default());
 
@@ -56,5 +70,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             event.actor
         );
     }
+    println!(
+        "{} commits signalled (a relay would have woken for each)",
+        commits.0.load(Ordering::Relaxed)
+    );
+
+    // Reads of one organization: with the domain's RoleAuthorizer the
+    // decision comes from the role read with the organization (one storage
+    // read); an external authorizer's decisions are cached under the
+    // organization's generation when the cache port keeps them.
+    let seen = block_on(service.get(&alice, org.id()))?;
+    println!("alice reads {} (version {})", seen.name(), seen.version());
     Ok(())
 }

@@ -13,8 +13,8 @@ use crate::name::{OrgName, Slug};
 use crate::organization::{OrgStatus, Organization};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    Authorizer, CacheKey, Clock, IdGenerator, Lookup, MembershipCache, MembershipQueries,
-    OrganizationRepository, UnitOfWork,
+    Authorizer, CacheKey, Clock, CommitSignal, IdGenerator, Lookup, MembershipCache,
+    MembershipQueries, OrganizationRepository, UnitOfWork,
 };
 use crate::role::{Actor, OrgRole};
 
@@ -62,6 +62,8 @@ pub struct ServicePorts {
     pub clock: Arc<dyn Clock>,
     /// Ids.
     pub ids: Arc<dyn IdGenerator>,
+    /// Told after every commit that wrote events (wakes the relays).
+    pub commit_signal: Arc<dyn CommitSignal>,
 }
 
 impl ServicePorts {
@@ -81,6 +83,7 @@ impl ServicePorts {
             cache,
             clock: Arc::new(crate::ports::SystemClock),
             ids: Arc::new(crate::ports::UuidV7Generator),
+            commit_signal: Arc::new(crate::ports::NoSignal),
         }
     }
 }
@@ -741,6 +744,9 @@ impl OrganizationService {
     /// cached in between, under the new generation; the second invalidation
     /// retires it.
     async fn invalidate(&self, events: &[DomainEvent]) {
+        if !events.is_empty() {
+            self.ports.commit_signal.committed();
+        }
         let keys = affected_keys(events);
         self.ports.cache.invalidate(&keys).await;
         if self.ports.authorizer.decides_from_roles() {

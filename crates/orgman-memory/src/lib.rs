@@ -79,6 +79,7 @@ impl InMemory {
             cache: self.cache.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
+            commit_signal: Arc::new(orgman_domain::ports::NoSignal),
         }
     }
 

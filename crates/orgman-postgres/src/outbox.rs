@@ -129,11 +129,13 @@ impl Outbox for PgStore {
     async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError> {
         let cols = columns(sink);
         let mut conn = self.connection().await?;
+        // Each part reads a partial index (pending rows, dead rows) or one
+        // row by it: a scrape costs no scan of the outbox.
         let row: BacklogRow = diesel::sql_query(format!(
-            "SELECT count(*) FILTER (WHERE {done} IS NULL AND {dead} IS NULL) AS pending,
-                    min(created_at) FILTER (WHERE {done} IS NULL AND {dead} IS NULL) AS oldest,
-                    count(*) FILTER (WHERE {dead} IS NOT NULL) AS dead
-             FROM outbox",
+            "SELECT (SELECT count(*) FROM outbox WHERE {done} IS NULL AND {dead} IS NULL) AS pending,
+                    (SELECT created_at FROM outbox WHERE {done} IS NULL AND {dead} IS NULL
+                     ORDER BY seq LIMIT 1) AS oldest,
+                    (SELECT count(*) FROM outbox WHERE {dead} IS NOT NULL) AS dead",
             done = cols.done,
             dead = cols.dead,
         ))
@@ -145,6 +147,39 @@ impl Outbox for PgStore {
             oldest: row.oldest,
             dead_lettered: u64::try_from(row.dead).unwrap_or(0),
         })
+    }
+
+    async fn prune(
+        &self,
+        settled_by: &[OutboxSink],
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        if settled_by.is_empty() {
+            return Ok(0);
+        }
+        let settled: Vec<String> = settled_by
+            .iter()
+            .map(|sink| {
+                let cols = columns(*sink);
+                format!("({} IS NOT NULL OR {} IS NOT NULL)", cols.done, cols.dead)
+            })
+            .collect();
+        let mut conn = self.connection().await?;
+        // Oldest first, a bounded batch at a time: short transactions, no
+        // long lock on the table.
+        let deleted = diesel::sql_query(format!(
+            "DELETE FROM outbox WHERE seq IN (
+                 SELECT seq FROM outbox WHERE created_at < $1 AND {}
+                 ORDER BY seq LIMIT $2)",
+            settled.join(" AND ")
+        ))
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(i64::from(limit))
+        .execute(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(deleted as u64)
     }
 }
 

@@ -501,3 +501,105 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
         OrgStatus::PendingDeletion
     );
 }
+
+#[tokio::test]
+async fn retention_deletes_only_what_every_sink_settled_before_the_cutoff() {
+    use orgman_domain::ports::{Outbox, OutboxSink};
+
+    let db = Db::new().await;
+    for _ in 0..3 {
+        db.org().await; // two events each
+    }
+    let later = OffsetDateTime::now_utc() + orgman_domain::time::Duration::hours(1);
+    // Nothing is settled yet: nothing goes.
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker], later, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    // The broker settles four events (one dead-lettered).
+    let claim = db.store.claim(OutboxSink::Broker, 4).await.unwrap();
+    let positions: Vec<u64> = claim.events().iter().map(|p| p.position).collect();
+    claim
+        .settle(&positions[..3], &[], &[(positions[3], "too large".into())])
+        .await
+        .unwrap();
+    // Not old enough yet.
+    let earlier = OffsetDateTime::now_utc() - orgman_domain::time::Duration::hours(1);
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker], earlier, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    // A sink that settled nothing keeps every event.
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker, OutboxSink::Authorizer], later, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    // In batches: three, then the fourth, then nothing.
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker], later, 3)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker], later, 3)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.store
+            .prune(&[OutboxSink::Broker], later, 3)
+            .await
+            .unwrap(),
+        0
+    );
+    // The two pending events are still there, and still pending.
+    let backlog = db.store.backlog(OutboxSink::Broker).await.unwrap();
+    assert_eq!((backlog.pending, backlog.dead_lettered), (2, 0));
+}
+
+#[tokio::test]
+async fn the_backlog_is_read_through_indexes_not_a_table_scan() {
+    let db = Db::new().await;
+    let mut conn = db.connection().await;
+    diesel::sql_query(
+        "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, published_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), 't', '{}'::jsonb, now()
+         FROM generate_series(1, 20000)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("ANALYZE outbox")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let lines: Vec<Line> = diesel::sql_query(
+        "EXPLAIN SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL),
+                (SELECT created_at FROM outbox WHERE published_at IS NULL AND dead_at IS NULL ORDER BY seq LIMIT 1),
+                (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL)",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan = lines
+        .into_iter()
+        .map(|l| l.plan)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("outbox_broker_pending_idx"), "{plan}");
+    assert!(plan.contains("outbox_broker_dead_idx"), "{plan}");
+}

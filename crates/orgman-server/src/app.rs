@@ -37,7 +37,9 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenVerifier;
-use crate::background::{Pacing, spawn_purger, spawn_relay, spawn_spicedb_keeper};
+use crate::background::{
+    Pacing, RelayWake, spawn_outbox_pruner, spawn_purger, spawn_relay, spawn_spicedb_keeper,
+};
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
@@ -174,7 +176,7 @@ impl Application {
                 store.clone(),
                 kafka.clone(),
                 OutboxSink::Broker,
-                100,
+                config.outbox_batch,
             )));
         }
         let authorizer: Arc<dyn Authorizer> = match (&spicedb, &config.spicedb) {
@@ -195,7 +197,7 @@ impl Application {
                         store.clone(),
                         spicedb.clone(),
                         OutboxSink::Authorizer,
-                        100,
+                        config.outbox_batch,
                     )));
                 }
                 background.push(spawn_spicedb_keeper(
@@ -216,8 +218,21 @@ impl Application {
                 "database",
             )),
         };
+        let wake = Arc::new(RelayWake::default());
         for relay in &relays {
-            background.push(spawn_relay(relay.clone(), Pacing::default()));
+            background.push(spawn_relay(
+                relay.clone(),
+                Pacing::default(),
+                wake.register(),
+            ));
+        }
+        if let Some(retention) = config.outbox_retention.filter(|_| config.relay_enabled) {
+            background.push(spawn_outbox_pruner(
+                store.clone(),
+                relays.iter().map(|r| r.target()).collect(),
+                retention,
+                Duration::from_secs(300),
+            ));
         }
 
         // Use cases.
@@ -229,6 +244,7 @@ impl Application {
                 cache,
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(UuidV7Generator),
+                commit_signal: wake.clone(),
             },
             ServiceSettings {
                 deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),

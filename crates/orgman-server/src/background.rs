@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use orgman_domain::ports::{CommitSignal, Outbox, OutboxSink};
 use orgman_domain::{OrganizationService, OutboxRelay};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::operability::metrics::Metrics;
@@ -31,14 +33,49 @@ impl Default for Pacing {
     }
 }
 
-/// Runs `relay` until the task is aborted.
-pub(crate) fn spawn_relay(relay: Arc<OutboxRelay>, pacing: Pacing) -> JoinHandle<()> {
+/// Wakes the relays when the service commits events (the domain's
+/// [`CommitSignal`]): each relay has its own [`Notify`], which keeps one
+/// wake-up for a relay that is busy, so a commit during a round is never
+/// missed. Commits of other replicas are found by the idle poll.
+#[derive(Debug, Default)]
+pub(crate) struct RelayWake {
+    relays: std::sync::Mutex<Vec<Arc<Notify>>>,
+}
+
+impl RelayWake {
+    /// A new relay's wake-up.
+    pub(crate) fn register(&self) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.relays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(notify.clone());
+        notify
+    }
+}
+
+impl CommitSignal for RelayWake {
+    fn committed(&self) {
+        for relay in self.relays.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            relay.notify_one();
+        }
+    }
+}
+
+/// Runs `relay` until the task is aborted: at once while there is work,
+/// when woken by a commit, else every `pacing.idle`.
+pub(crate) fn spawn_relay(
+    relay: Arc<OutboxRelay>,
+    pacing: Pacing,
+    wake: Arc<Notify>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let sink = relay.target().as_str();
         let mut backoff = pacing.backoff;
         loop {
             let round = relay.run_once().await;
             tracing::debug!(sink, ?round, "outbox relay round");
+            let idle = matches!(round, Ok(outcome) if outcome.claimed == 0);
             let pause = match round {
                 Ok(outcome) if outcome.retried > 0 => {
                     tracing::warn!(
@@ -64,9 +101,43 @@ pub(crate) fn spawn_relay(relay: Arc<OutboxRelay>, pacing: Pacing) -> JoinHandle
                     backoff / 2
                 }
             };
-            if !pause.is_zero() {
+            if idle {
+                // Idle: the next commit, or the poll for other replicas'.
+                let _ = tokio::time::timeout(pause, wake.notified()).await;
+            } else if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
+        }
+    })
+}
+
+/// Deletes events every active sink has settled once they are older than
+/// `retention`, in batches, every `every`.
+pub(crate) fn spawn_outbox_pruner(
+    outbox: Arc<dyn Outbox>,
+    sinks: Vec<OutboxSink>,
+    retention: Duration,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let before = time::OffsetDateTime::now_utc()
+                - time::Duration::try_from(retention).unwrap_or(time::Duration::WEEK);
+            let mut total = 0;
+            loop {
+                match outbox.prune(&sinks, before, 1_000).await {
+                    Ok(0) => break,
+                    Ok(deleted) => total += deleted,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot prune the outbox now; will retry");
+                        break;
+                    }
+                }
+            }
+            if total > 0 {
+                tracing::info!(deleted = total, "pruned settled events from the outbox");
+            }
+            tokio::time::sleep(every).await;
         }
     })
 }
@@ -139,4 +210,28 @@ pub(crate) fn spawn_spicedb_keeper(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_commit_wakes_every_relay_even_one_that_was_busy() {
+        let wake = RelayWake::default();
+        let (a, b) = (wake.register(), wake.register());
+        // Committed while nobody waited: the wake-up is kept for each.
+        wake.committed();
+        for relay in [&a, &b] {
+            tokio::time::timeout(Duration::from_secs(5), relay.notified())
+                .await
+                .expect("woken");
+        }
+        // Kept once, not forever.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), a.notified())
+                .await
+                .is_err()
+        );
+    }
 }

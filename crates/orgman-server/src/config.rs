@@ -45,6 +45,12 @@ pub struct Config {
     /// Run the outbox relays (Kafka, SpiceDB) in this process
     /// (`ORGMAN_OUTBOX_RELAY_ENABLED`, default true).
     pub relay_enabled: bool,
+    /// Events a relay claims, delivers and settles at once
+    /// (`ORGMAN_OUTBOX_BATCH_SIZE`, default 500).
+    pub outbox_batch: u32,
+    /// How long settled events stay in the outbox before they are deleted
+    /// (`ORGMAN_OUTBOX_RETENTION_HOURS`, default 168; 0 keeps them).
+    pub outbox_retention: Option<Duration>,
     /// SpiceDB, when authorization goes through it
     /// (`ORGMAN_AUTHORIZER=spicedb`, the default when
     /// `FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN` is set); `None` for the
@@ -290,6 +296,12 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
+            outbox_batch: u32::try_from(number("ORGMAN_OUTBOX_BATCH_SIZE", 500)?.clamp(1, 10_000))
+                .unwrap_or(500),
+            outbox_retention: match number("ORGMAN_OUTBOX_RETENTION_HOURS", 168)? {
+                0 => None,
+                hours => Some(Duration::from_secs(hours.saturating_mul(3600))),
+            },
             keycloak: KeycloakSettings::from_env(&get),
             health_required: {
                 let names = parse("ORGMAN_HEALTH_REQUIRED", "database")?;

@@ -18,7 +18,8 @@ pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
 pub use identity::IdentityProvider;
 pub use outbox::{
-    Backlog, DeliveryError, EventSink, Outbox, OutboxClaim, OutboxSink, PendingEvent,
+    Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
+    PendingEvent,
 };
 pub use store::{
     MembershipQueries, OrganizationRepository, SsoConfigRepository, UnitOfWork, UserRepository,

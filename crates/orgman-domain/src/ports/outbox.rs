@@ -65,6 +65,38 @@ pub trait Outbox: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`].
     async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError>;
+
+    /// Deletes up to `limit` events that every sink in `settled_by` has
+    /// settled (delivered or dead-lettered) and that were committed before
+    /// `before`; returns how many it deleted. The default deletes nothing,
+    /// for outboxes bounded by other means (the in-memory one).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn prune(
+        &self,
+        settled_by: &[OutboxSink],
+        before: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let _ = (settled_by, before, limit);
+        Ok(0)
+    }
+}
+
+/// Told after a unit of work that appended events has committed, so the
+/// relays can wake at once instead of at their next poll.
+pub trait CommitSignal: Send + Sync {
+    /// Events were committed.
+    fn committed(&self);
+}
+
+/// A [`CommitSignal`] nobody listens to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSignal;
+
+impl CommitSignal for NoSignal {
+    fn committed(&self) {}
 }
 
 /// Claimed events and their settlement.

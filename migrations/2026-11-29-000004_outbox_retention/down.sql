@@ -1,0 +1,2 @@
+DROP INDEX outbox_authz_dead_idx;
+DROP INDEX outbox_broker_dead_idx;
