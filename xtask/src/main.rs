@@ -30,10 +30,12 @@ usage: cargo xtask <command>
   secrets rotate              re-encrypt SSO client secrets with the active
                               key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
                               safe while the service runs
-  bench [http]                the hot path beside its anchors (pgbench -S, the
-                              HTTP floor, Redis GET), per authorizer and cache
-                              setting: release build, a fresh `bench` stack,
-                              wrk; table on stdout, target/bench/latest.json
+  bench [http] [outbox]       http: the hot path beside its anchors (pgbench
+                              -S, the HTTP floor, Redis GET), per authorizer
+                              and cache setting; outbox: the relay's drain
+                              rate and commit-to-broker latency. Release
+                              build, a fresh `bench` stack; tables on stdout,
+                              target/bench/latest.json
   spicedb reconcile           recompute SpiceDB's relationships from
                               PostgreSQL and report what was fixed (same
                               settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
@@ -306,7 +308,7 @@ fn secrets_rotate() -> Result<()> {
 /// The benchmarks: each a program run in release mode against a fresh
 /// `bench` stack, which is always stopped afterwards.
 fn bench(names: &[String]) -> Result<()> {
-    const KNOWN: &[&str] = &["http"];
+    const KNOWN: &[&str] = &["http", "outbox"];
     let names: Vec<&str> = if names.is_empty() {
         KNOWN.to_vec()
     } else {
@@ -343,7 +345,8 @@ fn bench(names: &[String]) -> Result<()> {
                 .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .env("KEYCLOAK_ADMIN_PASSWORD", stack.keycloak_admin_password())
                 .env("BENCH_SERVER_BIN", release.join("orgman-server"))
-                .env("BENCH_OUTPUT", root.join("target/bench/latest.json")),
+                .env("BENCH_OUTPUT", root.join("target/bench/latest.json"))
+                .env("BENCH_NAMES", names.join(" ")),
         )
     });
     let stopped = stack.down(&[]);

@@ -587,6 +587,149 @@ fn summarize(mut samples: Vec<Duration>, wall: Duration, errors: u64) -> Load {
     }
 }
 
+/// What the outbox bench measured.
+struct OutboxFigures {
+    backlog: i64,
+    drain_seconds: f64,
+    writes: u64,
+    write_seconds: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+}
+
+async fn sql_number(url: &str, sql: &str) -> f64 {
+    let output = Command::new("psql")
+        .arg(url)
+        .args(["-tAc", sql])
+        .output()
+        .expect("psql");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+async fn pending_for_broker(url: &str) -> i64 {
+    sql_number(
+        url,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL",
+    )
+    .await as i64
+}
+
+/// The relay to Kafka: how fast the real service drains a backlog of
+/// `target` events, then commit-to-broker latency (`published_at -
+/// created_at` of each event: the broker acknowledged it before the relay
+/// recorded it) under a steady 1,000 renames/s through the API.
+async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> OutboxFigures {
+    let url = env("DATABASE_URL");
+    // Copies of the seeded events (real events of real organizations, new
+    // ids), pending for the broker.
+    let have = sql_number(&url, "SELECT count(*) FROM outbox").await as i64;
+    let copies = (target + have - 1) / have.max(1);
+    let inserted = Command::new("psql")
+        .arg(&url)
+        .args(["-qc", &format!(
+            "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
+             SELECT e, aggregate_id, event_type, jsonb_set(payload, '{{id}}', to_jsonb(e::text))
+             FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
+                   FROM outbox, generate_series(1, {copies}) ORDER BY seq) copies
+             LIMIT {target}"
+        )])
+        .status()
+        .expect("psql");
+    assert!(inserted.success());
+    let backlog = pending_for_broker(&url).await;
+    eprintln!("bench: draining {backlog} events to Kafka");
+    let config = Config {
+        name: "outbox",
+        authorizer: "database",
+        redis: true,
+    };
+    let started = Instant::now();
+    let server = Server::start(binary, &config);
+    while pending_for_broker(&url).await > 0 {
+        assert!(started.elapsed() < Duration::from_secs(600), "the backlog did not drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drain_seconds = started.elapsed().as_secs_f64();
+
+    eprintln!("bench: commit-to-broker latency at 1,000 writes/s");
+    let window_start = sql_number(&url, "SELECT extract(epoch FROM now())").await;
+    let http = reqwest::Client::new();
+    let (owner_token, organizations): (String, Vec<OrganizationId>) = {
+        let owner = &seed.users[0].1;
+        let mut orgs: Vec<OrganizationId> = seed.pairs.iter().map(|(_, o)| *o).collect();
+        orgs.sort();
+        orgs.dedup();
+        (owner.clone(), orgs)
+    };
+    let organizations = Arc::new(organizations);
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..16_u64)
+        .map(|worker| {
+            let (http, token, orgs, written, base) = (
+                http.clone(),
+                owner_token.clone(),
+                organizations.clone(),
+                written.clone(),
+                server.base.clone(),
+            );
+            tokio::spawn(async move {
+                // 16 workers × 62.5/s = 1,000 writes/s.
+                let mut tick = tokio::time::interval(Duration::from_micros(16_000));
+                let mut n = worker;
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    let org = orgs[(n as usize) % orgs.len()];
+                    let renamed = http
+                        .patch(format!("{base}/api/v1/organizations/{org}"))
+                        .bearer_auth(&token)
+                        .json(&json!({"name": format!("Bench {n}")}))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    if renamed {
+                        written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    n += 16;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let write_seconds = started.elapsed().as_secs_f64();
+    while pending_for_broker(&url).await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let latency = |p: f64| {
+        let url = url.clone();
+        async move {
+            sql_number(
+                &url,
+                &format!(
+                    "SELECT 1000 * percentile_cont({p}) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at))
+                     FROM outbox WHERE event_type = 'organization.updated' AND created_at >= to_timestamp({window_start})"
+                ),
+            )
+            .await
+        }
+    };
+    drop(server);
+    OutboxFigures {
+        backlog,
+        drain_seconds,
+        writes: written.load(std::sync::atomic::Ordering::Relaxed),
+        write_seconds,
+        latency_p50_ms: latency(0.5).await,
+        latency_p99_ms: latency(0.99).await,
+    }
+}
+
 /// The membership check through the domain, 16 concurrent callers.
 async fn membership_checks(
     store: &Arc<PgStore>,
@@ -635,21 +778,8 @@ async fn membership_checks(
     summarize(samples, started.elapsed(), 0)
 }
 
-#[tokio::main]
-async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sizes = Sizes {
-        users: env_number("BENCH_USERS", 1000),
-        organizations: env_number("BENCH_ORGS", 100),
-        per_user: env_number("BENCH_ORGS_PER_USER", 5),
-        seconds: env_number("BENCH_SECONDS", 8) as u64,
-    };
-    let binary = PathBuf::from(env("BENCH_SERVER_BIN"));
-    let database_url = env("DATABASE_URL");
-    migrate::run_pending(&database_url).await.unwrap();
-    let store = Arc::new(PgStore::connect(&PgSettings::from_url(&database_url).unwrap()).unwrap());
-    let seed = seed(&store, &sizes).await;
-
+/// The hot path beside its anchors; prints its tables and returns them.
+async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Sizes) -> Value {
     let org_requests = request_file(
         "organization",
         seed.pairs
@@ -703,7 +833,7 @@ async fn main() {
     let mut memory = Vec::new();
     let mut by_config: BTreeMap<&str, f64> = BTreeMap::new();
     for config in &configs {
-        let server = Server::start(&binary, config);
+        let server = Server::start(binary, config);
         if config.authorizer == "spicedb" {
             // The SpiceDB sink relays the seeded memberships first.
             let deadline = Instant::now() + Duration::from_secs(300);
@@ -728,7 +858,7 @@ async fn main() {
         eprintln!("bench: {}", config.name);
         // One pass over the whole key set first, with empty caches (the
         // cold figure), then the steady state.
-        let cold = one_pass(&server.base, &seed).await;
+        let cold = one_pass(&server.base, seed).await;
         let org = wrk(&server.base, "", Some(&org_requests), sizes.seconds);
         let me = wrk(&server.base, "", Some(&me_requests), sizes.seconds);
         let mine = wrk(&server.base, "", Some(&mine_requests), sizes.seconds);
@@ -772,8 +902,8 @@ async fn main() {
         )
         .unwrap(),
     );
-    let check_db = membership_checks(&store, Arc::new(NoCache), &seed, sizes.seconds).await;
-    let check_redis = membership_checks(&store, redis_cache, &seed, sizes.seconds).await;
+    let check_db = membership_checks(store, Arc::new(NoCache), seed, sizes.seconds).await;
+    let check_redis = membership_checks(store, redis_cache, seed, sizes.seconds).await;
 
     let floor = anchors["http_floor"].rps;
     let pg = anchors["pgbench_S"].rps;
@@ -850,20 +980,68 @@ async fn main() {
         );
     }
 
-    let report = json!({
-        "date": String::from_utf8_lossy(&Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().map(|o| o.stdout).unwrap_or_default()).trim(),
-        "machine": {
-            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        },
-        "sizes": {"users": sizes.users, "organizations": sizes.organizations, "memberships": seed.pairs.len(), "seconds": sizes.seconds},
+    json!({
         "anchors": anchors.iter().map(|(k, v)| (k.to_string(), v.json())).collect::<serde_json::Map<_, _>>(),
         "ceilings": {"db": ceiling_db.round(), "redis": ceiling_redis.round()},
         "results": results,
         "membership_check": {"no_cache": check_db.json(), "redis": check_redis.json()},
         "memory": memory,
         "ratios": rows.iter().filter(|r| !r.3.is_empty()).map(|r| json!({"config": r.0, "ratio": r.3})).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sizes = Sizes {
+        users: env_number("BENCH_USERS", 1000),
+        organizations: env_number("BENCH_ORGS", 100),
+        per_user: env_number("BENCH_ORGS_PER_USER", 5),
+        seconds: env_number("BENCH_SECONDS", 8) as u64,
+    };
+    let binary = PathBuf::from(env("BENCH_SERVER_BIN"));
+    let database_url = env("DATABASE_URL");
+    migrate::run_pending(&database_url).await.unwrap();
+    let store = Arc::new(PgStore::connect(&PgSettings::from_url(&database_url).unwrap()).unwrap());
+    let seed = seed(&store, &sizes).await;
+
+    let names = std::env::var("BENCH_NAMES").unwrap_or_else(|_| "http outbox".into());
+    let mut report = json!({
+        "date": String::from_utf8_lossy(&Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().map(|o| o.stdout).unwrap_or_default()).trim(),
+        "machine": {
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        },
+        "sizes": {"users": sizes.users, "organizations": sizes.organizations, "memberships": seed.pairs.len(), "seconds": sizes.seconds},
     });
+    if names.split_whitespace().any(|n| n == "http") {
+        report["http"] = http_bench(&store, &seed, &binary, &sizes).await;
+    }
+    if names.split_whitespace().any(|n| n == "outbox") {
+        let backlog = env_number("BENCH_OUTBOX_EVENTS", 100_000) as i64;
+        let figures = outbox(&binary, &seed, backlog, sizes.seconds).await;
+        let drain = figures.backlog as f64 / figures.drain_seconds;
+        let rate = figures.writes as f64 / figures.write_seconds;
+        println!("\n| outbox relay to Kafka | figure |");
+        println!("|---|---|");
+        println!(
+            "| drain of a {}-event backlog (service start to empty, lz4, batches of 500) | {:.0} events/s ({:.1} s) |",
+            figures.backlog, drain, figures.drain_seconds
+        );
+        println!("| steady writes through the API (renames) | {rate:.0} commits/s |");
+        println!(
+            "| commit → broker acknowledged, p50 / p99 | {:.1} ms / {:.1} ms |",
+            figures.latency_p50_ms, figures.latency_p99_ms
+        );
+        report["outbox"] = json!({
+            "backlog": figures.backlog,
+            "drain_seconds": figures.drain_seconds,
+            "drain_events_per_second": drain.round(),
+            "writes_per_second": rate.round(),
+            "commit_to_broker_p50_ms": figures.latency_p50_ms,
+            "commit_to_broker_p99_ms": figures.latency_p99_ms,
+        });
+    }
     let out = PathBuf::from(env("BENCH_OUTPUT"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
