@@ -231,3 +231,55 @@ async fn only_access_tokens_are_accepted() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn claims_longer_than_the_columns_are_cut_not_a_500() {
+    let stack = orgman_testkit::Stack::get();
+    let app = TestApp::spawn().await;
+    // A Keycloak user whose name claim (first + last, 255 characters each)
+    // is far longer than the 200 characters a display name keeps.
+    let base = stack.oidc_issuer.replace("/realms/", "/admin/realms/");
+    let username = orgman_testkit::unique_name("long");
+    let created = orgman_testkit::http()
+        .post(format!("{base}/users"))
+        .bearer_auth(stack.service_account_token().await)
+        .json(&json!({
+            "username": username,
+            "email": format!("{username}@orgman.test"),
+            "emailVerified": true,
+            "firstName": "Ä".repeat(255),
+            "lastName": "B".repeat(255),
+            "enabled": true,
+            "credentials": [{"type": "password", "value": "long-password", "temporary": false}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let token = body(
+        orgman_testkit::http()
+            .post(stack.token_endpoint())
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", stack.test_client_id.as_str()),
+                ("username", username.as_str()),
+                ("password", "long-password"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = app.get("/api/v1/users/me", &token).await;
+    assert_eq!(me.status(), 200);
+    let me = body(me).await;
+    let name = me["displayName"].as_str().unwrap();
+    assert_eq!(name.chars().count(), 200);
+    assert!(
+        name.starts_with("ÄÄÄ"),
+        "cut on a character boundary: {name}"
+    );
+}

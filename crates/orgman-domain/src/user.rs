@@ -5,6 +5,7 @@ use std::fmt;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::error::ValidationError;
 use crate::id::UserId;
 use crate::name::Email;
 
@@ -36,6 +37,50 @@ pub struct UserProfile {
     pub email: Option<Email>,
     /// Display name.
     pub display_name: Option<String>,
+}
+
+impl UserProfile {
+    /// Longest display name kept, in characters (longer ones are cut).
+    pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+    /// Longest provider subject accepted, in bytes.
+    pub const MAX_SUBJECT_BYTES: usize = 255;
+
+    /// The profile a verified token's claims describe, as just-in-time
+    /// provisioning stores it: an e-mail address that is not a valid one is
+    /// left out, a display name (the `name` claim, else the login name) is
+    /// cut to [`UserProfile::MAX_DISPLAY_NAME_CHARS`] characters, blank ones
+    /// are left out.
+    ///
+    /// # Errors
+    /// [`ValidationError::TextInvalid`] when the subject is empty or longer
+    /// than [`UserProfile::MAX_SUBJECT_BYTES`] bytes: such a user cannot be
+    /// stored.
+    pub fn from_claims(
+        id: UserId,
+        subject: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+        login: Option<&str>,
+    ) -> Result<Self, ValidationError> {
+        if subject.is_empty() || subject.len() > Self::MAX_SUBJECT_BYTES {
+            return Err(ValidationError::TextInvalid {
+                field: "sub",
+                max: Self::MAX_SUBJECT_BYTES,
+            });
+        }
+        let display_name = [name, login]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .find(|n| !n.is_empty())
+            .map(|n| n.chars().take(Self::MAX_DISPLAY_NAME_CHARS).collect());
+        Ok(Self {
+            id,
+            subject: subject.to_owned(),
+            email: email.and_then(|e| Email::parse(e).ok()),
+            display_name,
+        })
+    }
 }
 
 /// A user to create at the identity provider.

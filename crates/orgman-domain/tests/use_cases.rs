@@ -930,3 +930,36 @@ fn a_member_reads_an_organization_in_one_storage_read() {
         Err(OrgError::NotFound)
     );
 }
+
+#[test]
+fn a_profile_from_token_claims_keeps_what_fits_and_refuses_what_cannot_be_stored() {
+    let id = UserId::from_uuid(uuid::Uuid::nil());
+    let long_name = "é".repeat(300);
+    let profile = orgman_domain::UserProfile::from_claims(
+        id,
+        "subject",
+        Some("not an address"),
+        Some(&long_name),
+        Some("login"),
+    )
+    .unwrap();
+    assert_eq!(profile.email, None, "an invalid address is left out");
+    assert_eq!(
+        profile.display_name.as_deref().map(|n| n.chars().count()),
+        Some(orgman_domain::UserProfile::MAX_DISPLAY_NAME_CHARS)
+    );
+    let blank =
+        orgman_domain::UserProfile::from_claims(id, "s", None, Some("  "), Some("login")).unwrap();
+    assert_eq!(
+        blank.display_name.as_deref(),
+        Some("login"),
+        "the login name stands in"
+    );
+    for subject in [String::new(), "s".repeat(256)] {
+        assert!(
+            orgman_domain::UserProfile::from_claims(id, &subject, None, None, None).is_err(),
+            "{} bytes",
+            subject.len()
+        );
+    }
+}

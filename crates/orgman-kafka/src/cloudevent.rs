@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use orgman_domain::DomainEvent;
 use rskafka::chrono::{DateTime, Utc};
 use rskafka::record::Record;
-use serde_json::json;
 
 use crate::settings::TopicNaming;
 
@@ -14,40 +13,64 @@ pub const ORGANIZATION_HEADER: &str = "Fx-Organization-Id";
 
 /// The CloudEvent for a domain event.
 pub fn envelope(event: &DomainEvent, naming: &TopicNaming, source: &str) -> serde_json::Value {
-    let data = serde_json::to_value(event).unwrap_or_default();
-    json!({
-        "specversion": "1.0",
-        "id": event.id.to_string(),
-        "type": naming.event_type(event.type_name()),
-        "source": source,
-        "subject": event.organization_id.to_string(),
-        "time": data["occurredAt"],
-        "datacontenttype": "application/json",
-        "dataschema": format!("urn:orgman:events:{}:v{}", event.type_name(), event.schema_version),
-        "data": data,
-    })
+    serde_json::to_value(Envelope::new(event, naming, source)).unwrap_or_default()
+}
+
+/// A CloudEvent 1.0 in structured JSON mode, serialized straight from the
+/// event it borrows (no intermediate JSON tree: the relay builds one per
+/// event).
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    specversion: &'static str,
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    source: &'a str,
+    subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    time: time::OffsetDateTime,
+    datacontenttype: &'static str,
+    dataschema: String,
+    data: &'a DomainEvent,
+}
+
+impl<'a> Envelope<'a> {
+    fn new(event: &'a DomainEvent, naming: &TopicNaming, source: &'a str) -> Self {
+        Self {
+            specversion: "1.0",
+            id: event.id.to_string(),
+            kind: naming.event_type(event.type_name()),
+            source,
+            subject: event.organization_id.to_string(),
+            time: event.occurred_at,
+            datacontenttype: "application/json",
+            dataschema: format!(
+                "urn:orgman:events:{}:v{}",
+                event.type_name(),
+                event.schema_version
+            ),
+            data: event,
+        }
+    }
 }
 
 /// The Kafka record: key = organization id (per-organization order), value =
 /// the CloudEvent, headers = the CloudEvents attributes of the binary mode
 /// (`ce_id`, `ce_type`, ...) and `Fx-Organization-Id`.
 pub fn record(event: &DomainEvent, naming: &TopicNaming, source: &str) -> Record {
-    let envelope = envelope(event, naming, source);
-    let header = |v: &serde_json::Value| v.as_str().unwrap_or_default().as_bytes().to_vec();
+    let envelope = Envelope::new(event, naming, source);
+    let organization = envelope.subject.clone().into_bytes();
     let headers = BTreeMap::from([
         ("ce_specversion".to_owned(), b"1.0".to_vec()),
-        ("ce_id".to_owned(), header(&envelope["id"])),
-        ("ce_type".to_owned(), header(&envelope["type"])),
-        ("ce_source".to_owned(), header(&envelope["source"])),
-        ("ce_subject".to_owned(), header(&envelope["subject"])),
+        ("ce_id".to_owned(), envelope.id.clone().into_bytes()),
+        ("ce_type".to_owned(), envelope.kind.clone().into_bytes()),
+        ("ce_source".to_owned(), source.as_bytes().to_vec()),
+        ("ce_subject".to_owned(), organization.clone()),
         (
             "content-type".to_owned(),
             b"application/cloudevents+json".to_vec(),
         ),
-        (
-            ORGANIZATION_HEADER.to_owned(),
-            event.organization_id.to_string().into_bytes(),
-        ),
+        (ORGANIZATION_HEADER.to_owned(), organization.clone()),
     ]);
     let timestamp = DateTime::<Utc>::from_timestamp(
         event.occurred_at.unix_timestamp(),
@@ -55,7 +78,7 @@ pub fn record(event: &DomainEvent, naming: &TopicNaming, source: &str) -> Record
     )
     .unwrap_or_default();
     Record {
-        key: Some(event.organization_id.to_string().into_bytes()),
+        key: Some(organization),
         value: Some(serde_json::to_vec(&envelope).unwrap_or_default()),
         headers,
         timestamp,

@@ -196,6 +196,29 @@ impl KafkaPublisher {
     }
 }
 
+/// Splits one partition's records, in order, into runs whose approximate
+/// size stays within `limit` (a record alone may exceed it; the broker then
+/// judges it).
+fn chunk_by_size(
+    records: Vec<(usize, rskafka::record::Record)>,
+    limit: usize,
+) -> Vec<Vec<(usize, rskafka::record::Record)>> {
+    let mut chunks: Vec<Vec<(usize, rskafka::record::Record)>> = Vec::new();
+    let mut size = 0;
+    for (index, record) in records {
+        let record_size = record.approximate_size();
+        match chunks.last_mut() {
+            Some(chunk) if size + record_size <= limit => chunk.push((index, record)),
+            _ => {
+                size = 0;
+                chunks.push(vec![(index, record)]);
+            }
+        }
+        size += record_size;
+    }
+    chunks
+}
+
 /// Whether the broker refused a produce request for its size.
 fn too_large(error: &rskafka::client::error::Error) -> bool {
     use rskafka::client::error::{Error, ProtocolError};
@@ -250,32 +273,50 @@ impl EventSink for KafkaPublisher {
             let Some(client) = partitions.get(partition as usize) else {
                 continue;
             };
-            let (indexes, records): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
-            match client
-                .produce(records.clone(), self.settings.compression)
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if too_large(&error) => {
-                    // The broker's limit (the topic's max.message.bytes) is
-                    // below ours: find the records it refuses, one by one,
-                    // in order, and dead-letter only those.
-                    tracing::warn!(
-                        partition,
-                        "the broker refused a batch as too large; sending its records one by one"
-                    );
-                    failed |= self
-                        .produce_one_by_one(client, partition, &indexes, records, &mut outcomes)
-                        .await;
-                }
-                Err(error) => {
-                    failed = true;
-                    tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
-                    for index in indexes {
-                        outcomes[index] = Err(DeliveryError::Retryable(format!(
-                            "produce to partition {partition}: {error}"
-                        )));
+            // Produce requests of at most KAFKA_MESSAGE_MAX_BYTES each
+            // (before compression), in order; after a failure the
+            // partition's later records wait for the next round.
+            let chunks: Vec<(Vec<usize>, Vec<rskafka::record::Record>)> =
+                chunk_by_size(batch, self.settings.max_message_bytes)
+                    .into_iter()
+                    .map(|chunk| chunk.into_iter().unzip())
+                    .collect();
+            let later: Vec<Vec<usize>> = chunks.iter().map(|(i, _)| i.clone()).collect();
+            for (position, (indexes, records)) in chunks.into_iter().enumerate() {
+                let stopped = match client
+                    .produce(records.clone(), self.settings.compression)
+                    .await
+                {
+                    Ok(_) => false,
+                    Err(error) if too_large(&error) => {
+                        // The broker's limit (the topic's max.message.bytes)
+                        // is below ours: find the records it refuses, one
+                        // by one, in order, and dead-letter only those.
+                        tracing::warn!(
+                            partition,
+                            "the broker refused a batch as too large; sending its records one by one"
+                        );
+                        self.produce_one_by_one(client, partition, &indexes, records, &mut outcomes)
+                            .await
                     }
+                    Err(error) => {
+                        tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
+                        for index in indexes {
+                            outcomes[index] = Err(DeliveryError::Retryable(format!(
+                                "produce to partition {partition}: {error}"
+                            )));
+                        }
+                        true
+                    }
+                };
+                if stopped {
+                    failed = true;
+                    for &index in later[position + 1..].iter().flatten() {
+                        outcomes[index] = Err(DeliveryError::Retryable(
+                            "held back behind an earlier failure".into(),
+                        ));
+                    }
+                    break;
                 }
             }
         }
@@ -283,5 +324,38 @@ impl EventSink for KafkaPublisher {
             self.reset().await;
         }
         outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_by_size;
+    use rskafka::record::Record;
+
+    fn record(bytes: usize) -> Record {
+        Record {
+            key: None,
+            value: Some(vec![b'x'; bytes]),
+            headers: Default::default(),
+            timestamp: Default::default(),
+        }
+    }
+
+    #[test]
+    fn produce_requests_stay_within_the_limit_and_keep_the_order() {
+        let records: Vec<(usize, Record)> = (0..10).map(|i| (i, record(100))).collect();
+        let size = records[0].1.approximate_size();
+        let chunks = chunk_by_size(records, size * 3);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        let order: Vec<usize> = chunks.iter().flatten().map(|(i, _)| *i).collect();
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
+        // A record larger than the limit goes alone; the broker judges it.
+        let big = chunk_by_size(
+            vec![(0, record(10)), (1, record(5000)), (2, record(10))],
+            1000,
+        );
+        let sizes: Vec<usize> = big.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 1, 1]);
     }
 }

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use deadpool::managed::Object;
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Bool, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Int8, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{Backlog, Outbox, OutboxClaim, OutboxSink, PendingEvent};
 use orgman_domain::{DomainEvent, StoreError};
@@ -55,8 +55,10 @@ struct Locked {
 struct Row {
     #[diesel(sql_type = Int8)]
     seq: i64,
-    #[diesel(sql_type = Jsonb)]
-    payload: serde_json::Value,
+    /// The event's JSON as text: decoded straight into the event, without
+    /// an intermediate JSON tree.
+    #[diesel(sql_type = Text)]
+    payload: String,
     #[diesel(sql_type = Int4)]
     attempts: i32,
 }
@@ -100,7 +102,7 @@ impl Outbox for PgStore {
             return Ok(Box::new(claim));
         }
         let rows: Vec<Row> = diesel::sql_query(format!(
-            "SELECT seq, payload, {attempts} AS attempts FROM outbox
+            "SELECT seq, payload::text AS payload, {attempts} AS attempts FROM outbox
              WHERE {done} IS NULL AND {dead} IS NULL ORDER BY seq LIMIT $1",
             attempts = cols.attempts,
             done = cols.done,
@@ -113,7 +115,7 @@ impl Outbox for PgStore {
         claim.events = rows
             .into_iter()
             .map(|row| {
-                let event: DomainEvent = serde_json::from_value(row.payload).map_err(|e| {
+                let event: DomainEvent = serde_json::from_str(&row.payload).map_err(|e| {
                     StoreError::Other(format!("outbox row {} is not an event: {e}", row.seq))
                 })?;
                 Ok(PendingEvent {

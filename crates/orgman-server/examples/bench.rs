@@ -629,13 +629,16 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
     let copies = (target + have - 1) / have.max(1);
     let inserted = Command::new("psql")
         .arg(&url)
-        .args(["-qc", &format!(
-            "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
+        .args([
+            "-qc",
+            &format!(
+                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
              SELECT e, aggregate_id, event_type, jsonb_set(payload, '{{id}}', to_jsonb(e::text))
              FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
                    FROM outbox, generate_series(1, {copies}) ORDER BY seq) copies
              LIMIT {target}"
-        )])
+            ),
+        ])
         .status()
         .expect("psql");
     assert!(inserted.success());
@@ -649,7 +652,10 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
     let started = Instant::now();
     let server = Server::start(binary, &config);
     while pending_for_broker(&url).await > 0 {
-        assert!(started.elapsed() < Duration::from_secs(600), "the backlog did not drain");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the backlog did not drain"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drain_seconds = started.elapsed().as_secs_f64();
@@ -1025,7 +1031,7 @@ async fn main() {
         println!("\n| outbox relay to Kafka | figure |");
         println!("|---|---|");
         println!(
-            "| drain of a {}-event backlog (service start to empty, lz4, batches of 500) | {:.0} events/s ({:.1} s) |",
+            "| drain of a {}-event backlog (service start to empty, lz4, default batches) | {:.0} events/s ({:.1} s) |",
             figures.backlog, drain, figures.drain_seconds
         );
         println!("| steady writes through the API (renames) | {rate:.0} commits/s |");

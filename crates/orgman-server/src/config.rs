@@ -46,7 +46,8 @@ pub struct Config {
     /// (`ORGMAN_OUTBOX_RELAY_ENABLED`, default true).
     pub relay_enabled: bool,
     /// Events a relay claims, delivers and settles at once
-    /// (`ORGMAN_OUTBOX_BATCH_SIZE`, default 500).
+    /// (`ORGMAN_OUTBOX_BATCH_SIZE`, default 2000; produce requests are cut
+    /// at `KAFKA_MESSAGE_MAX_BYTES` whatever the batch).
     pub outbox_batch: u32,
     /// How long settled events stay in the outbox before they are deleted
     /// (`ORGMAN_OUTBOX_RETENTION_HOURS`, default 168; 0 keeps them).
@@ -296,8 +297,8 @@ impl Config {
             },
             kafka: KafkaSettings::from_env(&get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
-            outbox_batch: u32::try_from(number("ORGMAN_OUTBOX_BATCH_SIZE", 500)?.clamp(1, 10_000))
-                .unwrap_or(500),
+            outbox_batch: u32::try_from(number("ORGMAN_OUTBOX_BATCH_SIZE", 2000)?.clamp(1, 10_000))
+                .unwrap_or(2000),
             outbox_retention: match number("ORGMAN_OUTBOX_RETENTION_HOURS", 168)? {
                 0 => None,
                 hours => Some(Duration::from_secs(hours.saturating_mul(3600))),

@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    Actor, Conflict, Email, OrgRole, OrganizationId, RequestId, StoreError, SystemRole, UserId,
+    Actor, Conflict, OrgRole, OrganizationId, RequestId, StoreError, SystemRole, UserId,
     UserProfile,
 };
 use uuid::Uuid;
@@ -145,15 +145,14 @@ impl Provisioning {
         {
             return Ok(());
         }
-        let mut profile = UserProfile {
+        let mut profile = UserProfile::from_claims(
             id,
-            subject: claims.sub.clone(),
-            email: claims.email.as_deref().and_then(|e| Email::parse(e).ok()),
-            display_name: claims
-                .name
-                .clone()
-                .or_else(|| claims.preferred_username.clone()),
-        };
+            &claims.sub,
+            claims.email.as_deref(),
+            claims.name.as_deref(),
+            claims.preferred_username.as_deref(),
+        )
+        .map_err(|error| ApiError::unauthorized("invalid-token", error.to_string()))?;
         let result = match users.provision(&profile).await {
             // Another subject holds the address: keep the user, drop the address.
             Err(StoreError::Conflict(Conflict::User)) if profile.email.is_some() => {
