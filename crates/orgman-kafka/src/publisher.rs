@@ -151,6 +151,62 @@ impl KafkaPublisher {
 }
 
 impl KafkaPublisher {
+    /// Produces one partition's records, in order, in requests of at most
+    /// `KAFKA_MESSAGE_MAX_BYTES` (before compression); after a failure the
+    /// partition's later records wait for the next round. Returns whether
+    /// the connection failed.
+    async fn publish_partition(
+        &self,
+        client: &PartitionClient,
+        partition: i32,
+        batch: Vec<(usize, rskafka::record::Record)>,
+        outcomes: &mut [Result<(), DeliveryError>],
+    ) -> bool {
+        let chunks: Vec<(Vec<usize>, Vec<rskafka::record::Record>)> =
+            chunk_by_size(batch, self.settings.max_message_bytes)
+                .into_iter()
+                .map(|chunk| chunk.into_iter().unzip())
+                .collect();
+        let later: Vec<Vec<usize>> = chunks.iter().map(|(i, _)| i.clone()).collect();
+        for (position, (indexes, records)) in chunks.into_iter().enumerate() {
+            let stopped = match client
+                .produce(records.clone(), self.settings.compression)
+                .await
+            {
+                Ok(_) => false,
+                Err(error) if too_large(&error) => {
+                    // The broker's limit (the topic's max.message.bytes) is
+                    // below ours: find the records it refuses, one by one,
+                    // in order, and dead-letter only those.
+                    tracing::warn!(
+                        partition,
+                        "the broker refused a batch as too large; sending its records one by one"
+                    );
+                    self.produce_one_by_one(client, partition, &indexes, records, outcomes)
+                        .await
+                }
+                Err(error) => {
+                    tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
+                    for index in indexes {
+                        outcomes[index] = Err(DeliveryError::Retryable(format!(
+                            "produce to partition {partition}: {error}"
+                        )));
+                    }
+                    true
+                }
+            };
+            if stopped {
+                for &index in later[position + 1..].iter().flatten() {
+                    outcomes[index] = Err(DeliveryError::Retryable(
+                        "held back behind an earlier failure".into(),
+                    ));
+                }
+                return true;
+            }
+        }
+        false
+    }
+
     /// Sends records one per request, in order. A record the broker refuses
     /// as too large is dead-lettered; any other failure stops the partition
     /// there (later records are retried, so order is kept). Returns whether
@@ -268,56 +324,25 @@ impl EventSink for KafkaPublisher {
             let partition = partition_for(&key, partitions.len() as i32);
             batches.entry(partition).or_default().push((index, record));
         }
+        // Partitions are independent (order is kept within each), so they
+        // are produced to concurrently.
+        let total = events.len();
+        let rounds = batches.into_iter().filter_map(|(partition, batch)| {
+            let client = partitions.get(partition as usize)?.clone();
+            Some(async move {
+                let indexes: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
+                let mut local: Vec<Result<(), DeliveryError>> = vec![Ok(()); total];
+                let failed = self
+                    .publish_partition(&client, partition, batch, &mut local)
+                    .await;
+                (indexes, local, failed)
+            })
+        });
         let mut failed = false;
-        for (partition, batch) in batches {
-            let Some(client) = partitions.get(partition as usize) else {
-                continue;
-            };
-            // Produce requests of at most KAFKA_MESSAGE_MAX_BYTES each
-            // (before compression), in order; after a failure the
-            // partition's later records wait for the next round.
-            let chunks: Vec<(Vec<usize>, Vec<rskafka::record::Record>)> =
-                chunk_by_size(batch, self.settings.max_message_bytes)
-                    .into_iter()
-                    .map(|chunk| chunk.into_iter().unzip())
-                    .collect();
-            let later: Vec<Vec<usize>> = chunks.iter().map(|(i, _)| i.clone()).collect();
-            for (position, (indexes, records)) in chunks.into_iter().enumerate() {
-                let stopped = match client
-                    .produce(records.clone(), self.settings.compression)
-                    .await
-                {
-                    Ok(_) => false,
-                    Err(error) if too_large(&error) => {
-                        // The broker's limit (the topic's max.message.bytes)
-                        // is below ours: find the records it refuses, one
-                        // by one, in order, and dead-letter only those.
-                        tracing::warn!(
-                            partition,
-                            "the broker refused a batch as too large; sending its records one by one"
-                        );
-                        self.produce_one_by_one(client, partition, &indexes, records, &mut outcomes)
-                            .await
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, partition, "publishing to kafka failed; will retry");
-                        for index in indexes {
-                            outcomes[index] = Err(DeliveryError::Retryable(format!(
-                                "produce to partition {partition}: {error}"
-                            )));
-                        }
-                        true
-                    }
-                };
-                if stopped {
-                    failed = true;
-                    for &index in later[position + 1..].iter().flatten() {
-                        outcomes[index] = Err(DeliveryError::Retryable(
-                            "held back behind an earlier failure".into(),
-                        ));
-                    }
-                    break;
-                }
+        for (indexes, local, partition_failed) in futures_util::future::join_all(rounds).await {
+            failed |= partition_failed;
+            for index in indexes {
+                outcomes[index] = local[index].clone();
             }
         }
         if failed {
