@@ -422,3 +422,64 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
     let moved = sso.client_secret(second).unwrap_err();
     assert!(moved.to_string().contains("authentication"), "{moved}");
 }
+
+#[tokio::test]
+async fn sso_configurations_follow_the_organizations_lifecycle_and_keep_secrets_with_their_issuer()
+{
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("sso-lifecycle", ALICE).await;
+    let (alice, admin) = (app.token(ALICE).await, app.token(ADMIN).await);
+    let path = format!("/api/v1/organizations/{org}/sso-configs");
+    let issuer = Stack::get().oidc_issuer.clone();
+    let created = app.post(&path, &alice, config(&issuer)).await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+
+    // A new issuer or client id needs the secret again: the stored one is
+    // never handed to another issuer.
+    let moved = app
+        .patch(&location, &alice, json!({"clientId": "someone-else"}))
+        .await;
+    let problem = assert_problem(moved, 422, "validation-failed").await;
+    assert!(problem.to_string().contains("clientSecret"), "{problem}");
+    let with_secret = app
+        .patch(
+            &location,
+            &alice,
+            json!({"clientId": "someone-else", "clientSecret": "a-new-secret"}),
+        )
+        .await;
+    assert_eq!(with_secret.status(), 200);
+    let renamed = app
+        .patch(&location, &alice, json!({"name": "Renamed"}))
+        .await;
+    assert_eq!(renamed.status(), 200, "other fields need no secret");
+
+    // Suspended (and pending deletion): readable, not writable.
+    let suspended = app
+        .post(
+            &format!("/api/v1/organizations/{org}/suspend"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(suspended.status(), 200);
+    for refused in [
+        app.post(&path, &alice, config(&issuer)).await,
+        app.patch(&location, &alice, json!({"name": "Again"})).await,
+        app.delete(&location, &alice).await,
+    ] {
+        assert_problem(refused, 409, "organization-read-only").await;
+    }
+    assert_eq!(app.get(&location, &alice).await.status(), 200);
+    assert_eq!(stored_secrets(&app).await.len(), 1, "nothing was written");
+    let reactivated = app
+        .post(
+            &format!("/api/v1/organizations/{org}/reactivate"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reactivated.status(), 200);
+    assert_eq!(app.delete(&location, &alice).await.status(), 204);
+}

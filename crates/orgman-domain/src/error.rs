@@ -77,6 +77,11 @@ pub enum ValidationError {
         /// Its largest length.
         max: usize,
     },
+    /// An SSO configuration's issuer or client id changes without a new
+    /// client secret: the stored secret belongs to the old pair and is never
+    /// sent to another issuer.
+    #[error("clientSecret is required when issuerUrl or clientId changes")]
+    SecretRequired,
     /// Stored data contradicts the domain's invariants.
     #[error("inconsistent stored record: {reason}")]
     InconsistentRecord {
@@ -98,6 +103,7 @@ impl ValidationError {
             Self::UnknownRole { .. } => Some("role"),
             Self::IssuerUrlInvalid { .. } => Some("issuerUrl"),
             Self::TextInvalid { field, .. } => Some(field),
+            Self::SecretRequired => Some("clientSecret"),
             Self::UnknownStatus { .. } | Self::InconsistentRecord { .. } => None,
         }
     }

@@ -664,6 +664,31 @@ impl OrganizationService {
         self.get(actor, id).await.map(drop)
     }
 
+    /// [`OrganizationService::ensure_permission`] for a change of something
+    /// the organization owns (its SSO configurations): the organization must
+    /// also accept changes (be ACTIVE), as for its members and its name.
+    ///
+    /// # Errors
+    /// As [`OrganizationService::ensure_permission`], and
+    /// [`OrgError::ReadOnly`] for a SUSPENDED, PENDING_DELETION or DELETED
+    /// organization.
+    pub async fn ensure_changeable(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+    ) -> Result<(), OrgError> {
+        self.authorize(actor, id, permission).await?;
+        let organization = self.get(actor, id).await?;
+        if organization.status().is_writable() {
+            Ok(())
+        } else {
+            Err(OrgError::ReadOnly {
+                status: organization.status(),
+            })
+        }
+    }
+
     /// Non-members get `NotFound`; members lacking `permission` `Forbidden`.
     async fn authorize(
         &self,

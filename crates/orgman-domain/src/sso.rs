@@ -221,6 +221,19 @@ impl SsoService {
         }
     }
 
+    /// [`SsoService::authorize`] for a change: the organization must also
+    /// accept changes (be ACTIVE).
+    async fn authorize_change(&self, actor: &Actor, scope: SsoScope) -> Result<(), OrgError> {
+        match scope {
+            Some(org) => {
+                self.organizations
+                    .ensure_changeable(actor, org, Permission::ManageSso)
+                    .await
+            }
+            None => self.authorize(actor, scope).await,
+        }
+    }
+
     fn cipher(&self) -> Result<&Arc<dyn SecretCipher>, OrgError> {
         self.cipher
             .as_ref()
@@ -256,7 +269,7 @@ impl SsoService {
         scope: SsoScope,
         draft: SsoDraft,
     ) -> Result<SsoConfig, OrgError> {
-        self.authorize(actor, scope).await?;
+        self.authorize_change(actor, scope).await?;
         let id = SsoConfigId::from_uuid(self.ids.new_id());
         let now = self.clock.now();
         let missing = |field| OrgError::Invalid(ValidationError::TextInvalid { field, max: 0 });
@@ -326,7 +339,19 @@ impl SsoService {
         id: SsoConfigId,
         draft: SsoDraft,
     ) -> Result<SsoConfig, OrgError> {
+        self.authorize_change(actor, scope).await?;
         let mut config = self.get(actor, scope, id).await?;
+        let moves = draft
+            .issuer_url
+            .as_ref()
+            .is_some_and(|url| *url != config.issuer_url)
+            || draft
+                .client_id
+                .as_deref()
+                .is_some_and(|client| client != config.client_id);
+        if moves && draft.client_secret.is_none() {
+            return Err(ValidationError::SecretRequired.into());
+        }
         if let Some(name) = draft.name {
             config.name = text("name", &name, 100)?;
         }
@@ -356,6 +381,7 @@ impl SsoService {
         scope: SsoScope,
         id: SsoConfigId,
     ) -> Result<(), OrgError> {
+        self.authorize_change(actor, scope).await?;
         self.get(actor, scope, id).await?;
         if self.repository.delete(id).await? {
             Ok(())
