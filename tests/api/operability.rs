@@ -8,8 +8,19 @@ use serde_json::Value;
 
 use crate::helpers::{Overrides, TestApp, body};
 
+/// GETs a JSON endpoint; the overall health as a platform administrator,
+/// who sees its components (`when-authorized`, the default).
 async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.request(Method::GET, path, None).send().await.unwrap();
+    let token = if path == "/actuator/health" {
+        Some(app.token(ADMIN).await)
+    } else {
+        None
+    };
+    let response = app
+        .request(Method::GET, path, token.as_deref())
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, body(response).await)
 }
@@ -358,4 +369,65 @@ async fn broker_spicedb_and_identity_provider_outages_show_and_the_rest_keeps_se
             "{component} recovered: {health}"
         );
     }
+}
+
+#[tokio::test]
+async fn health_details_are_for_platform_administrators_and_name_no_address() {
+    let app = TestApp::spawn().await;
+    let anonymous = app
+        .request(Method::GET, "/actuator/health", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+    let anonymous = body(anonymous).await;
+    assert_eq!(anonymous, serde_json::json!({"status": "UP"}));
+    let alice = app.token(ALICE).await;
+    let member = body(app.get("/actuator/health", &alice).await).await;
+    assert_eq!(
+        member,
+        serde_json::json!({"status": "UP"}),
+        "not a platform admin"
+    );
+    let (_, admin) = get_json(&app, "/actuator/health").await;
+    assert_eq!(admin["components"]["database"]["status"], "UP", "{admin}");
+
+    let mut never = Overrides::default();
+    never
+        .0
+        .insert("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS", "never".into());
+    let never = TestApp::spawn_with(never, false).await;
+    let (_, hidden) = get_json(&never, "/actuator/health").await;
+    assert!(hidden.get("components").is_none(), "{hidden}");
+
+    // Always: anyone sees the components, but a component that is down
+    // says so without naming where it lives.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut always = Overrides::default();
+    always
+        .0
+        .insert("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS", "always".into());
+    always.0.insert(
+        "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+        format!("127.0.0.1:{closed}"),
+    );
+    let always = TestApp::spawn_with(always, false).await;
+    let shown = body(
+        always
+            .request(Method::GET, "/actuator/health", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(shown["components"]["kafka"]["status"], "DOWN", "{shown}");
+    let text = shown.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains(&closed.to_string()),
+        "{text}"
+    );
 }

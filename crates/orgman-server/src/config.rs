@@ -68,6 +68,10 @@ pub struct Config {
     /// (`ORGMAN_HEALTH_REQUIRED`, comma-separated; default `database`; names:
     /// database, redis, kafka, spicedb, identityProvider).
     pub health_required: std::collections::BTreeSet<String>,
+    /// Who sees the components of `/actuator/health`
+    /// (`MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS`: `never`,
+    /// `when-authorized` (default: platform administrators) or `always`).
+    pub health_details: HealthDetails,
     /// Platform components to watch (`ORGMAN_PLATFORM_COMPONENTS`,
     /// `name=url,name=url`).
     pub platform_components: Vec<crate::operability::components::PlatformComponent>,
@@ -76,6 +80,18 @@ pub struct Config {
     /// How often to purge organizations whose grace period ended
     /// (`ORGMAN_PURGE_INTERVAL_SECONDS`, default 3600; 0 disables).
     pub purge_interval: Option<Duration>,
+}
+
+/// Spring's `management.endpoint.health.show-details`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HealthDetails {
+    /// Only the overall status.
+    Never,
+    /// Components for a platform administrator's token.
+    #[default]
+    WhenAuthorized,
+    /// Components for everyone.
+    Always,
 }
 
 /// SSO configuration handling.
@@ -304,6 +320,20 @@ impl Config {
                 hours => Some(Duration::from_secs(hours.saturating_mul(3600))),
             },
             keycloak: KeycloakSettings::from_env(&get),
+            health_details: match var("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS")
+                .map(|v| v.to_ascii_lowercase().replace('_', "-"))
+                .as_deref()
+            {
+                None | Some("when-authorized") => HealthDetails::WhenAuthorized,
+                Some("never") => HealthDetails::Never,
+                Some("always") => HealthDetails::Always,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS",
+                        reason: format!("{other:?}: expected never, when-authorized or always"),
+                    });
+                }
+            },
             health_required: {
                 let names = parse("ORGMAN_HEALTH_REQUIRED", "database")?;
                 let known = ["database", "redis", "kafka", "spicedb", "identityProvider"];
