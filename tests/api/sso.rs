@@ -483,3 +483,65 @@ async fn sso_configurations_follow_the_organizations_lifecycle_and_keep_secrets_
     assert_eq!(reactivated.status(), 200);
     assert_eq!(app.delete(&location, &alice).await.status(), 204);
 }
+
+#[tokio::test]
+async fn the_connection_test_refuses_ambiguous_urls_and_reads_at_most_64_kib() {
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let admin = app.token(ADMIN).await;
+    // `\` reads as `/` to an HTTP client: another host than the one checked.
+    assert_problem(
+        app.post(
+            "/api/v1/sso-configs",
+            &admin,
+            config("https://10.0.0.5\\x.example/realms/a"),
+        )
+        .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+
+    // A provider whose discovery document is 1 MiB.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let padding = "x".repeat(1 << 20);
+                let body = format!("{{\"issuer\":\"x\",\"padding\":\"{padding}\"}}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    let issuer = format!("http://127.0.0.1:{port}/realms/big");
+    let id = body(
+        app.post("/api/v1/sso-configs", &admin, config(&issuer))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = body(
+        app.post(&format!("/api/v1/sso-configs/{id}/test"), &admin, json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(result["reachable"], false, "{result}");
+    assert!(
+        result["detail"].as_str().unwrap().contains("64 KiB"),
+        "{result}"
+    );
+}

@@ -33,6 +33,12 @@ impl IssuerUrl {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return invalid("must not contain spaces");
         }
+        // A WHATWG parser (what HTTP clients use) reads `\` as `/`, so
+        // `https://10.0.0.5\x.example` would name another host than the
+        // one checked here.
+        if url.contains('\\') {
+            return invalid("must not contain backslashes");
+        }
         let (scheme, rest) = match url.split_once("://") {
             Some(parts) => parts,
             None => return invalid("must be an absolute URL"),

@@ -222,15 +222,27 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
+            // NAT64 (64:ff9b::/96 well-known, 64:ff9b:1::/48 local-use)
+            // reaches IPv4 addresses: judge the address it embeds.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let [a, b] = segments[6].to_be_bytes();
+                let [c, d] = segments[7].to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || (first & 0xffc0) == 0xfe80
+                || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1))
         }
     }
 }
+
+/// The largest discovery document read.
+const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 
 /// OIDC discovery against the issuer, guarded against server-side request
 /// forgery: the host is resolved once, every address must be public (unless
@@ -238,19 +250,30 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
 /// followed.
 async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<ConnectionTest, ApiError> {
     let host = issuer.host().to_owned();
-    let https = issuer.as_str().starts_with("https://");
-    let authority = issuer
-        .as_str()
-        .split_once("://")
-        .map_or("", |(_, r)| r)
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let port = authority
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.trim_end_matches(']').parse::<u16>().ok())
-        .filter(|_| !authority.ends_with(']'))
-        .unwrap_or(if https { 443 } else { 80 });
+    // The address is taken from the URL as the HTTP client parses it, and
+    // must be the host the issuer rule checked.
+    let parsed = url::Url::parse(issuer.as_str()).map_err(|e| {
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "issuer-not-allowed",
+            "Issuer not allowed",
+            format!("the issuer URL does not parse: {e}"),
+        )
+    })?;
+    let parsed_host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if !parsed_host.eq_ignore_ascii_case(&host) || !parsed.username().is_empty() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "issuer-not-allowed",
+            "Issuer not allowed",
+            "the issuer URL names its host ambiguously".to_owned(),
+        ));
+    }
+    let port = parsed.port_or_known_default().unwrap_or(443);
     let refused = |detail: String| {
         ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -283,6 +306,9 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<ConnectionT
     }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Straight to the address checked above, never through a proxy
+        // from the environment.
+        .no_proxy()
         .resolve(&host, first)
         .timeout(Duration::from_secs(5))
         .build()
@@ -305,7 +331,35 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<ConnectionT
             detail: format!("discovery answered {}", response.status()),
         });
     }
-    let document: serde_json::Value = match response.json().await {
+    // At most 64 KiB of discovery document is read.
+    let mut response = response;
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_DISCOVERY_BYTES => {
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Some(_)) => {
+                return Ok(ConnectionTest {
+                    reachable: false,
+                    issuer: None,
+                    detail: format!(
+                        "the discovery document is larger than {} KiB",
+                        MAX_DISCOVERY_BYTES / 1024
+                    ),
+                });
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Ok(ConnectionTest {
+                    reachable: false,
+                    issuer: None,
+                    detail: format!("discovery failed: {error}"),
+                });
+            }
+        }
+    }
+    let document: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(document) => document,
         Err(_) => {
             return Ok(ConnectionTest {
@@ -508,10 +562,14 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:10.0.0.1",
+            // NAT64 of 10.0.0.5 and of loopback; the local-use prefix.
+            "64:ff9b::a00:5",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::808:808",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["8.8.8.8", "2606:4700::1111"] {
+        for public in ["8.8.8.8", "2606:4700::1111", "64:ff9b::808:808"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
