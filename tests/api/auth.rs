@@ -283,3 +283,31 @@ async fn claims_longer_than_the_columns_are_cut_not_a_500() {
         "cut on a character boundary: {name}"
     );
 }
+
+#[tokio::test]
+async fn an_allow_list_of_clients_refuses_tokens_of_other_clients() {
+    let stack = orgman_testkit::Stack::get();
+    let mut only_the_test_client = Overrides::default();
+    only_the_test_client.0.insert(
+        "SECURITY_OAUTH2_AUTHORIZED_PARTIES",
+        format!(" {} ,some-front-end", stack.test_client_id),
+    );
+    let app = TestApp::spawn_with(only_the_test_client, false).await;
+    let listed = stack.password_token(ALICE).await;
+    assert_eq!(app.get("/api/v1/users/me", &listed).await.status(), 200);
+    // The service account's token: same realm, same audience, another client.
+    let other = stack.service_account_token().await;
+    let refused = assert_problem(
+        app.get("/api/v1/users/me", &other).await,
+        401,
+        "invalid-token",
+    )
+    .await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&stack.service_account_id),
+        "{refused}"
+    );
+}

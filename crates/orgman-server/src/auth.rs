@@ -40,6 +40,9 @@ pub struct Claims {
     /// tokens, `Refresh` for refresh tokens. Other providers may omit it.
     #[serde(default)]
     pub typ: Option<String>,
+    /// The client the token was issued to (Keycloak's `azp`).
+    #[serde(default)]
+    pub azp: Option<String>,
     /// Expiry, seconds since the Unix epoch (required and checked).
     #[serde(default)]
     pub exp: u64,
@@ -318,12 +321,23 @@ impl TokenVerifier {
             .map_err(|e| AuthError::Invalid(format!("token refused: {e}")))?;
         // Only access tokens: an ID token of the same realm is signed by the
         // same key (and passes when the audience check is off).
-        match &claims.typ {
-            Some(typ) if !typ.eq_ignore_ascii_case("Bearer") => Err(AuthError::Invalid(format!(
+        if let Some(typ) = claims
+            .typ
+            .as_deref()
+            .filter(|t| !t.eq_ignore_ascii_case("Bearer"))
+        {
+            return Err(AuthError::Invalid(format!(
                 "a token of type {typ:?} is not an access token"
-            ))),
-            _ => Ok(claims),
+            )));
         }
+        let parties = &self.config.authorized_parties;
+        if !parties.is_empty() && !claims.azp.as_ref().is_some_and(|azp| parties.contains(azp)) {
+            return Err(AuthError::Invalid(format!(
+                "tokens of client {:?} are not accepted",
+                claims.azp.as_deref().unwrap_or("(none)")
+            )));
+        }
+        Ok(claims)
     }
 
     /// Reloads discovery and keys, unless done too recently (`force` skips

@@ -133,6 +133,10 @@ pub struct AuthConfig {
     /// Shortest time between two key-set refreshes caused by unknown key ids
     /// (`SECURITY_JWKS_MIN_REFRESH_SECONDS`, default 10).
     pub jwks_min_refresh: Duration,
+    /// Clients whose tokens are accepted, by their `azp` claim
+    /// (`SECURITY_OAUTH2_AUTHORIZED_PARTIES`, comma-separated; empty, the
+    /// default, accepts any client of the realm).
+    pub authorized_parties: Vec<String>,
     /// How many verified tokens are remembered until they expire
     /// (`SECURITY_TOKEN_CACHE_SIZE`, default 10000; 0 verifies every
     /// request's token in full).
@@ -272,6 +276,15 @@ impl Config {
             organization_claim: parse("SECURITY_ORGANIZATION_CLAIM", "org_id")?,
             leeway: Duration::from_secs(number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
             jwks_min_refresh: Duration::from_secs(number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
+            authorized_parties: var("SECURITY_OAUTH2_AUTHORIZED_PARTIES")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             token_cache_size: usize::try_from(number("SECURITY_TOKEN_CACHE_SIZE", 10_000)?)
                 .unwrap_or(usize::MAX),
         };
