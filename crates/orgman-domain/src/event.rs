@@ -79,8 +79,16 @@ pub enum EventKind {
     },
     /// PENDING_DELETION → ACTIVE.
     OrganizationRestored,
-    /// PENDING_DELETION → DELETED.
-    OrganizationDeleted,
+    /// PENDING_DELETION → DELETED: the organization is a tombstone now; its
+    /// memberships and SSO configurations were erased with it.
+    OrganizationDeleted {
+        /// Memberships erased.
+        #[cfg_attr(feature = "serde", serde(default))]
+        erased_members: u64,
+        /// SSO configurations (and their sealed secrets) erased.
+        #[cfg_attr(feature = "serde", serde(default))]
+        erased_sso_configurations: u64,
+    },
     /// A user joined.
     MemberAdded {
         /// The new member.
@@ -116,7 +124,7 @@ impl EventKind {
             EventKind::OrganizationReactivated => "organization.reactivated",
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
             EventKind::OrganizationRestored => "organization.restored",
-            EventKind::OrganizationDeleted => "organization.deleted",
+            EventKind::OrganizationDeleted { .. } => "organization.deleted",
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",
             EventKind::MemberRemoved { .. } => "organization.member.removed",

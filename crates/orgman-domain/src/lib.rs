@@ -26,10 +26,13 @@
 //! | PENDING_DELETION | purge (after the grace period) | DELETED | platform ADMIN |
 //!
 //! Any other transition is refused with [`OrgError::InvalidTransition`].
-//! Only ACTIVE organizations accept changes to their name and members;
-//! otherwise [`OrgError::ReadOnly`]. Members keep read access while an
-//! organization is SUSPENDED or PENDING_DELETION; a DELETED organization is
-//! visible to platform administrators only.
+//! Only ACTIVE organizations accept changes to their name, members and SSO
+//! configurations; otherwise [`OrgError::ReadOnly`]. Members keep read
+//! access while an organization is SUSPENDED or PENDING_DELETION. Purging
+//! erases the organization's memberships and SSO configurations in the same
+//! unit of work ([`ports::UnitOfWork::erase_contents`]); what remains is a
+//! tombstone (id, name, slug, status, dates) visible to platform
+//! administrators only, and the audit trail.
 //!
 //! # Membership rules
 //!
@@ -41,7 +44,7 @@
 //! | Non-members cannot see an organization, nor learn that it exists. | [`OrgError::NotFound`] |
 //! | OWNER and ADMIN manage the members (delegated administration); a MEMBER cannot. | [`OrgError::Forbidden`] |
 //! | Only an OWNER grants or revokes OWNER (adding, promoting to, demoting or removing an OWNER). | [`OrgError::OwnerRequired`] |
-//! | An organization always keeps at least one OWNER: the last one can be neither removed nor demoted. | [`OrgError::LastOwner`] |
+//! | An organization keeps at least one OWNER until it is purged: the last one can be neither removed nor demoted. | [`OrgError::LastOwner`] |
 //! | A user appears at most once per organization. | [`OrgError::AlreadyMember`] |
 //! | Any member may leave (remove themselves), except the last OWNER. | [`OrgError::LastOwner`] |
 //! | Renaming and SSO settings are for OWNER and ADMIN. | [`OrgError::Forbidden`] |

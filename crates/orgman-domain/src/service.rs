@@ -420,7 +420,8 @@ impl OrganizationService {
         {
             return Ok(false);
         }
-        let events = [self.event(id, None, EventKind::OrganizationDeleted)];
+        let erased = uow.erase_contents(id).await?;
+        let events = [self.event(id, None, deleted(erased))];
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
         uow.commit().await?;
@@ -453,6 +454,11 @@ impl OrganizationService {
         let mut organization = self.lock(&mut *uow, actor, id).await?;
         let version = organization.version();
         organization.transition(action, self.ports.clock.now(), self.settings.deletion_grace)?;
+        let erased = if action == LifecycleAction::Purge {
+            uow.erase_contents(id).await?
+        } else {
+            crate::ports::Erased::default()
+        };
         let kind = match action {
             LifecycleAction::Suspend => EventKind::OrganizationSuspended,
             LifecycleAction::Reactivate => EventKind::OrganizationReactivated,
@@ -462,7 +468,7 @@ impl OrganizationService {
                     .ok_or_else(|| OrgError::Internal("purge date missing".into()))?,
             },
             LifecycleAction::Restore => EventKind::OrganizationRestored,
-            LifecycleAction::Purge => EventKind::OrganizationDeleted,
+            LifecycleAction::Purge => deleted(erased),
         };
         let events = [self.event(id, Some(actor), kind)];
         uow.update_organization(&organization, version).await?;
@@ -783,6 +789,14 @@ impl OrganizationService {
             }
         }
         self.ports.cache.invalidate(&keys).await;
+    }
+}
+
+/// The event of a purge, saying what it erased.
+fn deleted(erased: crate::ports::Erased) -> EventKind {
+    EventKind::OrganizationDeleted {
+        erased_members: erased.members,
+        erased_sso_configurations: erased.sso_configurations,
     }
 }
 

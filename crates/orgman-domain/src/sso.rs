@@ -267,8 +267,9 @@ impl SsoService {
     /// Creates a configuration.
     ///
     /// # Errors
-    /// Authorization errors, [`OrgError::Validation`]-like field errors
-    /// (returned as [`OrgError::Invalid`]), [`OrgError::NotConfigured`].
+    /// Authorization errors, [`OrgError::ReadOnly`] when the organization
+    /// is not ACTIVE, field errors as [`OrgError::Invalid`],
+    /// [`OrgError::NotConfigured`].
     pub async fn create(
         &self,
         actor: &Actor,

@@ -791,7 +791,16 @@ fn organizations_are_purged_by_the_service_once_the_grace_period_ends() {
     }
     let purge = w.memory.store.committed_events().pop().unwrap();
     assert_eq!(w.events(), events + 1);
-    assert_eq!(purge.kind, EventKind::OrganizationDeleted);
+    // The owner's membership was erased with it; the event says so.
+    assert_eq!(
+        purge.kind,
+        EventKind::OrganizationDeleted {
+            erased_members: 1,
+            erased_sso_configurations: 0
+        }
+    );
+    assert!(w.memory.store.memberships_of(due.id()).is_empty());
+    assert_eq!(w.memory.store.memberships_of(active.id()).len(), 1);
     assert_eq!(purge.actor, None, "the service purged it, not a user");
     assert_eq!(block_on(w.service.purge_due()).unwrap(), 0, "nothing twice");
 }

@@ -386,6 +386,21 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(())
     }
 
+    async fn erase_contents(
+        &mut self,
+        organization: OrganizationId,
+    ) -> Result<orgman_domain::ports::Erased, StoreError> {
+        let before = self.working.memberships.len();
+        self.working
+            .memberships
+            .retain(|(org, _), _| *org != organization);
+        Ok(orgman_domain::ports::Erased {
+            members: (before - self.working.memberships.len()) as u64,
+            // This store keeps no SSO configurations.
+            sso_configurations: 0,
+        })
+    }
+
     async fn delete_membership(
         &mut self,
         organization: OrganizationId,

@@ -167,6 +167,31 @@ impl UnitOfWork for PgUnitOfWork {
         }
     }
 
+    async fn erase_contents(
+        &mut self,
+        organization: OrganizationId,
+    ) -> Result<orgman_domain::ports::Erased, StoreError> {
+        let conn = self.conn()?;
+        let members = diesel::delete(
+            organization_members::table
+                .filter(organization_members::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        let sso_configurations = diesel::delete(
+            crate::schema::sso_configs::table
+                .filter(crate::schema::sso_configs::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(orgman_domain::ports::Erased {
+            members: members as u64,
+            sso_configurations: sso_configurations as u64,
+        })
+    }
+
     async fn delete_membership(
         &mut self,
         organization: OrganizationId,

@@ -466,6 +466,17 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .unwrap();
     }
     let mut conn = db.connection().await;
+    // Each holds an SSO configuration besides its owner.
+    for org in [&due, &later] {
+        diesel::sql_query(
+            "INSERT INTO sso_configs (org_id, name, issuer_url, client_id, client_secret_enc)
+             VALUES ($1, 'IdP', 'https://idp.example', 'orgman', 'sealed')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
     diesel::sql_query(
         "UPDATE organizations SET purge_after = now() - interval '1 minute' WHERE id = $1",
     )
@@ -499,6 +510,50 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .unwrap()
             .status(),
         OrgStatus::PendingDeletion
+    );
+    // The purged organization's memberships and SSO configurations went
+    // with it, in the same transaction; the other keeps its own; the audit
+    // trail stays.
+    let count = |sql: &'static str, org: OrganizationId| {
+        let url = db.url.clone();
+        async move {
+            use diesel_async::AsyncConnection as _;
+            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .unwrap();
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Uuid, _>(org.as_uuid())
+                .get_result::<Count>(&mut conn)
+                .await
+                .unwrap()
+                .n
+        }
+    };
+    for (org, expected) in [(due.id(), 0), (later.id(), 1)] {
+        assert_eq!(
+            count(
+                "SELECT count(*) AS n FROM organization_members WHERE org_id = $1",
+                org
+            )
+            .await,
+            expected
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) AS n FROM sso_configs WHERE org_id = $1",
+                org
+            )
+            .await,
+            expected
+        );
+    }
+    assert!(
+        count(
+            "SELECT count(*) AS n FROM audit_events WHERE org_id = $1",
+            due.id()
+        )
+        .await
+            >= 3
     );
 }
 

@@ -419,7 +419,7 @@ impl SpiceDbAuthorizer {
             EventKind::MemberRemoved { user_id, .. } => {
                 self.write(role_updates(org, *user_id, None)).await
             }
-            EventKind::OrganizationDeleted => self.delete_organization(org).await,
+            EventKind::OrganizationDeleted { .. } => self.delete_organization(org).await,
             // Lifecycle states other than deletion change no relationship:
             // the domain keeps suspended organizations read-only itself.
             EventKind::OrganizationUpdated { .. }

@@ -22,6 +22,7 @@ pub use outbox::{
     PendingEvent,
 };
 pub use store::{
-    MembershipQueries, OrganizationRepository, SsoConfigRepository, UnitOfWork, UserRepository,
+    Erased, MembershipQueries, OrganizationRepository, SsoConfigRepository, UnitOfWork,
+    UserRepository,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};

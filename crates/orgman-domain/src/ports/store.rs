@@ -100,6 +100,15 @@ pub trait MembershipQueries: Send + Sync {
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError>;
 }
 
+/// What [`UnitOfWork::erase_contents`] erased.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Memberships.
+    pub members: u64,
+    /// SSO configurations.
+    pub sso_configurations: u64,
+}
+
 /// One atomic change. Reads through it see its own writes; nothing is visible
 /// to others before [`UnitOfWork::commit`]; dropping it uncommitted rolls
 /// everything back. The domain events of the change are appended through the
@@ -166,6 +175,14 @@ pub trait UnitOfWork: Send {
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such membership.
     async fn update_membership(&mut self, membership: &Membership) -> Result<(), StoreError>;
+
+    /// Erases what the organization holds, in this unit of work: its
+    /// memberships and its SSO configurations (with their sealed secrets).
+    /// Purging keeps only the organization's tombstone and the audit trail.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn erase_contents(&mut self, organization: OrganizationId) -> Result<Erased, StoreError>;
 
     /// Removes a membership.
     ///
