@@ -545,3 +545,35 @@ async fn the_connection_test_refuses_ambiguous_urls_and_reads_at_most_64_kib() {
         "{result}"
     );
 }
+
+#[tokio::test]
+async fn long_multibyte_secrets_are_kept_and_configurations_are_capped() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("sso-caps", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let path = format!("/api/v1/organizations/{org}/sso-configs");
+    let issuer = Stack::get().oidc_issuer.clone();
+    // 256 characters (the limit) of 4 bytes each.
+    let mut wide = config(&issuer);
+    wide["clientSecret"] = json!("🔑".repeat(256));
+    let created = app.post(&path, &alice, wide).await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let mut over = config(&issuer);
+    over["clientSecret"] = json!("🔑".repeat(257));
+    assert_problem(
+        app.post(&path, &alice, over).await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    // Up to the cap, then a clear 409.
+    for _ in 1..20 {
+        assert_eq!(app.post(&path, &alice, config(&issuer)).await.status(), 201);
+    }
+    assert_problem(
+        app.post(&path, &alice, config(&issuer)).await,
+        409,
+        "sso-config-limit-reached",
+    )
+    .await;
+}

@@ -180,6 +180,12 @@ pub enum OrgError {
     /// The SSO configuration does not exist (in this scope).
     #[error("SSO configuration not found")]
     SsoConfigNotFound,
+    /// The scope already holds as many SSO configurations as allowed.
+    #[error("at most {max} SSO configurations per organization")]
+    SsoConfigLimitReached {
+        /// The limit.
+        max: usize,
+    },
     /// A required setting is missing (e.g. no encryption key configured).
     #[error("not configured: {0}")]
     NotConfigured(&'static str),

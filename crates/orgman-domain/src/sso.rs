@@ -264,12 +264,17 @@ impl SsoService {
             .map_err(|e| OrgError::Internal(format!("cannot encrypt: {e}")))
     }
 
+    /// Most configurations one organization (or the installation) holds.
+    pub const MAX_PER_SCOPE: usize = 20;
+
     /// Creates a configuration.
     ///
     /// # Errors
     /// Authorization errors, [`OrgError::ReadOnly`] when the organization
-    /// is not ACTIVE, field errors as [`OrgError::Invalid`],
-    /// [`OrgError::NotConfigured`].
+    /// is not ACTIVE, [`OrgError::SsoConfigLimitReached`] past
+    /// [`SsoService::MAX_PER_SCOPE`] (checked before the insert, not under a
+    /// lock: two racing creates may pass it by one), field errors as
+    /// [`OrgError::Invalid`], [`OrgError::NotConfigured`].
     pub async fn create(
         &self,
         actor: &Actor,
@@ -277,6 +282,11 @@ impl SsoService {
         draft: SsoDraft,
     ) -> Result<SsoConfig, OrgError> {
         self.authorize_change(actor, scope).await?;
+        if self.repository.list(scope).await?.len() >= Self::MAX_PER_SCOPE {
+            return Err(OrgError::SsoConfigLimitReached {
+                max: Self::MAX_PER_SCOPE,
+            });
+        }
         let id = SsoConfigId::from_uuid(self.ids.new_id());
         let now = self.clock.now();
         let missing = |field| OrgError::Invalid(ValidationError::TextInvalid { field, max: 0 });

@@ -72,7 +72,7 @@ diesel::table! {
         name -> Varchar,
         issuer_url -> Varchar,
         client_id -> Varchar,
-        client_secret_enc -> Varchar,
+        client_secret_enc -> Text,
         enabled -> Bool,
         auto_provision -> Bool,
         created_at -> Timestamptz,

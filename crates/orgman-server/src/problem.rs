@@ -253,6 +253,9 @@ impl From<OrgError> for ApiError {
                 detail,
             ),
             OrgError::SsoConfigNotFound => ApiError::not_found("sso-config-not-found", detail),
+            OrgError::SsoConfigLimitReached { .. } => {
+                ApiError::new(S::CONFLICT, "sso-config-limit-reached", "Conflict", detail)
+            }
             OrgError::NotConfigured(setting) => {
                 tracing::error!(setting, "a required setting is missing");
                 ApiError::unavailable(
