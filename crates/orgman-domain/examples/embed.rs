@@ -7,10 +7,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use orgman_domain::ports::{CommitSignal, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator};
+use orgman_domain::ports::{
+    CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
+};
 use orgman_domain::{
     Actor, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts, ServiceSettings, Slug,
-    UserId,
+    UserId, UserProfile,
 };
 use orgman_memory::{MemoryStore, block_on};
 
@@ -81,5 +83,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // organization's generation when the cache port keeps them.
     let seen = block_on(service.get(&alice, org.id()))?;
     println!("alice reads {} (version {})", seen.name(), seen.version());
+
+    // An external authorizer (SpiceDB in orgman's service) is wrapped so
+    // that every replica fails closed while the outbox holds authorization
+    // events it has not taken in; here around the domain's own authorizer.
+    let _guarded = SyncGuard::new(
+        Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
+        store.clone(),
+        std::time::Duration::from_secs(5),
+    );
+
+    // What a verified token says about a user, as just-in-time provisioning
+    // stores it: an invalid address left out, an over-long name cut.
+    let profile = UserProfile::from_claims(
+        alice.user_id(),
+        "alice-subject",
+        Some("not an address"),
+        Some(&"A".repeat(300)),
+        Some("alice"),
+    )?;
+    println!(
+        "profile: email {:?}, name of {} characters",
+        profile.email,
+        profile.display_name.map_or(0, |n| n.chars().count())
+    );
     Ok(())
 }

@@ -93,6 +93,36 @@ impl Outbox for MemoryStore {
         }))
     }
 
+    async fn has_undelivered(
+        &self,
+        sink: OutboxSink,
+        organization: orgman_domain::OrganizationId,
+        grace: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.available()?;
+        let progress = self
+            .outbox_state()
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let done = progress.get(&sink);
+        let now = orgman_domain::time::OffsetDateTime::now_utc();
+        Ok(self
+            .committed_events()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, event)| event.organization_id == organization)
+            .any(|(i, event)| {
+                let position = i as u64 + 1;
+                let delivered = done.is_some_and(|d| d.delivered.contains(&position));
+                let in_doubt = done.is_some_and(|d| {
+                    d.dead.contains_key(&position)
+                        || d.attempts.get(&position).is_some_and(|a| *a > 0)
+                }) || now - event.occurred_at > grace;
+                !delivered && in_doubt
+            }))
+    }
+
     async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError> {
         self.available()?;
         let progress = self

@@ -151,6 +151,31 @@ impl Outbox for PgStore {
         })
     }
 
+    async fn has_undelivered(
+        &self,
+        sink: OutboxSink,
+        organization: orgman_domain::OrganizationId,
+        grace: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let cols = columns(sink);
+        let mut conn = self.connection().await?;
+        let found: Locked = diesel::sql_query(format!(
+            "SELECT EXISTS (SELECT 1 FROM outbox
+                 WHERE aggregate_id = $1 AND {done} IS NULL
+                   AND ({dead} IS NOT NULL OR {attempts} > 0
+                        OR created_at < now() - make_interval(secs => $2))) AS locked",
+            done = cols.done,
+            dead = cols.dead,
+            attempts = cols.attempts,
+        ))
+        .bind::<diesel::sql_types::Uuid, _>(organization.as_uuid())
+        .bind::<diesel::sql_types::Double, _>(grace.as_secs_f64())
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(found.locked)
+    }
+
     async fn prune(
         &self,
         settled_by: &[OutboxSink],

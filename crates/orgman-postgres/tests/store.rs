@@ -658,3 +658,57 @@ async fn the_backlog_is_read_through_indexes_not_a_table_scan() {
     assert!(plan.contains("outbox_broker_pending_idx"), "{plan}");
     assert!(plan.contains("outbox_broker_dead_idx"), "{plan}");
 }
+
+#[tokio::test]
+async fn events_in_doubt_are_those_failed_dead_or_older_than_the_grace() {
+    use std::time::Duration;
+
+    use orgman_domain::ports::{Outbox, OutboxSink};
+
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let other = db.org().await.id();
+    let sink = OutboxSink::Authorizer;
+    let long = Duration::from_secs(3600);
+    // Fresh and never tried: not in doubt yet, unless the grace is over.
+    assert!(!db.store.has_undelivered(sink, org, long).await.unwrap());
+    assert!(
+        db.store
+            .has_undelivered(sink, org, Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    // One failed attempt puts the organization in doubt, not the other one.
+    let claim = db.store.claim(sink, 2).await.unwrap();
+    let positions: Vec<u64> = claim.events().iter().map(|p| p.position).collect();
+    claim
+        .settle(
+            &[positions[0]],
+            &[(positions[1], "unreachable".into())],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(db.store.has_undelivered(sink, org, long).await.unwrap());
+    assert!(!db.store.has_undelivered(sink, other, long).await.unwrap());
+    // Delivered: no longer in doubt.
+    let claim = db.store.claim(sink, 1).await.unwrap();
+    let position = claim.events()[0].position;
+    claim.settle(&[position], &[], &[]).await.unwrap();
+    assert!(!db.store.has_undelivered(sink, org, long).await.unwrap());
+    // Dead-lettered stays in doubt: the authorizer never took it in.
+    let claim = db.store.claim(sink, 2).await.unwrap();
+    let positions: Vec<u64> = claim.events().iter().map(|p| p.position).collect();
+    claim
+        .settle(
+            &[],
+            &[],
+            &[
+                (positions[0], "invalid".into()),
+                (positions[1], "invalid".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(db.store.has_undelivered(sink, other, long).await.unwrap());
+}

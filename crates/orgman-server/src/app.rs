@@ -16,11 +16,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use orgman_domain::ports::OutboxSink;
 use orgman_domain::ports::SecretCipher;
 use orgman_domain::ports::{
     Authorizer, MembershipCache, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator,
 };
+use orgman_domain::ports::{OutboxSink, SyncGuard};
 use orgman_domain::{
     OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings, SsoService,
     UserService,
@@ -206,11 +206,14 @@ impl Application {
                     Duration::from_millis(500),
                     settings.reconcile_interval,
                 ));
-                Arc::new(MeteredAuthorizer::new(
+                // Every replica fails closed for an organization whose
+                // authorization events are in doubt (from the outbox).
+                let guarded = Arc::new(SyncGuard::new(
                     spicedb.clone(),
-                    metrics.clone(),
-                    "spicedb",
-                ))
+                    store.clone(),
+                    Duration::from_secs(5),
+                ));
+                Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
             }
             _ => Arc::new(MeteredAuthorizer::new(
                 Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),

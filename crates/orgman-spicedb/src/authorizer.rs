@@ -35,9 +35,13 @@ pub enum SpiceDbError {
     /// Not reachable, timing out, or refusing for now.
     #[error("spicedb unavailable: {0}")]
     Unavailable(String),
-    /// The request was refused (bad schema, bad token, ...).
+    /// The request was refused (bad token, missing permission, a
+    /// precondition): worth retrying once the operator fixed it.
     #[error("spicedb refused: {0}")]
     Refused(String),
+    /// The request orgman built is invalid: retrying cannot help.
+    #[error("spicedb found the request invalid: {0}")]
+    Invalid(String),
     /// SpiceDB does not know orgman's definitions: it lost its data (a new
     /// cluster, a reset datastore). [`SpiceDbAuthorizer::restore`] repairs
     /// it; until then checks fail closed.
@@ -63,6 +67,9 @@ impl From<Status> for SpiceDbError {
             {
                 SpiceDbError::Lost(format!("{:?}: {}", status.code(), status.message()))
             }
+            Code::InvalidArgument => {
+                SpiceDbError::Invalid(format!("InvalidArgument: {}", status.message()))
+            }
             code => SpiceDbError::Refused(format!("{code:?}: {}", status.message())),
         }
     }
@@ -74,7 +81,9 @@ impl From<SpiceDbError> for AuthzError {
             SpiceDbError::Unavailable(reason) | SpiceDbError::Lost(reason) => {
                 AuthzError::Unavailable(reason)
             }
-            SpiceDbError::Refused(reason) => AuthzError::Other(reason),
+            SpiceDbError::Refused(reason) | SpiceDbError::Invalid(reason) => {
+                AuthzError::Other(reason)
+            }
         }
     }
 }
@@ -518,10 +527,17 @@ impl EventSink for SpiceDbAuthorizer {
             }
             match self.apply_event(event).await {
                 Ok(()) => outcomes.push(Ok(())),
-                Err(SpiceDbError::Refused(reason)) => {
+                // Only a request SpiceDB proves invalid is given up on;
+                // anything else is retried (with the relay's backoff) while
+                // the organization fails closed.
+                Err(SpiceDbError::Invalid(reason)) => {
                     outcomes.push(Err(DeliveryError::Permanent(reason)))
                 }
-                Err(SpiceDbError::Unavailable(reason) | SpiceDbError::Lost(reason)) => {
+                Err(
+                    SpiceDbError::Unavailable(reason)
+                    | SpiceDbError::Lost(reason)
+                    | SpiceDbError::Refused(reason),
+                ) => {
                     blocked.insert(org);
                     self.set_stale(org, true);
                     outcomes.push(Err(DeliveryError::Retryable(reason)));

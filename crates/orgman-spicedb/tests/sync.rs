@@ -457,3 +457,72 @@ async fn cached_decisions_never_outlive_a_removal_on_any_replica() {
         assert_eq!(replica.get(&member, org).await, Err(OrgError::NotFound));
     }
 }
+
+#[tokio::test]
+async fn a_change_the_authorizer_missed_fails_closed_on_every_replica() {
+    use orgman_domain::ports::SyncGuard;
+
+    // Replica a reaches SpiceDB through a connection the test cuts;
+    // replica b shares the database and reaches SpiceDB directly.
+    let (a, proxy) = setup(true).await;
+    let proxy = proxy.unwrap();
+    let relay = OutboxRelay::new(
+        a.store.clone(),
+        a.authz.clone(),
+        OutboxSink::Authorizer,
+        100,
+    );
+    let org = a.new_org().await;
+    let ann = user(&a.store).await;
+    let ann_actor = Actor::user(ann);
+    a.service
+        .add_member(&a.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    relay.run_once().await.unwrap();
+    let direct =
+        Arc::new(SpiceDbAuthorizer::connect(settings(&Stack::get().spicedb_endpoint)).unwrap());
+    let b = OrganizationService::new(
+        ServicePorts {
+            authorizer: Arc::new(SyncGuard::new(
+                direct.clone(),
+                a.store.clone(),
+                Duration::from_secs(5),
+            )),
+            ..ServicePorts::over_storage(a.store.clone())
+        },
+        ServiceSettings::default(),
+    );
+    assert!(b.get(&ann_actor, org).await.is_ok());
+
+    // The removal commits, but SpiceDB never hears of it: not from a, not
+    // from the relay.
+    proxy.cut();
+    a.service.remove_member(&a.admin, org, ann).await.unwrap();
+    assert_eq!(relay.run_once().await.unwrap().retried, 1);
+    assert!(
+        direct
+            .check(&ann_actor, org, Permission::View)
+            .await
+            .unwrap(),
+        "SpiceDB itself is out of date"
+    );
+    // Replica b does not trust it: it fails closed.
+    assert!(
+        matches!(b.get(&ann_actor, org).await, Err(OrgError::Unavailable(_))),
+        "a removed member must not get in through another replica"
+    );
+
+    // Once the relay has written the removal, b refuses for good reason.
+    proxy.restore();
+    let mut delivered = 0;
+    for _ in 0..50 {
+        delivered += relay.run_once().await.unwrap().delivered;
+        if delivered > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered, 1);
+    assert_eq!(b.get(&ann_actor, org).await, Err(OrgError::NotFound));
+}

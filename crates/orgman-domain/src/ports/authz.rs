@@ -6,7 +6,7 @@ use crate::error::AuthzError;
 use crate::event::DomainEvent;
 use crate::id::OrganizationId;
 use crate::membership::{Permission, permits};
-use crate::ports::{MembershipCache, MembershipQueries};
+use crate::ports::{MembershipCache, MembershipQueries, Outbox, OutboxSink};
 use crate::role::Actor;
 use crate::service::cached_role;
 
@@ -92,5 +92,72 @@ impl Authorizer for RoleAuthorizer {
 
     fn decides_from_roles(&self) -> bool {
         true
+    }
+}
+
+/// An external authorizer that fails closed while an organization has
+/// authorization events in doubt: dead-lettered, failed at least once, or
+/// older than `grace` and still not taken in by the authorizer sink. The
+/// answer comes from the outbox in storage, so every replica agrees, not
+/// only the one whose write to the authorizer failed.
+pub struct SyncGuard {
+    inner: Arc<dyn Authorizer>,
+    outbox: Arc<dyn Outbox>,
+    grace: std::time::Duration,
+}
+
+impl SyncGuard {
+    /// Guards `inner` with the authorizer sink's progress in `outbox`.
+    pub fn new(
+        inner: Arc<dyn Authorizer>,
+        outbox: Arc<dyn Outbox>,
+        grace: std::time::Duration,
+    ) -> Self {
+        Self {
+            inner,
+            outbox,
+            grace,
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncGuard")
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Authorizer for SyncGuard {
+    async fn check(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+    ) -> Result<bool, AuthzError> {
+        if !actor.is_platform_admin() {
+            let in_doubt = self
+                .outbox
+                .has_undelivered(OutboxSink::Authorizer, organization, self.grace)
+                .await
+                .map_err(|error| AuthzError::Unavailable(error.to_string()))?;
+            if in_doubt {
+                return Err(AuthzError::Unavailable(
+                    "this organization's authorization data is being synchronized; retry shortly"
+                        .into(),
+                ));
+            }
+        }
+        self.inner.check(actor, organization, permission).await
+    }
+
+    async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
+        self.inner.apply(event).await
+    }
+
+    fn decides_from_roles(&self) -> bool {
+        self.inner.decides_from_roles()
     }
 }

@@ -13,7 +13,7 @@ mod outbox;
 mod store;
 mod system;
 
-pub use authz::{Authorizer, RoleAuthorizer};
+pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
 pub use identity::IdentityProvider;

@@ -66,6 +66,20 @@ pub trait Outbox: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError>;
 
+    /// Whether `sink` has events of `organization` that it has not taken in
+    /// and that are in doubt: dead-lettered, already failed at least once,
+    /// or committed more than `grace` ago. An authorizer's decisions about
+    /// such an organization may be out of date on any replica.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn has_undelivered(
+        &self,
+        sink: OutboxSink,
+        organization: crate::id::OrganizationId,
+        grace: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes up to `limit` events that every sink in `settled_by` has
     /// settled (delivered or dead-lettered) and that were committed before
     /// `before`; returns how many it deleted. The default deletes nothing,

@@ -1,0 +1,2 @@
+DROP INDEX outbox_broker_unpublished_org_idx;
+DROP INDEX outbox_authz_unsynced_org_idx;
