@@ -133,6 +133,17 @@ impl TestApp {
         }
     }
 
+    /// The Prometheus text of `/actuator/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.request(Method::GET, "/actuator/metrics", None)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, Some(token))
             .send()

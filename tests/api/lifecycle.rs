@@ -129,14 +129,7 @@ async fn the_purger_deletes_organizations_once_their_grace_period_ends() {
     )
     .await;
     assert_eq!(other["status"], "ACTIVE");
-    let metrics = app
-        .request(reqwest::Method::GET, "/actuator/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("orgman_organizations_purged_total 1\n"),
         "{metrics}"

@@ -107,14 +107,7 @@ async fn an_optional_dependency_down_degrades_without_making_the_service_unready
     assert_eq!(get_json(&app, "/actuator/health/readiness").await.0, 200);
     // Requests still succeed, from the database.
     assert_eq!(app.get("/api/v1/organizations", &admin).await.status(), 200);
-    let metrics = app
-        .request(Method::GET, "/actuator/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("orgman_dependency_up{dependency=\"redis\"} 0"),
         "{metrics}"
@@ -253,14 +246,7 @@ async fn the_component_monitor_reports_up_and_down_components() {
     let scheduler = by_name("scheduler");
     assert_eq!(scheduler["status"], "DOWN");
     assert!(scheduler["detail"].is_string());
-    let metrics = app
-        .request(Method::GET, "/actuator/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"orgman_platform_component_up{component="engine"} 1"#));
     assert!(metrics.contains(r#"orgman_platform_component_up{component="scheduler"} 0"#));
     let alice = app.token(ALICE).await;
@@ -287,13 +273,13 @@ async fn broker_spicedb_and_identity_provider_outages_show_and_the_rest_keeps_se
     )
     .await;
     let mut overrides = Overrides::spicedb();
-    let (host, port) = spicedb
-        .address()
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_owned(), p.to_owned()))
-        .unwrap();
-    overrides.0.insert("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", host);
-    overrides.0.insert("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", port);
+    overrides
+        .0
+        .insert("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "127.0.0.1".into());
+    overrides.0.insert(
+        "FLOWX_LIB_CASCLIENT_SPICEDB_PORT",
+        spicedb.port().to_string(),
+    );
     overrides
         .0
         .insert("SPRING_KAFKA_BOOTSTRAP_SERVERS", broker.address());
@@ -327,14 +313,7 @@ async fn broker_spicedb_and_identity_provider_outages_show_and_the_rest_keeps_se
         );
     }
     assert_eq!(status, 200, "only the database is required");
-    let metrics = app
-        .request(Method::GET, "/actuator/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for component in ["kafka", "spicedb", "identityProvider"] {
         assert!(
             metrics.contains(&format!(

@@ -26,14 +26,7 @@ fn with_spicedb(spicedb: &PrivateSpiceDb) -> Overrides {
 }
 
 async fn restorations(app: &TestApp) -> u64 {
-    let text = app
-        .request(reqwest::Method::GET, "/actuator/metrics", None)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("orgman_spicedb_restorations_total "))
         .and_then(|v| v.trim().parse().ok())
@@ -159,13 +152,10 @@ impl World {
         .await;
         let topic = orgman_testkit::unique_name("outage");
         let mut overrides = with_spicedb(&spicedb);
-        let (redis_host, redis_port) = redis
-            .address()
-            .rsplit_once(':')
-            .map(|(h, p)| (h.to_owned(), p.to_owned()))
-            .unwrap();
-        overrides.0.insert("SPRING_REDIS_HOST", redis_host);
-        overrides.0.insert("SPRING_REDIS_PORT", redis_port);
+        overrides.0.insert("SPRING_REDIS_HOST", "127.0.0.1".into());
+        overrides
+            .0
+            .insert("SPRING_REDIS_PORT", redis.port().to_string());
         overrides
             .0
             .insert("SPRING_KAFKA_BOOTSTRAP_SERVERS", broker.address());
