@@ -17,6 +17,43 @@ async fn unknown_routes_are_problem_404s() {
 }
 
 #[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    for (method, path, allow) in [
+        (
+            Method::DELETE,
+            "/api/v1/organizations".to_owned(),
+            "GET, POST",
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/organizations/{}", uuid::Uuid::nil()),
+            "GET, PATCH",
+        ),
+        (Method::POST, "/api/v1/users/me".to_owned(), "GET"),
+    ] {
+        let response = app
+            .request(method.clone(), &path, None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["allow"].to_str().unwrap(),
+            allow,
+            "{method} {path}"
+        );
+        assert_problem(response, 405, "method-not-allowed").await;
+    }
+    // An unknown path stays a 404.
+    let response = app
+        .request(Method::DELETE, "/api/v1/organizations/a/b/c/d", None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 404, "route-not-found").await;
+}
+
+#[tokio::test]
 async fn database_outage_gives_503_and_recovers() {
     let app = TestApp::spawn_with(Overrides::default(), true).await;
     let admin = app.token(ADMIN).await;

@@ -362,14 +362,42 @@ impl Application {
                 .service(sso::test_installation)
                 .service(components::platform_components)
                 .split_for_parts();
+            let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
                 .service(health::overall)
                 .service(health::liveness)
                 .service(health::readiness)
                 .service(metrics::metrics)
                 .service(metrics::info)
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::not_found("route-not-found", "no such route"))
+                .default_service(web::to(move |req: actix_web::HttpRequest| {
+                    let routes = routes.clone();
+                    async move {
+                        match routes.allowed(req.path()) {
+                            // A known path, another method: 405 with Allow.
+                            Some(allowed) => {
+                                let mut response = HttpResponse::from_error(ApiError::new(
+                                    actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                                    "method-not-allowed",
+                                    "Method not allowed",
+                                    format!(
+                                        "{} {} is not served; allowed: {allowed}",
+                                        req.method(),
+                                        req.path()
+                                    ),
+                                ));
+                                if let Ok(value) = HeaderValue::from_str(&allowed) {
+                                    response
+                                        .headers_mut()
+                                        .insert(actix_web::http::header::ALLOW, value);
+                                }
+                                response
+                            }
+                            None => HttpResponse::from_error(ApiError::not_found(
+                                "route-not-found",
+                                "no such route",
+                            )),
+                        }
+                    }
                 }))
                 .wrap(from_fn(request_context))
         })
@@ -420,6 +448,54 @@ fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {
         ),
         E::Deserialize(error) => ApiError::bad_request("malformed-body", error.to_string()),
         other => ApiError::bad_request("malformed-body", other.to_string()),
+    }
+}
+
+/// The methods each documented path template serves, for 405 answers.
+#[derive(Debug, Default)]
+struct RouteMethods {
+    routes: Vec<(Vec<String>, Vec<&'static str>)>,
+}
+
+impl RouteMethods {
+    fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, served)| served.then_some(name))
+                .collect();
+                (template.split('/').map(str::to_owned).collect(), methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods served on `path` (`GET, POST`), if a template matches it.
+    fn allowed(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut allowed: Vec<&str> = Vec::new();
+        for (template, methods) in &self.routes {
+            let matches = template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| {
+                    (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
+                });
+            if matches {
+                allowed.extend(methods);
+            }
+        }
+        allowed.sort_unstable();
+        allowed.dedup();
+        (!allowed.is_empty()).then(|| allowed.join(", "))
     }
 }
 
