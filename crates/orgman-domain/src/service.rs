@@ -666,8 +666,7 @@ impl OrganizationService {
         id: OrganizationId,
         permission: Permission,
     ) -> Result<(), OrgError> {
-        self.authorize(actor, id, permission).await?;
-        self.get(actor, id).await.map(drop)
+        self.permitted(actor, id, permission).await.map(drop)
     }
 
     /// [`OrganizationService::ensure_permission`] for a change of something
@@ -684,8 +683,7 @@ impl OrganizationService {
         id: OrganizationId,
         permission: Permission,
     ) -> Result<(), OrgError> {
-        self.authorize(actor, id, permission).await?;
-        let organization = self.get(actor, id).await?;
+        let organization = self.permitted(actor, id, permission).await?;
         if organization.status().is_writable() {
             Ok(())
         } else {
@@ -693,6 +691,17 @@ impl OrganizationService {
                 status: organization.status(),
             })
         }
+    }
+
+    /// The organization, once the actor is known to hold `permission` in it.
+    async fn permitted(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+    ) -> Result<Organization, OrgError> {
+        self.authorize(actor, id, permission).await?;
+        self.get(actor, id).await
     }
 
     /// Non-members get `NotFound`; members lacking `permission` `Forbidden`.
