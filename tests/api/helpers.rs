@@ -174,6 +174,47 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Runs SQL statements on the app's database (for setting up data the
+    /// API has no way to create in bulk, such as thousands of users).
+    pub async fn sql(&self, statements: &str) {
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let mut conn = diesel_async::AsyncPgConnection::establish(&self.database_url)
+            .await
+            .unwrap();
+        conn.batch_execute(statements).await.unwrap();
+    }
+
+    /// A `bigint` query result (`SELECT count(*) AS n ...`).
+    pub async fn count(&self, query: &str) -> i64 {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = diesel_async::AsyncPgConnection::establish(&self.database_url)
+            .await
+            .unwrap();
+        diesel::sql_query(query)
+            .get_result::<Count>(&mut conn)
+            .await
+            .unwrap()
+            .n
+    }
+
+    /// `count` local users with fresh ids, returned in creation order.
+    pub async fn bulk_users(&self, count: usize) -> Vec<uuid::Uuid> {
+        let ids: Vec<uuid::Uuid> = (0..count).map(|_| uuid::Uuid::new_v4()).collect();
+        let values = ids
+            .iter()
+            .map(|id| format!("('{id}', 'bulk-{id}')"))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.sql(&format!("INSERT INTO users (id, subject) VALUES {values}"))
+            .await;
+        ids
+    }
+
     /// Creates an organization as the platform admin and returns its id.
     pub async fn create_org(&self, slug: &str) -> String {
         let admin = self.token(ADMIN).await;

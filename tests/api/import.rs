@@ -6,6 +6,26 @@ use reqwest::multipart::{Form, Part};
 
 use crate::helpers::{Overrides, TestApp, assert_problem, body};
 
+async fn import(app: &TestApp, org: &str, token: &str, csv: &str) -> reqwest::Response {
+    app.request(
+        Method::POST,
+        &format!("/api/v1/organizations/{org}/members/import"),
+        Some(token),
+    )
+    .multipart(csv_form(csv, "text/csv"))
+    .send()
+    .await
+    .unwrap()
+}
+
+fn csv_of(users: &[uuid::Uuid], role: &str) -> String {
+    let mut csv = String::from("userId,role\n");
+    for user in users {
+        csv.push_str(&format!("{user},{role}\n"));
+    }
+    csv
+}
+
 fn csv_form(content: &str, mime: &str) -> Form {
     Form::new().part(
         "file",
@@ -41,7 +61,11 @@ async fn import_reports_every_row() {
     assert_eq!(response.status(), 200);
     let report = body(response).await;
     assert_eq!(report["added"], 2);
+    assert_eq!(report["unchanged"], 0);
     assert_eq!(report["failed"], 4);
+    assert_eq!(report["rowsTruncated"], false);
+    // Only refused rows are listed, in file order, with the codes a
+    // single request would get.
     let codes: Vec<_> = report["rows"]
         .as_array()
         .unwrap()
@@ -49,15 +73,13 @@ async fn import_reports_every_row() {
         .map(|r| {
             (
                 r["line"].as_u64().unwrap(),
-                r["code"].as_str().unwrap_or("added").to_owned(),
+                r["code"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
     assert_eq!(
         codes,
         vec![
-            (2, "added".into()),
-            (3, "added".into()),
             (4, "invalid-user-id".into()),
             (5, "already-member".into()),
             (6, "user-not-found".into()),
@@ -144,4 +166,184 @@ async fn import_limits_types_and_permissions() {
         .await
         .unwrap();
     assert_problem(response, 403, "permission-denied").await;
+}
+
+#[tokio::test]
+async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_reruns_change_nothing() {
+    let mut overrides = Overrides::default();
+    overrides.0.insert("ORGMAN_IMPORT_CHUNK_SIZE", "700".into());
+    overrides
+        .0
+        .insert("ORGMAN_IMPORT_MAX_REPORTED_FAILURES", "3".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let org = app.org_owned_by("bulk", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let users = app.bulk_users(2_500).await;
+    let mut csv = csv_of(&users, "MEMBER");
+    // Five unknown users at the end: refused, counted, three listed.
+    for n in 0..5 {
+        csv.push_str(&format!("0b000000-0000-4000-8000-00000000000{n},MEMBER\n"));
+    }
+    let events_before = app.count("SELECT count(*) AS n FROM outbox").await;
+
+    let report = body(import(&app, &org, &alice, &csv).await).await;
+    assert_eq!(report["added"], 2_500, "{report}");
+    assert_eq!(report["failed"], 5);
+    assert_eq!(report["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(report["rowsTruncated"], true);
+    assert_eq!(report["rows"][0]["line"], 2_502);
+    let members = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}'"
+        ))
+        .await;
+    assert_eq!(members, 2_501);
+    let added_events = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
+        ))
+        .await;
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox").await - events_before,
+        2_500
+    );
+    // The admin's and alice's own events from setting up, and the import's.
+    assert_eq!(added_events, 2 + 2_500);
+    let audited = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM audit_events WHERE org_id = '{org}' AND action = 'organization.member.added' AND actor_id = '{}'",
+            ALICE.id
+        ))
+        .await;
+    assert_eq!(audited, 2_500);
+    // Events keep the file's order: commit order (seq) follows the rows.
+    let listed = users
+        .iter()
+        .map(|u| format!("'{u}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out_of_order = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM (\
+               SELECT o.seq, lag(o.seq) OVER (ORDER BY f.n) AS before \
+               FROM outbox o JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
+                 ON o.payload->'kind'->>'userId' = f.u::text \
+               WHERE o.aggregate_id = '{org}' AND o.event_type = 'organization.member.added') x \
+             WHERE x.before > x.seq"
+        ))
+        .await;
+    assert_eq!(out_of_order, 0);
+    let matched = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM outbox o JOIN unnest(ARRAY[{listed}]::uuid[]) AS f(u) \
+             ON o.payload->'kind'->>'userId' = f.u::text WHERE o.aggregate_id = '{org}'"
+        ))
+        .await;
+    assert_eq!(matched, 2_500, "the ordering check saw every event");
+
+    // The same file again: nothing to do, nothing written.
+    let events_before = app.count("SELECT count(*) AS n FROM outbox").await;
+    let again = body(import(&app, &org, &alice, &csv).await).await;
+    assert_eq!(again["added"], 0, "{again}");
+    assert_eq!(again["unchanged"], 2_500);
+    assert_eq!(again["failed"], 5);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox").await,
+        events_before
+    );
+
+    // Listed twice in one file: the second row sees the first.
+    let more = app.bulk_users(1).await;
+    let twice = format!(
+        "userId,role\n{u},ADMIN\n{u},ADMIN\n{u},MEMBER\n",
+        u = more[0]
+    );
+    let report = body(import(&app, &org, &alice, &twice).await).await;
+    assert_eq!(
+        (
+            report["added"].as_u64(),
+            report["unchanged"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(report["rows"][0]["code"], "already-member");
+}
+
+#[tokio::test]
+async fn a_file_beyond_the_row_cap_stops_there_and_says_what_was_committed() {
+    let mut overrides = Overrides::default();
+    overrides.0.insert("ORGMAN_IMPORT_CHUNK_SIZE", "2".into());
+    overrides.0.insert("ORGMAN_IMPORT_MAX_ROWS", "5".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let org = app.org_owned_by("capped", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let users = app.bulk_users(7).await;
+
+    let problem = assert_problem(
+        import(&app, &org, &alice, &csv_of(&users, "MEMBER")).await,
+        413,
+        "too-many-rows",
+    )
+    .await;
+    // Rows 1-4 (lines 2-5) were committed in two chunks; row 5 was read
+    // but not applied when row 6 broke the cap.
+    assert_eq!(problem["imported"]["added"], 4, "{problem}");
+    assert_eq!(problem["imported"]["committedThroughLine"], 5);
+    let members = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}'"
+        ))
+        .await;
+    assert_eq!(members, 1 + 4);
+
+    // Within the cap, the rest goes in and the committed rows are unchanged.
+    let report = body(import(&app, &org, &alice, &csv_of(&users[..5], "MEMBER")).await).await;
+    assert_eq!(report["added"], 1, "{report}");
+    assert_eq!(report["unchanged"], 4);
+}
+
+#[tokio::test]
+async fn an_admin_cannot_import_owners_and_a_suspended_organization_refuses_the_file() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("rules", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let users = app.bulk_users(3).await;
+    let admin_row = format!("userId,role\n{},ADMIN\n", users[0]);
+    assert_eq!(
+        body(import(&app, &org, &alice, &admin_row).await).await["added"],
+        1
+    );
+    // An ADMIN imports too, but only an OWNER grants OWNER: that row is
+    // refused, the others go in.
+    app.provision(BOB).await;
+    let bob_admin = app
+        .post(
+            &format!("/api/v1/organizations/{org}/members"),
+            &alice,
+            serde_json::json!({"userId": BOB.id, "role": "ADMIN"}),
+        )
+        .await;
+    assert_eq!(bob_admin.status(), 201);
+    let bob = app.token(BOB).await;
+    let mixed = format!("userId,role\n{},OWNER\n{},MEMBER\n", users[1], users[2]);
+    let report = body(import(&app, &org, &bob, &mixed).await).await;
+    assert_eq!(report["added"], 1, "{report}");
+    assert_eq!(report["rows"][0]["code"], "owner-required");
+
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let suspended = app
+        .post(
+            &format!("/api/v1/organizations/{org}/suspend"),
+            &admin,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(suspended.status(), 200);
+    assert_problem(
+        import(&app, &org, &alice, &csv_of(&users, "MEMBER")).await,
+        409,
+        "organization-read-only",
+    )
+    .await;
 }

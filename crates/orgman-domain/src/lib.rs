@@ -66,6 +66,7 @@
 mod error;
 mod event;
 mod id;
+mod import;
 mod membership;
 mod name;
 mod organization;
@@ -84,6 +85,7 @@ pub use error::{
 };
 pub use event::{DomainEvent, EventKind};
 pub use id::{EventId, OrganizationId, RequestId, SsoConfigId, UserId};
+pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport};
 pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};

@@ -124,6 +124,10 @@ impl OrganizationService {
         Self { ports, settings }
     }
 
+    pub(crate) fn ports(&self) -> &ServicePorts {
+        &self.ports
+    }
+
     /// Creates an ACTIVE organization with the actor as its OWNER.
     ///
     /// # Errors
@@ -755,7 +759,7 @@ impl OrganizationService {
 
     /// An event of a change; `actor` is `None` for the service's own
     /// changes (a purge after the grace period).
-    fn event(
+    pub(crate) fn event(
         &self,
         organization: OrganizationId,
         actor: Option<&Actor>,
@@ -783,7 +787,7 @@ impl OrganizationService {
     /// an external authorizer made before it saw the events may have been
     /// cached in between, under the new generation; the second invalidation
     /// retires it.
-    async fn invalidate(&self, events: &[DomainEvent]) {
+    pub(crate) async fn invalidate(&self, events: &[DomainEvent]) {
         if !events.is_empty() {
             self.ports.commit_signal.committed();
         }
@@ -792,11 +796,8 @@ impl OrganizationService {
         if self.ports.authorizer.decides_from_roles() {
             return;
         }
-        for event in events {
-            if self.ports.authorizer.apply(event).await.is_err() {
-                break;
-            }
-        }
+        // A failure is logged by the authorizer; the relay delivers later.
+        let _ = self.ports.authorizer.apply_all(events).await;
         self.ports.cache.invalidate(&keys).await;
     }
 }

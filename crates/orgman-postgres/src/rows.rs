@@ -166,3 +166,65 @@ pub(crate) fn event_rows(event: &DomainEvent) -> Result<(NewOutboxRow, NewAuditR
     };
     Ok((outbox, audit))
 }
+
+/// Memberships as columns, for one `unnest` insert.
+#[derive(Default)]
+pub(crate) struct MemberColumns {
+    pub(crate) org_ids: Vec<Uuid>,
+    pub(crate) user_ids: Vec<Uuid>,
+    pub(crate) roles: Vec<&'static str>,
+    pub(crate) created: Vec<OffsetDateTime>,
+    pub(crate) updated: Vec<OffsetDateTime>,
+}
+
+impl MemberColumns {
+    pub(crate) fn push(&mut self, membership: &Membership) {
+        self.org_ids.push(membership.organization_id.as_uuid());
+        self.user_ids.push(membership.user_id.as_uuid());
+        self.roles.push(membership.role.as_str());
+        self.created.push(membership.created_at);
+        self.updated.push(membership.updated_at);
+    }
+}
+
+/// Outbox rows as columns, for one `unnest` insert.
+#[derive(Default)]
+pub(crate) struct OutboxColumns {
+    pub(crate) event_ids: Vec<Uuid>,
+    pub(crate) aggregate_ids: Vec<Uuid>,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) payloads: Vec<serde_json::Value>,
+}
+
+impl OutboxColumns {
+    pub(crate) fn push(&mut self, row: NewOutboxRow) {
+        self.event_ids.push(row.event_id);
+        self.aggregate_ids.push(row.aggregate_id);
+        self.event_types.push(row.event_type);
+        self.payloads.push(row.payload);
+    }
+}
+
+/// Audit rows as columns, for one `unnest` insert.
+#[derive(Default)]
+pub(crate) struct AuditColumns {
+    pub(crate) ids: Vec<Uuid>,
+    pub(crate) org_ids: Vec<Uuid>,
+    pub(crate) actor_ids: Vec<Option<Uuid>>,
+    pub(crate) actions: Vec<String>,
+    pub(crate) request_ids: Vec<Option<Uuid>>,
+    pub(crate) details: Vec<serde_json::Value>,
+    pub(crate) occurred_at: Vec<OffsetDateTime>,
+}
+
+impl AuditColumns {
+    pub(crate) fn push(&mut self, row: NewAuditRow) {
+        self.ids.push(row.id);
+        self.org_ids.push(row.org_id);
+        self.actor_ids.push(row.actor_id);
+        self.actions.push(row.action);
+        self.request_ids.push(row.request_id);
+        self.details.push(row.details);
+        self.occurred_at.push(row.occurred_at);
+    }
+}

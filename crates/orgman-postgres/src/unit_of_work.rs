@@ -10,8 +10,13 @@ use orgman_domain::{
 };
 
 use crate::error::from_diesel;
-use crate::rows::{MemberRow, OrganizationRow, event_rows, version_to_db};
-use crate::schema::{audit_events, organization_members, organizations, outbox, users};
+use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+
+use crate::rows::{
+    AuditColumns, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, event_rows,
+    version_to_db,
+};
+use crate::schema::{organization_members, organizations, users};
 use crate::store::Connection;
 
 pub(crate) struct PgUnitOfWork {
@@ -217,27 +222,104 @@ impl UnitOfWork for PgUnitOfWork {
             .map_err(from_diesel)
     }
 
+    async fn memberships(
+        &mut self,
+        organization: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Membership>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+        organization_members::table
+            .filter(organization_members::org_id.eq(organization.as_uuid()))
+            .filter(organization_members::user_id.eq_any(ids))
+            .select(MemberRow::as_select())
+            .load(self.conn()?)
+            .await
+            .map_err(from_diesel)?
+            .into_iter()
+            .map(MemberRow::into_domain)
+            .collect()
+    }
+
+    async fn existing_users(&mut self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+        let found: Vec<uuid::Uuid> = users::table
+            .filter(users::id.eq_any(ids))
+            .select(users::id)
+            .load(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(found.into_iter().map(UserId::from_uuid).collect())
+    }
+
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> Result<(), StoreError> {
+        if memberships.is_empty() {
+            return Ok(());
+        }
+        // One statement over arrays (`unnest`): a chunk of thousands is one
+        // round trip and one plan, with five parameters whatever its size.
+        let mut columns = MemberColumns::default();
+        for membership in memberships {
+            columns.push(membership);
+        }
+        diesel::sql_query(
+            "INSERT INTO organization_members (org_id, user_id, role, created_at, updated_at) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::timestamptz[], $5::timestamptz[])",
+        )
+        .bind::<Array<SqlUuid>, _>(columns.org_ids)
+        .bind::<Array<SqlUuid>, _>(columns.user_ids)
+        .bind::<Array<Text>, _>(columns.roles)
+        .bind::<Array<Timestamptz>, _>(columns.created)
+        .bind::<Array<Timestamptz>, _>(columns.updated)
+        .execute(self.conn()?)
+        .await
+        .map(drop)
+        .map_err(from_diesel)
+    }
+
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
-        let (outbox_rows, audit_rows): (Vec<_>, Vec<_>) = events
-            .iter()
-            .map(event_rows)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip();
+        let mut outbox_columns = OutboxColumns::default();
+        let mut audit_columns = AuditColumns::default();
+        for event in events {
+            let (outbox_row, audit_row) = event_rows(event)?;
+            outbox_columns.push(outbox_row);
+            audit_columns.push(audit_row);
+        }
         let conn = self.conn()?;
-        diesel::insert_into(outbox::table)
-            .values(&outbox_rows)
-            .execute(conn)
-            .await
-            .map_err(from_diesel)?;
-        diesel::insert_into(audit_events::table)
-            .values(&audit_rows)
-            .execute(conn)
-            .await
-            .map_err(from_diesel)?;
+        diesel::sql_query(
+            "INSERT INTO outbox (event_id, aggregate_id, event_type, payload) \
+             SELECT id, agg, kind, body FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
+             ORDER BY n",
+        )
+        .bind::<Array<SqlUuid>, _>(outbox_columns.event_ids)
+        .bind::<Array<SqlUuid>, _>(outbox_columns.aggregate_ids)
+        .bind::<Array<Text>, _>(outbox_columns.event_types)
+        .bind::<Array<Jsonb>, _>(outbox_columns.payloads)
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        diesel::sql_query(
+            "INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::varchar[], $5::uuid[], $6::jsonb[], $7::timestamptz[])",
+        )
+        .bind::<Array<SqlUuid>, _>(audit_columns.ids)
+        .bind::<Array<SqlUuid>, _>(audit_columns.org_ids)
+        .bind::<Array<Nullable<SqlUuid>>, _>(audit_columns.actor_ids)
+        .bind::<Array<Text>, _>(audit_columns.actions)
+        .bind::<Array<Nullable<SqlUuid>>, _>(audit_columns.request_ids)
+        .bind::<Array<Jsonb>, _>(audit_columns.details)
+        .bind::<Array<Timestamptz>, _>(audit_columns.occurred_at)
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(())
     }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Upload limits.
     pub multipart: MultipartLimits,
+    /// Member import by CSV.
+    pub import: ImportLimits,
     /// Who may create organizations (`ORGMAN_ORGANIZATION_CREATION`:
     /// `platform-admins` (default) or `any-user`).
     pub creation: CreationPolicy,
@@ -176,6 +178,20 @@ pub struct MultipartLimits {
     pub max_request_size: usize,
 }
 
+/// Member import settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportLimits {
+    /// Most data rows in one file (`ORGMAN_IMPORT_MAX_ROWS`, default
+    /// 1,000,000); a longer file is refused when its next row is read.
+    pub max_rows: u64,
+    /// Rows applied in one transaction (`ORGMAN_IMPORT_CHUNK_SIZE`, default
+    /// 1000, 1–10,000): memory and lock time are bounded by it.
+    pub chunk_size: usize,
+    /// Failed rows listed in the report (`ORGMAN_IMPORT_MAX_REPORTED_FAILURES`,
+    /// default 1000); all are counted.
+    pub max_reported_failures: usize,
+}
+
 /// Log output.
 #[derive(Clone, Debug)]
 pub struct LoggingConfig {
@@ -311,6 +327,18 @@ impl Config {
             multipart: MultipartLimits {
                 max_file_size: size("MULTIPART_MAX_FILE_SIZE")?,
                 max_request_size: size("MULTIPART_MAX_REQUEST_SIZE")?,
+            },
+            import: ImportLimits {
+                max_rows: number("ORGMAN_IMPORT_MAX_ROWS", 1_000_000)?.max(1),
+                chunk_size: usize::try_from(
+                    number("ORGMAN_IMPORT_CHUNK_SIZE", 1000)?.clamp(1, 10_000),
+                )
+                .unwrap_or(1000),
+                max_reported_failures: usize::try_from(number(
+                    "ORGMAN_IMPORT_MAX_REPORTED_FAILURES",
+                    1000,
+                )?)
+                .unwrap_or(usize::MAX),
             },
             creation,
             deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?).map_err(

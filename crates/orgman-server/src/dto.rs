@@ -193,35 +193,38 @@ pub(crate) struct MemberPage {
     pub(crate) next_cursor: Option<Uuid>,
 }
 
-/// The outcome of one CSV row of a member import.
+/// A refused row of a member import.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ImportRow {
-    /// 1-based line number in the file (the header is line 1).
+    /// The 1-based line the row starts on (the header is line 1).
     pub(crate) line: u64,
     /// The user id of the row, when it could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) user_id: Option<Uuid>,
-    /// `added` or `failed`.
+    /// Always `failed` (only refused rows are listed).
     pub(crate) status: &'static str,
-    /// The problem code when failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) code: Option<&'static str>,
+    /// The problem code, as a single request would answer it.
+    pub(crate) code: &'static str,
     /// What went wrong.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) detail: Option<String>,
+    pub(crate) detail: String,
 }
 
 /// The result of a member import.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ImportReport {
     /// Rows added.
     pub(crate) added: u64,
-    /// Rows that failed.
+    /// Rows whose user already was a member with that role.
+    pub(crate) unchanged: u64,
+    /// Rows refused.
     pub(crate) failed: u64,
-    /// One entry per data row, in file order.
+    /// The refused rows, in file order, at most
+    /// `ORGMAN_IMPORT_MAX_REPORTED_FAILURES` of them.
     pub(crate) rows: Vec<ImportRow>,
+    /// Whether more rows were refused than are listed.
+    pub(crate) rows_truncated: bool,
 }
 
 /// The caller, as the service knows them.

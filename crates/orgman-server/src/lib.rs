@@ -8,6 +8,7 @@ mod app;
 pub mod auth;
 mod background;
 pub mod config;
+mod csv_stream;
 mod dto;
 pub mod extract;
 mod jwt_crypto;

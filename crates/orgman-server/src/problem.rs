@@ -38,6 +38,27 @@ pub struct Problem {
     /// Field-level details of a validation failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a member import that stopped part-way: what was committed
+    /// before it stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportProgress>,
+}
+
+/// How far a member import got before it stopped. Every data row up to
+/// and including `committedThroughLine` was applied or refused; nothing
+/// after it was written. Importing the same file again completes it (rows
+/// already in place count as `unchanged`).
+#[derive(Clone, Copy, Debug, Default, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportProgress {
+    /// Members added by the committed chunks.
+    pub added: u64,
+    /// Rows already in place.
+    pub unchanged: u64,
+    /// Rows refused.
+    pub failed: u64,
+    /// The last line whose row was committed (0 when none was).
+    pub committed_through_line: u64,
 }
 
 /// An error answered to the client.
@@ -48,8 +69,10 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
-    challenge: Option<String>,
+    challenge: Option<Box<str>>,
     retry_after: Option<u32>,
+    // Boxed: rare, and errors travel in every `Result` of the handlers.
+    imported: Option<Box<ImportProgress>>,
 }
 
 impl ApiError {
@@ -68,7 +91,14 @@ impl ApiError {
             errors: Vec::new(),
             challenge: None,
             retry_after: None,
+            imported: None,
         }
+    }
+
+    /// The same error, telling how far a member import got.
+    pub fn with_import_progress(mut self, progress: ImportProgress) -> Self {
+        self.imported = Some(Box::new(progress));
+        self
     }
 
     /// 400 for a request that cannot be understood.
@@ -86,13 +116,14 @@ impl ApiError {
             detail.clone(),
         );
         let description = detail.replace('"', "'");
-        error.challenge = Some(if code == "missing-token" {
+        let challenge = if code == "missing-token" {
             r#"Bearer realm="orgman""#.to_owned()
         } else {
             format!(
                 r#"Bearer realm="orgman", error="invalid_token", error_description="{description}""#
             )
-        });
+        };
+        error.challenge = Some(challenge.into_boxed_str());
         error
     }
 
@@ -176,6 +207,7 @@ impl ResponseError for ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
+            imported: self.imported.as_deref().copied(),
         };
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));

@@ -30,7 +30,7 @@ const ROLES: [OrgRole; 3] = [OrgRole::Owner, OrgRole::Admin, OrgRole::Member];
 const PLATFORM: &str = "main";
 
 /// SpiceDB cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SpiceDbError {
     /// Not reachable, timing out, or refusing for now.
     #[error("spicedb unavailable: {0}")]
@@ -145,6 +145,43 @@ fn role_updates(
             update(operation, org, relation(*r), subject("user", user))
         })
         .collect()
+}
+
+/// Events per relationship write when a run of membership events is
+/// written at once: each is three updates, and SpiceDB takes at most 1,000
+/// updates per call by default.
+const EVENTS_PER_WRITE: usize = 300;
+
+/// The relationship updates of a membership event; `None` for other events.
+fn membership_updates(event: &DomainEvent) -> Option<Vec<RelationshipUpdate>> {
+    let org = event.organization_id;
+    match &event.kind {
+        EventKind::MemberAdded { user_id, role }
+        | EventKind::MemberRoleChanged {
+            user_id, to: role, ..
+        } => Some(role_updates(org, *user_id, Some(*role))),
+        EventKind::MemberRemoved { user_id, .. } => Some(role_updates(org, *user_id, None)),
+        _ => None,
+    }
+}
+
+/// Where the batch starting at `start` ends (exclusive): a run of
+/// membership events with no (organization, user) twice, since SpiceDB
+/// refuses two updates of one relationship in one call, of at most
+/// [`EVENTS_PER_WRITE`]; any other event is a batch of its own.
+fn batch_end(events: &[DomainEvent], start: usize) -> usize {
+    let mut seen = HashSet::new();
+    let mut end = start;
+    while end < events.len() && end - start < EVENTS_PER_WRITE {
+        let Some(user) = events[end].kind.member() else {
+            break;
+        };
+        if !seen.insert((events[end].organization_id, user)) {
+            break;
+        }
+        end += 1;
+    }
+    end.max(start + 1)
 }
 
 /// The relations and permissions of a schema, each prefixed with its
@@ -407,6 +444,20 @@ impl SpiceDbAuthorizer {
         Ok(found)
     }
 
+    /// Writes a batch from [`batch_end`]: a run of membership events in one
+    /// call, any other event on its own.
+    async fn apply_batch(&self, batch: &[DomainEvent]) -> Result<(), SpiceDbError> {
+        if let [event] = batch {
+            return self.apply_event(event).await;
+        }
+        let updates = batch
+            .iter()
+            .filter_map(membership_updates)
+            .flatten()
+            .collect();
+        self.write(updates).await
+    }
+
     /// The relationship writes an event implies.
     async fn apply_event(&self, event: &DomainEvent) -> Result<(), SpiceDbError> {
         use relationship_update::Operation;
@@ -499,16 +550,26 @@ impl Authorizer for SpiceDbAuthorizer {
     }
 
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
-        match self.apply_event(event).await {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                // Until the relay has written it, this organization's checks
-                // fail closed in this process.
-                self.set_stale(event.organization_id, true);
-                tracing::warn!(%error, organization = %event.organization_id, "cannot write relationships now; the outbox relay will");
-                Err(error.into())
+        self.apply_all(std::slice::from_ref(event)).await
+    }
+
+    async fn apply_all(&self, events: &[DomainEvent]) -> Result<(), AuthzError> {
+        let mut start = 0;
+        while start < events.len() {
+            let end = batch_end(events, start);
+            let batch = &events[start..end];
+            if let Err(error) = self.apply_batch(batch).await {
+                // Until the relay has written them, these organizations'
+                // checks fail closed in this process.
+                for event in &events[start..] {
+                    self.set_stale(event.organization_id, true);
+                }
+                tracing::warn!(%error, organization = %batch[0].organization_id, "cannot write relationships now; the outbox relay will");
+                return Err(error.into());
             }
+            start = end;
         }
+        Ok(())
     }
 }
 
@@ -516,32 +577,54 @@ impl Authorizer for SpiceDbAuthorizer {
 impl EventSink for SpiceDbAuthorizer {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
         let mut blocked = HashSet::new();
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            let org = event.organization_id;
-            if blocked.contains(&org) {
-                outcomes.push(Err(DeliveryError::Retryable(
-                    "held back behind an earlier failure".into(),
-                )));
+        let mut outcomes: Vec<Option<Result<(), DeliveryError>>> =
+            events.iter().map(|_| None).collect();
+        let mut start = 0;
+        while start < events.len() {
+            let end = batch_end(events, start);
+            // Events of organizations behind an earlier failure wait, so
+            // each organization's events are taken in order.
+            let mut batch = Vec::with_capacity(end - start);
+            for (index, event) in events.iter().enumerate().take(end).skip(start) {
+                if blocked.contains(&event.organization_id) {
+                    outcomes[index] = Some(Err(DeliveryError::Retryable(
+                        "held back behind an earlier failure".into(),
+                    )));
+                } else {
+                    batch.push((index, event.clone()));
+                }
+            }
+            start = end;
+            if batch.is_empty() {
                 continue;
             }
-            match self.apply_event(event).await {
-                Ok(()) => outcomes.push(Ok(())),
-                // Only a request SpiceDB proves invalid is given up on;
-                // anything else is retried (with the relay's backoff) while
-                // the organization fails closed.
-                Err(SpiceDbError::Invalid(reason)) => {
-                    outcomes.push(Err(DeliveryError::Permanent(reason)))
+            let events_of_batch: Vec<DomainEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
+            let results = match self.apply_batch(&events_of_batch).await {
+                Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+                // SpiceDB refused the batch as invalid: find the event that
+                // is, one by one, so the others are not held back by it.
+                Err(SpiceDbError::Invalid(_)) if batch.len() > 1 => {
+                    let mut results = Vec::with_capacity(batch.len());
+                    for event in &events_of_batch {
+                        results.push(self.apply_event(event).await);
+                    }
+                    results
                 }
-                Err(
-                    SpiceDbError::Unavailable(reason)
-                    | SpiceDbError::Lost(reason)
-                    | SpiceDbError::Refused(reason),
-                ) => {
-                    blocked.insert(org);
-                    self.set_stale(org, true);
-                    outcomes.push(Err(DeliveryError::Retryable(reason)));
-                }
+                Err(error) => batch.iter().map(|_| Err(error.clone())).collect::<Vec<_>>(),
+            };
+            for ((index, event), result) in batch.iter().zip(results) {
+                outcomes[*index] = Some(match result {
+                    Ok(()) => Ok(()),
+                    // Only a request SpiceDB proves invalid is given up on;
+                    // anything else is retried (with the relay's backoff)
+                    // while the organization fails closed.
+                    Err(SpiceDbError::Invalid(reason)) => Err(DeliveryError::Permanent(reason)),
+                    Err(error) => {
+                        blocked.insert(event.organization_id);
+                        self.set_stale(event.organization_id, true);
+                        Err(DeliveryError::Retryable(error.to_string()))
+                    }
+                });
             }
         }
         // Organizations whose every pending event is now written are fresh.
@@ -551,12 +634,78 @@ impl EventSink for SpiceDbAuthorizer {
             }
         }
         outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| Err(DeliveryError::Retryable("not attempted".into())))
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::statements;
+    use super::{EVENTS_PER_WRITE, batch_end, statements};
+    use orgman_domain::{DomainEvent, EventId, EventKind, OrgRole, OrganizationId, UserId};
+    use uuid::Uuid;
+
+    fn event(org: u128, kind: EventKind) -> DomainEvent {
+        DomainEvent {
+            id: EventId::from_uuid(Uuid::now_v7()),
+            occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+            organization_id: OrganizationId::from_uuid(Uuid::from_u128(org)),
+            actor: None,
+            request_id: None,
+            schema_version: 1,
+            kind,
+        }
+    }
+
+    fn added(org: u128, user: u128) -> DomainEvent {
+        event(
+            org,
+            EventKind::MemberAdded {
+                user_id: UserId::from_uuid(Uuid::from_u128(user)),
+                role: OrgRole::Member,
+            },
+        )
+    }
+
+    fn batches(events: &[DomainEvent]) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        let mut start = 0;
+        while start < events.len() {
+            let end = batch_end(events, start);
+            sizes.push(end - start);
+            start = end;
+        }
+        sizes
+    }
+
+    #[test]
+    fn membership_runs_are_batched_without_touching_one_relationship_twice() {
+        let many: Vec<_> = (0..EVENTS_PER_WRITE as u128 + 5)
+            .map(|u| added(1, u))
+            .collect();
+        assert_eq!(batches(&many), vec![EVENTS_PER_WRITE, 5]);
+        // The same user twice: the second starts a new batch; the same user
+        // in another organization is another relationship.
+        let repeated = vec![
+            added(1, 7),
+            added(2, 7),
+            added(1, 8),
+            added(1, 7),
+            added(1, 9),
+        ];
+        assert_eq!(batches(&repeated), vec![3, 2]);
+        // Any other event stands alone and breaks a run.
+        let mixed = vec![
+            added(1, 1),
+            event(1, EventKind::OrganizationSuspended),
+            added(1, 2),
+            added(1, 3),
+        ];
+        assert_eq!(batches(&mixed), vec![1, 1, 2]);
+    }
 
     #[test]
     fn schemas_compare_by_meaning_not_layout() {

@@ -526,3 +526,114 @@ async fn a_change_the_authorizer_missed_fails_closed_on_every_replica() {
     assert_eq!(delivered, 1);
     assert_eq!(b.get(&ann_actor, org).await, Err(OrgError::NotFound));
 }
+
+#[tokio::test]
+async fn an_import_reaches_spicedb_in_batches_and_the_relay_agrees() {
+    let (s, _) = setup(false).await;
+    let org = s.new_org().await;
+    let mut users = Vec::new();
+    for _ in 0..700 {
+        users.push(user(&s.store).await);
+    }
+    let mut import = s.service.start_import(&s.admin, org).await.unwrap();
+    for chunk in users.chunks(250) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|&user| orgman_domain::ImportEntry {
+                user,
+                role: OrgRole::Member,
+            })
+            .collect();
+        let outcomes = import.apply(&entries).await.unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| *o == orgman_domain::ImportOutcome::Added)
+        );
+    }
+    // Written inline, at once: every imported member is allowed in now.
+    let relationships = s.authz.relationships(Some(org)).await.unwrap();
+    assert_eq!(relationships.len(), 2 + users.len());
+    for &user in &users {
+        assert!(
+            relationships.contains(&format!("organization:{org}#member@user:{user}")),
+            "{user}"
+        );
+    }
+    assert!(
+        s.authz
+            .check(&Actor::user(users[699]), org, Permission::View)
+            .await
+            .unwrap()
+    );
+    // The relay delivers the same events again (in runs of membership
+    // events): idempotent, nothing changes, nothing is dead-lettered.
+    let relay = OutboxRelay::new(
+        s.store.clone(),
+        s.authz.clone(),
+        OutboxSink::Authorizer,
+        1000,
+    );
+    relay.run_once().await.unwrap();
+    let backlog = s.store.backlog(OutboxSink::Authorizer).await.unwrap();
+    assert_eq!((backlog.pending, backlog.dead_lettered), (0, 0));
+    assert_eq!(
+        s.authz.relationships(Some(org)).await.unwrap(),
+        relationships
+    );
+}
+
+#[tokio::test]
+async fn a_run_of_changes_to_one_member_lands_in_order() {
+    use orgman_domain::EventKind;
+    use orgman_domain::ports::EventSink;
+    let (s, _) = setup(false).await;
+    let org = s.new_org().await;
+    let ann = user(&s.store).await;
+    let bob = user(&s.store).await;
+    let events = [
+        event(
+            org,
+            EventKind::MemberAdded {
+                user_id: ann,
+                role: OrgRole::Member,
+            },
+        ),
+        event(
+            org,
+            EventKind::MemberAdded {
+                user_id: bob,
+                role: OrgRole::Member,
+            },
+        ),
+        event(
+            org,
+            EventKind::MemberRoleChanged {
+                user_id: ann,
+                from: OrgRole::Member,
+                to: OrgRole::Admin,
+            },
+        ),
+        event(
+            org,
+            EventKind::MemberRemoved {
+                user_id: bob,
+                role: OrgRole::Member,
+            },
+        ),
+        event(
+            org,
+            EventKind::MemberAdded {
+                user_id: bob,
+                role: OrgRole::Owner,
+            },
+        ),
+    ];
+    let outcomes = s.authz.deliver(&events).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let relationships = s.authz.relationships(Some(org)).await.unwrap();
+    assert!(relationships.contains(&format!("organization:{org}#admin@user:{ann}")));
+    assert!(!relationships.contains(&format!("organization:{org}#member@user:{ann}")));
+    assert!(relationships.contains(&format!("organization:{org}#owner@user:{bob}")));
+    assert!(!relationships.contains(&format!("organization:{org}#member@user:{bob}")));
+}

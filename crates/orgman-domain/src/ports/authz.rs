@@ -35,6 +35,19 @@ pub trait Authorizer: Send + Sync {
     /// [`AuthzError::Unavailable`]: the caller retries later.
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError>;
 
+    /// Applies committed events in order, stopping at the first failure.
+    /// The default applies them one by one; authorizers with a batch write
+    /// should override it (a bulk import hands over thousands at once).
+    ///
+    /// # Errors
+    /// As [`Authorizer::apply`].
+    async fn apply_all(&self, events: &[DomainEvent]) -> Result<(), AuthzError> {
+        for event in events {
+            self.apply(event).await?;
+        }
+        Ok(())
+    }
+
     /// Whether decisions are exactly [`permits`] over the stored roles (as
     /// [`RoleAuthorizer`]'s are): the domain may then decide from the role
     /// it reads anyway, with no separate check. External authorizers answer
@@ -155,6 +168,10 @@ impl Authorizer for SyncGuard {
 
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
         self.inner.apply(event).await
+    }
+
+    async fn apply_all(&self, events: &[DomainEvent]) -> Result<(), AuthzError> {
+        self.inner.apply_all(events).await
     }
 
     fn decides_from_roles(&self) -> bool {

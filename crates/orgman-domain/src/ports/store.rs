@@ -200,6 +200,53 @@ pub trait UnitOfWork: Send {
     /// [`StoreError::Unavailable`] when storage cannot be reached.
     async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError>;
 
+    /// The memberships of `users` in the organization (those that exist, in
+    /// any order). The default reads them one by one; storage adapters
+    /// should read them in one query (a bulk import asks for thousands).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn memberships(
+        &mut self,
+        organization: OrganizationId,
+        users: &[UserId],
+    ) -> Result<Vec<Membership>, StoreError> {
+        let mut found = Vec::new();
+        for &user in users {
+            if let Some(membership) = self.membership(organization, user).await? {
+                found.push(membership);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Which of `users` are known locally (in any order). The default asks
+    /// one by one; storage adapters should ask in one query.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn existing_users(&mut self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        let mut found = Vec::new();
+        for &user in users {
+            if self.user_exists(user).await? {
+                found.push(user);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Adds memberships, all or none. The default adds them one by one;
+    /// storage adapters should write them in one statement.
+    ///
+    /// # Errors
+    /// As [`UnitOfWork::insert_membership`].
+    async fn insert_memberships(&mut self, memberships: &[Membership]) -> Result<(), StoreError> {
+        for membership in memberships {
+            self.insert_membership(membership).await?;
+        }
+        Ok(())
+    }
+
     /// Appends domain events to the outbox, in order.
     ///
     /// # Errors

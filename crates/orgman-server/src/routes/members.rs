@@ -5,19 +5,18 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use futures_util::TryStreamExt;
-use orgman_domain::{OrgRole, OrganizationId, Permission, UserId};
+use orgman_domain::{ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, UserId};
 use uuid::Uuid;
 
 use super::page;
+use crate::config::{ImportLimits, MultipartLimits};
+use crate::csv_stream::{CsvError, CsvStream, Record};
 use crate::dto::{
     AddMember, ChangeRole, ImportReport, ImportRow, MemberPage, MemberView, PageQuery,
 };
 use crate::extract::Authenticated;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, ImportProgress, Problem};
 use crate::state::AppState;
-
-/// Most rows one import may hold.
-const MAX_IMPORT_ROWS: usize = 10_000;
 
 fn role(text: Option<&str>) -> Result<OrgRole, ApiError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
@@ -152,8 +151,13 @@ pub(crate) async fn remove_member(
 }
 
 /// Adds members from a CSV file (multipart field `file`, columns `userId`
-/// and optional `role`), reporting each row. Rows are independent: a failed
-/// row does not undo the others.
+/// and optional `role`, any others ignored), read as it arrives and applied
+/// in chunks of `ORGMAN_IMPORT_CHUNK_SIZE` rows, each chunk in one
+/// transaction. A refused row does not undo the others. If the import
+/// stops part-way (a limit reached, the organization changed state, a
+/// dependency down), the problem's `imported` member says what was
+/// committed; importing the same file again completes it, since rows
+/// already in place count as `unchanged`.
 #[utoipa::path(
     tag = "members",
     params(("id" = Uuid, Path)),
@@ -182,101 +186,280 @@ pub(crate) async fn import_members(
     if declared.is_some_and(|length| length > limits.max_request_size) {
         return Err(too_large("request-too-large", limits.max_request_size));
     }
-    let organization = OrganizationId::from_uuid(*id);
     // Refuse the whole upload up front rather than row by row.
-    state
+    let mut import = state
         .service
-        .ensure_permission(&auth.actor, organization, Permission::ManageMembers)
+        .start_import(&auth.actor, OrganizationId::from_uuid(*id))
         .await?;
+    let mut run = ImportRun::new(state.config.import);
+    match run.read(&mut import, payload, limits).await {
+        Ok(()) => Ok(Json(run.report)),
+        Err(error) if import.totals().chunks > 0 => Err(error.with_import_progress(run.progress())),
+        Err(error) => Err(error),
+    }
+}
 
-    let csv = read_csv_field(payload, limits.max_file_size, limits.max_request_size).await?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(csv.as_slice());
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            ApiError::bad_request("invalid-csv", format!("cannot read the CSV header: {e}"))
-        })?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let user_column = column("userId").ok_or_else(|| {
-        ApiError::bad_request("invalid-csv", "the CSV header must have a userId column")
-    })?;
-    let role_column = column("role");
+/// A data row read from the file: an entry to apply, or refused already.
+enum ReadRow {
+    Entry(ImportEntry),
+    Refused(ImportRow),
+}
 
-    let mut rows = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        if index >= MAX_IMPORT_ROWS {
+/// One import's reading and applying state.
+struct ImportRun {
+    limits: ImportLimits,
+    report: ImportReport,
+    /// `userId` and `role` column positions, once the header was read.
+    columns: Option<(usize, Option<usize>)>,
+    /// Rows read and not yet applied, in file order.
+    pending: Vec<(u64, ReadRow)>,
+    rows_read: u64,
+    committed_through_line: u64,
+}
+
+impl ImportRun {
+    fn new(limits: ImportLimits) -> Self {
+        Self {
+            limits,
+            report: ImportReport::default(),
+            columns: None,
+            pending: Vec::new(),
+            rows_read: 0,
+            committed_through_line: 0,
+        }
+    }
+
+    fn progress(&self) -> ImportProgress {
+        ImportProgress {
+            added: self.report.added,
+            unchanged: self.report.unchanged,
+            failed: self.report.failed,
+            committed_through_line: self.committed_through_line,
+        }
+    }
+
+    /// Reads the multipart body, streaming the `file` part (or the first
+    /// part with a file name) through the CSV parser into chunks.
+    async fn read(
+        &mut self,
+        import: &mut MemberImport<'_>,
+        mut payload: Multipart,
+        limits: MultipartLimits,
+    ) -> Result<(), ApiError> {
+        let mut total = 0usize;
+        let mut found = false;
+        while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
+            let is_file = field
+                .content_disposition()
+                .is_some_and(|d| d.get_filename().is_some())
+                || field.name() == Some("file");
+            if !is_file || found {
+                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                    total += chunk.len();
+                    if total > limits.max_request_size {
+                        return Err(too_large("request-too-large", limits.max_request_size));
+                    }
+                }
+                continue;
+            }
+            found = true;
+            if !field.content_type().is_none_or(acceptable_csv) {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported-file-type",
+                    "Unsupported media type",
+                    "the file must be CSV (text/csv)",
+                ));
+            }
+            let mut csv = CsvStream::new();
+            let mut records = Vec::new();
+            let mut size = 0usize;
+            while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                total += chunk.len();
+                size += chunk.len();
+                if total > limits.max_request_size {
+                    return Err(too_large("request-too-large", limits.max_request_size));
+                }
+                if size > limits.max_file_size {
+                    return Err(too_large("file-too-large", limits.max_file_size));
+                }
+                csv.feed(&chunk, &mut records).map_err(invalid_csv)?;
+                self.take(import, &mut records).await?;
+            }
+            csv.finish(&mut records).map_err(invalid_csv)?;
+            self.take(import, &mut records).await?;
+            if self.columns.is_none() {
+                return Err(ApiError::bad_request(
+                    "invalid-csv",
+                    "the file is empty: it must start with a header with a userId column",
+                ));
+            }
+            self.apply(import, true).await?;
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(ApiError::bad_request(
+                "missing-file",
+                "the multipart body must have a `file` part",
+            ))
+        }
+    }
+
+    /// Takes parsed records, applying each chunk as soon as it is full, so
+    /// what is committed does not depend on how the upload was cut into
+    /// network reads.
+    async fn take(
+        &mut self,
+        import: &mut MemberImport<'_>,
+        records: &mut Vec<Record>,
+    ) -> Result<(), ApiError> {
+        for record in records.drain(..) {
+            self.take_one(record)?;
+            self.apply(import, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes one parsed record: the header first, then data rows.
+    fn take_one(&mut self, record: Record) -> Result<(), ApiError> {
+        let Some((user_column, role_column)) = self.columns else {
+            let column = |name: &str| {
+                record
+                    .fields
+                    .iter()
+                    .position(|f| f.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
+            };
+            let user_column = column("userId").ok_or_else(|| {
+                ApiError::bad_request("invalid-csv", "the CSV header must have a userId column")
+            })?;
+            self.columns = Some((user_column, column("role")));
+            return Ok(());
+        };
+        self.rows_read += 1;
+        if self.rows_read > self.limits.max_rows {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-many-rows",
                 "Payload too large",
-                format!("an import holds at most {MAX_IMPORT_ROWS} rows"),
+                format!(
+                    "an import holds at most {} rows; line {} is beyond that",
+                    self.limits.max_rows, record.line
+                ),
             ));
         }
-        let line = index as u64 + 2;
-        let failed = |user_id, code, detail: String| ImportRow {
-            line,
-            user_id,
-            status: "failed",
-            code: Some(code),
-            detail: Some(detail),
+        let field = |column: usize| record.fields.get(column).map(Option::as_deref);
+        let refused = |user_id, code, detail: &str| {
+            ReadRow::Refused(ImportRow {
+                line: record.line,
+                user_id,
+                status: "failed",
+                code,
+                detail: detail.to_owned(),
+            })
         };
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                rows.push(failed(None, "invalid-csv", e.to_string()));
-                continue;
-            }
-        };
-        let Some(user_id) = record
-            .get(user_column)
+        let row = match field(user_column)
+            .flatten()
             .and_then(|u| Uuid::parse_str(u).ok())
-        else {
-            rows.push(failed(
-                None,
-                "invalid-user-id",
-                "userId must be a UUID".into(),
-            ));
-            continue;
-        };
-        let role = match role(role_column.and_then(|c| record.get(c))) {
-            Ok(role) => role,
-            Err(error) => {
-                rows.push(failed(
-                    Some(user_id),
-                    error.code(),
-                    "role must be OWNER, ADMIN or MEMBER".into(),
-                ));
-                continue;
-            }
-        };
-        match state
-            .service
-            .add_member(&auth.actor, organization, UserId::from_uuid(user_id), role)
-            .await
         {
-            Ok(_) => rows.push(ImportRow {
-                line,
-                user_id: Some(user_id),
-                status: "added",
-                code: None,
-                detail: None,
-            }),
-            Err(error @ orgman_domain::OrgError::Unavailable(_)) => return Err(error.into()),
-            Err(error) => {
-                let detail = error.to_string();
-                rows.push(failed(Some(user_id), ApiError::from(error).code(), detail));
+            None => refused(None, "invalid-user-id", "userId must be a UUID"),
+            Some(user_id) => match role_column.map(field).unwrap_or(Some(None)) {
+                None => refused(Some(user_id), "validation-failed", "role is not UTF-8"),
+                Some(text) => match role(text) {
+                    Ok(role) => ReadRow::Entry(ImportEntry {
+                        user: UserId::from_uuid(user_id),
+                        role,
+                    }),
+                    Err(error) => refused(
+                        Some(user_id),
+                        error.code(),
+                        "role must be OWNER, ADMIN or MEMBER",
+                    ),
+                },
+            },
+        };
+        self.pending.push((record.line, row));
+        Ok(())
+    }
+
+    /// Applies full chunks of the rows read (and, at the end, the rest).
+    async fn apply(&mut self, import: &mut MemberImport<'_>, last: bool) -> Result<(), ApiError> {
+        let chunk = self.limits.chunk_size;
+        while self.pending.len() >= chunk || (last && !self.pending.is_empty()) {
+            let rows: Vec<_> = self
+                .pending
+                .drain(..chunk.min(self.pending.len()))
+                .collect();
+            let entries: Vec<ImportEntry> = rows
+                .iter()
+                .filter_map(|(_, row)| match row {
+                    ReadRow::Entry(entry) => Some(*entry),
+                    ReadRow::Refused(_) => None,
+                })
+                .collect();
+            let mut outcomes = if entries.is_empty() {
+                Vec::new()
+            } else {
+                import.apply(&entries).await?
             }
+            .into_iter();
+            let through = rows.last().map_or(0, |(line, _)| *line);
+            for (line, row) in rows {
+                match row {
+                    ReadRow::Refused(refused) => self.refuse(refused),
+                    ReadRow::Entry(entry) => match outcomes.next() {
+                        Some(ImportOutcome::Added) => self.report.added += 1,
+                        Some(ImportOutcome::Unchanged) => self.report.unchanged += 1,
+                        Some(ImportOutcome::Failed(error)) => {
+                            let detail = error.to_string();
+                            self.refuse(ImportRow {
+                                line,
+                                user_id: Some(entry.user.as_uuid()),
+                                status: "failed",
+                                code: ApiError::from(error).code(),
+                                detail,
+                            });
+                        }
+                        None => {
+                            return Err(ApiError::internal("an import chunk lost an outcome"));
+                        }
+                    },
+                }
+            }
+            self.committed_through_line = through;
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, row: ImportRow) {
+        self.report.failed += 1;
+        if self.report.rows.len() < self.limits.max_reported_failures {
+            self.report.rows.push(row);
+        } else {
+            self.report.rows_truncated = true;
         }
     }
-    let added = rows.iter().filter(|r| r.status == "added").count() as u64;
-    Ok(Json(ImportReport {
-        added,
-        failed: rows.len() as u64 - added,
-        rows,
-    }))
+}
+
+fn acceptable_csv(mime: &actix_web::mime::Mime) -> bool {
+    matches!(
+        (mime.type_().as_str(), mime.subtype().as_str()),
+        ("text", "csv")
+            | ("text", "plain")
+            | ("application", "octet-stream")
+            | ("application", "vnd.ms-excel")
+    )
+}
+
+fn multipart_error(error: actix_multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(
+        "invalid-multipart",
+        format!("cannot read the multipart body: {error}"),
+    )
+}
+
+fn invalid_csv(error: CsvError) -> ApiError {
+    ApiError::bad_request("invalid-csv", error.to_string())
 }
 
 fn too_large(code: &'static str, limit: usize) -> ApiError {
@@ -286,65 +469,4 @@ fn too_large(code: &'static str, limit: usize) -> ApiError {
         "Payload too large",
         format!("the limit is {limit} bytes"),
     )
-}
-
-/// Reads the `file` part (or the only file part), enforcing both limits
-/// while streaming.
-async fn read_csv_field(
-    mut payload: Multipart,
-    max_file: usize,
-    max_request: usize,
-) -> Result<Vec<u8>, ApiError> {
-    let multipart_error = |e: actix_multipart::MultipartError| {
-        ApiError::bad_request(
-            "invalid-multipart",
-            format!("cannot read the multipart body: {e}"),
-        )
-    };
-    let mut total = 0usize;
-    let mut file: Option<Vec<u8>> = None;
-    while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
-        let is_file = field
-            .content_disposition()
-            .is_some_and(|d| d.get_filename().is_some())
-            || field.name() == Some("file");
-        if is_file {
-            let acceptable = field.content_type().is_none_or(|mime| {
-                matches!(
-                    (mime.type_().as_str(), mime.subtype().as_str()),
-                    ("text", "csv")
-                        | ("text", "plain")
-                        | ("application", "octet-stream")
-                        | ("application", "vnd.ms-excel")
-                )
-            });
-            if !acceptable {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-file-type",
-                    "Unsupported media type",
-                    "the file must be CSV (text/csv)",
-                ));
-            }
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-            total += chunk.len();
-            if total > max_request {
-                return Err(too_large("request-too-large", max_request));
-            }
-            if is_file && bytes.len() + chunk.len() > max_file {
-                return Err(too_large("file-too-large", max_file));
-            }
-            if is_file {
-                bytes.extend_from_slice(&chunk);
-            }
-        }
-        if is_file && file.is_none() {
-            file = Some(bytes);
-        }
-    }
-    file.ok_or_else(|| {
-        ApiError::bad_request("missing-file", "the multipart body must have a `file` part")
-    })
 }

@@ -1,0 +1,255 @@
+//! Bulk member import through the use case, with the in-memory ports.
+
+mod support;
+
+use orgman_domain::{
+    EventKind, ImportEntry, ImportOutcome, ImportTotals, LifecycleAction, OrgError, OrgRole,
+    OrgStatus, Permission, UserId,
+};
+use orgman_memory::block_on;
+use support::World;
+
+fn entries(users: &[UserId], role: OrgRole) -> Vec<ImportEntry> {
+    users
+        .iter()
+        .map(|&user| ImportEntry { user, role })
+        .collect()
+}
+
+#[test]
+fn chunks_add_members_with_one_event_each_in_order() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let users: Vec<_> = (0..5).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+    let before = w.events();
+
+    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let first = block_on(import.apply(&entries(&users[..3], OrgRole::Member))).unwrap();
+    let second = block_on(import.apply(&entries(&users[3..], OrgRole::Admin))).unwrap();
+    assert!(
+        first
+            .iter()
+            .chain(&second)
+            .all(|o| *o == ImportOutcome::Added)
+    );
+    assert_eq!(
+        import.totals(),
+        ImportTotals {
+            added: 5,
+            unchanged: 0,
+            failed: 0,
+            chunks: 2
+        }
+    );
+    let events = w.memory.store.committed_events();
+    let added: Vec<_> = events[before..]
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::MemberAdded { user_id, role } => (user_id, role, e.actor),
+            ref other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    let expected: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(n, &u)| {
+            let role = if n < 3 {
+                OrgRole::Member
+            } else {
+                OrgRole::Admin
+            };
+            (u, role, Some(ann.user_id()))
+        })
+        .collect();
+    assert_eq!(added, expected);
+}
+
+#[test]
+fn rows_are_judged_one_by_one_and_a_rerun_changes_nothing() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let bob = w.user("bob").user_id();
+    let carl = w.user("carl").user_id();
+    let stranger = UserId::from_uuid(w.memory.ids.next());
+    let rows = [
+        ImportEntry {
+            user: bob,
+            role: OrgRole::Member,
+        },
+        ImportEntry {
+            user: stranger,
+            role: OrgRole::Member,
+        },
+        ImportEntry {
+            user: bob,
+            role: OrgRole::Member,
+        },
+        ImportEntry {
+            user: bob,
+            role: OrgRole::Admin,
+        },
+        ImportEntry {
+            user: ann.user_id(),
+            role: OrgRole::Owner,
+        },
+        ImportEntry {
+            user: carl,
+            role: OrgRole::Owner,
+        },
+    ];
+    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let outcomes = block_on(import.apply(&rows)).unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            ImportOutcome::Added,
+            ImportOutcome::Failed(OrgError::UserNotFound),
+            ImportOutcome::Unchanged,
+            ImportOutcome::Failed(OrgError::AlreadyMember),
+            ImportOutcome::Unchanged,
+            ImportOutcome::Added,
+        ]
+    );
+    let events = w.events();
+    let again = block_on(import.apply(&rows)).unwrap();
+    assert_eq!(again[0], ImportOutcome::Unchanged);
+    assert_eq!(again[5], ImportOutcome::Unchanged);
+    assert_eq!(w.events(), events, "a rerun writes no event");
+}
+
+#[test]
+fn an_admin_imports_but_cannot_grant_owner() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let dee = w.user("dee");
+    block_on(
+        w.service
+            .add_member(&ann, org.id(), dee.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    let eve = w.user("eve").user_id();
+    let fay = w.user("fay").user_id();
+    let mut import = block_on(w.service.start_import(&dee, org.id())).unwrap();
+    let outcomes = block_on(import.apply(&[
+        ImportEntry {
+            user: eve,
+            role: OrgRole::Owner,
+        },
+        ImportEntry {
+            user: fay,
+            role: OrgRole::Admin,
+        },
+    ]))
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            ImportOutcome::Failed(OrgError::OwnerRequired),
+            ImportOutcome::Added
+        ]
+    );
+}
+
+#[test]
+fn members_and_outsiders_cannot_start_an_import() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let bob = w.user("bob");
+    assert_eq!(
+        block_on(w.service.start_import(&bob, org.id())).unwrap_err(),
+        OrgError::NotFound
+    );
+    block_on(
+        w.service
+            .add_member(&ann, org.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(w.service.start_import(&bob, org.id())).unwrap_err(),
+        OrgError::Forbidden {
+            permission: Permission::ManageMembers
+        }
+    );
+}
+
+#[test]
+fn a_chunk_after_a_suspension_or_a_demotion_writes_nothing_and_earlier_chunks_stay() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let dee = w.user("dee");
+    block_on(
+        w.service
+            .add_member(&ann, org.id(), dee.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    let users: Vec<_> = (0..4).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+
+    // The importing ADMIN is demoted between two chunks.
+    let mut import = block_on(w.service.start_import(&dee, org.id())).unwrap();
+    block_on(import.apply(&entries(&users[..2], OrgRole::Member))).unwrap();
+    block_on(
+        w.service
+            .change_role(&ann, org.id(), dee.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let events = w.events();
+    assert_eq!(
+        block_on(import.apply(&entries(&users[2..], OrgRole::Member))).unwrap_err(),
+        OrgError::Forbidden {
+            permission: Permission::ManageMembers
+        }
+    );
+    assert_eq!(w.events(), events);
+    assert_eq!(import.totals().added, 2);
+
+    // An OWNER's import stops when the organization is suspended.
+    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    block_on(import.apply(&entries(&users[2..3], OrgRole::Member))).unwrap();
+    block_on(
+        w.service
+            .transition(&w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(import.apply(&entries(&users[3..], OrgRole::Member))).unwrap_err(),
+        OrgError::ReadOnly {
+            status: OrgStatus::Suspended
+        }
+    );
+    let members = w.memory.store.memberships_of(org.id());
+    assert_eq!(members.len(), 2 + 3, "ann, dee and the three committed");
+    assert!(!members.iter().any(|m| m.user_id == users[3]));
+}
+
+#[test]
+fn storage_going_down_mid_import_keeps_what_committed() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let users: Vec<_> = (0..4).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    block_on(import.apply(&entries(&users[..2], OrgRole::Member))).unwrap();
+    w.memory.store.set_unavailable(true);
+    assert!(matches!(
+        block_on(import.apply(&entries(&users[2..], OrgRole::Member))),
+        Err(OrgError::Unavailable(_))
+    ));
+    w.memory.store.set_unavailable(false);
+    assert_eq!(w.memory.store.memberships_of(org.id()).len(), 1 + 2);
+    // Going again over the whole list completes it.
+    let outcomes = block_on(import.apply(&entries(&users, OrgRole::Member))).unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            ImportOutcome::Unchanged,
+            ImportOutcome::Unchanged,
+            ImportOutcome::Added,
+            ImportOutcome::Added
+        ]
+    );
+}
