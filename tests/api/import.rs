@@ -347,3 +347,151 @@ async fn an_admin_cannot_import_owners_and_a_suspended_organization_refuses_the_
     )
     .await;
 }
+
+/// The real binary, for a test that kills it.
+struct Process {
+    child: std::process::Child,
+    app: TestApp,
+}
+
+impl Process {
+    fn start(database_url: &str) -> Process {
+        let stack = orgman_testkit::Stack::get();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_orgman-server"))
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("SERVER_ADDRESS", "127.0.0.1")
+            .env("SERVER_PORT", port.to_string())
+            .env("SECURITY_OAUTH2_BASE_SERVER_URL", base)
+            .env("SECURITY_OAUTH2_REALM", realm)
+            .env("SECURITY_OAUTH2_AUDIENCE", &stack.oidc_audience)
+            .env("ORGMAN_CACHE_ENABLED", "false")
+            .env("ORGMAN_OUTBOX_RELAY_ENABLED", "false")
+            .env("ORGMAN_IMPORT_CHUNK_SIZE", "200")
+            .env("LOGGING_LEVEL_ROOT", "ERROR")
+            .env("LOGGING_LEVEL_APP", "ERROR")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the service did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Process {
+            child,
+            app: TestApp {
+                address: format!("http://127.0.0.1:{port}"),
+                database_url: database_url.to_owned(),
+                db_proxy: None,
+            },
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_without_duplicates() {
+    use std::io::Write;
+    let stack = orgman_testkit::Stack::get();
+    let database_url = stack.fresh_database().await;
+    let mut process = Process::start(&database_url);
+    let app = &process.app;
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let org = app.create_org("killed").await;
+    let users = app.bulk_users(6_000).await;
+    let csv = csv_of(&users, "MEMBER");
+    let members = format!(
+        "SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}' AND role = 'MEMBER'"
+    );
+
+    // The upload trickles in, so the process dies with the file half read.
+    let boundary = "orgman-test-boundary";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + csv.len() + tail.len();
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let (token, path, upload) = (
+        admin.clone(),
+        format!("/api/v1/organizations/{org}/members/import"),
+        csv.clone(),
+    );
+    let uploader = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let _ = write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n{head}"
+        );
+        for piece in upload.as_bytes().chunks(4_500) {
+            if stream.write_all(piece).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(15));
+        }
+        let _ = stream.write_all(tail.as_bytes());
+    });
+    orgman_testkit::eventually(
+        "a few chunks are committed",
+        std::time::Duration::from_secs(30),
+        || async { app.count(&members).await >= 600 },
+    )
+    .await;
+    process.child.kill().unwrap();
+    process.child.wait().unwrap();
+    uploader.join().unwrap();
+
+    let committed = app.count(&members).await;
+    assert!(committed < users.len() as i64, "killed before the end");
+    assert_eq!(committed % 200, 0, "only whole chunks: {committed}");
+    let events = format!(
+        "SELECT count(*) AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added' AND payload->'kind'->>'role' = 'MEMBER'"
+    );
+    assert_eq!(
+        app.count(&events).await,
+        committed,
+        "one event per committed member"
+    );
+    let audited = format!(
+        "SELECT count(*) AS n FROM audit_events WHERE org_id = '{org}' AND action = 'organization.member.added'"
+    );
+    assert_eq!(app.count(&audited).await, committed + 1);
+
+    // Started again, the same file completes the import.
+    drop(process);
+    let process = Process::start(&database_url);
+    let app = &process.app;
+    let report = body(import(app, &org, &admin, &csv).await).await;
+    assert_eq!(report["unchanged"].as_i64(), Some(committed), "{report}");
+    assert_eq!(
+        report["added"].as_i64(),
+        Some(users.len() as i64 - committed)
+    );
+    assert_eq!(app.count(&members).await, users.len() as i64);
+    assert_eq!(app.count(&events).await, users.len() as i64);
+    let distinct = format!(
+        "SELECT count(DISTINCT payload->'kind'->>'userId') AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
+    );
+    assert_eq!(
+        app.count(&distinct).await,
+        users.len() as i64 + 1,
+        "no duplicate event"
+    );
+}

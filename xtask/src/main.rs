@@ -30,10 +30,13 @@ usage: cargo xtask <command>
   secrets rotate              re-encrypt SSO client secrets with the active
                               key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
                               safe while the service runs
-  bench [http] [outbox]       http: the hot path beside its anchors (pgbench
+  bench [http] [outbox] [import]
+                              http: the hot path beside its anchors (pgbench
                               -S, the HTTP floor, Redis GET), per authorizer
                               and cache setting; outbox: the relay's drain
-                              rate and commit-to-broker latency. Release
+                              rate and commit-to-broker latency; import: a
+                              100,000-member CSV import beside psql \\copy of
+                              the same rows, and the server's memory. Release
                               build, a fresh `bench` stack; tables on stdout,
                               target/bench/latest.json
   spicedb reconcile           recompute SpiceDB's relationships from
@@ -308,7 +311,7 @@ fn secrets_rotate() -> Result<()> {
 /// The benchmarks: each a program run in release mode against a fresh
 /// `bench` stack, which is always stopped afterwards.
 fn bench(names: &[String]) -> Result<()> {
-    const KNOWN: &[&str] = &["http", "outbox"];
+    const KNOWN: &[&str] = &["http", "outbox", "import"];
     let names: Vec<&str> = if names.is_empty() {
         KNOWN.to_vec()
     } else {

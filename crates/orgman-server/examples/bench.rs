@@ -736,6 +736,225 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
     }
 }
 
+/// Figures of one member import.
+struct ImportFigures {
+    rows: usize,
+    seconds: f64,
+    added: u64,
+    peak_rss_kib: u64,
+    idle_rss_kib: u64,
+}
+
+/// Member import through the API beside `psql \copy` of the same rows into
+/// a scratch table `LIKE organization_members INCLUDING ALL` (same indexes;
+/// the import also writes an outbox row and an audit row per member, checks
+/// every user exists, and the relay publishes the events meanwhile). Two
+/// file sizes, to show memory does not follow the file.
+async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService) -> Value {
+    let url = env("DATABASE_URL");
+    let rows_large = env_number("BENCH_IMPORT_ROWS", 100_000);
+    let rows_small = rows_large / 5;
+    let dir = std::env::temp_dir().join("orgman-bench-import");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Users for both files, loaded with COPY (setup, not measured).
+    let users: Vec<uuid::Uuid> = (0..rows_large + rows_small)
+        .map(|_| uuid::Uuid::new_v4())
+        .collect();
+    let users_file = dir.join("users.csv");
+    let mut text = String::with_capacity(users.len() * 50);
+    for id in &users {
+        text.push_str(&format!("{id},import-{id}\n"));
+    }
+    std::fs::write(&users_file, text).unwrap();
+    psql(
+        &url,
+        &format!(
+            "\\copy users (id, subject) FROM '{}' CSV",
+            users_file.display()
+        ),
+    );
+
+    let owner = Actor::platform_admin(seed.users[0].0);
+    let organization = |slug: &str| {
+        let slug = slug.to_owned();
+        async move {
+            service
+                .create(
+                    &owner,
+                    OrgName::parse(&slug).unwrap(),
+                    Slug::parse(&slug).unwrap(),
+                )
+                .await
+                .unwrap()
+                .id()
+        }
+    };
+    let anchor_org = organization("bench-import-anchor").await;
+    let small_org = organization("bench-import-small").await;
+    let large_org = organization("bench-import-large").await;
+
+    // The anchor: psql \copy of the large file's rows.
+    let copy_file = dir.join("copy.csv");
+    let mut text = String::with_capacity(rows_large * 60);
+    for id in &users[..rows_large] {
+        text.push_str(&format!("{anchor_org},{id},MEMBER\n"));
+    }
+    std::fs::write(&copy_file, text).unwrap();
+    psql(
+        &url,
+        "DROP TABLE IF EXISTS import_anchor; CREATE TABLE import_anchor (LIKE organization_members INCLUDING ALL)",
+    );
+    let started = Instant::now();
+    psql(
+        &url,
+        &format!(
+            "\\copy import_anchor (org_id, user_id, role) FROM '{}' CSV",
+            copy_file.display()
+        ),
+    );
+    let copy_seconds = started.elapsed().as_secs_f64();
+    psql(&url, "DROP TABLE import_anchor");
+
+    let config = Config {
+        name: "import",
+        authorizer: "database",
+        redis: true,
+    };
+    let server = Server::start(binary, &config);
+    let token = seed.users[0].1.clone();
+    let small = import_once(&server, &token, small_org, &users[rows_large..]).await;
+    let large = import_once(&server, &token, large_org, &users[..rows_large]).await;
+    drop(server);
+    assert_eq!(large.added as usize, rows_large, "every row imported");
+    assert_eq!(small.added as usize, rows_small, "every row imported");
+
+    let ratio = copy_seconds / large.seconds;
+    println!(
+        "\n| member import, {} rows | seconds | rows/s | ratio |",
+        large.rows
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| psql \\copy into a LIKE ... INCLUDING ALL table | {copy_seconds:.3} | {:.0} | anchor |",
+        large.rows as f64 / copy_seconds
+    );
+    println!(
+        "| POST .../members/import (CSV, chunks of 1000; outbox + audit rows) | {:.3} | {:.0} | {ratio:.2}× psql \\copy |",
+        large.seconds,
+        large.rows as f64 / large.seconds
+    );
+    println!(
+        "| server RSS: idle / peak importing {} rows / peak importing {} rows | {} / {} / {} MiB | | |",
+        small.rows,
+        large.rows,
+        large.idle_rss_kib / 1024,
+        small.peak_rss_kib / 1024,
+        large.peak_rss_kib / 1024
+    );
+    json!({
+        "rows": large.rows,
+        "copy_seconds": copy_seconds,
+        "import_seconds": large.seconds,
+        "import_rows_per_second": (large.rows as f64 / large.seconds).round(),
+        "ratio_to_copy": ratio,
+        "idle_rss_kib": large.idle_rss_kib,
+        "peak_rss_kib": {"rows": {small.rows.to_string(): small.peak_rss_kib, large.rows.to_string(): large.peak_rss_kib}},
+    })
+}
+
+fn psql(url: &str, command: &str) {
+    let status = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qc", command])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql {command}");
+}
+
+/// One import through the API, sampling the server's RSS meanwhile.
+async fn import_once(
+    server: &Server,
+    token: &str,
+    org: OrganizationId,
+    users: &[uuid::Uuid],
+) -> ImportFigures {
+    let mut csv = String::with_capacity(users.len() * 45 + 16);
+    csv.push_str("userId,role\n");
+    for id in users {
+        csv.push_str(&format!("{id},MEMBER\n"));
+    }
+    let pid = server.child.id();
+    let idle_rss_kib = rss_kib(pid);
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.into_bytes())
+            .file_name("members.csv")
+            .mime_str("text/csv")
+            .unwrap(),
+    );
+    // BENCH_PERF=<file>: a system-wide profile of the import, for `perf
+    // report --sort comm,dso`.
+    let perf = std::env::var("BENCH_PERF").ok().map(|file| {
+        Command::new("perf")
+            .args([
+                "record",
+                "-a",
+                "-g",
+                "-F",
+                "499",
+                "-o",
+                &format!("{file}.{}", users.len()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("perf")
+    });
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/organizations/{org}/members/import",
+            server.base
+        ))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let report: Value = response.json().await.unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak_rss_kib = sampler.join().unwrap();
+    assert!(status.is_success(), "import answered {status}: {report}");
+    ImportFigures {
+        rows: users.len(),
+        seconds,
+        added: report["added"].as_u64().unwrap_or(0),
+        peak_rss_kib,
+        idle_rss_kib,
+    }
+}
+
 /// The membership check through the domain, 16 concurrent callers.
 async fn membership_checks(
     store: &Arc<PgStore>,
@@ -1011,8 +1230,11 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let names = std::env::var("BENCH_NAMES").unwrap_or_else(|_| "http outbox".into());
+    // The import needs one user with a token; the others need the key set.
+    let only_import = names.split_whitespace().all(|n| n == "import");
     let sizes = Sizes {
-        users: env_number("BENCH_USERS", 1000),
+        users: env_number("BENCH_USERS", if only_import { 1 } else { 1000 }),
         organizations: env_number("BENCH_ORGS", 100),
         per_user: env_number("BENCH_ORGS_PER_USER", 5),
         seconds: env_number("BENCH_SECONDS", 8) as u64,
@@ -1023,7 +1245,6 @@ async fn main() {
     let store = Arc::new(PgStore::connect(&PgSettings::from_url(&database_url).unwrap()).unwrap());
     let seed = seed(&store, &sizes).await;
 
-    let names = std::env::var("BENCH_NAMES").unwrap_or_else(|_| "http outbox".into());
     let mut report = json!({
         "date": String::from_utf8_lossy(&Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().map(|o| o.stdout).unwrap_or_default()).trim(),
         "machine": {
@@ -1059,6 +1280,13 @@ async fn main() {
             "commit_to_broker_p50_ms": figures.latency_p50_ms,
             "commit_to_broker_p99_ms": figures.latency_p99_ms,
         });
+    }
+    if names.split_whitespace().any(|n| n == "import") {
+        let service = OrganizationService::new(
+            ServicePorts::over_storage(store.clone()),
+            ServiceSettings::default(),
+        );
+        report["import"] = import_bench(&binary, &seed, &service).await;
     }
     let out = PathBuf::from(env("BENCH_OUTPUT"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
