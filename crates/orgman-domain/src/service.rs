@@ -819,24 +819,22 @@ fn visible_to(actor: &Actor, organization: Organization) -> Result<Organization,
     }
 }
 
-/// The cache entries that committed events make stale.
+/// The cache entries that committed events make stale, each once, in the
+/// order the events name them.
 pub fn affected_keys(events: &[DomainEvent]) -> Vec<CacheKey> {
+    let mut seen = std::collections::HashSet::new();
     let mut keys = Vec::new();
-    for event in events {
-        let organization = event.organization_id;
-        let key = CacheKey::Organization(organization);
-        if !keys.contains(&key) {
+    let mut add = |key: CacheKey| {
+        if seen.insert(key) {
             keys.push(key);
         }
+    };
+    for event in events {
+        let organization = event.organization_id;
+        add(CacheKey::Organization(organization));
         if let Some(user) = event.kind.member() {
-            for key in [
-                CacheKey::Role(organization, user),
-                CacheKey::UserOrganizations(user),
-            ] {
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
+            add(CacheKey::Role(organization, user));
+            add(CacheKey::UserOrganizations(user));
         }
     }
     keys

@@ -9,7 +9,7 @@ use orgman_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::schema::{audit_events, organization_members, organizations, outbox, users};
+use crate::schema::{organization_members, organizations, users};
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {error}"))
@@ -124,47 +124,24 @@ impl UserRow {
     }
 }
 
-#[derive(Insertable, Debug)]
-#[diesel(table_name = outbox)]
+/// The outbox row of one event; its audit row is derived from the stored
+/// payload in the same statement.
 pub(crate) struct NewOutboxRow {
     pub(crate) event_id: Uuid,
     pub(crate) aggregate_id: Uuid,
-    pub(crate) event_type: String,
+    pub(crate) event_type: &'static str,
     pub(crate) payload: serde_json::Value,
 }
 
-#[derive(Insertable, Debug)]
-#[diesel(table_name = audit_events)]
-pub(crate) struct NewAuditRow {
-    pub(crate) id: Uuid,
-    pub(crate) org_id: Uuid,
-    pub(crate) actor_id: Option<Uuid>,
-    pub(crate) action: String,
-    pub(crate) request_id: Option<Uuid>,
-    pub(crate) details: serde_json::Value,
-    pub(crate) occurred_at: OffsetDateTime,
-}
-
-/// The outbox and audit rows of one event.
-pub(crate) fn event_rows(event: &DomainEvent) -> Result<(NewOutboxRow, NewAuditRow), StoreError> {
+pub(crate) fn outbox_row(event: &DomainEvent) -> Result<NewOutboxRow, StoreError> {
     let payload = serde_json::to_value(event)
         .map_err(|e| StoreError::Other(format!("cannot serialize event: {e}")))?;
-    let outbox = NewOutboxRow {
+    Ok(NewOutboxRow {
         event_id: event.id.as_uuid(),
         aggregate_id: event.organization_id.as_uuid(),
-        event_type: event.type_name().to_owned(),
-        payload: payload.clone(),
-    };
-    let audit = NewAuditRow {
-        id: event.id.as_uuid(),
-        org_id: event.organization_id.as_uuid(),
-        actor_id: event.actor.map(|a| a.as_uuid()),
-        action: event.type_name().to_owned(),
-        request_id: event.request_id.map(|r| r.as_uuid()),
-        details: payload["kind"].clone(),
-        occurred_at: event.occurred_at,
-    };
-    Ok((outbox, audit))
+        event_type: event.type_name(),
+        payload,
+    })
 }
 
 /// Memberships as columns, for one `unnest` insert.
@@ -192,7 +169,7 @@ impl MemberColumns {
 pub(crate) struct OutboxColumns {
     pub(crate) event_ids: Vec<Uuid>,
     pub(crate) aggregate_ids: Vec<Uuid>,
-    pub(crate) event_types: Vec<String>,
+    pub(crate) event_types: Vec<&'static str>,
     pub(crate) payloads: Vec<serde_json::Value>,
 }
 
@@ -202,29 +179,5 @@ impl OutboxColumns {
         self.aggregate_ids.push(row.aggregate_id);
         self.event_types.push(row.event_type);
         self.payloads.push(row.payload);
-    }
-}
-
-/// Audit rows as columns, for one `unnest` insert.
-#[derive(Default)]
-pub(crate) struct AuditColumns {
-    pub(crate) ids: Vec<Uuid>,
-    pub(crate) org_ids: Vec<Uuid>,
-    pub(crate) actor_ids: Vec<Option<Uuid>>,
-    pub(crate) actions: Vec<String>,
-    pub(crate) request_ids: Vec<Option<Uuid>>,
-    pub(crate) details: Vec<serde_json::Value>,
-    pub(crate) occurred_at: Vec<OffsetDateTime>,
-}
-
-impl AuditColumns {
-    pub(crate) fn push(&mut self, row: NewAuditRow) {
-        self.ids.push(row.id);
-        self.org_ids.push(row.org_id);
-        self.actor_ids.push(row.actor_id);
-        self.actions.push(row.action);
-        self.request_ids.push(row.request_id);
-        self.details.push(row.details);
-        self.occurred_at.push(row.occurred_at);
     }
 }

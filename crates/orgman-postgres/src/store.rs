@@ -28,6 +28,9 @@ pub(crate) type Connection = Object<Manager>;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// No external authorizer consumes the outbox: events are written
+    /// already settled for the authorizer sink.
+    without_authorizer_sink: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -76,7 +79,22 @@ impl PgStore {
             .recycle_timeout(Some(settings.timeout))
             .build()
             .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            without_authorizer_sink: false,
+        })
+    }
+
+    /// For installations where nothing consumes the authorizer sink (the
+    /// domain's own `RoleAuthorizer` decides): events are written already
+    /// settled for it, so the outbox keeps no index entries waiting for a
+    /// sync that never comes. Switching to an external authorizer later
+    /// starts from a reconciliation (`spicedb reconcile`), not from the
+    /// outbox.
+    #[must_use]
+    pub fn without_authorizer_sink(mut self) -> Self {
+        self.without_authorizer_sink = true;
+        self
     }
 
     /// Current pool figures.
@@ -124,7 +142,10 @@ impl OrganizationRepository for PgStore {
         <AsyncPgConnection as AsyncConnection>::TransactionManager::begin_transaction(&mut *conn)
             .await
             .map_err(from_diesel)?;
-        Ok(Box::new(PgUnitOfWork::new(conn)))
+        Ok(Box::new(PgUnitOfWork::new(
+            conn,
+            self.without_authorizer_sink,
+        )))
     }
 
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {

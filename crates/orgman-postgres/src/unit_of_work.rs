@@ -10,11 +10,10 @@ use orgman_domain::{
 };
 
 use crate::error::from_diesel;
-use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::rows::{
-    AuditColumns, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, event_rows,
-    version_to_db,
+    MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row, version_to_db,
 };
 use crate::schema::{organization_members, organizations, users};
 use crate::store::Connection;
@@ -22,12 +21,15 @@ use crate::store::Connection;
 pub(crate) struct PgUnitOfWork {
     /// `None` once committed or discarded.
     connection: Option<Connection>,
+    /// Events are written already settled for the authorizer sink.
+    authorizer_settled: bool,
 }
 
 impl PgUnitOfWork {
-    pub(crate) fn new(connection: Connection) -> Self {
+    pub(crate) fn new(connection: Connection, authorizer_settled: bool) -> Self {
         Self {
             connection: Some(connection),
+            authorizer_settled,
         }
     }
 
@@ -286,38 +288,32 @@ impl UnitOfWork for PgUnitOfWork {
         if events.is_empty() {
             return Ok(());
         }
-        let mut outbox_columns = OutboxColumns::default();
-        let mut audit_columns = AuditColumns::default();
+        let mut columns = OutboxColumns::default();
         for event in events {
-            let (outbox_row, audit_row) = event_rows(event)?;
-            outbox_columns.push(outbox_row);
-            audit_columns.push(audit_row);
+            columns.push(outbox_row(event)?);
         }
-        let conn = self.conn()?;
+        let authorizer_settled = self.authorizer_settled;
+        // One statement for both tables: the audit row is derived from the
+        // event as stored, so each payload crosses the wire and is parsed
+        // once. `seq` follows the order of `events`.
         diesel::sql_query(
-            "INSERT INTO outbox (event_id, aggregate_id, event_type, payload) \
-             SELECT id, agg, kind, body FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
-             ORDER BY n",
+            "WITH stored AS (\
+               INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at) \
+               SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END \
+               FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
+               ORDER BY n \
+               RETURNING event_id, aggregate_id, event_type, payload) \
+             INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
+             SELECT event_id, aggregate_id, (payload->>'actor')::uuid, event_type, \
+                    (payload->>'requestId')::uuid, payload->'kind', (payload->>'occurredAt')::timestamptz \
+             FROM stored",
         )
-        .bind::<Array<SqlUuid>, _>(outbox_columns.event_ids)
-        .bind::<Array<SqlUuid>, _>(outbox_columns.aggregate_ids)
-        .bind::<Array<Text>, _>(outbox_columns.event_types)
-        .bind::<Array<Jsonb>, _>(outbox_columns.payloads)
-        .execute(conn)
-        .await
-        .map_err(from_diesel)?;
-        diesel::sql_query(
-            "INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::varchar[], $5::uuid[], $6::jsonb[], $7::timestamptz[])",
-        )
-        .bind::<Array<SqlUuid>, _>(audit_columns.ids)
-        .bind::<Array<SqlUuid>, _>(audit_columns.org_ids)
-        .bind::<Array<Nullable<SqlUuid>>, _>(audit_columns.actor_ids)
-        .bind::<Array<Text>, _>(audit_columns.actions)
-        .bind::<Array<Nullable<SqlUuid>>, _>(audit_columns.request_ids)
-        .bind::<Array<Jsonb>, _>(audit_columns.details)
-        .bind::<Array<Timestamptz>, _>(audit_columns.occurred_at)
-        .execute(conn)
+        .bind::<Array<SqlUuid>, _>(columns.event_ids)
+        .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
+        .bind::<Array<Text>, _>(columns.event_types)
+        .bind::<Array<Jsonb>, _>(columns.payloads)
+        .bind::<Bool, _>(authorizer_settled)
+        .execute(self.conn()?)
         .await
         .map_err(from_diesel)?;
         Ok(())

@@ -712,3 +712,154 @@ async fn events_in_doubt_are_those_failed_dead_or_older_than_the_grace() {
         .unwrap();
     assert!(db.store.has_undelivered(sink, other, long).await.unwrap());
 }
+
+#[tokio::test]
+async fn bulk_reads_and_writes_of_a_unit_of_work_are_all_or_nothing() {
+    use orgman_domain::Membership;
+    let db = Db::new().await;
+    let org = db.org().await;
+    let ann = db.user().await.user_id();
+    let bob = db.user().await.user_id();
+    let ghost = UserId::from_uuid(Uuid::now_v7());
+    let now = OffsetDateTime::now_utc();
+    let member = |user, role| Membership {
+        organization_id: org.id(),
+        user_id: user,
+        role,
+        created_at: now,
+        updated_at: now,
+    };
+
+    let mut uow = db.store.begin().await.unwrap();
+    let mut known = uow.existing_users(&[ann, ghost, bob]).await.unwrap();
+    known.sort();
+    let mut expected = vec![ann, bob];
+    expected.sort();
+    assert_eq!(known, expected);
+    assert!(uow.memberships(org.id(), &[]).await.unwrap().is_empty());
+    // One unknown user refuses the whole statement.
+    assert!(
+        uow.insert_memberships(&[member(ann, OrgRole::Member), member(ghost, OrgRole::Member)])
+            .await
+            .is_err()
+    );
+    drop(uow);
+    assert_eq!(db.store.role_of(org.id(), ann).await.unwrap(), None);
+
+    let mut uow = db.store.begin().await.unwrap();
+    uow.insert_memberships(&[member(ann, OrgRole::Member), member(bob, OrgRole::Admin)])
+        .await
+        .unwrap();
+    let mut found: Vec<_> = uow
+        .memberships(org.id(), &[ann, bob, ghost, db.admin.user_id()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.user_id, m.role))
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        (ann, OrgRole::Member),
+        (bob, OrgRole::Admin),
+        (db.admin.user_id(), OrgRole::Owner),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+    uow.commit().await.unwrap();
+    assert_eq!(
+        db.store.role_of(org.id(), bob).await.unwrap(),
+        Some(OrgRole::Admin)
+    );
+}
+
+#[tokio::test]
+async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_sink_settles_it_at_birth()
+ {
+    use orgman_domain::ports::{Outbox, OutboxSink};
+    use orgman_domain::{DomainEvent, EventId, EventKind, RequestId};
+
+    #[derive(QueryableByName, Debug)]
+    struct Audit {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        actor_id: Option<Uuid>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        request_id: Option<Uuid>,
+        #[diesel(sql_type = Text)]
+        action: String,
+        #[diesel(sql_type = Text)]
+        details: String,
+        #[diesel(sql_type = BigInt)]
+        micros: i64,
+    }
+
+    let db = Db::new().await;
+    let org = db.org().await;
+    let ann = db.user().await.user_id();
+    let occurred_at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let event = |actor, request| DomainEvent {
+        id: EventId::from_uuid(Uuid::now_v7()),
+        occurred_at,
+        organization_id: org.id(),
+        actor,
+        request_id: request,
+        schema_version: DomainEvent::SCHEMA_VERSION,
+        kind: EventKind::MemberAdded {
+            user_id: ann,
+            role: OrgRole::Admin,
+        },
+    };
+    let request = RequestId::from_uuid(Uuid::now_v7());
+    let with_actor = event(Some(db.admin.user_id()), Some(request));
+    let without = event(None, None);
+    let append = |store: orgman_postgres::PgStore, events: Vec<DomainEvent>| async move {
+        let mut uow = store.begin().await.unwrap();
+        uow.append_events(&events).await.unwrap();
+        uow.commit().await.unwrap();
+    };
+    let authz_before = db
+        .store
+        .backlog(OutboxSink::Authorizer)
+        .await
+        .unwrap()
+        .pending;
+    let broker_before = db.store.backlog(OutboxSink::Broker).await.unwrap().pending;
+    append(db.store.clone(), vec![with_actor.clone()]).await;
+    let lean =
+        orgman_postgres::PgStore::connect(&orgman_postgres::PgSettings::from_url(&db.url).unwrap())
+            .unwrap()
+            .without_authorizer_sink();
+    append(lean, vec![without.clone()]).await;
+    assert_eq!(
+        db.store.backlog(OutboxSink::Broker).await.unwrap().pending,
+        broker_before + 2
+    );
+    assert_eq!(
+        db.store
+            .backlog(OutboxSink::Authorizer)
+            .await
+            .unwrap()
+            .pending,
+        authz_before + 1,
+        "only the usual store's event waits for an authorizer"
+    );
+
+    let mut conn = db.connection().await;
+    let read = |id: EventId| {
+        diesel::sql_query(
+            "SELECT actor_id, request_id, action, details::text AS details,
+                    (extract(epoch FROM occurred_at) * 1000000)::bigint AS micros
+             FROM audit_events WHERE id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
+    };
+    let audit: Audit = read(with_actor.id).get_result(&mut conn).await.unwrap();
+    assert_eq!(audit.actor_id, Some(db.admin.user_id().as_uuid()));
+    assert_eq!(audit.request_id, Some(request.as_uuid()));
+    assert_eq!(audit.action, "organization.member.added");
+    assert_eq!(audit.micros, 1_800_000_000 * 1_000_000);
+    let details: serde_json::Value = serde_json::from_str(&audit.details).unwrap();
+    assert_eq!(details["userId"], ann.to_string());
+    assert_eq!(details["role"], "ADMIN");
+    let audit: Audit = read(without.id).get_result(&mut conn).await.unwrap();
+    assert_eq!((audit.actor_id, audit.request_id), (None, None));
+}

@@ -464,6 +464,8 @@ struct Config {
     name: &'static str,
     authorizer: &'static str,
     redis: bool,
+    /// Run the outbox relays in the server (the default deployment).
+    relay: bool,
 }
 
 struct Server {
@@ -481,6 +483,7 @@ impl Server {
             .env("SERVER_ADDRESS", "127.0.0.1")
             .env("ORGMAN_AUTHORIZER", config.authorizer)
             .env("ORGMAN_CACHE_ENABLED", config.redis.to_string())
+            .env("ORGMAN_OUTBOX_RELAY_ENABLED", config.relay.to_string())
             .env("ORGMAN_CACHE_TTL_SECONDS", "300")
             .env("LOGGING_LEVEL_ROOT", "WARN")
             .env("LOGGING_LEVEL_APP", "WARN")
@@ -648,6 +651,7 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
         name: "outbox",
         authorizer: "database",
         redis: true,
+        relay: true,
     };
     let started = Instant::now();
     let server = Server::start(binary, &config);
@@ -820,6 +824,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         name: "import",
         authorizer: "database",
         redis: true,
+        relay: true,
     };
     let server = Server::start(binary, &config);
     let token = seed.users[0].1.clone();
@@ -828,6 +833,24 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     drop(server);
     assert_eq!(large.added as usize, rows_large, "every row imported");
     assert_eq!(small.added as usize, rows_small, "every row imported");
+    // The same import with the relays in another process (ORGMAN_OUTBOX_
+    // RELAY_ENABLED=false here), so the figure is the import's own work.
+    let alone_org = organization("bench-import-alone").await;
+    psql(
+        &url,
+        &format!("DELETE FROM organization_members WHERE org_id = '{large_org}'"),
+    );
+    let server = Server::start(
+        binary,
+        &Config {
+            relay: false,
+            ..config
+        },
+    );
+    let alone = import_once(&server, &token, alone_org, &users[..rows_large]).await;
+    drop(server);
+    assert_eq!(alone.added as usize, rows_large, "every row imported");
+    let ratio_alone = copy_seconds / alone.seconds;
 
     let ratio = copy_seconds / large.seconds;
     println!(
@@ -845,6 +868,11 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         large.rows as f64 / large.seconds
     );
     println!(
+        "| the same, relays in another process | {:.3} | {:.0} | {ratio_alone:.2}× psql \\copy |",
+        alone.seconds,
+        alone.rows as f64 / alone.seconds
+    );
+    println!(
         "| server RSS: idle / peak importing {} rows / peak importing {} rows | {} / {} / {} MiB | | |",
         small.rows,
         large.rows,
@@ -858,6 +886,8 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         "import_seconds": large.seconds,
         "import_rows_per_second": (large.rows as f64 / large.seconds).round(),
         "ratio_to_copy": ratio,
+        "import_seconds_relays_elsewhere": alone.seconds,
+        "ratio_to_copy_relays_elsewhere": ratio_alone,
         "idle_rss_kib": large.idle_rss_kib,
         "peak_rss_kib": {"rows": {small.rows.to_string(): small.peak_rss_kib, large.rows.to_string(): large.peak_rss_kib}},
     })
@@ -1041,22 +1071,26 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
             name: "database authorizer, Redis off",
             authorizer: "database",
             redis: false,
+            relay: true,
         },
         Config {
             name: "database authorizer, Redis on",
             authorizer: "database",
             redis: true,
+            relay: true,
         },
         Config {
             name: "SpiceDB authorizer, Redis on",
             authorizer: "spicedb",
             redis: true,
+            relay: true,
         },
         // Every read asks SpiceDB: the cost the decision cache saves.
         Config {
             name: "SpiceDB authorizer, Redis off",
             authorizer: "spicedb",
             redis: false,
+            relay: true,
         },
     ];
     let mut results: Vec<Value> = Vec::new();

@@ -113,8 +113,13 @@ impl Application {
             .context("building the HTTP client")?;
 
         // Adapters.
-        let store =
-            Arc::new(PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Without SpiceDB nothing consumes the authorizer sink.
+        let store = Arc::new(if config.spicedb.is_some() {
+            store
+        } else {
+            store.without_authorizer_sink()
+        });
         tracing::info!(
             issuer = %config.auth.issuer(),
             audience = config.auth.audience.as_deref().unwrap_or("(not checked)"),
