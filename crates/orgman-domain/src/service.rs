@@ -428,7 +428,7 @@ impl OrganizationService {
         let events = [self.event(id, None, deleted(erased))];
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
-        uow.commit().await?;
+        self.commit(uow, &events).await?;
         self.invalidate(&events).await;
         Ok(true)
     }
@@ -477,9 +477,40 @@ impl OrganizationService {
         let events = [self.event(id, Some(actor), kind)];
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
-        uow.commit().await?;
+        self.commit(uow, &events).await?;
         self.invalidate(&events).await;
         Ok(organization)
+    }
+
+    /// Commits a unit of work whose events may revoke access. Before the
+    /// commit, the cache is fenced for the organizations whose access
+    /// shrinks, so that no replica serves an entry older than the change
+    /// even if the invalidation after the commit fails; if the fence cannot
+    /// be set, nothing is committed. A failed commit lifts the fence at
+    /// once (nothing changed).
+    async fn commit(
+        &self,
+        uow: Box<dyn UnitOfWork>,
+        events: &[DomainEvent],
+    ) -> Result<(), OrgError> {
+        let mut revoking: Vec<OrganizationId> = events
+            .iter()
+            .filter(|event| revokes_access(&event.kind))
+            .map(|event| event.organization_id)
+            .collect();
+        revoking.sort_unstable();
+        revoking.dedup();
+        if !revoking.is_empty() && !self.ports.cache.fence(&revoking).await {
+            return Err(OrgError::Unavailable(
+                "the cache cannot be fenced before a change that revokes access; nothing was changed"
+                    .into(),
+            ));
+        }
+        let committed = uow.commit().await;
+        if committed.is_err() && !revoking.is_empty() {
+            self.ports.cache.invalidate(&affected_keys(events)).await;
+        }
+        Ok(committed?)
     }
 
     /// The organization's members.
@@ -641,7 +672,7 @@ impl OrganizationService {
         };
         let events = [self.event(id, Some(actor), kind)];
         uow.append_events(&events).await?;
-        uow.commit().await?;
+        self.commit(uow, &events).await?;
         self.invalidate(&events).await;
         Ok(result)
     }
@@ -800,6 +831,17 @@ impl OrganizationService {
         let _ = self.ports.authorizer.apply_all(events).await;
         self.ports.cache.invalidate(&keys).await;
     }
+}
+
+/// Whether an event takes access away from someone: a cached role,
+/// decision or organization from before it must never be served after it.
+fn revokes_access(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::MemberRemoved { .. }
+            | EventKind::MemberRoleChanged { .. }
+            | EventKind::OrganizationDeleted { .. }
+    )
 }
 
 /// The event of a purge, saying what it erased.

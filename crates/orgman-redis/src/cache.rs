@@ -20,13 +20,33 @@ use time::OffsetDateTime;
 use crate::settings::RedisSettings;
 
 /// Reads an organization's generation and the entries stored under it, in
-/// one round trip.
+/// one round trip. A missing generation (never set, or a fence that
+/// expired) gets a fresh value from the counter (`ARGV[1]`), under which
+/// nothing can have been stored; a fenced one answers only the fence.
 const LOOKUP: &str = r"
-local generation = redis.call('GET', KEYS[1]) or '0'
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+  redis.call('SET', KEYS[1], redis.call('INCR', ARGV[1]), 'NX')
+  generation = redis.call('GET', KEYS[1])
+end
+if generation == 'fenced' then return {generation} end
 local found = {generation}
 for i = 2, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
 return found
 ";
+
+/// Gives organizations and users new generations, each a value of the
+/// counter (`KEYS[1]`) never used before, and moves the epoch
+/// (`KEYS[#KEYS]`). Replaces a fence.
+const BUMP: &str = r"
+for i = 2, #KEYS - 1 do redis.call('SET', KEYS[i], redis.call('INCR', KEYS[1])) end
+redis.call('INCR', KEYS[#KEYS])
+return 1
+";
+
+/// The generation value of a fenced organization (see
+/// `MembershipCache::fence`).
+const FENCED: &str = "fenced";
 
 /// Reads a user's list entry with the generation and epoch it needs.
 const LOOKUP_LIST: &str = r"
@@ -40,7 +60,11 @@ return {generation, redis.call('GET', KEYS[2] .. generation), redis.call('GET', 
 const PREPARE_LIST: &str = r"
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return false end
 local found = {redis.call('GET', KEYS[2]) or '0'}
-for i = 3, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i]) or '0' end
+for i = 3, #KEYS do
+  local generation = redis.call('GET', KEYS[i]) or '0'
+  if generation == 'fenced' then return false end
+  found[#found + 1] = generation
+end
 return found
 ";
 
@@ -220,35 +244,39 @@ impl RedisCache {
     }
 
     fn generation_key(&self, org: OrganizationId) -> String {
-        format!("{}:v1:gen:{org}", self.settings.prefix)
+        format!("{}:v2:gen:{org}", self.settings.prefix)
     }
 
     fn role_key(&self, org: OrganizationId, user: UserId) -> String {
-        format!("{}:v1:role:{org}:{user}:", self.settings.prefix)
+        format!("{}:v2:role:{org}:{user}:", self.settings.prefix)
     }
 
     fn decision_key(&self, org: OrganizationId, user: UserId, permission: Permission) -> String {
         format!(
-            "{}:v1:decision:{org}:{user}:{}:",
+            "{}:v2:decision:{org}:{user}:{}:",
             self.settings.prefix,
             permission.as_str()
         )
     }
 
     fn organization_key(&self, org: OrganizationId) -> String {
-        format!("{}:v1:org:{org}:", self.settings.prefix)
+        format!("{}:v2:org:{org}:", self.settings.prefix)
     }
 
     fn user_generation_key(&self, user: UserId) -> String {
-        format!("{}:v1:ugen:{user}", self.settings.prefix)
+        format!("{}:v2:ugen:{user}", self.settings.prefix)
     }
 
     fn list_key(&self, user: UserId) -> String {
-        format!("{}:v1:mine:{user}:", self.settings.prefix)
+        format!("{}:v2:mine:{user}:", self.settings.prefix)
+    }
+
+    fn counter_key(&self) -> String {
+        format!("{}:v2:counter", self.settings.prefix)
     }
 
     fn epoch_key(&self) -> String {
-        format!("{}:v1:epoch", self.settings.prefix)
+        format!("{}:v2:epoch", self.settings.prefix)
     }
 
     fn is_dirty(&self, org: OrganizationId) -> bool {
@@ -287,20 +315,20 @@ impl RedisCache {
         }
     }
 
-    /// Bumps the generations of organizations and users, and the epoch.
+    /// Gives organizations and users new generations, and moves the epoch.
     async fn bump(&self, orgs: &[OrganizationId], users: &[UserId]) -> bool {
-        let keys: Vec<String> = orgs
-            .iter()
-            .map(|o| self.generation_key(*o))
+        let keys: Vec<String> = std::iter::once(self.counter_key())
+            .chain(orgs.iter().map(|o| self.generation_key(*o)))
             .chain(users.iter().map(|u| self.user_generation_key(*u)))
             .chain(std::iter::once(self.epoch_key()))
             .collect();
         self.call(async |conn| {
-            let mut pipe = redis::pipe();
-            for key in &keys {
-                pipe.incr(key, 1).ignore();
-            }
-            pipe.query_async::<()>(conn).await
+            redis::cmd("EVAL")
+                .arg(BUMP)
+                .arg(keys.len())
+                .arg(&keys)
+                .query_async::<()>(conn)
+                .await
         })
         .await
         .is_some()
@@ -327,6 +355,7 @@ impl RedisCache {
             return miss(Lease(u64::MAX));
         }
         let generation = self.generation_key(org);
+        let counter = self.counter_key();
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
                 let mut command = redis::cmd("EVAL");
@@ -334,6 +363,7 @@ impl RedisCache {
                 for key in &keys {
                     command.arg(key);
                 }
+                command.arg(&counter);
                 command.query_async(conn).await
             })
             .await;
@@ -341,13 +371,15 @@ impl RedisCache {
             // Redis is down: a lease nothing will be stored under.
             return miss(Lease(u64::MAX));
         };
+        // A fenced organization (or an unreadable generation): a lease
+        // nothing will be stored under.
         let lease = Lease(
             found
                 .first()
                 .cloned()
                 .flatten()
                 .and_then(|g| g.parse().ok())
-                .unwrap_or(0),
+                .unwrap_or(u64::MAX),
         );
         found.resize(N + 1, None);
         let mut values = found.into_iter().skip(1);
@@ -655,5 +687,30 @@ impl MembershipCache for RedisCache {
             dirty.0.extend(orgs);
             dirty.1.extend(users);
         }
+    }
+
+    /// Sets each organization's generation to the fence for as long as
+    /// entries live: readers on every replica neither use nor store its
+    /// entries until the invalidation after the commit replaces the fence,
+    /// or, if that invalidation never comes, until the fence expires, when
+    /// every entry from before it has expired too.
+    async fn fence(&self, organizations: &[OrganizationId]) -> bool {
+        if organizations.is_empty() {
+            return true;
+        }
+        let keys: Vec<String> = organizations
+            .iter()
+            .map(|o| self.generation_key(*o))
+            .collect();
+        let ttl = self.settings.ttl.as_secs().max(1);
+        self.call(async |conn| {
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                pipe.set_ex(key, FENCED, ttl).ignore();
+            }
+            pipe.query_async::<()>(conn).await
+        })
+        .await
+        .is_some()
     }
 }

@@ -10,23 +10,33 @@
 //! changed; it is stored only if nothing was invalidated since its miss
 //! (a global epoch).
 //!
-//! **Invalidation**: every organization has a generation counter
-//! (`orgman:v1:gen:<org>`); entries live under keys that include the
-//! generation they were read in. Invalidating bumps the counter, which
+//! **Invalidation**: every organization has a generation
+//! (`orgman:v2:gen:<org>`), a value of a shared counter that is never used
+//! twice; entries live under keys that include the generation they were
+//! read in. Invalidating gives the organization a new generation, which
 //! orphans every entry of the organization for every replica at once (they
 //! expire by TTL). A reader stores what it read under the generation it saw
 //! at its miss (the lease), so a read that raced a change can never be
-//! served after the change's invalidation. Keys carry a version (`v1`) so a
+//! served after the change's invalidation. Keys carry a version (`v2`) so a
 //! new value format never meets an old one.
+//!
+//! **Revocation is never late**: before committing a change that takes
+//! access away (a member removed, a role changed, a purge), the domain
+//! fences the organization: its generation becomes `fenced` for as long as
+//! entries live, so no replica reads or stores its entries until the
+//! invalidation after the commit gives it a new generation. If Redis fails
+//! for the writer after its commit, the fence stays until it expires, and by
+//! then every entry from before the change has expired too. If the fence
+//! itself cannot be set, the change is not made (503).
 //!
 //! **Degradation**: every Redis call has a short timeout; an error or a
 //! timeout is a miss (reads go to PostgreSQL), is counted, and is logged at
 //! most once per 10 seconds. Caching resumes by itself when Redis answers
 //! again. If an invalidation cannot be written, this process bypasses the
-//! cache for that organization until it can; other replicas may serve the
-//! old entry until its TTL ends: the documented bound of staleness is the
-//! TTL, and only while Redis was unreachable for the invalidation but
-//! reachable for the reads.
+//! cache for that organization until it can. Changes that add access or
+//! rename stay possible while Redis is down (other replicas may show the
+//! old name or deny a new member for at most the TTL); changes that revoke
+//! access need Redis for their fence.
 //!
 //! Redis Sentinel and Cluster are not supported (one endpoint, optionally
 //! TLS with `rediss://`).

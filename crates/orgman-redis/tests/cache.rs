@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use orgman_domain::ports::{CacheKey, Lookup, MembershipCache, RoleAuthorizer};
+use orgman_domain::ports::{
+    CacheKey, Lease, Lookup, MembershipCache, MembershipQueries, RoleAuthorizer,
+};
 use orgman_domain::{
-    Actor, OrgError, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts,
-    ServiceSettings, Slug, UserId,
+    Actor, OrgError, OrgName, OrgRole, Organization, OrganizationId, OrganizationService,
+    Permission, ServicePorts, ServiceSettings, Slug, UserId,
 };
 use orgman_postgres::{PgSettings, PgStore, migrate};
 use orgman_redis::{RedisCache, RedisSettings};
@@ -180,9 +182,22 @@ async fn a_redis_outage_fails_no_request_and_caching_resumes() {
             .expect("served from the database");
     }
     assert!(r.cache.stats().errors.load(Ordering::Relaxed) > 0);
-    // A change while Redis is down: its invalidation cannot be written.
+    // A change that revokes access needs its fence: refused, nothing
+    // changed.
+    assert!(matches!(
+        r.service
+            .change_role(&admin, org, member.user_id(), OrgRole::Admin)
+            .await,
+        Err(OrgError::Unavailable(_))
+    ));
+    assert_eq!(
+        store.role_of(org, member.user_id()).await.unwrap(),
+        Some(OrgRole::Member)
+    );
+    // One that adds access is made; its invalidation cannot be written.
+    let newcomer = user(&store).await;
     r.service
-        .change_role(&admin, org, member.user_id(), OrgRole::Admin)
+        .add_member(&admin, org, newcomer, OrgRole::Admin)
         .await
         .unwrap();
 
@@ -202,9 +217,132 @@ async fn a_redis_outage_fails_no_request_and_caching_resumes() {
     // The entry cached before the outage is not served: the pending
     // invalidation was written when Redis came back.
     assert_eq!(
-        r.service.role_of(org, member.user_id()).await.unwrap(),
+        r.service.role_of(org, newcomer).await.unwrap(),
         Some(OrgRole::Admin)
     );
+    r.service
+        .change_role(&admin, org, member.user_id(), OrgRole::Admin)
+        .await
+        .unwrap();
+}
+
+/// The writer's cache, losing Redis just as it invalidates after a commit.
+struct LosesRedisOnInvalidate {
+    inner: Arc<RedisCache>,
+    proxy: Arc<TcpProxy>,
+}
+
+#[async_trait::async_trait]
+impl MembershipCache for LosesRedisOnInvalidate {
+    async fn role(&self, o: OrganizationId, u: UserId) -> Lookup<Option<OrgRole>> {
+        self.inner.role(o, u).await
+    }
+    async fn store_role(&self, l: Lease, o: OrganizationId, u: UserId, r: Option<OrgRole>) {
+        self.inner.store_role(l, o, u, r).await;
+    }
+    async fn organization(&self, o: OrganizationId) -> Lookup<Organization> {
+        self.inner.organization(o).await
+    }
+    async fn role_and_organization(
+        &self,
+        o: OrganizationId,
+        u: UserId,
+    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+        self.inner.role_and_organization(o, u).await
+    }
+    async fn decision(&self, o: OrganizationId, u: UserId, p: Permission) -> Lookup<bool> {
+        self.inner.decision(o, u, p).await
+    }
+    async fn store_decision(&self, l: Lease, o: OrganizationId, u: UserId, p: Permission, a: bool) {
+        self.inner.store_decision(l, o, u, p, a).await;
+    }
+    async fn decision_and_organization(
+        &self,
+        o: OrganizationId,
+        u: UserId,
+        p: Permission,
+    ) -> (Lookup<bool>, Lookup<Organization>) {
+        self.inner.decision_and_organization(o, u, p).await
+    }
+    async fn store_organization(&self, l: Lease, o: &Organization) {
+        self.inner.store_organization(l, o).await;
+    }
+    async fn user_organizations(&self, u: UserId) -> Lookup<Vec<(Organization, OrgRole)>> {
+        self.inner.user_organizations(u).await
+    }
+    async fn store_user_organizations(&self, l: Lease, u: UserId, p: &[(Organization, OrgRole)]) {
+        self.inner.store_user_organizations(l, u, p).await;
+    }
+    async fn invalidate(&self, keys: &[CacheKey]) {
+        self.proxy.cut();
+        self.inner.invalidate(keys).await;
+    }
+    async fn fence(&self, organizations: &[OrganizationId]) -> bool {
+        self.inner.fence(organizations).await
+    }
+}
+
+#[tokio::test]
+async fn a_removal_whose_invalidation_fails_is_never_served_stale_by_another_replica() {
+    let store = store().await;
+    let proxy = Arc::new(TcpProxy::start(&redis_address()).await);
+    let plain = replica(&store, &proxy.address());
+    let writer_cache = Arc::new(LosesRedisOnInvalidate {
+        inner: plain.cache.clone(),
+        proxy: proxy.clone(),
+    });
+    let writer = OrganizationService::new(
+        ServicePorts {
+            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), writer_cache.clone())),
+            cache: writer_cache,
+            ..ServicePorts::over_storage(store.clone())
+        },
+        ServiceSettings::default(),
+    );
+    let reader = replica(&store, &redis_address());
+    let (admin, org, member) = org_with_member(&plain, &store).await;
+    // The reader has the member's access cached.
+    reader.service.get(&member, org).await.unwrap();
+    let hits = reader.cache.stats().hits.load(Ordering::Relaxed);
+    reader.service.get(&member, org).await.unwrap();
+    assert!(reader.cache.stats().hits.load(Ordering::Relaxed) > hits);
+
+    // Committed; the invalidation after it never reaches Redis.
+    writer
+        .remove_member(&admin, org, member.user_id())
+        .await
+        .unwrap();
+    assert!(plain.cache.stats().errors.load(Ordering::Relaxed) > 0);
+    for _ in 0..10 {
+        assert_eq!(
+            reader.service.get(&member, org).await,
+            Err(OrgError::NotFound)
+        );
+    }
+    // Nor does the reader cache anything for it meanwhile.
+    let Lookup::Miss(lease) = reader.cache.role(org, member.user_id()).await else {
+        panic!("a fenced organization has no entries")
+    };
+    reader
+        .cache
+        .store_role(lease, org, member.user_id(), Some(OrgRole::Owner))
+        .await;
+    assert!(matches!(
+        reader.cache.role(org, member.user_id()).await,
+        Lookup::Miss(_)
+    ));
+    // Once the writer reaches Redis again, caching resumes for everyone.
+    proxy.restore();
+    orgman_testkit::eventually(
+        "the fence is replaced by a new generation",
+        Duration::from_secs(10),
+        || async {
+            let _ = plain.cache.role(org, member.user_id()).await;
+            let _ = reader.service.get(&admin, org).await;
+            matches!(reader.cache.organization(org).await, Lookup::Hit(_))
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

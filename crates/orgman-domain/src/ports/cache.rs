@@ -114,6 +114,23 @@ pub trait MembershipCache: Send + Sync {
 
     /// Forgets the given entries.
     async fn invalidate(&self, keys: &[CacheKey]);
+
+    /// Called before committing a change that revokes access (a member
+    /// removed or given another role, an organization purged): from now
+    /// until the [`MembershipCache::invalidate`] that follows the commit,
+    /// no reader anywhere may be answered from, or store, entries of these
+    /// organizations. A cache shared between processes must make the fence
+    /// itself shared and expiring (no later than its entries), so that if
+    /// the writer cannot invalidate after its commit, readers elsewhere
+    /// still never see an entry older than the change. `false` when the
+    /// fence could not be set; the change is then not made.
+    ///
+    /// The default does nothing and answers `true`: right for caches that
+    /// live in one process, where invalidation cannot fail.
+    async fn fence(&self, organizations: &[OrganizationId]) -> bool {
+        let _ = organizations;
+        true
+    }
 }
 
 /// The answer of a cache read.
