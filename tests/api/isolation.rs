@@ -53,6 +53,11 @@ async fn assert_isolated(app: TestApp) {
             Some(json!({"name": "Mine now"})),
         ),
         (Method::POST, format!("{org}/suspend"), Some(json!({}))),
+        (
+            Method::PUT,
+            format!("{org}/member-limit"),
+            Some(json!({"maxMembers": 1})),
+        ),
         (Method::POST, format!("{org}/reactivate"), Some(json!({}))),
         (
             Method::POST,

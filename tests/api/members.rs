@@ -150,3 +150,102 @@ async fn unknown_users_and_bad_ids_are_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_member_limit_set_by_a_platform_admin_holds_for_additions_and_imports() {
+    use reqwest::Method;
+    let app = crate::helpers::TestApp::spawn().await;
+    let org = app.org_owned_by("limited", orgman_testkit::ALICE).await;
+    let alice = app.token(orgman_testkit::ALICE).await;
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let path = format!("/api/v1/organizations/{org}/member-limit");
+    let put = |token: String, body: serde_json::Value| {
+        app.request(Method::PUT, &path, Some(&token))
+            .json(&body)
+            .send()
+    };
+
+    // Unlimited by default, and an OWNER cannot change that.
+    let view = crate::helpers::body(
+        app.get(&format!("/api/v1/organizations/{org}"), &alice)
+            .await,
+    )
+    .await;
+    assert_eq!(view["maxMembers"], serde_json::Value::Null);
+    crate::helpers::assert_problem(
+        put(alice.clone(), serde_json::json!({"maxMembers": 2}))
+            .await
+            .unwrap(),
+        403,
+        "platform-admin-required",
+    )
+    .await;
+    crate::helpers::assert_problem(
+        put(admin.clone(), serde_json::json!({"maxMembers": -1}))
+            .await
+            .unwrap(),
+        400,
+        "malformed-body",
+    )
+    .await;
+    crate::helpers::assert_problem(
+        put(
+            admin.clone(),
+            serde_json::json!({"maxMembers": 2, "extra": 1}),
+        )
+        .await
+        .unwrap(),
+        400,
+        "malformed-body",
+    )
+    .await;
+    let limited = put(admin.clone(), serde_json::json!({"maxMembers": 2}))
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 200);
+    assert!(limited.headers().contains_key("etag"));
+    assert_eq!(crate::helpers::body(limited).await["maxMembers"], 2);
+
+    // Alice and one more; the third is refused.
+    let users = app.bulk_users(3).await;
+    let members_path = format!("/api/v1/organizations/{org}/members");
+    let add =
+        |user: uuid::Uuid| app.post(&members_path, &alice, serde_json::json!({"userId": user}));
+    assert_eq!(add(users[0]).await.status(), 201);
+    crate::helpers::assert_problem(add(users[1]).await, 409, "member-limit-reached").await;
+
+    // An import reports the rows past the limit.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(
+            format!("userId\n{}\n{}\n", users[0], users[2]).into_bytes(),
+        )
+        .file_name("m.csv")
+        .mime_str("text/csv")
+        .unwrap(),
+    );
+    let report = crate::helpers::body(
+        app.request(
+            Method::POST,
+            &format!("/api/v1/organizations/{org}/members/import"),
+            Some(&alice),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(report["unchanged"], 1, "{report}");
+    assert_eq!(report["rows"][0]["code"], "member-limit-reached");
+
+    // Lifted: room again.
+    let lifted = put(admin.clone(), serde_json::json!({"maxMembers": null}))
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::helpers::body(lifted).await["maxMembers"],
+        serde_json::Value::Null
+    );
+    assert_eq!(add(users[1]).await.status(), 201);
+}

@@ -16,6 +16,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/organizations/current"),
     ("get", "/api/v1/organizations/{id}"),
     ("patch", "/api/v1/organizations/{id}"),
+    ("put", "/api/v1/organizations/{id}/member-limit"),
     ("post", "/api/v1/organizations/{id}/suspend"),
     ("post", "/api/v1/organizations/{id}/reactivate"),
     ("post", "/api/v1/organizations/{id}/request-deletion"),

@@ -11,8 +11,8 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts, ServiceSettings, Slug,
-    UserId, UserProfile,
+    Actor, ImportEntry, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts,
+    ServiceSettings, Slug, UserId, UserProfile,
 };
 use orgman_memory::{MemoryStore, block_on};
 
@@ -61,6 +61,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The rules hold: Alice is now the last owner and cannot leave.
     match block_on(service.remove_member(&alice, org.id(), alice.user_id())) {
         Err(OrgError::LastOwner) => println!("alice is the last owner and must stay"),
+        other => return Err(format!("unexpected: {other:?}").into()),
+    }
+
+    // Bulk import: one authorization, then chunks, each one unit of work;
+    // a row already in place is `Unchanged`, so a rerun completes a file.
+    let (bob, carol) = (
+        UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()),
+        UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()),
+    );
+    store.add_user(bob, "bob");
+    store.add_user(carol, "carol");
+    // A member limit (platform administrators): the owner and two more.
+    block_on(service.set_member_limit(&admin, org.id(), Some(3)))?;
+    let mut import = block_on(service.start_import(&alice, org.id()))?;
+    let rows = [
+        ImportEntry {
+            user: bob,
+            role: OrgRole::Member,
+        },
+        ImportEntry {
+            user: bob,
+            role: OrgRole::Member,
+        },
+        ImportEntry {
+            user: carol,
+            role: OrgRole::Admin,
+        },
+    ];
+    for (row, outcome) in rows.iter().zip(block_on(import.apply(&rows))?) {
+        println!("import {:?} as {:?}: {outcome:?}", row.user, row.role);
+    }
+    match block_on(service.add_member(&alice, org.id(), admin.user_id(), OrgRole::Member)) {
+        Err(OrgError::MemberLimitReached { max }) => println!("full at {max} members"),
         other => return Err(format!("unexpected: {other:?}").into()),
     }
 

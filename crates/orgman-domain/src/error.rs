@@ -186,6 +186,12 @@ pub enum OrgError {
         /// The limit.
         max: usize,
     },
+    /// The organization has as many members as its limit allows.
+    #[error("the organization has reached its limit of {max} members")]
+    MemberLimitReached {
+        /// The limit.
+        max: u32,
+    },
     /// A required setting is missing (e.g. no encryption key configured).
     #[error("not configured: {0}")]
     NotConfigured(&'static str),

@@ -79,6 +79,11 @@ pub enum EventKind {
     },
     /// PENDING_DELETION → ACTIVE.
     OrganizationRestored,
+    /// A platform administrator set or lifted the member limit.
+    MemberLimitChanged {
+        /// The most members the organization may have; `None` for none.
+        max_members: Option<u32>,
+    },
     /// PENDING_DELETION → DELETED: the organization is a tombstone now; its
     /// memberships and SSO configurations were erased with it.
     OrganizationDeleted {
@@ -124,6 +129,7 @@ impl EventKind {
             EventKind::OrganizationReactivated => "organization.reactivated",
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
             EventKind::OrganizationRestored => "organization.restored",
+            EventKind::MemberLimitChanged { .. } => "organization.member-limit-changed",
             EventKind::OrganizationDeleted { .. } => "organization.deleted",
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",

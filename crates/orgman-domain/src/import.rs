@@ -30,7 +30,8 @@ pub enum ImportOutcome {
     /// The row was refused; the other rows of its chunk are not affected.
     /// [`OrgError::AlreadyMember`] (a member with another role: an import
     /// adds, it does not change roles), [`OrgError::UserNotFound`],
-    /// [`OrgError::OwnerRequired`].
+    /// [`OrgError::OwnerRequired`], [`OrgError::MemberLimitReached`] (for the
+    /// rows past the organization's member limit).
     Failed(OrgError),
 }
 
@@ -144,6 +145,12 @@ impl MemberImport<'_> {
         users.retain(|user| !roles.contains_key(user));
         let known: HashSet<UserId> = uow.existing_users(&users).await?.into_iter().collect();
 
+        // Room left under the member limit, counted once per chunk under
+        // the organization's lock.
+        let mut room = match organization.max_members() {
+            Some(max) => Some(u64::from(max).saturating_sub(uow.count_members(id).await?)),
+            None => None,
+        };
         let now = service.ports().clock.now();
         let mut added = Vec::new();
         let mut events = Vec::new();
@@ -163,7 +170,15 @@ impl MemberImport<'_> {
                         Ok(()) if !known.contains(&entry.user) => {
                             ImportOutcome::Failed(OrgError::UserNotFound)
                         }
+                        Ok(()) if room == Some(0) => {
+                            ImportOutcome::Failed(OrgError::MemberLimitReached {
+                                max: organization.max_members().unwrap_or(0),
+                            })
+                        }
                         Ok(()) => {
+                            if let Some(left) = room.as_mut() {
+                                *left -= 1;
+                            }
                             roles.insert(entry.user, entry.role);
                             added.push(Membership {
                                 organization_id: id,

@@ -46,6 +46,7 @@
 //! | Only an OWNER grants or revokes OWNER (adding, promoting to, demoting or removing an OWNER). | [`OrgError::OwnerRequired`] |
 //! | An organization keeps at least one OWNER until it is purged: the last one can be neither removed nor demoted. | [`OrgError::LastOwner`] |
 //! | A user appears at most once per organization. | [`OrgError::AlreadyMember`] |
+//! | An organization with a member limit (set by platform ADMINs, [`ServiceSettings::default_max_members`] at creation) takes no member past it; members beyond a lowered limit stay. | [`OrgError::MemberLimitReached`] |
 //! | Any member may leave (remove themselves), except the last OWNER. | [`OrgError::LastOwner`] |
 //! | Renaming and SSO settings are for OWNER and ADMIN. | [`OrgError::Forbidden`] |
 //!

@@ -103,6 +103,7 @@ pub struct Organization {
     slug: Slug,
     status: OrgStatus,
     purge_after: Option<OffsetDateTime>,
+    max_members: Option<u32>,
     version: u64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -122,6 +123,8 @@ pub struct OrganizationRecord {
     pub status: OrgStatus,
     /// See [`Organization::purge_after`].
     pub purge_after: Option<OffsetDateTime>,
+    /// See [`Organization::max_members`].
+    pub max_members: Option<u32>,
     /// See [`Organization::version`].
     pub version: u64,
     /// See [`Organization::created_at`].
@@ -139,6 +142,7 @@ impl Organization {
             slug,
             status: OrgStatus::Active,
             purge_after: None,
+            max_members: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -162,6 +166,7 @@ impl Organization {
             slug: record.slug,
             status: record.status,
             purge_after: record.purge_after,
+            max_members: record.max_members,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -187,6 +192,10 @@ impl Organization {
     /// When a pending deletion may be purged; set only while PENDING_DELETION.
     pub fn purge_after(&self) -> Option<OffsetDateTime> {
         self.purge_after
+    }
+    /// The most members it may have; `None` for no limit.
+    pub fn max_members(&self) -> Option<u32> {
+        self.max_members
     }
     /// Incremented by every change; used as the HTTP ETag and for
     /// optimistic concurrency.
@@ -215,6 +224,51 @@ impl Organization {
         self.name = name;
         self.touch(now);
         Ok(true)
+    }
+
+    /// The same new organization with a member limit (for creation, before
+    /// it is stored).
+    #[must_use]
+    pub fn with_member_limit(mut self, max_members: Option<u32>) -> Self {
+        self.max_members = max_members;
+        self
+    }
+
+    /// Sets or lifts (`None`) the member limit. Members beyond a lowered
+    /// limit stay; only additions are refused. Returns `false`, and changes
+    /// nothing, when the limit is the same.
+    ///
+    /// # Errors
+    /// [`OrgError::ReadOnly`] for a DELETED organization.
+    pub fn set_member_limit(
+        &mut self,
+        max_members: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<bool, OrgError> {
+        if self.status == OrgStatus::Deleted {
+            return Err(OrgError::ReadOnly {
+                status: self.status,
+            });
+        }
+        if self.max_members == max_members {
+            return Ok(false);
+        }
+        self.max_members = max_members;
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// Whether `members` existing members leave room for `more`.
+    ///
+    /// # Errors
+    /// [`OrgError::MemberLimitReached`] when they do not.
+    pub(crate) fn ensure_room(&self, members: u64, more: u64) -> Result<(), OrgError> {
+        match self.max_members {
+            Some(max) if members + more > u64::from(max) => {
+                Err(OrgError::MemberLimitReached { max })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Moves the organization along one lifecycle edge.
@@ -407,6 +461,7 @@ mod tests {
             slug: org.slug().clone(),
             status: OrgStatus::Active,
             purge_after: Some(org.created_at()),
+            max_members: None,
             version: 1,
             created_at: org.created_at(),
             updated_at: org.updated_at(),

@@ -35,6 +35,8 @@ pub struct ServiceSettings {
     pub deletion_grace: Duration,
     /// Who may create organizations.
     pub creation: CreationPolicy,
+    /// The member limit new organizations start with; `None` for none.
+    pub default_max_members: Option<u32>,
 }
 
 impl Default for ServiceSettings {
@@ -42,6 +44,7 @@ impl Default for ServiceSettings {
         Self {
             deletion_grace: Duration::days(30),
             creation: CreationPolicy::default(),
+            default_max_members: None,
         }
     }
 }
@@ -151,7 +154,8 @@ impl OrganizationService {
             name.clone(),
             slug.clone(),
             now,
-        );
+        )
+        .with_member_limit(self.settings.default_max_members);
         let owner = Membership {
             organization_id: organization.id(),
             user_id: actor.user_id(),
@@ -378,6 +382,44 @@ impl OrganizationService {
         uow.update_organization(&organization, version).await?;
         uow.append_events(&events).await?;
         uow.commit().await?;
+        self.invalidate(&events).await;
+        Ok(organization)
+    }
+
+    /// Sets or lifts (`None`) an organization's member limit (platform
+    /// administrators). Members beyond a lowered limit stay; additions,
+    /// imports and registrations into the organization are refused while
+    /// it is full. Setting the current limit changes nothing.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] for non-members,
+    /// [`OrgError::PlatformAdminRequired`] for members,
+    /// [`OrgError::ReadOnly`] for a DELETED organization,
+    /// [`OrgError::Unavailable`].
+    pub async fn set_member_limit(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        max_members: Option<u32>,
+    ) -> Result<Organization, OrgError> {
+        if !actor.is_platform_admin() {
+            self.authorize(actor, id, Permission::View).await?;
+            return Err(OrgError::PlatformAdminRequired);
+        }
+        let mut uow = self.ports.organizations.begin().await?;
+        let mut organization = self.lock(&mut *uow, actor, id).await?;
+        let version = organization.version();
+        if !organization.set_member_limit(max_members, self.ports.clock.now())? {
+            return Ok(organization);
+        }
+        let events = [self.event(
+            id,
+            Some(actor),
+            EventKind::MemberLimitChanged { max_members },
+        )];
+        uow.update_organization(&organization, version).await?;
+        uow.append_events(&events).await?;
+        self.commit(uow, &events).await?;
         self.invalidate(&events).await;
         Ok(organization)
     }
@@ -627,6 +669,9 @@ impl OrganizationService {
             (None, Some(role)) => {
                 if !uow.user_exists(target).await? {
                     return Err(OrgError::UserNotFound);
+                }
+                if organization.max_members().is_some() {
+                    organization.ensure_room(uow.count_members(id).await?, 1)?;
                 }
                 let membership = Membership {
                     organization_id: id,

@@ -353,6 +353,15 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(self.working.memberships.get(&(organization, user)).cloned())
     }
 
+    async fn count_members(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        Ok(self
+            .working
+            .memberships
+            .keys()
+            .filter(|(org, _)| *org == organization)
+            .count() as u64)
+    }
+
     async fn count_owners(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
         Ok(self
             .working

@@ -26,6 +26,7 @@ pub(crate) struct OrganizationRow {
     pub(crate) version: i64,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
+    pub(crate) max_members: Option<i32>,
 }
 
 impl OrganizationRow {
@@ -39,6 +40,9 @@ impl OrganizationRow {
             version: version_to_db(organization.version()),
             created_at: organization.created_at(),
             updated_at: organization.updated_at(),
+            max_members: organization
+                .max_members()
+                .map(|max| i32::try_from(max).unwrap_or(i32::MAX)),
         }
     }
 
@@ -52,6 +56,11 @@ impl OrganizationRow {
                 .parse::<OrgStatus>()
                 .map_err(|e| corrupt("status", e))?,
             purge_after: self.purge_after,
+            max_members: self
+                .max_members
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|e| corrupt("member limit", e))?,
             version: u64::try_from(self.version).map_err(|e| corrupt("version", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,

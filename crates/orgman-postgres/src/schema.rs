@@ -21,6 +21,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        max_members -> Nullable<Int4>,
     }
 }
 

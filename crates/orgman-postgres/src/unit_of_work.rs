@@ -96,6 +96,7 @@ impl UnitOfWork for PgUnitOfWork {
             organizations::purge_after.eq(row.purge_after),
             organizations::version.eq(row.version),
             organizations::updated_at.eq(row.updated_at),
+            organizations::max_members.eq(row.max_members),
         ))
         .execute(self.conn()?)
         .await
@@ -133,6 +134,16 @@ impl UnitOfWork for PgUnitOfWork {
             .map_err(from_diesel)?
             .map(MemberRow::into_domain)
             .transpose()
+    }
+
+    async fn count_members(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        let count: i64 = organization_members::table
+            .filter(organization_members::org_id.eq(organization.as_uuid()))
+            .count()
+            .get_result(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn count_owners(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {

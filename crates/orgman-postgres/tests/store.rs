@@ -863,3 +863,54 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     let audit: Audit = read(without.id).get_result(&mut conn).await.unwrap();
     assert_eq!((audit.actor_id, audit.request_id), (None, None));
 }
+
+#[tokio::test]
+async fn concurrent_additions_never_pass_the_member_limit() {
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let limited = db
+        .service
+        .set_member_limit(&db.admin, org, Some(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .organization(org)
+            .await
+            .unwrap()
+            .unwrap()
+            .max_members(),
+        Some(4)
+    );
+    assert_eq!(limited.max_members(), Some(4));
+    let mut users = Vec::new();
+    for _ in 0..12 {
+        users.push(db.user().await.user_id());
+    }
+    let service = std::sync::Arc::new(support::service(&db.store));
+    let admin = db.admin;
+    let attempts: Vec<_> = users
+        .iter()
+        .map(|&user| {
+            let service = service.clone();
+            tokio::spawn(
+                async move { service.add_member(&admin, org, user, OrgRole::Member).await },
+            )
+        })
+        .collect();
+    let mut added = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => added += 1,
+            Err(error) => assert_eq!(error, OrgError::MemberLimitReached { max: 4 }),
+        }
+    }
+    // The owner and three more.
+    assert_eq!(added, 3);
+    let members = db
+        .store
+        .members(org, PageRequest::new(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(members.items.len(), 4);
+}

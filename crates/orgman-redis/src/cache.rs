@@ -95,6 +95,8 @@ struct StoredOrganization {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+    #[serde(default)]
+    max_members: Option<u32>,
 }
 
 /// A user's organization list as stored, with the generations that make it
@@ -116,6 +118,7 @@ impl StoredOrganization {
             version: org.version(),
             created_at: org.created_at(),
             updated_at: org.updated_at(),
+            max_members: org.max_members(),
         }
     }
 
@@ -126,6 +129,7 @@ impl StoredOrganization {
             slug: Slug::parse(&self.slug).ok()?,
             status: self.status.parse::<OrgStatus>().ok()?,
             purge_after: self.purge_after,
+            max_members: self.max_members,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

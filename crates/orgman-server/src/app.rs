@@ -257,6 +257,7 @@ impl Application {
             ServiceSettings {
                 deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
                 creation: config.creation,
+                default_max_members: config.default_max_members,
             },
         ));
         let sso = SsoService::new(
@@ -341,6 +342,7 @@ impl Application {
                 .service(organizations::current_organization)
                 .service(organizations::get_organization)
                 .service(organizations::update_organization)
+                .service(organizations::set_member_limit)
                 .service(organizations::suspend)
                 .service(organizations::reactivate)
                 .service(organizations::request_deletion)

@@ -36,6 +36,9 @@ pub struct Config {
     /// Who may create organizations (`ORGMAN_ORGANIZATION_CREATION`:
     /// `platform-admins` (default) or `any-user`).
     pub creation: CreationPolicy,
+    /// The member limit new organizations start with
+    /// (`ORGMAN_DEFAULT_MAX_MEMBERS`; unset or empty for none).
+    pub default_max_members: Option<u32>,
     /// Days between a deletion request and the purge
     /// (`ORGMAN_DELETION_GRACE_DAYS`, default 30).
     pub deletion_grace_days: u16,
@@ -341,6 +344,14 @@ impl Config {
                 .unwrap_or(usize::MAX),
             },
             creation,
+            default_max_members: match var("ORGMAN_DEFAULT_MAX_MEMBERS") {
+                Some(text) if text.trim().is_empty() => None,
+                Some(text) => Some(text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name: "ORGMAN_DEFAULT_MAX_MEMBERS",
+                    reason: format!("{text:?} is not a member count"),
+                })?),
+                None => None,
+            },
             deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?).map_err(
                 |_| ConfigError::Invalid {
                     name: "ORGMAN_DELETION_GRACE_DAYS",

@@ -77,6 +77,8 @@ pub(crate) struct OrganizationView {
     )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub(crate) purge_after: Option<OffsetDateTime>,
+    /// The most members it may have; `null` for no limit.
+    pub(crate) max_members: Option<u32>,
     /// Incremented by every change; also the `ETag`.
     pub(crate) version: u64,
     /// Creation time.
@@ -97,6 +99,7 @@ impl From<&Organization> for OrganizationView {
             slug: org.slug().to_string(),
             status: status_text(org.status()),
             purge_after: org.purge_after(),
+            max_members: org.max_members(),
             version: org.version(),
             created_at: org.created_at(),
             updated_at: org.updated_at(),

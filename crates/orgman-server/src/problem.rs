@@ -288,6 +288,9 @@ impl From<OrgError> for ApiError {
             OrgError::SsoConfigLimitReached { .. } => {
                 ApiError::new(S::CONFLICT, "sso-config-limit-reached", "Conflict", detail)
             }
+            OrgError::MemberLimitReached { .. } => {
+                ApiError::new(S::CONFLICT, "member-limit-reached", "Conflict", detail)
+            }
             OrgError::NotConfigured(setting) => {
                 tracing::error!(setting, "a required setting is missing");
                 ApiError::unavailable(

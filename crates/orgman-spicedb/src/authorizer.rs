@@ -486,7 +486,8 @@ impl SpiceDbAuthorizer {
             | EventKind::OrganizationSuspended
             | EventKind::OrganizationReactivated
             | EventKind::OrganizationDeletionRequested { .. }
-            | EventKind::OrganizationRestored => Ok(()),
+            | EventKind::OrganizationRestored
+            | EventKind::MemberLimitChanged { .. } => Ok(()),
         }
     }
 

@@ -156,6 +156,12 @@ pub trait UnitOfWork: Send {
         user: UserId,
     ) -> Result<Option<Membership>, StoreError>;
 
+    /// How many members the organization has.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn count_members(&mut self, organization: OrganizationId) -> Result<u64, StoreError>;
+
     /// How many OWNERs the organization has.
     ///
     /// # Errors

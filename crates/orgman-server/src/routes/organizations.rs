@@ -2,8 +2,10 @@
 
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put};
 use orgman_domain::{LifecycleAction, OrgName, OrganizationId, Slug};
+use serde::Deserialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{etag, if_match, page};
@@ -197,6 +199,51 @@ pub(crate) async fn update_organization(
                 e.into()
             }
         })?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, &org))
+}
+
+/// Body of `PUT /api/v1/organizations/{id}/member-limit`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct MemberLimit {
+    /// The most members the organization may have; `null` (or absent)
+    /// lifts the limit. Members beyond a lowered limit stay.
+    #[schema(minimum = 0, maximum = 2147483647)]
+    max_members: Option<u32>,
+}
+
+/// Sets or lifts an organization's member limit (platform administrators).
+/// While the organization is full, adding, importing and registering
+/// members into it answer 409 `member-limit-reached`.
+#[utoipa::path(
+    tag = "organizations",
+    params(("id" = Uuid, Path)),
+    request_body = MemberLimit,
+    responses(
+        (status = 200, body = OrganizationView, headers(("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/organizations/{id}/member-limit")]
+pub(crate) async fn set_member_limit(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+    body: Json<MemberLimit>,
+) -> Result<HttpResponse, ApiError> {
+    let max = body.max_members;
+    if max.is_some_and(|max| i32::try_from(max).is_err()) {
+        return Err(ApiError::bad_request(
+            "invalid-member-limit",
+            "maxMembers is at most 2147483647",
+        ));
+    }
+    let org = state
+        .service
+        .set_member_limit(&auth.actor, OrganizationId::from_uuid(*id), max)
+        .await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, &org))
 }
 
