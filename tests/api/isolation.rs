@@ -67,6 +67,7 @@ async fn assert_isolated(app: TestApp) {
         (Method::POST, format!("{org}/restore"), Some(json!({}))),
         (Method::POST, format!("{org}/purge"), Some(json!({}))),
         (Method::GET, format!("{org}/members"), None),
+        (Method::GET, format!("{org}/audit-events"), None),
         (
             Method::POST,
             format!("{org}/members"),

@@ -17,6 +17,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/organizations/{id}"),
     ("patch", "/api/v1/organizations/{id}"),
     ("put", "/api/v1/organizations/{id}/member-limit"),
+    ("get", "/api/v1/organizations/{id}/audit-events"),
+    ("get", "/api/v1/audit-events"),
     ("post", "/api/v1/organizations/{id}/suspend"),
     ("post", "/api/v1/organizations/{id}/reactivate"),
     ("post", "/api/v1/organizations/{id}/request-deletion"),

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::id::{EventId, OrganizationId, RequestId, UserId};
+use crate::id::{EventId, OrganizationId, RequestId, SsoConfigId, UserId};
 use crate::name::{OrgName, Slug};
 use crate::role::OrgRole;
 
@@ -79,6 +79,40 @@ pub enum EventKind {
     },
     /// PENDING_DELETION → ACTIVE.
     OrganizationRestored,
+    /// An SSO configuration was added to the organization (never with its
+    /// secret).
+    SsoConfigCreated {
+        /// The configuration.
+        config_id: SsoConfigId,
+        /// Its name.
+        name: String,
+        /// The identity provider's issuer.
+        issuer_url: String,
+        /// The client id at the identity provider.
+        client_id: String,
+        /// Whether it is in use.
+        enabled: bool,
+    },
+    /// An SSO configuration changed; what it is now (never its secret).
+    SsoConfigUpdated {
+        /// The configuration.
+        config_id: SsoConfigId,
+        /// Its name.
+        name: String,
+        /// The identity provider's issuer.
+        issuer_url: String,
+        /// The client id at the identity provider.
+        client_id: String,
+        /// Whether it is in use.
+        enabled: bool,
+        /// Whether a new secret replaced the old one.
+        secret_replaced: bool,
+    },
+    /// An SSO configuration was deleted with its sealed secret.
+    SsoConfigDeleted {
+        /// The configuration.
+        config_id: SsoConfigId,
+    },
     /// A platform administrator set or lifted the member limit.
     MemberLimitChanged {
         /// The most members the organization may have; `None` for none.
@@ -130,6 +164,9 @@ impl EventKind {
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
             EventKind::OrganizationRestored => "organization.restored",
             EventKind::MemberLimitChanged { .. } => "organization.member-limit-changed",
+            EventKind::SsoConfigCreated { .. } => "organization.sso-config.created",
+            EventKind::SsoConfigUpdated { .. } => "organization.sso-config.updated",
+            EventKind::SsoConfigDeleted { .. } => "organization.sso-config.deleted",
             EventKind::OrganizationDeleted { .. } => "organization.deleted",
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",

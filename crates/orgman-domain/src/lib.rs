@@ -64,6 +64,7 @@
 //!
 //! See `examples/embed.rs` for a complete program using the in-memory ports.
 
+mod audit;
 mod error;
 mod event;
 mod id;
@@ -80,6 +81,7 @@ mod service;
 mod sso;
 mod user;
 
+pub use audit::AuditService;
 pub use error::{
     AuthzError, CipherError, Conflict, IdentityError, LifecycleAction, OrgError, StoreError,
     ValidationError,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::error::{OrgError, ValidationError};
+use crate::event::{DomainEvent, EventKind};
 use crate::id::{OrganizationId, SsoConfigId};
 use crate::membership::Permission;
 use crate::ports::{Clock, IdGenerator, SecretCipher, SsoConfigRepository};
@@ -240,6 +241,21 @@ impl SsoService {
         }
     }
 
+    /// The event of a change to an organization's configuration; none for
+    /// installation-wide configurations, which belong to no organization.
+    fn events(
+        &self,
+        actor: &Actor,
+        config: &SsoConfig,
+        kind: impl FnOnce(&SsoConfig) -> EventKind,
+    ) -> Vec<DomainEvent> {
+        config
+            .organization
+            .map(|org| self.organizations.event(org, Some(actor), kind(config)))
+            .into_iter()
+            .collect()
+    }
+
     fn cipher(&self) -> Result<&Arc<dyn SecretCipher>, OrgError> {
         self.cipher
             .as_ref()
@@ -314,7 +330,15 @@ impl SsoService {
             created_at: now,
             updated_at: now,
         };
-        self.repository.insert(&config).await?;
+        let events = self.events(actor, &config, |config| EventKind::SsoConfigCreated {
+            config_id: config.id,
+            name: config.name.clone(),
+            issuer_url: config.issuer_url.as_str().to_owned(),
+            client_id: config.client_id.clone(),
+            enabled: config.enabled,
+        });
+        self.repository.insert(&config, &events).await?;
+        self.organizations.invalidate(&events).await;
         Ok(config)
     }
 
@@ -378,13 +402,23 @@ impl SsoService {
         if let Some(client_id) = draft.client_id {
             config.client_id = text("clientId", &client_id, 255)?;
         }
+        let secret_replaced = draft.client_secret.is_some();
         if let Some(secret) = draft.client_secret {
             config.client_secret_enc = self.seal(&secret, id, scope)?;
         }
         config.enabled = draft.enabled.unwrap_or(config.enabled);
         config.auto_provision = draft.auto_provision.unwrap_or(config.auto_provision);
         config.updated_at = self.clock.now();
-        self.repository.update(&config).await?;
+        let events = self.events(actor, &config, |config| EventKind::SsoConfigUpdated {
+            config_id: config.id,
+            name: config.name.clone(),
+            issuer_url: config.issuer_url.as_str().to_owned(),
+            client_id: config.client_id.clone(),
+            enabled: config.enabled,
+            secret_replaced,
+        });
+        self.repository.update(&config, &events).await?;
+        self.organizations.invalidate(&events).await;
         Ok(config)
     }
 
@@ -399,8 +433,12 @@ impl SsoService {
         id: SsoConfigId,
     ) -> Result<(), OrgError> {
         self.authorize_change(actor, scope).await?;
-        self.get(actor, scope, id).await?;
-        if self.repository.delete(id).await? {
+        let config = self.get(actor, scope, id).await?;
+        let events = self.events(actor, &config, |config| EventKind::SsoConfigDeleted {
+            config_id: config.id,
+        });
+        if self.repository.delete(id, &events).await? {
+            self.organizations.invalidate(&events).await;
             Ok(())
         } else {
             Err(OrgError::SsoConfigNotFound)

@@ -446,3 +446,33 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(())
     }
 }
+
+#[async_trait]
+impl orgman_domain::ports::AuditTrail for MemoryStore {
+    async fn audit_events(
+        &self,
+        filter: &orgman_domain::ports::AuditFilter,
+        page: PageRequest<orgman_domain::EventId>,
+    ) -> Result<Page<DomainEvent, orgman_domain::EventId>, StoreError> {
+        self.available()?;
+        // Every committed event is kept here, so the outbox is the trail.
+        let mut events: Vec<DomainEvent> = self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|e| filter.organization.is_none_or(|o| e.organization_id == o))
+            .filter(|e| {
+                filter
+                    .event_type
+                    .as_deref()
+                    .is_none_or(|t| e.type_name() == t)
+            })
+            .filter(|e| filter.actor.is_none_or(|a| e.actor == Some(a)))
+            .filter(|e| page.after.is_none_or(|after| e.id < after))
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(page.limit() as usize + 1);
+        Ok(Page::from_overfetch(events, page.limit(), |e| e.id))
+    }
+}

@@ -1,16 +1,19 @@
 //! The SSO configuration repository.
 
 use async_trait::async_trait;
+use deadpool::managed::Object;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, TransactionManager};
 use orgman_domain::ports::SsoConfigRepository;
-use orgman_domain::{IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, StoreError};
+use orgman_domain::{DomainEvent, IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::from_diesel;
 use crate::schema::sso_configs;
 use crate::store::PgStore;
+use crate::store::{Connection, Tm};
+use crate::unit_of_work::append_events;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
 #[diesel(table_name = sso_configs, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
@@ -61,37 +64,56 @@ impl SsoRow {
 
 #[async_trait]
 impl SsoConfigRepository for PgStore {
-    async fn insert(&self, config: &SsoConfig) -> Result<(), StoreError> {
-        let mut conn = self.connection().await?;
-        diesel::insert_into(sso_configs::table)
-            .values(SsoRow::from_domain(config))
-            .execute(&mut conn)
-            .await
-            .map(drop)
-            .map_err(from_diesel)
-    }
-
-    async fn update(&self, config: &SsoConfig) -> Result<(), StoreError> {
-        let mut conn = self.connection().await?;
-        let updated = diesel::update(sso_configs::table.find(config.id.as_uuid()))
-            .set(SsoRow::from_domain(config))
-            .execute(&mut conn)
-            .await
-            .map_err(from_diesel)?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
+    async fn insert(&self, config: &SsoConfig, events: &[DomainEvent]) -> Result<(), StoreError> {
+        let mut conn = self.transaction().await?;
+        let result = async {
+            diesel::insert_into(sso_configs::table)
+                .values(SsoRow::from_domain(config))
+                .execute(&mut *conn)
+                .await
+                .map_err(from_diesel)?;
+            append_events(&mut conn, events, self.without_authorizer_sink).await
         }
+        .await;
+        finish(conn, result).await
     }
 
-    async fn delete(&self, id: SsoConfigId) -> Result<bool, StoreError> {
-        let mut conn = self.connection().await?;
-        diesel::delete(sso_configs::table.find(id.as_uuid()))
-            .execute(&mut conn)
-            .await
-            .map(|n| n == 1)
-            .map_err(from_diesel)
+    async fn update(&self, config: &SsoConfig, events: &[DomainEvent]) -> Result<(), StoreError> {
+        let mut conn = self.transaction().await?;
+        let result = async {
+            let updated = diesel::update(sso_configs::table.find(config.id.as_uuid()))
+                .set(SsoRow::from_domain(config))
+                .execute(&mut *conn)
+                .await
+                .map_err(from_diesel)?;
+            if updated != 1 {
+                return Err(StoreError::NotFound);
+            }
+            append_events(&mut conn, events, self.without_authorizer_sink).await
+        }
+        .await;
+        finish(conn, result).await
+    }
+
+    async fn delete(&self, id: SsoConfigId, events: &[DomainEvent]) -> Result<bool, StoreError> {
+        let mut conn = self.transaction().await?;
+        let result = async {
+            let deleted = diesel::delete(sso_configs::table.find(id.as_uuid()))
+                .execute(&mut *conn)
+                .await
+                .map_err(from_diesel)?;
+            if deleted != 1 {
+                // Nothing to record: roll back (no events).
+                return Err(StoreError::NotFound);
+            }
+            append_events(&mut conn, events, self.without_authorizer_sink).await
+        }
+        .await;
+        match finish(conn, result).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 
     async fn get(&self, id: SsoConfigId) -> Result<Option<SsoConfig>, StoreError> {
@@ -160,5 +182,23 @@ impl SsoConfigRepository for PgStore {
         .await
         .map(|n| n == 1)
         .map_err(from_diesel)
+    }
+}
+
+/// Commits `conn`'s transaction if `result` is a success; otherwise (or if
+/// the commit fails) closes the connection, which rolls it back at once.
+async fn finish<T>(mut conn: Connection, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => match Tm::commit_transaction(&mut *conn).await {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                drop(Object::take(conn));
+                Err(from_diesel(error))
+            }
+        },
+        Err(error) => {
+            drop(Object::take(conn));
+            Err(error)
+        }
     }
 }

@@ -23,6 +23,7 @@ use crate::unit_of_work::PgUnitOfWork;
 
 pub(crate) type Manager = AsyncDieselConnectionManager<AsyncPgConnection>;
 pub(crate) type Connection = Object<Manager>;
+pub(crate) type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 
 /// Storage in PostgreSQL. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -30,7 +31,7 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// No external authorizer consumes the outbox: events are written
     /// already settled for the authorizer sink.
-    without_authorizer_sink: bool,
+    pub(crate) without_authorizer_sink: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -123,6 +124,15 @@ impl PgStore {
 
     pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
         self.pool.get().await.map_err(from_pool)
+    }
+
+    /// A pooled connection with a transaction begun on it.
+    pub(crate) async fn transaction(&self) -> Result<Connection, StoreError> {
+        let mut conn = self.connection().await?;
+        Tm::begin_transaction(&mut *conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(conn)
     }
 }
 

@@ -296,38 +296,8 @@ impl UnitOfWork for PgUnitOfWork {
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut columns = OutboxColumns::default();
-        for event in events {
-            columns.push(outbox_row(event)?);
-        }
         let authorizer_settled = self.authorizer_settled;
-        // One statement for both tables: the audit row is derived from the
-        // event as stored, so each payload crosses the wire and is parsed
-        // once. `seq` follows the order of `events`.
-        diesel::sql_query(
-            "WITH stored AS (\
-               INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at) \
-               SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END \
-               FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
-               ORDER BY n \
-               RETURNING event_id, aggregate_id, event_type, payload) \
-             INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
-             SELECT event_id, aggregate_id, (payload->>'actor')::uuid, event_type, \
-                    (payload->>'requestId')::uuid, payload->'kind', (payload->>'occurredAt')::timestamptz \
-             FROM stored",
-        )
-        .bind::<Array<SqlUuid>, _>(columns.event_ids)
-        .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
-        .bind::<Array<Text>, _>(columns.event_types)
-        .bind::<Array<Jsonb>, _>(columns.payloads)
-        .bind::<Bool, _>(authorizer_settled)
-        .execute(self.conn()?)
-        .await
-        .map_err(from_diesel)?;
-        Ok(())
+        append_events(self.conn()?, events, authorizer_settled).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
@@ -343,4 +313,45 @@ impl UnitOfWork for PgUnitOfWork {
         }
         result
     }
+}
+
+/// Appends events to the outbox, and their audit rows, in the connection's
+/// transaction; with `authorizer_settled` they are written already settled
+/// for the authorizer sink.
+pub(crate) async fn append_events(
+    conn: &mut AsyncPgConnection,
+    events: &[DomainEvent],
+    authorizer_settled: bool,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut columns = OutboxColumns::default();
+    for event in events {
+        columns.push(outbox_row(event)?);
+    }
+    // One statement for both tables: the audit row is derived from the
+    // event as stored, so each payload crosses the wire and is parsed
+    // once. `seq` follows the order of `events`.
+    diesel::sql_query(
+        "WITH stored AS (\
+           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at) \
+           SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END \
+           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
+           ORDER BY n \
+           RETURNING event_id, aggregate_id, event_type, payload) \
+         INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
+         SELECT event_id, aggregate_id, (payload->>'actor')::uuid, event_type, \
+                (payload->>'requestId')::uuid, payload->'kind', (payload->>'occurredAt')::timestamptz \
+         FROM stored",
+    )
+    .bind::<Array<SqlUuid>, _>(columns.event_ids)
+    .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
+    .bind::<Array<Text>, _>(columns.event_types)
+    .bind::<Array<Jsonb>, _>(columns.payloads)
+    .bind::<Bool, _>(authorizer_settled)
+    .execute(conn)
+    .await
+    .map_err(from_diesel)?;
+    Ok(())
 }

@@ -914,3 +914,87 @@ async fn concurrent_additions_never_pass_the_member_limit() {
         .unwrap();
     assert_eq!(members.items.len(), 4);
 }
+
+#[tokio::test]
+async fn sso_changes_and_their_events_commit_together() {
+    use orgman_domain::ports::SsoConfigRepository;
+    use orgman_domain::{DomainEvent, EventId, EventKind, IssuerUrl, SsoConfig, SsoConfigId};
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let now = OffsetDateTime::now_utc();
+    let config = SsoConfig {
+        id: SsoConfigId::from_uuid(Uuid::now_v7()),
+        organization: Some(org),
+        name: "Corp".into(),
+        issuer_url: IssuerUrl::parse("https://idp.example", false).unwrap(),
+        client_id: "orgman".into(),
+        client_secret_enc: "sealed".into(),
+        enabled: true,
+        auto_provision: true,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = |kind| DomainEvent {
+        id: EventId::from_uuid(Uuid::now_v7()),
+        occurred_at: now,
+        organization_id: org,
+        actor: Some(db.admin.user_id()),
+        request_id: None,
+        schema_version: DomainEvent::SCHEMA_VERSION,
+        kind,
+    };
+    let deleted = |id| EventKind::SsoConfigDeleted { config_id: id };
+    let count = |sql: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let mut conn =
+                <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+                    .await
+                    .unwrap();
+            diesel::sql_query(sql)
+                .get_result::<Count>(&mut conn)
+                .await
+                .unwrap()
+                .n
+        }
+    };
+    let audited =
+        "SELECT count(*) AS n FROM audit_events WHERE action LIKE 'organization.sso-config.%'";
+
+    db.store
+        .insert(&config, &[event(deleted(config.id))])
+        .await
+        .unwrap();
+    assert_eq!(count(audited).await, 1);
+    // A configuration that is not there: no change, no event.
+    let ghost = SsoConfigId::from_uuid(Uuid::now_v7());
+    assert!(
+        !db.store
+            .delete(ghost, &[event(deleted(ghost))])
+            .await
+            .unwrap()
+    );
+    let mut gone = config.clone();
+    gone.id = ghost;
+    assert_eq!(
+        db.store.update(&gone, &[event(deleted(ghost))]).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(count(audited).await, 1);
+    // One event refused by the outbox (a duplicate id) undoes the change.
+    let duplicate = event(deleted(config.id));
+    assert!(
+        db.store
+            .delete(config.id, &[duplicate.clone(), duplicate])
+            .await
+            .is_err()
+    );
+    assert!(db.store.get(config.id).await.unwrap().is_some());
+    assert!(
+        db.store
+            .delete(config.id, &[event(deleted(config.id))])
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(audited).await, 2);
+}

@@ -22,8 +22,8 @@ use orgman_domain::ports::{
 };
 use orgman_domain::ports::{OutboxSink, SyncGuard};
 use orgman_domain::{
-    OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings, SsoService,
-    UserService,
+    AuditService, OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings,
+    SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -43,7 +43,7 @@ use crate::background::{
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
-use crate::routes::{members, organizations, sso, users};
+use crate::routes::{audit, members, organizations, sso, users};
 use crate::state::AppState;
 
 /// The request id header, read (when a UUID) and always answered.
@@ -307,9 +307,11 @@ impl Application {
             relays,
             required: config.health_required.clone(),
         };
+        let audit = AuditService::new(service.clone(), store.clone());
         let state = web::Data::new(AppState {
             service,
             sso,
+            audit,
             registration,
             users: store,
             verifier,
@@ -348,6 +350,8 @@ impl Application {
                 .service(organizations::request_deletion)
                 .service(organizations::restore)
                 .service(organizations::purge)
+                .service(audit::organization_events)
+                .service(audit::all_events)
                 .service(members::list_members)
                 .service(members::add_member)
                 .service(members::import_members)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use orgman_domain::ports::UserRepository;
-use orgman_domain::{OrganizationService, SsoService, UserService};
+use orgman_domain::{AuditService, OrganizationService, SsoService, UserService};
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
@@ -22,6 +22,8 @@ pub(crate) struct AppState {
     pub(crate) registration: Option<UserService>,
     /// The SSO configuration use cases.
     pub(crate) sso: SsoService,
+    /// Reading the audit trail.
+    pub(crate) audit: AuditService,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

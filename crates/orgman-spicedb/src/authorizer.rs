@@ -487,7 +487,10 @@ impl SpiceDbAuthorizer {
             | EventKind::OrganizationReactivated
             | EventKind::OrganizationDeletionRequested { .. }
             | EventKind::OrganizationRestored
-            | EventKind::MemberLimitChanged { .. } => Ok(()),
+            | EventKind::MemberLimitChanged { .. }
+            | EventKind::SsoConfigCreated { .. }
+            | EventKind::SsoConfigUpdated { .. }
+            | EventKind::SsoConfigDeleted { .. } => Ok(()),
         }
     }
 

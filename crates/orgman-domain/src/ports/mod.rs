@@ -22,7 +22,7 @@ pub use outbox::{
     PendingEvent,
 };
 pub use store::{
-    Erased, MembershipQueries, OrganizationRepository, SsoConfigRepository, UnitOfWork,
-    UserRepository,
+    AuditFilter, AuditTrail, Erased, MembershipQueries, OrganizationRepository,
+    SsoConfigRepository, UnitOfWork, UserRepository,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};

@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::event::DomainEvent;
-use crate::id::SsoConfigId;
+use crate::id::{EventId, SsoConfigId};
 use crate::id::{OrganizationId, UserId};
 use crate::membership::Membership;
 use crate::organization::Organization;
@@ -295,23 +295,27 @@ pub trait UserRepository: Send + Sync {
 /// Stored SSO configurations.
 #[async_trait]
 pub trait SsoConfigRepository: Send + Sync {
-    /// Stores a new configuration.
+    /// Stores a new configuration, with the events of the change appended
+    /// to the outbox in the same transaction (as
+    /// [`UnitOfWork::append_events`] does).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when its organization does not exist.
-    async fn insert(&self, config: &SsoConfig) -> Result<(), StoreError>;
+    async fn insert(&self, config: &SsoConfig, events: &[DomainEvent]) -> Result<(), StoreError>;
 
-    /// Stores a changed configuration.
+    /// Stores a changed configuration, with its events in the same
+    /// transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when it is gone.
-    async fn update(&self, config: &SsoConfig) -> Result<(), StoreError>;
+    async fn update(&self, config: &SsoConfig, events: &[DomainEvent]) -> Result<(), StoreError>;
 
-    /// Deletes a configuration; `false` when there was none.
+    /// Deletes a configuration, with its events in the same transaction;
+    /// `false` (and no events written) when there was none.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    async fn delete(&self, id: SsoConfigId) -> Result<bool, StoreError>;
+    async fn delete(&self, id: SsoConfigId, events: &[DomainEvent]) -> Result<bool, StoreError>;
 
     /// One configuration.
     ///
@@ -346,4 +350,31 @@ pub trait SsoConfigRepository: Send + Sync {
         expected: &str,
         new: &str,
     ) -> Result<bool, StoreError>;
+}
+
+/// Which audit entries to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this organization's entries; `None` for every organization.
+    pub organization: Option<OrganizationId>,
+    /// Only events of this type (e.g. `organization.member.added`).
+    pub event_type: Option<String>,
+    /// Only changes made by this user.
+    pub actor: Option<UserId>,
+}
+
+/// The audit trail: every committed change, kept after the outbox has
+/// published and pruned it, and after its organization was purged.
+#[async_trait]
+pub trait AuditTrail: Send + Sync {
+    /// Entries matching `filter`, newest first, keyset-paginated by event
+    /// id (ids are UUIDv7, ordered by time).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest<EventId>,
+    ) -> Result<Page<DomainEvent, EventId>, StoreError>;
 }

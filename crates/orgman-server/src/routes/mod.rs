@@ -1,6 +1,7 @@
 //! The API's routes. Each handler turns its request into domain values,
 //! calls one use case, and turns the result into a response.
 
+pub(crate) mod audit;
 pub(crate) mod members;
 pub(crate) mod organizations;
 pub(crate) mod sso;

@@ -1,0 +1,85 @@
+//! Reading the audit trail.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::OrgError;
+use crate::event::DomainEvent;
+use crate::id::{EventId, OrganizationId, UserId};
+use crate::membership::Permission;
+use crate::page::{Page, PageRequest};
+use crate::ports::{AuditFilter, AuditTrail};
+use crate::role::Actor;
+use crate::service::OrganizationService;
+
+/// The audit trail's use cases: who changed what, when, through which
+/// request.
+pub struct AuditService {
+    organizations: Arc<OrganizationService>,
+    trail: Arc<dyn AuditTrail>,
+}
+
+impl fmt::Debug for AuditService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditService")
+    }
+}
+
+impl AuditService {
+    /// The use cases over an audit trail.
+    pub fn new(organizations: Arc<OrganizationService>, trail: Arc<dyn AuditTrail>) -> Self {
+        Self {
+            organizations,
+            trail,
+        }
+    }
+
+    /// An organization's changes, newest first, optionally of one event
+    /// type or by one user: for its OWNERs and ADMINs (who manage it) and
+    /// platform administrators (also for a purged organization).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] for non-members, [`OrgError::Forbidden`] for
+    /// MEMBERs, [`OrgError::Unavailable`].
+    pub async fn organization_events(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        event_type: Option<String>,
+        by: Option<UserId>,
+        page: PageRequest<EventId>,
+    ) -> Result<Page<DomainEvent, EventId>, OrgError> {
+        self.organizations
+            .ensure_permission(actor, organization, Permission::ManageOrganization)
+            .await?;
+        let filter = AuditFilter {
+            organization: Some(organization),
+            event_type,
+            actor: by,
+        };
+        Ok(self.trail.audit_events(&filter, page).await?)
+    }
+
+    /// Every organization's changes, newest first (platform
+    /// administrators).
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`], [`OrgError::Unavailable`].
+    pub async fn all_events(
+        &self,
+        actor: &Actor,
+        event_type: Option<String>,
+        by: Option<UserId>,
+        page: PageRequest<EventId>,
+    ) -> Result<Page<DomainEvent, EventId>, OrgError> {
+        if !actor.is_platform_admin() {
+            return Err(OrgError::PlatformAdminRequired);
+        }
+        let filter = AuditFilter {
+            organization: None,
+            event_type,
+            actor: by,
+        };
+        Ok(self.trail.audit_events(&filter, page).await?)
+    }
+}

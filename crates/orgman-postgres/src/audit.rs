@@ -1,0 +1,111 @@
+//! The audit trail, read newest first.
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use orgman_domain::ports::{AuditFilter, AuditTrail};
+use orgman_domain::{
+    DomainEvent, EventId, EventKind, OrganizationId, Page, PageRequest, RequestId, StoreError,
+    UserId,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::from_diesel;
+use crate::store::PgStore;
+
+#[derive(QueryableByName)]
+struct AuditRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    org_id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    actor_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    request_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    details: String,
+    #[diesel(sql_type = Timestamptz)]
+    occurred_at: OffsetDateTime,
+}
+
+impl AuditRow {
+    fn into_domain(self) -> Result<DomainEvent, StoreError> {
+        let kind: EventKind = serde_json::from_str(&self.details).map_err(|e| {
+            StoreError::Other(format!("stored audit entry {} is invalid: {e}", self.id))
+        })?;
+        Ok(DomainEvent {
+            id: EventId::from_uuid(self.id),
+            occurred_at: self.occurred_at,
+            organization_id: OrganizationId::from_uuid(self.org_id),
+            actor: self.actor_id.map(UserId::from_uuid),
+            request_id: self.request_id.map(RequestId::from_uuid),
+            schema_version: DomainEvent::SCHEMA_VERSION,
+            kind,
+        })
+    }
+}
+
+#[async_trait]
+impl AuditTrail for PgStore {
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest<EventId>,
+    ) -> Result<Page<DomainEvent, EventId>, StoreError> {
+        // Only the conditions asked for, so each query can use the
+        // (org_id, id) index or the primary key as it is.
+        let mut conditions = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.organization.is_some() {
+            conditions.push(format!("org_id = ${}", next()));
+        }
+        if filter.event_type.is_some() {
+            conditions.push(format!("action = ${}", next()));
+        }
+        if filter.actor.is_some() {
+            conditions.push(format!("actor_id = ${}", next()));
+        }
+        if page.after.is_some() {
+            conditions.push(format!("id < ${}", next()));
+        }
+        let limit = next();
+        let sql = format!(
+            "SELECT id, org_id, actor_id, request_id, details::text AS details, occurred_at
+             FROM audit_events {} ORDER BY id DESC LIMIT ${limit}",
+            if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            }
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<Pg>();
+        if let Some(org) = filter.organization {
+            query = query.bind::<SqlUuid, _>(org.as_uuid());
+        }
+        if let Some(event_type) = &filter.event_type {
+            query = query.bind::<Text, _>(event_type.clone());
+        }
+        if let Some(actor) = filter.actor {
+            query = query.bind::<SqlUuid, _>(actor.as_uuid());
+        }
+        if let Some(after) = page.after {
+            query = query.bind::<SqlUuid, _>(after.as_uuid());
+        }
+        let query = query.bind::<BigInt, _>(i64::from(page.limit()) + 1);
+        let mut conn = self.connection().await?;
+        let rows: Vec<AuditRow> = query.load(&mut conn).await.map_err(from_diesel)?;
+        let events = rows
+            .into_iter()
+            .map(AuditRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(events, page.limit(), |e| e.id))
+    }
+}
