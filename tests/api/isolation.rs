@@ -68,6 +68,12 @@ async fn assert_isolated(app: TestApp) {
         (Method::POST, format!("{org}/purge"), Some(json!({}))),
         (Method::GET, format!("{org}/members"), None),
         (Method::GET, format!("{org}/audit-events"), None),
+        (Method::GET, format!("{org}/invitations"), None),
+        (
+            Method::POST,
+            format!("{org}/invitations"),
+            Some(json!({"email": "mallory@example.com"})),
+        ),
         (
             Method::POST,
             format!("{org}/members"),

@@ -10,6 +10,7 @@ mod errors;
 mod events;
 mod helpers;
 mod import;
+mod invitations;
 mod isolation;
 mod lifecycle;
 mod logs;

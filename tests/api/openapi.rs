@@ -19,6 +19,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/organizations/{id}/member-limit"),
     ("get", "/api/v1/organizations/{id}/audit-events"),
     ("get", "/api/v1/audit-events"),
+    ("post", "/api/v1/organizations/{id}/invitations"),
+    ("get", "/api/v1/organizations/{id}/invitations"),
+    (
+        "delete",
+        "/api/v1/organizations/{id}/invitations/{invitationId}",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{id}/invitations/{invitationId}/resend",
+    ),
+    ("post", "/api/v1/invitations/accept"),
     ("post", "/api/v1/organizations/{id}/suspend"),
     ("post", "/api/v1/organizations/{id}/reactivate"),
     ("post", "/api/v1/organizations/{id}/request-deletion"),

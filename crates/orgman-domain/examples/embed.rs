@@ -11,10 +11,10 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, ImportEntry, OrgError, OrgName, OrgRole, OrganizationService, ServicePorts,
-    ServiceSettings, Slug, UserId, UserProfile,
+    Actor, AuditService, Email, ImportEntry, InvitationService, OrgError, OrgName, OrgRole,
+    OrganizationService, PageRequest, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
 };
-use orgman_memory::{MemoryStore, block_on};
+use orgman_memory::{MemoryStore, PredictableTokens, block_on};
 
 /// Told after every commit that wrote events: where a service wakes the
 /// relays that move its outbox to Kafka or an authorizer. Here it counts.
@@ -27,11 +27,9 @@ impl CommitSignal for Commits {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let commits = Arc::new(Commits::default());
-    // Storage: replace with your own implementation of the storage ports.
-    let store = Arc::new(MemoryStore::new());
-    let ports = ServicePorts {
+/// The ports of the organization use cases over one store.
+fn service_ports(store: &Arc<MemoryStore>, commits: &Arc<Commits>) -> ServicePorts {
+    ServicePorts {
         organizations: store.clone(),
         members: store.clone(),
         authorizer: Arc::new(RoleAuthorizer::new(store.clone(), Arc::new(NoCache))),
@@ -39,8 +37,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Generator),
         commit_signal: commits.clone(),
-    };
-    let service = OrganizationService::new(ports, ServiceSettings::default());
+    }
+}
+
+fn service_with(store: &Arc<MemoryStore>, commits: &Arc<Commits>) -> OrganizationService {
+    OrganizationService::new(service_ports(store, commits), ServiceSettings::default())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let commits = Arc::new(Commits::default());
+    // Storage: replace with your own implementation of the storage ports.
+    let store = Arc::new(MemoryStore::new());
+    let service = service_with(&store, &commits);
 
     // Actors come from your authentication layer; users must be known.
     let admin = Actor::platform_admin(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
@@ -95,6 +103,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match block_on(service.add_member(&alice, org.id(), admin.user_id(), OrgRole::Member)) {
         Err(OrgError::MemberLimitReached { max }) => println!("full at {max} members"),
         other => return Err(format!("unexpected: {other:?}").into()),
+    }
+
+    // Invitations: a single-use token for one address; storage keeps a
+    // digest. Your adapter of `InvitationTokens` makes real tokens (the
+    // service uses orgman-secrets' RandomTokens); these are predictable.
+    let invitations = InvitationService::new(
+        Arc::new(service_with(&store, &commits)),
+        store.clone(),
+        Arc::new(PredictableTokens::default()),
+        orgman_domain::time::Duration::days(7),
+    );
+    block_on(service.set_member_limit(&admin, org.id(), None))?;
+    let dana = Actor::user(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    store.add_user(dana.user_id(), "dana");
+    let dana_email = Email::parse("dana@example.com")?;
+    let issued =
+        block_on(invitations.invite(&alice, org.id(), dana_email.clone(), OrgRole::Member))?;
+    block_on(invitations.accept(&dana, issued.token.expose(), Some(&dana_email)))?;
+    match block_on(invitations.accept(&dana, issued.token.expose(), Some(&dana_email))) {
+        Err(OrgError::InvitationAccepted) => println!("an invitation works once"),
+        other => return Err(format!("unexpected: {other:?}").into()),
+    }
+
+    // The audit trail: every change, newest first, for OWNERs and ADMINs.
+    let audit = AuditService::new(Arc::new(service_with(&store, &commits)), store.clone());
+    let trail = block_on(audit.organization_events(
+        &alice,
+        org.id(),
+        None,
+        None,
+        PageRequest::new(None, 3),
+    ))?;
+    for entry in &trail.items {
+        println!("audit: {} by {:?}", entry.type_name(), entry.actor);
     }
 
     for event in store.committed_events() {

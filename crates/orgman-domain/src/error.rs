@@ -186,6 +186,25 @@ pub enum OrgError {
         /// The limit.
         max: usize,
     },
+    /// No invitation has this id (in this organization) or token.
+    #[error("invitation not found")]
+    InvitationNotFound,
+    /// The invitation was accepted already; it is single-use.
+    #[error("the invitation has been accepted already")]
+    InvitationAccepted,
+    /// The invitation was revoked.
+    #[error("the invitation has been revoked")]
+    InvitationRevoked,
+    /// The invitation expired.
+    #[error("the invitation has expired")]
+    InvitationExpired,
+    /// The invitation is for another e-mail address than the accepting
+    /// user's verified one.
+    #[error("the invitation is for another e-mail address than your verified one")]
+    InvitationEmailMismatch,
+    /// The address already has a pending invitation to the organization.
+    #[error("this address already has a pending invitation; resend it instead")]
+    InvitationPending,
     /// The organization has as many members as its limit allows.
     #[error("the organization has reached its limit of {max} members")]
     MemberLimitReached {

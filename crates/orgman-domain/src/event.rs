@@ -3,8 +3,8 @@
 
 use time::OffsetDateTime;
 
-use crate::id::{EventId, OrganizationId, RequestId, SsoConfigId, UserId};
-use crate::name::{OrgName, Slug};
+use crate::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+use crate::name::{Email, OrgName, Slug};
 use crate::role::OrgRole;
 
 /// Something that happened to an organization.
@@ -113,6 +113,32 @@ pub enum EventKind {
         /// The configuration.
         config_id: SsoConfigId,
     },
+    /// Someone was invited (or an invitation was sent again with a new
+    /// token and expiry). Carries what a notification needs, never the
+    /// token.
+    InvitationCreated {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// The invited address.
+        email: Email,
+        /// The role the invitation grants.
+        role: OrgRole,
+        /// When it stops being valid.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        expires_at: OffsetDateTime,
+    },
+    /// An invitation was accepted (a `MemberAdded` follows).
+    InvitationAccepted {
+        /// The invitation.
+        invitation_id: InvitationId,
+        /// Who accepted it.
+        user_id: UserId,
+    },
+    /// An invitation was revoked.
+    InvitationRevoked {
+        /// The invitation.
+        invitation_id: InvitationId,
+    },
     /// A platform administrator set or lifted the member limit.
     MemberLimitChanged {
         /// The most members the organization may have; `None` for none.
@@ -127,6 +153,9 @@ pub enum EventKind {
         /// SSO configurations (and their sealed secrets) erased.
         #[cfg_attr(feature = "serde", serde(default))]
         erased_sso_configurations: u64,
+        /// Invitations erased (pending or not).
+        #[cfg_attr(feature = "serde", serde(default))]
+        erased_invitations: u64,
     },
     /// A user joined.
     MemberAdded {
@@ -164,6 +193,9 @@ impl EventKind {
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
             EventKind::OrganizationRestored => "organization.restored",
             EventKind::MemberLimitChanged { .. } => "organization.member-limit-changed",
+            EventKind::InvitationCreated { .. } => "organization.invitation.created",
+            EventKind::InvitationAccepted { .. } => "organization.invitation.accepted",
+            EventKind::InvitationRevoked { .. } => "organization.invitation.revoked",
             EventKind::SsoConfigCreated { .. } => "organization.sso-config.created",
             EventKind::SsoConfigUpdated { .. } => "organization.sso-config.updated",
             EventKind::SsoConfigDeleted { .. } => "organization.sso-config.deleted",

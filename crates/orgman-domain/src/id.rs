@@ -81,6 +81,11 @@ uuid_id!(
     "configId"
 );
 uuid_id!(
+    /// Identifies an invitation to join an organization.
+    InvitationId,
+    "invitationId"
+);
+uuid_id!(
     /// Identifies one API request, so logs, audit records and events of the
     /// same request can be tied together.
     RequestId,

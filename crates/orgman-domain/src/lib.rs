@@ -49,6 +49,8 @@
 //! | An organization with a member limit (set by platform ADMINs, [`ServiceSettings::default_max_members`] at creation) takes no member past it; members beyond a lowered limit stay. | [`OrgError::MemberLimitReached`] |
 //! | Any member may leave (remove themselves), except the last OWNER. | [`OrgError::LastOwner`] |
 //! | Renaming and SSO settings are for OWNER and ADMIN. | [`OrgError::Forbidden`] |
+//! | OWNER and ADMIN invite addresses with a role they may grant; one open invitation per address. | [`OrgError::OwnerRequired`], [`OrgError::InvitationPending`] |
+//! | An invitation is accepted once, by the user whose verified e-mail address it names, before it expires, into an ACTIVE organization with room. | [`OrgError::InvitationAccepted`], [`OrgError::InvitationEmailMismatch`], [`OrgError::InvitationExpired`], [`OrgError::InvitationRevoked`], [`OrgError::ReadOnly`], [`OrgError::MemberLimitReached`] |
 //!
 //! Access checks are point lookups of "this user's role in this
 //! organization" ([`ports::MembershipQueries::role_of`]), never a scan of the
@@ -69,6 +71,7 @@ mod error;
 mod event;
 mod id;
 mod import;
+mod invitation;
 mod membership;
 mod name;
 mod organization;
@@ -87,8 +90,11 @@ pub use error::{
     ValidationError,
 };
 pub use event::{DomainEvent, EventKind};
-pub use id::{EventId, OrganizationId, RequestId, SsoConfigId, UserId};
+pub use id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
 pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport};
+pub use invitation::{
+    Invitation, InvitationService, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
+};
 pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};

@@ -894,6 +894,7 @@ fn deleted(erased: crate::ports::Erased) -> EventKind {
     EventKind::OrganizationDeleted {
         erased_members: erased.members,
         erased_sso_configurations: erased.sso_configurations,
+        erased_invitations: erased.invitations,
     }
 }
 

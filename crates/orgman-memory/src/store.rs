@@ -8,7 +8,7 @@ use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork
 use orgman_domain::time::OffsetDateTime;
 use orgman_domain::{
     Conflict, DomainEvent, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
-    PageRequest, StoreError, User, UserId, UserProfile,
+    PageRequest, StoreError, TokenDigest, User, UserId, UserProfile,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -17,6 +17,7 @@ struct State {
     memberships: BTreeMap<(OrganizationId, UserId), Membership>,
     users: BTreeMap<UserId, User>,
     outbox: Vec<DomainEvent>,
+    invitations: BTreeMap<orgman_domain::InvitationId, (orgman_domain::Invitation, TokenDigest)>,
 }
 
 /// Organizations, memberships, users and the outbox, in memory.
@@ -403,7 +404,12 @@ impl UnitOfWork for MemoryUnitOfWork {
         self.working
             .memberships
             .retain(|(org, _), _| *org != organization);
+        let invitations_before = self.working.invitations.len();
+        self.working
+            .invitations
+            .retain(|_, (invitation, _)| invitation.organization_id != organization);
         Ok(orgman_domain::ports::Erased {
+            invitations: (invitations_before - self.working.invitations.len()) as u64,
             members: (before - self.working.memberships.len()) as u64,
             // This store keeps no SSO configurations.
             sso_configurations: 0,
@@ -424,6 +430,70 @@ impl UnitOfWork for MemoryUnitOfWork {
 
     async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError> {
         Ok(self.working.users.contains_key(&user))
+    }
+
+    async fn insert_invitation(
+        &mut self,
+        invitation: &orgman_domain::Invitation,
+        digest: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let open = self.working.invitations.values().any(|(other, _)| {
+            other.organization_id == invitation.organization_id
+                && other.email == invitation.email
+                && other.accepted_at.is_none()
+                && other.revoked_at.is_none()
+        });
+        if open {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "invitations_open_key".into(),
+            )));
+        }
+        self.working
+            .invitations
+            .insert(invitation.id, (invitation.clone(), digest.clone()));
+        Ok(())
+    }
+
+    async fn invitation_by_digest(
+        &mut self,
+        digest: &TokenDigest,
+    ) -> Result<Option<orgman_domain::Invitation>, StoreError> {
+        Ok(self
+            .working
+            .invitations
+            .values()
+            .find(|(_, stored)| stored == digest)
+            .map(|(invitation, _)| invitation.clone()))
+    }
+
+    async fn invitation(
+        &mut self,
+        organization: OrganizationId,
+        id: orgman_domain::InvitationId,
+    ) -> Result<Option<orgman_domain::Invitation>, StoreError> {
+        Ok(self
+            .working
+            .invitations
+            .get(&id)
+            .filter(|(invitation, _)| invitation.organization_id == organization)
+            .map(|(invitation, _)| invitation.clone()))
+    }
+
+    async fn update_invitation(
+        &mut self,
+        invitation: &orgman_domain::Invitation,
+        digest: Option<&TokenDigest>,
+    ) -> Result<(), StoreError> {
+        let (stored, stored_digest) = self
+            .working
+            .invitations
+            .get_mut(&invitation.id)
+            .ok_or(StoreError::NotFound)?;
+        *stored = invitation.clone();
+        if let Some(digest) = digest {
+            *stored_digest = digest.clone();
+        }
+        Ok(())
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
@@ -474,5 +544,25 @@ impl orgman_domain::ports::AuditTrail for MemoryStore {
         events.sort_by_key(|e| std::cmp::Reverse(e.id));
         events.truncate(page.limit() as usize + 1);
         Ok(Page::from_overfetch(events, page.limit(), |e| e.id))
+    }
+}
+
+#[async_trait]
+impl orgman_domain::ports::InvitationQueries for MemoryStore {
+    async fn invitations(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest<orgman_domain::InvitationId>,
+    ) -> Result<Page<orgman_domain::Invitation, orgman_domain::InvitationId>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        Ok(page_after(
+            state
+                .invitations
+                .iter()
+                .filter(|(_, (invitation, _))| invitation.organization_id == organization)
+                .map(|(id, (invitation, _))| (*id, invitation.clone())),
+            page,
+        ))
     }
 }

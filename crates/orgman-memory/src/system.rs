@@ -52,3 +52,26 @@ impl IdGenerator for SequentialIds {
         self.next()
     }
 }
+
+/// Invitation tokens for tests: `token-1`, `token-2`, ... with a digest
+/// anyone can compute. Predictable on purpose; never for production.
+#[derive(Debug, Default)]
+pub struct PredictableTokens {
+    issued: std::sync::atomic::AtomicU64,
+}
+
+impl orgman_domain::ports::InvitationTokens for PredictableTokens {
+    fn issue(&self) -> (orgman_domain::InvitationToken, orgman_domain::TokenDigest) {
+        let n = self
+            .issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let token = format!("token-{n}");
+        let digest = self.digest(&token);
+        (orgman_domain::InvitationToken::new(token), digest)
+    }
+
+    fn digest(&self, token: &str) -> orgman_domain::TokenDigest {
+        orgman_domain::TokenDigest(format!("digest-of-{token}"))
+    }
+}

@@ -1,4 +1,4 @@
-//! The audit trail, read newest first.
+//! Reads of the audit trail (newest first) and of invitations.
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
@@ -107,5 +107,35 @@ impl AuditTrail for PgStore {
             .map(AuditRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(events, page.limit(), |e| e.id))
+    }
+}
+
+#[async_trait]
+impl orgman_domain::ports::InvitationQueries for PgStore {
+    async fn invitations(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest<orgman_domain::InvitationId>,
+    ) -> Result<Page<orgman_domain::Invitation, orgman_domain::InvitationId>, StoreError> {
+        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+
+        use crate::rows::InvitationRow;
+        use crate::schema::invitations;
+        let mut conn = self.connection().await?;
+        let mut query = invitations::table
+            .filter(invitations::org_id.eq(organization.as_uuid()))
+            .select(InvitationRow::as_select())
+            .order(invitations::id)
+            .limit(i64::from(page.limit()) + 1)
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(invitations::id.gt(after.as_uuid()));
+        }
+        let rows: Vec<InvitationRow> = query.load(&mut conn).await.map_err(from_diesel)?;
+        let items = rows
+            .into_iter()
+            .map(InvitationRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit(), |i| i.id))
     }
 }

@@ -3,13 +3,13 @@
 
 use diesel::prelude::*;
 use orgman_domain::{
-    DomainEvent, Email, Membership, OrgName, OrgStatus, Organization, OrganizationId,
-    OrganizationRecord, Slug, StoreError, User, UserId,
+    DomainEvent, Email, Invitation, InvitationId, Membership, OrgName, OrgStatus, Organization,
+    OrganizationId, OrganizationRecord, Slug, StoreError, User, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::schema::{organization_members, organizations, users};
+use crate::schema::{invitations, organization_members, organizations, users};
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {error}"))
@@ -188,5 +188,37 @@ impl OutboxColumns {
         self.aggregate_ids.push(row.aggregate_id);
         self.event_types.push(row.event_type);
         self.payloads.push(row.payload);
+    }
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = invitations, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct InvitationRow {
+    pub(crate) id: Uuid,
+    pub(crate) org_id: Uuid,
+    pub(crate) email: String,
+    pub(crate) role: String,
+    pub(crate) invited_by: Option<Uuid>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) accepted_at: Option<OffsetDateTime>,
+    pub(crate) accepted_by: Option<Uuid>,
+    pub(crate) revoked_at: Option<OffsetDateTime>,
+}
+
+impl InvitationRow {
+    pub(crate) fn into_domain(self) -> Result<Invitation, StoreError> {
+        Ok(Invitation {
+            id: InvitationId::from_uuid(self.id),
+            organization_id: OrganizationId::from_uuid(self.org_id),
+            email: Email::parse(&self.email).map_err(|e| corrupt("invitation e-mail", e))?,
+            role: self.role.parse().map_err(|e| corrupt("role", e))?,
+            invited_by: self.invited_by.map(UserId::from_uuid),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            accepted_by: self.accepted_by.map(UserId::from_uuid),
+            revoked_at: self.revoked_at,
+        })
     }
 }

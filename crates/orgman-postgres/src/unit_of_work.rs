@@ -6,16 +6,18 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::UnitOfWork;
 use orgman_domain::{
-    DomainEvent, Membership, OrgRole, Organization, OrganizationId, StoreError, UserId,
+    DomainEvent, Invitation, InvitationId, Membership, OrgRole, Organization, OrganizationId,
+    StoreError, TokenDigest, UserId,
 };
 
 use crate::error::from_diesel;
 use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::rows::{
-    MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row, version_to_db,
+    InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row,
+    version_to_db,
 };
-use crate::schema::{organization_members, organizations, users};
+use crate::schema::{invitations, organization_members, organizations, users};
 use crate::store::Connection;
 
 pub(crate) struct PgUnitOfWork {
@@ -204,9 +206,16 @@ impl UnitOfWork for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        let invitations = diesel::delete(
+            invitations::table.filter(invitations::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(orgman_domain::ports::Erased {
             members: members as u64,
             sso_configurations: sso_configurations as u64,
+            invitations: invitations as u64,
         })
     }
 
@@ -293,6 +302,91 @@ impl UnitOfWork for PgUnitOfWork {
         .await
         .map(drop)
         .map_err(from_diesel)
+    }
+
+    async fn insert_invitation(
+        &mut self,
+        invitation: &Invitation,
+        digest: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        diesel::insert_into(invitations::table)
+            .values((
+                invitations::id.eq(invitation.id.as_uuid()),
+                invitations::org_id.eq(invitation.organization_id.as_uuid()),
+                invitations::email.eq(invitation.email.as_str()),
+                invitations::role.eq(invitation.role.as_str()),
+                invitations::token_digest.eq(&digest.0),
+                invitations::invited_by.eq(invitation.invited_by.map(|u| u.as_uuid())),
+                invitations::created_at.eq(invitation.created_at),
+                invitations::expires_at.eq(invitation.expires_at),
+            ))
+            .execute(self.conn()?)
+            .await
+            .map(drop)
+            .map_err(from_diesel)
+    }
+
+    async fn invitation_by_digest(
+        &mut self,
+        digest: &TokenDigest,
+    ) -> Result<Option<Invitation>, StoreError> {
+        invitations::table
+            .filter(invitations::token_digest.eq(&digest.0))
+            .select(InvitationRow::as_select())
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(InvitationRow::into_domain)
+            .transpose()
+    }
+
+    async fn invitation(
+        &mut self,
+        organization: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        invitations::table
+            .find(id.as_uuid())
+            .filter(invitations::org_id.eq(organization.as_uuid()))
+            .select(InvitationRow::as_select())
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(InvitationRow::into_domain)
+            .transpose()
+    }
+
+    async fn update_invitation(
+        &mut self,
+        invitation: &Invitation,
+        digest: Option<&TokenDigest>,
+    ) -> Result<(), StoreError> {
+        let target = invitations::table.find(invitation.id.as_uuid());
+        let changes = (
+            invitations::created_at.eq(invitation.created_at),
+            invitations::expires_at.eq(invitation.expires_at),
+            invitations::accepted_at.eq(invitation.accepted_at),
+            invitations::accepted_by.eq(invitation.accepted_by.map(|u| u.as_uuid())),
+            invitations::revoked_at.eq(invitation.revoked_at),
+        );
+        let conn = self.conn()?;
+        let updated = match digest {
+            Some(digest) => {
+                diesel::update(target)
+                    .set((changes, invitations::token_digest.eq(&digest.0)))
+                    .execute(conn)
+                    .await
+            }
+            None => diesel::update(target).set(changes).execute(conn).await,
+        }
+        .map_err(from_diesel)?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {

@@ -345,3 +345,83 @@ mod tests {
         assert!(missing.0.contains("not among"));
     }
 }
+
+/// Invitation tokens: 256 bits from the operating system's random
+/// generator as URL-safe base64 (43 characters), stored as their SHA-256
+/// digest in hex, so a database dump yields no usable token.
+#[derive(Debug)]
+pub struct RandomTokens {
+    random: ring::rand::SystemRandom,
+}
+
+impl RandomTokens {
+    /// Tokens from the system's generator.
+    pub fn new() -> Self {
+        Self {
+            random: ring::rand::SystemRandom::new(),
+        }
+    }
+}
+
+impl Default for RandomTokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl orgman_domain::ports::InvitationTokens for RandomTokens {
+    fn issue(&self) -> (orgman_domain::InvitationToken, orgman_domain::TokenDigest) {
+        use base64::Engine;
+        use ring::rand::SecureRandom;
+        let mut bytes = [0u8; 32];
+        // The system generator does not fail on the platforms orgman runs
+        // on; if it ever did, no token could be trusted, so stop here.
+        #[allow(clippy::expect_used)]
+        self.random
+            .fill(&mut bytes)
+            .expect("the operating system's random generator failed");
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let digest = self.digest(&token);
+        (orgman_domain::InvitationToken::new(token), digest)
+    }
+
+    fn digest(&self, token: &str) -> orgman_domain::TokenDigest {
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        orgman_domain::TokenDigest(
+            digest
+                .as_ref()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use orgman_domain::ports::InvitationTokens;
+
+    use super::RandomTokens;
+
+    #[test]
+    fn tokens_are_long_unique_and_only_their_digest_is_kept() {
+        let tokens = RandomTokens::new();
+        let (a, a_digest) = tokens.issue();
+        let (b, _) = tokens.issue();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 43);
+        assert!(
+            a.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_eq!(tokens.digest(a.expose()), a_digest);
+        assert_eq!(a_digest.0.len(), 64);
+        assert!(!a_digest.0.contains(a.expose()));
+        // SHA-256 of "abc".
+        assert_eq!(
+            tokens.digest("abc").0,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -22,8 +22,8 @@ use orgman_domain::ports::{
 };
 use orgman_domain::ports::{OutboxSink, SyncGuard};
 use orgman_domain::{
-    AuditService, OrganizationService, OutboxRelay, RequestId, ServicePorts, ServiceSettings,
-    SsoService, UserService,
+    AuditService, InvitationService, OrganizationService, OutboxRelay, RequestId, ServicePorts,
+    ServiceSettings, SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -43,7 +43,7 @@ use crate::background::{
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
-use crate::routes::{audit, members, organizations, sso, users};
+use crate::routes::{audit, invitations, members, organizations, sso, users};
 use crate::state::AppState;
 
 /// The request id header, read (when a UUID) and always answered.
@@ -308,10 +308,17 @@ impl Application {
             required: config.health_required.clone(),
         };
         let audit = AuditService::new(service.clone(), store.clone());
+        let invitations = InvitationService::new(
+            service.clone(),
+            store.clone(),
+            Arc::new(orgman_secrets::RandomTokens::new()),
+            time::Duration::try_from(config.invitation_ttl).unwrap_or(time::Duration::days(7)),
+        );
         let state = web::Data::new(AppState {
             service,
             sso,
             audit,
+            invitations,
             registration,
             users: store,
             verifier,
@@ -350,6 +357,11 @@ impl Application {
                 .service(organizations::request_deletion)
                 .service(organizations::restore)
                 .service(organizations::purge)
+                .service(invitations::invite)
+                .service(invitations::list)
+                .service(invitations::revoke)
+                .service(invitations::resend)
+                .service(invitations::accept)
                 .service(audit::organization_events)
                 .service(audit::all_events)
                 .service(members::list_members)

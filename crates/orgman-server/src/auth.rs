@@ -30,6 +30,10 @@ pub struct Claims {
     /// E-mail address.
     #[serde(default)]
     pub email: Option<String>,
+    /// Whether the identity provider verified `email` (Keycloak's
+    /// `email_verified`); absent counts as not verified.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
     /// Full name.
     #[serde(default)]
     pub name: Option<String>,

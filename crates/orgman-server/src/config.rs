@@ -36,6 +36,14 @@ pub struct Config {
     /// Who may create organizations (`ORGMAN_ORGANIZATION_CREATION`:
     /// `platform-admins` (default) or `any-user`).
     pub creation: CreationPolicy,
+    /// How long an invitation can be accepted
+    /// (`ORGMAN_INVITATION_TTL_HOURS`, default 168, one week).
+    pub invitation_ttl: Duration,
+    /// Where invited people accept (`ORGMAN_INVITATION_ACCEPT_URL`, with
+    /// `{token}` where the token goes, e.g.
+    /// `https://app.example.com/join?token={token}`); without it, answers
+    /// carry the token only.
+    pub invitation_accept_url: Option<String>,
     /// The member limit new organizations start with
     /// (`ORGMAN_DEFAULT_MAX_MEMBERS`; unset or empty for none).
     pub default_max_members: Option<u32>,
@@ -344,6 +352,22 @@ impl Config {
                 .unwrap_or(usize::MAX),
             },
             creation,
+            invitation_ttl: Duration::from_secs(
+                number("ORGMAN_INVITATION_TTL_HOURS", 168)?
+                    .clamp(1, 24 * 365)
+                    .saturating_mul(3600),
+            ),
+            invitation_accept_url: match var("ORGMAN_INVITATION_ACCEPT_URL") {
+                Some(url) if url.trim().is_empty() => None,
+                Some(url) if !url.contains("{token}") => {
+                    return Err(ConfigError::Invalid {
+                        name: "ORGMAN_INVITATION_ACCEPT_URL",
+                        reason: "must contain {token}".into(),
+                    });
+                }
+                Some(url) => Some(url.trim().to_owned()),
+                None => None,
+            },
             default_max_members: match var("ORGMAN_DEFAULT_MAX_MEMBERS") {
                 Some(text) if text.trim().is_empty() => None,
                 Some(text) => Some(text.trim().parse().map_err(|_| ConfigError::Invalid {

@@ -288,6 +288,22 @@ impl From<OrgError> for ApiError {
             OrgError::SsoConfigLimitReached { .. } => {
                 ApiError::new(S::CONFLICT, "sso-config-limit-reached", "Conflict", detail)
             }
+            OrgError::InvitationNotFound => ApiError::not_found("invitation-not-found", detail),
+            OrgError::InvitationAccepted => {
+                ApiError::new(S::CONFLICT, "invitation-accepted", "Conflict", detail)
+            }
+            OrgError::InvitationRevoked => {
+                ApiError::new(S::GONE, "invitation-revoked", "Gone", detail)
+            }
+            OrgError::InvitationExpired => {
+                ApiError::new(S::GONE, "invitation-expired", "Gone", detail)
+            }
+            OrgError::InvitationEmailMismatch => {
+                ApiError::forbidden("invitation-email-mismatch", detail)
+            }
+            OrgError::InvitationPending => {
+                ApiError::new(S::CONFLICT, "invitation-pending", "Conflict", detail)
+            }
             OrgError::MemberLimitReached { .. } => {
                 ApiError::new(S::CONFLICT, "member-limit-reached", "Conflict", detail)
             }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use orgman_domain::ports::UserRepository;
-use orgman_domain::{AuditService, OrganizationService, SsoService, UserService};
+use orgman_domain::{
+    AuditService, InvitationService, OrganizationService, SsoService, UserService,
+};
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
@@ -24,6 +26,8 @@ pub(crate) struct AppState {
     pub(crate) sso: SsoService,
     /// Reading the audit trail.
     pub(crate) audit: AuditService,
+    /// Invitations.
+    pub(crate) invitations: InvitationService,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

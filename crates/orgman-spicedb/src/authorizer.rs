@@ -490,7 +490,10 @@ impl SpiceDbAuthorizer {
             | EventKind::MemberLimitChanged { .. }
             | EventKind::SsoConfigCreated { .. }
             | EventKind::SsoConfigUpdated { .. }
-            | EventKind::SsoConfigDeleted { .. } => Ok(()),
+            | EventKind::SsoConfigDeleted { .. }
+            | EventKind::InvitationCreated { .. }
+            | EventKind::InvitationAccepted { .. }
+            | EventKind::InvitationRevoked { .. } => Ok(()),
         }
     }
 

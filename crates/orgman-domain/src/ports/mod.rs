@@ -22,7 +22,7 @@ pub use outbox::{
     PendingEvent,
 };
 pub use store::{
-    AuditFilter, AuditTrail, Erased, MembershipQueries, OrganizationRepository,
+    AuditFilter, AuditTrail, Erased, InvitationQueries, MembershipQueries, OrganizationRepository,
     SsoConfigRepository, UnitOfWork, UserRepository,
 };
-pub use system::{Clock, IdGenerator, SystemClock, UuidV7Generator};
+pub use system::{Clock, IdGenerator, InvitationTokens, SystemClock, UuidV7Generator};

@@ -3,8 +3,9 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::event::DomainEvent;
-use crate::id::{EventId, SsoConfigId};
+use crate::id::{EventId, InvitationId, SsoConfigId};
 use crate::id::{OrganizationId, UserId};
+use crate::invitation::{Invitation, TokenDigest};
 use crate::membership::Membership;
 use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
@@ -107,6 +108,8 @@ pub struct Erased {
     pub members: u64,
     /// SSO configurations.
     pub sso_configurations: u64,
+    /// Invitations.
+    pub invitations: u64,
 }
 
 /// One atomic change. Reads through it see its own writes; nothing is visible
@@ -253,6 +256,61 @@ pub trait UnitOfWork: Send {
         Ok(())
     }
 
+    /// Stores a new invitation under the digest of its token.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::Other`] when the
+    /// address already has a pending invitation to the organization (the
+    /// store must enforce it, also under concurrency). The default refuses:
+    /// a store without invitations.
+    async fn insert_invitation(
+        &mut self,
+        invitation: &Invitation,
+        digest: &TokenDigest,
+    ) -> Result<(), StoreError> {
+        let _ = (invitation, digest);
+        Err(StoreError::Other("this store keeps no invitations".into()))
+    }
+
+    /// The invitation whose token has this digest.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]. The default finds none.
+    async fn invitation_by_digest(
+        &mut self,
+        digest: &TokenDigest,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let _ = digest;
+        Ok(None)
+    }
+
+    /// One invitation of an organization.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]. The default finds none.
+    async fn invitation(
+        &mut self,
+        organization: OrganizationId,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError> {
+        let _ = (organization, id);
+        Ok(None)
+    }
+
+    /// Stores a changed invitation; with `digest`, its token is replaced
+    /// (the old one stops working).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it is gone.
+    async fn update_invitation(
+        &mut self,
+        invitation: &Invitation,
+        digest: Option<&TokenDigest>,
+    ) -> Result<(), StoreError> {
+        let _ = (invitation, digest);
+        Err(StoreError::Other("this store keeps no invitations".into()))
+    }
+
     /// Appends domain events to the outbox, in order.
     ///
     /// # Errors
@@ -377,4 +435,18 @@ pub trait AuditTrail: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest<EventId>,
     ) -> Result<Page<DomainEvent, EventId>, StoreError>;
+}
+
+/// Reads of invitations.
+#[async_trait]
+pub trait InvitationQueries: Send + Sync {
+    /// An organization's invitations (every state), by id.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn invitations(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest<InvitationId>,
+    ) -> Result<Page<Invitation, InvitationId>, StoreError>;
 }

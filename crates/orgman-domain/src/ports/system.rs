@@ -48,3 +48,18 @@ impl IdGenerator for UuidV7Generator {
         Uuid::now_v7()
     }
 }
+
+/// Invitation tokens: secrets handed to the invited person once, of which
+/// storage keeps only a digest.
+pub trait InvitationTokens: Send + Sync {
+    /// A new token (at least 256 random bits, URL-safe text) and its digest.
+    fn issue(
+        &self,
+    ) -> (
+        crate::invitation::InvitationToken,
+        crate::invitation::TokenDigest,
+    );
+
+    /// The digest of a presented token.
+    fn digest(&self, token: &str) -> crate::invitation::TokenDigest;
+}

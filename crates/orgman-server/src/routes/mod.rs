@@ -2,6 +2,7 @@
 //! calls one use case, and turns the result into a response.
 
 pub(crate) mod audit;
+pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
 pub(crate) mod sso;

@@ -1,0 +1,288 @@
+//! Invitations: inviting an address into an organization, and accepting.
+
+use actix_web::http::header;
+use actix_web::web::{Data, Json, Path, Query};
+use actix_web::{HttpResponse, delete, get, post};
+use orgman_domain::{
+    Email, Invitation, InvitationId, IssuedInvitation, OrgRole, OrganizationId, PageRequest,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::page;
+use crate::dto::{MemberView, PageQuery};
+use crate::extract::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Body of `POST /api/v1/organizations/{id}/invitations`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct NewInvitation {
+    /// The address to invite; only a user whose verified address this is
+    /// can accept.
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    /// The role accepting grants: `OWNER`, `ADMIN` or `MEMBER` (default).
+    role: Option<String>,
+}
+
+/// Body of `POST /api/v1/invitations/accept`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AcceptInvitation {
+    /// The token from the invitation.
+    #[schema(max_length = 512)]
+    token: String,
+}
+
+/// An invitation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InvitationView {
+    /// Id.
+    id: Uuid,
+    /// The organization.
+    organization_id: Uuid,
+    /// The invited address.
+    email: String,
+    /// The role accepting grants.
+    role: &'static str,
+    /// `PENDING`, `ACCEPTED`, `REVOKED` or `EXPIRED`.
+    status: &'static str,
+    /// Who invited.
+    invited_by: Option<Uuid>,
+    /// Sent (or last sent again).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+    /// Valid until.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: OffsetDateTime,
+    /// Who accepted it.
+    accepted_by: Option<Uuid>,
+}
+
+impl InvitationView {
+    fn new(invitation: &Invitation) -> Self {
+        Self {
+            id: invitation.id.as_uuid(),
+            organization_id: invitation.organization_id.as_uuid(),
+            email: invitation.email.as_str().to_owned(),
+            role: invitation.role.as_str(),
+            status: invitation.status(OffsetDateTime::now_utc()).as_str(),
+            invited_by: invitation.invited_by.map(|u| u.as_uuid()),
+            created_at: invitation.created_at,
+            expires_at: invitation.expires_at,
+            accepted_by: invitation.accepted_by.map(|u| u.as_uuid()),
+        }
+    }
+}
+
+/// An invitation as answered once to its creator, with its token.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IssuedInvitationView {
+    #[serde(flatten)]
+    invitation: InvitationView,
+    /// The secret to hand to the invited person; shown this once and
+    /// never stored (only its digest is).
+    token: String,
+    /// Where the invited person accepts, from `ORGMAN_INVITATION_ACCEPT_URL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accept_url: Option<String>,
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InvitationPage {
+    /// The invitations.
+    items: Vec<InvitationView>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<Uuid>,
+}
+
+fn issued(state: &AppState, issued: &IssuedInvitation) -> IssuedInvitationView {
+    let token = issued.token.expose();
+    IssuedInvitationView {
+        invitation: InvitationView::new(&issued.invitation),
+        token: token.to_owned(),
+        accept_url: state
+            .config
+            .invitation_accept_url
+            .as_ref()
+            .map(|template| template.replace("{token}", token)),
+    }
+}
+
+/// Invites an address to join with a role (OWNER and ADMIN; only OWNERs
+/// invite OWNERs). Answers the invitation with its token, once.
+#[utoipa::path(
+    tag = "invitations",
+    params(("id" = Uuid, Path)),
+    request_body = NewInvitation,
+    responses(
+        (status = 201, body = IssuedInvitationView, headers(("Location" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/organizations/{id}/invitations")]
+pub(crate) async fn invite(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+    body: Json<NewInvitation>,
+) -> Result<HttpResponse, ApiError> {
+    let email = Email::parse(&body.email)?;
+    let role = match body.role.as_deref().map(str::trim) {
+        None | Some("") => OrgRole::Member,
+        Some(text) => text.parse()?,
+    };
+    let created = state
+        .invitations
+        .invite(&auth.actor, OrganizationId::from_uuid(*id), email, role)
+        .await?;
+    let location = format!(
+        "/api/v1/organizations/{}/invitations/{}",
+        *id, created.invitation.id
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued(&state, &created)))
+}
+
+/// The organization's invitations, every state (OWNER and ADMIN).
+#[utoipa::path(
+    tag = "invitations",
+    params(("id" = Uuid, Path), PageQuery),
+    responses(
+        (status = 200, body = InvitationPage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations/{id}/invitations")]
+pub(crate) async fn list(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+    query: Query<PageQuery>,
+) -> Result<Json<InvitationPage>, ApiError> {
+    let request: PageRequest<InvitationId> = page(&query);
+    let found = state
+        .invitations
+        .list(&auth.actor, OrganizationId::from_uuid(*id), request)
+        .await?;
+    Ok(Json(InvitationPage {
+        items: found.items.iter().map(InvitationView::new).collect(),
+        next_cursor: found.next.map(|i| i.as_uuid()),
+    }))
+}
+
+/// Revokes an invitation; its token stops working (OWNER and ADMIN).
+#[utoipa::path(
+    tag = "invitations",
+    params(("id" = Uuid, Path), ("invitationId" = Uuid, Path)),
+    responses(
+        (status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/organizations/{id}/invitations/{invitationId}")]
+pub(crate) async fn revoke(
+    auth: Authenticated,
+    state: Data<AppState>,
+    path: Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, invitation) = *path;
+    state
+        .invitations
+        .revoke(
+            &auth.actor,
+            OrganizationId::from_uuid(org),
+            InvitationId::from_uuid(invitation),
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends an invitation again: a new token and expiry; the old token stops
+/// working (OWNER and ADMIN).
+#[utoipa::path(
+    tag = "invitations",
+    params(("id" = Uuid, Path), ("invitationId" = Uuid, Path)),
+    responses(
+        (status = 200, body = IssuedInvitationView), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 410, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/organizations/{id}/invitations/{invitationId}/resend")]
+pub(crate) async fn resend(
+    auth: Authenticated,
+    state: Data<AppState>,
+    path: Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, invitation) = *path;
+    let sent = state
+        .invitations
+        .resend(
+            &auth.actor,
+            OrganizationId::from_uuid(org),
+            InvitationId::from_uuid(invitation),
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued(&state, &sent)))
+}
+
+/// Accepts an invitation: the caller, whose token must carry the invited
+/// address as a verified e-mail (`email_verified`), becomes a member.
+/// Single use.
+#[utoipa::path(
+    tag = "invitations",
+    request_body = AcceptInvitation,
+    responses(
+        (status = 200, body = MemberView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 410, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/invitations/accept")]
+pub(crate) async fn accept(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: Json<AcceptInvitation>,
+) -> Result<Json<MemberView>, ApiError> {
+    if body.token.is_empty() || body.token.len() > 512 {
+        return Err(ApiError::bad_request(
+            "invalid-invitation-token",
+            "token must be 1-512 characters",
+        ));
+    }
+    let verified = auth
+        .claims
+        .email
+        .as_deref()
+        .filter(|_| auth.claims.email_verified == Some(true))
+        .and_then(|email| Email::parse(email).ok());
+    let membership = state
+        .invitations
+        .accept(&auth.actor, &body.token, verified.as_ref())
+        .await?;
+    Ok(Json(MemberView::from(&membership)))
+}
