@@ -7,12 +7,13 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Conflict, OrgError, StoreError};
-use crate::event::EventKind;
+use crate::event::{DomainEvent, EventKind};
 use crate::id::{InvitationId, OrganizationId, UserId};
 use crate::membership::{MemberChange, Membership, Permission, check_member_change};
 use crate::name::Email;
+use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
-use crate::ports::{InvitationQueries, InvitationTokens};
+use crate::ports::{InvitationQueries, InvitationTokens, UnitOfWork};
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
 
@@ -217,9 +218,7 @@ impl InvitationService {
                 other => other.into(),
             })?;
         let events = [service.event(organization, Some(actor), created(&invitation))];
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        service.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(IssuedInvitation { invitation, token })
     }
 
@@ -259,13 +258,7 @@ impl InvitationService {
             .await?;
         let ports = service.ports();
         let mut uow = ports.organizations.begin().await?;
-        uow.lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
-        let mut invitation = uow
-            .invitation(organization, id)
-            .await?
-            .ok_or(OrgError::InvitationNotFound)?;
+        let (_, mut invitation) = locked_invitation(&mut *uow, organization, id).await?;
         let now = ports.clock.now();
         match invitation.status(now) {
             InvitationStatus::Accepted => return Err(OrgError::InvitationAccepted),
@@ -282,9 +275,7 @@ impl InvitationService {
             Some(actor),
             EventKind::InvitationRevoked { invitation_id: id },
         )];
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        service.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(())
     }
 
@@ -306,15 +297,8 @@ impl InvitationService {
             .await?;
         let ports = service.ports();
         let mut uow = ports.organizations.begin().await?;
-        let locked = uow
-            .lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
+        let (locked, mut invitation) = locked_invitation(&mut *uow, organization, id).await?;
         locked.ensure_writable()?;
-        let mut invitation = uow
-            .invitation(organization, id)
-            .await?
-            .ok_or(OrgError::InvitationNotFound)?;
         self.check_grant(
             actor,
             uow.membership(organization, actor.user_id()).await?,
@@ -331,9 +315,7 @@ impl InvitationService {
         invitation.expires_at = now + self.validity;
         uow.update_invitation(&invitation, Some(&digest)).await?;
         let events = [service.event(organization, Some(actor), created(&invitation))];
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        service.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(IssuedInvitation { invitation, token })
     }
 
@@ -419,10 +401,21 @@ impl InvitationService {
                 },
             ),
         ];
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        service.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(membership)
+    }
+
+    /// Appends a change's events, commits, and tells the rest of the
+    /// service (cache, relays).
+    async fn record(
+        &self,
+        mut uow: Box<dyn UnitOfWork>,
+        events: &[DomainEvent],
+    ) -> Result<(), OrgError> {
+        uow.append_events(events).await?;
+        uow.commit().await?;
+        self.organizations.invalidate(events).await;
+        Ok(())
     }
 
     /// Whether the actor, with `membership` in the organization, may grant
@@ -440,6 +433,23 @@ impl InvitationService {
         };
         check_member_change(actor, membership.map(|m| m.role), change, 0)
     }
+}
+
+/// Locks the organization, then reads one of its invitations.
+async fn locked_invitation(
+    uow: &mut dyn UnitOfWork,
+    organization: OrganizationId,
+    id: InvitationId,
+) -> Result<(Organization, Invitation), OrgError> {
+    let locked = uow
+        .lock_organization(organization)
+        .await?
+        .ok_or(OrgError::NotFound)?;
+    let invitation = uow
+        .invitation(organization, id)
+        .await?
+        .ok_or(OrgError::InvitationNotFound)?;
+    Ok((locked, invitation))
 }
 
 fn created(invitation: &Invitation) -> EventKind {
