@@ -16,8 +16,8 @@ async fn the_organization_comes_from_the_token_or_the_header_and_needs_membershi
     // ALICE's token names the Default organization, but she is no member yet.
     assert_problem(
         app.get("/api/v1/organizations/current", &alice).await,
-        403,
-        "organization-context-denied",
+        404,
+        "organization-not-found",
     )
     .await;
     let added = app
@@ -59,7 +59,7 @@ async fn the_organization_comes_from_the_token_or_the_header_and_needs_membershi
         .send()
         .await
         .unwrap();
-    assert_problem(foreign, 403, "organization-context-denied").await;
+    assert_problem(foreign, 404, "organization-not-found").await;
     let malformed = app
         .request(
             reqwest::Method::GET,

@@ -117,7 +117,7 @@ async fn assert_isolated(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_problem(context, 403, "organization-context-denied").await;
+    assert_problem(context, 404, "organization-not-found").await;
 
     // Not a trace in listings, and nothing changed.
     let mine = body(app.get("/api/v1/organizations/mine", &alice).await).await;

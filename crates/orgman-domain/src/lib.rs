@@ -99,7 +99,7 @@ pub use membership::{MemberChange, Membership, Permission, check_member_change, 
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};
 pub use page::{Page, PageRequest};
-pub use registration::{Placement, UserService};
+pub use registration::{Placement, UserService, provision_from_claims};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
 pub use role::{Actor, OrgRole, SystemRole};
 pub use service::{

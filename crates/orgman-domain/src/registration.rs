@@ -133,3 +133,27 @@ impl UserService {
         Ok(local)
     }
 }
+
+/// Just-in-time provisioning: makes sure the user a verified token names
+/// exists locally, from the token's profile. Idempotent. If another user
+/// already holds the profile's e-mail address (addresses are unique), the
+/// user is kept without it rather than refused: the token proved who they
+/// are; the address can be fixed later.
+///
+/// # Errors
+/// [`OrgError::Unavailable`]; [`OrgError::Internal`] for a store that
+/// refuses the user otherwise.
+pub async fn provision_from_claims(
+    users: &dyn UserRepository,
+    mut profile: UserProfile,
+) -> Result<User, OrgError> {
+    match users.provision(&profile).await {
+        Err(crate::error::StoreError::Conflict(crate::error::Conflict::User))
+            if profile.email.is_some() =>
+        {
+            profile.email = None;
+            Ok(users.provision(&profile).await?)
+        }
+        other => Ok(other?),
+    }
+}

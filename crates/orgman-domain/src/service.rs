@@ -349,6 +349,25 @@ impl OrganizationService {
         Ok(cached_role(&*self.ports.cache, &*self.ports.members, organization, user).await?)
     }
 
+    /// The organization a request says it is in (a header, a token claim),
+    /// checked against the actor: their role there, or `None` for a
+    /// platform administrator who is not a member. As everywhere, a
+    /// non-member cannot tell whether the organization exists.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] for non-members, [`OrgError::Unavailable`].
+    pub async fn context(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Option<OrgRole>, OrgError> {
+        let role = self.role_of(organization, actor.user_id()).await?;
+        if role.is_none() && !actor.is_platform_admin() {
+            return Err(OrgError::NotFound);
+        }
+        Ok(role)
+    }
+
     /// Renames an organization. With `expected_version`, the rename only
     /// happens if nobody changed the organization since the caller read that
     /// version. Renaming to the current name changes nothing.

@@ -973,3 +973,63 @@ fn a_profile_from_token_claims_keeps_what_fits_and_refuses_what_cannot_be_stored
         );
     }
 }
+
+#[test]
+fn a_request_context_names_an_organization_the_actor_is_in() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let stranger = w.user("stranger");
+    assert_eq!(
+        block_on(w.service.context(&ann, org.id())).unwrap(),
+        Some(OrgRole::Owner)
+    );
+    assert_eq!(
+        block_on(w.service.context(&stranger, org.id())),
+        Err(OrgError::NotFound)
+    );
+    let nowhere = OrganizationId::from_uuid(orgman_domain::uuid::Uuid::nil());
+    assert_eq!(
+        block_on(w.service.context(&stranger, nowhere)),
+        Err(OrgError::NotFound),
+        "the same answer whether it exists or not"
+    );
+    assert_eq!(
+        block_on(w.service.context(&w.admin, org.id())).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn provisioning_keeps_a_user_whose_address_another_user_holds() {
+    use orgman_domain::ports::UserRepository;
+    use orgman_domain::{Email, UserProfile, provision_from_claims};
+    let w = World::new();
+    let profile = |id: UserId, subject: &str| UserProfile {
+        id,
+        subject: subject.to_owned(),
+        email: Some(Email::parse("shared@example.com").unwrap()),
+        display_name: None,
+    };
+    let first = UserId::from_uuid(w.memory.ids.next());
+    let second = UserId::from_uuid(w.memory.ids.next());
+    let kept = block_on(provision_from_claims(
+        &*w.memory.store,
+        profile(first, "one"),
+    ))
+    .unwrap();
+    assert!(kept.email.is_some());
+    let again = block_on(provision_from_claims(
+        &*w.memory.store,
+        profile(first, "one"),
+    ))
+    .unwrap();
+    assert_eq!(again.id, first, "idempotent");
+    let without = block_on(provision_from_claims(
+        &*w.memory.store,
+        profile(second, "two"),
+    ))
+    .unwrap();
+    assert_eq!(without.email, None);
+    assert!(block_on(w.memory.store.user(second)).unwrap().is_some());
+}

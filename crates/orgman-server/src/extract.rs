@@ -12,8 +12,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    Actor, Conflict, OrgRole, OrganizationId, RequestId, StoreError, SystemRole, UserId,
-    UserProfile,
+    Actor, OrgRole, OrganizationId, RequestId, SystemRole, UserId, UserProfile,
+    provision_from_claims,
 };
 use uuid::Uuid;
 
@@ -145,7 +145,7 @@ impl Provisioning {
         {
             return Ok(());
         }
-        let mut profile = UserProfile::from_claims(
+        let profile = UserProfile::from_claims(
             id,
             &claims.sub,
             claims.email.as_deref(),
@@ -153,14 +153,7 @@ impl Provisioning {
             claims.preferred_username.as_deref(),
         )
         .map_err(|error| ApiError::unauthorized("invalid-token", error.to_string()))?;
-        let result = match users.provision(&profile).await {
-            // Another subject holds the address: keep the user, drop the address.
-            Err(StoreError::Conflict(Conflict::User)) if profile.email.is_some() => {
-                profile.email = None;
-                users.provision(&profile).await
-            }
-            other => other,
-        };
+        let result = provision_from_claims(users, profile).await;
         match result {
             Ok(_) => {
                 let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,21 +163,15 @@ impl Provisioning {
                 known.insert(id);
                 Ok(())
             }
-            Err(StoreError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "cannot provision user");
-                Err(ApiError::unavailable(
-                    "dependency-unavailable",
-                    "a dependency is unavailable; retry later",
-                ))
-            }
-            Err(other) => Err(ApiError::internal(other)),
+            Err(error) => Err(error.into()),
         }
     }
 }
 
 /// The organization the request is in: the `Fx-Organization-Id` header if
 /// present, else the token's organization claim. The caller must be a member
-/// (or a platform administrator).
+/// (or a platform administrator); anyone else gets 404, as for any
+/// organization they are not in.
 #[derive(Clone, Debug)]
 pub struct OrgContext {
     /// The caller.
@@ -237,16 +224,7 @@ impl FromRequest for OrgContext {
                     "no organization: send Fx-Organization-Id or use a token with an organization claim",
                 )
             })?;
-            let role = state
-                .service
-                .role_of(organization, auth.actor.user_id())
-                .await?;
-            if role.is_none() && !auth.actor.is_platform_admin() {
-                return Err(ApiError::forbidden(
-                    "organization-context-denied",
-                    "the caller is not a member of the requested organization",
-                ));
-            }
+            let role = state.service.context(&auth.actor, organization).await?;
             Ok(OrgContext {
                 auth,
                 organization,
