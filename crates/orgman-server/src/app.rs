@@ -3,10 +3,9 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::operability::components::{self, ComponentMonitor};
-use crate::operability::metered::MeteredAuthorizer;
+use crate::operability::components::ComponentMonitor;
 use crate::operability::metrics::{self, Metrics};
 use crate::operability::{Dependencies, health};
 use actix_web::body::MessageBody;
@@ -16,35 +15,20 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use orgman_domain::ports::SecretCipher;
-use orgman_domain::ports::{
-    Authorizer, MembershipCache, NoCache, RoleAuthorizer, SystemClock, UuidV7Generator,
-};
-use orgman_domain::ports::{OutboxSink, SyncGuard};
-use orgman_domain::{
-    AuditService, InvitationService, OrganizationService, OutboxRelay, RequestId, ServicePorts,
-    ServiceSettings, SsoService, UserService,
-};
-use orgman_kafka::KafkaPublisher;
-use orgman_keycloak::KeycloakClient;
-use orgman_postgres::{PgStore, migrate};
-use orgman_redis::RedisCache;
-use orgman_spicedb::SpiceDbAuthorizer;
+use orgman_domain::RequestId;
+use orgman_postgres::migrate;
 use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::TokenVerifier;
-use crate::background::{
-    Pacing, RelayWake, spawn_outbox_pruner, spawn_purger, spawn_relay, spawn_spicedb_keeper,
-};
+use crate::background::spawn_purger;
 use crate::config::Config;
 use crate::extract::Provisioning;
 use crate::problem::ApiError;
-use crate::routes::{audit, invitations, members, organizations, sso, users};
 use crate::state::AppState;
+use crate::wiring::{Adapters, Sync, UseCases};
 
 /// The request id header, read (when a UUID) and always answered.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -107,183 +91,32 @@ impl Application {
             );
         }
         let metrics = Arc::new(Metrics::new());
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .context("building the HTTP client")?;
-
-        // Adapters.
-        let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
-        // Without SpiceDB nothing consumes the authorizer sink.
-        let store = Arc::new(if config.spicedb.is_some() {
-            store
-        } else {
-            store.without_authorizer_sink()
-        });
+        let adapters = Adapters::connect(&config)?;
         tracing::info!(
             issuer = %config.auth.issuer(),
             audience = config.auth.audience.as_deref().unwrap_or("(not checked)"),
             admin_role = %config.auth.admin_role,
             "bearer tokens: access tokens of this issuer whose aud includes the audience are accepted"
         );
-        let verifier = TokenVerifier::new(config.auth.clone(), http.clone());
-        if let Err(error) = verifier.warm_up().await {
-            // Not fatal: tokens are refused with 503 until keys can be loaded.
-            tracing::warn!(%error, issuer = %config.auth.issuer(), "identity provider keys not loaded yet");
-        }
-        let redis = match &config.redis {
-            Some(settings) => Some(Arc::new(
-                RedisCache::connect(settings.clone()).map_err(anyhow::Error::msg)?,
-            )),
-            None => None,
-        };
-        let cache: Arc<dyn MembershipCache> = match &redis {
-            Some(redis) => redis.clone(),
-            None => Arc::new(NoCache),
-        };
-        let kafka = config
-            .relay_enabled
-            .then(|| Arc::new(KafkaPublisher::new(config.kafka.clone())));
-        let spicedb = match &config.spicedb {
-            Some(settings) => Some(Arc::new(
-                SpiceDbAuthorizer::connect(settings.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
-            )),
-            None => None,
-        };
-        let keycloak = match config.keycloak.clone() {
-            // The token endpoint and the Admin API never redirect; not
-            // following redirects keeps the service account's credentials
-            // from being sent anywhere else.
-            Some(settings) => Some(Arc::new(KeycloakClient::new(
-                settings,
-                reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .context("building the identity provider's HTTP client")?,
-            ))),
-            None => None,
-        };
-
         let mut background = Vec::new();
-        let mut relays = Vec::new();
-        if let Some(kafka) = &kafka {
-            // Creates the topic when missing, without holding up start-up:
-            // until the broker answers, events wait in the outbox.
-            let starting = kafka.clone();
-            background.push(tokio::spawn(async move {
-                match starting.ensure_ready().await {
-                    Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
-                    Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
-                }
-            }));
-            relays.push(Arc::new(OutboxRelay::new(
-                store.clone(),
-                kafka.clone(),
-                OutboxSink::Broker,
-                config.outbox_batch,
-            )));
-        }
-        let authorizer: Arc<dyn Authorizer> = match (&spicedb, &config.spicedb) {
-            (Some(spicedb), Some(settings)) => {
-                if settings.write_schema {
-                    match spicedb.ensure_schema().await {
-                        Ok(written) => {
-                            tracing::info!(written, "SpiceDB client initialized; schema in place")
-                        }
-                        // Not fatal: checks fail closed until SpiceDB answers.
-                        Err(error) => {
-                            tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
-                        }
-                    }
-                }
-                if config.relay_enabled {
-                    relays.push(Arc::new(OutboxRelay::new(
-                        store.clone(),
-                        spicedb.clone(),
-                        OutboxSink::Authorizer,
-                        config.outbox_batch,
-                    )));
-                }
-                background.push(spawn_spicedb_keeper(
-                    spicedb.clone(),
-                    store.clone(),
-                    Duration::from_millis(500),
-                    settings.reconcile_interval,
-                ));
-                // Every replica fails closed for an organization whose
-                // authorization events are in doubt (from the outbox).
-                let guarded = Arc::new(SyncGuard::new(
-                    spicedb.clone(),
-                    store.clone(),
-                    Duration::from_secs(5),
-                ));
-                Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
+        // The identity provider's keys load in the background; a token that
+        // arrives first has them fetched on demand (or gets 503).
+        let warming = adapters.verifier.clone();
+        let issuer = config.auth.issuer();
+        background.push(tokio::spawn(async move {
+            if let Err(error) = warming.warm_up().await {
+                tracing::warn!(%error, %issuer, "identity provider keys not loaded yet");
             }
-            _ => Arc::new(MeteredAuthorizer::new(
-                Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
-                metrics.clone(),
-                "database",
-            )),
-        };
-        let wake = Arc::new(RelayWake::default());
-        for relay in &relays {
-            background.push(spawn_relay(
-                relay.clone(),
-                Pacing::default(),
-                wake.register(),
-            ));
-        }
-        if let Some(retention) = config.outbox_retention.filter(|_| config.relay_enabled) {
-            background.push(spawn_outbox_pruner(
-                store.clone(),
-                relays.iter().map(|r| r.target()).collect(),
-                retention,
-                Duration::from_secs(300),
-            ));
-        }
-
-        // Use cases.
-        let service = Arc::new(OrganizationService::new(
-            ServicePorts {
-                organizations: store.clone(),
-                members: store.clone(),
-                authorizer,
-                cache,
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(UuidV7Generator),
-                commit_signal: wake.clone(),
-            },
-            ServiceSettings {
-                deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
-                creation: config.creation,
-                default_max_members: config.default_max_members,
-            },
-        ));
-        let sso = SsoService::new(
-            service.clone(),
-            store.clone(),
-            config
-                .sso
-                .cipher
-                .clone()
-                .map(|c| c as Arc<dyn SecretCipher>),
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Generator),
-        );
-        if config.sso.cipher.is_none() {
-            tracing::warn!(
-                "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
-            );
-        }
-        let registration = keycloak
-            .clone()
-            .map(|keycloak| UserService::new(service.clone(), store.clone(), keycloak));
-
+        }));
+        let sync = Sync::start(&config, &adapters, &metrics, &mut background).await;
+        let use_cases = UseCases::build(&config, &adapters, &sync);
         if let Some(interval) = config.purge_interval {
-            background.push(spawn_purger(service.clone(), metrics.clone(), interval));
+            background.push(spawn_purger(
+                use_cases.organizations.clone(),
+                metrics.clone(),
+                interval,
+            ));
         }
-
         // Watching the platform's other components.
         let components = Arc::new(ComponentMonitor::default());
         if !config.platform_components.is_empty() {
@@ -298,135 +131,30 @@ impl Application {
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
         let dependencies = Dependencies {
-            store: store.clone(),
-            redis,
-            kafka,
-            spicedb,
-            keycloak,
-            verifier: verifier.clone(),
-            relays,
+            store: adapters.store.clone(),
+            redis: adapters.redis,
+            kafka: adapters.kafka,
+            spicedb: adapters.spicedb,
+            keycloak: adapters.keycloak,
+            verifier: adapters.verifier.clone(),
+            relays: sync.relays,
             required: config.health_required.clone(),
         };
-        let audit = AuditService::new(service.clone(), store.clone());
-        let invitations = InvitationService::new(
-            service.clone(),
-            store.clone(),
-            Arc::new(orgman_secrets::RandomTokens::new()),
-            time::Duration::try_from(config.invitation_ttl).unwrap_or(time::Duration::days(7)),
-        );
         let state = web::Data::new(AppState {
-            service,
-            sso,
-            audit,
-            invitations,
-            registration,
-            users: store,
-            verifier,
+            service: use_cases.organizations,
+            sso: use_cases.sso,
+            audit: use_cases.audit,
+            invitations: use_cases.invitations,
+            registration: use_cases.registration,
+            users: adapters.store,
+            verifier: adapters.verifier,
             provisioning: Provisioning::default(),
             dependencies,
             metrics,
             components,
             config: Arc::new(config),
         });
-        let server = HttpServer::new(move || {
-            let json_limit = 256 * 1024;
-            let (app, api) = App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(json_limit)
-                        .error_handler(|error, _| json_error(error).into()),
-                )
-                .app_data(web::PathConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("invalid-path-parameter", error.to_string()).into()
-                }))
-                .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("invalid-query-parameter", error.to_string()).into()
-                }))
-                .service(organizations::list_organizations)
-                .service(organizations::create_organization)
-                .service(organizations::my_organizations)
-                .service(organizations::current_organization)
-                .service(organizations::get_organization)
-                .service(organizations::update_organization)
-                .service(organizations::set_member_limit)
-                .service(organizations::suspend)
-                .service(organizations::reactivate)
-                .service(organizations::request_deletion)
-                .service(organizations::restore)
-                .service(organizations::purge)
-                .service(invitations::invite)
-                .service(invitations::list)
-                .service(invitations::revoke)
-                .service(invitations::resend)
-                .service(invitations::accept)
-                .service(audit::organization_events)
-                .service(audit::all_events)
-                .service(members::list_members)
-                .service(members::add_member)
-                .service(members::import_members)
-                .service(members::change_role)
-                .service(members::remove_member)
-                .service(users::me)
-                .service(users::register)
-                .service(sso::list_org)
-                .service(sso::create_org)
-                .service(sso::get_org)
-                .service(sso::update_org)
-                .service(sso::delete_org)
-                .service(sso::test_org)
-                .service(sso::list_installation)
-                .service(sso::create_installation)
-                .service(sso::get_installation)
-                .service(sso::update_installation)
-                .service(sso::delete_installation)
-                .service(sso::test_installation)
-                .service(components::platform_components)
-                .split_for_parts();
-            let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
-            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
-                .service(health::overall)
-                .service(health::liveness)
-                .service(health::readiness)
-                .service(metrics::metrics)
-                .service(metrics::info)
-                .default_service(web::to(move |req: actix_web::HttpRequest| {
-                    let routes = routes.clone();
-                    async move {
-                        match routes.allowed(req.path()) {
-                            // A known path, another method: 405 with Allow.
-                            Some(allowed) => {
-                                let mut response = HttpResponse::from_error(ApiError::new(
-                                    actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                                    "method-not-allowed",
-                                    "Method not allowed",
-                                    format!(
-                                        "{} {} is not served; allowed: {allowed}",
-                                        req.method(),
-                                        req.path()
-                                    ),
-                                ));
-                                if let Ok(value) = HeaderValue::from_str(&allowed) {
-                                    response
-                                        .headers_mut()
-                                        .insert(actix_web::http::header::ALLOW, value);
-                                }
-                                response
-                            }
-                            None => HttpResponse::from_error(ApiError::not_found(
-                                "route-not-found",
-                                "no such route",
-                            )),
-                        }
-                    }
-                }))
-                .wrap(from_fn(request_context))
-        })
-        .shutdown_timeout(30)
-        .listen(listener)?
-        .run();
+        let server = http_server(state, listener)?;
         Ok(Application {
             port,
             server,
@@ -450,6 +178,74 @@ impl Application {
         }
         result
     }
+}
+
+/// The HTTP server over the application state: the documented API routes,
+/// Swagger UI, the actuator, 405/404 answers for everything else, and the
+/// request context middleware.
+fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        let json_limit = 256 * 1024;
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(|error, _| json_error(error).into()),
+            )
+            .app_data(web::PathConfig::default().error_handler(|error, _| {
+                ApiError::bad_request("invalid-path-parameter", error.to_string()).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::bad_request("invalid-query-parameter", error.to_string()).into()
+            }))
+            .configure(crate::routes::configure)
+            .split_for_parts();
+        let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
+        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
+            .service(health::overall)
+            .service(health::liveness)
+            .service(health::readiness)
+            .service(metrics::metrics)
+            .service(metrics::info)
+            .default_service(web::to(move |req: actix_web::HttpRequest| {
+                let routes = routes.clone();
+                async move {
+                    match routes.allowed(req.path()) {
+                        // A known path, another method: 405 with Allow.
+                        Some(allowed) => {
+                            let mut response = HttpResponse::from_error(ApiError::new(
+                                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                                "method-not-allowed",
+                                "Method not allowed",
+                                format!(
+                                    "{} {} is not served; allowed: {allowed}",
+                                    req.method(),
+                                    req.path()
+                                ),
+                            ));
+                            if let Ok(value) = HeaderValue::from_str(&allowed) {
+                                response
+                                    .headers_mut()
+                                    .insert(actix_web::http::header::ALLOW, value);
+                            }
+                            response
+                        }
+                        None => HttpResponse::from_error(ApiError::not_found(
+                            "route-not-found",
+                            "no such route",
+                        )),
+                    }
+                }
+            }))
+            .wrap(from_fn(request_context))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
 }
 
 /// Maps JSON body errors: wrong content type 415, too large 413, anything

@@ -17,6 +17,7 @@ pub mod problem;
 mod routes;
 mod state;
 pub mod telemetry;
+mod wiring;
 
 pub use app::{Application, REQUEST_ID_HEADER};
 pub use config::Config;

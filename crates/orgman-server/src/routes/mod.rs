@@ -11,6 +11,7 @@ pub(crate) mod users;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use orgman_domain::PageRequest;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::dto::PageQuery;
 use crate::problem::ApiError;
@@ -46,4 +47,48 @@ pub(crate) fn page<K: From<uuid::Uuid>>(query: &PageQuery) -> PageRequest<K> {
         query.after.map(K::from),
         query.limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT),
     )
+}
+
+/// Every API route, documented for OpenAPI as it is registered.
+pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
+    config
+        .service(organizations::list_organizations)
+        .service(organizations::create_organization)
+        .service(organizations::my_organizations)
+        .service(organizations::current_organization)
+        .service(organizations::get_organization)
+        .service(organizations::update_organization)
+        .service(organizations::set_member_limit)
+        .service(organizations::suspend)
+        .service(organizations::reactivate)
+        .service(organizations::request_deletion)
+        .service(organizations::restore)
+        .service(organizations::purge)
+        .service(invitations::invite)
+        .service(invitations::list)
+        .service(invitations::revoke)
+        .service(invitations::resend)
+        .service(invitations::accept)
+        .service(audit::organization_events)
+        .service(audit::all_events)
+        .service(members::list_members)
+        .service(members::add_member)
+        .service(members::import_members)
+        .service(members::change_role)
+        .service(members::remove_member)
+        .service(users::me)
+        .service(users::register)
+        .service(sso::list_org)
+        .service(sso::create_org)
+        .service(sso::get_org)
+        .service(sso::update_org)
+        .service(sso::delete_org)
+        .service(sso::test_org)
+        .service(sso::list_installation)
+        .service(sso::create_installation)
+        .service(sso::get_installation)
+        .service(sso::update_installation)
+        .service(sso::delete_installation)
+        .service(sso::test_installation)
+        .service(crate::operability::components::platform_components);
 }

@@ -1,0 +1,271 @@
+//! The parts the composition root puts together: adapters, the
+//! synchronization of the outbox's consumers, and the use cases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use orgman_domain::ports::{
+    Authorizer, MembershipCache, NoCache, OutboxSink, RoleAuthorizer, SecretCipher, SyncGuard,
+    SystemClock, UuidV7Generator,
+};
+use orgman_domain::{
+    AuditService, InvitationService, OrganizationService, OutboxRelay, ServicePorts,
+    ServiceSettings, SsoService, UserService,
+};
+use orgman_kafka::KafkaPublisher;
+use orgman_keycloak::KeycloakClient;
+use orgman_postgres::PgStore;
+use orgman_redis::RedisCache;
+use orgman_spicedb::SpiceDbAuthorizer;
+use tokio::task::JoinHandle;
+
+use crate::auth::TokenVerifier;
+use crate::background::{
+    Pacing, RelayWake, spawn_outbox_pruner, spawn_relay, spawn_spicedb_keeper,
+};
+use crate::config::Config;
+use crate::operability::metered::MeteredAuthorizer;
+use crate::operability::metrics::Metrics;
+
+/// Every adapter, built from the configuration. Nothing here waits for a
+/// dependency to answer: connections open on first use.
+pub(crate) struct Adapters {
+    pub(crate) store: Arc<PgStore>,
+    pub(crate) verifier: Arc<TokenVerifier>,
+    pub(crate) redis: Option<Arc<RedisCache>>,
+    pub(crate) cache: Arc<dyn MembershipCache>,
+    pub(crate) kafka: Option<Arc<KafkaPublisher>>,
+    pub(crate) spicedb: Option<Arc<SpiceDbAuthorizer>>,
+    pub(crate) keycloak: Option<Arc<KeycloakClient>>,
+}
+
+impl Adapters {
+    /// Builds the adapters.
+    ///
+    /// # Errors
+    /// An unusable setting (a URL, a TLS configuration).
+    pub(crate) fn connect(config: &Config) -> anyhow::Result<Adapters> {
+        let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Without SpiceDB nothing consumes the authorizer sink.
+        let store = Arc::new(if config.spicedb.is_some() {
+            store
+        } else {
+            store.without_authorizer_sink()
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .context("building the HTTP client")?;
+        let verifier = TokenVerifier::new(config.auth.clone(), http);
+        let redis = config
+            .redis
+            .as_ref()
+            .map(|settings| RedisCache::connect(settings.clone()).map(Arc::new))
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let cache: Arc<dyn MembershipCache> = match &redis {
+            Some(redis) => redis.clone(),
+            None => Arc::new(NoCache),
+        };
+        let kafka = config
+            .relay_enabled
+            .then(|| Arc::new(KafkaPublisher::new(config.kafka.clone())));
+        let spicedb = config
+            .spicedb
+            .as_ref()
+            .map(|settings| SpiceDbAuthorizer::connect(settings.clone()).map(Arc::new))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keycloak = match config.keycloak.clone() {
+            // The token endpoint and the Admin API never redirect; not
+            // following redirects keeps the service account's credentials
+            // from being sent anywhere else.
+            Some(settings) => Some(Arc::new(KeycloakClient::new(
+                settings,
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .context("building the identity provider's HTTP client")?,
+            ))),
+            None => None,
+        };
+        Ok(Adapters {
+            store,
+            verifier,
+            redis,
+            cache,
+            kafka,
+            spicedb,
+            keycloak,
+        })
+    }
+}
+
+/// The outbox's consumers and the authorizer the use cases ask.
+pub(crate) struct Sync {
+    pub(crate) authorizer: Arc<dyn Authorizer>,
+    pub(crate) relays: Vec<Arc<OutboxRelay>>,
+    pub(crate) wake: Arc<RelayWake>,
+}
+
+impl Sync {
+    /// Starts the relays (Kafka, SpiceDB) with their pruner, and the
+    /// SpiceDB keeper, pushing their tasks onto `background`; none of them
+    /// holds up start-up.
+    pub(crate) async fn start(
+        config: &Config,
+        adapters: &Adapters,
+        metrics: &Arc<Metrics>,
+        background: &mut Vec<JoinHandle<()>>,
+    ) -> Sync {
+        let store = &adapters.store;
+        let mut relays = Vec::new();
+        if let Some(kafka) = &adapters.kafka {
+            // Creates the topic when missing: until the broker answers,
+            // events wait in the outbox.
+            let starting = kafka.clone();
+            background.push(tokio::spawn(async move {
+                match starting.ensure_ready().await {
+                    Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
+                    Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
+                }
+            }));
+            relays.push(Arc::new(OutboxRelay::new(
+                store.clone(),
+                kafka.clone(),
+                OutboxSink::Broker,
+                config.outbox_batch,
+            )));
+        }
+        let authorizer: Arc<dyn Authorizer> = match (&adapters.spicedb, &config.spicedb) {
+            (Some(spicedb), Some(settings)) => {
+                if settings.write_schema {
+                    match spicedb.ensure_schema().await {
+                        Ok(written) => {
+                            tracing::info!(written, "SpiceDB client initialized; schema in place")
+                        }
+                        // Not fatal: checks fail closed until SpiceDB answers.
+                        Err(error) => {
+                            tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
+                        }
+                    }
+                }
+                if config.relay_enabled {
+                    relays.push(Arc::new(OutboxRelay::new(
+                        store.clone(),
+                        spicedb.clone(),
+                        OutboxSink::Authorizer,
+                        config.outbox_batch,
+                    )));
+                }
+                background.push(spawn_spicedb_keeper(
+                    spicedb.clone(),
+                    store.clone(),
+                    Duration::from_millis(500),
+                    settings.reconcile_interval,
+                ));
+                // Every replica fails closed for an organization whose
+                // authorization events are in doubt (from the outbox).
+                let guarded = Arc::new(SyncGuard::new(
+                    spicedb.clone(),
+                    store.clone(),
+                    Duration::from_secs(5),
+                ));
+                Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
+            }
+            _ => Arc::new(MeteredAuthorizer::new(
+                Arc::new(RoleAuthorizer::new(store.clone(), adapters.cache.clone())),
+                metrics.clone(),
+                "database",
+            )),
+        };
+        let wake = Arc::new(RelayWake::default());
+        for relay in &relays {
+            background.push(spawn_relay(
+                relay.clone(),
+                Pacing::default(),
+                wake.register(),
+            ));
+        }
+        if let Some(retention) = config.outbox_retention.filter(|_| config.relay_enabled) {
+            background.push(spawn_outbox_pruner(
+                store.clone(),
+                relays.iter().map(|r| r.target()).collect(),
+                retention,
+                Duration::from_secs(300),
+            ));
+        }
+        Sync {
+            authorizer,
+            relays,
+            wake,
+        }
+    }
+}
+
+/// The use cases, over the adapters.
+pub(crate) struct UseCases {
+    pub(crate) organizations: Arc<OrganizationService>,
+    pub(crate) sso: SsoService,
+    pub(crate) registration: Option<UserService>,
+    pub(crate) audit: AuditService,
+    pub(crate) invitations: InvitationService,
+}
+
+impl UseCases {
+    pub(crate) fn build(config: &Config, adapters: &Adapters, sync: &Sync) -> UseCases {
+        let store = &adapters.store;
+        let organizations = Arc::new(OrganizationService::new(
+            ServicePorts {
+                organizations: store.clone(),
+                members: store.clone(),
+                authorizer: sync.authorizer.clone(),
+                cache: adapters.cache.clone(),
+                clock: Arc::new(SystemClock),
+                ids: Arc::new(UuidV7Generator),
+                commit_signal: sync.wake.clone(),
+            },
+            ServiceSettings {
+                deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
+                creation: config.creation,
+                default_max_members: config.default_max_members,
+            },
+        ));
+        if config.sso.cipher.is_none() {
+            tracing::warn!(
+                "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
+            );
+        }
+        let sso = SsoService::new(
+            organizations.clone(),
+            store.clone(),
+            config
+                .sso
+                .cipher
+                .clone()
+                .map(|c| c as Arc<dyn SecretCipher>),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+        );
+        let registration = adapters
+            .keycloak
+            .clone()
+            .map(|keycloak| UserService::new(organizations.clone(), store.clone(), keycloak));
+        let audit = AuditService::new(organizations.clone(), store.clone());
+        let invitations = InvitationService::new(
+            organizations.clone(),
+            store.clone(),
+            Arc::new(orgman_secrets::RandomTokens::new()),
+            time::Duration::try_from(config.invitation_ttl).unwrap_or(time::Duration::days(7)),
+        );
+        UseCases {
+            organizations,
+            sso,
+            registration,
+            audit,
+            invitations,
+        }
+    }
+}
