@@ -45,6 +45,9 @@ pub enum ValidationError {
     /// An e-mail address is malformed.
     #[error("email address is not valid")]
     EmailInvalid,
+    /// A domain name is malformed.
+    #[error("domain must be a DNS name of at least two labels of a-z, 0-9 and -")]
+    DomainInvalid,
     /// A text is not a UUID.
     #[error("{field} must be a UUID")]
     InvalidId {
@@ -99,6 +102,7 @@ impl ValidationError {
                 Some("slug")
             }
             Self::EmailInvalid => Some("email"),
+            Self::DomainInvalid => Some("domain"),
             Self::InvalidId { field } => Some(field),
             Self::UnknownRole { .. } => Some("role"),
             Self::IssuerUrlInvalid { .. } => Some("issuerUrl"),
@@ -186,6 +190,28 @@ pub enum OrgError {
         /// The limit.
         max: usize,
     },
+    /// The organization has not claimed this domain.
+    #[error("domain not found")]
+    DomainNotFound,
+    /// The organization claimed this domain already.
+    #[error("the organization has claimed this domain already")]
+    DomainClaimed,
+    /// The organization claimed as many domains as allowed.
+    #[error("at most {max} domains per organization")]
+    DomainLimitReached {
+        /// The limit.
+        max: u64,
+    },
+    /// The TXT record proving the claim was not found (or holds another
+    /// value).
+    #[error("the TXT record {record} does not hold the expected value yet")]
+    DomainNotVerified {
+        /// The record looked up.
+        record: String,
+    },
+    /// Another organization verified this domain first.
+    #[error("another organization has verified this domain")]
+    DomainVerifiedElsewhere,
     /// No invitation has this id (in this organization) or token.
     #[error("invitation not found")]
     InvitationNotFound,

@@ -3,6 +3,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domains::DomainName;
 use crate::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
 use crate::name::{Email, OrgName, Slug};
 use crate::role::OrgRole;
@@ -139,6 +140,21 @@ pub enum EventKind {
         /// The invitation.
         invitation_id: InvitationId,
     },
+    /// The organization claimed a domain (not yet verified).
+    DomainClaimed {
+        /// The domain.
+        domain: DomainName,
+    },
+    /// The organization proved it controls a domain.
+    DomainVerified {
+        /// The domain.
+        domain: DomainName,
+    },
+    /// The organization gave a domain up.
+    DomainDeleted {
+        /// The domain.
+        domain: DomainName,
+    },
     /// A platform administrator set or lifted the member limit.
     MemberLimitChanged {
         /// The most members the organization may have; `None` for none.
@@ -156,6 +172,9 @@ pub enum EventKind {
         /// Invitations erased (pending or not).
         #[cfg_attr(feature = "serde", serde(default))]
         erased_invitations: u64,
+        /// Claimed and verified domains erased.
+        #[cfg_attr(feature = "serde", serde(default))]
+        erased_domains: u64,
     },
     /// A user joined.
     MemberAdded {
@@ -193,6 +212,9 @@ impl EventKind {
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",
             EventKind::OrganizationRestored => "organization.restored",
             EventKind::MemberLimitChanged { .. } => "organization.member-limit-changed",
+            EventKind::DomainClaimed { .. } => "organization.domain.claimed",
+            EventKind::DomainVerified { .. } => "organization.domain.verified",
+            EventKind::DomainDeleted { .. } => "organization.domain.deleted",
             EventKind::InvitationCreated { .. } => "organization.invitation.created",
             EventKind::InvitationAccepted { .. } => "organization.invitation.accepted",
             EventKind::InvitationRevoked { .. } => "organization.invitation.revoked",

@@ -67,6 +67,7 @@
 //! See `examples/embed.rs` for a complete program using the in-memory ports.
 
 mod audit;
+mod domains;
 mod error;
 mod event;
 mod id;
@@ -85,6 +86,7 @@ mod sso;
 mod user;
 
 pub use audit::AuditService;
+pub use domains::{DomainName, DomainService, OrgDomain};
 pub use error::{
     AuthzError, CipherError, Conflict, IdentityError, LifecycleAction, OrgError, StoreError,
     ValidationError,

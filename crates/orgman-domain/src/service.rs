@@ -914,6 +914,7 @@ fn deleted(erased: crate::ports::Erased) -> EventKind {
         erased_members: erased.members,
         erased_sso_configurations: erased.sso_configurations,
         erased_invitations: erased.invitations,
+        erased_domains: erased.domains,
     }
 }
 

@@ -43,7 +43,7 @@ pub use executor::block_on;
 pub use identity::MemoryIdentityProvider;
 pub use outbox::RecordingSink;
 pub use store::MemoryStore;
-pub use system::{ManualClock, PredictableTokens, SequentialIds};
+pub use system::{ManualClock, MemoryTxt, PredictableTokens, SequentialIds};
 
 /// Every in-memory port, wired together.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@ struct State {
     users: BTreeMap<UserId, User>,
     outbox: Vec<DomainEvent>,
     invitations: BTreeMap<orgman_domain::InvitationId, (orgman_domain::Invitation, TokenDigest)>,
+    domains: BTreeMap<(OrganizationId, orgman_domain::DomainName), orgman_domain::OrgDomain>,
 }
 
 /// Organizations, memberships, users and the outbox, in memory.
@@ -404,12 +405,18 @@ impl UnitOfWork for MemoryUnitOfWork {
         self.working
             .memberships
             .retain(|(org, _), _| *org != organization);
+        let domains_before = self.working.domains.len();
+        self.working
+            .domains
+            .retain(|(org, _), _| *org != organization);
+        let erased_domains = (domains_before - self.working.domains.len()) as u64;
         let invitations_before = self.working.invitations.len();
         self.working
             .invitations
             .retain(|_, (invitation, _)| invitation.organization_id != organization);
         Ok(orgman_domain::ports::Erased {
             invitations: (invitations_before - self.working.invitations.len()) as u64,
+            domains: erased_domains,
             members: (before - self.working.memberships.len()) as u64,
             // This store keeps no SSO configurations.
             sso_configurations: 0,
@@ -430,6 +437,73 @@ impl UnitOfWork for MemoryUnitOfWork {
 
     async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError> {
         Ok(self.working.users.contains_key(&user))
+    }
+
+    async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .keys()
+            .filter(|(org, _)| *org == organization)
+            .count() as u64)
+    }
+
+    async fn insert_domain(&mut self, domain: &orgman_domain::OrgDomain) -> Result<(), StoreError> {
+        let key = (domain.organization_id, domain.name.clone());
+        if self.working.domains.contains_key(&key) {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "organization_domains_pkey".into(),
+            )));
+        }
+        self.working.domains.insert(key, domain.clone());
+        Ok(())
+    }
+
+    async fn domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .get(&(organization, name.clone()))
+            .cloned())
+    }
+
+    async fn mark_domain_verified(
+        &mut self,
+        domain: &orgman_domain::OrgDomain,
+    ) -> Result<(), StoreError> {
+        let elsewhere = self.working.domains.values().any(|other| {
+            other.name == domain.name
+                && other.organization_id != domain.organization_id
+                && other.verified_at.is_some()
+        });
+        if elsewhere {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "organization_domains_verified_key".into(),
+            )));
+        }
+        let stored = self
+            .working
+            .domains
+            .get_mut(&(domain.organization_id, domain.name.clone()))
+            .ok_or(StoreError::NotFound)?;
+        stored.verified_at = domain.verified_at;
+        Ok(())
+    }
+
+    async fn delete_domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .remove(&(organization, name.clone()))
+            .is_some())
     }
 
     async fn insert_invitation(
@@ -564,5 +638,35 @@ impl orgman_domain::ports::InvitationQueries for MemoryStore {
                 .map(|(id, (invitation, _))| (*id, invitation.clone())),
             page,
         ))
+    }
+}
+
+#[async_trait]
+impl orgman_domain::ports::DomainQueries for MemoryStore {
+    async fn domains(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<orgman_domain::OrgDomain>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .filter(|d| d.organization_id == organization)
+            .cloned()
+            .collect())
+    }
+
+    async fn domain(
+        &self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .domains
+            .get(&(organization, name.clone()))
+            .cloned())
     }
 }

@@ -75,3 +75,34 @@ impl orgman_domain::ports::InvitationTokens for PredictableTokens {
         orgman_domain::TokenDigest(format!("digest-of-{token}"))
     }
 }
+
+/// TXT records held in memory, set by the test or embedder.
+#[derive(Debug, Default)]
+pub struct MemoryTxt {
+    records: std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>,
+}
+
+impl MemoryTxt {
+    /// Publishes `value` at `name` (next to what is there).
+    pub fn publish(&self, name: &str, value: &str) {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+}
+
+#[async_trait::async_trait]
+impl orgman_domain::ports::TxtResolver for MemoryTxt {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .unwrap_or_default())
+    }
+}

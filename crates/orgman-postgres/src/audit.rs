@@ -1,4 +1,4 @@
-//! Reads of the audit trail (newest first) and of invitations.
+//! Reads of the audit trail (newest first), of invitations and of domains.
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
@@ -137,5 +137,48 @@ impl orgman_domain::ports::InvitationQueries for PgStore {
             .map(InvitationRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit(), |i| i.id))
+    }
+}
+
+#[async_trait]
+impl orgman_domain::ports::DomainQueries for PgStore {
+    async fn domains(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<orgman_domain::OrgDomain>, StoreError> {
+        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+
+        use crate::rows::DomainRow;
+        use crate::schema::organization_domains;
+        let mut conn = self.connection().await?;
+        let rows: Vec<DomainRow> = organization_domains::table
+            .filter(organization_domains::org_id.eq(organization.as_uuid()))
+            .select(DomainRow::as_select())
+            .order(organization_domains::name)
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter().map(DomainRow::into_domain).collect()
+    }
+
+    async fn domain(
+        &self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        use diesel::{OptionalExtension, QueryDsl, SelectableHelper};
+
+        use crate::rows::DomainRow;
+        use crate::schema::organization_domains;
+        let mut conn = self.connection().await?;
+        organization_domains::table
+            .find((organization.as_uuid(), name.as_str()))
+            .select(DomainRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(DomainRow::into_domain)
+            .transpose()
     }
 }

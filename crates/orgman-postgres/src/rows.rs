@@ -9,7 +9,9 @@ use orgman_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::schema::{invitations, organization_members, organizations, users};
+use crate::schema::{
+    invitations, organization_domains, organization_members, organizations, users,
+};
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {error}"))
@@ -219,6 +221,38 @@ impl InvitationRow {
             accepted_at: self.accepted_at,
             accepted_by: self.accepted_by.map(UserId::from_uuid),
             revoked_at: self.revoked_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = organization_domains, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct DomainRow {
+    pub(crate) org_id: Uuid,
+    pub(crate) name: String,
+    pub(crate) challenge: String,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) verified_at: Option<OffsetDateTime>,
+}
+
+impl DomainRow {
+    pub(crate) fn from_domain(domain: &orgman_domain::OrgDomain) -> Self {
+        Self {
+            org_id: domain.organization_id.as_uuid(),
+            name: domain.name.as_str().to_owned(),
+            challenge: domain.challenge.clone(),
+            created_at: domain.created_at,
+            verified_at: domain.verified_at,
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<orgman_domain::OrgDomain, StoreError> {
+        Ok(orgman_domain::OrgDomain {
+            organization_id: OrganizationId::from_uuid(self.org_id),
+            name: orgman_domain::DomainName::parse(&self.name).map_err(|e| corrupt("domain", e))?,
+            challenge: self.challenge,
+            created_at: self.created_at,
+            verified_at: self.verified_at,
         })
     }
 }

@@ -97,6 +97,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    organization_domains (org_id, name) {
+        org_id -> Uuid,
+        name -> Varchar,
+        challenge -> Varchar,
+        created_at -> Timestamptz,
+        verified_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(organization_members -> organizations (org_id));
 diesel::joinable!(organization_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -6,18 +6,20 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::UnitOfWork;
 use orgman_domain::{
-    DomainEvent, Invitation, InvitationId, Membership, OrgRole, Organization, OrganizationId,
-    StoreError, TokenDigest, UserId,
+    DomainEvent, DomainName, Invitation, InvitationId, Membership, OrgDomain, OrgRole,
+    Organization, OrganizationId, StoreError, TokenDigest, UserId,
 };
 
 use crate::error::from_diesel;
 use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::rows::{
-    InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row,
+    DomainRow, InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row,
     version_to_db,
 };
-use crate::schema::{invitations, organization_members, organizations, users};
+use crate::schema::{
+    invitations, organization_domains, organization_members, organizations, users,
+};
 use crate::store::Connection;
 
 pub(crate) struct PgUnitOfWork {
@@ -212,10 +214,18 @@ impl UnitOfWork for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        let domains = diesel::delete(
+            organization_domains::table
+                .filter(organization_domains::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(orgman_domain::ports::Erased {
             members: members as u64,
             sso_configurations: sso_configurations as u64,
             invitations: invitations as u64,
+            domains: domains as u64,
         })
     }
 
@@ -387,6 +397,69 @@ impl UnitOfWork for PgUnitOfWork {
         } else {
             Err(StoreError::NotFound)
         }
+    }
+
+    async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        let count: i64 = organization_domains::table
+            .filter(organization_domains::org_id.eq(organization.as_uuid()))
+            .count()
+            .get_result(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn insert_domain(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        diesel::insert_into(organization_domains::table)
+            .values(DomainRow::from_domain(domain))
+            .execute(self.conn()?)
+            .await
+            .map(drop)
+            .map_err(from_diesel)
+    }
+
+    async fn domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<Option<OrgDomain>, StoreError> {
+        organization_domains::table
+            .find((organization.as_uuid(), name.as_str()))
+            .select(DomainRow::as_select())
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(DomainRow::into_domain)
+            .transpose()
+    }
+
+    async fn mark_domain_verified(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        let updated = diesel::update(
+            organization_domains::table
+                .find((domain.organization_id.as_uuid(), domain.name.as_str())),
+        )
+        .set(organization_domains::verified_at.eq(domain.verified_at))
+        .execute(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn delete_domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<bool, StoreError> {
+        diesel::delete(organization_domains::table.find((organization.as_uuid(), name.as_str())))
+            .execute(self.conn()?)
+            .await
+            .map(|n| n == 1)
+            .map_err(from_diesel)
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {

@@ -288,6 +288,22 @@ impl From<OrgError> for ApiError {
             OrgError::SsoConfigLimitReached { .. } => {
                 ApiError::new(S::CONFLICT, "sso-config-limit-reached", "Conflict", detail)
             }
+            OrgError::DomainNotFound => ApiError::not_found("domain-not-found", detail),
+            OrgError::DomainClaimed => {
+                ApiError::new(S::CONFLICT, "domain-claimed", "Conflict", detail)
+            }
+            OrgError::DomainLimitReached { .. } => {
+                ApiError::new(S::CONFLICT, "domain-limit-reached", "Conflict", detail)
+            }
+            OrgError::DomainNotVerified { .. } => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "domain-not-verified",
+                "Not verified",
+                detail,
+            ),
+            OrgError::DomainVerifiedElsewhere => {
+                ApiError::new(S::CONFLICT, "domain-verified-elsewhere", "Conflict", detail)
+            }
             OrgError::InvitationNotFound => ApiError::not_found("invitation-not-found", detail),
             OrgError::InvitationAccepted => {
                 ApiError::new(S::CONFLICT, "invitation-accepted", "Conflict", detail)

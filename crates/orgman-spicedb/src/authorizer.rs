@@ -493,7 +493,10 @@ impl SpiceDbAuthorizer {
             | EventKind::SsoConfigDeleted { .. }
             | EventKind::InvitationCreated { .. }
             | EventKind::InvitationAccepted { .. }
-            | EventKind::InvitationRevoked { .. } => Ok(()),
+            | EventKind::InvitationRevoked { .. }
+            | EventKind::DomainClaimed { .. }
+            | EventKind::DomainVerified { .. }
+            | EventKind::DomainDeleted { .. } => Ok(()),
         }
     }
 

@@ -22,7 +22,7 @@ pub use outbox::{
     PendingEvent,
 };
 pub use store::{
-    AuditFilter, AuditTrail, Erased, InvitationQueries, MembershipQueries, OrganizationRepository,
-    SsoConfigRepository, UnitOfWork, UserRepository,
+    AuditFilter, AuditTrail, DomainQueries, Erased, InvitationQueries, MembershipQueries,
+    OrganizationRepository, SsoConfigRepository, TxtResolver, UnitOfWork, UserRepository,
 };
 pub use system::{Clock, IdGenerator, InvitationTokens, SystemClock, UuidV7Generator};

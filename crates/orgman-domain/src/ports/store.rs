@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domains::{DomainName, OrgDomain};
 use crate::error::StoreError;
 use crate::event::DomainEvent;
 use crate::id::{EventId, InvitationId, SsoConfigId};
@@ -110,6 +111,8 @@ pub struct Erased {
     pub sso_configurations: u64,
     /// Invitations.
     pub invitations: u64,
+    /// Domains.
+    pub domains: u64,
 }
 
 /// One atomic change. Reads through it see its own writes; nothing is visible
@@ -311,6 +314,62 @@ pub trait UnitOfWork: Send {
         Err(StoreError::Other("this store keeps no invitations".into()))
     }
 
+    /// How many domains the organization has claimed.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]. The default counts none.
+    async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        let _ = organization;
+        Ok(0)
+    }
+
+    /// Stores a claimed domain.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the organization claimed it already.
+    /// The default refuses: a store without domains.
+    async fn insert_domain(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        let _ = domain;
+        Err(StoreError::Other("this store keeps no domains".into()))
+    }
+
+    /// One claimed domain of the organization.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`]. The default finds none.
+    async fn domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<Option<OrgDomain>, StoreError> {
+        let _ = (organization, name);
+        Ok(None)
+    }
+
+    /// Records that a claim was verified (`domain.verified_at`).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::Other`] when another
+    /// organization verified the domain (the store must enforce one
+    /// verifier per domain, also under concurrency).
+    async fn mark_domain_verified(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        let _ = domain;
+        Err(StoreError::Other("this store keeps no domains".into()))
+    }
+
+    /// Removes a claim; `false` when there was none.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn delete_domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<bool, StoreError> {
+        let _ = (organization, name);
+        Ok(false)
+    }
+
     /// Appends domain events to the outbox, in order.
     ///
     /// # Errors
@@ -449,4 +508,35 @@ pub trait InvitationQueries: Send + Sync {
         organization: OrganizationId,
         page: PageRequest<InvitationId>,
     ) -> Result<Page<Invitation, InvitationId>, StoreError>;
+}
+
+/// Reads of claimed domains.
+#[async_trait]
+pub trait DomainQueries: Send + Sync {
+    /// The organization's domains, by name.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn domains(&self, organization: OrganizationId) -> Result<Vec<OrgDomain>, StoreError>;
+
+    /// One claimed domain of the organization.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn domain(
+        &self,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<Option<OrgDomain>, StoreError>;
+}
+
+/// DNS TXT lookups (for domain verification).
+#[async_trait]
+pub trait TxtResolver: Send + Sync {
+    /// The TXT values at `name` (each record's strings joined); empty when
+    /// the name or its TXT records do not exist.
+    ///
+    /// # Errors
+    /// A description when DNS cannot be asked (a timeout, a refusal).
+    async fn txt(&self, name: &str) -> Result<Vec<String>, String>;
 }

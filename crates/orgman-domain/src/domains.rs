@@ -1,0 +1,327 @@
+//! Verified domains: an organization proves it controls a DNS domain by
+//! publishing a TXT record with a value it was given.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::error::{Conflict, OrgError, StoreError, ValidationError};
+use crate::event::{DomainEvent, EventKind};
+use crate::id::OrganizationId;
+use crate::membership::Permission;
+use crate::ports::{DomainQueries, TxtResolver, UnitOfWork};
+use crate::role::Actor;
+use crate::service::OrganizationService;
+
+/// A DNS domain name as organizations claim it: lowercase, without a
+/// trailing dot, at least two labels of `[a-z0-9-]` (1–63 characters, not
+/// starting or ending with `-`), at most 253 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Checks the rule.
+    ///
+    /// # Errors
+    /// [`ValidationError::DomainInvalid`].
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        let labels: Vec<&str> = name.split('.').collect();
+        if name.len() <= 253 && labels.len() >= 2 && labels.iter().all(|l| label_ok(l)) {
+            Ok(Self(name))
+        } else {
+            Err(ValidationError::DomainInvalid)
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A domain an organization claimed, verified or not yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgDomain {
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The domain.
+    pub name: DomainName,
+    /// The value the TXT record must hold.
+    pub challenge: String,
+    /// Claimed.
+    pub created_at: OffsetDateTime,
+    /// Verified; `None` until the record was found.
+    pub verified_at: Option<OffsetDateTime>,
+}
+
+impl OrgDomain {
+    /// Where the TXT record goes: `_orgman-challenge.<domain>`.
+    pub fn record_name(&self) -> String {
+        format!("_orgman-challenge.{}", self.name)
+    }
+}
+
+/// The verified-domain use cases (OWNERs and ADMINs, who manage the
+/// organization).
+pub struct DomainService {
+    organizations: Arc<OrganizationService>,
+    domains: Arc<dyn DomainQueries>,
+    resolver: Arc<dyn TxtResolver>,
+}
+
+impl fmt::Debug for DomainService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DomainService")
+    }
+}
+
+impl DomainService {
+    /// Most domains one organization may claim.
+    pub const MAX_PER_ORGANIZATION: u64 = 20;
+
+    /// The use cases, looking records up through `resolver`.
+    pub fn new(
+        organizations: Arc<OrganizationService>,
+        domains: Arc<dyn DomainQueries>,
+        resolver: Arc<dyn TxtResolver>,
+    ) -> Self {
+        Self {
+            organizations,
+            domains,
+            resolver,
+        }
+    }
+
+    /// Claims a domain for an ACTIVE organization; the answer says which
+    /// TXT record proves it. Several organizations may claim one domain;
+    /// only one can verify it.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`], [`OrgError::ReadOnly`],
+    /// [`OrgError::DomainClaimed`] (this organization has it already),
+    /// [`OrgError::DomainLimitReached`], [`OrgError::Unavailable`].
+    pub async fn claim(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        name: DomainName,
+    ) -> Result<OrgDomain, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::ManageOrganization)
+            .await?;
+        let ports = service.ports();
+        let mut uow = ports.organizations.begin().await?;
+        let locked = uow
+            .lock_organization(organization)
+            .await?
+            .ok_or(OrgError::NotFound)?;
+        locked.ensure_writable()?;
+        if uow.count_domains(organization).await? >= Self::MAX_PER_ORGANIZATION {
+            return Err(OrgError::DomainLimitReached {
+                max: Self::MAX_PER_ORGANIZATION,
+            });
+        }
+        let domain = OrgDomain {
+            organization_id: organization,
+            name,
+            challenge: format!("orgman-verification={}", ports.ids.new_id().simple()),
+            created_at: ports.clock.now(),
+            verified_at: None,
+        };
+        uow.insert_domain(&domain)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(_) => OrgError::DomainClaimed,
+                other => other.into(),
+            })?;
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::DomainClaimed {
+                domain: domain.name.clone(),
+            },
+        )];
+        self.record(uow, &events).await?;
+        Ok(domain)
+    }
+
+    /// The organization's domains, by name.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::Unavailable`].
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Vec<OrgDomain>, OrgError> {
+        self.organizations
+            .ensure_permission(actor, organization, Permission::ManageOrganization)
+            .await?;
+        Ok(self.domains.domains(organization).await?)
+    }
+
+    /// Looks the claim's TXT record up and, if it holds the challenge,
+    /// marks the domain verified. Verifying a verified domain changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`OrgError::DomainNotFound`], [`OrgError::DomainNotVerified`] (the
+    /// record is missing or holds another value),
+    /// [`OrgError::DomainVerifiedElsewhere`], authorization errors,
+    /// [`OrgError::Unavailable`] (also when DNS cannot be asked).
+    pub async fn verify(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<OrgDomain, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::ManageOrganization)
+            .await?;
+        let claimed = self
+            .domains
+            .domain(organization, name)
+            .await?
+            .ok_or(OrgError::DomainNotFound)?;
+        if claimed.verified_at.is_some() {
+            return Ok(claimed);
+        }
+        // DNS is asked outside any transaction: nothing is locked while
+        // a name server takes its time.
+        let found = self
+            .resolver
+            .txt(&claimed.record_name())
+            .await
+            .map_err(OrgError::Unavailable)?;
+        if !found.iter().any(|value| value.trim() == claimed.challenge) {
+            return Err(OrgError::DomainNotVerified {
+                record: claimed.record_name(),
+            });
+        }
+        let ports = service.ports();
+        let mut uow = ports.organizations.begin().await?;
+        uow.lock_organization(organization)
+            .await?
+            .ok_or(OrgError::NotFound)?;
+        let mut domain = uow
+            .domain(organization, name)
+            .await?
+            .ok_or(OrgError::DomainNotFound)?;
+        if domain.verified_at.is_some() || domain.challenge != claimed.challenge {
+            uow.commit().await?;
+            return Ok(domain);
+        }
+        domain.verified_at = Some(ports.clock.now());
+        uow.mark_domain_verified(&domain)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(Conflict::Other(_)) => OrgError::DomainVerifiedElsewhere,
+                other => other.into(),
+            })?;
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::DomainVerified {
+                domain: domain.name.clone(),
+            },
+        )];
+        self.record(uow, &events).await?;
+        Ok(domain)
+    }
+
+    /// Gives a domain up (verified or not).
+    ///
+    /// # Errors
+    /// [`OrgError::DomainNotFound`], authorization errors,
+    /// [`OrgError::Unavailable`].
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        name: &DomainName,
+    ) -> Result<(), OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_permission(actor, organization, Permission::ManageOrganization)
+            .await?;
+        let ports = service.ports();
+        let mut uow = ports.organizations.begin().await?;
+        uow.lock_organization(organization)
+            .await?
+            .ok_or(OrgError::NotFound)?;
+        if !uow.delete_domain(organization, name).await? {
+            return Err(OrgError::DomainNotFound);
+        }
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::DomainDeleted {
+                domain: name.clone(),
+            },
+        )];
+        self.record(uow, &events).await
+    }
+
+    async fn record(
+        &self,
+        mut uow: Box<dyn UnitOfWork>,
+        events: &[DomainEvent],
+    ) -> Result<(), OrgError> {
+        uow.append_events(events).await?;
+        uow.commit().await?;
+        self.organizations.invalidate(events).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_names_are_normalized_and_checked() {
+        assert_eq!(
+            DomainName::parse(" Example.COM. ").unwrap().as_str(),
+            "example.com"
+        );
+        for bad in [
+            "localhost",
+            "-a.example",
+            "a-.example",
+            "a..example",
+            "exa mple.com",
+            "bücher.example",
+            "_orgman.example",
+            "",
+        ] {
+            assert_eq!(
+                DomainName::parse(bad),
+                Err(ValidationError::DomainInvalid),
+                "{bad:?}"
+            );
+        }
+        let long = format!("{}.example", "a".repeat(64));
+        assert!(DomainName::parse(&long).is_err());
+    }
+}
