@@ -16,6 +16,7 @@
 //!   and restart; [`PrivateSpiceDb`] a SpiceDB that comes back empty.
 
 mod broker;
+mod dns;
 mod kafka;
 mod proxy;
 mod spicedb;
@@ -27,6 +28,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
+pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
 pub use proxy::TcpProxy;
 pub use spicedb::PrivateSpiceDb;

@@ -93,6 +93,19 @@ pub(crate) fn bench_tools() -> Result<()> {
     }
 }
 
+/// Where Debian's dnsmasq lives.
+pub(crate) const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+
+/// Debian's dnsmasq (the `dnsmasq-base` package: the program, no system
+/// service), which tests run as private name servers.
+pub(crate) fn dnsmasq() -> Result<()> {
+    if Path::new(DNSMASQ).exists() {
+        Ok(())
+    } else {
+        apt_install(&["dnsmasq-base"])
+    }
+}
+
 /// The path of `redis-server`.
 pub(crate) fn redis_server() -> Result<PathBuf> {
     let path = PathBuf::from("/usr/bin/redis-server");

@@ -166,6 +166,8 @@ impl Stack {
         if components.contains(&Component::Postgres) {
             self.postgres_bin = install::postgres_bin()?;
         }
+        // Tests start name servers of their own (domain verification).
+        install::dnsmasq()?;
         for &component in components {
             let port = self.port(component)?;
             for name in component.extra_ports() {
@@ -363,6 +365,7 @@ impl Stack {
                     .map(|home| home.join("bin/java").display().to_string())
                     .unwrap_or_default(),
             ),
+            ("ORGMAN_STACK_DNSMASQ", install::DNSMASQ.to_owned()),
             (
                 "DATABASE_URL",
                 format!("postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}"),
