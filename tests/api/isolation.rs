@@ -69,6 +69,12 @@ async fn assert_isolated(app: TestApp) {
         (Method::GET, format!("{org}/members"), None),
         (Method::GET, format!("{org}/audit-events"), None),
         (Method::GET, format!("{org}/invitations"), None),
+        (Method::GET, format!("{org}/domains"), None),
+        (
+            Method::POST,
+            format!("{org}/domains"),
+            Some(json!({"domain": "mallory.example"})),
+        ),
         (
             Method::POST,
             format!("{org}/invitations"),

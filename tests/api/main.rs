@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod context;
+mod domains;
 mod errors;
 mod events;
 mod helpers;

@@ -998,3 +998,64 @@ async fn sso_changes_and_their_events_commit_together() {
     );
     assert_eq!(count(audited).await, 2);
 }
+
+#[tokio::test]
+async fn one_domain_is_verified_by_one_organization_even_when_two_race() {
+    use orgman_domain::{Conflict, DomainName, OrgDomain};
+    let db = Db::new().await;
+    let (a, b) = (db.org().await.id(), db.org().await.id());
+    let now = OffsetDateTime::now_utc();
+    let claim = move |org| OrgDomain {
+        organization_id: org,
+        name: DomainName::parse("race.example").unwrap(),
+        challenge: format!("orgman-verification={}", Uuid::now_v7().simple()),
+        created_at: now,
+        verified_at: None,
+    };
+    for org in [a, b] {
+        let mut uow = db.store.begin().await.unwrap();
+        uow.insert_domain(&claim(org)).await.unwrap();
+        uow.commit().await.unwrap();
+    }
+    let verified = move |org| OrgDomain {
+        verified_at: Some(now),
+        ..claim(org)
+    };
+    // The first marks it and holds its transaction open; the second waits
+    // on the unique index, then fails once the first commits.
+    let mut first = db.store.begin().await.unwrap();
+    first.mark_domain_verified(&verified(a)).await.unwrap();
+    let store = db.store.clone();
+    let second = tokio::spawn(async move {
+        let mut uow = store.begin().await.unwrap();
+        let outcome = uow.mark_domain_verified(&verified(b)).await;
+        if outcome.is_ok() {
+            uow.commit().await.unwrap();
+        }
+        outcome
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    first.commit().await.unwrap();
+    assert!(matches!(
+        second.await.unwrap(),
+        Err(StoreError::Conflict(Conflict::Other(_)))
+    ));
+    let mut uow = db.store.begin().await.unwrap();
+    let name = DomainName::parse("race.example").unwrap();
+    assert!(
+        uow.domain(a, &name)
+            .await
+            .unwrap()
+            .unwrap()
+            .verified_at
+            .is_some()
+    );
+    assert!(
+        uow.domain(b, &name)
+            .await
+            .unwrap()
+            .unwrap()
+            .verified_at
+            .is_none()
+    );
+}

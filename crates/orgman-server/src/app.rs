@@ -109,7 +109,7 @@ impl Application {
             }
         }));
         let sync = Sync::start(&config, &adapters, &metrics, &mut background).await;
-        let use_cases = UseCases::build(&config, &adapters, &sync);
+        let use_cases = UseCases::build(&config, &adapters, &sync)?;
         if let Some(interval) = config.purge_interval {
             background.push(spawn_purger(
                 use_cases.organizations.clone(),
@@ -145,6 +145,7 @@ impl Application {
             sso: use_cases.sso,
             audit: use_cases.audit,
             invitations: use_cases.invitations,
+            domains: use_cases.domains,
             registration: use_cases.registration,
             users: adapters.store,
             verifier: adapters.verifier,

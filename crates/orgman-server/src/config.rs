@@ -36,6 +36,9 @@ pub struct Config {
     /// Who may create organizations (`ORGMAN_ORGANIZATION_CREATION`:
     /// `platform-admins` (default) or `any-user`).
     pub creation: CreationPolicy,
+    /// Name servers asked to verify domains (`ORGMAN_DNS_NAMESERVERS`:
+    /// `ip` or `ip:port`, comma-separated; empty for the system's).
+    pub dns_nameservers: Vec<std::net::SocketAddr>,
     /// How long an invitation can be accepted
     /// (`ORGMAN_INVITATION_TTL_HOURS`, default 168, one week).
     pub invitation_ttl: Duration,
@@ -352,6 +355,27 @@ impl Config {
                 .unwrap_or(usize::MAX),
             },
             creation,
+            dns_nameservers: var("ORGMAN_DNS_NAMESERVERS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|server| {
+                    server
+                        .parse::<std::net::SocketAddr>()
+                        .or_else(|_| {
+                            server
+                                .parse::<std::net::IpAddr>()
+                                .map(|ip| std::net::SocketAddr::new(ip, 53))
+                        })
+                        .map_err(|_| ConfigError::Invalid {
+                            name: "ORGMAN_DNS_NAMESERVERS",
+                            reason: format!(
+                                "{server:?} is not an IP address (with an optional port)"
+                            ),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
             invitation_ttl: Duration::from_secs(
                 number("ORGMAN_INVITATION_TTL_HOURS", 168)?
                     .clamp(1, 24 * 365)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    AuditService, InvitationService, OrganizationService, SsoService, UserService,
+    AuditService, DomainService, InvitationService, OrganizationService, SsoService, UserService,
 };
 
 use crate::auth::TokenVerifier;
@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) audit: AuditService,
     /// Invitations.
     pub(crate) invitations: InvitationService,
+    /// Verified domains.
+    pub(crate) domains: DomainService,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

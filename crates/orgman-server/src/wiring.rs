@@ -10,7 +10,7 @@ use orgman_domain::ports::{
     SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    AuditService, InvitationService, OrganizationService, OutboxRelay, ServicePorts,
+    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, ServicePorts,
     ServiceSettings, SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
@@ -212,10 +212,15 @@ pub(crate) struct UseCases {
     pub(crate) registration: Option<UserService>,
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
+    pub(crate) domains: DomainService,
 }
 
 impl UseCases {
-    pub(crate) fn build(config: &Config, adapters: &Adapters, sync: &Sync) -> UseCases {
+    pub(crate) fn build(
+        config: &Config,
+        adapters: &Adapters,
+        sync: &Sync,
+    ) -> anyhow::Result<UseCases> {
         let store = &adapters.store;
         let organizations = Arc::new(OrganizationService::new(
             ServicePorts {
@@ -260,12 +265,16 @@ impl UseCases {
             Arc::new(orgman_secrets::RandomTokens::new()),
             time::Duration::try_from(config.invitation_ttl).unwrap_or(time::Duration::days(7)),
         );
-        UseCases {
+        let resolver = orgman_dns::DnsTxt::new(&config.dns_nameservers, Duration::from_secs(3))
+            .map_err(anyhow::Error::msg)?;
+        let domains = DomainService::new(organizations.clone(), store.clone(), Arc::new(resolver));
+        Ok(UseCases {
             organizations,
             sso,
             registration,
             audit,
             invitations,
-        }
+            domains,
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! calls one use case, and turns the result into a response.
 
 pub(crate) mod audit;
+pub(crate) mod domains;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
@@ -69,6 +70,10 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(invitations::revoke)
         .service(invitations::resend)
         .service(invitations::accept)
+        .service(domains::claim)
+        .service(domains::list)
+        .service(domains::verify)
+        .service(domains::remove)
         .service(audit::organization_events)
         .service(audit::all_events)
         .service(members::list_members)
