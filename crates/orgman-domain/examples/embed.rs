@@ -11,10 +11,11 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, Email, ImportEntry, InvitationService, OrgError, OrgName, OrgRole,
-    OrganizationService, PageRequest, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
+    Actor, AuditService, DomainName, DomainService, Email, ImportEntry, InvitationService,
+    OrgError, OrgName, OrgRole, OrganizationService, PageRequest, ServicePorts, ServiceSettings,
+    Slug, UserId, UserProfile,
 };
-use orgman_memory::{MemoryStore, PredictableTokens, block_on};
+use orgman_memory::{MemoryStore, MemoryTxt, PredictableTokens, block_on};
 
 /// Told after every commit that wrote events: where a service wakes the
 /// relays that move its outbox to Kafka or an authorizer. Here it counts.
@@ -125,6 +126,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(OrgError::InvitationAccepted) => println!("an invitation works once"),
         other => return Err(format!("unexpected: {other:?}").into()),
     }
+
+    // Verified domains: the organization proves control of a domain with a
+    // DNS TXT record; your `TxtResolver` asks DNS (orgman-dns does).
+    let dns = Arc::new(MemoryTxt::default());
+    let domains = DomainService::new(
+        Arc::new(service_with(&store, &commits)),
+        store.clone(),
+        dns.clone(),
+    );
+    let claim = block_on(domains.claim(&alice, org.id(), DomainName::parse("acme.example")?))?;
+    dns.publish(&claim.record_name(), &claim.challenge);
+    let verified = block_on(domains.verify(&alice, org.id(), &claim.name))?;
+    println!(
+        "{} verified: {}",
+        verified.name,
+        verified.verified_at.is_some()
+    );
 
     // The audit trail: every change, newest first, for OWNERs and ADMINs.
     let audit = AuditService::new(Arc::new(service_with(&store, &commits)), store.clone());
