@@ -120,6 +120,7 @@ async fn organization_owners_register_into_their_organization_only() {
         "platform-admin-required",
     )
     .await;
+    // An organization's OWNER invites rather than adds (see below).
     let created = app
         .post(
             "/api/v1/users",
@@ -127,7 +128,7 @@ async fn organization_owners_register_into_their_organization_only() {
             json!({"email": email("b"), "organizationId": org, "role": "ADMIN"}),
         )
         .await;
-    assert_eq!(created.status(), 201);
+    assert_eq!(created.status(), 202);
 
     let other = app.org_owned_by("bobs", BOB).await;
     let refused = email("c");
@@ -195,4 +196,60 @@ async fn provider_outage_registers_nothing_and_issued_tokens_keep_working() {
     )
     .await;
     proxy.restore();
+}
+
+#[tokio::test]
+async fn an_organization_admin_invites_and_learns_nothing_about_existing_accounts() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("acme", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let fresh = format!("{}@example.com", unique_name("fresh"));
+    let register = |email: String| {
+        let app = &app;
+        let alice = alice.clone();
+        let org = org.clone();
+        async move {
+            app.post(
+                "/api/v1/users",
+                &alice,
+                json!({"email": email, "password": "chosen-by-the-admin", "organizationId": org}),
+            )
+            .await
+        }
+    };
+    let new_account = register(fresh.clone()).await;
+    let existing_account = register(orgman_testkit::CAROL.email.to_owned()).await;
+    assert_eq!(new_account.status(), 202);
+    assert_eq!(existing_account.status(), 202, "no user-exists oracle");
+    let (new_account, existing_account) = (body(new_account).await, body(existing_account).await);
+    let keys = |v: &serde_json::Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&new_account), keys(&existing_account));
+    assert_eq!(new_account["status"], "PENDING");
+    assert!(new_account["token"].is_string());
+
+    // Nobody joined: both must accept their invitation.
+    let members = body(
+        app.get(&format!("/api/v1/organizations/{org}/members"), &alice)
+            .await,
+    )
+    .await;
+    assert_eq!(members["items"].as_array().unwrap().len(), 1);
+    // The new account cannot be used with the password the admin chose:
+    // its owner verifies the address and picks a password first.
+    assert!(login(&fresh, "chosen-by-the-admin").await.is_none());
+    assert_eq!(local_users_with(&app, &fresh).await, 1);
+    // The existing account is untouched and joins by accepting.
+    let carol = app.token(orgman_testkit::CAROL).await;
+    let accepted = app
+        .post(
+            "/api/v1/invitations/accept",
+            &carol,
+            json!({"token": existing_account["token"]}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
 }

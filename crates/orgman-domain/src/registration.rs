@@ -3,8 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::OrgError;
+use crate::error::{IdentityError, OrgError};
 use crate::id::{OrganizationId, UserId};
+use crate::invitation::{InvitationService, IssuedInvitation};
 use crate::membership::Permission;
 use crate::ports::{IdentityProvider, UserRepository};
 use crate::role::{Actor, OrgRole};
@@ -101,13 +102,60 @@ impl UserService {
         local
     }
 
-    async fn complete(
+    /// Registration by an organization's OWNER or ADMIN: the answer is the
+    /// same whether or not the address already has an account, so it
+    /// reveals nothing about the identity provider's users. The person is
+    /// invited (the returned invitation, whose token the caller passes on)
+    /// and joins only by accepting it; a new account is created for the
+    /// address when there is none, to be set up by its owner at first
+    /// login (address verified, own password chosen; a password given here
+    /// is temporary).
+    ///
+    /// Permissions are checked before anything is created. If the identity
+    /// provider cannot be asked, the invitation is withdrawn again.
+    ///
+    /// # Errors
+    /// As [`InvitationService::invite`], and [`OrgError::Unavailable`],
+    /// [`OrgError::IdentityRejected`] from the identity provider.
+    pub async fn register_into(
         &self,
-        subject: &str,
-        user: &NewIdentity,
-        placement: Option<Placement>,
         actor: &Actor,
-    ) -> Result<User, OrgError> {
+        mut user: NewIdentity,
+        placement: Placement,
+        invitations: &InvitationService,
+    ) -> Result<IssuedInvitation, OrgError> {
+        let issued = invitations
+            .invite(
+                actor,
+                placement.organization,
+                user.email.clone(),
+                placement.role,
+            )
+            .await?;
+        user.set_up_by_user = true;
+        let outcome = match self.identity.register(&user).await {
+            Ok(created) => self
+                .provision_local(&created.subject, &user)
+                .await
+                .map(drop)
+                .map_err(|error| (error, Some(created.subject))),
+            // An existing account: the invitation is all it takes.
+            Err(IdentityError::Conflict) => Ok(()),
+            Err(error) => Err((error.into(), None)),
+        };
+        if let Err((error, created)) = outcome {
+            let _ = invitations
+                .revoke(actor, placement.organization, issued.invitation.id)
+                .await;
+            if let Some(subject) = created {
+                let _ = self.identity.disable(&subject).await;
+            }
+            return Err(error);
+        }
+        Ok(issued)
+    }
+
+    async fn provision_local(&self, subject: &str, user: &NewIdentity) -> Result<User, OrgError> {
         let id = subject.parse::<UserId>().map_err(|_| {
             OrgError::Internal(format!("identity provider id {subject:?} is not a UUID"))
         })?;
@@ -116,7 +164,7 @@ impl UserService {
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        let local = self
+        Ok(self
             .users
             .provision(&UserProfile {
                 id,
@@ -124,7 +172,17 @@ impl UserService {
                 email: Some(user.email.clone()),
                 display_name: (!display_name.is_empty()).then_some(display_name),
             })
-            .await?;
+            .await?)
+    }
+
+    async fn complete(
+        &self,
+        subject: &str,
+        user: &NewIdentity,
+        placement: Option<Placement>,
+        actor: &Actor,
+    ) -> Result<User, OrgError> {
+        let local = self.provision_local(subject, user).await?;
         if let Some(place) = placement {
             self.organizations
                 .add_member(actor, place.organization, local.id, place.role)

@@ -95,6 +95,10 @@ pub struct NewIdentity {
     /// An initial password, if the caller sets one (otherwise the provider's
     /// own flows, e.g. an e-mail, let the user choose one).
     pub password: Option<ClientSecret>,
+    /// The person finishes setting the account up at first login: verifies
+    /// the address and chooses a password (the one given, if any, is only
+    /// temporary). Set for accounts created by organization administrators.
+    pub set_up_by_user: bool,
 }
 
 /// A user as the identity provider reports it.

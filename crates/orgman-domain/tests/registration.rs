@@ -15,6 +15,7 @@ fn new_user(email: &str) -> NewIdentity {
         first_name: Some("Dana".into()),
         last_name: None,
         password: None,
+        set_up_by_user: false,
     }
 }
 
@@ -123,4 +124,51 @@ fn a_provider_outage_creates_nothing() {
         block_on(idp.find_by_email(&Email::parse("f@example.com").unwrap())).unwrap(),
         None
     );
+}
+
+#[test]
+fn an_organization_admin_invites_whether_or_not_the_address_has_an_account() {
+    use orgman_domain::{InvitationService, OrgError, OrgRole, Placement};
+    use orgman_memory::PredictableTokens;
+    let w = World::new();
+    let (users, idp) = setup(&w);
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let invitations = InvitationService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        Arc::new(PredictableTokens::default()),
+        orgman_domain::time::Duration::days(7),
+    );
+    let place = Placement {
+        organization: org.id(),
+        role: OrgRole::Member,
+    };
+    // An account that exists already.
+    block_on(users.register(&w.admin, new_user("old@example.com"), None)).unwrap();
+    let existing =
+        block_on(users.register_into(&ann, new_user("old@example.com"), place, &invitations))
+            .unwrap();
+    let fresh =
+        block_on(users.register_into(&ann, new_user("new@example.com"), place, &invitations))
+            .unwrap();
+    assert_eq!(existing.invitation.role, fresh.invitation.role);
+    assert!(
+        block_on(idp.find_by_email(&Email::parse("new@example.com").unwrap()))
+            .unwrap()
+            .is_some(),
+        "a new account for the new address"
+    );
+    // Nobody joined yet.
+    assert_eq!(w.memory.store.memberships_of(org.id()).len(), 1);
+    // The identity provider down: nothing stays behind, the invitation
+    // included.
+    idp.set_unavailable(true);
+    assert!(matches!(
+        block_on(users.register_into(&ann, new_user("later@example.com"), place, &invitations)),
+        Err(OrgError::Unavailable(_))
+    ));
+    idp.set_unavailable(false);
+    block_on(users.register_into(&ann, new_user("later@example.com"), place, &invitations))
+        .unwrap();
 }

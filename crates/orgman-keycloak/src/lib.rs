@@ -321,8 +321,15 @@ impl IdentityProvider for KeycloakClient {
             representation["lastName"] = json!(last);
         }
         if let Some(password) = &user.password {
-            representation["credentials"] =
-                json!([{"type": "password", "value": password.expose(), "temporary": false}]);
+            representation["credentials"] = json!([{
+                "type": "password",
+                "value": password.expose(),
+                "temporary": user.set_up_by_user,
+            }]);
+        }
+        if user.set_up_by_user {
+            // Keycloak asks for both at the first login.
+            representation["requiredActions"] = json!(["VERIFY_EMAIL", "UPDATE_PASSWORD"]);
         }
         let url = self.users_url();
         let response = self

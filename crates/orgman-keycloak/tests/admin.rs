@@ -47,6 +47,7 @@ fn person(email: &str, password: Option<&str>) -> NewIdentity {
         first_name: Some("Erin".into()),
         last_name: Some("Example".into()),
         password: password.map(|p| ClientSecret::new(p.into())),
+        set_up_by_user: false,
     }
 }
 

@@ -107,7 +107,7 @@ pub(crate) struct InvitationPage {
     next_cursor: Option<Uuid>,
 }
 
-fn issued(state: &AppState, issued: &IssuedInvitation) -> IssuedInvitationView {
+pub(crate) fn issued(state: &AppState, issued: &IssuedInvitation) -> IssuedInvitationView {
     let token = issued.token.expose();
     IssuedInvitationView {
         invitation: InvitationView::new(&issued.invitation),

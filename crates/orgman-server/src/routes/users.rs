@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::invitations::IssuedInvitationView;
 use crate::dto::Me;
 use crate::extract::Authenticated;
 use crate::problem::{ApiError, Problem};
@@ -46,13 +47,19 @@ pub(crate) struct RegisterUser {
     role: Option<String>,
 }
 
-/// Registers a user at the identity provider and locally (platform
-/// administrators; an organization's OWNER/ADMIN into their organization).
+/// Registers a user at the identity provider and locally. Platform
+/// administrators get the user (201, or 409 `user-exists`). An
+/// organization's OWNER or ADMIN registering into their organization gets
+/// an invitation for the address (202), the same whether or not it already
+/// had an account; a new account is set up by its owner at first login
+/// (verified address, own password: a password given here is temporary).
 #[utoipa::path(
     tag = "users",
     request_body = RegisterUser,
     responses(
-        (status = 201, body = Me), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 201, body = Me, description = "registered (platform administrators)"),
+        (status = 202, body = IssuedInvitationView, description = "invited (organization administrators), whether or not the address had an account"),
+        (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem),
     ),
@@ -79,6 +86,7 @@ pub(crate) async fn register(
         first_name: body.first_name.filter(|n| !n.trim().is_empty()),
         last_name: body.last_name.filter(|n| !n.trim().is_empty()),
         password: body.password.map(ClientSecret::new),
+        set_up_by_user: false,
     };
     let placement = match (body.organization_id, body.role) {
         (None, None) => None,
@@ -97,6 +105,16 @@ pub(crate) async fn register(
                 .unwrap_or(OrgRole::Member),
         }),
     };
+    // Organization administrators get the same answer whether or not the
+    // address has an account: an invitation (see `UserService::register_into`).
+    if let Some(place) = placement.filter(|_| !auth.actor.is_platform_admin()) {
+        let issued = registration
+            .register_into(&auth.actor, user, place, &state.invitations)
+            .await?;
+        return Ok(HttpResponse::Accepted()
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(super::invitations::issued(&state, &issued)));
+    }
     let created = registration.register(&auth.actor, user, placement).await?;
     Ok(HttpResponse::Created().json(Me::new(&created, false)))
 }
