@@ -466,16 +466,23 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .unwrap();
     }
     let mut conn = db.connection().await;
-    // Each holds an SSO configuration besides its owner.
+    // Each holds an SSO configuration, an invitation and a domain besides
+    // its owner.
     for org in [&due, &later] {
-        diesel::sql_query(
+        for statement in [
             "INSERT INTO sso_configs (org_id, name, issuer_url, client_id, client_secret_enc)
              VALUES ($1, 'IdP', 'https://idp.example', 'orgman', 'sealed')",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
-        .execute(&mut conn)
-        .await
-        .unwrap();
+            "INSERT INTO invitations (id, org_id, email, role, token_digest, created_at, expires_at)
+             VALUES (gen_random_uuid(), $1, 'x@example.com', 'MEMBER', md5(random()::text), now(), now() + interval '1 day')",
+            "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at)
+             VALUES ($1, 'x-' || md5(random()::text) || '.example', 'c', now(), now())",
+        ] {
+            diesel::sql_query(statement)
+                .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
     }
     diesel::sql_query(
         "UPDATE organizations SET purge_after = now() - interval '1 minute' WHERE id = $1",
@@ -538,14 +545,13 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .await,
             expected
         );
-        assert_eq!(
-            count(
-                "SELECT count(*) AS n FROM sso_configs WHERE org_id = $1",
-                org
-            )
-            .await,
-            expected
-        );
+        for table in [
+            "SELECT count(*) AS n FROM sso_configs WHERE org_id = $1",
+            "SELECT count(*) AS n FROM invitations WHERE org_id = $1",
+            "SELECT count(*) AS n FROM organization_domains WHERE org_id = $1",
+        ] {
+            assert_eq!(count(table, org).await, expected, "{table}");
+        }
     }
     assert!(
         count(
