@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod commands;
 mod context;
 mod domains;
 mod errors;

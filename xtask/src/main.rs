@@ -29,7 +29,8 @@ usage: cargo xtask <command>
                               _PASSWORD, or else the `dev` stack
   secrets rotate              re-encrypt SSO client secrets with the active
                               key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
-                              safe while the service runs
+                              safe while the service runs (runs
+                              `orgman-server secrets rotate`)
   bench [http] [outbox] [import]
                               http: the hot path beside its anchors (pgbench
                               -S, the HTTP floor, Redis GET), per authorizer
@@ -41,7 +42,8 @@ usage: cargo xtask <command>
                               target/bench/latest.json
   spicedb reconcile           recompute SpiceDB's relationships from
                               PostgreSQL and report what was fixed (same
-                              settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*)
+                              settings, plus FLOWX_LIB_CASCLIENT_SPICEDB_*;
+                              runs `orgman-server spicedb reconcile`)
 
   Stack commands take --profile NAME (default: dev). Components: postgres,
   redis, kafka, spicedb, keycloak. Data and logs: target/stack/<profile>/.
@@ -68,12 +70,12 @@ fn run(args: Vec<String>) -> Result<()> {
         "stack" => stack_command(rest),
         "migrate" => migrate(rest),
         "secrets" => match rest.first().map(String::as_str) {
-            Some("rotate") => secrets_rotate(),
+            Some("rotate") => server_command(&["secrets", "rotate"]),
             _ => bail!("usage: cargo xtask secrets rotate"),
         },
         "bench" => bench(rest),
         "spicedb" => match rest.first().map(String::as_str) {
-            Some("reconcile") => spicedb_reconcile(),
+            Some("reconcile") => server_command(&["spicedb", "reconcile"]),
             _ => bail!("usage: cargo xtask spicedb reconcile"),
         },
         "help" | "--help" | "-h" => {
@@ -252,60 +254,31 @@ fn dev() -> Result<()> {
     project::run(&mut service)
 }
 
-/// Re-encrypts every SSO client secret not under the active key.
-fn secrets_rotate() -> Result<()> {
-    use std::sync::Arc;
-
-    use orgman_domain::ports::{SecretCipher, SystemClock, UuidV7Generator};
-    use orgman_domain::{OrganizationService, ServicePorts, ServiceSettings, SsoService};
-    use orgman_postgres::{PgSettings, PgStore};
-    use orgman_secrets::AesGcmCipher;
-
-    let get = |name: &str| env::var(name).ok();
-    let database = match PgSettings::from_env(get) {
-        Ok(settings) => settings,
-        Err(_) => PgSettings::from_env(|name| setting_or_dev_stack(name).ok().flatten())?,
-    };
-    let cipher = AesGcmCipher::from_env(get)?
-        .context("ORGMAN_SSO_ENCRYPTION_KEYS is not set: list the old and the new key, and make the new one active")?;
-    eprintln!(
-        "xtask: rotating SSO secrets to key {:?} in {}",
-        cipher.active_key(),
-        database.redacted_url()
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = Arc::new(PgStore::connect(&database).map_err(|e| anyhow::anyhow!("{e}"))?);
-        let organizations = Arc::new(OrganizationService::new(
-            ServicePorts::over_storage(store.clone()),
-            ServiceSettings::default(),
-        ));
-        let cipher: Arc<dyn SecretCipher> = Arc::new(cipher);
-        let sso = SsoService::new(
-            organizations,
-            store,
-            Some(cipher),
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Generator),
-        );
-        let report = sso.rotate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        for (id, reason) in &report.failed {
-            println!("failed   {id}: {reason}");
+/// Runs one of the service binary's operator commands (`secrets rotate`,
+/// `spicedb reconcile`): settings from the environment, or else the `dev`
+/// stack's.
+fn server_command(args: &[&str]) -> Result<()> {
+    let root = project::root()?;
+    let mut command = Command::new(project::cargo());
+    command.current_dir(&root).args([
+        "run",
+        "-q",
+        "--package",
+        "orgman-server",
+        "--bin",
+        "orgman-server",
+        "--",
+    ]);
+    command.args(args);
+    if env::var_os("DATABASE_URL").is_none() && env::var_os("SPRING_DATASOURCE_URL").is_none() {
+        let mut stack = Stack::open("dev")?;
+        for (name, value) in stack.env()? {
+            if env::var_os(&name).is_none() {
+                command.env(name, value);
+            }
         }
-        println!(
-            "{} configurations examined, {} re-encrypted, {} failed",
-            report.examined,
-            report.rotated,
-            report.failed.len()
-        );
-        if report.failed.is_empty() {
-            Ok(())
-        } else {
-            bail!("some secrets could not be decrypted; keep their keys configured")
-        }
-    })
+    }
+    project::run(&mut command)
 }
 
 /// The benchmarks: each a program run in release mode against a fresh
@@ -355,57 +328,6 @@ fn bench(names: &[String]) -> Result<()> {
     let stopped = stack.down(&[]);
     outcome?;
     stopped
-}
-
-/// Reads a setting from the environment, else from the `dev` stack.
-fn setting_or_dev_stack(name: &str) -> Result<Option<String>> {
-    if let Ok(value) = env::var(name) {
-        return Ok(Some(value));
-    }
-    let mut stack = Stack::open("dev")?;
-    Ok(stack
-        .env()?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v))
-}
-
-/// Recomputes SpiceDB's relationships from PostgreSQL.
-fn spicedb_reconcile() -> Result<()> {
-    use orgman_postgres::{PgSettings, PgStore};
-    use orgman_spicedb::{SpiceDbAuthorizer, SpiceDbSettings, reconcile_from};
-
-    let get = |name: &str| setting_or_dev_stack(name).ok().flatten();
-    let database = PgSettings::from_env(get)?;
-    let spicedb = SpiceDbSettings::from_env(get)
-        .map_err(anyhow::Error::msg)?
-        .context("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN is not set")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = PgStore::connect(&database).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let authorizer = SpiceDbAuthorizer::connect(spicedb).map_err(|e| anyhow::anyhow!("{e}"))?;
-        authorizer
-            .ensure_schema()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let report = reconcile_from(&authorizer, &store)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        for added in &report.added {
-            println!("added    {added}");
-        }
-        for removed in &report.removed {
-            println!("removed  {removed}");
-        }
-        println!(
-            "{} relationships added, {} removed",
-            report.added.len(),
-            report.removed.len()
-        );
-        Ok(())
-    })
 }
 
 /// Schema migrations for operators. Safe to run from several places at once

@@ -4,6 +4,7 @@
 //! [`Application::build`] and [`Application::run`]; tests start the same
 //! application on port 0.
 
+pub mod admin;
 mod app;
 pub mod auth;
 mod background;

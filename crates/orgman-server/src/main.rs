@@ -3,6 +3,8 @@
 //! ```text
 //! orgman-server                                   serve the API
 //! orgman-server migrate [status|up|down [N]|redo] [--dry-run]
+//! orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
+//! orgman-server spicedb reconcile                 recompute SpiceDB's relationships
 //! ```
 //!
 //! Configuration comes from the environment (see `docs/configuration.md`).
@@ -24,8 +26,14 @@ async fn main() -> ExitCode {
     telemetry::init(&config.logging);
     let outcome = match args.first().map(String::as_str) {
         Some("migrate") => migrate(&config, &args[1..]).await,
+        Some("secrets") if args.get(1).map(String::as_str) == Some("rotate") => {
+            orgman_server::admin::rotate_secrets(&config).await
+        }
+        Some("spicedb") if args.get(1).map(String::as_str) == Some("reconcile") => {
+            orgman_server::admin::reconcile_spicedb(&config).await
+        }
         Some(other) => Err(anyhow::anyhow!(
-            "unknown command {other:?}; expected no argument or `migrate`"
+            "unknown command {other:?}; expected no argument, `migrate`, `secrets rotate` or `spicedb reconcile`"
         )),
         None => serve(config).await,
     };

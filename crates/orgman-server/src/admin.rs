@@ -1,0 +1,89 @@
+//! The operators' commands of the binary, so the shipped image can run
+//! them: `orgman-server secrets rotate` and `orgman-server spicedb
+//! reconcile`. Both use the service's own configuration.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use orgman_domain::ports::{SecretCipher, SystemClock, UuidV7Generator};
+use orgman_domain::{OrganizationService, ServicePorts, ServiceSettings, SsoService};
+use orgman_postgres::PgStore;
+use orgman_spicedb::{SpiceDbAuthorizer, reconcile_from};
+
+use crate::config::Config;
+
+/// Re-encrypts every SSO client secret not under the active key
+/// (`ORGMAN_SSO_ENCRYPTION_KEYS`, `ORGMAN_SSO_ACTIVE_KEY`). Safe while the
+/// service runs. Prints what it did; fails if any secret could not be
+/// decrypted (its key is no longer configured).
+///
+/// # Errors
+/// No keys configured, the database unreachable, or secrets left behind.
+pub async fn rotate_secrets(config: &Config) -> anyhow::Result<()> {
+    let cipher = config.sso.cipher.clone().context(
+        "ORGMAN_SSO_ENCRYPTION_KEYS is not set: list the old and the new key, and make the new one active",
+    )?;
+    eprintln!(
+        "orgman-server: rotating SSO secrets to key {:?} in {}",
+        cipher.active_key(),
+        config.database.redacted_url()
+    );
+    let store = Arc::new(PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let organizations = Arc::new(OrganizationService::new(
+        ServicePorts::over_storage(store.clone()),
+        ServiceSettings::default(),
+    ));
+    let sso = SsoService::new(
+        organizations,
+        store,
+        Some(cipher as Arc<dyn SecretCipher>),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Generator),
+    );
+    let report = sso.rotate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (id, reason) in &report.failed {
+        println!("failed   {id}: {reason}");
+    }
+    println!(
+        "{} configurations examined, {} re-encrypted, {} failed",
+        report.examined,
+        report.rotated,
+        report.failed.len()
+    );
+    if !report.failed.is_empty() {
+        bail!("some secrets could not be decrypted; keep their keys configured");
+    }
+    Ok(())
+}
+
+/// Recomputes SpiceDB's relationships from PostgreSQL and prints what it
+/// fixed (`FLOWX_LIB_CASCLIENT_SPICEDB_*`).
+///
+/// # Errors
+/// SpiceDB not configured or unreachable, the database unreachable.
+pub async fn reconcile_spicedb(config: &Config) -> anyhow::Result<()> {
+    let settings = config.spicedb.clone().context(
+        "SpiceDB is not configured: set FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN (and _HOST, _PORT)",
+    )?;
+    let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let authorizer = SpiceDbAuthorizer::connect(settings).map_err(|e| anyhow::anyhow!("{e}"))?;
+    authorizer
+        .ensure_schema()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = reconcile_from(&authorizer, &store)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for added in &report.added {
+        println!("added    {added}");
+    }
+    for removed in &report.removed {
+        println!("removed  {removed}");
+    }
+    println!(
+        "{} relationships added, {} removed",
+        report.added.len(),
+        report.removed.len()
+    );
+    Ok(())
+}
