@@ -189,3 +189,25 @@ fn dependencies_are_declared_once_in_the_workspace() {
         }
     }
 }
+
+#[test]
+fn every_event_type_is_in_the_events_catalogue() {
+    let root = workspace_root();
+    let source = std::fs::read_to_string(root.join("crates/orgman-domain/src/event.rs")).unwrap();
+    let catalogue = std::fs::read_to_string(root.join("docs/events.md")).unwrap();
+    let types: Vec<&str> = source
+        .lines()
+        .filter_map(|line| line.split("=> \"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| name.starts_with("organization."))
+        .collect();
+    assert!(types.len() >= 20, "found only {types:?}");
+    let missing: Vec<&&str> = types
+        .iter()
+        .filter(|name| !catalogue.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/events.md has no row for {missing:?}"
+    );
+}
