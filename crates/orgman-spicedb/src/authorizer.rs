@@ -295,7 +295,8 @@ impl SpiceDbAuthorizer {
         PermissionsServiceClient::new(self.channel.clone())
     }
 
-    /// Writes [`crate::SCHEMA`] unless SpiceDB already has exactly it.
+    /// Writes [`crate::SCHEMA`], merged into what SpiceDB holds (other
+    /// services' definitions stay), unless SpiceDB already has it.
     /// Returns whether it was written.
     ///
     /// # Errors
@@ -307,14 +308,15 @@ impl SpiceDbAuthorizer {
             Err(status) if status.code() == Code::NotFound => String::new(),
             Err(status) => return Err(status.into()),
         };
+        // A SpiceDB shared with other services keeps their definitions
+        // (and their statements on definitions both use).
+        let desired = crate::schema::merge(&current, crate::SCHEMA);
         // SpiceDB returns the schema in its own layout: compare statements.
-        if statements(&current) == statements(crate::SCHEMA) {
+        if statements(&current) == statements(&desired) {
             return Ok(false);
         }
         schema
-            .write_schema(self.request(WriteSchemaRequest {
-                schema: crate::SCHEMA.into(),
-            }))
+            .write_schema(self.request(WriteSchemaRequest { schema: desired }))
             .await?;
         tracing::info!("wrote the SpiceDB schema");
         Ok(true)

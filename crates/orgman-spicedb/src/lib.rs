@@ -18,10 +18,15 @@
 //!   fail closed until [`SpiceDbAuthorizer::restore`] has written the schema
 //!   and every relationship again.
 //! - The schema (`deploy/spicedb/schema.zed`, embedded as [`SCHEMA`]) is
-//!   written at start-up when it differs.
+//!   written at start-up when it differs, merged into what SpiceDB holds: a
+//!   SpiceDB shared with the platform's other services keeps their
+//!   definitions and caveats, and a definition both declare (`user`) keeps
+//!   their relations and permissions beside orgman's (orgman's win when both
+//!   name the same one).
 
 mod authorizer;
 mod reconcile;
+mod schema;
 mod settings;
 
 pub use authorizer::{SpiceDbAuthorizer, SpiceDbError};
