@@ -131,3 +131,53 @@ async fn swagger_ui_is_served_from_the_binary() {
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
 }
+
+#[tokio::test]
+async fn every_error_answer_is_documented_as_problem_json() {
+    let app = TestApp::spawn().await;
+    let doc = body(
+        app.request(Method::GET, "/api-docs/openapi.json", None)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                if status.parse::<u16>().unwrap() < 400 {
+                    continue;
+                }
+                let content = response["content"].as_object().unwrap();
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    ["application/problem+json"],
+                    "{method} {path} {status}"
+                );
+                assert_eq!(
+                    content["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+                checked += 1;
+            }
+            let has = |status: &str| responses.contains_key(status);
+            assert!(has("503"), "{method} {path} lacks 503");
+            if operation.get("security").is_some() {
+                assert!(has("401"), "{method} {path} lacks 401");
+            }
+            let path_parameter = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+            if path_parameter {
+                assert!(has("400"), "{method} {path} lacks 400");
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} error answers seen");
+}

@@ -204,6 +204,8 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
             }))
             .configure(crate::routes::configure)
             .split_for_parts();
+        let mut api = api;
+        document_errors(&mut api);
         let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
             .service(health::overall)
@@ -247,6 +249,61 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Makes the document say what error answers really are: every error is
+/// `application/problem+json`; an operation with a path parameter can
+/// answer 400 (a malformed id), a secured one 401, and every API operation
+/// 503 (a dependency down). Applied to the document the routes built.
+fn document_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = |description: &str| {
+        let mut response = Response::new(description);
+        response.content.insert(
+            PROBLEM.to_owned(),
+            RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+        );
+        RefOr::T(response)
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                let is_error = status.parse::<u16>().is_ok_and(|code| code >= 400);
+                if let (true, RefOr::T(response)) = (is_error, response) {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response.content.insert(PROBLEM.to_owned(), content);
+                    }
+                }
+            }
+            let has_path_parameter =
+                operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)),
+                );
+            let responses = &mut operation.responses.responses;
+            if has_path_parameter {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("a malformed path parameter"));
+            }
+            if operation.security.is_some() {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("no valid token"));
+            }
+            responses
+                .entry("503".into())
+                .or_insert_with(|| problem("a dependency is unavailable"));
+        }
+    }
 }
 
 /// Maps JSON body errors: wrong content type 415, too large 413, anything
