@@ -177,6 +177,11 @@ async fn every_error_answer_is_documented_as_problem_json() {
             if path_parameter {
                 assert!(has("400"), "{method} {path} lacks 400");
             }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
         }
     }
     assert!(checked > 100, "only {checked} error answers seen");

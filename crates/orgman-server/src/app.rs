@@ -253,8 +253,8 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
 
 /// Makes the document say what error answers really are: every error is
 /// `application/problem+json`; an operation with a path parameter can
-/// answer 400 (a malformed id), a secured one 401, and every API operation
-/// 503 (a dependency down). Applied to the document the routes built.
+/// answer 400 (a malformed id), one with a body 400, 413 and 415, a secured
+/// one 401, and every API operation 503 (a dependency down). Applied to the document the routes built.
 fn document_errors(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Content, Ref, RefOr, Response};
@@ -288,7 +288,19 @@ fn document_errors(api: &mut utoipa::openapi::OpenApi) {
                 operation.parameters.iter().flatten().any(
                     |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)),
                 );
+            let has_body = operation.request_body.is_some();
             let responses = &mut operation.responses.responses;
+            if has_body {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("a malformed body"));
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("a body over the size limit"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| problem("a body of another media type"));
+            }
             if has_path_parameter {
                 responses
                     .entry("400".into())
