@@ -70,20 +70,10 @@ async fn database_outage_gives_503_and_recovers() {
     );
 
     proxy.restore();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = app
-            .get("/api/v1/organizations", &admin)
-            .await
-            .status()
-            .as_u16();
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        status, 200,
-        "requests succeed again once the database is back"
-    );
+    orgman_testkit::eventually(
+        "requests succeed again once the database is back",
+        std::time::Duration::from_secs(10),
+        || async { app.get("/api/v1/organizations", &admin).await.status() == 200 },
+    )
+    .await;
 }

@@ -70,15 +70,12 @@ async fn connection_loss_is_unavailable_and_the_pool_recovers() {
 
     proxy.restore();
     // Broken pooled connections are replaced without any intervention.
-    let mut recovered = false;
-    for _ in 0..50 {
-        if db.store.ping().await.is_ok() {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "pool recovered after the database came back");
+    orgman_testkit::eventually(
+        "the pool recovered after the database came back",
+        Duration::from_secs(5),
+        || async { db.store.ping().await.is_ok() },
+    )
+    .await;
     let stored = db.store.organization(org.id()).await.unwrap().unwrap();
     assert_eq!(
         stored.name().as_str(),
