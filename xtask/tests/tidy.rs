@@ -173,20 +173,56 @@ fn every_crate_inherits_workspace_lints_and_has_a_header() {
     }
 }
 
+/// The dependencies a manifest pins itself: `name = "1.0"` (shorthand) or
+/// `name = { version = ... }`, in any dependency table, instead of
+/// `name.workspace = true` / `{ workspace = true, ... }`.
+fn pinned_dependencies(manifest: &str) -> Vec<String> {
+    let mut in_dependencies = false;
+    let mut pinned = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line
+                .trim_matches(|c| c == '[' || c == ']')
+                .ends_with("dependencies");
+            continue;
+        }
+        if !in_dependencies || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        let shorthand = value.starts_with('"');
+        let table = value.starts_with('{') && !value.contains("workspace = true");
+        if (shorthand || table) && !value.contains("path =") {
+            pinned.push(name.trim().to_owned());
+        }
+    }
+    pinned
+}
+
+#[test]
+fn the_pin_check_sees_shorthand_and_table_pins() {
+    let manifest = "[package]\nversion = \"0.1.0\"\n\n[dependencies]\nserde.workspace = true\nuuid = { workspace = true, features = [\"v7\"] }\nanyhow = \"1\"\n\n[dev-dependencies]\nserde_yaml = { version = \"0.9\" }\nlocal = { path = \"../local\" }\n";
+    assert_eq!(pinned_dependencies(manifest), ["anyhow", "serde_yaml"]);
+}
+
 #[test]
 fn dependencies_are_declared_once_in_the_workspace() {
     let root = workspace_root();
-    for entry in fs::read_dir(root.join("crates")).unwrap() {
-        let manifest = entry.unwrap().path().join("Cargo.toml");
-        let text = fs::read_to_string(&manifest).unwrap();
-        for line in text.lines() {
-            let in_deps = line.contains("version =") && !line.starts_with("version");
-            assert!(
-                !in_deps,
-                "{}: `{line}` pins a version; use `.workspace = true`",
-                manifest.display()
-            );
-        }
+    let mut manifests: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("Cargo.toml"))
+        .collect();
+    manifests.push(root.join("xtask/Cargo.toml"));
+    for manifest in manifests {
+        let pinned = pinned_dependencies(&fs::read_to_string(&manifest).unwrap());
+        assert!(
+            pinned.is_empty(),
+            "{}: {pinned:?} pin their versions; use `.workspace = true`",
+            manifest.display()
+        );
     }
 }
 
