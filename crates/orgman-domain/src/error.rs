@@ -212,6 +212,10 @@ pub enum OrgError {
     /// Another organization verified this domain first.
     #[error("another organization has verified this domain")]
     DomainVerifiedElsewhere,
+    /// An SSO issuer the server may not reach (a private address, a host
+    /// named ambiguously).
+    #[error("{0}")]
+    IssuerNotAllowed(String),
     /// No invitation has this id (in this organization) or token.
     #[error("invitation not found")]
     InvitationNotFound,

@@ -10,7 +10,9 @@ use crate::error::{OrgError, ValidationError};
 use crate::event::{DomainEvent, EventKind};
 use crate::id::{OrganizationId, SsoConfigId};
 use crate::membership::Permission;
-use crate::ports::{Clock, IdGenerator, SecretCipher, SsoConfigRepository};
+use crate::ports::{
+    Clock, IdGenerator, IssuerDiscovery, IssuerProbe, SecretCipher, SsoConfigRepository,
+};
 use crate::role::Actor;
 use crate::service::OrganizationService;
 use crate::user::ClientSecret;
@@ -174,6 +176,7 @@ pub struct SsoService {
     cipher: Option<Arc<dyn SecretCipher>>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    discovery: Option<Arc<dyn IssuerDiscovery>>,
 }
 
 impl fmt::Debug for SsoService {
@@ -211,7 +214,36 @@ impl SsoService {
             cipher,
             clock,
             ids,
+            discovery: None,
         }
+    }
+
+    /// The same use cases, able to test configurations' issuers.
+    #[must_use]
+    pub fn with_discovery(mut self, discovery: Arc<dyn IssuerDiscovery>) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
+    /// Tests a configuration: asks its issuer's OpenID Connect discovery
+    /// whether it answers as that issuer (whoever may read the
+    /// configuration).
+    ///
+    /// # Errors
+    /// As [`SsoService::get`], [`OrgError::IssuerNotAllowed`],
+    /// [`OrgError::NotConfigured`] without a discovery port.
+    pub async fn test_connection(
+        &self,
+        actor: &Actor,
+        scope: SsoScope,
+        id: SsoConfigId,
+    ) -> Result<IssuerProbe, OrgError> {
+        let config = self.get(actor, scope, id).await?;
+        let discovery = self
+            .discovery
+            .as_ref()
+            .ok_or(OrgError::NotConfigured("SSO connection tests"))?;
+        discovery.discover(&config.issuer_url).await
     }
 
     /// Organization OWNER/ADMIN (`manage_sso`) for an organization's

@@ -11,6 +11,13 @@
 //! - Settings use the reference's names
 //!   (`SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_*`,
 //!   `SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI`).
+//! - [`OidcDiscovery`] is the domain's `IssuerDiscovery`: the SSO
+//!   connection test's discovery of an issuer, guarded against server-side
+//!   request forgery.
+
+mod discovery;
+
+pub use discovery::{OidcDiscovery, is_public};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -304,6 +304,12 @@ impl From<OrgError> for ApiError {
             OrgError::DomainVerifiedElsewhere => {
                 ApiError::new(S::CONFLICT, "domain-verified-elsewhere", "Conflict", detail)
             }
+            OrgError::IssuerNotAllowed(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "issuer-not-allowed",
+                "Issuer not allowed",
+                detail,
+            ),
             OrgError::InvitationNotFound => ApiError::not_found("invitation-not-found", detail),
             OrgError::InvitationAccepted => {
                 ApiError::new(S::CONFLICT, "invitation-accepted", "Conflict", detail)

@@ -253,7 +253,10 @@ impl UseCases {
                 .map(|c| c as Arc<dyn SecretCipher>),
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
-        );
+        )
+        .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
+            config.sso.allow_private_issuers,
+        )));
         let registration = adapters
             .keycloak
             .clone()

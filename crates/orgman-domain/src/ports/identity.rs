@@ -29,3 +29,31 @@ pub trait IdentityProvider: Send + Sync {
     /// [`IdentityError::Unavailable`] when the provider cannot be reached.
     async fn disable(&self, subject: &str) -> Result<(), IdentityError>;
 }
+
+/// What an issuer's OpenID Connect discovery said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerProbe {
+    /// Whether the discovery document was found and names this issuer.
+    pub reachable: bool,
+    /// The issuer the document reports, if one was read.
+    pub reported_issuer: Option<String>,
+    /// What happened, for people.
+    pub detail: String,
+}
+
+/// Outbound OpenID Connect discovery of an SSO configuration's issuer (the
+/// connection test). Implementations must guard against server-side
+/// request forgery: resolve the host once, refuse private, loopback and
+/// link-local addresses (unless configured otherwise), connect to the
+/// address checked, follow no redirect, take no proxy from the
+/// environment, and read a bounded document.
+#[async_trait]
+pub trait IssuerDiscovery: Send + Sync {
+    /// Fetches `<issuer>/.well-known/openid-configuration`. An issuer that
+    /// cannot be reached is a probe with `reachable: false`, not an error.
+    ///
+    /// # Errors
+    /// [`OrgError::IssuerNotAllowed`](crate::OrgError::IssuerNotAllowed)
+    /// when the issuer may not be reached from the server at all.
+    async fn discover(&self, issuer: &crate::IssuerUrl) -> Result<IssuerProbe, crate::OrgError>;
+}

@@ -16,7 +16,7 @@ mod system;
 pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
-pub use identity::IdentityProvider;
+pub use identity::{IdentityProvider, IssuerDiscovery, IssuerProbe};
 pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,
