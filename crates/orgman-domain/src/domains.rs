@@ -7,10 +7,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::error::{Conflict, OrgError, StoreError, ValidationError};
-use crate::event::{DomainEvent, EventKind};
+use crate::event::EventKind;
 use crate::id::OrganizationId;
 use crate::membership::Permission;
-use crate::ports::{DomainQueries, TxtResolver, UnitOfWork};
+use crate::ports::{DomainQueries, TxtResolver};
 use crate::role::Actor;
 use crate::service::OrganizationService;
 
@@ -129,11 +129,7 @@ impl DomainService {
             .ensure_changeable(actor, organization, Permission::ManageOrganization)
             .await?;
         let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        let locked = uow
-            .lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
         locked.ensure_writable()?;
         if uow.count_domains(organization).await? >= Self::MAX_PER_ORGANIZATION {
             return Err(OrgError::DomainLimitReached {
@@ -160,7 +156,7 @@ impl DomainService {
                 domain: domain.name.clone(),
             },
         )];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(domain)
     }
 
@@ -220,10 +216,7 @@ impl DomainService {
             });
         }
         let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        uow.lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
+        let (mut uow, _) = service.begin_locked(organization).await?;
         let mut domain = uow
             .domain(organization, name)
             .await?
@@ -246,7 +239,7 @@ impl DomainService {
                 domain: domain.name.clone(),
             },
         )];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(domain)
     }
 
@@ -265,11 +258,7 @@ impl DomainService {
         service
             .ensure_permission(actor, organization, Permission::ManageOrganization)
             .await?;
-        let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        uow.lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
+        let (mut uow, _) = service.begin_locked(organization).await?;
         if !uow.delete_domain(organization, name).await? {
             return Err(OrgError::DomainNotFound);
         }
@@ -280,18 +269,7 @@ impl DomainService {
                 domain: name.clone(),
             },
         )];
-        self.record(uow, &events).await
-    }
-
-    async fn record(
-        &self,
-        mut uow: Box<dyn UnitOfWork>,
-        events: &[DomainEvent],
-    ) -> Result<(), OrgError> {
-        uow.append_events(events).await?;
-        uow.commit().await?;
-        self.organizations.invalidate(events).await;
-        Ok(())
+        service.record(uow, &events).await
     }
 }
 

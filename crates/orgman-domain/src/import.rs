@@ -123,8 +123,7 @@ impl MemberImport<'_> {
     pub async fn apply(&mut self, entries: &[ImportEntry]) -> Result<Vec<ImportOutcome>, OrgError> {
         let service = self.service;
         let (actor, id) = (self.actor, self.organization);
-        let mut uow = service.ports().organizations.begin().await?;
-        let organization = uow.lock_organization(id).await?.ok_or(OrgError::NotFound)?;
+        let (mut uow, organization) = service.begin_locked(id).await?;
         organization.ensure_writable()?;
         let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
         if !permits(actor, actor_role, Permission::ManageMembers) {
@@ -204,9 +203,7 @@ impl MemberImport<'_> {
         }
 
         uow.insert_memberships(&added).await?;
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        service.invalidate(&events).await;
+        service.record(uow, &events).await?;
 
         self.totals.chunks += 1;
         for outcome in &outcomes {

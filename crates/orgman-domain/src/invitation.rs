@@ -7,13 +7,12 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Conflict, OrgError, StoreError};
-use crate::event::{DomainEvent, EventKind};
+use crate::event::EventKind;
 use crate::id::{InvitationId, OrganizationId, UserId};
 use crate::membership::{MemberChange, Membership, Permission, check_member_change};
 use crate::name::Email;
-use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
-use crate::ports::{InvitationQueries, InvitationTokens, UnitOfWork};
+use crate::ports::{InvitationQueries, InvitationTokens};
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
 
@@ -186,11 +185,7 @@ impl InvitationService {
             .ensure_changeable(actor, organization, Permission::ManageMembers)
             .await?;
         let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        let locked = uow
-            .lock_organization(organization)
-            .await?
-            .ok_or(OrgError::NotFound)?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
         locked.ensure_writable()?;
         self.check_grant(
             actor,
@@ -218,7 +213,7 @@ impl InvitationService {
                 other => other.into(),
             })?;
         let events = [service.event(organization, Some(actor), created(&invitation))];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(IssuedInvitation { invitation, token })
     }
 
@@ -257,8 +252,11 @@ impl InvitationService {
             .ensure_permission(actor, organization, Permission::ManageMembers)
             .await?;
         let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        let (_, mut invitation) = locked_invitation(&mut *uow, organization, id).await?;
+        let (mut uow, _) = service.begin_locked(organization).await?;
+        let mut invitation = uow
+            .invitation(organization, id)
+            .await?
+            .ok_or(OrgError::InvitationNotFound)?;
         let now = ports.clock.now();
         match invitation.status(now) {
             InvitationStatus::Accepted => return Err(OrgError::InvitationAccepted),
@@ -275,7 +273,7 @@ impl InvitationService {
             Some(actor),
             EventKind::InvitationRevoked { invitation_id: id },
         )];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(())
     }
 
@@ -296,8 +294,11 @@ impl InvitationService {
             .ensure_changeable(actor, organization, Permission::ManageMembers)
             .await?;
         let ports = service.ports();
-        let mut uow = ports.organizations.begin().await?;
-        let (locked, mut invitation) = locked_invitation(&mut *uow, organization, id).await?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        let mut invitation = uow
+            .invitation(organization, id)
+            .await?
+            .ok_or(OrgError::InvitationNotFound)?;
         locked.ensure_writable()?;
         self.check_grant(
             actor,
@@ -315,7 +316,7 @@ impl InvitationService {
         invitation.expires_at = now + self.validity;
         uow.update_invitation(&invitation, Some(&digest)).await?;
         let events = [service.event(organization, Some(actor), created(&invitation))];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(IssuedInvitation { invitation, token })
     }
 
@@ -401,21 +402,8 @@ impl InvitationService {
                 },
             ),
         ];
-        self.record(uow, &events).await?;
+        service.record(uow, &events).await?;
         Ok(membership)
-    }
-
-    /// Appends a change's events, commits, and tells the rest of the
-    /// service (cache, relays).
-    async fn record(
-        &self,
-        mut uow: Box<dyn UnitOfWork>,
-        events: &[DomainEvent],
-    ) -> Result<(), OrgError> {
-        uow.append_events(events).await?;
-        uow.commit().await?;
-        self.organizations.invalidate(events).await;
-        Ok(())
     }
 
     /// Whether the actor, with `membership` in the organization, may grant
@@ -433,23 +421,6 @@ impl InvitationService {
         };
         check_member_change(actor, membership.map(|m| m.role), change, 0)
     }
-}
-
-/// Locks the organization, then reads one of its invitations.
-async fn locked_invitation(
-    uow: &mut dyn UnitOfWork,
-    organization: OrganizationId,
-    id: InvitationId,
-) -> Result<(Organization, Invitation), OrgError> {
-    let locked = uow
-        .lock_organization(organization)
-        .await?
-        .ok_or(OrgError::NotFound)?;
-    let invitation = uow
-        .invitation(organization, id)
-        .await?
-        .ok_or(OrgError::InvitationNotFound)?;
-    Ok((locked, invitation))
 }
 
 fn created(invitation: &Invitation) -> EventKind {

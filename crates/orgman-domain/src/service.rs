@@ -399,9 +399,7 @@ impl OrganizationService {
         }
         let events = [self.event(id, Some(actor), EventKind::OrganizationUpdated { name })];
         uow.update_organization(&organization, version).await?;
-        uow.append_events(&events).await?;
-        uow.commit().await?;
-        self.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(organization)
     }
 
@@ -437,9 +435,7 @@ impl OrganizationService {
             EventKind::MemberLimitChanged { max_members },
         )];
         uow.update_organization(&organization, version).await?;
-        uow.append_events(&events).await?;
-        self.commit(uow, &events).await?;
-        self.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(organization)
     }
 
@@ -488,9 +484,7 @@ impl OrganizationService {
         let erased = uow.erase_contents(id).await?;
         let events = [self.event(id, None, deleted(erased))];
         uow.update_organization(&organization, version).await?;
-        uow.append_events(&events).await?;
-        self.commit(uow, &events).await?;
-        self.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(true)
     }
 
@@ -537,10 +531,36 @@ impl OrganizationService {
         };
         let events = [self.event(id, Some(actor), kind)];
         uow.update_organization(&organization, version).await?;
-        uow.append_events(&events).await?;
-        self.commit(uow, &events).await?;
-        self.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(organization)
+    }
+
+    /// Begins a unit of work with the organization locked.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`] when it does not exist,
+    /// [`OrgError::Unavailable`].
+    pub(crate) async fn begin_locked(
+        &self,
+        id: OrganizationId,
+    ) -> Result<(Box<dyn UnitOfWork>, Organization), OrgError> {
+        let mut uow = self.ports.organizations.begin().await?;
+        let organization = uow.lock_organization(id).await?.ok_or(OrgError::NotFound)?;
+        Ok((uow, organization))
+    }
+
+    /// Appends a change's events, commits ([`OrganizationService::commit`]),
+    /// and tells the cache, the authorizer and the relays
+    /// ([`OrganizationService::invalidate`]).
+    pub(crate) async fn record(
+        &self,
+        mut uow: Box<dyn UnitOfWork>,
+        events: &[DomainEvent],
+    ) -> Result<(), OrgError> {
+        uow.append_events(events).await?;
+        self.commit(uow, events).await?;
+        self.invalidate(events).await;
+        Ok(())
     }
 
     /// Commits a unit of work whose events may revoke access. Before the
@@ -735,9 +755,7 @@ impl OrganizationService {
             (None, None) => return Err(OrgError::MemberNotFound),
         };
         let events = [self.event(id, Some(actor), kind)];
-        uow.append_events(&events).await?;
-        self.commit(uow, &events).await?;
-        self.invalidate(&events).await;
+        self.record(uow, &events).await?;
         Ok(result)
     }
 

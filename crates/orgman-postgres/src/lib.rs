@@ -18,10 +18,10 @@
 //!   events back per sink, one claimer per sink across replicas.
 //! - [`migrate`] applies the embedded migrations of `migrations/`.
 
-mod audit;
 mod error;
 pub mod migrate;
 mod outbox;
+mod reads;
 mod rows;
 mod schema;
 mod settings;

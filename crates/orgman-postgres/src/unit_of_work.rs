@@ -182,11 +182,7 @@ impl UnitOfWork for PgUnitOfWork {
         .execute(self.conn()?)
         .await
         .map_err(from_diesel)?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        exactly_one(updated)
     }
 
     async fn erase_contents(
@@ -240,11 +236,7 @@ impl UnitOfWork for PgUnitOfWork {
         .execute(self.conn()?)
         .await
         .map_err(from_diesel)?;
-        if deleted == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        exactly_one(deleted)
     }
 
     async fn user_exists(&mut self, user: UserId) -> Result<bool, StoreError> {
@@ -392,11 +384,7 @@ impl UnitOfWork for PgUnitOfWork {
             None => diesel::update(target).set(changes).execute(conn).await,
         }
         .map_err(from_diesel)?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        exactly_one(updated)
     }
 
     async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
@@ -443,11 +431,7 @@ impl UnitOfWork for PgUnitOfWork {
         .execute(self.conn()?)
         .await
         .map_err(from_diesel)?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        exactly_one(updated)
     }
 
     async fn delete_domain(
@@ -521,4 +505,14 @@ pub(crate) async fn append_events(
     .await
     .map_err(from_diesel)?;
     Ok(())
+}
+
+/// A write that had to touch exactly one row: [`StoreError::NotFound`] when
+/// the row was gone.
+fn exactly_one(rows: usize) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
