@@ -122,3 +122,109 @@ async fn a_domain_is_verified_through_dns_by_one_organization() {
         .await;
     assert_problem(later, 503, "dependency-unavailable").await;
 }
+
+#[tokio::test]
+async fn users_of_an_auto_join_domain_become_members_at_their_first_login() {
+    let dns = PrivateDns::start();
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("ORGMAN_DNS_NAMESERVERS", dns.address().to_string());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let acme = app.org_owned_by("acme-auto-join", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let domains = format!("/api/v1/organizations/{acme}/domains");
+    // The realm's users have verified addresses at orgman.test.
+    let claimed = body(
+        app.post(&domains, &alice, json!({"domain": "orgman.test"}))
+            .await,
+    )
+    .await;
+    assert_eq!(claimed["autoJoin"], false);
+    assert_eq!(claimed["ssoRequired"], false);
+    let policy = format!("{domains}/orgman.test");
+    assert_problem(
+        app.patch(&policy, &alice, json!({"autoJoin": true})).await,
+        409,
+        "domain-unverified",
+    )
+    .await;
+    assert_problem(
+        app.patch(&policy, &alice, json!({"autoJoin": "yes"})).await,
+        400,
+        "malformed-body",
+    )
+    .await;
+    dns.publish(
+        "_orgman-challenge.orgman.test",
+        claimed["record"]["value"].as_str().unwrap(),
+    );
+    assert_eq!(
+        app.post(&format!("{policy}/verify"), &alice, json!({}))
+            .await
+            .status(),
+        200
+    );
+    let changed = app.patch(&policy, &alice, json!({"autoJoin": true})).await;
+    assert_eq!(changed.status(), 200);
+    let changed = body(changed).await;
+    assert_eq!(changed["autoJoin"], true);
+    assert_eq!(changed["ssoRequired"], false);
+    let both = body(
+        app.patch(&policy, &alice, json!({"ssoRequired": true}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (both["autoJoin"].clone(), both["ssoRequired"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(
+        body(app.get(&domains, &alice).await).await[0]["ssoRequired"],
+        true
+    );
+
+    // Bob's first request: he is a MEMBER of Acme, recorded as his own act.
+    let bob = app.token(BOB).await;
+    let mine = body(app.get("/api/v1/organizations/mine", &bob).await).await;
+    let items = mine["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{mine}");
+    assert_eq!(items[0]["id"], acme.as_str());
+    assert_eq!(items[0]["role"], "MEMBER");
+    let audit = body(
+        app.get(
+            &format!("/api/v1/organizations/{acme}/audit-events?type=organization.member.added"),
+            &alice,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["actor"], BOB.id, "{audit}");
+
+    // A member who leaves is not joined again at the next login.
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/organizations/{acme}/members/{}", BOB.id),
+            &bob
+        )
+        .await
+        .status(),
+        204
+    );
+    // (A second instance on the same database: nothing remembered.)
+    let mut same_database = Overrides::default();
+    same_database
+        .0
+        .insert("DATABASE_URL", app.database_url.clone());
+    let restarted = TestApp::spawn_with(same_database, false).await;
+    let mine = body(restarted.get("/api/v1/organizations/mine", &bob).await).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0);
+
+    // Only OWNERs and ADMINs change policies.
+    assert_problem(
+        app.patch(&policy, &bob, json!({"autoJoin": false})).await,
+        404,
+        "organization-not-found",
+    )
+    .await;
+}

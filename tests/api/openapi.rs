@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/organizations/{id}/domains"),
     ("get", "/api/v1/organizations/{id}/domains"),
     ("post", "/api/v1/organizations/{id}/domains/{domain}/verify"),
+    ("patch", "/api/v1/organizations/{id}/domains/{domain}"),
     ("delete", "/api/v1/organizations/{id}/domains/{domain}"),
     ("post", "/api/v1/organizations/{id}/suspend"),
     ("post", "/api/v1/organizations/{id}/reactivate"),

@@ -11,9 +11,9 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, DomainName, DomainService, Email, ImportEntry, InvitationService,
-    OrgError, OrgName, OrgRole, OrganizationService, PageRequest, ServicePorts, ServiceSettings,
-    Slug, UserId, UserProfile,
+    Actor, AuditService, DomainName, DomainPolicyChange, DomainService, Email, ImportEntry,
+    InvitationService, OrgError, OrgName, OrgRole, OrganizationService, PageRequest, Provisioner,
+    ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
 };
 use orgman_memory::{MemoryStore, MemoryTxt, PredictableTokens, block_on};
 
@@ -143,6 +143,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         verified.name,
         verified.verified_at.is_some()
     );
+    // With `auto_join` on, a first login with a verified address in the
+    // domain makes a MEMBER; the `Provisioner` is your just-in-time path.
+    let domains = Arc::new(domains);
+    let policy = DomainPolicyChange {
+        auto_join: Some(true),
+        sso_required: None,
+    };
+    block_on(domains.set_policy(&alice, org.id(), &claim.name, policy))?;
+    let provisioner = Provisioner::new(store.clone()).with_auto_join(domains.clone());
+    let dana = Actor::user(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    let profile = UserProfile::from_claims(
+        dana.user_id(),
+        "dana-at-the-idp",
+        Some("dana@acme.example"),
+        Some("Dana"),
+        None,
+    )?;
+    let first_login = block_on(provisioner.provision(&dana, profile, true))?;
+    println!("dana's first login: {:?}", first_login.auto_join);
 
     // The audit trail: every change, newest first, for OWNERs and ADMINs.
     let audit = AuditService::new(Arc::new(service_with(&store, &commits)), store.clone());

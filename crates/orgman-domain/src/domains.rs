@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use crate::error::{Conflict, OrgError, StoreError, ValidationError};
 use crate::event::EventKind;
 use crate::id::OrganizationId;
-use crate::membership::Permission;
+use crate::membership::{Membership, Permission};
 use crate::ports::{DomainQueries, TxtResolver};
-use crate::role::Actor;
+use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
+use crate::user::UserProfile;
 
 /// A DNS domain name as organizations claim it: lowercase, without a
 /// trailing dot, at least two labels of `[a-z0-9-]` (1–63 characters, not
@@ -70,6 +71,46 @@ pub struct OrgDomain {
     pub created_at: OffsetDateTime,
     /// Verified; `None` until the record was found.
     pub verified_at: Option<OffsetDateTime>,
+    /// What the domain means for its users (only once verified).
+    pub policy: DomainPolicy,
+}
+
+/// What a verified domain means for the users whose verified e-mail address
+/// is in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DomainPolicy {
+    /// They become MEMBERs of the organization at their first login
+    /// (within its member limit, while it is ACTIVE).
+    pub auto_join: bool,
+    /// They must log in through the organization's identity provider, not
+    /// with a password (enforced by the identity provider's login flow).
+    pub sso_required: bool,
+}
+
+impl DomainPolicy {
+    /// Whether any policy is on.
+    pub fn any(self) -> bool {
+        self.auto_join || self.sso_required
+    }
+}
+
+/// A change to a domain's policy: `None` keeps a setting as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DomainPolicyChange {
+    /// New `auto_join`, if any.
+    pub auto_join: Option<bool>,
+    /// New `sso_required`, if any.
+    pub sso_required: Option<bool>,
+}
+
+impl DomainPolicyChange {
+    /// `policy` with the change applied.
+    pub fn apply_to(self, policy: DomainPolicy) -> DomainPolicy {
+        DomainPolicy {
+            auto_join: self.auto_join.unwrap_or(policy.auto_join),
+            sso_required: self.sso_required.unwrap_or(policy.sso_required),
+        }
+    }
 }
 
 impl OrgDomain {
@@ -77,6 +118,21 @@ impl OrgDomain {
     pub fn record_name(&self) -> String {
         format!("_orgman-challenge.{}", self.name)
     }
+}
+
+/// What a first login did with a domain's `auto_join` policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoJoin {
+    /// The user was created and joined the organization as a MEMBER.
+    Joined(Membership),
+    /// The user was created; the organization took no member (not ACTIVE,
+    /// full, or the policy changed meanwhile).
+    Skipped {
+        /// The organization of the domain.
+        organization: OrganizationId,
+    },
+    /// The user existed already: not a first login.
+    Existing,
 }
 
 /// The verified-domain use cases (OWNERs and ADMINs, who manage the
@@ -142,6 +198,7 @@ impl DomainService {
             challenge: format!("orgman-verification={}", ports.ids.new_id().simple()),
             created_at: ports.clock.now(),
             verified_at: None,
+            policy: DomainPolicy::default(),
         };
         uow.insert_domain(&domain)
             .await
@@ -241,6 +298,131 @@ impl DomainService {
         )];
         service.record(uow, &events).await?;
         Ok(domain)
+    }
+
+    /// Changes what a domain means for its users. Policies need a verified
+    /// domain; switching them off is always allowed. A change to the
+    /// current policy changes nothing (and records nothing).
+    ///
+    /// # Errors
+    /// [`OrgError::DomainNotFound`], [`OrgError::DomainUnverified`],
+    /// [`OrgError::ReadOnly`], authorization errors,
+    /// [`OrgError::Unavailable`].
+    pub async fn set_policy(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        name: &DomainName,
+        change: DomainPolicyChange,
+    ) -> Result<OrgDomain, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::ManageOrganization)
+            .await?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        locked.ensure_writable()?;
+        let mut domain = uow
+            .domain(organization, name)
+            .await?
+            .ok_or(OrgError::DomainNotFound)?;
+        let policy = change.apply_to(domain.policy);
+        if policy == domain.policy {
+            uow.commit().await?;
+            return Ok(domain);
+        }
+        if policy.any() && domain.verified_at.is_none() {
+            return Err(OrgError::DomainUnverified);
+        }
+        domain.policy = policy;
+        uow.update_domain_policy(&domain).await?;
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::DomainPolicyChanged {
+                domain: domain.name.clone(),
+                auto_join: policy.auto_join,
+                sso_required: policy.sso_required,
+            },
+        )];
+        service.record(uow, &events).await?;
+        Ok(domain)
+    }
+
+    /// First login of a user whose verified e-mail address is in a domain
+    /// some organization verified with `auto_join`: creates the user and,
+    /// in the same unit of work, makes them a MEMBER there (unless the
+    /// organization is not ACTIVE or has no room: then only the user is
+    /// created). `None` when no such domain applies, or the profile's
+    /// address belongs to another user: the caller provisions as usual.
+    /// A user who existed already is not joined again: a member who left
+    /// stays out.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`]; nothing is written then.
+    pub(crate) async fn provision_joining(
+        &self,
+        actor: &Actor,
+        profile: &UserProfile,
+    ) -> Result<Option<AutoJoin>, OrgError> {
+        let Some(name) = profile
+            .email
+            .as_ref()
+            .and_then(|email| DomainName::parse(email.domain()).ok())
+        else {
+            return Ok(None);
+        };
+        let Some(claim) = self.domains.verified_domain(&name).await? else {
+            return Ok(None);
+        };
+        if !claim.policy.auto_join {
+            return Ok(None);
+        }
+        let service = &*self.organizations;
+        let organization = claim.organization_id;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        match uow.insert_user_if_new(profile).await {
+            Ok(true) => {}
+            Ok(false) => {
+                uow.commit().await?;
+                return Ok(Some(AutoJoin::Existing));
+            }
+            Err(StoreError::Conflict(Conflict::User)) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        }
+        // Under the lock, the claim and the organization as they are now.
+        let still = uow
+            .domain(organization, &name)
+            .await?
+            .is_some_and(|d| d.verified_at.is_some() && d.policy.auto_join);
+        let room = match locked.max_members() {
+            Some(_) => locked
+                .ensure_room(uow.count_members(organization).await?, 1)
+                .is_ok(),
+            None => true,
+        };
+        if !(still && room && locked.status().is_writable()) {
+            uow.commit().await?;
+            return Ok(Some(AutoJoin::Skipped { organization }));
+        }
+        let now = service.ports().clock.now();
+        let membership = Membership {
+            organization_id: organization,
+            user_id: profile.id,
+            role: OrgRole::Member,
+            created_at: now,
+            updated_at: now,
+        };
+        uow.insert_membership(&membership).await?;
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::MemberAdded {
+                user_id: profile.id,
+                role: OrgRole::Member,
+            },
+        )];
+        service.record(uow, &events).await?;
+        Ok(Some(AutoJoin::Joined(membership)))
     }
 
     /// Gives a domain up (verified or not).

@@ -209,6 +209,9 @@ pub enum OrgError {
         /// The record looked up.
         record: String,
     },
+    /// Domain policies need a verified domain.
+    #[error("verify the domain before turning its policies on")]
+    DomainUnverified,
     /// Another organization verified this domain first.
     #[error("another organization has verified this domain")]
     DomainVerifiedElsewhere,

@@ -150,6 +150,15 @@ pub enum EventKind {
         /// The domain.
         domain: DomainName,
     },
+    /// The policy of a verified domain changed.
+    DomainPolicyChanged {
+        /// The domain.
+        domain: DomainName,
+        /// Whether users of the domain join at their first login.
+        auto_join: bool,
+        /// Whether users of the domain must log in through SSO.
+        sso_required: bool,
+    },
     /// The organization gave a domain up.
     DomainDeleted {
         /// The domain.
@@ -214,6 +223,7 @@ impl EventKind {
             EventKind::MemberLimitChanged { .. } => "organization.member-limit-changed",
             EventKind::DomainClaimed { .. } => "organization.domain.claimed",
             EventKind::DomainVerified { .. } => "organization.domain.verified",
+            EventKind::DomainPolicyChanged { .. } => "organization.domain.policy-changed",
             EventKind::DomainDeleted { .. } => "organization.domain.deleted",
             EventKind::InvitationCreated { .. } => "organization.invitation.created",
             EventKind::InvitationAccepted { .. } => "organization.invitation.accepted",

@@ -86,7 +86,9 @@ mod sso;
 mod user;
 
 pub use audit::AuditService;
-pub use domains::{DomainName, DomainService, OrgDomain};
+pub use domains::{
+    AutoJoin, DomainName, DomainPolicy, DomainPolicyChange, DomainService, OrgDomain,
+};
 pub use error::{
     AuthzError, CipherError, Conflict, IdentityError, LifecycleAction, OrgError, StoreError,
     ValidationError,
@@ -101,7 +103,7 @@ pub use membership::{MemberChange, Membership, Permission, check_member_change, 
 pub use name::{Email, OrgName, Slug};
 pub use organization::{OrgStatus, Organization, OrganizationRecord};
 pub use page::{Page, PageRequest};
-pub use registration::{Placement, UserService, provision_from_claims};
+pub use registration::{Placement, Provisioned, Provisioner, UserService, provision_from_claims};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
 pub use role::{Actor, OrgRole, SystemRole};
 pub use service::{

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::domains::{AutoJoin, DomainService};
 use crate::error::{IdentityError, OrgError};
 use crate::id::{OrganizationId, UserId};
 use crate::invitation::{InvitationService, IssuedInvitation};
@@ -189,6 +190,84 @@ impl UserService {
                 .await?;
         }
         Ok(local)
+    }
+}
+
+/// Just-in-time provisioning of the users verified tokens name, with the
+/// `auto_join` policy of verified domains when given a [`DomainService`].
+#[derive(Clone)]
+pub struct Provisioner {
+    users: Arc<dyn UserRepository>,
+    domains: Option<Arc<DomainService>>,
+}
+
+impl fmt::Debug for Provisioner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provisioner")
+            .field("auto_join", &self.domains.is_some())
+            .finish()
+    }
+}
+
+/// What provisioning a user did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provisioned {
+    /// The user's local id.
+    pub user_id: UserId,
+    /// What the `auto_join` policy did, when a domain's applied.
+    pub auto_join: Option<AutoJoin>,
+}
+
+impl Provisioner {
+    /// Provisioning into `users`, without domain policies.
+    pub fn new(users: Arc<dyn UserRepository>) -> Self {
+        Self {
+            users,
+            domains: None,
+        }
+    }
+
+    /// The same, applying verified domains' `auto_join` policies at first
+    /// logins.
+    #[must_use]
+    pub fn with_auto_join(mut self, domains: Arc<DomainService>) -> Self {
+        self.domains = Some(domains);
+        self
+    }
+
+    /// Makes sure the user `actor` is, described by `profile`, exists
+    /// locally ([`provision_from_claims`]). At the user's first login, an
+    /// e-mail address the identity provider verified whose domain an
+    /// organization verified with `auto_join` makes them a MEMBER there,
+    /// atomically with their creation. Unverified addresses never join.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`]; [`OrgError::Internal`] for a store that
+    /// refuses the user otherwise.
+    pub async fn provision(
+        &self,
+        actor: &Actor,
+        profile: UserProfile,
+        email_verified: bool,
+    ) -> Result<Provisioned, OrgError> {
+        let joining = match &self.domains {
+            Some(domains) if email_verified => domains.provision_joining(actor, &profile).await?,
+            _ => None,
+        };
+        match joining {
+            None | Some(AutoJoin::Existing) => {}
+            Some(outcome) => {
+                return Ok(Provisioned {
+                    user_id: profile.id,
+                    auto_join: Some(outcome),
+                });
+            }
+        }
+        let user = provision_from_claims(&*self.users, profile).await?;
+        Ok(Provisioned {
+            user_id: user.id,
+            auto_join: None,
+        })
     }
 }
 

@@ -4,7 +4,10 @@ mod support;
 
 use std::sync::Arc;
 
-use orgman_domain::{DomainName, DomainService, EventKind, OrgError, OrgRole, Permission};
+use orgman_domain::{
+    Actor, AutoJoin, DomainName, DomainPolicy, DomainPolicyChange, DomainService, EventKind,
+    LifecycleAction, OrgError, OrgRole, Permission, Provisioner, UserId, UserProfile,
+};
 use orgman_memory::{MemoryTxt, block_on};
 use support::World;
 
@@ -118,4 +121,264 @@ fn only_owners_and_admins_manage_domains_within_the_limit() {
         block_on(domains.list(&ann, acme.id())).unwrap().len() as u64,
         DomainService::MAX_PER_ORGANIZATION
     );
+}
+
+/// Acme with `acme.example` verified, its owner, and the use cases.
+struct Verified {
+    w: World,
+    ann: orgman_domain::Actor,
+    acme: orgman_domain::Organization,
+    domains: Arc<DomainService>,
+    provisioner: Provisioner,
+}
+
+fn verified_acme() -> Verified {
+    let w = World::new();
+    let ann = w.user("ann");
+    let acme = w.org_owned_by("acme", &ann);
+    let dns = Arc::new(MemoryTxt::default());
+    let domains = Arc::new(DomainService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        dns.clone(),
+    ));
+    let claim = block_on(domains.claim(&ann, acme.id(), name("acme.example"))).unwrap();
+    dns.publish(&claim.record_name(), &claim.challenge);
+    block_on(domains.verify(&ann, acme.id(), &name("acme.example"))).unwrap();
+    let provisioner = Provisioner::new(w.memory.store.clone()).with_auto_join(domains.clone());
+    Verified {
+        w,
+        ann,
+        acme,
+        domains,
+        provisioner,
+    }
+}
+
+fn newcomer(v: &Verified, subject: &str, email: &str) -> (Actor, UserProfile) {
+    let actor = Actor::user(UserId::from_uuid(v.w.memory.ids.next()));
+    let profile =
+        UserProfile::from_claims(actor.user_id(), subject, Some(email), None, None).unwrap();
+    (actor, profile)
+}
+
+fn stored(v: &Verified, actor: &Actor) -> bool {
+    block_on(orgman_domain::ports::UserRepository::user(
+        &*v.w.memory.store,
+        actor.user_id(),
+    ))
+    .unwrap()
+    .is_some()
+}
+
+const AUTO_JOIN: DomainPolicyChange = DomainPolicyChange {
+    auto_join: Some(true),
+    sso_required: None,
+};
+
+#[test]
+fn policies_need_a_verified_domain_and_are_recorded_once() {
+    let v = verified_acme();
+    let (ann, acme) = (&v.ann, v.acme.id());
+    block_on(v.domains.claim(ann, acme, name("pending.example"))).unwrap();
+    assert_eq!(
+        block_on(
+            v.domains
+                .set_policy(ann, acme, &name("pending.example"), AUTO_JOIN)
+        ),
+        Err(OrgError::DomainUnverified)
+    );
+    // Off stays allowed (and changes nothing).
+    let off = DomainPolicyChange {
+        auto_join: Some(false),
+        sso_required: Some(false),
+    };
+    let events = v.w.events();
+    block_on(
+        v.domains
+            .set_policy(ann, acme, &name("pending.example"), off),
+    )
+    .unwrap();
+    assert_eq!(v.w.events(), events);
+
+    let changed = block_on(
+        v.domains
+            .set_policy(ann, acme, &name("acme.example"), AUTO_JOIN),
+    )
+    .unwrap();
+    assert_eq!(
+        changed.policy,
+        DomainPolicy {
+            auto_join: true,
+            sso_required: false
+        }
+    );
+    let sso = DomainPolicyChange {
+        auto_join: None,
+        sso_required: Some(true),
+    };
+    let both = block_on(v.domains.set_policy(ann, acme, &name("acme.example"), sso)).unwrap();
+    assert!(both.policy.auto_join && both.policy.sso_required);
+    assert_eq!(
+        v.w.memory.store.committed_events().pop().unwrap().kind,
+        EventKind::DomainPolicyChanged {
+            domain: name("acme.example"),
+            auto_join: true,
+            sso_required: true
+        }
+    );
+    let events = v.w.events();
+    block_on(v.domains.set_policy(ann, acme, &name("acme.example"), sso)).unwrap();
+    assert_eq!(v.w.events(), events, "no change, no event");
+    assert_eq!(
+        block_on(v.domains.list(ann, acme)).unwrap()[0].policy,
+        both.policy
+    );
+    assert_eq!(
+        block_on(v.domains.set_policy(ann, acme, &name("other.example"), sso)),
+        Err(OrgError::DomainNotFound)
+    );
+}
+
+#[test]
+fn a_first_login_with_a_verified_address_in_an_auto_join_domain_makes_a_member() {
+    let v = verified_acme();
+    let acme = v.acme.id();
+    let (bob, bob_profile) = newcomer(&v, "bob", "Bob@ACME.example");
+    // The policy is off: no membership.
+    let plain = block_on(v.provisioner.provision(&bob, bob_profile, true)).unwrap();
+    assert_eq!(plain.auto_join, None);
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, bob.user_id())).unwrap(),
+        None
+    );
+
+    block_on(
+        v.domains
+            .set_policy(&v.ann, acme, &name("acme.example"), AUTO_JOIN),
+    )
+    .unwrap();
+    let (cid, cid_profile) = newcomer(&v, "cid", "cid@acme.example");
+    let joined = block_on(v.provisioner.provision(&cid, cid_profile.clone(), true)).unwrap();
+    assert!(matches!(joined.auto_join, Some(AutoJoin::Joined(ref m)) if m.role == OrgRole::Member));
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, cid.user_id())).unwrap(),
+        Some(OrgRole::Member)
+    );
+    let added = v.w.memory.store.committed_events().pop().unwrap();
+    assert_eq!(added.actor, Some(cid.user_id()));
+    assert_eq!(
+        added.kind,
+        EventKind::MemberAdded {
+            user_id: cid.user_id(),
+            role: OrgRole::Member
+        }
+    );
+
+    // Not the first login: a member who left stays out.
+    block_on(v.w.service.remove_member(&cid, acme, cid.user_id())).unwrap();
+    let again = block_on(v.provisioner.provision(&cid, cid_profile, true)).unwrap();
+    assert_eq!(again.auto_join, None);
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, cid.user_id())).unwrap(),
+        None
+    );
+
+    // Bob, who existed before the policy, is not joined either.
+    let (_, bob_again) = newcomer(&v, "bob", "bob@acme.example");
+    assert_eq!(
+        block_on(v.provisioner.provision(&bob, bob_again, true))
+            .unwrap()
+            .auto_join,
+        None
+    );
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, bob.user_id())).unwrap(),
+        None
+    );
+
+    // An address the identity provider did not verify never joins; other
+    // domains and subdomains neither.
+    for (subject, email, verified) in [
+        ("dan", "dan@acme.example", false),
+        ("eve", "eve@evil.example", true),
+        ("fay", "fay@sub.acme.example", true),
+    ] {
+        let (actor, profile) = newcomer(&v, subject, email);
+        let outcome = block_on(v.provisioner.provision(&actor, profile, verified)).unwrap();
+        assert_eq!(outcome.auto_join, None, "{email}");
+        assert_eq!(
+            block_on(v.w.service.role_of(acme, actor.user_id())).unwrap(),
+            None
+        );
+        assert!(stored(&v, &actor), "{email} is provisioned");
+    }
+}
+
+#[test]
+fn auto_join_respects_the_member_limit_and_the_organization_state() {
+    let v = verified_acme();
+    let acme = v.acme.id();
+    block_on(
+        v.domains
+            .set_policy(&v.ann, acme, &name("acme.example"), AUTO_JOIN),
+    )
+    .unwrap();
+    // Ann is the only member; a limit of one leaves no room.
+    block_on(v.w.service.set_member_limit(&v.w.admin, acme, Some(1))).unwrap();
+    let (gus, profile) = newcomer(&v, "gus", "gus@acme.example");
+    let outcome = block_on(v.provisioner.provision(&gus, profile, true)).unwrap();
+    assert_eq!(
+        outcome.auto_join,
+        Some(AutoJoin::Skipped { organization: acme })
+    );
+    assert!(stored(&v, &gus));
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, gus.user_id())).unwrap(),
+        None
+    );
+
+    block_on(v.w.service.set_member_limit(&v.w.admin, acme, None)).unwrap();
+    block_on(
+        v.w.service
+            .transition(&v.w.admin, acme, LifecycleAction::Suspend),
+    )
+    .unwrap();
+    let (hal, profile) = newcomer(&v, "hal", "hal@acme.example");
+    let outcome = block_on(v.provisioner.provision(&hal, profile, true)).unwrap();
+    assert_eq!(
+        outcome.auto_join,
+        Some(AutoJoin::Skipped { organization: acme })
+    );
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, hal.user_id())).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn an_address_held_by_another_user_is_provisioned_without_it_and_joins_nothing() {
+    let v = verified_acme();
+    let acme = v.acme.id();
+    block_on(
+        v.domains
+            .set_policy(&v.ann, acme, &name("acme.example"), AUTO_JOIN),
+    )
+    .unwrap();
+    let (ivy, profile) = newcomer(&v, "ivy", "ivy@acme.example");
+    block_on(v.provisioner.provision(&ivy, profile, true)).unwrap();
+    let (imp, profile) = newcomer(&v, "impostor", "ivy@acme.example");
+    let outcome = block_on(v.provisioner.provision(&imp, profile, true)).unwrap();
+    assert_eq!(outcome.auto_join, None);
+    assert_eq!(
+        block_on(v.w.service.role_of(acme, imp.user_id())).unwrap(),
+        None
+    );
+    let stored = block_on(orgman_domain::ports::UserRepository::user(
+        &*v.w.memory.store,
+        imp.user_id(),
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(stored.email, None);
 }

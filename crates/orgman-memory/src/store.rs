@@ -271,27 +271,31 @@ impl UserRepository for MemoryStore {
 
     async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError> {
         self.available()?;
-        let mut state = self.lock();
-        if let Some(existing) = state.users.values().find(|u| u.subject == profile.subject) {
-            return Ok(existing.clone());
-        }
-        let email_taken =
-            profile.email.is_some() && state.users.values().any(|u| u.email == profile.email);
-        if email_taken || state.users.contains_key(&profile.id) {
-            return Err(StoreError::Conflict(Conflict::User));
-        }
-        let now = OffsetDateTime::now_utc();
-        let user = User {
-            id: profile.id,
-            subject: profile.subject.clone(),
-            email: profile.email.clone(),
-            display_name: profile.display_name.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        state.users.insert(user.id, user.clone());
-        Ok(user)
+        provision(&mut self.lock(), profile).map(|(user, _)| user)
     }
+}
+
+/// The user with the profile's subject, created if absent (`true` then).
+fn provision(state: &mut State, profile: &UserProfile) -> Result<(User, bool), StoreError> {
+    if let Some(existing) = state.users.values().find(|u| u.subject == profile.subject) {
+        return Ok((existing.clone(), false));
+    }
+    let email_taken =
+        profile.email.is_some() && state.users.values().any(|u| u.email == profile.email);
+    if email_taken || state.users.contains_key(&profile.id) {
+        return Err(StoreError::Conflict(Conflict::User));
+    }
+    let now = OffsetDateTime::now_utc();
+    let user = User {
+        id: profile.id,
+        subject: profile.subject.clone(),
+        email: profile.email.clone(),
+        display_name: profile.display_name.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    state.users.insert(user.id, user.clone());
+    Ok((user, true))
 }
 
 struct MemoryUnitOfWork {
@@ -494,6 +498,23 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(())
     }
 
+    async fn update_domain_policy(
+        &mut self,
+        domain: &orgman_domain::OrgDomain,
+    ) -> Result<(), StoreError> {
+        let stored = self
+            .working
+            .domains
+            .get_mut(&(domain.organization_id, domain.name.clone()))
+            .ok_or(StoreError::NotFound)?;
+        stored.policy = domain.policy;
+        Ok(())
+    }
+
+    async fn insert_user_if_new(&mut self, profile: &UserProfile) -> Result<bool, StoreError> {
+        provision(&mut self.working, profile).map(|(_, created)| created)
+    }
+
     async fn delete_domain(
         &mut self,
         organization: OrganizationId,
@@ -581,11 +602,16 @@ impl UnitOfWork for MemoryUnitOfWork {
             working,
             target,
         } = *self;
-        // Users may be provisioned outside units of work meanwhile; keep them.
+        // Users may be provisioned outside units of work meanwhile; keep
+        // them, and those this unit of work created.
         let mut state = target
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let users = std::mem::take(&mut state.users);
+        let mut working = working;
+        let mut users = std::mem::take(&mut state.users);
+        for (id, user) in std::mem::take(&mut working.users) {
+            users.entry(id).or_insert(user);
+        }
         *state = State { users, ..working };
         Ok(())
     }
@@ -667,6 +693,19 @@ impl orgman_domain::ports::DomainQueries for MemoryStore {
             .lock()
             .domains
             .get(&(organization, name.clone()))
+            .cloned())
+    }
+
+    async fn verified_domain(
+        &self,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .domains
+            .values()
+            .find(|d| &d.name == name && d.verified_at.is_some())
             .cloned())
     }
 }

@@ -181,4 +181,25 @@ impl orgman_domain::ports::DomainQueries for PgStore {
             .map(DomainRow::into_domain)
             .transpose()
     }
+
+    async fn verified_domain(
+        &self,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+
+        use crate::rows::DomainRow;
+        use crate::schema::organization_domains;
+        let mut conn = self.connection().await?;
+        organization_domains::table
+            .filter(organization_domains::name.eq(name.as_str()))
+            .filter(organization_domains::verified_at.is_not_null())
+            .select(DomainRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(DomainRow::into_domain)
+            .transpose()
+    }
 }

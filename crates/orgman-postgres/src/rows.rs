@@ -119,6 +119,17 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
+    pub(crate) fn new(profile: &orgman_domain::UserProfile, now: OffsetDateTime) -> Self {
+        Self {
+            id: profile.id.as_uuid(),
+            subject: profile.subject.clone(),
+            email: profile.email.as_ref().map(|e| e.as_str().to_owned()),
+            display_name: profile.display_name.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub(crate) fn into_domain(self) -> Result<User, StoreError> {
         Ok(User {
             id: UserId::from_uuid(self.id),
@@ -233,6 +244,8 @@ pub(crate) struct DomainRow {
     pub(crate) challenge: String,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) verified_at: Option<OffsetDateTime>,
+    pub(crate) auto_join: bool,
+    pub(crate) sso_required: bool,
 }
 
 impl DomainRow {
@@ -243,6 +256,8 @@ impl DomainRow {
             challenge: domain.challenge.clone(),
             created_at: domain.created_at,
             verified_at: domain.verified_at,
+            auto_join: domain.policy.auto_join,
+            sso_required: domain.policy.sso_required,
         }
     }
 
@@ -253,6 +268,10 @@ impl DomainRow {
             challenge: self.challenge,
             created_at: self.created_at,
             verified_at: self.verified_at,
+            policy: orgman_domain::DomainPolicy {
+                auto_join: self.auto_join,
+                sso_required: self.sso_required,
+            },
         })
     }
 }

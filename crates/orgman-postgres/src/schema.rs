@@ -104,6 +104,8 @@ diesel::table! {
         challenge -> Varchar,
         created_at -> Timestamptz,
         verified_at -> Nullable<Timestamptz>,
+        auto_join -> Bool,
+        sso_required -> Bool,
     }
 }
 

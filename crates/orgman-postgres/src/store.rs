@@ -353,15 +353,7 @@ impl UserRepository for PgStore {
 
     async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError> {
         let mut conn = self.connection().await?;
-        let now = time::OffsetDateTime::now_utc();
-        let row = UserRow {
-            id: profile.id.as_uuid(),
-            subject: profile.subject.clone(),
-            email: profile.email.as_ref().map(|e| e.as_str().to_owned()),
-            display_name: profile.display_name.clone(),
-            created_at: now,
-            updated_at: now,
-        };
+        let row = UserRow::new(profile, time::OffsetDateTime::now_utc());
         // Concurrent first requests of one subject: one insert wins, the
         // others insert nothing and read the winner's row.
         let inserted = diesel::insert_into(users::table)

@@ -14,8 +14,8 @@ use crate::error::from_diesel;
 use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::rows::{
-    DomainRow, InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, outbox_row,
-    version_to_db,
+    DomainRow, InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, UserRow,
+    outbox_row, version_to_db,
 };
 use crate::schema::{
     invitations, organization_domains, organization_members, organizations, users,
@@ -432,6 +432,35 @@ impl UnitOfWork for PgUnitOfWork {
         .await
         .map_err(from_diesel)?;
         exactly_one(updated)
+    }
+
+    async fn update_domain_policy(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        let updated = diesel::update(
+            organization_domains::table
+                .find((domain.organization_id.as_uuid(), domain.name.as_str())),
+        )
+        .set((
+            organization_domains::auto_join.eq(domain.policy.auto_join),
+            organization_domains::sso_required.eq(domain.policy.sso_required),
+        ))
+        .execute(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        exactly_one(updated)
+    }
+
+    async fn insert_user_if_new(
+        &mut self,
+        profile: &orgman_domain::UserProfile,
+    ) -> Result<bool, StoreError> {
+        let inserted = diesel::insert_into(users::table)
+            .values(UserRow::new(profile, time::OffsetDateTime::now_utc()))
+            .on_conflict(users::subject)
+            .do_nothing()
+            .execute(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(inserted == 1)
     }
 
     async fn delete_domain(

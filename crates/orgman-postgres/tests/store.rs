@@ -1017,6 +1017,7 @@ async fn one_domain_is_verified_by_one_organization_even_when_two_race() {
         challenge: format!("orgman-verification={}", Uuid::now_v7().simple()),
         created_at: now,
         verified_at: None,
+        policy: Default::default(),
     };
     for org in [a, b] {
         let mut uow = db.store.begin().await.unwrap();
@@ -1064,4 +1065,88 @@ async fn one_domain_is_verified_by_one_organization_even_when_two_race() {
             .verified_at
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn domain_policies_and_users_created_in_a_unit_of_work() {
+    use orgman_domain::ports::DomainQueries;
+    use orgman_domain::{
+        Conflict, DomainName, DomainPolicy, Email, OrgDomain, UserId, UserProfile,
+    };
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let name = DomainName::parse("policy.example").unwrap();
+    let now = OffsetDateTime::now_utc();
+    let mut claim = OrgDomain {
+        organization_id: org,
+        name: name.clone(),
+        challenge: "orgman-verification=x".into(),
+        created_at: now,
+        verified_at: None,
+        policy: DomainPolicy::default(),
+    };
+    let mut uow = db.store.begin().await.unwrap();
+    uow.insert_domain(&claim).await.unwrap();
+    uow.commit().await.unwrap();
+    assert_eq!(db.store.verified_domain(&name).await.unwrap(), None);
+
+    // The schema refuses policies on a claim not verified.
+    claim.policy.auto_join = true;
+    let mut uow = db.store.begin().await.unwrap();
+    assert!(uow.update_domain_policy(&claim).await.is_err());
+    drop(uow);
+
+    claim.verified_at = Some(now);
+    claim.policy = DomainPolicy {
+        auto_join: true,
+        sso_required: true,
+    };
+    let mut uow = db.store.begin().await.unwrap();
+    uow.mark_domain_verified(&claim).await.unwrap();
+    uow.update_domain_policy(&claim).await.unwrap();
+    uow.commit().await.unwrap();
+    let found = db.store.verified_domain(&name).await.unwrap().unwrap();
+    assert_eq!(found.organization_id, org);
+    assert_eq!(found.policy, claim.policy);
+    let mut gone = claim.clone();
+    gone.name = DomainName::parse("gone.example").unwrap();
+    let mut uow = db.store.begin().await.unwrap();
+    assert!(matches!(
+        uow.update_domain_policy(&gone).await,
+        Err(StoreError::NotFound)
+    ));
+    drop(uow);
+
+    // A user created inside a unit of work exists once it commits, once.
+    let subject = unique_name("uow-user");
+    let profile = UserProfile {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        subject: subject.clone(),
+        email: Some(Email::parse(&format!("{subject}@policy.example")).unwrap()),
+        display_name: None,
+    };
+    let mut uow = db.store.begin().await.unwrap();
+    assert!(uow.insert_user_if_new(&profile).await.unwrap());
+    assert!(!uow.insert_user_if_new(&profile).await.unwrap());
+    drop(uow);
+    assert_eq!(
+        db.store.user(profile.id).await.unwrap(),
+        None,
+        "rolled back"
+    );
+    let mut uow = db.store.begin().await.unwrap();
+    assert!(uow.insert_user_if_new(&profile).await.unwrap());
+    uow.commit().await.unwrap();
+    assert!(db.store.user(profile.id).await.unwrap().is_some());
+    // Another subject with the same address: a conflict on users.
+    let clash = UserProfile {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        subject: unique_name("uow-clash"),
+        ..profile.clone()
+    };
+    let mut uow = db.store.begin().await.unwrap();
+    assert!(matches!(
+        uow.insert_user_if_new(&clash).await,
+        Err(StoreError::Conflict(Conflict::User))
+    ));
 }

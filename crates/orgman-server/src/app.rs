@@ -149,7 +149,7 @@ impl Application {
             registration: use_cases.registration,
             users: adapters.store,
             verifier: adapters.verifier,
-            provisioning: Provisioning::default(),
+            provisioning: Provisioning::new(use_cases.provisioner),
             dependencies,
             metrics,
             components,

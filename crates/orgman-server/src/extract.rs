@@ -10,10 +10,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    Actor, OrgRole, OrganizationId, RequestId, SystemRole, UserId, UserProfile,
-    provision_from_claims,
+    Actor, AutoJoin, OrgRole, OrganizationId, Provisioner, RequestId, SystemRole, UserId,
+    UserProfile,
 };
 use uuid::Uuid;
 
@@ -105,14 +104,11 @@ impl FromRequest for Authenticated {
             } else {
                 SystemRole::User
             };
-            state
-                .provisioning
-                .ensure(&*state.users, user_id, &claims)
-                .await?;
             let mut actor = Actor::new(user_id, system_role);
             if let Some(request_id) = req.extensions().get::<RequestId>() {
                 actor = actor.in_request(*request_id);
             }
+            state.provisioning.ensure(&actor, &claims).await?;
             let authenticated = Authenticated { actor, claims };
             req.extensions_mut().insert(authenticated.clone());
             Ok(authenticated)
@@ -121,22 +117,27 @@ impl FromRequest for Authenticated {
 }
 
 /// Just-in-time provisioning: the first request of a subject creates its
-/// local user row from the token's claims. Subjects already seen by this
-/// process skip the database.
-#[derive(Debug, Default)]
+/// local user row from the token's claims (the domain's [`Provisioner`],
+/// which also applies verified domains' `autoJoin`). Subjects already seen
+/// by this process skip the database.
+#[derive(Debug)]
 pub struct Provisioning {
+    provisioner: Provisioner,
     known: Mutex<HashSet<UserId>>,
 }
 
 impl Provisioning {
     const MAX_REMEMBERED: usize = 100_000;
 
-    async fn ensure(
-        &self,
-        users: &dyn UserRepository,
-        id: UserId,
-        claims: &Claims,
-    ) -> Result<(), ApiError> {
+    pub(crate) fn new(provisioner: Provisioner) -> Self {
+        Self {
+            provisioner,
+            known: Mutex::default(),
+        }
+    }
+
+    async fn ensure(&self, actor: &Actor, claims: &Claims) -> Result<(), ApiError> {
+        let id = actor.user_id();
         if self
             .known
             .lock()
@@ -153,18 +154,30 @@ impl Provisioning {
             claims.preferred_username.as_deref(),
         )
         .map_err(|error| ApiError::unauthorized("invalid-token", error.to_string()))?;
-        let result = provision_from_claims(users, profile).await;
-        match result {
-            Ok(_) => {
-                let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-                if known.len() >= Self::MAX_REMEMBERED {
-                    known.clear();
-                }
-                known.insert(id);
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
+        let email_verified = claims.email_verified == Some(true);
+        let provisioned = self
+            .provisioner
+            .provision(actor, profile, email_verified)
+            .await?;
+        match &provisioned.auto_join {
+            Some(AutoJoin::Joined(membership)) => tracing::info!(
+                user = %provisioned.user_id,
+                organization = %membership.organization_id,
+                "first login joined the organization of a verified domain"
+            ),
+            Some(AutoJoin::Skipped { organization }) => tracing::info!(
+                user = %provisioned.user_id,
+                %organization,
+                "first login in a verified domain; the organization takes no member now"
+            ),
+            _ => {}
         }
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= Self::MAX_REMEMBERED {
+            known.clear();
+        }
+        known.insert(id);
+        Ok(())
     }
 }
 

@@ -301,6 +301,9 @@ impl From<OrgError> for ApiError {
                 "Not verified",
                 detail,
             ),
+            OrgError::DomainUnverified => {
+                ApiError::new(S::CONFLICT, "domain-unverified", "Conflict", detail)
+            }
             OrgError::DomainVerifiedElsewhere => {
                 ApiError::new(S::CONFLICT, "domain-verified-elsewhere", "Conflict", detail)
             }

@@ -29,7 +29,7 @@ pub(crate) struct AppState {
     /// Invitations.
     pub(crate) invitations: InvitationService,
     /// Verified domains.
-    pub(crate) domains: DomainService,
+    pub(crate) domains: Arc<DomainService>,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

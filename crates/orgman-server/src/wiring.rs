@@ -10,8 +10,8 @@ use orgman_domain::ports::{
     SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, ServicePorts,
-    ServiceSettings, SsoService, UserService,
+    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, Provisioner,
+    ServicePorts, ServiceSettings, SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -212,7 +212,8 @@ pub(crate) struct UseCases {
     pub(crate) registration: Option<UserService>,
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
-    pub(crate) domains: DomainService,
+    pub(crate) domains: Arc<DomainService>,
+    pub(crate) provisioner: Provisioner,
 }
 
 impl UseCases {
@@ -270,7 +271,12 @@ impl UseCases {
         );
         let resolver = orgman_dns::DnsTxt::new(&config.dns_nameservers, Duration::from_secs(3))
             .map_err(anyhow::Error::msg)?;
-        let domains = DomainService::new(organizations.clone(), store.clone(), Arc::new(resolver));
+        let domains = Arc::new(DomainService::new(
+            organizations.clone(),
+            store.clone(),
+            Arc::new(resolver),
+        ));
+        let provisioner = Provisioner::new(store.clone()).with_auto_join(domains.clone());
         Ok(UseCases {
             organizations,
             sso,
@@ -278,6 +284,7 @@ impl UseCases {
             audit,
             invitations,
             domains,
+            provisioner,
         })
     }
 }

@@ -498,6 +498,7 @@ impl SpiceDbAuthorizer {
             | EventKind::InvitationRevoked { .. }
             | EventKind::DomainClaimed { .. }
             | EventKind::DomainVerified { .. }
+            | EventKind::DomainPolicyChanged { .. }
             | EventKind::DomainDeleted { .. } => Ok(()),
         }
     }

@@ -357,6 +357,32 @@ pub trait UnitOfWork: Send {
         Err(StoreError::Other("this store keeps no domains".into()))
     }
 
+    /// Stores a claim's changed policy (`domain.policy`).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the claim is gone. The default
+    /// refuses: a store without domains.
+    async fn update_domain_policy(&mut self, domain: &OrgDomain) -> Result<(), StoreError> {
+        let _ = domain;
+        Err(StoreError::Other("this store keeps no domains".into()))
+    }
+
+    /// Creates the user the profile describes unless its subject is known;
+    /// `true` when this call created it. Under concurrent calls for one
+    /// subject exactly one creates it.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
+    /// subject uses the e-mail address or the id (the unit of work is then
+    /// unusable). The default refuses: a store that provisions users only
+    /// through [`UserRepository::provision`].
+    async fn insert_user_if_new(&mut self, profile: &UserProfile) -> Result<bool, StoreError> {
+        let _ = profile;
+        Err(StoreError::Other(
+            "this store provisions users outside units of work".into(),
+        ))
+    }
+
     /// Removes a claim; `false` when there was none.
     ///
     /// # Errors
@@ -528,6 +554,13 @@ pub trait DomainQueries: Send + Sync {
         organization: OrganizationId,
         name: &DomainName,
     ) -> Result<Option<OrgDomain>, StoreError>;
+
+    /// The claim that verified `name`, whichever organization holds it
+    /// (at most one does).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn verified_domain(&self, name: &DomainName) -> Result<Option<OrgDomain>, StoreError>;
 }
 
 /// DNS TXT lookups (for domain verification).

@@ -2,8 +2,8 @@
 
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path};
-use actix_web::{HttpResponse, delete, get, post};
-use orgman_domain::{DomainName, OrgDomain, OrganizationId};
+use actix_web::{HttpResponse, delete, get, patch, post};
+use orgman_domain::{DomainName, DomainPolicyChange, OrgDomain, OrganizationId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -54,6 +54,24 @@ pub(crate) struct DomainView {
     /// The record to publish (kept after verification: removing it does
     /// not undo the verification).
     record: ChallengeRecord,
+    /// Users whose verified e-mail address is in the domain join as
+    /// MEMBERs at their first login.
+    auto_join: bool,
+    /// Users of the domain must log in through the organization's identity
+    /// provider.
+    sso_required: bool,
+}
+
+/// Body of `PATCH /api/v1/organizations/{id}/domains/{domain}`: the
+/// policies to change; absent ones stay as they are. Turning one on needs
+/// a verified domain.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct DomainPolicyPatch {
+    /// Users of the domain join as MEMBERs at their first login.
+    auto_join: Option<bool>,
+    /// Users of the domain must log in through SSO.
+    sso_required: Option<bool>,
 }
 
 impl From<&OrgDomain> for DomainView {
@@ -68,6 +86,8 @@ impl From<&OrgDomain> for DomainView {
                 record_type: "TXT",
                 value: domain.challenge.clone(),
             },
+            auto_join: domain.policy.auto_join,
+            sso_required: domain.policy.sso_required,
         }
     }
 }
@@ -161,6 +181,43 @@ pub(crate) async fn verify(
         )
         .await?;
     Ok(Json(DomainView::from(&verified)))
+}
+
+/// Changes a domain's policies (OWNER and ADMIN). 409 `domain-unverified`
+/// when turning one on for a domain not verified yet.
+#[utoipa::path(
+    tag = "domains",
+    params(("id" = Uuid, Path), ("domain" = String, Path)),
+    request_body = DomainPolicyPatch,
+    responses(
+        (status = 200, body = DomainView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/organizations/{id}/domains/{domain}")]
+pub(crate) async fn set_policy(
+    auth: Authenticated,
+    state: Data<AppState>,
+    path: Path<(Uuid, String)>,
+    body: Json<DomainPolicyPatch>,
+) -> Result<Json<DomainView>, ApiError> {
+    let (org, domain) = path.into_inner();
+    let change = DomainPolicyChange {
+        auto_join: body.auto_join,
+        sso_required: body.sso_required,
+    };
+    let changed = state
+        .domains
+        .set_policy(
+            &auth.actor,
+            OrganizationId::from_uuid(org),
+            &domain_name(&domain)?,
+            change,
+        )
+        .await?;
+    Ok(Json(DomainView::from(&changed)))
 }
 
 /// Gives a domain up (OWNER and ADMIN).

@@ -73,6 +73,7 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(domains::claim)
         .service(domains::list)
         .service(domains::verify)
+        .service(domains::set_policy)
         .service(domains::remove)
         .service(audit::organization_events)
         .service(audit::all_events)
