@@ -253,3 +253,116 @@ async fn rename_with_if_match() {
     )
     .await;
 }
+
+async fn metadata_is_merged_and_private_metadata_stays_with_managers(app: TestApp) {
+    let org = app.org_owned_by("acme-metadata", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let bob = app.token(BOB).await;
+    app.provision(BOB).await;
+    let path = format!("/api/v1/organizations/{org}");
+    assert_eq!(
+        app.post(
+            &format!("{path}/members"),
+            &alice,
+            json!({"userId": BOB.id})
+        )
+        .await
+        .status(),
+        201
+    );
+    let fresh = body(app.get(&path, &alice).await).await;
+    assert_eq!(fresh["metadata"], json!({}));
+
+    let etag = app.get(&path, &alice).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let changed = app
+        .request(Method::PATCH, &path, Some(&alice))
+        .header("if-match", &etag)
+        .json(&json!({
+            "metadata": {"plan": "gold", "tags": ["a"]},
+            "privateMetadata": {"crm": {"id": 42}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let changed = body(changed).await;
+    assert_eq!(changed["name"], "acme-metadata", "the name stays");
+    assert_eq!(changed["privateMetadata"], json!({"crm": {"id": 42}}));
+    // Merge patch: `null` removes, objects merge.
+    let merged = body(
+        app.patch(
+            &path,
+            &alice,
+            json!({"metadata": {"plan": null, "seats": 5}, "privateMetadata": {"crm": {"owner": "ann"}}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(merged["metadata"], json!({"tags": ["a"], "seats": 5}));
+    assert_eq!(
+        merged["privateMetadata"],
+        json!({"crm": {"id": 42, "owner": "ann"}})
+    );
+
+    // A MEMBER reads metadata, never privateMetadata, alone or in lists.
+    let seen = body(app.get(&path, &bob).await).await;
+    assert_eq!(seen["metadata"], merged["metadata"]);
+    assert!(seen.get("privateMetadata").is_none(), "{seen}");
+    let mine = body(app.get("/api/v1/organizations/mine", &bob).await).await;
+    assert!(mine["items"][0].get("privateMetadata").is_none(), "{mine}");
+    let mine = body(app.get("/api/v1/organizations/mine", &alice).await).await;
+    assert_eq!(
+        mine["items"][0]["privateMetadata"],
+        merged["privateMetadata"]
+    );
+    assert_problem(
+        app.patch(&path, &bob, json!({"metadata": {"x": 1}})).await,
+        403,
+        "permission-denied",
+    )
+    .await;
+
+    // Bad metadata: 422 naming the field, nothing changes.
+    let version = merged["version"].clone();
+    let too_big = json!({"metadata": {"blob": "x".repeat(8192)}});
+    let refused = assert_problem(
+        app.patch(&path, &alice, too_big).await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "metadata", "{refused}");
+    assert_problem(
+        app.patch(&path, &alice, json!({"privateMetadata": [1]}))
+            .await,
+        422,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(body(app.get(&path, &alice).await).await["version"], version);
+
+    // The change is an event (and so in the audit trail).
+    let audit = body(
+        app.get(
+            &format!("{path}/audit-events?type=organization.metadata-changed"),
+            &alice,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+}
+
+#[tokio::test]
+async fn metadata_with_the_database_deciding() {
+    metadata_is_merged_and_private_metadata_stays_with_managers(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn metadata_with_spicedb_deciding() {
+    let app = TestApp::spawn_with(crate::helpers::Overrides::spicedb(), false).await;
+    metadata_is_merged_and_private_metadata_stays_with_managers(app).await;
+}

@@ -12,8 +12,8 @@ use orgman_domain::ports::{
 };
 use orgman_domain::{
     Actor, AuditService, DomainName, DomainPolicyChange, DomainService, Email, ImportEntry,
-    InvitationService, OrgError, OrgName, OrgRole, OrganizationService, PageRequest, Provisioner,
-    ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
+    InvitationService, OrgError, OrgName, OrgRole, OrganizationPatch, OrganizationService,
+    PageRequest, Provisioner, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
 };
 use orgman_memory::{MemoryStore, MemoryTxt, PredictableTokens, block_on};
 
@@ -195,6 +195,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // organization's generation when the cache port keeps them.
     let seen = block_on(service.get(&alice, org.id()))?;
     println!("alice reads {} (version {})", seen.name(), seen.version());
+
+    // Metadata for other services: JSON merge patches; `privateMetadata`
+    // is shown only to those who manage the organization.
+    let patch = OrganizationPatch {
+        metadata: Some(serde_json::json!({"plan": "gold"})),
+        private_metadata: Some(serde_json::json!({"crmId": 42})),
+        ..OrganizationPatch::default()
+    };
+    let updated = block_on(service.update(&alice, org.id(), &patch, Some(seen.version())))?;
+    println!(
+        "metadata {:?}, private {:?}",
+        updated.metadata(),
+        updated.private_metadata()
+    );
 
     // An external authorizer (SpiceDB in orgman's service) is wrapped so
     // that every replica fails closed while the outbox holds authorization

@@ -85,6 +85,14 @@ pub enum ValidationError {
     /// sent to another issuer.
     #[error("clientSecret is required when issuerUrl or clientId changes")]
     SecretRequired,
+    /// Organization metadata is not an object, or too large.
+    #[error("{field} {reason}")]
+    MetadataInvalid {
+        /// `metadata` or `privateMetadata`.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// Stored data contradicts the domain's invariants.
     #[error("inconsistent stored record: {reason}")]
     InconsistentRecord {
@@ -108,6 +116,7 @@ impl ValidationError {
             Self::IssuerUrlInvalid { .. } => Some("issuerUrl"),
             Self::TextInvalid { field, .. } => Some(field),
             Self::SecretRequired => Some("clientSecret"),
+            Self::MetadataInvalid { field, .. } => Some(field),
             Self::UnknownStatus { .. } | Self::InconsistentRecord { .. } => None,
         }
     }

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::domains::DomainName;
 use crate::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+use crate::metadata::Metadata;
 use crate::name::{Email, OrgName, Slug};
 use crate::role::OrgRole;
 
@@ -67,6 +68,22 @@ pub enum EventKind {
     OrganizationUpdated {
         /// The new name.
         name: OrgName,
+    },
+    /// The organization's metadata changed; each changed object is given
+    /// whole, as it is now.
+    OrganizationMetadataChanged {
+        /// `metadata`, if it changed.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        metadata: Option<Metadata>,
+        /// `privateMetadata`, if it changed.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        private_metadata: Option<Metadata>,
     },
     /// ACTIVE → SUSPENDED.
     OrganizationSuspended,
@@ -216,6 +233,7 @@ impl EventKind {
         match self {
             EventKind::OrganizationCreated { .. } => "organization.created",
             EventKind::OrganizationUpdated { .. } => "organization.updated",
+            EventKind::OrganizationMetadataChanged { .. } => "organization.metadata-changed",
             EventKind::OrganizationSuspended => "organization.suspended",
             EventKind::OrganizationReactivated => "organization.reactivated",
             EventKind::OrganizationDeletionRequested { .. } => "organization.deletion-requested",

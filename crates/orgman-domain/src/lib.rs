@@ -74,6 +74,7 @@ mod id;
 mod import;
 mod invitation;
 mod membership;
+mod metadata;
 mod name;
 mod organization;
 mod page;
@@ -100,8 +101,9 @@ pub use invitation::{
     Invitation, InvitationService, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };
 pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
+pub use metadata::{Metadata, MetadataKind};
 pub use name::{Email, OrgName, Slug};
-pub use organization::{OrgStatus, Organization, OrganizationRecord};
+pub use organization::{OrgStatus, Organization, OrganizationPatch, OrganizationRecord, Patched};
 pub use page::{Page, PageRequest};
 pub use registration::{Placement, Provisioned, Provisioner, UserService, provision_from_claims};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};

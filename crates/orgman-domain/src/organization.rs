@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::{LifecycleAction, OrgError, ValidationError};
 use crate::id::OrganizationId;
+use crate::metadata::{Metadata, MetadataKind};
 use crate::name::{OrgName, Slug};
 
 /// Where an organization is in its life.
@@ -104,9 +105,43 @@ pub struct Organization {
     status: OrgStatus,
     purge_after: Option<OffsetDateTime>,
     max_members: Option<u32>,
+    metadata: Metadata,
+    /// `None` once redacted for a reader who may not see it.
+    private_metadata: Option<Metadata>,
     version: u64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+}
+
+/// A change to an organization's name and metadata: absent parts stay as
+/// they are.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OrganizationPatch {
+    /// The new name.
+    pub name: Option<OrgName>,
+    /// A JSON merge patch (RFC 7396) for `metadata`; `Some(Value::Null)`
+    /// empties it.
+    pub metadata: Option<serde_json::Value>,
+    /// A JSON merge patch for `privateMetadata`.
+    pub private_metadata: Option<serde_json::Value>,
+}
+
+/// What [`Organization::apply`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Patched {
+    /// The name changed.
+    pub name: bool,
+    /// `metadata` changed.
+    pub metadata: bool,
+    /// `privateMetadata` changed.
+    pub private_metadata: bool,
+}
+
+impl Patched {
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self.name || self.metadata || self.private_metadata
+    }
 }
 
 /// The stored fields of an [`Organization`], for adapters that rebuild one
@@ -125,6 +160,10 @@ pub struct OrganizationRecord {
     pub purge_after: Option<OffsetDateTime>,
     /// See [`Organization::max_members`].
     pub max_members: Option<u32>,
+    /// See [`Organization::metadata`].
+    pub metadata: Metadata,
+    /// See [`Organization::private_metadata`].
+    pub private_metadata: Metadata,
     /// See [`Organization::version`].
     pub version: u64,
     /// See [`Organization::created_at`].
@@ -143,6 +182,8 @@ impl Organization {
             status: OrgStatus::Active,
             purge_after: None,
             max_members: None,
+            metadata: Metadata::empty(),
+            private_metadata: Some(Metadata::empty()),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -167,6 +208,8 @@ impl Organization {
             status: record.status,
             purge_after: record.purge_after,
             max_members: record.max_members,
+            metadata: record.metadata,
+            private_metadata: Some(record.private_metadata),
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -197,6 +240,26 @@ impl Organization {
     pub fn max_members(&self) -> Option<u32> {
         self.max_members
     }
+    /// Data for the platform's services, readable by every member.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    /// Data for the platform's services, readable by those who manage the
+    /// organization: those [`crate::permits`] grants
+    /// [`crate::Permission::ManageOrganization`]. `None` in an organization
+    /// the use cases redacted for a reader without that permission (and
+    /// where redacting it loses nothing: when it is empty).
+    pub fn private_metadata(&self) -> Option<&Metadata> {
+        self.private_metadata.as_ref()
+    }
+
+    /// The organization without its private metadata, as readers who may
+    /// not see it get it. A redacted organization cannot be changed.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        self.private_metadata = None;
+        self
+    }
     /// Incremented by every change; used as the HTTP ETag and for
     /// optimistic concurrency.
     pub fn version(&self) -> u64 {
@@ -217,13 +280,53 @@ impl Organization {
     /// # Errors
     /// [`OrgError::ReadOnly`] unless the organization is ACTIVE.
     pub fn rename(&mut self, name: OrgName, now: OffsetDateTime) -> Result<bool, OrgError> {
+        let patch = OrganizationPatch {
+            name: Some(name),
+            ..OrganizationPatch::default()
+        };
+        Ok(self.apply(&patch, now)?.name)
+    }
+
+    /// Applies a patch: a new name, merge patches of the metadata. Parts
+    /// that end up as they were count as unchanged; nothing changed bumps
+    /// no version.
+    ///
+    /// # Errors
+    /// [`OrgError::ReadOnly`] unless the organization is ACTIVE;
+    /// [`OrgError::Invalid`] when a metadata object would break its
+    /// rules (then nothing changes).
+    pub fn apply(
+        &mut self,
+        patch: &OrganizationPatch,
+        now: OffsetDateTime,
+    ) -> Result<Patched, OrgError> {
         self.ensure_writable()?;
-        if self.name == name {
-            return Ok(false);
+        let Some(current_private) = &self.private_metadata else {
+            return Err(OrgError::Internal(
+                "a redacted organization cannot be changed".into(),
+            ));
+        };
+        let metadata = match &patch.metadata {
+            Some(merge) => self.metadata.merged(MetadataKind::Public, merge)?,
+            None => self.metadata.clone(),
+        };
+        let private_metadata = match &patch.private_metadata {
+            Some(merge) => current_private.merged(MetadataKind::Private, merge)?,
+            None => current_private.clone(),
+        };
+        let name = patch.name.clone().unwrap_or_else(|| self.name.clone());
+        let patched = Patched {
+            name: name != self.name,
+            metadata: metadata != self.metadata,
+            private_metadata: &private_metadata != current_private,
+        };
+        if patched.any() {
+            self.name = name;
+            self.metadata = metadata;
+            self.private_metadata = Some(private_metadata);
+            self.touch(now);
         }
-        self.name = name;
-        self.touch(now);
-        Ok(true)
+        Ok(patched)
     }
 
     /// The same new organization with a member limit (for creation, before
@@ -302,6 +405,11 @@ impl Organization {
             OrgStatus::PendingDeletion => Some(now + grace),
             _ => None,
         };
+        if next == OrgStatus::Deleted {
+            // A tombstone keeps its id, name and slug, nothing else.
+            self.metadata = Metadata::empty();
+            self.private_metadata = Some(Metadata::empty());
+        }
         self.status = next;
         self.touch(now);
         Ok(())
@@ -462,6 +570,8 @@ mod tests {
             status: OrgStatus::Active,
             purge_after: Some(org.created_at()),
             max_members: None,
+            metadata: Metadata::empty(),
+            private_metadata: Metadata::empty(),
             version: 1,
             created_at: org.created_at(),
             updated_at: org.updated_at(),

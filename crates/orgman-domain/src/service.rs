@@ -9,8 +9,9 @@ use crate::error::{Conflict, LifecycleAction, OrgError, StoreError};
 use crate::event::{DomainEvent, EventKind};
 use crate::id::{EventId, OrganizationId, UserId};
 use crate::membership::{MemberChange, Membership, Permission, check_member_change, permits};
+use crate::metadata::Metadata;
 use crate::name::{OrgName, Slug};
-use crate::organization::{OrgStatus, Organization};
+use crate::organization::{OrgStatus, Organization, OrganizationPatch};
 use crate::page::{Page, PageRequest};
 use crate::ports::{
     Authorizer, CacheKey, Clock, CommitSignal, IdGenerator, Lookup, MembershipCache,
@@ -212,7 +213,8 @@ impl OrganizationService {
             self.read_organization(id, self.ports.cache.organization(id).await)
                 .await?
         } else if self.ports.authorizer.decides_from_roles() {
-            self.read_as_member(actor, id).await?
+            let (organization, role) = self.read_as_member(actor, id).await?;
+            return visible_to(actor, shown_to(actor, role, organization));
         } else {
             let user = actor.user_id();
             let (decision, organization) = self
@@ -223,9 +225,38 @@ impl OrganizationService {
             if !self.decide(actor, id, Permission::View, decision).await? {
                 return Err(OrgError::NotFound);
             }
-            self.read_organization(id, organization).await?
+            let organization = self.read_organization(id, organization).await?;
+            self.shown_after_check(actor, organization).await?
         };
         visible_to(actor, organization)
+    }
+
+    /// The organization with its private metadata only if the actor may
+    /// read it, asking the authorizer (only when there is something to
+    /// hide).
+    async fn shown_after_check(
+        &self,
+        actor: &Actor,
+        organization: Organization,
+    ) -> Result<Organization, OrgError> {
+        if actor.is_platform_admin() {
+            return Ok(organization);
+        }
+        if organization
+            .private_metadata()
+            .is_none_or(Metadata::is_empty)
+        {
+            return Ok(organization.redacted());
+        }
+        let id = organization.id();
+        match self
+            .authorize(actor, id, Permission::ManageOrganization)
+            .await
+        {
+            Ok(()) => Ok(organization),
+            Err(OrgError::Forbidden { .. } | OrgError::NotFound) => Ok(organization.redacted()),
+            Err(other) => Err(other),
+        }
     }
 
     /// The organization as its member sees it, deciding from the member's
@@ -236,7 +267,7 @@ impl OrganizationService {
         &self,
         actor: &Actor,
         id: OrganizationId,
-    ) -> Result<Organization, OrgError> {
+    ) -> Result<(Organization, Option<OrgRole>), OrgError> {
         let user = actor.user_id();
         let (role, organization) = match self.ports.cache.role_and_organization(id, user).await {
             (Lookup::Hit(role), Lookup::Hit(organization)) => (role, organization),
@@ -260,7 +291,7 @@ impl OrganizationService {
             }
         };
         if permits(actor, role, Permission::View) {
-            Ok(organization)
+            Ok((organization, role))
         } else {
             Err(OrgError::NotFound)
         }
@@ -317,23 +348,32 @@ impl OrganizationService {
         // front ends ask for on every start.
         let cacheable =
             page.after.is_none() && page.limit() == PageRequest::<OrganizationId>::DEFAULT_LIMIT;
-        if !cacheable {
-            return Ok(self.ports.members.organizations_of(user, page).await?);
-        }
-        match self.ports.cache.user_organizations(user).await {
-            // Only complete lists are stored, so there is no next page.
-            Lookup::Hit(items) => Ok(Page { items, next: None }),
-            Lookup::Miss(lease) => {
-                let found = self.ports.members.organizations_of(user, page).await?;
-                if found.next.is_none() {
-                    self.ports
-                        .cache
-                        .store_user_organizations(lease, user, &found.items)
-                        .await;
+        let found = if !cacheable {
+            self.ports.members.organizations_of(user, page).await?
+        } else {
+            match self.ports.cache.user_organizations(user).await {
+                // Only complete lists are stored, so there is no next page.
+                Lookup::Hit(items) => Page { items, next: None },
+                Lookup::Miss(lease) => {
+                    let found = self.ports.members.organizations_of(user, page).await?;
+                    if found.next.is_none() {
+                        self.ports
+                            .cache
+                            .store_user_organizations(lease, user, &found.items)
+                            .await;
+                    }
+                    found
                 }
-                Ok(found)
             }
-        }
+        };
+        Ok(Page {
+            items: found
+                .items
+                .into_iter()
+                .map(|(organization, role)| (shown_to(actor, Some(role), organization), role))
+                .collect(),
+            next: found.next,
+        })
     }
 
     /// The actor's role in an organization: the single point lookup every
@@ -383,6 +423,30 @@ impl OrganizationService {
         name: OrgName,
         expected_version: Option<u64>,
     ) -> Result<Organization, OrgError> {
+        let patch = OrganizationPatch {
+            name: Some(name),
+            ..OrganizationPatch::default()
+        };
+        self.update(actor, id, &patch, expected_version).await
+    }
+
+    /// Changes an organization's name and metadata (OWNERs and ADMINs),
+    /// under the same optimistic concurrency as [`OrganizationService::rename`].
+    /// A patch that changes nothing records nothing. A new name is an
+    /// `organization.updated` event; changed metadata an
+    /// `organization.metadata-changed` event carrying the changed objects.
+    ///
+    /// # Errors
+    /// As [`OrganizationService::rename`], plus [`OrgError::Invalid`] for
+    /// metadata that would not be an object of at most
+    /// [`crate::Metadata::MAX_BYTES`] bytes.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        patch: &OrganizationPatch,
+        expected_version: Option<u64>,
+    ) -> Result<Organization, OrgError> {
         self.authorize(actor, id, Permission::ManageOrganization)
             .await?;
         let mut uow = self.ports.organizations.begin().await?;
@@ -394,10 +458,25 @@ impl OrganizationService {
                 actual: version,
             });
         }
-        if !organization.rename(name.clone(), self.ports.clock.now())? {
+        let patched = organization.apply(patch, self.ports.clock.now())?;
+        if !patched.any() {
             return Ok(organization);
         }
-        let events = [self.event(id, Some(actor), EventKind::OrganizationUpdated { name })];
+        let mut events = Vec::with_capacity(2);
+        if patched.name {
+            let name = organization.name().clone();
+            events.push(self.event(id, Some(actor), EventKind::OrganizationUpdated { name }));
+        }
+        if patched.metadata || patched.private_metadata {
+            let kind = EventKind::OrganizationMetadataChanged {
+                metadata: patched.metadata.then(|| organization.metadata().clone()),
+                private_metadata: patched
+                    .private_metadata
+                    .then(|| organization.private_metadata().cloned())
+                    .flatten(),
+            };
+            events.push(self.event(id, Some(actor), kind));
+        }
         uow.update_organization(&organization, version).await?;
         self.record(uow, &events).await?;
         Ok(organization)
@@ -937,6 +1016,16 @@ fn deleted(erased: crate::ports::Erased) -> EventKind {
 }
 
 /// Deleted organizations are visible to platform administrators only.
+/// The organization with its private metadata only for those who manage
+/// it, by their role (`None`: not a member).
+fn shown_to(actor: &Actor, role: Option<OrgRole>, organization: Organization) -> Organization {
+    if permits(actor, role, Permission::ManageOrganization) {
+        organization
+    } else {
+        organization.redacted()
+    }
+}
+
 fn visible_to(actor: &Actor, organization: Organization) -> Result<Organization, OrgError> {
     if organization.status() == OrgStatus::Deleted && !actor.is_platform_admin() {
         Err(OrgError::NotFound)

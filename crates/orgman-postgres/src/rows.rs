@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 use orgman_domain::{
-    DomainEvent, Email, Invitation, InvitationId, Membership, OrgName, OrgStatus, Organization,
-    OrganizationId, OrganizationRecord, Slug, StoreError, User, UserId,
+    DomainEvent, Email, Invitation, InvitationId, Membership, Metadata, MetadataKind, OrgName,
+    OrgStatus, Organization, OrganizationId, OrganizationRecord, Slug, StoreError, User, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -29,11 +29,19 @@ pub(crate) struct OrganizationRow {
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
     pub(crate) max_members: Option<i32>,
+    pub(crate) metadata: serde_json::Value,
+    pub(crate) private_metadata: serde_json::Value,
 }
 
 impl OrganizationRow {
-    pub(crate) fn from_domain(organization: &Organization) -> Self {
-        Self {
+    /// The row of a whole organization; a redacted one (without its
+    /// private metadata) is refused rather than stored half.
+    pub(crate) fn from_domain(organization: &Organization) -> Result<Self, StoreError> {
+        let private_metadata = organization
+            .private_metadata()
+            .ok_or_else(|| StoreError::Other("a redacted organization cannot be stored".into()))?
+            .to_value();
+        Ok(Self {
             id: organization.id().as_uuid(),
             name: organization.name().as_str().to_owned(),
             slug: organization.slug().as_str().to_owned(),
@@ -45,7 +53,9 @@ impl OrganizationRow {
             max_members: organization
                 .max_members()
                 .map(|max| i32::try_from(max).unwrap_or(i32::MAX)),
-        }
+            metadata: organization.metadata().to_value(),
+            private_metadata,
+        })
     }
 
     pub(crate) fn into_domain(self) -> Result<Organization, StoreError> {
@@ -63,6 +73,10 @@ impl OrganizationRow {
                 .map(u32::try_from)
                 .transpose()
                 .map_err(|e| corrupt("member limit", e))?,
+            metadata: Metadata::parse(MetadataKind::Public, self.metadata)
+                .map_err(|e| corrupt("metadata", e))?,
+            private_metadata: Metadata::parse(MetadataKind::Private, self.private_metadata)
+                .map_err(|e| corrupt("private metadata", e))?,
             version: u64::try_from(self.version).map_err(|e| corrupt("version", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -22,6 +22,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         max_members -> Nullable<Int4>,
+        metadata -> Jsonb,
+        private_metadata -> Jsonb,
     }
 }
 

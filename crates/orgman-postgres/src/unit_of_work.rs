@@ -75,7 +75,7 @@ impl UnitOfWork for PgUnitOfWork {
 
     async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError> {
         diesel::insert_into(organizations::table)
-            .values(OrganizationRow::from_domain(organization))
+            .values(OrganizationRow::from_domain(organization)?)
             .execute(self.conn()?)
             .await
             .map(drop)
@@ -87,7 +87,7 @@ impl UnitOfWork for PgUnitOfWork {
         organization: &Organization,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let row = OrganizationRow::from_domain(organization);
+        let row = OrganizationRow::from_domain(organization)?;
         let id = row.id;
         let updated = diesel::update(
             organizations::table
@@ -101,6 +101,8 @@ impl UnitOfWork for PgUnitOfWork {
             organizations::version.eq(row.version),
             organizations::updated_at.eq(row.updated_at),
             organizations::max_members.eq(row.max_members),
+            organizations::metadata.eq(row.metadata),
+            organizations::private_metadata.eq(row.private_metadata),
         ))
         .execute(self.conn()?)
         .await

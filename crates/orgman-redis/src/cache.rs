@@ -11,8 +11,8 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
-    OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord, Permission,
-    Slug, UserId,
+    Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord,
+    Permission, Slug, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -97,6 +97,10 @@ struct StoredOrganization {
     updated_at: OffsetDateTime,
     #[serde(default)]
     max_members: Option<u32>,
+    #[serde(default)]
+    metadata: Metadata,
+    #[serde(default)]
+    private_metadata: Metadata,
 }
 
 /// A user's organization list as stored, with the generations that make it
@@ -108,8 +112,9 @@ struct StoredList {
 }
 
 impl StoredOrganization {
-    fn from_domain(org: &Organization) -> Self {
-        Self {
+    /// `None` for a redacted organization: the cache keeps whole ones only.
+    fn from_domain(org: &Organization) -> Option<Self> {
+        Some(Self {
             id: org.id(),
             name: org.name().to_string(),
             slug: org.slug().to_string(),
@@ -119,7 +124,9 @@ impl StoredOrganization {
             created_at: org.created_at(),
             updated_at: org.updated_at(),
             max_members: org.max_members(),
-        }
+            metadata: org.metadata().clone(),
+            private_metadata: org.private_metadata()?.clone(),
+        })
     }
 
     fn into_domain(self) -> Option<Organization> {
@@ -130,6 +137,8 @@ impl StoredOrganization {
             status: self.status.parse::<OrgStatus>().ok()?,
             purge_after: self.purge_after,
             max_members: self.max_members,
+            metadata: self.metadata,
+            private_metadata: self.private_metadata,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -543,7 +552,10 @@ impl MembershipCache for RedisCache {
     }
 
     async fn store_organization(&self, lease: Lease, organization: &Organization) {
-        if let Ok(json) = serde_json::to_string(&StoredOrganization::from_domain(organization)) {
+        let Some(stored) = StoredOrganization::from_domain(organization) else {
+            return;
+        };
+        if let Ok(json) = serde_json::to_string(&stored) {
             self.put(lease, self.organization_key(organization.id()), json)
                 .await;
         }
@@ -646,18 +658,16 @@ impl MembershipCache for RedisCache {
             return;
         }
         let user_generation = generations.remove(0);
-        let stored = StoredList {
-            generations,
-            items: page
-                .iter()
-                .map(|(org, role)| {
-                    (
-                        StoredOrganization::from_domain(org),
-                        role.as_str().to_owned(),
-                    )
-                })
-                .collect(),
+        let Some(items) = page
+            .iter()
+            .map(|(org, role)| {
+                StoredOrganization::from_domain(org).map(|org| (org, role.as_str().to_owned()))
+            })
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
         };
+        let stored = StoredList { generations, items };
         if let Ok(json) = serde_json::to_string(&stored) {
             let key = format!("{}{user_generation}", self.list_key(user));
             let ttl = self.settings.ttl.as_secs();

@@ -418,3 +418,34 @@ async fn the_organization_list_is_cached_and_follows_every_change() {
         );
     }
 }
+
+#[tokio::test]
+async fn cached_organizations_keep_their_metadata_and_readers_get_only_what_they_may_see() {
+    use orgman_domain::{Metadata, MetadataKind, OrganizationPatch};
+    let store = store().await;
+    let r = replica(&store, &redis_address());
+    let (admin, org, member) = org_with_member(&r, &store).await;
+    let patch = OrganizationPatch {
+        metadata: Some(serde_json::json!({"plan": "gold"})),
+        private_metadata: Some(serde_json::json!({"crm": 7})),
+        ..OrganizationPatch::default()
+    };
+    r.service.update(&admin, org, &patch, None).await.unwrap();
+    // The member's read fills the cache with the whole organization and
+    // gets it redacted; the admin's read, from the cache, is whole.
+    let seen = r.service.get(&member, org).await.unwrap();
+    assert_eq!(seen.private_metadata(), None);
+    assert!(matches!(r.cache.organization(org).await, Lookup::Hit(_)));
+    let whole = r.service.get(&admin, org).await.unwrap();
+    let private = Metadata::parse(MetadataKind::Private, serde_json::json!({"crm": 7})).unwrap();
+    assert_eq!(whole.private_metadata(), Some(&private));
+    assert_eq!(whole.metadata(), seen.metadata());
+
+    // A redacted organization is never stored.
+    r.cache.invalidate(&[CacheKey::Organization(org)]).await;
+    let Lookup::Miss(lease) = r.cache.organization(org).await else {
+        panic!("invalidated");
+    };
+    r.cache.store_organization(lease, &seen).await;
+    assert!(matches!(r.cache.organization(org).await, Lookup::Miss(_)));
+}

@@ -3,6 +3,7 @@
 
 use orgman_domain::{Membership, OrgRole, OrgStatus, Organization, User};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,12 +20,30 @@ pub(crate) struct CreateOrganization {
     pub(crate) slug: String,
 }
 
-/// Body of `PATCH /api/v1/organizations/{id}`.
+/// Body of `PATCH /api/v1/organizations/{id}`: absent fields stay as they
+/// are; the metadata fields are JSON merge patches (RFC 7396: `null`
+/// removes a member, objects merge, other values replace).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateOrganization {
-    /// The new display name.
-    pub(crate) name: String,
+    /// The new display name, 1-100 characters after trimming.
+    #[schema(max_length = 100)]
+    pub(crate) name: Option<String>,
+    /// Merge patch for `metadata` (readable by every member); the result
+    /// must be an object of at most 8192 bytes of JSON. `null` empties it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) metadata: Option<Value>,
+    /// Merge patch for `privateMetadata` (OWNERs and ADMINs), same rules.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) private_metadata: Option<Value>,
+}
+
+/// A field that is present, even as `null` (which a plain `Option` would
+/// read as absent): `null` is a merge patch of its own.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// Body of `POST /api/v1/organizations/{id}/members`.
@@ -79,6 +98,16 @@ pub(crate) struct OrganizationView {
     pub(crate) purge_after: Option<OffsetDateTime>,
     /// The most members it may have; `null` for no limit.
     pub(crate) max_members: Option<u32>,
+    /// Data for the platform's services (a JSON object), readable by every
+    /// member.
+    #[schema(value_type = Object)]
+    pub(crate) metadata: Value,
+    /// Data for the platform's services (a JSON object), readable by OWNERs,
+    /// ADMINs and platform administrators; absent for other readers and
+    /// possibly when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) private_metadata: Option<Value>,
     /// Incremented by every change; also the `ETag`.
     pub(crate) version: u64,
     /// Creation time.
@@ -100,6 +129,10 @@ impl From<&Organization> for OrganizationView {
             status: status_text(org.status()),
             purge_after: org.purge_after(),
             max_members: org.max_members(),
+            metadata: org.metadata().to_value(),
+            private_metadata: org
+                .private_metadata()
+                .map(orgman_domain::Metadata::to_value),
             version: org.version(),
             created_at: org.created_at(),
             updated_at: org.updated_at(),

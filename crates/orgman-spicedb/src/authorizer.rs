@@ -499,6 +499,7 @@ impl SpiceDbAuthorizer {
             | EventKind::DomainClaimed { .. }
             | EventKind::DomainVerified { .. }
             | EventKind::DomainPolicyChanged { .. }
+            | EventKind::OrganizationMetadataChanged { .. }
             | EventKind::DomainDeleted { .. } => Ok(()),
         }
     }

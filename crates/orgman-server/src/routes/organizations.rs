@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put};
-use orgman_domain::{LifecycleAction, OrgName, OrganizationId, Slug};
+use orgman_domain::{LifecycleAction, OrgName, OrganizationId, OrganizationPatch, Slug};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -164,8 +164,10 @@ pub(crate) async fn get_organization(
     Ok(with_etag(actix_web::http::StatusCode::OK, &org))
 }
 
-/// Renames an organization. Send the `ETag` you read as `If-Match` to make
-/// sure nobody changed it meanwhile (412 otherwise).
+/// Changes an organization's name and metadata (OWNER and ADMIN); absent
+/// fields stay, metadata fields are JSON merge patches. Send the `ETag` you
+/// read as `If-Match` to make sure nobody changed it meanwhile (412
+/// otherwise).
 #[utoipa::path(
     tag = "organizations",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
@@ -187,10 +189,20 @@ pub(crate) async fn update_organization(
     body: Json<UpdateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req)?;
-    let name = OrgName::parse(&body.name)?;
+    let body = body.into_inner();
+    let patch = OrganizationPatch {
+        name: body.name.as_deref().map(OrgName::parse).transpose()?,
+        metadata: body.metadata,
+        private_metadata: body.private_metadata,
+    };
     let org = state
         .service
-        .rename(&auth.actor, OrganizationId::from_uuid(*id), name, expected)
+        .update(
+            &auth.actor,
+            OrganizationId::from_uuid(*id),
+            &patch,
+            expected,
+        )
         .await
         .map_err(|e| {
             if expected.is_some() {

@@ -1,0 +1,1 @@
+ALTER TABLE organizations DROP COLUMN private_metadata, DROP COLUMN metadata;
