@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use orgman_domain::ports::{MembershipQueries, UserRepository};
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UserRepository};
 use orgman_domain::uuid::Uuid;
 use orgman_domain::{OrgError, OrgName, OrgRole, Slug, UserId, UserProfile};
 use orgman_testkit::unique_name;
@@ -197,5 +197,97 @@ async fn the_point_lookup_agrees_with_the_listing_under_concurrent_changes() {
             db.store.role_of(org, user.user_id()).await.unwrap(),
             Some(OrgRole::Member)
         );
+    }
+}
+
+/// Verification is not what these races are about: DNS is never asked.
+struct NoDns;
+
+#[async_trait::async_trait]
+impl orgman_domain::ports::TxtResolver for NoDns {
+    async fn txt(&self, _: &str) -> Result<Vec<String>, String> {
+        Err("not asked in this test".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_logins_of_an_auto_join_domain_fill_the_member_limit_exactly() {
+    use orgman_domain::time::OffsetDateTime;
+    use orgman_domain::{
+        Actor, AutoJoin, DomainName, DomainPolicy, DomainService, OrgDomain, Provisioner,
+    };
+    const LOGINS: usize = 12;
+    let db = Db::new().await;
+    let org = db.org().await; // the admin is its one OWNER
+    db.service
+        .set_member_limit(&db.admin, org.id(), Some(5))
+        .await
+        .unwrap();
+    let domain = format!("{}.example", unique_name("join"));
+    let mut uow = db.store.begin().await.unwrap();
+    uow.insert_domain(&OrgDomain {
+        organization_id: org.id(),
+        name: DomainName::parse(&domain).unwrap(),
+        challenge: "orgman-verification=x".into(),
+        created_at: OffsetDateTime::now_utc(),
+        verified_at: Some(OffsetDateTime::now_utc()),
+        policy: DomainPolicy {
+            auto_join: true,
+            sso_required: false,
+        },
+    })
+    .await
+    .unwrap();
+    uow.commit().await.unwrap();
+
+    let store = Arc::new(db.store.clone());
+    let domains = Arc::new(DomainService::new(
+        Arc::new(support::service(&db.store)),
+        store.clone(),
+        Arc::new(NoDns),
+    ));
+    let provisioner = Provisioner::new(store.clone()).with_auto_join(domains);
+    let logins = (0..LOGINS).map(|n| {
+        let provisioner = provisioner.clone();
+        let domain = domain.clone();
+        tokio::spawn(async move {
+            let actor = Actor::user(UserId::from_uuid(Uuid::now_v7()));
+            let profile = UserProfile::from_claims(
+                actor.user_id(),
+                &unique_name("login"),
+                Some(&format!("user{n}@{domain}")),
+                None,
+                None,
+            )
+            .unwrap();
+            provisioner.provision(&actor, profile, true).await.unwrap()
+        })
+    });
+    let mut outcomes = Vec::with_capacity(LOGINS);
+    for login in logins.collect::<Vec<_>>() {
+        outcomes.push(login.await.unwrap());
+    }
+    let joined = outcomes
+        .iter()
+        .filter(|o| matches!(o.auto_join, Some(AutoJoin::Joined(_))))
+        .count();
+    let skipped = outcomes
+        .iter()
+        .filter(|o| matches!(o.auto_join, Some(AutoJoin::Skipped { .. })))
+        .count();
+    assert_eq!((joined, skipped), (4, LOGINS - 4));
+    let mut members = 0;
+    let mut page = orgman_domain::PageRequest::new(None, 100);
+    loop {
+        let found = db.store.members(org.id(), page).await.unwrap();
+        members += found.items.len();
+        match found.next {
+            Some(next) => page = orgman_domain::PageRequest::new(Some(next), 100),
+            None => break,
+        }
+    }
+    assert_eq!(members, 5);
+    for outcome in &outcomes {
+        assert!(db.store.user(outcome.user_id).await.unwrap().is_some());
     }
 }

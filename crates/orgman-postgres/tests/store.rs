@@ -1150,3 +1150,56 @@ async fn domain_policies_and_users_created_in_a_unit_of_work() {
         Err(StoreError::Conflict(Conflict::User))
     ));
 }
+
+#[tokio::test]
+async fn metadata_is_stored_as_json_objects_and_a_redacted_organization_is_refused() {
+    use orgman_domain::{Metadata, MetadataKind, OrganizationPatch};
+    let db = Db::new().await;
+    let org = db.org().await;
+    let patch = OrganizationPatch {
+        metadata: Some(serde_json::json!({"plan": "gold", "n": [1, 2]})),
+        private_metadata: Some(serde_json::json!({"crm": {"id": 42}})),
+        ..OrganizationPatch::default()
+    };
+    db.service
+        .update(&db.admin, org.id(), &patch, None)
+        .await
+        .unwrap();
+    let stored = db.store.organization(org.id()).await.unwrap().unwrap();
+    assert_eq!(
+        stored.metadata(),
+        &Metadata::parse(
+            MetadataKind::Public,
+            serde_json::json!({"n": [1, 2], "plan": "gold"})
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        stored.private_metadata(),
+        Some(
+            &Metadata::parse(
+                MetadataKind::Private,
+                serde_json::json!({"crm": {"id": 42}})
+            )
+            .unwrap()
+        )
+    );
+    // The schema refuses anything but objects.
+    let mut conn = db.connection().await;
+    let refused = diesel::sql_query(format!(
+        "UPDATE organizations SET metadata = '[1]' WHERE id = '{}'",
+        org.id()
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(refused.is_err());
+    // A redacted organization (as a reader without the permission sees
+    // it) is never written back.
+    let mut uow = db.store.begin().await.unwrap();
+    let locked = uow.lock_organization(org.id()).await.unwrap().unwrap();
+    assert!(matches!(
+        uow.update_organization(&stored.clone().redacted(), locked.version())
+            .await,
+        Err(StoreError::Other(_))
+    ));
+}
