@@ -3,11 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::OrgError;
 use crate::event::DomainEvent;
 use crate::id::{EventId, OrganizationId, UserId};
-use crate::membership::Permission;
+use crate::org_error::OrgError;
 use crate::page::{Page, PageRequest};
+use crate::permission::Permission;
 use crate::ports::{AuditFilter, AuditTrail};
 use crate::role::Actor;
 use crate::service::OrganizationService;

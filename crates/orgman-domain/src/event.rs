@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::domains::DomainName;
+use crate::domain_claim::DomainName;
 use crate::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
 use crate::metadata::Metadata;
 use crate::name::{Email, OrgName, Slug};

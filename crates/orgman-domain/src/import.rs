@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::error::OrgError;
 use crate::event::EventKind;
 use crate::id::{OrganizationId, UserId};
-use crate::membership::{MemberChange, Membership, Permission, check_member_change, permits};
+use crate::membership::{MemberChange, Membership, check_member_change, permits};
+use crate::org_error::OrgError;
+use crate::permission::Permission;
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
 

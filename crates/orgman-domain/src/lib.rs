@@ -67,51 +67,58 @@
 //! See `examples/embed.rs` for a complete program using the in-memory ports.
 
 mod audit;
+mod domain_claim;
 mod domains;
 mod error;
 mod event;
 mod id;
 mod import;
 mod invitation;
+mod invitations;
+mod lifecycle;
 mod membership;
 mod metadata;
 mod name;
+mod org_error;
 mod organization;
 mod page;
+mod permission;
 pub mod ports;
 mod registration;
 mod relay;
 mod role;
 mod service;
 mod sso;
+mod sso_config;
 mod user;
 
 pub use audit::AuditService;
-pub use domains::{
-    AutoJoin, DomainName, DomainPolicy, DomainPolicyChange, DomainService, OrgDomain,
-};
-pub use error::{
-    AuthzError, CipherError, Conflict, IdentityError, LifecycleAction, OrgError, StoreError,
-    ValidationError,
-};
+pub use domain_claim::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
+pub use domains::{AutoJoin, DomainService};
+pub use error::{AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError};
 pub use event::{DomainEvent, EventKind};
 pub use id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
 pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport};
 pub use invitation::{
-    Invitation, InvitationService, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
+    Invitation, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };
-pub use membership::{MemberChange, Membership, Permission, check_member_change, permits};
+pub use invitations::InvitationService;
+pub use lifecycle::{LifecycleAction, OrgStatus};
+pub use membership::{MemberChange, Membership, check_member_change, permits};
 pub use metadata::{Metadata, MetadataKind};
 pub use name::{Email, OrgName, Slug};
-pub use organization::{OrgStatus, Organization, OrganizationPatch, OrganizationRecord, Patched};
+pub use org_error::OrgError;
+pub use organization::{Organization, OrganizationPatch, OrganizationRecord, Patched};
 pub use page::{Page, PageRequest};
+pub use permission::Permission;
 pub use registration::{Placement, Provisioned, Provisioner, UserService, provision_from_claims};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
 pub use role::{Actor, OrgRole, SystemRole};
 pub use service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
-pub use sso::{IssuerUrl, RotationReport, SsoConfig, SsoDraft, SsoScope, SsoService};
+pub use sso::{RotationReport, SsoService};
+pub use sso_config::{IssuerUrl, SsoConfig, SsoDraft, SsoScope};
 pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 
 /// Re-exported so embedders use the same versions as the domain's types.

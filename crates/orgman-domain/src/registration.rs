@@ -4,10 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::domains::{AutoJoin, DomainService};
-use crate::error::{IdentityError, OrgError};
+use crate::error::IdentityError;
 use crate::id::{OrganizationId, UserId};
-use crate::invitation::{InvitationService, IssuedInvitation};
-use crate::membership::Permission;
+use crate::invitation::IssuedInvitation;
+use crate::invitations::InvitationService;
+use crate::org_error::OrgError;
+use crate::permission::Permission;
 use crate::ports::{IdentityProvider, UserRepository};
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;

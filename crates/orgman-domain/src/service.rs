@@ -5,14 +5,19 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::error::{Conflict, LifecycleAction, OrgError, StoreError};
+use crate::error::{Conflict, StoreError};
 use crate::event::{DomainEvent, EventKind};
 use crate::id::{EventId, OrganizationId, UserId};
-use crate::membership::{MemberChange, Membership, Permission, check_member_change, permits};
+use crate::lifecycle::LifecycleAction;
+use crate::lifecycle::OrgStatus;
+use crate::membership::{MemberChange, Membership, check_member_change, permits};
 use crate::metadata::Metadata;
 use crate::name::{OrgName, Slug};
-use crate::organization::{OrgStatus, Organization, OrganizationPatch};
+use crate::org_error::OrgError;
+use crate::organization::{Organization, OrganizationPatch};
 use crate::page::{Page, PageRequest};
+use crate::permission::Permission;
+use crate::ports::cached_role;
 use crate::ports::{
     Authorizer, CacheKey, Clock, CommitSignal, IdGenerator, Lookup, MembershipCache,
     MembershipQueries, OrganizationRepository, UnitOfWork,
@@ -1053,22 +1058,4 @@ pub fn affected_keys(events: &[DomainEvent]) -> Vec<CacheKey> {
         }
     }
     keys
-}
-
-/// A role lookup through the cache, falling back to storage and filling the
-/// cache on a miss.
-pub(crate) async fn cached_role(
-    cache: &dyn MembershipCache,
-    members: &dyn MembershipQueries,
-    organization: OrganizationId,
-    user: UserId,
-) -> Result<Option<OrgRole>, StoreError> {
-    match cache.role(organization, user).await {
-        Lookup::Hit(role) => Ok(role),
-        Lookup::Miss(lease) => {
-            let role = members.role_of(organization, user).await?;
-            cache.store_role(lease, organization, user, role).await;
-            Ok(role)
-        }
-    }
 }

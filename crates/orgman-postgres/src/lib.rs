@@ -18,6 +18,7 @@
 //!   events back per sink, one claimer per sink across replicas.
 //! - [`migrate`] applies the embedded migrations of `migrations/`.
 
+mod connection;
 mod error;
 pub mod migrate;
 mod outbox;

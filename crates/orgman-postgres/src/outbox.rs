@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use deadpool::managed::Object;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Int8, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{Backlog, Outbox, OutboxClaim, OutboxSink, PendingEvent};
 use orgman_domain::{DomainEvent, StoreError};
 use time::OffsetDateTime;
 
+use crate::connection::Connection;
 use crate::error::from_diesel;
-use crate::store::{Connection, PgStore};
+use crate::store::PgStore;
 
 /// Column names of one sink's progress (constants, never user input).
 struct Columns {
@@ -73,7 +74,7 @@ struct BacklogRow {
     dead: i64,
 }
 
-type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+use crate::connection::Tm;
 
 #[async_trait]
 impl Outbox for PgStore {

@@ -9,10 +9,10 @@ use orgman_domain::{DomainEvent, IssuerUrl, OrganizationId, SsoConfig, SsoConfig
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::connection::{Connection, Tm};
 use crate::error::from_diesel;
 use crate::schema::sso_configs;
 use crate::store::PgStore;
-use crate::store::{Connection, Tm};
 use crate::unit_of_work::append_events;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]

@@ -2,12 +2,9 @@
 
 use async_trait::async_trait;
 use deadpool::Runtime;
-use deadpool::managed::Object;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
+use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
@@ -15,15 +12,12 @@ use orgman_domain::{
     User, UserId, UserProfile,
 };
 
+use crate::connection::{Connection, Manager, Tm};
 use crate::error::{from_diesel, from_pool};
 use crate::rows::{MemberRow, OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 use crate::settings::PgSettings;
 use crate::unit_of_work::PgUnitOfWork;
-
-pub(crate) type Manager = AsyncDieselConnectionManager<AsyncPgConnection>;
-pub(crate) type Connection = Object<Manager>;
-pub(crate) type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 
 /// Storage in PostgreSQL. Cheap to clone (the pool is shared).
 #[derive(Clone)]

@@ -13,6 +13,7 @@ use orgman_domain::{
 use crate::error::from_diesel;
 use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 
+use crate::connection::Connection;
 use crate::rows::{
     DomainRow, InvitationRow, MemberColumns, MemberRow, OrganizationRow, OutboxColumns, UserRow,
     outbox_row, version_to_db,
@@ -20,7 +21,6 @@ use crate::rows::{
 use crate::schema::{
     invitations, organization_domains, organization_members, organizations, users,
 };
-use crate::store::Connection;
 
 pub(crate) struct PgUnitOfWork {
     /// `None` once committed or discarded.

@@ -5,9 +5,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::operability::Dependencies;
 use crate::operability::components::ComponentMonitor;
-use crate::operability::metrics::{self, Metrics};
-use crate::operability::{Dependencies, health};
+use crate::operability::metrics::Metrics;
+use crate::routes::actuator;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -25,8 +26,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::background::spawn_purger;
 use crate::config::Config;
-use crate::extract::Provisioning;
 use crate::problem::ApiError;
+use crate::provisioning::Provisioning;
 use crate::state::AppState;
 use crate::wiring::{Adapters, Sync, UseCases};
 
@@ -208,11 +209,11 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
         document_errors(&mut api);
         let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
         app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
-            .service(health::overall)
-            .service(health::liveness)
-            .service(health::readiness)
-            .service(metrics::metrics)
-            .service(metrics::info)
+            .service(actuator::overall)
+            .service(actuator::liveness)
+            .service(actuator::readiness)
+            .service(actuator::metrics)
+            .service(actuator::info)
             .default_service(web::to(move |req: actix_web::HttpRequest| {
                 let routes = routes.clone();
                 async move {

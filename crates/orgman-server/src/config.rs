@@ -90,7 +90,7 @@ pub struct Config {
     pub health_details: HealthDetails,
     /// Platform components to watch (`ORGMAN_PLATFORM_COMPONENTS`,
     /// `name=url,name=url`).
-    pub platform_components: Vec<crate::operability::components::PlatformComponent>,
+    pub platform_components: Vec<PlatformComponent>,
     /// How often to probe them (`ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS`, 30).
     pub platform_components_interval: Duration,
     /// How often to purge organizations whose grace period ended
@@ -450,14 +450,11 @@ impl Config {
                 }
                 set
             },
-            platform_components: crate::operability::components::parse_components(&parse(
-                "ORGMAN_PLATFORM_COMPONENTS",
-                "",
-            )?)
-            .map_err(|reason| ConfigError::Invalid {
-                name: "ORGMAN_PLATFORM_COMPONENTS",
-                reason,
-            })?,
+            platform_components: parse_components(&parse("ORGMAN_PLATFORM_COMPONENTS", "")?)
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "ORGMAN_PLATFORM_COMPONENTS",
+                    reason,
+                })?,
             purge_interval: match number("ORGMAN_PURGE_INTERVAL_SECONDS", 3600)? {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
@@ -525,6 +522,39 @@ pub fn parse_size(text: &str) -> Option<usize> {
         _ => return None,
     };
     value.checked_mul(factor)
+}
+
+/// One component to watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformComponent {
+    /// Its name.
+    pub name: String,
+    /// Its health URL.
+    pub url: String,
+}
+
+/// Parses `ORGMAN_PLATFORM_COMPONENTS`: `name=url,name=url`.
+///
+/// # Errors
+/// A message naming the bad entry.
+pub fn parse_components(text: &str) -> Result<Vec<PlatformComponent>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (name, url) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not name=url"))?;
+            let url = url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("{name}: {url:?} is not an http(s) URL"));
+            }
+            Ok(PlatformComponent {
+                name: name.trim().to_owned(),
+                url: url.to_owned(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -608,5 +638,29 @@ mod tests {
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("1.5MB"), None);
         assert_eq!(parse_size("MB"), None);
+    }
+}
+
+#[cfg(test)]
+mod component_tests {
+    use super::*;
+
+    #[test]
+    fn components_parse_from_name_url_pairs() {
+        let parsed = parse_components(
+            "engine=http://engine:8080/actuator/health, admin=https://admin/health",
+        )
+        .unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(
+            parsed[1],
+            PlatformComponent {
+                name: "admin".into(),
+                url: "https://admin/health".into()
+            }
+        );
+        assert!(parse_components("engine").is_err());
+        assert!(parse_components("engine=ftp://x").is_err());
+        assert!(parse_components("").unwrap().is_empty());
     }
 }

@@ -15,6 +15,7 @@ pub mod extract;
 mod jwt_crypto;
 mod operability;
 pub mod problem;
+mod provisioning;
 mod routes;
 mod state;
 pub mod telemetry;
@@ -22,4 +23,4 @@ mod wiring;
 
 pub use app::{Application, REQUEST_ID_HEADER};
 pub use config::Config;
-pub use operability::components::{PlatformComponent, parse_components};
+pub use config::{PlatformComponent, parse_components};

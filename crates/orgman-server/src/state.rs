@@ -9,10 +9,10 @@ use orgman_domain::{
 
 use crate::auth::TokenVerifier;
 use crate::config::Config;
-use crate::extract::Provisioning;
 use crate::operability::Dependencies;
 use crate::operability::components::ComponentMonitor;
 use crate::operability::metrics::Metrics;
+use crate::provisioning::Provisioning;
 
 /// Shared application state (behind `web::Data`).
 #[allow(missing_debug_implementations)]

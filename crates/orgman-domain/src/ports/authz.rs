@@ -2,13 +2,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::cache::{MembershipCache, cached_role};
+use super::outbox::{Outbox, OutboxSink};
+use super::store::MembershipQueries;
 use crate::error::AuthzError;
 use crate::event::DomainEvent;
 use crate::id::OrganizationId;
-use crate::membership::{Permission, permits};
-use crate::ports::{MembershipCache, MembershipQueries, Outbox, OutboxSink};
+use crate::membership::permits;
+use crate::permission::Permission;
 use crate::role::Actor;
-use crate::service::cached_role;
 
 /// Decides whether an actor holds a permission in an organization, and keeps
 /// its own relationship data in step with committed domain events.

@@ -1,8 +1,10 @@
 use async_trait::async_trait;
 
+use super::store::MembershipQueries;
+use crate::error::StoreError;
 use crate::id::{OrganizationId, UserId};
-use crate::membership::Permission;
 use crate::organization::Organization;
+use crate::permission::Permission;
 use crate::role::OrgRole;
 
 /// A cache of hot reads in front of storage.
@@ -177,4 +179,22 @@ impl MembershipCache for NoCache {
     }
     async fn store_user_organizations(&self, _: Lease, _: UserId, _: &[(Organization, OrgRole)]) {}
     async fn invalidate(&self, _: &[CacheKey]) {}
+}
+
+/// A role lookup through the cache, falling back to storage and filling the
+/// cache on a miss.
+pub(crate) async fn cached_role(
+    cache: &dyn MembershipCache,
+    members: &dyn MembershipQueries,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Option<OrgRole>, StoreError> {
+    match cache.role(organization, user).await {
+        Lookup::Hit(role) => Ok(role),
+        Lookup::Miss(lease) => {
+            let role = members.role_of(organization, user).await?;
+            cache.store_role(lease, organization, user, role).await;
+            Ok(role)
+        }
+    }
 }

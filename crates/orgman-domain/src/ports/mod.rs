@@ -14,6 +14,7 @@ mod store;
 mod system;
 
 pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
+pub(crate) use cache::cached_role;
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
 pub use identity::{IdentityProvider, IssuerDiscovery, IssuerProbe};

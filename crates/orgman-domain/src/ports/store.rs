@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domains::{DomainName, OrgDomain};
+use crate::domain_claim::{DomainName, OrgDomain};
 use crate::error::StoreError;
 use crate::event::DomainEvent;
 use crate::id::{EventId, InvitationId, SsoConfigId};
@@ -11,7 +11,7 @@ use crate::membership::Membership;
 use crate::organization::Organization;
 use crate::page::{Page, PageRequest};
 use crate::role::OrgRole;
-use crate::sso::SsoConfig;
+use crate::sso_config::SsoConfig;
 use crate::user::{User, UserProfile};
 
 /// Organizations in storage: reads, and units of work for changes.

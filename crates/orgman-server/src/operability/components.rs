@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::get;
-use actix_web::web::{Data, Json};
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
@@ -16,42 +14,7 @@ use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
 use super::metrics::Metrics;
-use crate::extract::Authenticated;
-use crate::problem::{ApiError, Problem};
-use crate::state::AppState;
-
-/// One component to watch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlatformComponent {
-    /// Its name.
-    pub name: String,
-    /// Its health URL.
-    pub url: String,
-}
-
-/// Parses `ORGMAN_PLATFORM_COMPONENTS`: `name=url,name=url`.
-///
-/// # Errors
-/// A message naming the bad entry.
-pub fn parse_components(text: &str) -> Result<Vec<PlatformComponent>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(|entry| {
-            let (name, url) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("{entry:?} is not name=url"))?;
-            let url = url.trim();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("{name}: {url:?} is not an http(s) URL"));
-            }
-            Ok(PlatformComponent {
-                name: name.trim().to_owned(),
-                url: url.to_owned(),
-            })
-        })
-        .collect()
-}
+use crate::config::PlatformComponent;
 
 /// What the last probe of a component saw.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -179,52 +142,7 @@ impl ComponentMonitor {
         })
     }
 
-    async fn snapshot(&self) -> Vec<ComponentStatus> {
+    pub(crate) async fn snapshot(&self) -> Vec<ComponentStatus> {
         self.statuses.read().await.values().cloned().collect()
-    }
-}
-
-/// The platform's components and their last seen state (platform
-/// administrators).
-#[utoipa::path(
-    tag = "platform",
-    responses((status = 200, body = Vec<ComponentStatus>), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = []))
-)]
-#[get("/api/v1/platform/components")]
-pub(crate) async fn platform_components(
-    auth: Authenticated,
-    state: Data<AppState>,
-) -> Result<Json<Vec<ComponentStatus>>, ApiError> {
-    if !auth.actor.is_platform_admin() {
-        return Err(ApiError::forbidden(
-            "platform-admin-required",
-            "platform administrator role required",
-        ));
-    }
-    Ok(Json(state.components.snapshot().await))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn components_parse_from_name_url_pairs() {
-        let parsed = parse_components(
-            "engine=http://engine:8080/actuator/health, admin=https://admin/health",
-        )
-        .unwrap();
-        assert_eq!(parsed.len(), 2);
-        assert_eq!(
-            parsed[1],
-            PlatformComponent {
-                name: "admin".into(),
-                url: "https://admin/health".into()
-            }
-        );
-        assert!(parse_components("engine").is_err());
-        assert!(parse_components("engine=ftp://x").is_err());
-        assert!(parse_components("").unwrap().is_empty());
     }
 }

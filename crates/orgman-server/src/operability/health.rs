@@ -5,14 +5,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use actix_web::web::Data;
-use actix_web::{HttpResponse, get};
 use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::Dependencies;
-use crate::config::HealthDetails;
-use crate::state::AppState;
 
 /// How long one dependency may take to answer a health probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -117,61 +113,4 @@ pub(crate) async fn check(deps: &Dependencies) -> Health {
         status: if down_required { "DOWN" } else { "UP" },
         components,
     }
-}
-
-fn respond(health: &Health) -> HttpResponse {
-    let mut response = if health.status == "UP" {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::ServiceUnavailable()
-    };
-    response.json(health)
-}
-
-/// Every dependency's state; 503 when a required one is down.
-#[get("/actuator/health")]
-pub(crate) async fn overall(
-    state: Data<AppState>,
-    caller: Option<crate::extract::Authenticated>,
-) -> HttpResponse {
-    let health = check(&state.dependencies).await;
-    state.metrics.record_health(&health);
-    let show = match state.config.health_details {
-        HealthDetails::Always => true,
-        HealthDetails::Never => false,
-        HealthDetails::WhenAuthorized => caller.is_some_and(|c| c.actor.is_platform_admin()),
-    };
-    if show {
-        respond(&health)
-    } else {
-        let mut response = if health.status == "UP" {
-            HttpResponse::Ok()
-        } else {
-            HttpResponse::ServiceUnavailable()
-        };
-        response.json(serde_json::json!({"status": health.status}))
-    }
-}
-
-/// The process runs (Kubernetes liveness): never depends on other services.
-#[get("/actuator/health/liveness")]
-pub(crate) async fn liveness() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "UP"}))
-}
-
-/// The service can serve (Kubernetes readiness): the required dependencies
-/// answer.
-#[get("/actuator/health/readiness")]
-pub(crate) async fn readiness(state: Data<AppState>) -> HttpResponse {
-    let full = check(&state.dependencies).await;
-    state.metrics.record_health(&full);
-    let components: BTreeMap<String, ComponentHealth> = full
-        .components
-        .into_iter()
-        .filter(|(name, _)| state.dependencies.required.contains(name.as_str()))
-        .collect();
-    respond(&Health {
-        status: full.status,
-        components,
-    })
 }

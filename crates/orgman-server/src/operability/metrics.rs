@@ -6,8 +6,6 @@ use std::fs;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actix_web::web::Data;
-use actix_web::{HttpResponse, get};
 use orgman_domain::ports::{Outbox, OutboxSink};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -16,7 +14,6 @@ use prometheus::{
 
 use super::Dependencies;
 use super::health::Health;
-use crate::state::AppState;
 
 /// Every metric family the service exposes.
 pub(crate) struct Metrics {
@@ -288,7 +285,7 @@ impl Metrics {
     }
 
     /// Reads the adapters' figures into the metric families.
-    async fn refresh(&self, deps: &Dependencies) {
+    pub(crate) async fn refresh(&self, deps: &Dependencies) {
         if let Some(spicedb) = &deps.spicedb {
             catch_up(
                 &self.spicedb_restorations.with_label_values::<&str>(&[]),
@@ -425,38 +422,9 @@ impl Metrics {
         }
     }
 
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut buffer = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
     }
-}
-
-/// Prometheus text exposition.
-#[get("/actuator/metrics")]
-pub(crate) async fn metrics(state: Data<AppState>) -> HttpResponse {
-    state.metrics.refresh(&state.dependencies).await;
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.encode())
-}
-
-/// Version, git commit and build time.
-#[get("/actuator/info")]
-pub(crate) async fn info() -> HttpResponse {
-    let built: i64 = env!("ORGMAN_BUILD_UNIX_TIME").parse().unwrap_or(0);
-    let time = time::OffsetDateTime::from_unix_timestamp(built)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
-    HttpResponse::Ok().json(serde_json::json!({
-        "app": {"name": "orgman", "description": "Organization Manager"},
-        "build": {
-            "version": env!("CARGO_PKG_VERSION"),
-            "commit": env!("ORGMAN_GIT_COMMIT"),
-            "time": time,
-        }
-    }))
 }

@@ -1,6 +1,7 @@
 //! The API's routes. Each handler turns its request into domain values,
 //! calls one use case, and turns the result into a response.
 
+pub(crate) mod actuator;
 pub(crate) mod audit;
 pub(crate) mod domains;
 pub(crate) mod invitations;
@@ -96,5 +97,5 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(sso::update_installation)
         .service(sso::delete_installation)
         .service(sso::test_installation)
-        .service(crate::operability::components::platform_components);
+        .service(actuator::platform_components);
 }
