@@ -905,7 +905,12 @@ impl OrganizationService {
         self.get(actor, id).await
     }
 
-    /// Non-members get `NotFound`; members lacking `permission` `Forbidden`.
+    /// The one authorization of every use case: platform administrators
+    /// may do everything (the only place that rule is applied before an
+    /// authorizer would be asked); anyone else is asked about `permission`
+    /// once. Only a refusal asks again, whether the actor may see the
+    /// organization at all: non-members get `NotFound`, members lacking
+    /// `permission` `Forbidden`.
     async fn authorize(
         &self,
         actor: &Actor,
@@ -916,17 +921,19 @@ impl OrganizationService {
             return Ok(());
         }
         let user = actor.user_id();
-        let view = self.ports.cache.decision(id, user, Permission::View).await;
-        if !self.decide(actor, id, Permission::View, view).await? {
+        let decision = self.ports.cache.decision(id, user, permission).await;
+        if self.decide(actor, id, permission, decision).await? {
+            return Ok(());
+        }
+        if permission == Permission::View {
             return Err(OrgError::NotFound);
         }
-        if permission != Permission::View {
-            let decision = self.ports.cache.decision(id, user, permission).await;
-            if !self.decide(actor, id, permission, decision).await? {
-                return Err(OrgError::Forbidden { permission });
-            }
+        let view = self.ports.cache.decision(id, user, Permission::View).await;
+        if self.decide(actor, id, Permission::View, view).await? {
+            Err(OrgError::Forbidden { permission })
+        } else {
+            Err(OrgError::NotFound)
         }
-        Ok(())
     }
 
     /// The authorizer's decision, from the cache when it holds one (an

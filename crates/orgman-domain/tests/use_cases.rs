@@ -1034,3 +1034,52 @@ fn provisioning_keeps_a_user_whose_address_another_user_holds() {
     assert_eq!(without.email, None);
     assert!(block_on(w.memory.store.user(second)).unwrap().is_some());
 }
+
+#[test]
+fn an_authorizer_is_asked_once_per_use_case_and_never_about_platform_admins() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let w = World::new();
+    let external = Arc::new(External {
+        inner: orgman_domain::ports::RoleAuthorizer::new(
+            w.memory.store.clone(),
+            Arc::new(orgman_domain::ports::NoCache),
+        ),
+        checks: Default::default(),
+    });
+    // No cache: every decision is asked for.
+    let service = OrganizationService::new(
+        orgman_domain::ServicePorts {
+            authorizer: external.clone(),
+            cache: Arc::new(orgman_domain::ports::NoCache),
+            ..w.memory.ports()
+        },
+        ServiceSettings::default(),
+    );
+    let owner = w.user("owner");
+    let (member, stranger) = (w.user("member"), w.user("stranger"));
+    let org = w.org_owned_by("acme", &owner);
+    let asked = || external.checks.load(Ordering::SeqCst);
+
+    let before = asked();
+    block_on(service.add_member(&w.admin, org.id(), member.user_id(), OrgRole::Member)).unwrap();
+    block_on(service.rename(&w.admin, org.id(), name("Acme by admin"), None)).unwrap();
+    assert_eq!(asked(), before, "platform admins are decided by the domain");
+
+    // A permitted write: one question.
+    let before = asked();
+    block_on(service.rename(&owner, org.id(), name("Acme by owner"), None)).unwrap();
+    assert_eq!(asked(), before + 1);
+    // A refused one asks again, to tell a member (403) from a stranger (404).
+    let before = asked();
+    assert!(matches!(
+        block_on(service.rename(&member, org.id(), name("No"), None)),
+        Err(OrgError::Forbidden { .. })
+    ));
+    assert_eq!(asked(), before + 2);
+    assert_eq!(
+        block_on(service.rename(&stranger, org.id(), name("No"), None)),
+        Err(OrgError::NotFound)
+    );
+}

@@ -20,6 +20,11 @@ pub trait Authorizer: Send + Sync {
     /// must reflect every change whose events were already passed to
     /// [`Authorizer::apply`] (read-your-writes).
     ///
+    /// The use cases never ask about platform administrators: they may do
+    /// everything, which the domain decides once, before asking
+    /// ([`permits`]). An authorizer answers for the organization's
+    /// relationships only.
+    ///
     /// # Errors
     /// [`AuthzError::Unavailable`] when the decision cannot be made; callers
     /// fail closed.
@@ -89,9 +94,6 @@ impl Authorizer for RoleAuthorizer {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
-        if actor.is_platform_admin() {
-            return Ok(true);
-        }
         let role = cached_role(&*self.cache, &*self.members, organization, actor.user_id())
             .await
             .map_err(|error| match error {
@@ -152,18 +154,16 @@ impl Authorizer for SyncGuard {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
-        if !actor.is_platform_admin() {
-            let in_doubt = self
-                .outbox
-                .has_undelivered(OutboxSink::Authorizer, organization, self.grace)
-                .await
-                .map_err(|error| AuthzError::Unavailable(error.to_string()))?;
-            if in_doubt {
-                return Err(AuthzError::Unavailable(
-                    "this organization's authorization data is being synchronized; retry shortly"
-                        .into(),
-                ));
-            }
+        let in_doubt = self
+            .outbox
+            .has_undelivered(OutboxSink::Authorizer, organization, self.grace)
+            .await
+            .map_err(|error| AuthzError::Unavailable(error.to_string()))?;
+        if in_doubt {
+            return Err(AuthzError::Unavailable(
+                "this organization's authorization data is being synchronized; retry shortly"
+                    .into(),
+            ));
         }
         self.inner.check(actor, organization, permission).await
     }
