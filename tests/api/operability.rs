@@ -181,6 +181,13 @@ async fn metrics_expose_every_family() {
     ] {
         assert!(text.contains(family), "missing {family}");
     }
+    // Process figures are real: this process holds megabytes.
+    let resident: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("orgman_process_resident_memory_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("resident memory reported");
+    assert!(resident > 1_000_000.0, "{resident}");
     // Routes are labelled by template, not by id.
     assert!(text.contains(r#"orgman_http_requests_total{method="GET",route="/api/v1/organizations/{id}",status="200"} 3"#), "{text}");
     assert!(text.contains(r#"route="/api/v1/organizations/{id}",status="404"} 1"#));

@@ -5,9 +5,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::operability::Dependencies;
 use crate::operability::components::ComponentMonitor;
+use crate::operability::health::Probe;
 use crate::operability::metrics::Metrics;
+use crate::operability::{Dependencies, Figures};
 use crate::routes::actuator;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -131,15 +132,22 @@ impl Application {
         let listener = TcpListener::bind((config.address.as_str(), config.port))
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
+        let mut probes: Vec<Arc<dyn Probe>> = vec![adapters.store.clone()];
+        probes.extend(adapters.redis.clone().map(|p| p as Arc<dyn Probe>));
+        probes.extend(adapters.kafka.clone().map(|p| p as Arc<dyn Probe>));
+        probes.extend(adapters.spicedb.clone().map(|p| p as Arc<dyn Probe>));
+        probes.push(adapters.verifier.clone());
         let dependencies = Dependencies {
-            store: adapters.store.clone(),
-            redis: adapters.redis,
-            kafka: adapters.kafka,
-            spicedb: adapters.spicedb,
-            keycloak: adapters.keycloak,
-            verifier: adapters.verifier.clone(),
-            relays: sync.relays,
+            probes,
             required: config.health_required.clone(),
+            figures: Figures {
+                store: adapters.store.clone(),
+                redis: adapters.redis,
+                spicedb: adapters.spicedb,
+                keycloak: adapters.keycloak,
+                verifier: adapters.verifier.clone(),
+                relays: sync.relays,
+            },
         };
         let state = web::Data::new(AppState {
             service: use_cases.organizations,

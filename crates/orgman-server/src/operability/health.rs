@@ -8,7 +8,14 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use async_trait::async_trait;
+use orgman_kafka::KafkaPublisher;
+use orgman_postgres::PgStore;
+use orgman_redis::RedisCache;
+use orgman_spicedb::SpiceDbAuthorizer;
+
 use super::Dependencies;
+use crate::auth::TokenVerifier;
 
 /// How long one dependency may take to answer a health probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -58,54 +65,93 @@ where
     ComponentHealth { status, details }
 }
 
-/// One pending health probe.
-type Probe<'a> = std::pin::Pin<Box<dyn Future<Output = ComponentHealth> + 'a>>;
+/// A dependency health looks at.
+#[async_trait]
+pub(crate) trait Probe: Send + Sync {
+    /// Its name among `/actuator/health`'s components.
+    fn component(&self) -> &'static str;
+
+    /// Whether it answers; the error goes to the log only.
+    async fn ping(&self) -> Result<(), String>;
+
+    /// Figures shown beside its status.
+    fn details(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+}
+
+#[async_trait]
+impl Probe for PgStore {
+    fn component(&self) -> &'static str {
+        "database"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        PgStore::ping(self).await.map_err(|e| e.to_string())
+    }
+    fn details(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let pool = self.pool_status();
+        vec![
+            ("poolSize", serde_json::json!(pool.size)),
+            ("poolIdle", serde_json::json!(pool.idle)),
+        ]
+    }
+}
+
+#[async_trait]
+impl Probe for RedisCache {
+    fn component(&self) -> &'static str {
+        "redis"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        RedisCache::ping(self).await
+    }
+}
+
+#[async_trait]
+impl Probe for KafkaPublisher {
+    fn component(&self) -> &'static str {
+        "kafka"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        KafkaPublisher::ping(self).await.map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Probe for SpiceDbAuthorizer {
+    fn component(&self) -> &'static str {
+        "spicedb"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        SpiceDbAuthorizer::ping(self)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl Probe for TokenVerifier {
+    fn component(&self) -> &'static str {
+        "identityProvider"
+    }
+    async fn ping(&self) -> Result<(), String> {
+        self.probe().await.map_err(|e| e.to_string())
+    }
+}
 
 /// Probes every configured dependency at once.
 pub(crate) async fn check(deps: &Dependencies) -> Health {
-    let required = |name: &str| deps.required.contains(name);
-    let mut probes: Vec<(String, Probe<'_>)> = Vec::new();
-    probes.push((
-        "database".into(),
-        Box::pin(probe(required("database"), deps.store.ping())),
-    ));
-    if let Some(redis) = &deps.redis {
-        probes.push((
-            "redis".into(),
-            Box::pin(probe(required("redis"), redis.ping())),
-        ));
-    }
-    if let Some(kafka) = &deps.kafka {
-        probes.push((
-            "kafka".into(),
-            Box::pin(probe(required("kafka"), kafka.ping())),
-        ));
-    }
-    if let Some(spicedb) = &deps.spicedb {
-        probes.push((
-            "spicedb".into(),
-            Box::pin(probe(required("spicedb"), spicedb.ping())),
-        ));
-    }
-    probes.push((
-        "identityProvider".into(),
-        Box::pin(probe(required("identityProvider"), deps.verifier.probe())),
-    ));
-    let (names, futures): (Vec<_>, Vec<_>) = probes.into_iter().unzip();
-    let results = join_all(futures).await;
-    let mut components = BTreeMap::new();
-    for (name, mut health) in names.into_iter().zip(results) {
-        if name == "database" {
-            let pool = deps.store.pool_status();
-            health
-                .details
-                .insert("poolSize", serde_json::json!(pool.size));
-            health
-                .details
-                .insert("poolIdle", serde_json::json!(pool.idle));
-        }
-        components.insert(name, health);
-    }
+    let probes = deps.probes.iter().map(|dependency| async move {
+        let mut health = probe(
+            deps.required.contains(dependency.component()),
+            dependency.ping(),
+        )
+        .await;
+        health.details.extend(dependency.details());
+        (dependency.component().to_owned(), health)
+    });
+    let components: BTreeMap<String, ComponentHealth> =
+        join_all(probes).await.into_iter().collect();
     let down_required = components
         .iter()
         .any(|(name, c)| c.status == "DOWN" && deps.required.contains(name.as_str()));

@@ -2,7 +2,6 @@
 //! recorded as requests finish; the adapters' own counters (pool, outbox,
 //! relays, cache, identity provider) are read when the endpoint is scraped.
 
-use std::fs;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use super::Dependencies;
+use super::Figures;
 use super::health::Health;
 
 /// Every metric family the service exposes.
@@ -36,10 +35,6 @@ pub(crate) struct Metrics {
     purged: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
-    process_resident: IntGauge,
-    process_fds: IntGauge,
-    process_cpu: GaugeVec,
-    process_start: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -95,13 +90,13 @@ impl Metrics {
         build
             .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("ORGMAN_GIT_COMMIT")])
             .set(1);
-        let process_cpu = GaugeVec::new(
-            Opts::new("process_cpu_seconds_total", "CPU time used, in seconds."),
-            &["mode"],
-        )
-        .expect("valid metric");
+        // CPU, memory, file descriptors, threads and start time, read by
+        // the client library from /proc with the system's page size and
+        // clock tick (Linux; nothing elsewhere).
         registry
-            .register(Box::new(process_cpu.clone()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .expect("unique metric");
         let int = |name: &str, help: &str| {
             let metric = IntGauge::new(name, help).expect("valid metric");
@@ -223,16 +218,6 @@ impl Metrics {
                 "Whether a platform component answered its last probe as up.",
                 &["component"],
             ),
-            process_resident: int(
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-            ),
-            process_fds: int("process_open_fds", "Open file descriptors."),
-            process_cpu,
-            process_start: int(
-                "process_start_time_seconds",
-                "Start time of the process since the Unix epoch, in seconds.",
-            ),
             registry,
         }
     }
@@ -285,7 +270,7 @@ impl Metrics {
     }
 
     /// Reads the adapters' figures into the metric families.
-    pub(crate) async fn refresh(&self, deps: &Dependencies) {
+    pub(crate) async fn refresh(&self, deps: &Figures) {
         if let Some(spicedb) = &deps.spicedb {
             catch_up(
                 &self.spicedb_restorations.with_label_values::<&str>(&[]),
@@ -370,55 +355,6 @@ impl Metrics {
                 &self.identity_requests.with_label_values(&["admin"]),
                 keycloak.admin_requests(),
             );
-        }
-        self.refresh_process();
-    }
-
-    /// Process figures from /proc (Linux).
-    fn refresh_process(&self) {
-        let page = 4096_i64;
-        let ticks = 100.0_f64;
-        if let Ok(statm) = fs::read_to_string("/proc/self/statm") {
-            if let Some(resident) = statm
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<i64>().ok())
-            {
-                self.process_resident.set(resident * page);
-            }
-        }
-        if let Ok(fds) = fs::read_dir("/proc/self/fd") {
-            self.process_fds.set(fds.count() as i64);
-        }
-        if let Ok(stat) = fs::read_to_string("/proc/self/stat") {
-            // Fields after the command name (which may hold spaces).
-            let fields: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            let field = |n: usize| {
-                fields
-                    .get(n)
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0)
-            };
-            self.process_cpu
-                .with_label_values(&["user"])
-                .set(field(11) / ticks);
-            self.process_cpu
-                .with_label_values(&["system"])
-                .set(field(12) / ticks);
-            let boot = fs::read_to_string("/proc/stat").ok().and_then(|s| {
-                s.lines().find_map(|l| {
-                    l.strip_prefix("btime ")
-                        .and_then(|v| v.trim().parse::<f64>().ok())
-                })
-            });
-            if let Some(boot) = boot {
-                self.process_start.set((boot + field(19) / ticks) as i64);
-            }
         }
     }
 

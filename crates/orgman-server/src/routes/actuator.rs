@@ -74,7 +74,7 @@ pub(crate) async fn readiness(state: Data<AppState>) -> HttpResponse {
 /// Prometheus text exposition.
 #[get("/actuator/metrics")]
 pub(crate) async fn metrics(state: Data<AppState>) -> HttpResponse {
-    state.metrics.refresh(&state.dependencies).await;
+    state.metrics.refresh(&state.dependencies.figures).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.encode())
