@@ -109,3 +109,26 @@ async fn spicedb_reconcile_fills_an_empty_spicedb_then_finds_nothing_to_fix() {
         "{unconfigured}"
     );
 }
+
+#[test]
+fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
+    let run_bare = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_orgman-server"))
+            .args(args)
+            .env_clear()
+            .output()
+            .expect("the binary runs")
+    };
+    for flag in ["--help", "-h", "help"] {
+        let output = run_bare(&[flag]);
+        assert!(output.status.success(), "{flag}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        for command in ["migrate", "secrets rotate", "spicedb reconcile"] {
+            assert!(text.contains(command), "{flag}: {text}");
+        }
+    }
+    // Without configuration anything else stops with a configuration error.
+    let output = run_bare(&["migrate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("configuration error"));
+}

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::operability::components::ComponentMonitor;
-use crate::operability::health::Probe;
 use crate::operability::metrics::Metrics;
-use crate::operability::{Dependencies, Figures};
 use crate::routes::actuator;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -84,13 +82,7 @@ impl Application {
         // rustls needs one process-wide crypto provider before any client.
         let _ = rustls::crypto::ring::default_provider().install_default();
         if config.migrate_on_start {
-            let applied = migrate::run_pending(config.database.url())
-                .await
-                .with_context(|| format!("migrating {}", config.database.redacted_url()))?;
-            tracing::info!(
-                applied = applied.len(),
-                "database migrations: update has been successful"
-            );
+            migrate_on_start(&config).await?;
         }
         let metrics = Arc::new(Metrics::new());
         let adapters = Adapters::connect(&config)?;
@@ -101,54 +93,21 @@ impl Application {
             "bearer tokens: access tokens of this issuer whose aud includes the audience are accepted"
         );
         let mut background = Vec::new();
-        // The identity provider's keys load in the background; a token that
-        // arrives first has them fetched on demand (or gets 503).
-        let warming = adapters.verifier.clone();
-        let issuer = config.auth.issuer();
-        background.push(tokio::spawn(async move {
-            if let Err(error) = warming.warm_up().await {
-                tracing::warn!(%error, %issuer, "identity provider keys not loaded yet");
-            }
-        }));
         let sync = Sync::start(&config, &adapters, &metrics, &mut background).await;
         let use_cases = UseCases::build(&config, &adapters, &sync)?;
-        if let Some(interval) = config.purge_interval {
-            background.push(spawn_purger(
-                use_cases.organizations.clone(),
-                metrics.clone(),
-                interval,
-            ));
-        }
-        // Watching the platform's other components.
         let components = Arc::new(ComponentMonitor::default());
-        if !config.platform_components.is_empty() {
-            background.push(components.spawn(
-                config.platform_components.clone(),
-                config.platform_components_interval,
-                metrics.clone(),
-            ));
-        }
+        background.extend(spawn_watchers(
+            &config,
+            &adapters,
+            &use_cases,
+            &metrics,
+            &components,
+        ));
 
         let listener = TcpListener::bind((config.address.as_str(), config.port))
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
-        let mut probes: Vec<Arc<dyn Probe>> = vec![adapters.store.clone()];
-        probes.extend(adapters.redis.clone().map(|p| p as Arc<dyn Probe>));
-        probes.extend(adapters.kafka.clone().map(|p| p as Arc<dyn Probe>));
-        probes.extend(adapters.spicedb.clone().map(|p| p as Arc<dyn Probe>));
-        probes.push(adapters.verifier.clone());
-        let dependencies = Dependencies {
-            probes,
-            required: config.health_required.clone(),
-            figures: Figures {
-                store: adapters.store.clone(),
-                redis: adapters.redis,
-                spicedb: adapters.spicedb,
-                keycloak: adapters.keycloak,
-                verifier: adapters.verifier.clone(),
-                relays: sync.relays,
-            },
-        };
+        let dependencies = adapters.dependencies(sync.relays, config.health_required.clone());
         let state = web::Data::new(AppState {
             service: use_cases.organizations,
             sso: use_cases.sso,
@@ -188,6 +147,53 @@ impl Application {
         }
         result
     }
+}
+
+async fn migrate_on_start(config: &Config) -> anyhow::Result<()> {
+    let applied = migrate::run_pending(config.database.url())
+        .await
+        .with_context(|| format!("migrating {}", config.database.redacted_url()))?;
+    tracing::info!(
+        applied = applied.len(),
+        "database migrations: update has been successful"
+    );
+    Ok(())
+}
+
+/// The tasks that watch rather than serve: the identity provider's keys
+/// (loaded in the background; a token that arrives first has them fetched
+/// on demand, or gets 503), the purger of organizations whose grace period
+/// ended, and the monitor of the platform's other components.
+fn spawn_watchers(
+    config: &Config,
+    adapters: &Adapters,
+    use_cases: &UseCases,
+    metrics: &Arc<Metrics>,
+    components: &Arc<ComponentMonitor>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let warming = adapters.verifier.clone();
+    let issuer = config.auth.issuer();
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = warming.warm_up().await {
+            tracing::warn!(%error, %issuer, "identity provider keys not loaded yet");
+        }
+    }));
+    if let Some(interval) = config.purge_interval {
+        tasks.push(spawn_purger(
+            use_cases.organizations.clone(),
+            metrics.clone(),
+            interval,
+        ));
+    }
+    if !config.platform_components.is_empty() {
+        tasks.push(components.spawn(
+            config.platform_components.clone(),
+            config.platform_components_interval,
+            metrics.clone(),
+        ));
+    }
+    tasks
 }
 
 /// The HTTP server over the application state: the documented API routes,

@@ -13,9 +13,27 @@ use std::process::ExitCode;
 
 use orgman_server::{Application, Config, telemetry};
 
+const USAGE: &str = "\
+Usage:
+  orgman-server                                   serve the API
+  orgman-server migrate [status|up|down [N]|redo] [--dry-run]
+  orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
+  orgman-server spicedb reconcile                 recompute SpiceDB's relationships
+  orgman-server --help                            this text (needs no configuration)
+
+Configuration comes from the environment; see docs/configuration.md.
+";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        args.first().map(String::as_str),
+        Some("-h" | "--help" | "help")
+    ) {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_env(|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {

@@ -1,6 +1,7 @@
 //! The parts the composition root puts together: adapters, the
 //! synchronization of the outbox's consumers, and the use cases.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +26,10 @@ use crate::background::{
     Pacing, RelayWake, spawn_outbox_pruner, spawn_relay, spawn_spicedb_keeper,
 };
 use crate::config::Config;
+use crate::operability::health::Probe;
 use crate::operability::metered::MeteredAuthorizer;
 use crate::operability::metrics::Metrics;
+use crate::operability::{Dependencies, Figures};
 
 /// Every adapter, built from the configuration. Nothing here waits for a
 /// dependency to answer: connections open on first use.
@@ -41,6 +44,32 @@ pub(crate) struct Adapters {
 }
 
 impl Adapters {
+    /// What health and metrics look at: one probe per configured
+    /// dependency, and the adapters whose own figures metrics read.
+    pub(crate) fn dependencies(
+        &self,
+        relays: Vec<Arc<OutboxRelay>>,
+        required: BTreeSet<String>,
+    ) -> Dependencies {
+        let mut probes: Vec<Arc<dyn Probe>> = vec![self.store.clone()];
+        probes.extend(self.redis.clone().map(|p| p as Arc<dyn Probe>));
+        probes.extend(self.kafka.clone().map(|p| p as Arc<dyn Probe>));
+        probes.extend(self.spicedb.clone().map(|p| p as Arc<dyn Probe>));
+        probes.push(self.verifier.clone());
+        Dependencies {
+            probes,
+            required,
+            figures: Figures {
+                store: self.store.clone(),
+                redis: self.redis.clone(),
+                spicedb: self.spicedb.clone(),
+                keycloak: self.keycloak.clone(),
+                verifier: self.verifier.clone(),
+                relays,
+            },
+        }
+    }
+
     /// Builds the adapters.
     ///
     /// # Errors
