@@ -10,9 +10,14 @@ use crate::id::{OrganizationId, SsoConfigId};
 use crate::user::ClientSecret;
 
 /// An identity provider's issuer: `https://` (or `http://` to a loopback
-/// host, for development, when allowed), at most 500 characters.
+/// host, for development, when allowed), at most 500 characters. Parsed as
+/// HTTP clients parse URLs (WHATWG, the `url` crate), so the host checked
+/// here is the host a client would call.
 #[derive(Clone, PartialEq, Eq)]
-pub struct IssuerUrl(String);
+pub struct IssuerUrl {
+    text: String,
+    host: String,
+}
 
 impl IssuerUrl {
     /// Checks the rule.
@@ -20,33 +25,46 @@ impl IssuerUrl {
     /// # Errors
     /// [`ValidationError::IssuerUrlInvalid`].
     pub fn parse(raw: &str, allow_http_loopback: bool) -> Result<Self, ValidationError> {
-        let url = raw.trim().trim_end_matches('/');
+        let text = raw.trim().trim_end_matches('/');
         let invalid = |reason| Err(ValidationError::IssuerUrlInvalid { reason });
-        if url.len() > 500 {
+        if text.len() > 500 {
             return invalid("must be at most 500 characters");
         }
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return invalid("must not contain spaces");
         }
-        // A WHATWG parser (what HTTP clients use) reads `\` as `/`, so
-        // `https://10.0.0.5\x.example` would name another host than the
-        // one checked here.
-        if url.contains('\\') {
+        // The WHATWG parser reads `\` as `/`: refused, so that the text
+        // shown and stored reads as the URL that is called.
+        if text.contains('\\') {
             return invalid("must not contain backslashes");
         }
-        let (scheme, rest) = match url.split_once("://") {
-            Some(parts) => parts,
-            None => return invalid("must be an absolute URL"),
+        let Ok(url) = url::Url::parse(text) else {
+            return invalid("must be an absolute URL");
         };
-        let host = host_of(rest);
-        if host.is_empty() || rest.contains('@') || rest.contains('#') || rest.contains('?') {
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let plain = url.username().is_empty()
+            && url.password().is_none()
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && !text.ends_with('?')
+            && !text.contains('#');
+        if host.is_empty() || !plain {
             return invalid(
                 "must be scheme://host[:port][/path] without credentials, query or fragment",
             );
         }
-        match scheme {
-            "https" => Ok(Self(url.to_owned())),
-            "http" if allow_http_loopback && is_loopback(host) => Ok(Self(url.to_owned())),
+        let issuer = Self {
+            text: text.to_owned(),
+            host,
+        };
+        match url.scheme() {
+            "https" => Ok(issuer),
+            "http" if allow_http_loopback && is_loopback(&url) => Ok(issuer),
             "http" => invalid("must use https (http only for loopback in development)"),
             _ => invalid("must use https"),
         }
@@ -54,43 +72,45 @@ impl IssuerUrl {
 
     /// Restores a stored value without re-checking the scheme rule.
     pub fn from_stored(stored: String) -> Self {
-        Self(stored)
+        let host = url::Url::parse(&stored)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        Self { text: stored, host }
     }
 
     /// The URL as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The host (without port or brackets).
+    /// The host (without port or brackets), as an HTTP client reads it.
     pub fn host(&self) -> &str {
-        host_of(self.0.split_once("://").map_or("", |(_, rest)| rest))
+        &self.host
     }
 }
 
-fn host_of(rest: &str) -> &str {
-    let authority = rest.split('/').next().unwrap_or("");
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
     }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
 impl fmt::Debug for IssuerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IssuerUrl({:?})", self.0)
+        write!(f, "IssuerUrl({:?})", self.text)
     }
 }
 
 impl fmt::Display for IssuerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -164,3 +184,71 @@ pub(crate) fn text(
 
 /// Where a configuration belongs: one organization, or the installation.
 pub type SsoScope = Option<OrganizationId>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(raw: &str, allow_http_loopback: bool) -> bool {
+        IssuerUrl::parse(raw, allow_http_loopback).is_err()
+    }
+
+    #[test]
+    fn issuers_are_https_urls_without_credentials_query_or_fragment() {
+        let issuer = IssuerUrl::parse(" https://idp.example:8443/realms/acme/ ", false).unwrap();
+        assert_eq!(issuer.as_str(), "https://idp.example:8443/realms/acme");
+        assert_eq!(issuer.host(), "idp.example");
+        assert_eq!(
+            IssuerUrl::parse("https://[2001:db8::1]/x", false)
+                .unwrap()
+                .host(),
+            "2001:db8::1"
+        );
+        for bad in [
+            "idp.example",
+            "ftp://idp.example",
+            "http://idp.example",
+            "https://user:pw@idp.example",
+            "https://user@idp.example",
+            "https://idp.example/?q=1",
+            "https://idp.example/#f",
+            "https://10.0.0.5\\x.example",
+            "https://idp .example",
+            "https://",
+        ] {
+            assert!(refused(bad, true), "{bad}");
+        }
+        assert!(refused(
+            &format!("https://{}.example", "a".repeat(500)),
+            false
+        ));
+    }
+
+    #[test]
+    fn plain_http_only_to_a_loopback_host_and_only_when_allowed() {
+        for loopback in [
+            "http://localhost:8080/realms/dev",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:9000",
+        ] {
+            assert!(IssuerUrl::parse(loopback, true).is_ok(), "{loopback}");
+            assert!(refused(loopback, false), "{loopback}");
+        }
+        // Names that only look like loopback are not.
+        for disguised in [
+            "http://127.0.0.1.evil.example",
+            "http://127.evil.example",
+            "http://localhost.evil.example",
+        ] {
+            assert!(refused(disguised, true), "{disguised}");
+        }
+    }
+
+    #[test]
+    fn a_stored_issuer_keeps_its_text_and_finds_its_host() {
+        let stored = IssuerUrl::from_stored("https://idp.example/realms/a".into());
+        assert_eq!(stored.as_str(), "https://idp.example/realms/a");
+        assert_eq!(stored.host(), "idp.example");
+    }
+}

@@ -244,14 +244,16 @@ impl TokenVerifier {
     /// # Errors
     /// [`AuthError::ProviderUnavailable`].
     pub async fn probe(&self) -> Result<(), AuthError> {
-        let url = format!("{}/.well-known/openid-configuration", self.config.issuer());
-        self.http
-            .get(&url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map(drop)
-            .map_err(|e| AuthError::ProviderUnavailable(e.to_string()))
+        self.discover().await.map(drop)
+    }
+
+    /// The provider's discovery document: the one place it is fetched.
+    async fn discover(&self) -> Result<Discovery, AuthError> {
+        self.get_json(&format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer()
+        ))
+        .await
     }
 
     /// Whether the key set has been loaded at least once (for health).
@@ -394,12 +396,7 @@ impl TokenVerifier {
     }
 
     async fn fetch_keys(&self) -> Result<(String, HashMap<String, DecodingKey>), AuthError> {
-        let discovery: Discovery = self
-            .get_json(&format!(
-                "{}/.well-known/openid-configuration",
-                self.config.issuer()
-            ))
-            .await?;
+        let discovery = self.discover().await?;
         let jwks: JwkSet = self.get_json(&discovery.jwks_uri).await?;
         let keys: HashMap<String, DecodingKey> = jwks
             .keys
