@@ -5,6 +5,15 @@
 //! diesel's own tooling uses, so either tool can take over. Every run holds a
 //! PostgreSQL advisory lock, so replicas starting together apply each
 //! migration exactly once; each migration runs in its own transaction.
+//!
+//! Why not `diesel_migrations` through diesel-async's harness: that harness
+//! (`AsyncMigrationHarness`, behind diesel-async's `migrations` feature,
+//! in the 0.9 line this workspace uses) drives diesel's synchronous runner with
+//! `tokio::task::block_in_place`, which panics on a current-thread runtime
+//! (every plain `#[tokio::test]` that applies migrations); it takes no
+//! advisory lock, so two replicas starting together would race; and it has
+//! no dry run. This runner is those three things on top of the same table
+//! and directory layout, in about two hundred lines.
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::{ConnectionError, QueryableByName};
