@@ -131,6 +131,26 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
+    // The UI loads the document the service serves.
+    let initializer = app
+        .request(Method::GET, "/swagger-ui/swagger-initializer.js", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("/api-docs/openapi.json"),
+        "{initializer}"
+    );
+    let document = app
+        .request(Method::GET, "/api-docs/openapi.json", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.headers()["content-type"], "application/json");
+    assert_eq!(body(document).await["info"]["title"], "orgman");
 }
 
 #[tokio::test]

@@ -200,11 +200,17 @@ fn spawn_watchers(
 /// Swagger UI, the actuator, 405/404 answers for everything else, and the
 /// request context middleware.
 fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    // The document is built once and shared by the workers as JSON bytes:
+    // built per worker it held megabytes of schemas in each.
+    let api = api_document();
+    let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
+    let document = web::Bytes::from(serde_json::to_vec(&api).map_err(std::io::Error::other)?);
+    drop(api);
     let server = HttpServer::new(move || {
         let json_limit = 256 * 1024;
-        let (app, api) = App::new()
-            .into_utoipa_app()
-            .openapi(ApiDoc::openapi())
+        let routes = routes.clone();
+        let document = document.clone();
+        let app = App::new()
             .app_data(state.clone())
             .app_data(
                 web::JsonConfig::default()
@@ -217,53 +223,78 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
             .app_data(web::QueryConfig::default().error_handler(|error, _| {
                 ApiError::bad_request("invalid-query-parameter", error.to_string()).into()
             }))
-            .configure(crate::routes::configure)
-            .split_for_parts();
-        let mut api = api;
-        document_errors(&mut api);
-        let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
-        app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api))
-            .service(actuator::overall)
-            .service(actuator::liveness)
-            .service(actuator::readiness)
-            .service(actuator::metrics)
-            .service(actuator::info)
-            .default_service(web::to(move |req: actix_web::HttpRequest| {
-                let routes = routes.clone();
-                async move {
-                    match routes.allowed(req.path()) {
-                        // A known path, another method: 405 with Allow.
-                        Some(allowed) => {
-                            let mut response = HttpResponse::from_error(ApiError::new(
-                                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                                "method-not-allowed",
-                                "Method not allowed",
-                                format!(
-                                    "{} {} is not served; allowed: {allowed}",
-                                    req.method(),
-                                    req.path()
-                                ),
-                            ));
-                            if let Ok(value) = HeaderValue::from_str(&allowed) {
-                                response
-                                    .headers_mut()
-                                    .insert(actix_web::http::header::ALLOW, value);
-                            }
-                            response
-                        }
-                        None => HttpResponse::from_error(ApiError::not_found(
-                            "route-not-found",
-                            "no such route",
-                        )),
+            .configure(crate::routes::configure_serving)
+            .route(
+                OPENAPI_PATH,
+                web::get().to(move || {
+                    let document = document.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(document)
                     }
+                }),
+            );
+        app.service(
+            SwaggerUi::new("/swagger-ui/{_:.*}")
+                .config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
+        )
+        .service(actuator::overall)
+        .service(actuator::liveness)
+        .service(actuator::readiness)
+        .service(actuator::metrics)
+        .service(actuator::info)
+        .default_service(web::to(move |req: actix_web::HttpRequest| {
+            let routes = routes.clone();
+            async move {
+                match routes.allowed(req.path()) {
+                    // A known path, another method: 405 with Allow.
+                    Some(allowed) => {
+                        let mut response = HttpResponse::from_error(ApiError::new(
+                            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                            "method-not-allowed",
+                            "Method not allowed",
+                            format!(
+                                "{} {} is not served; allowed: {allowed}",
+                                req.method(),
+                                req.path()
+                            ),
+                        ));
+                        if let Ok(value) = HeaderValue::from_str(&allowed) {
+                            response
+                                .headers_mut()
+                                .insert(actix_web::http::header::ALLOW, value);
+                        }
+                        response
+                    }
+                    None => HttpResponse::from_error(ApiError::not_found(
+                        "route-not-found",
+                        "no such route",
+                    )),
                 }
-            }))
-            .wrap(from_fn(request_context))
+            }
+        }))
+        .wrap(from_fn(request_context))
     })
     .shutdown_timeout(30)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Where the OpenAPI document is served.
+const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
+/// The OpenAPI document: the routes document themselves while registering
+/// on an app that is then dropped.
+fn api_document() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    document_errors(&mut api);
+    api
 }
 
 /// Makes the document say what error answers really are: every error is

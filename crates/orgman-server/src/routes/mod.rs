@@ -51,51 +51,66 @@ pub(crate) fn page<K: From<uuid::Uuid>>(query: &PageQuery) -> PageRequest<K> {
     )
 }
 
-/// Every API route, documented for OpenAPI as it is registered.
+/// Every API route, once: `$config` is actix's or utoipa's service
+/// configuration, which both register a service the same way.
+macro_rules! every_route {
+    ($config:expr) => {
+        $config
+            .service(organizations::list_organizations)
+            .service(organizations::create_organization)
+            .service(organizations::my_organizations)
+            .service(organizations::current_organization)
+            .service(organizations::get_organization)
+            .service(organizations::update_organization)
+            .service(organizations::set_member_limit)
+            .service(organizations::suspend)
+            .service(organizations::reactivate)
+            .service(organizations::request_deletion)
+            .service(organizations::restore)
+            .service(organizations::purge)
+            .service(invitations::invite)
+            .service(invitations::list)
+            .service(invitations::revoke)
+            .service(invitations::resend)
+            .service(invitations::accept)
+            .service(domains::claim)
+            .service(domains::list)
+            .service(domains::verify)
+            .service(domains::set_policy)
+            .service(domains::remove)
+            .service(audit::organization_events)
+            .service(audit::all_events)
+            .service(members::list_members)
+            .service(members::add_member)
+            .service(members::import_members)
+            .service(members::change_role)
+            .service(members::remove_member)
+            .service(users::me)
+            .service(users::register)
+            .service(sso::list_org)
+            .service(sso::create_org)
+            .service(sso::get_org)
+            .service(sso::update_org)
+            .service(sso::delete_org)
+            .service(sso::test_org)
+            .service(sso::list_installation)
+            .service(sso::create_installation)
+            .service(sso::get_installation)
+            .service(sso::update_installation)
+            .service(sso::delete_installation)
+            .service(sso::test_installation)
+            .service(actuator::platform_components)
+    };
+}
+
+/// Every API route, documented for OpenAPI as it is registered (run once,
+/// to build the document).
 pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
-    config
-        .service(organizations::list_organizations)
-        .service(organizations::create_organization)
-        .service(organizations::my_organizations)
-        .service(organizations::current_organization)
-        .service(organizations::get_organization)
-        .service(organizations::update_organization)
-        .service(organizations::set_member_limit)
-        .service(organizations::suspend)
-        .service(organizations::reactivate)
-        .service(organizations::request_deletion)
-        .service(organizations::restore)
-        .service(organizations::purge)
-        .service(invitations::invite)
-        .service(invitations::list)
-        .service(invitations::revoke)
-        .service(invitations::resend)
-        .service(invitations::accept)
-        .service(domains::claim)
-        .service(domains::list)
-        .service(domains::verify)
-        .service(domains::set_policy)
-        .service(domains::remove)
-        .service(audit::organization_events)
-        .service(audit::all_events)
-        .service(members::list_members)
-        .service(members::add_member)
-        .service(members::import_members)
-        .service(members::change_role)
-        .service(members::remove_member)
-        .service(users::me)
-        .service(users::register)
-        .service(sso::list_org)
-        .service(sso::create_org)
-        .service(sso::get_org)
-        .service(sso::update_org)
-        .service(sso::delete_org)
-        .service(sso::test_org)
-        .service(sso::list_installation)
-        .service(sso::create_installation)
-        .service(sso::get_installation)
-        .service(sso::update_installation)
-        .service(sso::delete_installation)
-        .service(sso::test_installation)
-        .service(actuator::platform_components);
+    every_route!(config);
+}
+
+/// Every API route, without documentation (each HTTP worker's routes: the
+/// document is built once and shared).
+pub(crate) fn configure_serving(config: &mut actix_web::web::ServiceConfig) {
+    every_route!(config);
 }
