@@ -202,10 +202,8 @@ fn spawn_watchers(
 fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
     // The document is built once and shared by the workers as JSON bytes:
     // built per worker it held megabytes of schemas in each.
-    let api = api_document();
-    let routes = std::sync::Arc::new(RouteMethods::from_openapi(&api));
-    let document = web::Bytes::from(serde_json::to_vec(&api).map_err(std::io::Error::other)?);
-    drop(api);
+    let routes = std::sync::Arc::new(RouteMethods::from_document(OPENAPI_DOCUMENT)?);
+    let document = web::Bytes::from_static(OPENAPI_DOCUMENT);
     let server = HttpServer::new(move || {
         let json_limit = 256 * 1024;
         let routes = routes.clone();
@@ -285,16 +283,25 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
 /// Where the OpenAPI document is served.
 const OPENAPI_PATH: &str = "/api-docs/openapi.json";
 
-/// The OpenAPI document: the routes document themselves while registering
-/// on an app that is then dropped.
-fn api_document() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document as served: generated from the routes' annotations
+/// by [`openapi_document`] and checked in (`crates/orgman-server/openapi.json`;
+/// a test fails when it is stale), so that no process spends megabytes
+/// composing it at start-up and reviewers see every change to the contract.
+const OPENAPI_DOCUMENT: &[u8] = include_bytes!("../openapi.json");
+
+/// The OpenAPI document from the routes' annotations, as pretty JSON: the
+/// routes document themselves while registering on an app that is then
+/// dropped.
+pub fn openapi_document() -> String {
     let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::routes::configure)
         .split_for_parts();
     document_errors(&mut api);
-    api
+    let mut json = api.to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
 }
 
 /// Makes the document say what error answers really are: every error is
@@ -393,26 +400,22 @@ struct RouteMethods {
 }
 
 impl RouteMethods {
-    fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
-        let routes = api
-            .paths
-            .paths
+    /// The templates and methods of an OpenAPI document's `paths`.
+    fn from_document(json: &[u8]) -> std::io::Result<Self> {
+        let document: serde_json::Value =
+            serde_json::from_slice(json).map_err(std::io::Error::other)?;
+        let paths = document["paths"].as_object().cloned().unwrap_or_default();
+        let routes = paths
             .iter()
             .map(|(template, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(name, served)| served.then_some(name))
-                .collect();
+                let methods = ["GET", "PUT", "POST", "DELETE", "PATCH"]
+                    .into_iter()
+                    .filter(|method| item.get(method.to_ascii_lowercase()).is_some())
+                    .collect();
                 (template.split('/').map(str::to_owned).collect(), methods)
             })
             .collect();
-        Self { routes }
+        Ok(Self { routes })
     }
 
     /// The methods served on `path` (`GET, POST`), if a template matches it.
@@ -484,4 +487,42 @@ async fn request_context(
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerate with `ORGMAN_BLESS=1 cargo test -p orgman-server --lib openapi`.
+    #[test]
+    fn the_checked_in_openapi_document_is_current() {
+        let current = openapi_document();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        if std::env::var_os("ORGMAN_BLESS").is_some() {
+            std::fs::write(path, &current).unwrap();
+            return;
+        }
+        assert!(
+            current.as_bytes() == OPENAPI_DOCUMENT,
+            "crates/orgman-server/openapi.json is stale: the routes' annotations changed. \
+             Regenerate it with `ORGMAN_BLESS=1 cargo test -p orgman-server --lib openapi` \
+             and review the difference."
+        );
+    }
+
+    #[test]
+    fn the_methods_of_a_path_come_from_the_document() {
+        let routes = RouteMethods::from_document(OPENAPI_DOCUMENT).unwrap();
+        let id = "0a000000-0000-4000-8000-000000000001";
+        assert_eq!(
+            routes.allowed(&format!("/api/v1/organizations/{id}/members")),
+            Some("GET, POST".to_owned())
+        );
+        assert_eq!(
+            routes.allowed(&format!("/api/v1/organizations/{id}/domains/acme.example")),
+            Some("DELETE, PATCH".to_owned())
+        );
+        assert_eq!(routes.allowed("/api/v1/organizations//members"), None);
+        assert_eq!(routes.allowed("/no/such/path"), None);
+    }
 }

@@ -21,6 +21,6 @@ mod state;
 pub mod telemetry;
 mod wiring;
 
-pub use app::{Application, REQUEST_ID_HEADER};
+pub use app::{Application, REQUEST_ID_HEADER, openapi_document};
 pub use config::Config;
 pub use config::{PlatformComponent, parse_components};
