@@ -123,7 +123,8 @@ impl Application {
             components,
             config: Arc::new(config),
         });
-        let server = http_server(state, listener)?;
+        let workers = state.config.http_workers;
+        let server = http_server(state, listener, workers)?;
         Ok(Application {
             port,
             server,
@@ -199,7 +200,11 @@ fn spawn_watchers(
 /// The HTTP server over the application state: the documented API routes,
 /// Swagger UI, the actuator, 405/404 answers for everything else, and the
 /// request context middleware.
-fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+fn http_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
     // The document is built once and shared by the workers as JSON bytes:
     // built per worker it held megabytes of schemas in each.
     let routes = std::sync::Arc::new(RouteMethods::from_document(OPENAPI_DOCUMENT)?);
@@ -274,9 +279,10 @@ fn http_server(state: web::Data<AppState>, listener: TcpListener) -> std::io::Re
         }))
         .wrap(from_fn(request_context))
     })
-    .shutdown_timeout(30)
-    .listen(listener)?
-    .run();
+    .shutdown_timeout(30);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let server = server.workers(workers.unwrap_or(cpus.div_ceil(2)));
+    let server = server.listen(listener)?.run();
     Ok(server)
 }
 

@@ -21,6 +21,11 @@ pub struct Config {
     pub address: String,
     /// Port to listen on (`SERVER_PORT`, default 8080; 0 picks a free one).
     pub port: u16,
+    /// HTTP worker threads (`ORGMAN_HTTP_WORKERS`; default one per two
+    /// CPUs, at least one). A database connection is driven by the worker
+    /// that opened it, so a query on a connection of another worker wakes
+    /// that worker's thread: fewer workers, fewer such wakeups.
+    pub http_workers: Option<usize>,
     /// PostgreSQL (`DATABASE_URL`, or `SPRING_DATASOURCE_URL` in JDBC form
     /// with `SPRING_DATASOURCE_USERNAME` / `SPRING_DATASOURCE_PASSWORD`).
     pub database: PgSettings,
@@ -335,6 +340,17 @@ impl Config {
                 name: "SERVER_PORT",
                 reason: format!("{port} is not a port"),
             })?,
+            http_workers: match get("ORGMAN_HTTP_WORKERS") {
+                None => None,
+                Some(_) => usize::try_from(number("ORGMAN_HTTP_WORKERS", 1)?)
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .map(Some)
+                    .ok_or(ConfigError::Invalid {
+                        name: "ORGMAN_HTTP_WORKERS",
+                        reason: "must be 1-256".into(),
+                    })?,
+            },
             database: PgSettings::from_env(&get)?,
             migrate_on_start: flag("SPRING_LIQUIBASE_ENABLED", true)?,
             auth,
