@@ -600,6 +600,20 @@ mod tests {
     ];
 
     #[test]
+    fn http_workers_are_a_positive_count_or_the_default() {
+        assert_eq!(config(BASE).unwrap().http_workers, None);
+        let with = |value: &'static str| {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("ORGMAN_HTTP_WORKERS", value));
+            config(&pairs).map(|c| c.http_workers)
+        };
+        assert_eq!(with("3").unwrap(), Some(3));
+        for bad in ["0", "-1", "many", "1000"] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn reference_variables_and_defaults() {
         let config = config(BASE).unwrap();
         assert_eq!(config.port, 8080);
