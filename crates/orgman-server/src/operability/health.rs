@@ -139,9 +139,23 @@ impl Probe for TokenVerifier {
     }
 }
 
-/// Probes every configured dependency at once.
-pub(crate) async fn check(deps: &Dependencies) -> Health {
-    let probes = deps.probes.iter().map(|dependency| async move {
+/// Which dependencies a health check asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// All of them (`/actuator/health`).
+    Every,
+    /// Those whose failure makes the service not ready (readiness: a slow
+    /// optional dependency never delays it).
+    Required,
+}
+
+/// Probes the dependencies of `scope` at once.
+pub(crate) async fn check(deps: &Dependencies, scope: Scope) -> Health {
+    let probed = deps.probes.iter().filter(|dependency| match scope {
+        Scope::Every => true,
+        Scope::Required => deps.required.contains(dependency.component()),
+    });
+    let probes = probed.map(|dependency| async move {
         let mut health = probe(
             deps.required.contains(dependency.component()),
             dependency.ping(),

@@ -2,15 +2,13 @@
 //! probes, `/actuator/metrics`, `/actuator/info`) and the platform
 //! component report.
 
-use std::collections::BTreeMap;
-
 use actix_web::web::{Data, Json};
 use actix_web::{HttpResponse, get};
 
 use crate::config::HealthDetails;
 use crate::extract::Authenticated;
 use crate::operability::components::ComponentStatus;
-use crate::operability::health::{ComponentHealth, Health, check};
+use crate::operability::health::{Health, Scope, check};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -29,7 +27,7 @@ pub(crate) async fn overall(
     state: Data<AppState>,
     caller: Option<crate::extract::Authenticated>,
 ) -> HttpResponse {
-    let health = check(&state.dependencies).await;
+    let health = check(&state.dependencies, Scope::Every).await;
     state.metrics.record_health(&health);
     let show = match state.config.health_details {
         HealthDetails::Always => true,
@@ -58,17 +56,9 @@ pub(crate) async fn liveness() -> HttpResponse {
 /// answer.
 #[get("/actuator/health/readiness")]
 pub(crate) async fn readiness(state: Data<AppState>) -> HttpResponse {
-    let full = check(&state.dependencies).await;
-    state.metrics.record_health(&full);
-    let components: BTreeMap<String, ComponentHealth> = full
-        .components
-        .into_iter()
-        .filter(|(name, _)| state.dependencies.required.contains(name.as_str()))
-        .collect();
-    respond(&Health {
-        status: full.status,
-        components,
-    })
+    let required = check(&state.dependencies, Scope::Required).await;
+    state.metrics.record_health(&required);
+    respond(&required)
 }
 
 /// Prometheus text exposition.
