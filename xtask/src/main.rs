@@ -339,7 +339,10 @@ fn migrate(args: &[String]) -> Result<()> {
     let (command, dry_run) = Migrate::parse(args).map_err(anyhow::Error::msg)?;
     let settings = match PgSettings::from_env(|name| env::var(name).ok()) {
         Ok(settings) => settings,
-        Err(orgman_postgres::SettingsError::Missing) => {
+        Err(_)
+            if env::var_os("DATABASE_URL").is_none()
+                && env::var_os("SPRING_DATASOURCE_URL").is_none() =>
+        {
             let mut stack = Stack::open("dev")?;
             let url = stack
                 .env()?

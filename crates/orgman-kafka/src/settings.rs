@@ -83,15 +83,8 @@ pub struct KafkaSettings {
     pub request_deadline: Duration,
 }
 
-/// A setting is unusable.
-#[derive(Debug, thiserror::Error)]
-#[error("{name}: {reason}")]
-pub struct SettingsError {
-    /// The variable.
-    pub name: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+use orgman_settings::Env;
+pub use orgman_settings::SettingsError;
 
 impl KafkaSettings {
     /// Reads the settings through `get`.
@@ -99,20 +92,11 @@ impl KafkaSettings {
     /// # Errors
     /// [`SettingsError`] naming the variable.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = Env::new(&get);
+        let var = |name: &str| env.text(name);
+        // Naming parts are taken as set: an empty one is a choice.
         let text = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
-        let number = |name: &'static str, default: i64| -> Result<i64, SettingsError> {
-            var(name).map_or(Ok(default), |v| {
-                v.parse().map_err(|_| SettingsError {
-                    name,
-                    reason: format!("{v:?} is not a number"),
-                })
-            })
-        };
+        let number = |name: &'static str, default: i64| env.number(name, default);
         let naming = TopicNaming {
             package: text("KAFKA_TOPIC_NAMING_PACKAGE", "ai.flowx."),
             environment: text("KAFKA_TOPIC_NAMING_ENVIRONMENT", ""),

@@ -70,11 +70,8 @@ impl KeycloakSettings {
     /// Reads the settings through `get`; `None` without a client secret
     /// (registration not configured).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = orgman_settings::Env::new(get);
+        let var = |name: &str| env.text(name);
         let secret = var("SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET")?;
         let base_url = var("SECURITY_OAUTH2_BASE_SERVER_URL")?
             .trim_end_matches('/')

@@ -1,5 +1,6 @@
 //! Connection settings, including the reference service's JDBC form.
 
+use orgman_settings::Env;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fmt;
 use std::time::Duration;
@@ -15,30 +16,20 @@ pub struct PgSettings {
     pub timeout: Duration,
 }
 
-/// Why settings could not be built.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
-    /// The JDBC URL is not `jdbc:postgresql://host[:port]/database[?...]`.
-    #[error("SPRING_DATASOURCE_URL must look like jdbc:postgresql://host:5432/database, got {0:?}")]
-    Jdbc(String),
-    /// The URL is not a `postgres://` or `postgresql://` URL.
-    #[error("database URL must start with postgres:// or postgresql://")]
-    Scheme,
-    /// No database is configured.
-    #[error(
-        "no database configured: set DATABASE_URL, or SPRING_DATASOURCE_URL (jdbc:postgresql://host:5432/db) with SPRING_DATASOURCE_USERNAME and SPRING_DATASOURCE_PASSWORD"
-    )]
-    Missing,
-}
+pub use orgman_settings::SettingsError;
 
+const JDBC_FORM: &str = "must look like jdbc:postgresql://host:5432/database";
 impl PgSettings {
     /// Settings from a `postgres://user:password@host:port/database` URL.
     ///
     /// # Errors
-    /// [`SettingsError::Scheme`] for another kind of URL.
+    /// [`SettingsError`] (about `DATABASE_URL`) for another kind of URL.
     pub fn from_url(url: &str) -> Result<Self, SettingsError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(SettingsError::Scheme);
+            return Err(SettingsError::new(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
         }
         Ok(Self {
             url: url.to_owned(),
@@ -52,20 +43,25 @@ impl PgSettings {
     /// `SPRING_DATASOURCE_USERNAME` and `SPRING_DATASOURCE_PASSWORD`.
     ///
     /// # Errors
-    /// [`SettingsError::Jdbc`] when the URL is not in JDBC form.
+    /// [`SettingsError`] (about `SPRING_DATASOURCE_URL`) when the URL is not
+    /// in JDBC form.
     pub fn from_jdbc(
         jdbc: &str,
         username: &str,
         password: Option<&str>,
     ) -> Result<Self, SettingsError> {
+        let not_jdbc = || {
+            SettingsError::new(
+                "SPRING_DATASOURCE_URL",
+                format!("{JDBC_FORM}, got {jdbc:?}"),
+            )
+        };
         let rest = jdbc
             .strip_prefix("jdbc:postgresql://")
-            .ok_or_else(|| SettingsError::Jdbc(jdbc.to_owned()))?;
-        let (authority, path) = rest
-            .split_once('/')
-            .ok_or_else(|| SettingsError::Jdbc(jdbc.to_owned()))?;
+            .ok_or_else(not_jdbc)?;
+        let (authority, path) = rest.split_once('/').ok_or_else(not_jdbc)?;
         if authority.is_empty() || path.is_empty() || authority.contains('@') {
-            return Err(SettingsError::Jdbc(jdbc.to_owned()));
+            return Err(not_jdbc());
         }
         let credentials = match password {
             Some(password) => format!("{}:{}", encode(username), encode(password)),
@@ -80,16 +76,23 @@ impl PgSettings {
     /// `SPRING_DATASOURCE_PASSWORD`. `get` reads one variable.
     ///
     /// # Errors
-    /// [`SettingsError::Missing`] when neither URL is set, or the URL errors.
+    /// [`SettingsError`] when neither URL is set, or the URL is unusable.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        if let Some(url) = get("DATABASE_URL").filter(|u| !u.is_empty()) {
+        let env = Env::new(get);
+        if let Some(url) = env.text("DATABASE_URL") {
             return Self::from_url(&url);
         }
-        let jdbc = get("SPRING_DATASOURCE_URL")
-            .filter(|u| !u.is_empty())
-            .ok_or(SettingsError::Missing)?;
-        let username = get("SPRING_DATASOURCE_USERNAME").unwrap_or_else(|| "postgres".into());
-        let password = get("SPRING_DATASOURCE_PASSWORD").filter(|p| !p.is_empty());
+        let jdbc = env.text("SPRING_DATASOURCE_URL").ok_or_else(|| {
+            SettingsError::new(
+                "SPRING_DATASOURCE_URL",
+                format!(
+                    "no database configured: set DATABASE_URL, or SPRING_DATASOURCE_URL ({JDBC_FORM}) \
+                     with SPRING_DATASOURCE_USERNAME and SPRING_DATASOURCE_PASSWORD"
+                ),
+            )
+        })?;
+        let username = env.text_or("SPRING_DATASOURCE_USERNAME", "postgres");
+        let password = env.raw("SPRING_DATASOURCE_PASSWORD");
         Self::from_jdbc(&jdbc, &username, password.as_deref())
     }
 
@@ -185,8 +188,8 @@ mod tests {
             "postgres://postgres:s@pg:5432/organization_manager"
         );
         assert_eq!(
-            PgSettings::from_env(env(&[])).unwrap_err(),
-            SettingsError::Missing
+            PgSettings::from_env(env(&[])).unwrap_err().name,
+            "SPRING_DATASOURCE_URL"
         );
     }
 

@@ -1,5 +1,6 @@
 //! Settings, with the reference's `SPRING_REDIS_*` names.
 
+use orgman_settings::{Env, SettingsError};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fmt;
 use std::time::Duration;
@@ -40,31 +41,19 @@ impl RedisSettings {
     /// Reads the settings through `get`.
     ///
     /// # Errors
-    /// A message naming the variable at fault.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let number = |name: &str, default: u64| -> Result<u64, String> {
-            var(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| format!("{name}: {v:?} is not a number"))
-            })
-        };
+    /// [`SettingsError`] naming the variable at fault.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let env = Env::new(get);
         Ok(Self {
-            host: var("SPRING_REDIS_HOST").unwrap_or_else(|| "redis-master".into()),
-            port: u16::try_from(number("SPRING_REDIS_PORT", 6379)?)
-                .map_err(|_| "SPRING_REDIS_PORT: not a port".to_owned())?,
-            password: var("SPRING_REDIS_PASSWORD"),
-            tls: matches!(
-                var("SPRING_REDIS_SSL").as_deref(),
-                Some("true" | "1" | "yes")
-            ),
-            ttl: Duration::from_secs(number("ORGMAN_CACHE_TTL_SECONDS", 30)?.max(1)),
+            host: env.text_or("SPRING_REDIS_HOST", "redis-master"),
+            port: env.number("SPRING_REDIS_PORT", 6379)?,
+            password: env.text("SPRING_REDIS_PASSWORD"),
+            tls: env.flag("SPRING_REDIS_SSL", false)?,
+            ttl: env
+                .seconds("ORGMAN_CACHE_TTL_SECONDS", 30)?
+                .max(Duration::from_secs(1)),
             timeout: Duration::from_millis(150),
-            prefix: var("ORGMAN_CACHE_KEY_PREFIX").unwrap_or_else(|| "orgman".into()),
+            prefix: env.text_or("ORGMAN_CACHE_KEY_PREFIX", "orgman"),
         })
     }
 

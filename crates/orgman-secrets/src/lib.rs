@@ -17,6 +17,7 @@
 //! Keys and plain secrets are wiped from memory when dropped and never
 //! printed.
 
+use orgman_settings::{Env, SettingsError};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -102,32 +103,40 @@ impl AesGcmCipher {
     /// listed). `None` when no key is configured.
     ///
     /// # Errors
-    /// [`KeyConfigError`] naming the problem, never the key.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, KeyConfigError> {
-        let Some(list) = get("ORGMAN_SSO_ENCRYPTION_KEYS").filter(|v| !v.trim().is_empty()) else {
+    /// [`SettingsError`] naming the variable and the problem, never the key.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, SettingsError> {
+        const KEYS: &str = "ORGMAN_SSO_ENCRYPTION_KEYS";
+        const ACTIVE: &str = "ORGMAN_SSO_ENCRYPTION_ACTIVE_KEY";
+        let env = Env::new(get);
+        let Some(list) = env.text(KEYS) else {
             return Ok(None);
         };
         let list = Zeroizing::new(list);
         let mut keys = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, encoded) = entry.split_once(':').ok_or_else(|| {
-                KeyConfigError("ORGMAN_SSO_ENCRYPTION_KEYS entries are id:base64key".into())
-            })?;
+            let (id, encoded) = entry
+                .split_once(':')
+                .ok_or_else(|| SettingsError::new(KEYS, "entries are id:base64key"))?;
             let bytes = Zeroizing::new(
                 STANDARD
                     .decode(encoded.trim())
-                    .map_err(|_| KeyConfigError(format!("key {id:?} is not base64")))?,
+                    .map_err(|_| SettingsError::new(KEYS, format!("key {id:?} is not base64")))?,
             );
             let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                KeyConfigError(format!("key {id:?} must be 32 bytes, got {}", bytes.len()))
+                SettingsError::new(
+                    KEYS,
+                    format!("key {id:?} must be 32 bytes, got {}", bytes.len()),
+                )
             })?;
             keys.push((id.trim().to_owned(), key));
         }
-        let active = get("ORGMAN_SSO_ENCRYPTION_ACTIVE_KEY")
-            .filter(|v| !v.trim().is_empty())
+        let active = env
+            .text(ACTIVE)
             .or_else(|| keys.first().map(|(id, _)| id.clone()))
-            .ok_or_else(|| KeyConfigError("ORGMAN_SSO_ENCRYPTION_KEYS lists no key".into()))?;
-        Self::new(keys, active.trim()).map(Some)
+            .ok_or_else(|| SettingsError::new(KEYS, "lists no key"))?;
+        Self::new(keys, &active)
+            .map(Some)
+            .map_err(|error| SettingsError::new(ACTIVE, error.0))
     }
 
     /// The active key id.
@@ -336,13 +345,15 @@ mod tests {
         let short =
             AesGcmCipher::from_env(env(vec![("ORGMAN_SSO_ENCRYPTION_KEYS", "a:AAAA".into())]))
                 .unwrap_err();
-        assert!(short.0.contains("32 bytes"));
+        assert_eq!(short.name, "ORGMAN_SSO_ENCRYPTION_KEYS");
+        assert!(short.reason.contains("32 bytes"));
         let missing = AesGcmCipher::from_env(env(vec![
             ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("a:{key}")),
             ("ORGMAN_SSO_ENCRYPTION_ACTIVE_KEY", "z".into()),
         ]))
         .unwrap_err();
-        assert!(missing.0.contains("not among"));
+        assert_eq!(missing.name, "ORGMAN_SSO_ENCRYPTION_ACTIVE_KEY");
+        assert!(missing.reason.contains("not among"));
     }
 }
 

@@ -222,27 +222,10 @@ pub struct LoggingConfig {
     pub json: bool,
 }
 
-/// A configuration value is unusable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A variable has an unusable value.
-    #[error("{name}: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A required variable is missing.
-    #[error("{0} must be set")]
-    Missing(&'static str),
-    /// Database settings.
-    #[error(transparent)]
-    Database(#[from] orgman_postgres::SettingsError),
-    /// Kafka settings.
-    #[error(transparent)]
-    Kafka(#[from] orgman_kafka::SettingsError),
-}
+use orgman_settings::Env;
+/// A setting is missing or unusable: the variable and what is wrong, as
+/// every adapter's settings report it.
+pub use orgman_settings::SettingsError as ConfigError;
 
 impl Config {
     /// Reads the configuration through `get` (the environment in
@@ -251,37 +234,16 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the variable at fault.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = Env::new(&get);
+        let var = |name: &str| env.text(name);
         let parse = |name: &'static str, default: &str| -> Result<String, ConfigError> {
-            Ok(var(name).unwrap_or_else(|| default.to_owned()))
+            Ok(env.text_or(name, default))
         };
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match var(name) {
-                None => Ok(default),
-                Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("{text:?} is not a number"),
-                }),
-            }
-        };
-        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
-            match var(name).map(|v| v.to_ascii_lowercase()) {
-                None => Ok(default),
-                Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
-                Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
-                Some(v) => Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("{v:?} is not true or false"),
-                }),
-            }
-        };
+        let number = |name: &'static str, default: u64| env.number(name, default);
+        let flag = |name: &'static str, default: bool| env.flag(name, default);
         let size = |name: &'static str| -> Result<usize, ConfigError> {
             let text = parse(name, "50MB")?;
-            parse_size(&text).ok_or_else(|| ConfigError::Invalid {
+            parse_size(&text).ok_or_else(|| ConfigError {
                 name,
                 reason: format!("{text:?} is not a size like 50MB"),
             })
@@ -289,7 +251,7 @@ impl Config {
 
         let security_type = parse("SECURITY_TYPE", "jwt-public-key")?;
         if security_type != "jwt-public-key" {
-            return Err(ConfigError::Invalid {
+            return Err(ConfigError {
                 name: "SECURITY_TYPE",
                 reason: format!("{security_type:?} is not supported; use jwt-public-key"),
             });
@@ -297,8 +259,10 @@ impl Config {
         let sa_realm = var("SECURITY_OAUTH2_SA_REALM");
         let auth = AuthConfig {
             security_type,
-            base_server_url: var("SECURITY_OAUTH2_BASE_SERVER_URL")
-                .ok_or(ConfigError::Missing("SECURITY_OAUTH2_BASE_SERVER_URL"))?,
+            base_server_url: var("SECURITY_OAUTH2_BASE_SERVER_URL").ok_or(ConfigError::new(
+                "SECURITY_OAUTH2_BASE_SERVER_URL",
+                "must be set",
+            ))?,
             realm: var("SECURITY_OAUTH2_REALM")
                 .or(sa_realm)
                 .unwrap_or_else(|| "flowx".into()),
@@ -327,7 +291,7 @@ impl Config {
             "platform-admins" => CreationPolicy::PlatformAdminsOnly,
             "any-user" => CreationPolicy::AnyUser,
             other => {
-                return Err(ConfigError::Invalid {
+                return Err(ConfigError {
                     name: "ORGMAN_ORGANIZATION_CREATION",
                     reason: format!("{other:?}: expected platform-admins or any-user"),
                 });
@@ -336,7 +300,7 @@ impl Config {
         let port = number("SERVER_PORT", 8080)?;
         Ok(Config {
             address: parse("SERVER_ADDRESS", "0.0.0.0")?,
-            port: u16::try_from(port).map_err(|_| ConfigError::Invalid {
+            port: u16::try_from(port).map_err(|_| ConfigError {
                 name: "SERVER_PORT",
                 reason: format!("{port} is not a port"),
             })?,
@@ -346,7 +310,7 @@ impl Config {
                     .ok()
                     .filter(|n| (1..=256).contains(n))
                     .map(Some)
-                    .ok_or(ConfigError::Invalid {
+                    .ok_or(ConfigError {
                         name: "ORGMAN_HTTP_WORKERS",
                         reason: "must be 1-256".into(),
                     })?,
@@ -384,7 +348,7 @@ impl Config {
                                 .parse::<std::net::IpAddr>()
                                 .map(|ip| std::net::SocketAddr::new(ip, 53))
                         })
-                        .map_err(|_| ConfigError::Invalid {
+                        .map_err(|_| ConfigError {
                             name: "ORGMAN_DNS_NAMESERVERS",
                             reason: format!(
                                 "{server:?} is not an IP address (with an optional port)"
@@ -400,7 +364,7 @@ impl Config {
             invitation_accept_url: match var("ORGMAN_INVITATION_ACCEPT_URL") {
                 Some(url) if url.trim().is_empty() => None,
                 Some(url) if !url.contains("{token}") => {
-                    return Err(ConfigError::Invalid {
+                    return Err(ConfigError {
                         name: "ORGMAN_INVITATION_ACCEPT_URL",
                         reason: "must contain {token}".into(),
                     });
@@ -410,14 +374,14 @@ impl Config {
             },
             default_max_members: match var("ORGMAN_DEFAULT_MAX_MEMBERS") {
                 Some(text) if text.trim().is_empty() => None,
-                Some(text) => Some(text.trim().parse().map_err(|_| ConfigError::Invalid {
+                Some(text) => Some(text.trim().parse().map_err(|_| ConfigError {
                     name: "ORGMAN_DEFAULT_MAX_MEMBERS",
                     reason: format!("{text:?} is not a member count"),
                 })?),
                 None => None,
             },
             deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?).map_err(
-                |_| ConfigError::Invalid {
+                |_| ConfigError {
                     name: "ORGMAN_DELETION_GRACE_DAYS",
                     reason: "too large".into(),
                 },
@@ -444,7 +408,7 @@ impl Config {
                 Some("never") => HealthDetails::Never,
                 Some("always") => HealthDetails::Always,
                 Some(other) => {
-                    return Err(ConfigError::Invalid {
+                    return Err(ConfigError {
                         name: "MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS",
                         reason: format!("{other:?}: expected never, when-authorized or always"),
                     });
@@ -459,7 +423,7 @@ impl Config {
                     .filter(|n| !n.is_empty())
                     .collect();
                 if let Some(bad) = set.iter().find(|n| !known.contains(&n.as_str())) {
-                    return Err(ConfigError::Invalid {
+                    return Err(ConfigError {
                         name: "ORGMAN_HEALTH_REQUIRED",
                         reason: format!("{bad:?} is not one of {known:?}"),
                     });
@@ -467,7 +431,7 @@ impl Config {
                 set
             },
             platform_components: parse_components(&parse("ORGMAN_PLATFORM_COMPONENTS", "")?)
-                .map_err(|reason| ConfigError::Invalid {
+                .map_err(|reason| ConfigError {
                     name: "ORGMAN_PLATFORM_COMPONENTS",
                     reason,
                 })?,
@@ -479,39 +443,28 @@ impl Config {
                 number("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", 30)?.max(1),
             ),
             sso: SsoSettings {
-                cipher: AesGcmCipher::from_env(&get)
-                    .map_err(|e| ConfigError::Invalid {
-                        name: "ORGMAN_SSO_ENCRYPTION_KEYS",
-                        reason: e.to_string(),
-                    })?
-                    .map(Arc::new),
+                cipher: AesGcmCipher::from_env(&get)?.map(Arc::new),
                 allow_http_loopback: flag("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", false)?,
                 allow_private_issuers: flag("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", false)?,
             },
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
-                Some(
-                    RedisSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {
-                        name: "SPRING_REDIS_*",
-                        reason,
-                    })?,
-                )
+                Some(RedisSettings::from_env(&get)?)
             } else {
                 None
             },
             spicedb: {
-                let settings =
-                    SpiceDbSettings::from_env(&get).map_err(|reason| ConfigError::Invalid {
-                        name: "FLOWX_LIB_CASCLIENT_SPICEDB_*",
-                        reason,
-                    })?;
+                let settings = SpiceDbSettings::from_env(&get)?;
                 match var("ORGMAN_AUTHORIZER").as_deref() {
                     None | Some("spicedb") if settings.is_some() => settings,
                     Some("spicedb") => {
-                        return Err(ConfigError::Missing("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN"));
+                        return Err(ConfigError::new(
+                            "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
+                            "must be set",
+                        ));
                     }
                     None | Some("database") => None,
                     Some(other) => {
-                        return Err(ConfigError::Invalid {
+                        return Err(ConfigError {
                             name: "ORGMAN_AUTHORIZER",
                             reason: format!("{other:?}: expected spicedb or database"),
                         });
@@ -655,10 +608,10 @@ mod tests {
         let mut pairs = BASE.to_vec();
         pairs.push(("SECURITY_TYPE", "oauth-magic"));
         assert!(config(&pairs).is_err());
-        assert!(matches!(
+        assert_eq!(
             config(&BASE[..2]).unwrap_err(),
-            ConfigError::Missing("SECURITY_OAUTH2_BASE_SERVER_URL")
-        ));
+            ConfigError::new("SECURITY_OAUTH2_BASE_SERVER_URL", "must be set")
+        );
     }
 
     #[test]

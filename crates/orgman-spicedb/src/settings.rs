@@ -1,5 +1,6 @@
 //! Settings, with the reference's `FLOWX_LIB_CASCLIENT_SPICEDB_*` names.
 
+use orgman_settings::{Env, SettingsError};
 use std::fmt;
 use std::time::Duration;
 
@@ -42,50 +43,22 @@ impl SpiceDbSettings {
     /// (SpiceDB not in use).
     ///
     /// # Errors
-    /// A message naming the variable at fault.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        let var = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let Some(token) = var("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN") else {
+    /// [`SettingsError`] naming the variable at fault.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, SettingsError> {
+        let env = Env::new(get);
+        let Some(token) = env.text("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN") else {
             return Ok(None);
         };
-        let port = match var("FLOWX_LIB_CASCLIENT_SPICEDB_PORT") {
-            None => 50051,
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("FLOWX_LIB_CASCLIENT_SPICEDB_PORT: {p:?} is not a port"))?,
-        };
-        let flag = |name: &str, default: bool| match var(name)
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref()
-        {
-            None => Ok(default),
-            Some("true" | "1" | "yes") => Ok(true),
-            Some("false" | "0" | "no") => Ok(false),
-            Some(other) => Err(format!("{name}: {other:?} is not true or false")),
-        };
+        let reconcile = env.seconds("ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS", 3600)?;
         Ok(Some(Self {
-            host: var("FLOWX_LIB_CASCLIENT_SPICEDB_HOST").unwrap_or_else(|| "spicedb".into()),
-            port,
+            host: env.text_or("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "spicedb"),
+            port: env.number("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", 50051)?,
             token,
-            tls: flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?,
-            write_schema: flag("ORGMAN_SPICEDB_WRITE_SCHEMA", true)?,
+            tls: env.flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?,
+            write_schema: env.flag("ORGMAN_SPICEDB_WRITE_SCHEMA", true)?,
             timeout: Duration::from_secs(3),
-            reconcile_interval: match var("ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS") {
-                None => Some(Duration::from_secs(3600)),
-                Some(text) => match text.parse::<u64>() {
-                    Ok(0) => None,
-                    Ok(seconds) => Some(Duration::from_secs(seconds)),
-                    Err(_) => {
-                        return Err(format!(
-                            "ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS: {text:?} is not a number"
-                        ));
-                    }
-                },
-            },
+            // 0 turns periodic reconciliation off.
+            reconcile_interval: Some(reconcile).filter(|interval| !interval.is_zero()),
         }))
     }
 
