@@ -73,12 +73,28 @@ impl PgSettings {
     /// Settings from the environment: `DATABASE_URL` if set, else the
     /// reference's `SPRING_DATASOURCE_URL` (JDBC form) with
     /// `SPRING_DATASOURCE_USERNAME` (default `postgres`) and
-    /// `SPRING_DATASOURCE_PASSWORD`. `get` reads one variable.
+    /// `SPRING_DATASOURCE_PASSWORD`; the pool's size from
+    /// `SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE` (default 16). `get` reads
+    /// one variable.
     ///
     /// # Errors
     /// [`SettingsError`] when neither URL is set, or the URL is unusable.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let env = Env::new(get);
+        let pool_size: usize = env.number("SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE", 16)?;
+        if !(1..=1000).contains(&pool_size) {
+            return Err(SettingsError::new(
+                "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE",
+                format!("{pool_size} is out of range 1..=1000"),
+            ));
+        }
+        Self::from_env_urls(&env).map(|settings| Self {
+            max_connections: pool_size,
+            ..settings
+        })
+    }
+
+    fn from_env_urls(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, SettingsError> {
         if let Some(url) = env.text("DATABASE_URL") {
             return Self::from_url(&url);
         }
@@ -157,6 +173,26 @@ mod tests {
             "postgres://postgres:***@postgresql:5432/organization_manager?sslmode=require"
         );
         assert!(!format!("{settings:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn the_pool_size_comes_from_hikaris_variable_within_bounds() {
+        let env = |size: &'static str| {
+            move |name: &str| match name {
+                "DATABASE_URL" => Some("postgres://u@db/x".to_owned()),
+                "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE" => Some(size.to_owned()),
+                _ => None,
+            }
+        };
+        assert_eq!(PgSettings::from_env(env("8")).unwrap().max_connections, 8);
+        assert_eq!(PgSettings::from_env(env("")).unwrap().max_connections, 16);
+        for bad in ["0", "-3", "lots", "1001"] {
+            assert_eq!(
+                PgSettings::from_env(env(bad)).unwrap_err().name,
+                "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
