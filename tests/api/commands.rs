@@ -123,7 +123,7 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
         let output = run_bare(&[flag]);
         assert!(output.status.success(), "{flag}");
         let text = String::from_utf8_lossy(&output.stdout);
-        for command in ["migrate", "secrets rotate", "spicedb reconcile"] {
+        for command in ["check-config", "migrate", "secrets rotate", "spicedb reconcile"] {
             assert!(text.contains(command), "{flag}: {text}");
         }
     }
@@ -131,4 +131,66 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
     let output = run_bare(&["migrate"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("configuration error"));
+}
+
+#[tokio::test]
+async fn check_config_prints_the_settings_without_secrets_and_asks_every_dependency() {
+    let app = TestApp::spawn().await;
+    let password = app
+        .database_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password.to_owned())
+        .expect("the stack's database URL has a password");
+    let secret_keys = format!("k1:{TEST_KEY_1}");
+    let printed = run(
+        &app,
+        &["check-config"],
+        &[
+            ("ORGMAN_SSO_ENCRYPTION_KEYS", secret_keys.clone()),
+            ("ORGMAN_CACHE_ENABLED", "false".into()),
+            ("ORGMAN_AUTHORIZER", "database".into()),
+        ],
+    )
+    .expect("every required dependency answers");
+    assert!(printed.contains("PgSettings"), "{printed}");
+    assert!(
+        !printed.contains(&password),
+        "the database password printed"
+    );
+    assert!(!printed.contains(TEST_KEY_1), "an encryption key printed");
+    let database = printed
+        .lines()
+        .find(|l| l.starts_with("database "))
+        .expect("a line for the database");
+    assert!(
+        database.contains(" UP ") && database.contains("required"),
+        "{database}"
+    );
+    assert!(printed.lines().any(|l| l.starts_with("identityProvider ")));
+
+    // A database that does not answer: the command fails and says so.
+    let refused = run(
+        &app,
+        &["check-config"],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://nobody:x@127.0.0.1:1/none".into(),
+            ),
+            ("ORGMAN_CACHE_ENABLED", "false".into()),
+            ("ORGMAN_AUTHORIZER", "database".into()),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        refused.contains("a required dependency does not answer"),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .lines()
+            .any(|l| l.starts_with("database ") && l.contains("DOWN"))
+    );
 }

@@ -1,6 +1,7 @@
 //! The operators' commands of the binary, so the shipped image can run
-//! them: `orgman-server secrets rotate` and `orgman-server spicedb
-//! reconcile`. Both use the service's own configuration.
+//! them: `orgman-server check-config`, `orgman-server secrets rotate` and
+//! `orgman-server spicedb reconcile`. All use the service's own
+//! configuration.
 
 use std::sync::Arc;
 
@@ -85,5 +86,37 @@ pub async fn reconcile_spicedb(config: &Config) -> anyhow::Result<()> {
         report.added.len(),
         report.removed.len()
     );
+    Ok(())
+}
+
+/// Prints the effective configuration (secrets redacted), then asks every
+/// configured dependency whether it answers, as `/actuator/health` would.
+///
+/// # Errors
+/// An adapter that cannot be built from its settings, or a required
+/// dependency (`ORGMAN_HEALTH_REQUIRED`) that does not answer.
+pub async fn check_config(config: &Config) -> anyhow::Result<()> {
+    println!("{config:#?}");
+    let adapters = crate::wiring::Adapters::connect(config)?;
+    let dependencies = adapters.dependencies(Vec::new(), config.health_required.clone());
+    let health =
+        crate::operability::health::check(&dependencies, crate::operability::health::Scope::Every)
+            .await;
+    for (name, component) in &health.components {
+        let required = if config.health_required.contains(name) {
+            "required"
+        } else {
+            "optional"
+        };
+        let detail = component
+            .details
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("");
+        println!("{name:<18} {:<4} {required} {detail}", component.status);
+    }
+    if health.status != "UP" {
+        bail!("a required dependency does not answer");
+    }
     Ok(())
 }

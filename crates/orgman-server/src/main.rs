@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! orgman-server                                   serve the API
+//! orgman-server check-config                     print the configuration, test every connection
 //! orgman-server migrate [status|up|down [N]|redo] [--dry-run]
 //! orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
 //! orgman-server spicedb reconcile                 recompute SpiceDB's relationships
@@ -16,6 +17,7 @@ use orgman_server::{Application, Config, telemetry};
 const USAGE: &str = "\
 Usage:
   orgman-server                                   serve the API
+  orgman-server check-config                      print the configuration (secrets redacted), test every connection
   orgman-server migrate [status|up|down [N]|redo] [--dry-run]
   orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
   orgman-server spicedb reconcile                 recompute SpiceDB's relationships
@@ -44,6 +46,7 @@ async fn main() -> ExitCode {
     telemetry::init(&config.logging);
     let outcome = match args.first().map(String::as_str) {
         Some("migrate") => migrate(&config, &args[1..]).await,
+        Some("check-config") => orgman_server::admin::check_config(&config).await,
         Some("secrets") if args.get(1).map(String::as_str) == Some("rotate") => {
             orgman_server::admin::rotate_secrets(&config).await
         }
@@ -51,7 +54,7 @@ async fn main() -> ExitCode {
             orgman_server::admin::reconcile_spicedb(&config).await
         }
         Some(other) => Err(anyhow::anyhow!(
-            "unknown command {other:?}; expected no argument, `migrate`, `secrets rotate` or `spicedb reconcile`"
+            "unknown command {other:?}; expected no argument, `check-config`, `migrate`, `secrets rotate` or `spicedb reconcile`"
         )),
         None => serve(config).await,
     };
