@@ -123,7 +123,12 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
         let output = run_bare(&[flag]);
         assert!(output.status.success(), "{flag}");
         let text = String::from_utf8_lossy(&output.stdout);
-        for command in ["check-config", "migrate", "secrets rotate", "spicedb reconcile"] {
+        for command in [
+            "check-config",
+            "migrate",
+            "secrets rotate",
+            "spicedb reconcile",
+        ] {
             assert!(text.contains(command), "{flag}: {text}");
         }
     }

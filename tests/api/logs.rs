@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use orgman_testkit::{ADMIN, Stack, unique_name};
 use serde_json::json;
 
-use crate::helpers::{TestApp, body};
+use crate::helpers::{Overrides, TestApp, body};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -33,7 +33,11 @@ async fn secrets_never_reach_the_logs() {
         .with_writer(move || writer.clone())
         .init();
 
-    let app = TestApp::spawn().await;
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("SPRING_PROFILES_ACTIVE", "kubernetes,prod".into());
+    let app = TestApp::spawn_with(overrides, false).await;
     let admin = app.token(ADMIN).await;
     let sso_secret = "sso-secret-that-must-not-leak-7f3a";
     let password = "user-password-that-must-not-leak-9c1e";
@@ -73,6 +77,13 @@ async fn secrets_never_reach_the_logs() {
     assert_eq!(refused.status(), 400);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // The reference's profiles are acknowledged, not silently ignored.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("SPRING_PROFILES_ACTIVE acknowledged")
+                && l.contains("kubernetes,prod")),
+        "no line acknowledges SPRING_PROFILES_ACTIVE"
+    );
     assert!(logs.contains("request finished"), "the capture works");
     for secret in [
         sso_secret,

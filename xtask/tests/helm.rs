@@ -125,16 +125,98 @@ fn probes_use_the_actuator_and_egress_is_limited_to_the_dependencies() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["kafka", "keycloak", "postgresql", "redis", "spicedb"]
+        [
+            "kafka",
+            "keycloak",
+            "postgresql",
+            "redis",
+            "spicedb",
+            "ssoIssuers"
+        ]
     );
+    // Each entry is pods by label or addresses by CIDR, with a port; SSO
+    // issuers are reachable on public addresses only.
+    for (name, target) in egress {
+        assert!(
+            target.get("port").is_some()
+                && (target.get("podLabels").is_some() || target.get("cidr").is_some()),
+            "{name:?}"
+        );
+    }
+    let sso = lookup(&values, "networkPolicy.egress.ssoIssuers").unwrap();
+    let except: Vec<&str> = sso["except"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for private in [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+    ] {
+        assert!(except.contains(&private), "{private}");
+    }
+    let policy = templates()
+        .into_iter()
+        .find(|(f, _)| f == "networkpolicy.yaml")
+        .unwrap()
+        .1;
+    assert!(policy.contains("ipBlock:") && policy.contains("podSelector:"));
     let deployment = templates()
         .into_iter()
         .find(|(f, _)| f == "deployment.yaml")
         .unwrap()
         .1;
     assert!(deployment.contains("runAsNonRoot: true"));
+    let helpers = templates()
+        .into_iter()
+        .find(|(f, _)| f == "_helpers.tpl")
+        .unwrap()
+        .1;
     assert!(
-        deployment.contains("secretKeyRef"),
+        deployment.contains(r#"include "orgman.env""#) && helpers.contains("secretKeyRef"),
         "secrets come from Kubernetes secrets"
     );
+}
+
+#[test]
+fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
+    let values = values();
+    assert_eq!(
+        lookup(&values, "migrations.job.enabled").and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(
+        lookup(&values, "spicedbReconcile.enabled").and_then(Value::as_bool),
+        Some(false)
+    );
+    let templates = templates();
+    let file = |name: &str| {
+        templates
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    let job = file("migrations-job.yaml");
+    assert!(job.contains("helm.sh/hook: pre-install,pre-upgrade"));
+    assert!(job.contains(r#"args: ["migrate", "up"]"#));
+    assert!(job.contains("restartPolicy: Never"));
+    let cron = file("reconcile-cronjob.yaml");
+    assert!(cron.contains(r#"args: ["spicedb", "reconcile"]"#));
+    assert!(cron.contains("concurrencyPolicy: Forbid"));
+    // Every workload gets the same environment, and the replicas leave the
+    // migrations to the Job when it runs.
+    for name in [
+        "deployment.yaml",
+        "migrations-job.yaml",
+        "reconcile-cronjob.yaml",
+    ] {
+        assert!(file(name).contains(r#"include "orgman.env""#), "{name}");
+        assert!(file(name).contains("runAsNonRoot: true"), "{name}");
+    }
+    let helpers = file("_helpers.tpl");
+    assert!(helpers.contains("SPRING_LIQUIBASE_ENABLED"));
 }

@@ -84,6 +84,12 @@ impl Application {
         if config.migrate_on_start {
             migrate_on_start(&config).await?;
         }
+        if let Some(profiles) = &config.spring_profiles {
+            tracing::info!(
+                %profiles,
+                "SPRING_PROFILES_ACTIVE acknowledged: orgman has no profiles; every setting is a variable of its own (docs/configuration.md)"
+            );
+        }
         let metrics = Arc::new(Metrics::new());
         let adapters = Adapters::connect(&config)?;
         tracing::info!(

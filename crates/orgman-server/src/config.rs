@@ -21,6 +21,10 @@ pub struct Config {
     pub address: String,
     /// Port to listen on (`SERVER_PORT`, default 8080; 0 picks a free one).
     pub port: u16,
+    /// The reference service's Spring profiles (`SPRING_PROFILES_ACTIVE`):
+    /// acknowledged in a log line at start-up; orgman has no profiles,
+    /// every setting is a variable of its own.
+    pub spring_profiles: Option<String>,
     /// HTTP worker threads (`ORGMAN_HTTP_WORKERS`; default one per two
     /// CPUs, at least one). A database connection is driven by the worker
     /// that opened it, so a query on a connection of another worker wakes
@@ -304,6 +308,7 @@ impl Config {
                 name: "SERVER_PORT",
                 reason: format!("{port} is not a port"),
             })?,
+            spring_profiles: var("SPRING_PROFILES_ACTIVE"),
             http_workers: match get("ORGMAN_HTTP_WORKERS") {
                 None => None,
                 Some(_) => usize::try_from(number("ORGMAN_HTTP_WORKERS", 1)?)

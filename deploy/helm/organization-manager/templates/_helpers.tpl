@@ -20,3 +20,37 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The service's environment: the same for the server, the migration
+Job and the reconcile CronJob. */ -}}
+{{- define "orgman.env" -}}
+- name: SERVER_PORT
+  value: {{ .Values.service.port | quote }}
+{{- if .Values.migrations.job.enabled }}
+# The pre-install/pre-upgrade Job migrates; replicas need not race for it.
+- name: SPRING_LIQUIBASE_ENABLED
+  value: "false"
+{{- end }}
+{{- range $name, $value := .Values.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- range .Values.extraEnvVarsMultipleSecretsCustomKeys }}
+{{- $secret := .name }}
+{{- range $variable, $key := .secrets }}
+- name: {{ $variable }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- /* The container's hardening, shared by every workload of the chart. */ -}}
+{{- define "orgman.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
