@@ -860,19 +860,25 @@ impl orgman_domain::ports::Authorizer for External {
     }
 }
 
+impl External {
+    /// The domain's rules over the world's stored roles, counting checks.
+    fn over(w: &World) -> std::sync::Arc<External> {
+        std::sync::Arc::new(External {
+            inner: orgman_domain::ports::RoleAuthorizer::new(
+                w.memory.store.clone(),
+                std::sync::Arc::new(orgman_domain::ports::NoCache),
+            ),
+            checks: Default::default(),
+        })
+    }
+}
+
 #[test]
 fn an_external_authorizers_decisions_are_cached_until_the_organization_changes() {
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     let w = World::new();
-    let external = Arc::new(External {
-        inner: orgman_domain::ports::RoleAuthorizer::new(
-            w.memory.store.clone(),
-            Arc::new(orgman_domain::ports::NoCache),
-        ),
-        checks: Default::default(),
-    });
+    let external = External::over(&w);
     let service = OrganizationService::new(
         orgman_domain::ServicePorts {
             authorizer: external.clone(),
@@ -1041,13 +1047,7 @@ fn an_authorizer_is_asked_once_per_use_case_and_never_about_platform_admins() {
     use std::sync::atomic::Ordering;
 
     let w = World::new();
-    let external = Arc::new(External {
-        inner: orgman_domain::ports::RoleAuthorizer::new(
-            w.memory.store.clone(),
-            Arc::new(orgman_domain::ports::NoCache),
-        ),
-        checks: Default::default(),
-    });
+    let external = External::over(&w);
     // No cache: every decision is asked for.
     let service = OrganizationService::new(
         orgman_domain::ServicePorts {
