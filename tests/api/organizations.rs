@@ -81,8 +81,17 @@ async fn only_platform_admins_create_and_list_everything() {
     .await;
     assert_eq!(second["items"].as_array().unwrap().len(), 2);
     assert!(second.get("nextCursor").is_none());
+    for bad in ["ten", "0", "501", "2147483648"] {
+        assert_problem(
+            app.get(&format!("/api/v1/organizations?limit={bad}"), &admin)
+                .await,
+            400,
+            "invalid-query-parameter",
+        )
+        .await;
+    }
     assert_problem(
-        app.get("/api/v1/organizations?limit=ten", &admin).await,
+        app.get("/api/v1/audit-events?limit=0", &admin).await,
         400,
         "invalid-query-parameter",
     )

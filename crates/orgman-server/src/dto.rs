@@ -72,6 +72,7 @@ pub(crate) struct ChangeRole {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub(crate) limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     pub(crate) after: Option<Uuid>,

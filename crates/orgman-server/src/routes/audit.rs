@@ -89,10 +89,7 @@ impl AuditQuery {
         Ok(AuditRead {
             event_type,
             by: self.actor.map(UserId::from_uuid),
-            page: PageRequest::new(
-                self.after.map(EventId::from_uuid),
-                self.limit.unwrap_or(PageRequest::<EventId>::DEFAULT_LIMIT),
-            ),
+            page: super::page_of(self.after.map(EventId::from_uuid), self.limit)?,
         })
     }
 }

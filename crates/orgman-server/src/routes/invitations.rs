@@ -177,7 +177,7 @@ pub(crate) async fn list(
     id: Path<Uuid>,
     query: Query<PageQuery>,
 ) -> Result<Json<InvitationPage>, ApiError> {
-    let request: PageRequest<InvitationId> = page(&query);
+    let request: PageRequest<InvitationId> = page(&query)?;
     let found = state
         .invitations
         .list(&auth.actor, OrganizationId::from_uuid(*id), request)

@@ -44,7 +44,7 @@ pub(crate) async fn list_members(
 ) -> Result<Json<MemberPage>, ApiError> {
     let found = state
         .service
-        .members(&auth.actor, OrganizationId::from_uuid(*id), page(&query))
+        .members(&auth.actor, OrganizationId::from_uuid(*id), page(&query)?)
         .await?;
     Ok(Json(MemberPage {
         items: found.items.iter().map(MemberView::from).collect(),

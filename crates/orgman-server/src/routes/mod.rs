@@ -44,11 +44,22 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         })
 }
 
-pub(crate) fn page<K: From<uuid::Uuid>>(query: &PageQuery) -> PageRequest<K> {
-    PageRequest::new(
-        query.after.map(K::from),
-        query.limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT),
-    )
+/// The page a query asks for; a `limit` outside 1-500 is refused (400
+/// `invalid-query-parameter`), not silently clamped.
+pub(crate) fn page<K: From<uuid::Uuid>>(query: &PageQuery) -> Result<PageRequest<K>, ApiError> {
+    page_of(query.after.map(K::from), query.limit)
+}
+
+/// A page starting after `after` of `limit` items (default 50, 1-500).
+pub(crate) fn page_of<K>(after: Option<K>, limit: Option<u32>) -> Result<PageRequest<K>, ApiError> {
+    let limit = limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT);
+    if !(1..=PageRequest::<K>::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid-query-parameter",
+            format!("limit must be 1-{}", PageRequest::<K>::MAX_LIMIT),
+        ));
+    }
+    Ok(PageRequest::new(after, limit))
 }
 
 /// Every API route, once: `$config` is actix's or utoipa's service

@@ -31,7 +31,7 @@ fn with_etag(
     tag = "organizations",
     params(PageQuery),
     responses(
-        (status = 200, body = OrganizationPage),
+        (status = 200, body = OrganizationPage), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem),
     ),
     security(("bearer" = []))
@@ -42,7 +42,7 @@ pub(crate) async fn list_organizations(
     state: Data<AppState>,
     query: Query<PageQuery>,
 ) -> Result<Json<OrganizationPage>, ApiError> {
-    let found = state.service.list_all(&auth.actor, page(&query)).await?;
+    let found = state.service.list_all(&auth.actor, page(&query)?).await?;
     Ok(Json(OrganizationPage {
         items: found.items.iter().map(OrganizationView::from).collect(),
         next_cursor: found.next.map(|id| id.as_uuid()),
@@ -97,7 +97,10 @@ pub(crate) async fn create_organization(
 #[utoipa::path(
     tag = "organizations",
     params(PageQuery),
-    responses((status = 200, body = MyOrganizationPage), (status = 401, body = Problem), (status = 503, body = Problem)),
+    responses(
+        (status = 200, body = MyOrganizationPage), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 503, body = Problem),
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/organizations/mine")]
@@ -106,7 +109,7 @@ pub(crate) async fn my_organizations(
     state: Data<AppState>,
     query: Query<PageQuery>,
 ) -> Result<Json<MyOrganizationPage>, ApiError> {
-    let found = state.service.list_mine(&auth.actor, page(&query)).await?;
+    let found = state.service.list_mine(&auth.actor, page(&query)?).await?;
     Ok(Json(MyOrganizationPage {
         items: found
             .items
