@@ -143,6 +143,31 @@ async fn unknown_users_and_bad_ids_are_refused() {
         "malformed-body",
     )
     .await;
+    // A role given in a body must be one; a blank one is not MEMBER (only a
+    // CSV row's blank role is). Input is checked before anything is looked
+    // up: also for an organization that does not exist.
+    let nowhere = "/api/v1/organizations/0b000000-0000-4000-8000-0000000000ee/members";
+    for path in [members.as_str(), nowhere] {
+        let refused = assert_problem(
+            app.post(path, &admin, json!({"userId": ADMIN.id, "role": ""}))
+                .await,
+            422,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(refused["errors"][0]["field"], "role", "{refused}");
+    }
+    assert_problem(
+        app.patch(
+            &format!("{members}/{}", ADMIN.id),
+            &admin,
+            json!({"role": " "}),
+        )
+        .await,
+        422,
+        "validation-failed",
+    )
+    .await;
     assert_problem(
         app.delete(&format!("{members}/not-a-uuid"), &admin).await,
         400,

@@ -12,8 +12,13 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateOrganization {
-    /// Display name, 1-100 characters after trimming.
-    #[schema(example = "Acme Corporation")]
+    /// Display name, 1-100 characters after trimming, no control characters.
+    #[schema(
+        example = "Acme Corporation",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub(crate) name: String,
     /// Unique handle matching `^[a-z0-9-]+$`, at most 50 characters.
     #[schema(example = "acme", pattern = "^[a-z0-9-]+$", max_length = 50)]
@@ -26,8 +31,13 @@ pub(crate) struct CreateOrganization {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateOrganization {
-    /// The new display name, 1-100 characters after trimming.
-    #[schema(max_length = 100)]
+    /// The new display name, 1-100 characters after trimming, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub(crate) name: Option<String>,
     /// Merge patch for `metadata` (readable by every member); the result
     /// must be an object of at most 8192 bytes of JSON. `null` empties it.
@@ -54,7 +64,7 @@ pub(crate) struct AddMember {
     pub(crate) user_id: Uuid,
     /// `OWNER`, `ADMIN` or `MEMBER` (default `MEMBER`).
     #[serde(default)]
-    #[schema(example = "MEMBER")]
+    #[schema(example = "MEMBER", pattern = "^(OWNER|ADMIN|MEMBER)$")]
     pub(crate) role: Option<String>,
 }
 
@@ -63,6 +73,7 @@ pub(crate) struct AddMember {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangeRole {
     /// `OWNER`, `ADMIN` or `MEMBER`.
+    #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
     pub(crate) role: String,
 }
 
@@ -175,6 +186,7 @@ pub(crate) struct MemberView {
     /// The member.
     pub(crate) user_id: Uuid,
     /// `OWNER`, `ADMIN` or `MEMBER`.
+    #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
     pub(crate) role: String,
     /// When the user joined.
     #[serde(with = "time::serde::rfc3339")]

@@ -18,7 +18,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct ClaimDomain {
     /// The domain, e.g. `example.com`.
-    #[schema(max_length = 253)]
+    #[schema(
+        max_length = 253,
+        pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$"
+    )]
     domain: String,
 }
 
@@ -157,7 +160,7 @@ pub(crate) async fn list(
 /// organization verified it first.
 #[utoipa::path(
     tag = "domains",
-    params(("id" = Uuid, Path), ("domain" = String, Path)),
+    params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     responses(
         (status = 200, body = DomainView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -187,7 +190,7 @@ pub(crate) async fn verify(
 /// when turning one on for a domain not verified yet.
 #[utoipa::path(
     tag = "domains",
-    params(("id" = Uuid, Path), ("domain" = String, Path)),
+    params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     request_body = DomainPolicyPatch,
     responses(
         (status = 200, body = DomainView), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -223,7 +226,7 @@ pub(crate) async fn set_policy(
 /// Gives a domain up (OWNER and ADMIN).
 #[utoipa::path(
     tag = "domains",
-    params(("id" = Uuid, Path), ("domain" = String, Path)),
+    params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     responses(
         (status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),

@@ -34,7 +34,7 @@ pub(crate) struct NewInvitation {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct AcceptInvitation {
     /// The token from the invitation.
-    #[schema(max_length = 512)]
+    #[schema(min_length = 1, max_length = 512)]
     token: String,
 }
 

@@ -18,11 +18,17 @@ use crate::extract::Authenticated;
 use crate::problem::{ApiError, ImportProgress, Problem};
 use crate::state::AppState;
 
+/// A CSV row's role: blank means MEMBER.
 fn role(text: Option<&str>) -> Result<OrgRole, ApiError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(OrgRole::Member),
         Some(text) => Ok(text.parse()?),
     }
+}
+
+/// A JSON body's role: absent means MEMBER; a present one must be a role.
+fn body_role(text: Option<&str>) -> Result<OrgRole, ApiError> {
+    text.map_or(Ok(OrgRole::Member), |text| Ok(text.parse()?))
 }
 
 /// The organization's members (members and platform administrators).
@@ -73,7 +79,7 @@ pub(crate) async fn add_member(
     id: Path<Uuid>,
     body: Json<AddMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = role(body.role.as_deref())?;
+    let role = body_role(body.role.as_deref())?;
     let membership = state
         .service
         .add_member(
@@ -109,7 +115,7 @@ pub(crate) async fn change_role(
     body: Json<ChangeRole>,
 ) -> Result<Json<MemberView>, ApiError> {
     let (org, user) = *path;
-    let role = role(Some(&body.role))?;
+    let role = body_role(Some(&body.role))?;
     let membership = state
         .service
         .change_role(

@@ -173,7 +173,7 @@ pub(crate) async fn get_organization(
 /// otherwise).
 #[utoipa::path(
     tag = "organizations",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#)),
     request_body = UpdateOrganization,
     responses(
         (status = 200, body = OrganizationView, headers(("ETag" = String))),
