@@ -304,6 +304,19 @@ struct MemoryUnitOfWork {
     target: Arc<Mutex<State>>,
 }
 
+impl MemoryUnitOfWork {
+    /// The working copy of a claim, to change in place.
+    fn stored_domain(
+        &mut self,
+        domain: &orgman_domain::OrgDomain,
+    ) -> Result<&mut orgman_domain::OrgDomain, StoreError> {
+        self.working
+            .domains
+            .get_mut(&(domain.organization_id, domain.name.clone()))
+            .ok_or(StoreError::NotFound)
+    }
+}
+
 #[async_trait]
 impl UnitOfWork for MemoryUnitOfWork {
     async fn lock_organization(
@@ -489,12 +502,7 @@ impl UnitOfWork for MemoryUnitOfWork {
                 "organization_domains_verified_key".into(),
             )));
         }
-        let stored = self
-            .working
-            .domains
-            .get_mut(&(domain.organization_id, domain.name.clone()))
-            .ok_or(StoreError::NotFound)?;
-        stored.verified_at = domain.verified_at;
+        self.stored_domain(domain)?.verified_at = domain.verified_at;
         Ok(())
     }
 
@@ -502,12 +510,7 @@ impl UnitOfWork for MemoryUnitOfWork {
         &mut self,
         domain: &orgman_domain::OrgDomain,
     ) -> Result<(), StoreError> {
-        let stored = self
-            .working
-            .domains
-            .get_mut(&(domain.organization_id, domain.name.clone()))
-            .ok_or(StoreError::NotFound)?;
-        stored.policy = domain.policy;
+        self.stored_domain(domain)?.policy = domain.policy;
         Ok(())
     }
 
