@@ -48,7 +48,7 @@ impl Metadata {
     ///
     /// # Errors
     /// [`ValidationError::MetadataInvalid`] for anything but an object, or
-    /// an object larger than [`Metadata::MAX_BYTES`].
+    /// an object larger than [`Metadata::MAX_BYTES`] or holding U+0000.
     pub fn parse(kind: MetadataKind, value: Value) -> Result<Self, ValidationError> {
         let Value::Object(map) = value else {
             return Err(ValidationError::MetadataInvalid {
@@ -57,6 +57,12 @@ impl Metadata {
             });
         };
         let metadata = Self(map);
+        if holds_nul(&metadata.0) {
+            return Err(ValidationError::MetadataInvalid {
+                field: kind.field(),
+                reason: "must not hold the character U+0000",
+            });
+        }
         if metadata.to_text().len() > Self::MAX_BYTES {
             return Err(ValidationError::MetadataInvalid {
                 field: kind.field(),
@@ -122,6 +128,21 @@ impl fmt::Debug for Metadata {
 }
 
 /// RFC 7396, section 2.
+/// Whether a key or string anywhere in `map` holds U+0000, which JSON
+/// allows and PostgreSQL's `jsonb` (and most stores) refuse.
+fn holds_nul(map: &Map<String, Value>) -> bool {
+    fn value_holds_nul(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains('\0'),
+            Value::Array(items) => items.iter().any(value_holds_nul),
+            Value::Object(map) => holds_nul(map),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+    map.iter()
+        .any(|(key, value)| key.contains('\0') || value_holds_nul(value))
+}
+
 fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(members) = patch else {
         *target = patch.clone();
@@ -221,6 +242,22 @@ mod tests {
                 .merged(MetadataKind::Public, &json!(["not", "an", "object"]))
                 .is_err()
         );
+        // U+0000, in a key or a value at any depth, is refused; the text
+        // `\u0000` is not that character.
+        for value in [
+            json!({"a\u{0}": 1}),
+            json!({"a": "x\u{0}"}),
+            json!({"a": [{"b": ["\u{0}"]}]}),
+        ] {
+            assert_eq!(
+                Metadata::parse(MetadataKind::Public, value),
+                Err(ValidationError::MetadataInvalid {
+                    field: "metadata",
+                    reason: "must not hold the character U+0000",
+                })
+            );
+        }
+        assert!(Metadata::parse(MetadataKind::Public, json!({"a": "\\u0000"})).is_ok());
         // {"k":"…"} is 8 bytes of framing.
         let fits = json!({ "k": "x".repeat(Metadata::MAX_BYTES - 8) });
         assert!(Metadata::parse(MetadataKind::Public, fits.clone()).is_ok());

@@ -44,6 +44,31 @@ pub struct OrganizationPatch {
     pub private_metadata: Option<serde_json::Value>,
 }
 
+impl OrganizationPatch {
+    /// Refuses a patch no organization could take, whatever its current
+    /// metadata: one whose metadata would not be an object, or too large,
+    /// or hold U+0000, even merged into empty metadata (a merge keeps every
+    /// non-null value of the patch, so no target makes the result smaller).
+    /// [`OrganizationService::update`](crate::OrganizationService::update)
+    /// checks this before comparing versions, so a malformed patch is
+    /// refused as such rather than as stale.
+    ///
+    /// # Errors
+    /// [`ValidationError::MetadataInvalid`].
+    pub fn check(&self) -> Result<(), ValidationError> {
+        let parts = [
+            (MetadataKind::Public, &self.metadata),
+            (MetadataKind::Private, &self.private_metadata),
+        ];
+        for (kind, patch) in parts {
+            if let Some(patch) = patch {
+                Metadata::empty().merged(kind, patch)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What [`Organization::apply`] changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Patched {

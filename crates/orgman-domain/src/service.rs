@@ -454,6 +454,7 @@ impl OrganizationService {
     ) -> Result<Organization, OrgError> {
         self.authorize(actor, id, Permission::ManageOrganization)
             .await?;
+        patch.check()?;
         let mut uow = self.ports.organizations.begin().await?;
         let mut organization = self.lock(&mut *uow, actor, id).await?;
         let version = organization.version();

@@ -151,6 +151,32 @@ fn bad_metadata_changes_nothing_and_members_may_not_write() {
             ..
         }))
     ));
+    // A patch no organization could take is refused as such, even with a
+    // stale version: the version only matters for patches that could apply.
+    assert_eq!(
+        block_on(w.service.update(
+            &ann,
+            org.id(),
+            &patch(Some(json!(434)), None),
+            Some(before.version() + 7)
+        )),
+        Err(OrgError::Invalid(ValidationError::MetadataInvalid {
+            field: "metadata",
+            reason: "must be a JSON object"
+        }))
+    );
+    assert_eq!(
+        block_on(w.service.update(
+            &ann,
+            org.id(),
+            &patch(Some(json!({"a": 1})), None),
+            Some(before.version() + 7)
+        )),
+        Err(OrgError::VersionMismatch {
+            expected: before.version() + 7,
+            actual: before.version()
+        })
+    );
     assert_eq!(block_on(w.service.get(&ann, org.id())).unwrap(), before);
     assert_eq!(w.events(), events);
     assert!(matches!(

@@ -9,7 +9,8 @@ use orgman_domain::{OrgRole, Organization, OrganizationId, Permission, UserId};
 #[derive(Clone, Debug)]
 enum Value {
     Role(Option<OrgRole>),
-    Organization(Organization),
+    // Boxed: an organization (its metadata maps) is far larger than a role.
+    Organization(Box<Organization>),
 }
 
 /// A user's organization list with the generations it was stored under.
@@ -128,7 +129,7 @@ impl MembershipCache for MemoryCache {
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
         match self.get(CacheKey::Organization(id)) {
-            Lookup::Hit(Value::Organization(org)) => Lookup::Hit(org),
+            Lookup::Hit(Value::Organization(org)) => Lookup::Hit(*org),
             Lookup::Hit(Value::Role(_)) => Lookup::Miss(Lease(u64::MAX)),
             Lookup::Miss(lease) => Lookup::Miss(lease),
         }
@@ -138,7 +139,7 @@ impl MembershipCache for MemoryCache {
         self.put(
             lease,
             CacheKey::Organization(organization.id()),
-            Value::Organization(organization.clone()),
+            Value::Organization(Box::new(organization.clone())),
         );
     }
 

@@ -1184,6 +1184,25 @@ async fn metadata_is_stored_as_json_objects_and_a_redacted_organization_is_refus
             .unwrap()
         )
     );
+    // Numbers at the ends of f64's range come back as they went in, though
+    // jsonb prints them in full (`-179769313486231570000…`, 309 digits).
+    let extremes = serde_json::json!({
+        "max": f64::MAX, "min": f64::MIN, "tiny": 5e-324, "small": 1.330097872626748e-76,
+        "big": 5.005870571078346e223, "huge": 123_456_789_012_345_678_901_234_567_890.0,
+    });
+    let patch = OrganizationPatch {
+        metadata: Some(extremes.clone()),
+        ..OrganizationPatch::default()
+    };
+    db.service
+        .update(&db.admin, org.id(), &patch, None)
+        .await
+        .unwrap();
+    let stored = db.store.organization(org.id()).await.unwrap().unwrap();
+    let numbers = stored.metadata().as_map();
+    for (name, value) in extremes.as_object().unwrap() {
+        assert_eq!(numbers[name].as_f64(), value.as_f64(), "{name}");
+    }
     // The schema refuses anything but objects.
     let mut conn = db.connection().await;
     let refused = diesel::sql_query(format!(
