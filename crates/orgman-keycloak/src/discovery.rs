@@ -69,6 +69,9 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// How long the issuer's name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The largest discovery document read.
 const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 
@@ -94,7 +97,14 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe
     }
     let port = parsed.port_or_known_default().unwrap_or(443);
     let refused = |detail: String| OrgError::IssuerNotAllowed(detail);
-    let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+    // The system resolver may wait far longer than a caller should.
+    let lookup = tokio::time::timeout(
+        RESOLVE_TIMEOUT,
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .unwrap_or_else(|_| Err(std::io::Error::other("no answer in time")));
+    let addresses: Vec<SocketAddr> = match lookup {
         Ok(found) => found.collect(),
         Err(error) => {
             return Ok(IssuerProbe {
