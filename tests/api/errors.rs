@@ -19,21 +19,47 @@ async fn unknown_routes_are_problem_404s() {
 #[tokio::test]
 async fn a_known_path_with_another_method_is_405_with_allow() {
     let app = TestApp::spawn().await;
-    for (method, path, allow) in [
+    let admin = app.token(ADMIN).await;
+    let org = uuid::Uuid::nil();
+    for (method, path, allow, token) in [
         (
             Method::DELETE,
             "/api/v1/organizations".to_owned(),
             "GET, POST",
+            None,
         ),
         (
             Method::PUT,
-            format!("/api/v1/organizations/{}", uuid::Uuid::nil()),
+            format!("/api/v1/organizations/{org}"),
             "GET, PATCH",
+            None,
         ),
-        (Method::POST, "/api/v1/users/me".to_owned(), "GET"),
+        (Method::POST, "/api/v1/users/me".to_owned(), "GET", None),
+        // Paths that another operation's template also matches (`mine`
+        // read as an `{id}`, `import` as a `{userId}`) are still their own
+        // resource: the method is not allowed there, whatever the token.
+        (
+            Method::PATCH,
+            "/api/v1/organizations/mine".to_owned(),
+            "GET",
+            Some(&admin),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/organizations/current".to_owned(),
+            "GET",
+            Some(&admin),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/organizations/{org}/members/import"),
+            "POST",
+            Some(&admin),
+        ),
     ] {
         let response = app
-            .request(method.clone(), &path, None)
+            .request(method.clone(), &path, token.map(String::as_str))
+            .json(&serde_json::json!({"role": "ADMIN"}))
             .send()
             .await
             .unwrap();
@@ -44,6 +70,18 @@ async fn a_known_path_with_another_method_is_405_with_allow() {
         );
         assert_problem(response, 405, "method-not-allowed").await;
     }
+    // A malformed id on a path only a template matches stays a 400.
+    let response = app
+        .request(
+            Method::PATCH,
+            "/api/v1/organizations/not-an-id",
+            Some(&admin),
+        )
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 400, "invalid-path-parameter").await;
     // An unknown path stays a 404.
     let response = app
         .request(Method::DELETE, "/api/v1/organizations/a/b/c/d", None)

@@ -17,6 +17,7 @@ use actix_web::{App, Error, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use orgman_domain::RequestId;
 use orgman_postgres::migrate;
+use serde_json::Value;
 use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,7 +26,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::background::spawn_purger;
 use crate::config::Config;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::provisioning::Provisioning;
 use crate::state::AppState;
 use crate::wiring::{Adapters, Sync, UseCases};
@@ -226,11 +227,25 @@ fn http_server(
                     .limit(json_limit)
                     .error_handler(|error, _| json_error(error).into()),
             )
-            .app_data(web::PathConfig::default().error_handler(|error, _| {
-                ApiError::bad_request("invalid-path-parameter", error.to_string()).into()
+            .app_data(web::PathConfig::default().error_handler({
+                let routes = routes.clone();
+                move |error, req| {
+                    // `PATCH /organizations/mine` reaches `PATCH
+                    // /organizations/{id}`, but names another resource.
+                    match routes.not_allowed(req.method(), req.path()) {
+                        Some(response) => {
+                            actix_web::error::InternalError::from_response(error, response).into()
+                        }
+                        None => ApiError::bad_request(
+                            ProblemCode::InvalidPathParameter,
+                            error.to_string(),
+                        )
+                        .into(),
+                    }
+                }
             }))
             .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                ApiError::bad_request("invalid-query-parameter", error.to_string()).into()
+                ApiError::bad_request(ProblemCode::InvalidQueryParameter, error.to_string()).into()
             }))
             .configure(crate::routes::configure_serving)
             .route(
@@ -256,31 +271,15 @@ fn http_server(
         .default_service(web::to(move |req: actix_web::HttpRequest| {
             let routes = routes.clone();
             async move {
-                match routes.allowed(req.path()) {
-                    // A known path, another method: 405 with Allow.
-                    Some(allowed) => {
-                        let mut response = HttpResponse::from_error(ApiError::new(
-                            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                            "method-not-allowed",
-                            "Method not allowed",
-                            format!(
-                                "{} {} is not served; allowed: {allowed}",
-                                req.method(),
-                                req.path()
-                            ),
-                        ));
-                        if let Ok(value) = HeaderValue::from_str(&allowed) {
-                            response
-                                .headers_mut()
-                                .insert(actix_web::http::header::ALLOW, value);
-                        }
-                        response
-                    }
-                    None => HttpResponse::from_error(ApiError::not_found(
-                        "route-not-found",
-                        "no such route",
-                    )),
-                }
+                // A known path, another method: 405 with Allow.
+                routes
+                    .not_allowed(req.method(), req.path())
+                    .unwrap_or_else(|| {
+                        HttpResponse::from_error(ApiError::not_found(
+                            ProblemCode::RouteNotFound,
+                            "no such route",
+                        ))
+                    })
             }
         }))
         .wrap(from_fn(request_context))
@@ -311,9 +310,145 @@ pub fn openapi_document() -> String {
         .configure(crate::routes::configure)
         .split_for_parts();
     document_errors(&mut api);
-    let mut json = api.to_pretty_json().unwrap_or_default();
+    let mut document = serde_json::to_value(&api).unwrap_or_default();
+    headers_are_never_null(&mut document);
+    link_created_resources(&mut document);
+    let mut json = serde_json::to_string_pretty(&document).unwrap_or_default();
     json.push('\n');
     json
+}
+
+/// The operations of a document's `paths`, with their path templates.
+fn operations(document: &mut Value) -> impl Iterator<Item = (&String, &mut Value)> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .flat_map(|(path, item)| {
+            item.as_object_mut()
+                .into_iter()
+                .flat_map(|methods| methods.values_mut())
+                .map(move |operation| (path, operation))
+        })
+}
+
+/// An optional header is absent or a string, never `null` (the annotations'
+/// `Option<String>` says nullable, which would have clients send `null`).
+fn headers_are_never_null(document: &mut Value) {
+    for (_, operation) in operations(document) {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            if parameter.get("in").and_then(Value::as_str) != Some("header") {
+                continue;
+            }
+            let Some(schema) = parameter.get_mut("schema") else {
+                continue;
+            };
+            let types: Vec<Value> = match schema.get("type").and_then(Value::as_array) {
+                Some(types) => types.iter().filter(|t| *t != "null").cloned().collect(),
+                None => continue,
+            };
+            if let [only] = types.as_slice() {
+                schema["type"] = only.clone();
+            }
+        }
+    }
+}
+
+/// The property names of the schema `reference` names, its `allOf` parts
+/// included.
+fn fields_of(schemas: &Value, reference: &str) -> std::collections::BTreeSet<String> {
+    let name = reference.rsplit('/').next().unwrap_or_default();
+    let schema = &schemas[name];
+    let mut fields: std::collections::BTreeSet<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        match part["$ref"].as_str() {
+            Some(reference) => fields.extend(fields_of(schemas, reference)),
+            None => fields.extend(
+                part["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|p| p.keys().cloned()),
+            ),
+        }
+    }
+    fields
+}
+
+/// OpenAPI links from every create (`POST` answering 201) to the operations
+/// on what it created (`{path}/{param}...`), so that clients and stateful
+/// tests can follow them: the new path parameter comes from the created
+/// resource (its field of that name, else its `id`), the others from the
+/// create's own path.
+fn link_created_resources(document: &mut Value) {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, operation) in operations(document) {
+        if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+            targets.push((path.clone(), id.to_owned()));
+        }
+    }
+    let schemas = document["components"]["schemas"].clone();
+    for (path, operation) in operations(document) {
+        let Some(created) = operation
+            .pointer_mut("/responses/201")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let fields = created
+            .get("content")
+            .and_then(|c| c.pointer("/application~1json/schema/$ref"))
+            .and_then(Value::as_str)
+            .map(|r| fields_of(&schemas, r));
+        let Some(fields) = fields else { continue };
+        let mut links = serde_json::Map::new();
+        for (target, operation_id) in &targets {
+            let Some(rest) = target.strip_prefix(path.as_str()) else {
+                continue;
+            };
+            let Some(param) = rest.strip_prefix("/{").and_then(|r| r.split('}').next()) else {
+                continue;
+            };
+            // Every other parameter must come from the create's own path.
+            let known = |name: &str| path.contains(&format!("{{{name}}}"));
+            let others_known = target
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .all(|name| name == param || known(name));
+            if !others_known {
+                continue;
+            }
+            let field = if fields.contains(param) { param } else { "id" };
+            if !fields.contains(field) {
+                continue;
+            }
+            let mut parameters = serde_json::Map::new();
+            for segment in target.split('/') {
+                let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                    continue;
+                };
+                let value = if name == param {
+                    format!("$response.body#/{field}")
+                } else {
+                    format!("$request.path.{name}")
+                };
+                parameters.insert(format!("path.{name}"), value.into());
+            }
+            links.insert(
+                operation_id.clone(),
+                serde_json::json!({ "operationId": operation_id, "parameters": parameters }),
+            );
+        }
+        if !links.is_empty() {
+            created.insert("links".to_owned(), Value::Object(links));
+        }
+    }
 }
 
 /// Makes the document say what error answers really are: every error is
@@ -390,18 +525,20 @@ fn json_error(error: actix_web::error::JsonPayloadError) -> ApiError {
     match error {
         E::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            ProblemCode::UnsupportedMediaType,
             "Unsupported media type",
             "the body must be application/json",
         ),
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            ProblemCode::BodyTooLarge,
             "Payload too large",
             format!("the body exceeds {limit} bytes"),
         ),
-        E::Deserialize(error) => ApiError::bad_request("malformed-body", error.to_string()),
-        other => ApiError::bad_request("malformed-body", other.to_string()),
+        E::Deserialize(error) => {
+            ApiError::bad_request(ProblemCode::MalformedBody, error.to_string())
+        }
+        other => ApiError::bad_request(ProblemCode::MalformedBody, other.to_string()),
     }
 }
 
@@ -431,21 +568,52 @@ impl RouteMethods {
     }
 
     /// The methods served on `path` (`GET, POST`), if a template matches it.
+    /// Only the most specific templates count: `/organizations/mine` is
+    /// that path, not an `/organizations/{id}` whose id is `mine`.
     fn allowed(&self, path: &str) -> Option<String> {
         let segments: Vec<&str> = path.split('/').collect();
+        let mut best = 0;
         let mut allowed: Vec<&str> = Vec::new();
         for (template, methods) in &self.routes {
             let matches = template.len() == segments.len()
                 && template.iter().zip(&segments).all(|(t, s)| {
                     (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
                 });
-            if matches {
+            if !matches {
+                continue;
+            }
+            let literal = template.iter().filter(|t| !t.starts_with('{')).count();
+            if literal > best {
+                best = literal;
+                allowed.clear();
+            }
+            if literal == best {
                 allowed.extend(methods);
             }
         }
         allowed.sort_unstable();
         allowed.dedup();
         (!allowed.is_empty()).then(|| allowed.join(", "))
+    }
+
+    /// A 405 answer when `path` is served, but not with `method`.
+    fn not_allowed(&self, method: &actix_web::http::Method, path: &str) -> Option<HttpResponse> {
+        let allowed = self.allowed(path)?;
+        if allowed.split(", ").any(|m| m == method.as_str()) {
+            return None;
+        }
+        let mut response = HttpResponse::from_error(ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            ProblemCode::MethodNotAllowed,
+            "Method not allowed",
+            format!("{method} {path} is not served; allowed: {allowed}"),
+        ));
+        if let Ok(value) = HeaderValue::from_str(&allowed) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        Some(response)
     }
 }
 
@@ -523,6 +691,49 @@ mod tests {
     }
 
     #[test]
+    fn operations_have_unique_ids_and_creates_link_to_what_they_created() {
+        let document: Value = serde_json::from_slice(OPENAPI_DOCUMENT).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(ids.insert(id), "operationId {id} twice");
+            }
+        }
+        let created =
+            |path: &str| document["paths"][path]["post"]["responses"]["201"]["links"].clone();
+        let organization = created("/api/v1/organizations");
+        assert_eq!(
+            organization["get_organization"]["parameters"],
+            serde_json::json!({"path.id": "$response.body#/id"})
+        );
+        // Deeper paths need parameters the create does not know.
+        assert!(organization.get("remove_member").is_none());
+        let member = created("/api/v1/organizations/{id}/members");
+        assert_eq!(
+            member["remove_member"]["parameters"],
+            serde_json::json!({
+                "path.id": "$request.path.id",
+                "path.userId": "$response.body#/userId",
+            })
+        );
+        let domain = created("/api/v1/organizations/{id}/domains");
+        assert_eq!(
+            domain["verify_domain"]["parameters"]["path.domain"],
+            "$response.body#/domain"
+        );
+        let invitation = created("/api/v1/organizations/{id}/invitations");
+        assert_eq!(
+            invitation["revoke_invitation"]["parameters"]["path.invitationId"],
+            "$response.body#/id"
+        );
+        // Optional headers are absent or strings, never null.
+        let if_match = &document["paths"]["/api/v1/organizations/{id}"]["patch"]["parameters"][1];
+        assert_eq!(if_match["name"], "If-Match");
+        assert_eq!(if_match["schema"]["type"], "string");
+    }
+
+    #[test]
     fn the_methods_of_a_path_come_from_the_document() {
         let routes = RouteMethods::from_document(OPENAPI_DOCUMENT).unwrap();
         let id = "0a000000-0000-4000-8000-000000000001";
@@ -533,6 +744,15 @@ mod tests {
         assert_eq!(
             routes.allowed(&format!("/api/v1/organizations/{id}/domains/acme.example")),
             Some("DELETE, PATCH".to_owned())
+        );
+        // A literal segment wins over a parameter.
+        assert_eq!(
+            routes.allowed("/api/v1/organizations/mine"),
+            Some("GET".to_owned())
+        );
+        assert_eq!(
+            routes.allowed(&format!("/api/v1/organizations/{id}/members/import")),
+            Some("POST".to_owned())
         );
         assert_eq!(routes.allowed("/api/v1/organizations//members"), None);
         assert_eq!(routes.allowed("/no/such/path"), None);

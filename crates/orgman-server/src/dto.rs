@@ -254,7 +254,7 @@ pub(crate) struct ImportRow {
     /// Always `failed` (only refused rows are listed).
     pub(crate) status: &'static str,
     /// The problem code, as a single request would answer it.
-    pub(crate) code: &'static str,
+    pub(crate) code: crate::problem::ProblemCode,
     /// What went wrong.
     pub(crate) detail: String,
 }
@@ -303,6 +303,63 @@ impl Me {
             email: user.email.as_ref().map(|e| e.to_string()),
             display_name: user.display_name.clone(),
             system_role: if admin { "ADMIN" } else { "USER" },
+        }
+    }
+}
+
+/// An optional JSON integer, accepting what JSON Schema calls an integer:
+/// `5` and `5.0` alike (serde alone refuses `5.0` for an integer type).
+pub(crate) fn whole_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "{number} is not a whole number from 0 to {}",
+                u32::MAX
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Limit {
+        #[serde(default, deserialize_with = "whole_number")]
+        max: Option<u32>,
+    }
+
+    fn max(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<Limit>(json).map(|l| l.max)
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_zero_fraction() {
+        assert_eq!(max(r#"{"max": 5941}"#).unwrap(), Some(5941));
+        assert_eq!(max(r#"{"max": 5941.0}"#).unwrap(), Some(5941));
+        assert_eq!(max(r#"{"max": 0}"#).unwrap(), Some(0));
+        assert_eq!(max(r#"{"max": null}"#).unwrap(), None);
+        assert_eq!(max("{}").unwrap(), None);
+        for refused in ["5941.5", "-1", "-1.0", "4294967296", "1e300", r#""5""#] {
+            assert!(
+                max(&format!(r#"{{"max": {refused}}}"#)).is_err(),
+                "{refused}"
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Request-scoped extractors: who is calling ([`Authenticated`]) and in which
-//! organization ([`OrgContext`]). Both come from the verified token (and an
-//! optional header) of the request at hand; nothing is kept in thread-locals
-//! or globals.
+//! organization ([`OrgContext`]), both from the verified token (and an
+//! optional header) of the request at hand, nothing kept in thread-locals
+//! or globals; and JSON bodies that must be objects ([`JsonObject`]).
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use orgman_domain::{Actor, OrgRole, OrganizationId, RequestId, SystemRole, UserI
 use uuid::Uuid;
 
 use crate::auth::{AuthError, Claims};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 use crate::state::AppState;
 
 /// The header naming the organization a request is in.
@@ -68,23 +68,23 @@ impl FromRequest for Authenticated {
                 }
                 _ if header.is_empty() => {
                     return Err(ApiError::unauthorized(
-                        "missing-token",
+                        ProblemCode::MissingToken,
                         "a Bearer token is required",
                     ));
                 }
                 _ => {
                     return Err(ApiError::unauthorized(
-                        "invalid-token",
+                        ProblemCode::InvalidToken,
                         "the Authorization header must be `Bearer <token>`",
                     ));
                 }
             };
             let claims = state.verifier.verify(&token).await.map_err(|error| match error {
-                AuthError::Invalid(reason) => ApiError::unauthorized("invalid-token", reason),
+                AuthError::Invalid(reason) => ApiError::unauthorized(ProblemCode::InvalidToken, reason),
                 AuthError::ProviderUnavailable(reason) => {
                     tracing::warn!(%reason, "cannot fetch the identity provider's keys");
                     ApiError::unavailable(
-                        "identity-provider-unavailable",
+                        ProblemCode::IdentityProviderUnavailable,
                         "the identity provider cannot be reached to verify this token; retry later",
                     )
                 }
@@ -150,7 +150,7 @@ impl FromRequest for OrgContext {
                         .and_then(|v| v.parse::<OrganizationId>().ok())
                         .ok_or_else(|| {
                             ApiError::bad_request(
-                                "invalid-organization-header",
+                                ProblemCode::InvalidOrganizationHeader,
                                 "Fx-Organization-Id must be a UUID",
                             )
                         })
@@ -164,7 +164,7 @@ impl FromRequest for OrgContext {
                 .and_then(|v| v.parse::<OrganizationId>().ok());
             let organization = from_header.or(from_claim).ok_or_else(|| {
                 ApiError::bad_request(
-                    "organization-context-missing",
+                    ProblemCode::OrganizationContextMissing,
                     "no organization: send Fx-Organization-Id or use a token with an organization claim",
                 )
             })?;
@@ -192,5 +192,52 @@ mod tests {
         let a = user_id_for("https://idp/realms/x", "alice");
         assert_eq!(a, user_id_for("https://idp/realms/x", "alice"));
         assert_ne!(a, user_id_for("https://other/realms/x", "alice"));
+    }
+}
+
+/// A JSON body that is an object, read into `T`. Plain `web::Json` would
+/// also read a struct from an array of its fields (`[null, null]`), which
+/// the API documents as an object and must refuse: 400 `malformed-body`.
+/// Content type, size limit and syntax errors are `web::Json`'s (415, 413,
+/// 400).
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    /// The body.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonObject<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            if !value.is_object() {
+                return Err(ApiError::bad_request(
+                    ProblemCode::MalformedBody,
+                    "the body must be a JSON object",
+                )
+                .into());
+            }
+            serde_json::from_value(value)
+                .map(JsonObject)
+                .map_err(|error| {
+                    ApiError::bad_request(ProblemCode::MalformedBody, error.to_string()).into()
+                })
+        })
     }
 }

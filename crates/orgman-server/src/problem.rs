@@ -11,6 +11,119 @@ use orgman_domain::{OrgError, ValidationError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Declares [`ProblemCode`]: each variant with the text it is sent as.
+macro_rules! problem_codes {
+    ($($variant:ident = $code:literal,)*) => {
+        /// The stable, machine-readable code of a problem: what clients
+        /// branch on. Codes are only ever added; a code's meaning never
+        /// changes (docs/api.md lists them by status).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        pub enum ProblemCode {
+            $(
+                #[allow(missing_docs)]
+                #[serde(rename = $code)]
+                $variant,
+            )*
+        }
+
+        impl ProblemCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),*];
+
+            /// The code as sent, e.g. `slug-taken`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    AlreadyMember = "already-member",
+    BodyTooLarge = "body-too-large",
+    DependencyUnavailable = "dependency-unavailable",
+    DomainClaimed = "domain-claimed",
+    DomainLimitReached = "domain-limit-reached",
+    DomainNotFound = "domain-not-found",
+    DomainNotVerified = "domain-not-verified",
+    DomainUnverified = "domain-unverified",
+    DomainVerifiedElsewhere = "domain-verified-elsewhere",
+    FileTooLarge = "file-too-large",
+    GracePeriodNotOver = "grace-period-not-over",
+    IdentityProviderRejected = "identity-provider-rejected",
+    IdentityProviderUnavailable = "identity-provider-unavailable",
+    InternalError = "internal-error",
+    InvalidCsv = "invalid-csv",
+    InvalidIfMatch = "invalid-if-match",
+    InvalidInvitationToken = "invalid-invitation-token",
+    InvalidMemberLimit = "invalid-member-limit",
+    InvalidMultipart = "invalid-multipart",
+    InvalidOrganizationHeader = "invalid-organization-header",
+    InvalidPathParameter = "invalid-path-parameter",
+    InvalidQueryParameter = "invalid-query-parameter",
+    InvalidToken = "invalid-token",
+    InvalidTransition = "invalid-transition",
+    InvalidUserId = "invalid-user-id",
+    InvitationAccepted = "invitation-accepted",
+    InvitationEmailMismatch = "invitation-email-mismatch",
+    InvitationExpired = "invitation-expired",
+    InvitationNotFound = "invitation-not-found",
+    InvitationPending = "invitation-pending",
+    InvitationRevoked = "invitation-revoked",
+    IssuerNotAllowed = "issuer-not-allowed",
+    LastOwner = "last-owner",
+    MalformedBody = "malformed-body",
+    MemberLimitReached = "member-limit-reached",
+    MemberNotFound = "member-not-found",
+    MethodNotAllowed = "method-not-allowed",
+    MissingFile = "missing-file",
+    MissingToken = "missing-token",
+    NotConfigured = "not-configured",
+    OrganizationContextMissing = "organization-context-missing",
+    OrganizationNotFound = "organization-not-found",
+    OrganizationReadOnly = "organization-read-only",
+    OwnerRequired = "owner-required",
+    PermissionDenied = "permission-denied",
+    PlatformAdminRequired = "platform-admin-required",
+    PreconditionFailed = "precondition-failed",
+    RequestTooLarge = "request-too-large",
+    RoleWithoutOrganization = "role-without-organization",
+    RouteNotFound = "route-not-found",
+    SlugTaken = "slug-taken",
+    SsoConfigLimitReached = "sso-config-limit-reached",
+    SsoConfigNotFound = "sso-config-not-found",
+    TooManyRows = "too-many-rows",
+    UnsupportedFileType = "unsupported-file-type",
+    UnsupportedMediaType = "unsupported-media-type",
+    UserExists = "user-exists",
+    UserNotFound = "user-not-found",
+    ValidationFailed = "validation-failed",
+    VersionConflict = "version-conflict",
+}
+
+// By hand: the derive does not see the `serde(rename)`s the macro writes.
+impl utoipa::PartialSchema for ProblemCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Stable, machine-readable problem code; codes are only ever added.",
+            ))
+            .enum_values(Some(ProblemCode::ALL.iter().map(|code| code.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for ProblemCode {}
+
+impl fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem with one request field.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
@@ -34,7 +147,7 @@ pub struct Problem {
     /// What went wrong in this case.
     pub detail: String,
     /// Stable machine-readable code, e.g. `slug-taken`.
-    pub code: &'static str,
+    pub code: ProblemCode,
     /// Field-level details of a validation failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -65,7 +178,7 @@ pub struct ImportProgress {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ProblemCode,
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
@@ -79,7 +192,7 @@ impl ApiError {
     /// An error with a status, code, title and detail.
     pub fn new(
         status: StatusCode,
-        code: &'static str,
+        code: ProblemCode,
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
@@ -102,12 +215,12 @@ impl ApiError {
     }
 
     /// 400 for a request that cannot be understood.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail)
     }
 
     /// 401 with a `WWW-Authenticate` challenge.
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ProblemCode, detail: impl Into<String>) -> Self {
         let detail = detail.into();
         let mut error = Self::new(
             StatusCode::UNAUTHORIZED,
@@ -116,7 +229,7 @@ impl ApiError {
             detail.clone(),
         );
         let description = detail.replace('"', "'");
-        let challenge = if code == "missing-token" {
+        let challenge = if code == ProblemCode::MissingToken {
             r#"Bearer realm="orgman""#.to_owned()
         } else {
             format!(
@@ -128,17 +241,17 @@ impl ApiError {
     }
 
     /// 403.
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, "Forbidden", detail)
     }
 
     /// 404.
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn not_found(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, "Not found", detail)
     }
 
     /// 503 with `Retry-After`, for a dependency that is down.
-    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unavailable(code: ProblemCode, detail: impl Into<String>) -> Self {
         let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             code,
@@ -158,7 +271,7 @@ impl ApiError {
             .join("; ");
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation-failed",
+            ProblemCode::ValidationFailed,
             "Validation failed",
             detail,
         );
@@ -171,14 +284,14 @@ impl ApiError {
         tracing::error!(error = %internal, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal-error",
+            ProblemCode::InternalError,
             "Internal server error",
             "the request could not be completed; it has been logged",
         )
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         self.code
     }
 
@@ -201,7 +314,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = Problem {
-            problem_type: format!("urn:orgman:problem:{}", self.code),
+            problem_type: format!("urn:orgman:problem:{}", self.code.as_str()),
             title: self.title,
             status: self.status.as_u16(),
             detail: self.detail.clone(),
@@ -237,105 +350,148 @@ impl From<OrgError> for ApiError {
         use StatusCode as S;
         let detail = error.to_string();
         match error {
-            OrgError::NotFound => ApiError::not_found("organization-not-found", detail),
-            OrgError::Forbidden { .. } => ApiError::forbidden("permission-denied", detail),
-            OrgError::PlatformAdminRequired => {
-                ApiError::forbidden("platform-admin-required", detail)
+            OrgError::NotFound => ApiError::not_found(ProblemCode::OrganizationNotFound, detail),
+            OrgError::Forbidden { .. } => {
+                ApiError::forbidden(ProblemCode::PermissionDenied, detail)
             }
-            OrgError::OwnerRequired => ApiError::forbidden("owner-required", detail),
-            OrgError::LastOwner => ApiError::new(S::CONFLICT, "last-owner", "Conflict", detail),
+            OrgError::PlatformAdminRequired => {
+                ApiError::forbidden(ProblemCode::PlatformAdminRequired, detail)
+            }
+            OrgError::OwnerRequired => ApiError::forbidden(ProblemCode::OwnerRequired, detail),
+            OrgError::LastOwner => {
+                ApiError::new(S::CONFLICT, ProblemCode::LastOwner, "Conflict", detail)
+            }
             OrgError::SlugTaken { .. } => {
-                ApiError::new(S::CONFLICT, "slug-taken", "Conflict", detail)
+                ApiError::new(S::CONFLICT, ProblemCode::SlugTaken, "Conflict", detail)
             }
             OrgError::AlreadyMember => {
-                ApiError::new(S::CONFLICT, "already-member", "Conflict", detail)
+                ApiError::new(S::CONFLICT, ProblemCode::AlreadyMember, "Conflict", detail)
             }
-            OrgError::MemberNotFound => ApiError::not_found("member-not-found", detail),
+            OrgError::MemberNotFound => ApiError::not_found(ProblemCode::MemberNotFound, detail),
             OrgError::UserNotFound => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
-                "user-not-found",
+                ProblemCode::UserNotFound,
                 "Unknown user",
                 detail,
             ),
-            OrgError::ReadOnly { .. } => {
-                ApiError::new(S::CONFLICT, "organization-read-only", "Conflict", detail)
-            }
-            OrgError::InvalidTransition { .. } => {
-                ApiError::new(S::CONFLICT, "invalid-transition", "Conflict", detail)
-            }
-            OrgError::GracePeriodNotOver { .. } => {
-                ApiError::new(S::CONFLICT, "grace-period-not-over", "Conflict", detail)
-            }
-            OrgError::VersionMismatch { .. } => {
-                ApiError::new(S::CONFLICT, "version-conflict", "Conflict", detail)
-            }
+            OrgError::ReadOnly { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::OrganizationReadOnly,
+                "Conflict",
+                detail,
+            ),
+            OrgError::InvalidTransition { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::InvalidTransition,
+                "Conflict",
+                detail,
+            ),
+            OrgError::GracePeriodNotOver { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::GracePeriodNotOver,
+                "Conflict",
+                detail,
+            ),
+            OrgError::VersionMismatch { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::VersionConflict,
+                "Conflict",
+                detail,
+            ),
             OrgError::Unavailable(reason) => {
                 tracing::warn!(%reason, "dependency unavailable");
                 ApiError::unavailable(
-                    "dependency-unavailable",
+                    ProblemCode::DependencyUnavailable,
                     "a dependency is unavailable; retry later",
                 )
             }
             OrgError::Invalid(validation) => validation.into(),
-            OrgError::UserExists => ApiError::new(S::CONFLICT, "user-exists", "Conflict", detail),
+            OrgError::UserExists => {
+                ApiError::new(S::CONFLICT, ProblemCode::UserExists, "Conflict", detail)
+            }
             OrgError::IdentityRejected(_) => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
-                "identity-provider-rejected",
+                ProblemCode::IdentityProviderRejected,
                 "Rejected by the identity provider",
                 detail,
             ),
-            OrgError::SsoConfigNotFound => ApiError::not_found("sso-config-not-found", detail),
-            OrgError::SsoConfigLimitReached { .. } => {
-                ApiError::new(S::CONFLICT, "sso-config-limit-reached", "Conflict", detail)
+            OrgError::SsoConfigNotFound => {
+                ApiError::not_found(ProblemCode::SsoConfigNotFound, detail)
             }
-            OrgError::DomainNotFound => ApiError::not_found("domain-not-found", detail),
+            OrgError::SsoConfigLimitReached { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::SsoConfigLimitReached,
+                "Conflict",
+                detail,
+            ),
+            OrgError::DomainNotFound => ApiError::not_found(ProblemCode::DomainNotFound, detail),
             OrgError::DomainClaimed => {
-                ApiError::new(S::CONFLICT, "domain-claimed", "Conflict", detail)
+                ApiError::new(S::CONFLICT, ProblemCode::DomainClaimed, "Conflict", detail)
             }
-            OrgError::DomainLimitReached { .. } => {
-                ApiError::new(S::CONFLICT, "domain-limit-reached", "Conflict", detail)
-            }
+            OrgError::DomainLimitReached { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::DomainLimitReached,
+                "Conflict",
+                detail,
+            ),
             OrgError::DomainNotVerified { .. } => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
-                "domain-not-verified",
+                ProblemCode::DomainNotVerified,
                 "Not verified",
                 detail,
             ),
-            OrgError::DomainUnverified => {
-                ApiError::new(S::CONFLICT, "domain-unverified", "Conflict", detail)
-            }
-            OrgError::DomainVerifiedElsewhere => {
-                ApiError::new(S::CONFLICT, "domain-verified-elsewhere", "Conflict", detail)
-            }
+            OrgError::DomainUnverified => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::DomainUnverified,
+                "Conflict",
+                detail,
+            ),
+            OrgError::DomainVerifiedElsewhere => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::DomainVerifiedElsewhere,
+                "Conflict",
+                detail,
+            ),
             OrgError::IssuerNotAllowed(_) => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
-                "issuer-not-allowed",
+                ProblemCode::IssuerNotAllowed,
                 "Issuer not allowed",
                 detail,
             ),
-            OrgError::InvitationNotFound => ApiError::not_found("invitation-not-found", detail),
-            OrgError::InvitationAccepted => {
-                ApiError::new(S::CONFLICT, "invitation-accepted", "Conflict", detail)
+            OrgError::InvitationNotFound => {
+                ApiError::not_found(ProblemCode::InvitationNotFound, detail)
             }
+            OrgError::InvitationAccepted => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::InvitationAccepted,
+                "Conflict",
+                detail,
+            ),
             OrgError::InvitationRevoked => {
-                ApiError::new(S::GONE, "invitation-revoked", "Gone", detail)
+                ApiError::new(S::GONE, ProblemCode::InvitationRevoked, "Gone", detail)
             }
             OrgError::InvitationExpired => {
-                ApiError::new(S::GONE, "invitation-expired", "Gone", detail)
+                ApiError::new(S::GONE, ProblemCode::InvitationExpired, "Gone", detail)
             }
             OrgError::InvitationEmailMismatch => {
-                ApiError::forbidden("invitation-email-mismatch", detail)
+                ApiError::forbidden(ProblemCode::InvitationEmailMismatch, detail)
             }
-            OrgError::InvitationPending => {
-                ApiError::new(S::CONFLICT, "invitation-pending", "Conflict", detail)
-            }
-            OrgError::MemberLimitReached { .. } => {
-                ApiError::new(S::CONFLICT, "member-limit-reached", "Conflict", detail)
-            }
+            OrgError::InvitationPending => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::InvitationPending,
+                "Conflict",
+                detail,
+            ),
+            OrgError::MemberLimitReached { .. } => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::MemberLimitReached,
+                "Conflict",
+                detail,
+            ),
             OrgError::NotConfigured(setting) => {
                 tracing::error!(setting, "a required setting is missing");
                 ApiError::unavailable(
-                    "not-configured",
+                    ProblemCode::NotConfigured,
                     "this feature is not configured on the server",
                 )
             }
@@ -349,10 +505,33 @@ pub fn precondition(error: OrgError) -> ApiError {
     match error {
         OrgError::VersionMismatch { expected, actual } => ApiError::new(
             StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
+            ProblemCode::PreconditionFailed,
             "Precondition failed",
             format!("If-Match names version {expected}, the current version is {actual}"),
         ),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_sent_as_its_documented_text_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ProblemCode::ALL {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{code} is not kebab-case"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use orgman_domain::{Actor, AutoJoin, Provisioner, UserId, UserProfile};
 
 use crate::auth::Claims;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// Just-in-time provisioning: the first request of a subject creates its
 /// local user row from the token's claims (the domain's [`Provisioner`],
@@ -46,7 +46,7 @@ impl Provisioning {
             claims.name.as_deref(),
             claims.preferred_username.as_deref(),
         )
-        .map_err(|error| ApiError::unauthorized("invalid-token", error.to_string()))?;
+        .map_err(|error| ApiError::unauthorized(ProblemCode::InvalidToken, error.to_string()))?;
         let email_verified = claims.email_verified == Some(true);
         let provisioned = self
             .provisioner

@@ -9,7 +9,7 @@ use crate::config::HealthDetails;
 use crate::extract::Authenticated;
 use crate::operability::components::ComponentStatus;
 use crate::operability::health::{Health, Scope, check};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
 fn respond(health: &Health) -> HttpResponse {
@@ -104,7 +104,7 @@ pub(crate) async fn platform_components(
 ) -> Result<Json<Vec<ComponentStatus>>, ApiError> {
     if !auth.actor.is_platform_admin() {
         return Err(ApiError::forbidden(
-            "platform-admin-required",
+            ProblemCode::PlatformAdminRequired,
             "platform administrator role required",
         ));
     }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::Authenticated;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// Filters and page of an audit trail read.
@@ -82,7 +82,7 @@ impl AuditQuery {
             .map(str::to_owned);
         if event_type.as_ref().is_some_and(|t| t.len() > 100) {
             return Err(ApiError::bad_request(
-                "invalid-query-parameter",
+                ProblemCode::InvalidQueryParameter,
                 "type is at most 100 characters",
             ));
         }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -102,6 +102,7 @@ fn domain_name(raw: &str) -> Result<DomainName, ApiError> {
 /// Claims a domain (OWNER and ADMIN); the answer names the TXT record that
 /// proves it.
 #[utoipa::path(
+    operation_id = "claim_domain",
     tag = "domains",
     params(("id" = Uuid, Path)),
     request_body = ClaimDomain,
@@ -118,7 +119,7 @@ pub(crate) async fn claim(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    body: Json<ClaimDomain>,
+    body: JsonObject<ClaimDomain>,
 ) -> Result<HttpResponse, ApiError> {
     let name = domain_name(&body.domain)?;
     let claimed = state
@@ -133,6 +134,7 @@ pub(crate) async fn claim(
 
 /// The organization's domains (OWNER and ADMIN).
 #[utoipa::path(
+    operation_id = "list_domains",
     tag = "domains",
     params(("id" = Uuid, Path)),
     responses(
@@ -159,6 +161,7 @@ pub(crate) async fn list(
 /// while it does not; 409 `domain-verified-elsewhere` when another
 /// organization verified it first.
 #[utoipa::path(
+    operation_id = "verify_domain",
     tag = "domains",
     params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     responses(
@@ -189,6 +192,7 @@ pub(crate) async fn verify(
 /// Changes a domain's policies (OWNER and ADMIN). 409 `domain-unverified`
 /// when turning one on for a domain not verified yet.
 #[utoipa::path(
+    operation_id = "set_domain_policy",
     tag = "domains",
     params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     request_body = DomainPolicyPatch,
@@ -204,7 +208,7 @@ pub(crate) async fn set_policy(
     auth: Authenticated,
     state: Data<AppState>,
     path: Path<(Uuid, String)>,
-    body: Json<DomainPolicyPatch>,
+    body: JsonObject<DomainPolicyPatch>,
 ) -> Result<Json<DomainView>, ApiError> {
     let (org, domain) = path.into_inner();
     let change = DomainPolicyChange {
@@ -225,6 +229,7 @@ pub(crate) async fn set_policy(
 
 /// Gives a domain up (OWNER and ADMIN).
 #[utoipa::path(
+    operation_id = "remove_domain",
     tag = "domains",
     params(("id" = Uuid, Path), ("domain" = String, Path, max_length = 253, pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$")),
     responses(

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::page;
 use crate::dto::{MemberView, PageQuery};
-use crate::extract::Authenticated;
-use crate::problem::{ApiError, Problem};
+use crate::extract::{Authenticated, JsonObject};
+use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/organizations/{id}/invitations`.
@@ -26,6 +26,7 @@ pub(crate) struct NewInvitation {
     #[schema(format = Email, max_length = 254)]
     email: String,
     /// The role accepting grants: `OWNER`, `ADMIN` or `MEMBER` (default).
+    #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
     role: Option<String>,
 }
 
@@ -123,6 +124,7 @@ pub(crate) fn issued(state: &AppState, issued: &IssuedInvitation) -> IssuedInvit
 /// Invites an address to join with a role (OWNER and ADMIN; only OWNERs
 /// invite OWNERs). Answers the invitation with its token, once.
 #[utoipa::path(
+    operation_id = "invite_member",
     tag = "invitations",
     params(("id" = Uuid, Path)),
     request_body = NewInvitation,
@@ -139,7 +141,7 @@ pub(crate) async fn invite(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    body: Json<NewInvitation>,
+    body: JsonObject<NewInvitation>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email)?;
     let role = match body.role.as_deref().map(str::trim) {
@@ -162,6 +164,7 @@ pub(crate) async fn invite(
 
 /// The organization's invitations, every state (OWNER and ADMIN).
 #[utoipa::path(
+    operation_id = "list_invitations",
     tag = "invitations",
     params(("id" = Uuid, Path), PageQuery),
     responses(
@@ -190,6 +193,7 @@ pub(crate) async fn list(
 
 /// Revokes an invitation; its token stops working (OWNER and ADMIN).
 #[utoipa::path(
+    operation_id = "revoke_invitation",
     tag = "invitations",
     params(("id" = Uuid, Path), ("invitationId" = Uuid, Path)),
     responses(
@@ -220,6 +224,7 @@ pub(crate) async fn revoke(
 /// Sends an invitation again: a new token and expiry; the old token stops
 /// working (OWNER and ADMIN).
 #[utoipa::path(
+    operation_id = "resend_invitation",
     tag = "invitations",
     params(("id" = Uuid, Path), ("invitationId" = Uuid, Path)),
     responses(
@@ -253,6 +258,7 @@ pub(crate) async fn resend(
 /// address as a verified e-mail (`email_verified`), becomes a member.
 /// Single use.
 #[utoipa::path(
+    operation_id = "accept_invitation",
     tag = "invitations",
     request_body = AcceptInvitation,
     responses(
@@ -266,11 +272,11 @@ pub(crate) async fn resend(
 pub(crate) async fn accept(
     auth: Authenticated,
     state: Data<AppState>,
-    body: Json<AcceptInvitation>,
+    body: JsonObject<AcceptInvitation>,
 ) -> Result<Json<MemberView>, ApiError> {
     if body.token.is_empty() || body.token.len() > 512 {
         return Err(ApiError::bad_request(
-            "invalid-invitation-token",
+            ProblemCode::InvalidInvitationToken,
             "token must be 1-512 characters",
         ));
     }

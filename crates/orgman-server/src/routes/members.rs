@@ -14,8 +14,8 @@ use crate::csv_stream::{CsvError, CsvStream, Record};
 use crate::dto::{
     AddMember, ChangeRole, ImportReport, ImportRow, MemberPage, MemberView, PageQuery,
 };
-use crate::extract::Authenticated;
-use crate::problem::{ApiError, ImportProgress, Problem};
+use crate::extract::{Authenticated, JsonObject};
+use crate::problem::{ApiError, ImportProgress, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// A CSV row's role: blank means MEMBER.
@@ -77,7 +77,7 @@ pub(crate) async fn add_member(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    body: Json<AddMember>,
+    body: JsonObject<AddMember>,
 ) -> Result<HttpResponse, ApiError> {
     let role = body_role(body.role.as_deref())?;
     let membership = state
@@ -112,7 +112,7 @@ pub(crate) async fn change_role(
     auth: Authenticated,
     state: Data<AppState>,
     path: Path<(Uuid, Uuid)>,
-    body: Json<ChangeRole>,
+    body: JsonObject<ChangeRole>,
 ) -> Result<Json<MemberView>, ApiError> {
     let (org, user) = *path;
     let role = body_role(Some(&body.role))?;
@@ -156,6 +156,16 @@ pub(crate) async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The form of a member import.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the multipart body; read by `MemberImportReader`
+pub(crate) struct ImportForm {
+    /// A CSV file (`text/csv`, `text/plain` or `application/octet-stream`)
+    /// whose header names a `userId` column and optionally a `role` column.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// Adds members from a CSV file (multipart field `file`, columns `userId`
 /// and optional `role`, any others ignored), read as it arrives and applied
 /// in chunks of `ORGMAN_IMPORT_CHUNK_SIZE` rows, each chunk in one
@@ -167,7 +177,7 @@ pub(crate) async fn remove_member(
 #[utoipa::path(
     tag = "members",
     params(("id" = Uuid, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`: CSV with header `userId,role`"),
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, body = ImportReport), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -190,7 +200,10 @@ pub(crate) async fn import_members(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limits.max_request_size) {
-        return Err(too_large("request-too-large", limits.max_request_size));
+        return Err(too_large(
+            ProblemCode::RequestTooLarge,
+            limits.max_request_size,
+        ));
     }
     // Refuse the whole upload up front rather than row by row.
     let mut import = state
@@ -263,7 +276,10 @@ impl ImportRun {
                 while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
                     total += chunk.len();
                     if total > limits.max_request_size {
-                        return Err(too_large("request-too-large", limits.max_request_size));
+                        return Err(too_large(
+                            ProblemCode::RequestTooLarge,
+                            limits.max_request_size,
+                        ));
                     }
                 }
                 continue;
@@ -272,7 +288,7 @@ impl ImportRun {
             if !field.content_type().is_none_or(acceptable_csv) {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-file-type",
+                    ProblemCode::UnsupportedFileType,
                     "Unsupported media type",
                     "the file must be CSV (text/csv)",
                 ));
@@ -284,10 +300,13 @@ impl ImportRun {
                 total += chunk.len();
                 size += chunk.len();
                 if total > limits.max_request_size {
-                    return Err(too_large("request-too-large", limits.max_request_size));
+                    return Err(too_large(
+                        ProblemCode::RequestTooLarge,
+                        limits.max_request_size,
+                    ));
                 }
                 if size > limits.max_file_size {
-                    return Err(too_large("file-too-large", limits.max_file_size));
+                    return Err(too_large(ProblemCode::FileTooLarge, limits.max_file_size));
                 }
                 csv.feed(&chunk, &mut records).map_err(invalid_csv)?;
                 self.take(import, &mut records).await?;
@@ -296,7 +315,7 @@ impl ImportRun {
             self.take(import, &mut records).await?;
             if self.columns.is_none() {
                 return Err(ApiError::bad_request(
-                    "invalid-csv",
+                    ProblemCode::InvalidCsv,
                     "the file is empty: it must start with a header with a userId column",
                 ));
             }
@@ -306,7 +325,7 @@ impl ImportRun {
             Ok(())
         } else {
             Err(ApiError::bad_request(
-                "missing-file",
+                ProblemCode::MissingFile,
                 "the multipart body must have a `file` part",
             ))
         }
@@ -337,7 +356,10 @@ impl ImportRun {
                     .position(|f| f.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(name)))
             };
             let user_column = column("userId").ok_or_else(|| {
-                ApiError::bad_request("invalid-csv", "the CSV header must have a userId column")
+                ApiError::bad_request(
+                    ProblemCode::InvalidCsv,
+                    "the CSV header must have a userId column",
+                )
             })?;
             self.columns = Some((user_column, column("role")));
             return Ok(());
@@ -346,7 +368,7 @@ impl ImportRun {
         if self.rows_read > self.limits.max_rows {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "too-many-rows",
+                ProblemCode::TooManyRows,
                 "Payload too large",
                 format!(
                     "an import holds at most {} rows; line {} is beyond that",
@@ -368,9 +390,13 @@ impl ImportRun {
             .flatten()
             .and_then(|u| Uuid::parse_str(u).ok())
         {
-            None => refused(None, "invalid-user-id", "userId must be a UUID"),
+            None => refused(None, ProblemCode::InvalidUserId, "userId must be a UUID"),
             Some(user_id) => match role_column.map(field).unwrap_or(Some(None)) {
-                None => refused(Some(user_id), "validation-failed", "role is not UTF-8"),
+                None => refused(
+                    Some(user_id),
+                    ProblemCode::ValidationFailed,
+                    "role is not UTF-8",
+                ),
                 Some(text) => match role(text) {
                     Ok(role) => ReadRow::Entry(ImportEntry {
                         user: UserId::from_uuid(user_id),
@@ -459,16 +485,16 @@ fn acceptable_csv(mime: &actix_web::mime::Mime) -> bool {
 
 fn multipart_error(error: actix_multipart::MultipartError) -> ApiError {
     ApiError::bad_request(
-        "invalid-multipart",
+        ProblemCode::InvalidMultipart,
         format!("cannot read the multipart body: {error}"),
     )
 }
 
 fn invalid_csv(error: CsvError) -> ApiError {
-    ApiError::bad_request("invalid-csv", error.to_string())
+    ApiError::bad_request(ProblemCode::InvalidCsv, error.to_string())
 }
 
-fn too_large(code: &'static str, limit: usize) -> ApiError {
+fn too_large(code: ProblemCode, limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         code,

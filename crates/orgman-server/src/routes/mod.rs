@@ -16,7 +16,7 @@ use orgman_domain::PageRequest;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::dto::PageQuery;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ProblemCode};
 
 /// A strong ETag for an organization version.
 pub(crate) fn etag(version: u64) -> String {
@@ -38,7 +38,7 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .map(Some)
         .map_err(|_| {
             ApiError::bad_request(
-                "invalid-if-match",
+                ProblemCode::InvalidIfMatch,
                 "If-Match must be an ETag returned by this API",
             )
         })
@@ -55,7 +55,7 @@ pub(crate) fn page_of<K>(after: Option<K>, limit: Option<u32>) -> Result<PageReq
     let limit = limit.unwrap_or(PageRequest::<K>::DEFAULT_LIMIT);
     if !(1..=PageRequest::<K>::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(
-            "invalid-query-parameter",
+            ProblemCode::InvalidQueryParameter,
             format!("limit must be 1-{}", PageRequest::<K>::MAX_LIMIT),
         ));
     }

@@ -13,8 +13,8 @@ use crate::dto::{
     CreateOrganization, MyOrganization, MyOrganizationPage, OrganizationPage, OrganizationView,
     PageQuery, UpdateOrganization,
 };
-use crate::extract::{Authenticated, OrgContext};
-use crate::problem::{ApiError, FieldError, Problem, precondition};
+use crate::extract::{Authenticated, JsonObject, OrgContext};
+use crate::problem::{ApiError, FieldError, Problem, ProblemCode, precondition};
 use crate::state::AppState;
 
 fn with_etag(
@@ -65,7 +65,7 @@ pub(crate) async fn list_organizations(
 pub(crate) async fn create_organization(
     auth: Authenticated,
     state: Data<AppState>,
-    body: Json<CreateOrganization>,
+    body: JsonObject<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     let name = OrgName::parse(&body.name);
     let slug = Slug::parse(&body.slug);
@@ -189,7 +189,7 @@ pub(crate) async fn update_organization(
     state: Data<AppState>,
     id: Path<Uuid>,
     req: HttpRequest,
-    body: Json<UpdateOrganization>,
+    body: JsonObject<UpdateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req)?;
     let body = body.into_inner();
@@ -224,6 +224,7 @@ pub(crate) struct MemberLimit {
     /// The most members the organization may have; `null` (or absent)
     /// lifts the limit. Members beyond a lowered limit stay.
     #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     max_members: Option<u32>,
 }
 
@@ -246,12 +247,12 @@ pub(crate) async fn set_member_limit(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    body: Json<MemberLimit>,
+    body: JsonObject<MemberLimit>,
 ) -> Result<HttpResponse, ApiError> {
     let max = body.max_members;
     if max.is_some_and(|max| i32::try_from(max).is_err()) {
         return Err(ApiError::bad_request(
-            "invalid-member-limit",
+            ProblemCode::InvalidMemberLimit,
             "maxMembers is at most 2147483647",
         ));
     }

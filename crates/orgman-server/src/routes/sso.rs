@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ pub(crate) struct CreateSso {
     /// `https://` URL of the provider's issuer.
     #[schema(
         max_length = 500,
-        pattern = "^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
+        pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
     )]
     issuer_url: String,
     #[schema(
@@ -39,6 +39,7 @@ pub(crate) struct CreateSso {
     )]
     client_id: String,
     /// Write-only; never returned.
+    #[schema(min_length = 1, max_length = 256, write_only)]
     client_secret: String,
     enabled: Option<bool>,
     auto_provision: Option<bool>,
@@ -56,7 +57,7 @@ pub(crate) struct UpdateSso {
     name: Option<String>,
     #[schema(
         max_length = 500,
-        pattern = "^https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
+        pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
     )]
     issuer_url: Option<String>,
     #[schema(
@@ -66,6 +67,7 @@ pub(crate) struct UpdateSso {
     )]
     client_id: Option<String>,
     /// Write-only; replaces the stored secret.
+    #[schema(min_length = 1, max_length = 256, write_only)]
     client_secret: Option<String>,
     enabled: Option<bool>,
     auto_provision: Option<bool>,
@@ -233,7 +235,8 @@ async fn test(
 // The handlers of both scopes share the bodies above.
 
 /// The configurations of this scope.
-#[utoipa::path(tag = "sso", responses((status = 200, body = Vec<SsoView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "list_organization_sso_configs",tag = "sso", responses((status = 200, body = Vec<SsoView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/api/v1/organizations/{id}/sso-configs")]
 pub(crate) async fn list_org(
     auth: Authenticated,
@@ -244,13 +247,14 @@ pub(crate) async fn list_org(
 }
 
 /// Creates a configuration; the client secret is encrypted at rest.
-#[utoipa::path(tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "create_organization_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/organizations/{id}/sso-configs")]
 pub(crate) async fn create_org(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    body: Json<CreateSso>,
+    body: JsonObject<CreateSso>,
 ) -> Result<HttpResponse, ApiError> {
     create(
         auth,
@@ -262,7 +266,8 @@ pub(crate) async fn create_org(
 }
 
 /// One configuration.
-#[utoipa::path(tag = "sso", responses((status = 200, body = SsoView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "get_organization_sso_config",tag = "sso", responses((status = 200, body = SsoView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/api/v1/organizations/{id}/sso-configs/{configId}")]
 pub(crate) async fn get_org(
     auth: Authenticated,
@@ -277,13 +282,14 @@ pub(crate) async fn get_org(
 }
 
 /// Changes a configuration; a `clientSecret` replaces the stored one.
-#[utoipa::path(tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "update_organization_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[patch("/api/v1/organizations/{id}/sso-configs/{configId}")]
 pub(crate) async fn update_org(
     auth: Authenticated,
     state: Data<AppState>,
     path: Path<(Uuid, Uuid)>,
-    body: Json<UpdateSso>,
+    body: JsonObject<UpdateSso>,
 ) -> Result<Json<SsoView>, ApiError> {
     let (scope, config_id) = {
         let (org, config) = path.into_inner();
@@ -293,7 +299,8 @@ pub(crate) async fn update_org(
 }
 
 /// Deletes a configuration.
-#[utoipa::path(tag = "sso", responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "delete_organization_sso_config",tag = "sso", responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
 #[delete("/api/v1/organizations/{id}/sso-configs/{configId}")]
 pub(crate) async fn delete_org(
     auth: Authenticated,
@@ -308,7 +315,8 @@ pub(crate) async fn delete_org(
 }
 
 /// Runs OIDC discovery against the issuer (no private addresses unless allowed).
-#[utoipa::path(tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "test_organization_sso_config",tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/organizations/{id}/sso-configs/{configId}/test")]
 pub(crate) async fn test_org(
     auth: Authenticated,
@@ -323,7 +331,8 @@ pub(crate) async fn test_org(
 }
 
 /// The configurations of this scope.
-#[utoipa::path(tag = "sso", responses((status = 200, body = Vec<SsoView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "list_installation_sso_configs",tag = "sso", responses((status = 200, body = Vec<SsoView>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/api/v1/sso-configs")]
 pub(crate) async fn list_installation(
     auth: Authenticated,
@@ -333,18 +342,20 @@ pub(crate) async fn list_installation(
 }
 
 /// Creates a configuration; the client secret is encrypted at rest.
-#[utoipa::path(tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "create_installation_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/sso-configs")]
 pub(crate) async fn create_installation(
     auth: Authenticated,
     state: Data<AppState>,
-    body: Json<CreateSso>,
+    body: JsonObject<CreateSso>,
 ) -> Result<HttpResponse, ApiError> {
     create(auth, state, None, body.into_inner()).await
 }
 
 /// One configuration.
-#[utoipa::path(tag = "sso", responses((status = 200, body = SsoView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "get_installation_sso_config",tag = "sso", responses((status = 200, body = SsoView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/api/v1/sso-configs/{configId}")]
 pub(crate) async fn get_installation(
     auth: Authenticated,
@@ -356,20 +367,22 @@ pub(crate) async fn get_installation(
 }
 
 /// Changes a configuration; a `clientSecret` replaces the stored one.
-#[utoipa::path(tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "update_installation_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[patch("/api/v1/sso-configs/{configId}")]
 pub(crate) async fn update_installation(
     auth: Authenticated,
     state: Data<AppState>,
     config: Path<Uuid>,
-    body: Json<UpdateSso>,
+    body: JsonObject<UpdateSso>,
 ) -> Result<Json<SsoView>, ApiError> {
     let (scope, config_id) = (None, config.into_inner());
     change(auth, state, scope, config_id, body.into_inner()).await
 }
 
 /// Deletes a configuration.
-#[utoipa::path(tag = "sso", responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "delete_installation_sso_config",tag = "sso", responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[delete("/api/v1/sso-configs/{configId}")]
 pub(crate) async fn delete_installation(
     auth: Authenticated,
@@ -381,7 +394,8 @@ pub(crate) async fn delete_installation(
 }
 
 /// Runs OIDC discovery against the issuer (no private addresses unless allowed).
-#[utoipa::path(tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(
+    operation_id = "test_installation_sso_config",tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/sso-configs/{configId}/test")]
 pub(crate) async fn test_installation(
     auth: Authenticated,

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::invitations::IssuedInvitationView;
 use crate::dto::Me;
-use crate::extract::Authenticated;
-use crate::problem::{ApiError, Problem};
+use crate::extract::{Authenticated, JsonObject};
+use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// The caller, as provisioned from their token on first use.
@@ -35,6 +35,7 @@ pub(crate) async fn me(auth: Authenticated, state: Data<AppState>) -> Result<Jso
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RegisterUser {
     /// E-mail address, also the username.
+    #[schema(format = Email, max_length = 254)]
     email: String,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -44,6 +45,7 @@ pub(crate) struct RegisterUser {
     /// Place the user in this organization...
     organization_id: Option<Uuid>,
     /// ...with this role (default `MEMBER`).
+    #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
     role: Option<String>,
 }
 
@@ -69,14 +71,14 @@ pub(crate) struct RegisterUser {
 pub(crate) async fn register(
     auth: Authenticated,
     state: Data<AppState>,
-    body: Json<RegisterUser>,
+    body: JsonObject<RegisterUser>,
 ) -> Result<HttpResponse, ApiError> {
     let registration = state.registration.as_ref().ok_or_else(|| {
         tracing::error!(
             "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET is not set"
         );
         ApiError::unavailable(
-            "not-configured",
+            ProblemCode::NotConfigured,
             "user registration is not configured on the server",
         )
     })?;
@@ -92,7 +94,7 @@ pub(crate) async fn register(
         (None, None) => None,
         (None, Some(_)) => {
             return Err(ApiError::bad_request(
-                "role-without-organization",
+                ProblemCode::RoleWithoutOrganization,
                 "role needs organizationId",
             ));
         }
