@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod commands;
 mod context;
+mod contract;
 mod domains;
 mod errors;
 mod events;

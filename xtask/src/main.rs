@@ -168,11 +168,13 @@ fn test(extra: &[String]) -> Result<()> {
 fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Result<()> {
     let vars = stack.env()?;
     let xtask = env::current_exe().context("cannot locate the xtask binary")?;
+    let schemathesis = stack.schemathesis()?;
     let with_stack = |command: &mut Command| {
         command
             .current_dir(root)
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("ORGMAN_XTASK", &xtask);
+            .env("ORGMAN_XTASK", &xtask)
+            .env("ORGMAN_SCHEMATHESIS", &schemathesis);
     };
 
     let mut tests = Command::new(project::cargo());

