@@ -517,6 +517,28 @@ pub fn precondition(error: OrgError) -> ApiError {
 mod tests {
     use super::*;
 
+    /// docs/api.md lists every code by status, and no code that is not one.
+    #[test]
+    fn the_api_docs_list_exactly_the_codes() {
+        let docs = include_str!("../../../docs/api.md");
+        let errors = docs
+            .split("\n## Errors")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("docs/api.md has an Errors section");
+        let listed: std::collections::BTreeSet<&str> = errors
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|token| {
+                token.contains('-') && token.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            })
+            .collect();
+        let codes: std::collections::BTreeSet<&str> =
+            ProblemCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(listed, codes, "docs/api.md#errors and ProblemCode differ");
+    }
+
     #[test]
     fn every_code_is_sent_as_its_documented_text_once() {
         let mut seen = std::collections::BTreeSet::new();
