@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod commands;
+mod connectivity;
 mod context;
 mod contract;
 mod domains;

@@ -361,7 +361,7 @@ fn migrate(args: &[String]) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let output = runtime.block_on(run_command(settings.url(), command, dry_run))?;
+    let output = runtime.block_on(run_command(&settings, command, dry_run))?;
     print!("{output}");
     Ok(())
 }

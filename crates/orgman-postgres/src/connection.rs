@@ -10,3 +10,20 @@ pub(crate) type Manager = AsyncDieselConnectionManager<AsyncPgConnection>;
 pub(crate) type Connection = Object<Manager>;
 /// Explicit transactions on a pooled connection.
 pub(crate) type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
+
+/// A pool manager opening connections with `settings` (TLS included).
+pub(crate) fn manager(
+    settings: &crate::PgSettings,
+    recycling: diesel_async::pooled_connection::RecyclingMethod<AsyncPgConnection>,
+) -> Manager {
+    let url = settings.url().to_owned();
+    let tls = settings.tls().clone();
+    let mut config = diesel_async::pooled_connection::ManagerConfig::default();
+    config.recycling_method = recycling;
+    config.custom_setup = Box::new(move |_| {
+        let url = url.clone();
+        let tls = tls.clone();
+        Box::pin(async move { crate::tls::connect(&url, &tls).await })
+    });
+    Manager::new_with_config(settings.url(), config)
+}

@@ -28,7 +28,9 @@ mod schema;
 mod settings;
 mod sso;
 mod store;
+mod tls;
 mod unit_of_work;
 
 pub use settings::{PgSettings, SettingsError};
 pub use store::{PgStore, PoolStatus};
+pub use tls::{PgTls, SslMode};

@@ -17,6 +17,8 @@
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::{ConnectionError, QueryableByName};
+
+use crate::PgSettings;
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection, TransactionManager,
 };
@@ -127,7 +129,20 @@ impl Migrator {
     /// [`MigrationError::MissingDatabase`], [`MigrationError::Authentication`]
     /// or [`MigrationError::Unreachable`] with an explanation.
     pub async fn connect(url: &str) -> Result<Self, MigrationError> {
-        let mut conn = AsyncPgConnection::establish(url).await.map_err(classify)?;
+        let settings =
+            PgSettings::from_url(url).map_err(|e| MigrationError::Unreachable(e.to_string()))?;
+        Self::open(&settings).await
+    }
+
+    /// Connects with `settings` (TLS included) and waits for the migration
+    /// lock.
+    ///
+    /// # Errors
+    /// As [`Migrator::connect`].
+    pub async fn open(settings: &PgSettings) -> Result<Self, MigrationError> {
+        let mut conn = crate::tls::connect(settings.url(), settings.tls())
+            .await
+            .map_err(classify)?;
         diesel::sql_query("SELECT pg_advisory_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(&mut conn)
@@ -311,12 +326,12 @@ impl Command {
 /// # Errors
 /// As [`Migrator`]'s methods.
 pub async fn run_command(
-    url: &str,
+    settings: &PgSettings,
     command: Command,
     dry_run: bool,
 ) -> Result<String, MigrationError> {
     use std::fmt::Write as _;
-    let mut migrator = Migrator::connect(url).await?;
+    let mut migrator = Migrator::open(settings).await?;
     let mut out = String::new();
     let applied: Vec<Migration> = {
         let status = migrator.status().await?;
@@ -395,6 +410,14 @@ pub async fn run_command(
 /// As [`Migrator::connect`] and [`Migrator::up`].
 pub async fn run_pending(url: &str) -> Result<Vec<&'static str>, MigrationError> {
     Migrator::connect(url).await?.up().await
+}
+
+/// As [`run_pending`], with settings (TLS included).
+///
+/// # Errors
+/// As [`run_pending`].
+pub async fn run_pending_with(settings: &PgSettings) -> Result<Vec<&'static str>, MigrationError> {
+    Migrator::open(settings).await?.up().await
 }
 
 #[cfg(test)]

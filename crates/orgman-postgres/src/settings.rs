@@ -1,14 +1,21 @@
 //! Connection settings, including the reference service's JDBC form.
 
 use orgman_settings::Env;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
+
+use crate::tls::{PgTls, SslMode};
 
 /// How to reach PostgreSQL. The URL may hold a password, so `Debug` hides it.
 #[derive(Clone)]
 pub struct PgSettings {
+    /// In tokio-postgres' form: the TLS parameters taken out into `tls`,
+    /// `sslmode` saying only whether TLS is used.
     url: String,
+    tls: PgTls,
+    notes: Vec<String>,
     /// Largest number of pooled connections.
     pub max_connections: usize,
     /// How long to wait for a new connection, and for a free pooled one,
@@ -24,15 +31,74 @@ impl PgSettings {
     ///
     /// # Errors
     /// [`SettingsError`] (about `DATABASE_URL`) for another kind of URL.
+    /// Its query may hold libpq's TLS parameters (`sslmode`, `sslrootcert`,
+    /// `sslcert`, `sslkey`) and the connection parameters tokio-postgres
+    /// knows (`application_name`, `options`, `connect_timeout`, ...).
+    ///
+    /// # Errors
+    /// [`SettingsError`] (about `DATABASE_URL`) for another kind of URL, an
+    /// unknown `sslmode`, or a parameter tokio-postgres does not know.
     pub fn from_url(url: &str) -> Result<Self, SettingsError> {
+        Self::parse(url, "DATABASE_URL", Vec::new())
+    }
+
+    fn parse(url: &str, variable: &'static str, notes: Vec<String>) -> Result<Self, SettingsError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(SettingsError::new(
-                "DATABASE_URL",
+                variable,
                 "must start with postgres:// or postgresql://",
             ));
         }
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut tls = PgTls::default();
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded = percent_decode_str(value).decode_utf8_lossy().into_owned();
+            match name {
+                "sslmode" => {
+                    tls.mode = SslMode::parse(&decoded).ok_or_else(|| {
+                        SettingsError::new(
+                            variable,
+                            format!(
+                                "sslmode {decoded:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                            ),
+                        )
+                    })?;
+                }
+                "sslrootcert" => tls.root_cert = Some(decoded.into()),
+                "sslcert" => tls.client_cert = Some(decoded.into()),
+                "sslkey" => tls.client_key = Some(decoded.into()),
+                _ => kept.push(pair),
+            }
+        }
+        if tls.client_cert.is_some() != tls.client_key.is_some() {
+            return Err(SettingsError::new(
+                variable,
+                "sslcert and sslkey go together",
+            ));
+        }
+        if tls.mode != SslMode::Prefer {
+            kept.push(match tls.mode.transport() {
+                "disable" => "sslmode=disable",
+                _ => "sslmode=require",
+            });
+        }
+        let url = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        // Checked now, not at the first connection: an unknown parameter
+        // stops the start, naming itself.
+        tokio_postgres::Config::from_str(&url).map_err(|e| {
+            let shown = Self::redact(&url);
+            SettingsError::new(variable, format!("{shown}: {e}"))
+        })?;
         Ok(Self {
-            url: url.to_owned(),
+            url,
+            tls,
+            notes,
             max_connections: 16,
             timeout: Duration::from_secs(5),
         })
@@ -67,7 +133,17 @@ impl PgSettings {
             Some(password) => format!("{}:{}", encode(username), encode(password)),
             None => encode(username),
         };
-        Self::from_url(&format!("postgres://{credentials}@{authority}/{path}"))
+        let (database, query) = path.split_once('?').unwrap_or((path, ""));
+        let (params, notes) = libpq_params(query)?;
+        let url = if params.is_empty() {
+            format!("postgres://{credentials}@{authority}/{database}")
+        } else {
+            format!(
+                "postgres://{credentials}@{authority}/{database}?{}",
+                params.join("&")
+            )
+        };
+        Self::parse(&url, "SPRING_DATASOURCE_URL", notes)
     }
 
     /// Settings from the environment: `DATABASE_URL` if set, else the
@@ -112,28 +188,132 @@ impl PgSettings {
         Self::from_jdbc(&jdbc, &username, password.as_deref())
     }
 
-    /// The `postgres://` URL (contains the password: do not log it).
+    /// The `postgres://` URL in tokio-postgres' form (contains the
+    /// password: do not log it).
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// TLS settings.
+    pub fn tls(&self) -> &PgTls {
+        &self.tls
+    }
+
+    /// What was read from the JDBC URL but has no effect here (parameters
+    /// of the Java driver alone), one line each, for the start-up log.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// The URL with the password replaced, for messages.
     pub fn redacted_url(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
+        Self::redact(&self.url)
+    }
+
+    fn redact(url: &str) -> String {
+        match (url.find("://"), url.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
-                let userinfo = &self.url[scheme + 3..at];
+                let userinfo = &url[scheme + 3..at];
                 let user = userinfo.split(':').next().unwrap_or("");
-                format!("{}{user}:***{}", &self.url[..scheme + 3], &self.url[at..])
+                format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
             }
-            _ => self.url.clone(),
+            _ => url.to_owned(),
         }
     }
+}
+
+/// The Java driver's URL parameters in libpq's terms: TLS (`ssl=true`
+/// means `verify-full` there, as in pgjdbc), the schema, the application
+/// name, timeouts. Parameters that only tune the Java driver are noted and
+/// dropped; any other is refused, naming it.
+fn libpq_params(query: &str) -> Result<(Vec<String>, Vec<String>), SettingsError> {
+    const JAVA_ONLY: &[&str] = &[
+        "socketTimeout",
+        "loginTimeout",
+        "cancelSignalTimeout",
+        "prepareThreshold",
+        "preparedStatementCacheQueries",
+        "preparedStatementCacheSizeMiB",
+        "reWriteBatchedInserts",
+        "defaultRowFetchSize",
+        "stringtype",
+        "assumeMinServerVersion",
+        "logUnclosedConnections",
+        "binaryTransfer",
+        "tcpNoDelay",
+        "hostRecheckSeconds",
+        "loadBalanceHosts",
+    ];
+    let refused = |what: String| SettingsError::new("SPRING_DATASOURCE_URL", what);
+    let mut params = Vec::new();
+    let mut notes = Vec::new();
+    let mut ssl = None;
+    let mut mode = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode_str(raw).decode_utf8_lossy().into_owned();
+        let param = |libpq: &str, value: &str| format!("{libpq}={}", encode(value));
+        match name {
+            "ssl" => match value.as_str() {
+                "true" | "" => ssl = Some(true),
+                "false" => ssl = Some(false),
+                other => return Err(refused(format!("ssl={other} is neither true nor false"))),
+            },
+            "sslmode" => mode = Some(value),
+            "sslrootcert" | "sslcert" | "sslkey" => params.push(param(name, &value)),
+            "sslfactory" if value == "org.postgresql.ssl.NonValidatingFactory" => {
+                mode.get_or_insert_with(|| "require".to_owned());
+            }
+            "currentSchema" => params.push(param("options", &format!("-c search_path={value}"))),
+            "ApplicationName" | "applicationName" => params.push(param("application_name", &value)),
+            "connectTimeout" => params.push(param("connect_timeout", &value)),
+            "tcpKeepAlive" => {
+                params.push(param("keepalives", if value == "true" { "1" } else { "0" }))
+            }
+            "targetServerType" => match value.as_str() {
+                "any" => {}
+                "primary" | "master" => params.push(param("target_session_attrs", "read-write")),
+                other => {
+                    return Err(refused(format!(
+                        "targetServerType={other} is not supported (any, primary)"
+                    )));
+                }
+            },
+            "gssEncMode" if value == "disable" || value == "allow" || value == "prefer" => {
+                notes.push(format!("{name}={value}: GSS encryption is not used"));
+            }
+            java if JAVA_ONLY.contains(&java) => {
+                notes.push(format!(
+                    "{name}={value}: a setting of the Java driver, ignored"
+                ));
+            }
+            other => {
+                return Err(refused(format!(
+                    "the JDBC parameter {other} is not supported; supported: ssl, sslmode, sslrootcert, sslcert, sslkey, currentSchema, ApplicationName, connectTimeout, tcpKeepAlive, targetServerType"
+                )));
+            }
+        }
+    }
+    let mode = match (mode, ssl) {
+        (Some(mode), Some(false)) if mode != "disable" => {
+            return Err(refused(format!("ssl=false contradicts sslmode={mode}")));
+        }
+        (Some(mode), _) => Some(mode),
+        (None, Some(true)) => Some("verify-full".to_owned()),
+        (None, Some(false)) => Some("disable".to_owned()),
+        (None, None) => None,
+    };
+    if let Some(mode) = mode {
+        params.push(format!("sslmode={}", encode(&mode)));
+    }
+    Ok((params, notes))
 }
 
 impl fmt::Debug for PgSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgSettings")
             .field("url", &self.redacted_url())
+            .field("tls", &self.tls)
             .field("max_connections", &self.max_connections)
             .field("timeout", &self.timeout)
             .finish()
@@ -226,6 +406,92 @@ mod tests {
         assert_eq!(
             PgSettings::from_env(env(&[])).unwrap_err().name,
             "SPRING_DATASOURCE_URL"
+        );
+    }
+
+    #[test]
+    fn libpq_tls_parameters_are_taken_out_of_the_url() {
+        let settings = PgSettings::from_url(
+            "postgres://u:p@db:5432/x?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=orgman",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.tls(),
+            &PgTls {
+                mode: SslMode::VerifyFull,
+                root_cert: Some("/etc/ca.pem".into()),
+                client_cert: None,
+                client_key: None,
+            }
+        );
+        assert_eq!(
+            settings.url(),
+            "postgres://u:p@db:5432/x?application_name=orgman&sslmode=require"
+        );
+        let plain = PgSettings::from_url("postgres://u@db/x").unwrap();
+        assert_eq!(plain.tls().mode, SslMode::Prefer);
+        assert_eq!(plain.url(), "postgres://u@db/x");
+        assert_eq!(
+            PgSettings::from_url("postgres://u@db/x?sslmode=disable")
+                .unwrap()
+                .url(),
+            "postgres://u@db/x?sslmode=disable"
+        );
+        for bad in [
+            "postgres://u@db/x?sslmode=always",
+            "postgres://u@db/x?sslcert=/c.pem",
+            "postgres://u@db/x?no_such_option=1",
+        ] {
+            assert_eq!(
+                PgSettings::from_url(bad).unwrap_err().name,
+                "DATABASE_URL",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn jdbc_parameters_are_mapped_noted_or_refused() {
+        let jdbc = |query: &str| {
+            PgSettings::from_jdbc(&format!("jdbc:postgresql://pg:5432/om?{query}"), "u", None)
+        };
+        // pgjdbc's ssl=true verifies the server fully.
+        let ssl = jdbc("ssl=true&sslrootcert=/ca.pem").unwrap();
+        assert_eq!(ssl.tls().mode, SslMode::VerifyFull);
+        assert_eq!(ssl.tls().root_cert, Some("/ca.pem".into()));
+        assert_eq!(
+            jdbc("ssl=true&sslmode=require").unwrap().tls().mode,
+            SslMode::Require
+        );
+        assert_eq!(
+            jdbc("ssl=true&sslfactory=org.postgresql.ssl.NonValidatingFactory")
+                .unwrap()
+                .tls()
+                .mode,
+            SslMode::Require
+        );
+        assert_eq!(jdbc("ssl=false").unwrap().tls().mode, SslMode::Disable);
+        let schema = jdbc("currentSchema=orgman&ApplicationName=om&connectTimeout=3").unwrap();
+        assert_eq!(
+            schema.url(),
+            "postgres://u@pg:5432/om?options=-c%20search_path%3Dorgman&application_name=om&connect_timeout=3"
+        );
+        let noted = jdbc("socketTimeout=30&prepareThreshold=0").unwrap();
+        assert_eq!(noted.url(), "postgres://u@pg:5432/om");
+        assert_eq!(noted.notes().len(), 2);
+        for bad in [
+            "readOnly=true",
+            "ssl=false&sslmode=require",
+            "targetServerType=secondary",
+        ] {
+            let error = jdbc(bad).unwrap_err();
+            assert_eq!(error.name, "SPRING_DATASOURCE_URL", "{bad}");
+        }
+        assert!(
+            jdbc("readOnly=true")
+                .unwrap_err()
+                .to_string()
+                .contains("readOnly")
         );
     }
 

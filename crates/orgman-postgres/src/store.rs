@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use deadpool::Runtime;
 use diesel::prelude::*;
+use diesel_async::pooled_connection::RecyclingMethod;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
@@ -12,7 +12,7 @@ use orgman_domain::{
     User, UserId, UserProfile,
 };
 
-use crate::connection::{Connection, Manager, Tm};
+use crate::connection::{Connection, Tm};
 use crate::error::{from_diesel, from_pool};
 use crate::rows::{MemberRow, OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
@@ -63,9 +63,7 @@ impl PgStore {
         // transaction and a closed socket (the connection task ends when
         // PostgreSQL goes away), not with a test query, which would cost
         // every request a second round trip.
-        let mut config = ManagerConfig::default();
-        config.recycling_method = RecyclingMethod::Fast;
-        let manager = Manager::new_with_config(settings.url(), config);
+        let manager = crate::connection::manager(settings, RecyclingMethod::Fast);
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .runtime(Runtime::Tokio1)

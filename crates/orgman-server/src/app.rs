@@ -82,6 +82,9 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // rustls needs one process-wide crypto provider before any client.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        for note in config.database.notes() {
+            tracing::info!(%note, "SPRING_DATASOURCE_URL");
+        }
         if config.migrate_on_start {
             migrate_on_start(&config).await?;
         }
@@ -158,7 +161,7 @@ impl Application {
 }
 
 async fn migrate_on_start(config: &Config) -> anyhow::Result<()> {
-    let applied = migrate::run_pending(config.database.url())
+    let applied = migrate::run_pending_with(&config.database)
         .await
         .with_context(|| format!("migrating {}", config.database.redacted_url()))?;
     tracing::info!(

@@ -79,9 +79,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate(config: &Config, args: &[String]) -> anyhow::Result<()> {
     use orgman_postgres::migrate::{Command, run_command};
     let (command, dry_run) = Command::parse(args).map_err(anyhow::Error::msg)?;
-    print!(
-        "{}",
-        run_command(config.database.url(), command, dry_run).await?
-    );
+    print!("{}", run_command(&config.database, command, dry_run).await?);
     Ok(())
 }

@@ -104,6 +104,9 @@ pub struct Stack {
     pub service_account_secret: String,
     /// The public client used for password grants.
     pub test_client_id: String,
+    /// The stack's CA certificate (PEM), which its TLS listeners' server
+    /// certificate (for `127.0.0.1` and `localhost`) chains to.
+    pub ca_file: String,
 }
 
 fn required(name: &str) -> String {
@@ -138,8 +141,15 @@ impl Stack {
                 service_account_id: required("OIDC_CLIENT_ID"),
                 service_account_secret: required("OIDC_CLIENT_SECRET"),
                 test_client_id: required("OIDC_TEST_CLIENT_ID"),
+                ca_file: required("STACK_CA_FILE"),
             }
         })
+    }
+
+    /// `url` (one of the stack's `postgres://` URLs) over TLS with `mode`,
+    /// verified against the stack's CA.
+    pub fn with_tls(&self, url: &str, mode: &str) -> String {
+        format!("{url}?sslmode={mode}&sslrootcert={}", self.ca_file)
     }
 
     /// Creates an empty database for one test and returns its URL. Databases

@@ -272,11 +272,35 @@ fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
             );
         }
     }
+    // TLS on the same port (clients choose with sslmode), with the stack's
+    // certificate; PostgreSQL wants its key readable by itself alone.
+    let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
+    let own_tls = area.join("tls");
+    fs::create_dir_all(&own_tls)?;
+    let (cert, key) = (own_tls.join("server.pem"), own_tls.join("server.key"));
+    fs::copy(&tls.cert, &cert)?;
+    fs::copy(&tls.key, &key)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
+    }
+    if stack.root_user {
+        project::run(
+            Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&own_tls),
+        )?;
+    }
     let mut command = as_postgres(bin.join("postgres"));
     command
         .arg("-D")
         .arg(&data)
         .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
+        .args(["-c", "ssl=on"])
+        .arg("-c")
+        .arg(format!("ssl_cert_file={}", cert.display()))
+        .arg("-c")
+        .arg(format!("ssl_key_file={}", key.display()))
         .arg("-k")
         .arg(&sockets)
         // A disposable development cluster: durability is not needed, speed is.

@@ -106,6 +106,19 @@ pub(crate) fn dnsmasq() -> Result<()> {
     }
 }
 
+/// The `openssl` command, for the stack's certificates.
+pub(crate) fn openssl() -> Result<()> {
+    let present = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        Ok(())
+    } else {
+        apt_install(&["openssl"])
+    }
+}
+
 /// The path of `redis-server`.
 pub(crate) fn redis_server() -> Result<PathBuf> {
     let path = PathBuf::from("/usr/bin/redis-server");

@@ -9,6 +9,7 @@
 mod component;
 pub(crate) mod install;
 mod process;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -353,6 +354,7 @@ impl Stack {
         let password = self.state.postgres_password.clone();
         let token = self.state.spicedb_token.clone();
         let base = format!("http://127.0.0.1:{oidc}");
+        let ca = tls::TlsFiles::ensure(&self.dir)?.ca;
         let vars = [
             ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
             ("ORGMAN_STACK_PROFILE", self.profile.clone()),
@@ -375,6 +377,15 @@ impl Stack {
             (
                 "DATABASE_URL",
                 format!("postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}"),
+            ),
+            // The same cluster over verified TLS.
+            ("STACK_CA_FILE", ca.display().to_string()),
+            (
+                "DATABASE_TLS_URL",
+                format!(
+                    "postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}?sslmode=verify-full&sslrootcert={}",
+                    ca.display()
+                ),
             ),
             (
                 "DATABASE_ADMIN_URL",

@@ -1,0 +1,30 @@
+//! The service over TLS to its dependencies, verified against the stack's
+//! CA as an operator would configure it.
+
+use orgman_testkit::{ADMIN, Stack};
+
+use crate::helpers::{Overrides, TestApp};
+
+#[tokio::test]
+async fn the_service_serves_through_postgres_over_verified_tls() {
+    let stack = Stack::get();
+    let plain = stack.fresh_database().await;
+    let tls = [("DATABASE_URL", stack.with_tls(&plain, "verify-full"))];
+    let mut app = TestApp::spawn_with(Overrides(tls.into_iter().collect()), false).await;
+    // The test's own queries go to the same database, without TLS.
+    app.database_url = plain;
+    let admin = app.token(ADMIN).await;
+    let id = app.create_org("over-tls").await;
+    let read = app
+        .get(&format!("/api/v1/organizations/{id}"), &admin)
+        .await;
+    assert_eq!(read.status(), 200);
+    let stored = format!("SELECT count(*) AS n FROM organizations WHERE id = '{id}'");
+    assert_eq!(app.count(&stored).await, 1);
+    // Every session the service holds on its database is encrypted.
+    let sessions = "SELECT count(*) AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()";
+    let total = app.count(sessions).await;
+    assert!(total > 0);
+    assert_eq!(app.count(&format!("{sessions} AND s.ssl")).await, total);
+}
