@@ -28,3 +28,39 @@ async fn the_service_serves_through_postgres_over_verified_tls() {
     assert!(total > 0);
     assert_eq!(app.count(&format!("{sessions} AND s.ssl")).await, total);
 }
+
+#[tokio::test]
+async fn the_service_caches_in_redis_over_verified_tls() {
+    let stack = Stack::get();
+    let tls_url = std::env::var("REDIS_TLS_URL").expect("REDIS_TLS_URL from the stack");
+    let port = tls_url.rsplit_once(':').unwrap().1.to_owned();
+    let settings = [
+        ("SPRING_REDIS_PORT", port),
+        ("SPRING_REDIS_SSL", "true".to_owned()),
+        ("ORGMAN_REDIS_CA_FILE", stack.ca_file.clone()),
+    ];
+    let app = TestApp::spawn_with(Overrides(settings.into_iter().collect()), false).await;
+    let admin = app.token(ADMIN).await;
+    let id = app.create_org("cached-over-tls").await;
+    for _ in 0..3 {
+        let read = app.get(&format!("/api/v1/organizations/{id}"), &admin).await;
+        assert_eq!(read.status(), 200);
+    }
+    let metrics = app.metrics().await;
+    let counter = |result: &str| -> f64 {
+        let prefix = format!("orgman_cache_operations_total{{result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
+    };
+    assert!(counter("hit") >= 2.0, "{metrics}");
+    assert_eq!(counter("error"), 0.0, "{metrics}");
+    let health = app
+        .request(reqwest::Method::GET, "/actuator/health", Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["components"]["redis"]["status"], "UP", "{health}");
+}

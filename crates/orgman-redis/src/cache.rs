@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncCommands};
-use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
     Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord,
@@ -173,18 +173,31 @@ impl RedisCache {
     /// # Errors
     /// A message when the settings cannot make a pool.
     pub fn connect(settings: RedisSettings) -> Result<Self, String> {
-        let mut config = deadpool_redis::Config::from_url(settings.url());
-        config.pool = Some(PoolConfig {
-            max_size: 16,
-            timeouts: Timeouts {
-                wait: Some(settings.timeout),
-                create: Some(settings.timeout * 2),
-                recycle: Some(settings.timeout),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
+        // The pool's manager is built from redis' own connection info: it
+        // carries the TLS roots, which deadpool's `Config` would drop.
+        let info = match (&settings.ca_file, settings.tls) {
+            (Some(ca), true) => {
+                let root_cert = std::fs::read(ca)
+                    .map_err(|e| format!("ORGMAN_REDIS_CA_FILE {}: {e}", ca.display()))?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(settings.url(), certificates)
+                    .map(|client| client.get_connection_info().clone())
+            }
+            _ => redis::IntoConnectionInfo::into_connection_info(settings.url()),
+        }
+        .map_err(|e| format!("Redis settings: {e}"))?;
+        let manager = deadpool_redis::Manager::new(info)
+            .map_err(|e| format!("cannot build the Redis pool: {e}"))?;
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .wait_timeout(Some(settings.timeout))
+            .create_timeout(Some(settings.timeout * 2))
+            .recycle_timeout(Some(settings.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
             .map_err(|e| format!("cannot build the Redis pool: {e}"))?;
         Ok(Self {
             pool,

@@ -14,8 +14,14 @@ pub struct RedisSettings {
     pub port: u16,
     /// `SPRING_REDIS_PASSWORD`. Secret.
     pub password: Option<String>,
+    /// `SPRING_REDIS_USERNAME`: an ACL user (Redis 6+); without it, the
+    /// password is the `default` user's.
+    pub username: Option<String>,
     /// `SPRING_REDIS_SSL` (default false): TLS (`rediss://`).
     pub tls: bool,
+    /// `ORGMAN_REDIS_CA_FILE`: trusted roots (PEM) for TLS; without it,
+    /// the system's.
+    pub ca_file: Option<std::path::PathBuf>,
     /// `ORGMAN_CACHE_TTL_SECONDS` (default 30).
     pub ttl: Duration,
     /// Longest wait for one Redis call before it counts as a miss.
@@ -31,6 +37,8 @@ impl fmt::Debug for RedisSettings {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
             .field("ttl", &self.ttl)
             .finish()
@@ -47,8 +55,10 @@ impl RedisSettings {
         Ok(Self {
             host: env.text_or("SPRING_REDIS_HOST", "redis-master"),
             port: env.number("SPRING_REDIS_PORT", 6379)?,
+            username: env.text("SPRING_REDIS_USERNAME"),
             password: env.text("SPRING_REDIS_PASSWORD"),
             tls: env.flag("SPRING_REDIS_SSL", false)?,
+            ca_file: env.text("ORGMAN_REDIS_CA_FILE").map(Into::into),
             ttl: env
                 .seconds("ORGMAN_CACHE_TTL_SECONDS", 30)?
                 .max(Duration::from_secs(1)),
@@ -60,13 +70,15 @@ impl RedisSettings {
     /// The connection URL (holds the password: do not log it).
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };
+        let user = self.username.as_deref().map(encode).unwrap_or_default();
         match &self.password {
             Some(password) => format!(
-                "{scheme}://:{}@{}:{}",
+                "{scheme}://{user}:{}@{}:{}",
                 encode(password),
                 self.host,
                 self.port
             ),
+            None if !user.is_empty() => format!("{scheme}://{user}@{}:{}", self.host, self.port),
             None => format!("{scheme}://{}:{}", self.host, self.port),
         }
     }

@@ -449,3 +449,52 @@ async fn cached_organizations_keep_their_metadata_and_readers_get_only_what_they
     r.cache.store_organization(lease, &seen).await;
     assert!(matches!(r.cache.organization(org).await, Lookup::Miss(_)));
 }
+
+/// A replica whose cache reaches the stack's Redis over TLS, verified
+/// against `ca_file`.
+fn tls_replica(store: &Arc<PgStore>, ca_file: &str) -> Replica {
+    let tls_url = std::env::var("REDIS_TLS_URL").expect("REDIS_TLS_URL from the stack");
+    let (host, port) = tls_url
+        .trim_start_matches("rediss://")
+        .rsplit_once(':')
+        .unwrap();
+    let settings = RedisSettings::from_env(|name| match name {
+        "SPRING_REDIS_HOST" => Some(host.to_owned()),
+        "SPRING_REDIS_PORT" => Some(port.to_owned()),
+        "SPRING_REDIS_SSL" => Some("true".to_owned()),
+        "ORGMAN_REDIS_CA_FILE" => Some(ca_file.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let cache = Arc::new(RedisCache::connect(settings).unwrap());
+    let service = OrganizationService::new(
+        ServicePorts {
+            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
+            cache: cache.clone(),
+            ..ServicePorts::over_storage(store.clone())
+        },
+        ServiceSettings::default(),
+    );
+    Replica { cache, service }
+}
+
+#[tokio::test]
+async fn the_cache_works_over_verified_tls_and_refuses_a_server_it_cannot_verify() {
+    let store = store().await;
+    let r = tls_replica(&store, &Stack::get().ca_file);
+    r.cache.ping().await.unwrap();
+    let (_, org, member) = org_with_member(&r, &store).await;
+    r.service.get(&member, org).await.unwrap();
+    let hits = r.cache.stats().hits.load(Ordering::Relaxed);
+    r.service.get(&member, org).await.unwrap();
+    assert_eq!(r.cache.stats().hits.load(Ordering::Relaxed), hits + 2);
+    assert_eq!(r.cache.stats().errors.load(Ordering::Relaxed), 0);
+
+    // Trusting only other authorities, the cache cannot connect: requests
+    // are still answered (from storage), and the failures are counted.
+    let foreign = tls_replica(&store, "/etc/ssl/certs/ca-certificates.crt");
+    assert!(foreign.cache.ping().await.is_err());
+    foreign.service.get(&member, org).await.unwrap();
+    assert!(foreign.cache.stats().errors.load(Ordering::Relaxed) > 0);
+    assert_eq!(foreign.cache.stats().hits.load(Ordering::Relaxed), 0);
+}

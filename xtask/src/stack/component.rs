@@ -87,6 +87,7 @@ impl Component {
         match self {
             Component::Kafka => &["kafka-controller"],
             Component::Keycloak => &["keycloak-management"],
+            Component::Redis => &["redis-tls"],
             _ => &[],
         }
     }
@@ -123,9 +124,20 @@ impl Component {
         let mut command = match self {
             Component::Postgres => postgres_command(stack, port)?,
             Component::Redis => {
+                // Plain on its port, TLS (the stack's certificate, clients
+                // not asked for one) on a second.
+                let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
                 let mut c = Command::new(install::redis_server()?);
                 c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                    .args(["--tls-port", &stack.extra_port("redis-tls")?.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(&tls.cert)
+                    .arg("--tls-key-file")
+                    .arg(&tls.key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(&tls.ca)
+                    .args(["--tls-auth-clients", "no"])
                     .arg("--dir")
                     .arg(&data);
                 c

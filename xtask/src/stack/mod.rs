@@ -346,6 +346,7 @@ impl Stack {
     pub(crate) fn env(&mut self) -> Result<Vec<(String, String)>> {
         let pg = self.port(Component::Postgres)?;
         let redis = self.port(Component::Redis)?;
+        let redis_tls = self.named_port("redis-tls")?;
         let kafka = self.port(Component::Kafka)?;
         let spicedb = self.port(Component::SpiceDb)?;
         let oidc = self.port(Component::Keycloak)?;
@@ -398,6 +399,8 @@ impl Stack {
             ("SPRING_DATASOURCE_USERNAME", "postgres".into()),
             ("SPRING_DATASOURCE_PASSWORD", password),
             ("REDIS_URL", format!("redis://127.0.0.1:{redis}")),
+            // The same Redis over TLS (verify against STACK_CA_FILE).
+            ("REDIS_TLS_URL", format!("rediss://127.0.0.1:{redis_tls}")),
             ("SPRING_REDIS_HOST", "127.0.0.1".into()),
             ("SPRING_REDIS_PORT", redis.to_string()),
             ("KAFKA_BOOTSTRAP_SERVERS", format!("127.0.0.1:{kafka}")),
