@@ -1,7 +1,7 @@
 //! The service over TLS to its dependencies, verified against the stack's
 //! CA as an operator would configure it.
 
-use orgman_testkit::{ADMIN, Stack};
+use orgman_testkit::{ADMIN, ALICE, BOB, Stack};
 
 use crate::helpers::{Overrides, TestApp};
 
@@ -43,7 +43,9 @@ async fn the_service_caches_in_redis_over_verified_tls() {
     let admin = app.token(ADMIN).await;
     let id = app.create_org("cached-over-tls").await;
     for _ in 0..3 {
-        let read = app.get(&format!("/api/v1/organizations/{id}"), &admin).await;
+        let read = app
+            .get(&format!("/api/v1/organizations/{id}"), &admin)
+            .await;
         assert_eq!(read.status(), 200);
     }
     let metrics = app.metrics().await;
@@ -63,4 +65,29 @@ async fn the_service_caches_in_redis_over_verified_tls() {
         .unwrap();
     let health: serde_json::Value = health.json().await.unwrap();
     assert_eq!(health["components"]["redis"]["status"], "UP", "{health}");
+}
+
+#[tokio::test]
+async fn the_service_authorizes_through_spicedb_over_verified_tls() {
+    let stack = Stack::get();
+    let endpoint = std::env::var("SPICEDB_TLS_ENDPOINT").expect("SPICEDB_TLS_ENDPOINT");
+    let port = endpoint.rsplit_once(':').unwrap().1.to_owned();
+    let mut settings = Overrides::spicedb();
+    settings.0.extend([
+        ("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", port),
+        ("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", "true".to_owned()),
+        ("ORGMAN_SPICEDB_CA_FILE", stack.ca_file.clone()),
+    ]);
+    let app = TestApp::spawn_with(settings, false).await;
+    let id = app.org_owned_by("authorized-over-tls", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let bob = app.token(BOB).await;
+    app.provision(BOB).await;
+    let path = format!("/api/v1/organizations/{id}");
+    let within = std::time::Duration::from_secs(10);
+    orgman_testkit::eventually("SpiceDB lets the owner read", within, || async {
+        app.get(&path, &alice).await.status() == 200
+    })
+    .await;
+    assert_eq!(app.get(&path, &bob).await.status(), 404);
 }

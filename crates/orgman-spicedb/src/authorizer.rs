@@ -265,8 +265,15 @@ impl SpiceDbAuthorizer {
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout);
         if settings.tls {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(ca) = &settings.ca_file {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    SpiceDbError::Refused(format!("ORGMAN_SPICEDB_CA_FILE {}: {e}", ca.display()))
+                })?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
             endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_native_roots())
+                .tls_config(tls)
                 .map_err(|e| SpiceDbError::Refused(format!("tls: {e}")))?;
         }
         let token = format!("Bearer {}", settings.token)

@@ -15,6 +15,9 @@ pub struct SpiceDbSettings {
     pub token: String,
     /// `FLOWX_LIB_CASCLIENT_SPICEDB_TLS` (default false): connect with TLS.
     pub tls: bool,
+    /// `ORGMAN_SPICEDB_CA_FILE`: trusted roots (PEM) for TLS, besides the
+    /// system's.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Write the schema at start-up when it differs
     /// (`ORGMAN_SPICEDB_WRITE_SCHEMA`, default true).
     pub write_schema: bool,
@@ -33,6 +36,7 @@ impl fmt::Debug for SpiceDbSettings {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .field("token", &"[REDACTED]")
             .finish()
     }
@@ -55,6 +59,7 @@ impl SpiceDbSettings {
             port: env.number("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", 50051)?,
             token,
             tls: env.flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?,
+            ca_file: env.text("ORGMAN_SPICEDB_CA_FILE").map(Into::into),
             write_schema: env.flag("ORGMAN_SPICEDB_WRITE_SCHEMA", true)?,
             timeout: Duration::from_secs(3),
             // 0 turns periodic reconciliation off.

@@ -637,3 +637,33 @@ async fn a_run_of_changes_to_one_member_lands_in_order() {
     assert!(relationships.contains(&format!("organization:{org}#owner@user:{bob}")));
     assert!(!relationships.contains(&format!("organization:{org}#member@user:{bob}")));
 }
+
+/// The stack's SpiceDB over TLS, trusting `ca_file`.
+fn tls_settings(ca_file: &str) -> SpiceDbSettings {
+    let endpoint =
+        std::env::var("SPICEDB_TLS_ENDPOINT").expect("SPICEDB_TLS_ENDPOINT from the stack");
+    let (host, port) = endpoint
+        .trim_start_matches("https://")
+        .rsplit_once(':')
+        .unwrap();
+    SpiceDbSettings::from_env(|name| match name {
+        "FLOWX_LIB_CASCLIENT_SPICEDB_HOST" => Some(host.to_owned()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_PORT" => Some(port.to_owned()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN" => Some(Stack::get().spicedb_token.clone()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_TLS" => Some("true".to_owned()),
+        "ORGMAN_SPICEDB_CA_FILE" => Some(ca_file.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tls_with_the_servers_authority_works_and_without_it_fails_closed() {
+    let verified = SpiceDbAuthorizer::connect(tls_settings(&Stack::get().ca_file)).unwrap();
+    verified.ping().await.unwrap();
+    verified.ensure_schema().await.unwrap();
+    let foreign =
+        SpiceDbAuthorizer::connect(tls_settings("/etc/ssl/certs/ca-certificates.crt")).unwrap();
+    assert!(foreign.ping().await.is_err());
+}

@@ -9,7 +9,10 @@
 // unix-socket gRPC server, which serves only those.
 //
 // usage: node spicedb-front.mjs --port P --token KEY [--host 127.0.0.1]
+//        [--tls-port P2 --tls-cert server.pem --tls-key server.key]
+// With --tls-port, the same service is also served over TLS on P2.
 
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import process from 'node:process';
@@ -145,13 +148,24 @@ for (const path of STREAMING) {
 }
 server.addService(service, handlers);
 
-server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-  if (error) {
-    console.error(`spicedb-front: cannot listen on ${host}:${port}: ${error.message}`);
-    process.exit(1);
-  }
-  console.log(`spicedb-front: SpiceDB (embedded) serving authzed v1 on ${host}:${bound}`);
-});
+function listen(listenPort, credentials, what) {
+  server.bindAsync(`${host}:${listenPort}`, credentials, (error, bound) => {
+    if (error) {
+      console.error(`spicedb-front: cannot listen on ${host}:${listenPort}: ${error.message}`);
+      process.exit(1);
+    }
+    console.log(`spicedb-front: SpiceDB (embedded) serving authzed v1 ${what} on ${host}:${bound}`);
+  });
+}
+
+listen(port, grpc.ServerCredentials.createInsecure(), 'in plain text');
+if (args['tls-port']) {
+  const keyPair = {
+    cert_chain: readFileSync(args['tls-cert']),
+    private_key: readFileSync(args['tls-key']),
+  };
+  listen(Number(args['tls-port']), grpc.ServerCredentials.createSsl(null, [keyPair], false), 'over TLS');
+}
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => server.tryShutdown(() => process.exit(0)));

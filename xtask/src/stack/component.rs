@@ -88,6 +88,7 @@ impl Component {
             Component::Kafka => &["kafka-controller"],
             Component::Keycloak => &["keycloak-management"],
             Component::Redis => &["redis-tls"],
+            Component::SpiceDb => &["spicedb-tls"],
             _ => &[],
         }
     }
@@ -146,13 +147,20 @@ impl Component {
             Component::SpiceDb => {
                 let node = install::node(&stack.tools_dir())?;
                 let dir = install::node_packages(&node)?;
+                let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
                 let mut c = Command::new(node);
                 c.current_dir(&dir).arg("spicedb-front.mjs").args([
                     "--port",
                     &port.to_string(),
                     "--token",
                     &stack.state.spicedb_token,
+                    "--tls-port",
+                    &stack.extra_port("spicedb-tls")?.to_string(),
                 ]);
+                c.arg("--tls-cert")
+                    .arg(&tls.cert)
+                    .arg("--tls-key")
+                    .arg(&tls.key);
                 c
             }
             Component::Keycloak => keycloak_command(stack, port)?,

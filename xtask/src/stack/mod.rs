@@ -347,6 +347,7 @@ impl Stack {
         let pg = self.port(Component::Postgres)?;
         let redis = self.port(Component::Redis)?;
         let redis_tls = self.named_port("redis-tls")?;
+        let spicedb_tls = self.named_port("spicedb-tls")?;
         let kafka = self.port(Component::Kafka)?;
         let spicedb = self.port(Component::SpiceDb)?;
         let oidc = self.port(Component::Keycloak)?;
@@ -409,6 +410,11 @@ impl Stack {
                 format!("127.0.0.1:{kafka}"),
             ),
             ("SPICEDB_ENDPOINT", format!("http://127.0.0.1:{spicedb}")),
+            // The same SpiceDB over TLS (verify against STACK_CA_FILE).
+            (
+                "SPICEDB_TLS_ENDPOINT",
+                format!("https://127.0.0.1:{spicedb_tls}"),
+            ),
             ("SPICEDB_TOKEN", token.clone()),
             ("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "127.0.0.1".into()),
             ("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", spicedb.to_string()),
