@@ -91,3 +91,42 @@ async fn the_service_authorizes_through_spicedb_over_verified_tls() {
     .await;
     assert_eq!(app.get(&path, &bob).await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_service_publishes_over_sasl_ssl_with_scram() {
+    let stack = Stack::get();
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} from the stack"));
+    let topic = orgman_testkit::unique_name("api-sasl");
+    let jaas = format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";",
+        var("KAFKA_SASL_USERNAME"),
+        var("KAFKA_SASL_PASSWORD")
+    );
+    let settings = [
+        (
+            "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+            var("KAFKA_SASL_BOOTSTRAP_SERVERS"),
+        ),
+        ("SPRING_KAFKA_SECURITY_PROTOCOL", "SASL_SSL".to_owned()),
+        (
+            "SPRING_KAFKA_PROPERTIES_SASL_MECHANISM",
+            "SCRAM-SHA-512".to_owned(),
+        ),
+        ("SPRING_KAFKA_PROPERTIES_SASL_JAAS_CONFIG", jaas),
+        (
+            "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION",
+            stack.ca_file.clone(),
+        ),
+        ("SPRING_KAFKA_SSL_TRUST_STORE_TYPE", "PEM".to_owned()),
+        ("KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT", topic.clone()),
+    ];
+    let app = TestApp::spawn_with(Overrides(settings.into_iter().collect()), false).await;
+    app.create_org("published-over-sasl").await;
+    let within = std::time::Duration::from_secs(20);
+    orgman_testkit::eventually("the events reach the topic", within, || async {
+        crate::events::event_types(&stack.kafka_bootstrap, &topic)
+            .await
+            .is_ok_and(|types| types.len() >= 2)
+    })
+    .await;
+}

@@ -12,7 +12,7 @@ use crate::helpers::{Overrides, TestApp, body};
 /// The CloudEvent types on the topic, or why they cannot be read. Reads
 /// every partition the topic has, and nothing before the topic exists (a
 /// consumer's metadata request must not auto-create it with other settings).
-async fn event_types(bootstrap: &str, topic: &str) -> Result<Vec<String>, String> {
+pub(crate) async fn event_types(bootstrap: &str, topic: &str) -> Result<Vec<String>, String> {
     let client = ClientBuilder::new(vec![bootstrap.to_owned()])
         .build()
         .await

@@ -75,7 +75,12 @@ impl KafkaPublisher {
         slot: &'a mut Option<Connected>,
     ) -> Result<&'a Connected, KafkaError> {
         if slot.is_none() {
-            let client = ClientBuilder::new(self.settings.bootstrap.clone())
+            let builder = self
+                .settings
+                .security
+                .apply(ClientBuilder::new(self.settings.bootstrap.clone()))
+                .map_err(KafkaError)?;
+            let client = builder
                 // rskafka's default backoff grows to minutes (base 3, max
                 // 500 s): a connection attempt started during an outage
                 // would sleep long after the broker is back. Retry at least

@@ -81,10 +81,14 @@ pub struct KafkaSettings {
     pub source: String,
     /// How long one broker request may retry before it counts as failed.
     pub request_deadline: Duration,
+    /// TLS and SASL.
+    pub security: KafkaSecurity,
 }
 
 use orgman_settings::Env;
 pub use orgman_settings::SettingsError;
+
+use crate::security::KafkaSecurity;
 
 impl KafkaSettings {
     /// Reads the settings through `get`.
@@ -161,6 +165,7 @@ impl KafkaSettings {
             compression,
             source: text("KAFKA_CLOUDEVENTS_SOURCE", "urn:flowx:organization-manager"),
             request_deadline: Duration::from_secs(5),
+            security: KafkaSecurity::from_env(&env)?,
         })
     }
 }

@@ -578,3 +578,125 @@ async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose()
         );
     }
 }
+
+/// Settings for the stack's TLS listeners: `protocol` with `pairs` more.
+fn secure_settings(topic: &str, pairs: &[(&str, String)]) -> KafkaSettings {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .chain([
+            (
+                "KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT".to_owned(),
+                topic.to_owned(),
+            ),
+            // As `consume` reads them.
+            ("KAFKA_TOPIC_PARTITIONS".to_owned(), "2".to_owned()),
+            (
+                "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION".to_owned(),
+                Stack::get().ca_file.clone(),
+            ),
+        ])
+        .collect();
+    let mut settings = KafkaSettings::from_env(|name| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    settings.request_deadline = Duration::from_secs(2);
+    settings
+}
+
+fn stack_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} from the stack"))
+}
+
+#[tokio::test]
+async fn events_reach_the_broker_over_tls_and_every_sasl_mechanism() {
+    let s = setup().await;
+    let user = stack_var("KAFKA_SASL_USERNAME");
+    let password = stack_var("KAFKA_SASL_PASSWORD");
+    let jaas = |module: &str, password: &str| {
+        format!(
+            "org.apache.kafka.common.security.{module} required username=\"{user}\" password=\"{password}\";"
+        )
+    };
+    let tls = vec![
+        (
+            "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+            stack_var("KAFKA_TLS_BOOTSTRAP_SERVERS"),
+        ),
+        ("SPRING_KAFKA_SECURITY_PROTOCOL", "SSL".to_owned()),
+    ];
+    let sasl = |mechanism: &str, module: &str, password: &str| {
+        vec![
+            (
+                "SPRING_KAFKA_BOOTSTRAP_SERVERS",
+                stack_var("KAFKA_SASL_BOOTSTRAP_SERVERS"),
+            ),
+            ("SPRING_KAFKA_SECURITY_PROTOCOL", "SASL_SSL".to_owned()),
+            (
+                "SPRING_KAFKA_PROPERTIES_SASL_MECHANISM",
+                mechanism.to_owned(),
+            ),
+            (
+                "SPRING_KAFKA_PROPERTIES_SASL_JAAS_CONFIG",
+                jaas(module, password),
+            ),
+        ]
+    };
+    let scram = "scram.ScramLoginModule";
+    for (what, pairs) in [
+        ("SSL", tls),
+        (
+            "SASL_SSL PLAIN",
+            sasl("PLAIN", "plain.PlainLoginModule", &password),
+        ),
+        (
+            "SASL_SSL SCRAM-SHA-256",
+            sasl("SCRAM-SHA-256", scram, &password),
+        ),
+        (
+            "SASL_SSL SCRAM-SHA-512",
+            sasl("SCRAM-SHA-512", scram, &password),
+        ),
+    ] {
+        let publisher = KafkaPublisher::new(secure_settings(&s.topic, &pairs));
+        publisher
+            .ensure_ready()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let org = s
+            .service
+            .create(
+                &s.admin,
+                OrgName::parse("Secure").unwrap(),
+                Slug::parse(&unique_name("sec")).unwrap(),
+            )
+            .await
+            .unwrap();
+        let relay = OutboxRelay::new(s.store.clone(), Arc::new(publisher), OutboxSink::Broker, 50);
+        assert!(drain(&relay).await >= 1, "{what}: nothing delivered");
+        let seen = consume(&Stack::get().kafka_bootstrap, &s.topic).await;
+        let id = org.id().to_string();
+        assert!(
+            seen.iter()
+                .any(|(_, r)| envelope(r)["subject"].as_str() == Some(id.as_str())),
+            "{what}: the event is not on the topic"
+        );
+    }
+    // A wrong password, or a server the trust store does not vouch for, is
+    // refused.
+    let wrong = KafkaPublisher::new(secure_settings(
+        &s.topic,
+        &sasl("SCRAM-SHA-256", scram, "not-the-password"),
+    ));
+    assert!(wrong.ensure_ready().await.is_err());
+    let mut foreign = secure_settings(
+        &s.topic,
+        &sasl("PLAIN", "plain.PlainLoginModule", &password),
+    );
+    foreign.security.trust_store = Some("/etc/ssl/certs/ca-certificates.crt".into());
+    assert!(KafkaPublisher::new(foreign).ensure_ready().await.is_err());
+}

@@ -85,7 +85,7 @@ impl Component {
     /// Ports a component needs besides its main one, kept in the state.
     pub(crate) fn extra_ports(self) -> &'static [&'static str] {
         match self {
-            Component::Kafka => &["kafka-controller"],
+            Component::Kafka => &["kafka-controller", "kafka-ssl", "kafka-sasl-ssl"],
             Component::Keycloak => &["keycloak-management"],
             Component::Redis => &["redis-tls"],
             Component::SpiceDb => &["spicedb-tls"],
@@ -456,7 +456,16 @@ fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
     let controller = stack.extra_port("kafka-controller")?;
     let log_dirs = data.join("log");
     let properties = data.join("server.properties");
-    fs::write(&properties, kafka_properties(port, controller, &log_dirs)?)?;
+    let secure = KafkaSecure {
+        ssl_port: stack.extra_port("kafka-ssl")?,
+        sasl_port: stack.extra_port("kafka-sasl-ssl")?,
+        keystore: kafka_keystore(stack, data)?,
+        password: stack.state.kafka_password.clone(),
+    };
+    fs::write(
+        &properties,
+        secure.apply(&kafka_properties(port, controller, &log_dirs)?),
+    )?;
     let log4j = project::root()?.join("deploy/local/kafka/log4j2.properties");
     let jvm = |c: &mut Command| {
         c.args(["-Xms64m", "-Xmx384m", "-XX:+UseSerialGC"])
@@ -473,6 +482,8 @@ fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
             format
                 .args(["kafka.tools.StorageTool", "format", "--ignore-formatted"])
                 .args(["--cluster-id", &stack.state.kafka_cluster_id])
+                // SCRAM users live in the cluster's metadata, set at format.
+                .args(secure.scram_users())
                 .arg("--config")
                 .arg(&properties),
         )
@@ -482,6 +493,80 @@ fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
     jvm(&mut c);
     c.arg("kafka.Kafka").arg(&properties);
     Ok(c)
+}
+
+/// The stack broker's listeners besides the plain one: `SSL` and
+/// `SASL_SSL` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), both with the stack's
+/// certificate.
+struct KafkaSecure {
+    ssl_port: u16,
+    sasl_port: u16,
+    /// The stack's key and certificate in one PEM file.
+    keystore: PathBuf,
+    password: String,
+}
+
+impl KafkaSecure {
+    /// The shared template's properties with these listeners added.
+    fn apply(&self, properties: &str) -> String {
+        let (ssl, sasl) = (self.ssl_port, self.sasl_port);
+        let mut out: String = properties
+            .lines()
+            .map(|line| {
+                if line.starts_with("listeners=") || line.starts_with("advertised.listeners=") {
+                    format!("{line},SSL://127.0.0.1:{ssl},SASL_SSL://127.0.0.1:{sasl}\n")
+                } else if line.starts_with("listener.security.protocol.map=") {
+                    format!("{line},SSL:SSL,SASL_SSL:SASL_SSL\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let keystore = self.keystore.display();
+        let user = super::KAFKA_USER;
+        let password = &self.password;
+        for listener in ["ssl", "sasl_ssl"] {
+            out.push_str(&format!(
+                "listener.name.{listener}.ssl.keystore.type=PEM\n\
+                 listener.name.{listener}.ssl.keystore.location={keystore}\n"
+            ));
+        }
+        out.push_str(&format!(
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n\
+             listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{user}=\"{password}\";\n\
+             listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
+             listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+        ));
+        out
+    }
+
+    /// `kafka-storage format` arguments creating the SCRAM user.
+    fn scram_users(&self) -> Vec<String> {
+        ["SCRAM-SHA-256", "SCRAM-SHA-512"]
+            .into_iter()
+            .flat_map(|mechanism| {
+                [
+                    "--add-scram".to_owned(),
+                    format!(
+                        "{mechanism}=[name={},password={}]",
+                        super::KAFKA_USER,
+                        self.password
+                    ),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// The stack's private key and certificate in one PEM file, as Kafka's PEM
+/// key store wants them.
+fn kafka_keystore(stack: &Stack, data: &Path) -> Result<PathBuf> {
+    let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
+    let keystore = data.join("keystore.pem");
+    let mut pem = fs::read_to_string(&tls.key)?;
+    pem.push_str(&fs::read_to_string(&tls.cert)?);
+    fs::write(&keystore, pem)?;
+    Ok(keystore)
 }
 
 /// `deploy/local/kafka/server.properties` for these ports and folder.

@@ -34,6 +34,9 @@ const TEST_CLIENT_ID: &str = "orgman-test";
 const AUDIENCE: &str = "organization-manager";
 const DATABASE: &str = "organization_manager";
 
+/// The Kafka user of the stack's SASL listener.
+pub(crate) const KAFKA_USER: &str = "orgman";
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct State {
     postgres_password: String,
@@ -48,6 +51,10 @@ pub(crate) struct State {
     /// Password of Keycloak's bootstrap administrator (master realm).
     #[serde(default)]
     keycloak_admin_password: String,
+    /// Password of the Kafka user `orgman` on the SASL listener (PLAIN and
+    /// SCRAM).
+    #[serde(default)]
+    kafka_password: String,
     /// Ports stay the same across restarts of one stack.
     ports: BTreeMap<String, u16>,
     /// PIDs of the running processes we started.
@@ -83,6 +90,9 @@ impl Stack {
         }
         if state.keycloak_admin_password.is_empty() {
             state.keycloak_admin_password = random_hex(16)?;
+        }
+        if state.kafka_password.is_empty() {
+            state.kafka_password = random_hex(16)?;
         }
         Ok(Self {
             profile: profile.to_owned(),
@@ -348,6 +358,8 @@ impl Stack {
         let redis = self.port(Component::Redis)?;
         let redis_tls = self.named_port("redis-tls")?;
         let spicedb_tls = self.named_port("spicedb-tls")?;
+        let kafka_ssl = self.named_port("kafka-ssl")?;
+        let kafka_sasl = self.named_port("kafka-sasl-ssl")?;
         let kafka = self.port(Component::Kafka)?;
         let spicedb = self.port(Component::SpiceDb)?;
         let oidc = self.port(Component::Keycloak)?;
@@ -409,6 +421,19 @@ impl Stack {
                 "SPRING_KAFKA_BOOTSTRAP_SERVERS",
                 format!("127.0.0.1:{kafka}"),
             ),
+            // The same broker over TLS (verify against STACK_CA_FILE), and
+            // over TLS with SASL (PLAIN, SCRAM-SHA-256 and -512) for the
+            // user `orgman`.
+            (
+                "KAFKA_TLS_BOOTSTRAP_SERVERS",
+                format!("127.0.0.1:{kafka_ssl}"),
+            ),
+            (
+                "KAFKA_SASL_BOOTSTRAP_SERVERS",
+                format!("127.0.0.1:{kafka_sasl}"),
+            ),
+            ("KAFKA_SASL_USERNAME", KAFKA_USER.into()),
+            ("KAFKA_SASL_PASSWORD", self.state.kafka_password.clone()),
             ("SPICEDB_ENDPOINT", format!("http://127.0.0.1:{spicedb}")),
             // The same SpiceDB over TLS (verify against STACK_CA_FILE).
             (
