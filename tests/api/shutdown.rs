@@ -33,24 +33,46 @@ async fn an_in_flight_request_finishes_after_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
+    // Ready, not merely listening: the identity provider's keys load in
+    // the background, and a request that waits for them is not yet the
+    // request in flight this test is about.
+    let readiness = format!("http://127.0.0.1:{port}/actuator/health/readiness");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the service did not start");
-        std::thread::sleep(Duration::from_millis(100));
+    loop {
+        let ready = orgman_testkit::http().get(&readiness).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // A request whose body is still arriving is in flight.
+    // A request whose body is still arriving is in flight. `Expect:
+    // 100-continue` makes the server say when it has taken the request
+    // (no fixed sleep that a loaded machine outruns).
     let body = r#"{"name":"Late","slug":"late"}"#;
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     write!(
         stream,
-        "POST /api/v1/organizations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "POST /api/v1/organizations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len(),
-        &body[..10]
     )
     .unwrap();
     stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut interim = String::new();
+    reader.read_line(&mut interim).unwrap();
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim:?}");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    stream.write_all(&body.as_bytes()[..10]).unwrap();
+    stream.flush().unwrap();
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -66,9 +88,7 @@ async fn an_in_flight_request_finishes_after_sigterm() {
     // ...but the request in flight completes.
     stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut status_line = String::new();
-    BufReader::new(stream.try_clone().unwrap())
-        .read_line(&mut status_line)
-        .unwrap();
+    reader.read_line(&mut status_line).unwrap();
     assert!(status_line.starts_with("HTTP/1.1 201"), "{status_line:?}");
 
     let status = child.wait().unwrap();
