@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use deadpool_redis::redis::aio::MultiplexedConnection;
+use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
+use deadpool_redis::redis::cluster_async::ClusterConnection;
 use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
@@ -17,7 +18,7 @@ use orgman_domain::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::settings::RedisSettings;
+use crate::settings::{RedisMode, RedisSettings};
 
 /// Reads an organization's generation and the entries stored under it, in
 /// one round trip. A missing generation (never set, or a fence that
@@ -149,8 +150,10 @@ impl StoredOrganization {
 
 /// The cache in Redis. Never fails: see the crate documentation.
 pub struct RedisCache {
-    pool: Pool,
-    shared: Mutex<Option<MultiplexedConnection>>,
+    pools: Pools,
+    shared: Mutex<Option<Shared>>,
+    /// `settings.key_prefix()`.
+    prefix: String,
     settings: RedisSettings,
     stats: CacheStats,
     /// Invalidations that could not be written (organizations, users);
@@ -173,35 +176,11 @@ impl RedisCache {
     /// # Errors
     /// A message when the settings cannot make a pool.
     pub fn connect(settings: RedisSettings) -> Result<Self, String> {
-        // The pool's manager is built from redis' own connection info: it
-        // carries the TLS roots, which deadpool's `Config` would drop.
-        let info = match (&settings.ca_file, settings.tls) {
-            (Some(ca), true) => {
-                let root_cert = std::fs::read(ca)
-                    .map_err(|e| format!("ORGMAN_REDIS_CA_FILE {}: {e}", ca.display()))?;
-                let certificates = redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(root_cert),
-                };
-                redis::Client::build_with_tls(settings.url(), certificates)
-                    .map(|client| client.get_connection_info().clone())
-            }
-            _ => redis::IntoConnectionInfo::into_connection_info(settings.url()),
-        }
-        .map_err(|e| format!("Redis settings: {e}"))?;
-        let manager = deadpool_redis::Manager::new(info)
-            .map_err(|e| format!("cannot build the Redis pool: {e}"))?;
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .wait_timeout(Some(settings.timeout))
-            .create_timeout(Some(settings.timeout * 2))
-            .recycle_timeout(Some(settings.timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| format!("cannot build the Redis pool: {e}"))?;
+        let pools = Pools::new(&settings)?;
         Ok(Self {
-            pool,
+            pools,
             shared: Mutex::new(None),
+            prefix: settings.key_prefix(),
             settings,
             stats: CacheStats::default(),
             dirty: Mutex::new((HashSet::new(), HashSet::new())),
@@ -229,7 +208,7 @@ impl RedisCache {
     /// pool opens and checks it) and then used by every call, so a call is
     /// one round trip (a pool checkout would add a PING to each). A failed
     /// call drops it; the next call takes a new one from the pool.
-    async fn connection(&self) -> Result<MultiplexedConnection, String> {
+    async fn connection(&self) -> Result<Shared, String> {
         if let Some(shared) = self
             .shared
             .lock()
@@ -238,17 +217,14 @@ impl RedisCache {
         {
             return Ok(shared);
         }
-        let taken =
-            deadpool_redis::Connection::take(self.pool.get().await.map_err(|e| e.to_string())?);
+        let taken = self.pools.take().await?;
         *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(taken.clone());
         Ok(taken)
     }
 
-    /// Runs one Redis call with a timeout; `None` (counted, logged at a
-    /// limited rate) when it fails.
     async fn call<T, F>(&self, work: F) -> Option<T>
     where
-        F: AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+        F: AsyncFnOnce(&mut Shared) -> redis::RedisResult<T>,
     {
         let attempt = async {
             let mut conn = self.connection().await?;
@@ -270,39 +246,39 @@ impl RedisCache {
     }
 
     fn generation_key(&self, org: OrganizationId) -> String {
-        format!("{}:v2:gen:{org}", self.settings.prefix)
+        format!("{}:v2:gen:{org}", self.prefix)
     }
 
     fn role_key(&self, org: OrganizationId, user: UserId) -> String {
-        format!("{}:v2:role:{org}:{user}:", self.settings.prefix)
+        format!("{}:v2:role:{org}:{user}:", self.prefix)
     }
 
     fn decision_key(&self, org: OrganizationId, user: UserId, permission: Permission) -> String {
         format!(
             "{}:v2:decision:{org}:{user}:{}:",
-            self.settings.prefix,
+            self.prefix,
             permission.as_str()
         )
     }
 
     fn organization_key(&self, org: OrganizationId) -> String {
-        format!("{}:v2:org:{org}:", self.settings.prefix)
+        format!("{}:v2:org:{org}:", self.prefix)
     }
 
     fn user_generation_key(&self, user: UserId) -> String {
-        format!("{}:v2:ugen:{user}", self.settings.prefix)
+        format!("{}:v2:ugen:{user}", self.prefix)
     }
 
     fn list_key(&self, user: UserId) -> String {
-        format!("{}:v2:mine:{user}:", self.settings.prefix)
+        format!("{}:v2:mine:{user}:", self.prefix)
     }
 
     fn counter_key(&self) -> String {
-        format!("{}:v2:counter", self.settings.prefix)
+        format!("{}:v2:counter", self.prefix)
     }
 
     fn epoch_key(&self) -> String {
-        format!("{}:v2:epoch", self.settings.prefix)
+        format!("{}:v2:epoch", self.prefix)
     }
 
     fn is_dirty(&self, org: OrganizationId) -> bool {
@@ -341,6 +317,28 @@ impl RedisCache {
         }
     }
 
+    /// With Sentinel, whether the writes so far reached a replica: Redis
+    /// replicates asynchronously, and a fence or generation a failover
+    /// loses would let the new master serve entries older than a
+    /// revocation. Elsewhere (one server; a Cluster, whose replicas this
+    /// cache does not rely on) always true.
+    async fn replicated(&self) -> bool {
+        if !matches!(self.settings.mode, RedisMode::Sentinel { .. }) {
+            return true;
+        }
+        let wait_ms = self.settings.timeout.as_millis().max(1);
+        let acknowledged: Option<i64> = self
+            .call(async |conn| {
+                redis::cmd("WAIT")
+                    .arg(1)
+                    .arg(wait_ms as u64)
+                    .query_async(conn)
+                    .await
+            })
+            .await;
+        acknowledged.is_some_and(|replicas| replicas >= 1)
+    }
+
     /// Gives organizations and users new generations, and moves the epoch.
     async fn bump(&self, orgs: &[OrganizationId], users: &[UserId]) -> bool {
         let keys: Vec<String> = std::iter::once(self.counter_key())
@@ -358,6 +356,7 @@ impl RedisCache {
         })
         .await
         .is_some()
+            && self.replicated().await
     }
 
     async fn get(&self, org: OrganizationId, key: String) -> Lookup<String> {
@@ -739,5 +738,169 @@ impl MembershipCache for RedisCache {
         })
         .await
         .is_some()
+            && self.replicated().await
+    }
+}
+
+/// The connection pools of the three deployments.
+enum Pools {
+    Single(Pool),
+    Sentinel(deadpool_redis::sentinel::Pool),
+    Cluster(deadpool_redis::cluster::Pool),
+}
+
+impl Pools {
+    fn new(settings: &RedisSettings) -> Result<Self, String> {
+        let failed = |e: &dyn std::fmt::Display| format!("cannot build the Redis pool: {e}");
+        match &settings.mode {
+            RedisMode::Single => {
+                // Built from redis' own connection info: it carries the TLS
+                // roots, which deadpool's `Config` would drop.
+                let info = match &settings.ca_file {
+                    Some(ca) if settings.tls => {
+                        let root_cert = std::fs::read(ca)
+                            .map_err(|e| format!("ORGMAN_REDIS_CA_FILE {}: {e}", ca.display()))?;
+                        let certificates = redis::TlsCertificates {
+                            client_tls: None,
+                            root_cert: Some(root_cert),
+                        };
+                        redis::Client::build_with_tls(settings.url(), certificates)
+                            .map(|client| client.get_connection_info().clone())
+                    }
+                    _ => redis::IntoConnectionInfo::into_connection_info(settings.url()),
+                }
+                .map_err(|e| format!("Redis settings: {e}"))?;
+                let manager = deadpool_redis::Manager::new(info).map_err(|e| failed(&e))?;
+                Pool::builder(manager)
+                    .max_size(16)
+                    .wait_timeout(Some(settings.timeout))
+                    .create_timeout(Some(settings.timeout * 2))
+                    .recycle_timeout(Some(settings.timeout))
+                    .runtime(Runtime::Tokio1)
+                    .build()
+                    .map(Pools::Single)
+                    .map_err(|e| failed(&e))
+            }
+            RedisMode::Sentinel {
+                master,
+                nodes,
+                password,
+            } => {
+                Self::no_ca_file(settings)?;
+                let urls: Vec<String> = nodes
+                    .iter()
+                    .map(|node| settings.url_with(node, None, password.as_deref()))
+                    .collect();
+                // How to reach the master the Sentinels name.
+                let node_info = deadpool_redis::sentinel::SentinelNodeConnectionInfo {
+                    tls_mode: settings
+                        .tls
+                        .then_some(deadpool_redis::sentinel::TlsMode::Secure),
+                    redis_connection_info: Some(deadpool_redis::RedisConnectionInfo {
+                        username: settings.username.clone(),
+                        password: settings.password.clone(),
+                        ..deadpool_redis::RedisConnectionInfo::default()
+                    }),
+                };
+                let mut config = deadpool_redis::sentinel::Config::from_urls(
+                    urls,
+                    master.clone(),
+                    deadpool_redis::sentinel::SentinelServerType::Master,
+                )
+                .with_node_connection_info(Some(node_info));
+                config.pool = Some(pool_config(settings));
+                config
+                    .create_pool(Some(Runtime::Tokio1))
+                    .map(Pools::Sentinel)
+                    .map_err(|e| failed(&e))
+            }
+            RedisMode::Cluster { nodes } => {
+                Self::no_ca_file(settings)?;
+                let urls: Vec<String> = nodes.iter().map(|node| settings.node_url(node)).collect();
+                let mut config = deadpool_redis::cluster::Config::from_urls(urls);
+                config.pool = Some(pool_config(settings));
+                config
+                    .create_pool(Some(Runtime::Tokio1))
+                    .map(Pools::Cluster)
+                    .map_err(|e| failed(&e))
+            }
+        }
+    }
+
+    fn no_ca_file(settings: &RedisSettings) -> Result<(), String> {
+        match &settings.ca_file {
+            Some(_) => Err(
+                "ORGMAN_REDIS_CA_FILE applies to a single server; Sentinel and Cluster connections over TLS trust the system's roots".to_owned(),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// A connection of its own, out of the pool (the pool opened and
+    /// checked it).
+    async fn take(&self) -> Result<Shared, String> {
+        Ok(match self {
+            Pools::Single(pool) => Shared::Single(deadpool_redis::Connection::take(
+                pool.get().await.map_err(|e| e.to_string())?,
+            )),
+            Pools::Sentinel(pool) => Shared::Single(deadpool_redis::sentinel::Connection::take(
+                pool.get().await.map_err(|e| e.to_string())?,
+            )),
+            Pools::Cluster(pool) => Shared::Cluster(deadpool_redis::cluster::Connection::take(
+                pool.get().await.map_err(|e| e.to_string())?,
+            )),
+        })
+    }
+}
+
+fn pool_config(settings: &RedisSettings) -> deadpool_redis::PoolConfig {
+    deadpool_redis::PoolConfig {
+        max_size: 16,
+        timeouts: deadpool_redis::Timeouts {
+            wait: Some(settings.timeout),
+            create: Some(settings.timeout * 2),
+            recycle: Some(settings.timeout),
+        },
+        ..deadpool_redis::PoolConfig::default()
+    }
+}
+
+/// The connection every call shares: multiplexed to one server (the
+/// Sentinels' current master included), or to a Cluster, which routes each
+/// command by its keys' slot.
+#[derive(Clone)]
+enum Shared {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Shared {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Shared::Single(c) => c.req_packed_command(cmd),
+            Shared::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Shared::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Shared::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Shared::Single(c) => c.get_db(),
+            Shared::Cluster(c) => c.get_db(),
+        }
     }
 }

@@ -45,4 +45,4 @@ mod cache;
 mod settings;
 
 pub use cache::{CacheStats, RedisCache};
-pub use settings::RedisSettings;
+pub use settings::{RedisMode, RedisSettings};

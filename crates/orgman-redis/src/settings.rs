@@ -5,9 +5,36 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fmt;
 use std::time::Duration;
 
+/// Which Redis deployment the cache talks to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RedisMode {
+    /// One server (`SPRING_REDIS_HOST`, `SPRING_REDIS_PORT`).
+    #[default]
+    Single,
+    /// The master that Sentinels name (`SPRING_REDIS_SENTINEL_MASTER`),
+    /// asked of the Sentinels at `SPRING_REDIS_SENTINEL_NODES`; after a
+    /// failover the next connection goes to the new master.
+    Sentinel {
+        /// The monitored master's name.
+        master: String,
+        /// Sentinels, `host:port`.
+        nodes: Vec<String>,
+        /// `SPRING_REDIS_SENTINEL_PASSWORD`: the Sentinels' own password.
+        /// Secret.
+        password: Option<String>,
+    },
+    /// A Redis Cluster, discovered from `SPRING_REDIS_CLUSTER_NODES`.
+    Cluster {
+        /// Seed nodes, `host:port`.
+        nodes: Vec<String>,
+    },
+}
+
 /// How to reach Redis and how long entries live.
 #[derive(Clone)]
 pub struct RedisSettings {
+    /// One server, Sentinel or Cluster.
+    pub mode: RedisMode,
     /// `SPRING_REDIS_HOST` (default `redis-master`).
     pub host: String,
     /// `SPRING_REDIS_PORT` (default 6379).
@@ -33,7 +60,13 @@ pub struct RedisSettings {
 
 impl fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match &self.mode {
+            RedisMode::Sentinel { master, nodes, .. } => format!("sentinel {master} at {nodes:?}"),
+            RedisMode::Cluster { nodes } => format!("cluster at {nodes:?}"),
+            RedisMode::Single => "single".to_owned(),
+        };
         f.debug_struct("RedisSettings")
+            .field("mode", &mode)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
@@ -52,7 +85,55 @@ impl RedisSettings {
     /// [`SettingsError`] naming the variable at fault.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let env = Env::new(get);
+        let nodes = |name: &'static str| -> Result<Option<Vec<String>>, SettingsError> {
+            let Some(text) = env.text(name) else {
+                return Ok(None);
+            };
+            let nodes: Vec<String> = text
+                .split(',')
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let malformed = nodes.iter().find(|n| {
+                n.rsplit_once(':')
+                    .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+            });
+            match malformed {
+                Some(node) => Err(SettingsError::new(
+                    name,
+                    format!("{node:?} is not host:port"),
+                )),
+                None if nodes.is_empty() => Err(SettingsError::new(name, "no node given")),
+                None => Ok(Some(nodes)),
+            }
+        };
+        let mode = match (
+            env.text("SPRING_REDIS_SENTINEL_MASTER"),
+            nodes("SPRING_REDIS_SENTINEL_NODES")?,
+            nodes("SPRING_REDIS_CLUSTER_NODES")?,
+        ) {
+            (None, None, None) => RedisMode::Single,
+            (Some(master), Some(nodes), None) => RedisMode::Sentinel {
+                master,
+                nodes,
+                password: env.text("SPRING_REDIS_SENTINEL_PASSWORD"),
+            },
+            (None, None, Some(nodes)) => RedisMode::Cluster { nodes },
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err(SettingsError::new(
+                    "SPRING_REDIS_SENTINEL_NODES",
+                    "Sentinel mode needs SPRING_REDIS_SENTINEL_MASTER and SPRING_REDIS_SENTINEL_NODES",
+                ));
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(SettingsError::new(
+                    "SPRING_REDIS_CLUSTER_NODES",
+                    "set either the Sentinel or the Cluster variables, not both",
+                ));
+            }
+        };
         Ok(Self {
+            mode,
             host: env.text_or("SPRING_REDIS_HOST", "redis-master"),
             port: env.number("SPRING_REDIS_PORT", 6379)?,
             username: env.text("SPRING_REDIS_USERNAME"),
@@ -67,19 +148,41 @@ impl RedisSettings {
         })
     }
 
-    /// The connection URL (holds the password: do not log it).
+    /// The connection URL of the single server (holds the password: do
+    /// not log it).
     pub fn url(&self) -> String {
+        self.node_url(&format!("{}:{}", self.host, self.port))
+    }
+
+    /// The URL of one node, `host:port`, with this user and password.
+    pub fn node_url(&self, node: &str) -> String {
+        self.url_with(node, self.username.as_deref(), self.password.as_deref())
+    }
+
+    /// A URL of `node` with the given credentials.
+    pub(crate) fn url_with(
+        &self,
+        node: &str,
+        user: Option<&str>,
+        password: Option<&str>,
+    ) -> String {
         let scheme = if self.tls { "rediss" } else { "redis" };
-        let user = self.username.as_deref().map(encode).unwrap_or_default();
-        match &self.password {
-            Some(password) => format!(
-                "{scheme}://{user}:{}@{}:{}",
-                encode(password),
-                self.host,
-                self.port
-            ),
-            None if !user.is_empty() => format!("{scheme}://{user}@{}:{}", self.host, self.port),
-            None => format!("{scheme}://{}:{}", self.host, self.port),
+        let user = user.map(encode).unwrap_or_default();
+        match password {
+            Some(password) => format!("{scheme}://{user}:{}@{node}", encode(password)),
+            None if !user.is_empty() => format!("{scheme}://{user}@{node}"),
+            None => format!("{scheme}://{node}"),
+        }
+    }
+
+    /// The key namespace: in a Cluster one hash tag (`{orgman}`), since the
+    /// cache's scripts read an organization's generation and the shared
+    /// lease counter together, which Redis Cluster allows only within one
+    /// hash slot.
+    pub fn key_prefix(&self) -> String {
+        match self.mode {
+            RedisMode::Cluster { .. } => format!("{{{}}}", self.prefix),
+            RedisMode::Single | RedisMode::Sentinel { .. } => self.prefix.clone(),
         }
     }
 }
@@ -113,5 +216,65 @@ mod tests {
         .unwrap();
         assert_eq!(s.url(), "rediss://:p%40ss@cache:6379");
         assert!(!format!("{s:?}").contains("p@ss"));
+    }
+
+    fn with(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> Result<RedisSettings, SettingsError> {
+        RedisSettings::from_env(|k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn sentinel_and_cluster_modes_come_from_the_references_variables() {
+        let sentinel = with(&[
+            ("SPRING_REDIS_SENTINEL_MASTER", "mymaster"),
+            ("SPRING_REDIS_SENTINEL_NODES", "s1:26379, s2:26379"),
+            ("SPRING_REDIS_SENTINEL_PASSWORD", "sp"),
+        ])
+        .unwrap();
+        assert_eq!(
+            sentinel.mode,
+            RedisMode::Sentinel {
+                master: "mymaster".into(),
+                nodes: vec!["s1:26379".into(), "s2:26379".into()],
+                password: Some("sp".into()),
+            }
+        );
+        assert_eq!(sentinel.key_prefix(), "orgman");
+        let cluster = with(&[("SPRING_REDIS_CLUSTER_NODES", "c1:7000,c2:7001")]).unwrap();
+        assert_eq!(
+            cluster.mode,
+            RedisMode::Cluster {
+                nodes: vec!["c1:7000".into(), "c2:7001".into()]
+            }
+        );
+        assert_eq!(cluster.key_prefix(), "{orgman}");
+        for (pairs, variable) in [
+            (
+                &[("SPRING_REDIS_SENTINEL_MASTER", "m")][..],
+                "SPRING_REDIS_SENTINEL_NODES",
+            ),
+            (
+                &[("SPRING_REDIS_CLUSTER_NODES", "c1")][..],
+                "SPRING_REDIS_CLUSTER_NODES",
+            ),
+            (
+                &[
+                    ("SPRING_REDIS_SENTINEL_MASTER", "m"),
+                    ("SPRING_REDIS_SENTINEL_NODES", "s:1"),
+                    ("SPRING_REDIS_CLUSTER_NODES", "c:1"),
+                ][..],
+                "SPRING_REDIS_CLUSTER_NODES",
+            ),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(pairs.to_vec().into_boxed_slice());
+            assert_eq!(with(pairs).unwrap_err().name, variable, "{pairs:?}");
+        }
     }
 }

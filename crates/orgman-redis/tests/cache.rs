@@ -24,10 +24,21 @@ struct Replica {
 
 fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
     let (host, port) = redis_address.rsplit_once(':').unwrap();
-    let settings = RedisSettings::from_env(|name| match name {
-        "SPRING_REDIS_HOST" => Some(host.to_owned()),
-        "SPRING_REDIS_PORT" => Some(port.to_owned()),
-        _ => None,
+    replica_over(
+        store,
+        &[
+            ("SPRING_REDIS_HOST", host.to_owned()),
+            ("SPRING_REDIS_PORT", port.to_owned()),
+        ],
+    )
+}
+
+/// A replica whose cache is configured by these variables.
+fn replica_over(store: &Arc<PgStore>, vars: &[(&str, String)]) -> Replica {
+    let settings = RedisSettings::from_env(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
     })
     .unwrap();
     let cache = Arc::new(RedisCache::connect(settings).unwrap());
@@ -458,24 +469,15 @@ fn tls_replica(store: &Arc<PgStore>, ca_file: &str) -> Replica {
         .trim_start_matches("rediss://")
         .rsplit_once(':')
         .unwrap();
-    let settings = RedisSettings::from_env(|name| match name {
-        "SPRING_REDIS_HOST" => Some(host.to_owned()),
-        "SPRING_REDIS_PORT" => Some(port.to_owned()),
-        "SPRING_REDIS_SSL" => Some("true".to_owned()),
-        "ORGMAN_REDIS_CA_FILE" => Some(ca_file.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let cache = Arc::new(RedisCache::connect(settings).unwrap());
-    let service = OrganizationService::new(
-        ServicePorts {
-            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
-            cache: cache.clone(),
-            ..ServicePorts::over_storage(store.clone())
-        },
-        ServiceSettings::default(),
-    );
-    Replica { cache, service }
+    replica_over(
+        store,
+        &[
+            ("SPRING_REDIS_HOST", host.to_owned()),
+            ("SPRING_REDIS_PORT", port.to_owned()),
+            ("SPRING_REDIS_SSL", "true".to_owned()),
+            ("ORGMAN_REDIS_CA_FILE", ca_file.to_owned()),
+        ],
+    )
 }
 
 #[tokio::test]
@@ -497,4 +499,100 @@ async fn the_cache_works_over_verified_tls_and_refuses_a_server_it_cannot_verify
     foreign.service.get(&member, org).await.unwrap();
     assert!(foreign.cache.stats().errors.load(Ordering::Relaxed) > 0);
     assert_eq!(foreign.cache.stats().hits.load(Ordering::Relaxed), 0);
+}
+
+/// Two replicas over one deployment: reads are cached, and a removal
+/// refuses the member at once on both.
+async fn cached_and_revoked_at_once(a: &Replica, b: &Replica, store: &PgStore) {
+    let (admin, org, member) = org_with_member(a, store).await;
+    a.service.get(&member, org).await.unwrap();
+    b.service.get(&member, org).await.unwrap();
+    let hits = b.cache.stats().hits.load(Ordering::Relaxed);
+    b.service.get(&member, org).await.unwrap();
+    assert_eq!(b.cache.stats().hits.load(Ordering::Relaxed), hits + 2);
+    a.service
+        .remove_member(&admin, org, member.user_id())
+        .await
+        .unwrap();
+    for replica in [a, b] {
+        assert_eq!(
+            replica.service.get(&member, org).await,
+            Err(OrgError::NotFound)
+        );
+    }
+}
+
+#[tokio::test]
+async fn through_sentinel_the_cache_follows_a_failover() {
+    let sentinels = orgman_testkit::RedisSentinels::start();
+    let store = store().await;
+    let vars = [
+        (
+            "SPRING_REDIS_SENTINEL_MASTER",
+            orgman_testkit::RedisSentinels::MASTER.to_owned(),
+        ),
+        ("SPRING_REDIS_SENTINEL_NODES", sentinels.nodes()),
+    ];
+    let a = replica_over(&store, &vars);
+    let b = replica_over(&store, &vars);
+    cached_and_revoked_at_once(&a, &b, &store).await;
+    let old_master = sentinels.master_port();
+
+    // With no replica to take the fence, a revocation is refused rather
+    // than risked: nothing changes, the caller can retry.
+    let (admin, org, member) = org_with_member(&a, &store).await;
+    sentinels.detach_replica();
+    assert!(matches!(
+        a.service.remove_member(&admin, org, member.user_id()).await,
+        Err(OrgError::Unavailable(_))
+    ));
+    assert!(a.service.get(&member, org).await.is_ok());
+    sentinels.reattach_replica();
+    a.service
+        .remove_member(&admin, org, member.user_id())
+        .await
+        .unwrap();
+    assert_eq!(b.service.get(&member, org).await, Err(OrgError::NotFound));
+
+    sentinels.fail_over();
+    assert_ne!(sentinels.master_port(), old_master);
+    // Revocations wait for their fence to reach a replica (a failover
+    // must not lose it): once the old master is back as the new one's
+    // replica, they go through again.
+    sentinels.wait_for_replica();
+    // The connections to the old master fail (counted, answered from
+    // storage); the next ones are to the new master, where caching and
+    // revocation go on.
+    let (_, org, member) = org_with_member(&a, &store).await;
+    let within = Duration::from_secs(20);
+    orgman_testkit::eventually("the cache works on the new master", within, || async {
+        let before = b.cache.stats().hits.load(Ordering::Relaxed);
+        b.service.get(&member, org).await.unwrap();
+        b.service.get(&member, org).await.unwrap();
+        b.cache.stats().hits.load(Ordering::Relaxed) > before
+    })
+    .await;
+    cached_and_revoked_at_once(&a, &b, &store).await;
+    assert!(!sentinels.get("orgman:v2:counter").is_empty());
+}
+
+#[tokio::test]
+async fn on_a_cluster_the_cache_lives_in_one_hash_slot() {
+    let cluster = orgman_testkit::RedisCluster::start();
+    let store = store().await;
+    let vars = [("SPRING_REDIS_CLUSTER_NODES", cluster.nodes())];
+    let a = replica_over(&store, &vars);
+    let b = replica_over(&store, &vars);
+    cached_and_revoked_at_once(&a, &b, &store).await;
+    assert_eq!(a.cache.stats().errors.load(Ordering::Relaxed), 0);
+    assert_eq!(b.cache.stats().errors.load(Ordering::Relaxed), 0);
+    // Every key carries the `{orgman}` hash tag: one node holds them all,
+    // which the cache's scripts need (an organization's generation and the
+    // lease counter are read together).
+    let per_node = cluster.keys_per_node();
+    assert_eq!(
+        per_node.iter().filter(|n| **n > 0).count(),
+        1,
+        "{per_node:?}"
+    );
 }

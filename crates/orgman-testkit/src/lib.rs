@@ -19,6 +19,7 @@ mod broker;
 mod dns;
 mod kafka;
 mod proxy;
+mod redis;
 mod spicedb;
 
 use std::env;
@@ -31,6 +32,7 @@ pub use broker::PrivateBroker;
 pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
 pub use proxy::TcpProxy;
+pub use redis::{RedisCluster, RedisSentinels};
 pub use spicedb::PrivateSpiceDb;
 
 /// A user of the stack's `dev` realm (see `deploy/local/keycloak/realm-dev.json`).
