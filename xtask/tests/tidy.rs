@@ -247,3 +247,72 @@ fn every_event_type_is_in_the_events_catalogue() {
         "docs/events.md has no row for {missing:?}"
     );
 }
+
+/// Every environment variable the crates read (by the prefixes of the
+/// reference's names and orgman's own) is documented for operators.
+#[test]
+fn every_setting_read_is_documented() {
+    /// Read at build or test time, not by a deployment.
+    const NOT_SETTINGS: &[&str] = &[
+        "ORGMAN_BLESS",
+        "ORGMAN_BUILD_UNIX_TIME",
+        "ORGMAN_GIT_COMMIT",
+    ];
+    const PREFIXES: &[&str] = &[
+        "SPRING_",
+        "ORGMAN_",
+        "KAFKA_",
+        "SECURITY_",
+        "FLOWX_",
+        "LOGGING_",
+        "MANAGEMENT_",
+        "SERVER_",
+        "MULTIPART_",
+    ];
+    let root = workspace_root();
+    let docs = ["docs/configuration.md", "docs/operations.md"]
+        .map(|doc| fs::read_to_string(root.join(doc)).unwrap())
+        .concat();
+    let mut sources = Vec::new();
+    let mut pending = vec![root.join("crates")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() && name != "tests" && name != "orgman-testkit" {
+                pending.push(path);
+            } else if name.ends_with(".rs") && path.components().any(|c| c.as_os_str() == "src") {
+                sources.push(path);
+            }
+        }
+    }
+    let mut undocumented = BTreeSet::new();
+    let mut seen = 0;
+    for source in &sources {
+        let text = fs::read_to_string(source).unwrap();
+        // Every `"NAME"`: a quote, a run of upper-case letters, digits and
+        // underscores, a quote (robust to other quotes around it).
+        let literals = text.match_indices('"').filter_map(|(at, _)| {
+            let rest = &text[at + 1..];
+            let end =
+                rest.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))?;
+            (end > 0 && rest[end..].starts_with('"')).then(|| &rest[..end])
+        });
+        for literal in literals {
+            let setting = literal == "DATABASE_URL"
+                || PREFIXES.iter().any(|p| literal.starts_with(p)) && literal.len() > 8;
+            if !setting || NOT_SETTINGS.contains(&literal) {
+                continue;
+            }
+            seen += 1;
+            if !docs.contains(&format!("`{literal}`")) {
+                undocumented.insert(format!("{literal} ({})", source.display()));
+            }
+        }
+    }
+    assert!(seen > 50, "found only {seen} settings: the scan is broken");
+    assert!(
+        undocumented.is_empty(),
+        "settings read but not in docs/configuration.md or docs/operations.md: {undocumented:#?}"
+    );
+}
