@@ -69,3 +69,14 @@ async fn a_server_from_another_authority_is_refused_unless_unverified() {
         ping(&format!("{plain}?sslmode={mode}")).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
+    // The stack's role `orgman_cert` logs in by certificate only.
+    let url = std::env::var("DATABASE_CERT_URL").expect("DATABASE_CERT_URL from the stack");
+    let settings = PgSettings::from_url(&url).unwrap();
+    assert!(settings.tls().client_cert.is_some());
+    ping(&url).await.unwrap();
+    let (without, _) = url.split_once("&sslcert=").unwrap();
+    assert!(ping(without).await.is_err(), "logged in without the certificate");
+}

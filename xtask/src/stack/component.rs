@@ -219,6 +219,12 @@ impl Component {
             }
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
         };
+        // The role that logs in with the stack's client certificate.
+        let cert_user = super::tls::CERT_USER;
+        psql(&format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{cert_user}') \
+             THEN CREATE ROLE {cert_user} LOGIN; END IF; END $$"
+        ))?;
         // The service's database, and Keycloak's own.
         for database in ["organization_manager", KEYCLOAK_DATABASE] {
             let exists = psql(&format!(
@@ -298,8 +304,18 @@ fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
     let own_tls = area.join("tls");
     fs::create_dir_all(&own_tls)?;
     let (cert, key) = (own_tls.join("server.pem"), own_tls.join("server.key"));
+    let ca = own_tls.join("ca.pem");
     fs::copy(&tls.cert, &cert)?;
     fs::copy(&tls.key, &key)?;
+    fs::copy(&tls.ca, &ca)?;
+    // The certificate role logs in with its certificate alone (first line
+    // wins); everyone else as initdb set up.
+    let hba = data.join("pg_hba.conf");
+    let rules = fs::read_to_string(&hba)?;
+    let cert_rule = format!("hostssl all {} 127.0.0.1/32 cert\n", super::tls::CERT_USER);
+    if !rules.contains(cert_rule.trim_end()) {
+        fs::write(&hba, format!("{cert_rule}{rules}"))?;
+    }
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
@@ -321,6 +337,8 @@ fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
         .arg(format!("ssl_cert_file={}", cert.display()))
         .arg("-c")
         .arg(format!("ssl_key_file={}", key.display()))
+        .arg("-c")
+        .arg(format!("ssl_ca_file={}", ca.display()))
         .arg("-k")
         .arg(&sockets)
         // A disposable development cluster: durability is not needed, speed is.

@@ -368,7 +368,8 @@ impl Stack {
         let password = self.state.postgres_password.clone();
         let token = self.state.spicedb_token.clone();
         let base = format!("http://127.0.0.1:{oidc}");
-        let ca = tls::TlsFiles::ensure(&self.dir)?.ca;
+        let tls_files = tls::TlsFiles::ensure(&self.dir)?;
+        let ca = tls_files.ca.clone();
         let vars = [
             ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
             ("ORGMAN_STACK_PROFILE", self.profile.clone()),
@@ -399,6 +400,18 @@ impl Stack {
                 format!(
                     "postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}?sslmode=verify-full&sslrootcert={}",
                     ca.display()
+                ),
+            ),
+            // The same database as a role that logs in by client
+            // certificate (no password).
+            (
+                "DATABASE_CERT_URL",
+                format!(
+                    "postgres://{}@127.0.0.1:{pg}/{DATABASE}?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}",
+                    tls::CERT_USER,
+                    ca.display(),
+                    tls_files.client_cert.display(),
+                    tls_files.client_key.display()
                 ),
             ),
             (

@@ -21,7 +21,23 @@ pub(crate) struct TlsFiles {
     pub(crate) cert: PathBuf,
     /// The server certificate's private key (PEM, PKCS#8).
     pub(crate) key: PathBuf,
+    /// A client certificate for the PostgreSQL role [`CERT_USER`] (PEM).
+    pub(crate) client_cert: PathBuf,
+    /// Its private key (PEM, PKCS#8).
+    pub(crate) client_key: PathBuf,
 }
+
+/// The PostgreSQL role that logs in with the stack's client certificate.
+pub(crate) const CERT_USER: &str = "orgman_cert";
+
+/// A new P-256 key without a passphrase.
+const EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
 
 impl TlsFiles {
     /// The files of the stack at `stack_dir` (made when missing).
@@ -31,8 +47,17 @@ impl TlsFiles {
             ca: dir.join("ca.pem"),
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
         };
-        if files.ca.exists() && files.cert.exists() && files.key.exists() {
+        let all = [
+            &files.ca,
+            &files.cert,
+            &files.key,
+            &files.client_cert,
+            &files.client_key,
+        ];
+        if all.iter().all(|file| file.exists()) {
             return Ok(files);
         }
         install::openssl()?;
@@ -41,73 +66,65 @@ impl TlsFiles {
             project::run(Command::new("openssl").current_dir(&dir).args(args))
                 .context("openssl failed making the stack's certificates")
         };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
+        let ca = [
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=orgman local stack CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ];
-        openssl(
-            &[
-                &["req", "-x509"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "3650",
-                    "-subj",
-                    "/CN=orgman local stack CA",
-                    "-addext",
-                    "basicConstraints=critical,CA:TRUE",
-                    "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign",
-                ],
-            ]
-            .concat(),
-        )?;
-        openssl(
-            &[
-                &["req"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=localhost",
-                ],
-            ]
-            .concat(),
-        )?;
-        fs::write(
-            dir.join("server.ext"),
+        openssl(&[&["req", "-x509"][..], &EC_KEY, &ca].concat())?;
+        // A certificate signed by the CA: `name`.key and `name`.pem.
+        let issue = |name: &str, subject: &str, extensions: &str| -> Result<()> {
+            let (key, csr, pem, ext) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+                format!("{name}.ext"),
+            );
+            let request = ["-keyout", &key, "-out", &csr, "-subj", subject];
+            openssl(&[&["req"][..], &EC_KEY, &request].concat())?;
+            fs::write(dir.join(&ext), extensions)?;
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "3650",
+                "-extfile",
+                &ext,
+            ])
+        };
+        issue(
+            "server",
+            "/CN=localhost",
             "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
              basicConstraints=critical,CA:FALSE\n\
              keyUsage=critical,digitalSignature\n\
              extendedKeyUsage=serverAuth\n",
         )?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "3650",
-            "-extfile",
-            "server.ext",
-        ])?;
+        issue(
+            "client",
+            &format!("/CN={CERT_USER}"),
+            "basicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=clientAuth\n",
+        )?;
         Ok(files)
     }
 }
