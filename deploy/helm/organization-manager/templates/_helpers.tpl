@@ -54,3 +54,21 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/* Secrets mounted as files (CA certificates, client keys), read-only. */}}
+{{- define "orgman.fileMounts" -}}
+{{- range .Values.secretFiles }}
+- name: {{ .name }}
+  mountPath: {{ .mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "orgman.fileVolumes" -}}
+{{- range .Values.secretFiles }}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secretName }}
+    defaultMode: 0400
+{{- end }}
+{{- end }}
