@@ -78,5 +78,8 @@ async fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
     assert!(settings.tls().client_cert.is_some());
     ping(&url).await.unwrap();
     let (without, _) = url.split_once("&sslcert=").unwrap();
-    assert!(ping(without).await.is_err(), "logged in without the certificate");
+    assert!(
+        ping(without).await.is_err(),
+        "logged in without the certificate"
+    );
 }
