@@ -222,6 +222,8 @@ impl RedisCache {
         Ok(taken)
     }
 
+    /// Runs one Redis call with a timeout; `None` (counted, logged at a
+    /// limited rate) when it fails.
     async fn call<T, F>(&self, work: F) -> Option<T>
     where
         F: AsyncFnOnce(&mut Shared) -> redis::RedisResult<T>,
@@ -320,8 +322,10 @@ impl RedisCache {
     /// With Sentinel, whether the writes so far reached a replica: Redis
     /// replicates asynchronously, and a fence or generation a failover
     /// loses would let the new master serve entries older than a
-    /// revocation. Elsewhere (one server; a Cluster, whose replicas this
-    /// cache does not rely on) always true.
+    /// revocation. Elsewhere always true: one server has nothing to fail
+    /// over to, and in a Cluster `WAIT` (a command without keys) would not
+    /// reach the node that holds the cache's slot (docs/configuration.md
+    /// states what a Cluster failover can cost).
     async fn replicated(&self) -> bool {
         if !matches!(self.settings.mode, RedisMode::Sentinel { .. }) {
             return true;
