@@ -38,15 +38,25 @@ impl Setup {
 }
 
 fn settings(endpoint: &str) -> SpiceDbSettings {
+    settings_with(endpoint, &[])
+}
+
+/// Settings for the SpiceDB at `endpoint` (`http://` or `https://`), with
+/// more variables.
+fn settings_with(endpoint: &str, more: &[(&str, &str)]) -> SpiceDbSettings {
     let (host, port) = endpoint
         .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .rsplit_once(':')
         .unwrap();
     SpiceDbSettings::from_env(|name| match name {
         "FLOWX_LIB_CASCLIENT_SPICEDB_HOST" => Some(host.to_owned()),
         "FLOWX_LIB_CASCLIENT_SPICEDB_PORT" => Some(port.to_owned()),
         "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN" => Some(Stack::get().spicedb_token.clone()),
-        _ => None,
+        _ => more
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned()),
     })
     .unwrap()
     .unwrap()
@@ -642,20 +652,13 @@ async fn a_run_of_changes_to_one_member_lands_in_order() {
 fn tls_settings(ca_file: &str) -> SpiceDbSettings {
     let endpoint =
         std::env::var("SPICEDB_TLS_ENDPOINT").expect("SPICEDB_TLS_ENDPOINT from the stack");
-    let (host, port) = endpoint
-        .trim_start_matches("https://")
-        .rsplit_once(':')
-        .unwrap();
-    SpiceDbSettings::from_env(|name| match name {
-        "FLOWX_LIB_CASCLIENT_SPICEDB_HOST" => Some(host.to_owned()),
-        "FLOWX_LIB_CASCLIENT_SPICEDB_PORT" => Some(port.to_owned()),
-        "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN" => Some(Stack::get().spicedb_token.clone()),
-        "FLOWX_LIB_CASCLIENT_SPICEDB_TLS" => Some("true".to_owned()),
-        "ORGMAN_SPICEDB_CA_FILE" => Some(ca_file.to_owned()),
-        _ => None,
-    })
-    .unwrap()
-    .unwrap()
+    settings_with(
+        &endpoint,
+        &[
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", "true"),
+            ("ORGMAN_SPICEDB_CA_FILE", ca_file),
+        ],
+    )
 }
 
 #[tokio::test]
