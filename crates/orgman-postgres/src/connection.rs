@@ -12,18 +12,21 @@ pub(crate) type Connection = Object<Manager>;
 pub(crate) type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 
 /// A pool manager opening connections with `settings` (TLS included).
+///
+/// # Errors
+/// A message naming the TLS file that cannot be read or used.
 pub(crate) fn manager(
     settings: &crate::PgSettings,
     recycling: diesel_async::pooled_connection::RecyclingMethod<AsyncPgConnection>,
-) -> Manager {
+) -> Result<Manager, String> {
     let url = settings.url().to_owned();
-    let tls = settings.tls().clone();
+    let connector = crate::tls::Connector::new(settings.tls())?;
     let mut config = diesel_async::pooled_connection::ManagerConfig::default();
     config.recycling_method = recycling;
     config.custom_setup = Box::new(move |_| {
         let url = url.clone();
-        let tls = tls.clone();
-        Box::pin(async move { crate::tls::connect(&url, &tls).await })
+        let connector = connector.clone();
+        Box::pin(async move { connector.connect(&url).await })
     });
-    Manager::new_with_config(settings.url(), config)
+    Ok(Manager::new_with_config(settings.url(), config))
 }

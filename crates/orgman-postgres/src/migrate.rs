@@ -140,9 +140,9 @@ impl Migrator {
     /// # Errors
     /// As [`Migrator::connect`].
     pub async fn open(settings: &PgSettings) -> Result<Self, MigrationError> {
-        let mut conn = crate::tls::connect(settings.url(), settings.tls())
-            .await
-            .map_err(classify)?;
+        let connector = crate::tls::Connector::new(settings.tls())
+            .map_err(|e| MigrationError::Unreachable(format!("database TLS settings: {e}")))?;
+        let mut conn = connector.connect(settings.url()).await.map_err(classify)?;
         diesel::sql_query("SELECT pg_advisory_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(&mut conn)

@@ -57,13 +57,17 @@ impl PgStore {
     /// [`StoreError::Unavailable`] until it is back.
     ///
     /// # Errors
-    /// [`StoreError::Other`] when the pool cannot be built.
+    /// [`StoreError::Other`] when the pool cannot be built, or a TLS file
+    /// the settings name cannot be read or used.
     pub fn connect(settings: &PgSettings) -> Result<Self, StoreError> {
         // Fast recycling: a pooled connection is checked for a broken
         // transaction and a closed socket (the connection task ends when
         // PostgreSQL goes away), not with a test query, which would cost
         // every request a second round trip.
-        let manager = crate::connection::manager(settings, RecyclingMethod::Fast);
+        // A TLS file that cannot be read stops the start here, not at the
+        // first connection.
+        let manager = crate::connection::manager(settings, RecyclingMethod::Fast)
+            .map_err(|e| StoreError::Other(format!("database TLS settings: {e}")))?;
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .runtime(Runtime::Tokio1)

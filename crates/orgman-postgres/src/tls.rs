@@ -165,36 +165,54 @@ impl PgTls {
     }
 }
 
-/// Opens one connection to `url` (tokio-postgres form, its `sslmode` the
-/// [`SslMode::transport`] of `tls`) with `tls`.
-pub(crate) async fn connect(url: &str, tls: &PgTls) -> ConnectionResult<AsyncPgConnection> {
-    // With its causes: "error performing TLS handshake" alone does not say
-    // that the certificate names another host.
-    let failed = |e: tokio_postgres::Error| {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        diesel::ConnectionError::BadConnection(message)
-    };
-    match tls
-        .client_config()
-        .map_err(diesel::ConnectionError::BadConnection)?
-    {
-        None => {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .map_err(failed)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await
-        }
-        Some(config) => {
-            let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
-            let (client, connection) = tokio_postgres::connect(url, connector)
-                .await
-                .map_err(failed)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+/// How connections are opened: plain, or with one TLS configuration built
+/// once (root certificates read, verifier made) and shared by every
+/// connection of a pool.
+#[derive(Clone)]
+pub(crate) enum Connector {
+    Plain,
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Connector {
+    /// The connector of `tls`.
+    ///
+    /// # Errors
+    /// A message naming the TLS file that cannot be read or used.
+    pub(crate) fn new(tls: &PgTls) -> Result<Self, String> {
+        Ok(match tls.client_config()? {
+            None => Self::Plain,
+            Some(config) => Self::Tls(tokio_postgres_rustls::MakeRustlsConnect::new(config)),
+        })
+    }
+
+    /// Opens one connection to `url` (tokio-postgres form, its `sslmode`
+    /// the [`SslMode::transport`] of the settings this was made from).
+    pub(crate) async fn connect(&self, url: &str) -> ConnectionResult<AsyncPgConnection> {
+        // With its causes: "error performing TLS handshake" alone does not
+        // say that the certificate names another host.
+        let failed = |e: tokio_postgres::Error| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            diesel::ConnectionError::BadConnection(message)
+        };
+        match self {
+            Self::Plain => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+            Self::Tls(connector) => {
+                let (client, connection) = tokio_postgres::connect(url, connector.clone())
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
         }
     }
 }

@@ -83,3 +83,13 @@ async fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
         "logged in without the certificate"
     );
 }
+
+#[test]
+fn an_unreadable_root_certificate_stops_the_start_not_the_first_connection() {
+    let settings = PgSettings::from_url(
+        "postgres://u@db.example.invalid/x?sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+    )
+    .unwrap();
+    let error = PgStore::connect(&settings).unwrap_err().to_string();
+    assert!(error.contains("/no/such/ca.pem"), "{error}");
+}
