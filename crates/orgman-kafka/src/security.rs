@@ -244,17 +244,7 @@ mod tests {
     use super::*;
 
     fn read(pairs: &[(&str, &str)]) -> Result<KafkaSecurity, SettingsError> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = Env::new(move |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        });
-        KafkaSecurity::from_env(&env)
+        KafkaSecurity::from_env(&Env::new(orgman_settings::lookup(pairs)))
     }
 
     #[test]

@@ -597,13 +597,7 @@ fn secure_settings(topic: &str, pairs: &[(&str, String)]) -> KafkaSettings {
             ),
         ])
         .collect();
-    let mut settings = KafkaSettings::from_env(|name| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let mut settings = KafkaSettings::from_env(orgman_settings::lookup(&pairs)).unwrap();
     settings.request_deadline = Duration::from_secs(2);
     settings
 }

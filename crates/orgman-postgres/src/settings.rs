@@ -51,7 +51,7 @@ impl PgSettings {
         }
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut tls = PgTls::default();
-        let mut kept = Vec::new();
+        let mut kept: Vec<&str> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded = percent_decode_str(value).decode_utf8_lossy().into_owned();
@@ -78,11 +78,10 @@ impl PgSettings {
                 "sslcert and sslkey go together",
             ));
         }
+        // tokio-postgres' own default is `prefer`.
+        let transport = format!("sslmode={}", tls.mode.transport());
         if tls.mode != SslMode::Prefer {
-            kept.push(match tls.mode.transport() {
-                "disable" => "sslmode=disable",
-                _ => "sslmode=require",
-            });
+            kept.push(&transport);
         }
         let url = if kept.is_empty() {
             base.to_owned()

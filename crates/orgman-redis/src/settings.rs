@@ -218,15 +218,8 @@ mod tests {
         assert!(!format!("{s:?}").contains("p@ss"));
     }
 
-    fn with(
-        pairs: &'static [(&'static str, &'static str)],
-    ) -> Result<RedisSettings, SettingsError> {
-        RedisSettings::from_env(|k| {
-            pairs
-                .iter()
-                .find(|(name, _)| *name == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
+    fn with(pairs: &[(&str, &str)]) -> Result<RedisSettings, SettingsError> {
+        RedisSettings::from_env(orgman_settings::lookup(pairs))
     }
 
     #[test]
@@ -272,8 +265,6 @@ mod tests {
                 "SPRING_REDIS_CLUSTER_NODES",
             ),
         ] {
-            let pairs: &'static [(&'static str, &'static str)] =
-                Box::leak(pairs.to_vec().into_boxed_slice());
             assert_eq!(with(pairs).unwrap_err().name, variable, "{pairs:?}");
         }
     }

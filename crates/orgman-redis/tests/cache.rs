@@ -35,12 +35,7 @@ fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
 
 /// A replica whose cache is configured by these variables.
 fn replica_over(store: &Arc<PgStore>, vars: &[(&str, String)]) -> Replica {
-    let settings = RedisSettings::from_env(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let settings = RedisSettings::from_env(orgman_settings::lookup(vars)).unwrap();
     let cache = Arc::new(RedisCache::connect(settings).unwrap());
     let service = OrganizationService::new(
         ServicePorts {

@@ -124,17 +124,25 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// A lookup over fixed `(name, value)` pairs, for `from_env` readers given
+/// settings in code (tests, embedders) instead of the process environment.
+pub fn lookup<K: AsRef<str>, V: AsRef<str>>(
+    pairs: &[(K, V)],
+) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(key, _)| key.as_ref() == name)
+            .map(|(_, value)| value.as_ref().to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        Env::new(move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
-        })
+        Env::new(lookup(pairs))
     }
 
     #[test]
