@@ -276,52 +276,14 @@ impl DomainService {
         if !claim.policy.auto_join {
             return Ok(None);
         }
-        let service = &*self.organizations;
-        let organization = claim.organization_id;
-        let (mut uow, locked) = service.begin_locked(organization).await?;
-        match uow.insert_user_if_new(profile).await {
-            Ok(true) => {}
-            Ok(false) => {
-                uow.commit().await?;
-                return Ok(Some(AutoJoin::Existing));
-            }
-            Err(StoreError::Conflict(Conflict::User)) => return Ok(None),
-            Err(other) => return Err(other.into()),
-        }
-        // Under the lock, the claim and the organization as they are now.
-        let still = uow
-            .domain(organization, &name)
-            .await?
-            .is_some_and(|d| d.verified_at.is_some() && d.policy.auto_join);
-        let room = match locked.max_members() {
-            Some(_) => locked
-                .ensure_room(uow.count_members(organization).await?, 1)
-                .is_ok(),
-            None => true,
-        };
-        if !(still && room && locked.status().is_writable()) {
-            uow.commit().await?;
-            return Ok(Some(AutoJoin::Skipped { organization }));
-        }
-        let now = service.ports().clock.now();
-        let membership = Membership {
-            organization_id: organization,
-            user_id: profile.id,
-            role: OrgRole::Member,
-            created_at: now,
-            updated_at: now,
-        };
-        uow.insert_membership(&membership).await?;
-        let events = [service.event(
-            organization,
-            Some(actor),
-            EventKind::MemberAdded {
-                user_id: profile.id,
-                role: OrgRole::Member,
-            },
-        )];
-        service.record(uow, &events).await?;
-        Ok(Some(AutoJoin::Joined(membership)))
+        join_new_user(
+            &self.organizations,
+            actor,
+            profile,
+            claim.organization_id,
+            Some(&name),
+        )
+        .await
     }
 
     /// Gives a domain up (verified or not).
@@ -352,4 +314,68 @@ impl DomainService {
         )];
         service.record(uow, &events).await
     }
+}
+
+/// A first login that joins an organization as a MEMBER: creates the user
+/// and, in the same unit of work under the organization's lock, the
+/// membership, unless the organization is not ACTIVE or has no room (then
+/// only the user is created: [`AutoJoin::Skipped`]). With `domain`, the
+/// domain's verified `auto_join` claim is read again under the lock. A user
+/// who existed already is not joined ([`AutoJoin::Existing`]): a member
+/// who left stays out. `None` when the profile's address belongs to
+/// another user.
+pub(crate) async fn join_new_user(
+    service: &OrganizationService,
+    actor: &Actor,
+    profile: &UserProfile,
+    organization: OrganizationId,
+    domain: Option<&DomainName>,
+) -> Result<Option<AutoJoin>, OrgError> {
+    let (mut uow, locked) = service.begin_locked(organization).await?;
+    match uow.insert_user_if_new(profile).await {
+        Ok(true) => {}
+        Ok(false) => {
+            uow.commit().await?;
+            return Ok(Some(AutoJoin::Existing));
+        }
+        Err(StoreError::Conflict(Conflict::User)) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    }
+    // Under the lock, the claim and the organization as they are now.
+    let still = match domain {
+        Some(name) => uow
+            .domain(organization, name)
+            .await?
+            .is_some_and(|d| d.verified_at.is_some() && d.policy.auto_join),
+        None => true,
+    };
+    let room = match locked.max_members() {
+        Some(_) => locked
+            .ensure_room(uow.count_members(organization).await?, 1)
+            .is_ok(),
+        None => true,
+    };
+    if !(still && room && locked.status().is_writable()) {
+        uow.commit().await?;
+        return Ok(Some(AutoJoin::Skipped { organization }));
+    }
+    let now = service.ports().clock.now();
+    let membership = Membership {
+        organization_id: organization,
+        user_id: profile.id,
+        role: OrgRole::Member,
+        created_at: now,
+        updated_at: now,
+    };
+    uow.insert_membership(&membership).await?;
+    let events = [service.event(
+        organization,
+        Some(actor),
+        EventKind::MemberAdded {
+            user_id: profile.id,
+            role: OrgRole::Member,
+        },
+    )];
+    service.record(uow, &events).await?;
+    Ok(Some(AutoJoin::Joined(membership)))
 }

@@ -67,6 +67,7 @@
 //! See `examples/embed.rs` for a complete program using the in-memory ports.
 
 mod audit;
+mod broker_sync;
 mod domain_claim;
 mod domains;
 mod error;
@@ -93,6 +94,7 @@ mod sso_config;
 mod user;
 
 pub use audit::AuditService;
+pub use broker_sync::{BrokerReconcileReport, ProviderSync};
 pub use domain_claim::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
 pub use domains::{AutoJoin, DomainService};
 pub use error::{AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError};
@@ -118,7 +120,7 @@ pub use service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
 pub use sso::{RotationReport, SsoService};
-pub use sso_config::{IssuerUrl, SsoConfig, SsoDraft, SsoScope};
+pub use sso_config::{BrokeredProvider, HomeRealm, IssuerUrl, SsoConfig, SsoDraft, SsoScope};
 pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 
 /// Re-exported so embedders use the same versions as the domain's types.

@@ -13,6 +13,7 @@ use crate::permission::Permission;
 use crate::ports::{IdentityProvider, UserRepository};
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
+use crate::sso::SsoService;
 use crate::user::{NewIdentity, User, UserProfile};
 
 /// Registration use cases.
@@ -201,12 +202,14 @@ impl UserService {
 pub struct Provisioner {
     users: Arc<dyn UserRepository>,
     domains: Option<Arc<DomainService>>,
+    sso: Option<Arc<SsoService>>,
 }
 
 impl fmt::Debug for Provisioner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Provisioner")
             .field("auto_join", &self.domains.is_some())
+            .field("auto_provision", &self.sso.is_some())
             .finish()
     }
 }
@@ -226,6 +229,7 @@ impl Provisioner {
         Self {
             users,
             domains: None,
+            sso: None,
         }
     }
 
@@ -235,6 +239,45 @@ impl Provisioner {
     pub fn with_auto_join(mut self, domains: Arc<DomainService>) -> Self {
         self.domains = Some(domains);
         self
+    }
+
+    /// The same, applying SSO configurations' `autoProvision` at first
+    /// logins through an organization's identity provider
+    /// ([`Provisioner::provision_via`]).
+    #[must_use]
+    pub fn with_sso_provisioning(mut self, sso: Arc<SsoService>) -> Self {
+        self.sso = Some(sso);
+        self
+    }
+
+    /// [`Provisioner::provision`] for a login the login broker brokered
+    /// through the identity provider `via` (its alias, from the token):
+    /// the first login through an organization's provider with
+    /// `autoProvision` makes the user a MEMBER there
+    /// ([`SsoService::provision_brokered`]), atomically with their
+    /// creation. Otherwise, as [`Provisioner::provision`].
+    ///
+    /// # Errors
+    /// As [`Provisioner::provision`].
+    pub async fn provision_via(
+        &self,
+        actor: &Actor,
+        profile: UserProfile,
+        email_verified: bool,
+        via: Option<&str>,
+    ) -> Result<Provisioned, OrgError> {
+        if let (Some(sso), Some(alias)) = (&self.sso, via) {
+            match sso.provision_brokered(actor, &profile, alias).await? {
+                None | Some(AutoJoin::Existing) => {}
+                Some(outcome) => {
+                    return Ok(Provisioned {
+                        user_id: profile.id,
+                        auto_join: Some(outcome),
+                    });
+                }
+            }
+        }
+        self.provision(actor, profile, email_verified).await
     }
 
     /// Makes sure the user `actor` is, described by `profile`, exists

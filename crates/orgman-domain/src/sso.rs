@@ -4,20 +4,26 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::domain_claim::DomainName;
+use crate::domains::{AutoJoin, join_new_user};
 use crate::error::ValidationError;
 use crate::event::{DomainEvent, EventKind};
 use crate::id::SsoConfigId;
+use crate::name::Email;
 use crate::org_error::OrgError;
 use crate::permission::Permission;
 use crate::ports::{
-    Clock, IdGenerator, IssuerDiscovery, IssuerProbe, SecretCipher, SsoConfigRepository,
+    Clock, DomainQueries, IdGenerator, IssuerDiscovery, IssuerProbe, SecretCipher,
+    SsoConfigRepository,
 };
 use crate::role::Actor;
 use crate::service::OrganizationService;
 use crate::sso_config::SsoDraft;
 use crate::sso_config::SsoScope;
+use crate::sso_config::{BrokeredProvider, HomeRealm};
 use crate::sso_config::{SsoConfig, cipher_context, text};
 use crate::user::ClientSecret;
+use crate::user::UserProfile;
 
 /// The SSO use cases.
 pub struct SsoService {
@@ -27,6 +33,7 @@ pub struct SsoService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     discovery: Option<Arc<dyn IssuerDiscovery>>,
+    domains: Option<Arc<dyn DomainQueries>>,
 }
 
 impl fmt::Debug for SsoService {
@@ -65,7 +72,80 @@ impl SsoService {
             clock,
             ids,
             discovery: None,
+            domains: None,
         }
+    }
+
+    /// The same use cases, able to answer home-realm discovery
+    /// ([`SsoService::discover_home_realm`]) from verified domains.
+    #[must_use]
+    pub fn with_home_realm_discovery(mut self, domains: Arc<dyn DomainQueries>) -> Self {
+        self.domains = Some(domains);
+        self
+    }
+
+    /// Home-realm discovery, for a login page (no caller to authorize):
+    /// the identity provider an address should log in through. It is the
+    /// first enabled SSO configuration (oldest first) of the organization
+    /// that verified the address's domain. Only verified domains count, so
+    /// the answer says nothing about whether the address has an account,
+    /// or about organizations beyond what their verified domains already
+    /// make public.
+    ///
+    /// # Errors
+    /// [`OrgError::NotConfigured`] without a domain port,
+    /// [`OrgError::Unavailable`].
+    pub async fn discover_home_realm(&self, email: &Email) -> Result<HomeRealm, OrgError> {
+        let domains = self
+            .domains
+            .as_ref()
+            .ok_or(OrgError::NotConfigured("home-realm discovery"))?;
+        let Ok(name) = DomainName::parse(email.domain()) else {
+            return Ok(HomeRealm::default());
+        };
+        let Some(domain) = domains.verified_domain(&name).await? else {
+            return Ok(HomeRealm::default());
+        };
+        let mut configs = self.repository.list(Some(domain.organization_id)).await?;
+        configs.retain(|c| c.enabled);
+        configs.sort_by_key(|c| (c.created_at, c.id.as_uuid()));
+        Ok(HomeRealm {
+            identity_provider: configs.first().map(SsoConfig::broker_alias),
+            sso_required: domain.policy.sso_required,
+        })
+    }
+
+    /// The first login of a user who came through an organization's
+    /// identity provider (the login broker names it by `alias` in the
+    /// token): when that configuration is enabled and has `autoProvision`,
+    /// the user is created and joins its organization as a MEMBER, within
+    /// its member limit and only while it is ACTIVE (else only the user is
+    /// created). `None` when the alias is not an enabled, auto-provisioning
+    /// configuration of an organization, or the address belongs to another
+    /// user: the caller provisions as usual. A user who existed already is
+    /// not joined again ([`AutoJoin::Existing`]).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`]; nothing is written then.
+    pub async fn provision_brokered(
+        &self,
+        actor: &Actor,
+        profile: &UserProfile,
+        alias: &str,
+    ) -> Result<Option<AutoJoin>, OrgError> {
+        let Some(id) = BrokeredProvider::config_of(alias) else {
+            return Ok(None);
+        };
+        let Some(config) = self.repository.get(id).await? else {
+            return Ok(None);
+        };
+        let Some(organization) = config
+            .organization
+            .filter(|_| config.enabled && config.auto_provision)
+        else {
+            return Ok(None);
+        };
+        join_new_user(&self.organizations, actor, profile, organization, None).await
     }
 
     /// The same use cases, able to test configurations' issuers.

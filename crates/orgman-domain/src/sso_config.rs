@@ -144,11 +144,65 @@ impl SsoConfig {
     pub fn cipher_context(&self) -> Vec<u8> {
         cipher_context(self.id, self.organization)
     }
+
+    /// The alias of its identity provider at the login broker.
+    pub fn broker_alias(&self) -> String {
+        BrokeredProvider::alias_of(self.id)
+    }
+}
+
+/// An SSO configuration as the login broker receives it: with its secret
+/// in the clear, decrypted for the one call that hands it over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokeredProvider {
+    /// The provider's alias at the broker, derived from the configuration's
+    /// id ([`BrokeredProvider::alias_of`]): stable across renames.
+    pub alias: String,
+    /// What the login page shows (the configuration's name).
+    pub display_name: String,
+    /// The provider's issuer.
+    pub issuer_url: IssuerUrl,
+    /// The OAuth client id at the provider.
+    pub client_id: String,
+    /// The client secret (redacted when printed).
+    pub client_secret: ClientSecret,
+    /// Whether logins may use it.
+    pub enabled: bool,
+    /// The organization it belongs to; `None` for an installation-wide one.
+    pub organization: Option<OrganizationId>,
+}
+
+impl BrokeredProvider {
+    /// What every alias orgman manages at the broker starts with; the
+    /// broker's other providers are never touched.
+    pub const ALIAS_PREFIX: &'static str = "orgman-";
+
+    /// The alias of a configuration's provider.
+    pub fn alias_of(id: SsoConfigId) -> String {
+        format!("{}{id}", Self::ALIAS_PREFIX)
+    }
+
+    /// The configuration an alias names, if it is one of orgman's.
+    pub fn config_of(alias: &str) -> Option<SsoConfigId> {
+        alias.strip_prefix(Self::ALIAS_PREFIX)?.parse().ok()
+    }
 }
 
 pub(crate) fn cipher_context(id: SsoConfigId, organization: Option<OrganizationId>) -> Vec<u8> {
     let scope = organization.map_or_else(|| "installation".to_owned(), |o| o.to_string());
     format!("sso-config:{id}|{scope}").into_bytes()
+}
+
+/// Where a login page sends an address ([`SsoService::discover_home_realm`](crate::SsoService::discover_home_realm)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HomeRealm {
+    /// The login broker's alias of the identity provider to use (for
+    /// Keycloak, the `kc_idp_hint` parameter), when the address's domain is
+    /// verified by an organization with an enabled SSO configuration.
+    pub identity_provider: Option<String>,
+    /// Whether the domain's organization requires its users to log in
+    /// through SSO (no password logins).
+    pub sso_required: bool,
 }
 
 /// What a caller asks to create or change. Unset fields of an update keep
@@ -242,6 +296,22 @@ mod tests {
             "http://localhost.evil.example",
         ] {
             assert!(refused(disguised, true), "{disguised}");
+        }
+    }
+
+    #[test]
+    fn an_alias_names_its_configuration_and_nothing_else() {
+        let id = SsoConfigId::from_uuid(uuid::Uuid::from_u128(7));
+        let alias = BrokeredProvider::alias_of(id);
+        assert_eq!(alias, "orgman-00000000-0000-0000-0000-000000000007");
+        assert_eq!(BrokeredProvider::config_of(&alias), Some(id));
+        for foreign in [
+            "google",
+            "orgman-",
+            "orgman-nope",
+            "x-orgman-00000000-0000-0000-0000-000000000007",
+        ] {
+            assert_eq!(BrokeredProvider::config_of(foreign), None, "{foreign}");
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use orgman_domain::ports::{IssuerDiscovery, IssuerProbe};
-use orgman_domain::{IssuerUrl, OrgError};
+use orgman_domain::{IdentityError, IssuerUrl, OrgError};
 
 /// Discovery from the server: only public addresses unless
 /// `allow_private` (development).
@@ -80,6 +80,150 @@ const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 /// allowed), the request goes to that address, and redirects are not
 /// followed.
 async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe, OrgError> {
+    let document = match fetch(issuer, allow_private).await? {
+        Fetched::Document(document) => document,
+        Fetched::Unreachable(detail) => {
+            return Ok(IssuerProbe {
+                reachable: false,
+                reported_issuer: None,
+                detail,
+            });
+        }
+    };
+    let reported = document["issuer"].as_str().map(str::to_owned);
+    let matches = reported.as_deref().map(|r| r.trim_end_matches('/')) == Some(issuer.as_str());
+    Ok(IssuerProbe {
+        reachable: matches,
+        detail: if matches {
+            "discovery document found".into()
+        } else {
+            "the provider reports another issuer".into()
+        },
+        reported_issuer: reported,
+    })
+}
+
+/// An issuer's endpoints as the login broker will use them, each checked
+/// against the issuer rules ([`provider_endpoints`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderEndpoints {
+    /// Where browsers are sent to log in.
+    pub authorization: String,
+    /// Where the broker exchanges codes (called by the broker).
+    pub token: String,
+    /// The provider's keys (called by the broker).
+    pub jwks: String,
+    /// User info (called by the broker), if offered.
+    pub userinfo: Option<String>,
+    /// Where browsers log out, if offered.
+    pub end_session: Option<String>,
+}
+
+/// Discovers an issuer's endpoints for the login broker, which will call
+/// them itself: the document is fetched with the guards of the connection
+/// test, must name the configured issuer, and every endpoint must use
+/// `https`; those the broker calls (token, keys, user info) must resolve
+/// to public addresses only. With `allow_private` (development), `http`
+/// and private addresses are accepted.
+///
+/// # Errors
+/// [`IdentityError::Rejected`] for an issuer or endpoint the rules refuse,
+/// or a document that is not an OpenID provider's;
+/// [`IdentityError::Unavailable`] when the issuer cannot be reached now.
+pub async fn provider_endpoints(
+    issuer: &IssuerUrl,
+    allow_private: bool,
+) -> Result<ProviderEndpoints, IdentityError> {
+    let document = match fetch(issuer, allow_private).await {
+        Ok(Fetched::Document(document)) => document,
+        Ok(Fetched::Unreachable(why)) => return Err(IdentityError::Unavailable(why)),
+        Err(OrgError::IssuerNotAllowed(why)) => return Err(IdentityError::Rejected(why)),
+        Err(other) => return Err(IdentityError::Unavailable(other.to_string())),
+    };
+    let reported = document["issuer"].as_str().unwrap_or_default();
+    if reported.trim_end_matches('/') != issuer.as_str() {
+        return Err(IdentityError::Rejected(format!(
+            "the provider reports the issuer {reported:?}, not {issuer}"
+        )));
+    }
+    let field = |name: &str| document[name].as_str().map(str::to_owned);
+    let required = |name: &str| {
+        field(name)
+            .ok_or_else(|| IdentityError::Rejected(format!("the discovery document has no {name}")))
+    };
+    let endpoints = ProviderEndpoints {
+        authorization: required("authorization_endpoint")?,
+        token: required("token_endpoint")?,
+        jwks: required("jwks_uri")?,
+        userinfo: field("userinfo_endpoint"),
+        end_session: field("end_session_endpoint"),
+    };
+    check_endpoint(&endpoints.authorization, false, allow_private).await?;
+    for called in [
+        Some(&endpoints.token),
+        Some(&endpoints.jwks),
+        endpoints.userinfo.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_endpoint(called, true, allow_private).await?;
+    }
+    if let Some(end_session) = &endpoints.end_session {
+        check_endpoint(end_session, false, allow_private).await?;
+    }
+    Ok(endpoints)
+}
+
+/// One endpoint: `https` (unless `allow_private`), no credentials; when the
+/// broker calls it (`called`), every address of its host public (unless
+/// `allow_private`).
+async fn check_endpoint(
+    endpoint: &str,
+    called: bool,
+    allow_private: bool,
+) -> Result<(), IdentityError> {
+    let refused = |why: &str| IdentityError::Rejected(format!("endpoint {endpoint:?} {why}"));
+    let url = url::Url::parse(endpoint).map_err(|_| refused("is not a URL"))?;
+    let host = url.host_str().unwrap_or_default();
+    if host.is_empty() || !url.username().is_empty() || url.password().is_some() {
+        return Err(refused("has no host or carries credentials"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return Err(refused("must use https")),
+    }
+    if !called || allow_private {
+        return Ok(());
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<SocketAddr> =
+        tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("no answer in time")))
+            .map_err(|e| IdentityError::Unavailable(format!("cannot resolve {host}: {e}")))?
+            .collect();
+    if addresses.is_empty() || addresses.iter().any(|a| !is_public(a.ip())) {
+        return Err(refused(
+            "resolves to a private, loopback or link-local address",
+        ));
+    }
+    Ok(())
+}
+
+/// What fetching a discovery document gave.
+enum Fetched {
+    /// The document, as JSON.
+    Document(serde_json::Value),
+    /// Why there is none (for people).
+    Unreachable(String),
+}
+
+/// Fetches the issuer's discovery document with the guards of
+/// [`discover`].
+async fn fetch(issuer: &IssuerUrl, allow_private: bool) -> Result<Fetched, OrgError> {
     let host = issuer.host().to_owned();
     // The address is taken from the URL as the HTTP client parses it, and
     // must be the host the issuer rule checked.
@@ -107,19 +251,13 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe
     let addresses: Vec<SocketAddr> = match lookup {
         Ok(found) => found.collect(),
         Err(error) => {
-            return Ok(IssuerProbe {
-                reachable: false,
-                reported_issuer: None,
-                detail: format!("cannot resolve {host}: {error}"),
-            });
+            return Ok(Fetched::Unreachable(format!(
+                "cannot resolve {host}: {error}"
+            )));
         }
     };
     let Some(first) = addresses.first().copied() else {
-        return Ok(IssuerProbe {
-            reachable: false,
-            reported_issuer: None,
-            detail: format!("{host} has no address"),
-        });
+        return Ok(Fetched::Unreachable(format!("{host} has no address")));
     };
     if !allow_private && addresses.iter().any(|a| !is_public(a.ip())) {
         return Err(refused(format!(
@@ -139,19 +277,14 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe
     let response = match client.get(&url).send().await {
         Ok(response) => response,
         Err(error) => {
-            return Ok(IssuerProbe {
-                reachable: false,
-                reported_issuer: None,
-                detail: format!("discovery failed: {error}"),
-            });
+            return Ok(Fetched::Unreachable(format!("discovery failed: {error}")));
         }
     };
     if !response.status().is_success() {
-        return Ok(IssuerProbe {
-            reachable: false,
-            reported_issuer: None,
-            detail: format!("discovery answered {}", response.status()),
-        });
+        return Ok(Fetched::Unreachable(format!(
+            "discovery answered {}",
+            response.status()
+        )));
     }
     // At most 64 KiB of discovery document is read.
     let mut response = response;
@@ -162,46 +295,21 @@ async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe
                 body.extend_from_slice(&chunk);
             }
             Ok(Some(_)) => {
-                return Ok(IssuerProbe {
-                    reachable: false,
-                    reported_issuer: None,
-                    detail: format!(
-                        "the discovery document is larger than {} KiB",
-                        MAX_DISCOVERY_BYTES / 1024
-                    ),
-                });
+                return Ok(Fetched::Unreachable(format!(
+                    "the discovery document is larger than {} KiB",
+                    MAX_DISCOVERY_BYTES / 1024
+                )));
             }
             Ok(None) => break,
             Err(error) => {
-                return Ok(IssuerProbe {
-                    reachable: false,
-                    reported_issuer: None,
-                    detail: format!("discovery failed: {error}"),
-                });
+                return Ok(Fetched::Unreachable(format!("discovery failed: {error}")));
             }
         }
     }
-    let document: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(document) => document,
-        Err(_) => {
-            return Ok(IssuerProbe {
-                reachable: false,
-                reported_issuer: None,
-                detail: "discovery did not answer JSON".into(),
-            });
-        }
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return Ok(Fetched::Unreachable("discovery did not answer JSON".into()));
     };
-    let reported = document["issuer"].as_str().map(str::to_owned);
-    let matches = reported.as_deref().map(|r| r.trim_end_matches('/')) == Some(issuer.as_str());
-    Ok(IssuerProbe {
-        reachable: matches,
-        detail: if matches {
-            "discovery document found".into()
-        } else {
-            "the provider reports another issuer".into()
-        },
-        reported_issuer: reported,
-    })
+    Ok(Fetched::Document(document))
 }
 
 #[cfg(test)]

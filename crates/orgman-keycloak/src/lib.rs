@@ -11,13 +11,18 @@
 //! - Settings use the reference's names
 //!   (`SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_*`,
 //!   `SPRING_SECURITY_OAUTH2_CLIENT_PROVIDER_MAINAUTHPROVIDER_TOKEN_URI`).
+//! - It is also the domain's [`LoginBroker`]: SSO configurations become
+//!   OpenID Connect identity providers of the realm
+//!   (`/admin/realms/{realm}/identity-provider/instances`), with endpoints
+//!   orgman discovered and checked ([`provider_endpoints`]) before Keycloak
+//!   ever calls them.
 //! - [`OidcDiscovery`] is the domain's `IssuerDiscovery`: the SSO
 //!   connection test's discovery of an issuer, guarded against server-side
 //!   request forgery.
 
 mod discovery;
 
-pub use discovery::{OidcDiscovery, is_public};
+pub use discovery::{OidcDiscovery, ProviderEndpoints, is_public, provider_endpoints};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,8 +35,10 @@ use openidconnect::{
     EndpointSet, HttpClientError, IssuerUrl, OAuth2TokenResponse, RequestTokenError,
     StandardErrorResponse, TokenUrl,
 };
-use orgman_domain::ports::IdentityProvider;
-use orgman_domain::{ClientSecret, Email, IdentityError, IdentityUser, NewIdentity};
+use orgman_domain::ports::{IdentityProvider, LoginBroker};
+use orgman_domain::{
+    BrokeredProvider, ClientSecret, Email, IdentityError, IdentityUser, NewIdentity,
+};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -116,6 +123,7 @@ struct CachedToken {
 /// The Keycloak Admin REST API client.
 pub struct KeycloakClient {
     settings: KeycloakSettings,
+    allow_private_issuers: bool,
     http: reqwest::Client,
     token: Mutex<Option<CachedToken>>,
     token_requests: AtomicU64,
@@ -148,11 +156,21 @@ impl KeycloakClient {
     pub fn new(settings: KeycloakSettings, http: reqwest::Client) -> Self {
         Self {
             settings,
+            allow_private_issuers: false,
             http,
             token: Mutex::new(None),
             token_requests: AtomicU64::new(0),
             admin_requests: AtomicU64::new(0),
         }
+    }
+
+    /// The same client, brokering identity providers whose endpoints are
+    /// on private, loopback or link-local addresses or use plain `http`
+    /// (`ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS`; development only).
+    #[must_use]
+    pub fn with_private_issuers(mut self, allow: bool) -> Self {
+        self.allow_private_issuers = allow;
+        self
     }
 
     /// Token requests made so far (for metrics and tests).
@@ -266,6 +284,16 @@ impl KeycloakClient {
         &self,
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Response, IdentityError> {
+        self.admin_tolerating(build, None).await
+    }
+
+    /// [`KeycloakClient::admin`], answering `tolerated` (e.g. 404) as a
+    /// response for the caller to read rather than an error.
+    async fn admin_tolerating(
+        &self,
+        build: impl Fn(&str) -> RequestBuilder,
+        tolerated: Option<StatusCode>,
+    ) -> Result<Response, IdentityError> {
         let mut renew = false;
         loop {
             let token = self.token(renew).await?;
@@ -276,7 +304,7 @@ impl KeycloakClient {
                 continue;
             }
             return match response.status() {
-                s if s.is_success() => Ok(response),
+                s if s.is_success() || Some(s) == tolerated => Ok(response),
                 StatusCode::CONFLICT => Err(IdentityError::Conflict),
                 StatusCode::BAD_REQUEST => {
                     let body: serde_json::Value = response.json().await.unwrap_or_default();
@@ -299,6 +327,13 @@ impl KeycloakClient {
                 s => Err(IdentityError::Other(format!("admin API answered {s}"))),
             };
         }
+    }
+
+    fn providers_url(&self) -> String {
+        format!(
+            "{}/admin/realms/{}/identity-provider/instances",
+            self.settings.base_url, self.settings.realm
+        )
     }
 
     fn users_url(&self) -> String {
@@ -396,5 +431,132 @@ impl IdentityProvider for KeycloakClient {
         })
         .await
         .map(drop)
+    }
+}
+
+/// Keycloak's identity provider for an SSO configuration: OpenID Connect,
+/// the endpoints orgman discovered and checked, hidden from the login page
+/// (login pages send users to it with `kc_idp_hint`), e-mail addresses
+/// not trusted for linking existing accounts, PKCE on, and the user
+/// profile imported at the first login only.
+fn provider_representation(
+    provider: &BrokeredProvider,
+    endpoints: &ProviderEndpoints,
+) -> serde_json::Value {
+    let mut config = json!({
+        "issuer": provider.issuer_url.as_str(),
+        "authorizationUrl": endpoints.authorization,
+        "tokenUrl": endpoints.token,
+        "jwksUrl": endpoints.jwks,
+        "useJwksUrl": "true",
+        "validateSignature": "true",
+        "clientId": provider.client_id,
+        "clientSecret": provider.client_secret.expose(),
+        "clientAuthMethod": "client_secret_post",
+        "defaultScope": "openid email profile",
+        "pkceEnabled": "true",
+        "pkceMethod": "S256",
+        "syncMode": "IMPORT",
+        "hideOnLoginPage": "true",
+    });
+    if let Some(userinfo) = &endpoints.userinfo {
+        config["userInfoUrl"] = json!(userinfo);
+    }
+    if let Some(logout) = &endpoints.end_session {
+        config["logoutUrl"] = json!(logout);
+    }
+    json!({
+        "alias": provider.alias,
+        "displayName": provider.display_name,
+        "providerId": "oidc",
+        "enabled": provider.enabled,
+        "hideOnLogin": true,
+        "trustEmail": false,
+        "storeToken": false,
+        "linkOnly": false,
+        "firstBrokerLoginFlowAlias": "first broker login",
+        "config": config,
+    })
+}
+
+#[derive(Deserialize)]
+struct ProviderSummary {
+    alias: String,
+}
+
+#[async_trait]
+impl LoginBroker for KeycloakClient {
+    async fn put_provider(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
+        if !provider.alias.starts_with(BrokeredProvider::ALIAS_PREFIX) {
+            return Err(IdentityError::Rejected(format!(
+                "{:?} is not an alias orgman manages",
+                provider.alias
+            )));
+        }
+        let endpoints =
+            provider_endpoints(&provider.issuer_url, self.allow_private_issuers).await?;
+        let representation = provider_representation(provider, &endpoints);
+        let url = format!("{}/{}", self.providers_url(), provider.alias);
+        let updated = self
+            .admin_tolerating(
+                |token| self.http.put(&url).bearer_auth(token).json(&representation),
+                Some(StatusCode::NOT_FOUND),
+            )
+            .await?;
+        if updated.status() != StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let collection = self.providers_url();
+        match self
+            .admin(|token| {
+                self.http
+                    .post(&collection)
+                    .bearer_auth(token)
+                    .json(&representation)
+            })
+            .await
+        {
+            // Created meanwhile by another replica: the next event or the
+            // reconciliation writes it again.
+            Ok(_) | Err(IdentityError::Conflict) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError> {
+        let url = format!("{}/{alias}", self.providers_url());
+        self.admin_tolerating(
+            |token| self.http.delete(&url).bearer_auth(token),
+            Some(StatusCode::NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn provider_aliases(&self) -> Result<Vec<String>, IdentityError> {
+        const PAGE: usize = 200;
+        let url = self.providers_url();
+        let mut aliases = Vec::new();
+        loop {
+            let first = aliases.len().to_string();
+            let response = self
+                .admin(|token| {
+                    self.http.get(&url).bearer_auth(token).query(&[
+                        ("briefRepresentation", "true"),
+                        ("search", BrokeredProvider::ALIAS_PREFIX),
+                        ("first", first.as_str()),
+                        ("max", &PAGE.to_string()),
+                    ])
+                })
+                .await?;
+            let page: Vec<ProviderSummary> = response.json().await.map_err(unavailable)?;
+            let full = page.len() == PAGE;
+            aliases.extend(page.into_iter().map(|p| p.alias));
+            if !full {
+                break;
+            }
+        }
+        aliases.retain(|alias| alias.starts_with(BrokeredProvider::ALIAS_PREFIX));
+        Ok(aliases)
     }
 }

@@ -43,6 +43,13 @@ fn columns(sink: OutboxSink) -> Columns {
             error: "authz_last_error",
             lock: 0x6f72_676d_616e_0102,
         },
+        OutboxSink::LoginBroker => Columns {
+            done: "idp_synced_at",
+            dead: "idp_dead_at",
+            attempts: "idp_attempts",
+            error: "idp_last_error",
+            lock: 0x6f72_676d_616e_0103,
+        },
     }
 }
 

@@ -72,7 +72,7 @@ impl SsoConfigRepository for PgStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(from_diesel)?;
-            append_events(&mut conn, events, self.without_authorizer_sink).await
+            append_events(&mut conn, events, &self.writes).await
         }
         .await;
         finish(conn, result).await
@@ -89,7 +89,7 @@ impl SsoConfigRepository for PgStore {
             if updated != 1 {
                 return Err(StoreError::NotFound);
             }
-            append_events(&mut conn, events, self.without_authorizer_sink).await
+            append_events(&mut conn, events, &self.writes).await
         }
         .await;
         finish(conn, result).await
@@ -106,7 +106,7 @@ impl SsoConfigRepository for PgStore {
                 // Nothing to record: roll back (no events).
                 return Err(StoreError::NotFound);
             }
-            append_events(&mut conn, events, self.without_authorizer_sink).await
+            append_events(&mut conn, events, &self.writes).await
         }
         .await;
         match finish(conn, result).await {

@@ -18,14 +18,24 @@ use crate::rows::{MemberRow, OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 use crate::settings::PgSettings;
 use crate::unit_of_work::PgUnitOfWork;
+use std::sync::Arc;
 
 /// Storage in PostgreSQL. Cheap to clone (the pool is shared).
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
-    /// No external authorizer consumes the outbox: events are written
-    /// already settled for the authorizer sink.
-    pub(crate) without_authorizer_sink: bool,
+    /// Which sinks events are written pending for.
+    pub(crate) writes: OutboxWrites,
+}
+
+/// Which sinks new outbox rows are pending for; for the others they are
+/// written already settled, so they never enter a sink's pending index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OutboxWrites {
+    /// No external authorizer consumes the outbox.
+    pub(crate) authorizer_settled: bool,
+    /// The event types the login-broker sink takes; empty when it is off.
+    pub(crate) login_broker_types: Arc<[String]>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -78,7 +88,7 @@ impl PgStore {
             .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
         Ok(Self {
             pool,
-            without_authorizer_sink: false,
+            writes: OutboxWrites::default(),
         })
     }
 
@@ -90,7 +100,16 @@ impl PgStore {
     /// outbox.
     #[must_use]
     pub fn without_authorizer_sink(mut self) -> Self {
-        self.without_authorizer_sink = true;
+        self.writes.authorizer_settled = true;
+        self
+    }
+
+    /// Events of these types are written pending for the login-broker sink
+    /// (the domain's `ProviderSync::EVENT_TYPES`); without this call every
+    /// event is written settled for it, as no broker sync runs.
+    #[must_use]
+    pub fn with_login_broker_sink(mut self, event_types: &[&str]) -> Self {
+        self.writes.login_broker_types = event_types.iter().map(|t| (*t).to_owned()).collect();
         self
     }
 
@@ -148,10 +167,7 @@ impl OrganizationRepository for PgStore {
         <AsyncPgConnection as AsyncConnection>::TransactionManager::begin_transaction(&mut *conn)
             .await
             .map_err(from_diesel)?;
-        Ok(Box::new(PgUnitOfWork::new(
-            conn,
-            self.without_authorizer_sink,
-        )))
+        Ok(Box::new(PgUnitOfWork::new(conn, self.writes.clone())))
     }
 
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {

@@ -21,19 +21,20 @@ use crate::rows::{
 use crate::schema::{
     invitations, organization_domains, organization_members, organizations, users,
 };
+use crate::store::OutboxWrites;
 
 pub(crate) struct PgUnitOfWork {
     /// `None` once committed or discarded.
     connection: Option<Connection>,
     /// Events are written already settled for the authorizer sink.
-    authorizer_settled: bool,
+    writes: OutboxWrites,
 }
 
 impl PgUnitOfWork {
-    pub(crate) fn new(connection: Connection, authorizer_settled: bool) -> Self {
+    pub(crate) fn new(connection: Connection, writes: OutboxWrites) -> Self {
         Self {
             connection: Some(connection),
-            authorizer_settled,
+            writes,
         }
     }
 
@@ -478,8 +479,8 @@ impl UnitOfWork for PgUnitOfWork {
     }
 
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
-        let authorizer_settled = self.authorizer_settled;
-        append_events(self.conn()?, events, authorizer_settled).await
+        let writes = self.writes.clone();
+        append_events(self.conn()?, events, &writes).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
@@ -498,12 +499,12 @@ impl UnitOfWork for PgUnitOfWork {
 }
 
 /// Appends events to the outbox, and their audit rows, in the connection's
-/// transaction; with `authorizer_settled` they are written already settled
-/// for the authorizer sink.
+/// transaction, pending for the sinks `writes` names and settled for the
+/// others.
 pub(crate) async fn append_events(
     conn: &mut AsyncPgConnection,
     events: &[DomainEvent],
-    authorizer_settled: bool,
+    writes: &OutboxWrites,
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
@@ -517,8 +518,9 @@ pub(crate) async fn append_events(
     // once. `seq` follows the order of `events`.
     diesel::sql_query(
         "WITH stored AS (\
-           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at) \
-           SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END \
+           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at) \
+           SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END, \
+                  CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END \
            FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
            ORDER BY n \
            RETURNING event_id, aggregate_id, event_type, payload) \
@@ -531,7 +533,8 @@ pub(crate) async fn append_events(
     .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
     .bind::<Array<Text>, _>(columns.event_types)
     .bind::<Array<Jsonb>, _>(columns.payloads)
-    .bind::<Bool, _>(authorizer_settled)
+    .bind::<Bool, _>(writes.authorizer_settled)
+    .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .execute(conn)
     .await
     .map_err(from_diesel)?;

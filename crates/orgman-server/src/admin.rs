@@ -1,6 +1,6 @@
 //! The operators' commands of the binary, so the shipped image can run
-//! them: `orgman-server check-config`, `orgman-server secrets rotate` and
-//! `orgman-server spicedb reconcile`. All use the service's own
+//! them: `orgman-server check-config`, `orgman-server secrets rotate`,
+//! `orgman-server spicedb reconcile` and `orgman-server sso reconcile`. All use the service's own
 //! configuration.
 
 use std::sync::Arc;
@@ -86,6 +86,38 @@ pub async fn reconcile_spicedb(config: &Config) -> anyhow::Result<()> {
         report.added.len(),
         report.removed.len()
     );
+    Ok(())
+}
+
+/// Makes Keycloak's identity providers equal to the SSO configurations
+/// (the same reconciliation every replica runs periodically) and prints
+/// what it did.
+///
+/// # Errors
+/// The sync not configured (Keycloak service account, encryption key),
+/// the database or Keycloak unreachable, or providers left behind.
+pub async fn reconcile_broker(config: &Config) -> anyhow::Result<()> {
+    if !config.broker_sync_active() {
+        bail!(
+            "the copy of SSO configurations to Keycloak is off: it needs the service account (SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET), ORGMAN_SSO_ENCRYPTION_KEYS and ORGMAN_SSO_BROKER_SYNC not false"
+        );
+    }
+    let adapters = crate::wiring::Adapters::connect(config)?;
+    let sync = crate::wiring::provider_sync(config, &adapters)
+        .context("the copy of SSO configurations to Keycloak is off")?;
+    let report = sync.reconcile().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (alias, reason) in &report.failed {
+        println!("failed   {alias}: {reason}");
+    }
+    println!(
+        "{} identity providers written, {} removed, {} failed",
+        report.copied,
+        report.removed,
+        report.failed.len()
+    );
+    if !report.failed.is_empty() {
+        bail!("some identity providers could not be written");
+    }
     Ok(())
 }
 

@@ -131,6 +131,9 @@ impl Application {
             dependencies,
             metrics,
             components,
+            discovery_limiter: crate::rate_limit::RateLimiter::per_minute(
+                config.sso.discovery_rate_per_minute,
+            ),
             config: Arc::new(config),
         });
         let workers = state.config.http_workers;

@@ -44,6 +44,11 @@ pub struct Claims {
     /// tokens, `Refresh` for refresh tokens. Other providers may omit it.
     #[serde(default)]
     pub typ: Option<String>,
+    /// The identity provider Keycloak brokered this login through (its
+    /// alias; the `identity_provider` user-session note, put in the token
+    /// by a session-note mapper). Absent for logins at the realm itself.
+    #[serde(default)]
+    pub identity_provider: Option<String>,
     /// The client the token was issued to (Keycloak's `azp`).
     #[serde(default)]
     pub azp: Option<String>,

@@ -62,6 +62,36 @@ impl CommitSignal for RelayWake {
     }
 }
 
+/// Reconciles Keycloak's identity providers with the SSO configurations
+/// every `every` (the first time shortly after start-up), until the task is
+/// aborted. A failed round is logged and tried again next time.
+pub(crate) fn spawn_broker_reconciler(
+    sync: Arc<orgman_domain::ProviderSync>,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5).min(every)).await;
+        loop {
+            match sync.reconcile().await {
+                Ok(report) if report.failed.is_empty() => tracing::debug!(
+                    copied = report.copied,
+                    removed = report.removed,
+                    "identity providers reconciled"
+                ),
+                Ok(report) => {
+                    for (alias, reason) in &report.failed {
+                        tracing::warn!(%alias, %reason, "identity provider not reconciled");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "identity providers not reconciled; trying again later")
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
 /// Runs `relay` until the task is aborted: at once while there is work,
 /// when woken by a commit, else every `pacing.idle`.
 pub(crate) fn spawn_relay(

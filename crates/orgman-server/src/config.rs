@@ -129,8 +129,20 @@ pub struct SsoSettings {
     /// (`ORGMAN_SSO_ALLOW_HTTP_LOOPBACK`, default false; development only).
     pub allow_http_loopback: bool,
     /// Let the connection test reach private, loopback and link-local
-    /// addresses (`ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS`, default false).
+    /// addresses, and the login broker call them
+    /// (`ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS`, default false).
     pub allow_private_issuers: bool,
+    /// Copy SSO configurations to Keycloak as identity providers
+    /// (`ORGMAN_SSO_BROKER_SYNC`, default true; takes effect when the
+    /// Keycloak service account and an encryption key are configured).
+    pub broker_sync: bool,
+    /// How often every replica reconciles Keycloak's identity providers
+    /// with the configurations (`ORGMAN_SSO_BROKER_RECONCILE_SECONDS`,
+    /// default 600; 0 turns it off).
+    pub broker_reconcile_interval: Option<Duration>,
+    /// Home-realm discovery requests per minute and client address
+    /// (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`, default 60; 0: no limit).
+    pub discovery_rate_per_minute: u32,
 }
 
 /// How bearer tokens are verified.
@@ -232,6 +244,12 @@ use orgman_settings::Env;
 pub use orgman_settings::SettingsError as ConfigError;
 
 impl Config {
+    /// Whether SSO configurations are copied to Keycloak: the sync is on
+    /// and both the service account and an encryption key are configured.
+    pub fn broker_sync_active(&self) -> bool {
+        self.sso.broker_sync && self.keycloak.is_some() && self.sso.cipher.is_some()
+    }
+
     /// Reads the configuration through `get` (the environment in
     /// production, a map in tests).
     ///
@@ -451,6 +469,17 @@ impl Config {
                 cipher: AesGcmCipher::from_env(&get)?.map(Arc::new),
                 allow_http_loopback: flag("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", false)?,
                 allow_private_issuers: flag("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", false)?,
+                broker_sync: flag("ORGMAN_SSO_BROKER_SYNC", true)?,
+                broker_reconcile_interval: match number("ORGMAN_SSO_BROKER_RECONCILE_SECONDS", 600)?
+                {
+                    0 => None,
+                    seconds => Some(Duration::from_secs(seconds)),
+                },
+                discovery_rate_per_minute: u32::try_from(number(
+                    "ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE",
+                    60,
+                )?)
+                .unwrap_or(u32::MAX),
             },
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
                 Some(RedisSettings::from_env(&get)?)

@@ -16,6 +16,7 @@ mod jwt_crypto;
 mod operability;
 pub mod problem;
 mod provisioning;
+mod rate_limit;
 mod routes;
 mod state;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 //! orgman-server migrate [status|up|down [N]|redo] [--dry-run]
 //! orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
 //! orgman-server spicedb reconcile                 recompute SpiceDB's relationships
+//! orgman-server sso reconcile                     make Keycloak's identity providers match the SSO configurations
 //! ```
 //!
 //! Configuration comes from the environment (see `docs/configuration.md`).
@@ -21,6 +22,7 @@ Usage:
   orgman-server migrate [status|up|down [N]|redo] [--dry-run]
   orgman-server secrets rotate                    re-encrypt SSO secrets with the active key
   orgman-server spicedb reconcile                 recompute SpiceDB's relationships
+  orgman-server sso reconcile                     make Keycloak's identity providers match the SSO configurations
   orgman-server --help                            this text (needs no configuration)
 
 Configuration comes from the environment; see docs/configuration.md.
@@ -53,8 +55,11 @@ async fn main() -> ExitCode {
         Some("spicedb") if args.get(1).map(String::as_str) == Some("reconcile") => {
             orgman_server::admin::reconcile_spicedb(&config).await
         }
+        Some("sso") if args.get(1).map(String::as_str) == Some("reconcile") => {
+            orgman_server::admin::reconcile_broker(&config).await
+        }
         Some(other) => Err(anyhow::anyhow!(
-            "unknown command {other:?}; expected no argument, `check-config`, `migrate`, `secrets rotate` or `spicedb reconcile`"
+            "unknown command {other:?}; expected no argument, `check-config`, `migrate`, `secrets rotate`, `spicedb reconcile` or `sso reconcile`"
         )),
         None => serve(config).await,
     };

@@ -88,6 +88,7 @@ problem_codes! {
     PermissionDenied = "permission-denied",
     PlatformAdminRequired = "platform-admin-required",
     PreconditionFailed = "precondition-failed",
+    RateLimited = "rate-limited",
     RequestTooLarge = "request-too-large",
     RoleWithoutOrganization = "role-without-organization",
     RouteNotFound = "route-not-found",
@@ -206,6 +207,19 @@ impl ApiError {
             retry_after: None,
             imported: None,
         }
+    }
+
+    /// 429: the caller asks too often; `retry_after` seconds until it may
+    /// ask again.
+    pub fn rate_limited(detail: impl Into<String>, retry_after: u32) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ProblemCode::RateLimited,
+            "Too many requests",
+            detail,
+        );
+        error.retry_after = Some(retry_after.max(1));
+        error
     }
 
     /// The same error, telling how far a member import got.

@@ -50,18 +50,23 @@ impl Provisioning {
         let email_verified = claims.email_verified == Some(true);
         let provisioned = self
             .provisioner
-            .provision(actor, profile, email_verified)
+            .provision_via(
+                actor,
+                profile,
+                email_verified,
+                claims.identity_provider.as_deref(),
+            )
             .await?;
         match &provisioned.auto_join {
             Some(AutoJoin::Joined(membership)) => tracing::info!(
                 user = %provisioned.user_id,
                 organization = %membership.organization_id,
-                "first login joined the organization of a verified domain"
+                "first login joined an organization (verified domain or SSO auto-provisioning)"
             ),
             Some(AutoJoin::Skipped { organization }) => tracing::info!(
                 user = %provisioned.user_id,
                 %organization,
-                "first login in a verified domain; the organization takes no member now"
+                "first login for an organization that takes no member now"
             ),
             _ => {}
         }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::rate_limit::RateLimiter;
+
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
     AuditService, DomainService, InvitationService, OrganizationService, SsoService, UserService,
@@ -23,7 +25,7 @@ pub(crate) struct AppState {
     /// configured.
     pub(crate) registration: Option<UserService>,
     /// The SSO configuration use cases.
-    pub(crate) sso: SsoService,
+    pub(crate) sso: Arc<SsoService>,
     /// Reading the audit trail.
     pub(crate) audit: AuditService,
     /// Invitations.
@@ -44,4 +46,6 @@ pub(crate) struct AppState {
     pub(crate) components: Arc<ComponentMonitor>,
     /// The configuration.
     pub(crate) config: Arc<Config>,
+    /// Home-realm discovery's limit per client address.
+    pub(crate) discovery_limiter: RateLimiter,
 }

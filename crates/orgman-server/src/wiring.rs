@@ -11,8 +11,8 @@ use orgman_domain::ports::{
     SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, Provisioner,
-    ServicePorts, ServiceSettings, SsoService, UserService,
+    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, ProviderSync,
+    Provisioner, ServicePorts, ServiceSettings, SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -23,7 +23,8 @@ use tokio::task::JoinHandle;
 
 use crate::auth::TokenVerifier;
 use crate::background::{
-    Pacing, RelayWake, spawn_outbox_pruner, spawn_relay, spawn_spicedb_keeper,
+    Pacing, RelayWake, spawn_broker_reconciler, spawn_outbox_pruner, spawn_relay,
+    spawn_spicedb_keeper,
 };
 use crate::config::Config;
 use crate::operability::health::Probe;
@@ -77,10 +78,17 @@ impl Adapters {
     pub(crate) fn connect(config: &Config) -> anyhow::Result<Adapters> {
         let store = PgStore::connect(&config.database).map_err(|e| anyhow::anyhow!("{e}"))?;
         // Without SpiceDB nothing consumes the authorizer sink.
-        let store = Arc::new(if config.spicedb.is_some() {
+        let store = if config.spicedb.is_some() {
             store
         } else {
             store.without_authorizer_sink()
+        };
+        // Only the SSO events are written pending for the login broker, and
+        // only when something takes them.
+        let store = Arc::new(if config.broker_sync_active() && config.relay_enabled {
+            store.with_login_broker_sink(ProviderSync::EVENT_TYPES)
+        } else {
+            store
         });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -110,14 +118,17 @@ impl Adapters {
             // The token endpoint and the Admin API never redirect; not
             // following redirects keeps the service account's credentials
             // from being sent anywhere else.
-            Some(settings) => Some(Arc::new(KeycloakClient::new(
-                settings,
-                reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .context("building the identity provider's HTTP client")?,
-            ))),
+            Some(settings) => Some(Arc::new(
+                KeycloakClient::new(
+                    settings,
+                    reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build()
+                        .context("building the identity provider's HTTP client")?,
+                )
+                .with_private_issuers(config.sso.allow_private_issuers),
+            )),
             None => None,
         };
         Ok(Adapters {
@@ -210,6 +221,19 @@ impl Sync {
                 "database",
             )),
         };
+        if let Some(sync) = provider_sync(config, adapters) {
+            if config.relay_enabled {
+                relays.push(Arc::new(OutboxRelay::new(
+                    store.clone(),
+                    sync.clone(),
+                    OutboxSink::LoginBroker,
+                    config.outbox_batch,
+                )));
+            }
+            if let Some(every) = config.sso.broker_reconcile_interval {
+                background.push(spawn_broker_reconciler(sync, every));
+            }
+        }
         let wake = Arc::new(RelayWake::default());
         for relay in &relays {
             background.push(spawn_relay(
@@ -234,10 +258,25 @@ impl Sync {
     }
 }
 
+/// The copy of SSO configurations to Keycloak, when it is active
+/// ([`Config::broker_sync_active`]).
+pub(crate) fn provider_sync(config: &Config, adapters: &Adapters) -> Option<Arc<ProviderSync>> {
+    if !config.broker_sync_active() {
+        return None;
+    }
+    let keycloak = adapters.keycloak.clone()?;
+    let cipher = config.sso.cipher.clone()?;
+    Some(Arc::new(ProviderSync::new(
+        adapters.store.clone(),
+        cipher,
+        keycloak,
+    )))
+}
+
 /// The use cases, over the adapters.
 pub(crate) struct UseCases {
     pub(crate) organizations: Arc<OrganizationService>,
-    pub(crate) sso: SsoService,
+    pub(crate) sso: Arc<SsoService>,
     pub(crate) registration: Option<UserService>,
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
@@ -273,20 +312,23 @@ impl UseCases {
                 "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
             );
         }
-        let sso = SsoService::new(
-            organizations.clone(),
-            store.clone(),
-            config
-                .sso
-                .cipher
-                .clone()
-                .map(|c| c as Arc<dyn SecretCipher>),
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Generator),
-        )
-        .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
-            config.sso.allow_private_issuers,
-        )));
+        let sso = Arc::new(
+            SsoService::new(
+                organizations.clone(),
+                store.clone(),
+                config
+                    .sso
+                    .cipher
+                    .clone()
+                    .map(|c| c as Arc<dyn SecretCipher>),
+                Arc::new(SystemClock),
+                Arc::new(UuidV7Generator),
+            )
+            .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
+                config.sso.allow_private_issuers,
+            )))
+            .with_home_realm_discovery(store.clone()),
+        );
         let registration = adapters
             .keycloak
             .clone()
@@ -305,7 +347,9 @@ impl UseCases {
             store.clone(),
             Arc::new(resolver),
         ));
-        let provisioner = Provisioner::new(store.clone()).with_auto_join(domains.clone());
+        let provisioner = Provisioner::new(store.clone())
+            .with_auto_join(domains.clone())
+            .with_sso_provisioning(sso.clone());
         Ok(UseCases {
             organizations,
             sso,

@@ -396,7 +396,7 @@ const KEYCLOAK_BUILD: &[&str] = &["--db=postgres", "--health-enabled=true"];
 
 /// Keycloak as deployed: built once for this configuration, then `start
 /// --optimized` on the stack's PostgreSQL, hostname pinned to its loopback
-/// port, the `dev` realm imported on the first start.
+/// port, the `dev` and `customer` realms imported on the first start.
 fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
     let home = install::keycloak(&stack.tools_dir())?;
     let java = install::java_home(install::KEYCLOAK_JAVA)?;
@@ -415,12 +415,17 @@ fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
     }
     // `--import-realm` reads data/import of the distribution; a realm that
     // exists already is left alone (so `--wipe` is how to re-import).
+    // The `customer` realm plays an organization's own identity provider
+    // in the SSO tests; its redirect URIs name this Keycloak's address.
     let import = home.join("data/import");
     fs::create_dir_all(&import)?;
-    fs::copy(
-        project::root()?.join("deploy/local/keycloak/realm-dev.json"),
-        import.join("realm-dev.json"),
-    )?;
+    for realm in ["realm-dev.json", "realm-customer.json"] {
+        let text = fs::read_to_string(project::root()?.join("deploy/local/keycloak").join(realm))?;
+        fs::write(
+            import.join(realm),
+            text.replace("@KEYCLOAK_URL@", &format!("http://127.0.0.1:{port}")),
+        )?;
+    }
     let pg = stack
         .state
         .ports

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 
 use crate::error::IdentityError;
 use crate::name::Email;
+use crate::sso_config::BrokeredProvider;
 use crate::user::{IdentityUser, NewIdentity};
 
 /// The identity provider (Keycloak or another OIDC provider with an admin
@@ -28,6 +29,39 @@ pub trait IdentityProvider: Send + Sync {
     /// # Errors
     /// [`IdentityError::Unavailable`] when the provider cannot be reached.
     async fn disable(&self, subject: &str) -> Result<(), IdentityError>;
+}
+
+/// The login broker (Keycloak): the realm that logs people in and brokers
+/// organizations' own identity providers. orgman is the source of truth;
+/// the broker holds a copy of each SSO configuration, written by the
+/// outbox's login-broker sink and repaired by a reconciliation.
+#[async_trait]
+pub trait LoginBroker: Send + Sync {
+    /// Creates the provider, or replaces what the broker holds under its
+    /// alias. Idempotent. Implementations apply the issuer rules (no
+    /// private or loopback addresses outside development) to every
+    /// endpoint they hand to the broker, since the broker will call them.
+    ///
+    /// # Errors
+    /// [`IdentityError::Rejected`] when the provider cannot be brokered as
+    /// it is (an issuer refused, a document the broker refuses): retrying
+    /// will not help; [`IdentityError::Unavailable`] when the broker or the
+    /// issuer cannot be reached now.
+    async fn put_provider(&self, provider: &BrokeredProvider) -> Result<(), IdentityError>;
+
+    /// Removes the provider with this alias; an absent one is not an
+    /// error.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError>;
+
+    /// The aliases of the providers orgman manages at the broker (those
+    /// with [`BrokeredProvider::ALIAS_PREFIX`]); others are left alone.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn provider_aliases(&self) -> Result<Vec<String>, IdentityError>;
 }
 
 /// What an issuer's OpenID Connect discovery said.

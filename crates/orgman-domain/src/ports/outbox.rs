@@ -12,6 +12,9 @@ pub enum OutboxSink {
     Broker,
     /// Relationship sync to the authorization service.
     Authorizer,
+    /// SSO configurations copied to the login broker (Keycloak's identity
+    /// providers).
+    LoginBroker,
 }
 
 impl OutboxSink {
@@ -20,6 +23,7 @@ impl OutboxSink {
         match self {
             OutboxSink::Broker => "broker",
             OutboxSink::Authorizer => "authorizer",
+            OutboxSink::LoginBroker => "login-broker",
         }
     }
 }

@@ -110,6 +110,7 @@ macro_rules! every_route {
             .service(sso::update_installation)
             .service(sso::delete_installation)
             .service(sso::test_installation)
+            .service(sso::discover)
             .service(actuator::platform_components)
     };
 }

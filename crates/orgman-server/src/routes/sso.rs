@@ -2,18 +2,18 @@
 //! secret is write-only: accepted on create and update, never returned.
 
 use actix_web::http::header;
-use actix_web::web::{Data, Json, Path};
-use actix_web::{HttpResponse, delete, get, patch, post};
+use actix_web::web::{Data, Json, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use orgman_domain::{
-    ClientSecret, IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, SsoDraft, SsoScope,
+    ClientSecret, Email, IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, SsoDraft, SsoScope,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Authenticated, JsonObject};
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// Body of a create.
@@ -404,4 +404,70 @@ pub(crate) async fn test_installation(
 ) -> Result<Json<ConnectionTest>, ApiError> {
     let (scope, config_id) = (None, config.into_inner());
     test(auth, state, scope, config_id).await
+}
+
+/// Which address to look up.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DiscoverQuery {
+    /// The address a person typed on the login page.
+    #[param(max_length = 254)]
+    email: String,
+}
+
+/// Where a login page sends an address.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HomeRealmView {
+    /// The identity provider to log in through: Keycloak's alias, to pass
+    /// as `kc_idp_hint`; `null` for a login at the realm itself.
+    identity_provider: Option<String>,
+    /// Whether the address's organization requires SSO (no password
+    /// login).
+    sso_required: bool,
+}
+
+/// Home-realm discovery for login pages (no authentication): the identity
+/// provider of the organization that verified the address's domain, when
+/// it has an enabled SSO configuration. The answer depends on the domain
+/// only, never on whether the address has an account. Limited per client
+/// address (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`).
+#[utoipa::path(
+    operation_id = "discover_home_realm",
+    tag = "sso",
+    params(DiscoverQuery),
+    responses(
+        (status = 200, body = HomeRealmView), (status = 400, body = Problem),
+        (status = 429, body = Problem), (status = 503, body = Problem),
+    ),
+    security(())
+)]
+#[get("/api/v1/sso/discover")]
+pub(crate) async fn discover(
+    request: HttpRequest,
+    state: Data<AppState>,
+    query: Query<DiscoverQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(client) = request.peer_addr() {
+        state
+            .discovery_limiter
+            .check(client.ip(), std::time::Instant::now())
+            .map_err(|retry_after| {
+                ApiError::rate_limited("too many discovery requests from this address", retry_after)
+            })?;
+    }
+    let email = Email::parse(&query.email).map_err(|error| {
+        ApiError::bad_request(
+            ProblemCode::InvalidQueryParameter,
+            format!("email: {error}"),
+        )
+    })?;
+    let realm = state.sso.discover_home_realm(&email).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(HomeRealmView {
+            identity_provider: realm.identity_provider,
+            sso_required: realm.sso_required,
+        }))
 }

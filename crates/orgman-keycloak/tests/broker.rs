@@ -1,0 +1,162 @@
+//! SSO configurations as identity providers of the stack's Keycloak
+//! (the Admin API's `identity-provider/instances`), with the stack's
+//! `customer` realm as the organization's own OpenID provider.
+
+use orgman_domain::ports::LoginBroker;
+use orgman_domain::{BrokeredProvider, ClientSecret, IdentityError, IssuerUrl, SsoConfigId};
+use orgman_keycloak::{KeycloakClient, KeycloakSettings};
+use orgman_testkit::{Stack, http};
+use serde_json::Value;
+
+fn base() -> String {
+    Stack::get()
+        .oidc_issuer
+        .split("/realms/")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn client(allow_private: bool) -> KeycloakClient {
+    let stack = Stack::get();
+    let settings = KeycloakSettings::from_env(|name| match name {
+        "SECURITY_OAUTH2_BASE_SERVER_URL" => Some(base()),
+        "SECURITY_OAUTH2_SA_REALM" => Some("dev".into()),
+        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID" => {
+            Some(stack.service_account_id.clone())
+        }
+        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET" => {
+            Some(stack.service_account_secret.clone())
+        }
+        _ => None,
+    })
+    .unwrap();
+    KeycloakClient::new(settings, http().clone()).with_private_issuers(allow_private)
+}
+
+fn provider(issuer: &str) -> BrokeredProvider {
+    BrokeredProvider {
+        alias: BrokeredProvider::alias_of(SsoConfigId::from_uuid(uuid::Uuid::now_v7())),
+        display_name: "Customer login".into(),
+        issuer_url: IssuerUrl::parse(issuer, true).unwrap(),
+        client_id: "dev-broker".into(),
+        client_secret: ClientSecret::new("customer-broker-secret".into()),
+        enabled: true,
+        organization: None,
+    }
+}
+
+/// What Keycloak holds under `alias` (`None` for 404), read with the
+/// service account's own token.
+async fn stored(alias: &str) -> Option<Value> {
+    let token = Stack::get().service_account_token().await;
+    let response = http()
+        .get(format!(
+            "{}/admin/realms/dev/identity-provider/instances/{alias}",
+            base()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        404 => None,
+        200 => Some(response.json().await.unwrap()),
+        other => panic!("Keycloak answered {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_provider_is_created_updated_listed_and_removed() {
+    let broker = client(true);
+    let issuer = format!("{}/realms/customer", base());
+    let mut wanted = provider(&issuer);
+    broker.put_provider(&wanted).await.unwrap();
+
+    let held = stored(&wanted.alias).await.expect("created");
+    assert_eq!(held["providerId"], "oidc");
+    assert_eq!(held["displayName"], "Customer login");
+    assert_eq!(held["enabled"], true);
+    assert_eq!(held["trustEmail"], false);
+    assert_eq!(held["config"]["issuer"], issuer.as_str());
+    assert_eq!(held["config"]["clientId"], "dev-broker");
+    // Endpoints come from the issuer's discovery, as orgman read them.
+    assert_eq!(
+        held["config"]["tokenUrl"],
+        format!("{issuer}/protocol/openid-connect/token").as_str()
+    );
+    assert_eq!(
+        held["config"]["jwksUrl"],
+        format!("{issuer}/protocol/openid-connect/certs").as_str()
+    );
+    assert_eq!(held["config"]["pkceEnabled"], "true");
+
+    // Written again: renamed and disabled in place, same alias.
+    wanted.display_name = "Customer login (paused)".into();
+    wanted.enabled = false;
+    broker.put_provider(&wanted).await.unwrap();
+    let held = stored(&wanted.alias).await.expect("still there");
+    assert_eq!(held["displayName"], "Customer login (paused)");
+    assert_eq!(held["enabled"], false);
+
+    assert!(
+        broker
+            .provider_aliases()
+            .await
+            .unwrap()
+            .contains(&wanted.alias)
+    );
+
+    broker.remove_provider(&wanted.alias).await.unwrap();
+    assert_eq!(stored(&wanted.alias).await, None);
+    assert!(
+        !broker
+            .provider_aliases()
+            .await
+            .unwrap()
+            .contains(&wanted.alias)
+    );
+    // Removing what is gone is not an error.
+    broker.remove_provider(&wanted.alias).await.unwrap();
+}
+
+#[tokio::test]
+async fn loopback_issuers_are_refused_outside_development_and_nothing_reaches_keycloak() {
+    let broker = client(false);
+    let wanted = provider(&format!("{}/realms/customer", base()));
+    let error = broker.put_provider(&wanted).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Rejected(_)), "{error:?}");
+    assert_eq!(stored(&wanted.alias).await, None);
+}
+
+#[tokio::test]
+async fn an_issuer_that_does_not_answer_is_retried_later_and_a_foreign_one_refused() {
+    let broker = client(true);
+    // Nothing listens there: worth retrying.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let silent = provider(&format!("http://127.0.0.1:{port}/realms/customer"));
+    let error = broker.put_provider(&silent).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Unavailable(_)), "{error:?}");
+
+    // A document naming another issuer (the customer realm's, served under
+    // `localhost`) is refused for good.
+    let foreign = provider(&format!(
+        "{}/realms/customer",
+        base().replace("127.0.0.1", "localhost")
+    ));
+    let error = broker.put_provider(&foreign).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Rejected(_)), "{error:?}");
+    assert_eq!(stored(&silent.alias).await, None);
+    assert_eq!(stored(&foreign.alias).await, None);
+}
+
+#[tokio::test]
+async fn only_orgman_aliases_are_managed() {
+    let broker = client(true);
+    let mut foreign = provider(&format!("{}/realms/customer", base()));
+    foreign.alias = "corporate-google".into();
+    let error = broker.put_provider(&foreign).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Rejected(_)), "{error:?}");
+}
