@@ -104,6 +104,9 @@ impl TestApp {
                 stack.service_account_secret.clone(),
             ),
             ("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", "true".into()),
+            // Tests share one Keycloak realm: the copy of SSO configurations
+            // to it is on only where a test asks (`sso_login.rs`).
+            ("ORGMAN_SSO_BROKER_SYNC", "false".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

@@ -26,3 +26,4 @@ mod outages;
 mod registration;
 mod shutdown;
 mod sso;
+mod sso_login;

@@ -16,6 +16,7 @@
 //!   and restart; [`PrivateSpiceDb`] a SpiceDB that comes back empty.
 
 mod broker;
+mod browser;
 mod dns;
 mod kafka;
 mod proxy;
@@ -29,6 +30,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
+pub use browser::{TEST_REDIRECT_URI, login_through};
 pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
 pub use proxy::TcpProxy;
@@ -76,6 +78,32 @@ pub const CAROL: RealmUser = RealmUser {
     password: "carol-password",
     email: "carol@orgman.test",
 };
+
+/// A user of the stack's `customer` realm, which plays an organization's
+/// own identity provider (`deploy/local/keycloak/realm-customer.json`);
+/// `id` is the customer realm's, not the one the `dev` realm gives the user
+/// when it brokers their first login.
+pub const DORA: RealmUser = RealmUser {
+    id: "0c000000-0000-4000-8000-000000000001",
+    username: "dora",
+    password: "dora-password",
+    email: "dora@customer.example",
+};
+/// Another user of the `customer` realm.
+pub const DAN: RealmUser = RealmUser {
+    id: "0c000000-0000-4000-8000-000000000002",
+    username: "dan",
+    password: "dan-password",
+    email: "dan@customer.example",
+};
+
+/// The issuer of the stack's `customer` realm (an organization's own
+/// OpenID provider in the SSO tests).
+pub fn customer_issuer() -> String {
+    Stack::get()
+        .oidc_issuer
+        .replace("/realms/dev", "/realms/customer")
+}
 
 /// A public client of the `dev` realm whose access tokens live 2 seconds
 /// (Keycloak's per-client `access.token.lifespan`), for expiry tests.

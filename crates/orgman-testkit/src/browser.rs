@@ -1,0 +1,169 @@
+//! A browser's authorization-code login, done with plain HTTP: follow the
+//! redirects, keep the cookies (by path, as a browser does, since Keycloak
+//! sets the same cookie names under each realm's path), fill in the login
+//! form, and exchange the code at the end.
+
+use std::collections::BTreeMap;
+
+use crate::{RealmUser, Stack};
+
+/// The redirect URI of the stack's `orgman-test` client.
+pub const TEST_REDIRECT_URI: &str = "http://127.0.0.1:8080/callback";
+
+/// Cookies by (path, name).
+#[derive(Default)]
+struct Jar {
+    cookies: BTreeMap<(String, String), String>,
+}
+
+impl Jar {
+    fn store(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let mut parts = text.split(';').map(str::trim);
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let mut path = "/".to_owned();
+            let mut expired = value.is_empty();
+            for attribute in parts {
+                let lower = attribute.to_ascii_lowercase();
+                if let Some(p) = lower.strip_prefix("path=") {
+                    path = attribute[5..5 + p.len()].to_owned();
+                }
+                if lower == "max-age=0" {
+                    expired = true;
+                }
+            }
+            let key = (path, name.to_owned());
+            if expired {
+                self.cookies.remove(&key);
+            } else {
+                self.cookies.insert(key, value.to_owned());
+            }
+        }
+    }
+
+    fn header(&self, url: &url::Url) -> String {
+        self.cookies
+            .iter()
+            .filter(|((path, _), _)| url.path().starts_with(path.trim_end_matches('/')))
+            .map(|((_, name), value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The `action` of the page's first form, unescaped.
+fn form_action(page: &str) -> Option<String> {
+    let form = &page[page.find("<form")?..];
+    let start = form.find("action=\"")? + "action=\"".len();
+    let end = start + form[start..].find('"')?;
+    Some(form[start..end].replace("&amp;", "&"))
+}
+
+fn title(page: &str) -> String {
+    page.split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or("(no title)")
+        .trim()
+        .to_owned()
+}
+
+/// Logs in as a browser would, starting at the `dev` realm's authorization
+/// endpoint for the `orgman-test` client with `kc_idp_hint = alias`, and
+/// answering the first login form met (the organization's provider's) as
+/// `user`. Returns the `dev` realm's access token.
+///
+/// # Errors
+/// Where the journey stopped, with the page's title or the status: a
+/// provider that is disabled or missing never shows its login form.
+pub async fn login_through(alias: &str, user: RealmUser) -> Result<String, String> {
+    let stack = Stack::get();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut jar = Jar::default();
+    let mut url = url::Url::parse_with_params(
+        &format!("{}/protocol/openid-connect/auth", stack.oidc_issuer),
+        &[
+            ("client_id", stack.test_client_id.as_str()),
+            ("redirect_uri", TEST_REDIRECT_URI),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "orgman-test"),
+            ("kc_idp_hint", alias),
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    let mut form: Option<Vec<(&str, &str)>> = None;
+    let mut answered = false;
+    for _ in 0..30 {
+        let request = match form.take() {
+            Some(fields) => client.post(url.clone()).form(&fields),
+            None => client.get(url.clone()),
+        };
+        let response = request
+            .header(reqwest::header::COOKIE, jar.header(&url))
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        jar.store(&response);
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or("a redirect without Location")?;
+            let next = url.join(location).map_err(|e| e.to_string())?;
+            if next.as_str().starts_with(TEST_REDIRECT_URI) {
+                let code = next
+                    .query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+                    .ok_or_else(|| format!("back at the client without a code: {next}"))?;
+                return exchange(&client, &code).await;
+            }
+            url = next;
+            continue;
+        }
+        let page = response.text().await.unwrap_or_default();
+        if status.is_success() && !answered && page.contains("name=\"password\"") {
+            let action = form_action(&page).ok_or("a login page without a form")?;
+            url = url.join(&action).map_err(|e| e.to_string())?;
+            form = Some(vec![
+                ("username", user.username),
+                ("password", user.password),
+            ]);
+            answered = true;
+            continue;
+        }
+        return Err(format!("stopped at {url}: {status} {:?}", title(&page)));
+    }
+    Err("too many redirects".into())
+}
+
+async fn exchange(client: &reqwest::Client, code: &str) -> Result<String, String> {
+    let stack = Stack::get();
+    let response = client
+        .post(stack.token_endpoint())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", stack.test_client_id.as_str()),
+            ("redirect_uri", TEST_REDIRECT_URI),
+            ("code", code),
+        ])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the code exchange answered {status}: {body}"))
+}

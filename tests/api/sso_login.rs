@@ -1,0 +1,323 @@
+//! SSO configurations that log people in: each becomes an identity
+//! provider of the real Keycloak (through the outbox), a browser logs in
+//! through the organization's own OpenID provider (the stack's `customer`
+//! realm) and arrives as a member, disabling the configuration takes the
+//! provider out of the login, and a Keycloak outage during a change delays
+//! it without losing it.
+
+use std::time::Duration;
+
+use orgman_testkit::{ALICE, DORA, RealmUser, Stack, customer_issuer, eventually, http};
+use serde_json::{Value, json};
+
+use crate::helpers::{Overrides, TestApp, body};
+
+/// The copy to Keycloak on, without the periodic reconciliation (which
+/// would remove providers of the other tests' databases sharing the realm).
+fn brokering() -> Overrides {
+    let mut overrides = Overrides::default();
+    overrides.0.insert("ORGMAN_SSO_BROKER_SYNC", "true".into());
+    overrides
+        .0
+        .insert("ORGMAN_SSO_BROKER_RECONCILE_SECONDS", "0".into());
+    overrides
+        .0
+        .insert("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".into());
+    overrides
+}
+
+fn keycloak_base() -> String {
+    Stack::get()
+        .oidc_issuer
+        .split("/realms/")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// What the `dev` realm holds under `alias` (`None` for 404).
+async fn keycloak_provider(alias: &str) -> Option<Value> {
+    let token = Stack::get().service_account_token().await;
+    let response = http()
+        .get(format!(
+            "{}/admin/realms/dev/identity-provider/instances/{alias}",
+            keycloak_base()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        404 => None,
+        200 => Some(response.json().await.unwrap()),
+        other => panic!("Keycloak answered {other}"),
+    }
+}
+
+/// Deletes the `dev` realm's account a brokered login of `user` created in
+/// an earlier run, so that this run's login is a first login again.
+async fn forget_brokered_user(user: RealmUser) {
+    let token = Stack::get().service_account_token().await;
+    let users: Vec<Value> = http()
+        .get(format!("{}/admin/realms/dev/users", keycloak_base()))
+        .query(&[("email", user.email), ("exact", "true")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for found in users {
+        let id = found["id"].as_str().unwrap();
+        let deleted = http()
+            .delete(format!("{}/admin/realms/dev/users/{id}", keycloak_base()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.status().is_success());
+    }
+}
+
+/// The claims of a token, unverified (the service verifies them).
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn create_config(app: &TestApp, org: &str, owner: &str, name: &str) -> (String, String) {
+    let created = app
+        .post(
+            &format!("/api/v1/organizations/{org}/sso-configs"),
+            owner,
+            json!({
+                "name": name,
+                "issuerUrl": customer_issuer(),
+                "clientId": "dev-broker",
+                "clientSecret": "customer-broker-secret",
+                "autoProvision": true,
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = body(created).await["id"].as_str().unwrap().to_owned();
+    let alias = format!("orgman-{id}");
+    (id, alias)
+}
+
+#[tokio::test]
+async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_member() {
+    forget_brokered_user(DORA).await;
+    let app = TestApp::spawn_with(brokering(), false).await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("sso-login"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    let (config, alias) = create_config(&app, &org, &alice, "Customer login").await;
+
+    // The outbox's login-broker sink writes the provider to Keycloak.
+    eventually(
+        "Keycloak has the provider",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_some() },
+    )
+    .await;
+    let held = keycloak_provider(&alias).await.unwrap();
+    assert_eq!(held["displayName"], "Customer login");
+    assert_eq!(held["enabled"], true);
+    assert_eq!(held["config"]["issuer"], customer_issuer().as_str());
+
+    // Home-realm discovery sends the domain's users to it once the
+    // organization has verified the domain.
+    let discover = |email: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .request(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/sso/discover?email={email}"),
+                    None,
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            body(response).await
+        }
+    };
+    assert_eq!(
+        discover(DORA.email).await,
+        json!({"identityProvider": null, "ssoRequired": false})
+    );
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
+    ))
+    .await;
+    assert_eq!(
+        discover(DORA.email).await,
+        json!({"identityProvider": alias, "ssoRequired": true})
+    );
+    assert_eq!(
+        discover("someone@elsewhere.example").await,
+        json!({"identityProvider": null, "ssoRequired": false})
+    );
+
+    // A browser's login through the organization's own provider.
+    let token = orgman_testkit::login_through(&alias, DORA)
+        .await
+        .expect("the login completes");
+    let claims = claims(&token);
+    assert_eq!(claims["identity_provider"], alias.as_str());
+    assert_eq!(claims["email"], DORA.email);
+
+    // The first request provisions the user into the organization.
+    let mine = app.get("/api/v1/organizations/mine", &token).await;
+    assert_eq!(mine.status(), 200);
+    let mine = body(mine).await;
+    let ids: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![org.as_str()], "{mine}");
+    let members = body(
+        app.get(&format!("/api/v1/organizations/{org}/members"), &alice)
+            .await,
+    )
+    .await;
+    let dora = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["userId"] == claims["sub"])
+        .unwrap_or_else(|| panic!("Dora is not a member: {members}"));
+    assert_eq!(dora["role"], "MEMBER");
+
+    // Disabled: Keycloak's provider is disabled and no longer logs anyone
+    // in; discovery no longer names it.
+    let disabled = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    eventually(
+        "Keycloak's provider is disabled",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == false },
+    )
+    .await;
+    let refused = orgman_testkit::login_through(&alias, DORA).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        discover(DORA.email).await,
+        json!({"identityProvider": null, "ssoRequired": true})
+    );
+
+    // Deleted: the provider is gone from Keycloak.
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    eventually(
+        "Keycloak's provider is removed",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_none() },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
+    let keycloak =
+        orgman_testkit::TcpProxy::start(keycloak_base().trim_start_matches("http://")).await;
+    let mut overrides = brokering();
+    overrides.0.insert(
+        "SECURITY_OAUTH2_BASE_SERVER_URL",
+        format!("http://{}", keycloak.address()),
+    );
+    let app = TestApp::spawn_with(overrides, false).await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("sso-outage"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    let (config, alias) = create_config(&app, &org, &alice, "Before the outage").await;
+    eventually(
+        "Keycloak has the provider",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_some() },
+    )
+    .await;
+
+    keycloak.cut();
+    let renamed = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+            json!({"name": "During the outage"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200, "the change itself does not wait");
+    // The sink tries, fails, and keeps the event.
+    eventually(
+        "the event waits in the outbox after a failed attempt",
+        Duration::from_secs(30),
+        || async {
+            app.count(
+                "SELECT count(*) AS n FROM outbox WHERE event_type = 'organization.sso-config.updated'
+                   AND idp_synced_at IS NULL AND idp_dead_at IS NULL AND idp_attempts > 0",
+            )
+            .await
+                == 1
+        },
+    )
+    .await;
+    assert_eq!(
+        keycloak_provider(&alias).await.unwrap()["displayName"],
+        "Before the outage"
+    );
+
+    keycloak.restore();
+    eventually(
+        "the change reaches Keycloak",
+        Duration::from_secs(60),
+        || async { keycloak_provider(&alias).await.unwrap()["displayName"] == "During the outage" },
+    )
+    .await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM outbox WHERE event_type LIKE 'organization.sso-config.%'
+               AND (idp_synced_at IS NULL OR idp_dead_at IS NOT NULL)"
+        )
+        .await,
+        0
+    );
+    // Tidy up the shared realm.
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    eventually(
+        "Keycloak's provider is removed",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_none() },
+    )
+    .await;
+}
