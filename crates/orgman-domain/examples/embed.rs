@@ -8,14 +8,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orgman_domain::ports::{
-    CommitSignal, NoCache, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
+    CommitSignal, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, DomainName, DomainPolicyChange, DomainService, Email, ImportEntry,
-    InvitationService, OrgError, OrgName, OrgRole, OrganizationPatch, OrganizationService,
-    PageRequest, Provisioner, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
+    Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
+    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationPatch,
+    OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner, ServicePorts,
+    ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
 };
-use orgman_memory::{MemoryStore, MemoryTxt, PredictableTokens, block_on};
+use orgman_memory::{
+    FakeCipher, MemoryLoginBroker, MemoryStore, MemoryTxt, PredictableTokens, block_on,
+};
 
 /// Told after every commit that wrote events: where a service wakes the
 /// relays that move its outbox to Kafka or an authorizer. Here it counts.
@@ -233,5 +236,56 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         profile.email,
         profile.display_name.map_or(0, |n| n.chars().count())
     );
+
+    // SSO: an organization's own identity provider, its secret sealed by
+    // your `SecretCipher` (orgman-secrets' AES-GCM in the service).
+    let sso = Arc::new(
+        SsoService::new(
+            Arc::new(service_with(&store, &commits)),
+            store.clone(),
+            Some(Arc::new(FakeCipher::new("k1"))),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+        )
+        .with_home_realm_discovery(store.clone()),
+    );
+    let draft = SsoDraft {
+        name: Some("Acme login".into()),
+        issuer_url: Some(IssuerUrl::parse("https://login.acme.example", false)?),
+        client_id: Some("orgman".into()),
+        client_secret: Some(ClientSecret::new("s3cret".into())),
+        enabled: None,
+        auto_provision: Some(true),
+    };
+    let config = block_on(sso.create(&alice, Some(org.id()), draft))?;
+    // The login broker (Keycloak in the service) gets a copy of every
+    // configuration from the outbox: `ProviderSync` is the sink a relay
+    // feeds, and `reconcile` repairs drift.
+    let broker = Arc::new(MemoryLoginBroker::new());
+    let sync = Arc::new(ProviderSync::new(
+        store.clone(),
+        Arc::new(FakeCipher::new("k1")),
+        broker.clone(),
+    ));
+    let relay = OutboxRelay::new(store.clone(), sync.clone(), OutboxSink::LoginBroker, 100);
+    block_on(relay.run_once())?;
+    println!("the broker holds {:?}", broker.providers().keys());
+    // Home-realm discovery: where a login page sends an address.
+    let realm = block_on(sso.discover_home_realm(&Email::parse("erin@acme.example")?))?;
+    println!("erin logs in through {:?}", realm.identity_provider);
+    // A first login brokered through that provider (the token names its
+    // alias) joins the organization, as the configuration auto-provisions.
+    let erin = Actor::user(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    let profile = UserProfile::from_claims(
+        erin.user_id(),
+        "erin-at-the-idp",
+        Some("erin@acme.example"),
+        Some("Erin"),
+        None,
+    )?;
+    let provisioner = Provisioner::new(store.clone()).with_sso_provisioning(sso.clone());
+    let first_login =
+        block_on(provisioner.provision_via(&erin, profile, false, Some(&config.broker_alias())))?;
+    println!("erin's first login: {:?}", first_login.auto_join);
     Ok(())
 }

@@ -3,9 +3,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use orgman_domain::ports::IdentityProvider;
+use orgman_domain::ports::{IdentityProvider, LoginBroker};
 use orgman_domain::uuid::Uuid;
-use orgman_domain::{Email, IdentityError, IdentityUser, NewIdentity};
+use orgman_domain::{BrokeredProvider, Email, IdentityError, IdentityUser, NewIdentity};
 
 /// An identity provider keeping its users in a map, keyed by e-mail.
 #[derive(Debug, Default)]
@@ -68,5 +68,75 @@ impl IdentityProvider for MemoryIdentityProvider {
             .ok_or_else(|| IdentityError::Rejected("unknown user".into()))?;
         user.enabled = false;
         Ok(())
+    }
+}
+
+/// A login broker keeping its identity providers in a map, keyed by alias.
+#[derive(Debug, Default)]
+pub struct MemoryLoginBroker {
+    providers: Mutex<BTreeMap<String, BrokeredProvider>>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryLoginBroker {
+    /// An empty broker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail with [`IdentityError::Unavailable`] (or succeed
+    /// again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// The providers it holds, by alias.
+    pub fn providers(&self) -> BTreeMap<String, BrokeredProvider> {
+        self.providers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Adds a provider as an administrator would by hand (no rules).
+    pub fn insert(&self, provider: BrokeredProvider) {
+        self.providers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(provider.alias.clone(), provider);
+    }
+
+    fn held(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, BrokeredProvider>>, IdentityError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(IdentityError::Unavailable(
+                "memory broker switched off".into(),
+            ));
+        }
+        Ok(self.providers.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[async_trait]
+impl LoginBroker for MemoryLoginBroker {
+    async fn put_provider(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
+        self.held()?
+            .insert(provider.alias.clone(), provider.clone());
+        Ok(())
+    }
+
+    async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError> {
+        self.held()?.remove(alias);
+        Ok(())
+    }
+
+    async fn provider_aliases(&self) -> Result<Vec<String>, IdentityError> {
+        Ok(self
+            .held()?
+            .keys()
+            .filter(|alias| alias.starts_with(BrokeredProvider::ALIAS_PREFIX))
+            .cloned()
+            .collect())
     }
 }

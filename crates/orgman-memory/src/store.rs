@@ -19,6 +19,7 @@ struct State {
     outbox: Vec<DomainEvent>,
     invitations: BTreeMap<orgman_domain::InvitationId, (orgman_domain::Invitation, TokenDigest)>,
     domains: BTreeMap<(OrganizationId, orgman_domain::DomainName), orgman_domain::OrgDomain>,
+    sso: BTreeMap<orgman_domain::SsoConfigId, orgman_domain::SsoConfig>,
 }
 
 /// Organizations, memberships, users and the outbox, in memory.
@@ -431,12 +432,15 @@ impl UnitOfWork for MemoryUnitOfWork {
         self.working
             .invitations
             .retain(|_, (invitation, _)| invitation.organization_id != organization);
+        let sso_before = self.working.sso.len();
+        self.working
+            .sso
+            .retain(|_, config| config.organization != Some(organization));
         Ok(orgman_domain::ports::Erased {
             invitations: (invitations_before - self.working.invitations.len()) as u64,
             domains: erased_domains,
             members: (before - self.working.memberships.len()) as u64,
-            // This store keeps no SSO configurations.
-            sso_configurations: 0,
+            sso_configurations: (sso_before - self.working.sso.len()) as u64,
         })
     }
 
@@ -710,5 +714,104 @@ impl orgman_domain::ports::DomainQueries for MemoryStore {
             .values()
             .find(|d| &d.name == name && d.verified_at.is_some())
             .cloned())
+    }
+}
+
+/// SSO configurations. A write takes the writer lock, as a unit of work
+/// does, so that no unit of work's commit can overwrite it.
+#[async_trait]
+impl orgman_domain::ports::SsoConfigRepository for MemoryStore {
+    async fn insert(
+        &self,
+        config: &orgman_domain::SsoConfig,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        if let Some(org) = config.organization {
+            if !state.organizations.contains_key(&org) {
+                return Err(StoreError::NotFound);
+            }
+        }
+        state.sso.insert(config.id, config.clone());
+        state.outbox.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        config: &orgman_domain::SsoConfig,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        let stored = state.sso.get_mut(&config.id).ok_or(StoreError::NotFound)?;
+        *stored = config.clone();
+        state.outbox.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        id: orgman_domain::SsoConfigId,
+        events: &[DomainEvent],
+    ) -> Result<bool, StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        if state.sso.remove(&id).is_none() {
+            return Ok(false);
+        }
+        state.outbox.extend_from_slice(events);
+        Ok(true)
+    }
+
+    async fn get(
+        &self,
+        id: orgman_domain::SsoConfigId,
+    ) -> Result<Option<orgman_domain::SsoConfig>, StoreError> {
+        self.available()?;
+        Ok(self.lock().sso.get(&id).cloned())
+    }
+
+    async fn list(
+        &self,
+        organization: Option<OrganizationId>,
+    ) -> Result<Vec<orgman_domain::SsoConfig>, StoreError> {
+        self.available()?;
+        let mut found: Vec<_> = self
+            .lock()
+            .sso
+            .values()
+            .filter(|c| c.organization == organization)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    async fn all(&self) -> Result<Vec<orgman_domain::SsoConfig>, StoreError> {
+        self.available()?;
+        Ok(self.lock().sso.values().cloned().collect())
+    }
+
+    async fn replace_secret(
+        &self,
+        id: orgman_domain::SsoConfigId,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        match state.sso.get_mut(&id) {
+            Some(config) if config.client_secret_enc == expected => {
+                config.client_secret_enc = new.to_owned();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

@@ -512,7 +512,14 @@ fn document_errors(api: &mut utoipa::openapi::OpenApi) {
                     .entry("400".into())
                     .or_insert_with(|| problem("a malformed path parameter"));
             }
-            if operation.security.is_some() {
+            // `security(())` (an empty requirement) marks an operation
+            // anyone may call.
+            let authenticated = operation.security.as_ref().is_some_and(|requirements| {
+                requirements
+                    .iter()
+                    .any(|r| *r != utoipa::openapi::security::SecurityRequirement::default())
+            });
+            if authenticated {
                 responses
                     .entry("401".into())
                     .or_insert_with(|| problem("no valid token"));

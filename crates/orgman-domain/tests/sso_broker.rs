@@ -1,0 +1,340 @@
+//! SSO configurations at the login broker, through the use cases and the
+//! outbox relay with in-memory ports: the copy follows every change, waits
+//! out an unavailable broker, the reconciliation repairs drift, and first
+//! logins through an auto-provisioning provider join its organization.
+
+mod support;
+
+use std::sync::Arc;
+
+use orgman_domain::ports::{OutboxSink, SsoConfigRepository, UserRepository};
+use orgman_domain::time::Duration;
+use orgman_domain::{
+    Actor, AutoJoin, BrokeredProvider, ClientSecret, Email, IssuerUrl, LifecycleAction, OrgRole,
+    OutboxRelay, ProviderSync, Provisioner, SsoConfig, SsoDraft, SsoService, UserId, UserProfile,
+};
+use orgman_memory::{FakeCipher, MemoryLoginBroker, block_on};
+use support::World;
+
+struct Setup {
+    w: World,
+    sso: Arc<SsoService>,
+    broker: Arc<MemoryLoginBroker>,
+    relay: OutboxRelay,
+    sync: Arc<ProviderSync>,
+}
+
+fn setup() -> Setup {
+    let w = World::new();
+    let cipher = Arc::new(FakeCipher::new("k1"));
+    let sso = Arc::new(SsoService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        Some(cipher.clone()),
+        w.memory.clock.clone(),
+        w.memory.ids.clone(),
+    ));
+    let broker = Arc::new(MemoryLoginBroker::new());
+    let sync = Arc::new(ProviderSync::new(
+        w.memory.store.clone(),
+        cipher,
+        broker.clone(),
+    ));
+    let relay = OutboxRelay::new(
+        w.memory.store.clone(),
+        sync.clone(),
+        OutboxSink::LoginBroker,
+        100,
+    );
+    Setup {
+        w,
+        sso,
+        broker,
+        relay,
+        sync,
+    }
+}
+
+fn draft(name: &str, auto_provision: bool) -> SsoDraft {
+    SsoDraft {
+        name: Some(name.into()),
+        issuer_url: Some(
+            IssuerUrl::parse("https://login.acme.example/realms/acme", false).unwrap(),
+        ),
+        client_id: Some("orgman".into()),
+        client_secret: Some(ClientSecret::new("s3cret".into())),
+        enabled: None,
+        auto_provision: Some(auto_provision),
+    }
+}
+
+fn create(s: &Setup, owner: &Actor, org: orgman_domain::OrganizationId, name: &str) -> SsoConfig {
+    block_on(s.sso.create(owner, Some(org), draft(name, true))).unwrap()
+}
+
+#[test]
+fn the_broker_follows_every_change_of_a_configuration() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    assert!(s.broker.providers().is_empty(), "only after the relay runs");
+
+    block_on(s.relay.run_once()).unwrap();
+    let held = s.broker.providers();
+    let provider = &held[&config.broker_alias()];
+    assert_eq!(provider.display_name, "Acme login");
+    assert_eq!(
+        provider.client_secret.expose(),
+        "s3cret",
+        "decrypted for the call"
+    );
+    assert_eq!(provider.organization, Some(org.id()));
+    assert!(provider.enabled);
+
+    let off = SsoDraft {
+        enabled: Some(false),
+        ..SsoDraft::default()
+    };
+    block_on(s.sso.update(&ann, Some(org.id()), config.id, off)).unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert!(!s.broker.providers()[&config.broker_alias()].enabled);
+
+    block_on(s.sso.delete(&ann, Some(org.id()), config.id)).unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert!(s.broker.providers().is_empty());
+}
+
+#[test]
+fn an_unavailable_broker_delays_changes_and_a_late_event_never_restores_an_old_state() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    s.broker.set_unavailable(true);
+    let config = create(&s, &ann, org.id(), "First name");
+    let renamed = SsoDraft {
+        name: Some("Second name".into()),
+        ..SsoDraft::default()
+    };
+    block_on(s.sso.update(&ann, Some(org.id()), config.id, renamed)).unwrap();
+    let round = block_on(s.relay.run_once()).unwrap();
+    assert_eq!(round.delivered, round.claimed - 2, "both SSO events wait");
+    assert_eq!(round.retried, 2);
+
+    s.broker.set_unavailable(false);
+    block_on(s.relay.run_once()).unwrap();
+    // The creation's event, delivered after the rename, copies the
+    // configuration as it is now.
+    assert_eq!(
+        s.broker.providers()[&config.broker_alias()].display_name,
+        "Second name"
+    );
+    assert_eq!(block_on(s.relay.run_once()).unwrap().claimed, 0);
+}
+
+#[test]
+fn reconciliation_copies_installation_configurations_and_removes_only_orphans_of_orgman() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let own = create(&s, &ann, org.id(), "Acme login");
+    // Installation-wide: no event, so only the reconciliation copies it.
+    let shared = block_on(s.sso.create(&s.w.admin, None, draft("Staff login", false))).unwrap();
+    // Drift: an orphan under orgman's prefix, and the realm's own provider.
+    let orphan = BrokeredProvider {
+        alias: "orgman-00000000-0000-0000-0000-0000000000ff".into(),
+        ..brokered(&own)
+    };
+    s.broker.insert(orphan.clone());
+    let foreign = BrokeredProvider {
+        alias: "google".into(),
+        ..brokered(&own)
+    };
+    s.broker.insert(foreign);
+
+    let report = block_on(s.sync.reconcile()).unwrap();
+    assert_eq!((report.copied, report.removed), (2, 1));
+    assert!(report.failed.is_empty());
+    let aliases: Vec<String> = s.broker.providers().into_keys().collect();
+    let mut expected = vec![
+        own.broker_alias(),
+        shared.broker_alias(),
+        "google".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(aliases, expected);
+
+    s.broker.set_unavailable(true);
+    assert!(block_on(s.sync.reconcile()).is_err());
+}
+
+fn brokered(config: &SsoConfig) -> BrokeredProvider {
+    BrokeredProvider {
+        alias: config.broker_alias(),
+        display_name: config.name.clone(),
+        issuer_url: config.issuer_url.clone(),
+        client_id: config.client_id.clone(),
+        client_secret: ClientSecret::new("x".into()),
+        enabled: true,
+        organization: config.organization,
+    }
+}
+
+#[test]
+fn a_purge_removes_the_organizations_providers() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let kept_org = s.w.org_owned_by("other", &ann);
+    let gone = create(&s, &ann, org.id(), "Acme login");
+    let kept = create(&s, &ann, kept_org.id(), "Other login");
+    block_on(s.relay.run_once()).unwrap();
+    assert_eq!(s.broker.providers().len(), 2);
+
+    block_on(
+        s.w.service
+            .transition(&ann, org.id(), LifecycleAction::RequestDeletion),
+    )
+    .unwrap();
+    s.w.memory.clock.advance(Duration::days(31));
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Purge),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(SsoConfigRepository::get(&*s.w.memory.store, gone.id)).unwrap(),
+        None
+    );
+    block_on(s.relay.run_once()).unwrap();
+    let aliases: Vec<String> = s.broker.providers().into_keys().collect();
+    assert_eq!(aliases, vec![kept.broker_alias()]);
+}
+
+fn profile(s: &Setup, email: &str) -> (Actor, UserProfile) {
+    let id = UserId::from_uuid(s.w.memory.ids.next());
+    let profile = UserProfile {
+        id,
+        subject: id.to_string(),
+        email: Some(Email::parse(email).unwrap()),
+        display_name: None,
+    };
+    (Actor::user(id), profile)
+}
+
+#[test]
+fn a_first_login_through_an_auto_provisioning_provider_joins_its_organization() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    let manual = block_on(s.sso.create(&ann, Some(org.id()), draft("Manual", false))).unwrap();
+    let provisioner =
+        Provisioner::new(s.w.memory.store.clone()).with_sso_provisioning(s.sso.clone());
+    let via = config.broker_alias();
+
+    let (dora, dora_profile) = profile(&s, "dora@acme.example");
+    let done = block_on(provisioner.provision_via(&dora, dora_profile.clone(), false, Some(&via)))
+        .unwrap();
+    let Some(AutoJoin::Joined(membership)) = done.auto_join else {
+        panic!("not joined: {done:?}");
+    };
+    assert_eq!(membership.role, OrgRole::Member);
+    assert_eq!(
+        block_on(s.w.service.role_of(org.id(), dora.user_id())).unwrap(),
+        Some(OrgRole::Member)
+    );
+
+    // A removed member is not added back at their next login.
+    block_on(s.w.service.remove_member(&ann, org.id(), dora.user_id())).unwrap();
+    let again =
+        block_on(provisioner.provision_via(&dora, dora_profile, false, Some(&via))).unwrap();
+    assert_eq!(again.auto_join, None);
+    assert_eq!(
+        block_on(s.w.service.role_of(org.id(), dora.user_id())).unwrap(),
+        None
+    );
+
+    // Without autoProvision, through an unknown or foreign alias, or with
+    // no alias: the user is created, and joins nothing.
+    for alias in [
+        Some(manual.broker_alias()),
+        Some("orgman-00000000-0000-0000-0000-0000000000ff".to_owned()),
+        Some("google".to_owned()),
+        None,
+    ] {
+        let (actor, person) = profile(&s, &format!("{}@acme.example", actor_name(&alias)));
+        let done =
+            block_on(provisioner.provision_via(&actor, person, false, alias.as_deref())).unwrap();
+        assert_eq!(done.auto_join, None, "{alias:?}");
+        assert_eq!(
+            block_on(s.w.service.role_of(org.id(), actor.user_id())).unwrap(),
+            None
+        );
+        assert!(
+            block_on(s.w.memory.store.user(actor.user_id()))
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    // Disabled: nobody joins through it.
+    let off = SsoDraft {
+        enabled: Some(false),
+        ..SsoDraft::default()
+    };
+    block_on(s.sso.update(&ann, Some(org.id()), config.id, off)).unwrap();
+    let (eve, eve_profile) = profile(&s, "eve@acme.example");
+    let done = block_on(provisioner.provision_via(&eve, eve_profile, false, Some(&via))).unwrap();
+    assert_eq!(done.auto_join, None);
+}
+
+fn actor_name(alias: &Option<String>) -> String {
+    match alias {
+        Some(alias) => alias
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect(),
+        None => "nobody".into(),
+    }
+}
+
+#[test]
+fn a_full_or_suspended_organization_takes_no_one_and_the_user_is_still_created() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    let provisioner =
+        Provisioner::new(s.w.memory.store.clone()).with_sso_provisioning(s.sso.clone());
+    let via = config.broker_alias();
+
+    block_on(s.w.service.set_member_limit(&s.w.admin, org.id(), Some(1))).unwrap();
+    let (dora, person) = profile(&s, "dora@acme.example");
+    let done = block_on(provisioner.provision_via(&dora, person, false, Some(&via))).unwrap();
+    assert_eq!(
+        done.auto_join,
+        Some(AutoJoin::Skipped {
+            organization: org.id()
+        })
+    );
+    assert_eq!(
+        block_on(s.w.service.role_of(org.id(), dora.user_id())).unwrap(),
+        None
+    );
+
+    block_on(s.w.service.set_member_limit(&s.w.admin, org.id(), None)).unwrap();
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    let (dan, person) = profile(&s, "dan@acme.example");
+    let done = block_on(provisioner.provision_via(&dan, person, false, Some(&via))).unwrap();
+    assert!(matches!(done.auto_join, Some(AutoJoin::Skipped { .. })));
+    assert_eq!(
+        block_on(s.w.service.role_of(org.id(), dan.user_id())).unwrap(),
+        None
+    );
+}
