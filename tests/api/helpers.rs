@@ -107,6 +107,7 @@ impl TestApp {
             // Tests share one Keycloak realm: the copy of SSO configurations
             // to it is on only where a test asks (`sso_login.rs`).
             ("ORGMAN_SSO_BROKER_SYNC", "false".into()),
+            ("ORGMAN_KEYCLOAK_ORGANIZATIONS", "false".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

@@ -321,3 +321,220 @@ async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
     )
     .await;
 }
+
+/// The `dev` realm's organization mirroring orgman's `organization`, with
+/// its members' ids (`None` when Keycloak has none).
+async fn keycloak_organization(organization: &str) -> Option<(Value, Vec<String>)> {
+    let token = Stack::get().service_account_token().await;
+    let found: Vec<Value> = http()
+        .get(format!(
+            "{}/admin/realms/dev/organizations",
+            keycloak_base()
+        ))
+        .query(&[
+            ("q", format!("orgman-id:{organization}")),
+            ("briefRepresentation", "false".into()),
+        ])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held = found.into_iter().next()?;
+    let members: Vec<Value> = http()
+        .get(format!(
+            "{}/admin/realms/dev/organizations/{}/members",
+            keycloak_base(),
+            held["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = members
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    Some((held, ids))
+}
+
+#[tokio::test]
+async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations() {
+    let mut overrides = brokering();
+    // `auto`: the stack's realm has Organizations, and the service account
+    // may manage them.
+    overrides
+        .0
+        .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "auto".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let slug = orgman_testkit::unique_name("mirror");
+    let org = app.org_owned_by(&slug, ALICE).await;
+    let alice = app.token(ALICE).await;
+
+    // Created with the admin as its first owner, then Alice added and the
+    // admin removed: Keycloak ends with Alice alone.
+    eventually(
+        "Keycloak mirrors the organization and its owner",
+        Duration::from_secs(30),
+        || async {
+            keycloak_organization(&org)
+                .await
+                .is_some_and(|(_, members)| members == vec![ALICE.id.to_owned()])
+        },
+    )
+    .await;
+    let (held, _) = keycloak_organization(&org).await.unwrap();
+    assert_eq!(held["alias"], org.as_str());
+    assert_eq!(held["name"], slug.as_str());
+    assert_eq!(held["enabled"], true);
+
+    // Keycloak's tokens now name the organization by orgman's id.
+    let response = http()
+        .post(Stack::get().token_endpoint())
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", Stack::get().test_client_id.as_str()),
+            ("username", ALICE.username),
+            ("password", ALICE.password),
+            // `organization:*`: every organization of the user (plain
+            // `organization` names one only when the user has one).
+            ("scope", "openid organization:*"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token: Value = response.json().await.unwrap();
+    let claims = claims(token["access_token"].as_str().unwrap());
+    assert!(
+        claims["organization"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|alias| alias == org.as_str())),
+        "{claims}"
+    );
+
+    // A member added and removed.
+    app.provision(orgman_testkit::BOB).await;
+    let added = app
+        .post(
+            &format!("/api/v1/organizations/{org}/members"),
+            &alice,
+            json!({"userId": orgman_testkit::BOB.id, "role": "MEMBER"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let mut both = vec![ALICE.id.to_owned(), orgman_testkit::BOB.id.to_owned()];
+    both.sort();
+    eventually("Bob is mirrored", Duration::from_secs(30), || async {
+        keycloak_organization(&org)
+            .await
+            .is_some_and(|(_, members)| members == both)
+    })
+    .await;
+    let removed = app
+        .delete(
+            &format!(
+                "/api/v1/organizations/{org}/members/{}",
+                orgman_testkit::BOB.id
+            ),
+            &alice,
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    eventually(
+        "Bob's removal is mirrored",
+        Duration::from_secs(30),
+        || async {
+            keycloak_organization(&org)
+                .await
+                .is_some_and(|(_, members)| members == vec![ALICE.id.to_owned()])
+        },
+    )
+    .await;
+
+    // Its SSO configuration's provider is linked to it.
+    let (config, alias) = create_config(&app, &org, &alice, "Mirror login").await;
+    eventually(
+        "the provider is linked to the organization",
+        Duration::from_secs(30),
+        || async {
+            let Some((held, _)) = keycloak_organization(&org).await else {
+                return false;
+            };
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["organizationId"] == held["id"])
+        },
+    )
+    .await;
+
+    // Written again (renamed), it stays linked.
+    let renamed = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+            json!({"name": "Mirror login, renamed"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    eventually(
+        "the rename reaches Keycloak",
+        Duration::from_secs(30),
+        || async {
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["displayName"] == "Mirror login, renamed")
+        },
+    )
+    .await;
+    let (held, _) = keycloak_organization(&org).await.unwrap();
+    assert_eq!(
+        keycloak_provider(&alias).await.unwrap()["organizationId"],
+        held["id"]
+    );
+
+    // Suspended: disabled at Keycloak.
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let suspended = app
+        .post(
+            &format!("/api/v1/organizations/{org}/suspend"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(suspended.status(), 200);
+    eventually("disabled at Keycloak", Duration::from_secs(30), || async {
+        keycloak_organization(&org)
+            .await
+            .is_some_and(|(held, _)| held["enabled"] == false)
+    })
+    .await;
+
+    // Tidy up the shared realm: the provider and the organization.
+    let reactivated = app
+        .post(
+            &format!("/api/v1/organizations/{org}/reactivate"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reactivated.status(), 200);
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    eventually(
+        "the provider is removed",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_none() },
+    )
+    .await;
+}

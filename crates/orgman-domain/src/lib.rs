@@ -94,7 +94,9 @@ mod sso_config;
 mod user;
 
 pub use audit::AuditService;
-pub use broker_sync::{BrokerReconcileReport, ProviderSync};
+pub use broker_sync::{
+    BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
+};
 pub use domain_claim::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
 pub use domains::{AutoJoin, DomainService};
 pub use error::{AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError};
@@ -120,7 +122,9 @@ pub use service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
 pub use sso::{RotationReport, SsoService};
-pub use sso_config::{BrokeredProvider, HomeRealm, IssuerUrl, SsoConfig, SsoDraft, SsoScope};
+pub use sso_config::{
+    BrokeredProvider, HomeRealm, IssuerUrl, MirroredOrganization, SsoConfig, SsoDraft, SsoScope,
+};
 pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 
 /// Re-exported so embedders use the same versions as the domain's types.

@@ -193,6 +193,26 @@ pub(crate) fn cipher_context(id: SsoConfigId, organization: Option<OrganizationI
     format!("sso-config:{id}|{scope}").into_bytes()
 }
 
+/// An organization as the login broker mirrors it (Keycloak's
+/// Organizations): its members are mirrored separately, one by one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirroredOrganization {
+    /// orgman's id; the broker keeps it as the organization's alias (so
+    /// tokens' `organization` claim names orgman's ids).
+    pub id: OrganizationId,
+    /// The slug (unique, as the broker's names must be).
+    pub slug: String,
+    /// The display name.
+    pub name: String,
+    /// Whether members may log in to it (the organization is ACTIVE).
+    pub enabled: bool,
+    /// Its verified domains.
+    pub domains: Vec<String>,
+    /// The aliases of its identity providers
+    /// ([`BrokeredProvider::alias_of`] its SSO configurations).
+    pub identity_providers: Vec<String>,
+}
+
 /// Where a login page sends an address ([`SsoService::discover_home_realm`](crate::SsoService::discover_home_realm)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HomeRealm {

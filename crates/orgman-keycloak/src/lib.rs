@@ -21,11 +21,12 @@
 //!   request forgery.
 
 mod discovery;
+mod organizations;
 
 pub use discovery::{OidcDiscovery, ProviderEndpoints, is_public, provider_endpoints};
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -124,6 +125,12 @@ struct CachedToken {
 pub struct KeycloakClient {
     settings: KeycloakSettings,
     allow_private_issuers: bool,
+    /// Link providers to mirrored organizations when writing them (set
+    /// once the mirror is known to be available).
+    mirror_links: AtomicBool,
+    /// The least time between two calls of the organization mirror.
+    mirror_pace: Option<Duration>,
+    mirror: organizations::MirrorState,
     http: reqwest::Client,
     token: Mutex<Option<CachedToken>>,
     token_requests: AtomicU64,
@@ -157,6 +164,9 @@ impl KeycloakClient {
         Self {
             settings,
             allow_private_issuers: false,
+            mirror_links: AtomicBool::new(false),
+            mirror_pace: None,
+            mirror: organizations::MirrorState::default(),
             http,
             token: Mutex::new(None),
             token_requests: AtomicU64::new(0),
@@ -171,6 +181,21 @@ impl KeycloakClient {
     pub fn with_private_issuers(mut self, allow: bool) -> Self {
         self.allow_private_issuers = allow;
         self
+    }
+
+    /// The same client, with the organization mirror's calls paced to at
+    /// most `calls_per_second` (0: unpaced).
+    #[must_use]
+    pub fn with_mirror_pace(mut self, calls_per_second: u32) -> Self {
+        self.mirror_pace =
+            (calls_per_second > 0).then(|| Duration::from_secs(1) / calls_per_second);
+        self
+    }
+
+    /// Whether providers it writes are linked to their organization's
+    /// mirror (Keycloak's Organizations); on once the mirror runs.
+    pub fn set_mirror_links(&self, on: bool) {
+        self.mirror_links.store(on, Ordering::Relaxed);
     }
 
     /// Token requests made so far (for metrics and tests).
@@ -285,6 +310,26 @@ impl KeycloakClient {
         build: impl Fn(&str) -> RequestBuilder,
     ) -> Result<Response, IdentityError> {
         self.admin_tolerating(build, None).await
+    }
+
+    /// An Admin API request whose every answer is the caller's to read
+    /// (after one token renewal on 401); only transport failures are
+    /// errors.
+    async fn raw_admin(
+        &self,
+        build: impl Fn(&str) -> RequestBuilder,
+    ) -> Result<Response, IdentityError> {
+        let mut renew = false;
+        loop {
+            let token = self.token(renew).await?;
+            self.admin_requests.fetch_add(1, Ordering::Relaxed);
+            let response = build(&token).send().await.map_err(unavailable)?;
+            if response.status() == StatusCode::UNAUTHORIZED && !renew {
+                renew = true;
+                continue;
+            }
+            return Ok(response);
+        }
     }
 
     /// [`KeycloakClient::admin`], answering `tolerated` (e.g. 404) as a
@@ -479,6 +524,25 @@ fn provider_representation(
     })
 }
 
+impl KeycloakClient {
+    /// With the organization mirror on, links an organization's provider
+    /// to the organization's mirror (when that is at Keycloak already; the
+    /// mirror links it otherwise).
+    /// A link that fails is logged, not reported: the provider itself was
+    /// written, and the mirror links it when it next writes the
+    /// organization.
+    async fn link_to_organization(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
+        if let Some(organization) = provider.organization {
+            if self.mirror_links.load(Ordering::Relaxed) {
+                if let Err(error) = self.link_provider(organization, &provider.alias).await {
+                    tracing::warn!(alias = %provider.alias, %error, "provider not linked to its organization yet");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Deserialize)]
 struct ProviderSummary {
     alias: String,
@@ -504,7 +568,7 @@ impl LoginBroker for KeycloakClient {
             )
             .await?;
         if updated.status() != StatusCode::NOT_FOUND {
-            return Ok(());
+            return self.link_to_organization(provider).await;
         }
         let collection = self.providers_url();
         match self
@@ -518,9 +582,10 @@ impl LoginBroker for KeycloakClient {
         {
             // Created meanwhile by another replica: the next event or the
             // reconciliation writes it again.
-            Ok(_) | Err(IdentityError::Conflict) => Ok(()),
-            Err(error) => Err(error),
+            Ok(_) | Err(IdentityError::Conflict) => {}
+            Err(error) => return Err(error),
         }
+        self.link_to_organization(provider).await
     }
 
     async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError> {

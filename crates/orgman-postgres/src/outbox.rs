@@ -50,6 +50,13 @@ fn columns(sink: OutboxSink) -> Columns {
             error: "idp_last_error",
             lock: 0x6f72_676d_616e_0103,
         },
+        OutboxSink::OrganizationMirror => Columns {
+            done: "mirror_synced_at",
+            dead: "mirror_dead_at",
+            attempts: "mirror_attempts",
+            error: "mirror_last_error",
+            lock: 0x6f72_676d_616e_0104,
+        },
     }
 }
 

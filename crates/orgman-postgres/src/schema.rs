@@ -65,9 +65,10 @@ diesel::table! {
         authz_attempts -> Int4,
         authz_last_error -> Nullable<Text>,
         authz_dead_at -> Nullable<Timestamptz>,
-        // The login-broker sink's columns (idp_synced_at, idp_attempts,
-        // idp_last_error, idp_dead_at) are read and written with SQL only
-        // (`outbox.rs`): listing them would pass diesel's 16-column limit.
+        // The login-broker and organization-mirror sinks' columns
+        // (idp_* and mirror_*: synced_at, attempts, last_error, dead_at)
+        // are read and written with SQL only (`outbox.rs`): listing them
+        // would pass diesel's 16-column limit.
     }
 }
 

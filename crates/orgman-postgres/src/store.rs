@@ -36,6 +36,9 @@ pub(crate) struct OutboxWrites {
     pub(crate) authorizer_settled: bool,
     /// The event types the login-broker sink takes; empty when it is off.
     pub(crate) login_broker_types: Arc<[String]>,
+    /// The event types the organization-mirror sink takes; empty when it
+    /// is off.
+    pub(crate) mirror_types: Arc<[String]>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -110,6 +113,16 @@ impl PgStore {
     #[must_use]
     pub fn with_login_broker_sink(mut self, event_types: &[&str]) -> Self {
         self.writes.login_broker_types = event_types.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
+    /// Events of these types are written pending for the
+    /// organization-mirror sink (the domain's
+    /// `OrganizationMirror::EVENT_TYPES`); without this call every event is
+    /// written settled for it.
+    #[must_use]
+    pub fn with_organization_mirror_sink(mut self, event_types: &[&str]) -> Self {
+        self.writes.mirror_types = event_types.iter().map(|t| (*t).to_owned()).collect();
         self
     }
 

@@ -518,9 +518,10 @@ pub(crate) async fn append_events(
     // once. `seq` follows the order of `events`.
     diesel::sql_query(
         "WITH stored AS (\
-           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at) \
+           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at) \
            SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END, \
-                  CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END \
+                  CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END, \
+                  CASE WHEN kind = ANY($7::varchar[]) THEN NULL ELSE now() END \
            FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
            ORDER BY n \
            RETURNING event_id, aggregate_id, event_type, payload) \
@@ -535,6 +536,7 @@ pub(crate) async fn append_events(
     .bind::<Array<Jsonb>, _>(columns.payloads)
     .bind::<Bool, _>(writes.authorizer_settled)
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
+    .bind::<Array<Text>, _>(&writes.mirror_types[..])
     .execute(conn)
     .await
     .map_err(from_diesel)?;

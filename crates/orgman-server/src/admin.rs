@@ -89,34 +89,61 @@ pub async fn reconcile_spicedb(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes Keycloak's identity providers equal to the SSO configurations
-/// (the same reconciliation every replica runs periodically) and prints
-/// what it did.
+/// Makes Keycloak's identity providers equal to the SSO configurations,
+/// and its Organizations (with their members) equal to orgman's when the
+/// mirror runs, and prints what it did.
 ///
 /// # Errors
-/// The sync not configured (Keycloak service account, encryption key),
-/// the database or Keycloak unreachable, or providers left behind.
+/// Nothing configured to copy, the database or Keycloak unreachable, or
+/// something left behind.
 pub async fn reconcile_broker(config: &Config) -> anyhow::Result<()> {
-    if !config.broker_sync_active() {
+    if !config.broker_sync_active() && !config.mirror_configured() {
         bail!(
-            "the copy of SSO configurations to Keycloak is off: it needs the service account (SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET), ORGMAN_SSO_ENCRYPTION_KEYS and ORGMAN_SSO_BROKER_SYNC not false"
+            "nothing is copied to Keycloak: SSO configurations need the service account (SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET), ORGMAN_SSO_ENCRYPTION_KEYS and ORGMAN_SSO_BROKER_SYNC not false; the organization mirror needs the service account and ORGMAN_KEYCLOAK_ORGANIZATIONS not false"
         );
     }
     let adapters = crate::wiring::Adapters::connect(config)?;
-    let sync = crate::wiring::provider_sync(config, &adapters)
-        .context("the copy of SSO configurations to Keycloak is off")?;
-    let report = sync.reconcile().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    for (alias, reason) in &report.failed {
-        println!("failed   {alias}: {reason}");
+    let mut failed = 0;
+    if let Some(sync) = crate::wiring::provider_sync(config, &adapters) {
+        let report = sync.reconcile().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (alias, reason) in &report.failed {
+            println!("failed   {alias}: {reason}");
+        }
+        println!(
+            "{} identity providers written, {} removed, {} failed",
+            report.copied,
+            report.removed,
+            report.failed.len()
+        );
+        failed += report.failed.len();
     }
-    println!(
-        "{} identity providers written, {} removed, {} failed",
-        report.copied,
-        report.removed,
-        report.failed.len()
-    );
-    if !report.failed.is_empty() {
-        bail!("some identity providers could not be written");
+    if let Some(mirror) = crate::wiring::organization_mirror(config, &adapters) {
+        match mirror
+            .reconcile(true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        {
+            Some(report) => {
+                for (organization, reason) in &report.failed {
+                    println!("failed   organization {organization}: {reason}");
+                }
+                println!(
+                    "{} organizations mirrored, {} removed, {} members added, {} removed, {} failed",
+                    report.organizations,
+                    report.removed,
+                    report.members_added,
+                    report.members_removed,
+                    report.failed.len()
+                );
+                failed += report.failed.len();
+            }
+            None => println!(
+                "the realm has no Organizations (or the service account may not manage them): nothing mirrored"
+            ),
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} could not be written");
     }
     Ok(())
 }

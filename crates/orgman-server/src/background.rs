@@ -62,29 +62,47 @@ impl CommitSignal for RelayWake {
     }
 }
 
-/// Reconciles Keycloak's identity providers with the SSO configurations
-/// every `every` (the first time shortly after start-up), until the task is
-/// aborted. A failed round is logged and tried again next time.
+/// Reconciles Keycloak's identity providers with the SSO configurations,
+/// and the organization mirror's organizations (not their members: that is
+/// `orgman-server sso reconcile`), every `every` (the first time shortly
+/// after start-up), until the task is aborted. A failed round is logged and
+/// tried again next time.
 pub(crate) fn spawn_broker_reconciler(
-    sync: Arc<orgman_domain::ProviderSync>,
+    providers: Option<Arc<orgman_domain::ProviderSync>>,
+    mirror: Option<Arc<crate::mirror::MirrorGate>>,
     every: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(5).min(every)).await;
         loop {
-            match sync.reconcile().await {
-                Ok(report) if report.failed.is_empty() => tracing::debug!(
-                    copied = report.copied,
-                    removed = report.removed,
-                    "identity providers reconciled"
-                ),
-                Ok(report) => {
-                    for (alias, reason) in &report.failed {
-                        tracing::warn!(%alias, %reason, "identity provider not reconciled");
+            if let Some(sync) = &providers {
+                match sync.reconcile().await {
+                    Ok(report) => {
+                        for (alias, reason) in &report.failed {
+                            tracing::warn!(%alias, %reason, "identity provider not reconciled");
+                        }
+                        tracing::debug!(
+                            copied = report.copied,
+                            removed = report.removed,
+                            "identity providers reconciled"
+                        );
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "identity providers not reconciled; trying again later")
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "identity providers not reconciled; trying again later")
+            }
+            if let Some(mirror) = &mirror {
+                match mirror.reconcile(false).await {
+                    Ok(Some(report)) => {
+                        for (organization, reason) in &report.failed {
+                            tracing::warn!(%organization, %reason, "organization not mirrored");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "organization mirror not reconciled; trying again later")
+                    }
                 }
             }
             tokio::time::sleep(every).await;

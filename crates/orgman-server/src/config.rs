@@ -140,9 +140,29 @@ pub struct SsoSettings {
     /// with the configurations (`ORGMAN_SSO_BROKER_RECONCILE_SECONDS`,
     /// default 600; 0 turns it off).
     pub broker_reconcile_interval: Option<Duration>,
+    /// Mirror organizations and memberships in Keycloak's Organizations
+    /// (`ORGMAN_KEYCLOAK_ORGANIZATIONS`: `auto`, the default, mirrors when
+    /// the realm has Organizations and the service account may manage
+    /// them; `true`; `false`).
+    pub organization_mirror: MirrorMode,
+    /// Most calls per second the mirror makes to Keycloak
+    /// (`ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND`, default 50; 0: no limit).
+    pub mirror_calls_per_second: u32,
     /// Home-realm discovery requests per minute and client address
     /// (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`, default 60; 0: no limit).
     pub discovery_rate_per_minute: u32,
+}
+
+/// Whether organizations are mirrored in Keycloak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MirrorMode {
+    /// When the realm has Organizations and the service account may
+    /// manage them (asked at the first event, again every five minutes).
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
 }
 
 /// How bearer tokens are verified.
@@ -244,6 +264,12 @@ use orgman_settings::Env;
 pub use orgman_settings::SettingsError as ConfigError;
 
 impl Config {
+    /// Whether organizations may be mirrored in Keycloak: the service
+    /// account is configured and the mirror is not switched off.
+    pub fn mirror_configured(&self) -> bool {
+        self.keycloak.is_some() && self.sso.organization_mirror != MirrorMode::Off
+    }
+
     /// Whether SSO configurations are copied to Keycloak: the sync is on
     /// and both the service account and an encryption key are configured.
     pub fn broker_sync_active(&self) -> bool {
@@ -475,6 +501,22 @@ impl Config {
                     0 => None,
                     seconds => Some(Duration::from_secs(seconds)),
                 },
+                organization_mirror: match var("ORGMAN_KEYCLOAK_ORGANIZATIONS").as_deref() {
+                    None | Some("auto") => MirrorMode::Auto,
+                    Some("true") => MirrorMode::On,
+                    Some("false") => MirrorMode::Off,
+                    Some(_) => {
+                        return Err(ConfigError::new(
+                            "ORGMAN_KEYCLOAK_ORGANIZATIONS",
+                            "must be auto, true or false",
+                        ));
+                    }
+                },
+                mirror_calls_per_second: u32::try_from(number(
+                    "ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND",
+                    50,
+                )?)
+                .unwrap_or(u32::MAX),
                 discovery_rate_per_minute: u32::try_from(number(
                     "ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE",
                     60,

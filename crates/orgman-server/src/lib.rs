@@ -13,6 +13,7 @@ mod csv_stream;
 mod dto;
 pub mod extract;
 mod jwt_crypto;
+mod mirror;
 mod operability;
 pub mod problem;
 mod provisioning;

@@ -11,8 +11,8 @@ use orgman_domain::ports::{
     SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationService, OutboxRelay, ProviderSync,
-    Provisioner, ServicePorts, ServiceSettings, SsoService, UserService,
+    AuditService, DomainService, InvitationService, OrganizationMirror, OrganizationService,
+    OutboxRelay, ProviderSync, Provisioner, ServicePorts, ServiceSettings, SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -26,7 +26,8 @@ use crate::background::{
     Pacing, RelayWake, spawn_broker_reconciler, spawn_outbox_pruner, spawn_relay,
     spawn_spicedb_keeper,
 };
-use crate::config::Config;
+use crate::config::{Config, MirrorMode};
+use crate::mirror::MirrorGate;
 use crate::operability::health::Probe;
 use crate::operability::metered::MeteredAuthorizer;
 use crate::operability::metrics::Metrics;
@@ -85,8 +86,13 @@ impl Adapters {
         };
         // Only the SSO events are written pending for the login broker, and
         // only when something takes them.
-        let store = Arc::new(if config.broker_sync_active() && config.relay_enabled {
+        let store = if config.broker_sync_active() && config.relay_enabled {
             store.with_login_broker_sink(ProviderSync::EVENT_TYPES)
+        } else {
+            store
+        };
+        let store = Arc::new(if config.mirror_configured() && config.relay_enabled {
+            store.with_organization_mirror_sink(OrganizationMirror::EVENT_TYPES)
         } else {
             store
         });
@@ -127,7 +133,8 @@ impl Adapters {
                         .build()
                         .context("building the identity provider's HTTP client")?,
                 )
-                .with_private_issuers(config.sso.allow_private_issuers),
+                .with_private_issuers(config.sso.allow_private_issuers)
+                .with_mirror_pace(config.sso.mirror_calls_per_second),
             )),
             None => None,
         };
@@ -221,8 +228,10 @@ impl Sync {
                 "database",
             )),
         };
-        if let Some(sync) = provider_sync(config, adapters) {
-            if config.relay_enabled {
+        let providers = provider_sync(config, adapters);
+        let mirror = organization_mirror(config, adapters);
+        if config.relay_enabled {
+            if let Some(sync) = &providers {
                 relays.push(Arc::new(OutboxRelay::new(
                     store.clone(),
                     sync.clone(),
@@ -230,8 +239,18 @@ impl Sync {
                     config.outbox_batch,
                 )));
             }
-            if let Some(every) = config.sso.broker_reconcile_interval {
-                background.push(spawn_broker_reconciler(sync, every));
+            if let Some(mirror) = &mirror {
+                relays.push(Arc::new(OutboxRelay::new(
+                    store.clone(),
+                    mirror.clone(),
+                    OutboxSink::OrganizationMirror,
+                    config.outbox_batch,
+                )));
+            }
+        }
+        if let Some(every) = config.sso.broker_reconcile_interval {
+            if providers.is_some() || mirror.is_some() {
+                background.push(spawn_broker_reconciler(providers, mirror, every));
             }
         }
         let wake = Arc::new(RelayWake::default());
@@ -270,6 +289,28 @@ pub(crate) fn provider_sync(config: &Config, adapters: &Adapters) -> Option<Arc<
         adapters.store.clone(),
         cipher,
         keycloak,
+    )))
+}
+
+/// The mirror of organizations in Keycloak's Organizations, when it may
+/// run ([`Config::mirror_configured`]).
+pub(crate) fn organization_mirror(config: &Config, adapters: &Adapters) -> Option<Arc<MirrorGate>> {
+    if !config.mirror_configured() {
+        return None;
+    }
+    let keycloak = adapters.keycloak.clone()?;
+    let store = &adapters.store;
+    let mirror = OrganizationMirror::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        keycloak.clone(),
+    );
+    Some(Arc::new(MirrorGate::new(
+        mirror,
+        keycloak,
+        config.sso.organization_mirror == MirrorMode::On,
     )))
 }
 

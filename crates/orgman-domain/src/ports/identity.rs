@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 
 use crate::error::IdentityError;
+use crate::id::{OrganizationId, UserId};
 use crate::name::Email;
-use crate::sso_config::BrokeredProvider;
+use crate::sso_config::{BrokeredProvider, MirroredOrganization};
 use crate::user::{IdentityUser, NewIdentity};
 
 /// The identity provider (Keycloak or another OIDC provider with an admin
@@ -62,6 +63,66 @@ pub trait LoginBroker: Send + Sync {
     /// # Errors
     /// [`IdentityError::Unavailable`].
     async fn provider_aliases(&self) -> Result<Vec<String>, IdentityError>;
+}
+
+/// The login broker's own organizations (Keycloak's Organizations), kept
+/// as a mirror of orgman's so that its tokens can name the user's
+/// organizations. orgman's data wins; the broker's copy is derived.
+#[async_trait]
+pub trait BrokerOrganizations: Send + Sync {
+    /// Creates the organization, or makes the broker's copy equal to it:
+    /// name, state, domains, and which of orgman's identity providers are
+    /// linked to it. Idempotent.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`]; [`IdentityError::Rejected`] for a
+    /// copy the broker refuses (a domain another of its organizations has).
+    async fn put_organization(
+        &self,
+        organization: &MirroredOrganization,
+    ) -> Result<(), IdentityError>;
+
+    /// Removes the organization; an absent one is not an error.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn remove_organization(&self, organization: OrganizationId) -> Result<(), IdentityError>;
+
+    /// Makes the user a member; a member already, or a user the broker does
+    /// not know (one from another identity provider), is not an error.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`]; [`IdentityError::Rejected`] when the
+    /// organization is not at the broker.
+    async fn add_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError>;
+
+    /// Removes the user from the organization; not a member is not an
+    /// error.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn remove_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError>;
+
+    /// The organizations of orgman's the broker holds.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn organizations(&self) -> Result<Vec<OrganizationId>, IdentityError>;
+
+    /// The members the broker holds for an organization (empty when it
+    /// holds no such organization).
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn members(&self, organization: OrganizationId) -> Result<Vec<UserId>, IdentityError>;
 }
 
 /// What an issuer's OpenID Connect discovery said.

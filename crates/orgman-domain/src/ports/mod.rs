@@ -17,7 +17,9 @@ pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
 pub(crate) use cache::cached_role;
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
-pub use identity::{IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker};
+pub use identity::{
+    BrokerOrganizations, IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker,
+};
 pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,

@@ -15,6 +15,9 @@ pub enum OutboxSink {
     /// SSO configurations copied to the login broker (Keycloak's identity
     /// providers).
     LoginBroker,
+    /// Organizations and memberships mirrored at the login broker
+    /// (Keycloak's Organizations).
+    OrganizationMirror,
 }
 
 impl OutboxSink {
@@ -24,6 +27,7 @@ impl OutboxSink {
             OutboxSink::Broker => "broker",
             OutboxSink::Authorizer => "authorizer",
             OutboxSink::LoginBroker => "login-broker",
+            OutboxSink::OrganizationMirror => "organization-mirror",
         }
     }
 }

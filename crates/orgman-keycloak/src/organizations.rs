@@ -1,0 +1,444 @@
+//! Keycloak's Organizations as the mirror of orgman's
+//! ([`BrokerOrganizations`]): `/admin/realms/{realm}/organizations`.
+//!
+//! Each of orgman's organizations is a Keycloak organization whose alias
+//! is orgman's id (so the `organization` claim of Keycloak's tokens names
+//! orgman's ids), whose name is the slug (Keycloak wants unique names),
+//! and which carries the attribute `orgman-id`, by which it is found.
+//! Calls are paced (`mirror_pace`): Keycloak takes members one at a time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use orgman_domain::ports::BrokerOrganizations;
+use orgman_domain::{
+    BrokeredProvider, IdentityError, MirroredOrganization, OrganizationId, UserId,
+};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{KeycloakClient, unavailable};
+
+/// The attribute naming orgman's id on a Keycloak organization.
+const ID_ATTRIBUTE: &str = "orgman-id";
+
+/// A page of Keycloak's lists.
+const PAGE: usize = 100;
+
+/// Keycloak's organization ids, by orgman's, and the pace of calls.
+#[derive(Debug, Default)]
+pub(crate) struct MirrorState {
+    ids: Mutex<HashMap<OrganizationId, String>>,
+    next_call: tokio::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Deserialize)]
+struct KeycloakOrganization {
+    id: String,
+    #[serde(default)]
+    attributes: HashMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Linked {
+    alias: String,
+}
+
+#[derive(Deserialize)]
+struct Member {
+    id: String,
+}
+
+impl KeycloakClient {
+    fn organizations_url(&self) -> String {
+        format!(
+            "{}/admin/realms/{}/organizations",
+            self.settings.base_url, self.settings.realm
+        )
+    }
+
+    /// Waits for the next call the pace allows.
+    async fn pace(&self) {
+        let Some(interval) = self.mirror_pace else {
+            return;
+        };
+        let mut next = self.mirror.next_call.lock().await;
+        let now = Instant::now();
+        if let Some(at) = *next {
+            if at > now {
+                tokio::time::sleep(at - now).await;
+            }
+        }
+        *next = Some(Instant::now().max(next.unwrap_or(now)) + interval);
+    }
+
+    /// Whether the realm has Organizations and the service account may
+    /// manage them (`manage-realm`, `view-realm`).
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`] when Keycloak cannot be asked.
+    pub async fn organizations_available(&self) -> Result<bool, IdentityError> {
+        let url = self.organizations_url();
+        let response = self
+            .raw_admin(|token| {
+                self.http
+                    .get(&url)
+                    .bearer_auth(token)
+                    .query(&[("max", "1")])
+            })
+            .await?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(IdentityError::Unavailable(format!(
+                "organizations answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            tracing::info!(%status, "Keycloak organizations not available to the service account: not mirrored");
+        }
+        Ok(status.is_success())
+    }
+
+    /// Keycloak's id of orgman's organization, if Keycloak has it.
+    async fn keycloak_id(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Option<String>, IdentityError> {
+        if let Some(id) = self
+            .mirror
+            .ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&organization)
+        {
+            return Ok(Some(id.clone()));
+        }
+        let url = self.organizations_url();
+        let query = format!("{ID_ATTRIBUTE}:{organization}");
+        self.pace().await;
+        let found: Vec<KeycloakOrganization> = self
+            .admin(|token| {
+                self.http
+                    .get(&url)
+                    .bearer_auth(token)
+                    .query(&[("q", query.as_str()), ("briefRepresentation", "false")])
+            })
+            .await?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        let wanted = organization.to_string();
+        let id = found
+            .into_iter()
+            .find(|o| {
+                o.attributes
+                    .get(ID_ATTRIBUTE)
+                    .is_some_and(|v| v.contains(&wanted))
+            })
+            .map(|o| o.id);
+        if let Some(id) = &id {
+            self.remember(organization, Some(id.clone()));
+        }
+        Ok(id)
+    }
+
+    fn remember(&self, organization: OrganizationId, id: Option<String>) {
+        let mut ids = self.mirror.ids.lock().unwrap_or_else(|e| e.into_inner());
+        match id {
+            Some(id) => {
+                if ids.len() >= 100_000 {
+                    ids.clear();
+                }
+                ids.insert(organization, id);
+            }
+            None => {
+                ids.remove(&organization);
+            }
+        }
+    }
+
+    /// Links orgman's provider `alias` to the organization when both are
+    /// at Keycloak; a provider that is not there (yet) is left for its own
+    /// sync, which links it in turn.
+    pub(crate) async fn link_provider(
+        &self,
+        organization: OrganizationId,
+        alias: &str,
+    ) -> Result<(), IdentityError> {
+        let Some(id) = self.keycloak_id(organization).await? else {
+            return Ok(());
+        };
+        let url = format!("{}/{id}/identity-providers", self.organizations_url());
+        self.pace().await;
+        let response = self
+            .raw_admin(|token| self.http.post(&url).bearer_auth(token).json(&json!(alias)))
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            // Linked already, or the provider is not at Keycloak yet.
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => Ok(()),
+            s if s.is_server_error() => Err(IdentityError::Unavailable(format!(
+                "linking a provider answered {s}"
+            ))),
+            s => Err(IdentityError::Other(format!(
+                "linking a provider answered {s}"
+            ))),
+        }
+    }
+
+    fn organization_representation(
+        organization: &MirroredOrganization,
+        id: Option<&str>,
+    ) -> serde_json::Value {
+        let mut representation = json!({
+            "name": organization.slug,
+            "alias": organization.id.to_string(),
+            "description": organization.name,
+            "enabled": organization.enabled,
+            "attributes": { ID_ATTRIBUTE: [organization.id.to_string()] },
+            "domains": organization
+                .domains
+                .iter()
+                .map(|d| json!({"name": d, "verified": true}))
+                .collect::<Vec<_>>(),
+        });
+        if let Some(id) = id {
+            representation["id"] = json!(id);
+        }
+        representation
+    }
+
+    async fn create_organization(
+        &self,
+        organization: &MirroredOrganization,
+    ) -> Result<String, IdentityError> {
+        let url = self.organizations_url();
+        let representation = Self::organization_representation(organization, None);
+        self.pace().await;
+        let created = self
+            .admin(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .json(&representation)
+            })
+            .await?;
+        let id = created
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| IdentityError::Other("organization created without Location".into()))?;
+        self.remember(organization.id, Some(id.clone()));
+        Ok(id)
+    }
+
+    async fn sync_links(
+        &self,
+        organization: &MirroredOrganization,
+        id: &str,
+    ) -> Result<(), IdentityError> {
+        let url = format!("{}/{id}/identity-providers", self.organizations_url());
+        self.pace().await;
+        let linked: Vec<Linked> = self
+            .admin(|token| self.http.get(&url).bearer_auth(token))
+            .await?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        let linked: HashSet<String> = linked.into_iter().map(|l| l.alias).collect();
+        for alias in &organization.identity_providers {
+            if !linked.contains(alias) {
+                self.link_provider(organization.id, alias).await?;
+            }
+        }
+        let wanted: HashSet<&String> = organization.identity_providers.iter().collect();
+        for alias in linked
+            .iter()
+            .filter(|a| a.starts_with(BrokeredProvider::ALIAS_PREFIX) && !wanted.contains(a))
+        {
+            let unlink = format!("{url}/{alias}");
+            self.pace().await;
+            self.admin_tolerating(
+                |token| self.http.delete(&unlink).bearer_auth(token),
+                Some(StatusCode::NOT_FOUND),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BrokerOrganizations for KeycloakClient {
+    async fn put_organization(
+        &self,
+        organization: &MirroredOrganization,
+    ) -> Result<(), IdentityError> {
+        let id = match self.keycloak_id(organization.id).await? {
+            Some(id) => {
+                let url = format!("{}/{id}", self.organizations_url());
+                let representation = Self::organization_representation(organization, Some(&id));
+                self.pace().await;
+                let updated = self
+                    .admin_tolerating(
+                        |token| self.http.put(&url).bearer_auth(token).json(&representation),
+                        Some(StatusCode::NOT_FOUND),
+                    )
+                    .await?;
+                if updated.status() == StatusCode::NOT_FOUND {
+                    // Removed at Keycloak by hand: created again.
+                    self.remember(organization.id, None);
+                    self.create_organization(organization).await?
+                } else {
+                    id
+                }
+            }
+            None => self.create_organization(organization).await?,
+        };
+        self.sync_links(organization, &id).await
+    }
+
+    async fn remove_organization(&self, organization: OrganizationId) -> Result<(), IdentityError> {
+        let Some(id) = self.keycloak_id(organization).await? else {
+            return Ok(());
+        };
+        let url = format!("{}/{id}", self.organizations_url());
+        self.pace().await;
+        self.admin_tolerating(
+            |token| self.http.delete(&url).bearer_auth(token),
+            Some(StatusCode::NOT_FOUND),
+        )
+        .await?;
+        self.remember(organization, None);
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        let Some(id) = self.keycloak_id(organization).await? else {
+            return Err(IdentityError::Rejected(format!(
+                "organization {organization} is not at Keycloak"
+            )));
+        };
+        let url = format!("{}/{id}/members", self.organizations_url());
+        self.pace().await;
+        let response = self
+            .raw_admin(|token| {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .json(&json!(user.to_string()))
+            })
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            // A member already; or a user Keycloak does not have (one from
+            // another identity provider): nothing to mirror.
+            StatusCode::CONFLICT | StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => Ok(()),
+            s if s.is_server_error() => Err(IdentityError::Unavailable(format!(
+                "adding a member answered {s}"
+            ))),
+            s => Err(IdentityError::Other(format!(
+                "adding a member answered {s}"
+            ))),
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        let Some(id) = self.keycloak_id(organization).await? else {
+            return Ok(());
+        };
+        let url = format!("{}/{id}/members/{user}", self.organizations_url());
+        self.pace().await;
+        self.admin_tolerating(
+            |token| self.http.delete(&url).bearer_auth(token),
+            Some(StatusCode::NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn organizations(&self) -> Result<Vec<OrganizationId>, IdentityError> {
+        let url = self.organizations_url();
+        let mut found = Vec::new();
+        let mut first = 0;
+        loop {
+            let offset = first.to_string();
+            let max = PAGE.to_string();
+            self.pace().await;
+            let page: Vec<KeycloakOrganization> = self
+                .admin(|token| {
+                    self.http.get(&url).bearer_auth(token).query(&[
+                        ("first", offset.as_str()),
+                        ("max", max.as_str()),
+                        ("briefRepresentation", "false"),
+                    ])
+                })
+                .await?
+                .json()
+                .await
+                .map_err(unavailable)?;
+            let full = page.len() == PAGE;
+            first += page.len();
+            for organization in page {
+                let ours = organization
+                    .attributes
+                    .get(ID_ATTRIBUTE)
+                    .and_then(|v| v.first())
+                    .and_then(|id| id.parse::<OrganizationId>().ok());
+                if let Some(ours) = ours {
+                    self.remember(ours, Some(organization.id));
+                    found.push(ours);
+                }
+            }
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn members(&self, organization: OrganizationId) -> Result<Vec<UserId>, IdentityError> {
+        let Some(id) = self.keycloak_id(organization).await? else {
+            return Ok(Vec::new());
+        };
+        let url = format!("{}/{id}/members", self.organizations_url());
+        let mut found = Vec::new();
+        let mut first = 0;
+        loop {
+            let offset = first.to_string();
+            let max = PAGE.to_string();
+            self.pace().await;
+            let page: Vec<Member> = self
+                .admin(|token| {
+                    self.http.get(&url).bearer_auth(token).query(&[
+                        ("first", offset.as_str()),
+                        ("max", max.as_str()),
+                        ("briefRepresentation", "true"),
+                    ])
+                })
+                .await?
+                .json()
+                .await
+                .map_err(unavailable)?;
+            let full = page.len() == PAGE;
+            first += page.len();
+            found.extend(page.iter().filter_map(|m| m.id.parse::<UserId>().ok()));
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+}
