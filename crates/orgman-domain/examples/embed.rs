@@ -12,12 +12,13 @@ use orgman_domain::ports::{
 };
 use orgman_domain::{
     Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
-    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationPatch,
-    OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner, ServicePorts,
-    ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
+    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationMirror,
+    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner,
+    ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
 };
 use orgman_memory::{
-    FakeCipher, MemoryLoginBroker, MemoryStore, MemoryTxt, PredictableTokens, block_on,
+    FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
+    PredictableTokens, block_on,
 };
 
 /// Told after every commit that wrote events: where a service wakes the
@@ -287,5 +288,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first_login =
         block_on(provisioner.provision_via(&erin, profile, false, Some(&config.broker_alias())))?;
     println!("erin's first login: {:?}", first_login.auto_join);
+
+    // The broker's own organizations (Keycloak's Organizations) mirror
+    // orgman's: another outbox sink, one call per membership change.
+    let organizations = Arc::new(MemoryBrokerOrganizations::new());
+    let mirror = Arc::new(OrganizationMirror::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        organizations.clone(),
+    ));
+    let relay = OutboxRelay::new(store.clone(), mirror, OutboxSink::OrganizationMirror, 500);
+    while block_on(relay.run_once())?.claimed > 0 {}
+    let (held, members) = &organizations.held()[&org.id()];
+    println!(
+        "the broker mirrors {} with {} members and providers {:?}",
+        held.slug,
+        members.len(),
+        held.identity_providers
+    );
     Ok(())
 }

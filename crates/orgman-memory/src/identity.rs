@@ -1,11 +1,14 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use orgman_domain::ports::{IdentityProvider, LoginBroker};
+use orgman_domain::ports::{BrokerOrganizations, IdentityProvider, LoginBroker};
 use orgman_domain::uuid::Uuid;
-use orgman_domain::{BrokeredProvider, Email, IdentityError, IdentityUser, NewIdentity};
+use orgman_domain::{
+    BrokeredProvider, Email, IdentityError, IdentityUser, MirroredOrganization, NewIdentity,
+    OrganizationId, UserId,
+};
 
 /// An identity provider keeping its users in a map, keyed by e-mail.
 #[derive(Debug, Default)]
@@ -138,5 +141,113 @@ impl LoginBroker for MemoryLoginBroker {
             .filter(|alias| alias.starts_with(BrokeredProvider::ALIAS_PREFIX))
             .cloned()
             .collect())
+    }
+}
+
+/// A login broker's organizations, in memory: what [`BrokerOrganizations`]
+/// writes, by orgman's id, with their members.
+#[derive(Debug, Default)]
+pub struct MemoryBrokerOrganizations {
+    held: Mutex<BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)>>,
+    unavailable: AtomicBool,
+    calls: AtomicU64,
+}
+
+impl MemoryBrokerOrganizations {
+    /// No organizations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail with [`IdentityError::Unavailable`] (or succeed
+    /// again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// The organizations held, with their members.
+    pub fn held(&self) -> BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Calls made so far (failed ones included).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn state(
+        &self,
+    ) -> Result<
+        std::sync::MutexGuard<
+            '_,
+            BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)>,
+        >,
+        IdentityError,
+    > {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(IdentityError::Unavailable(
+                "memory broker switched off".into(),
+            ));
+        }
+        Ok(self.held.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[async_trait]
+impl BrokerOrganizations for MemoryBrokerOrganizations {
+    async fn put_organization(
+        &self,
+        organization: &MirroredOrganization,
+    ) -> Result<(), IdentityError> {
+        self.state()?
+            .entry(organization.id)
+            .and_modify(|(held, _)| *held = organization.clone())
+            .or_insert_with(|| (organization.clone(), BTreeSet::new()));
+        Ok(())
+    }
+
+    async fn remove_organization(&self, organization: OrganizationId) -> Result<(), IdentityError> {
+        self.state()?.remove(&organization);
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        match self.state()?.get_mut(&organization) {
+            Some((_, members)) => {
+                members.insert(user);
+                Ok(())
+            }
+            None => Err(IdentityError::Rejected(format!(
+                "organization {organization} is not held"
+            ))),
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        if let Some((_, members)) = self.state()?.get_mut(&organization) {
+            members.remove(&user);
+        }
+        Ok(())
+    }
+
+    async fn organizations(&self) -> Result<Vec<OrganizationId>, IdentityError> {
+        Ok(self.state()?.keys().copied().collect())
+    }
+
+    async fn members(&self, organization: OrganizationId) -> Result<Vec<UserId>, IdentityError> {
+        Ok(self
+            .state()?
+            .get(&organization)
+            .map(|(_, members)| members.iter().copied().collect())
+            .unwrap_or_default())
     }
 }

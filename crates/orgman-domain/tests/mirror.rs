@@ -1,0 +1,231 @@
+//! The organization mirror at the login broker, through the use cases and
+//! the outbox relay with in-memory ports.
+
+mod support;
+
+use std::sync::Arc;
+
+use orgman_domain::ports::{BrokerOrganizations, OutboxSink};
+use orgman_domain::time::Duration;
+use orgman_domain::{
+    ClientSecret, DomainName, DomainService, IssuerUrl, LifecycleAction, MirroredOrganization,
+    OrgRole, OrganizationMirror, OutboxRelay, SsoDraft, SsoService, UserId,
+};
+use orgman_memory::{FakeCipher, MemoryBrokerOrganizations, MemoryTxt, block_on};
+use support::World;
+
+struct Setup {
+    w: World,
+    broker: Arc<MemoryBrokerOrganizations>,
+    mirror: Arc<OrganizationMirror>,
+    relay: OutboxRelay,
+}
+
+fn setup() -> Setup {
+    let w = World::new();
+    let store = w.memory.store.clone();
+    let broker = Arc::new(MemoryBrokerOrganizations::new());
+    let mirror = Arc::new(OrganizationMirror::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        broker.clone(),
+    ));
+    let relay = OutboxRelay::new(store, mirror.clone(), OutboxSink::OrganizationMirror, 100);
+    Setup {
+        w,
+        broker,
+        mirror,
+        relay,
+    }
+}
+
+fn drain(s: &Setup) {
+    while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
+}
+
+fn members(s: &Setup, org: orgman_domain::OrganizationId) -> Vec<UserId> {
+    s.broker.held()[&org].1.iter().copied().collect()
+}
+
+#[test]
+fn an_organization_its_members_domains_providers_and_state_are_mirrored() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let bob = s.w.user("bob");
+    let org = s.w.org_owned_by("acme", &ann);
+    drain(&s);
+    let (held, _) = &s.broker.held()[&org.id()];
+    assert_eq!(
+        *held,
+        MirroredOrganization {
+            id: org.id(),
+            slug: "acme".into(),
+            name: org.name().as_str().to_owned(),
+            enabled: true,
+            domains: vec![],
+            identity_providers: vec![],
+        }
+    );
+    // The admin who created it was removed again: only Ann is a member.
+    assert_eq!(members(&s, org.id()), vec![ann.user_id()]);
+
+    block_on(
+        s.w.service
+            .add_member(&ann, org.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    drain(&s);
+    let mut both = vec![ann.user_id(), bob.user_id()];
+    both.sort();
+    assert_eq!(members(&s, org.id()), both);
+    block_on(s.w.service.remove_member(&ann, org.id(), bob.user_id())).unwrap();
+    drain(&s);
+    assert_eq!(members(&s, org.id()), vec![ann.user_id()]);
+
+    // Verified domains only.
+    let dns = Arc::new(MemoryTxt::default());
+    let domains = DomainService::new(
+        Arc::new(s.w.memory.service()),
+        s.w.memory.store.clone(),
+        dns.clone(),
+    );
+    let claimed =
+        block_on(domains.claim(&ann, org.id(), DomainName::parse("acme.example").unwrap()))
+            .unwrap();
+    block_on(domains.claim(
+        &ann,
+        org.id(),
+        DomainName::parse("pending.example").unwrap(),
+    ))
+    .unwrap();
+    dns.publish(&claimed.record_name(), &claimed.challenge);
+    block_on(domains.verify(&ann, org.id(), &claimed.name)).unwrap();
+    drain(&s);
+    assert_eq!(
+        s.broker.held()[&org.id()].0.domains,
+        vec!["acme.example".to_owned()]
+    );
+
+    // Its SSO configurations' providers are linked.
+    let sso = SsoService::new(
+        Arc::new(s.w.memory.service()),
+        s.w.memory.store.clone(),
+        Some(Arc::new(FakeCipher::new("k1"))),
+        s.w.memory.clock.clone(),
+        s.w.memory.ids.clone(),
+    );
+    let draft = SsoDraft {
+        name: Some("Acme login".into()),
+        issuer_url: Some(IssuerUrl::parse("https://login.acme.example", false).unwrap()),
+        client_id: Some("orgman".into()),
+        client_secret: Some(ClientSecret::new("s".into())),
+        enabled: None,
+        auto_provision: None,
+    };
+    let config = block_on(sso.create(&ann, Some(org.id()), draft)).unwrap();
+    drain(&s);
+    assert_eq!(
+        s.broker.held()[&org.id()].0.identity_providers,
+        vec![config.broker_alias()]
+    );
+    block_on(sso.delete(&ann, Some(org.id()), config.id)).unwrap();
+    drain(&s);
+    assert!(s.broker.held()[&org.id()].0.identity_providers.is_empty());
+
+    // Suspended and pending deletion: disabled; purged: gone.
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    drain(&s);
+    assert!(!s.broker.held()[&org.id()].0.enabled);
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Reactivate),
+    )
+    .unwrap();
+    drain(&s);
+    assert!(s.broker.held()[&org.id()].0.enabled);
+    block_on(
+        s.w.service
+            .transition(&ann, org.id(), LifecycleAction::RequestDeletion),
+    )
+    .unwrap();
+    drain(&s);
+    assert!(!s.broker.held()[&org.id()].0.enabled);
+    s.w.memory.clock.advance(Duration::days(31));
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Purge),
+    )
+    .unwrap();
+    drain(&s);
+    assert!(!s.broker.held().contains_key(&org.id()));
+}
+
+#[test]
+fn an_unavailable_broker_delays_the_mirror_and_loses_nothing() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let bob = s.w.user("bob");
+    s.broker.set_unavailable(true);
+    let org = s.w.org_owned_by("acme", &ann);
+    block_on(
+        s.w.service
+            .add_member(&ann, org.id(), bob.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    let round = block_on(s.relay.run_once()).unwrap();
+    assert_eq!(round.delivered, 0);
+    assert!(round.retried > 0);
+    // The organization's later events are held back behind the first
+    // failure: one call was tried, not one per event.
+    assert_eq!(s.broker.calls(), 1);
+
+    s.broker.set_unavailable(false);
+    drain(&s);
+    let mut both = vec![ann.user_id(), bob.user_id()];
+    both.sort();
+    assert_eq!(members(&s, org.id()), both);
+}
+
+#[test]
+fn reconciliation_repairs_organizations_and_members() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let bob = s.w.user("bob");
+    let org = s.w.org_owned_by("acme", &ann);
+    block_on(
+        s.w.service
+            .add_member(&ann, org.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    // Nothing mirrored yet (the events were never relayed), plus drift: an
+    // organization orgman does not have.
+    let stray = MirroredOrganization {
+        id: orgman_domain::OrganizationId::from_uuid(orgman_domain::uuid::Uuid::from_u128(9)),
+        slug: "stray".into(),
+        name: "Stray".into(),
+        enabled: true,
+        domains: vec![],
+        identity_providers: vec![],
+    };
+    block_on(s.broker.put_organization(&stray)).unwrap();
+
+    let report = block_on(s.mirror.reconcile(false)).unwrap();
+    assert_eq!((report.organizations, report.removed), (1, 1));
+    assert!(members(&s, org.id()).is_empty(), "members only when asked");
+
+    // A stranger at the broker, Bob missing.
+    let stranger = s.w.user("stranger");
+    block_on(s.broker.add_member(org.id(), stranger.user_id())).unwrap();
+    let report = block_on(s.mirror.reconcile(true)).unwrap();
+    assert_eq!((report.members_added, report.members_removed), (2, 1));
+    let mut both = vec![ann.user_id(), bob.user_id()];
+    both.sort();
+    assert_eq!(members(&s, org.id()), both);
+    assert_eq!(s.broker.held().len(), 1);
+}
