@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use orgman_testkit::{ALICE, DORA, RealmUser, Stack, customer_issuer, eventually, http};
+use orgman_testkit::{ALICE, DAN, DORA, RealmUser, Stack, customer_issuer, eventually, http};
 use serde_json::{Value, json};
 
 use crate::helpers::{Overrides, TestApp, body};
@@ -537,4 +537,119 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
         || async { keycloak_provider(&alias).await.is_none() },
     )
     .await;
+}
+
+/// Removes the `dev` realm's organizations that hold `domain` (left by an
+/// earlier run: Keycloak allows a domain in one organization only).
+async fn forget_keycloak_domain(domain: &str) {
+    let token = Stack::get().service_account_token().await;
+    let found: Vec<Value> = http()
+        .get(format!(
+            "{}/admin/realms/dev/organizations",
+            keycloak_base()
+        ))
+        .query(&[("search", domain), ("exact", "true")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for organization in found {
+        let id = organization["id"].as_str().unwrap();
+        http()
+            .delete(format!(
+                "{}/admin/realms/dev/organizations/{id}",
+                keycloak_base()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_without_a_password() {
+    forget_keycloak_domain("customer.example").await;
+    forget_brokered_user(DAN).await;
+    let mut overrides = brokering();
+    overrides
+        .0
+        .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("sso-required"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    // The domain, verified and `ssoRequired` (verification through DNS is
+    // tests/api/domains.rs' business); the configuration's events bring
+    // both to Keycloak.
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
+    ))
+    .await;
+    let (config, alias) = create_config(&app, &org, &alice, "Customer login").await;
+    eventually(
+        "Keycloak sends customer.example to the provider",
+        Duration::from_secs(30),
+        || async {
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["config"]["kc.org.domain"] == "customer.example")
+        },
+    )
+    .await;
+
+    // Dan types his address; Keycloak sends him to his organization's
+    // provider and never asks for a password itself.
+    let token = orgman_testkit::login_by_address(DAN)
+        .await
+        .expect("the login completes at the organization's provider");
+    assert_eq!(claims(&token)["identity_provider"], alias.as_str());
+    let mine = body(app.get("/api/v1/organizations/mine", &token).await).await;
+    assert_eq!(mine["items"][0]["id"], org.as_str(), "{mine}");
+
+    // Someone of another domain still logs in at the realm itself.
+    let elsewhere = orgman_testkit::login_by_address(orgman_testkit::BOB).await;
+    assert!(
+        elsewhere
+            .as_ref()
+            .is_err_and(|e| e.contains("the realm itself asked for a password")),
+        "{elsewhere:?}"
+    );
+
+    // Disabled: no redirect any more.
+    let disabled = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(disabled.status(), 200);
+    eventually("the redirect is gone", Duration::from_secs(30), || async {
+        keycloak_provider(&alias)
+            .await
+            .is_some_and(|p| p["config"].get("kc.org.domain").is_none())
+    })
+    .await;
+
+    // Tidy up the shared realm.
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    eventually(
+        "the provider is removed",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.is_none() },
+    )
+    .await;
+    forget_keycloak_domain("customer.example").await;
 }

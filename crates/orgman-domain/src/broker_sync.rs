@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain_claim::OrgDomain;
 use crate::error::{IdentityError, StoreError};
 use crate::event::{DomainEvent, EventKind};
 use crate::id::{OrganizationId, SsoConfigId, UserId};
@@ -19,7 +20,7 @@ use crate::ports::{
     BrokerOrganizations, DeliveryError, DomainQueries, EventSink, LoginBroker, MembershipQueries,
     OrganizationRepository, SecretCipher, SsoConfigRepository,
 };
-use crate::sso_config::{BrokeredProvider, MirroredOrganization, SsoConfig};
+use crate::sso_config::{BrokeredProvider, LoginRedirect, MirroredOrganization, SsoConfig};
 
 /// Keeps the login broker's identity providers equal to orgman's SSO
 /// configurations: one provider per configuration, under
@@ -38,6 +39,7 @@ pub struct ProviderSync {
     repository: Arc<dyn SsoConfigRepository>,
     cipher: Arc<dyn SecretCipher>,
     broker: Arc<dyn LoginBroker>,
+    domains: Option<Arc<dyn DomainQueries>>,
 }
 
 impl fmt::Debug for ProviderSync {
@@ -78,14 +80,44 @@ impl ProviderSync {
             repository,
             cipher,
             broker,
+            domains: None,
         }
     }
 
-    fn brokered(&self, config: &SsoConfig) -> Result<BrokeredProvider, String> {
+    /// The same sync, telling the broker which `ssoRequired` domain's users
+    /// to send straight to a provider
+    /// ([`BrokeredProvider::login_domain`]), from `domains`.
+    #[must_use]
+    pub fn with_login_domains(mut self, domains: Arc<dyn DomainQueries>) -> Self {
+        self.domains = Some(domains);
+        self
+    }
+
+    async fn login_domain(&self, config: &SsoConfig) -> Result<Option<String>, StoreError> {
+        let (Some(domains), Some(organization)) = (&self.domains, config.organization) else {
+            return Ok(None);
+        };
+        if !config.enabled {
+            return Ok(None);
+        }
+        let configs = self.repository.list(Some(organization)).await?;
+        let verified = domains.domains(organization).await?;
+        Ok(login_redirect(&configs, &verified)
+            .filter(|r| r.identity_provider == config.broker_alias())
+            .map(|r| r.domain))
+    }
+
+    async fn brokered(&self, config: &SsoConfig) -> Result<BrokeredProvider, DeliveryError> {
         let client_secret = self
             .cipher
             .decrypt(&config.client_secret_enc, &config.cipher_context())
-            .map_err(|e| format!("the client secret cannot be decrypted: {e}"))?;
+            .map_err(|e| {
+                DeliveryError::Permanent(format!("the client secret cannot be decrypted: {e}"))
+            })?;
+        let login_domain = self
+            .login_domain(config)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
         Ok(BrokeredProvider {
             alias: config.broker_alias(),
             display_name: config.name.clone(),
@@ -94,6 +126,7 @@ impl ProviderSync {
             client_secret,
             enabled: config.enabled,
             organization: config.organization,
+            login_domain,
         })
     }
 
@@ -115,7 +148,7 @@ impl ProviderSync {
         match config {
             None => self.broker.remove_provider(&alias).await,
             Some(config) => {
-                let provider = self.brokered(&config).map_err(DeliveryError::Permanent)?;
+                let provider = self.brokered(&config).await?;
                 self.broker.put_provider(&provider).await
             }
         }
@@ -151,13 +184,13 @@ impl ProviderSync {
     pub async fn reconcile(&self) -> Result<BrokerReconcileReport, OrgError> {
         let mut report = BrokerReconcileReport::default();
         for config in self.repository.all().await? {
-            let outcome = match self.brokered(&config) {
+            let outcome = match self.brokered(&config).await {
                 Ok(provider) => self
                     .broker
                     .put_provider(&provider)
                     .await
                     .map_err(|e| e.to_string()),
-                Err(reason) => Err(reason),
+                Err(reason) => Err(reason.to_string()),
             };
             match outcome {
                 Ok(()) => report.copied += 1,
@@ -188,6 +221,24 @@ impl ProviderSync {
             _ => Ok(()),
         }
     }
+}
+
+/// Where the broker sends users of an `ssoRequired` domain: the first such
+/// verified domain (by name), to the first enabled configuration (oldest
+/// first, as home-realm discovery answers).
+fn login_redirect(configs: &[SsoConfig], domains: &[OrgDomain]) -> Option<LoginRedirect> {
+    let config = configs
+        .iter()
+        .filter(|c| c.enabled)
+        .min_by_key(|c| (c.created_at, c.id.as_uuid()))?;
+    let domain = domains
+        .iter()
+        .filter(|d| d.verified_at.is_some() && d.policy.sso_required)
+        .min_by(|a, b| a.name.as_str().cmp(b.name.as_str()))?;
+    Some(LoginRedirect {
+        domain: domain.name.as_str().to_owned(),
+        identity_provider: config.broker_alias(),
+    })
 }
 
 fn delivery_error(error: IdentityError) -> DeliveryError {
@@ -271,8 +322,10 @@ impl OrganizationMirror {
         "organization.restored",
         "organization.deleted",
         "organization.domain.verified",
+        "organization.domain.policy-changed",
         "organization.domain.deleted",
         "organization.sso-config.created",
+        "organization.sso-config.updated",
         "organization.sso-config.deleted",
         "organization.member.added",
         "organization.member.removed",
@@ -309,28 +362,28 @@ impl OrganizationMirror {
         else {
             return Ok(None);
         };
-        let domains = self
+        let mut verified: Vec<_> = self
             .domains
             .domains(id)
             .await?
             .into_iter()
             .filter(|d| d.verified_at.is_some())
-            .map(|d| d.name.as_str().to_owned())
             .collect();
-        let identity_providers = self
-            .sso
-            .list(Some(id))
-            .await?
-            .iter()
-            .map(SsoConfig::broker_alias)
-            .collect();
+        verified.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        let mut configs = self.sso.list(Some(id)).await?;
+        configs.sort_by_key(|c| (c.created_at, c.id.as_uuid()));
+        let login_redirect = login_redirect(&configs, &verified);
         Ok(Some(MirroredOrganization {
             id,
             slug: organization.slug().as_str().to_owned(),
             name: organization.name().as_str().to_owned(),
             enabled: organization.status() == OrgStatus::Active,
-            domains,
-            identity_providers,
+            domains: verified
+                .iter()
+                .map(|d| d.name.as_str().to_owned())
+                .collect(),
+            identity_providers: configs.iter().map(SsoConfig::broker_alias).collect(),
+            login_redirect,
         }))
     }
 
@@ -374,8 +427,10 @@ impl OrganizationMirror {
             | EventKind::OrganizationRestored
             | EventKind::OrganizationDeleted { .. }
             | EventKind::DomainVerified { .. }
+            | EventKind::DomainPolicyChanged { .. }
             | EventKind::DomainDeleted { .. }
             | EventKind::SsoConfigCreated { .. }
+            | EventKind::SsoConfigUpdated { .. }
             | EventKind::SsoConfigDeleted { .. } => self.sync_organization(org).await,
             _ => Ok(()),
         }

@@ -123,7 +123,8 @@ pub use service::{
 };
 pub use sso::{RotationReport, SsoService};
 pub use sso_config::{
-    BrokeredProvider, HomeRealm, IssuerUrl, MirroredOrganization, SsoConfig, SsoDraft, SsoScope,
+    BrokeredProvider, HomeRealm, IssuerUrl, LoginRedirect, MirroredOrganization, SsoConfig,
+    SsoDraft, SsoScope,
 };
 pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 

@@ -170,6 +170,10 @@ pub struct BrokeredProvider {
     pub enabled: bool,
     /// The organization it belongs to; `None` for an installation-wide one.
     pub organization: Option<OrganizationId>,
+    /// The `ssoRequired` domain whose users the broker sends straight to
+    /// this provider (see [`MirroredOrganization::login_redirect`]); only
+    /// where the organization is mirrored.
+    pub login_domain: Option<String>,
 }
 
 impl BrokeredProvider {
@@ -211,6 +215,21 @@ pub struct MirroredOrganization {
     /// The aliases of its identity providers
     /// ([`BrokeredProvider::alias_of`] its SSO configurations).
     pub identity_providers: Vec<String>,
+    /// Where the broker sends users of an `ssoRequired` domain straight
+    /// away, without asking for a password: the first such verified domain
+    /// and the first enabled identity provider (oldest first, the one
+    /// home-realm discovery names). `None` without either.
+    pub login_redirect: Option<LoginRedirect>,
+}
+
+/// An `ssoRequired` domain whose users the login broker sends to an
+/// identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRedirect {
+    /// The verified domain.
+    pub domain: String,
+    /// The provider's alias.
+    pub identity_provider: String,
 }
 
 /// Where a login page sends an address ([`SsoService::discover_home_realm`](crate::SsoService::discover_home_realm)).

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use orgman_domain::ports::{BrokerOrganizations, OutboxSink};
 use orgman_domain::time::Duration;
 use orgman_domain::{
-    ClientSecret, DomainName, DomainService, IssuerUrl, LifecycleAction, MirroredOrganization,
-    OrgRole, OrganizationMirror, OutboxRelay, SsoDraft, SsoService, UserId,
+    ClientSecret, DomainName, DomainPolicyChange, DomainService, IssuerUrl, LifecycleAction,
+    LoginRedirect, MirroredOrganization, OrgRole, OrganizationMirror, OutboxRelay, SsoDraft,
+    SsoService, UserId,
 };
 use orgman_memory::{FakeCipher, MemoryBrokerOrganizations, MemoryTxt, block_on};
 use support::World;
@@ -66,6 +67,7 @@ fn an_organization_its_members_domains_providers_and_state_are_mirrored() {
             enabled: true,
             domains: vec![],
             identity_providers: vec![],
+            login_redirect: None,
         }
     );
     // The admin who created it was removed again: only Ann is a member.
@@ -130,6 +132,29 @@ fn an_organization_its_members_domains_providers_and_state_are_mirrored() {
         s.broker.held()[&org.id()].0.identity_providers,
         vec![config.broker_alias()]
     );
+    assert_eq!(s.broker.held()[&org.id()].0.login_redirect, None);
+    // An `ssoRequired` domain sends its users to the provider.
+    let required = DomainPolicyChange {
+        auto_join: None,
+        sso_required: Some(true),
+    };
+    block_on(domains.set_policy(&ann, org.id(), &claimed.name, required)).unwrap();
+    drain(&s);
+    assert_eq!(
+        s.broker.held()[&org.id()].0.login_redirect,
+        Some(LoginRedirect {
+            domain: "acme.example".into(),
+            identity_provider: config.broker_alias(),
+        })
+    );
+    // Not through a disabled provider.
+    let off = SsoDraft {
+        enabled: Some(false),
+        ..SsoDraft::default()
+    };
+    block_on(sso.update(&ann, Some(org.id()), config.id, off)).unwrap();
+    drain(&s);
+    assert_eq!(s.broker.held()[&org.id()].0.login_redirect, None);
     block_on(sso.delete(&ann, Some(org.id()), config.id)).unwrap();
     drain(&s);
     assert!(s.broker.held()[&org.id()].0.identity_providers.is_empty());
@@ -212,6 +237,7 @@ fn reconciliation_repairs_organizations_and_members() {
         enabled: true,
         domains: vec![],
         identity_providers: vec![],
+        login_redirect: None,
     };
     block_on(s.broker.put_organization(&stray)).unwrap();
 

@@ -177,6 +177,7 @@ fn brokered(config: &SsoConfig) -> BrokeredProvider {
         client_secret: ClientSecret::new("x".into()),
         enabled: true,
         organization: config.organization,
+        login_domain: None,
     }
 }
 

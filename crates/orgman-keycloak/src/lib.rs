@@ -528,14 +528,21 @@ impl KeycloakClient {
     /// With the organization mirror on, links an organization's provider
     /// to the organization's mirror (when that is at Keycloak already; the
     /// mirror links it otherwise).
-    /// A link that fails is logged, not reported: the provider itself was
-    /// written, and the mirror links it when it next writes the
-    /// organization.
+    /// Links the provider and sets its redirect domain. What fails is
+    /// logged, not reported: the provider itself was written, and the
+    /// mirror links it and sets the redirect when it next writes the
+    /// organization (Keycloak refuses a redirect domain its organization
+    /// does not have yet).
     async fn link_to_organization(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
         if let Some(organization) = provider.organization {
             if self.mirror_links.load(Ordering::Relaxed) {
                 if let Err(error) = self.link_provider(organization, &provider.alias).await {
                     tracing::warn!(alias = %provider.alias, %error, "provider not linked to its organization yet");
+                } else if let Err(error) = self
+                    .set_redirect(&provider.alias, provider.login_domain.as_deref())
+                    .await
+                {
+                    tracing::info!(alias = %provider.alias, %error, "provider's redirect domain left to the organization mirror");
                 }
             }
         }
@@ -559,15 +566,47 @@ impl LoginBroker for KeycloakClient {
         }
         let endpoints =
             provider_endpoints(&provider.issuer_url, self.allow_private_issuers).await?;
-        let representation = provider_representation(provider, &endpoints);
+        let mut representation = provider_representation(provider, &endpoints);
         let url = format!("{}/{}", self.providers_url(), provider.alias);
-        let updated = self
+        let existing = self
             .admin_tolerating(
-                |token| self.http.put(&url).bearer_auth(token).json(&representation),
+                |token| self.http.get(&url).bearer_auth(token),
                 Some(StatusCode::NOT_FOUND),
             )
             .await?;
-        if updated.status() != StatusCode::NOT_FOUND {
+        if existing.status() != StatusCode::NOT_FOUND {
+            // The redirect settings stay as they are; they are set below,
+            // once the provider is linked.
+            let existing: serde_json::Value = existing.json().await.map_err(unavailable)?;
+            let mut kept = false;
+            for key in organizations::REDIRECT_KEYS {
+                if let Some(value) = existing["config"].get(key) {
+                    representation["config"][key] = value.clone();
+                    kept = true;
+                }
+            }
+            let put = |representation: &serde_json::Value| {
+                let representation = representation.clone();
+                let url = url.clone();
+                async move {
+                    self.admin(|token| self.http.put(&url).bearer_auth(token).json(&representation))
+                        .await
+                }
+            };
+            match put(&representation).await {
+                // A redirect domain its organization no longer has.
+                Err(IdentityError::Rejected(_)) if kept => {
+                    if let Some(config) = representation["config"].as_object_mut() {
+                        for key in organizations::REDIRECT_KEYS {
+                            config.remove(key);
+                        }
+                    }
+                    put(&representation).await?;
+                }
+                other => {
+                    other?;
+                }
+            }
             return self.link_to_organization(provider).await;
         }
         let collection = self.providers_url();

@@ -25,6 +25,11 @@ use crate::{KeycloakClient, unavailable};
 /// The attribute naming orgman's id on a Keycloak organization.
 const ID_ATTRIBUTE: &str = "orgman-id";
 
+/// The settings of a provider linked to an organization that make
+/// Keycloak send users whose address is in the domain straight to it.
+pub(crate) const REDIRECT_KEYS: [&str; 2] =
+    ["kc.org.domain", "kc.org.broker.redirect.mode.email-matches"];
+
 /// A page of Keycloak's lists.
 const PAGE: usize = 100;
 
@@ -189,6 +194,51 @@ impl KeycloakClient {
         }
     }
 
+    /// Makes the provider send users of `domain` straight to it (or no
+    /// one, with `None`); writes only when that changes. A provider that is
+    /// not at Keycloak (yet) is left alone.
+    pub(crate) async fn set_redirect(
+        &self,
+        alias: &str,
+        domain: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let url = format!("{}/{alias}", self.providers_url());
+        self.pace().await;
+        let response = self
+            .admin_tolerating(
+                |token| self.http.get(&url).bearer_auth(token),
+                Some(StatusCode::NOT_FOUND),
+            )
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let mut provider: serde_json::Value = response.json().await.map_err(unavailable)?;
+        if provider["config"]["kc.org.domain"].as_str() == domain {
+            return Ok(());
+        }
+        let Some(config) = provider["config"].as_object_mut() else {
+            return Err(IdentityError::Other("a provider without config".into()));
+        };
+        match domain {
+            Some(domain) => {
+                config.insert(REDIRECT_KEYS[0].into(), json!(domain));
+                config.insert(REDIRECT_KEYS[1].into(), json!("true"));
+            }
+            None => {
+                for key in REDIRECT_KEYS {
+                    config.remove(key);
+                }
+            }
+        }
+        // The client secret comes back masked; Keycloak keeps the stored
+        // one for the mask.
+        self.pace().await;
+        self.admin(|token| self.http.put(&url).bearer_auth(token).json(&provider))
+            .await
+            .map(drop)
+    }
+
     fn organization_representation(
         organization: &MirroredOrganization,
         id: Option<&str>,
@@ -280,6 +330,14 @@ impl BrokerOrganizations for KeycloakClient {
         &self,
         organization: &MirroredOrganization,
     ) -> Result<(), IdentityError> {
+        let redirect = organization.login_redirect.as_ref();
+        // Redirects that are no longer wanted go first: Keycloak refuses an
+        // organization without a domain one of its providers names.
+        for alias in &organization.identity_providers {
+            if redirect.is_none_or(|r| r.identity_provider != *alias) {
+                self.set_redirect(alias, None).await?;
+            }
+        }
         let id = match self.keycloak_id(organization.id).await? {
             Some(id) => {
                 let url = format!("{}/{id}", self.organizations_url());
@@ -301,7 +359,14 @@ impl BrokerOrganizations for KeycloakClient {
             }
             None => self.create_organization(organization).await?,
         };
-        self.sync_links(organization, &id).await
+        self.sync_links(organization, &id).await?;
+        match redirect {
+            Some(redirect) => {
+                self.set_redirect(&redirect.identity_provider, Some(&redirect.domain))
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     async fn remove_organization(&self, organization: OrganizationId) -> Result<(), IdentityError> {

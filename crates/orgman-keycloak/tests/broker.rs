@@ -43,6 +43,7 @@ fn provider(issuer: &str) -> BrokeredProvider {
         client_secret: ClientSecret::new("customer-broker-secret".into()),
         enabled: true,
         organization: None,
+        login_domain: None,
     }
 }
 

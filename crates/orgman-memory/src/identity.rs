@@ -144,11 +144,14 @@ impl LoginBroker for MemoryLoginBroker {
     }
 }
 
+/// The organizations a [`MemoryBrokerOrganizations`] holds, with members.
+type HeldOrganizations = BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)>;
+
 /// A login broker's organizations, in memory: what [`BrokerOrganizations`]
 /// writes, by orgman's id, with their members.
 #[derive(Debug, Default)]
 pub struct MemoryBrokerOrganizations {
-    held: Mutex<BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)>>,
+    held: Mutex<HeldOrganizations>,
     unavailable: AtomicBool,
     calls: AtomicU64,
 }
@@ -166,7 +169,7 @@ impl MemoryBrokerOrganizations {
     }
 
     /// The organizations held, with their members.
-    pub fn held(&self) -> BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)> {
+    pub fn held(&self) -> HeldOrganizations {
         self.held.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -175,15 +178,7 @@ impl MemoryBrokerOrganizations {
         self.calls.load(Ordering::Relaxed)
     }
 
-    fn state(
-        &self,
-    ) -> Result<
-        std::sync::MutexGuard<
-            '_,
-            BTreeMap<OrganizationId, (MirroredOrganization, BTreeSet<UserId>)>,
-        >,
-        IdentityError,
-    > {
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, HeldOrganizations>, IdentityError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if self.unavailable.load(Ordering::SeqCst) {
             return Err(IdentityError::Unavailable(

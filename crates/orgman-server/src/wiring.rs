@@ -285,11 +285,10 @@ pub(crate) fn provider_sync(config: &Config, adapters: &Adapters) -> Option<Arc<
     }
     let keycloak = adapters.keycloak.clone()?;
     let cipher = config.sso.cipher.clone()?;
-    Some(Arc::new(ProviderSync::new(
-        adapters.store.clone(),
-        cipher,
-        keycloak,
-    )))
+    Some(Arc::new(
+        ProviderSync::new(adapters.store.clone(), cipher, keycloak)
+            .with_login_domains(adapters.store.clone()),
+    ))
 }
 
 /// The mirror of organizations in Keycloak's Organizations, when it may

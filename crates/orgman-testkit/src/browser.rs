@@ -80,27 +80,50 @@ fn title(page: &str) -> String {
 /// Where the journey stopped, with the page's title or the status: a
 /// provider that is disabled or missing never shows its login form.
 pub async fn login_through(alias: &str, user: RealmUser) -> Result<String, String> {
+    login(Some(alias), user).await
+}
+
+/// Logs in as a person who types their address at the `dev` realm's login
+/// page (Keycloak's identity-first login of Organizations) and then
+/// answers the password form of wherever Keycloak sends them, as `user`.
+///
+/// # Errors
+/// As [`login_through`]; also when the `dev` realm itself asks for a
+/// password (it did not send the address to its organization's provider).
+pub async fn login_by_address(user: RealmUser) -> Result<String, String> {
+    login(None, user).await
+}
+
+async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
     let stack = Stack::get();
+    let realm_path = url::Url::parse(&stack.oidc_issuer)
+        .map_err(|e| e.to_string())?
+        .path()
+        .to_owned();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
         .build()
         .map_err(|e| e.to_string())?;
     let mut jar = Jar::default();
+    let mut params = vec![
+        ("client_id", stack.test_client_id.as_str()),
+        ("redirect_uri", TEST_REDIRECT_URI),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "orgman-test"),
+    ];
+    if let Some(alias) = alias {
+        params.push(("kc_idp_hint", alias));
+    }
     let mut url = url::Url::parse_with_params(
         &format!("{}/protocol/openid-connect/auth", stack.oidc_issuer),
-        &[
-            ("client_id", stack.test_client_id.as_str()),
-            ("redirect_uri", TEST_REDIRECT_URI),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("state", "orgman-test"),
-            ("kc_idp_hint", alias),
-        ],
+        &params,
     )
     .map_err(|e| e.to_string())?;
     let mut form: Option<Vec<(&str, &str)>> = None;
     let mut answered = false;
+    let mut typed = false;
     for _ in 0..30 {
         let request = match form.take() {
             Some(fields) => client.post(url.clone()).form(&fields),
@@ -132,6 +155,23 @@ pub async fn login_through(alias: &str, user: RealmUser) -> Result<String, Strin
             continue;
         }
         let page = response.text().await.unwrap_or_default();
+        let at_realm = url.path().starts_with(&format!("{realm_path}/"));
+        if status.is_success() && page.contains("name=\"password\"") && at_realm && alias.is_none()
+        {
+            return Err(format!("the realm itself asked for a password at {url}"));
+        }
+        if status.is_success()
+            && !typed
+            && !answered
+            && page.contains("name=\"username\"")
+            && !page.contains("name=\"password\"")
+        {
+            let action = form_action(&page).ok_or("an address page without a form")?;
+            url = url.join(&action).map_err(|e| e.to_string())?;
+            form = Some(vec![("username", user.email)]);
+            typed = true;
+            continue;
+        }
         if status.is_success() && !answered && page.contains("name=\"password\"") {
             let action = form_action(&page).ok_or("a login page without a form")?;
             url = url.join(&action).map_err(|e| e.to_string())?;

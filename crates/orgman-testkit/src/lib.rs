@@ -30,7 +30,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
-pub use browser::{TEST_REDIRECT_URI, login_through};
+pub use browser::{TEST_REDIRECT_URI, login_by_address, login_through};
 pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
 pub use proxy::TcpProxy;
