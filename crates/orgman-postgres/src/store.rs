@@ -17,8 +17,7 @@ use crate::error::{from_diesel, from_pool};
 use crate::rows::{MemberRow, OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 use crate::settings::PgSettings;
-use crate::unit_of_work::PgUnitOfWork;
-use std::sync::Arc;
+use crate::unit_of_work::{OutboxWrites, PgUnitOfWork};
 
 /// Storage in PostgreSQL. Cheap to clone (the pool is shared).
 #[derive(Clone)]
@@ -26,19 +25,6 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// Which sinks events are written pending for.
     pub(crate) writes: OutboxWrites,
-}
-
-/// Which sinks new outbox rows are pending for; for the others they are
-/// written already settled, so they never enter a sink's pending index.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct OutboxWrites {
-    /// No external authorizer consumes the outbox.
-    pub(crate) authorizer_settled: bool,
-    /// The event types the login-broker sink takes; empty when it is off.
-    pub(crate) login_broker_types: Arc<[String]>,
-    /// The event types the organization-mirror sink takes; empty when it
-    /// is off.
-    pub(crate) mirror_types: Arc<[String]>,
 }
 
 impl std::fmt::Debug for PgStore {

@@ -21,7 +21,6 @@ use crate::rows::{
 use crate::schema::{
     invitations, organization_domains, organization_members, organizations, users,
 };
-use crate::store::OutboxWrites;
 
 pub(crate) struct PgUnitOfWork {
     /// `None` once committed or discarded.
@@ -496,6 +495,19 @@ impl UnitOfWork for PgUnitOfWork {
         }
         result
     }
+}
+
+/// Which sinks new outbox rows are pending for; for the others they are
+/// written already settled, so they never enter a sink's pending index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OutboxWrites {
+    /// No external authorizer consumes the outbox.
+    pub(crate) authorizer_settled: bool,
+    /// The event types the login-broker sink takes; empty when it is off.
+    pub(crate) login_broker_types: std::sync::Arc<[String]>,
+    /// The event types the organization-mirror sink takes; empty when it
+    /// is off.
+    pub(crate) mirror_types: std::sync::Arc<[String]>,
 }
 
 /// Appends events to the outbox, and their audit rows, in the connection's
