@@ -68,6 +68,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/sso-configs/{configId}/test"),
 ];
 
+/// Routes anyone may call (no token): documented with an empty security
+/// requirement.
+const PUBLIC_ROUTES: &[(&str, &str)] = &[("get", "/api/v1/sso/discover")];
+
 #[tokio::test]
 async fn the_document_lists_exactly_the_routes_and_each_is_served() {
     let app = TestApp::spawn().await;
@@ -99,9 +103,21 @@ async fn the_document_lists_exactly_the_routes_and_each_is_served() {
         .collect();
     let expected: BTreeSet<(String, String)> = ROUTES
         .iter()
+        .chain(PUBLIC_ROUTES)
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     assert_eq!(documented, expected);
+    for (method, path) in PUBLIC_ROUTES {
+        assert_eq!(
+            doc["paths"][path][method]["security"],
+            serde_json::json!([{}]),
+            "{method} {path} needs no token"
+        );
+        // Routed: without its parameter it answers 400, not 401 or 404.
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app.request(method, path, None).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+    }
 
     // Each documented route is really routed: without a token it answers the
     // authentication problem, never `route-not-found`.
@@ -189,8 +205,15 @@ async fn every_error_answer_is_documented_as_problem_json() {
             }
             let has = |status: &str| responses.contains_key(status);
             assert!(has("503"), "{method} {path} lacks 503");
-            if operation.get("security").is_some() {
+            // An operation anyone may call has one empty requirement.
+            let authenticated = operation["security"].as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            });
+            if authenticated {
                 assert!(has("401"), "{method} {path} lacks 401");
+            } else {
+                assert!(!has("401"), "{method} {path} needs no token");
             }
             let path_parameter = operation["parameters"]
                 .as_array()

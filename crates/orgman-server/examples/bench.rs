@@ -485,6 +485,12 @@ impl Server {
             .env("ORGMAN_CACHE_ENABLED", config.redis.to_string())
             .env("ORGMAN_OUTBOX_RELAY_ENABLED", config.relay.to_string())
             .env("ORGMAN_CACHE_TTL_SECONDS", "300")
+            // The copies to Keycloak (identity providers, the Organizations
+            // mirror) are off: the seeded events would otherwise keep the
+            // mirror calling Keycloak, at its pace, through every
+            // measurement.
+            .env("ORGMAN_SSO_BROKER_SYNC", "false")
+            .env("ORGMAN_KEYCLOAK_ORGANIZATIONS", "false")
             .env("LOGGING_LEVEL_ROOT", "WARN")
             .env("LOGGING_LEVEL_APP", "WARN")
             .env("SPRING_LIQUIBASE_ENABLED", "false")

@@ -358,7 +358,8 @@ async fn oidc_discovery_and_tokens_that_verify() {
     let claims = verify(stack, &jwks, response.access_token().secret());
     assert_eq!(claims["azp"], stack.service_account_id.as_str());
     // Exactly what the service needs (Keycloak adds query-groups, a
-    // composite of view-users).
+    // composite of view-users): users, identity providers, and the realm's
+    // Organizations (which Keycloak guards with manage-realm/view-realm).
     let mut roles: Vec<&str> = claims["resource_access"]["realm-management"]["roles"]
         .as_array()
         .unwrap()
@@ -368,7 +369,16 @@ async fn oidc_discovery_and_tokens_that_verify() {
     roles.sort_unstable();
     assert_eq!(
         roles,
-        ["manage-users", "query-groups", "query-users", "view-users"]
+        [
+            "manage-identity-providers",
+            "manage-realm",
+            "manage-users",
+            "query-groups",
+            "query-users",
+            "view-identity-providers",
+            "view-realm",
+            "view-users"
+        ]
     );
 
     // The password grant, as the platform admin.
