@@ -5,7 +5,7 @@ use std::process::Command;
 use orgman_testkit::{ALICE, Stack};
 use serde_json::json;
 
-use crate::helpers::{TEST_KEY_1, TEST_KEY_2, TestApp};
+use crate::helpers::{TEST_KEY_1, TEST_KEY_2, TestApp, body, keycloak_realm};
 
 /// `orgman-server <args>` over the test app's database; stdout on success.
 fn run(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
@@ -128,6 +128,7 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
             "migrate",
             "secrets rotate",
             "spicedb reconcile",
+            "sso reconcile",
         ] {
             assert!(text.contains(command), "{flag}: {text}");
         }
@@ -198,4 +199,123 @@ async fn check_config_prints_the_settings_without_secrets_and_asks_every_depende
             .lines()
             .any(|l| l.starts_with("database ") && l.contains("DOWN"))
     );
+}
+
+/// What the `dev` realm holds under `path` of its Admin API (`None` for
+/// 404), read as the service account.
+async fn keycloak_admin(path: &str) -> Option<serde_json::Value> {
+    let stack = Stack::get();
+    let base = stack.oidc_issuer.split("/realms/").next().unwrap();
+    let response = orgman_testkit::http()
+        .get(format!("{base}/admin/realms/dev/{path}"))
+        .bearer_auth(stack.service_account_token().await)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        404 => None,
+        200 => Some(response.json().await.unwrap()),
+        other => panic!("Keycloak answered {other}"),
+    }
+}
+
+#[tokio::test]
+async fn sso_reconcile_writes_what_keycloak_misses_and_removes_what_orgman_no_longer_has() {
+    let _realm = keycloak_realm().await;
+    let stack = Stack::get();
+    // The service itself copies nothing to Keycloak (the tests' default).
+    let app = TestApp::spawn().await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("reconcile"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    let created = app
+        .post(
+            &format!("/api/v1/organizations/{org}/sso-configs"),
+            &alice,
+            json!({
+                "name": "Reconciled login",
+                "issuerUrl": orgman_testkit::customer_issuer(),
+                "clientId": "dev-broker",
+                "clientSecret": "customer-broker-secret",
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let config = body(created).await["id"].as_str().unwrap().to_owned();
+    let alias = format!("orgman-{config}");
+    let provider = format!("identity-provider/instances/{alias}");
+    let mirrored = format!("organizations?q=orgman-id:{org}&briefRepresentation=false");
+    assert_eq!(keycloak_admin(&provider).await, None);
+
+    let settings = [
+        (
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID",
+            stack.service_account_id.clone(),
+        ),
+        (
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
+            stack.service_account_secret.clone(),
+        ),
+        ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("k1:{TEST_KEY_1}")),
+        ("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".to_owned()),
+        ("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".to_owned()),
+    ];
+    let first = run(&app, &["sso", "reconcile"], &settings).unwrap();
+    assert!(first.contains("0 failed"), "{first}");
+    let held = keycloak_admin(&provider)
+        .await
+        .expect("the provider is written");
+    assert_eq!(held["displayName"], "Reconciled login");
+    // The organization, with its owner, linked to the provider.
+    let organizations = keycloak_admin(&mirrored).await.unwrap();
+    let keycloak_org = organizations[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(organizations[0]["alias"], org.as_str());
+    let members = keycloak_admin(&format!("organizations/{keycloak_org}/members"))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ALICE.id]);
+    assert_eq!(held["organizationId"], keycloak_org.as_str());
+
+    // Deleted in orgman while nothing copies: the next reconciliation
+    // removes the provider; the organization, still in orgman, stays.
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let again = run(&app, &["sso", "reconcile"], &settings).unwrap();
+    assert!(again.contains("0 failed"), "{again}");
+    assert_eq!(keycloak_admin(&provider).await, None);
+    assert_eq!(
+        keycloak_admin(&mirrored).await.unwrap()[0]["alias"],
+        org.as_str()
+    );
+
+    // Without the service account there is nothing to copy with.
+    let unconfigured = run(&app, &["sso", "reconcile"], &[]).unwrap_err();
+    assert!(
+        unconfigured.contains("nothing is copied to Keycloak"),
+        "{unconfigured}"
+    );
+
+    // Tidy up the shared realm.
+    let token = stack.service_account_token().await;
+    let base = stack.oidc_issuer.split("/realms/").next().unwrap();
+    orgman_testkit::http()
+        .delete(format!(
+            "{base}/admin/realms/dev/organizations/{keycloak_org}"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
 }

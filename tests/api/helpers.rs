@@ -11,6 +11,15 @@ use serde_json::{Value, json};
 pub const TEST_KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 pub const TEST_KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 
+/// Held by the tests that write orgman's providers and organizations into
+/// the stack's shared Keycloak realm, and by those that reconcile it (a
+/// reconciliation removes what its own database does not have): one at a
+/// time.
+pub async fn keycloak_realm() -> tokio::sync::MutexGuard<'static, ()> {
+    static REALM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    REALM.lock().await
+}
+
 pub struct TestApp {
     pub address: String,
     /// The app's database, without any proxy.

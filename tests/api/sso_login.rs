@@ -10,7 +10,7 @@ use std::time::Duration;
 use orgman_testkit::{ALICE, DAN, DORA, RealmUser, Stack, customer_issuer, eventually, http};
 use serde_json::{Value, json};
 
-use crate::helpers::{Overrides, TestApp, body};
+use crate::helpers::{Overrides, TestApp, body, keycloak_realm};
 
 /// The copy to Keycloak on, without the periodic reconciliation (which
 /// would remove providers of the other tests' databases sharing the realm).
@@ -114,6 +114,7 @@ async fn create_config(app: &TestApp, org: &str, owner: &str, name: &str) -> (St
 
 #[tokio::test]
 async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_member() {
+    let _realm = keycloak_realm().await;
     forget_brokered_user(DORA).await;
     let app = TestApp::spawn_with(brokering(), false).await;
     let org = app
@@ -243,6 +244,7 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
 
 #[tokio::test]
 async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
+    let _realm = keycloak_realm().await;
     let keycloak =
         orgman_testkit::TcpProxy::start(keycloak_base().trim_start_matches("http://")).await;
     let mut overrides = brokering();
@@ -366,6 +368,7 @@ async fn keycloak_organization(organization: &str) -> Option<(Value, Vec<String>
 
 #[tokio::test]
 async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations() {
+    let _realm = keycloak_realm().await;
     let mut overrides = brokering();
     // `auto`: the stack's realm has Organizations, and the service account
     // may manage them.
@@ -572,6 +575,7 @@ async fn forget_keycloak_domain(domain: &str) {
 
 #[tokio::test]
 async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_without_a_password() {
+    let _realm = keycloak_realm().await;
     forget_keycloak_domain("customer.example").await;
     forget_brokered_user(DAN).await;
     let mut overrides = brokering();

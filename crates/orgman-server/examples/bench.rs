@@ -869,7 +869,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         large.rows as f64 / copy_seconds
     );
     println!(
-        "| POST .../members/import (CSV, chunks of 1000; outbox + audit rows) | {:.3} | {:.0} | {ratio:.2}× psql \\copy |",
+        "| POST .../members/import (CSV, default chunks; outbox + audit rows) | {:.3} | {:.0} | {ratio:.2}× psql \\copy |",
         large.seconds,
         large.rows as f64 / large.seconds
     );

@@ -240,7 +240,7 @@ pub struct ImportLimits {
     /// 1,000,000); a longer file is refused when its next row is read.
     pub max_rows: u64,
     /// Rows applied in one transaction (`ORGMAN_IMPORT_CHUNK_SIZE`, default
-    /// 1000, 1–10,000): memory and lock time are bounded by it.
+    /// 5000, 1–10,000): memory and lock time are bounded by it.
     pub chunk_size: usize,
     /// Failed rows listed in the report (`ORGMAN_IMPORT_MAX_REPORTED_FAILURES`,
     /// default 1000); all are counted.
@@ -374,7 +374,7 @@ impl Config {
             import: ImportLimits {
                 max_rows: number("ORGMAN_IMPORT_MAX_ROWS", 1_000_000)?.max(1),
                 chunk_size: usize::try_from(
-                    number("ORGMAN_IMPORT_CHUNK_SIZE", 1000)?.clamp(1, 10_000),
+                    number("ORGMAN_IMPORT_CHUNK_SIZE", 5000)?.clamp(1, 10_000),
                 )
                 .unwrap_or(1000),
                 max_reported_failures: usize::try_from(number(
