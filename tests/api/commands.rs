@@ -201,22 +201,8 @@ async fn check_config_prints_the_settings_without_secrets_and_asks_every_depende
     );
 }
 
-/// What the `dev` realm holds under `path` of its Admin API (`None` for
-/// 404), read as the service account.
 async fn keycloak_admin(path: &str) -> Option<serde_json::Value> {
-    let stack = Stack::get();
-    let base = stack.oidc_issuer.split("/realms/").next().unwrap();
-    let response = orgman_testkit::http()
-        .get(format!("{base}/admin/realms/dev/{path}"))
-        .bearer_auth(stack.service_account_token().await)
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        404 => None,
-        200 => Some(response.json().await.unwrap()),
-        other => panic!("Keycloak answered {other}"),
-    }
+    Stack::get().keycloak_admin(path).await
 }
 
 #[tokio::test]

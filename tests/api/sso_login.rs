@@ -27,31 +27,14 @@ fn brokering() -> Overrides {
 }
 
 fn keycloak_base() -> String {
-    Stack::get()
-        .oidc_issuer
-        .split("/realms/")
-        .next()
-        .unwrap()
-        .to_owned()
+    Stack::get().keycloak_base().to_owned()
 }
 
 /// What the `dev` realm holds under `alias` (`None` for 404).
 async fn keycloak_provider(alias: &str) -> Option<Value> {
-    let token = Stack::get().service_account_token().await;
-    let response = http()
-        .get(format!(
-            "{}/admin/realms/dev/identity-provider/instances/{alias}",
-            keycloak_base()
-        ))
-        .bearer_auth(token)
-        .send()
+    Stack::get()
+        .keycloak_admin(&format!("identity-provider/instances/{alias}"))
         .await
-        .unwrap();
-    match response.status().as_u16() {
-        404 => None,
-        200 => Some(response.json().await.unwrap()),
-        other => panic!("Keycloak answered {other}"),
-    }
 }
 
 /// Deletes the `dev` realm's account a brokered login of `user` created in
@@ -327,39 +310,24 @@ async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
 /// The `dev` realm's organization mirroring orgman's `organization`, with
 /// its members' ids (`None` when Keycloak has none).
 async fn keycloak_organization(organization: &str) -> Option<(Value, Vec<String>)> {
-    let token = Stack::get().service_account_token().await;
-    let found: Vec<Value> = http()
-        .get(format!(
-            "{}/admin/realms/dev/organizations",
-            keycloak_base()
+    let stack = Stack::get();
+    let found = stack
+        .keycloak_admin(&format!(
+            "organizations?q=orgman-id:{organization}&briefRepresentation=false"
         ))
-        .query(&[
-            ("q", format!("orgman-id:{organization}")),
-            ("briefRepresentation", "false".into()),
-        ])
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let held = found.into_iter().next()?;
-    let members: Vec<Value> = http()
-        .get(format!(
-            "{}/admin/realms/dev/organizations/{}/members",
-            keycloak_base(),
+        .await?;
+    let held = found.as_array()?.first()?.clone();
+    let members = stack
+        .keycloak_admin(&format!(
+            "organizations/{}/members",
             held["id"].as_str().unwrap()
         ))
-        .bearer_auth(&token)
-        .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .unwrap_or_default();
     let mut ids: Vec<String> = members
-        .iter()
+        .as_array()
+        .into_iter()
+        .flatten()
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect();
     ids.sort();

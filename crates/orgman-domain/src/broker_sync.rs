@@ -223,6 +223,35 @@ impl ProviderSync {
     }
 }
 
+/// Delivers events one at a time through `deliver`, as the [`EventSink`]
+/// contract asks: after a retryable failure of an organization's event,
+/// its later events are not tried and are reported retryable.
+async fn deliver_in_order<'a, F, Fut>(
+    events: &'a [DomainEvent],
+    mut deliver: F,
+) -> Vec<Result<(), DeliveryError>>
+where
+    F: FnMut(&'a DomainEvent) -> Fut,
+    Fut: std::future::Future<Output = Result<(), DeliveryError>>,
+{
+    let mut blocked: HashSet<OrganizationId> = HashSet::new();
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        if blocked.contains(&event.organization_id) {
+            outcomes.push(Err(DeliveryError::Retryable(
+                "held back behind an earlier failure".into(),
+            )));
+            continue;
+        }
+        let outcome = deliver(event).await;
+        if matches!(outcome, Err(DeliveryError::Retryable(_))) {
+            blocked.insert(event.organization_id);
+        }
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
 /// Where the broker sends users of an `ssoRequired` domain: the first such
 /// verified domain (by name), to the first enabled configuration (oldest
 /// first, as home-realm discovery answers).
@@ -251,22 +280,7 @@ fn delivery_error(error: IdentityError) -> DeliveryError {
 #[async_trait]
 impl EventSink for ProviderSync {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
-        let mut blocked: HashSet<OrganizationId> = HashSet::new();
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            if blocked.contains(&event.organization_id) {
-                outcomes.push(Err(DeliveryError::Retryable(
-                    "held back behind an earlier failure".into(),
-                )));
-                continue;
-            }
-            let outcome = self.deliver_one(event).await;
-            if matches!(outcome, Err(DeliveryError::Retryable(_))) {
-                blocked.insert(event.organization_id);
-            }
-            outcomes.push(outcome);
-        }
-        outcomes
+        deliver_in_order(events, |event| self.deliver_one(event)).await
     }
 }
 
@@ -516,21 +530,6 @@ impl OrganizationMirror {
 #[async_trait]
 impl EventSink for OrganizationMirror {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
-        let mut blocked: HashSet<OrganizationId> = HashSet::new();
-        let mut outcomes = Vec::with_capacity(events.len());
-        for event in events {
-            if blocked.contains(&event.organization_id) {
-                outcomes.push(Err(DeliveryError::Retryable(
-                    "held back behind an earlier failure".into(),
-                )));
-                continue;
-            }
-            let outcome = self.deliver_one(event).await;
-            if matches!(outcome, Err(DeliveryError::Retryable(_))) {
-                blocked.insert(event.organization_id);
-            }
-            outcomes.push(outcome);
-        }
-        outcomes
+        deliver_in_order(events, |event| self.deliver_one(event)).await
     }
 }

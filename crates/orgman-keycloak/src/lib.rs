@@ -154,6 +154,22 @@ struct UserRepresentation {
     enabled: Option<bool>,
 }
 
+/// The id of what a `POST` created: the last segment of its `Location`.
+fn created_id(response: &Response, what: &str) -> Result<String, IdentityError> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| location.rsplit('/').next())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            IdentityError::Other(format!(
+                "{what} created, but no Location header with its id"
+            ))
+        })
+}
+
 fn unavailable(error: reqwest::Error) -> IdentityError {
     IdentityError::Unavailable(error.to_string())
 }
@@ -339,16 +355,9 @@ impl KeycloakClient {
         build: impl Fn(&str) -> RequestBuilder,
         tolerated: Option<StatusCode>,
     ) -> Result<Response, IdentityError> {
-        let mut renew = false;
-        loop {
-            let token = self.token(renew).await?;
-            self.admin_requests.fetch_add(1, Ordering::Relaxed);
-            let response = build(&token).send().await.map_err(unavailable)?;
-            if response.status() == StatusCode::UNAUTHORIZED && !renew {
-                renew = true;
-                continue;
-            }
-            return match response.status() {
+        let response = self.raw_admin(build).await?;
+        {
+            match response.status() {
                 s if s.is_success() || Some(s) == tolerated => Ok(response),
                 StatusCode::CONFLICT => Err(IdentityError::Conflict),
                 StatusCode::BAD_REQUEST => {
@@ -370,7 +379,7 @@ impl KeycloakClient {
                     "admin API answered {s}"
                 ))),
                 s => Err(IdentityError::Other(format!("admin API answered {s}"))),
-            };
+            }
         }
     }
 
@@ -424,16 +433,7 @@ impl IdentityProvider for KeycloakClient {
                     .json(&representation)
             })
             .await?;
-        let id = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|location| location.rsplit('/').next())
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| {
-                IdentityError::Other("created, but no Location header with the user id".into())
-            })?
-            .to_owned();
+        let id = created_id(&response, "user")?;
         Ok(IdentityUser {
             subject: id,
             email: Some(user.email.clone()),

@@ -20,7 +20,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{KeycloakClient, unavailable};
+use crate::{KeycloakClient, created_id, unavailable};
 
 /// The attribute naming orgman's id on a Keycloak organization.
 const ID_ATTRIBUTE: &str = "orgman-id";
@@ -239,6 +239,38 @@ impl KeycloakClient {
             .map(drop)
     }
 
+    /// Every item of a paged Admin API list (`first`/`max`), with `query`
+    /// on each page.
+    async fn paged<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<T>, IdentityError> {
+        let mut found = Vec::new();
+        loop {
+            let first = found.len().to_string();
+            let max = PAGE.to_string();
+            self.pace().await;
+            let page: Vec<T> = self
+                .admin(|token| {
+                    self.http
+                        .get(url)
+                        .bearer_auth(token)
+                        .query(query)
+                        .query(&[("first", first.as_str()), ("max", max.as_str())])
+                })
+                .await?
+                .json()
+                .await
+                .map_err(unavailable)?;
+            let full = page.len() == PAGE;
+            found.extend(page);
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+
     fn organization_representation(
         organization: &MirroredOrganization,
         id: Option<&str>,
@@ -276,14 +308,7 @@ impl KeycloakClient {
                     .json(&representation)
             })
             .await?;
-        let id = created
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|l| l.rsplit('/').next())
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| IdentityError::Other("organization created without Location".into()))?;
+        let id = created_id(&created, "organization")?;
         self.remember(organization.id, Some(id.clone()));
         Ok(id)
     }
@@ -438,41 +463,22 @@ impl BrokerOrganizations for KeycloakClient {
 
     async fn organizations(&self) -> Result<Vec<OrganizationId>, IdentityError> {
         let url = self.organizations_url();
+        let held: Vec<KeycloakOrganization> = self
+            .paged(&url, &[("briefRepresentation", "false")])
+            .await?;
         let mut found = Vec::new();
-        let mut first = 0;
-        loop {
-            let offset = first.to_string();
-            let max = PAGE.to_string();
-            self.pace().await;
-            let page: Vec<KeycloakOrganization> = self
-                .admin(|token| {
-                    self.http.get(&url).bearer_auth(token).query(&[
-                        ("first", offset.as_str()),
-                        ("max", max.as_str()),
-                        ("briefRepresentation", "false"),
-                    ])
-                })
-                .await?
-                .json()
-                .await
-                .map_err(unavailable)?;
-            let full = page.len() == PAGE;
-            first += page.len();
-            for organization in page {
-                let ours = organization
-                    .attributes
-                    .get(ID_ATTRIBUTE)
-                    .and_then(|v| v.first())
-                    .and_then(|id| id.parse::<OrganizationId>().ok());
-                if let Some(ours) = ours {
-                    self.remember(ours, Some(organization.id));
-                    found.push(ours);
-                }
-            }
-            if !full {
-                return Ok(found);
+        for organization in held {
+            let ours = organization
+                .attributes
+                .get(ID_ATTRIBUTE)
+                .and_then(|v| v.first())
+                .and_then(|id| id.parse::<OrganizationId>().ok());
+            if let Some(ours) = ours {
+                self.remember(ours, Some(organization.id));
+                found.push(ours);
             }
         }
+        Ok(found)
     }
 
     async fn members(&self, organization: OrganizationId) -> Result<Vec<UserId>, IdentityError> {
@@ -480,30 +486,7 @@ impl BrokerOrganizations for KeycloakClient {
             return Ok(Vec::new());
         };
         let url = format!("{}/{id}/members", self.organizations_url());
-        let mut found = Vec::new();
-        let mut first = 0;
-        loop {
-            let offset = first.to_string();
-            let max = PAGE.to_string();
-            self.pace().await;
-            let page: Vec<Member> = self
-                .admin(|token| {
-                    self.http.get(&url).bearer_auth(token).query(&[
-                        ("first", offset.as_str()),
-                        ("max", max.as_str()),
-                        ("briefRepresentation", "true"),
-                    ])
-                })
-                .await?
-                .json()
-                .await
-                .map_err(unavailable)?;
-            let full = page.len() == PAGE;
-            first += page.len();
-            found.extend(page.iter().filter_map(|m| m.id.parse::<UserId>().ok()));
-            if !full {
-                return Ok(found);
-            }
-        }
+        let members: Vec<Member> = self.paged(&url, &[("briefRepresentation", "true")]).await?;
+        Ok(members.iter().filter_map(|m| m.id.parse().ok()).collect())
     }
 }

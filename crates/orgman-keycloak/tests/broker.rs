@@ -9,12 +9,7 @@ use orgman_testkit::{Stack, http};
 use serde_json::Value;
 
 fn base() -> String {
-    Stack::get()
-        .oidc_issuer
-        .split("/realms/")
-        .next()
-        .unwrap()
-        .to_owned()
+    Stack::get().keycloak_base().to_owned()
 }
 
 fn client(allow_private: bool) -> KeycloakClient {
@@ -47,24 +42,11 @@ fn provider(issuer: &str) -> BrokeredProvider {
     }
 }
 
-/// What Keycloak holds under `alias` (`None` for 404), read with the
-/// service account's own token.
+/// What Keycloak holds under `alias` (`None` for 404).
 async fn stored(alias: &str) -> Option<Value> {
-    let token = Stack::get().service_account_token().await;
-    let response = http()
-        .get(format!(
-            "{}/admin/realms/dev/identity-provider/instances/{alias}",
-            base()
-        ))
-        .bearer_auth(token)
-        .send()
+    Stack::get()
+        .keycloak_admin(&format!("identity-provider/instances/{alias}"))
         .await
-        .unwrap();
-    match response.status().as_u16() {
-        404 => None,
-        200 => Some(response.json().await.unwrap()),
-        other => panic!("Keycloak answered {other}"),
-    }
 }
 
 #[tokio::test]

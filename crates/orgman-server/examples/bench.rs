@@ -494,7 +494,16 @@ impl Server {
             .env("LOGGING_LEVEL_ROOT", "WARN")
             .env("LOGGING_LEVEL_APP", "WARN")
             .env("SPRING_LIQUIBASE_ENABLED", "false")
-            .stdout(Stdio::null())
+            // BENCH_SERVER_LOG=<file>: the servers' warnings, appended.
+            .stdout(match std::env::var("BENCH_SERVER_LOG") {
+                Ok(file) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+                Err(_) => Stdio::null(),
+            })
             .spawn()
             .expect("start orgman-server");
         let base = format!("http://127.0.0.1:{port}");

@@ -247,6 +247,33 @@ impl Stack {
         read_token(response).await
     }
 
+    /// Keycloak's base URL (the issuer without `/realms/...`).
+    pub fn keycloak_base(&self) -> &str {
+        self.oidc_issuer
+            .split("/realms/")
+            .next()
+            .unwrap_or(&self.oidc_issuer)
+    }
+
+    /// `GET /admin/realms/dev/<path>` of Keycloak's Admin API as the
+    /// service account: the JSON answer, `None` for 404.
+    ///
+    /// # Panics
+    /// On any other answer.
+    pub async fn keycloak_admin(&self, path: &str) -> Option<serde_json::Value> {
+        let response = http()
+            .get(format!("{}/admin/realms/dev/{path}", self.keycloak_base()))
+            .bearer_auth(self.service_account_token().await)
+            .send()
+            .await
+            .expect("Keycloak reachable");
+        match response.status().as_u16() {
+            404 => None,
+            200 => Some(response.json().await.expect("JSON")),
+            other => panic!("Keycloak answered {other} to GET {path}"),
+        }
+    }
+
     async fn token(&self, form: &[(&str, &str)]) -> String {
         let response = http()
             .post(self.token_endpoint())
