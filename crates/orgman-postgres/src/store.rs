@@ -308,19 +308,30 @@ impl MembershipQueries for PgStore {
         request: PageRequest<OrganizationId>,
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
         let mut conn = self.connection().await?;
-        let mut query = organization_members::table
+        // Two fixed statements rather than one boxed query: diesel prepares
+        // and caches only queries whose shape is known at compile time, and
+        // planning this join each time cost PostgreSQL more than running it.
+        let mine = organization_members::table
             .inner_join(organizations::table)
             .filter(organization_members::user_id.eq(user.as_uuid()))
             .filter(organizations::status.ne(OrgStatus::Deleted.as_str()))
-            .select((OrganizationRow::as_select(), organization_members::role))
-            .order(organization_members::org_id.asc())
-            .limit(overfetch(&request))
-            .into_boxed();
-        if let Some(after) = request.after {
-            query = query.filter(organization_members::org_id.gt(after.as_uuid()));
+            .select((OrganizationRow::as_select(), organization_members::role));
+        let rows: Vec<(OrganizationRow, String)> = match request.after {
+            None => {
+                mine.order(organization_members::org_id.asc())
+                    .limit(overfetch(&request))
+                    .load(&mut conn)
+                    .await
+            }
+            Some(after) => {
+                mine.filter(organization_members::org_id.gt(after.as_uuid()))
+                    .order(organization_members::org_id.asc())
+                    .limit(overfetch(&request))
+                    .load(&mut conn)
+                    .await
+            }
         }
-        let rows: Vec<(OrganizationRow, String)> =
-            query.load(&mut conn).await.map_err(from_diesel)?;
+        .map_err(from_diesel)?;
         let items = rows
             .into_iter()
             .map(|(org, role)| {
