@@ -594,6 +594,51 @@ async fn one_pass(base: &str, seed: &Seed) -> Load {
     summarize(samples, wall, errors)
 }
 
+/// `GET <base><path>` for `seconds`, 16 callers with keep-alive
+/// connections taking the users' tokens in turn, each response read whole:
+/// the same load as wrk's, measured by a second, independent client.
+async fn timed_pass(base: &str, path: &str, seed: &Seed, seconds: u64) -> Load {
+    let http = reqwest::Client::new();
+    let url = Arc::new(format!("{base}{path}"));
+    let tokens: Arc<Vec<String>> = Arc::new(seed.users.iter().map(|u| u.1.clone()).collect());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (http, url, tokens, next) =
+                (http.clone(), url.clone(), tokens.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut errors = 0_u64;
+                while Instant::now() < until {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let token = &tokens[n % tokens.len()];
+                    let at = Instant::now();
+                    let ok = match http.get(url.as_str()).bearer_auth(token).send().await {
+                        Ok(response) => {
+                            let success = response.status().is_success();
+                            response.bytes().await.is_ok() && success
+                        }
+                        Err(_) => false,
+                    };
+                    samples.push(at.elapsed());
+                    errors += u64::from(!ok);
+                }
+                (samples, errors)
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (s, e) = worker.await.unwrap();
+        samples.extend(s);
+        errors += e;
+    }
+    summarize(samples, started.elapsed(), errors)
+}
+
 fn summarize(mut samples: Vec<Duration>, wall: Duration, errors: u64) -> Load {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
@@ -1142,6 +1187,13 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
         let org = wrk(&server.base, "", Some(&org_requests), sizes.seconds);
         let me = wrk(&server.base, "", Some(&me_requests), sizes.seconds);
         let mine = wrk(&server.base, "", Some(&mine_requests), sizes.seconds);
+        let mine_own = timed_pass(
+            &server.base,
+            "/api/v1/organizations/mine",
+            seed,
+            sizes.seconds,
+        )
+        .await;
         let loaded = rss_kib(server.child.id());
         by_config.insert(config.name, org.rps);
         for (endpoint, load) in [
@@ -1152,6 +1204,10 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
             ("GET /organizations/{id}", &org),
             ("GET /users/me", &me),
             ("GET /organizations/mine", &mine),
+            (
+                "GET /organizations/mine, measured by the bench's own client",
+                &mine_own,
+            ),
         ] {
             results.push(json!({"config": config.name, "endpoint": endpoint, "load": load.json()}));
             rows.push((
