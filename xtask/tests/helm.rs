@@ -188,10 +188,13 @@ fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
         lookup(&values, "migrations.job.enabled").and_then(Value::as_bool),
         Some(true)
     );
-    assert_eq!(
-        lookup(&values, "spicedbReconcile.enabled").and_then(Value::as_bool),
-        Some(false)
-    );
+    for reconcile in ["spicedbReconcile", "ssoReconcile"] {
+        assert_eq!(
+            lookup(&values, &format!("{reconcile}.enabled")).and_then(Value::as_bool),
+            Some(false),
+            "{reconcile}"
+        );
+    }
     let templates = templates();
     let file = |name: &str| {
         templates
@@ -205,7 +208,10 @@ fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
     assert!(job.contains(r#"args: ["migrate", "up"]"#));
     assert!(job.contains("restartPolicy: Never"));
     let cron = file("reconcile-cronjob.yaml");
-    assert!(cron.contains(r#"args: ["spicedb", "reconcile"]"#));
+    // One CronJob per enabled reconciliation, each running its command.
+    assert!(cron.contains(r#""args" "[\"spicedb\", \"reconcile\"]" "values" .Values.spicedbReconcile"#));
+    assert!(cron.contains(r#""args" "[\"sso\", \"reconcile\"]" "values" .Values.ssoReconcile"#));
+    assert!(cron.contains("args: {{ $job.args }}"));
     assert!(cron.contains("concurrencyPolicy: Forbid"));
     // Every workload gets the same environment, and the replicas leave the
     // migrations to the Job when it runs.
