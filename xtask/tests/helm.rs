@@ -209,7 +209,9 @@ fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
     assert!(job.contains("restartPolicy: Never"));
     let cron = file("reconcile-cronjob.yaml");
     // One CronJob per enabled reconciliation, each running its command.
-    assert!(cron.contains(r#""args" "[\"spicedb\", \"reconcile\"]" "values" .Values.spicedbReconcile"#));
+    assert!(
+        cron.contains(r#""args" "[\"spicedb\", \"reconcile\"]" "values" .Values.spicedbReconcile"#)
+    );
     assert!(cron.contains(r#""args" "[\"sso\", \"reconcile\"]" "values" .Values.ssoReconcile"#));
     assert!(cron.contains("args: {{ $job.args }}"));
     assert!(cron.contains("concurrencyPolicy: Forbid"));
