@@ -95,6 +95,35 @@ async fn create_config(app: &TestApp, org: &str, owner: &str, name: &str) -> (St
     (id, alias)
 }
 
+/// Waits until Keycloak holds the provider `alias` (the outbox's
+/// login-broker sink writes it after the commit).
+async fn provider_written(alias: &str) {
+    eventually(
+        "Keycloak has the provider",
+        Duration::from_secs(30),
+        || async { keycloak_provider(alias).await.is_some() },
+    )
+    .await;
+}
+
+/// Deletes the configuration and waits until its provider is gone from
+/// Keycloak (also how each test tidies the shared realm up).
+async fn delete_config(app: &TestApp, org: &str, owner: &str, config: &str, alias: &str) {
+    let deleted = app
+        .delete(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            owner,
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    eventually(
+        "Keycloak's provider is removed",
+        Duration::from_secs(30),
+        || async { keycloak_provider(alias).await.is_none() },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_member() {
     let _realm = keycloak_realm().await;
@@ -107,12 +136,7 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
     let (config, alias) = create_config(&app, &org, &alice, "Customer login").await;
 
     // The outbox's login-broker sink writes the provider to Keycloak.
-    eventually(
-        "Keycloak has the provider",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_some() },
-    )
-    .await;
+    provider_written(&alias).await;
     let held = keycloak_provider(&alias).await.unwrap();
     assert_eq!(held["displayName"], "Customer login");
     assert_eq!(held["enabled"], true);
@@ -210,19 +234,7 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
     );
 
     // Deleted: the provider is gone from Keycloak.
-    let deleted = app
-        .delete(
-            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
-            &alice,
-        )
-        .await;
-    assert_eq!(deleted.status(), 204);
-    eventually(
-        "Keycloak's provider is removed",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_none() },
-    )
-    .await;
+    delete_config(&app, &org, &alice, &config, &alias).await;
 }
 
 #[tokio::test]
@@ -241,12 +253,7 @@ async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
         .await;
     let alice = app.token(ALICE).await;
     let (config, alias) = create_config(&app, &org, &alice, "Before the outage").await;
-    eventually(
-        "Keycloak has the provider",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_some() },
-    )
-    .await;
+    provider_written(&alias).await;
 
     keycloak.cut();
     let renamed = app
@@ -292,19 +299,7 @@ async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
         0
     );
     // Tidy up the shared realm.
-    let deleted = app
-        .delete(
-            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
-            &alice,
-        )
-        .await;
-    assert_eq!(deleted.status(), 204);
-    eventually(
-        "Keycloak's provider is removed",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_none() },
-    )
-    .await;
+    delete_config(&app, &org, &alice, &config, &alias).await;
 }
 
 /// The `dev` realm's organization mirroring orgman's `organization`, with
@@ -495,19 +490,7 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
         )
         .await;
     assert_eq!(reactivated.status(), 200);
-    let deleted = app
-        .delete(
-            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
-            &alice,
-        )
-        .await;
-    assert_eq!(deleted.status(), 204);
-    eventually(
-        "the provider is removed",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_none() },
-    )
-    .await;
+    delete_config(&app, &org, &alice, &config, &alias).await;
 }
 
 /// Removes the `dev` realm's organizations that hold `domain` (left by an
@@ -610,18 +593,6 @@ async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_wi
     .await;
 
     // Tidy up the shared realm.
-    let deleted = app
-        .delete(
-            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
-            &alice,
-        )
-        .await;
-    assert_eq!(deleted.status(), 204);
-    eventually(
-        "the provider is removed",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.is_none() },
-    )
-    .await;
+    delete_config(&app, &org, &alice, &config, &alias).await;
     forget_keycloak_domain("customer.example").await;
 }

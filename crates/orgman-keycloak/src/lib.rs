@@ -154,6 +154,22 @@ struct UserRepresentation {
     enabled: Option<bool>,
 }
 
+impl KeycloakClient {
+    /// `POST`s `representation` to the collection `url` and answers the id
+    /// of what was created (`what`, for the error).
+    async fn admin_create(
+        &self,
+        url: &str,
+        representation: &serde_json::Value,
+        what: &str,
+    ) -> Result<String, IdentityError> {
+        let created = self
+            .admin(|token| self.http.post(url).bearer_auth(token).json(representation))
+            .await?;
+        created_id(&created, what)
+    }
+}
+
 /// The id of what a `POST` created: the last segment of its `Location`.
 fn created_id(response: &Response, what: &str) -> Result<String, IdentityError> {
     response
@@ -424,16 +440,9 @@ impl IdentityProvider for KeycloakClient {
             // Keycloak asks for both at the first login.
             representation["requiredActions"] = json!(["VERIFY_EMAIL", "UPDATE_PASSWORD"]);
         }
-        let url = self.users_url();
-        let response = self
-            .admin(|token| {
-                self.http
-                    .post(&url)
-                    .bearer_auth(token)
-                    .json(&representation)
-            })
+        let id = self
+            .admin_create(&self.users_url(), &representation, "user")
             .await?;
-        let id = created_id(&response, "user")?;
         Ok(IdentityUser {
             subject: id,
             email: Some(user.email.clone()),

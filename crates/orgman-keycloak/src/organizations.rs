@@ -20,7 +20,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{KeycloakClient, created_id, unavailable};
+use crate::{KeycloakClient, unavailable};
 
 /// The attribute naming orgman's id on a Keycloak organization.
 const ID_ATTRIBUTE: &str = "orgman-id";
@@ -297,18 +297,11 @@ impl KeycloakClient {
         &self,
         organization: &MirroredOrganization,
     ) -> Result<String, IdentityError> {
-        let url = self.organizations_url();
         let representation = Self::organization_representation(organization, None);
         self.pace().await;
-        let created = self
-            .admin(|token| {
-                self.http
-                    .post(&url)
-                    .bearer_auth(token)
-                    .json(&representation)
-            })
+        let id = self
+            .admin_create(&self.organizations_url(), &representation, "organization")
             .await?;
-        let id = created_id(&created, "organization")?;
         self.remember(organization.id, Some(id.clone()));
         Ok(id)
     }

@@ -544,81 +544,63 @@ impl Drop for Server {
 /// Every (user, organization) pair requested once, 16 at a time, with
 /// reqwest: the cold path (token verification, cache misses, checks).
 async fn one_pass(base: &str, seed: &Seed) -> Load {
-    let http = reqwest::Client::new();
-    let requests: Arc<Vec<(String, String)>> = Arc::new(
-        seed.pairs
-            .iter()
-            .map(|(u, o)| {
-                (
-                    format!("{base}/api/v1/organizations/{o}"),
-                    seed.users[*u].1.clone(),
-                )
-            })
-            .collect(),
-    );
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (http, requests, next) = (http.clone(), requests.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                let mut errors = 0_u64;
-                loop {
-                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((url, token)) = requests.get(n) else {
-                        break;
-                    };
-                    let at = Instant::now();
-                    let ok = http
-                        .get(url)
-                        .bearer_auth(token)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    samples.push(at.elapsed());
-                    errors += u64::from(!ok);
-                }
-                (samples, errors)
-            })
+    let requests: Vec<(String, String)> = seed
+        .pairs
+        .iter()
+        .map(|(u, o)| {
+            (
+                format!("{base}/api/v1/organizations/{o}"),
+                seed.users[*u].1.clone(),
+            )
         })
         .collect();
-    let mut samples = Vec::new();
-    let mut errors = 0;
-    for worker in workers {
-        let (s, e) = worker.await.unwrap();
-        samples.extend(s);
-        errors += e;
-    }
-    let wall = started.elapsed();
-    summarize(samples, wall, errors)
+    let total = requests.len();
+    callers(Arc::new(requests), move |n| n < total, false).await
 }
 
 /// `GET <base><path>` for `seconds`, 16 callers with keep-alive
 /// connections taking the users' tokens in turn, each response read whole:
 /// the same load as wrk's, measured by a second, independent client.
 async fn timed_pass(base: &str, path: &str, seed: &Seed, seconds: u64) -> Load {
+    let url = format!("{base}{path}");
+    let requests: Vec<(String, String)> = seed
+        .users
+        .iter()
+        .map(|u| (url.clone(), u.1.clone()))
+        .collect();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    callers(Arc::new(requests), move |_| Instant::now() < until, true).await
+}
+
+/// 16 concurrent reqwest callers taking `requests` (URL, token) in turn,
+/// the n-th while `go(n)`; with `read_body`, a sample ends when the whole
+/// response is read, else at its headers.
+async fn callers(
+    requests: Arc<Vec<(String, String)>>,
+    go: impl Fn(usize) -> bool + Clone + Send + 'static,
+    read_body: bool,
+) -> Load {
     let http = reqwest::Client::new();
-    let url = Arc::new(format!("{base}{path}"));
-    let tokens: Arc<Vec<String>> = Arc::new(seed.users.iter().map(|u| u.1.clone()).collect());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
-    let until = started + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..16)
         .map(|_| {
-            let (http, url, tokens, next) =
-                (http.clone(), url.clone(), tokens.clone(), next.clone());
+            let (http, requests, next, go) =
+                (http.clone(), requests.clone(), next.clone(), go.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
                 let mut errors = 0_u64;
-                while Instant::now() < until {
+                loop {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let token = &tokens[n % tokens.len()];
+                    if !go(n) {
+                        break;
+                    }
+                    let (url, token) = &requests[n % requests.len()];
                     let at = Instant::now();
-                    let ok = match http.get(url.as_str()).bearer_auth(token).send().await {
+                    let ok = match http.get(url).bearer_auth(token).send().await {
                         Ok(response) => {
                             let success = response.status().is_success();
-                            response.bytes().await.is_ok() && success
+                            success && (!read_body || response.bytes().await.is_ok())
                         }
                         Err(_) => false,
                     };
