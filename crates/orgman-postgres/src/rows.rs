@@ -160,23 +160,38 @@ impl UserRow {
     }
 }
 
-/// The outbox row of one event; its audit row is derived from the stored
-/// payload in the same statement.
+/// The outbox row of one event and the columns of its audit row.
 pub(crate) struct NewOutboxRow {
     pub(crate) event_id: Uuid,
     pub(crate) aggregate_id: Uuid,
     pub(crate) event_type: &'static str,
-    pub(crate) payload: serde_json::Value,
+    /// The event's JSON, as text: serialized once, straight from the
+    /// event, and stored as it is (a `json` column).
+    pub(crate) payload: String,
+    pub(crate) actor: Option<Uuid>,
+    pub(crate) request_id: Option<Uuid>,
+    /// RFC 3339, as in the payload, so both rows round it alike.
+    pub(crate) occurred_at: String,
+    /// The payload's `kind`, the audit row's details.
+    pub(crate) details: String,
 }
 
 pub(crate) fn outbox_row(event: &DomainEvent) -> Result<NewOutboxRow, StoreError> {
-    let payload = serde_json::to_value(event)
-        .map_err(|e| StoreError::Other(format!("cannot serialize event: {e}")))?;
+    let unserializable =
+        |e: serde_json::Error| StoreError::Other(format!("cannot serialize event: {e}"));
+    let occurred_at = event
+        .occurred_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Other(format!("cannot format an event's time: {e}")))?;
     Ok(NewOutboxRow {
         event_id: event.id.as_uuid(),
         aggregate_id: event.organization_id.as_uuid(),
         event_type: event.type_name(),
-        payload,
+        payload: serde_json::to_string(event).map_err(unserializable)?,
+        actor: event.actor.map(|a| a.as_uuid()),
+        request_id: event.request_id.map(|r| r.as_uuid()),
+        occurred_at,
+        details: serde_json::to_string(&event.kind).map_err(unserializable)?,
     })
 }
 
@@ -200,13 +215,17 @@ impl MemberColumns {
     }
 }
 
-/// Outbox rows as columns, for one `unnest` insert.
+/// Outbox and audit rows as columns, for one `unnest` insert each.
 #[derive(Default)]
 pub(crate) struct OutboxColumns {
     pub(crate) event_ids: Vec<Uuid>,
     pub(crate) aggregate_ids: Vec<Uuid>,
     pub(crate) event_types: Vec<&'static str>,
-    pub(crate) payloads: Vec<serde_json::Value>,
+    pub(crate) payloads: Vec<String>,
+    pub(crate) actors: Vec<Option<Uuid>>,
+    pub(crate) request_ids: Vec<Option<Uuid>>,
+    pub(crate) occurred_at: Vec<String>,
+    pub(crate) details: Vec<String>,
 }
 
 impl OutboxColumns {
@@ -215,6 +234,10 @@ impl OutboxColumns {
         self.aggregate_ids.push(row.aggregate_id);
         self.event_types.push(row.event_type);
         self.payloads.push(row.payload);
+        self.actors.push(row.actor);
+        self.request_ids.push(row.request_id);
+        self.occurred_at.push(row.occurred_at);
+        self.details.push(row.details);
     }
 }
 

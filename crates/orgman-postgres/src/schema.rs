@@ -55,7 +55,7 @@ diesel::table! {
         event_id -> Uuid,
         aggregate_id -> Uuid,
         event_type -> Varchar,
-        payload -> Jsonb,
+        payload -> Json,
         created_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
         attempts -> Int4,

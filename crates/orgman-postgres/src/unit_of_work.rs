@@ -11,7 +11,7 @@ use orgman_domain::{
 };
 
 use crate::error::from_diesel;
-use diesel::sql_types::{Array, Bool, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::connection::Connection;
 use crate::rows::{
@@ -274,13 +274,18 @@ impl UnitOfWork for PgUnitOfWork {
             return Ok(Vec::new());
         }
         let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-        let found: Vec<uuid::Uuid> = users::table
-            .filter(users::id.eq_any(ids))
-            .select(users::id)
-            .load(self.conn()?)
-            .await
-            .map_err(from_diesel)?;
-        Ok(found.into_iter().map(UserId::from_uuid).collect())
+        // One index probe per id, whatever the size of the table: for a
+        // chunk of thousands, `id = ANY($1)` or a join may be planned as a
+        // scan of the whole table, which grows with every user.
+        let found: Vec<FoundId> = diesel::sql_query(
+            "SELECT wanted.id FROM unnest($1::uuid[]) AS wanted(id) \
+             CROSS JOIN LATERAL (SELECT 1 FROM users u WHERE u.id = wanted.id LIMIT 1) AS known",
+        )
+        .bind::<Array<SqlUuid>, _>(ids)
+        .load(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        Ok(found.into_iter().map(|f| UserId::from_uuid(f.id)).collect())
     }
 
     async fn insert_memberships(&mut self, memberships: &[Membership]) -> Result<(), StoreError> {
@@ -525,30 +530,35 @@ pub(crate) async fn append_events(
     for event in events {
         columns.push(outbox_row(event)?);
     }
-    // One statement for both tables: the audit row is derived from the
-    // event as stored, so each payload crosses the wire and is parsed
-    // once. `seq` follows the order of `events`.
+    // One statement for both tables. The payload is stored as text in a
+    // `json` column (checked, not rebuilt as jsonb); the audit row gets
+    // its columns as arrays of their own, so nothing is parsed twice and
+    // only its small `details` become jsonb. `seq` follows the order of
+    // `events`.
     diesel::sql_query(
         "WITH stored AS (\
            INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at) \
            SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END, \
                   CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END, \
                   CASE WHEN kind = ANY($7::varchar[]) THEN NULL ELSE now() END \
-           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::jsonb[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
-           ORDER BY n \
-           RETURNING event_id, aggregate_id, event_type, payload) \
+           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]::json[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
+           ORDER BY n) \
          INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
-         SELECT event_id, aggregate_id, (payload->>'actor')::uuid, event_type, \
-                (payload->>'requestId')::uuid, payload->'kind', (payload->>'occurredAt')::timestamptz \
-         FROM stored",
+         SELECT id, agg, actor, kind, request, details, at \
+         FROM unnest($1::uuid[], $2::uuid[], $8::uuid[], $3::varchar[], $9::uuid[], $10::text[]::jsonb[], $11::text[]::timestamptz[]) \
+              AS a(id, agg, actor, kind, request, details, at)",
     )
     .bind::<Array<SqlUuid>, _>(columns.event_ids)
     .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
     .bind::<Array<Text>, _>(columns.event_types)
-    .bind::<Array<Jsonb>, _>(columns.payloads)
+    .bind::<Array<Text>, _>(columns.payloads)
     .bind::<Bool, _>(writes.authorizer_settled)
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
+    .bind::<Array<Nullable<SqlUuid>>, _>(columns.actors)
+    .bind::<Array<Nullable<SqlUuid>>, _>(columns.request_ids)
+    .bind::<Array<Text>, _>(columns.details)
+    .bind::<Array<Text>, _>(columns.occurred_at)
     .execute(conn)
     .await
     .map_err(from_diesel)?;
@@ -563,4 +573,11 @@ fn exactly_one(rows: usize) -> Result<(), StoreError> {
     } else {
         Err(StoreError::NotFound)
     }
+}
+
+/// One id of a raw query's result.
+#[derive(diesel::QueryableByName)]
+struct FoundId {
+    #[diesel(sql_type = SqlUuid)]
+    id: uuid::Uuid,
 }

@@ -637,7 +637,7 @@ async fn the_backlog_is_read_through_indexes_not_a_table_scan() {
     let mut conn = db.connection().await;
     diesel::sql_query(
         "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, published_at)
-         SELECT gen_random_uuid(), gen_random_uuid(), 't', '{}'::jsonb, now()
+         SELECT gen_random_uuid(), gen_random_uuid(), 't', '{}'::json, now()
          FROM generate_series(1, 20000)",
     )
     .execute(&mut conn)
@@ -744,10 +744,10 @@ async fn bulk_reads_and_writes_of_a_unit_of_work_are_all_or_nothing() {
     assert_eq!(known, expected);
     assert!(uow.memberships(org.id(), &[]).await.unwrap().is_empty());
     // One unknown user refuses the whole statement.
-    assert!(
+    assert_eq!(
         uow.insert_memberships(&[member(ann, OrgRole::Member), member(ghost, OrgRole::Member)])
-            .await
-            .is_err()
+            .await,
+        Err(StoreError::NotFound)
     );
     drop(uow);
     assert_eq!(db.store.role_of(org.id(), ann).await.unwrap(), None);
@@ -775,6 +775,90 @@ async fn bulk_reads_and_writes_of_a_unit_of_work_are_all_or_nothing() {
     assert_eq!(
         db.store.role_of(org.id(), bob).await.unwrap(),
         Some(OrgRole::Admin)
+    );
+}
+
+#[tokio::test]
+async fn memberships_reference_existing_users_and_organizations_checked_per_statement() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let ann = db.user().await.user_id();
+    let bob = db.user().await.user_id();
+    let db = &db;
+    let run = |sql: String| async move {
+        let mut conn = db.connection().await;
+        diesel::sql_query(sql).execute(&mut conn).await
+    };
+    let count = |sql: String| async {
+        let mut conn = db.connection().await;
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut conn)
+            .await
+            .unwrap()
+            .n
+    };
+    let (org, ann, bob) = (org.id(), ann.as_uuid(), bob.as_uuid());
+    let nowhere = Uuid::now_v7();
+    // Inserts and updates naming a missing user or organization fail with
+    // the foreign-key SQLSTATE, whatever the size of the statement.
+    for sql in [
+        format!(
+            "INSERT INTO organization_members (org_id, user_id, role) VALUES ('{org}', '{nowhere}', 'MEMBER')"
+        ),
+        format!(
+            "INSERT INTO organization_members (org_id, user_id, role) VALUES ('{nowhere}', '{ann}', 'MEMBER')"
+        ),
+        format!(
+            "INSERT INTO organization_members (org_id, user_id, role) \
+             SELECT '{org}', u, 'MEMBER' FROM unnest(ARRAY['{ann}', '{nowhere}']::uuid[]) u"
+        ),
+    ] {
+        let error = run(sql.clone()).await.expect_err(&sql);
+        assert!(
+            matches!(
+                error,
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _
+                )
+            ),
+            "{sql}: {error}"
+        );
+    }
+    run(format!(
+        "INSERT INTO organization_members (org_id, user_id, role) VALUES ('{org}', '{ann}', 'MEMBER'), ('{org}', '{bob}', 'MEMBER')"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        run(format!(
+            "UPDATE organization_members SET user_id = '{nowhere}' WHERE org_id = '{org}' AND user_id = '{ann}'"
+        ))
+        .await
+        .is_err()
+    );
+    run(format!(
+        "UPDATE organization_members SET role = 'ADMIN' WHERE org_id = '{org}' AND user_id = '{ann}'"
+    ))
+    .await
+    .unwrap();
+    // Deleting a user or an organization (orgman never does) takes its
+    // memberships along, as the foreign keys' ON DELETE CASCADE did.
+    run(format!("DELETE FROM users WHERE id = '{bob}'"))
+        .await
+        .unwrap();
+    let members = format!("SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}'");
+    assert_eq!(count(members.clone()).await, 2, "the owner and ann stay");
+    run(format!("DELETE FROM organizations WHERE id = '{org}'"))
+        .await
+        .unwrap();
+    assert_eq!(count(members).await, 0);
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM organization_members WHERE user_id = '{ann}'"
+        ))
+        .await,
+        0
     );
 }
 

@@ -678,7 +678,7 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
             "-qc",
             &format!(
                 "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
-             SELECT e, aggregate_id, event_type, jsonb_set(payload, '{{id}}', to_jsonb(e::text))
+             SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json
              FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
                    FROM outbox, generate_series(1, {copies}) ORDER BY seq) copies
              LIMIT {target}"
