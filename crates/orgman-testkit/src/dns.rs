@@ -1,6 +1,6 @@
 //! [`PrivateDns`]: a name server of one test's own.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,19 +39,25 @@ impl PrivateDns {
     /// # Panics
     /// When dnsmasq cannot be started (`cargo xtask stack up` installs it).
     pub fn start() -> PrivateDns {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("a free UDP port")
-            .port();
         let dir = std::env::temp_dir().join(crate::unique_name("orgman-dns"));
         std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let dns = PrivateDns {
-            port,
+        let mut dns = PrivateDns {
+            port: 0,
             dir: tempdir::Dir(dir),
             state: Mutex::new(State::default()),
         };
-        dns.restart();
-        dns
+        // dnsmasq listens on UDP and TCP: a port free for UDP may be taken
+        // for TCP (or be taken between the check and the start), so a port
+        // it cannot have is exchanged for another.
+        let mut last = String::new();
+        for _ in 0..5 {
+            dns.port = free_udp_and_tcp_port();
+            match dns.try_restart() {
+                Ok(()) => return dns,
+                Err(why) => last = why,
+            }
+        }
+        panic!("dnsmasq did not start: {last}");
     }
 
     /// Where to send queries.
@@ -73,6 +79,20 @@ impl PrivateDns {
     }
 
     fn restart(&self) {
+        // The port was dnsmasq's a moment ago; another process may still
+        // take it in between, which a few attempts get past.
+        let mut last = String::new();
+        for _ in 0..5 {
+            match self.try_restart() {
+                Ok(()) => return,
+                Err(why) => last = why,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("dnsmasq did not restart on port {}: {last}", self.port);
+    }
+
+    fn try_restart(&self) -> Result<(), String> {
         let mut state = self.lock();
         if let Some(mut child) = state.child.take() {
             let _ = child.kill();
@@ -95,13 +115,34 @@ impl PrivateDns {
         for (name, value) in &state.records {
             command.arg(format!("--txt-record={name},{value}"));
         }
-        let child = command.spawn().expect("dnsmasq starts");
-        state.child = Some(child);
-        // Ready once the port is taken.
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("dnsmasq cannot be run: {e}"))?;
+        // Ready once the port is taken; gone if it exits first.
         let deadline = Instant::now() + Duration::from_secs(10);
         while UdpSocket::bind(("127.0.0.1", self.port)).is_ok() {
-            assert!(Instant::now() < deadline, "dnsmasq did not start");
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("dnsmasq exited ({status}) on port {}", self.port));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("dnsmasq did not take port {} in 10 s", self.port));
+            }
             std::thread::sleep(Duration::from_millis(5));
+        }
+        state.child = Some(child);
+        Ok(())
+    }
+}
+
+/// A loopback port free for both UDP and TCP at the time of asking.
+fn free_udp_and_tcp_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("a free TCP port");
+        let port = tcp.local_addr().expect("a bound address").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
 }
