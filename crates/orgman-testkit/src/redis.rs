@@ -112,14 +112,19 @@ impl RedisSentinels {
         let mut sentinels = Vec::new();
         for _ in 0..3 {
             let port = free_port();
-            // Sentinels rewrite their configuration: one file each.
+            // Sentinels rewrite their configuration: one file each. A
+            // failover happens only when a test asks for one: with a
+            // master "down" after 1 s without an answer, a busy 2-core
+            // machine running the whole suite can have the Sentinels fail
+            // over in the middle of a test that reads its own writes (the
+            // likely cause of one run's missing cache hits).
             let config = dir.join(format!("sentinel-{port}.conf"));
             std::fs::write(
                 &config,
                 format!(
                     "port {port}\nbind 127.0.0.1\ndir {dir}\n\
                      sentinel monitor {name} 127.0.0.1 {master} 2\n\
-                     sentinel down-after-milliseconds {name} 1000\n\
+                     sentinel down-after-milliseconds {name} 60000\n\
                      sentinel failover-timeout {name} 5000\n",
                     dir = dir.display(),
                     name = Self::MASTER,
