@@ -34,7 +34,7 @@ pub(crate) fn from_diesel(error: DieselError) -> StoreError {
 
 /// Messages PostgreSQL and the driver use when the server goes away
 /// (shutdown, restart, network loss) rather than refusing a statement.
-fn is_connection_loss(message: &str) -> bool {
+pub(crate) fn is_connection_loss(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
     [
         "terminating connection",

@@ -26,6 +26,7 @@ mod reads;
 mod rows;
 mod schema;
 mod settings;
+mod shared;
 mod sso;
 mod store;
 mod tls;

@@ -18,6 +18,10 @@ pub struct PgSettings {
     notes: Vec<String>,
     /// Largest number of pooled connections.
     pub max_connections: usize,
+    /// Connections every caller shares for the hot point reads (an
+    /// organization with the caller's role, a role), pipelined; 0 sends
+    /// them through the pool.
+    pub shared_connections: usize,
     /// How long to wait for a new connection, and for a free pooled one,
     /// before reporting the database unavailable.
     pub timeout: Duration,
@@ -99,6 +103,7 @@ impl PgSettings {
             tls,
             notes,
             max_connections: 16,
+            shared_connections: 2,
             timeout: Duration::from_secs(5),
         })
     }
@@ -163,8 +168,16 @@ impl PgSettings {
                 format!("{pool_size} is out of range 1..=1000"),
             ));
         }
+        let shared: usize = env.number("ORGMAN_DATABASE_SHARED_CONNECTIONS", 2)?;
+        if shared > 64 {
+            return Err(SettingsError::new(
+                "ORGMAN_DATABASE_SHARED_CONNECTIONS",
+                format!("{shared} is out of range 0..=64"),
+            ));
+        }
         Self::from_env_urls(&env).map(|settings| Self {
             max_connections: pool_size,
+            shared_connections: shared,
             ..settings
         })
     }
@@ -314,6 +327,7 @@ impl fmt::Debug for PgSettings {
             .field("url", &self.redacted_url())
             .field("tls", &self.tls)
             .field("max_connections", &self.max_connections)
+            .field("shared_connections", &self.shared_connections)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -369,6 +383,33 @@ mod tests {
             assert_eq!(
                 PgSettings::from_env(env(bad)).unwrap_err().name,
                 "SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn shared_connections_default_to_two_and_zero_turns_them_off() {
+        let env = |count: &'static str| {
+            move |name: &str| match name {
+                "DATABASE_URL" => Some("postgres://u@db/x".to_owned()),
+                "ORGMAN_DATABASE_SHARED_CONNECTIONS" => Some(count.to_owned()),
+                _ => None,
+            }
+        };
+        assert_eq!(PgSettings::from_env(env("")).unwrap().shared_connections, 2);
+        assert_eq!(
+            PgSettings::from_env(env("0")).unwrap().shared_connections,
+            0
+        );
+        assert_eq!(
+            PgSettings::from_env(env("8")).unwrap().shared_connections,
+            8
+        );
+        for bad in ["-1", "some", "65"] {
+            assert_eq!(
+                PgSettings::from_env(env(bad)).unwrap_err().name,
+                "ORGMAN_DATABASE_SHARED_CONNECTIONS",
                 "{bad}"
             );
         }

@@ -23,6 +23,9 @@ use crate::unit_of_work::{OutboxWrites, PgUnitOfWork};
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// The hot point reads, pipelined on shared connections; `None` sends
+    /// them through the pool.
+    shared: Option<std::sync::Arc<crate::shared::SharedReads>>,
     /// Which sinks events are written pending for.
     pub(crate) writes: OutboxWrites,
 }
@@ -75,8 +78,21 @@ impl PgStore {
             .recycle_timeout(Some(settings.timeout))
             .build()
             .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
+        let shared = if settings.shared_connections == 0 {
+            None
+        } else {
+            let connector = crate::tls::Connector::new(settings.tls())
+                .map_err(|e| StoreError::Other(format!("database TLS settings: {e}")))?;
+            Some(std::sync::Arc::new(crate::shared::SharedReads::new(
+                settings.url().to_owned(),
+                connector,
+                settings.shared_connections,
+                settings.timeout,
+            )))
+        };
         Ok(Self {
             pool,
+            shared,
             writes: OutboxWrites::default(),
         })
     }
@@ -134,6 +150,31 @@ impl PgStore {
             .await
             .map_err(from_diesel)?;
         Ok(())
+    }
+
+    /// [`OrganizationRepository::organization_with_role`]'s statement on a
+    /// pooled connection (without shared connections).
+    async fn organization_with_role_pooled(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(OrganizationRow, Option<String>)>, StoreError> {
+        let mut conn = self.connection().await?;
+        organizations::table
+            .left_join(
+                organization_members::table.on(organization_members::org_id
+                    .eq(organizations::id)
+                    .and(organization_members::user_id.eq(user.as_uuid()))),
+            )
+            .filter(organizations::id.eq(organization.as_uuid()))
+            .select((
+                OrganizationRow::as_select(),
+                organization_members::role.nullable(),
+            ))
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)
     }
 
     pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
@@ -229,6 +270,16 @@ impl MembershipQueries for PgStore {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<OrgRole>, StoreError> {
+        if let Some(shared) = &self.shared {
+            return shared
+                .role_of(organization.as_uuid(), user.as_uuid())
+                .await?
+                .map(|r| {
+                    r.parse()
+                        .map_err(|e| StoreError::Other(format!("stored role: {e}")))
+                })
+                .transpose();
+        }
         let mut conn = self.connection().await?;
         let role: Option<String> = organization_members::table
             .find((organization.as_uuid(), user.as_uuid()))
@@ -249,24 +300,19 @@ impl MembershipQueries for PgStore {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
-        let mut conn = self.connection().await?;
         // One statement: the organization by primary key, left-joined to
         // the user's membership row (also a primary-key lookup).
-        let found: Option<(OrganizationRow, Option<String>)> = organizations::table
-            .left_join(
-                organization_members::table.on(organization_members::org_id
-                    .eq(organizations::id)
-                    .and(organization_members::user_id.eq(user.as_uuid()))),
-            )
-            .filter(organizations::id.eq(organization.as_uuid()))
-            .select((
-                OrganizationRow::as_select(),
-                organization_members::role.nullable(),
-            ))
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(from_diesel)?;
+        let found = match &self.shared {
+            Some(shared) => {
+                shared
+                    .organization_with_role(organization.as_uuid(), user.as_uuid())
+                    .await?
+            }
+            None => {
+                self.organization_with_role_pooled(organization, user)
+                    .await?
+            }
+        };
         let Some((row, role)) = found else {
             return Ok(None);
         };
@@ -348,6 +394,13 @@ impl MembershipQueries for PgStore {
 #[async_trait]
 impl UserRepository for PgStore {
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        if let Some(shared) = &self.shared {
+            return shared
+                .user(id.as_uuid())
+                .await?
+                .map(UserRow::into_domain)
+                .transpose();
+        }
         let mut conn = self.connection().await?;
         users::table
             .find(id.as_uuid())

@@ -189,17 +189,7 @@ impl Connector {
     /// Opens one connection to `url` (tokio-postgres form, its `sslmode`
     /// the [`SslMode::transport`] of the settings this was made from).
     pub(crate) async fn connect(&self, url: &str) -> ConnectionResult<AsyncPgConnection> {
-        // With its causes: "error performing TLS handshake" alone does not
-        // say that the certificate names another host.
-        let failed = |e: tokio_postgres::Error| {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            diesel::ConnectionError::BadConnection(message)
-        };
+        let failed = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(explain(&e));
         match self {
             Self::Plain => {
                 let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -215,6 +205,40 @@ impl Connector {
             }
         }
     }
+
+    /// Opens one connection to `url` as a bare tokio-postgres client, its
+    /// connection driven by a task of its own until the client is dropped
+    /// or the server goes away.
+    pub(crate) async fn connect_client(&self, url: &str) -> Result<tokio_postgres::Client, String> {
+        match self {
+            Self::Plain => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| explain(&e))?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
+            Self::Tls(connector) => {
+                let (client, connection) = tokio_postgres::connect(url, connector.clone())
+                    .await
+                    .map_err(|e| explain(&e))?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
+        }
+    }
+}
+
+/// An error with its causes: "error performing TLS handshake" alone does
+/// not say that the certificate names another host.
+pub(crate) fn explain(error: &tokio_postgres::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }
 
 /// The modes that verify less than `verify-full`: `prefer` and `require`

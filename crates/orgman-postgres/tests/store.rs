@@ -353,6 +353,93 @@ async fn an_organization_and_a_users_role_in_it_come_in_one_read() {
 }
 
 #[tokio::test]
+async fn concurrent_point_reads_on_shared_connections_each_get_their_own_answer() {
+    let db = Db::new().await;
+    let mut cases = Vec::new();
+    for n in 0..6 {
+        let org = db.org().await;
+        let user = db.user().await.user_id();
+        let role = [None, Some(OrgRole::Member), Some(OrgRole::Admin)][n % 3];
+        if let Some(role) = role {
+            db.service
+                .add_member(&db.admin, org.id(), user, role)
+                .await
+                .unwrap();
+        }
+        cases.push((org, user, role));
+    }
+    // Hundreds of reads at once over the two shared connections, pipelined:
+    // each must come back with its own organization and role.
+    let mut reads = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (org, user, role) = cases[i % cases.len()].clone();
+        let store = db.store.clone();
+        reads.spawn(async move {
+            let (found, found_role) = store
+                .organization_with_role(org.id(), user)
+                .await
+                .unwrap()
+                .expect("the organization");
+            assert_eq!((found.id(), found.slug()), (org.id(), org.slug()));
+            assert_eq!(found_role, role);
+            assert_eq!(store.role_of(org.id(), user).await.unwrap(), role);
+            let found = store.user(user).await.unwrap().expect("the user");
+            assert_eq!((found.id, found.subject), (user, user.to_string()));
+        });
+    }
+    while let Some(read) = reads.join_next().await {
+        read.unwrap();
+    }
+    let nowhere = OrganizationId::from_uuid(Uuid::now_v7());
+    assert_eq!(
+        db.store
+            .organization_with_role(nowhere, db.admin.user_id())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_shared_connection_the_server_closed_is_replaced() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let owner = db.admin.user_id();
+    assert_eq!(
+        db.store.role_of(org.id(), owner).await.unwrap(),
+        Some(OrgRole::Owner)
+    );
+    // PostgreSQL ends every other session of this database (as a restart
+    // or an administrator would).
+    let mut conn = db.connection().await;
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // A read may still meet the dead connection (reported unavailable,
+    // never a wrong answer); the ones after it are served again.
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(db.store.role_of(org.id(), owner).await);
+    }
+    assert!(
+        answers.iter().all(|a| matches!(
+            a,
+            Ok(Some(OrgRole::Owner)) | Err(StoreError::Unavailable(_))
+        )),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.last(),
+        Some(&Ok(Some(OrgRole::Owner))),
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_membership_check_is_an_index_point_lookup() {
     let db = Db::new().await;
     let mut conn = db.connection().await;
