@@ -10,7 +10,8 @@
 //! times as many pipelined eight at a time over two or four.
 //!
 //! Only single-statement reads outside a transaction go here (an
-//! organization with a user's role, a role, a user by id); everything
+//! organization with a user's role, a role, a user by id, a page of a
+//! user's organizations); everything
 //! else stays on the pool. A connection that died is replaced by the next
 //! caller; until then callers get [`StoreError::Unavailable`], as from the
 //! pool.
@@ -36,6 +37,22 @@ const ORGANIZATION_WITH_ROLE: &str = "\
 
 /// One user's role in one organization.
 const ROLE_OF: &str = "SELECT role FROM organization_members WHERE org_id = $1 AND user_id = $2";
+
+/// The first page of a user's organizations (not deleted), with roles.
+const ORGANIZATIONS_OF: &str = "\
+    SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role \
+    FROM organization_members m JOIN organizations o ON o.id = m.org_id \
+    WHERE m.user_id = $1 AND o.status <> 'DELETED' \
+    ORDER BY m.org_id LIMIT $2";
+
+/// A later page: the same after an organization id.
+const ORGANIZATIONS_OF_AFTER: &str = "\
+    SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role \
+    FROM organization_members m JOIN organizations o ON o.id = m.org_id \
+    WHERE m.user_id = $1 AND o.status <> 'DELETED' AND m.org_id > $3 \
+    ORDER BY m.org_id LIMIT $2";
 
 /// A user by id.
 const USER: &str =
@@ -65,6 +82,8 @@ struct Prepared {
     organization_with_role: Statement,
     role_of: Statement,
     user: Statement,
+    organizations_of: Statement,
+    organizations_of_after: Statement,
 }
 
 impl SharedReads {
@@ -99,23 +118,40 @@ impl SharedReads {
                     .query_opt(&prepared.organization_with_role, &[&organization, &user]),
             )
             .await?;
-        row.map(|row| {
-            let organization = OrganizationRow {
-                id: get(&row, 0)?,
-                name: get(&row, 1)?,
-                slug: get(&row, 2)?,
-                status: get(&row, 3)?,
-                purge_after: get(&row, 4)?,
-                version: get(&row, 5)?,
-                created_at: get(&row, 6)?,
-                updated_at: get(&row, 7)?,
-                max_members: get(&row, 8)?,
-                metadata: get(&row, 9)?,
-                private_metadata: get(&row, 10)?,
-            };
-            Ok((organization, get(&row, 11)?))
-        })
-        .transpose()
+        row.map(|row| Ok((organization_row(&row)?, get(&row, 11)?)))
+            .transpose()
+    }
+
+    /// Up to `limit` of `user`'s organizations (not deleted) with the
+    /// stored role, by organization id, after `after` if given.
+    pub(crate) async fn organizations_of(
+        &self,
+        user: uuid::Uuid,
+        limit: i64,
+        after: Option<uuid::Uuid>,
+    ) -> Result<Vec<(OrganizationRow, String)>, StoreError> {
+        let prepared = self.prepared().await?;
+        let rows = match after {
+            None => {
+                self.run(
+                    prepared
+                        .client
+                        .query(&prepared.organizations_of, &[&user, &limit]),
+                )
+                .await?
+            }
+            Some(after) => {
+                self.run(
+                    prepared
+                        .client
+                        .query(&prepared.organizations_of_after, &[&user, &limit, &after]),
+                )
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|row| Ok((organization_row(row)?, get(row, 11)?)))
+            .collect()
     }
 
     /// `user`'s role in the organization, as stored.
@@ -204,11 +240,18 @@ impl SharedReads {
             .map_err(from_query)?;
         let role_of = client.prepare(ROLE_OF).await.map_err(from_query)?;
         let user = client.prepare(USER).await.map_err(from_query)?;
+        let organizations_of = client.prepare(ORGANIZATIONS_OF).await.map_err(from_query)?;
+        let organizations_of_after = client
+            .prepare(ORGANIZATIONS_OF_AFTER)
+            .await
+            .map_err(from_query)?;
         Ok(Prepared {
             client,
             organization_with_role,
             role_of,
             user,
+            organizations_of,
+            organizations_of_after,
         })
     }
 }
@@ -222,6 +265,23 @@ impl Slot {
             .filter(|prepared| !prepared.client.is_closed())
             .cloned()
     }
+}
+
+/// The organization in a row's first eleven columns.
+fn organization_row(row: &Row) -> Result<OrganizationRow, StoreError> {
+    Ok(OrganizationRow {
+        id: get(row, 0)?,
+        name: get(row, 1)?,
+        slug: get(row, 2)?,
+        status: get(row, 3)?,
+        purge_after: get(row, 4)?,
+        version: get(row, 5)?,
+        created_at: get(row, 6)?,
+        updated_at: get(row, 7)?,
+        max_members: get(row, 8)?,
+        metadata: get(row, 9)?,
+        private_metadata: get(row, 10)?,
+    })
 }
 
 /// A column of a row, or why it cannot be read.

@@ -353,6 +353,39 @@ impl MembershipQueries for PgStore {
         user: UserId,
         request: PageRequest<OrganizationId>,
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
+        let rows = match &self.shared {
+            Some(shared) => {
+                shared
+                    .organizations_of(
+                        user.as_uuid(),
+                        overfetch(&request),
+                        request.after.map(|a| a.as_uuid()),
+                    )
+                    .await?
+            }
+            None => self.organizations_of_pooled(user, &request).await?,
+        };
+        let items = rows
+            .into_iter()
+            .map(|(org, role)| {
+                let role = role
+                    .parse::<OrgRole>()
+                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))?;
+                Ok((org.into_domain()?, role))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(page(items, &request, |(org, _)| org.id()))
+    }
+}
+
+impl PgStore {
+    /// [`MembershipQueries::organizations_of`]' statements on a pooled
+    /// connection (without shared connections).
+    async fn organizations_of_pooled(
+        &self,
+        user: UserId,
+        request: &PageRequest<OrganizationId>,
+    ) -> Result<Vec<(OrganizationRow, String)>, StoreError> {
         let mut conn = self.connection().await?;
         // Two fixed statements rather than one boxed query: diesel prepares
         // and caches only queries whose shape is known at compile time, and
@@ -365,29 +398,20 @@ impl MembershipQueries for PgStore {
         let rows: Vec<(OrganizationRow, String)> = match request.after {
             None => {
                 mine.order(organization_members::org_id.asc())
-                    .limit(overfetch(&request))
+                    .limit(overfetch(request))
                     .load(&mut conn)
                     .await
             }
             Some(after) => {
                 mine.filter(organization_members::org_id.gt(after.as_uuid()))
                     .order(organization_members::org_id.asc())
-                    .limit(overfetch(&request))
+                    .limit(overfetch(request))
                     .load(&mut conn)
                     .await
             }
         }
         .map_err(from_diesel)?;
-        let items = rows
-            .into_iter()
-            .map(|(org, role)| {
-                let role = role
-                    .parse::<OrgRole>()
-                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))?;
-                Ok((org.into_domain()?, role))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(page(items, &request, |(org, _)| org.id()))
+        Ok(rows)
     }
 }
 
