@@ -204,28 +204,31 @@ impl SharedReads {
         }
     }
 
-    /// The next slot's live connection, connecting it if needed.
+    /// The next slot's live connection, connecting it if needed. A caller
+    /// waits at most the connection timeout in all, queueing behind
+    /// another caller's attempt included.
     async fn prepared(&self) -> Result<Arc<Prepared>, StoreError> {
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         if let Some(live) = slot.live() {
             return Ok(live);
         }
-        let _connecting = slot.connecting.lock().await;
-        // Another caller may have connected it meanwhile.
-        if let Some(live) = slot.live() {
-            return Ok(live);
-        }
-        let prepared = match tokio::time::timeout(self.timeout, self.open()).await {
-            Ok(result) => Arc::new(result?),
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "database connection: not established within {:?}",
-                    self.timeout
-                )));
+        let connect = async {
+            let _connecting = slot.connecting.lock().await;
+            // Another caller may have connected it meanwhile.
+            if let Some(live) = slot.live() {
+                return Ok(live);
             }
+            let prepared = Arc::new(self.open().await?);
+            *slot.current.write().unwrap_or_else(|e| e.into_inner()) = Some(prepared.clone());
+            Ok(prepared)
         };
-        *slot.current.write().unwrap_or_else(|e| e.into_inner()) = Some(prepared.clone());
-        Ok(prepared)
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "database connection: not established within {:?}",
+                self.timeout
+            ))),
+        }
     }
 
     async fn open(&self) -> Result<Prepared, StoreError> {

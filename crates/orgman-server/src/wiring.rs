@@ -189,15 +189,22 @@ impl Sync {
         let authorizer: Arc<dyn Authorizer> = match (&adapters.spicedb, &config.spicedb) {
             (Some(spicedb), Some(settings)) => {
                 if settings.write_schema {
-                    match spicedb.ensure_schema().await {
-                        Ok(written) => {
-                            tracing::info!(written, "SpiceDB client initialized; schema in place")
+                    // In the background: the service is ready without
+                    // waiting for a gRPC connection and a schema read (tens
+                    // of milliseconds of every start). Until the schema is
+                    // in place, checks fail closed, as when SpiceDB is
+                    // down.
+                    let spicedb = spicedb.clone();
+                    background.push(tokio::spawn(async move {
+                        match spicedb.ensure_schema().await {
+                            Ok(written) => {
+                                tracing::info!(written, "SpiceDB client initialized; schema in place")
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
+                            }
                         }
-                        // Not fatal: checks fail closed until SpiceDB answers.
-                        Err(error) => {
-                            tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
-                        }
-                    }
+                    }));
                 }
                 if config.relay_enabled {
                     relays.push(Arc::new(OutboxRelay::new(
