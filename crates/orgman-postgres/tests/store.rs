@@ -366,6 +366,19 @@ async fn concurrent_point_reads_on_shared_connections_each_get_their_own_answer(
                 .await
                 .unwrap();
         }
+        // Every column distinct from the others' (metadata included), and
+        // the organization as the pool's diesel statements read it: the
+        // shared statements must decode the same thing.
+        let patch = orgman_domain::OrganizationPatch {
+            metadata: Some(serde_json::json!({ "public": n })),
+            private_metadata: Some(serde_json::json!({ "private": n })),
+            ..orgman_domain::OrganizationPatch::default()
+        };
+        db.service
+            .update(&db.admin, org.id(), &patch, None)
+            .await
+            .unwrap();
+        let org = db.store.organization(org.id()).await.unwrap().unwrap();
         cases.push((org, user, role));
     }
     // Hundreds of reads at once over the two shared connections, pipelined:
@@ -380,9 +393,20 @@ async fn concurrent_point_reads_on_shared_connections_each_get_their_own_answer(
                 .await
                 .unwrap()
                 .expect("the organization");
-            assert_eq!((found.id(), found.slug()), (org.id(), org.slug()));
+            assert_eq!(found, org);
             assert_eq!(found_role, role);
             assert_eq!(store.role_of(org.id(), user).await.unwrap(), role);
+            let mine = store
+                .organizations_of(user, PageRequest::first())
+                .await
+                .unwrap()
+                .items;
+            assert_eq!(
+                mine,
+                role.map(|r| (org.clone(), r))
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            );
             let found = store.user(user).await.unwrap().expect("the user");
             assert_eq!((found.id, found.subject), (user, user.to_string()));
         });
