@@ -11,16 +11,14 @@ pub(crate) type Connection = Object<Manager>;
 /// Explicit transactions on a pooled connection.
 pub(crate) type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 
-/// A pool manager opening connections with `settings` (TLS included).
-///
-/// # Errors
-/// A message naming the TLS file that cannot be read or used.
+/// A pool manager opening connections to `settings`' URL with
+/// `connector` (its TLS configuration built once, by the caller).
 pub(crate) fn manager(
     settings: &crate::PgSettings,
+    connector: crate::tls::Connector,
     recycling: diesel_async::pooled_connection::RecyclingMethod<AsyncPgConnection>,
-) -> Result<Manager, String> {
+) -> Manager {
     let url = settings.url().to_owned();
-    let connector = crate::tls::Connector::new(settings.tls())?;
     let mut config = diesel_async::pooled_connection::ManagerConfig::default();
     config.recycling_method = recycling;
     config.custom_setup = Box::new(move |_| {
@@ -28,5 +26,5 @@ pub(crate) fn manager(
         let connector = connector.clone();
         Box::pin(async move { connector.connect(&url).await })
     });
-    Ok(Manager::new_with_config(settings.url(), config))
+    Manager::new_with_config(settings.url(), config)
 }

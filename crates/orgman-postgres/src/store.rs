@@ -67,9 +67,12 @@ impl PgStore {
         // PostgreSQL goes away), not with a test query, which would cost
         // every request a second round trip.
         // A TLS file that cannot be read stops the start here, not at the
-        // first connection.
-        let manager = crate::connection::manager(settings, RecyclingMethod::Fast)
+        // first connection. One connector serves the pool and the shared
+        // connections.
+        let connector = crate::tls::Connector::new(settings.tls())
             .map_err(|e| StoreError::Other(format!("database TLS settings: {e}")))?;
+        let manager =
+            crate::connection::manager(settings, connector.clone(), RecyclingMethod::Fast);
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)
             .runtime(Runtime::Tokio1)
@@ -81,8 +84,6 @@ impl PgStore {
         let shared = if settings.shared_connections == 0 {
             None
         } else {
-            let connector = crate::tls::Connector::new(settings.tls())
-                .map_err(|e| StoreError::Other(format!("database TLS settings: {e}")))?;
             Some(std::sync::Arc::new(crate::shared::SharedReads::new(
                 settings.url().to_owned(),
                 connector,
@@ -191,6 +192,12 @@ impl PgStore {
     }
 }
 
+/// A role as stored.
+fn stored_role(text: &str) -> Result<OrgRole, StoreError> {
+    text.parse()
+        .map_err(|e| StoreError::Other(format!("stored role: {e}")))
+}
+
 /// Fetches `limit + 1` rows after the cursor and builds a page.
 fn page<T, K: Copy>(rows: Vec<T>, request: &PageRequest<K>, key: impl Fn(&T) -> K) -> Page<T, K> {
     Page::from_overfetch(rows, request.limit(), key)
@@ -270,29 +277,24 @@ impl MembershipQueries for PgStore {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<OrgRole>, StoreError> {
-        if let Some(shared) = &self.shared {
-            return shared
-                .role_of(organization.as_uuid(), user.as_uuid())
-                .await?
-                .map(|r| {
-                    r.parse()
-                        .map_err(|e| StoreError::Other(format!("stored role: {e}")))
-                })
-                .transpose();
-        }
-        let mut conn = self.connection().await?;
-        let role: Option<String> = organization_members::table
-            .find((organization.as_uuid(), user.as_uuid()))
-            .select(organization_members::role)
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(from_diesel)?;
-        role.map(|r| {
-            r.parse()
-                .map_err(|e| StoreError::Other(format!("stored role: {e}")))
-        })
-        .transpose()
+        let role: Option<String> = match &self.shared {
+            Some(shared) => {
+                shared
+                    .role_of(organization.as_uuid(), user.as_uuid())
+                    .await?
+            }
+            None => {
+                let mut conn = self.connection().await?;
+                organization_members::table
+                    .find((organization.as_uuid(), user.as_uuid()))
+                    .select(organization_members::role)
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(from_diesel)?
+            }
+        };
+        role.as_deref().map(stored_role).transpose()
     }
 
     async fn organization_with_role(
@@ -316,12 +318,7 @@ impl MembershipQueries for PgStore {
         let Some((row, role)) = found else {
             return Ok(None);
         };
-        let role = role
-            .map(|r| {
-                r.parse()
-                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))
-            })
-            .transpose()?;
+        let role = role.as_deref().map(stored_role).transpose()?;
         Ok(Some((row.into_domain()?, role)))
     }
 
@@ -367,12 +364,7 @@ impl MembershipQueries for PgStore {
         };
         let items = rows
             .into_iter()
-            .map(|(org, role)| {
-                let role = role
-                    .parse::<OrgRole>()
-                    .map_err(|e| StoreError::Other(format!("stored role: {e}")))?;
-                Ok((org.into_domain()?, role))
-            })
+            .map(|(org, role)| Ok((org.into_domain()?, stored_role(&role)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(page(items, &request, |(org, _)| org.id()))
     }
