@@ -184,7 +184,7 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
     for n in 0..5 {
         csv.push_str(&format!("0b000000-0000-4000-8000-00000000000{n},MEMBER\n"));
     }
-    let events_before = app.count("SELECT count(*) AS n FROM outbox").await;
+    let events_before = app.count("SELECT count(*) AS n FROM outbox_events").await;
 
     let report = body(import(&app, &org, &alice, &csv).await).await;
     assert_eq!(report["added"], 2_500, "{report}");
@@ -200,11 +200,11 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
     assert_eq!(members, 2_501);
     let added_events = app
         .count(&format!(
-            "SELECT count(*) AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
+            "SELECT count(*) AS n FROM outbox_events WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
         ))
         .await;
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM outbox").await - events_before,
+        app.count("SELECT count(*) AS n FROM outbox_events").await - events_before,
         2_500
     );
     // The admin's and alice's own events from setting up, and the import's.
@@ -216,7 +216,8 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
         ))
         .await;
     assert_eq!(audited, 2_500);
-    // Events keep the file's order: commit order (seq) follows the rows.
+    // Events keep the file's order: outbox order (seq, then place in the
+    // row) follows the rows.
     let listed = users
         .iter()
         .map(|u| format!("'{u}'"))
@@ -225,30 +226,32 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
     let out_of_order = app
         .count(&format!(
             "SELECT count(*) AS n FROM (\
-               SELECT o.seq, lag(o.seq) OVER (ORDER BY f.n) AS before \
-               FROM outbox o JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
-                 ON o.payload->'kind'->>'userId' = f.u::text \
-               WHERE o.aggregate_id = '{org}' AND o.event_type = 'organization.member.added') x \
-             WHERE x.before > x.seq"
+               SELECT o.pos, lag(o.pos) OVER (ORDER BY f.n) AS before \
+               FROM (SELECT payload, row_number() OVER (ORDER BY seq, index_in_row) AS pos \
+                     FROM outbox_events \
+                     WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added') o \
+               JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
+                 ON o.payload->'kind'->>'userId' = f.u::text) x \
+             WHERE x.before > x.pos"
         ))
         .await;
     assert_eq!(out_of_order, 0);
     let matched = app
         .count(&format!(
-            "SELECT count(*) AS n FROM outbox o JOIN unnest(ARRAY[{listed}]::uuid[]) AS f(u) \
+            "SELECT count(*) AS n FROM outbox_events o JOIN unnest(ARRAY[{listed}]::uuid[]) AS f(u) \
              ON o.payload->'kind'->>'userId' = f.u::text WHERE o.aggregate_id = '{org}'"
         ))
         .await;
     assert_eq!(matched, 2_500, "the ordering check saw every event");
 
     // The same file again: nothing to do, nothing written.
-    let events_before = app.count("SELECT count(*) AS n FROM outbox").await;
+    let events_before = app.count("SELECT count(*) AS n FROM outbox_events").await;
     let again = body(import(&app, &org, &alice, &csv).await).await;
     assert_eq!(again["added"], 0, "{again}");
     assert_eq!(again["unchanged"], 2_500);
     assert_eq!(again["failed"], 5);
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM outbox").await,
+        app.count("SELECT count(*) AS n FROM outbox_events").await,
         events_before
     );
 
@@ -462,7 +465,7 @@ async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_wi
     assert!(committed < users.len() as i64, "killed before the end");
     assert_eq!(committed % 200, 0, "only whole chunks: {committed}");
     let events = format!(
-        "SELECT count(*) AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added' AND payload->'kind'->>'role' = 'MEMBER'"
+        "SELECT count(*) AS n FROM outbox_events WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added' AND payload->'kind'->>'role' = 'MEMBER'"
     );
     assert_eq!(
         app.count(&events).await,
@@ -487,7 +490,7 @@ async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_wi
     assert_eq!(app.count(&members).await, users.len() as i64);
     assert_eq!(app.count(&events).await, users.len() as i64);
     let distinct = format!(
-        "SELECT count(DISTINCT payload->'kind'->>'userId') AS n FROM outbox WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
+        "SELECT count(DISTINCT payload->'kind'->>'userId') AS n FROM outbox_events WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'"
     );
     assert_eq!(
         app.count(&distinct).await,

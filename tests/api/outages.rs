@@ -211,7 +211,7 @@ impl World {
             .await
             .unwrap();
         diesel::sql_query(
-            "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND dead_at IS NULL",
+            "SELECT count(*) AS n FROM outbox_events WHERE published_at IS NULL AND dead_at IS NULL",
         )
         .get_result::<Count>(&mut conn)
         .await
@@ -230,7 +230,7 @@ impl World {
         let mut conn = diesel_async::AsyncPgConnection::establish(&self.app.database_url)
             .await
             .unwrap();
-        diesel::sql_query("SELECT event_id FROM outbox")
+        diesel::sql_query("SELECT event_id FROM outbox_events")
             .load::<Id>(&mut conn)
             .await
             .unwrap()

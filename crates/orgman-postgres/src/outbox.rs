@@ -116,9 +116,17 @@ impl Outbox for PgStore {
         if !locked.locked {
             return Ok(Box::new(claim));
         }
+        // `limit` counts events: rows are taken in order while the events
+        // before them number fewer than `limit` (so at least one row, and
+        // at most `limit` + EVENTS_PER_ROW - 1 events).
         let rows: Vec<Row> = diesel::sql_query(format!(
-            "SELECT seq, payload::text AS payload, {attempts} AS attempts FROM outbox
-             WHERE {done} IS NULL AND {dead} IS NULL ORDER BY seq LIMIT $1",
+            "SELECT o.seq, o.payload::text AS payload, o.{attempts} AS attempts
+             FROM outbox o JOIN (
+                 SELECT seq, sum(events) OVER (ORDER BY seq) - events AS before
+                 FROM (SELECT seq, events FROM outbox
+                       WHERE {done} IS NULL AND {dead} IS NULL ORDER BY seq LIMIT $1) pending
+             ) w USING (seq)
+             WHERE w.before < $1 ORDER BY o.seq",
             attempts = cols.attempts,
             done = cols.done,
             dead = cols.dead,
@@ -127,32 +135,41 @@ impl Outbox for PgStore {
         .load(conn)
         .await
         .map_err(from_diesel)?;
-        claim.events = rows
-            .into_iter()
-            .map(|row| {
-                let event: DomainEvent = serde_json::from_str(&row.payload).map_err(|e| {
-                    StoreError::Other(format!("outbox row {} is not an event: {e}", row.seq))
-                })?;
-                Ok(PendingEvent {
-                    position: u64::try_from(row.seq).unwrap_or(0),
-                    event,
-                    attempts: u32::try_from(row.attempts).unwrap_or(0),
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        for row in rows {
+            let position = u64::try_from(row.seq).unwrap_or(0);
+            let attempts = u32::try_from(row.attempts).unwrap_or(0);
+            let not_an_event = |e: serde_json::Error| {
+                StoreError::Other(format!("outbox row {} is not an event: {e}", row.seq))
+            };
+            let pending = |event| PendingEvent {
+                position,
+                event,
+                attempts,
+            };
+            if row.payload.trim_start().starts_with('[') {
+                let events: Vec<DomainEvent> =
+                    serde_json::from_str(&row.payload).map_err(not_an_event)?;
+                claim.events.extend(events.into_iter().map(pending));
+            } else {
+                let event: DomainEvent =
+                    serde_json::from_str(&row.payload).map_err(not_an_event)?;
+                claim.events.push(pending(event));
+            }
+        }
         Ok(Box::new(claim))
     }
 
     async fn backlog(&self, sink: OutboxSink) -> Result<Backlog, StoreError> {
         let cols = columns(sink);
         let mut conn = self.connection().await?;
-        // Each part reads a partial index (pending rows, dead rows) or one
-        // row by it: a scrape costs no scan of the outbox.
+        // Each part reads a partial index (pending rows, dead rows) and
+        // those rows only: a scrape costs no scan of the outbox.
         let row: BacklogRow = diesel::sql_query(format!(
-            "SELECT (SELECT count(*) FROM outbox WHERE {done} IS NULL AND {dead} IS NULL) AS pending,
+            "SELECT (SELECT coalesce(sum(events), 0)::int8 FROM outbox
+                     WHERE {done} IS NULL AND {dead} IS NULL) AS pending,
                     (SELECT created_at FROM outbox WHERE {done} IS NULL AND {dead} IS NULL
                      ORDER BY seq LIMIT 1) AS oldest,
-                    (SELECT count(*) FROM outbox WHERE {dead} IS NOT NULL) AS dead",
+                    (SELECT coalesce(sum(events), 0)::int8 FROM outbox WHERE {dead} IS NOT NULL) AS dead",
             done = cols.done,
             dead = cols.dead,
         ))
@@ -247,6 +264,32 @@ impl Drop for PgClaim {
     }
 }
 
+/// The outcome of each claimed row: events of one row share its position,
+/// and a row is settled as a whole. One event to retry keeps the row
+/// pending (its delivered events will be delivered again, which consumers
+/// de-duplicate by event id); otherwise one dead event dead-letters it.
+fn by_row(
+    delivered: &[u64],
+    retry: &[(u64, String)],
+    dead: &[(u64, String)],
+) -> (Vec<u64>, Vec<(u64, String)>, Vec<(u64, String)>) {
+    let mut settled = std::collections::HashSet::new();
+    let mut first = |list: &[(u64, String)]| -> Vec<(u64, String)> {
+        list.iter()
+            .filter(|(position, _)| settled.insert(*position))
+            .cloned()
+            .collect()
+    };
+    let retry_rows = first(retry);
+    let dead_rows = first(dead);
+    let delivered_rows = delivered
+        .iter()
+        .copied()
+        .filter(|position| settled.insert(*position))
+        .collect();
+    (delivered_rows, retry_rows, dead_rows)
+}
+
 fn positions(list: &[u64]) -> Vec<i64> {
     list.iter()
         .map(|p| i64::try_from(*p).unwrap_or(i64::MAX))
@@ -266,6 +309,7 @@ impl OutboxClaim for PgClaim {
         dead: &[(u64, String)],
     ) -> Result<(), StoreError> {
         let cols = columns(self.sink);
+        let (delivered, retry, dead) = by_row(delivered, retry, dead);
         let conn = self.conn()?;
         if !delivered.is_empty() {
             diesel::sql_query(format!(
@@ -273,13 +317,13 @@ impl OutboxClaim for PgClaim {
                 done = cols.done,
                 error = cols.error,
             ))
-            .bind::<Array<BigInt>, _>(positions(delivered))
+            .bind::<Array<BigInt>, _>(positions(&delivered))
             .execute(conn)
             .await
             .map_err(from_diesel)?;
         }
-        for (list, set_dead) in [(retry, false), (dead, true)] {
-            for (position, reason) in list {
+        for (list, set_dead) in [(&retry, false), (&dead, true)] {
+            for (position, reason) in list.iter() {
                 let dead_clause = if set_dead {
                     format!(", {} = now()", cols.dead)
                 } else {

@@ -11,7 +11,7 @@ use orgman_domain::{
 };
 
 use crate::error::from_diesel;
-use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
 use crate::connection::Connection;
 use crate::rows::{
@@ -515,9 +515,16 @@ pub(crate) struct OutboxWrites {
     pub(crate) mirror_types: std::sync::Arc<[String]>,
 }
 
+/// The most events one outbox row carries. A run of events of one kind for
+/// one organization (a member import's `member.added`) is stored as rows of
+/// up to this many; the relays expand them when they claim.
+pub(crate) const EVENTS_PER_ROW: usize = 500;
+
 /// Appends events to the outbox, and their audit rows, in the connection's
 /// transaction, pending for the sinks `writes` names and settled for the
-/// others.
+/// others. Consecutive events of one kind for one organization share an
+/// outbox row (a JSON array, at most [`EVENTS_PER_ROW`]); a lone event is
+/// a row holding its JSON object, as always. Audit rows are one per event.
 pub(crate) async fn append_events(
     conn: &mut AsyncPgConnection,
     events: &[DomainEvent],
@@ -530,6 +537,8 @@ pub(crate) async fn append_events(
     for event in events {
         columns.push(outbox_row(event)?);
     }
+    let payloads = std::mem::take(&mut columns.payloads);
+    let rows = OutboxRows::group(&columns, payloads);
     // One statement for both tables. The payload is stored as text in a
     // `json` column (checked, not rebuilt as jsonb); the audit row gets
     // its columns as arrays of their own, so nothing is parsed twice and
@@ -537,32 +546,98 @@ pub(crate) async fn append_events(
     // `events`.
     diesel::sql_query(
         "WITH stored AS (\
-           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at) \
-           SELECT id, agg, kind, body, CASE WHEN $5 THEN now() END, \
+           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at) \
+           SELECT id, agg, kind, body, n_events, CASE WHEN $5 THEN now() END, \
                   CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END, \
                   CASE WHEN kind = ANY($7::varchar[]) THEN NULL ELSE now() END \
-           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]::json[]) WITH ORDINALITY AS e(id, agg, kind, body, n) \
+           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]::json[], $12::int4[]) WITH ORDINALITY AS e(id, agg, kind, body, n_events, n) \
            ORDER BY n) \
          INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
          SELECT id, agg, actor, kind, request, details, at \
-         FROM unnest($1::uuid[], $2::uuid[], $8::uuid[], $3::varchar[], $9::uuid[], $10::text[]::jsonb[], $11::text[]::timestamptz[]) \
+         FROM unnest($13::uuid[], $14::uuid[], $8::uuid[], $15::varchar[], $9::uuid[], $10::text[]::jsonb[], $11::text[]::timestamptz[]) \
               AS a(id, agg, actor, kind, request, details, at)",
     )
-    .bind::<Array<SqlUuid>, _>(columns.event_ids)
-    .bind::<Array<SqlUuid>, _>(columns.aggregate_ids)
-    .bind::<Array<Text>, _>(columns.event_types)
-    .bind::<Array<Text>, _>(columns.payloads)
+    .bind::<Array<SqlUuid>, _>(rows.event_ids)
+    .bind::<Array<SqlUuid>, _>(rows.aggregate_ids)
+    .bind::<Array<Text>, _>(rows.event_types)
+    .bind::<Array<Text>, _>(rows.payloads)
     .bind::<Bool, _>(writes.authorizer_settled)
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
-    .bind::<Array<Nullable<SqlUuid>>, _>(columns.actors)
-    .bind::<Array<Nullable<SqlUuid>>, _>(columns.request_ids)
-    .bind::<Array<Text>, _>(columns.details)
-    .bind::<Array<Text>, _>(columns.occurred_at)
+    .bind::<Array<Nullable<SqlUuid>>, _>(&columns.actors)
+    .bind::<Array<Nullable<SqlUuid>>, _>(&columns.request_ids)
+    .bind::<Array<Text>, _>(&columns.details)
+    .bind::<Array<Text>, _>(&columns.occurred_at)
+    .bind::<Array<Int4>, _>(rows.events)
+    .bind::<Array<SqlUuid>, _>(&columns.event_ids)
+    .bind::<Array<SqlUuid>, _>(&columns.aggregate_ids)
+    .bind::<Array<Text>, _>(&columns.event_types)
     .execute(conn)
     .await
     .map_err(from_diesel)?;
     Ok(())
+}
+
+/// Outbox rows as columns: events grouped into runs of one kind for one
+/// organization.
+struct OutboxRows {
+    /// The first event's id.
+    event_ids: Vec<uuid::Uuid>,
+    aggregate_ids: Vec<uuid::Uuid>,
+    event_types: Vec<&'static str>,
+    /// One event's JSON object, or a JSON array of a run's events.
+    payloads: Vec<String>,
+    events: Vec<i32>,
+}
+
+impl OutboxRows {
+    fn group(columns: &OutboxColumns, payloads: Vec<String>) -> Self {
+        let mut payloads = payloads.into_iter();
+        let mut rows = OutboxRows {
+            event_ids: Vec::new(),
+            aggregate_ids: Vec::new(),
+            event_types: Vec::new(),
+            payloads: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut start = 0;
+        let count = columns.event_ids.len();
+        while start < count {
+            let (agg, kind) = (columns.aggregate_ids[start], columns.event_types[start]);
+            let mut end = start + 1;
+            while end < count
+                && end - start < EVENTS_PER_ROW
+                && columns.aggregate_ids[end] == agg
+                && columns.event_types[end] == kind
+            {
+                end += 1;
+            }
+            let run: Vec<String> = payloads.by_ref().take(end - start).collect();
+            let payload = if run.len() == 1 {
+                run.into_iter().next().unwrap_or_default()
+            } else {
+                let mut array =
+                    String::with_capacity(run.iter().map(|p| p.len() + 1).sum::<usize>() + 1);
+                array.push('[');
+                for (i, payload) in run.iter().enumerate() {
+                    if i > 0 {
+                        array.push(',');
+                    }
+                    array.push_str(payload);
+                }
+                array.push(']');
+                array
+            };
+            rows.event_ids.push(columns.event_ids[start]);
+            rows.aggregate_ids.push(agg);
+            rows.event_types.push(kind);
+            rows.payloads.push(payload);
+            rows.events
+                .push(i32::try_from(end - start).unwrap_or(i32::MAX));
+            start = end;
+        }
+        rows
+    }
 }
 
 /// A write that had to touch exactly one row: [`StoreError::NotFound`] when

@@ -759,9 +759,9 @@ async fn the_backlog_is_read_through_indexes_not_a_table_scan() {
         .await
         .unwrap();
     let lines: Vec<Line> = diesel::sql_query(
-        "EXPLAIN SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL),
+        "EXPLAIN SELECT (SELECT coalesce(sum(events), 0)::int8 FROM outbox WHERE published_at IS NULL AND dead_at IS NULL),
                 (SELECT created_at FROM outbox WHERE published_at IS NULL AND dead_at IS NULL ORDER BY seq LIMIT 1),
-                (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL)",
+                (SELECT coalesce(sum(events), 0)::int8 FROM outbox WHERE dead_at IS NOT NULL)",
     )
     .load(&mut conn)
     .await
@@ -1416,4 +1416,123 @@ async fn metadata_is_stored_as_json_objects_and_a_redacted_organization_is_refus
             .await,
         Err(StoreError::Other(_))
     ));
+}
+
+#[tokio::test]
+async fn a_run_of_events_shares_outbox_rows_claimed_as_events_and_settled_per_row() {
+    use orgman_domain::ports::{Outbox, OutboxSink};
+    use orgman_domain::{DomainEvent, EventId, EventKind};
+
+    #[derive(QueryableByName, Debug)]
+    struct Events {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        events: i32,
+    }
+
+    let db = Db::new().await;
+    let org = db.org().await; // two lone events: created, owner added
+    let other = db.org().await.id();
+    let event = |organization_id, kind| DomainEvent {
+        id: EventId::from_uuid(Uuid::now_v7()),
+        occurred_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        organization_id,
+        actor: Some(db.admin.user_id()),
+        request_id: None,
+        schema_version: DomainEvent::SCHEMA_VERSION,
+        kind,
+    };
+    let added = |n: u128| EventKind::MemberAdded {
+        user_id: UserId::from_uuid(Uuid::from_u128(n + 1)),
+        role: OrgRole::Member,
+    };
+    // 1,200 additions, a lone event of another organization, then two
+    // more additions: runs break on the organization and at 500 events.
+    let mut events: Vec<DomainEvent> = (0..1200).map(|n| event(org.id(), added(n))).collect();
+    events.push(event(other, added(5000)));
+    events.extend((1200..1202).map(|n| event(org.id(), added(n))));
+    let mut uow = db.store.begin().await.unwrap();
+    uow.append_events(&events).await.unwrap();
+    uow.commit().await.unwrap();
+
+    let mut conn = db.connection().await;
+    let rows: Vec<Events> = diesel::sql_query("SELECT events FROM outbox ORDER BY seq")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let rows: Vec<i32> = rows.into_iter().map(|r| r.events).collect();
+    assert_eq!(rows, [1, 1, 1, 1, 500, 500, 200, 1, 2]);
+    let audited: Count = diesel::sql_query("SELECT count(*) AS n FROM audit_events")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(audited.n, 4 + 1203, "one audit row per event");
+    // The view shows one row per event, in order, with its id.
+    let ids: Vec<Line> = diesel::sql_query(
+        "SELECT event_id::text AS \"QUERY PLAN\" FROM outbox_events ORDER BY seq, index_in_row",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let ids: Vec<String> = ids.into_iter().skip(4).map(|l| l.plan).collect();
+    let expected: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(ids, expected);
+
+    let sink = OutboxSink::Broker;
+    assert_eq!(db.store.backlog(sink).await.unwrap().pending, 4 + 1203);
+    // A limit of 600 events: whole rows while fewer than 600 came before,
+    // so the four lone events and two rows of 500.
+    let claim = db.store.claim(sink, 600).await.unwrap();
+    let claimed: Vec<DomainEvent> = claim.events().iter().map(|p| p.event.clone()).collect();
+    assert_eq!(claimed.len(), 4 + 1000);
+    assert_eq!(claimed[4..], events[..1000]);
+    let positions: Vec<u64> = claim.events().iter().map(|p| p.position).collect();
+    assert_eq!(
+        positions[4], positions[503],
+        "a row's events share its position"
+    );
+    assert_ne!(positions[503], positions[504]);
+    // One event of the second row fails: that row stays pending as a
+    // whole, the others are done.
+    let failed = positions[4 + 700];
+    let delivered: Vec<u64> = positions
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(i, _)| *i != 4 + 700)
+        .map(|(_, p)| p)
+        .collect();
+    claim
+        .settle(&delivered, &[(failed, "broker down".into())], &[])
+        .await
+        .unwrap();
+    let backlog = db.store.backlog(sink).await.unwrap();
+    assert_eq!(backlog.pending, 500 + 200 + 1 + 2);
+
+    // Next claim: the second row again (one attempt counted, once), then
+    // the rest.
+    let claim = db.store.claim(sink, 2000).await.unwrap();
+    let claimed: Vec<DomainEvent> = claim.events().iter().map(|p| p.event.clone()).collect();
+    assert_eq!(claimed[..700], events[500..1200]);
+    assert_eq!(claimed[700..], events[1200..]);
+    let attempts: Vec<u32> = claim.events().iter().map(|p| p.attempts).collect();
+    assert!(
+        attempts[..500].iter().all(|a| *a == 1),
+        "{:?}",
+        &attempts[..3]
+    );
+    assert!(attempts[500..].iter().all(|a| *a == 0));
+    // A dead event dead-letters its row; the lone event and the last row
+    // are delivered.
+    let positions: Vec<u64> = claim.events().iter().map(|p| p.position).collect();
+    let delivered: Vec<u64> = positions[..600]
+        .iter()
+        .chain(&positions[700..])
+        .copied()
+        .collect();
+    claim
+        .settle(&delivered, &[], &[(positions[600], "refused".into())])
+        .await
+        .unwrap();
+    let backlog = db.store.backlog(sink).await.unwrap();
+    assert_eq!((backlog.pending, backlog.dead_lettered), (0, 200));
 }

@@ -657,7 +657,7 @@ async fn sql_number(url: &str, sql: &str) -> f64 {
 async fn pending_for_broker(url: &str) -> i64 {
     sql_number(
         url,
-        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL",
+        "SELECT coalesce(sum(events), 0) FROM outbox WHERE published_at IS NULL AND dead_at IS NULL",
     )
     .await as i64
 }
@@ -670,7 +670,7 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
     let url = env("DATABASE_URL");
     // Copies of the seeded events (real events of real organizations, new
     // ids), pending for the broker.
-    let have = sql_number(&url, "SELECT count(*) FROM outbox").await as i64;
+    let have = sql_number(&url, "SELECT count(*) FROM outbox WHERE events = 1").await as i64;
     let copies = (target + have - 1) / have.max(1);
     let inserted = Command::new("psql")
         .arg(&url)
@@ -680,7 +680,7 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
                 "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
              SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json
              FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
-                   FROM outbox, generate_series(1, {copies}) ORDER BY seq) copies
+                   FROM outbox, generate_series(1, {copies}) WHERE events = 1 ORDER BY seq) copies
              LIMIT {target}"
             ),
         ])
