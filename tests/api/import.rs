@@ -498,3 +498,66 @@ async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_wi
         "no duplicate event"
     );
 }
+
+#[tokio::test]
+async fn chunks_applied_two_at_a_time_give_the_outcomes_of_one_after_the_other() {
+    let mut overrides = Overrides::default();
+    overrides.0.insert("ORGMAN_IMPORT_CHUNK_SIZE", "2".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let org = app.org_owned_by("pairs", ALICE).await;
+    let alice = app.token(ALICE).await;
+    let u = app.bulk_users(6).await;
+    // Chunks of two rows. The second names a user of the first (so it
+    // waits for it); the third is disjoint from the second (so it is
+    // staged beside it); the fourth names a user of the second, which is
+    // committed before the fourth starts.
+    let csv = format!(
+        "userId,role\n{0},ADMIN\n{1},MEMBER\n{0},MEMBER\n{2},MEMBER\n{3},MEMBER\n{4},MEMBER\n{2},MEMBER\n{5},MEMBER\n",
+        u[0], u[1], u[2], u[3], u[4], u[5]
+    );
+    let report = body(import(&app, &org, &alice, &csv).await).await;
+    assert_eq!(
+        (
+            report["added"].as_u64(),
+            report["unchanged"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(6), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rows"][0]["line"], 4);
+    assert_eq!(report["rows"][0]["code"], "already-member");
+    let admin = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}' AND user_id = '{}' AND role = 'ADMIN'",
+            u[0]
+        ))
+        .await;
+    assert_eq!(admin, 1, "the first row's role stands");
+    // One event per added member, in the file's order.
+    let listed = u
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out_of_order = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM (\
+               SELECT o.pos, lag(o.pos) OVER (ORDER BY f.n) AS before \
+               FROM (SELECT payload, row_number() OVER (ORDER BY seq, index_in_row) AS pos \
+                     FROM outbox_events \
+                     WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added') o \
+               JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
+                 ON o.payload->'kind'->>'userId' = f.u::text) x \
+             WHERE x.before > x.pos"
+        ))
+        .await;
+    assert_eq!(out_of_order, 0);
+    let events = app
+        .count(&format!(
+            "SELECT count(*) AS n FROM outbox_events WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added' \
+             AND payload->'kind'->>'userId' = ANY(ARRAY[{listed}])"
+        ))
+        .await;
+    assert_eq!(events, 6);
+}

@@ -12,9 +12,10 @@ use orgman_domain::ports::{
 };
 use orgman_domain::{
     Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
-    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationMirror,
-    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner,
-    ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
+    ImportEntry, InvitationService, IssuerUrl, MemberImport, OrgError, OrgName, OrgRole,
+    OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay, PageRequest,
+    ProviderSync, Provisioner, ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId,
+    UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -87,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.add_user(carol, "carol");
     // A member limit (platform administrators): the owner and two more.
     block_on(service.set_member_limit(&admin, org.id(), Some(3)))?;
-    let mut import = block_on(service.start_import(&alice, org.id()))?;
+    let import = block_on(service.start_import(&alice, org.id()))?;
     let rows = [
         ImportEntry {
             user: bob,
@@ -102,9 +103,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             role: OrgRole::Admin,
         },
     ];
-    for (row, outcome) in rows.iter().zip(block_on(import.apply(&rows))?) {
+    // `apply` is `stage` then `commit`. A caller may stage the next chunk
+    // while this one is uncommitted (two database transactions at work at
+    // once) when `MemberImport::overlap` says they share no user; commits
+    // then follow the staging order.
+    let staged = block_on(import.stage(&rows))?;
+    println!("staged, not yet committed: {staged:?}");
+    for (row, outcome) in rows.iter().zip(block_on(import.commit(staged))?) {
         println!("import {:?} as {:?}: {outcome:?}", row.user, row.role);
     }
+    let next = [ImportEntry {
+        user: carol,
+        role: OrgRole::Member,
+    }];
+    println!(
+        "the next chunk may be staged beside it: {}",
+        !MemberImport::overlap(&rows, &next)
+    );
     match block_on(service.add_member(&alice, org.id(), admin.user_id(), OrgRole::Member)) {
         Err(OrgError::MemberLimitReached { max }) => println!("full at {max} members"),
         other => return Err(format!("unexpected: {other:?}").into()),

@@ -1,13 +1,16 @@
 //! Bulk member import: one authorization, then one unit of work per chunk of
 //! rows, with set-based reads and writes inside it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::event::EventKind;
+use crate::event::{DomainEvent, EventKind};
 use crate::id::{OrganizationId, UserId};
 use crate::membership::{MemberChange, Membership, check_member_change, permits};
 use crate::org_error::OrgError;
 use crate::permission::Permission;
+use crate::ports::UnitOfWork;
 use crate::role::{Actor, OrgRole};
 use crate::service::OrganizationService;
 
@@ -59,18 +62,80 @@ pub struct ImportTotals {
 /// committed stay committed when a later one fails, and because an entry
 /// that is already in place is [`ImportOutcome::Unchanged`], importing the
 /// same file again completes it.
+///
+/// `apply` is [`MemberImport::stage`] then [`MemberImport::commit`]. A
+/// caller may stage the next chunk while the previous one is staged and not
+/// yet committed, so that the storage works on both at once, provided the
+/// two chunks name no user in common ([`MemberImport::overlap`]):
+/// outcomes are then exactly those of applying the chunks one after the
+/// other. Staged chunks are committed in the order they were staged, and
+/// each chunk's events are written at its commit, so the events keep the
+/// file's order. Staging shares the organization's lock with the chunk
+/// before it (changes to the organization itself wait for both), except
+/// when the organization has a member limit: the room left is counted
+/// under the exclusive lock, so such chunks are staged one after the other.
 pub struct MemberImport<'a> {
     service: &'a OrganizationService,
     actor: &'a Actor,
     organization: OrganizationId,
-    totals: ImportTotals,
+    totals: Mutex<ImportTotals>,
+    /// Chunks staged so far, and committed (or abandoned) so far: a chunk
+    /// commits only when every chunk staged before it has.
+    staged: AtomicU64,
+    turns: Arc<Mutex<Turns>>,
+    /// Whether the organization was last seen with a member limit (chunks
+    /// are then staged under the exclusive lock).
+    limited: AtomicBool,
+}
+
+/// A chunk of an import read, checked and written in its own unit of work,
+/// not yet committed: from [`MemberImport::stage`], for
+/// [`MemberImport::commit`]. Dropped uncommitted, nothing of it is written.
+pub struct StagedChunk {
+    /// `None` once committed.
+    uow: Option<Box<dyn UnitOfWork>>,
+    events: Vec<DomainEvent>,
+    outcomes: Vec<ImportOutcome>,
+    turn: Turn,
+}
+
+/// A chunk's place in the commit order, given up when dropped: committed,
+/// abandoned, failed or cancelled, the chunk no longer holds back those
+/// staged after it.
+#[derive(Debug)]
+struct Turn {
+    turns: Arc<Mutex<Turns>>,
+    number: u64,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        done_with(&self.turns, self.number);
+    }
+}
+
+impl std::fmt::Debug for StagedChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedChunk")
+            .field("number", &self.turn.number)
+            .field("entries", &self.outcomes.len())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StagedChunk {
+    /// The outcome of each entry, in order, as it will be once committed.
+    pub fn outcomes(&self) -> &[ImportOutcome] {
+        &self.outcomes
+    }
 }
 
 impl std::fmt::Debug for MemberImport<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemberImport")
             .field("organization", &self.organization)
-            .field("totals", &self.totals)
+            .field("totals", &self.totals())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +159,10 @@ impl OrganizationService {
             service: self,
             actor,
             organization,
-            totals: ImportTotals::default(),
+            totals: Mutex::new(ImportTotals::default()),
+            staged: AtomicU64::new(0),
+            turns: Arc::default(),
+            limited: AtomicBool::new(false),
         })
     }
 }
@@ -105,9 +173,19 @@ impl MemberImport<'_> {
         self.organization
     }
 
+    /// Whether two chunks name a user in common: the second must then not
+    /// be staged before the first is committed.
+    pub fn overlap(first: &[ImportEntry], second: &[ImportEntry]) -> bool {
+        let users: HashSet<UserId> = first.iter().map(|entry| entry.user).collect();
+        second.iter().any(|entry| users.contains(&entry.user))
+    }
+
     /// Totals of the chunks committed so far.
     pub fn totals(&self) -> ImportTotals {
-        self.totals
+        *self
+            .totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Applies one chunk in one unit of work, returning one outcome per
@@ -121,10 +199,45 @@ impl MemberImport<'_> {
     /// [`OrgError::ReadOnly`] (it was suspended or its deletion requested),
     /// [`OrgError::Forbidden`] (the actor lost the right to manage members),
     /// [`OrgError::Unavailable`].
-    pub async fn apply(&mut self, entries: &[ImportEntry]) -> Result<Vec<ImportOutcome>, OrgError> {
+    pub async fn apply(&self, entries: &[ImportEntry]) -> Result<Vec<ImportOutcome>, OrgError> {
+        let staged = self.stage(entries).await?;
+        self.commit(staged).await
+    }
+
+    /// The first half of [`MemberImport::apply`]: locks the organization,
+    /// checks the chunk and writes its memberships in a unit of work left
+    /// open. See the type's documentation for staging a chunk while the one
+    /// before it is not committed yet.
+    ///
+    /// # Errors
+    /// As [`MemberImport::apply`]; nothing of the chunk is written.
+    pub async fn stage(&self, entries: &[ImportEntry]) -> Result<StagedChunk, OrgError> {
+        let turn = Turn {
+            turns: self.turns.clone(),
+            number: self.staged.fetch_add(1, Ordering::SeqCst),
+        };
+        // Any early return below gives up the turn (dropping it).
         let service = self.service;
         let (actor, id) = (self.actor, self.organization);
-        let (mut uow, organization) = service.begin_locked(id).await?;
+        let (mut uow, organization) = loop {
+            let exclusive = self.limited.load(Ordering::SeqCst);
+            let mut uow = service.ports().organizations.begin().await?;
+            let organization = if exclusive {
+                uow.lock_organization(id).await?
+            } else {
+                uow.lock_organization_shared(id).await?
+            }
+            .ok_or(OrgError::NotFound)?;
+            let limited = organization.max_members().is_some();
+            self.limited.store(limited, Ordering::SeqCst);
+            // A limit appeared under a shared lock: start again under the
+            // exclusive one (never upgrade a shared lock in place, which
+            // could deadlock with the chunk beside this one).
+            if limited && !exclusive {
+                continue;
+            }
+            break (uow, organization);
+        };
         organization.ensure_writable()?;
         let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
         if !permits(actor, actor_role, Permission::ManageMembers) {
@@ -187,14 +300,18 @@ impl MemberImport<'_> {
                                 created_at: now,
                                 updated_at: now,
                             });
-                            events.push(service.event(
-                                id,
-                                Some(actor),
-                                EventKind::MemberAdded {
-                                    user_id: entry.user,
-                                    role: entry.role,
-                                },
-                            ));
+                            // One time for the chunk, as for its rows.
+                            events.push(DomainEvent {
+                                occurred_at: now,
+                                ..service.event(
+                                    id,
+                                    Some(actor),
+                                    EventKind::MemberAdded {
+                                        user_id: entry.user,
+                                        role: entry.role,
+                                    },
+                                )
+                            });
                             ImportOutcome::Added
                         }
                     }
@@ -204,16 +321,72 @@ impl MemberImport<'_> {
         }
 
         uow.insert_memberships(&added).await?;
-        service.record(uow, &events).await?;
+        Ok(StagedChunk {
+            uow: Some(uow),
+            events,
+            outcomes,
+            turn,
+        })
+    }
 
-        self.totals.chunks += 1;
+    /// The second half of [`MemberImport::apply`]: writes the staged
+    /// chunk's events, commits, and returns its outcomes. Waits for nothing:
+    /// a chunk staged after another is committed after it.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`] (nothing of the chunk is written);
+    /// [`OrgError::Internal`] for a chunk committed before one staged
+    /// earlier was committed or dropped: it is abandoned, nothing of it is
+    /// written, and the chunks after it are not held back by it.
+    pub async fn commit(&self, mut staged: StagedChunk) -> Result<Vec<ImportOutcome>, OrgError> {
+        let turn = lock(&self.turns).next;
+        let Some(uow) = staged.uow.take().filter(|_| turn == staged.turn.number) else {
+            return Err(OrgError::Internal(format!(
+                "import chunk {} committed before chunk {turn}",
+                staged.turn.number
+            )));
+        };
+        // Dropping `staged` afterwards lets the next chunk commit.
+        self.service.record(uow, &staged.events).await?;
+        let outcomes = std::mem::take(&mut staged.outcomes);
+        let mut totals = lock(&self.totals);
+        totals.chunks += 1;
         for outcome in &outcomes {
             match outcome {
-                ImportOutcome::Added => self.totals.added += 1,
-                ImportOutcome::Unchanged => self.totals.unchanged += 1,
-                ImportOutcome::Failed(_) => self.totals.failed += 1,
+                ImportOutcome::Added => totals.added += 1,
+                ImportOutcome::Unchanged => totals.unchanged += 1,
+                ImportOutcome::Failed(_) => totals.failed += 1,
             }
         }
         Ok(outcomes)
     }
+}
+
+/// Which staged chunk may commit next.
+#[derive(Debug, Default)]
+struct Turns {
+    /// The oldest chunk not done with: the only one that may commit.
+    next: u64,
+    /// Chunks after `next` already done with (abandoned out of turn).
+    done: BTreeSet<u64>,
+}
+
+/// Chunk `number` is done with (committed, abandoned or failed to stage):
+/// the turn passes over it, and over chunks after it already done with.
+fn done_with(turns: &Mutex<Turns>, number: u64) {
+    let mut turns = lock(turns);
+    if number >= turns.next {
+        turns.done.insert(number);
+    }
+    while let Some(next) = turns.done.first().copied().filter(|n| *n == turns.next) {
+        turns.done.remove(&next);
+        turns.next += 1;
+    }
+}
+
+/// A mutex's value, poisoned or not (nothing here can be left half-done).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -102,7 +102,7 @@ pub use domains::{AutoJoin, DomainService};
 pub use error::{AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError};
 pub use event::{DomainEvent, EventKind};
 pub use id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
-pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport};
+pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport, StagedChunk};
 pub use invitation::{
     Invitation, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };

@@ -24,7 +24,7 @@ fn chunks_add_members_with_one_event_each_in_order() {
     let users: Vec<_> = (0..5).map(|n| w.user(&format!("u{n}")).user_id()).collect();
     let before = w.events();
 
-    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let first = block_on(import.apply(&entries(&users[..3], OrgRole::Member))).unwrap();
     let second = block_on(import.apply(&entries(&users[3..], OrgRole::Admin))).unwrap();
     assert!(
@@ -99,7 +99,7 @@ fn rows_are_judged_one_by_one_and_a_rerun_changes_nothing() {
             role: OrgRole::Owner,
         },
     ];
-    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let outcomes = block_on(import.apply(&rows)).unwrap();
     assert_eq!(
         outcomes,
@@ -132,7 +132,7 @@ fn an_admin_imports_but_cannot_grant_owner() {
     .unwrap();
     let eve = w.user("eve").user_id();
     let fay = w.user("fay").user_id();
-    let mut import = block_on(w.service.start_import(&dee, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&dee, org.id())).unwrap();
     let outcomes = block_on(import.apply(&[
         ImportEntry {
             user: eve,
@@ -190,7 +190,7 @@ fn a_chunk_after_a_suspension_or_a_demotion_writes_nothing_and_earlier_chunks_st
     let users: Vec<_> = (0..4).map(|n| w.user(&format!("u{n}")).user_id()).collect();
 
     // The importing ADMIN is demoted between two chunks.
-    let mut import = block_on(w.service.start_import(&dee, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&dee, org.id())).unwrap();
     block_on(import.apply(&entries(&users[..2], OrgRole::Member))).unwrap();
     block_on(
         w.service
@@ -208,7 +208,7 @@ fn a_chunk_after_a_suspension_or_a_demotion_writes_nothing_and_earlier_chunks_st
     assert_eq!(import.totals().added, 2);
 
     // An OWNER's import stops when the organization is suspended.
-    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     block_on(import.apply(&entries(&users[2..3], OrgRole::Member))).unwrap();
     block_on(
         w.service
@@ -232,7 +232,7 @@ fn storage_going_down_mid_import_keeps_what_committed() {
     let ann = w.user("ann");
     let org = w.org_owned_by("acme", &ann);
     let users: Vec<_> = (0..4).map(|n| w.user(&format!("u{n}")).user_id()).collect();
-    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     block_on(import.apply(&entries(&users[..2], OrgRole::Member))).unwrap();
     w.memory.store.set_unavailable(true);
     assert!(matches!(

@@ -87,7 +87,7 @@ fn an_import_fills_the_room_left_and_refuses_the_rest() {
     let org = w.org_owned_by("acme", &ann);
     block_on(w.service.set_member_limit(&w.admin, org.id(), Some(3))).unwrap();
     let users: Vec<_> = (0..4).map(|n| w.user(&format!("u{n}")).user_id()).collect();
-    let mut import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let entries: Vec<_> = users
         .iter()
         .map(|&user| ImportEntry {

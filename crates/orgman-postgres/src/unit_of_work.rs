@@ -73,6 +73,22 @@ impl UnitOfWork for PgUnitOfWork {
             .transpose()
     }
 
+    async fn lock_organization_shared(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StoreError> {
+        organizations::table
+            .find(id.as_uuid())
+            .select(OrganizationRow::as_select())
+            .for_share()
+            .first(self.conn()?)
+            .await
+            .optional()
+            .map_err(from_diesel)?
+            .map(OrganizationRow::into_domain)
+            .transpose()
+    }
+
     async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError> {
         diesel::insert_into(organizations::table)
             .values(OrganizationRow::from_domain(organization)?)
@@ -540,38 +556,43 @@ pub(crate) async fn append_events(
     let payloads = std::mem::take(&mut columns.payloads);
     let rows = OutboxRows::group(&columns, payloads);
     // One statement for both tables. The payload is stored as text in a
-    // `json` column (checked, not rebuilt as jsonb); the audit row gets
-    // its columns as arrays of their own, so nothing is parsed twice and
-    // only its small `details` become jsonb. `seq` follows the order of
-    // `events`.
+    // `json` column (checked, not rebuilt as jsonb). An outbox row's events
+    // share its organization, kind, actor, request and time, so the audit
+    // rows take those from their row (numbered: `first` events come before
+    // it) and only their ids and small `details` (as jsonb) come one per
+    // event. `seq` follows the order of `events`.
     diesel::sql_query(
-        "WITH stored AS (\
+        "WITH r AS (\
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[], $5::int4[], \
+                                $6::uuid[], $7::uuid[], $8::text[]) \
+             WITH ORDINALITY AS r(id, agg, kind, body, n_events, actor, request, at, n)), \
+         stored AS (\
            INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at) \
-           SELECT id, agg, kind, body, n_events, CASE WHEN $5 THEN now() END, \
-                  CASE WHEN kind = ANY($6::varchar[]) THEN NULL ELSE now() END, \
-                  CASE WHEN kind = ANY($7::varchar[]) THEN NULL ELSE now() END \
-           FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[]::json[], $12::int4[]) WITH ORDINALITY AS e(id, agg, kind, body, n_events, n) \
-           ORDER BY n) \
+           SELECT id, agg, kind, body::json, n_events, CASE WHEN $9 THEN now() END, \
+                  CASE WHEN kind = ANY($10::varchar[]) THEN NULL ELSE now() END, \
+                  CASE WHEN kind = ANY($11::varchar[]) THEN NULL ELSE now() END \
+           FROM r ORDER BY n), \
+         numbered AS (\
+           SELECT agg, kind, actor, request, at::timestamptz AS at, n_events, \
+                  sum(n_events) OVER (ORDER BY n) - n_events AS first FROM r) \
          INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
-         SELECT id, agg, actor, kind, request, details, at \
-         FROM unnest($13::uuid[], $14::uuid[], $8::uuid[], $15::varchar[], $9::uuid[], $10::text[]::jsonb[], $11::text[]::timestamptz[]) \
-              AS a(id, agg, actor, kind, request, details, at)",
+         SELECT e.id, r.agg, r.actor, r.kind, r.request, e.details, r.at \
+         FROM unnest($12::uuid[], $13::text[]::jsonb[]) WITH ORDINALITY AS e(id, details, i) \
+         JOIN numbered r ON e.i > r.first AND e.i <= r.first + r.n_events",
     )
     .bind::<Array<SqlUuid>, _>(rows.event_ids)
     .bind::<Array<SqlUuid>, _>(rows.aggregate_ids)
     .bind::<Array<Text>, _>(rows.event_types)
     .bind::<Array<Text>, _>(rows.payloads)
+    .bind::<Array<Int4>, _>(rows.events)
+    .bind::<Array<Nullable<SqlUuid>>, _>(rows.actors)
+    .bind::<Array<Nullable<SqlUuid>>, _>(rows.request_ids)
+    .bind::<Array<Text>, _>(rows.occurred_at)
     .bind::<Bool, _>(writes.authorizer_settled)
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
-    .bind::<Array<Nullable<SqlUuid>>, _>(&columns.actors)
-    .bind::<Array<Nullable<SqlUuid>>, _>(&columns.request_ids)
-    .bind::<Array<Text>, _>(&columns.details)
-    .bind::<Array<Text>, _>(&columns.occurred_at)
-    .bind::<Array<Int4>, _>(rows.events)
     .bind::<Array<SqlUuid>, _>(&columns.event_ids)
-    .bind::<Array<SqlUuid>, _>(&columns.aggregate_ids)
-    .bind::<Array<Text>, _>(&columns.event_types)
+    .bind::<Array<Text>, _>(&columns.details)
     .execute(conn)
     .await
     .map_err(from_diesel)?;
@@ -579,7 +600,7 @@ pub(crate) async fn append_events(
 }
 
 /// Outbox rows as columns: events grouped into runs of one kind for one
-/// organization.
+/// organization, by one actor in one request at one time.
 struct OutboxRows {
     /// The first event's id.
     event_ids: Vec<uuid::Uuid>,
@@ -588,6 +609,9 @@ struct OutboxRows {
     /// One event's JSON object, or a JSON array of a run's events.
     payloads: Vec<String>,
     events: Vec<i32>,
+    actors: Vec<Option<uuid::Uuid>>,
+    request_ids: Vec<Option<uuid::Uuid>>,
+    occurred_at: Vec<String>,
 }
 
 impl OutboxRows {
@@ -599,16 +623,24 @@ impl OutboxRows {
             event_types: Vec::new(),
             payloads: Vec::new(),
             events: Vec::new(),
+            actors: Vec::new(),
+            request_ids: Vec::new(),
+            occurred_at: Vec::new(),
         };
         let mut start = 0;
         let count = columns.event_ids.len();
         while start < count {
             let (agg, kind) = (columns.aggregate_ids[start], columns.event_types[start]);
+            let (actor, request) = (columns.actors[start], columns.request_ids[start]);
+            let at = &columns.occurred_at[start];
             let mut end = start + 1;
             while end < count
                 && end - start < EVENTS_PER_ROW
                 && columns.aggregate_ids[end] == agg
                 && columns.event_types[end] == kind
+                && columns.actors[end] == actor
+                && columns.request_ids[end] == request
+                && columns.occurred_at[end] == *at
             {
                 end += 1;
             }
@@ -634,6 +666,9 @@ impl OutboxRows {
             rows.payloads.push(payload);
             rows.events
                 .push(i32::try_from(end - start).unwrap_or(i32::MAX));
+            rows.actors.push(actor);
+            rows.request_ids.push(request);
+            rows.occurred_at.push(at.clone());
             start = end;
         }
         rows

@@ -1466,6 +1466,21 @@ async fn a_run_of_events_shares_outbox_rows_claimed_as_events_and_settled_per_ro
         .await
         .unwrap();
     assert_eq!(audited.n, 4 + 1203, "one audit row per event");
+    // Each audit row is its own event's, with its row's organization.
+    let ids: Vec<String> = events.iter().map(|e| format!("'{}'", e.id)).collect();
+    let matching: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM audit_events a
+         WHERE a.id IN ({}) AND a.actor_id = '{}'
+           AND a.org_id = CASE WHEN a.details->>'userId' = '{}' THEN '{other}'::uuid ELSE '{}'::uuid END",
+        ids.join(","),
+        db.admin.user_id(),
+        Uuid::from_u128(5001),
+        org.id()
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(matching.n, 1203);
     // The view shows one row per event, in order, with its id.
     let ids: Vec<Line> = diesel::sql_query(
         "SELECT event_id::text AS \"QUERY PLAN\" FROM outbox_events ORDER BY seq, index_in_row",
@@ -1535,4 +1550,129 @@ async fn a_run_of_events_shares_outbox_rows_claimed_as_events_and_settled_per_ro
         .unwrap();
     let backlog = db.store.backlog(sink).await.unwrap();
     assert_eq!((backlog.pending, backlog.dead_lettered), (0, 200));
+}
+
+fn added_outcomes(count: usize) -> Vec<orgman_domain::ImportOutcome> {
+    (0..count)
+        .map(|_| orgman_domain::ImportOutcome::Added)
+        .collect()
+}
+
+/// Users provisioned for an import, as entries with one role.
+async fn import_entries(db: &Db, count: usize) -> Vec<orgman_domain::ImportEntry> {
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        entries.push(orgman_domain::ImportEntry {
+            user: db.user().await.user_id(),
+            role: OrgRole::Member,
+        });
+    }
+    entries
+}
+
+#[tokio::test]
+async fn import_chunks_staged_side_by_side_commit_in_staging_order() {
+    use orgman_domain::MemberImport;
+
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let entries = import_entries(&db, 6).await;
+    let (first, second) = entries.split_at(3);
+    assert!(!MemberImport::overlap(first, second));
+    assert!(MemberImport::overlap(first, &entries[2..4]));
+    let import = db.service.start_import(&db.admin, org).await.unwrap();
+    // Both staged at once: the organization's lock is shared between them
+    // (under an exclusive one the second would wait for the first's commit
+    // and this would time out).
+    let (staged_first, staged_second) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            tokio::join!(import.stage(first), import.stage(second))
+        })
+        .await
+        .expect("two chunks staged side by side");
+    let (staged_first, staged_second) = (staged_first.unwrap(), staged_second.unwrap());
+    assert_eq!(staged_second.outcomes(), added_outcomes(3));
+    // Out of turn: refused and abandoned, nothing of it written.
+    assert!(matches!(
+        import.commit(staged_second).await,
+        Err(OrgError::Internal(_))
+    ));
+    assert_eq!(
+        import.commit(staged_first).await.unwrap(),
+        added_outcomes(3)
+    );
+    // The abandoned chunk holds nothing back: staged again, it commits.
+    assert_eq!(import.apply(second).await.unwrap(), added_outcomes(3));
+    assert_eq!(import.totals().chunks, 2);
+    assert_eq!(import.totals().added, 6);
+
+    // Staged side by side and committed in turn, the events keep the
+    // staging order.
+    let more = import_entries(&db, 4).await;
+    let (third, fourth) = more.split_at(2);
+    let (staged_third, staged_fourth) = tokio::join!(import.stage(third), import.stage(fourth));
+    let (staged_third, staged_fourth) = (staged_third.unwrap(), staged_fourth.unwrap());
+    import.commit(staged_third).await.unwrap();
+    import.commit(staged_fourth).await.unwrap();
+    let mut conn = db.connection().await;
+    let added: Vec<Line> = diesel::sql_query(format!(
+        "SELECT payload->'kind'->>'userId' AS \"QUERY PLAN\" FROM outbox_events
+         WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added'
+         ORDER BY seq, index_in_row"
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let added: Vec<String> = added.into_iter().skip(1).map(|l| l.plan).collect();
+    let expected: Vec<String> = entries
+        .iter()
+        .chain(&more)
+        .map(|e| e.user.to_string())
+        .collect();
+    assert_eq!(added, expected, "the owner's event, then the file's order");
+}
+
+#[tokio::test]
+async fn with_a_member_limit_chunks_staged_side_by_side_take_turns_and_keep_it() {
+    use orgman_domain::ImportOutcome;
+
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    db.service
+        .set_member_limit(&db.admin, org, Some(5))
+        .await
+        .unwrap();
+    let entries = import_entries(&db, 6).await;
+    let (first, second) = entries.split_at(3);
+    let import = db.service.start_import(&db.admin, org).await.unwrap();
+    // While the first chunk is staged, the second cannot be: the room left
+    // is counted under the exclusive lock. (Under a shared one it would be
+    // staged at once, counting the room the first chunk also counted.)
+    let staged_first = import.stage(first).await.unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), import.stage(second))
+            .await
+            .is_err(),
+        "the second chunk waits for the first"
+    );
+    // The cancelled attempt holds nothing back.
+    assert_eq!(
+        import.commit(staged_first).await.unwrap(),
+        added_outcomes(3)
+    );
+    let outcomes = import.apply(second).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ImportOutcome::Added,
+            ImportOutcome::Failed(OrgError::MemberLimitReached { max: 5 }),
+            ImportOutcome::Failed(OrgError::MemberLimitReached { max: 5 }),
+        ]
+    );
+    let members = db
+        .store
+        .members(org, PageRequest::new(None, 100))
+        .await
+        .unwrap();
+    assert_eq!(members.items.len(), 5, "the owner and four more");
 }

@@ -545,7 +545,7 @@ async fn an_import_reaches_spicedb_in_batches_and_the_relay_agrees() {
     for _ in 0..700 {
         users.push(user(&s.store).await);
     }
-    let mut import = s.service.start_import(&s.admin, org).await.unwrap();
+    let import = s.service.start_import(&s.admin, org).await.unwrap();
     for chunk in users.chunks(250) {
         let entries: Vec<_> = chunk
             .iter()

@@ -133,6 +133,21 @@ pub trait UnitOfWork: Send {
         id: OrganizationId,
     ) -> Result<Option<Organization>, StoreError>;
 
+    /// Reads an organization and locks it in shared mode until the end of
+    /// the unit of work: changes that take [`UnitOfWork::lock_organization`]
+    /// wait for it (and it for them), but two units of work holding it in
+    /// shared mode proceed side by side. A member import stages chunks this
+    /// way. The default takes the exclusive lock, which is always correct.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn lock_organization_shared(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StoreError> {
+        self.lock_organization(id).await
+    }
+
     /// Stores a new organization.
     ///
     /// # Errors

@@ -206,14 +206,24 @@ pub(crate) async fn import_members(
         ));
     }
     // Refuse the whole upload up front rather than row by row.
-    let mut import = state
+    let import = state
         .service
         .start_import(&auth.actor, OrganizationId::from_uuid(*id))
         .await?;
-    let mut run = ImportRun::new(state.config.import);
-    match run.read(&mut import, payload, limits).await {
-        Ok(()) => Ok(Json(run.report)),
-        Err(error) if import.totals().chunks > 0 => Err(error.with_import_progress(run.progress())),
+    // The file is read and parsed into chunks while earlier chunks are
+    // applied: a chunk waits in the channel while two are in the database.
+    let (chunks, received) = tokio::sync::mpsc::channel(1);
+    let reader = ImportReader::new(state.config.import, chunks);
+    let mut applier = ImportApplier::new(state.config.import);
+    let (read, applied) = futures_util::join!(
+        reader.read(payload, limits),
+        applier.apply_all(&import, received)
+    );
+    match applied.and(read) {
+        Ok(()) => Ok(Json(applier.report)),
+        Err(error) if import.totals().chunks > 0 => {
+            Err(error.with_import_progress(applier.progress()))
+        }
         Err(error) => Err(error),
     }
 }
@@ -224,44 +234,43 @@ enum ReadRow {
     Refused(ImportRow),
 }
 
-/// One import's reading and applying state.
-struct ImportRun {
+/// Rows of the file (with their line numbers), applied as one chunk.
+type Chunk = Vec<(u64, ReadRow)>;
+
+/// Reads the upload into chunks of rows.
+struct ImportReader {
     limits: ImportLimits,
-    report: ImportReport,
+    chunks: tokio::sync::mpsc::Sender<Chunk>,
     /// `userId` and `role` column positions, once the header was read.
     columns: Option<(usize, Option<usize>)>,
-    /// Rows read and not yet applied, in file order.
-    pending: Vec<(u64, ReadRow)>,
+    /// Rows read and not yet sent, in file order.
+    pending: Chunk,
     rows_read: u64,
-    committed_through_line: u64,
 }
 
-impl ImportRun {
-    fn new(limits: ImportLimits) -> Self {
+/// The outcome of reading: `Stopped` when the applier stopped taking
+/// chunks (it reports why).
+enum Sent {
+    Sent,
+    Stopped,
+}
+
+impl ImportReader {
+    fn new(limits: ImportLimits, chunks: tokio::sync::mpsc::Sender<Chunk>) -> Self {
         Self {
             limits,
-            report: ImportReport::default(),
+            chunks,
             columns: None,
             pending: Vec::new(),
             rows_read: 0,
-            committed_through_line: 0,
         }
     }
-
-    fn progress(&self) -> ImportProgress {
-        ImportProgress {
-            added: self.report.added,
-            unchanged: self.report.unchanged,
-            failed: self.report.failed,
-            committed_through_line: self.committed_through_line,
-        }
-    }
-
     /// Reads the multipart body, streaming the `file` part (or the first
     /// part with a file name) through the CSV parser into chunks.
+    /// Consumes the reader: once it is done, the channel closes and the
+    /// applier finishes the chunks it has.
     async fn read(
-        &mut self,
-        import: &mut MemberImport<'_>,
+        mut self,
         mut payload: Multipart,
         limits: MultipartLimits,
     ) -> Result<(), ApiError> {
@@ -309,17 +318,23 @@ impl ImportRun {
                     return Err(too_large(ProblemCode::FileTooLarge, limits.max_file_size));
                 }
                 csv.feed(&chunk, &mut records).map_err(invalid_csv)?;
-                self.take(import, &mut records).await?;
+                if let Sent::Stopped = self.take(&mut records).await? {
+                    return Ok(());
+                }
             }
             csv.finish(&mut records).map_err(invalid_csv)?;
-            self.take(import, &mut records).await?;
+            if let Sent::Stopped = self.take(&mut records).await? {
+                return Ok(());
+            }
             if self.columns.is_none() {
                 return Err(ApiError::bad_request(
                     ProblemCode::InvalidCsv,
                     "the file is empty: it must start with a header with a userId column",
                 ));
             }
-            self.apply(import, true).await?;
+            if let Sent::Stopped = self.send(true).await {
+                return Ok(());
+            }
         }
         if found {
             Ok(())
@@ -331,19 +346,17 @@ impl ImportRun {
         }
     }
 
-    /// Takes parsed records, applying each chunk as soon as it is full, so
+    /// Takes parsed records, sending each chunk as soon as it is full, so
     /// what is committed does not depend on how the upload was cut into
     /// network reads.
-    async fn take(
-        &mut self,
-        import: &mut MemberImport<'_>,
-        records: &mut Vec<Record>,
-    ) -> Result<(), ApiError> {
+    async fn take(&mut self, records: &mut Vec<Record>) -> Result<Sent, ApiError> {
         for record in records.drain(..) {
             self.take_one(record)?;
-            self.apply(import, false).await?;
+            if let Sent::Stopped = self.send(false).await {
+                return Ok(Sent::Stopped);
+            }
         }
-        Ok(())
+        Ok(Sent::Sent)
     }
 
     /// Takes one parsed record: the header first, then data rows.
@@ -414,52 +427,125 @@ impl ImportRun {
         Ok(())
     }
 
-    /// Applies full chunks of the rows read (and, at the end, the rest).
-    async fn apply(&mut self, import: &mut MemberImport<'_>, last: bool) -> Result<(), ApiError> {
-        let chunk = self.limits.chunk_size;
-        while self.pending.len() >= chunk || (last && !self.pending.is_empty()) {
-            let rows: Vec<_> = self
-                .pending
-                .drain(..chunk.min(self.pending.len()))
-                .collect();
-            let entries: Vec<ImportEntry> = rows
-                .iter()
-                .filter_map(|(_, row)| match row {
-                    ReadRow::Entry(entry) => Some(*entry),
-                    ReadRow::Refused(_) => None,
-                })
-                .collect();
-            let mut outcomes = if entries.is_empty() {
-                Vec::new()
-            } else {
-                import.apply(&entries).await?
+    /// Sends full chunks of the rows read (and, at the end, the rest).
+    async fn send(&mut self, last: bool) -> Sent {
+        let size = self.limits.chunk_size;
+        while self.pending.len() >= size || (last && !self.pending.is_empty()) {
+            let chunk: Chunk = self.pending.drain(..size.min(self.pending.len())).collect();
+            if self.chunks.send(chunk).await.is_err() {
+                return Sent::Stopped;
             }
-            .into_iter();
-            let through = rows.last().map_or(0, |(line, _)| *line);
-            for (line, row) in rows {
-                match row {
-                    ReadRow::Refused(refused) => self.refuse(refused),
-                    ReadRow::Entry(entry) => match outcomes.next() {
-                        Some(ImportOutcome::Added) => self.report.added += 1,
-                        Some(ImportOutcome::Unchanged) => self.report.unchanged += 1,
-                        Some(ImportOutcome::Failed(error)) => {
-                            let detail = error.to_string();
-                            self.refuse(ImportRow {
-                                line,
-                                user_id: Some(entry.user.as_uuid()),
-                                status: "failed",
-                                code: ApiError::from(error).code(),
-                                detail,
-                            });
+        }
+        Sent::Sent
+    }
+}
+
+/// A chunk being applied: its rows, and its stage-then-commit.
+type Applying<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Chunk, Result<Vec<ImportOutcome>, ApiError>)> + 'a>,
+>;
+
+/// Applies chunks as they come, two at a time when they name no user in
+/// common (see [`MemberImport`]), and keeps the report.
+struct ImportApplier {
+    limits: ImportLimits,
+    report: ImportReport,
+    committed_through_line: u64,
+}
+
+impl ImportApplier {
+    fn new(limits: ImportLimits) -> Self {
+        Self {
+            limits,
+            report: ImportReport::default(),
+            committed_through_line: 0,
+        }
+    }
+
+    fn progress(&self) -> ImportProgress {
+        ImportProgress {
+            added: self.report.added,
+            unchanged: self.report.unchanged,
+            failed: self.report.failed,
+            committed_through_line: self.committed_through_line,
+        }
+    }
+
+    /// Takes chunks until the reader is done, and stops at the first chunk
+    /// that cannot be applied (the chunks after it are not committed).
+    async fn apply_all(
+        &mut self,
+        import: &MemberImport<'_>,
+        mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+    ) -> Result<(), ApiError> {
+        use futures_util::StreamExt;
+
+        let mut applying: futures_util::stream::FuturesOrdered<Applying<'_>> =
+            futures_util::stream::FuturesOrdered::new();
+        // The entries of the chunk started last, and a signal that it is
+        // committed (true) or failed (false).
+        let mut last: Option<(Vec<ImportEntry>, tokio::sync::oneshot::Receiver<bool>)> = None;
+        let mut open = true;
+        while open || !applying.is_empty() {
+            tokio::select! {
+                biased;
+                Some((rows, result)) = applying.next(), if !applying.is_empty() => {
+                    self.record(rows, result?)?;
+                }
+                chunk = chunks.recv(), if open && applying.len() < 2 => {
+                    let Some(rows) = chunk else {
+                        open = false;
+                        continue;
+                    };
+                    let entries = entries_of(&rows);
+                    let before = match last.take() {
+                        // Sharing a user with the chunk before: start once
+                        // that one is committed.
+                        Some((previous, _)) if MemberImport::overlap(&previous, &entries) => {
+                            while let Some((rows, result)) = applying.next().await {
+                                self.record(rows, result?)?;
+                            }
+                            None
                         }
-                        None => {
-                            return Err(ApiError::internal("an import chunk lost an outcome"));
-                        }
-                    },
+                        Some((_, committed)) => Some(committed),
+                        None => None,
+                    };
+                    let (done, committed) = tokio::sync::oneshot::channel();
+                    applying.push_back(Box::pin(apply_chunk(import, entries.clone(), rows, before, done)));
+                    last = Some((entries, committed));
                 }
             }
-            self.committed_through_line = through;
         }
+        Ok(())
+    }
+
+    /// Reports a committed chunk's rows, in order.
+    fn record(&mut self, rows: Chunk, outcomes: Vec<ImportOutcome>) -> Result<(), ApiError> {
+        let mut outcomes = outcomes.into_iter();
+        let through = rows.last().map_or(0, |(line, _)| *line);
+        for (line, row) in rows {
+            match row {
+                ReadRow::Refused(refused) => self.refuse(refused),
+                ReadRow::Entry(entry) => match outcomes.next() {
+                    Some(ImportOutcome::Added) => self.report.added += 1,
+                    Some(ImportOutcome::Unchanged) => self.report.unchanged += 1,
+                    Some(ImportOutcome::Failed(error)) => {
+                        let detail = error.to_string();
+                        self.refuse(ImportRow {
+                            line,
+                            user_id: Some(entry.user.as_uuid()),
+                            status: "failed",
+                            code: ApiError::from(error).code(),
+                            detail,
+                        });
+                    }
+                    None => {
+                        return Err(ApiError::internal("an import chunk lost an outcome"));
+                    }
+                },
+            }
+        }
+        self.committed_through_line = through;
         Ok(())
     }
 
@@ -471,6 +557,46 @@ impl ImportRun {
             self.report.rows_truncated = true;
         }
     }
+}
+
+fn entries_of(rows: &Chunk) -> Vec<ImportEntry> {
+    rows.iter()
+        .filter_map(|(_, row)| match row {
+            ReadRow::Entry(entry) => Some(*entry),
+            ReadRow::Refused(_) => None,
+        })
+        .collect()
+}
+
+/// Stages a chunk (beside the chunk before, which may still be in the
+/// database), commits it once the chunk before is committed, and says so.
+/// If the chunk before failed, this one is dropped uncommitted.
+async fn apply_chunk(
+    import: &MemberImport<'_>,
+    entries: Vec<ImportEntry>,
+    rows: Chunk,
+    before: Option<tokio::sync::oneshot::Receiver<bool>>,
+    done: tokio::sync::oneshot::Sender<bool>,
+) -> (Chunk, Result<Vec<ImportOutcome>, ApiError>) {
+    let staged = if entries.is_empty() {
+        None
+    } else {
+        Some(import.stage(&entries).await)
+    };
+    let before_committed = match before {
+        Some(committed) => committed.await.unwrap_or(false),
+        None => true,
+    };
+    let result = match staged {
+        _ if !before_committed => Err(ApiError::internal(
+            "not committed: an earlier chunk of the import failed",
+        )),
+        None => Ok(Vec::new()),
+        Some(Ok(staged)) => import.commit(staged).await.map_err(ApiError::from),
+        Some(Err(error)) => Err(error.into()),
+    };
+    let _ = done.send(result.is_ok());
+    (rows, result)
 }
 
 fn acceptable_csv(mime: &actix_web::mime::Mime) -> bool {
