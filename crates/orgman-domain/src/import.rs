@@ -256,12 +256,17 @@ impl MemberImport<'_> {
             .map(|m| (m.user_id, m.role))
             .collect();
         users.retain(|user| !roles.contains_key(user));
-        let known: HashSet<UserId> = uow.existing_users(&users).await?.into_iter().collect();
 
         // Room left under the member limit, counted once per chunk under
-        // the organization's lock.
+        // the organization's lock. Only then must unknown users be known
+        // before deciding (they take no room); otherwise the insert itself
+        // leaves them out, and their entries are decided again below.
         let mut room = match organization.max_members() {
             Some(max) => Some(u64::from(max).saturating_sub(uow.count_members(id).await?)),
+            None => None,
+        };
+        let known: Option<HashSet<UserId>> = match room {
+            Some(_) => Some(uow.existing_users(&users).await?.into_iter().collect()),
             None => None,
         };
         let now = service.ports().clock.now();
@@ -280,7 +285,7 @@ impl MemberImport<'_> {
                     };
                     match check_member_change(actor, actor_role, change, 0) {
                         Err(error) => ImportOutcome::Failed(error),
-                        Ok(()) if !known.contains(&entry.user) => {
+                        Ok(()) if known.as_ref().is_some_and(|k| !k.contains(&entry.user)) => {
                             ImportOutcome::Failed(OrgError::UserNotFound)
                         }
                         Ok(()) if room == Some(0) => {
@@ -320,7 +325,46 @@ impl MemberImport<'_> {
             outcomes.push(outcome);
         }
 
-        uow.insert_memberships(&added).await?;
+        if known.is_some() {
+            uow.insert_memberships(&added).await?;
+        } else {
+            let inserted: HashSet<UserId> = uow
+                .insert_memberships_of_known_users(&added)
+                .await?
+                .into_iter()
+                .collect();
+            if inserted.len() < added.len() {
+                // Users not known locally: what the entries naming them
+                // would have been, one after the other.
+                let unknown: HashSet<UserId> = added
+                    .iter()
+                    .map(|m| m.user_id)
+                    .filter(|user| !inserted.contains(user))
+                    .collect();
+                for (entry, outcome) in entries.iter().zip(outcomes.iter_mut()) {
+                    if unknown.contains(&entry.user)
+                        && !matches!(outcome, ImportOutcome::Failed(e) if *e != OrgError::AlreadyMember)
+                    {
+                        let change = MemberChange {
+                            target: entry.user,
+                            from: None,
+                            to: Some(entry.role),
+                        };
+                        *outcome = ImportOutcome::Failed(
+                            check_member_change(actor, actor_role, change, 0)
+                                .err()
+                                .unwrap_or(OrgError::UserNotFound),
+                        );
+                    }
+                }
+                events.retain(|event| {
+                    event
+                        .kind
+                        .member()
+                        .is_none_or(|user| !unknown.contains(&user))
+                });
+            }
+        }
         Ok(StagedChunk {
             uow: Some(uow),
             events,

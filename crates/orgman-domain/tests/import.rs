@@ -151,6 +151,38 @@ fn an_admin_imports_but_cannot_grant_owner() {
             ImportOutcome::Added
         ]
     );
+    // A user nobody knows, listed several times: each row is judged as if
+    // alone (a role the admin may not grant, else not found), never as if
+    // an earlier row had added them.
+    let stranger = UserId::from_uuid(w.memory.ids.next());
+    let row = |role| ImportEntry {
+        user: stranger,
+        role,
+    };
+    let outcomes = block_on(import.apply(&[
+        row(OrgRole::Member),
+        row(OrgRole::Member),
+        row(OrgRole::Owner),
+        row(OrgRole::Admin),
+    ]))
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            ImportOutcome::Failed(OrgError::UserNotFound),
+            ImportOutcome::Failed(OrgError::UserNotFound),
+            ImportOutcome::Failed(OrgError::OwnerRequired),
+            ImportOutcome::Failed(OrgError::UserNotFound),
+        ]
+    );
+    assert!(
+        !w.memory
+            .store
+            .committed_events()
+            .iter()
+            .any(|e| e.kind.member() == Some(stranger)),
+        "no event for a user not added"
+    );
 }
 
 #[test]

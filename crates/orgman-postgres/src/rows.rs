@@ -89,7 +89,7 @@ pub(crate) fn version_to_db(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 
-#[derive(Queryable, Selectable, Insertable, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Debug)]
 #[diesel(table_name = organization_members, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct MemberRow {
     pub(crate) org_id: Uuid,
@@ -206,6 +206,18 @@ pub(crate) struct MemberColumns {
 }
 
 impl MemberColumns {
+    /// The memberships in key order (organization, user): inserted in that
+    /// order, consecutive rows go to neighbouring index pages.
+    pub(crate) fn sorted(memberships: &[Membership]) -> Self {
+        let mut sorted: Vec<&Membership> = memberships.iter().collect();
+        sorted.sort_unstable_by_key(|m| (m.organization_id, m.user_id));
+        let mut columns = Self::default();
+        for membership in sorted {
+            columns.push(membership);
+        }
+        columns
+    }
+
     pub(crate) fn push(&mut self, membership: &Membership) {
         self.org_ids.push(membership.organization_id.as_uuid());
         self.user_ids.push(membership.user_id.as_uuid());

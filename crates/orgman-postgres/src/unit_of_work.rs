@@ -272,17 +272,24 @@ impl UnitOfWork for PgUnitOfWork {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
-        organization_members::table
-            .filter(organization_members::org_id.eq(organization.as_uuid()))
-            .filter(organization_members::user_id.eq_any(ids))
-            .select(MemberRow::as_select())
-            .load(self.conn()?)
-            .await
-            .map_err(from_diesel)?
-            .into_iter()
-            .map(MemberRow::into_domain)
-            .collect()
+        let mut ids: Vec<uuid::Uuid> = users.iter().map(|u| u.as_uuid()).collect();
+        ids.sort_unstable();
+        // One probe of the primary key per user, in key order (not a
+        // bitmap scan of the organization's part of it).
+        diesel::sql_query(
+            "SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at \
+             FROM unnest($2::uuid[]) AS wanted(id) \
+             CROSS JOIN LATERAL (SELECT * FROM organization_members m \
+                                 WHERE m.org_id = $1 AND m.user_id = wanted.id) AS m",
+        )
+        .bind::<SqlUuid, _>(organization.as_uuid())
+        .bind::<Array<SqlUuid>, _>(ids)
+        .load::<MemberRow>(self.conn()?)
+        .await
+        .map_err(from_diesel)?
+        .into_iter()
+        .map(MemberRow::into_domain)
+        .collect()
     }
 
     async fn existing_users(&mut self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
@@ -327,6 +334,37 @@ impl UnitOfWork for PgUnitOfWork {
         .await
         .map(drop)
         .map_err(from_diesel)
+    }
+
+    async fn insert_memberships_of_known_users(
+        &mut self,
+        memberships: &[Membership],
+    ) -> Result<Vec<UserId>, StoreError> {
+        if memberships.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = MemberColumns::sorted(memberships);
+        // The users are probed once here, one index probe each (as in
+        // `existing_users`); the references trigger checks the same rows.
+        let inserted: Vec<InsertedUser> = diesel::sql_query(
+            "INSERT INTO organization_members (org_id, user_id, role, created_at, updated_at) \
+             SELECT m.* FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::timestamptz[], $5::timestamptz[]) \
+                  AS m(org_id, user_id, role, created_at, updated_at) \
+             CROSS JOIN LATERAL (SELECT 1 FROM users u WHERE u.id = m.user_id LIMIT 1) AS known \
+             RETURNING user_id",
+        )
+        .bind::<Array<SqlUuid>, _>(columns.org_ids)
+        .bind::<Array<SqlUuid>, _>(columns.user_ids)
+        .bind::<Array<Text>, _>(columns.roles)
+        .bind::<Array<Timestamptz>, _>(columns.created)
+        .bind::<Array<Timestamptz>, _>(columns.updated)
+        .load(self.conn()?)
+        .await
+        .map_err(from_diesel)?;
+        Ok(inserted
+            .into_iter()
+            .map(|row| UserId::from_uuid(row.user_id))
+            .collect())
     }
 
     async fn insert_invitation(
@@ -683,6 +721,13 @@ fn exactly_one(rows: usize) -> Result<(), StoreError> {
     } else {
         Err(StoreError::NotFound)
     }
+}
+
+/// The user of an inserted membership.
+#[derive(diesel::QueryableByName)]
+struct InsertedUser {
+    #[diesel(sql_type = SqlUuid)]
+    user_id: uuid::Uuid,
 }
 
 /// One id of a raw query's result.

@@ -274,6 +274,29 @@ pub trait UnitOfWork: Send {
         Ok(())
     }
 
+    /// Adds the memberships whose users are known locally, all or none,
+    /// and returns those users (in any order); the others are left out.
+    /// The default asks [`UnitOfWork::existing_users`] and then inserts;
+    /// storage adapters should do both in one statement.
+    ///
+    /// # Errors
+    /// As [`UnitOfWork::insert_memberships`].
+    async fn insert_memberships_of_known_users(
+        &mut self,
+        memberships: &[Membership],
+    ) -> Result<Vec<UserId>, StoreError> {
+        let users: Vec<UserId> = memberships.iter().map(|m| m.user_id).collect();
+        let known: std::collections::HashSet<UserId> =
+            self.existing_users(&users).await?.into_iter().collect();
+        let kept: Vec<Membership> = memberships
+            .iter()
+            .filter(|m| known.contains(&m.user_id))
+            .cloned()
+            .collect();
+        self.insert_memberships(&kept).await?;
+        Ok(kept.into_iter().map(|m| m.user_id).collect())
+    }
+
     /// Stores a new invitation under the digest of its token.
     ///
     /// # Errors
