@@ -218,23 +218,8 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
     assert_eq!(audited, 2_500);
     // Events keep the file's order: outbox order (seq, then place in the
     // row) follows the rows.
-    let listed = users
-        .iter()
-        .map(|u| format!("'{u}'"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let out_of_order = app
-        .count(&format!(
-            "SELECT count(*) AS n FROM (\
-               SELECT o.pos, lag(o.pos) OVER (ORDER BY f.n) AS before \
-               FROM (SELECT payload, row_number() OVER (ORDER BY seq, index_in_row) AS pos \
-                     FROM outbox_events \
-                     WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added') o \
-               JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
-                 ON o.payload->'kind'->>'userId' = f.u::text) x \
-             WHERE x.before > x.pos"
-        ))
-        .await;
+    let listed = quoted(&users);
+    let out_of_order = app.count(&out_of_order_events(&org, &listed)).await;
     assert_eq!(out_of_order, 0);
     let matched = app
         .count(&format!(
@@ -535,23 +520,8 @@ async fn chunks_applied_two_at_a_time_give_the_outcomes_of_one_after_the_other()
         .await;
     assert_eq!(admin, 1, "the first row's role stands");
     // One event per added member, in the file's order.
-    let listed = u
-        .iter()
-        .map(|id| format!("'{id}'"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let out_of_order = app
-        .count(&format!(
-            "SELECT count(*) AS n FROM (\
-               SELECT o.pos, lag(o.pos) OVER (ORDER BY f.n) AS before \
-               FROM (SELECT payload, row_number() OVER (ORDER BY seq, index_in_row) AS pos \
-                     FROM outbox_events \
-                     WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added') o \
-               JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
-                 ON o.payload->'kind'->>'userId' = f.u::text) x \
-             WHERE x.before > x.pos"
-        ))
-        .await;
+    let listed = quoted(&u);
+    let out_of_order = app.count(&out_of_order_events(&org, &listed)).await;
     assert_eq!(out_of_order, 0);
     let events = app
         .count(&format!(
@@ -560,4 +530,28 @@ async fn chunks_applied_two_at_a_time_give_the_outcomes_of_one_after_the_other()
         ))
         .await;
     assert_eq!(events, 6);
+}
+
+/// Ids as a list of SQL literals.
+fn quoted(ids: &[uuid::Uuid]) -> String {
+    ids.iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// How many of the listed users' `member.added` events come, in outbox
+/// order (seq, then place in the row), before the event of a user listed
+/// earlier: 0 when the events keep the list's order.
+fn out_of_order_events(org: &str, listed: &str) -> String {
+    format!(
+        "SELECT count(*) AS n FROM (\
+           SELECT o.pos, lag(o.pos) OVER (ORDER BY f.n) AS before \
+           FROM (SELECT payload, row_number() OVER (ORDER BY seq, index_in_row) AS pos \
+                 FROM outbox_events \
+                 WHERE aggregate_id = '{org}' AND event_type = 'organization.member.added') o \
+           JOIN unnest(ARRAY[{listed}]::uuid[]) WITH ORDINALITY AS f(u, n) \
+             ON o.payload->'kind'->>'userId' = f.u::text) x \
+         WHERE x.before > x.pos"
+    )
 }

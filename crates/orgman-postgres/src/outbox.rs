@@ -264,6 +264,9 @@ impl Drop for PgClaim {
     }
 }
 
+/// Positions with the reason of their outcome.
+type Reasons = Vec<(u64, String)>;
+
 /// The outcome of each claimed row: events of one row share its position,
 /// and a row is settled as a whole. One event to retry keeps the row
 /// pending (its delivered events will be delivered again, which consumers
@@ -272,9 +275,9 @@ fn by_row(
     delivered: &[u64],
     retry: &[(u64, String)],
     dead: &[(u64, String)],
-) -> (Vec<u64>, Vec<(u64, String)>, Vec<(u64, String)>) {
+) -> (Vec<u64>, Reasons, Reasons) {
     let mut settled = std::collections::HashSet::new();
-    let mut first = |list: &[(u64, String)]| -> Vec<(u64, String)> {
+    let mut first = |list: &[(u64, String)]| -> Reasons {
         list.iter()
             .filter(|(position, _)| settled.insert(*position))
             .cloned()

@@ -42,6 +42,28 @@ impl PgUnitOfWork {
             .as_deref_mut()
             .ok_or_else(|| StoreError::Other("unit of work already finished".into()))
     }
+
+    /// Reads an organization, locking its row `FOR SHARE` or `FOR UPDATE`.
+    async fn lock(
+        &mut self,
+        id: OrganizationId,
+        shared: bool,
+    ) -> Result<Option<Organization>, StoreError> {
+        let row = organizations::table
+            .find(id.as_uuid())
+            .select(OrganizationRow::as_select());
+        let conn = self.conn()?;
+        let found = if shared {
+            row.for_share().first(conn).await
+        } else {
+            row.for_update().first(conn).await
+        };
+        found
+            .optional()
+            .map_err(from_diesel)?
+            .map(OrganizationRow::into_domain)
+            .transpose()
+    }
 }
 
 impl Drop for PgUnitOfWork {
@@ -61,32 +83,14 @@ impl UnitOfWork for PgUnitOfWork {
         &mut self,
         id: OrganizationId,
     ) -> Result<Option<Organization>, StoreError> {
-        organizations::table
-            .find(id.as_uuid())
-            .select(OrganizationRow::as_select())
-            .for_update()
-            .first(self.conn()?)
-            .await
-            .optional()
-            .map_err(from_diesel)?
-            .map(OrganizationRow::into_domain)
-            .transpose()
+        self.lock(id, false).await
     }
 
     async fn lock_organization_shared(
         &mut self,
         id: OrganizationId,
     ) -> Result<Option<Organization>, StoreError> {
-        organizations::table
-            .find(id.as_uuid())
-            .select(OrganizationRow::as_select())
-            .for_share()
-            .first(self.conn()?)
-            .await
-            .optional()
-            .map_err(from_diesel)?
-            .map(OrganizationRow::into_domain)
-            .transpose()
+        self.lock(id, true).await
     }
 
     async fn insert_organization(&mut self, organization: &Organization) -> Result<(), StoreError> {
