@@ -628,3 +628,67 @@ fn too_large(code: ProblemCode, limit: usize) -> ApiError {
         format!("the limit is {limit} bytes"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use orgman_domain::{Actor, ImportEntry, ImportOutcome, OrgName, OrgRole, Slug, UserId};
+    use orgman_memory::InMemory;
+
+    use super::{ReadRow, apply_chunk};
+
+    /// A chunk waits for the chunk before it and commits only if that one
+    /// did: after a failure, nothing more of the file is written.
+    #[tokio::test]
+    async fn a_chunk_commits_only_after_the_one_before_committed() {
+        let memory = InMemory::new();
+        let service = memory.service();
+        let admin = Actor::platform_admin(UserId::from_uuid(memory.ids.next()));
+        memory.store.add_user(admin.user_id(), "admin");
+        let org = service
+            .create(
+                &admin,
+                OrgName::parse("Acme").unwrap(),
+                Slug::parse("acme").unwrap(),
+            )
+            .await
+            .unwrap();
+        let users: Vec<UserId> = (0..2)
+            .map(|n| {
+                let user = UserId::from_uuid(memory.ids.next());
+                memory.store.add_user(user, &format!("user-{n}"));
+                user
+            })
+            .collect();
+        let import = service.start_import(&admin, org.id()).await.unwrap();
+        let chunk = |user: UserId| {
+            let entry = ImportEntry {
+                user,
+                role: OrgRole::Member,
+            };
+            (vec![entry], vec![(2, ReadRow::Entry(entry))])
+        };
+        let events = memory.store.committed_events().len();
+
+        // The chunk before failed: this one is dropped uncommitted.
+        let (entries, rows) = chunk(users[0]);
+        let (failed, before) = tokio::sync::oneshot::channel();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        failed.send(false).unwrap();
+        let (_, result) = apply_chunk(&import, entries, rows, Some(before), done).await;
+        assert!(result.is_err());
+        assert_eq!(committed.await, Ok(false), "and it says so to the next");
+        assert_eq!(memory.store.committed_events().len(), events);
+        assert_eq!(import.totals().chunks, 0);
+
+        // The chunk before committed: this one commits, and says so.
+        let (entries, rows) = chunk(users[1]);
+        let (succeeded, before) = tokio::sync::oneshot::channel();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        succeeded.send(true).unwrap();
+        let (_, result) = apply_chunk(&import, entries, rows, Some(before), done).await;
+        assert_eq!(result.unwrap(), [ImportOutcome::Added]);
+        assert_eq!(committed.await, Ok(true));
+        assert_eq!(memory.store.committed_events().len(), events + 1);
+        assert_eq!(import.totals().added, 1);
+    }
+}
