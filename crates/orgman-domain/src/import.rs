@@ -56,8 +56,9 @@ pub struct ImportTotals {
 ///
 /// Each call to [`MemberImport::apply`] is one unit of work: it locks the
 /// organization, re-reads the actor's role and the organization's state,
-/// reads the chunk's existing memberships and known users in one query
-/// each, writes the new memberships and one `member.added` event per member
+/// reads the chunk's existing memberships in one query (and, under a member
+/// limit, which of its users are known), writes the new memberships (users
+/// not known locally left out) and one `member.added` event per member
 /// together, and commits. A chunk is all or nothing; chunks already
 /// committed stay committed when a later one fails, and because an entry
 /// that is already in place is [`ImportOutcome::Unchanged`], importing the
@@ -79,9 +80,10 @@ pub struct MemberImport<'a> {
     actor: &'a Actor,
     organization: OrganizationId,
     totals: Mutex<ImportTotals>,
-    /// Chunks staged so far, and committed (or abandoned) so far: a chunk
-    /// commits only when every chunk staged before it has.
+    /// Chunks staged so far: each gets the next number.
     staged: AtomicU64,
+    /// Which staged chunk may commit next: a chunk commits only when every
+    /// chunk staged before it is committed or abandoned.
     turns: Arc<Mutex<Turns>>,
     /// Whether the organization was last seen with a member limit (chunks
     /// are then staged under the exclusive lock).
