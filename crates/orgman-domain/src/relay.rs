@@ -96,37 +96,39 @@ impl OutboxRelay {
     /// [`StoreError`] when the outbox cannot be read or settled; nothing is
     /// lost (events stay pending).
     pub async fn run_once(&self) -> Result<RoundOutcome, StoreError> {
-        let claim = self.outbox.claim(self.target, self.batch).await?;
-        let pending = claim.events().to_vec();
+        let mut claim = self.outbox.claim(self.target, self.batch).await?;
+        let pending = claim.take_events();
         if pending.is_empty() {
             claim.settle(&[], &[], &[]).await?;
             return Ok(RoundOutcome::default());
         }
-        let events: Vec<_> = pending.iter().map(|p| p.event.clone()).collect();
+        // The events move to the sink; their positions and organizations
+        // stay here for the settlement.
+        let (claimed, events): (Vec<(u64, OrganizationId)>, Vec<_>) = pending
+            .into_iter()
+            .map(|p| ((p.position, p.event.organization_id), p.event))
+            .unzip();
         let outcomes = self.sink.deliver(&events).await;
+        drop(events);
         let missing =
             std::iter::repeat_with(|| Err(DeliveryError::Retryable("sink gave no outcome".into())));
         let mut blocked: HashSet<OrganizationId> = HashSet::new();
         let mut delivered = Vec::new();
         let mut retry = Vec::new();
         let mut dead = Vec::new();
-        for (pending, outcome) in pending.iter().zip(outcomes.into_iter().chain(missing)) {
-            let org = pending.event.organization_id;
+        for (&(position, org), outcome) in claimed.iter().zip(outcomes.into_iter().chain(missing)) {
             match outcome {
                 // An organization's events after one of its failures stay
                 // pending even if the sink reports them delivered, so the
                 // outbox never records them as done out of order.
                 _ if blocked.contains(&org) => {
-                    retry.push((
-                        pending.position,
-                        "held back behind an earlier failure".to_owned(),
-                    ));
+                    retry.push((position, "held back behind an earlier failure".to_owned()));
                 }
-                Ok(()) => delivered.push(pending.position),
-                Err(DeliveryError::Permanent(reason)) => dead.push((pending.position, reason)),
+                Ok(()) => delivered.push(position),
+                Err(DeliveryError::Permanent(reason)) => dead.push((position, reason)),
                 Err(DeliveryError::Retryable(reason)) => {
                     blocked.insert(org);
-                    retry.push((pending.position, reason));
+                    retry.push((position, reason));
                 }
             }
         }
@@ -140,7 +142,7 @@ impl OutboxRelay {
             .dead_lettered
             .fetch_add(dead.len() as u64, Ordering::Relaxed);
         let outcome = RoundOutcome {
-            claimed: pending.len(),
+            claimed: claimed.len(),
             delivered: delivered.len(),
             retried: retry.len(),
             dead: dead.len(),

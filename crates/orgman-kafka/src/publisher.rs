@@ -164,6 +164,7 @@ impl KafkaPublisher {
         &self,
         client: &PartitionClient,
         partition: i32,
+        events: &[DomainEvent],
         batch: Vec<(usize, rskafka::record::Record)>,
         outcomes: &mut [Result<(), DeliveryError>],
     ) -> bool {
@@ -174,10 +175,9 @@ impl KafkaPublisher {
                 .collect();
         let later: Vec<Vec<usize>> = chunks.iter().map(|(i, _)| i.clone()).collect();
         for (position, (indexes, records)) in chunks.into_iter().enumerate() {
-            let stopped = match client
-                .produce(records.clone(), self.settings.compression)
-                .await
-            {
+            // The records go to the request; the rare refusal for size
+            // builds them again from the events.
+            let stopped = match client.produce(records, self.settings.compression).await {
                 Ok(_) => false,
                 Err(error) if too_large(&error) => {
                     // The broker's limit (the topic's max.message.bytes) is
@@ -187,6 +187,10 @@ impl KafkaPublisher {
                         partition,
                         "the broker refused a batch as too large; sending its records one by one"
                     );
+                    let records = indexes
+                        .iter()
+                        .map(|&i| record(&events[i], &self.settings.naming, &self.settings.source))
+                        .collect();
                     self.produce_one_by_one(client, partition, &indexes, records, outcomes)
                         .await
                 }
@@ -325,8 +329,8 @@ impl EventSink for KafkaPublisher {
                 outcomes[index] = Err(DeliveryError::Permanent(reason));
                 continue;
             }
-            let key = record.key.clone().unwrap_or_default();
-            let partition = partition_for(&key, partitions.len() as i32);
+            let key = record.key.as_deref().unwrap_or_default();
+            let partition = partition_for(key, partitions.len() as i32);
             batches.entry(partition).or_default().push((index, record));
         }
         // Partitions are independent (order is kept within each), so they
@@ -338,7 +342,7 @@ impl EventSink for KafkaPublisher {
                 let indexes: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
                 let mut local: Vec<Result<(), DeliveryError>> = vec![Ok(()); total];
                 let failed = self
-                    .publish_partition(&client, partition, batch, &mut local)
+                    .publish_partition(&client, partition, events, batch, &mut local)
                     .await;
                 (indexes, local, failed)
             })

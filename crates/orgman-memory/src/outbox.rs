@@ -162,6 +162,10 @@ impl OutboxClaim for MemoryClaim {
         &self.events
     }
 
+    fn take_events(&mut self) -> Vec<PendingEvent> {
+        std::mem::take(&mut self.events)
+    }
+
     async fn settle(
         self: Box<Self>,
         delivered: &[u64],

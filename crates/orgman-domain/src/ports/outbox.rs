@@ -127,6 +127,13 @@ pub trait OutboxClaim: Send {
     /// The claimed events, in outbox order.
     fn events(&self) -> &[PendingEvent];
 
+    /// Moves the claimed events out of the claim, in outbox order; the
+    /// claim can still be settled by their positions. The default copies
+    /// them; a store that owns them hands them over without a copy.
+    fn take_events(&mut self) -> Vec<PendingEvent> {
+        self.events().to_vec()
+    }
+
     /// Records the outcome and releases the claim: `delivered` positions are
     /// done, `retry` ones stay pending with an attempt counted and the
     /// reason kept, `dead` ones are given up on.
