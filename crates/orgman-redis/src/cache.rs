@@ -36,11 +36,20 @@ for i = 2, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation)
 return found
 ";
 
-/// Gives organizations and users new generations, each a value of the
-/// counter (`KEYS[1]`) never used before, and moves the epoch
-/// (`KEYS[#KEYS]`). Replaces a fence.
+/// Gives organizations and users a new generation: one value of the
+/// counter (`KEYS[1]`), never used before by any of them, shared by all of
+/// them (entries are compared key by key, so sharing it is safe), written
+/// with `MSET` in slices; then moves the epoch (`KEYS[#KEYS]`). Replaces a
+/// fence.
 const BUMP: &str = r"
-for i = 2, #KEYS - 1 do redis.call('SET', KEYS[i], redis.call('INCR', KEYS[1])) end
+local generation = redis.call('INCR', KEYS[1])
+local pairs = {}
+for i = 2, #KEYS - 1 do
+  pairs[#pairs + 1] = KEYS[i]
+  pairs[#pairs + 1] = generation
+  if #pairs >= 1000 then redis.call('MSET', unpack(pairs)); pairs = {} end
+end
+if #pairs > 0 then redis.call('MSET', unpack(pairs)) end
 redis.call('INCR', KEYS[#KEYS])
 return 1
 ";

@@ -128,6 +128,42 @@ async fn a_store_racing_an_invalidation_is_never_served() {
     assert_eq!(r.cache.role(org, user).await, Lookup::Hit(None));
 }
 
+/// One invalidation of more organizations than one `MSET` slice
+/// of the bump script takes: every one of them misses afterwards, and an
+/// organization left out keeps its entry.
+#[tokio::test]
+async fn one_invalidation_of_many_keys_renews_every_one_of_them() {
+    let store = store().await;
+    let r = replica(&store, &redis_address());
+    let user = UserId::from_uuid(uuid::Uuid::now_v7());
+    let orgs: Vec<OrganizationId> = (0..1_201)
+        .map(|_| OrganizationId::from_uuid(uuid::Uuid::now_v7()))
+        .collect();
+    for &org in &orgs {
+        let Lookup::Miss(lease) = r.cache.role(org, user).await else {
+            panic!("cold")
+        };
+        r.cache
+            .store_role(lease, org, user, Some(OrgRole::Member))
+            .await;
+    }
+    let (kept, renewed) = orgs.split_last().unwrap();
+    // 1,200 organizations: two full slices of 500 and a last one of 200.
+    let keys: Vec<CacheKey> = renewed.iter().map(|&o| CacheKey::Role(o, user)).collect();
+    r.cache.invalidate(&keys).await;
+    for &org in renewed {
+        assert!(
+            matches!(r.cache.role(org, user).await, Lookup::Miss(_)),
+            "an invalidated organization is served from the cache"
+        );
+    }
+    assert_eq!(
+        r.cache.role(*kept, user).await,
+        Lookup::Hit(Some(OrgRole::Member)),
+        "an organization left out lost its entry"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocation_is_immediate_on_every_replica_under_concurrent_reads() {
     let store = store().await;
