@@ -305,6 +305,10 @@ impl OutboxClaim for PgClaim {
         &self.events
     }
 
+    fn take_events(&mut self) -> Vec<PendingEvent> {
+        std::mem::take(&mut self.events)
+    }
+
     async fn settle(
         mut self: Box<Self>,
         delivered: &[u64],
@@ -314,9 +318,11 @@ impl OutboxClaim for PgClaim {
         let cols = columns(self.sink);
         let (delivered, retry, dead) = by_row(delivered, retry, dead);
         let conn = self.conn()?;
+        // Settled at the time of recording (after the sink acknowledged),
+        // not at the start of the claim's transaction.
         if !delivered.is_empty() {
             diesel::sql_query(format!(
-                "UPDATE outbox SET {done} = now(), {error} = NULL WHERE seq = ANY($1)",
+                "UPDATE outbox SET {done} = clock_timestamp(), {error} = NULL WHERE seq = ANY($1)",
                 done = cols.done,
                 error = cols.error,
             ))
@@ -328,7 +334,7 @@ impl OutboxClaim for PgClaim {
         for (list, set_dead) in [(&retry, false), (&dead, true)] {
             for (position, reason) in list.iter() {
                 let dead_clause = if set_dead {
-                    format!(", {} = now()", cols.dead)
+                    format!(", {} = clock_timestamp()", cols.dead)
                 } else {
                     String::new()
                 };

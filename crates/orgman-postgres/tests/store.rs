@@ -1676,3 +1676,56 @@ async fn with_a_member_limit_chunks_staged_side_by_side_take_turns_and_keep_it()
         .unwrap();
     assert_eq!(members.items.len(), 5, "the owner and four more");
 }
+
+/// `published_at` is when the relay recorded the delivery, after the sink
+/// acknowledged it, not when the claim began; and events taken out of a
+/// claim are still settled by their positions.
+#[tokio::test]
+async fn a_delivery_is_recorded_at_the_time_the_sink_acknowledged_it() {
+    use orgman_domain::ports::{Outbox, OutboxSink};
+
+    #[derive(QueryableByName)]
+    struct Gap {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        ms: f64,
+    }
+
+    let db = Db::new().await;
+    let org = db.org().await; // created, owner added
+    let mut conn = db.connection().await;
+    diesel::sql_query("CREATE TEMP TABLE claimed_at AS SELECT clock_timestamp() AS t")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut claim = db.store.claim(OutboxSink::Broker, 10).await.unwrap();
+    let taken = claim.take_events();
+    assert_eq!(taken.len(), 2);
+    assert!(taken.iter().all(|p| p.event.organization_id == org.id()));
+    assert!(
+        claim.events().is_empty(),
+        "the events moved out of the claim"
+    );
+    // The sink takes its time to acknowledge.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let positions: Vec<u64> = taken.iter().map(|p| p.position).collect();
+    claim.settle(&positions, &[], &[]).await.unwrap();
+    assert_eq!(
+        db.store.backlog(OutboxSink::Broker).await.unwrap().pending,
+        0
+    );
+    let gaps: Vec<Gap> = diesel::sql_query(
+        "SELECT 1000 * extract(epoch FROM o.published_at - c.t)::float8 AS ms
+         FROM outbox o, claimed_at c",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(gaps.len(), 2);
+    for gap in gaps {
+        assert!(
+            gap.ms >= 300.0,
+            "published {:.1} ms after the claim began, before the sink acknowledged",
+            gap.ms
+        );
+    }
+}
