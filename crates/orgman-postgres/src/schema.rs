@@ -44,7 +44,7 @@ diesel::table! {
         actor_id -> Nullable<Uuid>,
         action -> Varchar,
         request_id -> Nullable<Uuid>,
-        details -> Jsonb,
+        details -> Json,
         occurred_at -> Timestamptz,
     }
 }

@@ -601,8 +601,9 @@ pub(crate) async fn append_events(
     // `json` column (checked, not rebuilt as jsonb). An outbox row's events
     // share its organization, kind, actor, request and time, so the audit
     // rows take those from their row (numbered: `first` events come before
-    // it) and only their ids and small `details` (as jsonb) come one per
-    // event. `seq` follows the order of `events`.
+    // it) and only their ids and small `details` (json as well, since
+    // migration 000020) come one per event. `seq` follows the order of
+    // `events`.
     diesel::sql_query(
         "WITH r AS (\
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[], $5::int4[], \
@@ -619,7 +620,7 @@ pub(crate) async fn append_events(
                   sum(n_events) OVER (ORDER BY n) - n_events AS first FROM r) \
          INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
          SELECT e.id, r.agg, r.actor, r.kind, r.request, e.details, r.at \
-         FROM unnest($12::uuid[], $13::text[]::jsonb[]) WITH ORDINALITY AS e(id, details, i) \
+         FROM unnest($12::uuid[], $13::text[]::json[]) WITH ORDINALITY AS e(id, details, i) \
          JOIN numbered r ON e.i > r.first AND e.i <= r.first + r.n_events",
     )
     .bind::<Array<SqlUuid>, _>(rows.event_ids)

@@ -129,3 +129,58 @@ async fn clear_errors_for_missing_database_wrong_password_and_no_server() {
     assert!(matches!(nobody, MigrationError::Unreachable(_)), "{nobody}");
     assert!(nobody.to_string().contains("host and port"));
 }
+
+/// Migration 000020 turns audit details from jsonb into json and back
+/// without changing what a stored entry says.
+#[tokio::test]
+async fn audit_details_keep_their_content_through_the_json_migration() {
+    #[derive(QueryableByName)]
+    struct Details {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        details: String,
+    }
+    async fn details(url: &str) -> (String, serde_json::Value) {
+        let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+        let row: Details = diesel::sql_query(
+            "SELECT pg_typeof(details)::text AS kind, details::text AS details
+             FROM audit_events WHERE action = 'member.added'",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        (row.kind, serde_json::from_str(&row.details).unwrap())
+    }
+
+    let name = MIGRATIONS
+        .iter()
+        .position(|m| m.name.ends_with("audit_details_as_json"))
+        .expect("migration 000020");
+    let url = Stack::get().fresh_database().await;
+    let mut migrator = Migrator::connect(&url).await.unwrap();
+    migrator.up().await.unwrap();
+    // Back to just before 000020, with an entry written then.
+    migrator.down(MIGRATIONS.len() - name).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO audit_events (id, org_id, action, details, occurred_at)
+         SELECT gen_random_uuid(), id, 'member.added',
+                '{\"type\": \"memberAdded\", \"userId\": \"0190a1b2-0000-7000-8000-000000000001\", \"role\": \"ADMIN\"}',
+                now()
+         FROM organizations WHERE slug = 'default'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let expected = serde_json::json!({
+        "type": "memberAdded",
+        "userId": "0190a1b2-0000-7000-8000-000000000001",
+        "role": "ADMIN",
+    });
+    assert_eq!(details(&url).await, ("jsonb".to_owned(), expected.clone()));
+    migrator.up().await.unwrap();
+    assert_eq!(details(&url).await, ("json".to_owned(), expected.clone()));
+    migrator.down(MIGRATIONS.len() - name).await.unwrap();
+    assert_eq!(details(&url).await, ("jsonb".to_owned(), expected));
+}
