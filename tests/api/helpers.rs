@@ -117,6 +117,11 @@ impl TestApp {
             // to it is on only where a test asks (`sso_login.rs`).
             ("ORGMAN_SSO_BROKER_SYNC", "false".into()),
             ("ORGMAN_KEYCLOAK_ORGANIZATIONS", "false".into()),
+            // Test-sized: figures and probes that tests wait for are fresh
+            // within a tenth of a second (the throttling itself is tested
+            // with long intervals in `operability.rs`).
+            ("ORGMAN_HEALTH_PROBE_INTERVAL_MS", "100".into()),
+            ("ORGMAN_METRICS_BACKLOG_REFRESH_MS", "100".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

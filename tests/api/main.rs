@@ -12,6 +12,7 @@ mod contract;
 mod domains;
 mod errors;
 mod events;
+mod hardening;
 mod helpers;
 mod import;
 mod invitations;

@@ -426,3 +426,77 @@ async fn health_details_are_for_platform_administrators_and_name_no_address() {
         "{text}"
     );
 }
+
+/// The series of the HTTP request families.
+fn http_series(metrics: &str) -> usize {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("orgman_http_request"))
+        .count()
+}
+
+#[tokio::test]
+async fn made_up_methods_add_no_series() {
+    let app = TestApp::spawn().await;
+    let made_up = |n: usize| Method::from_bytes(format!("X{n}SCAN").as_bytes()).unwrap();
+    // The first made-up method creates the one `OTHER` series per status.
+    for path in ["/api/v1/organizations", "/no/such/path"] {
+        let response = app.request(made_up(0), path, None).send().await.unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    let before = app.metrics().await;
+    assert!(before.contains(r#"method="OTHER""#), "{before}");
+    for n in 1..=1000 {
+        let path = if n % 2 == 0 {
+            "/api/v1/organizations"
+        } else {
+            "/no/such/path"
+        };
+        app.request(made_up(n), path, None).send().await.unwrap();
+    }
+    let after = app.metrics().await;
+    assert_eq!(http_series(&before), http_series(&after), "{after}");
+    assert!(!after.contains("X17SCAN"));
+}
+
+/// The backlog value of the broker sink in a scrape.
+fn broker_pending(metrics: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"orgman_outbox_pending_events{sink="broker"} "#))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no broker backlog in {metrics}"))
+}
+
+#[tokio::test]
+async fn scrapes_read_the_backlog_at_most_once_per_refresh_interval() {
+    let mut overrides = Overrides::default();
+    // Nothing delivers, so each new organization grows the backlog.
+    overrides
+        .0
+        .insert("ORGMAN_OUTBOX_RELAY_ENABLED", "false".into());
+    let fresh = TestApp::spawn_with(overrides, false).await;
+    let first = broker_pending(&fresh.metrics().await);
+    fresh.create_org("backlog-seen").await;
+    orgman_testkit::eventually(
+        "a short interval shows the new events",
+        Duration::from_secs(10),
+        || async { broker_pending(&fresh.metrics().await) > first },
+    )
+    .await;
+
+    let mut overrides = Overrides::default();
+    overrides
+        .0
+        .insert("ORGMAN_OUTBOX_RELAY_ENABLED", "false".into());
+    overrides
+        .0
+        .insert("ORGMAN_METRICS_BACKLOG_REFRESH_MS", "3600000".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let first = broker_pending(&app.metrics().await);
+    app.create_org("backlog-kept").await;
+    assert!(app.count("SELECT count(*) AS n FROM outbox_events").await > 0);
+    for _ in 0..20 {
+        assert_eq!(broker_pending(&app.metrics().await), first);
+    }
+}

@@ -117,7 +117,7 @@ pub use page::{Page, PageRequest};
 pub use permission::Permission;
 pub use registration::{Placement, Provisioned, Provisioner, UserService, provision_from_claims};
 pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
-pub use role::{Actor, OrgRole, SystemRole};
+pub use role::{Actor, BlankRole, OrgRole, SystemRole};
 pub use service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };

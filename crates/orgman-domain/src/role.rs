@@ -41,6 +41,42 @@ impl OrgRole {
     }
 }
 
+/// What a role that is given but blank means where it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlankRole {
+    /// Refused, as any other value that is not a role (JSON bodies: a
+    /// client that sends the field means a role).
+    Refused,
+    /// MEMBER, as if the role were absent (a CSV row's empty role cell,
+    /// documented as such).
+    Member,
+}
+
+impl OrgRole {
+    /// The role of an optional field: absent is MEMBER, blank is what
+    /// `blank` says, anything else must name a role. Every place that reads
+    /// a role from a request decides through this one function.
+    ///
+    /// ```
+    /// use orgman_domain::{BlankRole, OrgRole};
+    ///
+    /// assert_eq!(OrgRole::from_field(None, BlankRole::Refused), Ok(OrgRole::Member));
+    /// assert!(OrgRole::from_field(Some(" "), BlankRole::Refused).is_err());
+    /// assert_eq!(OrgRole::from_field(Some(""), BlankRole::Member), Ok(OrgRole::Member));
+    /// assert_eq!(OrgRole::from_field(Some("admin"), BlankRole::Refused), Ok(OrgRole::Admin));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ValidationError::UnknownRole`] for a value that names no role.
+    pub fn from_field(text: Option<&str>, blank: BlankRole) -> Result<OrgRole, ValidationError> {
+        match text.map(str::trim) {
+            None => Ok(OrgRole::Member),
+            Some("") if blank == BlankRole::Member => Ok(OrgRole::Member),
+            Some(text) => text.parse(),
+        }
+    }
+}
+
 impl FromStr for OrgRole {
     type Err = ValidationError;
 

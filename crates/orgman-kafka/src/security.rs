@@ -114,6 +114,17 @@ impl KafkaSecurity {
                 ));
             }
         }
+        if trust_store.is_some()
+            && matches!(
+                protocol,
+                SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext
+            )
+        {
+            return Err(SettingsError::new(
+                "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION",
+                "is set but SPRING_KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL: set it to SSL (or SASL_SSL) to use the trust store, or unset SPRING_KAFKA_SSL_TRUST_STORE_LOCATION",
+            ));
+        }
         Ok(Self {
             protocol,
             sasl,

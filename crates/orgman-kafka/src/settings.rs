@@ -91,6 +91,25 @@ pub use orgman_settings::SettingsError;
 use crate::security::KafkaSecurity;
 
 impl KafkaSettings {
+    /// Where and how the publisher connects, for the secure-transport rule.
+    pub fn transport(&self) -> orgman_settings::Transport {
+        orgman_settings::Transport {
+            dependency: "kafka",
+            hosts: self
+                .bootstrap
+                .iter()
+                .map(|node| orgman_settings::host_of(node).to_owned())
+                .collect(),
+            protection: if self.security.tls() {
+                orgman_settings::Protection::Verified
+            } else {
+                orgman_settings::Protection::Plaintext
+            },
+            setting: "SPRING_KAFKA_SECURITY_PROTOCOL",
+            fix: "SPRING_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (with SPRING_KAFKA_SSL_TRUST_STORE_LOCATION for a private CA)",
+        }
+    }
+
     /// Reads the settings through `get`.
     ///
     /// # Errors

@@ -76,6 +76,17 @@ impl PgSettings {
                 _ => kept.push(pair),
             }
         }
+        if (tls.root_cert.is_some() || tls.client_cert.is_some())
+            && matches!(tls.mode, SslMode::Disable | SslMode::Prefer)
+        {
+            // libpq would use the files only if the server happened to offer
+            // TLS; a certificate given is a wish for TLS that must not be
+            // dropped silently.
+            return Err(SettingsError::new(
+                variable,
+                "sslrootcert or sslcert is given but sslmode is not require, verify-ca or verify-full: set sslmode (verify-full checks the server's name too)",
+            ));
+        }
         if tls.client_cert.is_some() != tls.client_key.is_some() {
             return Err(SettingsError::new(
                 variable,
@@ -223,13 +234,37 @@ impl PgSettings {
     }
 
     fn redact(url: &str) -> String {
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let userinfo = &url[scheme + 3..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        orgman_settings::redact_url(url)
+    }
+
+    /// Where and how the pool connects, for the secure-transport rule.
+    pub fn transport(&self) -> orgman_settings::Transport {
+        use orgman_settings::Protection;
+        let hosts = tokio_postgres::Config::from_str(&self.url)
+            .map(|config| {
+                config
+                    .get_hosts()
+                    .iter()
+                    .map(|host| match host {
+                        tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let protection = match (self.tls.mode, &self.tls.root_cert) {
+            (SslMode::Disable | SslMode::Prefer, _) => Protection::Plaintext,
+            (SslMode::Require, None) => Protection::Unverified,
+            (SslMode::Require, Some(_)) | (SslMode::VerifyCa | SslMode::VerifyFull, _) => {
+                Protection::Verified
             }
-            _ => url.to_owned(),
+        };
+        orgman_settings::Transport {
+            dependency: "database",
+            hosts,
+            protection,
+            setting: "SPRING_DATASOURCE_URL",
+            fix: "sslmode=verify-full in the URL (with sslrootcert for a private CA)",
         }
     }
 }

@@ -132,20 +132,50 @@ impl RedisSettings {
                 ));
             }
         };
+        let tls = env.flag("SPRING_REDIS_SSL", false)?;
+        let ca_file = env.text("ORGMAN_REDIS_CA_FILE");
+        if ca_file.is_some() && !tls {
+            return Err(SettingsError::new(
+                "ORGMAN_REDIS_CA_FILE",
+                "is set but SPRING_REDIS_SSL is not true: set SPRING_REDIS_SSL=true to use it, or unset ORGMAN_REDIS_CA_FILE",
+            ));
+        }
         Ok(Self {
             mode,
             host: env.text_or("SPRING_REDIS_HOST", "redis-master"),
             port: env.number("SPRING_REDIS_PORT", 6379)?,
             username: env.text("SPRING_REDIS_USERNAME"),
             password: env.text("SPRING_REDIS_PASSWORD"),
-            tls: env.flag("SPRING_REDIS_SSL", false)?,
-            ca_file: env.text("ORGMAN_REDIS_CA_FILE").map(Into::into),
+            tls,
+            ca_file: ca_file.map(Into::into),
             ttl: env
                 .seconds("ORGMAN_CACHE_TTL_SECONDS", 30)?
                 .max(Duration::from_secs(1)),
             timeout: Duration::from_millis(150),
             prefix: env.text_or("ORGMAN_CACHE_KEY_PREFIX", "orgman"),
         })
+    }
+
+    /// Where and how the cache connects, for the secure-transport rule.
+    pub fn transport(&self) -> orgman_settings::Transport {
+        let hosts = match &self.mode {
+            RedisMode::Single => vec![self.host.clone()],
+            RedisMode::Sentinel { nodes, .. } | RedisMode::Cluster { nodes } => nodes
+                .iter()
+                .map(|node| orgman_settings::host_of(node).to_owned())
+                .collect(),
+        };
+        orgman_settings::Transport {
+            dependency: "redis",
+            hosts,
+            protection: if self.tls {
+                orgman_settings::Protection::Verified
+            } else {
+                orgman_settings::Protection::Plaintext
+            },
+            setting: "SPRING_REDIS_SSL",
+            fix: "SPRING_REDIS_SSL=true (with ORGMAN_REDIS_CA_FILE for a private CA)",
+        }
     }
 
     /// The connection URL of the single server (holds the password: do

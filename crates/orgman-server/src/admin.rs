@@ -157,7 +157,11 @@ pub async fn reconcile_broker(config: &Config) -> anyhow::Result<()> {
 pub async fn check_config(config: &Config) -> anyhow::Result<()> {
     println!("{config:#?}");
     let adapters = crate::wiring::Adapters::connect(config)?;
-    let dependencies = adapters.dependencies(Vec::new(), config.health_required.clone());
+    let dependencies = adapters.dependencies(
+        Vec::new(),
+        config.health_required.clone(),
+        config.health_probe_interval,
+    );
     let health =
         crate::operability::health::check(&dependencies, crate::operability::health::Scope::Every)
             .await;

@@ -94,7 +94,7 @@ impl Application {
                 "SPRING_PROFILES_ACTIVE acknowledged: orgman has no profiles; every setting is a variable of its own (docs/configuration.md)"
             );
         }
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(config.metrics_backlog_refresh));
         let adapters = Adapters::connect(&config)?;
         tracing::info!(
             issuer = %config.auth.issuer(),
@@ -117,7 +117,11 @@ impl Application {
         let listener = TcpListener::bind((config.address.as_str(), config.port))
             .with_context(|| format!("binding {}:{}", config.address, config.port))?;
         let port = listener.local_addr()?.port();
-        let dependencies = adapters.dependencies(sync.relays, config.health_required.clone());
+        let dependencies = adapters.dependencies(
+            sync.relays,
+            config.health_required.clone(),
+            config.health_probe_interval,
+        );
         let state = web::Data::new(AppState {
             service: use_cases.organizations,
             sso: use_cases.sso,
@@ -133,6 +137,9 @@ impl Application {
             components,
             discovery_limiter: crate::rate_limit::RateLimiter::per_minute(
                 config.sso.discovery_rate_per_minute,
+            ),
+            trusted_proxies: crate::rate_limit::TrustedProxies::new(
+                config.sso.trusted_proxies.clone(),
             ),
             config: Arc::new(config),
         });
@@ -651,7 +658,7 @@ async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = crate::operability::metrics::method_label(req.method());
     async move {
         let mut response = next.call(req).await?;
         if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
@@ -660,7 +667,7 @@ async fn request_context(
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".into());
             state.metrics.observe_request(
-                &method,
+                method,
                 &route,
                 response.status().as_u16(),
                 started.elapsed(),

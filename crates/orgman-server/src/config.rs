@@ -25,6 +25,11 @@ pub struct Config {
     /// acknowledged in a log line at start-up; orgman has no profiles,
     /// every setting is a variable of its own.
     pub spring_profiles: Option<String>,
+    /// Refuse to start with a plaintext or unverified connection to a
+    /// PostgreSQL, Redis, Kafka or SpiceDB on another host
+    /// (`ORGMAN_REQUIRE_SECURE_TRANSPORT`; default on when
+    /// `SPRING_PROFILES_ACTIVE` names `production` or `prod`, else off).
+    pub require_secure_transport: bool,
     /// HTTP worker threads (`ORGMAN_HTTP_WORKERS`; default one per two
     /// CPUs, at least one). A database connection is driven by the worker
     /// that opened it, so a query on a connection of another worker wakes
@@ -97,6 +102,16 @@ pub struct Config {
     /// (`MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS`: `never`,
     /// `when-authorized` (default: platform administrators) or `always`).
     pub health_details: HealthDetails,
+    /// How long a dependency's health probe answers every caller before it
+    /// is asked again (`ORGMAN_HEALTH_PROBE_INTERVAL_MS`, default 1000):
+    /// health may be called at any rate, each dependency is pinged at most
+    /// once per interval.
+    pub health_probe_interval: Duration,
+    /// How long the outbox backlog figures of `/actuator/metrics` are kept
+    /// before PostgreSQL is asked again
+    /// (`ORGMAN_METRICS_BACKLOG_REFRESH_MS`, default 5000), whatever the
+    /// scrape rate.
+    pub metrics_backlog_refresh: Duration,
     /// Platform components to watch (`ORGMAN_PLATFORM_COMPONENTS`,
     /// `name=url,name=url`).
     pub platform_components: Vec<PlatformComponent>,
@@ -151,6 +166,10 @@ pub struct SsoSettings {
     /// Home-realm discovery requests per minute and client address
     /// (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`, default 60; 0: no limit).
     pub discovery_rate_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` names the client for the rate limit
+    /// (`ORGMAN_TRUSTED_PROXIES`: addresses and CIDR blocks,
+    /// comma-separated; default none, so the peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Whether organizations are mirrored in Keycloak.
@@ -346,13 +365,22 @@ impl Config {
             }
         };
         let port = number("SERVER_PORT", 8080)?;
-        Ok(Config {
+        let production = var("SPRING_PROFILES_ACTIVE").is_some_and(|profiles| {
+            profiles.split(',').any(|p| {
+                matches!(
+                    p.trim().to_ascii_lowercase().as_str(),
+                    "production" | "prod"
+                )
+            })
+        });
+        let config = Config {
             address: parse("SERVER_ADDRESS", "0.0.0.0")?,
             port: u16::try_from(port).map_err(|_| ConfigError {
                 name: "SERVER_PORT",
                 reason: format!("{port} is not a port"),
             })?,
             spring_profiles: var("SPRING_PROFILES_ACTIVE"),
+            require_secure_transport: flag("ORGMAN_REQUIRE_SECURE_TRANSPORT", production)?,
             http_workers: match get("ORGMAN_HTTP_WORKERS") {
                 None => None,
                 Some(_) => usize::try_from(number("ORGMAN_HTTP_WORKERS", 1)?)
@@ -463,6 +491,14 @@ impl Config {
                     });
                 }
             },
+            health_probe_interval: Duration::from_millis(number(
+                "ORGMAN_HEALTH_PROBE_INTERVAL_MS",
+                1000,
+            )?),
+            metrics_backlog_refresh: Duration::from_millis(number(
+                "ORGMAN_METRICS_BACKLOG_REFRESH_MS",
+                5000,
+            )?),
             health_required: {
                 let names = parse("ORGMAN_HEALTH_REQUIRED", "database")?;
                 let known = ["database", "redis", "kafka", "spicedb", "identityProvider"];
@@ -522,6 +558,10 @@ impl Config {
                     60,
                 )?)
                 .unwrap_or(u32::MAX),
+                trusted_proxies: crate::rate_limit::parse_networks(
+                    &var("ORGMAN_TRUSTED_PROXIES").unwrap_or_default(),
+                )
+                .map_err(|reason| ConfigError::new("ORGMAN_TRUSTED_PROXIES", reason))?,
             },
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
                 Some(RedisSettings::from_env(&get)?)
@@ -547,7 +587,22 @@ impl Config {
                     }
                 }
             },
-        })
+        };
+        if config.require_secure_transport {
+            config.check_secure_transport()?;
+        }
+        Ok(config)
+    }
+
+    /// Every dependency on another host is reached over verified TLS.
+    fn check_secure_transport(&self) -> Result<(), ConfigError> {
+        let mut transports = vec![self.database.transport(), self.kafka.transport()];
+        transports.extend(self.redis.as_ref().map(RedisSettings::transport));
+        transports.extend(self.spicedb.as_ref().map(SpiceDbSettings::transport));
+        for transport in transports {
+            transport.require_verified_tls()?;
+        }
+        Ok(())
     }
 }
 
@@ -570,12 +625,21 @@ pub fn parse_size(text: &str) -> Option<usize> {
 }
 
 /// One component to watch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PlatformComponent {
     /// Its name.
     pub name: String,
-    /// Its health URL.
+    /// Its health URL (may carry credentials: `Debug` redacts them).
     pub url: String,
+}
+
+impl fmt::Debug for PlatformComponent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformComponent")
+            .field("name", &self.name)
+            .field("url", &orgman_settings::redact_url(&self.url))
+            .finish()
+    }
 }
 
 /// Parses `ORGMAN_PLATFORM_COMPONENTS`: `name=url,name=url`.
@@ -627,6 +691,181 @@ mod tests {
         ),
         ("SECURITY_OAUTH2_SA_REALM", "flowx"),
     ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = BASE.to_vec();
+        pairs.extend_from_slice(extra);
+        config(&pairs)
+    }
+
+    #[test]
+    fn a_trust_file_without_its_tls_switch_stops_the_start() {
+        for (extra, named, switch) in [
+            (
+                vec![("ORGMAN_REDIS_CA_FILE", "/etc/redis/ca.pem")],
+                "ORGMAN_REDIS_CA_FILE",
+                "SPRING_REDIS_SSL",
+            ),
+            (
+                vec![
+                    ("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN", "t"),
+                    ("ORGMAN_SPICEDB_CA_FILE", "/etc/spicedb/ca.pem"),
+                ],
+                "ORGMAN_SPICEDB_CA_FILE",
+                "FLOWX_LIB_CASCLIENT_SPICEDB_TLS",
+            ),
+            (
+                vec![(
+                    "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION",
+                    "file:/etc/kafka/ca.pem",
+                )],
+                "SPRING_KAFKA_SSL_TRUST_STORE_LOCATION",
+                "SPRING_KAFKA_SECURITY_PROTOCOL",
+            ),
+            (
+                vec![(
+                    "SPRING_DATASOURCE_URL",
+                    "jdbc:postgresql://postgresql:5432/orgman?sslrootcert=/etc/pg/ca.pem",
+                )],
+                "SPRING_DATASOURCE_URL",
+                "sslmode",
+            ),
+        ] {
+            let error = with(&extra).unwrap_err();
+            assert_eq!(error.name, named, "{error}");
+            assert!(error.reason.contains(switch), "{error}");
+        }
+        // With the switch on, the file is taken.
+        let config = with(&[
+            ("ORGMAN_REDIS_CA_FILE", "/etc/redis/ca.pem"),
+            ("SPRING_REDIS_SSL", "true"),
+        ])
+        .unwrap();
+        assert!(config.redis.unwrap().ca_file.is_some());
+    }
+
+    #[test]
+    fn the_production_profile_refuses_weak_transport_to_other_hosts() {
+        const PRODUCTION: (&str, &str) = ("SPRING_PROFILES_ACTIVE", "kubernetes,production");
+        let refused = |extra: &[(&'static str, &'static str)]| {
+            let mut extra = extra.to_vec();
+            extra.push(PRODUCTION);
+            with(&extra).unwrap_err()
+        };
+        // PostgreSQL without TLS, then with TLS but no verification.
+        assert_eq!(refused(&[]).name, "SPRING_DATASOURCE_URL");
+        const UNVERIFIED_DB: (&str, &str) = (
+            "SPRING_DATASOURCE_URL",
+            "jdbc:postgresql://postgresql:5432/orgman?sslmode=require",
+        );
+        assert!(
+            refused(&[UNVERIFIED_DB])
+                .reason
+                .contains("without verifying")
+        );
+        const DB: (&str, &str) = (
+            "SPRING_DATASOURCE_URL",
+            "jdbc:postgresql://postgresql:5432/orgman?sslmode=verify-full",
+        );
+        // Redis's default host is remote.
+        let redis = refused(&[DB]);
+        assert_eq!(redis.name, "SPRING_REDIS_SSL", "{redis}");
+        assert!(redis.reason.contains("redis-master"), "{redis}");
+        const REDIS: (&str, &str) = ("SPRING_REDIS_SSL", "true");
+        const KAFKA_HOST: (&str, &str) = ("SPRING_KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092");
+        assert_eq!(
+            refused(&[DB, REDIS, KAFKA_HOST]).name,
+            "SPRING_KAFKA_SECURITY_PROTOCOL"
+        );
+        const KAFKA_TLS: (&str, &str) = ("SPRING_KAFKA_SECURITY_PROTOCOL", "SSL");
+        const SPICEDB: (&str, &str) = ("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN", "t");
+        assert_eq!(
+            refused(&[DB, REDIS, KAFKA_HOST, KAFKA_TLS, SPICEDB]).name,
+            "FLOWX_LIB_CASCLIENT_SPICEDB_TLS"
+        );
+        let secure = [
+            DB,
+            REDIS,
+            KAFKA_HOST,
+            KAFKA_TLS,
+            SPICEDB,
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", "true"),
+            PRODUCTION,
+        ];
+        assert!(with(&secure).unwrap().require_secure_transport);
+        // Everything on this machine needs no TLS.
+        let local = [
+            (
+                "SPRING_DATASOURCE_URL",
+                "jdbc:postgresql://127.0.0.1:5432/orgman",
+            ),
+            ("SPRING_REDIS_HOST", "localhost"),
+            SPICEDB,
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "::1"),
+            PRODUCTION,
+        ];
+        assert!(with(&local).is_ok());
+        // The operator may turn the rule off explicitly, or on without
+        // the profile.
+        assert!(with(&[PRODUCTION, ("ORGMAN_REQUIRE_SECURE_TRANSPORT", "false")]).is_ok());
+        assert_eq!(
+            with(&[("ORGMAN_REQUIRE_SECURE_TRANSPORT", "true")])
+                .unwrap_err()
+                .name,
+            "SPRING_DATASOURCE_URL"
+        );
+        assert!(!with(&[]).unwrap().require_secure_transport);
+    }
+
+    #[test]
+    fn the_printed_configuration_holds_no_secret() {
+        let secrets = [
+            "db-url-password",
+            "db-query-password",
+            "redis-password",
+            "spicedb-token",
+            "kafka-password",
+            "sa-client-secret",
+            "component-password",
+            "component-token",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ];
+        let config = config(&[
+            (
+                "DATABASE_URL",
+                "postgres://orgman:db-url-password@postgresql:5432/orgman?password=db-query-password",
+            ),
+            (
+                "SECURITY_OAUTH2_BASE_SERVER_URL",
+                "https://keycloak.example.com/auth/",
+            ),
+            ("SPRING_REDIS_PASSWORD", "redis-password"),
+            ("FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN", "spicedb-token"),
+            ("SPRING_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            (
+                "SPRING_KAFKA_PROPERTIES_SASL_JAAS_CONFIG",
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="orgman" password="kafka-password";"#,
+            ),
+            (
+                "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
+                "sa-client-secret",
+            ),
+            (
+                "ORGMAN_PLATFORM_COMPONENTS",
+                "engine=http://probe:component-password@engine:8080/actuator/health?access_token=component-token",
+            ),
+            (
+                "ORGMAN_SSO_ENCRYPTION_KEYS",
+                "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
+        ])
+        .unwrap();
+        let printed = format!("{config:#?}");
+        for secret in secrets {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("engine:8080/actuator/health"), "{printed}");
+    }
 
     #[test]
     fn http_workers_are_a_positive_count_or_the_default() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimiter, TrustedProxies};
 
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
@@ -48,4 +48,6 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     /// Home-realm discovery's limit per client address.
     pub(crate) discovery_limiter: RateLimiter,
+    /// Who the client of a request is, for the rate limit.
+    pub(crate) trusted_proxies: TrustedProxies,
 }

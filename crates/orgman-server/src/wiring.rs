@@ -28,7 +28,7 @@ use crate::background::{
 };
 use crate::config::{Config, MirrorMode};
 use crate::mirror::MirrorGate;
-use crate::operability::health::Probe;
+use crate::operability::health::{Probe, Watched};
 use crate::operability::metered::MeteredAuthorizer;
 use crate::operability::metrics::Metrics;
 use crate::operability::{Dependencies, Figures};
@@ -52,6 +52,7 @@ impl Adapters {
         &self,
         relays: Vec<Arc<OutboxRelay>>,
         required: BTreeSet<String>,
+        probe_interval: Duration,
     ) -> Dependencies {
         let mut probes: Vec<Arc<dyn Probe>> = vec![self.store.clone()];
         probes.extend(self.redis.clone().map(|p| p as Arc<dyn Probe>));
@@ -59,7 +60,10 @@ impl Adapters {
         probes.extend(self.spicedb.clone().map(|p| p as Arc<dyn Probe>));
         probes.push(self.verifier.clone());
         Dependencies {
-            probes,
+            probes: probes
+                .into_iter()
+                .map(|probe| Watched::new(probe, probe_interval))
+                .collect(),
             required,
             figures: Figures {
                 store: self.store.clone(),

@@ -11,6 +11,10 @@
 //! assert!(!env.flag("VERBOSE", false).unwrap());
 //! ```
 
+mod transport;
+
+pub use transport::{Protection, Transport, host_of, is_loopback_host, redact_url};
+
 use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;

@@ -54,17 +54,41 @@ impl SpiceDbSettings {
             return Ok(None);
         };
         let reconcile = env.seconds("ORGMAN_SPICEDB_RECONCILE_INTERVAL_SECONDS", 3600)?;
+        let tls = env.flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?;
+        let ca_file = env.text("ORGMAN_SPICEDB_CA_FILE");
+        if ca_file.is_some() && !tls {
+            return Err(SettingsError::new(
+                "ORGMAN_SPICEDB_CA_FILE",
+                "is set but FLOWX_LIB_CASCLIENT_SPICEDB_TLS is not true: set FLOWX_LIB_CASCLIENT_SPICEDB_TLS=true to use it, or unset ORGMAN_SPICEDB_CA_FILE",
+            ));
+        }
         Ok(Some(Self {
             host: env.text_or("FLOWX_LIB_CASCLIENT_SPICEDB_HOST", "spicedb"),
             port: env.number("FLOWX_LIB_CASCLIENT_SPICEDB_PORT", 50051)?,
             token,
-            tls: env.flag("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", false)?,
-            ca_file: env.text("ORGMAN_SPICEDB_CA_FILE").map(Into::into),
+            tls,
+            ca_file: ca_file.map(Into::into),
             write_schema: env.flag("ORGMAN_SPICEDB_WRITE_SCHEMA", true)?,
             timeout: Duration::from_secs(3),
             // 0 turns periodic reconciliation off.
             reconcile_interval: Some(reconcile).filter(|interval| !interval.is_zero()),
         }))
+    }
+
+    /// Where and how the authorizer connects, for the secure-transport
+    /// rule.
+    pub fn transport(&self) -> orgman_settings::Transport {
+        orgman_settings::Transport {
+            dependency: "spicedb",
+            hosts: vec![self.host.clone()],
+            protection: if self.tls {
+                orgman_settings::Protection::Verified
+            } else {
+                orgman_settings::Protection::Plaintext
+            },
+            setting: "FLOWX_LIB_CASCLIENT_SPICEDB_TLS",
+            fix: "FLOWX_LIB_CASCLIENT_SPICEDB_TLS=true (with ORGMAN_SPICEDB_CA_FILE for a private CA)",
+        }
     }
 
     /// The endpoint URL.

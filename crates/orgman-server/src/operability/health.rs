@@ -1,8 +1,9 @@
 //! `/actuator/health` (Spring Boot's shape), `/actuator/health/liveness`
 //! and `/actuator/health/readiness`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -15,6 +16,7 @@ use orgman_redis::RedisCache;
 use orgman_spicedb::SpiceDbAuthorizer;
 
 use super::Dependencies;
+use super::throttle::Throttled;
 use crate::auth::TokenVerifier;
 
 /// How long one dependency may take to answer a health probe.
@@ -149,28 +151,98 @@ pub(crate) enum Scope {
     Required,
 }
 
+/// A dependency and its last probe: asked at most once per interval
+/// (`ORGMAN_HEALTH_PROBE_INTERVAL_MS`), however many callers ask for health.
+pub(crate) struct Watched {
+    probe: Arc<dyn Probe>,
+    last: Throttled<ComponentHealth>,
+}
+
+impl Watched {
+    /// `probe`, asked at most once per `interval`.
+    pub(crate) fn new(probe: Arc<dyn Probe>, interval: Duration) -> Self {
+        Self {
+            probe,
+            last: Throttled::new(interval),
+        }
+    }
+
+    fn component(&self) -> &'static str {
+        self.probe.component()
+    }
+
+    async fn health(&self, required: bool) -> ComponentHealth {
+        self.last
+            .get(|| async {
+                let mut health = probe(required, self.probe.ping()).await;
+                health.details.extend(self.probe.details());
+                health
+            })
+            .await
+    }
+}
+
 /// Probes the dependencies of `scope` at once.
 pub(crate) async fn check(deps: &Dependencies, scope: Scope) -> Health {
-    let probed = deps.probes.iter().filter(|dependency| match scope {
+    check_probes(&deps.probes, &deps.required, scope).await
+}
+
+async fn check_probes(watched: &[Watched], required: &BTreeSet<String>, scope: Scope) -> Health {
+    let probed = watched.iter().filter(|dependency| match scope {
         Scope::Every => true,
-        Scope::Required => deps.required.contains(dependency.component()),
+        Scope::Required => required.contains(dependency.component()),
     });
     let probes = probed.map(|dependency| async move {
-        let mut health = probe(
-            deps.required.contains(dependency.component()),
-            dependency.ping(),
-        )
-        .await;
-        health.details.extend(dependency.details());
+        let health = dependency
+            .health(required.contains(dependency.component()))
+            .await;
         (dependency.component().to_owned(), health)
     });
     let components: BTreeMap<String, ComponentHealth> =
         join_all(probes).await.into_iter().collect();
     let down_required = components
         .iter()
-        .any(|(name, c)| c.status == "DOWN" && deps.required.contains(name.as_str()));
+        .any(|(name, c)| c.status == "DOWN" && required.contains(name.as_str()));
     Health {
         status: if down_required { "DOWN" } else { "UP" },
         components,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counted(AtomicUsize);
+
+    #[async_trait]
+    impl Probe for Counted {
+        fn component(&self) -> &'static str {
+            "database"
+        }
+        async fn ping(&self) -> Result<(), String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_health_checks_pings_each_dependency_once() {
+        let counted = Arc::new(Counted(AtomicUsize::new(0)));
+        let watched = [Watched::new(counted.clone(), Duration::from_secs(60))];
+        let required = BTreeSet::from(["database".to_owned()]);
+        let checks = (0..200).map(|n| {
+            let scope = if n % 2 == 0 {
+                Scope::Every
+            } else {
+                Scope::Required
+            };
+            check_probes(&watched, &required, scope)
+        });
+        let answers = join_all(checks).await;
+        assert!(answers.iter().all(|h| h.status == "UP"));
+        assert_eq!(counted.0.load(Ordering::SeqCst), 1);
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use orgman_domain::ports::{Outbox, OutboxSink};
+use orgman_domain::ports::{Backlog, Outbox, OutboxSink};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -13,6 +13,7 @@ use prometheus::{
 
 use super::Figures;
 use super::health::Health;
+use super::throttle::Throttled;
 
 /// Every metric family the service exposes.
 pub(crate) struct Metrics {
@@ -35,6 +36,25 @@ pub(crate) struct Metrics {
     purged: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
+    /// The outbox backlog per sink, read from PostgreSQL at most once per
+    /// refresh interval whatever the scrape rate (`None`: the read failed).
+    backlog: Throttled<Vec<(OutboxSink, Option<Backlog>)>>,
+}
+
+/// The method label: the methods the API knows, anything else `OTHER`, so
+/// made-up methods cannot grow the number of series.
+pub(crate) fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -68,7 +88,8 @@ fn catch_up(counter: &prometheus::IntCounter, total: u64) {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    /// The families, with the backlog read at most once per `backlog_refresh`.
+    pub(crate) fn new(backlog_refresh: Duration) -> Self {
         let registry = Registry::new_custom(Some("orgman".into()), None).expect("registry");
         let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
             let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
@@ -218,6 +239,7 @@ impl Metrics {
                 "Whether a platform component answered its last probe as up.",
                 &["component"],
             ),
+            backlog: Throttled::new(backlog_refresh),
             registry,
         }
     }
@@ -296,23 +318,32 @@ impl Metrics {
         ] {
             self.pool.with_label_values(&[state]).set(value as i64);
         }
-        for sink in [OutboxSink::Broker, OutboxSink::Authorizer] {
-            if let Ok(backlog) = deps.store.backlog(sink).await {
-                self.outbox_pending
-                    .with_label_values(&[sink.as_str()])
-                    .set(backlog.pending as i64);
-                self.outbox_dead
-                    .with_label_values(&[sink.as_str()])
-                    .set(backlog.dead_lettered as i64);
-                let age = backlog.oldest.map_or(0.0, |oldest| {
-                    (time::OffsetDateTime::now_utc() - oldest)
-                        .as_seconds_f64()
-                        .max(0.0)
-                });
-                self.outbox_oldest_seconds
-                    .with_label_values(&[sink.as_str()])
-                    .set(age);
-            }
+        let backlogs = self
+            .backlog
+            .get(|| async {
+                let mut read = Vec::new();
+                for sink in [OutboxSink::Broker, OutboxSink::Authorizer] {
+                    read.push((sink, deps.store.backlog(sink).await.ok()));
+                }
+                read
+            })
+            .await;
+        for (sink, backlog) in backlogs {
+            let Some(backlog) = backlog else { continue };
+            self.outbox_pending
+                .with_label_values(&[sink.as_str()])
+                .set(backlog.pending as i64);
+            self.outbox_dead
+                .with_label_values(&[sink.as_str()])
+                .set(backlog.dead_lettered as i64);
+            let age = backlog.oldest.map_or(0.0, |oldest| {
+                (time::OffsetDateTime::now_utc() - oldest)
+                    .as_seconds_f64()
+                    .max(0.0)
+            });
+            self.outbox_oldest_seconds
+                .with_label_values(&[sink.as_str()])
+                .set(age);
         }
         for relay in &deps.relays {
             let stats = relay.stats();

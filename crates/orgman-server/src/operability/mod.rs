@@ -5,6 +5,7 @@ pub(crate) mod components;
 pub(crate) mod health;
 pub(crate) mod metered;
 pub(crate) mod metrics;
+pub(crate) mod throttle;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,13 +17,13 @@ use orgman_redis::RedisCache;
 use orgman_spicedb::SpiceDbAuthorizer;
 
 use crate::auth::TokenVerifier;
-use health::Probe;
+use health::Watched;
 
 /// What health and metrics look at.
 #[allow(missing_debug_implementations)]
 pub(crate) struct Dependencies {
     /// One probe per configured dependency, in the order health lists them.
-    pub(crate) probes: Vec<Arc<dyn Probe>>,
+    pub(crate) probes: Vec<Watched>,
     /// Components whose failure makes the service not ready.
     pub(crate) required: BTreeSet<String>,
     /// Where the metrics' figures come from.

@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, post};
 use orgman_domain::{
-    Email, Invitation, InvitationId, IssuedInvitation, OrgRole, OrganizationId, PageRequest,
+    BlankRole, Email, Invitation, InvitationId, IssuedInvitation, OrgRole, OrganizationId,
+    PageRequest,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -144,10 +145,7 @@ pub(crate) async fn invite(
     body: JsonObject<NewInvitation>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&body.email)?;
-    let role = match body.role.as_deref().map(str::trim) {
-        None | Some("") => OrgRole::Member,
-        Some(text) => text.parse()?,
-    };
+    let role = OrgRole::from_field(body.role.as_deref(), BlankRole::Refused)?;
     let created = state
         .invitations
         .invite(&auth.actor, OrganizationId::from_uuid(*id), email, role)

@@ -5,7 +5,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use futures_util::TryStreamExt;
-use orgman_domain::{ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, UserId};
+use orgman_domain::{
+    BlankRole, ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, UserId,
+};
 use uuid::Uuid;
 
 use super::page;
@@ -20,15 +22,12 @@ use crate::state::AppState;
 
 /// A CSV row's role: blank means MEMBER.
 fn role(text: Option<&str>) -> Result<OrgRole, ApiError> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(OrgRole::Member),
-        Some(text) => Ok(text.parse()?),
-    }
+    Ok(OrgRole::from_field(text, BlankRole::Member)?)
 }
 
 /// A JSON body's role: absent means MEMBER; a present one must be a role.
 fn body_role(text: Option<&str>) -> Result<OrgRole, ApiError> {
-    text.map_or(Ok(OrgRole::Member), |text| Ok(text.parse()?))
+    Ok(OrgRole::from_field(text, BlankRole::Refused)?)
 }
 
 /// The organization's members (members and platform administrators).

@@ -432,7 +432,8 @@ pub(crate) struct HomeRealmView {
 /// provider of the organization that verified the address's domain, when
 /// it has an enabled SSO configuration. The answer depends on the domain
 /// only, never on whether the address has an account. Limited per client
-/// address (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`).
+/// address (`ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE`; behind a proxy of
+/// `ORGMAN_TRUSTED_PROXIES`, the address it forwards).
 #[utoipa::path(
     operation_id = "discover_home_realm",
     tag = "sso",
@@ -449,10 +450,16 @@ pub(crate) async fn discover(
     state: Data<AppState>,
     query: Query<DiscoverQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(client) = request.peer_addr() {
+    if let Some(peer) = request.peer_addr() {
+        let forwarded: Vec<&str> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        let client = state.trusted_proxies.client(peer.ip(), &forwarded);
         state
             .discovery_limiter
-            .check(client.ip(), std::time::Instant::now())
+            .check(client, std::time::Instant::now())
             .map_err(|retry_after| {
                 ApiError::rate_limited("too many discovery requests from this address", retry_after)
             })?;

@@ -2,7 +2,9 @@
 
 use actix_web::web::{Data, Json};
 use actix_web::{HttpResponse, get, post};
-use orgman_domain::{ClientSecret, Email, NewIdentity, OrgRole, OrganizationId, Placement};
+use orgman_domain::{
+    BlankRole, ClientSecret, Email, NewIdentity, OrgRole, OrganizationId, Placement,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -100,11 +102,7 @@ pub(crate) async fn register(
         }
         (Some(org), role) => Some(Placement {
             organization: OrganizationId::from_uuid(org),
-            role: role
-                .as_deref()
-                .map(str::parse::<OrgRole>)
-                .transpose()?
-                .unwrap_or(OrgRole::Member),
+            role: OrgRole::from_field(role.as_deref(), BlankRole::Refused)?,
         }),
     };
     // Organization administrators get the same answer whether or not the
