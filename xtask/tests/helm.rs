@@ -228,3 +228,70 @@ fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
     let helpers = file("_helpers.tpl");
     assert!(helpers.contains("SPRING_LIQUIBASE_ENABLED"));
 }
+
+#[test]
+fn pods_carry_no_api_token_and_run_under_the_runtime_seccomp_profile() {
+    let pods = ["deployment.yaml", "migrations-job.yaml", "reconcile-cronjob.yaml"];
+    for (file, text) in templates().into_iter().filter(|(f, _)| pods.contains(&f.as_str())) {
+        assert!(
+            text.contains("automountServiceAccountToken: false"),
+            "{file} mounts a service account token"
+        );
+        let seccomp = text
+            .split("seccompProfile:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{file} sets no seccompProfile"));
+        assert!(
+            seccomp.trim_start().starts_with("type: RuntimeDefault"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn dns_goes_to_the_clusters_resolver_and_metrics_are_not_routed_outside() {
+    let policy = templates()
+        .into_iter()
+        .find(|(f, _)| f == "networkpolicy.yaml")
+        .unwrap()
+        .1;
+    // The egress rule with port 53 names its destination.
+    let dns_rule = policy
+        .split("\n    - ")
+        .find(|rule| rule.contains("port: 53"))
+        .expect("a DNS rule");
+    assert!(
+        dns_rule.contains("namespaceSelector:") && dns_rule.contains("networkPolicy.dns.podLabels"),
+        "DNS egress open to any address: {dns_rule}"
+    );
+    let values = values();
+    assert_eq!(
+        lookup(&values, "networkPolicy.dns.podLabels.k8s-app").and_then(Value::as_str),
+        Some("kube-dns")
+    );
+    let paths: Vec<&str> = lookup(&values, "ingress.paths")
+        .and_then(Value::as_sequence)
+        .expect("ingress.paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(paths.contains(&"/api"), "{paths:?}");
+    for path in &paths {
+        assert!(
+            !"/actuator/metrics".starts_with(path),
+            "the Ingress routes /actuator/metrics through {path}"
+        );
+    }
+    let ingress = templates()
+        .into_iter()
+        .find(|(f, _)| f == "ingress.yaml")
+        .unwrap()
+        .1;
+    assert!(ingress.contains("range .Values.ingress.paths"));
+    // The example policy for Keycloak's pods keeps providers public.
+    let keycloak = lookup(&values, "keycloakEgress.providers.except")
+        .and_then(Value::as_sequence)
+        .expect("keycloakEgress.providers.except");
+    assert!(keycloak.iter().any(|c| c.as_str() == Some("10.0.0.0/8")));
+    assert!(templates().iter().any(|(f, _)| f == "keycloak-egress.yaml"));
+}
