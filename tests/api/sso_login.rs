@@ -596,3 +596,82 @@ async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_wi
     delete_config(&app, &org, &alice, &config, &alias).await;
     forget_keycloak_domain("customer.example").await;
 }
+
+#[tokio::test]
+async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated() {
+    let _realm = keycloak_realm().await;
+    forget_brokered_user(DORA).await;
+    let app = TestApp::spawn_with(brokering(), false).await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("sso-suspend"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let (config, alias) = create_config(&app, &org, &alice, "Suspended login").await;
+    provider_written(&alias).await;
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
+    ))
+    .await;
+    let discover = || async {
+        let response = app
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/v1/sso/discover?email={}", DORA.email),
+                None,
+            )
+            .send()
+            .await
+            .unwrap();
+        body(response).await
+    };
+    assert_eq!(
+        discover().await,
+        json!({"identityProvider": alias, "ssoRequired": true})
+    );
+    let lifecycle = |action: &'static str| {
+        let (app, admin, org) = (&app, &admin, &org);
+        async move {
+            let response = app
+                .post(
+                    &format!("/api/v1/organizations/{org}/{action}"),
+                    admin,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(response.status(), 200, "{action}");
+        }
+    };
+
+    lifecycle("suspend").await;
+    eventually(
+        "Keycloak's provider is switched off",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == false },
+    )
+    .await;
+    let refused = orgman_testkit::login_through(&alias, DORA).await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Its domains answer as unknown ones do.
+    assert_eq!(
+        discover().await,
+        json!({"identityProvider": null, "ssoRequired": false})
+    );
+
+    lifecycle("reactivate").await;
+    eventually(
+        "Keycloak's provider is switched on again",
+        Duration::from_secs(30),
+        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == true },
+    )
+    .await;
+    assert_eq!(
+        discover().await,
+        json!({"identityProvider": alias, "ssoRequired": true})
+    );
+    let token = orgman_testkit::login_through(&alias, DORA).await;
+    assert!(token.is_ok(), "{token:?}");
+
+    delete_config(&app, &org, &alice, &config, &alias).await;
+}

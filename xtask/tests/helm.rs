@@ -231,8 +231,15 @@ fn migrations_run_as_a_hook_job_and_reconciliation_as_an_optional_cronjob() {
 
 #[test]
 fn pods_carry_no_api_token_and_run_under_the_runtime_seccomp_profile() {
-    let pods = ["deployment.yaml", "migrations-job.yaml", "reconcile-cronjob.yaml"];
-    for (file, text) in templates().into_iter().filter(|(f, _)| pods.contains(&f.as_str())) {
+    let pods = [
+        "deployment.yaml",
+        "migrations-job.yaml",
+        "reconcile-cronjob.yaml",
+    ];
+    for (file, text) in templates()
+        .into_iter()
+        .filter(|(f, _)| pods.contains(&f.as_str()))
+    {
         assert!(
             text.contains("automountServiceAccountToken: false"),
             "{file} mounts a service account token"

@@ -278,11 +278,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // configuration from the outbox: `ProviderSync` is the sink a relay
     // feeds, and `reconcile` repairs drift.
     let broker = Arc::new(MemoryLoginBroker::new());
-    let sync = Arc::new(ProviderSync::new(
-        store.clone(),
-        Arc::new(FakeCipher::new("k1")),
-        broker.clone(),
-    ));
+    // With the organizations' storage it copies the providers of a
+    // suspended organization switched off, and records a provider it had
+    // to switch off because the issuer's endpoints stopped passing the
+    // address rules (`organization.sso-config.provider-disabled`).
+    let sync = Arc::new(
+        ProviderSync::new(
+            store.clone(),
+            Arc::new(FakeCipher::new("k1")),
+            broker.clone(),
+        )
+        .with_organizations(
+            store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Generator),
+        ),
+    );
     let relay = OutboxRelay::new(store.clone(), sync.clone(), OutboxSink::LoginBroker, 100);
     block_on(relay.run_once())?;
     println!("the broker holds {:?}", broker.providers().keys());

@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use crate::domain_claim::OrgDomain;
 use crate::error::{IdentityError, StoreError};
 use crate::event::{DomainEvent, EventKind};
-use crate::id::{OrganizationId, SsoConfigId, UserId};
+use crate::id::{EventId, OrganizationId, SsoConfigId, UserId};
 use crate::lifecycle::OrgStatus;
 use crate::org_error::OrgError;
 use crate::page::PageRequest;
 use crate::ports::{
-    BrokerOrganizations, DeliveryError, DomainQueries, EventSink, LoginBroker, MembershipQueries,
-    OrganizationRepository, SecretCipher, SsoConfigRepository,
+    BrokerOrganizations, Clock, DeliveryError, DomainQueries, EventSink, IdGenerator, LoginBroker,
+    MembershipQueries, OrganizationRepository, SecretCipher, SsoConfigRepository,
 };
 use crate::sso_config::{BrokeredProvider, LoginRedirect, MirroredOrganization, SsoConfig};
 
@@ -40,6 +40,14 @@ pub struct ProviderSync {
     cipher: Arc<dyn SecretCipher>,
     broker: Arc<dyn LoginBroker>,
     domains: Option<Arc<dyn DomainQueries>>,
+    events: Option<RefusalEvents>,
+}
+
+/// Where the event of a provider switched off is written.
+struct RefusalEvents {
+    storage: Arc<dyn OrganizationRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
 }
 
 impl fmt::Debug for ProviderSync {
@@ -67,6 +75,10 @@ impl ProviderSync {
         "organization.sso-config.updated",
         "organization.sso-config.deleted",
         "organization.deleted",
+        "organization.suspended",
+        "organization.reactivated",
+        "organization.deletion-requested",
+        "organization.restored",
     ];
 
     /// The sync of `repository`'s configurations to `broker`, decrypting
@@ -81,7 +93,76 @@ impl ProviderSync {
             cipher,
             broker,
             domains: None,
+            events: None,
         }
+    }
+
+    /// The same sync, reading organizations from `storage`: the providers
+    /// of an organization that is not ACTIVE (suspended, or pending
+    /// deletion) are copied switched off, and switched on again when it is
+    /// reactivated or restored. Each provider switched off because its
+    /// endpoints fail the issuer rules (see [`ProviderSync::sync`]) is
+    /// recorded as an `organization.sso-config.provider-disabled` event in
+    /// `storage`'s outbox. Without it, providers follow their
+    /// configuration only, and a refusal leaves a log line only.
+    #[must_use]
+    pub fn with_organizations(
+        mut self,
+        storage: Arc<dyn OrganizationRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        self.events = Some(RefusalEvents {
+            storage,
+            clock,
+            ids,
+        });
+        self
+    }
+
+    /// Writes `provider`, or, when the broker's adapter refuses its
+    /// endpoints, switches the copy the broker holds off (see
+    /// [`ProviderSync::sync`]). Answers the refusal, so callers report it.
+    async fn put_or_switch_off(
+        &self,
+        config: &SsoConfig,
+        provider: &BrokeredProvider,
+    ) -> Result<(), IdentityError> {
+        match self.broker.put_provider(provider).await {
+            Err(IdentityError::Rejected(reason)) if provider.enabled => {
+                self.switch_off(config, &reason).await?;
+                Err(IdentityError::Rejected(reason))
+            }
+            other => other,
+        }
+    }
+
+    async fn switch_off(&self, config: &SsoConfig, reason: &str) -> Result<(), IdentityError> {
+        let alias = config.broker_alias();
+        if !self.broker.disable_provider(&alias).await? {
+            return Ok(());
+        }
+        let (Some(events), Some(organization)) = (&self.events, config.organization) else {
+            return Ok(());
+        };
+        let event = DomainEvent {
+            id: EventId::from_uuid(events.ids.new_id()),
+            occurred_at: events.clock.now(),
+            organization_id: organization,
+            actor: None,
+            request_id: None,
+            schema_version: DomainEvent::SCHEMA_VERSION,
+            kind: EventKind::SsoProviderDisabled {
+                config_id: config.id,
+                reason: reason.to_owned(),
+            },
+        };
+        let unavailable = |e: StoreError| IdentityError::Unavailable(e.to_string());
+        let mut unit = events.storage.begin().await.map_err(unavailable)?;
+        unit.append_events(std::slice::from_ref(&event))
+            .await
+            .map_err(unavailable)?;
+        unit.commit().await.map_err(unavailable)
     }
 
     /// The same sync, telling the broker which `ssoRequired` domain's users
@@ -107,6 +188,19 @@ impl ProviderSync {
             .map(|r| r.domain))
     }
 
+    /// Whether the configuration's organization lets its members sign in
+    /// (ACTIVE); installation-wide configurations always do.
+    async fn organization_active(&self, config: &SsoConfig) -> Result<bool, StoreError> {
+        let (Some(events), Some(organization)) = (&self.events, config.organization) else {
+            return Ok(true);
+        };
+        Ok(events
+            .storage
+            .organization(organization)
+            .await?
+            .is_some_and(|org| org.status() == OrgStatus::Active))
+    }
+
     async fn brokered(&self, config: &SsoConfig) -> Result<BrokeredProvider, DeliveryError> {
         let client_secret = self
             .cipher
@@ -118,13 +212,17 @@ impl ProviderSync {
             .login_domain(config)
             .await
             .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        let active = self
+            .organization_active(config)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
         Ok(BrokeredProvider {
             alias: config.broker_alias(),
             display_name: config.name.clone(),
             issuer_url: config.issuer_url.clone(),
             client_id: config.client_id.clone(),
             client_secret,
-            enabled: config.enabled,
+            enabled: config.enabled && active,
             organization: config.organization,
             login_domain,
         })
@@ -149,7 +247,7 @@ impl ProviderSync {
             None => self.broker.remove_provider(&alias).await,
             Some(config) => {
                 let provider = self.brokered(&config).await?;
-                self.broker.put_provider(&provider).await
+                self.put_or_switch_off(&config, &provider).await
             }
         }
         .map_err(delivery_error)
@@ -186,8 +284,7 @@ impl ProviderSync {
         for config in self.repository.all().await? {
             let outcome = match self.brokered(&config).await {
                 Ok(provider) => self
-                    .broker
-                    .put_provider(&provider)
+                    .put_or_switch_off(&config, &provider)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(reason) => Err(reason.to_string()),
@@ -206,6 +303,24 @@ impl ProviderSync {
             EventKind::SsoConfigCreated { config_id, .. }
             | EventKind::SsoConfigUpdated { config_id, .. }
             | EventKind::SsoConfigDeleted { config_id } => self.sync(*config_id).await,
+            EventKind::OrganizationSuspended
+            | EventKind::OrganizationReactivated
+            | EventKind::OrganizationDeletionRequested { .. }
+            | EventKind::OrganizationRestored => {
+                let configs = self
+                    .repository
+                    .list(Some(event.organization_id))
+                    .await
+                    .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+                // A provider the broker refuses does not keep the others of
+                // the organization from following its state.
+                for config in configs {
+                    if let Err(DeliveryError::Retryable(reason)) = self.sync(config.id).await {
+                        return Err(DeliveryError::Retryable(reason));
+                    }
+                }
+                Ok(())
+            }
             EventKind::OrganizationDeleted { .. } => {
                 let mut report = BrokerReconcileReport::default();
                 self.remove_orphans(&mut report)

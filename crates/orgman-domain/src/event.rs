@@ -126,6 +126,17 @@ pub enum EventKind {
         /// Whether a new secret replaced the old one.
         secret_replaced: bool,
     },
+    /// The login broker's copy of an SSO configuration was switched off
+    /// because the provider's endpoints no longer pass the issuer rules
+    /// (they resolve to a private, loopback or otherwise reserved address).
+    /// orgman's configuration is unchanged: the next copy that passes the
+    /// rules switches the provider on again.
+    SsoProviderDisabled {
+        /// The configuration.
+        config_id: SsoConfigId,
+        /// Why the endpoints were refused.
+        reason: String,
+    },
     /// An SSO configuration was deleted with its sealed secret.
     SsoConfigDeleted {
         /// The configuration.
@@ -249,6 +260,7 @@ impl EventKind {
             EventKind::SsoConfigCreated { .. } => "organization.sso-config.created",
             EventKind::SsoConfigUpdated { .. } => "organization.sso-config.updated",
             EventKind::SsoConfigDeleted { .. } => "organization.sso-config.deleted",
+            EventKind::SsoProviderDisabled { .. } => "organization.sso-config.provider-disabled",
             EventKind::OrganizationDeleted { .. } => "organization.deleted",
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",

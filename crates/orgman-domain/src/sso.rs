@@ -9,6 +9,7 @@ use crate::domains::{AutoJoin, join_new_user};
 use crate::error::ValidationError;
 use crate::event::{DomainEvent, EventKind};
 use crate::id::SsoConfigId;
+use crate::lifecycle::OrgStatus;
 use crate::name::Email;
 use crate::org_error::OrgError;
 use crate::permission::Permission;
@@ -106,6 +107,18 @@ impl SsoService {
         let Some(domain) = domains.verified_domain(&name).await? else {
             return Ok(HomeRealm::default());
         };
+        // A suspended organization (or one pending deletion) cannot be
+        // signed into: its domains answer as unknown ones do.
+        let active = self
+            .organizations
+            .ports()
+            .organizations
+            .organization(domain.organization_id)
+            .await?
+            .is_some_and(|org| org.status() == OrgStatus::Active);
+        if !active {
+            return Ok(HomeRealm::default());
+        }
         let mut configs = self.repository.list(Some(domain.organization_id)).await?;
         configs.retain(|c| c.enabled);
         configs.sort_by_key(|c| (c.created_at, c.id.as_uuid()));

@@ -35,11 +35,13 @@ fn setup() -> Setup {
         w.memory.ids.clone(),
     ));
     let broker = Arc::new(MemoryLoginBroker::new());
-    let sync = Arc::new(ProviderSync::new(
-        w.memory.store.clone(),
-        cipher,
-        broker.clone(),
-    ));
+    let sync = Arc::new(
+        ProviderSync::new(w.memory.store.clone(), cipher, broker.clone()).with_organizations(
+            w.memory.store.clone(),
+            w.memory.clock.clone(),
+            w.memory.ids.clone(),
+        ),
+    );
     let relay = OutboxRelay::new(
         w.memory.store.clone(),
         sync.clone(),
@@ -338,4 +340,145 @@ fn a_full_or_suspended_organization_takes_no_one_and_the_user_is_still_created()
         block_on(s.w.service.role_of(org.id(), dan.user_id())).unwrap(),
         None
     );
+}
+
+fn provider_disabled_events(s: &Setup) -> Vec<orgman_domain::DomainEvent> {
+    s.w.memory
+        .store
+        .committed_events()
+        .into_iter()
+        .filter(|e| e.kind.type_name() == "organization.sso-config.provider-disabled")
+        .collect()
+}
+
+#[test]
+fn a_provider_whose_endpoints_fail_the_rules_is_switched_off_at_once_with_one_event() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    block_on(s.relay.run_once()).unwrap();
+    assert!(s.broker.providers()[&config.broker_alias()].enabled);
+
+    // The issuer's name now resolves to an internal address: the next
+    // write and every reconciliation are refused by the broker's adapter.
+    s.broker.set_refusing(true);
+    let report = block_on(s.sync.reconcile()).unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        !s.broker.providers()[&config.broker_alias()].enabled,
+        "the old provider must not stay enabled"
+    );
+    let events = provider_disabled_events(&s);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].organization_id, org.id());
+    assert_eq!(events[0].actor, None, "done by orgman itself");
+    match &events[0].kind {
+        orgman_domain::EventKind::SsoProviderDisabled { config_id, reason } => {
+            assert_eq!(*config_id, config.id);
+            assert!(reason.contains("private address"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A change of the configuration is refused the same way; the provider
+    // was off already, so no second event.
+    let renamed = SsoDraft {
+        name: Some("Renamed".into()),
+        ..SsoDraft::default()
+    };
+    block_on(s.sso.update(&ann, Some(org.id()), config.id, renamed)).unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    block_on(s.sync.reconcile()).unwrap();
+    assert_eq!(provider_disabled_events(&s).len(), 1);
+    // orgman's configuration is untouched: once the endpoints pass again,
+    // the reconciliation switches the provider back on.
+    assert!(
+        block_on(SsoConfigRepository::get(&*s.w.memory.store, config.id))
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    s.broker.set_refusing(false);
+    block_on(s.sync.reconcile()).unwrap();
+    let held = &s.broker.providers()[&config.broker_alias()];
+    assert!(held.enabled);
+    assert_eq!(held.display_name, "Renamed");
+}
+
+#[test]
+fn an_unavailable_broker_while_switching_off_is_retried() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    block_on(s.relay.run_once()).unwrap();
+    s.broker.set_refusing(true);
+    s.broker.set_unavailable(true);
+    let outcome = block_on(s.sync.sync(config.id));
+    assert!(
+        matches!(
+            outcome,
+            Err(orgman_domain::ports::DeliveryError::Retryable(_))
+        ),
+        "{outcome:?}"
+    );
+    s.broker.set_unavailable(false);
+    let outcome = block_on(s.sync.sync(config.id));
+    assert!(
+        matches!(
+            outcome,
+            Err(orgman_domain::ports::DeliveryError::Permanent(_))
+        ),
+        "{outcome:?}"
+    );
+    assert!(!s.broker.providers()[&config.broker_alias()].enabled);
+    assert_eq!(provider_disabled_events(&s).len(), 1);
+}
+
+#[test]
+fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let other = s.w.org_owned_by("other", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    let kept = create(&s, &ann, other.id(), "Other login");
+    block_on(s.relay.run_once()).unwrap();
+    let enabled = |alias: &str| s.broker.providers()[alias].enabled;
+    assert!(enabled(&config.broker_alias()));
+
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert!(!enabled(&config.broker_alias()));
+    assert!(
+        enabled(&kept.broker_alias()),
+        "other organizations unaffected"
+    );
+    // The reconciliation keeps it off.
+    block_on(s.sync.reconcile()).unwrap();
+    assert!(!enabled(&config.broker_alias()));
+    assert!(provider_disabled_events(&s).is_empty(), "not a refusal");
+
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Reactivate),
+    )
+    .unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert!(enabled(&config.broker_alias()));
+    // A configuration switched off by its owner stays off on reactivation.
+    let off = SsoDraft {
+        enabled: Some(false),
+        ..SsoDraft::default()
+    };
+    block_on(s.sso.update(&ann, Some(org.id()), config.id, off)).unwrap();
+    for action in [LifecycleAction::Suspend, LifecycleAction::Reactivate] {
+        block_on(s.w.service.transition(&s.w.admin, org.id(), action)).unwrap();
+    }
+    block_on(s.relay.run_once()).unwrap();
+    assert!(!enabled(&config.broker_alias()));
 }

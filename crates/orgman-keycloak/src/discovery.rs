@@ -31,6 +31,44 @@ impl IssuerDiscovery for OidcDiscovery {
     }
 }
 
+/// Which addresses an issuer's endpoints may resolve to: [`is_public`]
+/// in production. It is a parameter so that tests can change what counts
+/// as public (on a test machine nothing does) and watch the check react.
+#[derive(Clone)]
+pub struct AddressRule {
+    /// Plain `http` is accepted (development only).
+    pub allow_http: bool,
+    /// Whether an address may be reached.
+    pub reachable: std::sync::Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+}
+
+impl AddressRule {
+    /// Public addresses over `https`, or with `allow_private` (development)
+    /// any address and `http` too.
+    pub fn new(allow_private: bool) -> Self {
+        Self {
+            allow_http: allow_private,
+            reachable: if allow_private {
+                std::sync::Arc::new(|_| true)
+            } else {
+                std::sync::Arc::new(is_public)
+            },
+        }
+    }
+
+    fn admits(&self, addresses: &[SocketAddr]) -> bool {
+        !addresses.is_empty() && addresses.iter().all(|a| (self.reachable)(a.ip()))
+    }
+}
+
+impl std::fmt::Debug for AddressRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddressRule")
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Whether an address may be reached from the server on a user's behalf.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
@@ -44,7 +82,10 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || (a == 100 && (64..128).contains(&b))
+                // Benchmarking (198.18.0.0/15) and reserved (240.0.0.0/4).
+                || (a == 198 && (b & 0xfe) == 18)
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
@@ -64,6 +105,11 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                // Deprecated site-local (fec0::/10).
+                || (first & 0xffc0) == 0xfec0
+                // 6to4 (2002::/16) reaches whichever IPv4 address it embeds,
+                // through relays nobody here controls.
+                || first == 0x2002
                 || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1))
         }
     }
@@ -80,7 +126,7 @@ const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 /// allowed), the request goes to that address, and redirects are not
 /// followed.
 async fn discover(issuer: &IssuerUrl, allow_private: bool) -> Result<IssuerProbe, OrgError> {
-    let document = match fetch(issuer, allow_private).await? {
+    let document = match fetch(issuer, &AddressRule::new(allow_private)).await? {
         Fetched::Document(document) => document,
         Fetched::Unreachable(detail) => {
             return Ok(IssuerProbe {
@@ -132,9 +178,9 @@ pub struct ProviderEndpoints {
 /// [`IdentityError::Unavailable`] when the issuer cannot be reached now.
 pub async fn provider_endpoints(
     issuer: &IssuerUrl,
-    allow_private: bool,
+    rule: &AddressRule,
 ) -> Result<ProviderEndpoints, IdentityError> {
-    let document = match fetch(issuer, allow_private).await {
+    let document = match fetch(issuer, rule).await {
         Ok(Fetched::Document(document)) => document,
         Ok(Fetched::Unreachable(why)) => return Err(IdentityError::Unavailable(why)),
         Err(OrgError::IssuerNotAllowed(why)) => return Err(IdentityError::Rejected(why)),
@@ -158,7 +204,7 @@ pub async fn provider_endpoints(
         userinfo: field("userinfo_endpoint"),
         end_session: field("end_session_endpoint"),
     };
-    check_endpoint(&endpoints.authorization, false, allow_private).await?;
+    check_endpoint(&endpoints.authorization, false, rule).await?;
     for called in [
         Some(&endpoints.token),
         Some(&endpoints.jwks),
@@ -167,10 +213,10 @@ pub async fn provider_endpoints(
     .into_iter()
     .flatten()
     {
-        check_endpoint(called, true, allow_private).await?;
+        check_endpoint(called, true, rule).await?;
     }
     if let Some(end_session) = &endpoints.end_session {
-        check_endpoint(end_session, false, allow_private).await?;
+        check_endpoint(end_session, false, rule).await?;
     }
     Ok(endpoints)
 }
@@ -181,7 +227,7 @@ pub async fn provider_endpoints(
 async fn check_endpoint(
     endpoint: &str,
     called: bool,
-    allow_private: bool,
+    rule: &AddressRule,
 ) -> Result<(), IdentityError> {
     let refused = |why: &str| IdentityError::Rejected(format!("endpoint {endpoint:?} {why}"));
     let url = url::Url::parse(endpoint).map_err(|_| refused("is not a URL"))?;
@@ -191,10 +237,10 @@ async fn check_endpoint(
     }
     match url.scheme() {
         "https" => {}
-        "http" if allow_private => {}
+        "http" if rule.allow_http => {}
         _ => return Err(refused("must use https")),
     }
-    if !called || allow_private {
+    if !called {
         return Ok(());
     }
     let port = url.port_or_known_default().unwrap_or(443);
@@ -205,7 +251,7 @@ async fn check_endpoint(
             .unwrap_or_else(|_| Err(std::io::Error::other("no answer in time")))
             .map_err(|e| IdentityError::Unavailable(format!("cannot resolve {host}: {e}")))?
             .collect();
-    if addresses.is_empty() || addresses.iter().any(|a| !is_public(a.ip())) {
+    if !rule.admits(&addresses) {
         return Err(refused(
             "resolves to a private, loopback or link-local address",
         ));
@@ -223,7 +269,7 @@ enum Fetched {
 
 /// Fetches the issuer's discovery document with the guards of
 /// [`discover`].
-async fn fetch(issuer: &IssuerUrl, allow_private: bool) -> Result<Fetched, OrgError> {
+async fn fetch(issuer: &IssuerUrl, rule: &AddressRule) -> Result<Fetched, OrgError> {
     let host = issuer.host().to_owned();
     // The address is taken from the URL as the HTTP client parses it, and
     // must be the host the issuer rule checked.
@@ -259,7 +305,7 @@ async fn fetch(issuer: &IssuerUrl, allow_private: bool) -> Result<Fetched, OrgEr
     let Some(first) = addresses.first().copied() else {
         return Ok(Fetched::Unreachable(format!("{host} has no address")));
     };
-    if !allow_private && addresses.iter().any(|a| !is_public(a.ip())) {
+    if !rule.admits(&addresses) {
         return Err(refused(format!(
             "{host} resolves to a private, loopback or link-local address"
         )));
@@ -334,10 +380,27 @@ mod tests {
             "64:ff9b::a00:5",
             "64:ff9b::7f00:1",
             "64:ff9b:1::808:808",
+            // Benchmarking, reserved, site-local and 6to4.
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "255.255.255.254",
+            "fec0::1",
+            "feff::1",
+            "2002:a00:1::1",
+            "2002:808:808::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["8.8.8.8", "2606:4700::1111", "64:ff9b::808:808"] {
+        for public in [
+            "8.8.8.8",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2001:4860::8888",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

@@ -23,7 +23,7 @@
 mod discovery;
 mod organizations;
 
-pub use discovery::{OidcDiscovery, ProviderEndpoints, is_public, provider_endpoints};
+pub use discovery::{AddressRule, OidcDiscovery, ProviderEndpoints, is_public, provider_endpoints};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -124,7 +124,7 @@ struct CachedToken {
 /// The Keycloak Admin REST API client.
 pub struct KeycloakClient {
     settings: KeycloakSettings,
-    allow_private_issuers: bool,
+    addresses: discovery::AddressRule,
     /// Link providers to mirrored organizations when writing them (set
     /// once the mirror is known to be available).
     mirror_links: AtomicBool,
@@ -195,7 +195,7 @@ impl KeycloakClient {
     pub fn new(settings: KeycloakSettings, http: reqwest::Client) -> Self {
         Self {
             settings,
-            allow_private_issuers: false,
+            addresses: discovery::AddressRule::new(false),
             mirror_links: AtomicBool::new(false),
             mirror_pace: None,
             mirror: organizations::MirrorState::default(),
@@ -211,7 +211,15 @@ impl KeycloakClient {
     /// (`ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS`; development only).
     #[must_use]
     pub fn with_private_issuers(mut self, allow: bool) -> Self {
-        self.allow_private_issuers = allow;
+        self.addresses = discovery::AddressRule::new(allow);
+        self
+    }
+
+    /// The same client, judging providers' endpoints by `rule` (tests
+    /// change what counts as public through it).
+    #[must_use]
+    pub fn with_address_rule(mut self, rule: discovery::AddressRule) -> Self {
+        self.addresses = rule;
         self
     }
 
@@ -573,8 +581,7 @@ impl LoginBroker for KeycloakClient {
                 provider.alias
             )));
         }
-        let endpoints =
-            provider_endpoints(&provider.issuer_url, self.allow_private_issuers).await?;
+        let endpoints = provider_endpoints(&provider.issuer_url, &self.addresses).await?;
         let mut representation = provider_representation(provider, &endpoints);
         let url = format!("{}/{}", self.providers_url(), provider.alias);
         let existing = self
@@ -634,6 +641,31 @@ impl LoginBroker for KeycloakClient {
             Err(error) => return Err(error),
         }
         self.link_to_organization(provider).await
+    }
+
+    async fn disable_provider(&self, alias: &str) -> Result<bool, IdentityError> {
+        let url = format!("{}/{alias}", self.providers_url());
+        let existing = self
+            .admin_tolerating(
+                |token| self.http.get(&url).bearer_auth(token),
+                Some(StatusCode::NOT_FOUND),
+            )
+            .await?;
+        if existing.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        let mut representation: serde_json::Value = existing.json().await.map_err(unavailable)?;
+        if representation["enabled"] == json!(false) {
+            return Ok(false);
+        }
+        representation["enabled"] = json!(false);
+        self.admin(|token| self.http.put(&url).bearer_auth(token).json(&representation))
+            .await?;
+        tracing::warn!(
+            provider = alias,
+            "identity provider switched off in Keycloak: its endpoints no longer pass the issuer rules"
+        );
+        Ok(true)
     }
 
     async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError> {

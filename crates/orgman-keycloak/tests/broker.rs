@@ -143,3 +143,44 @@ async fn only_orgman_aliases_are_managed() {
     let error = broker.put_provider(&foreign).await.unwrap_err();
     assert!(matches!(error, IdentityError::Rejected(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn endpoints_that_stop_passing_the_address_rule_are_refused_and_the_provider_can_be_switched_off()
+ {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Nothing on this machine is public: the rule is injected, and
+    // "DNS changes" by flipping what counts as public.
+    let loopback_public = Arc::new(AtomicBool::new(true));
+    let judged = loopback_public.clone();
+    let rule = orgman_keycloak::AddressRule {
+        allow_http: true,
+        reachable: Arc::new(move |ip| {
+            orgman_keycloak::is_public(ip) || (ip.is_loopback() && judged.load(Ordering::SeqCst))
+        }),
+    };
+    let broker = client(false).with_address_rule(rule);
+    let wanted = provider(&format!("{}/realms/customer", base()));
+    broker.put_provider(&wanted).await.unwrap();
+    assert_eq!(stored(&wanted.alias).await.unwrap()["enabled"], true);
+
+    loopback_public.store(false, Ordering::SeqCst);
+    let error = broker.put_provider(&wanted).await.unwrap_err();
+    assert!(matches!(error, IdentityError::Rejected(_)), "{error:?}");
+    // The refusal alone leaves Keycloak's provider as it was ...
+    assert_eq!(stored(&wanted.alias).await.unwrap()["enabled"], true);
+    // ... switching it off is a call of its own, which checks nothing.
+    assert!(broker.disable_provider(&wanted.alias).await.unwrap());
+    let held = stored(&wanted.alias).await.unwrap();
+    assert_eq!(held["enabled"], false);
+    assert_eq!(held["displayName"], "Customer login", "the rest is kept");
+    assert!(
+        !broker.disable_provider(&wanted.alias).await.unwrap(),
+        "already off"
+    );
+    broker.remove_provider(&wanted.alias).await.unwrap();
+    assert!(
+        !broker.disable_provider(&wanted.alias).await.unwrap(),
+        "absent"
+    );
+}

@@ -79,6 +79,7 @@ impl IdentityProvider for MemoryIdentityProvider {
 pub struct MemoryLoginBroker {
     providers: Mutex<BTreeMap<String, BrokeredProvider>>,
     unavailable: AtomicBool,
+    refusing: AtomicBool,
 }
 
 impl MemoryLoginBroker {
@@ -91,6 +92,13 @@ impl MemoryLoginBroker {
     /// again).
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Makes every provider written fail the issuer rules, as a real
+    /// broker's adapter does once an issuer's endpoints resolve to private
+    /// addresses (or pass them again).
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
     }
 
     /// The providers it holds, by alias.
@@ -124,9 +132,22 @@ impl MemoryLoginBroker {
 #[async_trait]
 impl LoginBroker for MemoryLoginBroker {
     async fn put_provider(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
-        self.held()?
-            .insert(provider.alias.clone(), provider.clone());
+        let mut held = self.held()?;
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(IdentityError::Rejected(format!(
+                "endpoints of {} resolve to a private address",
+                provider.issuer_url
+            )));
+        }
+        held.insert(provider.alias.clone(), provider.clone());
         Ok(())
+    }
+
+    async fn disable_provider(&self, alias: &str) -> Result<bool, IdentityError> {
+        Ok(self
+            .held()?
+            .get_mut(alias)
+            .is_some_and(|provider| std::mem::replace(&mut provider.enabled, false)))
     }
 
     async fn remove_provider(&self, alias: &str) -> Result<(), IdentityError> {

@@ -298,7 +298,12 @@ pub(crate) fn provider_sync(config: &Config, adapters: &Adapters) -> Option<Arc<
     let cipher = config.sso.cipher.clone()?;
     Some(Arc::new(
         ProviderSync::new(adapters.store.clone(), cipher, keycloak)
-            .with_login_domains(adapters.store.clone()),
+            .with_login_domains(adapters.store.clone())
+            .with_organizations(
+                adapters.store.clone(),
+                Arc::new(SystemClock),
+                Arc::new(UuidV7Generator),
+            ),
     ))
 }
 

@@ -500,6 +500,7 @@ impl SpiceDbAuthorizer {
             | EventKind::SsoConfigCreated { .. }
             | EventKind::SsoConfigUpdated { .. }
             | EventKind::SsoConfigDeleted { .. }
+            | EventKind::SsoProviderDisabled { .. }
             | EventKind::InvitationCreated { .. }
             | EventKind::InvitationAccepted { .. }
             | EventKind::InvitationRevoked { .. }

@@ -50,6 +50,15 @@ pub trait LoginBroker: Send + Sync {
     /// issuer cannot be reached now.
     async fn put_provider(&self, provider: &BrokeredProvider) -> Result<(), IdentityError>;
 
+    /// Switches the provider with this alias off, leaving the rest of it
+    /// as it is; `true` when it was on. An absent provider is not an error
+    /// (`false`). No endpoint is checked or called: this is what orgman
+    /// does when a provider's endpoints stop passing the issuer rules.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`].
+    async fn disable_provider(&self, alias: &str) -> Result<bool, IdentityError>;
+
     /// Removes the provider with this alias; an absent one is not an
     /// error.
     ///
