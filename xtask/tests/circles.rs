@@ -146,17 +146,32 @@ impl Crate {
         }
     }
 
+    /// The file defining what `path` names: the deepest module it names,
+    /// then through each `pub use` that re-exports the item from a child
+    /// (the crate root's `pub use store::X` included, so a bare
+    /// `crate::X` reaches `store`).
     fn resolve(&self, path: &[String]) -> Option<Module> {
-        for length in (1..=path.len()).rev() {
-            let module: Module = path[..length].to_vec();
-            if self.modules.contains(&module) {
-                let child = path
-                    .get(length)
-                    .and_then(|item| self.reexports.get(&(module.clone(), item.clone())));
-                return Some(child.cloned().unwrap_or(module));
+        let (mut module, item) = (1..=path.len())
+            .rev()
+            .map(|length| path[..length].to_vec())
+            .find(|module| self.modules.contains(module))
+            .map(|module| {
+                let item = path.get(module.len()).cloned();
+                (module, item)
+            })
+            .or_else(|| Some((Vec::new(), path.first().cloned())))?;
+        let Some(item) = item else {
+            return Some(module);
+        };
+        let mut hops = 0;
+        while let Some(child) = self.reexports.get(&(module.clone(), item.clone())) {
+            module = child.clone();
+            hops += 1;
+            if hops > 16 {
+                break;
             }
         }
-        None
+        Some(module)
     }
 
     fn edges(&self) -> BTreeMap<Module, BTreeSet<Module>> {
@@ -290,5 +305,44 @@ fn the_circle_check_sees_circles_through_groups_super_and_reexports() {
     let found = circles(&dir);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("a -> ports::store") || found[0].contains("ports::store -> a"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_circle_check_follows_reexports_at_the_crate_root() {
+    let dir = std::env::temp_dir().join(format!("circles-root-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| fs::write(dir.join(name), text).unwrap();
+    write(
+        "lib.rs",
+        "mod store;
+mod outbox;
+pub use outbox::Outbox;
+pub use store::Store;
+",
+    );
+    write(
+        "store.rs",
+        "use crate::Outbox;
+pub struct Store;
+",
+    );
+    write(
+        "outbox.rs",
+        "pub struct Outbox;
+",
+    );
+    assert!(circles(&dir).is_empty(), "{:?}", circles(&dir));
+    // `outbox` names `store` through the root's re-export only.
+    write(
+        "outbox.rs",
+        "use crate::Store;
+pub struct Outbox;
+",
+    );
+    let found = circles(&dir);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("outbox -> store") || found[0].contains("store -> outbox"));
     let _ = fs::remove_dir_all(&dir);
 }

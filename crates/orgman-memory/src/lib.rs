@@ -29,6 +29,7 @@ mod cipher;
 mod executor;
 mod identity;
 mod outbox;
+mod outbox_state;
 mod store;
 mod system;
 

@@ -1,29 +1,15 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
+use futures_util::lock::OwnedMutexGuard;
 use orgman_domain::ports::{
     Backlog, DeliveryError, EventSink, Outbox, OutboxClaim, OutboxSink, PendingEvent,
 };
 use orgman_domain::{DomainEvent, StoreError};
 
 use crate::MemoryStore;
-
-/// Per-sink progress over the store's committed events.
-#[derive(Debug, Default)]
-pub(crate) struct SinkProgress {
-    delivered: BTreeSet<u64>,
-    dead: BTreeMap<u64, String>,
-    attempts: HashMap<u64, u32>,
-    last_error: HashMap<u64, String>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct OutboxState {
-    progress: Mutex<HashMap<OutboxSink, SinkProgress>>,
-    claims: Mutex<HashMap<OutboxSink, Arc<AsyncMutex<()>>>>,
-}
+use crate::outbox_state::OutboxState;
 
 impl MemoryStore {
     /// The last delivery error recorded for an outbox position and sink.

@@ -33,7 +33,7 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     writer: Arc<AsyncMutex<()>>,
     unavailable: AtomicBool,
-    outbox: Arc<crate::outbox::OutboxState>,
+    outbox: Arc<crate::outbox_state::OutboxState>,
 }
 
 impl MemoryStore {
@@ -93,11 +93,11 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn outbox_state(&self) -> &crate::outbox::OutboxState {
+    pub(crate) fn outbox_state(&self) -> &crate::outbox_state::OutboxState {
         &self.outbox
     }
 
-    pub(crate) fn handle(&self) -> Arc<crate::outbox::OutboxState> {
+    pub(crate) fn handle(&self) -> Arc<crate::outbox_state::OutboxState> {
         self.outbox.clone()
     }
 

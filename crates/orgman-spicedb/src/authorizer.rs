@@ -350,27 +350,12 @@ impl SpiceDbAuthorizer {
         self.restorations.load(Ordering::Relaxed)
     }
 
-    /// Brings back what SpiceDB lost: the schema, then every relationship
-    /// recomputed from `source` (the memberships in PostgreSQL). Checks fail
-    /// closed until it has succeeded.
-    ///
-    /// # Errors
-    /// [`SpiceDbError`]: still lost; try again later.
-    pub async fn restore(
-        &self,
-        source: &dyn crate::MembershipSource,
-    ) -> Result<crate::ReconcileReport, SpiceDbError> {
-        self.ensure_schema().await?;
-        let report = crate::reconcile_from(self, source).await?;
+    /// Records a completed restoration ([`SpiceDbAuthorizer::restore`]):
+    /// checks stop failing closed.
+    pub(crate) fn mark_restored(&self) {
         self.stale.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.lost.store(false, Ordering::SeqCst);
         self.restorations.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            added = report.added.len(),
-            removed = report.removed.len(),
-            "SpiceDB restored: schema written and relationships recomputed from PostgreSQL"
-        );
-        Ok(report)
     }
 
     /// Whether SpiceDB answers (reads the schema).

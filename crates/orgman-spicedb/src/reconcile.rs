@@ -188,3 +188,28 @@ pub async fn reconcile_from(
     }
     reconcile(authorizer, &organizations, &memberships, None).await
 }
+
+// Restoration is a reconciliation with the schema first, so it lives here:
+// the authorizer knows nothing of how relationships are recomputed.
+impl SpiceDbAuthorizer {
+    /// Brings back what SpiceDB lost: the schema, then every relationship
+    /// recomputed from `source` (the memberships in PostgreSQL). Checks fail
+    /// closed until it has succeeded.
+    ///
+    /// # Errors
+    /// [`SpiceDbError`]: still lost; try again later.
+    pub async fn restore(
+        &self,
+        source: &dyn MembershipSource,
+    ) -> Result<ReconcileReport, SpiceDbError> {
+        self.ensure_schema().await?;
+        let report = reconcile_from(self, source).await?;
+        self.mark_restored();
+        tracing::warn!(
+            added = report.added.len(),
+            removed = report.removed.len(),
+            "SpiceDB restored: schema written and relationships recomputed from PostgreSQL"
+        );
+        Ok(report)
+    }
+}
