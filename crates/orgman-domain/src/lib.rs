@@ -30,7 +30,7 @@
 //! configurations; otherwise [`OrgError::ReadOnly`]. Members keep read
 //! access while an organization is SUSPENDED or PENDING_DELETION. Purging
 //! erases the organization's memberships and SSO configurations in the same
-//! unit of work ([`ports::UnitOfWork::erase_contents`]); what remains is a
+//! unit of work ([`ports::OrganizationWrites::erase_contents`]); what remains is a
 //! tombstone (id, name, slug, status, dates) visible to platform
 //! administrators only, and the audit trail.
 //!

@@ -4,7 +4,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
-use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
+use orgman_domain::ports::{
+    DomainWrites, InvitationWrites, MembershipQueries, MembershipWrites, OrganizationRepository,
+    OrganizationWrites, UnitOfWork, UserRepository,
+};
 use orgman_domain::time::OffsetDateTime;
 use orgman_domain::{
     Conflict, DomainEvent, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
@@ -319,7 +322,7 @@ impl MemoryUnitOfWork {
 }
 
 #[async_trait]
-impl UnitOfWork for MemoryUnitOfWork {
+impl OrganizationWrites for MemoryUnitOfWork {
     async fn lock_organization(
         &mut self,
         id: OrganizationId,
@@ -365,6 +368,38 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(())
     }
 
+    async fn erase_contents(
+        &mut self,
+        organization: OrganizationId,
+    ) -> Result<orgman_domain::ports::Erased, StoreError> {
+        let before = self.working.memberships.len();
+        self.working
+            .memberships
+            .retain(|(org, _), _| *org != organization);
+        let domains_before = self.working.domains.len();
+        self.working
+            .domains
+            .retain(|(org, _), _| *org != organization);
+        let erased_domains = (domains_before - self.working.domains.len()) as u64;
+        let invitations_before = self.working.invitations.len();
+        self.working
+            .invitations
+            .retain(|_, (invitation, _)| invitation.organization_id != organization);
+        let sso_before = self.working.sso.len();
+        self.working
+            .sso
+            .retain(|_, config| config.organization != Some(organization));
+        Ok(orgman_domain::ports::Erased {
+            invitations: (invitations_before - self.working.invitations.len()) as u64,
+            domains: erased_domains,
+            members: (before - self.working.memberships.len()) as u64,
+            sso_configurations: (sso_before - self.working.sso.len()) as u64,
+        })
+    }
+}
+
+#[async_trait]
+impl MembershipWrites for MemoryUnitOfWork {
     async fn membership(
         &mut self,
         organization: OrganizationId,
@@ -415,35 +450,6 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(())
     }
 
-    async fn erase_contents(
-        &mut self,
-        organization: OrganizationId,
-    ) -> Result<orgman_domain::ports::Erased, StoreError> {
-        let before = self.working.memberships.len();
-        self.working
-            .memberships
-            .retain(|(org, _), _| *org != organization);
-        let domains_before = self.working.domains.len();
-        self.working
-            .domains
-            .retain(|(org, _), _| *org != organization);
-        let erased_domains = (domains_before - self.working.domains.len()) as u64;
-        let invitations_before = self.working.invitations.len();
-        self.working
-            .invitations
-            .retain(|_, (invitation, _)| invitation.organization_id != organization);
-        let sso_before = self.working.sso.len();
-        self.working
-            .sso
-            .retain(|_, config| config.organization != Some(organization));
-        Ok(orgman_domain::ports::Erased {
-            invitations: (invitations_before - self.working.invitations.len()) as u64,
-            domains: erased_domains,
-            members: (before - self.working.memberships.len()) as u64,
-            sso_configurations: (sso_before - self.working.sso.len()) as u64,
-        })
-    }
-
     async fn delete_membership(
         &mut self,
         organization: OrganizationId,
@@ -460,80 +466,13 @@ impl UnitOfWork for MemoryUnitOfWork {
         Ok(self.working.users.contains_key(&user))
     }
 
-    async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
-        Ok(self
-            .working
-            .domains
-            .keys()
-            .filter(|(org, _)| *org == organization)
-            .count() as u64)
-    }
-
-    async fn insert_domain(&mut self, domain: &orgman_domain::OrgDomain) -> Result<(), StoreError> {
-        let key = (domain.organization_id, domain.name.clone());
-        if self.working.domains.contains_key(&key) {
-            return Err(StoreError::Conflict(Conflict::Other(
-                "organization_domains_pkey".into(),
-            )));
-        }
-        self.working.domains.insert(key, domain.clone());
-        Ok(())
-    }
-
-    async fn domain(
-        &mut self,
-        organization: OrganizationId,
-        name: &orgman_domain::DomainName,
-    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
-        Ok(self
-            .working
-            .domains
-            .get(&(organization, name.clone()))
-            .cloned())
-    }
-
-    async fn mark_domain_verified(
-        &mut self,
-        domain: &orgman_domain::OrgDomain,
-    ) -> Result<(), StoreError> {
-        let elsewhere = self.working.domains.values().any(|other| {
-            other.name == domain.name
-                && other.organization_id != domain.organization_id
-                && other.verified_at.is_some()
-        });
-        if elsewhere {
-            return Err(StoreError::Conflict(Conflict::Other(
-                "organization_domains_verified_key".into(),
-            )));
-        }
-        self.stored_domain(domain)?.verified_at = domain.verified_at;
-        Ok(())
-    }
-
-    async fn update_domain_policy(
-        &mut self,
-        domain: &orgman_domain::OrgDomain,
-    ) -> Result<(), StoreError> {
-        self.stored_domain(domain)?.policy = domain.policy;
-        Ok(())
-    }
-
     async fn insert_user_if_new(&mut self, profile: &UserProfile) -> Result<bool, StoreError> {
         provision(&mut self.working, profile).map(|(_, created)| created)
     }
+}
 
-    async fn delete_domain(
-        &mut self,
-        organization: OrganizationId,
-        name: &orgman_domain::DomainName,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .working
-            .domains
-            .remove(&(organization, name.clone()))
-            .is_some())
-    }
-
+#[async_trait]
+impl InvitationWrites for MemoryUnitOfWork {
     async fn insert_invitation(
         &mut self,
         invitation: &orgman_domain::Invitation,
@@ -597,7 +536,83 @@ impl UnitOfWork for MemoryUnitOfWork {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl DomainWrites for MemoryUnitOfWork {
+    async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .keys()
+            .filter(|(org, _)| *org == organization)
+            .count() as u64)
+    }
+
+    async fn insert_domain(&mut self, domain: &orgman_domain::OrgDomain) -> Result<(), StoreError> {
+        let key = (domain.organization_id, domain.name.clone());
+        if self.working.domains.contains_key(&key) {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "organization_domains_pkey".into(),
+            )));
+        }
+        self.working.domains.insert(key, domain.clone());
+        Ok(())
+    }
+
+    async fn domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<Option<orgman_domain::OrgDomain>, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .get(&(organization, name.clone()))
+            .cloned())
+    }
+
+    async fn mark_domain_verified(
+        &mut self,
+        domain: &orgman_domain::OrgDomain,
+    ) -> Result<(), StoreError> {
+        let elsewhere = self.working.domains.values().any(|other| {
+            other.name == domain.name
+                && other.organization_id != domain.organization_id
+                && other.verified_at.is_some()
+        });
+        if elsewhere {
+            return Err(StoreError::Conflict(Conflict::Other(
+                "organization_domains_verified_key".into(),
+            )));
+        }
+        self.stored_domain(domain)?.verified_at = domain.verified_at;
+        Ok(())
+    }
+
+    async fn update_domain_policy(
+        &mut self,
+        domain: &orgman_domain::OrgDomain,
+    ) -> Result<(), StoreError> {
+        self.stored_domain(domain)?.policy = domain.policy;
+        Ok(())
+    }
+
+    async fn delete_domain(
+        &mut self,
+        organization: OrganizationId,
+        name: &orgman_domain::DomainName,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .working
+            .domains
+            .remove(&(organization, name.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for MemoryUnitOfWork {
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         self.working.outbox.extend_from_slice(events);
         Ok(())

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use deadpool::managed::Object;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use orgman_domain::ports::UnitOfWork;
+use orgman_domain::ports::{
+    DomainWrites, InvitationWrites, MembershipWrites, OrganizationWrites, UnitOfWork,
+};
 use orgman_domain::{
     DomainEvent, DomainName, Invitation, InvitationId, Membership, OrgDomain, OrgRole,
     Organization, OrganizationId, StoreError, TokenDigest, UserId,
@@ -78,7 +80,7 @@ impl Drop for PgUnitOfWork {
 }
 
 #[async_trait]
-impl UnitOfWork for PgUnitOfWork {
+impl OrganizationWrites for PgUnitOfWork {
     async fn lock_organization(
         &mut self,
         id: OrganizationId,
@@ -146,6 +148,49 @@ impl UnitOfWork for PgUnitOfWork {
         }
     }
 
+    async fn erase_contents(
+        &mut self,
+        organization: OrganizationId,
+    ) -> Result<orgman_domain::ports::Erased, StoreError> {
+        let conn = self.conn()?;
+        let members = diesel::delete(
+            organization_members::table
+                .filter(organization_members::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        let sso_configurations = diesel::delete(
+            crate::schema::sso_configs::table
+                .filter(crate::schema::sso_configs::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        let invitations = diesel::delete(
+            invitations::table.filter(invitations::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        let domains = diesel::delete(
+            organization_domains::table
+                .filter(organization_domains::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(orgman_domain::ports::Erased {
+            members: members as u64,
+            sso_configurations: sso_configurations as u64,
+            invitations: invitations as u64,
+            domains: domains as u64,
+        })
+    }
+}
+
+#[async_trait]
+impl MembershipWrites for PgUnitOfWork {
     async fn membership(
         &mut self,
         organization: OrganizationId,
@@ -205,46 +250,6 @@ impl UnitOfWork for PgUnitOfWork {
         .await
         .map_err(from_diesel)?;
         exactly_one(updated)
-    }
-
-    async fn erase_contents(
-        &mut self,
-        organization: OrganizationId,
-    ) -> Result<orgman_domain::ports::Erased, StoreError> {
-        let conn = self.conn()?;
-        let members = diesel::delete(
-            organization_members::table
-                .filter(organization_members::org_id.eq(organization.as_uuid())),
-        )
-        .execute(conn)
-        .await
-        .map_err(from_diesel)?;
-        let sso_configurations = diesel::delete(
-            crate::schema::sso_configs::table
-                .filter(crate::schema::sso_configs::org_id.eq(organization.as_uuid())),
-        )
-        .execute(conn)
-        .await
-        .map_err(from_diesel)?;
-        let invitations = diesel::delete(
-            invitations::table.filter(invitations::org_id.eq(organization.as_uuid())),
-        )
-        .execute(conn)
-        .await
-        .map_err(from_diesel)?;
-        let domains = diesel::delete(
-            organization_domains::table
-                .filter(organization_domains::org_id.eq(organization.as_uuid())),
-        )
-        .execute(conn)
-        .await
-        .map_err(from_diesel)?;
-        Ok(orgman_domain::ports::Erased {
-            members: members as u64,
-            sso_configurations: sso_configurations as u64,
-            invitations: invitations as u64,
-            domains: domains as u64,
-        })
     }
 
     async fn delete_membership(
@@ -371,6 +376,23 @@ impl UnitOfWork for PgUnitOfWork {
             .collect())
     }
 
+    async fn insert_user_if_new(
+        &mut self,
+        profile: &orgman_domain::UserProfile,
+    ) -> Result<bool, StoreError> {
+        let inserted = diesel::insert_into(users::table)
+            .values(UserRow::new(profile, time::OffsetDateTime::now_utc()))
+            .on_conflict(users::subject)
+            .do_nothing()
+            .execute(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(inserted == 1)
+    }
+}
+
+#[async_trait]
+impl InvitationWrites for PgUnitOfWork {
     async fn insert_invitation(
         &mut self,
         invitation: &Invitation,
@@ -451,7 +473,10 @@ impl UnitOfWork for PgUnitOfWork {
         .map_err(from_diesel)?;
         exactly_one(updated)
     }
+}
 
+#[async_trait]
+impl DomainWrites for PgUnitOfWork {
     async fn count_domains(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
         let count: i64 = organization_domains::table
             .filter(organization_domains::org_id.eq(organization.as_uuid()))
@@ -514,20 +539,6 @@ impl UnitOfWork for PgUnitOfWork {
         exactly_one(updated)
     }
 
-    async fn insert_user_if_new(
-        &mut self,
-        profile: &orgman_domain::UserProfile,
-    ) -> Result<bool, StoreError> {
-        let inserted = diesel::insert_into(users::table)
-            .values(UserRow::new(profile, time::OffsetDateTime::now_utc()))
-            .on_conflict(users::subject)
-            .do_nothing()
-            .execute(self.conn()?)
-            .await
-            .map_err(from_diesel)?;
-        Ok(inserted == 1)
-    }
-
     async fn delete_domain(
         &mut self,
         organization: OrganizationId,
@@ -539,7 +550,10 @@ impl UnitOfWork for PgUnitOfWork {
             .map(|n| n == 1)
             .map_err(from_diesel)
     }
+}
 
+#[async_trait]
+impl UnitOfWork for PgUnitOfWork {
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         let writes = self.writes.clone();
         append_events(self.conn()?, events, &writes).await

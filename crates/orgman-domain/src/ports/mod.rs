@@ -25,7 +25,8 @@ pub use outbox::{
     PendingEvent,
 };
 pub use store::{
-    AuditFilter, AuditTrail, DomainQueries, Erased, InvitationQueries, MembershipQueries,
-    OrganizationRepository, SsoConfigRepository, TxtResolver, UnitOfWork, UserRepository,
+    AuditFilter, AuditTrail, DomainQueries, DomainWrites, Erased, InvitationQueries,
+    InvitationWrites, MembershipQueries, MembershipWrites, OrganizationRepository,
+    OrganizationWrites, SsoConfigRepository, TxtResolver, UnitOfWork, UserRepository,
 };
 pub use system::{Clock, IdGenerator, InvitationTokens, SystemClock, UuidV7Generator};

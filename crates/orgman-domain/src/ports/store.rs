@@ -102,7 +102,7 @@ pub trait MembershipQueries: Send + Sync {
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError>;
 }
 
-/// What [`UnitOfWork::erase_contents`] erased.
+/// What [`OrganizationWrites::erase_contents`] erased.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Erased {
     /// Memberships.
@@ -115,13 +115,11 @@ pub struct Erased {
     pub domains: u64,
 }
 
-/// One atomic change. Reads through it see its own writes; nothing is visible
-/// to others before [`UnitOfWork::commit`]; dropping it uncommitted rolls
-/// everything back. The domain events of the change are appended through the
-/// same unit of work (the transactional outbox), so a change and its events
-/// commit together or not at all.
+/// The organization itself inside a unit of work: its lock (every change to
+/// an organization or its members starts there), its row, and the purge's
+/// erasure of what it holds.
 #[async_trait]
-pub trait UnitOfWork: Send {
+pub trait OrganizationWrites: Send {
     /// Reads an organization and locks it until the end of the unit of work,
     /// so concurrent changes to the same organization (and its members)
     /// happen one after the other.
@@ -134,7 +132,7 @@ pub trait UnitOfWork: Send {
     ) -> Result<Option<Organization>, StoreError>;
 
     /// Reads an organization and locks it in shared mode until the end of
-    /// the unit of work: changes that take [`UnitOfWork::lock_organization`]
+    /// the unit of work: changes that take [`OrganizationWrites::lock_organization`]
     /// wait for it (and it for them), but two units of work holding it in
     /// shared mode proceed side by side. A member import stages chunks this
     /// way. The default takes the exclusive lock, which is always correct.
@@ -167,6 +165,21 @@ pub trait UnitOfWork: Send {
         expected_version: u64,
     ) -> Result<(), StoreError>;
 
+    /// Erases what the organization holds, in this unit of work: its
+    /// memberships and its SSO configurations (with their sealed secrets).
+    /// Purging keeps only the organization's tombstone and the audit trail.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn erase_contents(&mut self, organization: OrganizationId) -> Result<Erased, StoreError>;
+}
+
+/// Memberships (and the local users they name) inside a unit of work: point
+/// reads under the organization's lock, counts for the member limit and
+/// the last-owner rule, single and bulk writes. The bulk methods have
+/// defaults over the single-row ones, so a simple store works unchanged.
+#[async_trait]
+pub trait MembershipWrites: Send {
     /// One membership.
     ///
     /// # Errors
@@ -202,14 +215,6 @@ pub trait UnitOfWork: Send {
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such membership.
     async fn update_membership(&mut self, membership: &Membership) -> Result<(), StoreError>;
-
-    /// Erases what the organization holds, in this unit of work: its
-    /// memberships and its SSO configurations (with their sealed secrets).
-    /// Purging keeps only the organization's tombstone and the audit trail.
-    ///
-    /// # Errors
-    /// [`StoreError::Unavailable`].
-    async fn erase_contents(&mut self, organization: OrganizationId) -> Result<Erased, StoreError>;
 
     /// Removes a membership.
     ///
@@ -266,7 +271,7 @@ pub trait UnitOfWork: Send {
     /// storage adapters should write them in one statement.
     ///
     /// # Errors
-    /// As [`UnitOfWork::insert_membership`].
+    /// As [`MembershipWrites::insert_membership`].
     async fn insert_memberships(&mut self, memberships: &[Membership]) -> Result<(), StoreError> {
         for membership in memberships {
             self.insert_membership(membership).await?;
@@ -276,11 +281,11 @@ pub trait UnitOfWork: Send {
 
     /// Adds the memberships whose users are known locally, all or none,
     /// and returns those users (in any order); the others are left out.
-    /// The default asks [`UnitOfWork::existing_users`] and then inserts;
+    /// The default asks [`MembershipWrites::existing_users`] and then inserts;
     /// storage adapters should do both in one statement.
     ///
     /// # Errors
-    /// As [`UnitOfWork::insert_memberships`].
+    /// As [`MembershipWrites::insert_memberships`].
     async fn insert_memberships_of_known_users(
         &mut self,
         memberships: &[Membership],
@@ -297,6 +302,26 @@ pub trait UnitOfWork: Send {
         Ok(kept.into_iter().map(|m| m.user_id).collect())
     }
 
+    /// Creates the user the profile describes unless its subject is known;
+    /// `true` when this call created it. Under concurrent calls for one
+    /// subject exactly one creates it.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
+    /// subject uses the e-mail address or the id (the unit of work is then
+    /// unusable). The default refuses: a store that provisions users only
+    /// through [`UserRepository::provision`].
+    async fn insert_user_if_new(&mut self, profile: &UserProfile) -> Result<bool, StoreError> {
+        let _ = profile;
+        Err(StoreError::Other(
+            "this store provisions users outside units of work".into(),
+        ))
+    }
+}
+
+/// Invitations inside a unit of work.
+#[async_trait]
+pub trait InvitationWrites: Send {
     /// Stores a new invitation under the digest of its token.
     ///
     /// # Errors
@@ -351,7 +376,11 @@ pub trait UnitOfWork: Send {
         let _ = (invitation, digest);
         Err(StoreError::Other("this store keeps no invitations".into()))
     }
+}
 
+/// Claimed and verified domains inside a unit of work.
+#[async_trait]
+pub trait DomainWrites: Send {
     /// How many domains the organization has claimed.
     ///
     /// # Errors
@@ -405,22 +434,6 @@ pub trait UnitOfWork: Send {
         Err(StoreError::Other("this store keeps no domains".into()))
     }
 
-    /// Creates the user the profile describes unless its subject is known;
-    /// `true` when this call created it. Under concurrent calls for one
-    /// subject exactly one creates it.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
-    /// subject uses the e-mail address or the id (the unit of work is then
-    /// unusable). The default refuses: a store that provisions users only
-    /// through [`UserRepository::provision`].
-    async fn insert_user_if_new(&mut self, profile: &UserProfile) -> Result<bool, StoreError> {
-        let _ = profile;
-        Err(StoreError::Other(
-            "this store provisions users outside units of work".into(),
-        ))
-    }
-
     /// Removes a claim; `false` when there was none.
     ///
     /// # Errors
@@ -433,7 +446,23 @@ pub trait UnitOfWork: Send {
         let _ = (organization, name);
         Ok(false)
     }
+}
 
+/// One atomic change. Reads through it see its own writes; nothing is visible
+/// to others before [`UnitOfWork::commit`]; dropping it uncommitted rolls
+/// everything back. The domain events of the change are appended through the
+/// same unit of work (the transactional outbox), so a change and its events
+/// commit together or not at all.
+///
+/// Its work is grouped by what it changes, one role trait each
+/// ([`OrganizationWrites`], [`MembershipWrites`], [`InvitationWrites`],
+/// [`DomainWrites`]); a storage adapter implements them all on one type. A
+/// feature that stores something new inside the organization's transaction
+/// adds a trait of its own beside them and to this list.
+#[async_trait]
+pub trait UnitOfWork:
+    OrganizationWrites + MembershipWrites + InvitationWrites + DomainWrites + Send
+{
     /// Appends domain events to the outbox, in order.
     ///
     /// # Errors
