@@ -131,9 +131,17 @@ impl Crate {
                 }
                 let (paths, _) = use_tree(&rest[use_at + 4..]);
                 for path in paths {
-                    let mut child = module.clone();
-                    child.push(path[0].clone());
-                    if path.len() >= 2 && modules.contains(&child) {
+                    // The deepest module the path names below this one
+                    // (`pub use a::b::X` from `a/b.rs`).
+                    let child = (1..path.len())
+                        .rev()
+                        .map(|length| {
+                            let mut child = module.clone();
+                            child.extend(path[..length].iter().cloned());
+                            child
+                        })
+                        .find(|child| modules.contains(child));
+                    if let Some(child) = child {
                         reexports.insert((module.clone(), path.last().unwrap().clone()), child);
                     }
                 }

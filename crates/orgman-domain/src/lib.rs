@@ -66,67 +66,60 @@
 //!
 //! See `examples/embed.rs` for a complete program using the in-memory ports.
 
-mod audit;
-mod broker_sync;
-mod domain_claim;
-mod domains;
-mod error;
-mod event;
-mod id;
-mod import;
-mod invitation;
-mod invitations;
-mod lifecycle;
-mod membership;
-mod metadata;
-mod name;
-mod org_error;
-mod organization;
-mod page;
-mod permission;
-pub mod ports;
-mod registration;
-mod relay;
-mod role;
-mod service;
-mod sso;
-mod sso_config;
-mod user;
+#![deny(missing_docs)]
 
-pub use audit::AuditService;
-pub use broker_sync::{
-    BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
+mod domains;
+mod errors;
+mod events;
+mod import;
+mod invitations;
+mod members;
+mod organizations;
+pub mod ports;
+mod sso;
+mod users;
+mod values;
+
+pub use domains::model::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
+pub use domains::service::{AutoJoin, DomainService};
+pub use errors::port::{
+    AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError,
 };
-pub use domain_claim::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
-pub use domains::{AutoJoin, DomainService};
-pub use error::{AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError};
-pub use event::{DomainEvent, EventKind};
-pub use id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
-pub use import::{ImportEntry, ImportOutcome, ImportTotals, MemberImport, StagedChunk};
-pub use invitation::{
+pub use errors::use_case::OrgError;
+pub use events::audit::AuditService;
+pub use events::event::{DomainEvent, EventKind};
+pub use events::relay::{OutboxRelay, RelayStats, RoundOutcome};
+pub use import::member_import::{
+    ImportEntry, ImportOutcome, ImportTotals, MemberImport, StagedChunk,
+};
+pub use invitations::model::{
     Invitation, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };
-pub use invitations::InvitationService;
-pub use lifecycle::{LifecycleAction, OrgStatus};
-pub use membership::{MemberChange, Membership, check_member_change, permits};
-pub use metadata::{Metadata, MetadataKind};
-pub use name::{Email, OrgName, Slug};
-pub use org_error::OrgError;
-pub use organization::{Organization, OrganizationPatch, OrganizationRecord, Patched};
-pub use page::{Page, PageRequest};
-pub use permission::Permission;
-pub use registration::{Placement, Provisioned, Provisioner, UserService, provision_from_claims};
-pub use relay::{OutboxRelay, RelayStats, RoundOutcome};
-pub use role::{Actor, BlankRole, OrgRole, SystemRole};
-pub use service::{
+pub use invitations::service::InvitationService;
+pub use members::permission::Permission;
+pub use members::role::{Actor, BlankRole, OrgRole, SystemRole};
+pub use members::rules::{MemberChange, Membership, check_member_change, permits};
+pub use organizations::lifecycle::{LifecycleAction, OrgStatus};
+pub use organizations::metadata::{Metadata, MetadataKind};
+pub use organizations::model::{Organization, OrganizationPatch, OrganizationRecord, Patched};
+pub use organizations::service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
-pub use sso::{RotationReport, SsoService};
-pub use sso_config::{
+pub use sso::broker_sync::{
+    BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
+};
+pub use sso::model::{
     BrokeredProvider, HomeRealm, IssuerUrl, LoginRedirect, MirroredOrganization, SsoConfig,
     SsoDraft, SsoScope,
 };
-pub use user::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
+pub use sso::service::{RotationReport, SsoService};
+pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
+pub use users::registration::{
+    Placement, Provisioned, Provisioner, UserService, provision_from_claims,
+};
+pub use values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+pub use values::name::{Email, OrgName, Slug};
+pub use values::page::{Page, PageRequest};
 
 /// Re-exported so embedders use the same versions as the domain's types.
 pub use time;

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use super::cache::{MembershipCache, cached_role};
 use super::outbox::{Outbox, OutboxSink};
 use super::store::MembershipQueries;
-use crate::error::AuthzError;
-use crate::event::DomainEvent;
-use crate::id::OrganizationId;
-use crate::membership::permits;
-use crate::permission::Permission;
-use crate::role::Actor;
+use crate::errors::port::AuthzError;
+use crate::events::event::DomainEvent;
+use crate::members::permission::Permission;
+use crate::members::role::Actor;
+use crate::members::rules::permits;
+use crate::values::id::OrganizationId;
 
 /// Decides whether an actor holds a permission in an organization, and keeps
 /// its own relationship data in step with committed domain events.

@@ -1,11 +1,11 @@
 use async_trait::async_trait;
 
 use super::store::MembershipQueries;
-use crate::error::StoreError;
-use crate::id::{OrganizationId, UserId};
-use crate::organization::Organization;
-use crate::permission::Permission;
-use crate::role::OrgRole;
+use crate::errors::port::StoreError;
+use crate::members::permission::Permission;
+use crate::members::role::OrgRole;
+use crate::organizations::model::Organization;
+use crate::values::id::{OrganizationId, UserId};
 
 /// A cache of hot reads in front of storage.
 ///

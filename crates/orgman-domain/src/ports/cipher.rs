@@ -1,5 +1,5 @@
-use crate::error::CipherError;
-use crate::user::ClientSecret;
+use crate::errors::port::CipherError;
+use crate::users::model::ClientSecret;
 
 /// Encrypts secrets (SSO client secrets) for storage.
 ///

@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 
-use crate::error::IdentityError;
-use crate::id::{OrganizationId, UserId};
-use crate::name::Email;
-use crate::sso_config::{BrokeredProvider, MirroredOrganization};
-use crate::user::{IdentityUser, NewIdentity};
+use crate::errors::port::IdentityError;
+use crate::sso::model::{BrokeredProvider, MirroredOrganization};
+use crate::users::model::{IdentityUser, NewIdentity};
+use crate::values::id::{OrganizationId, UserId};
+use crate::values::name::Email;
 
 /// The identity provider (Keycloak or another OIDC provider with an admin
 /// API) where users log in.

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::error::StoreError;
-use crate::event::DomainEvent;
+use crate::errors::port::StoreError;
+use crate::events::event::DomainEvent;
 
 /// A consumer of committed events. Each sink keeps its own progress, so the
 /// message broker and the authorization service each see every event.
@@ -84,7 +84,7 @@ pub trait Outbox: Send + Sync {
     async fn has_undelivered(
         &self,
         sink: OutboxSink,
-        organization: crate::id::OrganizationId,
+        organization: crate::values::id::OrganizationId,
         grace: std::time::Duration,
     ) -> Result<bool, StoreError>;
 

@@ -1,18 +1,18 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain_claim::{DomainName, OrgDomain};
-use crate::error::StoreError;
-use crate::event::DomainEvent;
-use crate::id::{EventId, InvitationId, SsoConfigId};
-use crate::id::{OrganizationId, UserId};
-use crate::invitation::{Invitation, TokenDigest};
-use crate::membership::Membership;
-use crate::organization::Organization;
-use crate::page::{Page, PageRequest};
-use crate::role::OrgRole;
-use crate::sso_config::SsoConfig;
-use crate::user::{User, UserProfile};
+use crate::domains::model::{DomainName, OrgDomain};
+use crate::errors::port::StoreError;
+use crate::events::event::DomainEvent;
+use crate::invitations::model::{Invitation, TokenDigest};
+use crate::members::role::OrgRole;
+use crate::members::rules::Membership;
+use crate::organizations::model::Organization;
+use crate::sso::model::SsoConfig;
+use crate::users::model::{User, UserProfile};
+use crate::values::id::{EventId, InvitationId, SsoConfigId};
+use crate::values::id::{OrganizationId, UserId};
+use crate::values::page::{Page, PageRequest};
 
 /// Organizations in storage: reads, and units of work for changes.
 #[async_trait]

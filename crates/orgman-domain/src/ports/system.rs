@@ -56,10 +56,10 @@ pub trait InvitationTokens: Send + Sync {
     fn issue(
         &self,
     ) -> (
-        crate::invitation::InvitationToken,
-        crate::invitation::TokenDigest,
+        crate::invitations::model::InvitationToken,
+        crate::invitations::model::TokenDigest,
     );
 
     /// The digest of a presented token.
-    fn digest(&self, token: &str) -> crate::invitation::TokenDigest;
+    fn digest(&self, token: &str) -> crate::invitations::model::TokenDigest;
 }

@@ -5,14 +5,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::event::{DomainEvent, EventKind};
-use crate::id::{OrganizationId, UserId};
-use crate::membership::{MemberChange, Membership, check_member_change, permits};
-use crate::org_error::OrgError;
-use crate::permission::Permission;
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
+use crate::organizations::service::OrganizationService;
 use crate::ports::UnitOfWork;
-use crate::role::{Actor, OrgRole};
-use crate::service::OrganizationService;
+use crate::values::id::{OrganizationId, UserId};
 
 /// One row of an import, as the caller parsed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

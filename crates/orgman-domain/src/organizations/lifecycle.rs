@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::ValidationError;
+use crate::errors::port::ValidationError;
 
 /// Where an organization is in its life.
 ///

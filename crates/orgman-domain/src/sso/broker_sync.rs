@@ -9,18 +9,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain_claim::OrgDomain;
-use crate::error::{IdentityError, StoreError};
-use crate::event::{DomainEvent, EventKind};
-use crate::id::{EventId, OrganizationId, SsoConfigId, UserId};
-use crate::lifecycle::OrgStatus;
-use crate::org_error::OrgError;
-use crate::page::PageRequest;
+use crate::domains::model::OrgDomain;
+use crate::errors::port::{IdentityError, StoreError};
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::organizations::lifecycle::OrgStatus;
 use crate::ports::{
     BrokerOrganizations, Clock, DeliveryError, DomainQueries, EventSink, IdGenerator, LoginBroker,
     MembershipQueries, OrganizationRepository, SecretCipher, SsoConfigRepository,
 };
-use crate::sso_config::{BrokeredProvider, LoginRedirect, MirroredOrganization, SsoConfig};
+use crate::sso::model::{BrokeredProvider, LoginRedirect, MirroredOrganization, SsoConfig};
+use crate::values::id::{EventId, OrganizationId, SsoConfigId, UserId};
+use crate::values::page::PageRequest;
 
 /// Keeps the login broker's identity providers equal to orgman's SSO
 /// configurations: one provider per configuration, under

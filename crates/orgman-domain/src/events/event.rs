@@ -3,11 +3,11 @@
 
 use time::OffsetDateTime;
 
-use crate::domain_claim::DomainName;
-use crate::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
-use crate::metadata::Metadata;
-use crate::name::{Email, OrgName, Slug};
-use crate::role::OrgRole;
+use crate::domains::model::DomainName;
+use crate::members::role::OrgRole;
+use crate::organizations::metadata::Metadata;
+use crate::values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+use crate::values::name::{Email, OrgName, Slug};
 
 /// Something that happened to an organization.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::StoreError;
-use crate::id::OrganizationId;
+use crate::errors::port::StoreError;
 use crate::ports::{DeliveryError, EventSink, Outbox, OutboxSink};
+use crate::values::id::OrganizationId;
 
 /// Counters a relay keeps, for metrics.
 #[derive(Debug, Default)]

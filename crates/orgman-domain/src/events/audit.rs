@@ -3,14 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::event::DomainEvent;
-use crate::id::{EventId, OrganizationId, UserId};
-use crate::org_error::OrgError;
-use crate::page::{Page, PageRequest};
-use crate::permission::Permission;
+use crate::errors::use_case::OrgError;
+use crate::events::event::DomainEvent;
+use crate::members::permission::Permission;
+use crate::members::role::Actor;
+use crate::organizations::service::OrganizationService;
 use crate::ports::{AuditFilter, AuditTrail};
-use crate::role::Actor;
-use crate::service::OrganizationService;
+use crate::values::id::{EventId, OrganizationId, UserId};
+use crate::values::page::{Page, PageRequest};
 
 /// The audit trail's use cases: who changed what, when, through which
 /// request.

@@ -1,6 +1,6 @@
 //! What an actor may be allowed to do in one organization.
 
-use crate::role::OrgRole;
+use crate::members::role::OrgRole;
 
 /// Something an actor may be allowed to do in one organization.
 ///

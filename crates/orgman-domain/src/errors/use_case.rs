@@ -2,9 +2,9 @@
 
 use time::OffsetDateTime;
 
-use crate::error::{AuthzError, Conflict, IdentityError, StoreError, ValidationError};
-use crate::lifecycle::{LifecycleAction, OrgStatus};
-use crate::permission::Permission;
+use crate::errors::port::{AuthzError, Conflict, IdentityError, StoreError, ValidationError};
+use crate::members::permission::Permission;
+use crate::organizations::lifecycle::{LifecycleAction, OrgStatus};
 
 /// Why a use case of [`crate::OrganizationService`] failed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

@@ -5,10 +5,10 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::id::{InvitationId, OrganizationId, UserId};
-use crate::name::Email;
-use crate::org_error::OrgError;
-use crate::role::OrgRole;
+use crate::errors::use_case::OrgError;
+use crate::members::role::OrgRole;
+use crate::values::id::{InvitationId, OrganizationId, UserId};
+use crate::values::name::Email;
 
 /// The secret of an invitation, shown to its creator once and never stored
 /// (storage keeps its [`TokenDigest`]).

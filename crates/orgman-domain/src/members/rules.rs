@@ -2,10 +2,10 @@
 
 use time::OffsetDateTime;
 
-use crate::id::{OrganizationId, UserId};
-use crate::org_error::OrgError;
-use crate::permission::Permission;
-use crate::role::{Actor, OrgRole};
+use crate::errors::use_case::OrgError;
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::values::id::{OrganizationId, UserId};
 
 /// A user's membership in an organization. A user appears at most once per
 /// organization.

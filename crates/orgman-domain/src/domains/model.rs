@@ -5,8 +5,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::error::ValidationError;
-use crate::id::OrganizationId;
+use crate::errors::port::ValidationError;
+use crate::values::id::OrganizationId;
 
 /// A DNS domain name as organizations claim it: lowercase, without a
 /// trailing dot, at least two labels of `[a-z0-9-]` (1–63 characters, not

@@ -2,13 +2,13 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::error::ValidationError;
-use crate::id::OrganizationId;
-use crate::lifecycle::LifecycleAction;
-use crate::lifecycle::OrgStatus;
-use crate::metadata::{Metadata, MetadataKind};
-use crate::name::{OrgName, Slug};
-use crate::org_error::OrgError;
+use crate::errors::port::ValidationError;
+use crate::errors::use_case::OrgError;
+use crate::organizations::lifecycle::LifecycleAction;
+use crate::organizations::lifecycle::OrgStatus;
+use crate::organizations::metadata::{Metadata, MetadataKind};
+use crate::values::id::OrganizationId;
+use crate::values::name::{OrgName, Slug};
 
 /// An organization (tenant).
 ///

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::ValidationError;
+use crate::errors::port::ValidationError;
 
 /// An organization's display name: 1 to 100 characters after trimming, no
 /// control characters.

@@ -3,18 +3,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::domains::{AutoJoin, DomainService};
-use crate::error::IdentityError;
-use crate::id::{OrganizationId, UserId};
-use crate::invitation::IssuedInvitation;
-use crate::invitations::InvitationService;
-use crate::org_error::OrgError;
-use crate::permission::Permission;
+use crate::domains::service::{AutoJoin, DomainService};
+use crate::errors::port::IdentityError;
+use crate::errors::use_case::OrgError;
+use crate::invitations::model::IssuedInvitation;
+use crate::invitations::service::InvitationService;
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::organizations::service::OrganizationService;
 use crate::ports::{IdentityProvider, UserRepository};
-use crate::role::{Actor, OrgRole};
-use crate::service::OrganizationService;
-use crate::sso::SsoService;
-use crate::user::{NewIdentity, User, UserProfile};
+use crate::sso::service::SsoService;
+use crate::users::model::{NewIdentity, User, UserProfile};
+use crate::values::id::{OrganizationId, UserId};
 
 /// Registration use cases.
 pub struct UserService {
@@ -330,7 +330,7 @@ pub async fn provision_from_claims(
     mut profile: UserProfile,
 ) -> Result<User, OrgError> {
     match users.provision(&profile).await {
-        Err(crate::error::StoreError::Conflict(crate::error::Conflict::User))
+        Err(crate::errors::port::StoreError::Conflict(crate::errors::port::Conflict::User))
             if profile.email.is_some() =>
         {
             profile.email = None;

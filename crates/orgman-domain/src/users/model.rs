@@ -5,9 +5,9 @@ use std::fmt;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::error::ValidationError;
-use crate::id::UserId;
-use crate::name::Email;
+use crate::errors::port::ValidationError;
+use crate::values::id::UserId;
+use crate::values::name::Email;
 
 /// A user known to the service.
 #[derive(Clone, Debug, PartialEq, Eq)]

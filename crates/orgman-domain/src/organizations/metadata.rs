@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::error::ValidationError;
+use crate::errors::port::ValidationError;
 
 /// Which of an organization's two metadata objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::error::{Conflict, StoreError};
-use crate::event::EventKind;
-use crate::id::{InvitationId, OrganizationId, UserId};
-use crate::invitation::{Invitation, InvitationStatus, IssuedInvitation};
-use crate::membership::{MemberChange, Membership, check_member_change};
-use crate::name::Email;
-use crate::org_error::OrgError;
-use crate::page::{Page, PageRequest};
-use crate::permission::Permission;
+use crate::errors::port::{Conflict, StoreError};
+use crate::errors::use_case::OrgError;
+use crate::events::event::EventKind;
+use crate::invitations::model::{Invitation, InvitationStatus, IssuedInvitation};
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::members::rules::{MemberChange, Membership, check_member_change};
+use crate::organizations::service::OrganizationService;
 use crate::ports::{InvitationQueries, InvitationTokens};
-use crate::role::{Actor, OrgRole};
-use crate::service::OrganizationService;
+use crate::values::id::{InvitationId, OrganizationId, UserId};
+use crate::values::name::Email;
+use crate::values::page::{Page, PageRequest};
 
 /// The invitation use cases.
 ///

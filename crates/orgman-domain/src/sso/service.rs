@@ -4,27 +4,27 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::domain_claim::DomainName;
-use crate::domains::{AutoJoin, join_new_user};
-use crate::error::ValidationError;
-use crate::event::{DomainEvent, EventKind};
-use crate::id::SsoConfigId;
-use crate::lifecycle::OrgStatus;
-use crate::name::Email;
-use crate::org_error::OrgError;
-use crate::permission::Permission;
+use crate::domains::model::DomainName;
+use crate::domains::service::{AutoJoin, join_new_user};
+use crate::errors::port::ValidationError;
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::members::permission::Permission;
+use crate::members::role::Actor;
+use crate::organizations::lifecycle::OrgStatus;
+use crate::organizations::service::OrganizationService;
 use crate::ports::{
     Clock, DomainQueries, IdGenerator, IssuerDiscovery, IssuerProbe, SecretCipher,
     SsoConfigRepository,
 };
-use crate::role::Actor;
-use crate::service::OrganizationService;
-use crate::sso_config::SsoDraft;
-use crate::sso_config::SsoScope;
-use crate::sso_config::{BrokeredProvider, HomeRealm};
-use crate::sso_config::{SsoConfig, cipher_context, text};
-use crate::user::ClientSecret;
-use crate::user::UserProfile;
+use crate::sso::model::SsoDraft;
+use crate::sso::model::SsoScope;
+use crate::sso::model::{BrokeredProvider, HomeRealm};
+use crate::sso::model::{SsoConfig, cipher_context, text};
+use crate::users::model::ClientSecret;
+use crate::users::model::UserProfile;
+use crate::values::id::SsoConfigId;
+use crate::values::name::Email;
 
 /// The SSO use cases.
 pub struct SsoService {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::ValidationError;
-use crate::id::{RequestId, UserId};
+use crate::errors::port::ValidationError;
+use crate::values::id::{RequestId, UserId};
 
 /// A member's role inside one organization.
 ///

@@ -4,20 +4,20 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::domain_claim::DomainName;
-use crate::domain_claim::DomainPolicy;
-use crate::domain_claim::DomainPolicyChange;
-use crate::domain_claim::OrgDomain;
-use crate::error::{Conflict, StoreError};
-use crate::event::EventKind;
-use crate::id::OrganizationId;
-use crate::membership::Membership;
-use crate::org_error::OrgError;
-use crate::permission::Permission;
+use crate::domains::model::DomainName;
+use crate::domains::model::DomainPolicy;
+use crate::domains::model::DomainPolicyChange;
+use crate::domains::model::OrgDomain;
+use crate::errors::port::{Conflict, StoreError};
+use crate::errors::use_case::OrgError;
+use crate::events::event::EventKind;
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::members::rules::Membership;
+use crate::organizations::service::OrganizationService;
 use crate::ports::{DomainQueries, TxtResolver};
-use crate::role::{Actor, OrgRole};
-use crate::service::OrganizationService;
-use crate::user::UserProfile;
+use crate::users::model::UserProfile;
+use crate::values::id::OrganizationId;
 
 /// What a first login did with a domain's `auto_join` policy.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::error::ValidationError;
-use crate::id::{OrganizationId, SsoConfigId};
-use crate::user::ClientSecret;
+use crate::errors::port::ValidationError;
+use crate::users::model::ClientSecret;
+use crate::values::id::{OrganizationId, SsoConfigId};
 
 /// An identity provider's issuer: `https://` (or `http://` to a loopback
 /// host, for development, when allowed), at most 500 characters. Parsed as

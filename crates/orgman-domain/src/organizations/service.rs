@@ -5,24 +5,24 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::error::{Conflict, StoreError};
-use crate::event::{DomainEvent, EventKind};
-use crate::id::{EventId, OrganizationId, UserId};
-use crate::lifecycle::LifecycleAction;
-use crate::lifecycle::OrgStatus;
-use crate::membership::{MemberChange, Membership, check_member_change, permits};
-use crate::metadata::Metadata;
-use crate::name::{OrgName, Slug};
-use crate::org_error::OrgError;
-use crate::organization::{Organization, OrganizationPatch};
-use crate::page::{Page, PageRequest};
-use crate::permission::Permission;
+use crate::errors::port::{Conflict, StoreError};
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::members::permission::Permission;
+use crate::members::role::{Actor, OrgRole};
+use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
+use crate::organizations::lifecycle::LifecycleAction;
+use crate::organizations::lifecycle::OrgStatus;
+use crate::organizations::metadata::Metadata;
+use crate::organizations::model::{Organization, OrganizationPatch};
 use crate::ports::cached_role;
 use crate::ports::{
     Authorizer, CacheKey, Clock, CommitSignal, IdGenerator, Lookup, MembershipCache,
     MembershipQueries, OrganizationRepository, UnitOfWork,
 };
-use crate::role::{Actor, OrgRole};
+use crate::values::id::{EventId, OrganizationId, UserId};
+use crate::values::name::{OrgName, Slug};
+use crate::values::page::{Page, PageRequest};
 
 /// Who may create organizations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
