@@ -229,7 +229,8 @@ fn dependencies_are_declared_once_in_the_workspace() {
 #[test]
 fn every_event_type_is_in_the_events_catalogue() {
     let root = workspace_root();
-    let source = std::fs::read_to_string(root.join("crates/orgman-domain/src/event.rs")).unwrap();
+    let source =
+        std::fs::read_to_string(root.join("crates/orgman-domain/src/events/event.rs")).unwrap();
     let catalogue = std::fs::read_to_string(root.join("docs/events.md")).unwrap();
     let types: Vec<&str> = source
         .lines()
@@ -315,4 +316,75 @@ fn every_setting_read_is_documented() {
         undocumented.is_empty(),
         "settings read but not in docs/configuration.md or docs/operations.md: {undocumented:#?}"
     );
+}
+
+/// Every `.rs` file under each crate's `src/` (and xtask's).
+fn source_files() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("src"))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.push(root.join("xtask/src"));
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn every_module_opens_with_a_header_saying_what_it_owns() {
+    let files = source_files();
+    assert!(files.len() > 100, "the walk found {} files", files.len());
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|file| {
+            !fs::read_to_string(file)
+                .unwrap()
+                .trim_start()
+                .starts_with("//!")
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "modules without a //! header:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn route_handlers_hold_no_authorization_rule() {
+    // Who may do what is the domain's: a handler that asks for a platform
+    // administrator or names a role decides something a use case should.
+    const RULES: &[&str] = &[
+        "is_platform_admin",
+        "OrgRole::Owner",
+        "OrgRole::Admin",
+        "OrgRole::Member",
+        "SystemRole::Admin",
+        "SystemRole::User",
+        "administers()",
+    ];
+    let routes = workspace_root().join("crates/orgman-server/src/routes");
+    let mut found = Vec::new();
+    for entry in fs::read_dir(&routes).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        for rule in RULES {
+            if text.contains(rule) {
+                found.push(format!("{} names {rule}", path.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }

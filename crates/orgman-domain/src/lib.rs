@@ -75,6 +75,7 @@ mod import;
 mod invitations;
 mod members;
 mod organizations;
+mod platform;
 pub mod ports;
 mod sso;
 mod users;
@@ -105,6 +106,7 @@ pub use organizations::model::{Organization, OrganizationPatch, OrganizationReco
 pub use organizations::service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
+pub use platform::PlatformView;
 pub use sso::broker_sync::{
     BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
 };
@@ -115,7 +117,7 @@ pub use sso::model::{
 pub use sso::service::{RotationReport, SsoService};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 pub use users::registration::{
-    Placement, Provisioned, Provisioner, UserService, provision_from_claims,
+    Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,
 };
 pub use values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
 pub use values::name::{Email, OrgName, Slug};

@@ -2,6 +2,7 @@
 
 mod support;
 
+use futures_util::StreamExt;
 use orgman_domain::{
     EventKind, ImportEntry, ImportOutcome, ImportTotals, LifecycleAction, OrgError, OrgRole,
     OrgStatus, Permission, UserId,
@@ -284,4 +285,81 @@ fn storage_going_down_mid_import_keeps_what_committed() {
             ImportOutcome::Added
         ]
     );
+}
+
+/// The chunks of `users`, `size` at a time, tagged with their number.
+fn numbered_chunks(users: &[UserId], size: usize) -> Vec<(usize, Vec<ImportEntry>)> {
+    users
+        .chunks(size)
+        .map(|chunk| entries(chunk, OrgRole::Member))
+        .enumerate()
+        .collect()
+}
+
+#[test]
+fn a_run_commits_chunks_in_file_order_and_reports_each_once() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let users: Vec<_> = (0..7).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+    let before = w.events();
+    let mut chunks = numbered_chunks(&users, 2);
+    // An empty chunk (every row refused while parsing) keeps its turn, and
+    // a chunk naming a user of the chunk before waits for its commit.
+    chunks.insert(2, (9, Vec::new()));
+    chunks.push((10, entries(&users[6..], OrgRole::Member)));
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let mut reported = Vec::new();
+    block_on(
+        import.run(futures_util::stream::iter(chunks), |tag, outcomes| {
+            reported.push((tag, outcomes))
+        }),
+    )
+    .unwrap();
+    let tags: Vec<usize> = reported.iter().map(|(tag, _)| *tag).collect();
+    assert_eq!(tags, [0, 1, 9, 2, 3, 10]);
+    assert_eq!(reported[2].1, Vec::new());
+    assert_eq!(
+        reported[5].1,
+        [ImportOutcome::Unchanged],
+        "after chunk 3 committed"
+    );
+    let added: Vec<UserId> = w.memory.store.committed_events()[before..]
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::MemberAdded { user_id, .. } => user_id,
+            ref other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(added, users, "events in file order");
+    assert_eq!(import.totals().chunks, 5);
+}
+
+#[test]
+fn a_run_stops_at_the_first_chunk_that_cannot_be_applied() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let users: Vec<_> = (0..8).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+    let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
+    let mut reported = Vec::new();
+    let mut read = 0;
+    // Storage goes down once the third chunk has been handed over: the
+    // second, staged beside it, may or may not commit; nothing after it is
+    // read, and what was reported is exactly what committed.
+    let chunks = futures_util::stream::iter(numbered_chunks(&users, 2)).inspect(|(tag, _)| {
+        read += 1;
+        if *tag == 2 {
+            w.memory.store.set_unavailable(true);
+        }
+    });
+    let error =
+        block_on(import.run(chunks, |tag, outcomes| reported.push((tag, outcomes)))).unwrap_err();
+    w.memory.store.set_unavailable(false);
+    assert!(matches!(error, OrgError::Unavailable(_)), "{error:?}");
+    assert_eq!(read, 3, "no chunk is read after the failure");
+    let committed: usize = reported.iter().map(|(_, outcomes)| outcomes.len()).sum();
+    assert_eq!(w.memory.store.memberships_of(org.id()).len(), 1 + committed);
+    let tags: Vec<usize> = reported.iter().map(|(tag, _)| *tag).collect();
+    assert!(tags == [0] || tags == [0, 1], "{tags:?}");
 }

@@ -1,3 +1,6 @@
+//! [`MemoryCache`]: the membership cache in a map, with generations and
+//! fences as the Redis adapter keeps them.
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

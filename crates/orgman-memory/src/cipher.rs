@@ -1,3 +1,5 @@
+//! [`FakeCipher`]: a stand-in for the secret cipher that does not encrypt.
+
 use orgman_domain::ports::SecretCipher;
 use orgman_domain::{CipherError, ClientSecret};
 

@@ -1,3 +1,6 @@
+//! [`block_on`]: a minimal executor for the in-memory ports, which never
+//! wait on IO.
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;

@@ -1,3 +1,5 @@
+//! The identity provider, the login broker and its organizations, in maps.
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,3 +1,6 @@
+//! The outbox port over the store's committed events, and
+//! [`RecordingSink`], a sink that records what it is handed.
+
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 

@@ -1,3 +1,6 @@
+//! [`MemoryStore`]: every storage port over maps, with units of work that
+//! apply on commit and vanish when dropped.
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

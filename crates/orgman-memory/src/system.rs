@@ -1,3 +1,6 @@
+//! A clock that moves when told, sequential ids, predictable invitation
+//! tokens and a scripted DNS TXT resolver.
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 

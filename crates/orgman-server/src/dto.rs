@@ -296,13 +296,23 @@ pub(crate) struct Me {
 
 impl Me {
     /// Builds the view.
-    pub(crate) fn new(user: &User, admin: bool) -> Self {
+    /// A user just registered: registration never makes a platform
+    /// administrator.
+    pub(crate) fn registered(user: &User) -> Self {
+        Self::new(user, orgman_domain::SystemRole::User)
+    }
+
+    /// The view of `user`, whose platform role is `role`.
+    pub(crate) fn new(user: &User, role: orgman_domain::SystemRole) -> Self {
         Self {
             id: user.id.as_uuid(),
             subject: user.subject.clone(),
             email: user.email.as_ref().map(|e| e.to_string()),
             display_name: user.display_name.clone(),
-            system_role: if admin { "ADMIN" } else { "USER" },
+            system_role: match role {
+                orgman_domain::SystemRole::Admin => "ADMIN",
+                orgman_domain::SystemRole::User => "USER",
+            },
         }
     }
 }

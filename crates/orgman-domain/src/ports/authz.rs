@@ -1,3 +1,6 @@
+//! Authorization: the port an external authorizer (SpiceDB) implements, and
+//! the domain's own [`RoleAuthorizer`], which decides from the caller's role.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -1,3 +1,7 @@
+//! The membership cache in front of storage: roles, organizations and
+//! external decisions under per-organization generations, with the fence a
+//! revoking change sets before it commits.
+
 use async_trait::async_trait;
 
 use super::store::MembershipQueries;

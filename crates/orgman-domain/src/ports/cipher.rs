@@ -1,3 +1,5 @@
+//! Sealing secrets (SSO client secrets) for storage, bound to their record.
+
 use crate::errors::port::CipherError;
 use crate::users::model::ClientSecret;
 

@@ -1,3 +1,6 @@
+//! The identity provider's side: registering users, the login broker's
+//! identity providers and organizations, and OpenID discovery of issuers.
+
 use async_trait::async_trait;
 
 use crate::errors::port::IdentityError;

@@ -1,3 +1,6 @@
+//! The transactional outbox: committed events claimed per sink, delivered,
+//! and settled, with the signal that wakes relays after a commit.
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 

@@ -1,3 +1,7 @@
+//! Storage: repositories and point queries for every part, the unit of work
+//! (a role trait per part) in which a change and its events commit together,
+//! and the audit trail.
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 

@@ -1,3 +1,6 @@
+//! The clock, ids and invitation tokens: ports so that tests can make them
+//! predictable.
+
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -16,6 +16,15 @@ use crate::sso::service::SsoService;
 use crate::users::model::{NewIdentity, User, UserProfile};
 use crate::values::id::{OrganizationId, UserId};
 
+/// What [`UserService::enroll`] did.
+#[derive(Debug)]
+pub enum Enrolled {
+    /// The user was registered (by a platform administrator).
+    Registered(User),
+    /// The address was invited (by an organization's administrator).
+    Invited(IssuedInvitation),
+}
+
 /// Registration use cases.
 pub struct UserService {
     organizations: Arc<OrganizationService>,
@@ -104,6 +113,33 @@ impl UserService {
             }
         }
         local
+    }
+
+    /// `POST /users` as one decision: a platform administrator registers
+    /// the user ([`UserService::register`], straight into the organization
+    /// when one is given); anybody else placing the user in an organization
+    /// invites them ([`UserService::register_into`]), so the answer is the
+    /// same whether or not the address has an account.
+    ///
+    /// # Errors
+    /// As [`UserService::register`] and [`UserService::register_into`].
+    pub async fn enroll(
+        &self,
+        actor: &Actor,
+        user: NewIdentity,
+        placement: Option<Placement>,
+        invitations: &InvitationService,
+    ) -> Result<Enrolled, OrgError> {
+        match placement {
+            Some(place) if !actor.is_platform_admin() => self
+                .register_into(actor, user, place, invitations)
+                .await
+                .map(Enrolled::Invited),
+            placement => self
+                .register(actor, user, placement)
+                .await
+                .map(Enrolled::Registered),
+        }
     }
 
     /// Registration by an organization's OWNER or ADMIN: the answer is the

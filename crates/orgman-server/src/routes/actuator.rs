@@ -9,8 +9,9 @@ use crate::config::HealthDetails;
 use crate::extract::Authenticated;
 use crate::operability::components::ComponentStatus;
 use crate::operability::health::{Health, Scope, check};
-use crate::problem::{ApiError, Problem, ProblemCode};
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use orgman_domain::PlatformView;
 
 fn respond(health: &Health) -> HttpResponse {
     let mut response = if health.status == "UP" {
@@ -32,7 +33,9 @@ pub(crate) async fn overall(
     let show = match state.config.health_details {
         HealthDetails::Always => true,
         HealthDetails::Never => false,
-        HealthDetails::WhenAuthorized => caller.is_some_and(|c| c.actor.is_platform_admin()),
+        HealthDetails::WhenAuthorized => {
+            caller.is_some_and(|c| PlatformView::HealthDetails.authorize(&c.actor).is_ok())
+        }
     };
     if show {
         respond(&health)
@@ -102,11 +105,6 @@ pub(crate) async fn platform_components(
     auth: Authenticated,
     state: Data<AppState>,
 ) -> Result<Json<Vec<ComponentStatus>>, ApiError> {
-    if !auth.actor.is_platform_admin() {
-        return Err(ApiError::forbidden(
-            ProblemCode::PlatformAdminRequired,
-            "platform administrator role required",
-        ));
-    }
+    PlatformView::Components.authorize(&auth.actor)?;
     Ok(Json(state.components.snapshot().await))
 }

@@ -439,17 +439,14 @@ impl ImportReader {
     }
 }
 
-/// A chunk being applied: its rows, and its stage-then-commit.
-type Applying<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (Chunk, Result<Vec<ImportOutcome>, ApiError>)> + 'a>,
->;
-
-/// Applies chunks as they come, two at a time when they name no user in
-/// common (see [`MemberImport`]), and keeps the report.
+/// Keeps the report of an import while the domain runs it
+/// ([`MemberImport::run`]).
 struct ImportApplier {
     limits: ImportLimits,
     report: ImportReport,
     committed_through_line: u64,
+    /// Set if a committed chunk could not be reported.
+    broken: Option<ApiError>,
 }
 
 impl ImportApplier {
@@ -458,6 +455,7 @@ impl ImportApplier {
             limits,
             report: ImportReport::default(),
             committed_through_line: 0,
+            broken: None,
         }
     }
 
@@ -470,52 +468,28 @@ impl ImportApplier {
         }
     }
 
-    /// Takes chunks until the reader is done, and stops at the first chunk
-    /// that cannot be applied (the chunks after it are not committed).
+    /// Hands the chunks to the domain as the reader sends them, and reports
+    /// each committed one.
     async fn apply_all(
         &mut self,
         import: &MemberImport<'_>,
-        mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+        chunks: tokio::sync::mpsc::Receiver<Chunk>,
     ) -> Result<(), ApiError> {
-        use futures_util::StreamExt;
-
-        let mut applying: futures_util::stream::FuturesOrdered<Applying<'_>> =
-            futures_util::stream::FuturesOrdered::new();
-        // The entries of the chunk started last, and a signal that it is
-        // committed (true) or failed (false).
-        let mut last: Option<(Vec<ImportEntry>, tokio::sync::oneshot::Receiver<bool>)> = None;
-        let mut open = true;
-        while open || !applying.is_empty() {
-            tokio::select! {
-                biased;
-                Some((rows, result)) = applying.next(), if !applying.is_empty() => {
-                    self.record(rows, result?)?;
+        let chunks = futures_util::stream::unfold(chunks, |mut chunks| async move {
+            let rows = chunks.recv().await?;
+            let entries = entries_of(&rows);
+            Some(((rows, entries), chunks))
+        });
+        import
+            .run(chunks, |rows, outcomes| {
+                if self.broken.is_none() {
+                    if let Err(error) = self.record(rows, outcomes) {
+                        self.broken = Some(error);
+                    }
                 }
-                chunk = chunks.recv(), if open && applying.len() < 2 => {
-                    let Some(rows) = chunk else {
-                        open = false;
-                        continue;
-                    };
-                    let entries = entries_of(&rows);
-                    let before = match last.take() {
-                        // Sharing a user with the chunk before: start once
-                        // that one is committed.
-                        Some((previous, _)) if MemberImport::overlap(&previous, &entries) => {
-                            while let Some((rows, result)) = applying.next().await {
-                                self.record(rows, result?)?;
-                            }
-                            None
-                        }
-                        Some((_, committed)) => Some(committed),
-                        None => None,
-                    };
-                    let (done, committed) = tokio::sync::oneshot::channel();
-                    applying.push_back(Box::pin(apply_chunk(import, entries.clone(), rows, before, done)));
-                    last = Some((entries, committed));
-                }
-            }
-        }
-        Ok(())
+            })
+            .await?;
+        self.broken.take().map_or(Ok(()), Err)
     }
 
     /// Reports a committed chunk's rows, in order.
@@ -567,37 +541,6 @@ fn entries_of(rows: &Chunk) -> Vec<ImportEntry> {
         .collect()
 }
 
-/// Stages a chunk (beside the chunk before, which may still be in the
-/// database), commits it once the chunk before is committed, and says so.
-/// If the chunk before failed, this one is dropped uncommitted.
-async fn apply_chunk(
-    import: &MemberImport<'_>,
-    entries: Vec<ImportEntry>,
-    rows: Chunk,
-    before: Option<tokio::sync::oneshot::Receiver<bool>>,
-    done: tokio::sync::oneshot::Sender<bool>,
-) -> (Chunk, Result<Vec<ImportOutcome>, ApiError>) {
-    let staged = if entries.is_empty() {
-        None
-    } else {
-        Some(import.stage(&entries).await)
-    };
-    let before_committed = match before {
-        Some(committed) => committed.await.unwrap_or(false),
-        None => true,
-    };
-    let result = match staged {
-        _ if !before_committed => Err(ApiError::internal(
-            "not committed: an earlier chunk of the import failed",
-        )),
-        None => Ok(Vec::new()),
-        Some(Ok(staged)) => import.commit(staged).await.map_err(ApiError::from),
-        Some(Err(error)) => Err(error.into()),
-    };
-    let _ = done.send(result.is_ok());
-    (rows, result)
-}
-
 fn acceptable_csv(mime: &actix_web::mime::Mime) -> bool {
     matches!(
         (mime.type_().as_str(), mime.subtype().as_str()),
@@ -626,68 +569,4 @@ fn too_large(code: ProblemCode, limit: usize) -> ApiError {
         "Payload too large",
         format!("the limit is {limit} bytes"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use orgman_domain::{Actor, ImportEntry, ImportOutcome, OrgName, OrgRole, Slug, UserId};
-    use orgman_memory::InMemory;
-
-    use super::{ReadRow, apply_chunk};
-
-    /// A chunk waits for the chunk before it and commits only if that one
-    /// did: after a failure, nothing more of the file is written.
-    #[tokio::test]
-    async fn a_chunk_commits_only_after_the_one_before_committed() {
-        let memory = InMemory::new();
-        let service = memory.service();
-        let admin = Actor::platform_admin(UserId::from_uuid(memory.ids.next()));
-        memory.store.add_user(admin.user_id(), "admin");
-        let org = service
-            .create(
-                &admin,
-                OrgName::parse("Acme").unwrap(),
-                Slug::parse("acme").unwrap(),
-            )
-            .await
-            .unwrap();
-        let users: Vec<UserId> = (0..2)
-            .map(|n| {
-                let user = UserId::from_uuid(memory.ids.next());
-                memory.store.add_user(user, &format!("user-{n}"));
-                user
-            })
-            .collect();
-        let import = service.start_import(&admin, org.id()).await.unwrap();
-        let chunk = |user: UserId| {
-            let entry = ImportEntry {
-                user,
-                role: OrgRole::Member,
-            };
-            (vec![entry], vec![(2, ReadRow::Entry(entry))])
-        };
-        let events = memory.store.committed_events().len();
-
-        // The chunk before failed: this one is dropped uncommitted.
-        let (entries, rows) = chunk(users[0]);
-        let (failed, before) = tokio::sync::oneshot::channel();
-        let (done, committed) = tokio::sync::oneshot::channel();
-        failed.send(false).unwrap();
-        let (_, result) = apply_chunk(&import, entries, rows, Some(before), done).await;
-        assert!(result.is_err());
-        assert_eq!(committed.await, Ok(false), "and it says so to the next");
-        assert_eq!(memory.store.committed_events().len(), events);
-        assert_eq!(import.totals().chunks, 0);
-
-        // The chunk before committed: this one commits, and says so.
-        let (entries, rows) = chunk(users[1]);
-        let (succeeded, before) = tokio::sync::oneshot::channel();
-        let (done, committed) = tokio::sync::oneshot::channel();
-        succeeded.send(true).unwrap();
-        let (_, result) = apply_chunk(&import, entries, rows, Some(before), done).await;
-        assert_eq!(result.unwrap(), [ImportOutcome::Added]);
-        assert_eq!(committed.await, Ok(true));
-        assert_eq!(memory.store.committed_events().len(), events + 1);
-        assert_eq!(import.totals().added, 1);
-    }
 }

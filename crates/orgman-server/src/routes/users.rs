@@ -3,7 +3,7 @@
 use actix_web::web::{Data, Json};
 use actix_web::{HttpResponse, get, post};
 use orgman_domain::{
-    BlankRole, ClientSecret, Email, NewIdentity, OrgRole, OrganizationId, Placement,
+    BlankRole, ClientSecret, Email, Enrolled, NewIdentity, OrgRole, OrganizationId, Placement,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -29,7 +29,7 @@ pub(crate) async fn me(auth: Authenticated, state: Data<AppState>) -> Result<Jso
         .await
         .map_err(orgman_domain::OrgError::from)?
         .ok_or_else(|| ApiError::internal("provisioned user missing"))?;
-    Ok(Json(Me::new(&user, auth.actor.is_platform_admin())))
+    Ok(Json(Me::new(&user, auth.actor.system_role())))
 }
 
 /// Body of `POST /api/v1/users`.
@@ -106,15 +106,14 @@ pub(crate) async fn register(
         }),
     };
     // Organization administrators get the same answer whether or not the
-    // address has an account: an invitation (see `UserService::register_into`).
-    if let Some(place) = placement.filter(|_| !auth.actor.is_platform_admin()) {
-        let issued = registration
-            .register_into(&auth.actor, user, place, &state.invitations)
-            .await?;
-        return Ok(HttpResponse::Accepted()
+    // address has an account: an invitation (see `UserService::enroll`).
+    match registration
+        .enroll(&auth.actor, user, placement, &state.invitations)
+        .await?
+    {
+        Enrolled::Invited(issued) => Ok(HttpResponse::Accepted()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-            .json(super::invitations::issued(&state, &issued)));
+            .json(super::invitations::issued(&state, &issued))),
+        Enrolled::Registered(created) => Ok(HttpResponse::Created().json(Me::registered(&created))),
     }
-    let created = registration.register(&auth.actor, user, placement).await?;
-    Ok(HttpResponse::Created().json(Me::new(&created, false)))
 }
