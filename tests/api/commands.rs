@@ -137,6 +137,29 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
     let output = run_bare(&["migrate"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("configuration error"));
+    let output = run_bare(&["check-config"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn migrations_need_the_database_settings_alone() {
+    let app = TestApp::spawn().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_orgman-server"))
+        .args(["migrate", "status"])
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("000001"), "{stdout}");
+    // The password is never printed.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(":***@"), "{stderr}");
 }
 
 #[tokio::test]

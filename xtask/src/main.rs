@@ -307,8 +307,8 @@ fn bench(names: &[String]) -> Result<()> {
         "orgman-server",
         "--bin",
         "orgman-server",
-        "--example",
-        "bench",
+        "--package",
+        "orgman-bench",
     ]))?;
     let mut stack = Stack::open("bench")?;
     stack.down(&[])?;
@@ -318,7 +318,7 @@ fn bench(names: &[String]) -> Result<()> {
         let vars = stack.env()?;
         let release = root.join("target/release");
         project::run(
-            Command::new(release.join("examples/bench"))
+            Command::new(release.join("orgman-bench"))
                 .current_dir(&root)
                 .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .env("KEYCLOAK_ADMIN_PASSWORD", stack.keycloak_admin_password())
@@ -332,36 +332,12 @@ fn bench(names: &[String]) -> Result<()> {
     stopped
 }
 
-/// Schema migrations for operators. Safe to run from several places at once
-/// (the migrator holds an advisory lock).
+/// Schema migrations for operators, through the service binary's own
+/// `migrate` (so xtask links no adapter): against `DATABASE_URL` or
+/// `SPRING_DATASOURCE_URL` when set, else the `dev` stack. Safe to run from
+/// several places at once (the migrator holds an advisory lock).
 fn migrate(args: &[String]) -> Result<()> {
-    use orgman_postgres::PgSettings;
-    use orgman_postgres::migrate::{Command as Migrate, run_command};
-
-    let (command, dry_run) = Migrate::parse(args).map_err(anyhow::Error::msg)?;
-    let settings = match PgSettings::from_env(|name| env::var(name).ok()) {
-        Ok(settings) => settings,
-        Err(_)
-            if env::var_os("DATABASE_URL").is_none()
-                && env::var_os("SPRING_DATASOURCE_URL").is_none() =>
-        {
-            let mut stack = Stack::open("dev")?;
-            let url = stack
-                .env()?
-                .into_iter()
-                .find(|(k, _)| k == "DATABASE_URL")
-                .map(|(_, v)| v)
-                .context("the dev stack has no database")?;
-            eprintln!("xtask: no DATABASE_URL or SPRING_DATASOURCE_URL set; using the dev stack");
-            PgSettings::from_url(&url)?
-        }
-        Err(other) => return Err(other.into()),
-    };
-    eprintln!("xtask: migrating {}", settings.redacted_url());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let output = runtime.block_on(run_command(&settings, command, dry_run))?;
-    print!("{output}");
-    Ok(())
+    let mut command = vec!["migrate"];
+    command.extend(args.iter().map(String::as_str));
+    server_command(&command)
 }

@@ -13,6 +13,7 @@
 
 use std::process::ExitCode;
 
+use orgman_postgres::PgSettings;
 use orgman_server::{Application, Config, telemetry};
 
 const USAGE: &str = "\
@@ -38,6 +39,18 @@ async fn main() -> ExitCode {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }
+    // Migrations need the database alone: the migration job of a
+    // deployment need not carry the service's other settings.
+    if args.first().map(String::as_str) == Some("migrate") {
+        let settings = match PgSettings::from_env(|name| std::env::var(name).ok()) {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("orgman-server: configuration error: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        return report(migrate(&settings, &args[1..]).await);
+    }
     let config = match Config::from_env(|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
@@ -47,7 +60,6 @@ async fn main() -> ExitCode {
     };
     telemetry::init(&config.logging);
     let outcome = match args.first().map(String::as_str) {
-        Some("migrate") => migrate(&config, &args[1..]).await,
         Some("check-config") => orgman_server::admin::check_config(&config).await,
         Some("secrets") if args.get(1).map(String::as_str) == Some("rotate") => {
             orgman_server::admin::rotate_secrets(&config).await
@@ -63,6 +75,10 @@ async fn main() -> ExitCode {
         )),
         None => serve(config).await,
     };
+    report(outcome)
+}
+
+fn report(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -81,9 +97,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn migrate(config: &Config, args: &[String]) -> anyhow::Result<()> {
+/// `migrate`: the database settings only (`DATABASE_URL`, or
+/// `SPRING_DATASOURCE_URL` with its user and password).
+async fn migrate(settings: &PgSettings, args: &[String]) -> anyhow::Result<()> {
     use orgman_postgres::migrate::{Command, run_command};
     let (command, dry_run) = Command::parse(args).map_err(anyhow::Error::msg)?;
-    print!("{}", run_command(&config.database, command, dry_run).await?);
+    eprintln!("orgman-server: migrating {}", settings.redacted_url());
+    print!("{}", run_command(settings, command, dry_run).await?);
     Ok(())
 }

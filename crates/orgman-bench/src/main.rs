@@ -1,5 +1,5 @@
-//! The hot path measured side by side with its anchors, in one run on one
-//! stack: `cargo xtask bench` builds this (release), brings up a `bench`
+//! The benchmarks, measured side by side with their anchors in one run on
+//! one stack: `cargo xtask bench` builds this (release), brings up a `bench`
 //! stack of its own and runs it with the stack's settings and
 //! `BENCH_SERVER_BIN` (the release `orgman-server`).
 //!
