@@ -6,11 +6,13 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use orgman_launch::Owned;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Holds a port while the broker is down: accepts and drops every
 /// connection (an outage as clients see it), so that no other process of a
@@ -55,7 +57,7 @@ pub struct PrivateBroker {
     dir: PathBuf,
     port: u16,
     controller_port: u16,
-    child: Option<Child>,
+    child: Option<Owned>,
     placeholders: Vec<Placeholder>,
 }
 
@@ -169,8 +171,7 @@ impl PrivateBroker {
     /// broker itself); its ports stay reserved.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
             self.placeholders = vec![
                 Placeholder::hold(self.port),
                 Placeholder::hold(self.controller_port),
@@ -189,32 +190,21 @@ impl PrivateBroker {
             placeholder.release();
         }
         let log = std::fs::File::create(self.dir.join("broker.log")).unwrap();
-        let child = self
-            .java_command()
-            .arg("kafka.Kafka")
-            .arg(self.dir.join("server.properties"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start the private Kafka broker");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            assert!(
-                exited.is_none(),
-                "private broker exited at start; see {}",
-                self.dir.join("broker.log").display()
-            );
-            if answers(self.port) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "private broker did not start");
-            std::thread::sleep(Duration::from_millis(100));
+        let mut child = Owned::spawn(
+            self.java_command()
+                .arg("kafka.Kafka")
+                .arg(self.dir.join("server.properties"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        )
+        .expect("start the private Kafka broker");
+        let port = self.port;
+        if let Err(error) = child.wait_until("the private broker", Duration::from_secs(90), || {
+            answers(port)
+        }) {
+            panic!("{error}; see {}", self.dir.join("broker.log").display());
         }
+        self.child = Some(child);
     }
 
     /// The broker's folder (storage and log).
@@ -248,10 +238,7 @@ fn answers(port: u16) -> bool {
 
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.take();
         for placeholder in self.placeholders.drain(..) {
             placeholder.release();
         }

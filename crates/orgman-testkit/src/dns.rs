@@ -1,9 +1,11 @@
 //! [`PrivateDns`]: a name server of one test's own.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use orgman_launch::Owned;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Debian's dnsmasq on a free loopback port, answering the TXT records the
 /// test publishes (and nothing else: no upstream, no hosts file). Stopped
@@ -17,7 +19,7 @@ pub struct PrivateDns {
 
 #[derive(Debug, Default)]
 struct State {
-    child: Option<Child>,
+    child: Option<Owned>,
     records: Vec<(String, String)>,
 }
 
@@ -95,8 +97,7 @@ impl PrivateDns {
     fn try_restart(&self) -> Result<(), String> {
         let mut state = self.lock();
         if let Some(mut child) = state.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
         }
         let program =
             std::env::var("ORGMAN_STACK_DNSMASQ").unwrap_or_else(|_| "/usr/sbin/dnsmasq".into());
@@ -115,22 +116,15 @@ impl PrivateDns {
         for (name, value) in &state.records {
             command.arg(format!("--txt-record={name},{value}"));
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("dnsmasq cannot be run: {e}"))?;
-        // Ready once the port is taken; gone if it exits first.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind(("127.0.0.1", self.port)).is_ok() {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("dnsmasq exited ({status}) on port {}", self.port));
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("dnsmasq did not take port {} in 10 s", self.port));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let mut child =
+            Owned::spawn(&mut command).map_err(|e| format!("dnsmasq cannot be run: {e}"))?;
+        // Ready once the port is taken.
+        let port = self.port;
+        child.wait_until(
+            &format!("dnsmasq on port {port}"),
+            Duration::from_secs(10),
+            || UdpSocket::bind(("127.0.0.1", port)).is_err(),
+        )?;
         state.child = Some(child);
         Ok(())
     }
@@ -149,9 +143,6 @@ fn free_udp_and_tcp_port() -> u16 {
 
 impl Drop for PrivateDns {
     fn drop(&mut self) {
-        if let Some(mut child) = self.lock().child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.lock().child.take();
     }
 }

@@ -4,7 +4,9 @@
 //! Every process is killed and the folder removed when the value is dropped.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use orgman_launch::Owned;
 use std::time::{Duration, Instant};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
@@ -23,18 +25,19 @@ fn folder(prefix: &str) -> PathBuf {
     dir
 }
 
-fn server(dir: &Path, args: &[&str]) -> Child {
+fn server(dir: &Path, args: &[&str]) -> Owned {
     let log = std::fs::File::create(dir.join(format!("{}.log", crate::unique_name("redis"))))
         .expect("a log file");
-    Command::new(REDIS_SERVER)
-        .args(args)
-        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(log)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{REDIS_SERVER} does not start ({e}): start the stack once"))
+    Owned::spawn(
+        Command::new(REDIS_SERVER)
+            .args(args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(log)
+            .stderr(Stdio::null()),
+    )
+    .unwrap_or_else(|e| panic!("{REDIS_SERVER} does not start ({e}): start the stack once"))
 }
 
 /// `redis-cli -p port args...`, its output trimmed.
@@ -64,11 +67,7 @@ fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn stop(children: &mut Vec<Child>, dir: &Path) {
-    for child in children.iter_mut() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+fn stop(children: &mut Vec<Owned>, dir: &Path) {
     children.clear();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -81,7 +80,7 @@ pub struct RedisSentinels {
     master: u16,
     replica: u16,
     sentinels: Vec<u16>,
-    children: Vec<Child>,
+    children: Vec<Owned>,
 }
 
 impl RedisSentinels {
@@ -132,13 +131,14 @@ impl RedisSentinels {
             )
             .expect("a Sentinel configuration");
             children.push(
-                Command::new(REDIS_SERVER)
-                    .arg(&config)
-                    .arg("--sentinel")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("a Sentinel starts"),
+                Owned::spawn(
+                    Command::new(REDIS_SERVER)
+                        .arg(&config)
+                        .arg("--sentinel")
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null()),
+                )
+                .expect("a Sentinel starts"),
             );
             sentinels.push(port);
         }
@@ -257,7 +257,7 @@ impl Drop for RedisSentinels {
 pub struct RedisCluster {
     dir: PathBuf,
     ports: Vec<u16>,
-    children: Vec<Child>,
+    children: Vec<Owned>,
 }
 
 impl RedisCluster {

@@ -3,17 +3,19 @@
 //! restart brings it back empty, as a SpiceDB whose datastore was lost
 //! would be.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+use orgman_launch::Owned;
+use std::time::Duration;
 
 /// A private SpiceDB; killed when dropped.
 #[derive(Debug)]
 pub struct PrivateSpiceDb {
     port: u16,
     token: String,
-    child: Option<Child>,
+    child: Option<Owned>,
 }
 
 /// The Node.js the stack uses: the machine's (20 or newer), else the
@@ -77,8 +79,7 @@ impl PrivateSpiceDb {
     /// Kills it (everything it held is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
         }
     }
 
@@ -89,20 +90,22 @@ impl PrivateSpiceDb {
     pub fn restart(&mut self) {
         self.stop();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local/node");
-        let child = Command::new(node())
-            .current_dir(root)
-            .arg("spicedb-front.mjs")
-            .args(["--port", &self.port.to_string(), "--token", &self.token])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the SpiceDB front");
+        let mut child = Owned::spawn(
+            Command::new(node())
+                .current_dir(root)
+                .arg("spicedb-front.mjs")
+                .args(["--port", &self.port.to_string(), "--token", &self.token])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("start the SpiceDB front");
+        let port = self.port;
+        child
+            .wait_until("the private SpiceDB", Duration::from_secs(30), || {
+                orgman_launch::port_open(port)
+            })
+            .unwrap_or_else(|error| panic!("{error}"));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "private SpiceDB did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }
 
