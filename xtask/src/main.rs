@@ -6,6 +6,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod install;
 mod project;
 mod stack;
 
@@ -298,7 +299,7 @@ fn bench(names: &[String]) -> Result<()> {
             KNOWN.join(", ")
         );
     }
-    stack::install::bench_tools()?;
+    install::bench_tools()?;
     let root = project::root()?;
     project::run(Command::new(project::cargo()).current_dir(&root).args([
         "build",

@@ -388,3 +388,36 @@ fn route_handlers_hold_no_authorization_rule() {
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+#[test]
+fn database_errors_become_store_errors_in_one_file() {
+    // A refused connection, a timeout or a lost server is mapped once, in
+    // orgman-postgres' error.rs; every other file calls it.
+    let src = workspace_root().join("crates/orgman-postgres/src");
+    let mut found = Vec::new();
+    for entry in fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "error.rs") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        let code: String = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if code.contains("StoreError::Unavailable(") {
+            found.push(path.display().to_string());
+        }
+    }
+    assert!(
+        fs::read_to_string(src.join("error.rs"))
+            .unwrap()
+            .contains("StoreError::Unavailable("),
+        "the check looks at the right crate"
+    );
+    assert!(
+        found.is_empty(),
+        "database errors mapped outside error.rs: {found:?}"
+    );
+}

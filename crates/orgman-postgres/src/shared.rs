@@ -23,9 +23,9 @@ use std::time::Duration;
 use orgman_domain::StoreError;
 use tokio_postgres::{Client, Row, Statement};
 
-use crate::error::is_connection_loss;
+use crate::error::{from_pool, from_query, no_answer, not_connected, unreadable_column};
 use crate::rows::{OrganizationRow, UserRow};
-use crate::tls::{Connector, explain};
+use crate::tls::Connector;
 
 /// The organization by id, left-joined to one user's membership.
 const ORGANIZATION_WITH_ROLE: &str = "\
@@ -197,10 +197,7 @@ impl SharedReads {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, query).await {
             Ok(result) => result.map_err(from_query),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "the database did not answer within {:?}",
-                self.timeout
-            ))),
+            Err(_) => Err(no_answer(self.timeout)),
         }
     }
 
@@ -224,10 +221,7 @@ impl SharedReads {
         };
         match tokio::time::timeout(self.timeout, connect).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "database connection: not established within {:?}",
-                self.timeout
-            ))),
+            Err(_) => Err(not_connected(self.timeout)),
         }
     }
 
@@ -236,7 +230,7 @@ impl SharedReads {
             .connector
             .connect_client(&self.url)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("database connection: {e}")))?;
+            .map_err(from_pool)?;
         let organization_with_role = client
             .prepare(ORGANIZATION_WITH_ROLE)
             .await
@@ -292,17 +286,5 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     index: usize,
 ) -> Result<T, StoreError> {
-    row.try_get(index)
-        .map_err(|e| StoreError::Other(format!("stored column {index}: {}", explain(&e))))
-}
-
-/// A failed query: the connection's loss (or no answer) is
-/// [`StoreError::Unavailable`], a refusal by the database is not.
-fn from_query(error: tokio_postgres::Error) -> StoreError {
-    let message = explain(&error);
-    if error.is_closed() || error.as_db_error().is_none() || is_connection_loss(&message) {
-        StoreError::Unavailable(message)
-    } else {
-        StoreError::Other(message)
-    }
+    row.try_get(index).map_err(|e| unreadable_column(index, &e))
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::install;
 use super::process;
 use super::{REALM, Stack};
+use crate::install::{self, Installed};
 use crate::project;
 
 /// One process of the local stack.
@@ -117,8 +117,9 @@ impl Component {
         }
     }
 
-    /// Installs what is missing, prepares data, and starts the process.
-    pub(crate) fn start(self, stack: &Stack, port: u16) -> Result<u32> {
+    /// Prepares data and starts the process, with the programs `installed`
+    /// (nothing is installed here).
+    pub(crate) fn start(self, stack: &Stack, installed: &Installed, port: u16) -> Result<u32> {
         let log = stack.log_file(self);
         let data = stack.data_dir(self);
         fs::create_dir_all(&data)?;
@@ -128,7 +129,7 @@ impl Component {
                 // Plain on its port, TLS (the stack's certificate, clients
                 // not asked for one) on a second.
                 let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
-                let mut c = Command::new(install::redis_server()?);
+                let mut c = Command::new(installed.redis_server()?);
                 c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                     .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                     .args(["--tls-port", &stack.extra_port("redis-tls")?.to_string()])
@@ -143,13 +144,12 @@ impl Component {
                     .arg(&data);
                 c
             }
-            Component::Kafka => kafka_command(stack, port, &data)?,
+            Component::Kafka => kafka_command(stack, installed, port, &data)?,
             Component::SpiceDb => {
-                let node = install::node(&stack.tools_dir())?;
-                let dir = install::node_packages(&node)?;
+                let (node, dir) = installed.spicedb_front()?;
                 let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
                 let mut c = Command::new(node);
-                c.current_dir(&dir).arg("spicedb-front.mjs").args([
+                c.current_dir(dir).arg("spicedb-front.mjs").args([
                     "--port",
                     &port.to_string(),
                     "--token",
@@ -163,7 +163,7 @@ impl Component {
                     .arg(&tls.key);
                 c
             }
-            Component::Keycloak => keycloak_command(stack, port)?,
+            Component::Keycloak => keycloak_command(stack, installed, port)?,
         };
         process::spawn_detached(&mut command, &log)
     }
@@ -397,16 +397,15 @@ const KEYCLOAK_BUILD: &[&str] = &["--db=postgres", "--health-enabled=true"];
 /// Keycloak as deployed: built once for this configuration, then `start
 /// --optimized` on the stack's PostgreSQL, hostname pinned to its loopback
 /// port, the `dev` and `customer` realms imported on the first start.
-fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
-    let home = install::keycloak(&stack.tools_dir())?;
-    let java = install::java_home(install::KEYCLOAK_JAVA)?;
+fn keycloak_command(stack: &Stack, installed: &Installed, port: u16) -> Result<Command> {
+    let (home, java) = installed.keycloak()?;
     let built = home.join(".orgman-build");
     let options = KEYCLOAK_BUILD.join(" ");
     if fs::read_to_string(&built).ok().as_deref() != Some(options.as_str()) {
         eprintln!("xtask: building Keycloak for this configuration (once, ~20 s)");
         project::run(
             Command::new(home.join("bin/kc.sh"))
-                .env("JAVA_HOME", &java)
+                .env("JAVA_HOME", java)
                 .arg("build")
                 .args(KEYCLOAK_BUILD),
         )
@@ -434,7 +433,7 @@ fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
         .context("Keycloak needs the stack's PostgreSQL: start it first")?;
     let management = stack.extra_port("keycloak-management")?;
     let mut c = Command::new(home.join("bin/kc.sh"));
-    c.env("JAVA_HOME", &java)
+    c.env("JAVA_HOME", java)
         .env(
             "JAVA_OPTS_KC_HEAP",
             "-Xms64m -Xmx512m -XX:MaxMetaspaceSize=256m",
@@ -473,9 +472,8 @@ fn keycloak_command(stack: &Stack, port: u16) -> Result<Command> {
 /// Apache Kafka in KRaft mode, broker and controller in one JVM, its log on
 /// disk under the stack's data folder; the storage is formatted once with
 /// the stack's cluster id.
-fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
-    let classpath = install::kafka_classpath(&stack.tools_dir())?;
-    let java = install::java_home(install::KAFKA_JAVA)?.join("bin/java");
+fn kafka_command(stack: &Stack, installed: &Installed, port: u16, data: &Path) -> Result<Command> {
+    let (classpath, java) = installed.kafka()?;
     let controller = stack.extra_port("kafka-controller")?;
     let log_dirs = data.join("log");
     let properties = data.join("server.properties");
@@ -495,11 +493,11 @@ fn kafka_command(stack: &Stack, port: u16, data: &Path) -> Result<Command> {
             .args(["-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"])
             .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
             .arg("-cp")
-            .arg(&classpath);
+            .arg(classpath);
     };
     if !log_dirs.join("meta.properties").exists() {
         // What `kafka-storage.sh format` runs.
-        let mut format = Command::new(&java);
+        let mut format = Command::new(java);
         jvm(&mut format);
         project::run(
             format

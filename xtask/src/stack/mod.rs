@@ -7,7 +7,6 @@
 //! generated secrets); `down` stops exactly those processes.
 
 mod component;
-pub(crate) mod install;
 mod process;
 mod tls;
 
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use component::Component;
 
+use crate::install;
 use crate::project;
 
 /// The realm, clients and audience of `deploy/local/keycloak/realm-dev.json`.
@@ -180,11 +180,11 @@ impl Stack {
         } else {
             only
         };
+        // Everything is installed before anything runs.
+        let installed = install::components(&self.tools_dir(), components)?;
         if components.contains(&Component::Postgres) {
-            self.postgres_bin = install::postgres_bin()?;
+            self.postgres_bin = installed.postgres_bin()?.to_path_buf();
         }
-        // Tests start name servers of their own (domain verification).
-        install::dnsmasq()?;
         for &component in components {
             let port = self.port(component)?;
             for name in component.extra_ports() {
@@ -208,7 +208,7 @@ impl Stack {
                 );
             }
             let started = Instant::now();
-            let pid = component.start(self, port).with_context(|| {
+            let pid = component.start(self, &installed, port).with_context(|| {
                 format!(
                     "{} ({}) failed to start",
                     component.name(),
@@ -479,7 +479,7 @@ impl Stack {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
         .map(|s| {
             s.lines()

@@ -2,6 +2,10 @@
 //! root), Keycloak and Apache Kafka from Maven Central, Node.js (a pinned
 //! wheel, where the machine has none) and the node packages from the lock
 //! file. Each step says what to do by hand where it cannot do it itself.
+//!
+//! Installing is one phase, before anything runs: [`components`] installs
+//! what the components asked for need and answers where it all is
+//! ([`Installed`]); `stack/` only runs what it is handed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,8 +13,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::is_root;
 use crate::project;
+use crate::stack::{Component, is_root};
 
 /// Installs Debian packages, keeping their services from starting (the stack
 /// runs its own instances on private ports).
@@ -469,4 +473,89 @@ pub(crate) fn kafka_version() -> Result<String> {
         .and_then(|rest| rest.split("</kafka.version>").next())
         .map(str::to_owned)
         .context("deploy/local/kafka/pom.xml has no <kafka.version>")
+}
+
+/// Where the installed programs of a set of components are.
+#[derive(Debug, Default)]
+pub(crate) struct Installed {
+    postgres_bin: Option<PathBuf>,
+    redis_server: Option<PathBuf>,
+    /// Node.js and the folder of the SpiceDB front's packages.
+    spicedb_front: Option<(PathBuf, PathBuf)>,
+    /// Keycloak's home and the JDK that runs it.
+    keycloak: Option<(PathBuf, PathBuf)>,
+    /// Kafka's classpath and the `java` that runs it.
+    kafka: Option<(String, PathBuf)>,
+}
+
+/// Installs what `components` need (and dnsmasq, which tests start as
+/// private name servers), before any of them runs.
+pub(crate) fn components(tools: &Path, components: &[Component]) -> Result<Installed> {
+    dnsmasq()?;
+    let mut installed = Installed::default();
+    for component in components {
+        match component {
+            Component::Postgres => installed.postgres_bin = Some(postgres_bin()?),
+            Component::Redis => installed.redis_server = Some(redis_server()?),
+            Component::SpiceDb => {
+                let node = node(tools)?;
+                let packages = node_packages(&node)?;
+                installed.spicedb_front = Some((node, packages));
+            }
+            Component::Keycloak => {
+                installed.keycloak = Some((keycloak(tools)?, java_home(KEYCLOAK_JAVA)?));
+            }
+            Component::Kafka => {
+                installed.kafka = Some((
+                    kafka_classpath(tools)?,
+                    java_home(KAFKA_JAVA)?.join("bin/java"),
+                ));
+            }
+        }
+    }
+    Ok(installed)
+}
+
+impl Installed {
+    fn missing<T>(what: &str) -> Result<T> {
+        bail!("{what} was not installed for this run (a bug in xtask)")
+    }
+
+    /// PostgreSQL's `bin` folder.
+    pub(crate) fn postgres_bin(&self) -> Result<&Path> {
+        self.postgres_bin
+            .as_deref()
+            .map_or_else(|| Self::missing("PostgreSQL"), Ok)
+    }
+
+    /// `redis-server`.
+    pub(crate) fn redis_server(&self) -> Result<&Path> {
+        self.redis_server
+            .as_deref()
+            .map_or_else(|| Self::missing("Redis"), Ok)
+    }
+
+    /// Node.js and the SpiceDB front's folder.
+    pub(crate) fn spicedb_front(&self) -> Result<(&Path, &Path)> {
+        self.spicedb_front.as_ref().map_or_else(
+            || Self::missing("the SpiceDB front"),
+            |(n, d)| Ok((n.as_path(), d.as_path())),
+        )
+    }
+
+    /// Keycloak's home and its JDK.
+    pub(crate) fn keycloak(&self) -> Result<(&Path, &Path)> {
+        self.keycloak.as_ref().map_or_else(
+            || Self::missing("Keycloak"),
+            |(h, j)| Ok((h.as_path(), j.as_path())),
+        )
+    }
+
+    /// Kafka's classpath and `java`.
+    pub(crate) fn kafka(&self) -> Result<(&str, &Path)> {
+        self.kafka.as_ref().map_or_else(
+            || Self::missing("Apache Kafka"),
+            |(c, j)| Ok((c.as_str(), j.as_path())),
+        )
+    }
 }
