@@ -5,9 +5,9 @@
 //! read is its own round trip: one write, one wake-up of a PostgreSQL
 //! backend, one answer. A tokio-postgres client takes concurrent queries
 //! and pipelines them: the queries of callers that arrive together leave
-//! in one write, and the backend reads them in one go. On this machine
-//! `pgbench -S` does about 45,000 reads/s over 16 connections and five
-//! times as many pipelined eight at a time over two or four.
+//! in one write, and the backend reads them in one go, several times as
+//! many per second as one query per round trip (figures in
+//! `docs/performance.md`).
 //!
 //! Only single-statement reads outside a transaction go here (an
 //! organization with a user's role, a role, a user by id, a page of a
