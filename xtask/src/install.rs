@@ -3,7 +3,7 @@
 //! wheel, where the machine has none) and the node packages from the lock
 //! file. Each step says what to do by hand where it cannot do it itself.
 //!
-//! Installing is one phase, before anything runs: [`components`] installs
+//! Installing is one phase, before anything runs: [`programs`] installs
 //! what the components asked for need and answers where it all is
 //! ([`Installed`]); `stack/` only runs what it is handed.
 
@@ -13,8 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::project;
-use crate::stack::{Component, is_root};
+use crate::project::{self, is_root};
 
 /// Installs Debian packages, keeping their services from starting (the stack
 /// runs its own instances on private ports).
@@ -488,24 +487,39 @@ pub(crate) struct Installed {
     kafka: Option<(String, PathBuf)>,
 }
 
-/// Installs what `components` need (and dnsmasq, which tests start as
-/// private name servers), before any of them runs.
-pub(crate) fn components(tools: &Path, components: &[Component]) -> Result<Installed> {
+/// A program the stack runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Program {
+    /// PostgreSQL, from Debian.
+    Postgres,
+    /// Redis, from Debian.
+    Redis,
+    /// Node.js and the SpiceDB front's packages.
+    SpiceDbFront,
+    /// Keycloak and its JDK.
+    Keycloak,
+    /// Apache Kafka's classpath and its JDK.
+    Kafka,
+}
+
+/// Installs `programs` (and dnsmasq, which tests start as private name
+/// servers), before any of them runs.
+pub(crate) fn programs(tools: &Path, programs: &[Program]) -> Result<Installed> {
     dnsmasq()?;
     let mut installed = Installed::default();
-    for component in components {
-        match component {
-            Component::Postgres => installed.postgres_bin = Some(postgres_bin()?),
-            Component::Redis => installed.redis_server = Some(redis_server()?),
-            Component::SpiceDb => {
+    for program in programs {
+        match program {
+            Program::Postgres => installed.postgres_bin = Some(postgres_bin()?),
+            Program::Redis => installed.redis_server = Some(redis_server()?),
+            Program::SpiceDbFront => {
                 let node = node(tools)?;
                 let packages = node_packages(&node)?;
                 installed.spicedb_front = Some((node, packages));
             }
-            Component::Keycloak => {
+            Program::Keycloak => {
                 installed.keycloak = Some((keycloak(tools)?, java_home(KEYCLOAK_JAVA)?));
             }
-            Component::Kafka => {
+            Program::Kafka => {
                 installed.kafka = Some((
                     kafka_classpath(tools)?,
                     java_home(KAFKA_JAVA)?.join("bin/java"),

@@ -49,3 +49,13 @@ pub(crate) fn has_nextest() -> bool {
         .output()
         .is_ok_and(|output| output.status.success())
 }
+
+/// Whether xtask runs as root (it then installs Debian packages itself).
+pub(crate) fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}

@@ -117,6 +117,17 @@ impl Component {
         }
     }
 
+    /// The program it runs, for the install phase.
+    pub(crate) fn program(self) -> install::Program {
+        match self {
+            Component::Postgres => install::Program::Postgres,
+            Component::Redis => install::Program::Redis,
+            Component::SpiceDb => install::Program::SpiceDbFront,
+            Component::Keycloak => install::Program::Keycloak,
+            Component::Kafka => install::Program::Kafka,
+        }
+    }
+
     /// Prepares data and starts the process, with the programs `installed`
     /// (nothing is installed here).
     pub(crate) fn start(self, stack: &Stack, installed: &Installed, port: u16) -> Result<u32> {

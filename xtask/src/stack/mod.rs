@@ -99,7 +99,7 @@ impl Stack {
             dir,
             state,
             postgres_bin: install::installed_postgres_bin().unwrap_or_default(),
-            root_user: is_root(),
+            root_user: project::is_root(),
         })
     }
 
@@ -181,7 +181,8 @@ impl Stack {
             only
         };
         // Everything is installed before anything runs.
-        let installed = install::components(&self.tools_dir(), components)?;
+        let programs: Vec<install::Program> = components.iter().map(|c| c.program()).collect();
+        let installed = install::programs(&self.tools_dir(), &programs)?;
         if components.contains(&Component::Postgres) {
             self.postgres_bin = installed.postgres_bin()?.to_path_buf();
         }
@@ -477,15 +478,6 @@ impl Stack {
         ];
         Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
-}
-
-pub(crate) fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn random_bytes(bytes: usize) -> Result<Vec<u8>> {
