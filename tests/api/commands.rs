@@ -141,7 +141,10 @@ fn help_needs_no_configuration_and_an_unknown_command_is_refused() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-#[tokio::test]
+// Multi-threaded: the app's tasks (closing its start-up migration's
+// connection, which holds the migrations' advisory lock until then) run
+// while this thread waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_need_the_database_settings_alone() {
     let app = TestApp::spawn().await;
     let output = Command::new(env!("CARGO_BIN_EXE_orgman-server"))

@@ -12,10 +12,9 @@ use orgman_domain::ports::{
 };
 use orgman_domain::{
     Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
-    ImportEntry, InvitationService, IssuerUrl, MemberImport, OrgError, OrgName, OrgRole,
-    OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay, PageRequest,
-    ProviderSync, Provisioner, ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId,
-    UserProfile,
+    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationMirror,
+    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner,
+    ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -103,23 +102,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             role: OrgRole::Admin,
         },
     ];
-    // `apply` is `stage` then `commit`. A caller may stage the next chunk
-    // while this one is uncommitted (two database transactions at work at
-    // once) when `MemberImport::overlap` says they share no user; commits
-    // then follow the staging order.
-    let staged = block_on(import.stage(&rows))?;
-    println!("staged, not yet committed: {staged:?}");
-    for (row, outcome) in rows.iter().zip(block_on(import.commit(staged))?) {
-        println!("import {:?} as {:?}: {outcome:?}", row.user, row.role);
-    }
+    // `run` takes the chunks as a stream (each with a tag you report it
+    // by) and hands each committed chunk's outcomes back in file order. It
+    // stages a chunk while the one before commits, unless the two share a
+    // user (`MemberImport::overlap`), and stops at the first chunk that
+    // cannot be applied. (`apply`, `stage` and `commit` are the steps.)
     let next = [ImportEntry {
         user: carol,
         role: OrgRole::Member,
     }];
-    println!(
-        "the next chunk may be staged beside it: {}",
-        !MemberImport::overlap(&rows, &next)
-    );
+    let chunks =
+        futures_util::stream::iter([("lines 2-4", rows.to_vec()), ("line 5", next.to_vec())]);
+    block_on(import.run(chunks, |lines, outcomes| {
+        println!("import, {lines}: {outcomes:?}");
+    }))?;
     match block_on(service.add_member(&alice, org.id(), admin.user_id(), OrgRole::Member)) {
         Err(OrgError::MemberLimitReached { max }) => println!("full at {max} members"),
         other => return Err(format!("unexpected: {other:?}").into()),
@@ -334,5 +330,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         members.len(),
         held.identity_providers
     );
+    // Outside any organization, some views are the platform
+    // administrators' alone: your HTTP edge asks the domain, not the role.
+    for (who, actor) in [("alice", &alice), ("the platform admin", &admin)] {
+        println!(
+            "{who} may see the platform's components: {}",
+            orgman_domain::PlatformView::Components
+                .authorize(actor)
+                .is_ok()
+        );
+    }
     Ok(())
 }
