@@ -421,3 +421,15 @@ fn database_errors_become_store_errors_in_one_file() {
         "database errors mapped outside error.rs: {found:?}"
     );
 }
+
+#[test]
+fn xtask_links_no_adapter() {
+    // xtask runs the service binary for anything that needs an adapter
+    // (`migrate`, `secrets rotate`, `spicedb reconcile`).
+    let manifest = fs::read_to_string(workspace_root().join("xtask/Cargo.toml")).unwrap();
+    let ours: Vec<&str> = manifest
+        .lines()
+        .filter(|line| line.starts_with("orgman-"))
+        .collect();
+    assert_eq!(ours, ["orgman-launch.workspace = true"], "{manifest}");
+}
