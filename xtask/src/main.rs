@@ -310,6 +310,8 @@ fn bench(names: &[String]) -> Result<()> {
         "orgman-server",
         "--package",
         "orgman-bench",
+        "--bin",
+        "orgman-bench",
     ]))?;
     let mut stack = Stack::open("bench")?;
     stack.down(&[])?;

@@ -470,6 +470,24 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
     .unwrap();
     block_on(s.relay.run_once()).unwrap();
     assert!(enabled(&config.broker_alias()));
+    // Suspended while its endpoints fail the rules: the refused copy
+    // still leaves the provider off.
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
+    )
+    .unwrap();
+    s.broker.set_refusing(true);
+    block_on(s.relay.run_once()).unwrap();
+    assert!(!enabled(&config.broker_alias()));
+    s.broker.set_refusing(false);
+    block_on(
+        s.w.service
+            .transition(&s.w.admin, org.id(), LifecycleAction::Reactivate),
+    )
+    .unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert!(enabled(&config.broker_alias()));
     // A configuration switched off by its owner stays off on reactivation.
     let off = SsoDraft {
         enabled: Some(false),

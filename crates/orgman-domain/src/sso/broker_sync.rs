@@ -128,8 +128,11 @@ impl ProviderSync {
         config: &SsoConfig,
         provider: &BrokeredProvider,
     ) -> Result<(), IdentityError> {
+        // Also when the copy would be switched off anyway (an organization
+        // suspended meanwhile): the refused write leaves the broker's old,
+        // enabled copy in place otherwise.
         match self.broker.put_provider(provider).await {
-            Err(IdentityError::Rejected(reason)) if provider.enabled => {
+            Err(IdentityError::Rejected(reason)) => {
                 self.switch_off(config, &reason).await?;
                 Err(IdentityError::Rejected(reason))
             }
