@@ -340,13 +340,16 @@ fn a_run_stops_at_the_first_chunk_that_cannot_be_applied() {
     let w = World::new();
     let ann = w.user("ann");
     let org = w.org_owned_by("acme", &ann);
-    let users: Vec<_> = (0..8).map(|n| w.user(&format!("u{n}")).user_id()).collect();
+    let users: Vec<_> = (0..12)
+        .map(|n| w.user(&format!("u{n}")).user_id())
+        .collect();
     let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let mut reported = Vec::new();
     let mut read = 0;
     // Storage goes down once the third chunk has been handed over: the
-    // second, staged beside it, may or may not commit; nothing after it is
-    // read, and what was reported is exactly what committed.
+    // second, in the database beside it, may or may not commit; at most one
+    // chunk is read ahead of the failed one, and what was reported is
+    // exactly what committed.
     let chunks = futures_util::stream::iter(numbered_chunks(&users, 2)).inspect(|(tag, _)| {
         read += 1;
         if *tag == 2 {
@@ -357,7 +360,7 @@ fn a_run_stops_at_the_first_chunk_that_cannot_be_applied() {
         block_on(import.run(chunks, |tag, outcomes| reported.push((tag, outcomes)))).unwrap_err();
     w.memory.store.set_unavailable(false);
     assert!(matches!(error, OrgError::Unavailable(_)), "{error:?}");
-    assert_eq!(read, 3, "no chunk is read after the failure");
+    assert!((3..=4).contains(&read), "{read} of 6 chunks read");
     let committed: usize = reported.iter().map(|(_, outcomes)| outcomes.len()).sum();
     assert_eq!(w.memory.store.memberships_of(org.id()).len(), 1 + committed);
     let tags: Vec<usize> = reported.iter().map(|(tag, _)| *tag).collect();
