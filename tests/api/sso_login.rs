@@ -106,6 +106,21 @@ async fn provider_written(alias: &str) {
     .await;
 }
 
+/// Home-realm discovery's answer for `email`.
+async fn discover(app: &TestApp, email: &str) -> Value {
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/sso/discover?email={email}"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    body(response).await
+}
+
 /// Deletes the configuration and waits until its provider is gone from
 /// Keycloak (also how each test tidies the shared realm up).
 async fn delete_config(app: &TestApp, org: &str, owner: &str, config: &str, alias: &str) {
@@ -144,22 +159,7 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
 
     // Home-realm discovery sends the domain's users to it once the
     // organization has verified the domain.
-    let discover = |email: &'static str| {
-        let app = &app;
-        async move {
-            let response = app
-                .request(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/sso/discover?email={email}"),
-                    None,
-                )
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            body(response).await
-        }
-    };
+    let discover = |email: &'static str| discover(&app, email);
     assert_eq!(
         discover(DORA.email).await,
         json!({"identityProvider": null, "ssoRequired": false})
@@ -614,18 +614,7 @@ async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated(
          VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
     ))
     .await;
-    let discover = || async {
-        let response = app
-            .request(
-                reqwest::Method::GET,
-                &format!("/api/v1/sso/discover?email={}", DORA.email),
-                None,
-            )
-            .send()
-            .await
-            .unwrap();
-        body(response).await
-    };
+    let discover = || discover(&app, DORA.email);
     assert_eq!(
         discover().await,
         json!({"identityProvider": alias, "ssoRequired": true})
