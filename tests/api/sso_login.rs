@@ -106,6 +106,16 @@ async fn provider_written(alias: &str) {
     .await;
 }
 
+/// Waits until Keycloak's provider `alias` is switched on (or off).
+async fn provider_enabled(alias: &str, enabled: bool) {
+    eventually(
+        &format!("Keycloak's provider {alias} has enabled={enabled}"),
+        Duration::from_secs(30),
+        || async { keycloak_provider(alias).await.unwrap()["enabled"] == enabled },
+    )
+    .await;
+}
+
 /// Home-realm discovery's answer for `email`.
 async fn discover(app: &TestApp, email: &str) -> Value {
     let response = app
@@ -220,12 +230,7 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
         )
         .await;
     assert_eq!(disabled.status(), 200);
-    eventually(
-        "Keycloak's provider is disabled",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == false },
-    )
-    .await;
+    provider_enabled(&alias, false).await;
     let refused = orgman_testkit::login_through(&alias, DORA).await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(
@@ -634,12 +639,7 @@ async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated(
     };
 
     lifecycle("suspend").await;
-    eventually(
-        "Keycloak's provider is switched off",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == false },
-    )
-    .await;
+    provider_enabled(&alias, false).await;
     let refused = orgman_testkit::login_through(&alias, DORA).await;
     assert!(refused.is_err(), "{refused:?}");
     // Its domains answer as unknown ones do.
@@ -649,12 +649,7 @@ async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated(
     );
 
     lifecycle("reactivate").await;
-    eventually(
-        "Keycloak's provider is switched on again",
-        Duration::from_secs(30),
-        || async { keycloak_provider(&alias).await.unwrap()["enabled"] == true },
-    )
-    .await;
+    provider_enabled(&alias, true).await;
     assert_eq!(
         discover().await,
         json!({"identityProvider": alias, "ssoRequired": true})

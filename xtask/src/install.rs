@@ -530,46 +530,49 @@ pub(crate) fn programs(tools: &Path, programs: &[Program]) -> Result<Installed> 
     Ok(installed)
 }
 
-impl Installed {
-    fn missing<T>(what: &str) -> Result<T> {
-        bail!("{what} was not installed for this run (a bug in xtask)")
-    }
+fn not_installed(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what} was not installed for this run (a bug in xtask)")
+}
 
+impl Installed {
     /// PostgreSQL's `bin` folder.
     pub(crate) fn postgres_bin(&self) -> Result<&Path> {
         self.postgres_bin
             .as_deref()
-            .map_or_else(|| Self::missing("PostgreSQL"), Ok)
+            .ok_or_else(|| not_installed("PostgreSQL"))
     }
 
     /// `redis-server`.
     pub(crate) fn redis_server(&self) -> Result<&Path> {
         self.redis_server
             .as_deref()
-            .map_or_else(|| Self::missing("Redis"), Ok)
+            .ok_or_else(|| not_installed("Redis"))
     }
 
     /// Node.js and the SpiceDB front's folder.
     pub(crate) fn spicedb_front(&self) -> Result<(&Path, &Path)> {
-        self.spicedb_front.as_ref().map_or_else(
-            || Self::missing("the SpiceDB front"),
-            |(n, d)| Ok((n.as_path(), d.as_path())),
-        )
+        let (node, dir) = self
+            .spicedb_front
+            .as_ref()
+            .ok_or_else(|| not_installed("the SpiceDB front"))?;
+        Ok((node, dir))
     }
 
     /// Keycloak's home and its JDK.
     pub(crate) fn keycloak(&self) -> Result<(&Path, &Path)> {
-        self.keycloak.as_ref().map_or_else(
-            || Self::missing("Keycloak"),
-            |(h, j)| Ok((h.as_path(), j.as_path())),
-        )
+        let (home, java) = self
+            .keycloak
+            .as_ref()
+            .ok_or_else(|| not_installed("Keycloak"))?;
+        Ok((home, java))
     }
 
     /// Kafka's classpath and `java`.
     pub(crate) fn kafka(&self) -> Result<(&str, &Path)> {
-        self.kafka.as_ref().map_or_else(
-            || Self::missing("Apache Kafka"),
-            |(c, j)| Ok((c.as_str(), j.as_path())),
-        )
+        let (classpath, java) = self
+            .kafka
+            .as_ref()
+            .ok_or_else(|| not_installed("Apache Kafka"))?;
+        Ok((classpath, java))
     }
 }

@@ -200,11 +200,7 @@ fn a_purge_removes_the_organizations_providers() {
     )
     .unwrap();
     s.w.memory.clock.advance(Duration::days(31));
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Purge),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Purge);
     assert_eq!(
         block_on(SsoConfigRepository::get(&*s.w.memory.store, gone.id)).unwrap(),
         None
@@ -328,11 +324,7 @@ fn a_full_or_suspended_organization_takes_no_one_and_the_user_is_still_created()
     );
 
     block_on(s.w.service.set_member_limit(&s.w.admin, org.id(), None)).unwrap();
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Suspend);
     let (dan, person) = profile(&s, "dan@acme.example");
     let done = block_on(provisioner.provision_via(&dan, person, false, Some(&via))).unwrap();
     assert!(matches!(done.auto_join, Some(AutoJoin::Skipped { .. })));
@@ -340,6 +332,11 @@ fn a_full_or_suspended_organization_takes_no_one_and_the_user_is_still_created()
         block_on(s.w.service.role_of(org.id(), dan.user_id())).unwrap(),
         None
     );
+}
+
+/// A lifecycle action by the platform administrator.
+fn transition(s: &Setup, org: orgman_domain::OrganizationId, action: LifecycleAction) {
+    block_on(s.w.service.transition(&s.w.admin, org, action)).unwrap();
 }
 
 fn provider_disabled_events(s: &Setup) -> Vec<orgman_domain::DomainEvent> {
@@ -447,11 +444,7 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
     let enabled = |alias: &str| s.broker.providers()[alias].enabled;
     assert!(enabled(&config.broker_alias()));
 
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Suspend);
     block_on(s.relay.run_once()).unwrap();
     assert!(!enabled(&config.broker_alias()));
     assert!(
@@ -463,29 +456,17 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
     assert!(!enabled(&config.broker_alias()));
     assert!(provider_disabled_events(&s).is_empty(), "not a refusal");
 
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Reactivate),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Reactivate);
     block_on(s.relay.run_once()).unwrap();
     assert!(enabled(&config.broker_alias()));
     // Suspended while its endpoints fail the rules: the refused copy
     // still leaves the provider off.
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Suspend),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Suspend);
     s.broker.set_refusing(true);
     block_on(s.relay.run_once()).unwrap();
     assert!(!enabled(&config.broker_alias()));
     s.broker.set_refusing(false);
-    block_on(
-        s.w.service
-            .transition(&s.w.admin, org.id(), LifecycleAction::Reactivate),
-    )
-    .unwrap();
+    transition(&s, org.id(), LifecycleAction::Reactivate);
     block_on(s.relay.run_once()).unwrap();
     assert!(enabled(&config.broker_alias()));
     // A configuration switched off by its owner stays off on reactivation.
@@ -495,7 +476,7 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
     };
     block_on(s.sso.update(&ann, Some(org.id()), config.id, off)).unwrap();
     for action in [LifecycleAction::Suspend, LifecycleAction::Reactivate] {
-        block_on(s.w.service.transition(&s.w.admin, org.id(), action)).unwrap();
+        transition(&s, org.id(), action);
     }
     block_on(s.relay.run_once()).unwrap();
     assert!(!enabled(&config.broker_alias()));

@@ -100,11 +100,7 @@ impl KafkaSettings {
                 .iter()
                 .map(|node| orgman_settings::host_of(node).to_owned())
                 .collect(),
-            protection: if self.security.tls() {
-                orgman_settings::Protection::Verified
-            } else {
-                orgman_settings::Protection::Plaintext
-            },
+            protection: orgman_settings::Protection::verified_tls(self.security.tls()),
             setting: "SPRING_KAFKA_SECURITY_PROTOCOL",
             fix: "SPRING_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (with SPRING_KAFKA_SSL_TRUST_STORE_LOCATION for a private CA)",
         }

@@ -168,11 +168,7 @@ impl RedisSettings {
         orgman_settings::Transport {
             dependency: "redis",
             hosts,
-            protection: if self.tls {
-                orgman_settings::Protection::Verified
-            } else {
-                orgman_settings::Protection::Plaintext
-            },
+            protection: orgman_settings::Protection::verified_tls(self.tls),
             setting: "SPRING_REDIS_SSL",
             fix: "SPRING_REDIS_SSL=true (with ORGMAN_REDIS_CA_FILE for a private CA)",
         }

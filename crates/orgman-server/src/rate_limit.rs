@@ -60,12 +60,8 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        let hops = forwarded_for
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .collect::<Vec<_>>();
-        for hop in hops.into_iter().rev() {
+        let hops = forwarded_for.iter().flat_map(|value| value.split(','));
+        for hop in hops.rev().map(str::trim) {
             let Ok(address) = hop.parse::<IpAddr>() else {
                 break;
             };

@@ -17,6 +17,18 @@ pub enum Protection {
     Verified,
 }
 
+impl Protection {
+    /// An adapter whose TLS always verifies the server: [`Protection::Verified`]
+    /// with TLS on, [`Protection::Plaintext`] without.
+    pub fn verified_tls(enabled: bool) -> Self {
+        if enabled {
+            Self::Verified
+        } else {
+            Self::Plaintext
+        }
+    }
+}
+
 /// Where an adapter connects and how, as its settings say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transport {
@@ -111,14 +123,13 @@ pub fn redact_url(url: &str) -> String {
             let authority_end = rest.find('/').unwrap_or(rest.len());
             match rest[..authority_end].rfind('@') {
                 Some(at) => {
-                    let user = rest[..at].split(':').next().unwrap_or("");
-                    let secret = if rest[..at].contains(':') {
-                        ":***"
-                    } else {
-                        "***"
+                    // `user:password@` keeps the user; a lone `token@` is
+                    // a secret itself.
+                    let shown = match rest[..at].split_once(':') {
+                        Some((user, _)) => format!("{user}:***"),
+                        None => "***".to_owned(),
                     };
-                    let user = if secret == "***" { "" } else { user };
-                    format!("{}{user}{secret}{}", &base[..scheme + 3], &rest[at..])
+                    format!("{}{shown}{}", &base[..scheme + 3], &rest[at..])
                 }
                 None => base.to_owned(),
             }

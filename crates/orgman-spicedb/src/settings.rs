@@ -81,11 +81,7 @@ impl SpiceDbSettings {
         orgman_settings::Transport {
             dependency: "spicedb",
             hosts: vec![self.host.clone()],
-            protection: if self.tls {
-                orgman_settings::Protection::Verified
-            } else {
-                orgman_settings::Protection::Plaintext
-            },
+            protection: orgman_settings::Protection::verified_tls(self.tls),
             setting: "FLOWX_LIB_CASCLIENT_SPICEDB_TLS",
             fix: "FLOWX_LIB_CASCLIENT_SPICEDB_TLS=true (with ORGMAN_SPICEDB_CA_FILE for a private CA)",
         }

@@ -56,27 +56,26 @@ impl MemberImport<'_> {
         let mut report = |(tag, outcomes): (T, Result<Vec<ImportOutcome>, OrgError>)| {
             outcomes.map(|outcomes| committed(tag, outcomes))
         };
-        while reading || !applying.is_empty() {
-            let next = if !reading || applying.len() >= IN_FLIGHT {
-                None
-            } else if applying.is_empty() {
-                Some(chunks.next().await)
-            } else {
-                match select(chunks.next(), applying.next()).await {
-                    Either::Left((chunk, _)) => Some(chunk),
-                    Either::Right((done, _)) => {
-                        report(done.expect("a chunk in flight"))?;
-                        None
-                    }
-                }
-            };
-            let Some(chunk) = next else {
-                if !reading || applying.len() >= IN_FLIGHT {
-                    if let Some(done) = applying.next().await {
-                        report(done)?;
-                    }
+        loop {
+            // Two chunks at work (or nothing more to read): wait for the
+            // oldest. Otherwise read on, reporting whatever finishes first.
+            if !reading || applying.len() >= IN_FLIGHT {
+                match applying.next().await {
+                    Some(done) => report(done)?,
+                    None => break,
                 }
                 continue;
+            }
+            let chunk = if applying.is_empty() {
+                chunks.next().await
+            } else {
+                match select(chunks.next(), applying.next()).await {
+                    Either::Left((chunk, _)) => chunk,
+                    Either::Right((done, _)) => {
+                        report(done.expect("a chunk in flight"))?;
+                        continue;
+                    }
+                }
             };
             let Some((tag, entries)) = chunk else {
                 reading = false;

@@ -40,11 +40,12 @@ pub struct ProviderSync {
     cipher: Arc<dyn SecretCipher>,
     broker: Arc<dyn LoginBroker>,
     domains: Option<Arc<dyn DomainQueries>>,
-    events: Option<RefusalEvents>,
+    organizations: Option<Organizations>,
 }
 
-/// Where the event of a provider switched off is written.
-struct RefusalEvents {
+/// Where organizations' states are read and the event of a provider
+/// switched off is written ([`ProviderSync::with_organizations`]).
+struct Organizations {
     storage: Arc<dyn OrganizationRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -93,7 +94,7 @@ impl ProviderSync {
             cipher,
             broker,
             domains: None,
-            events: None,
+            organizations: None,
         }
     }
 
@@ -112,7 +113,7 @@ impl ProviderSync {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        self.events = Some(RefusalEvents {
+        self.organizations = Some(Organizations {
             storage,
             clock,
             ids,
@@ -145,12 +146,13 @@ impl ProviderSync {
         if !self.broker.disable_provider(&alias).await? {
             return Ok(());
         }
-        let (Some(events), Some(organization)) = (&self.events, config.organization) else {
+        let (Some(organizations), Some(organization)) = (&self.organizations, config.organization)
+        else {
             return Ok(());
         };
         let event = DomainEvent {
-            id: EventId::from_uuid(events.ids.new_id()),
-            occurred_at: events.clock.now(),
+            id: EventId::from_uuid(organizations.ids.new_id()),
+            occurred_at: organizations.clock.now(),
             organization_id: organization,
             actor: None,
             request_id: None,
@@ -161,7 +163,7 @@ impl ProviderSync {
             },
         };
         let unavailable = |e: StoreError| IdentityError::Unavailable(e.to_string());
-        let mut unit = events.storage.begin().await.map_err(unavailable)?;
+        let mut unit = organizations.storage.begin().await.map_err(unavailable)?;
         unit.append_events(std::slice::from_ref(&event))
             .await
             .map_err(unavailable)?;
@@ -194,10 +196,11 @@ impl ProviderSync {
     /// Whether the configuration's organization lets its members sign in
     /// (ACTIVE); installation-wide configurations always do.
     async fn organization_active(&self, config: &SsoConfig) -> Result<bool, StoreError> {
-        let (Some(events), Some(organization)) = (&self.events, config.organization) else {
+        let (Some(organizations), Some(organization)) = (&self.organizations, config.organization)
+        else {
             return Ok(true);
         };
-        Ok(events
+        Ok(organizations
             .storage
             .organization(organization)
             .await?
