@@ -316,9 +316,11 @@ async fn survives(dependency: Dependency) {
     };
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    world.stop(dependency);
+    // Stopping and starting a broker or SpiceDB blocks for seconds: off the
+    // runtime, so the writer and the stranger keep knocking meanwhile.
+    tokio::task::block_in_place(|| world.stop(dependency));
     tokio::time::sleep(Duration::from_secs(4)).await;
-    world.start_again(dependency);
+    tokio::task::block_in_place(|| world.start_again(dependency));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
     let (committed, refused) = writer.await.unwrap();
@@ -399,27 +401,27 @@ async fn survives(dependency: Dependency) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_of_postgres_mid_stream() {
     survives(Dependency::Postgres).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_of_redis_mid_stream() {
     survives(Dependency::Redis).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_of_kafka_mid_stream() {
     survives(Dependency::Kafka).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_of_spicedb_mid_stream() {
     survives(Dependency::SpiceDb).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_of_keycloak_mid_stream() {
     survives(Dependency::Keycloak).await;
 }
