@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use orgman_testkit::{ALICE, DAN, DORA, RealmUser, Stack, customer_issuer, eventually, http};
+use orgman_testkit::{ALICE, DAN, DORA, Stack, customer_issuer, eventually, http};
 use serde_json::{Value, json};
 
 use crate::helpers::{Overrides, TestApp, body, keycloak_realm};
@@ -35,32 +35,6 @@ async fn keycloak_provider(alias: &str) -> Option<Value> {
     Stack::get()
         .keycloak_admin(&format!("identity-provider/instances/{alias}"))
         .await
-}
-
-/// Deletes the `dev` realm's account a brokered login of `user` created in
-/// an earlier run, so that this run's login is a first login again.
-async fn forget_brokered_user(user: RealmUser) {
-    let token = Stack::get().service_account_token().await;
-    let users: Vec<Value> = http()
-        .get(format!("{}/admin/realms/dev/users", keycloak_base()))
-        .query(&[("email", user.email), ("exact", "true")])
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for found in users {
-        let id = found["id"].as_str().unwrap();
-        let deleted = http()
-            .delete(format!("{}/admin/realms/dev/users/{id}", keycloak_base()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert!(deleted.status().is_success());
-    }
 }
 
 /// The claims of a token, unverified (the service verifies them).
@@ -152,7 +126,7 @@ async fn delete_config(app: &TestApp, org: &str, owner: &str, config: &str, alia
 #[tokio::test]
 async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_member() {
     let _realm = keycloak_realm().await;
-    forget_brokered_user(DORA).await;
+    orgman_testkit::forget_dev_user(DORA.email).await;
     let app = TestApp::spawn_with(brokering(), false).await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-login"), ALICE)
@@ -533,7 +507,7 @@ async fn forget_keycloak_domain(domain: &str) {
 async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_without_a_password() {
     let _realm = keycloak_realm().await;
     forget_keycloak_domain("customer.example").await;
-    forget_brokered_user(DAN).await;
+    orgman_testkit::forget_dev_user(DAN.email).await;
     let mut overrides = brokering();
     overrides
         .0
@@ -605,7 +579,7 @@ async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_wi
 #[tokio::test]
 async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated() {
     let _realm = keycloak_realm().await;
-    forget_brokered_user(DORA).await;
+    orgman_testkit::forget_dev_user(DORA.email).await;
     let app = TestApp::spawn_with(brokering(), false).await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-suspend"), ALICE)

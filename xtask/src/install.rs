@@ -260,11 +260,11 @@ pub(crate) fn node_packages(node: &Path) -> Result<PathBuf> {
 }
 
 /// The Keycloak distribution the stack runs, from Maven Central.
-pub(crate) const KEYCLOAK_VERSION: &str = "26.5.6";
+pub(crate) const KEYCLOAK_VERSION: &str = "26.7.3";
 /// SHA-256 of `keycloak-quarkus-dist-<KEYCLOAK_VERSION>.zip`, checked after
 /// every download and before every unpack (Maven itself checks SHA-1).
-const KEYCLOAK_SHA256: &str = "490189d9dff05272432d51f71a069462eeca97f2920a694d539a1e6c26a5a347";
-/// Keycloak 26.5 wants Java 21 or newer; Kafka 4 runs on 17.
+const KEYCLOAK_SHA256: &str = "27a6535553c3cdcd083872ba40629efafb3475e3b758e0c6f691395561dd0f1f";
+/// Keycloak 26.7 wants Java 21 or newer; Kafka 4 runs on 17.
 pub(crate) const KEYCLOAK_JAVA: u32 = 21;
 pub(crate) const KAFKA_JAVA: u32 = 17;
 

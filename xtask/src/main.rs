@@ -324,7 +324,6 @@ fn bench(names: &[String]) -> Result<()> {
             Command::new(release.join("orgman-bench"))
                 .current_dir(&root)
                 .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("KEYCLOAK_ADMIN_PASSWORD", stack.keycloak_admin_password())
                 .env("BENCH_SERVER_BIN", release.join("orgman-server"))
                 .env("BENCH_OUTPUT", root.join("target/bench/latest.json"))
                 .env("BENCH_NAMES", names.join(" ")),

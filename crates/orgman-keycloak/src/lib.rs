@@ -394,7 +394,7 @@ impl KeycloakClient {
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     let status = response.status();
-                    tracing::error!(%status, "the identity provider refused the service account (check its realm-management roles)");
+                    tracing::error!(%status, "the identity provider refused the service account (check its grants: docs/identity.md)");
                     Err(IdentityError::Unavailable(format!(
                         "admin API refused the service account ({status})"
                     )))

@@ -81,7 +81,7 @@ impl KeycloakClient {
     }
 
     /// Whether the realm has Organizations and the service account may
-    /// manage them (`manage-realm`, `view-realm`).
+    /// see them (`Organizations: view`; docs/identity.md).
     ///
     /// # Errors
     /// [`IdentityError::Unavailable`] when Keycloak cannot be asked.

@@ -2,44 +2,16 @@
 //! (the Admin API's `identity-provider/instances`), with the stack's
 //! `customer` realm as the organization's own OpenID provider.
 
+mod common;
+
+use common::{client, provider};
+use orgman_domain::IdentityError;
 use orgman_domain::ports::LoginBroker;
-use orgman_domain::{BrokeredProvider, ClientSecret, IdentityError, IssuerUrl, SsoConfigId};
-use orgman_keycloak::{KeycloakClient, KeycloakSettings};
-use orgman_testkit::{Stack, http};
+use orgman_testkit::Stack;
 use serde_json::Value;
 
 fn base() -> String {
     Stack::get().keycloak_base().to_owned()
-}
-
-fn client(allow_private: bool) -> KeycloakClient {
-    let stack = Stack::get();
-    let settings = KeycloakSettings::from_env(|name| match name {
-        "SECURITY_OAUTH2_BASE_SERVER_URL" => Some(base()),
-        "SECURITY_OAUTH2_SA_REALM" => Some("dev".into()),
-        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID" => {
-            Some(stack.service_account_id.clone())
-        }
-        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET" => {
-            Some(stack.service_account_secret.clone())
-        }
-        _ => None,
-    })
-    .unwrap();
-    KeycloakClient::new(settings, http().clone()).with_private_issuers(allow_private)
-}
-
-fn provider(issuer: &str) -> BrokeredProvider {
-    BrokeredProvider {
-        alias: BrokeredProvider::alias_of(SsoConfigId::from_uuid(uuid::Uuid::now_v7())),
-        display_name: "Customer login".into(),
-        issuer_url: IssuerUrl::parse(issuer, true).unwrap(),
-        client_id: "dev-broker".into(),
-        client_secret: ClientSecret::new("customer-broker-secret".into()),
-        enabled: true,
-        organization: None,
-        login_domain: None,
-    }
 }
 
 /// What Keycloak holds under `alias` (`None` for 404).

@@ -105,6 +105,39 @@ pub fn customer_issuer() -> String {
         .replace("/realms/dev", "/realms/customer")
 }
 
+/// Deletes the `dev` realm's accounts with `email` (as the service account),
+/// so that the next brokered login of a `customer` user is a first one.
+///
+/// # Panics
+/// When Keycloak cannot be asked or refuses.
+pub async fn forget_dev_user(email: &str) {
+    let stack = Stack::get();
+    let token = stack.service_account_token().await;
+    let users: Vec<serde_json::Value> = http()
+        .get(format!("{}/admin/realms/dev/users", stack.keycloak_base()))
+        .query(&[("email", email), ("exact", "true")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("Keycloak reachable")
+        .json()
+        .await
+        .expect("a list of users");
+    for found in users {
+        let id = found["id"].as_str().expect("an id");
+        let deleted = http()
+            .delete(format!(
+                "{}/admin/realms/dev/users/{id}",
+                stack.keycloak_base()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("Keycloak reachable");
+        assert!(deleted.status().is_success(), "{}", deleted.status());
+    }
+}
+
 /// A public client of the `dev` realm whose access tokens live 2 seconds
 /// (Keycloak's per-client `access.token.lifespan`), for expiry tests.
 pub const SHORT_LIVED_CLIENT: &str = "orgman-short-lived";
@@ -134,6 +167,9 @@ pub struct Stack {
     pub service_account_secret: String,
     /// The public client used for password grants.
     pub test_client_id: String,
+    /// The password of the `master` realm's `admin`, Keycloak's own
+    /// administrator (never orgman's).
+    pub keycloak_admin_password: String,
     /// The stack's CA certificate (PEM), which its TLS listeners' server
     /// certificate (for `127.0.0.1` and `localhost`) chains to.
     pub ca_file: String,
@@ -171,6 +207,7 @@ impl Stack {
                 service_account_id: required("OIDC_CLIENT_ID"),
                 service_account_secret: required("OIDC_CLIENT_SECRET"),
                 test_client_id: required("OIDC_TEST_CLIENT_ID"),
+                keycloak_admin_password: required("KEYCLOAK_ADMIN_PASSWORD"),
                 ca_file: required("STACK_CA_FILE"),
             }
         })
@@ -272,6 +309,26 @@ impl Stack {
             200 => Some(response.json().await.expect("JSON")),
             other => panic!("Keycloak answered {other} to GET {path}"),
         }
+    }
+
+    /// A token of Keycloak's own administrator (the `master` realm's
+    /// `admin`), for reading what orgman's service account may not.
+    pub async fn keycloak_master_token(&self) -> String {
+        let response = http()
+            .post(format!(
+                "{}/realms/master/protocol/openid-connect/token",
+                self.keycloak_base()
+            ))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", self.keycloak_admin_password.as_str()),
+            ])
+            .send()
+            .await
+            .expect("token endpoint reachable");
+        read_token(response).await
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> String {

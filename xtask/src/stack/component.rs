@@ -403,7 +403,27 @@ const KEYCLOAK_DATABASE: &str = "keycloak";
 
 /// Build-time options of the Keycloak distribution (`kc.sh build`); a change
 /// here rebuilds it once.
-const KEYCLOAK_BUILD: &[&str] = &["--db=postgres", "--health-enabled=true"];
+///
+/// Besides the database and health: the identity-provider mappers that give
+/// a brokered user roles, groups or session notes are switched off. orgman
+/// uses none of them, and `manage-identity-providers`, which orgman's
+/// service account needs, would otherwise let whoever holds its secret add
+/// one that grants `realm-admin` (docs/identity.md, "The service account").
+const KEYCLOAK_BUILD: &[&str] = &[
+    "--db=postgres",
+    "--health-enabled=true",
+    "--spi-identity-provider-mapper--oidc-hardcoded-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--oidc-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--oidc-advanced-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--keycloak-oidc-role-to-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--oidc-hardcoded-group-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--oidc-advanced-group-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--saml-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--saml-advanced-role-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--saml-advanced-group-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--oidc-user-session-note-idp-mapper--enabled=false",
+    "--spi-identity-provider-mapper--hardcoded-user-session-attribute-idp-mapper--enabled=false",
+];
 
 /// Keycloak as deployed: built once for this configuration, then `start
 /// --optimized` on the stack's PostgreSQL, hostname pinned to its loopback
@@ -429,13 +449,16 @@ fn keycloak_command(stack: &Stack, installed: &Installed, port: u16) -> Result<C
     // in the SSO tests; its redirect URIs name this Keycloak's address.
     let import = home.join("data/import");
     fs::create_dir_all(&import)?;
+    let mut realms = String::new();
     for realm in ["realm-dev.json", "realm-customer.json"] {
         let text = fs::read_to_string(project::root()?.join("deploy/local/keycloak").join(realm))?;
         fs::write(
             import.join(realm),
             text.replace("@KEYCLOAK_URL@", &format!("http://127.0.0.1:{port}")),
         )?;
+        realms.push_str(&text);
     }
+    warn_when_realms_changed(stack, &realms)?;
     let pg = stack
         .state
         .ports
@@ -478,6 +501,25 @@ fn keycloak_command(stack: &Stack, installed: &Installed, port: u16) -> Result<C
         )
         .args(["start", "--optimized", "--import-realm"]);
     Ok(c)
+}
+
+/// Keycloak imports the realms on its first start only: a stack whose realm
+/// files changed since then runs the old realms until it is wiped. The
+/// files as first imported are kept beside the stack's data to tell.
+fn warn_when_realms_changed(stack: &Stack, realms: &str) -> Result<()> {
+    let dir = stack.data_dir(Component::Keycloak);
+    fs::create_dir_all(&dir)?;
+    let imported = dir.join("realms-imported.json");
+    match fs::read_to_string(&imported) {
+        Ok(before) if before != realms => eprintln!(
+            "xtask: warning: deploy/local/keycloak changed since this stack's Keycloak \
+             imported its realms; `cargo xtask stack down --wipe` (with this --profile) \
+             and start again to import them"
+        ),
+        Ok(_) => {}
+        Err(_) => fs::write(&imported, realms)?,
+    }
+    Ok(())
 }
 
 /// Apache Kafka in KRaft mode, broker and controller in one JVM, its log on

@@ -334,11 +334,6 @@ impl Stack {
         Ok(out)
     }
 
-    /// The password of Keycloak's bootstrap administrator (master realm).
-    pub(crate) fn keycloak_admin_password(&self) -> &str {
-        &self.state.keycloak_admin_password
-    }
-
     /// A development SSO encryption key in `ORGMAN_SSO_ENCRYPTION_KEYS` form
     /// (`dev:<base64 of 32 bytes>`), created with the stack.
     pub(crate) fn sso_keys(&mut self) -> Result<String> {
@@ -463,6 +458,12 @@ impl Stack {
             ("OIDC_CLIENT_ID", SERVICE_ACCOUNT_CLIENT_ID.into()),
             ("OIDC_CLIENT_SECRET", SERVICE_ACCOUNT_SECRET.into()),
             ("OIDC_TEST_CLIENT_ID", TEST_CLIENT_ID.into()),
+            // The master realm's `admin`: for tests that read what the
+            // service account holds, which the account itself cannot.
+            (
+                "KEYCLOAK_ADMIN_PASSWORD",
+                self.state.keycloak_admin_password.clone(),
+            ),
             ("SECURITY_TYPE", "jwt-public-key".into()),
             ("SECURITY_OAUTH2_BASE_SERVER_URL", base),
             ("SECURITY_OAUTH2_REALM", REALM.into()),
