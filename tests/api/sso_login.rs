@@ -90,6 +90,37 @@ async fn provider_enabled(alias: &str, enabled: bool) {
     .await;
 }
 
+/// Verifies `customer.example` for `org` behind orgman's back (the row
+/// only: verification through DNS is tests/api/domains.rs' business), then
+/// renames the configuration so that its provider is written again, and
+/// waits until Keycloak's copy lists the domain as the one whose
+/// addresses it may log in.
+async fn verify_customer_domain(app: &TestApp, org: &str, owner: &str, config: &str, alias: &str) {
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
+    ))
+    .await;
+    let renamed = app
+        .patch(
+            &format!("/api/v1/organizations/{org}/sso-configs/{config}"),
+            owner,
+            json!({"name": "Customer login, verified"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    eventually(
+        "Keycloak's provider may log in customer.example",
+        Duration::from_secs(30),
+        || async {
+            keycloak_provider(alias)
+                .await
+                .is_some_and(|p| p["config"]["orgman.emailDomains"] == "customer.example")
+        },
+    )
+    .await;
+}
+
 /// Home-realm discovery's answer for `email`.
 async fn discover(app: &TestApp, email: &str) -> Value {
     let response = app
@@ -148,11 +179,19 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
         discover(DORA.email).await,
         json!({"identityProvider": null, "ssoRequired": false})
     );
-    app.sql(&format!(
-        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
-         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
-    ))
-    .await;
+    // Until then, the provider may log in nobody.
+    assert_eq!(held["config"]["orgman.emailDomainsOnly"], "true");
+    assert!(held["config"].get("orgman.emailDomains").is_none());
+    let refused = orgman_testkit::login_through(&alias, DORA).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        Stack::get()
+            .keycloak_admin(&format!("users?email={}&exact=true", DORA.email))
+            .await
+            .is_some_and(|found| found.as_array().unwrap().is_empty()),
+        "no account was made"
+    );
+    verify_customer_domain(&app, &org, &alice, &config, &alias).await;
     assert_eq!(
         discover(DORA.email).await,
         json!({"identityProvider": alias, "ssoRequired": true})
@@ -588,11 +627,7 @@ async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated(
     let admin = app.token(orgman_testkit::ADMIN).await;
     let (config, alias) = create_config(&app, &org, &alice, "Suspended login").await;
     provider_written(&alias).await;
-    app.sql(&format!(
-        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
-         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
-    ))
-    .await;
+    verify_customer_domain(&app, &org, &alice, &config, &alias).await;
     let discover = || discover(&app, DORA.email);
     assert_eq!(
         discover().await,

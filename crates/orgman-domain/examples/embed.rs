@@ -277,7 +277,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // With the organizations' storage it copies the providers of a
     // suspended organization switched off, and records a provider it had
     // to switch off because the issuer's endpoints stopped passing the
-    // address rules (`organization.sso-config.provider-disabled`).
+    // address rules (`organization.sso-config.provider-disabled`). With
+    // their domains, each provider carries the organization's verified
+    // domains: a first login through it may make or link an account only
+    // for those addresses (the broker enforces it).
     let sync = Arc::new(
         ProviderSync::new(
             store.clone(),
@@ -288,11 +291,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             store.clone(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
-        ),
+        )
+        .with_login_domains(store.clone()),
     );
     let relay = OutboxRelay::new(store.clone(), sync.clone(), OutboxSink::LoginBroker, 100);
     block_on(relay.run_once())?;
-    println!("the broker holds {:?}", broker.providers().keys());
+    for (alias, provider) in broker.providers() {
+        println!(
+            "the broker holds {alias}, for addresses of {:?}",
+            provider.email_domains
+        );
+    }
     // Home-realm discovery: where a login page sends an address.
     let realm = block_on(sso.discover_home_realm(&Email::parse("erin@acme.example")?))?;
     println!("erin logs in through {:?}", realm.identity_provider);

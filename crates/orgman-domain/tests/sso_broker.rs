@@ -36,11 +36,13 @@ fn setup() -> Setup {
     ));
     let broker = Arc::new(MemoryLoginBroker::new());
     let sync = Arc::new(
-        ProviderSync::new(w.memory.store.clone(), cipher, broker.clone()).with_organizations(
-            w.memory.store.clone(),
-            w.memory.clock.clone(),
-            w.memory.ids.clone(),
-        ),
+        ProviderSync::new(w.memory.store.clone(), cipher, broker.clone())
+            .with_organizations(
+                w.memory.store.clone(),
+                w.memory.clock.clone(),
+                w.memory.ids.clone(),
+            )
+            .with_login_domains(w.memory.store.clone()),
     );
     let relay = OutboxRelay::new(
         w.memory.store.clone(),
@@ -170,6 +172,60 @@ fn reconciliation_copies_installation_configurations_and_removes_only_orphans_of
     assert!(block_on(s.sync.reconcile()).is_err());
 }
 
+#[test]
+fn an_organizations_provider_logs_in_only_addresses_of_its_verified_domains() {
+    use orgman_domain::{DomainName, DomainService};
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    let shared = block_on(s.sso.create(&s.w.admin, None, draft("Staff login", false))).unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    block_on(s.sync.reconcile()).unwrap();
+    let domains_of = |alias: &str| s.broker.providers()[alias].email_domains.clone();
+    // No verified domain yet: nobody.
+    assert_eq!(domains_of(&config.broker_alias()), Some(vec![]));
+    // Installation-wide: anyone.
+    assert_eq!(domains_of(&shared.broker_alias()), None);
+
+    let dns = Arc::new(orgman_memory::MemoryTxt::default());
+    let domains = DomainService::new(
+        Arc::new(s.w.memory.service()),
+        s.w.memory.store.clone(),
+        dns.clone(),
+    );
+    let verify = |name: &str| {
+        let claimed =
+            block_on(domains.claim(&ann, org.id(), DomainName::parse(name).unwrap())).unwrap();
+        dns.publish(&claimed.record_name(), &claimed.challenge);
+        block_on(domains.verify(&ann, org.id(), &claimed.name)).unwrap();
+    };
+    verify("acme.example");
+    verify("acme-labs.example");
+    // Claimed, not verified: not listed.
+    block_on(domains.claim(
+        &ann,
+        org.id(),
+        DomainName::parse("pending.example").unwrap(),
+    ))
+    .unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert_eq!(
+        domains_of(&config.broker_alias()),
+        Some(vec![
+            "acme-labs.example".to_owned(),
+            "acme.example".to_owned()
+        ])
+    );
+
+    block_on(domains.delete(&ann, org.id(), &DomainName::parse("acme.example").unwrap())).unwrap();
+    block_on(s.relay.run_once()).unwrap();
+    assert_eq!(
+        domains_of(&config.broker_alias()),
+        Some(vec!["acme-labs.example".to_owned()])
+    );
+}
+
 fn brokered(config: &SsoConfig) -> BrokeredProvider {
     BrokeredProvider {
         alias: config.broker_alias(),
@@ -180,6 +236,7 @@ fn brokered(config: &SsoConfig) -> BrokeredProvider {
         enabled: true,
         organization: config.organization,
         login_domain: None,
+        email_domains: None,
     }
 }
 

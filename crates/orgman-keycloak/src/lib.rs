@@ -61,7 +61,27 @@ pub struct KeycloakSettings {
     pub client_id: String,
     /// `..._CLIENTSECRET`. Secret.
     pub client_secret: ClientSecret,
+    /// The first-login flow of the providers orgman writes
+    /// (`ORGMAN_SSO_FIRST_LOGIN_FLOW`, default [`FIRST_LOGIN_FLOW`]): it
+    /// must refuse addresses outside a provider's `orgman.emailDomains`
+    /// (docs/identity.md, "Who a provider may log in").
+    pub first_login_flow: String,
 }
+
+/// The flow of `deploy/local/keycloak/realm-dev.json` that admits only
+/// addresses of the organization's verified domains (orgman's Keycloak
+/// extension, then Keycloak's own account creation or linking).
+pub const FIRST_LOGIN_FLOW: &str = "orgman first broker login";
+
+/// The provider configuration key that lists, separated by spaces, the
+/// e-mail domains a provider may log in (its organization's verified
+/// domains); read by orgman's Keycloak extension. Absent when there are
+/// none, as Keycloak drops empty values.
+pub const EMAIL_DOMAINS_KEY: &str = "orgman.emailDomains";
+
+/// The provider configuration key (`"true"`) that makes orgman's Keycloak
+/// extension admit only the addresses of [`EMAIL_DOMAINS_KEY`].
+pub const EMAIL_DOMAINS_ONLY_KEY: &str = "orgman.emailDomainsOnly";
 
 impl fmt::Debug for KeycloakSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,6 +90,7 @@ impl fmt::Debug for KeycloakSettings {
             .field("realm", &self.realm)
             .field("token_uri", &self.token_uri)
             .field("client_id", &self.client_id)
+            .field("first_login_flow", &self.first_login_flow)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +117,8 @@ impl KeycloakSettings {
             client_id: var("SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID")
                 .unwrap_or_else(|| "flowx-organization-manager-sa".into()),
             client_secret: ClientSecret::new(secret),
+            first_login_flow: var("ORGMAN_SSO_FIRST_LOGIN_FLOW")
+                .unwrap_or_else(|| FIRST_LOGIN_FLOW.into()),
             base_url,
         })
     }
@@ -499,11 +522,15 @@ impl IdentityProvider for KeycloakClient {
 /// Keycloak's identity provider for an SSO configuration: OpenID Connect,
 /// the endpoints orgman discovered and checked, hidden from the login page
 /// (login pages send users to it with `kc_idp_hint`), e-mail addresses
-/// not trusted for linking existing accounts, PKCE on, and the user
-/// profile imported at the first login only.
+/// not trusted for linking existing accounts, PKCE on, the user profile
+/// imported at the first login only, and that login through
+/// `first_login_flow`, which admits only the addresses of
+/// [`BrokeredProvider::email_domains`] (under [`EMAIL_DOMAINS_ONLY_KEY`]
+/// and [`EMAIL_DOMAINS_KEY`]).
 fn provider_representation(
     provider: &BrokeredProvider,
     endpoints: &ProviderEndpoints,
+    first_login_flow: &str,
 ) -> serde_json::Value {
     let mut config = json!({
         "issuer": provider.issuer_url.as_str(),
@@ -527,6 +554,12 @@ fn provider_representation(
     if let Some(logout) = &endpoints.end_session {
         config["logoutUrl"] = json!(logout);
     }
+    if let Some(domains) = &provider.email_domains {
+        config[EMAIL_DOMAINS_ONLY_KEY] = json!("true");
+        if !domains.is_empty() {
+            config[EMAIL_DOMAINS_KEY] = json!(domains.join(" "));
+        }
+    }
     json!({
         "alias": provider.alias,
         "displayName": provider.display_name,
@@ -536,7 +569,7 @@ fn provider_representation(
         "trustEmail": false,
         "storeToken": false,
         "linkOnly": false,
-        "firstBrokerLoginFlowAlias": "first broker login",
+        "firstBrokerLoginFlowAlias": first_login_flow,
         "config": config,
     })
 }
@@ -582,7 +615,8 @@ impl LoginBroker for KeycloakClient {
             )));
         }
         let endpoints = provider_endpoints(&provider.issuer_url, &self.addresses).await?;
-        let mut representation = provider_representation(provider, &endpoints);
+        let mut representation =
+            provider_representation(provider, &endpoints, &self.settings.first_login_flow);
         let url = format!("{}/{}", self.providers_url(), provider.alias);
         let existing = self
             .admin_tolerating(

@@ -9,27 +9,16 @@ use std::collections::BTreeSet;
 mod common;
 
 use orgman_domain::ports::LoginBroker;
-use orgman_testkit::{BOB, DAN, Stack, customer_issuer, http};
+use orgman_testkit::{BOB, DAN, Stack, customer_issuer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The docs/identity.md heading whose table lists the account's grants.
 const GRANTS_HEADING: &str = "### What the service account holds";
 
-fn admin_url(path: &str) -> String {
-    format!("{}/admin/realms/dev{path}", Stack::get().keycloak_base())
-}
-
-/// `method path` of the Admin API with `token`: the status and the body.
+/// `method path` of the `dev` realm's Admin API with `token`.
 async fn call(token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = http().request(method, admin_url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("Keycloak reachable");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    common::call(token, "dev", method, path, body).await
 }
 
 /// GET `path` as Keycloak's own administrator; panics unless 200.

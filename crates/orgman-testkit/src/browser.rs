@@ -74,7 +74,8 @@ fn title(page: &str) -> String {
 /// Logs in as a browser would, starting at the `dev` realm's authorization
 /// endpoint for the `orgman-test` client with `kc_idp_hint = alias`, and
 /// answering the first login form met (the organization's provider's) as
-/// `user`. Returns the `dev` realm's access token.
+/// `user`, and asking to link when Keycloak says the account exists.
+/// Returns the `dev` realm's access token.
 ///
 /// # Errors
 /// Where the journey stopped, with the page's title or the status: a
@@ -124,6 +125,7 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
     let mut form: Option<Vec<(&str, &str)>> = None;
     let mut answered = false;
     let mut typed = false;
+    let mut linked = false;
     for _ in 0..30 {
         let request = match form.take() {
             Some(fields) => client.post(url.clone()).form(&fields),
@@ -170,6 +172,15 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
             url = url.join(&action).map_err(|e| e.to_string())?;
             form = Some(vec![("username", user.email)]);
             typed = true;
+            continue;
+        }
+        // "Account already exists": ask to link, as a person (or an
+        // attacker) would; where Keycloak goes from there is the test's.
+        if status.is_success() && !linked && page.contains("value=\"linkAccount\"") {
+            let action = form_action(&page).ok_or("a link page without a form")?;
+            url = url.join(&action).map_err(|e| e.to_string())?;
+            form = Some(vec![("submitAction", "linkAccount")]);
+            linked = true;
             continue;
         }
         if status.is_success() && !answered && page.contains("name=\"password\"") {

@@ -13,12 +13,14 @@
 //! - [`TcpProxy`] puts a cuttable connection between one test and a real
 //!   service, to test outages without stopping the shared stack;
 //!   [`PrivateBroker`] is an Apache Kafka broker of the test's own, to kill
-//!   and restart; [`PrivateSpiceDb`] a SpiceDB that comes back empty.
+//!   and restart; [`PrivateSpiceDb`] a SpiceDB that comes back empty;
+//!   [`MailSink`] an SMTP server that keeps what Keycloak sends.
 
 mod broker;
 mod browser;
 mod dns;
 mod kafka;
+mod mail;
 mod proxy;
 mod redis;
 mod spicedb;
@@ -33,6 +35,7 @@ pub use broker::PrivateBroker;
 pub use browser::{TEST_REDIRECT_URI, login_by_address, login_through};
 pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
+pub use mail::{Mail, MailSink};
 pub use proxy::TcpProxy;
 pub use redis::{RedisCluster, RedisSentinels};
 pub use spicedb::PrivateSpiceDb;

@@ -431,7 +431,8 @@ const KEYCLOAK_BUILD: &[&str] = &[
 fn keycloak_command(stack: &Stack, installed: &Installed, port: u16) -> Result<Command> {
     let (home, java) = installed.keycloak()?;
     let built = home.join(".orgman-build");
-    let options = KEYCLOAK_BUILD.join(" ");
+    let extension = keycloak_extension(home, java)?;
+    let options = format!("{} extension:{extension}", KEYCLOAK_BUILD.join(" "));
     if fs::read_to_string(&built).ok().as_deref() != Some(options.as_str()) {
         eprintln!("xtask: building Keycloak for this configuration (once, ~20 s)");
         project::run(
@@ -501,6 +502,69 @@ fn keycloak_command(stack: &Stack, installed: &Installed, port: u16) -> Result<C
         )
         .args(["start", "--optimized", "--import-realm"]);
     Ok(c)
+}
+
+/// orgman's Keycloak extension (`deploy/keycloak-extension`: the
+/// first-login step that admits only addresses of an organization's
+/// verified domains), compiled with the JDK's `javac` against the
+/// distribution's own jars into its `providers/`. Answers a fingerprint of
+/// the sources, so that a change rebuilds the distribution.
+fn keycloak_extension(home: &Path, java: &Path) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let root = project::root()?.join("deploy/keycloak-extension");
+    let mut sources: Vec<PathBuf> = fs::read_dir(root.join("src/dev/orgman/keycloak"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    sources.sort();
+    let services = root.join("META-INF/services/org.keycloak.authentication.AuthenticatorFactory");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in sources.iter().chain([&services]) {
+        fs::read(file)?.hash(&mut hasher);
+    }
+    let fingerprint = format!("{:016x}", hasher.finish());
+    let jar = home.join("providers/orgman-keycloak.jar");
+    let stamp = home.join("providers/.orgman-keycloak.jar.sources");
+    if jar.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+        return Ok(fingerprint);
+    }
+    let javac = java.join("bin/javac");
+    if !javac.exists() {
+        bail!(
+            "{} has no javac: Keycloak's orgman extension needs a JDK (Java 21+), not a JRE",
+            java.display()
+        );
+    }
+    eprintln!("xtask: compiling orgman's Keycloak extension (once per change, ~5 s)");
+    let classes = home.join(".orgman-extension");
+    if classes.exists() {
+        fs::remove_dir_all(&classes)?;
+    }
+    fs::create_dir_all(classes.join("META-INF/services"))?;
+    project::run(
+        Command::new(&javac)
+            .args(["--release", "21", "-d"])
+            .arg(&classes)
+            .arg("-cp")
+            .arg(home.join("lib/lib/main/*"))
+            .args(&sources),
+    )
+    .context("compiling deploy/keycloak-extension failed")?;
+    fs::copy(
+        &services,
+        classes.join("META-INF/services/org.keycloak.authentication.AuthenticatorFactory"),
+    )?;
+    project::run(
+        Command::new(java.join("bin/jar"))
+            .arg("--create")
+            .arg("--file")
+            .arg(&jar)
+            .arg("-C")
+            .arg(&classes)
+            .arg("."),
+    )
+    .context("packing orgman's Keycloak extension failed")?;
+    fs::write(&stamp, &fingerprint)?;
+    Ok(fingerprint)
 }
 
 /// Keycloak imports the realms on its first start only: a stack whose realm

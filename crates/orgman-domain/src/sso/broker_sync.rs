@@ -80,6 +80,8 @@ impl ProviderSync {
         "organization.reactivated",
         "organization.deletion-requested",
         "organization.restored",
+        "organization.domain.verified",
+        "organization.domain.deleted",
     ];
 
     /// The sync of `repository`'s configurations to `broker`, decrypting
@@ -170,9 +172,12 @@ impl ProviderSync {
         unit.commit().await.map_err(unavailable)
     }
 
-    /// The same sync, telling the broker which `ssoRequired` domain's users
-    /// to send straight to a provider
-    /// ([`BrokeredProvider::login_domain`]), from `domains`.
+    /// The same sync, reading organizations' domains from `domains`: the
+    /// broker learns which addresses an organization's provider may log in
+    /// (its verified domains, [`BrokeredProvider::email_domains`]) and
+    /// which `ssoRequired` domain's users to send straight to a provider
+    /// ([`BrokeredProvider::login_domain`]). Without it, an organization's
+    /// provider may log in no address at all.
     #[must_use]
     pub fn with_login_domains(mut self, domains: Arc<dyn DomainQueries>) -> Self {
         self.domains = Some(domains);
@@ -191,6 +196,27 @@ impl ProviderSync {
         Ok(login_redirect(&configs, &verified)
             .filter(|r| r.identity_provider == config.broker_alias())
             .map(|r| r.domain))
+    }
+
+    /// The addresses `config`'s provider may log in: any for an
+    /// installation-wide configuration, those of its organization's
+    /// verified domains otherwise.
+    async fn email_domains(&self, config: &SsoConfig) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(organization) = config.organization else {
+            return Ok(None);
+        };
+        let Some(domains) = &self.domains else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut verified: Vec<String> = domains
+            .domains(organization)
+            .await?
+            .into_iter()
+            .filter(|d| d.verified_at.is_some())
+            .map(|d| d.name.as_str().to_owned())
+            .collect();
+        verified.sort();
+        Ok(Some(verified))
     }
 
     /// Whether the configuration's organization lets its members sign in
@@ -222,6 +248,10 @@ impl ProviderSync {
             .organization_active(config)
             .await
             .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        let email_domains = self
+            .email_domains(config)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
         Ok(BrokeredProvider {
             alias: config.broker_alias(),
             display_name: config.name.clone(),
@@ -231,6 +261,7 @@ impl ProviderSync {
             enabled: config.enabled && active,
             organization: config.organization,
             login_domain,
+            email_domains,
         })
     }
 
@@ -312,7 +343,9 @@ impl ProviderSync {
             EventKind::OrganizationSuspended
             | EventKind::OrganizationReactivated
             | EventKind::OrganizationDeletionRequested { .. }
-            | EventKind::OrganizationRestored => {
+            | EventKind::OrganizationRestored
+            | EventKind::DomainVerified { .. }
+            | EventKind::DomainDeleted { .. } => {
                 let configs = self
                     .repository
                     .list(Some(event.organization_id))

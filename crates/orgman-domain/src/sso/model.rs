@@ -174,6 +174,12 @@ pub struct BrokeredProvider {
     /// this provider (see [`MirroredOrganization::login_redirect`]); only
     /// where the organization is mirrored.
     pub login_domain: Option<String>,
+    /// The e-mail domains whose addresses a first login through the
+    /// provider may create, or link to, an account for: the organization's
+    /// verified domains (none verified: nobody), so that an organization's
+    /// provider never takes over an address it has not proved to control.
+    /// `None` for an installation-wide provider, which may log in anyone.
+    pub email_domains: Option<Vec<String>>,
 }
 
 impl BrokeredProvider {

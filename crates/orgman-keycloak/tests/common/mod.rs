@@ -1,10 +1,36 @@
-//! What the adapter tests that write identity providers share: orgman's
-//! client as the stack's service account, and a provider for the stack's
-//! `customer` realm.
+//! What the adapter tests that meet Keycloak's Admin API share: orgman's
+//! client as the stack's service account, a provider for the stack's
+//! `customer` realm, and a raw Admin API call.
 
 use orgman_domain::{BrokeredProvider, ClientSecret, IssuerUrl, SsoConfigId};
 use orgman_keycloak::{KeycloakClient, KeycloakSettings};
 use orgman_testkit::{Stack, http};
+use reqwest::Method;
+use serde_json::Value;
+
+/// `method` of `/admin/realms/{realm}{path}` with `token`: the status and
+/// the JSON body (`Null` when there is none).
+#[allow(dead_code, reason = "not every test binary calls the Admin API itself")]
+pub(crate) async fn call(
+    token: &str,
+    realm: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!(
+        "{}/admin/realms/{realm}{path}",
+        Stack::get().keycloak_base()
+    );
+    let mut request = http().request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("Keycloak reachable");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
 
 /// orgman's Keycloak client as the stack's service account; loopback
 /// issuers allowed when `allow_private`.
@@ -37,5 +63,6 @@ pub(crate) fn provider(issuer: &str) -> BrokeredProvider {
         enabled: true,
         organization: None,
         login_domain: None,
+        email_domains: None,
     }
 }
