@@ -1,6 +1,6 @@
 //! Verified domains over HTTP, against a real name server of the test's own.
 
-use orgman_testkit::{ALICE, BOB, CAROL, PrivateDns};
+use orgman_testkit::{ADMIN, ALICE, BOB, CAROL, PrivateDns};
 use serde_json::json;
 
 use crate::helpers::{Overrides, TestApp, assert_problem, body};
@@ -179,10 +179,40 @@ async fn users_of_an_auto_join_domain_become_members_at_their_first_login() {
         (both["autoJoin"].clone(), both["ssoRequired"].clone()),
         (json!(true), json!(true))
     );
+    // Alice's own address is at orgman.test, and her token is a password
+    // grant's, not her organization's provider's: from now on it does not
+    // count in Acme, for reads and writes alike, at once.
+    let acme_path = format!("/api/v1/organizations/{acme}");
+    for refused in [
+        app.get(&acme_path, &alice).await,
+        app.get(&domains, &alice).await,
+        app.get(&format!("{acme_path}/members"), &alice).await,
+        app.patch(&acme_path, &alice, json!({"name": "Acme renamed"}))
+            .await,
+        app.patch(&policy, &alice, json!({"ssoRequired": false}))
+            .await,
+    ] {
+        assert_problem(refused, 403, "sso-required").await;
+    }
+    // Platform administrators are exempt. Carol, whose first request
+    // makes her a member (orgman.test is autoJoin), is held to it too.
+    let admin = app.token(ADMIN).await;
     assert_eq!(
-        body(app.get(&domains, &alice).await).await[0]["ssoRequired"],
+        body(app.get(&domains, &admin).await).await[0]["ssoRequired"],
         true
     );
+    assert_problem(
+        app.get(&acme_path, &app.token(CAROL).await).await,
+        403,
+        "sso-required",
+    )
+    .await;
+    // Off again (by the platform administrator): Alice is back.
+    let off = app
+        .patch(&policy, &admin, json!({"ssoRequired": false}))
+        .await;
+    assert_eq!(off.status(), 200);
+    assert_eq!(app.get(&acme_path, &alice).await.status(), 200);
 
     // Bob's first request: he is a MEMBER of Acme, recorded as his own act.
     let bob = app.token(BOB).await;

@@ -220,6 +220,14 @@ async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_me
         .map(|o| o["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![org.as_str()], "{mine}");
+    // customer.example is `ssoRequired`, and this token came through the
+    // organization's own provider: it counts.
+    assert_eq!(
+        app.get(&format!("/api/v1/organizations/{org}"), &token)
+            .await
+            .status(),
+        200
+    );
     let members = body(
         app.get(&format!("/api/v1/organizations/{org}/members"), &alice)
             .await,

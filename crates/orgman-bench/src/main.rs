@@ -832,7 +832,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
 
     let owner = Actor::platform_admin(seed.users[0].0);
     let organization = |slug: &str| {
-        let slug = slug.to_owned();
+        let (slug, owner) = (slug.to_owned(), owner.clone());
         async move {
             service
                 .create(

@@ -14,7 +14,8 @@ use orgman_domain::{
     Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
     ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationMirror,
     OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner,
-    ServicePorts, ServiceSettings, Slug, SsoDraft, SsoService, UserId, UserProfile,
+    ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId,
+    UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -319,6 +320,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first_login =
         block_on(provisioner.provision_via(&erin, profile, false, Some(&config.broker_alias())))?;
     println!("erin's first login: {:?}", first_login.auto_join);
+    // `ssoRequired` domains are enforced by the use cases, for actors that
+    // say how they signed in (`Actor::signed_in`, from the token's `email`
+    // and `identity_provider`): a member whose address is in one of the
+    // organization's `ssoRequired` domains gets `OrgError::SsoRequired`
+    // unless the login came through one of its enabled providers. Storage
+    // keeps the rule with the organization (`Organization::sso_login`).
+    let rule = SsoLoginPolicy::new(["acme.example".to_owned()], [config.id]);
+    let by_password = SignIn::from_claims(Some("erin@acme.example"), None);
+    let through_acme = SignIn::from_claims(Some("erin@acme.example"), Some(&config.broker_alias()));
+    println!(
+        "ssoRequired: a password login counts {}, one through Acme's provider {}",
+        rule.admits(&by_password),
+        rule.admits(&through_acme)
+    );
+    let _erin_signed_in = erin.clone().signed_in(through_acme);
 
     // The broker's own organizations (Keycloak's Organizations) mirror
     // orgman's: another outbox sink, one call per membership change.

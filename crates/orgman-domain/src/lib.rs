@@ -115,6 +115,7 @@ pub use sso::model::{
     SsoDraft, SsoScope,
 };
 pub use sso::service::{RotationReport, SsoService};
+pub use sso::sign_in::{SignIn, SsoLoginPolicy};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
 pub use users::registration::{
     Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,

@@ -382,3 +382,109 @@ fn an_address_held_by_another_user_is_provisioned_without_it_and_joins_nothing()
     .unwrap();
     assert_eq!(stored.email, None);
 }
+
+#[test]
+fn an_sso_required_domain_counts_only_sign_ins_through_the_organizations_providers() {
+    use orgman_domain::{BrokeredProvider, SignIn, SsoDraft, SsoService};
+    use orgman_memory::FakeCipher;
+    let w = World::new();
+    let ann = w.user("ann");
+    let acme = w.org_owned_by("acme", &ann);
+    let erin = w.user("erin");
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), erin.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let dns = Arc::new(MemoryTxt::default());
+    let domains = DomainService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        dns.clone(),
+    );
+    let sso = SsoService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        Some(Arc::new(FakeCipher::new("k1"))),
+        w.memory.clock.clone(),
+        w.memory.ids.clone(),
+    );
+    let config = block_on(sso.create(
+        &ann,
+        Some(acme.id()),
+        support::sso_draft("Acme login", "https://login.acme.example"),
+    ))
+    .unwrap();
+    let claim = block_on(domains.claim(&ann, acme.id(), name("acme.example"))).unwrap();
+    dns.publish(&claim.record_name(), &claim.challenge);
+    block_on(domains.verify(&ann, acme.id(), &name("acme.example"))).unwrap();
+
+    let signed_in = |provider: Option<&str>| {
+        erin.clone()
+            .signed_in(SignIn::from_claims(Some("erin@acme.example"), provider))
+    };
+    let by_password = signed_in(None);
+    let through_acme = signed_in(Some(&BrokeredProvider::alias_of(config.id)));
+    let through_another = signed_in(Some("orgman-00000000-0000-0000-0000-000000000001"));
+    // Verified but not `ssoRequired`: any sign-in counts.
+    assert!(block_on(w.service.get(&by_password, acme.id())).is_ok());
+
+    block_on(domains.set_policy(
+        &ann,
+        acme.id(),
+        &name("acme.example"),
+        DomainPolicyChange {
+            sso_required: Some(true),
+            ..DomainPolicyChange::default()
+        },
+    ))
+    .unwrap();
+    for refused in [&by_password, &through_another] {
+        assert_eq!(
+            block_on(w.service.get(refused, acme.id())),
+            Err(OrgError::SsoRequired)
+        );
+        assert_eq!(
+            block_on(
+                w.service
+                    .members(refused, acme.id(), orgman_domain::PageRequest::first())
+            )
+            .map(drop),
+            Err(OrgError::SsoRequired)
+        );
+        assert_eq!(
+            block_on(
+                w.service
+                    .ensure_permission(refused, acme.id(), Permission::View)
+            ),
+            Err(OrgError::SsoRequired)
+        );
+    }
+    assert!(block_on(w.service.get(&through_acme, acme.id())).is_ok());
+    // Platform administrators are exempt; other addresses are not held.
+    let admin = w
+        .admin
+        .clone()
+        .signed_in(SignIn::from_claims(Some("root@acme.example"), None));
+    assert!(block_on(w.service.get(&admin, acme.id())).is_ok());
+    let outsider_address = erin
+        .clone()
+        .signed_in(SignIn::from_claims(Some("erin@elsewhere.example"), None));
+    assert!(block_on(w.service.get(&outsider_address, acme.id())).is_ok());
+
+    // The provider switched off no longer counts.
+    block_on(sso.update(
+        &ann,
+        Some(acme.id()),
+        config.id,
+        SsoDraft {
+            enabled: Some(false),
+            ..SsoDraft::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        block_on(w.service.get(&through_acme, acme.id())),
+        Err(OrgError::SsoRequired)
+    );
+}

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use orgman_domain::ports::{BrokerOrganizations, OutboxSink};
 use orgman_domain::time::Duration;
 use orgman_domain::{
-    ClientSecret, DomainName, DomainPolicyChange, DomainService, IssuerUrl, LifecycleAction,
-    LoginRedirect, MirroredOrganization, OrgRole, OrganizationMirror, OutboxRelay, SsoDraft,
-    SsoService, UserId,
+    DomainName, DomainPolicyChange, DomainService, LifecycleAction, LoginRedirect,
+    MirroredOrganization, OrgRole, OrganizationMirror, OutboxRelay, SsoDraft, SsoService, UserId,
 };
 use orgman_memory::{FakeCipher, MemoryBrokerOrganizations, MemoryTxt, block_on};
 use support::World;
@@ -118,14 +117,7 @@ fn an_organization_its_members_domains_providers_and_state_are_mirrored() {
         s.w.memory.clock.clone(),
         s.w.memory.ids.clone(),
     );
-    let draft = SsoDraft {
-        name: Some("Acme login".into()),
-        issuer_url: Some(IssuerUrl::parse("https://login.acme.example", false).unwrap()),
-        client_id: Some("orgman".into()),
-        client_secret: Some(ClientSecret::new("s".into())),
-        enabled: None,
-        auto_provision: None,
-    };
+    let draft = support::sso_draft("Acme login", "https://login.acme.example");
     let config = block_on(sso.create(&ann, Some(org.id()), draft)).unwrap();
     drain(&s);
     assert_eq!(

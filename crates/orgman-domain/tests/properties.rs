@@ -116,7 +116,7 @@ proptest! {
     #[test]
     fn invariants_hold_after_every_operation(ops in prop::collection::vec(op(), 1..60)) {
         let world = World::new();
-        let mut actors: Vec<Actor> = vec![world.admin];
+        let mut actors: Vec<Actor> = vec![world.admin.clone()];
         actors.extend((1..=USERS).map(|i| world.user(&format!("user-{i}"))));
         let orgs: Vec<OrganizationId> = (0..ORGS)
             .map(|i| world.org_owned_by(&format!("org-{i}"), &actors[1 + i]).id())

@@ -159,8 +159,20 @@ fn an_organization_admin_invites_whether_or_not_the_address_has_an_account() {
             .is_some(),
         "a new account for the new address"
     );
-    // Nobody joined yet.
+    // Nobody joined yet, and nobody was made locally for the new address:
+    // its owner appears at their own first login.
     assert_eq!(w.memory.store.memberships_of(org.id()).len(), 1);
+    let new_account = block_on(idp.find_by_email(&Email::parse("new@example.com").unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        block_on(orgman_domain::ports::UserRepository::user(
+            &*w.memory.store,
+            new_account.subject.parse().unwrap()
+        ))
+        .unwrap(),
+        None
+    );
     // The identity provider down: nothing stays behind, the invitation
     // included.
     idp.set_unavailable(true);

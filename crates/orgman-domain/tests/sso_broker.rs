@@ -538,3 +538,57 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
     block_on(s.relay.run_once()).unwrap();
     assert!(!enabled(&config.broker_alias()));
 }
+
+#[test]
+fn an_auto_provisioned_user_keeps_the_address_only_of_a_domain_its_organization_verified() {
+    use orgman_domain::ports::UserRepository;
+    use orgman_domain::{DomainName, DomainService};
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    let config = create(&s, &ann, org.id(), "Acme login");
+    let sso = Arc::new(
+        SsoService::new(
+            Arc::new(s.w.memory.service()),
+            s.w.memory.store.clone(),
+            Some(Arc::new(FakeCipher::new("k1"))),
+            s.w.memory.clock.clone(),
+            s.w.memory.ids.clone(),
+        )
+        .with_home_realm_discovery(s.w.memory.store.clone()),
+    );
+    let provisioner = Provisioner::new(s.w.memory.store.clone()).with_sso_provisioning(sso);
+    let dns = Arc::new(orgman_memory::MemoryTxt::default());
+    let domains = DomainService::new(
+        Arc::new(s.w.memory.service()),
+        s.w.memory.store.clone(),
+        dns.clone(),
+    );
+    let claimed =
+        block_on(domains.claim(&ann, org.id(), DomainName::parse("acme.example").unwrap()))
+            .unwrap();
+    dns.publish(&claimed.record_name(), &claimed.challenge);
+    block_on(domains.verify(&ann, org.id(), &claimed.name)).unwrap();
+    let via = config.broker_alias();
+    let stored_email = |actor: &Actor| {
+        block_on(s.w.memory.store.user(actor.user_id()))
+            .unwrap()
+            .unwrap()
+            .email
+            .map(|e| e.as_str().to_owned())
+    };
+
+    // An address of the organization's verified domain is kept ...
+    let (dora, person) = profile(&s, "dora@acme.example");
+    block_on(provisioner.provision_via(&dora, person, false, Some(&via))).unwrap();
+    assert_eq!(stored_email(&dora).as_deref(), Some("dora@acme.example"));
+    // ... any other is not: the provider vouches for its own domains only,
+    // and nobody's address is squatted through it.
+    let (mallory, person) = profile(&s, "victim@elsewhere.example");
+    let done = block_on(provisioner.provision_via(&mallory, person, false, Some(&via))).unwrap();
+    assert!(
+        matches!(done.auto_join, Some(AutoJoin::Joined(_))),
+        "{done:?}"
+    );
+    assert_eq!(stored_email(&mallory), None);
+}

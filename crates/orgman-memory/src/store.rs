@@ -28,6 +28,26 @@ struct State {
     sso: BTreeMap<orgman_domain::SsoConfigId, orgman_domain::SsoConfig>,
 }
 
+impl State {
+    /// The organization as storage answers it: with its sign-in rule
+    /// derived from its verified `ssoRequired` domains and enabled SSO
+    /// configurations (what PostgreSQL keeps in columns of its own).
+    fn organization(&self, id: OrganizationId) -> Option<Organization> {
+        let organization = self.organizations.get(&id)?.clone();
+        let required = self
+            .domains
+            .values()
+            .filter(|d| d.organization_id == id && d.verified_at.is_some() && d.policy.sso_required)
+            .map(|d| d.name.as_str().to_owned());
+        let providers = self
+            .sso
+            .values()
+            .filter(|c| c.organization == Some(id) && c.enabled)
+            .map(|c| c.id);
+        Some(organization.with_sso_login(orgman_domain::SsoLoginPolicy::new(required, providers)))
+    }
+}
+
 /// Organizations, memberships, users and the outbox, in memory.
 ///
 /// A unit of work works on a private copy of the state and swaps it in on
@@ -152,7 +172,7 @@ impl OrganizationRepository for MemoryStore {
 
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
         self.available()?;
-        Ok(self.lock().organizations.get(&id).cloned())
+        Ok(self.lock().organization(id))
     }
 
     async fn due_for_purge(
@@ -218,9 +238,9 @@ impl MembershipQueries for MemoryStore {
     ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
         self.available()?;
         let state = self.lock();
-        Ok(state.organizations.get(&organization).map(|found| {
+        Ok(state.organization(organization).map(|found| {
             (
-                found.clone(),
+                found,
                 state.memberships.get(&(organization, user)).map(|m| m.role),
             )
         }))

@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 use orgman_domain::{
     DomainEvent, Email, Invitation, InvitationId, Membership, Metadata, MetadataKind, OrgName,
-    OrgStatus, Organization, OrganizationId, OrganizationRecord, Slug, StoreError, User, UserId,
+    OrgStatus, Organization, OrganizationId, OrganizationRecord, Slug, SsoConfigId, SsoLoginPolicy,
+    StoreError, User, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -31,6 +32,12 @@ pub(crate) struct OrganizationRow {
     pub(crate) max_members: Option<i32>,
     pub(crate) metadata: serde_json::Value,
     pub(crate) private_metadata: serde_json::Value,
+    /// Kept by triggers (migration 000021); never written from here.
+    #[diesel(skip_insertion)]
+    pub(crate) sso_required_domains: Vec<String>,
+    /// Kept by triggers (migration 000021); never written from here.
+    #[diesel(skip_insertion)]
+    pub(crate) sso_login_configs: Vec<Uuid>,
 }
 
 impl OrganizationRow {
@@ -55,6 +62,8 @@ impl OrganizationRow {
                 .map(|max| i32::try_from(max).unwrap_or(i32::MAX)),
             metadata: organization.metadata().to_value(),
             private_metadata,
+            sso_required_domains: Vec::new(),
+            sso_login_configs: Vec::new(),
         })
     }
 
@@ -80,6 +89,14 @@ impl OrganizationRow {
             version: u64::try_from(self.version).map_err(|e| corrupt("version", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
+        })
+        .map(|organization| {
+            organization.with_sso_login(SsoLoginPolicy::new(
+                self.sso_required_domains,
+                self.sso_login_configs
+                    .into_iter()
+                    .map(SsoConfigId::from_uuid),
+            ))
         })
         .map_err(|e| corrupt("organization", e))
     }

@@ -24,6 +24,8 @@ diesel::table! {
         max_members -> Nullable<Int4>,
         metadata -> Jsonb,
         private_metadata -> Jsonb,
+        sso_required_domains -> Array<Text>,
+        sso_login_configs -> Array<Uuid>,
     }
 }
 

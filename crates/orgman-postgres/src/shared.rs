@@ -30,7 +30,8 @@ use crate::tls::Connector;
 /// The organization by id, left-joined to one user's membership.
 const ORGANIZATION_WITH_ROLE: &str = "\
     SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
-           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role, \
+           o.sso_required_domains, o.sso_login_configs \
     FROM organizations o \
     LEFT JOIN organization_members m ON m.org_id = o.id AND m.user_id = $2 \
     WHERE o.id = $1";
@@ -41,7 +42,8 @@ const ROLE_OF: &str = "SELECT role FROM organization_members WHERE org_id = $1 A
 /// The first page of a user's organizations (not deleted), with roles.
 const ORGANIZATIONS_OF: &str = "\
     SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
-           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role, \
+           o.sso_required_domains, o.sso_login_configs \
     FROM organization_members m JOIN organizations o ON o.id = m.org_id \
     WHERE m.user_id = $1 AND o.status <> 'DELETED' \
     ORDER BY m.org_id LIMIT $2";
@@ -49,7 +51,8 @@ const ORGANIZATIONS_OF: &str = "\
 /// A later page: the same after an organization id.
 const ORGANIZATIONS_OF_AFTER: &str = "\
     SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
-           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role, \
+           o.sso_required_domains, o.sso_login_configs \
     FROM organization_members m JOIN organizations o ON o.id = m.org_id \
     WHERE m.user_id = $1 AND o.status <> 'DELETED' AND m.org_id > $3 \
     ORDER BY m.org_id LIMIT $2";
@@ -264,7 +267,8 @@ impl Slot {
     }
 }
 
-/// The organization in a row's first eleven columns.
+/// The organization in a row's first eleven columns, and its sign-in rule
+/// in the thirteenth and fourteenth (the twelfth is a role).
 fn organization_row(row: &Row) -> Result<OrganizationRow, StoreError> {
     Ok(OrganizationRow {
         id: get(row, 0)?,
@@ -278,6 +282,8 @@ fn organization_row(row: &Row) -> Result<OrganizationRow, StoreError> {
         max_members: get(row, 8)?,
         metadata: get(row, 9)?,
         private_metadata: get(row, 10)?,
+        sso_required_domains: get(row, 12)?,
+        sso_login_configs: get(row, 13)?,
     })
 }
 

@@ -65,12 +65,12 @@ async fn two_owners_removing_each_other_leave_one_owner() {
 
         // A removes B while B demotes A.
         let (db1, db2) = (db.clone(), db.clone());
-        let (a1, b1) = (a, b);
+        let (a1, b1, a2, b2) = (a.clone(), b.clone(), a, b);
         let remove =
             tokio::spawn(async move { db1.service.remove_member(&a1, org, b1.user_id()).await });
         let demote = tokio::spawn(async move {
             db2.service
-                .change_role(&b1, org, a1.user_id(), OrgRole::Member)
+                .change_role(&b2, org, a2.user_id(), OrgRole::Member)
                 .await
                 .map(drop)
         });

@@ -1093,7 +1093,7 @@ async fn concurrent_additions_never_pass_the_member_limit() {
     let attempts: Vec<_> = users
         .iter()
         .map(|&user| {
-            let service = service.clone();
+            let (service, admin) = (service.clone(), admin.clone());
             tokio::spawn(
                 async move { service.add_member(&admin, org, user, OrgRole::Member).await },
             )
@@ -1728,4 +1728,78 @@ async fn a_delivery_is_recorded_at_the_time_the_sink_acknowledged_it() {
             gap.ms
         );
     }
+}
+
+/// The organization's sign-in rule is read with it, and kept in step with
+/// its domains and SSO configurations by the database itself, whoever
+/// writes them.
+#[tokio::test]
+async fn an_organizations_sign_in_rule_follows_its_domains_and_configurations() {
+    use diesel_async::RunQueryDsl;
+    use orgman_domain::ports::{MembershipQueries, OrganizationRepository};
+    let db = Db::new().await;
+    let org = db.org().await;
+    let other = db.org().await;
+    let mut conn = db.connection().await;
+    let mut run = async |sql: String| {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    };
+    let (id, other_id) = (org.id(), other.id());
+    let config = orgman_domain::uuid::Uuid::now_v7();
+    run(format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{id}', 'acme.example', 'x', now(), now(), true),
+                ('{id}', 'pending.example', 'x', now(), NULL, false),
+                ('{id}', 'open.example', 'x', now(), now(), false)"
+    ))
+    .await;
+    run(format!(
+        "INSERT INTO sso_configs (id, org_id, name, issuer_url, client_id, client_secret_enc, enabled, auto_provision, created_at, updated_at)
+         VALUES ('{config}', '{id}', 'Acme', 'https://login.acme.example', 'c', 'x', true, false, now(), now())"
+    ))
+    .await;
+    let read = async || db.store.organization(id).await.unwrap().unwrap();
+    let policy = read().await.sso_login().clone();
+    assert_eq!(policy.required_domains(), ["acme.example".to_owned()]);
+    assert_eq!(
+        policy.providers(),
+        [orgman_domain::SsoConfigId::from_uuid(config)]
+    );
+    // The statement of the hot path reads the same.
+    let (with_role, _) = db
+        .store
+        .organization_with_role(id, db.admin.user_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(with_role.sso_login(), &policy);
+    // Another organization is untouched.
+    assert!(
+        db.store
+            .organization(other_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sso_login()
+            == &orgman_domain::SsoLoginPolicy::default()
+    );
+
+    run(format!(
+        "UPDATE sso_configs SET enabled = false WHERE id = '{config}'"
+    ))
+    .await;
+    run("UPDATE organization_domains SET sso_required = true WHERE name = 'open.example'".into())
+        .await;
+    let policy = read().await.sso_login().clone();
+    assert_eq!(
+        policy.required_domains(),
+        ["acme.example".to_owned(), "open.example".to_owned()]
+    );
+    assert!(policy.providers().is_empty());
+
+    run(format!(
+        "DELETE FROM organization_domains WHERE org_id = '{id}'"
+    ))
+    .await;
+    assert!(read().await.sso_login().required_domains().is_empty());
 }

@@ -13,7 +13,7 @@ use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
     Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord,
-    Permission, Slug, UserId,
+    Permission, Slug, SsoLoginPolicy, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -111,6 +111,9 @@ struct StoredOrganization {
     metadata: Metadata,
     #[serde(default)]
     private_metadata: Metadata,
+    /// Required: an entry written before the rule was kept (which would
+    /// admit everyone) does not parse, and is read again from storage.
+    sso_login: SsoLoginPolicy,
 }
 
 /// A user's organization list as stored, with the generations that make it
@@ -136,6 +139,7 @@ impl StoredOrganization {
             max_members: org.max_members(),
             metadata: org.metadata().clone(),
             private_metadata: org.private_metadata()?.clone(),
+            sso_login: org.sso_login().clone(),
         })
     }
 
@@ -154,6 +158,7 @@ impl StoredOrganization {
             updated_at: self.updated_at,
         })
         .ok()
+        .map(|org| org.with_sso_login(self.sso_login))
     }
 }
 

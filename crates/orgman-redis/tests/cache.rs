@@ -176,7 +176,7 @@ async fn revocation_is_immediate_on_every_replica_under_concurrent_reads() {
 
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let b = b.clone();
+            let (b, member) = (b.clone(), member.clone());
             tokio::spawn(async move {
                 for _ in 0..50 {
                     let _ = b.service.get(&member, org).await;

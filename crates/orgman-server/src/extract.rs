@@ -9,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use orgman_domain::{Actor, OrgRole, OrganizationId, RequestId, SystemRole, UserId};
+use orgman_domain::{Actor, OrgRole, OrganizationId, RequestId, SignIn, SystemRole, UserId};
 use uuid::Uuid;
 
 use crate::auth::{AuthError, Claims};
@@ -100,7 +100,10 @@ impl FromRequest for Authenticated {
             } else {
                 SystemRole::User
             };
-            let mut actor = Actor::new(user_id, system_role);
+            let mut actor = Actor::new(user_id, system_role).signed_in(SignIn::from_claims(
+                claims.email.as_deref(),
+                claims.identity_provider.as_deref(),
+            ));
             if let Some(request_id) = req.extensions().get::<RequestId>() {
                 actor = actor.in_request(*request_id);
             }

@@ -93,6 +93,7 @@ problem_codes! {
     RoleWithoutOrganization = "role-without-organization",
     RouteNotFound = "route-not-found",
     SlugTaken = "slug-taken",
+    SsoRequired = "sso-required",
     SsoConfigLimitReached = "sso-config-limit-reached",
     SsoConfigNotFound = "sso-config-not-found",
     TooManyRows = "too-many-rows",
@@ -372,6 +373,7 @@ impl From<OrgError> for ApiError {
                 ApiError::forbidden(ProblemCode::PlatformAdminRequired, detail)
             }
             OrgError::OwnerRequired => ApiError::forbidden(ProblemCode::OwnerRequired, detail),
+            OrgError::SsoRequired => ApiError::forbidden(ProblemCode::SsoRequired, detail),
             OrgError::LastOwner => {
                 ApiError::new(S::CONFLICT, ProblemCode::LastOwner, "Conflict", detail)
             }

@@ -443,7 +443,7 @@ async fn cached_decisions_never_outlive_a_removal_on_any_replica() {
 
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let b = b.clone();
+            let (b, member) = (b.clone(), member.clone());
             tokio::spawn(async move {
                 for _ in 0..30 {
                     let _ = b.get(&member, org).await;

@@ -19,6 +19,10 @@ pub enum OrgError {
         /// The permission that was needed.
         permission: Permission,
     },
+    /// The actor's address is in one of the organization's `ssoRequired`
+    /// domains, and they did not sign in through one of its providers.
+    #[error("this organization requires signing in through its identity provider")]
+    SsoRequired,
     /// The use case is reserved to platform administrators.
     #[error("platform administrator role required")]
     PlatformAdminRequired,

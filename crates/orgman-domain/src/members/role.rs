@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::errors::port::ValidationError;
+use crate::sso::sign_in::SignIn;
 use crate::values::id::{RequestId, UserId};
 
 /// A member's role inside one organization.
@@ -112,11 +113,12 @@ pub enum SystemRole {
 ///
 /// It is built by the caller (the HTTP edge builds it from a verified token)
 /// and passed explicitly: the domain never reads ambient, thread-local state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     user_id: UserId,
     system_role: SystemRole,
     request_id: Option<RequestId>,
+    sign_in: SignIn,
 }
 
 impl Actor {
@@ -126,7 +128,21 @@ impl Actor {
             user_id,
             system_role,
             request_id: None,
+            sign_in: SignIn::EMPTY,
         }
+    }
+
+    /// The same actor, signed in as its token says (address and provider),
+    /// which organizations with `ssoRequired` domains judge.
+    #[must_use]
+    pub fn signed_in(mut self, sign_in: SignIn) -> Self {
+        self.sign_in = sign_in;
+        self
+    }
+
+    /// How the actor signed in (nothing known: [`SignIn::default`]).
+    pub const fn sign_in(&self) -> &SignIn {
+        &self.sign_in
     }
 
     /// The same actor, acting within the given request.

@@ -182,7 +182,7 @@ mod tests {
     fn the_last_owner_stays() {
         let owner = Actor::user(user(1));
         let admin = Actor::platform_admin(user(9));
-        for actor in [owner, admin] {
+        for actor in [owner.clone(), admin] {
             let role = (actor == owner).then_some(Owner);
             assert_eq!(
                 check_member_change(&actor, role, change(1, Some(Owner), None), 1),

@@ -7,6 +7,7 @@ use crate::errors::use_case::OrgError;
 use crate::organizations::lifecycle::LifecycleAction;
 use crate::organizations::lifecycle::OrgStatus;
 use crate::organizations::metadata::{Metadata, MetadataKind};
+use crate::sso::sign_in::SsoLoginPolicy;
 use crate::values::id::OrganizationId;
 use crate::values::name::{OrgName, Slug};
 
@@ -29,6 +30,7 @@ pub struct Organization {
     version: u64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    sso_login: SsoLoginPolicy,
 }
 
 /// A change to an organization's name and metadata: absent parts stay as
@@ -130,6 +132,7 @@ impl Organization {
             version: 1,
             created_at: now,
             updated_at: now,
+            sso_login: SsoLoginPolicy::default(),
         }
     }
 
@@ -156,7 +159,23 @@ impl Organization {
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
+            sso_login: SsoLoginPolicy::default(),
         })
+    }
+
+    /// The same organization with the sign-in rule storage keeps beside it
+    /// (derived from its domains and SSO configurations, never written
+    /// with the organization itself).
+    #[must_use]
+    pub fn with_sso_login(mut self, policy: SsoLoginPolicy) -> Self {
+        self.sso_login = policy;
+        self
+    }
+
+    /// Which sign-ins count in the organization (its `ssoRequired`
+    /// domains and the providers that satisfy them).
+    pub fn sso_login(&self) -> &SsoLoginPolicy {
+        &self.sso_login
     }
 
     /// The organization's id.

@@ -219,6 +219,7 @@ impl OrganizationService {
                 .await?
         } else if self.ports.authorizer.decides_from_roles() {
             let (organization, role) = self.read_as_member(actor, id).await?;
+            admit(actor, &organization)?;
             return visible_to(actor, shown_to(actor, role, organization));
         } else {
             let user = actor.user_id();
@@ -231,6 +232,7 @@ impl OrganizationService {
                 return Err(OrgError::NotFound);
             }
             let organization = self.read_organization(id, organization).await?;
+            admit(actor, &organization)?;
             self.shown_after_check(actor, organization).await?
         };
         visible_to(actor, organization)
@@ -895,24 +897,45 @@ impl OrganizationService {
         }
     }
 
-    /// The organization, once the actor is known to hold `permission` in it.
+    /// The organization, once the actor is known to hold `permission` in it
+    /// (and, by [`OrganizationService::get`], to have signed in as it
+    /// asks).
     async fn permitted(
         &self,
         actor: &Actor,
         id: OrganizationId,
         permission: Permission,
     ) -> Result<Organization, OrgError> {
-        self.authorize(actor, id, permission).await?;
+        self.authorize_role(actor, id, permission).await?;
         self.get(actor, id).await
     }
 
-    /// The one authorization of every use case: platform administrators
-    /// may do everything (the only place that rule is applied before an
-    /// authorizer would be asked); anyone else is asked about `permission`
-    /// once. Only a refusal asks again, whether the actor may see the
-    /// organization at all: non-members get `NotFound`, members lacking
-    /// `permission` `Forbidden`.
+    /// The one authorization of every use case:
+    /// [`OrganizationService::authorize_role`], then the organization's
+    /// sign-in rule for actors with an address (its `ssoRequired`
+    /// domains), read with the organization from the cache.
     async fn authorize(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        permission: Permission,
+    ) -> Result<(), OrgError> {
+        self.authorize_role(actor, id, permission).await?;
+        if actor.is_platform_admin() || actor.sign_in().email_domain().is_none() {
+            return Ok(());
+        }
+        let organization = self
+            .read_organization(id, self.ports.cache.organization(id).await)
+            .await?;
+        admit(actor, &organization)
+    }
+
+    /// Platform administrators may do everything (the only place that rule
+    /// is applied before an authorizer would be asked); anyone else is
+    /// asked about `permission` once. Only a refusal asks again, whether
+    /// the actor may see the organization at all: non-members get
+    /// `NotFound`, members lacking `permission` `Forbidden`.
+    async fn authorize_role(
         &self,
         actor: &Actor,
         id: OrganizationId,
@@ -1007,6 +1030,17 @@ impl OrganizationService {
     }
 }
 
+/// Refuses a member whose address is in one of the organization's
+/// `ssoRequired` domains and who did not sign in through one of its
+/// providers. Platform administrators are exempt.
+fn admit(actor: &Actor, organization: &Organization) -> Result<(), OrgError> {
+    if actor.is_platform_admin() || organization.sso_login().admits(actor.sign_in()) {
+        Ok(())
+    } else {
+        Err(OrgError::SsoRequired)
+    }
+}
+
 /// Whether an event takes access away from someone: a cached role,
 /// decision or organization from before it must never be served after it.
 fn revokes_access(kind: &EventKind) -> bool {
@@ -1015,6 +1049,12 @@ fn revokes_access(kind: &EventKind) -> bool {
         EventKind::MemberRemoved { .. }
             | EventKind::MemberRoleChanged { .. }
             | EventKind::OrganizationDeleted { .. }
+            // The sign-in rule kept with the organization may tighten: a
+            // domain becomes `ssoRequired`, or a provider stops counting.
+            | EventKind::DomainVerified { .. }
+            | EventKind::DomainPolicyChanged { .. }
+            | EventKind::SsoConfigUpdated { .. }
+            | EventKind::SsoConfigDeleted { .. }
     )
 }
 

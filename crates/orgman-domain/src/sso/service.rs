@@ -23,7 +23,7 @@ use crate::sso::model::{BrokeredProvider, HomeRealm};
 use crate::sso::model::{SsoConfig, cipher_context, text};
 use crate::users::model::ClientSecret;
 use crate::users::model::UserProfile;
-use crate::values::id::SsoConfigId;
+use crate::values::id::{OrganizationId, SsoConfigId};
 use crate::values::name::Email;
 
 /// The SSO use cases.
@@ -138,6 +138,11 @@ impl SsoService {
     /// user: the caller provisions as usual. A user who existed already is
     /// not joined again ([`AutoJoin::Existing`]).
     ///
+    /// The user is stored with the token's address only when its domain is
+    /// verified by the configuration's organization (home-realm discovery's
+    /// domains, [`SsoService::with_home_realm_discovery`]; without them,
+    /// never): an organization's provider vouches for no other address.
+    ///
     /// # Errors
     /// [`OrgError::Unavailable`]; nothing is written then.
     pub async fn provision_brokered(
@@ -158,7 +163,29 @@ impl SsoService {
         else {
             return Ok(None);
         };
-        join_new_user(&self.organizations, actor, profile, organization, None).await
+        let mut profile = profile.clone();
+        if !self.verifies(organization, profile.email.as_ref()).await? {
+            profile.email = None;
+        }
+        join_new_user(&self.organizations, actor, &profile, organization, None).await
+    }
+
+    /// Whether `organization` verified the domain of `email`.
+    async fn verifies(
+        &self,
+        organization: OrganizationId,
+        email: Option<&Email>,
+    ) -> Result<bool, OrgError> {
+        let (Some(domains), Some(email)) = (&self.domains, email) else {
+            return Ok(false);
+        };
+        let Ok(name) = DomainName::parse(email.domain()) else {
+            return Ok(false);
+        };
+        Ok(domains
+            .verified_domain(&name)
+            .await?
+            .is_some_and(|d| d.organization_id == organization))
     }
 
     /// The same use cases, able to test configurations' issuers.

@@ -151,6 +151,11 @@ impl UserService {
     /// login (address verified, own password chosen; a password given here
     /// is temporary).
     ///
+    /// Nothing is created locally: the user appears at their own first
+    /// login, as anyone does, so that an administrator cannot claim an
+    /// address for their organization before its owner shows up (a
+    /// verified domain's `autoJoin` applies to them as to everyone).
+    ///
     /// Permissions are checked before anything is created. If the identity
     /// provider cannot be asked, the invitation is withdrawn again.
     ///
@@ -173,26 +178,17 @@ impl UserService {
             )
             .await?;
         user.set_up_by_user = true;
-        let outcome = match self.identity.register(&user).await {
-            Ok(created) => self
-                .provision_local(&created.subject, &user)
-                .await
-                .map(drop)
-                .map_err(|error| (error, Some(created.subject))),
-            // An existing account: the invitation is all it takes.
-            Err(IdentityError::Conflict) => Ok(()),
-            Err(error) => Err((error.into(), None)),
-        };
-        if let Err((error, created)) = outcome {
-            let _ = invitations
-                .revoke(actor, placement.organization, issued.invitation.id)
-                .await;
-            if let Some(subject) = created {
-                let _ = self.identity.disable(&subject).await;
+        match self.identity.register(&user).await {
+            // A new account behind its required actions, or an existing
+            // one: the invitation is all it takes.
+            Ok(_) | Err(IdentityError::Conflict) => Ok(issued),
+            Err(error) => {
+                let _ = invitations
+                    .revoke(actor, placement.organization, issued.invitation.id)
+                    .await;
+                Err(error.into())
             }
-            return Err(error);
         }
-        Ok(issued)
     }
 
     async fn provision_local(&self, subject: &str, user: &NewIdentity) -> Result<User, OrgError> {

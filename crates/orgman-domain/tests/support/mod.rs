@@ -1,5 +1,6 @@
 //! Shared set-up for the domain's tests: the in-memory ports, a platform
-//! admin, and helpers to create organizations and users.
+//! admin, and helpers to create organizations, users and SSO
+//! configurations.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -61,4 +62,17 @@ impl World {
 
 pub fn name(text: &str) -> OrgName {
     OrgName::parse(text).unwrap()
+}
+
+/// An SSO configuration of `issuer`, named `name`, with a client secret,
+/// enabled, not auto-provisioning.
+pub fn sso_draft(name: &str, issuer: &str) -> orgman_domain::SsoDraft {
+    orgman_domain::SsoDraft {
+        name: Some(name.into()),
+        issuer_url: Some(orgman_domain::IssuerUrl::parse(issuer, false).unwrap()),
+        client_id: Some("orgman".into()),
+        client_secret: Some(orgman_domain::ClientSecret::new("s".into())),
+        enabled: None,
+        auto_provision: None,
+    }
 }
