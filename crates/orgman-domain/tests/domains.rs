@@ -396,12 +396,7 @@ fn an_sso_required_domain_counts_only_sign_ins_through_the_organizations_provide
             .add_member(&ann, acme.id(), erin.user_id(), OrgRole::Member),
     )
     .unwrap();
-    let dns = Arc::new(MemoryTxt::default());
-    let domains = DomainService::new(
-        Arc::new(w.memory.service()),
-        w.memory.store.clone(),
-        dns.clone(),
-    );
+    let (domains, _) = w.domains();
     let sso = SsoService::new(
         Arc::new(w.memory.service()),
         w.memory.store.clone(),
@@ -415,9 +410,7 @@ fn an_sso_required_domain_counts_only_sign_ins_through_the_organizations_provide
         support::sso_draft("Acme login", "https://login.acme.example"),
     ))
     .unwrap();
-    let claim = block_on(domains.claim(&ann, acme.id(), name("acme.example"))).unwrap();
-    dns.publish(&claim.record_name(), &claim.challenge);
-    block_on(domains.verify(&ann, acme.id(), &name("acme.example"))).unwrap();
+    w.verify_domain(&ann, acme.id(), "acme.example");
 
     let signed_in = |provider: Option<&str>| {
         erin.clone()

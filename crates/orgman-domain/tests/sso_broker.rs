@@ -174,7 +174,7 @@ fn reconciliation_copies_installation_configurations_and_removes_only_orphans_of
 
 #[test]
 fn an_organizations_provider_logs_in_only_addresses_of_its_verified_domains() {
-    use orgman_domain::{DomainName, DomainService};
+    use orgman_domain::DomainName;
     let s = setup();
     let ann = s.w.user("ann");
     let org = s.w.org_owned_by("acme", &ann);
@@ -188,20 +188,9 @@ fn an_organizations_provider_logs_in_only_addresses_of_its_verified_domains() {
     // Installation-wide: anyone.
     assert_eq!(domains_of(&shared.broker_alias()), None);
 
-    let dns = Arc::new(orgman_memory::MemoryTxt::default());
-    let domains = DomainService::new(
-        Arc::new(s.w.memory.service()),
-        s.w.memory.store.clone(),
-        dns.clone(),
-    );
-    let verify = |name: &str| {
-        let claimed =
-            block_on(domains.claim(&ann, org.id(), DomainName::parse(name).unwrap())).unwrap();
-        dns.publish(&claimed.record_name(), &claimed.challenge);
-        block_on(domains.verify(&ann, org.id(), &claimed.name)).unwrap();
-    };
-    verify("acme.example");
-    verify("acme-labs.example");
+    let (domains, _) = s.w.domains();
+    s.w.verify_domain(&ann, org.id(), "acme.example");
+    s.w.verify_domain(&ann, org.id(), "acme-labs.example");
     // Claimed, not verified: not listed.
     block_on(domains.claim(
         &ann,
@@ -542,7 +531,6 @@ fn a_suspended_organizations_providers_are_off_until_it_is_reactivated() {
 #[test]
 fn an_auto_provisioned_user_keeps_the_address_only_of_a_domain_its_organization_verified() {
     use orgman_domain::ports::UserRepository;
-    use orgman_domain::{DomainName, DomainService};
     let s = setup();
     let ann = s.w.user("ann");
     let org = s.w.org_owned_by("acme", &ann);
@@ -558,17 +546,7 @@ fn an_auto_provisioned_user_keeps_the_address_only_of_a_domain_its_organization_
         .with_home_realm_discovery(s.w.memory.store.clone()),
     );
     let provisioner = Provisioner::new(s.w.memory.store.clone()).with_sso_provisioning(sso);
-    let dns = Arc::new(orgman_memory::MemoryTxt::default());
-    let domains = DomainService::new(
-        Arc::new(s.w.memory.service()),
-        s.w.memory.store.clone(),
-        dns.clone(),
-    );
-    let claimed =
-        block_on(domains.claim(&ann, org.id(), DomainName::parse("acme.example").unwrap()))
-            .unwrap();
-    dns.publish(&claimed.record_name(), &claimed.challenge);
-    block_on(domains.verify(&ann, org.id(), &claimed.name)).unwrap();
+    s.w.verify_domain(&ann, org.id(), "acme.example");
     let via = config.broker_alias();
     let stored_email = |actor: &Actor| {
         block_on(s.w.memory.store.user(actor.user_id()))

@@ -76,3 +76,40 @@ pub fn sso_draft(name: &str, issuer: &str) -> orgman_domain::SsoDraft {
         auto_provision: None,
     }
 }
+
+impl World {
+    /// The domain use cases over this world, with a TXT resolver the test
+    /// publishes records to.
+    pub fn domains(
+        &self,
+    ) -> (
+        orgman_domain::DomainService,
+        std::sync::Arc<orgman_memory::MemoryTxt>,
+    ) {
+        let dns = std::sync::Arc::new(orgman_memory::MemoryTxt::default());
+        let domains = orgman_domain::DomainService::new(
+            std::sync::Arc::new(self.memory.service()),
+            self.memory.store.clone(),
+            dns.clone(),
+        );
+        (domains, dns)
+    }
+
+    /// `name` claimed and verified by `organization` (its owner `owner`).
+    pub fn verify_domain(
+        &self,
+        owner: &Actor,
+        organization: orgman_domain::OrganizationId,
+        name: &str,
+    ) {
+        let (domains, dns) = self.domains();
+        let claimed = block_on(domains.claim(
+            owner,
+            organization,
+            orgman_domain::DomainName::parse(name).unwrap(),
+        ))
+        .unwrap();
+        dns.publish(&claimed.record_name(), &claimed.challenge);
+        block_on(domains.verify(owner, organization, &claimed.name)).unwrap();
+    }
+}
