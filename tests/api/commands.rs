@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::{TEST_KEY_1, TEST_KEY_2, TestApp, body, keycloak_realm};
 
 /// `orgman-server <args>` over the test app's database; stdout on success.
-fn run(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
+pub(crate) fn run(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Result<String, String> {
     let stack = Stack::get();
     let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_orgman-server"))
@@ -31,6 +31,25 @@ fn run(app: &TestApp, args: &[&str], env: &[(&str, String)]) -> Result<String, S
             String::from_utf8_lossy(&output.stderr)
         ))
     }
+}
+
+/// What `orgman-server sso reconcile` needs against the stack's Keycloak,
+/// the Organizations mirror included.
+pub(crate) fn sso_reconcile_settings() -> Vec<(&'static str, String)> {
+    let stack = Stack::get();
+    vec![
+        (
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID",
+            stack.service_account_id.clone(),
+        ),
+        (
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
+            stack.service_account_secret.clone(),
+        ),
+        ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("k1:{TEST_KEY_1}")),
+        ("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".to_owned()),
+        ("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".to_owned()),
+    ]
 }
 
 #[tokio::test]
@@ -260,19 +279,7 @@ async fn sso_reconcile_writes_what_keycloak_misses_and_removes_what_orgman_no_lo
     let mirrored = format!("organizations?q=orgman-id:{org}&briefRepresentation=false");
     assert_eq!(keycloak_admin(&provider).await, None);
 
-    let settings = [
-        (
-            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID",
-            stack.service_account_id.clone(),
-        ),
-        (
-            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
-            stack.service_account_secret.clone(),
-        ),
-        ("ORGMAN_SSO_ENCRYPTION_KEYS", format!("k1:{TEST_KEY_1}")),
-        ("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".to_owned()),
-        ("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".to_owned()),
-    ];
+    let settings = sso_reconcile_settings();
     let first = run(&app, &["sso", "reconcile"], &settings).unwrap();
     assert!(first.contains("0 failed"), "{first}");
     let held = keycloak_admin(&provider)

@@ -676,3 +676,158 @@ async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated(
 
     delete_config(&app, &org, &alice, &config, &alias).await;
 }
+
+/// Keycloak deletes the account of a *managed* organization member (one
+/// who joined through a provider linked to the organization) when they are
+/// removed from it. orgman's first-login flow never makes managed members,
+/// and orgman itself never deletes or disables an account: not when a
+/// member is removed, an organization purged, or anything reconciled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_account_is_deleted_when_a_member_is_removed_or_an_organization_purged() {
+    let _realm = keycloak_realm().await;
+    forget_keycloak_domain("customer.example").await;
+    orgman_testkit::forget_dev_user(DORA.email).await;
+    let mut overrides = brokering();
+    overrides
+        .0
+        .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
+    overrides.0.insert("ORGMAN_DELETION_GRACE_DAYS", "0".into());
+    let app = TestApp::spawn_with(overrides, false).await;
+    let leaving = app
+        .org_owned_by(&orgman_testkit::unique_name("keep-a"), ALICE)
+        .await;
+    let staying = app
+        .org_owned_by(&orgman_testkit::unique_name("keep-b"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    let (config, alias) = create_config(&app, &leaving, &alice, "Customer login").await;
+    provider_written(&alias).await;
+    verify_customer_domain(&app, &leaving, &alice, &config, &alias).await;
+    eventually(
+        "the provider is linked to the organization's mirror",
+        Duration::from_secs(30),
+        || async {
+            let Some((org, _)) = keycloak_organization(&leaving).await else {
+                return false;
+            };
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["organizationId"] == org["id"])
+        },
+    )
+    .await;
+
+    // Dora joins the first organization through its provider, and the
+    // second one by its owner's hand.
+    let token = orgman_testkit::login_through(&alias, DORA)
+        .await
+        .expect("the login completes");
+    let dora = claims(&token)["sub"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("/api/v1/organizations/{leaving}"), &token)
+            .await
+            .status(),
+        200
+    );
+    let added = app
+        .post(
+            &format!("/api/v1/organizations/{staying}/members"),
+            &alice,
+            json!({"userId": dora, "role": "MEMBER"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    for organization in [&leaving, &staying] {
+        eventually(
+            "Keycloak's organization lists Dora",
+            Duration::from_secs(30),
+            || async {
+                keycloak_organization(organization)
+                    .await
+                    .is_some_and(|(_, members)| members.contains(&dora))
+            },
+        )
+        .await;
+    }
+    let (mirror, _) = keycloak_organization(&leaving).await.unwrap();
+    let membership = Stack::get()
+        .keycloak_admin(&format!(
+            "organizations/{}/members/{dora}",
+            mirror["id"].as_str().unwrap()
+        ))
+        .await
+        .expect("a member");
+    assert_ne!(membership["membershipType"], "MANAGED", "{membership}");
+    let account = || async {
+        Stack::get()
+            .keycloak_admin(&format!("users/{dora}"))
+            .await
+            .map(|user| user["enabled"] == true)
+    };
+
+    // Removed from the first organization: the account stays.
+    let removed = app
+        .delete(
+            &format!("/api/v1/organizations/{leaving}/members/{dora}"),
+            &alice,
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    eventually(
+        "Keycloak's organization no longer lists Dora",
+        Duration::from_secs(30),
+        || async {
+            keycloak_organization(&leaving)
+                .await
+                .is_some_and(|(_, members)| !members.contains(&dora))
+        },
+    )
+    .await;
+    assert_eq!(account().await, Some(true), "the account is kept, enabled");
+
+    // The first organization purged, and everything reconciled.
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let path = format!("/api/v1/organizations/{leaving}");
+    let requested = app
+        .post(&format!("{path}/request-deletion"), &alice, json!({}))
+        .await;
+    assert_eq!(requested.status(), 200);
+    let purged = app.post(&format!("{path}/purge"), &admin, json!({})).await;
+    assert!(purged.status().is_success(), "{}", purged.status());
+    eventually(
+        "the purged organization leaves Keycloak",
+        Duration::from_secs(30),
+        || async { keycloak_organization(&leaving).await.is_none() },
+    )
+    .await;
+    let reconciled = crate::commands::run(
+        &app,
+        &["sso", "reconcile"],
+        &crate::commands::sso_reconcile_settings(),
+    )
+    .unwrap();
+    assert!(reconciled.contains("0 failed"), "{reconciled}");
+    assert_eq!(account().await, Some(true), "the account is kept, enabled");
+    assert!(
+        keycloak_organization(&staying)
+            .await
+            .is_some_and(|(_, members)| members.contains(&dora)),
+        "still a member of the other organization in Keycloak"
+    );
+    let members = body(
+        app.get(&format!("/api/v1/organizations/{staying}/members"), &alice)
+            .await,
+    )
+    .await;
+    assert!(
+        members["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["userId"] == dora.as_str()),
+        "{members}"
+    );
+
+    orgman_testkit::forget_dev_user(DORA.email).await;
+    forget_keycloak_domain("customer.example").await;
+}
