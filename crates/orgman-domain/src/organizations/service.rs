@@ -1049,11 +1049,14 @@ fn revokes_access(kind: &EventKind) -> bool {
         EventKind::MemberRemoved { .. }
             | EventKind::MemberRoleChanged { .. }
             | EventKind::OrganizationDeleted { .. }
-            // The sign-in rule kept with the organization may tighten: a
-            // domain becomes `ssoRequired`, or a provider stops counting.
-            | EventKind::DomainVerified { .. }
-            | EventKind::DomainPolicyChanged { .. }
-            | EventKind::SsoConfigUpdated { .. }
+            // The sign-in rule kept with the organization tightens: a
+            // domain becomes `ssoRequired` (a domain is verified without
+            // it), or a provider stops counting.
+            | EventKind::DomainPolicyChanged {
+                sso_required: true,
+                ..
+            }
+            | EventKind::SsoConfigUpdated { enabled: false, .. }
             | EventKind::SsoConfigDeleted { .. }
     )
 }
