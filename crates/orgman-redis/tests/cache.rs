@@ -19,7 +19,7 @@ use orgman_testkit::{Stack, TcpProxy, unique_name};
 
 struct Replica {
     cache: Arc<RedisCache>,
-    service: OrganizationService,
+    service: Arc<OrganizationService>,
 }
 
 fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
@@ -37,14 +37,14 @@ fn replica(store: &Arc<PgStore>, redis_address: &str) -> Replica {
 fn replica_over(store: &Arc<PgStore>, vars: &[(&str, String)]) -> Replica {
     let settings = RedisSettings::from_env(orgman_settings::lookup(vars)).unwrap();
     let cache = Arc::new(RedisCache::connect(settings).unwrap());
-    let service = OrganizationService::new(
+    let service = Arc::new(OrganizationService::new(
         ServicePorts {
             authorizer: Arc::new(RoleAuthorizer::new(store.clone(), cache.clone())),
             cache: cache.clone(),
             ..ServicePorts::over_storage(store.clone())
         },
         ServiceSettings::default(),
-    );
+    ));
     Replica { cache, service }
 }
 
@@ -635,4 +635,83 @@ async fn on_a_cluster_the_cache_lives_in_one_hash_slot() {
         1,
         "{per_node:?}"
     );
+}
+
+/// TXT answers the test sets: what a domain's verification looks up.
+#[derive(Default)]
+struct Published(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl orgman_domain::ports::TxtResolver for Published {
+    async fn txt(&self, _name: &str) -> Result<Vec<String>, String> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+}
+
+/// Making a domain `ssoRequired` tightens the organization's sign-in rule,
+/// which the cache keeps with the organization: like a removal, it fences
+/// the organization, so another replica never serves the rule from before
+/// it, even when the writer's invalidation never reaches Redis.
+#[tokio::test]
+async fn an_sso_required_domain_is_never_served_stale_by_another_replica() {
+    use orgman_domain::{DomainName, DomainPolicyChange, DomainService, SignIn};
+    let store = store().await;
+    let proxy = Arc::new(TcpProxy::start(&redis_address()).await);
+    let plain = replica(&store, &proxy.address());
+    let writer_cache = Arc::new(LosesRedisOnInvalidate {
+        inner: plain.cache.clone(),
+        proxy: proxy.clone(),
+    });
+    let writer = Arc::new(OrganizationService::new(
+        ServicePorts {
+            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), writer_cache.clone())),
+            cache: writer_cache,
+            ..ServicePorts::over_storage(store.clone())
+        },
+        ServiceSettings::default(),
+    ));
+    let reader = replica(&store, &redis_address());
+    let (admin, org, member) = org_with_member(&plain, &store).await;
+    let erin = member.signed_in(SignIn::from_claims(Some("erin@acme.example"), None));
+
+    // acme.example verified, not yet `ssoRequired` (through a replica
+    // whose Redis stays reachable).
+    let published = Arc::new(Published::default());
+    let plain_domains = DomainService::new(plain.service.clone(), store.clone(), published.clone());
+    let acme = DomainName::parse("acme.example").unwrap();
+    let claimed = plain_domains
+        .claim(&admin, org, acme.clone())
+        .await
+        .unwrap();
+    published.0.lock().unwrap().push(claimed.challenge.clone());
+    plain_domains.verify(&admin, org, &acme).await.unwrap();
+    // The reader lets Erin in, and has the organization cached.
+    reader.service.get(&erin, org).await.unwrap();
+    assert!(matches!(
+        reader.cache.organization(org).await,
+        Lookup::Hit(_)
+    ));
+
+    // Made `ssoRequired`; the invalidation after the commit never
+    // reaches Redis.
+    let writer_domains = DomainService::new(writer, store.clone(), published);
+    writer_domains
+        .set_policy(
+            &admin,
+            org,
+            &acme,
+            DomainPolicyChange {
+                sso_required: Some(true),
+                ..DomainPolicyChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(plain.cache.stats().errors.load(Ordering::Relaxed) > 0);
+    for _ in 0..10 {
+        assert_eq!(
+            reader.service.get(&erin, org).await.map(drop),
+            Err(OrgError::SsoRequired)
+        );
+    }
 }
