@@ -324,23 +324,33 @@ impl MembershipCache for LosesRedisOnInvalidate {
     }
 }
 
-#[tokio::test]
-async fn a_removal_whose_invalidation_fails_is_never_served_stale_by_another_replica() {
-    let store = store().await;
-    let proxy = Arc::new(TcpProxy::start(&redis_address()).await);
-    let plain = replica(&store, &proxy.address());
+/// A replica through `proxy`, and a writer sharing its cache whose
+/// invalidations after a commit never reach Redis (the proxy is cut first).
+fn losing_redis_on_invalidate(
+    store: &Arc<PgStore>,
+    proxy: &Arc<TcpProxy>,
+) -> (Replica, Arc<OrganizationService>) {
+    let plain = replica(store, &proxy.address());
     let writer_cache = Arc::new(LosesRedisOnInvalidate {
         inner: plain.cache.clone(),
         proxy: proxy.clone(),
     });
-    let writer = OrganizationService::new(
+    let writer = Arc::new(OrganizationService::new(
         ServicePorts {
             authorizer: Arc::new(RoleAuthorizer::new(store.clone(), writer_cache.clone())),
             cache: writer_cache,
             ..ServicePorts::over_storage(store.clone())
         },
         ServiceSettings::default(),
-    );
+    ));
+    (plain, writer)
+}
+
+#[tokio::test]
+async fn a_removal_whose_invalidation_fails_is_never_served_stale_by_another_replica() {
+    let store = store().await;
+    let proxy = Arc::new(TcpProxy::start(&redis_address()).await);
+    let (plain, writer) = losing_redis_on_invalidate(&store, &proxy);
     let reader = replica(&store, &redis_address());
     let (admin, org, member) = org_with_member(&plain, &store).await;
     // The reader has the member's access cached.
@@ -657,19 +667,7 @@ async fn an_sso_required_domain_is_never_served_stale_by_another_replica() {
     use orgman_domain::{DomainName, DomainPolicyChange, DomainService, SignIn};
     let store = store().await;
     let proxy = Arc::new(TcpProxy::start(&redis_address()).await);
-    let plain = replica(&store, &proxy.address());
-    let writer_cache = Arc::new(LosesRedisOnInvalidate {
-        inner: plain.cache.clone(),
-        proxy: proxy.clone(),
-    });
-    let writer = Arc::new(OrganizationService::new(
-        ServicePorts {
-            authorizer: Arc::new(RoleAuthorizer::new(store.clone(), writer_cache.clone())),
-            cache: writer_cache,
-            ..ServicePorts::over_storage(store.clone())
-        },
-        ServiceSettings::default(),
-    ));
+    let (plain, writer) = losing_redis_on_invalidate(&store, &proxy);
     let reader = replica(&store, &redis_address());
     let (admin, org, member) = org_with_member(&plain, &store).await;
     let erin = member.signed_in(SignIn::from_claims(Some("erin@acme.example"), None));
