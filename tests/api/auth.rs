@@ -127,7 +127,7 @@ async fn tokens_for_another_audience_are_refused() {
     overrides
         .0
         .insert("SECURITY_OAUTH2_AUDIENCE", "some-other-service".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let token = app.token(ALICE).await;
     assert_problem(
         app.get("/api/v1/users/me", &token).await,
@@ -170,7 +170,7 @@ async fn expired_tokens_are_refused() {
     overrides
         .0
         .insert("SECURITY_JWT_LEEWAY_SECONDS", "0".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let token = orgman_testkit::Stack::get()
         .password_token_for(orgman_testkit::SHORT_LIVED_CLIENT, ALICE)
         .await;
@@ -196,7 +196,7 @@ async fn only_access_tokens_are_accepted() {
     overrides
         .0
         .insert("SECURITY_OAUTH2_AUDIENCE", String::new());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let stack = orgman_testkit::Stack::get();
     let response = orgman_testkit::http()
         .post(stack.token_endpoint())
@@ -292,7 +292,10 @@ async fn an_allow_list_of_clients_refuses_tokens_of_other_clients() {
         "SECURITY_OAUTH2_AUTHORIZED_PARTIES",
         format!(" {} ,some-front-end", stack.test_client_id),
     );
-    let app = TestApp::spawn_with(only_the_test_client, false).await;
+    let app = TestApp::builder()
+        .settings(only_the_test_client)
+        .spawn()
+        .await;
     let listed = stack.password_token(ALICE).await;
     assert_eq!(app.get("/api/v1/users/me", &listed).await.status(), 200);
     // The service account's token: same realm, same audience, another client.

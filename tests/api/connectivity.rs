@@ -10,7 +10,10 @@ async fn the_service_serves_through_postgres_over_verified_tls() {
     let stack = Stack::get();
     let plain = stack.fresh_database().await;
     let tls = [("DATABASE_URL", stack.with_tls(&plain, "verify-full"))];
-    let mut app = TestApp::spawn_with(Overrides(tls.into_iter().collect()), false).await;
+    let mut app = TestApp::builder()
+        .settings(Overrides(tls.into_iter().collect()))
+        .spawn()
+        .await;
     // The test's own queries go to the same database, without TLS.
     app.database_url = plain;
     let admin = app.token(ADMIN).await;
@@ -32,7 +35,10 @@ async fn the_service_serves_through_postgres_over_verified_tls() {
 /// The service with these cache settings caches an organization's reads:
 /// hits and no errors on the metrics, Redis `UP` on the health page.
 async fn serves_from_the_cache(settings: Vec<(&'static str, String)>) {
-    let app = TestApp::spawn_with(Overrides(settings.into_iter().collect()), false).await;
+    let app = TestApp::builder()
+        .settings(Overrides(settings.into_iter().collect()))
+        .spawn()
+        .await;
     let admin = app.token(ADMIN).await;
     let id = app.create_org("cached").await;
     for _ in 0..3 {
@@ -103,7 +109,7 @@ async fn the_service_authorizes_through_spicedb_over_verified_tls() {
         ("FLOWX_LIB_CASCLIENT_SPICEDB_TLS", "true".to_owned()),
         ("ORGMAN_SPICEDB_CA_FILE", stack.ca_file.clone()),
     ]);
-    let app = TestApp::spawn_with(settings, false).await;
+    let app = TestApp::builder().settings(settings).spawn().await;
     let id = app.org_owned_by("authorized-over-tls", ALICE).await;
     let alice = app.token(ALICE).await;
     let bob = app.token(BOB).await;
@@ -145,7 +151,10 @@ async fn the_service_publishes_over_sasl_ssl_with_scram() {
         ("SPRING_KAFKA_SSL_TRUST_STORE_TYPE", "PEM".to_owned()),
         ("KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT", topic.clone()),
     ];
-    let app = TestApp::spawn_with(Overrides(settings.into_iter().collect()), false).await;
+    let app = TestApp::builder()
+        .settings(Overrides(settings.into_iter().collect()))
+        .spawn()
+        .await;
     app.create_org("published-over-sasl").await;
     let within = std::time::Duration::from_secs(20);
     orgman_testkit::eventually("the events reach the topic", within, || async {

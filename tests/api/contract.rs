@@ -52,7 +52,10 @@ async fn every_answer_keeps_the_openapi_contract() {
         ("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".to_owned()),
         ("ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE", "0".to_owned()),
     ];
-    let app = TestApp::spawn_with(Overrides(settings.into_iter().collect()), false).await;
+    let app = TestApp::builder()
+        .settings(Overrides(settings.into_iter().collect()))
+        .spawn()
+        .await;
     let admin = app.token(ADMIN).await;
     app.provision(ALICE).await;
     app.provision(BOB).await;

@@ -12,7 +12,7 @@ async fn a_domain_is_verified_through_dns_by_one_organization() {
     overrides
         .0
         .insert("ORGMAN_DNS_NAMESERVERS", dns.address().to_string());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let acme = app.org_owned_by("acme-domains", ALICE).await;
     let rival = app.org_owned_by("rival-domains", BOB).await;
     let alice = app.token(ALICE).await;
@@ -130,7 +130,7 @@ async fn users_of_an_auto_join_domain_become_members_at_their_first_login() {
     overrides
         .0
         .insert("ORGMAN_DNS_NAMESERVERS", dns.address().to_string());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let acme = app.org_owned_by("acme-auto-join", ALICE).await;
     let alice = app.token(ALICE).await;
     let domains = format!("/api/v1/organizations/{acme}/domains");
@@ -246,7 +246,7 @@ async fn users_of_an_auto_join_domain_become_members_at_their_first_login() {
     same_database
         .0
         .insert("DATABASE_URL", app.database_url.clone());
-    let restarted = TestApp::spawn_with(same_database, false).await;
+    let restarted = TestApp::builder().settings(same_database).spawn().await;
     let mine = body(restarted.get("/api/v1/organizations/mine", &bob).await).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0);
 

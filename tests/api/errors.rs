@@ -3,7 +3,7 @@
 use orgman_testkit::ADMIN;
 use reqwest::Method;
 
-use crate::helpers::{Overrides, TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem};
 
 #[tokio::test]
 async fn unknown_routes_are_problem_404s() {
@@ -93,7 +93,7 @@ async fn a_known_path_with_another_method_is_405_with_allow() {
 
 #[tokio::test]
 async fn database_outage_gives_503_and_recovers() {
-    let app = TestApp::spawn_with(Overrides::default(), true).await;
+    let app = TestApp::builder().database_behind_proxy().spawn().await;
     let admin = app.token(ADMIN).await;
     assert_eq!(app.get("/api/v1/organizations", &admin).await.status(), 200);
     let proxy = app.db_proxy.as_ref().unwrap();

@@ -57,7 +57,7 @@ async fn api_writes_succeed_with_the_broker_down_and_events_follow() {
     overrides
         .0
         .insert("KAFKA_TOPIC_ORGANIZATION_EVENTS_OUT", topic.clone());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
 
     let created = app

@@ -31,7 +31,7 @@ async fn behind_a_trusted_proxy_one_clients_flood_leaves_another_unaffected() {
     overrides
         .0
         .insert("ORGMAN_TRUSTED_PROXIES", "127.0.0.1".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     for _ in 0..3 {
         assert_eq!(discover_as(&app, "203.0.113.1").await, 200);
     }
@@ -49,7 +49,7 @@ async fn without_trusted_proxies_forwarded_for_changes_nothing() {
     overrides
         .0
         .insert("ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE", "3".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     for n in 0..3 {
         assert_eq!(discover_as(&app, &format!("203.0.113.{n}")).await, 200);
     }

@@ -54,11 +54,47 @@ impl Overrides {
 }
 
 impl TestApp {
+    /// The application with the tests' default settings.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(Overrides::default(), false).await
+        Self::builder().spawn().await
     }
 
-    pub async fn spawn_with(overrides: Overrides, proxied_db: bool) -> TestApp {
+    /// An application to start: settings over the tests' defaults, and
+    /// how it reaches its database, then [`Spawn::spawn`].
+    pub fn builder() -> Spawn {
+        Spawn {
+            overrides: Overrides::default(),
+            proxied_db: false,
+        }
+    }
+}
+
+/// How a [`TestApp`] is started ([`TestApp::builder`]).
+pub struct Spawn {
+    overrides: Overrides,
+    proxied_db: bool,
+}
+
+impl Spawn {
+    /// These settings over the tests' defaults (later ones win).
+    pub fn settings(mut self, overrides: Overrides) -> Self {
+        self.overrides.0.extend(overrides.0);
+        self
+    }
+
+    /// The application reaches its database through a [`TcpProxy`] the
+    /// test can cut ([`TestApp::db_proxy`]).
+    pub fn database_behind_proxy(mut self) -> Self {
+        self.proxied_db = true;
+        self
+    }
+
+    /// Starts the application on a fresh database and a free port.
+    pub async fn spawn(self) -> TestApp {
+        let Spawn {
+            overrides,
+            proxied_db,
+        } = self;
         let stack = Stack::get();
         let database_url = stack.fresh_database().await;
         let (url, db_proxy) = if proxied_db {
@@ -138,7 +174,9 @@ impl TestApp {
             db_proxy,
         }
     }
+}
 
+impl TestApp {
     pub async fn token(&self, user: RealmUser) -> String {
         Stack::get().password_token(user).await
     }

@@ -101,7 +101,7 @@ async fn import_limits_types_and_permissions() {
     overrides
         .0
         .insert("MULTIPART_MAX_REQUEST_SIZE", "4KB".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app.org_owned_by("acme", ALICE).await;
     let alice = app.token(ALICE).await;
     let path = format!("/api/v1/organizations/{org}/members/import");
@@ -175,7 +175,7 @@ async fn thousands_of_rows_in_chunks_with_one_event_and_audit_row_each_and_rerun
     overrides
         .0
         .insert("ORGMAN_IMPORT_MAX_REPORTED_FAILURES", "3".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app.org_owned_by("bulk", ALICE).await;
     let alice = app.token(ALICE).await;
     let users = app.bulk_users(2_500).await;
@@ -263,7 +263,7 @@ async fn a_file_beyond_the_row_cap_stops_there_and_says_what_was_committed() {
     let mut overrides = Overrides::default();
     overrides.0.insert("ORGMAN_IMPORT_CHUNK_SIZE", "2".into());
     overrides.0.insert("ORGMAN_IMPORT_MAX_ROWS", "5".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app.org_owned_by("capped", ALICE).await;
     let alice = app.token(ALICE).await;
     let users = app.bulk_users(7).await;
@@ -488,7 +488,7 @@ async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_wi
 async fn chunks_applied_two_at_a_time_give_the_outcomes_of_one_after_the_other() {
     let mut overrides = Overrides::default();
     overrides.0.insert("ORGMAN_IMPORT_CHUNK_SIZE", "2".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app.org_owned_by("pairs", ALICE).await;
     let alice = app.token(ALICE).await;
     let u = app.bulk_users(6).await;

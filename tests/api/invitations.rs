@@ -13,7 +13,7 @@ async fn an_owner_invites_and_only_the_invited_verified_address_joins_once() {
         "ORGMAN_INVITATION_ACCEPT_URL",
         "https://app.example/join?token={token}".into(),
     );
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app.org_owned_by("inviting", ALICE).await;
     let alice = app.token(ALICE).await;
     let path = format!("/api/v1/organizations/{org}/invitations");

@@ -15,7 +15,13 @@ async fn no_endpoint_crosses_organizations() {
 
 #[tokio::test]
 async fn no_endpoint_crosses_organizations_with_spicedb_deciding() {
-    assert_isolated(TestApp::spawn_with(crate::helpers::Overrides::spicedb(), false).await).await;
+    assert_isolated(
+        TestApp::builder()
+            .settings(crate::helpers::Overrides::spicedb())
+            .spawn()
+            .await,
+    )
+    .await;
 }
 
 async fn assert_isolated(app: TestApp) {

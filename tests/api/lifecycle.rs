@@ -89,14 +89,13 @@ async fn suspend_reactivate_delete_restore() {
 
 #[tokio::test]
 async fn the_purger_deletes_organizations_once_their_grace_period_ends() {
-    let app = TestApp::spawn_with(
-        Overrides(HashMap::from([
+    let app = TestApp::builder()
+        .settings(Overrides(HashMap::from([
             ("ORGMAN_DELETION_GRACE_DAYS", "0".to_owned()),
             ("ORGMAN_PURGE_INTERVAL_SECONDS", "1".to_owned()),
-        ])),
-        false,
-    )
-    .await;
+        ])))
+        .spawn()
+        .await;
     let doomed = app.org_owned_by("doomed", ALICE).await;
     let kept = app.org_owned_by("kept", ALICE).await;
     let alice = app.token(ALICE).await;

@@ -37,7 +37,7 @@ async fn secrets_never_reach_the_logs() {
     overrides
         .0
         .insert("SPRING_PROFILES_ACTIVE", "kubernetes,prod".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     let sso_secret = "sso-secret-that-must-not-leak-7f3a";
     let password = "user-password-that-must-not-leak-9c1e";

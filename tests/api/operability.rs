@@ -44,7 +44,7 @@ async fn eventually(
 
 #[tokio::test]
 async fn health_follows_a_stopped_database_and_recovers() {
-    let app = TestApp::spawn_with(Overrides::default(), true).await;
+    let app = TestApp::builder().database_behind_proxy().spawn().await;
     let (status, health) = get_json(&app, "/actuator/health").await;
     assert_eq!(status, 200, "{health}");
     assert_eq!(health["status"], "UP");
@@ -95,7 +95,7 @@ async fn an_optional_dependency_down_degrades_without_making_the_service_unready
     let mut overrides = Overrides::default();
     overrides.0.insert("SPRING_REDIS_HOST", host);
     overrides.0.insert("SPRING_REDIS_PORT", port);
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     proxy.cut();
     let (status, health) = eventually(&app, "/actuator/health", |_, h| {
@@ -233,7 +233,7 @@ async fn the_component_monitor_reports_up_and_down_components() {
     overrides
         .0
         .insert("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", "1".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     let mut components = Value::Null;
     for _ in 0..50 {
@@ -303,7 +303,7 @@ async fn broker_spicedb_and_identity_provider_outages_show_and_the_rest_keeps_se
         "SECURITY_OAUTH2_BASE_SERVER_URL",
         format!("http://{}", oidc.address()),
     );
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     let (_, health) = get_json(&app, "/actuator/health").await;
     for component in ["kafka", "spicedb", "identityProvider"] {
@@ -391,7 +391,7 @@ async fn health_details_are_for_platform_administrators_and_name_no_address() {
     never
         .0
         .insert("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS", "never".into());
-    let never = TestApp::spawn_with(never, false).await;
+    let never = TestApp::builder().settings(never).spawn().await;
     let (_, hidden) = get_json(&never, "/actuator/health").await;
     assert!(hidden.get("components").is_none(), "{hidden}");
 
@@ -410,7 +410,7 @@ async fn health_details_are_for_platform_administrators_and_name_no_address() {
         "SPRING_KAFKA_BOOTSTRAP_SERVERS",
         format!("127.0.0.1:{closed}"),
     );
-    let always = TestApp::spawn_with(always, false).await;
+    let always = TestApp::builder().settings(always).spawn().await;
     let shown = body(
         always
             .request(Method::GET, "/actuator/health", None)
@@ -478,7 +478,7 @@ async fn scrapes_read_the_backlog_at_most_once_per_refresh_interval() {
     overrides
         .0
         .insert("ORGMAN_OUTBOX_RELAY_ENABLED", "false".into());
-    let fresh = TestApp::spawn_with(overrides, false).await;
+    let fresh = TestApp::builder().settings(overrides).spawn().await;
     let first = broker_pending(&fresh.metrics().await);
     fresh.create_org("backlog-seen").await;
     orgman_testkit::eventually(
@@ -495,7 +495,7 @@ async fn scrapes_read_the_backlog_at_most_once_per_refresh_interval() {
     overrides
         .0
         .insert("ORGMAN_METRICS_BACKLOG_REFRESH_MS", "3600000".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let first = broker_pending(&app.metrics().await);
     app.create_org("backlog-kept").await;
     assert!(app.count("SELECT count(*) AS n FROM outbox_events").await > 0);

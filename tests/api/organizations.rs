@@ -372,6 +372,9 @@ async fn metadata_with_the_database_deciding() {
 
 #[tokio::test]
 async fn metadata_with_spicedb_deciding() {
-    let app = TestApp::spawn_with(crate::helpers::Overrides::spicedb(), false).await;
+    let app = TestApp::builder()
+        .settings(crate::helpers::Overrides::spicedb())
+        .spawn()
+        .await;
     metadata_is_merged_and_private_metadata_stays_with_managers(app).await;
 }

@@ -36,7 +36,10 @@ async fn restorations(app: &TestApp) -> u64 {
 #[tokio::test]
 async fn a_spicedb_that_comes_back_empty_is_restored_and_nobody_gets_in_meanwhile() {
     let mut spicedb = PrivateSpiceDb::start();
-    let app = TestApp::spawn_with(with_spicedb(&spicedb), false).await;
+    let app = TestApp::builder()
+        .settings(with_spicedb(&spicedb))
+        .spawn()
+        .await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("lost"), ALICE)
         .await;
@@ -166,7 +169,13 @@ impl World {
             "SECURITY_OAUTH2_BASE_SERVER_URL",
             format!("http://{}", keycloak.address()),
         );
-        let app = std::sync::Arc::new(TestApp::spawn_with(overrides, true).await);
+        let app = std::sync::Arc::new(
+            TestApp::builder()
+                .settings(overrides)
+                .database_behind_proxy()
+                .spawn()
+                .await,
+        );
         World {
             app,
             broker,

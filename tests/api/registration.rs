@@ -164,7 +164,7 @@ async fn provider_outage_registers_nothing_and_issued_tokens_keep_working() {
     overrides
         .0
         .insert("SECURITY_JWKS_MIN_REFRESH_SECONDS", "0".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     assert_eq!(app.get("/api/v1/users/me", &admin).await.status(), 200);
 

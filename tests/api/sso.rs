@@ -244,7 +244,7 @@ async fn issuer_rules_and_the_connection_test_guard() {
     overrides
         .0
         .insert("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".into());
-    let open = TestApp::spawn_with(overrides, false).await;
+    let open = TestApp::builder().settings(overrides).spawn().await;
     let admin = open.token(ADMIN).await;
     let id = body(
         open.post("/api/v1/sso-configs", &admin, config(&issuer))
@@ -269,7 +269,7 @@ async fn without_a_key_secrets_are_refused_not_stored_in_clear() {
     overrides
         .0
         .insert("ORGMAN_SSO_ENCRYPTION_KEYS", String::new());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     assert_problem(
         app.post(
@@ -490,7 +490,7 @@ async fn the_connection_test_refuses_ambiguous_urls_and_reads_at_most_64_kib() {
     overrides
         .0
         .insert("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", "true".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
     // `\` reads as `/` to an HTTP client: another host than the one checked.
     assert_problem(

@@ -158,7 +158,7 @@ async fn delete_config(app: &TestApp, org: &str, owner: &str, config: &str, alia
 async fn a_person_logs_in_through_the_organizations_provider_and_arrives_as_a_member() {
     let _realm = keycloak_realm().await;
     orgman_testkit::forget_dev_user(DORA.email).await;
-    let app = TestApp::spawn_with(brokering(), false).await;
+    let app = TestApp::builder().settings(brokering()).spawn().await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-login"), ALICE)
         .await;
@@ -273,7 +273,7 @@ async fn a_keycloak_outage_during_a_change_delays_it_and_loses_nothing() {
         "SECURITY_OAUTH2_BASE_SERVER_URL",
         format!("http://{}", keycloak.address()),
     );
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-outage"), ALICE)
         .await;
@@ -364,7 +364,7 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
     overrides
         .0
         .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "auto".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let slug = orgman_testkit::unique_name("mirror");
     let org = app.org_owned_by(&slug, ALICE).await;
     let alice = app.token(ALICE).await;
@@ -559,7 +559,7 @@ async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_wi
     overrides
         .0
         .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-required"), ALICE)
         .await;
@@ -627,7 +627,7 @@ async fn an_sso_required_domain_sends_its_users_to_the_organizations_provider_wi
 async fn a_suspended_organization_cannot_be_signed_into_until_it_is_reactivated() {
     let _realm = keycloak_realm().await;
     orgman_testkit::forget_dev_user(DORA.email).await;
-    let app = TestApp::spawn_with(brokering(), false).await;
+    let app = TestApp::builder().settings(brokering()).spawn().await;
     let org = app
         .org_owned_by(&orgman_testkit::unique_name("sso-suspend"), ALICE)
         .await;
@@ -692,7 +692,7 @@ async fn no_account_is_deleted_when_a_member_is_removed_or_an_organization_purge
         .0
         .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
     overrides.0.insert("ORGMAN_DELETION_GRACE_DAYS", "0".into());
-    let app = TestApp::spawn_with(overrides, false).await;
+    let app = TestApp::builder().settings(overrides).spawn().await;
     let leaving = app
         .org_owned_by(&orgman_testkit::unique_name("keep-a"), ALICE)
         .await;
