@@ -1236,7 +1236,25 @@ async fn one_domain_is_verified_by_one_organization_even_when_two_race() {
         }
         outcome
     });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Not a guess: the second transaction is seen waiting for a lock in
+    // this test's database before the first commits.
+    orgman_testkit::eventually(
+        "the second transaction waits on the first",
+        std::time::Duration::from_secs(10),
+        || async {
+            let mut watcher = db.connection().await;
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result::<Count>(&mut watcher)
+            .await
+            .unwrap()
+            .n
+                == 1
+        },
+    )
+    .await;
     first.commit().await.unwrap();
     assert!(matches!(
         second.await.unwrap(),
@@ -1705,7 +1723,8 @@ async fn a_delivery_is_recorded_at_the_time_the_sink_acknowledged_it() {
         claim.events().is_empty(),
         "the events moved out of the claim"
     );
-    // The sink takes its time to acknowledge.
+    // The sink takes its time to acknowledge: a fixed time on purpose,
+    // since the test asserts the record is at least this much later.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let positions: Vec<u64> = taken.iter().map(|p| p.position).collect();
     claim.settle(&positions, &[], &[]).await.unwrap();
