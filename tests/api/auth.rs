@@ -179,6 +179,8 @@ async fn expired_tokens_are_refused() {
         200,
         "fresh token accepted"
     );
+    // A fixed time on purpose: the token lives 2 s (the short-lived
+    // client) and no leeway is allowed; nothing else would tell it expired.
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     let expired = app.get("/api/v1/users/me", &token).await;
     let problem = assert_problem(expired, 401, "invalid-token").await;

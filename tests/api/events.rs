@@ -71,14 +71,19 @@ async fn api_writes_succeed_with_the_broker_down_and_events_follow() {
     let id = body(created).await["id"].as_str().unwrap().to_owned();
 
     broker.restart();
-    let mut types = Err(String::new());
-    for _ in 0..100 {
-        types = event_types(&broker.address(), &topic).await;
-        if types.as_ref().is_ok_and(|t| t.len() >= 2) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let observed = std::cell::RefCell::new(Err(String::new()));
+    orgman_testkit::eventually(
+        "both events reach the broker",
+        Duration::from_secs(20),
+        || async {
+            let found = event_types(&broker.address(), &topic).await;
+            let both = found.as_ref().is_ok_and(|t| t.len() >= 2);
+            *observed.borrow_mut() = found;
+            both
+        },
+    )
+    .await;
+    let types = observed.into_inner();
     assert_eq!(
         types,
         Ok(vec![

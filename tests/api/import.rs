@@ -368,14 +368,11 @@ impl Process {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the binary starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the service did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        orgman_testkit::eventually_blocking(
+            "the service starts",
+            std::time::Duration::from_secs(30),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
         Process {
             child,
             app: TestApp {
@@ -432,6 +429,7 @@ async fn a_process_killed_mid_import_keeps_whole_chunks_and_a_rerun_completes_wi
             if stream.write_all(piece).is_err() {
                 return;
             }
+            // A slow client on purpose: the upload stays in flight.
             std::thread::sleep(std::time::Duration::from_millis(15));
         }
         let _ = stream.write_all(tail.as_bytes());

@@ -25,21 +25,22 @@ async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
     (status, body(response).await)
 }
 
-/// Polls until `check` holds or 10 s pass; returns the last observation.
+/// `GET path` until `check` holds (the testkit's `eventually`, 10 s);
+/// the observation that held.
 async fn eventually(
     app: &TestApp,
     path: &str,
     check: impl Fn(u16, &Value) -> bool,
 ) -> (u16, Value) {
-    let mut last = get_json(app, path).await;
-    for _ in 0..50 {
-        if check(last.0, &last.1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        last = get_json(app, path).await;
-    }
-    last
+    let last = std::cell::RefCell::new((0, Value::Null));
+    orgman_testkit::eventually(path, Duration::from_secs(10), || async {
+        let observed = get_json(app, path).await;
+        let holds = check(observed.0, &observed.1);
+        *last.borrow_mut() = observed;
+        holds
+    })
+    .await;
+    last.into_inner()
 }
 
 #[tokio::test]
@@ -235,17 +236,21 @@ async fn the_component_monitor_reports_up_and_down_components() {
         .insert("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", "1".into());
     let app = TestApp::builder().settings(overrides).spawn().await;
     let admin = app.token(ADMIN).await;
-    let mut components = Value::Null;
-    for _ in 0..50 {
-        components = body(app.get("/api/v1/platform/components", &admin).await).await;
-        if components
-            .as_array()
-            .is_some_and(|c| c.iter().all(|c| c["status"] != "UNKNOWN"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let components = std::cell::RefCell::new(Value::Null);
+    orgman_testkit::eventually(
+        "every component has a status",
+        Duration::from_secs(5),
+        || async {
+            let observed = body(app.get("/api/v1/platform/components", &admin).await).await;
+            let known = observed
+                .as_array()
+                .is_some_and(|c| c.iter().all(|c| c["status"] != "UNKNOWN"));
+            *components.borrow_mut() = observed;
+            known
+        },
+    )
+    .await;
+    let components = components.into_inner();
     let by_name = |name: &str| {
         components
             .as_array()

@@ -308,6 +308,7 @@ async fn survives(dependency: Dependency) {
                     assert_eq!(status, 503, "only an outage may refuse a write");
                     refused += 1;
                 }
+                // Pacing: a steady stream of writes, not a flood.
                 tokio::time::sleep(Duration::from_millis(40)).await;
             }
             (committed, refused)
@@ -319,17 +320,23 @@ async fn survives(dependency: Dependency) {
             while !stop.load(Ordering::SeqCst) {
                 let status = app.get(&path, &carol).await.status().as_u16();
                 assert!(matches!(status, 404 | 503), "a stranger got {status}");
+                // Pacing, as for the writer.
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
         })
     };
 
+    // The outage's shape is fixed time on purpose: writes flow for a
+    // second, the dependency is away for four, and writes go on for one and
+    // a half after it is back; what is checked afterwards is what happened
+    // in those windows.
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Stopping and starting a broker or SpiceDB blocks for seconds: off the
     // runtime, so the writer and the stranger keep knocking meanwhile.
     tokio::task::block_in_place(|| world.stop(dependency));
     tokio::time::sleep(Duration::from_secs(4)).await;
     tokio::task::block_in_place(|| world.start_again(dependency));
+    // The window after it is back (see above).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
     let (committed, refused) = writer.await.unwrap();

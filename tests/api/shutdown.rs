@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orgman_testkit::{ADMIN, Stack};
 
@@ -37,18 +37,15 @@ async fn an_in_flight_request_finishes_after_sigterm() {
     // the background, and a request that waits for them is not yet the
     // request in flight this test is about.
     let readiness = format!("http://127.0.0.1:{port}/actuator/health/readiness");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = orgman_testkit::http().get(&readiness).send().await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the service did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    orgman_testkit::eventually(
+        "the service becomes ready",
+        Duration::from_secs(30),
+        || async {
+            let ready = orgman_testkit::http().get(&readiness).send().await;
+            ready.is_ok_and(|r| r.status() == 200)
+        },
+    )
+    .await;
 
     // A request whose body is still arriving is in flight. `Expect:
     // 100-continue` makes the server say when it has taken the request
@@ -80,11 +77,11 @@ async fn an_in_flight_request_finishes_after_sigterm() {
         .unwrap();
     assert!(killed.success());
     // New connections are no longer accepted (soon after the signal)...
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    orgman_testkit::eventually_blocking(
+        "new connections refused after SIGTERM",
+        Duration::from_secs(5),
+        || TcpStream::connect(("127.0.0.1", port)).is_err(),
+    );
     // ...but the request in flight completes.
     stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut status_line = String::new();

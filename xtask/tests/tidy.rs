@@ -327,6 +327,23 @@ fn source_files() -> Vec<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.push(root.join("xtask/src"));
+    rust_files_under(dirs)
+}
+
+/// The tests' files: every crate's `tests/`, the API tests, the testkit.
+fn test_files() -> Vec<PathBuf> {
+    let root = workspace_root();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("tests"))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.push(root.join("tests"));
+    dirs.push(root.join("crates/orgman-testkit/src"));
+    rust_files_under(dirs)
+}
+
+fn rust_files_under(mut dirs: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
@@ -432,4 +449,36 @@ fn xtask_links_no_adapter() {
         .filter(|line| line.starts_with("orgman-"))
         .collect();
     assert_eq!(ours, ["orgman-launch.workspace = true"], "{manifest}");
+}
+
+/// Tests wait for what they wait for (`orgman_testkit::eventually`); a
+/// fixed sleep that remains says why it must be a fixed time, in a comment
+/// on one of the three lines above it. The testkit's own polling is the
+/// exception.
+#[test]
+fn every_fixed_sleep_in_the_tests_says_why() {
+    let polling = workspace_root().join("crates/orgman-testkit/src/lib.rs");
+    let mut unexplained = Vec::new();
+    for file in test_files() {
+        if file == polling {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            if !line.contains("sleep(") || line.trim_start().starts_with("//") {
+                continue;
+            }
+            let explained = lines[index.saturating_sub(3)..index]
+                .iter()
+                .any(|l| l.trim_start().starts_with("//"));
+            if !explained {
+                unexplained.push(format!("{}:{}", file.display(), index + 1));
+            }
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        "sleeps without a reason (wait with `eventually`, or say why the time is fixed): {unexplained:#?}"
+    );
 }

@@ -281,15 +281,17 @@ async fn writes_succeed_while_the_broker_is_down_and_nothing_is_lost() {
     // The broker comes back with its log (it was killed, not wiped):
     // everything pending arrives, each event once, after what it had.
     broker.restart();
-    let mut delivered = 0;
-    for _ in 0..50 {
-        delivered += relay.run_once().await.unwrap().delivered;
-        if delivered == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(delivered, 3);
+    let delivered = std::cell::Cell::new(0);
+    orgman_testkit::eventually(
+        "the pending events are delivered",
+        Duration::from_secs(10),
+        || async {
+            delivered.set(delivered.get() + relay.run_once().await.unwrap().delivered);
+            delivered.get() >= 3
+        },
+    )
+    .await;
+    assert_eq!(delivered.get(), 3);
     let records = consume(&broker.address(), &s.topic).await;
     let mut per_organization: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
     for (_, record) in &records {

@@ -1250,8 +1250,7 @@ async fn one_domain_is_verified_by_one_organization_even_when_two_race() {
             .get_result::<Count>(&mut watcher)
             .await
             .unwrap()
-            .n
-                == 1
+            .n == 1
         },
     )
     .await;

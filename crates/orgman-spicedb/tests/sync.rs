@@ -276,22 +276,16 @@ async fn an_outage_fails_closed_and_the_relay_catches_up() {
     assert_eq!(outcome.delivered, 0);
 
     proxy.restore();
-    let mut synced = false;
-    for _ in 0..30 {
+    orgman_testkit::eventually("the relay catches up", Duration::from_secs(6), || async {
         relay.run_once().await.unwrap();
-        if s.store
+        s.store
             .backlog(OutboxSink::Authorizer)
             .await
             .unwrap()
             .pending
             == 0
-        {
-            synced = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(synced, "the relay caught up");
+    })
+    .await;
     assert_eq!(
         s.authz.relationships(Some(org)).await.unwrap(),
         expected(&s, org).await
@@ -525,15 +519,17 @@ async fn a_change_the_authorizer_missed_fails_closed_on_every_replica() {
 
     // Once the relay has written the removal, b refuses for good reason.
     proxy.restore();
-    let mut delivered = 0;
-    for _ in 0..50 {
-        delivered += relay.run_once().await.unwrap().delivered;
-        if delivered > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(delivered, 1);
+    let delivered = std::cell::Cell::new(0);
+    orgman_testkit::eventually(
+        "the relay writes the removal",
+        Duration::from_secs(5),
+        || async {
+            delivered.set(delivered.get() + relay.run_once().await.unwrap().delivered);
+            delivered.get() > 0
+        },
+    )
+    .await;
+    assert_eq!(delivered.get(), 1);
     assert_eq!(b.get(&ann_actor, org).await, Err(OrgError::NotFound));
 }
 

@@ -89,6 +89,7 @@ impl PrivateDns {
                 Ok(()) => return,
                 Err(why) => last = why,
             }
+            // A pause before binding the port again (it may still be held).
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("dnsmasq did not restart on port {}: {last}", self.port);

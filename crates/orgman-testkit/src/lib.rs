@@ -402,6 +402,28 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", &id[..12])
 }
 
+/// [`eventually`] for code that cannot await (a thread of its own, a
+/// blocking helper): polls `condition` every 20 ms until it holds, for at
+/// most `within`. Returns how long it took.
+///
+/// # Panics
+/// When it still does not hold after `within`, naming `what`.
+pub fn eventually_blocking(
+    what: &str,
+    within: std::time::Duration,
+    mut condition: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < within,
+            "{what}: still not the case after {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
 /// Polls `condition` every 100 ms until it holds, for at most `within`.
 /// Returns how long it took.
 ///

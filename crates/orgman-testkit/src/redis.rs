@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use orgman_launch::Owned;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CLI: &str = "/usr/bin/redis-cli";
@@ -57,14 +57,6 @@ fn addresses(ports: &[u16]) -> String {
         .map(|port| format!("127.0.0.1:{port}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn stop(children: &mut Vec<Owned>, dir: &Path) {
@@ -149,11 +141,11 @@ impl RedisSentinels {
             sentinels,
             children,
         };
-        wait_for("the replica in sync", Duration::from_secs(20), || {
+        crate::eventually_blocking("the replica in sync", Duration::from_secs(20), || {
             cli(replica, &["INFO", "replication"]).contains("master_link_status:up")
         });
         for &sentinel in &set.sentinels {
-            wait_for(
+            crate::eventually_blocking(
                 "the Sentinels to see the replica and each other",
                 Duration::from_secs(20),
                 || {
@@ -198,7 +190,7 @@ impl RedisSentinels {
             cli(self.sentinels[0], &["SENTINEL", "FAILOVER", Self::MASTER]),
             "OK"
         );
-        wait_for("the failover", Duration::from_secs(30), || {
+        crate::eventually_blocking("the failover", Duration::from_secs(30), || {
             self.master_port() == promoted
                 && cli(promoted, &["INFO", "replication"]).contains("role:master")
         });
@@ -209,7 +201,7 @@ impl RedisSentinels {
     pub fn detach_replica(&self) {
         assert_eq!(cli(self.replica, &["REPLICAOF", "NO", "ONE"]), "OK");
         let master = self.master;
-        wait_for(
+        crate::eventually_blocking(
             "the master to see no replica",
             Duration::from_secs(10),
             || cli(master, &["INFO", "replication"]).contains("connected_slaves:0"),
@@ -230,7 +222,7 @@ impl RedisSentinels {
     /// failover, the old master rejoins as the new one's replica).
     pub fn wait_for_replica(&self) {
         let master = self.master_port();
-        wait_for(
+        crate::eventually_blocking(
             "the old master to rejoin as a replica",
             Duration::from_secs(30),
             || {
@@ -294,7 +286,7 @@ impl RedisCluster {
             children,
         };
         for &port in &cluster.ports {
-            wait_for("a cluster node to answer", Duration::from_secs(10), || {
+            crate::eventually_blocking("a cluster node to answer", Duration::from_secs(10), || {
                 cli(port, &["PING"]) == "PONG"
             });
         }
@@ -310,7 +302,7 @@ impl RedisCluster {
             String::from_utf8_lossy(&created.stdout)
         );
         for &port in &cluster.ports {
-            wait_for("the cluster to be ok", Duration::from_secs(20), || {
+            crate::eventually_blocking("the cluster to be ok", Duration::from_secs(20), || {
                 cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok")
             });
         }
