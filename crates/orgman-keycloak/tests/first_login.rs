@@ -125,7 +125,12 @@ async fn an_organizations_provider_never_takes_over_an_account() {
     person("dev", &address).await;
     let impostor = person("customer", &address).await;
     let refused = orgman_testkit::login_through(&attacker, impostor).await;
-    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|page| page.contains("only for addresses of the domains it has verified")),
+        "{refused:?}"
+    );
     assert_eq!(mails_to(&sink, &address), 0, "no link-confirmation mail");
     let accounts = dev_accounts(&address).await;
     assert_eq!(accounts.len(), 1);

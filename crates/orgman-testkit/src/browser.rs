@@ -62,6 +62,25 @@ fn form_action(page: &str) -> Option<String> {
     Some(form[start..end].replace("&amp;", "&"))
 }
 
+/// The page's visible text, tags and blank runs removed (for errors).
+fn text_of(page: &str) -> String {
+    let body = page.split("<body").nth(1).unwrap_or(page);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn title(page: &str) -> String {
     page.split("<title>")
         .nth(1)
@@ -193,7 +212,11 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
             answered = true;
             continue;
         }
-        return Err(format!("stopped at {url}: {status} {:?}", title(&page)));
+        return Err(format!(
+            "stopped at {url}: {status} {:?}: {}",
+            title(&page),
+            text_of(&page)
+        ));
     }
     Err("too many redirects".into())
 }

@@ -32,6 +32,10 @@ public final class VerifiedDomainAuthenticator extends AbstractIdpAuthenticator 
     /** The provider configuration key holding the organization's verified domains. */
     public static final String DOMAINS = "orgman.emailDomains";
 
+    /** What the refused person reads. */
+    static final String REFUSAL = "This organization's sign-in is only for addresses of the "
+            + "domains it has verified. Sign in another way, or ask its administrator.";
+
     /** The event error recorded for a refused login. */
     public static final String EVENT_ERROR = "orgman_email_domain_not_verified";
 
@@ -45,8 +49,10 @@ public final class VerifiedDomainAuthenticator extends AbstractIdpAuthenticator 
             context.success();
             return;
         }
-        sendFailureChallenge(context, Response.Status.FORBIDDEN, EVENT_ERROR,
-                "orgmanEmailDomainNotVerified", AuthenticationFlowError.ACCESS_DENIED);
+        // Keycloak shows a message key it does not know as it is: the
+        // sentence itself, with no theme to install.
+        sendFailureChallenge(context, Response.Status.FORBIDDEN, EVENT_ERROR, REFUSAL,
+                AuthenticationFlowError.ACCESS_DENIED);
     }
 
     @Override
