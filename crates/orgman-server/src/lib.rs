@@ -14,6 +14,7 @@ mod dto;
 pub mod extract;
 mod jwt_crypto;
 mod mirror;
+mod openapi;
 mod operability;
 pub mod problem;
 mod provisioning;
@@ -23,6 +24,7 @@ mod state;
 pub mod telemetry;
 mod wiring;
 
-pub use app::{Application, REQUEST_ID_HEADER, openapi_document};
+pub use app::{Application, REQUEST_ID_HEADER};
 pub use config::Config;
 pub use config::{PlatformComponent, parse_components};
+pub use openapi::openapi_document;

@@ -155,13 +155,13 @@ impl Adapters {
 }
 
 /// The outbox's consumers and the authorizer the use cases ask.
-pub(crate) struct Sync {
+pub(crate) struct Delivery {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) relays: Vec<Arc<OutboxRelay>>,
     pub(crate) wake: Arc<RelayWake>,
 }
 
-impl Sync {
+impl Delivery {
     /// Starts the relays (Kafka, SpiceDB) with their pruner, and the
     /// SpiceDB keeper, pushing their tasks onto `background`; none of them
     /// holds up start-up.
@@ -170,7 +170,7 @@ impl Sync {
         adapters: &Adapters,
         metrics: &Arc<Metrics>,
         background: &mut Vec<JoinHandle<()>>,
-    ) -> Sync {
+    ) -> Delivery {
         let store = &adapters.store;
         let mut relays = Vec::new();
         if let Some(kafka) = &adapters.kafka {
@@ -280,7 +280,7 @@ impl Sync {
                 Duration::from_secs(300),
             ));
         }
-        Sync {
+        Delivery {
             authorizer,
             relays,
             wake,
@@ -344,18 +344,18 @@ impl UseCases {
     pub(crate) fn build(
         config: &Config,
         adapters: &Adapters,
-        sync: &Sync,
+        delivery: &Delivery,
     ) -> anyhow::Result<UseCases> {
         let store = &adapters.store;
         let organizations = Arc::new(OrganizationService::new(
             ServicePorts {
                 organizations: store.clone(),
                 members: store.clone(),
-                authorizer: sync.authorizer.clone(),
+                authorizer: delivery.authorizer.clone(),
                 cache: adapters.cache.clone(),
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(UuidV7Generator),
-                commit_signal: sync.wake.clone(),
+                commit_signal: delivery.wake.clone(),
             },
             ServiceSettings {
                 deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),

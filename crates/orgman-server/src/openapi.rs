@@ -1,0 +1,338 @@
+//! The OpenAPI document: assembled from the routes' annotations
+//! ([`openapi_document`]), checked in as `openapi.json` and served as it is
+//! ([`OPENAPI_DOCUMENT`] at [`OPENAPI_PATH`]).
+
+use actix_web::App;
+use serde_json::Value;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::AppExt;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orgman",
+        description = "Organization Manager: organizations (tenants), their lifecycle, members and roles.\n\nErrors are `application/problem+json` with a stable `code`. Lists are keyset-paginated: pass a page's `nextCursor` as `after`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::problem::Problem, crate::problem::FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from the identity provider (Keycloak or any OIDC provider)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Where the OpenAPI document is served.
+pub(crate) const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
+/// The OpenAPI document as served: generated from the routes' annotations
+/// by [`openapi_document`] and checked in (`crates/orgman-server/openapi.json`;
+/// a test fails when it is stale), so that no process spends megabytes
+/// composing it at start-up and reviewers see every change to the contract.
+pub(crate) const OPENAPI_DOCUMENT: &[u8] = include_bytes!("../openapi.json");
+
+/// The OpenAPI document from the routes' annotations, as pretty JSON: the
+/// routes document themselves while registering on an app that is then
+/// dropped.
+pub fn openapi_document() -> String {
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    document_errors(&mut api);
+    let mut document = serde_json::to_value(&api).unwrap_or_default();
+    headers_are_never_null(&mut document);
+    link_created_resources(&mut document);
+    let mut json = serde_json::to_string_pretty(&document).unwrap_or_default();
+    json.push('\n');
+    json
+}
+
+/// The operations of a document's `paths`, with their path templates.
+fn operations(document: &mut Value) -> impl Iterator<Item = (&String, &mut Value)> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .flat_map(|(path, item)| {
+            item.as_object_mut()
+                .into_iter()
+                .flat_map(|methods| methods.values_mut())
+                .map(move |operation| (path, operation))
+        })
+}
+
+/// An optional header is absent or a string, never `null` (the annotations'
+/// `Option<String>` says nullable, which would have clients send `null`).
+fn headers_are_never_null(document: &mut Value) {
+    for (_, operation) in operations(document) {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            if parameter.get("in").and_then(Value::as_str) != Some("header") {
+                continue;
+            }
+            let Some(schema) = parameter.get_mut("schema") else {
+                continue;
+            };
+            let types: Vec<Value> = match schema.get("type").and_then(Value::as_array) {
+                Some(types) => types.iter().filter(|t| *t != "null").cloned().collect(),
+                None => continue,
+            };
+            if let [only] = types.as_slice() {
+                schema["type"] = only.clone();
+            }
+        }
+    }
+}
+
+/// The property names of the schema `reference` names, its `allOf` parts
+/// included.
+fn fields_of(schemas: &Value, reference: &str) -> std::collections::BTreeSet<String> {
+    let name = reference.rsplit('/').next().unwrap_or_default();
+    let schema = &schemas[name];
+    let mut fields: std::collections::BTreeSet<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        match part["$ref"].as_str() {
+            Some(reference) => fields.extend(fields_of(schemas, reference)),
+            None => fields.extend(
+                part["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|p| p.keys().cloned()),
+            ),
+        }
+    }
+    fields
+}
+
+/// OpenAPI links from every create (`POST` answering 201) to the operations
+/// on what it created (`{path}/{param}...`), so that clients and stateful
+/// tests can follow them: the new path parameter comes from the created
+/// resource (its field of that name, else its `id`), the others from the
+/// create's own path.
+fn link_created_resources(document: &mut Value) {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, operation) in operations(document) {
+        if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+            targets.push((path.clone(), id.to_owned()));
+        }
+    }
+    let schemas = document["components"]["schemas"].clone();
+    for (path, operation) in operations(document) {
+        let Some(created) = operation
+            .pointer_mut("/responses/201")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let fields = created
+            .get("content")
+            .and_then(|c| c.pointer("/application~1json/schema/$ref"))
+            .and_then(Value::as_str)
+            .map(|r| fields_of(&schemas, r));
+        let Some(fields) = fields else { continue };
+        let mut links = serde_json::Map::new();
+        for (target, operation_id) in &targets {
+            let Some(rest) = target.strip_prefix(path.as_str()) else {
+                continue;
+            };
+            let Some(param) = rest.strip_prefix("/{").and_then(|r| r.split('}').next()) else {
+                continue;
+            };
+            // Every other parameter must come from the create's own path.
+            let known = |name: &str| path.contains(&format!("{{{name}}}"));
+            let others_known = target
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .all(|name| name == param || known(name));
+            if !others_known {
+                continue;
+            }
+            let field = if fields.contains(param) { param } else { "id" };
+            if !fields.contains(field) {
+                continue;
+            }
+            let mut parameters = serde_json::Map::new();
+            for segment in target.split('/') {
+                let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                    continue;
+                };
+                let value = if name == param {
+                    format!("$response.body#/{field}")
+                } else {
+                    format!("$request.path.{name}")
+                };
+                parameters.insert(format!("path.{name}"), value.into());
+            }
+            links.insert(
+                operation_id.clone(),
+                serde_json::json!({ "operationId": operation_id, "parameters": parameters }),
+            );
+        }
+        if !links.is_empty() {
+            created.insert("links".to_owned(), Value::Object(links));
+        }
+    }
+}
+
+/// Makes the document say what error answers really are: every error is
+/// `application/problem+json`; an operation with a path parameter can
+/// answer 400 (a malformed id), one with a body 400, 413 and 415, a secured
+/// one 401, and every API operation 503 (a dependency down). Applied to the document the routes built.
+fn document_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = |description: &str| {
+        let mut response = Response::new(description);
+        response.content.insert(
+            PROBLEM.to_owned(),
+            RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+        );
+        RefOr::T(response)
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                let is_error = status.parse::<u16>().is_ok_and(|code| code >= 400);
+                if let (true, RefOr::T(response)) = (is_error, response) {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response.content.insert(PROBLEM.to_owned(), content);
+                    }
+                }
+            }
+            let has_path_parameter =
+                operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)),
+                );
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            if has_body {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("a malformed body"));
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("a body over the size limit"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| problem("a body of another media type"));
+            }
+            if has_path_parameter {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("a malformed path parameter"));
+            }
+            // `security(())` (an empty requirement) marks an operation
+            // anyone may call.
+            let authenticated = operation.security.as_ref().is_some_and(|requirements| {
+                requirements
+                    .iter()
+                    .any(|r| *r != utoipa::openapi::security::SecurityRequirement::default())
+            });
+            if authenticated {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("no valid token"));
+            }
+            responses
+                .entry("503".into())
+                .or_insert_with(|| problem("a dependency is unavailable"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerate with `ORGMAN_BLESS=1 cargo test -p orgman-server --lib openapi`.
+    #[test]
+    fn the_checked_in_openapi_document_is_current() {
+        let current = openapi_document();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        if std::env::var_os("ORGMAN_BLESS").is_some() {
+            std::fs::write(path, &current).unwrap();
+            return;
+        }
+        assert!(
+            current.as_bytes() == OPENAPI_DOCUMENT,
+            "crates/orgman-server/openapi.json is stale: the routes' annotations changed. \
+             Regenerate it with `ORGMAN_BLESS=1 cargo test -p orgman-server --lib openapi` \
+             and review the difference."
+        );
+    }
+
+    #[test]
+    fn operations_have_unique_ids_and_creates_link_to_what_they_created() {
+        let document: Value = serde_json::from_slice(OPENAPI_DOCUMENT).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(ids.insert(id), "operationId {id} twice");
+            }
+        }
+        let created =
+            |path: &str| document["paths"][path]["post"]["responses"]["201"]["links"].clone();
+        let organization = created("/api/v1/organizations");
+        assert_eq!(
+            organization["get_organization"]["parameters"],
+            serde_json::json!({"path.id": "$response.body#/id"})
+        );
+        // Deeper paths need parameters the create does not know.
+        assert!(organization.get("remove_member").is_none());
+        let member = created("/api/v1/organizations/{id}/members");
+        assert_eq!(
+            member["remove_member"]["parameters"],
+            serde_json::json!({
+                "path.id": "$request.path.id",
+                "path.userId": "$response.body#/userId",
+            })
+        );
+        let domain = created("/api/v1/organizations/{id}/domains");
+        assert_eq!(
+            domain["verify_domain"]["parameters"]["path.domain"],
+            "$response.body#/domain"
+        );
+        let invitation = created("/api/v1/organizations/{id}/invitations");
+        assert_eq!(
+            invitation["revoke_invitation"]["parameters"]["path.invitationId"],
+            "$response.body#/id"
+        );
+        // Optional headers are absent or strings, never null.
+        let if_match = &document["paths"]["/api/v1/organizations/{id}"]["patch"]["parameters"][1];
+        assert_eq!(if_match["name"], "If-Match");
+        assert_eq!(if_match["schema"]["type"], "string");
+    }
+}
