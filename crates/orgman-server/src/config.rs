@@ -282,6 +282,281 @@ use orgman_settings::Env;
 /// every adapter's settings report it.
 pub use orgman_settings::SettingsError as ConfigError;
 
+/// How the configuration reads a variable: the environment in production,
+/// a map in tests.
+type Lookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// `SERVER_PORT`.
+fn port(get: &Lookup<'_>) -> Result<u16, ConfigError> {
+    let port = Env::new(get).number("SERVER_PORT", 8080_u64)?;
+    u16::try_from(port)
+        .map_err(|_| ConfigError::new("SERVER_PORT", format!("{port} is not a port")))
+}
+
+/// Whether `SPRING_PROFILES_ACTIVE` names a production profile.
+fn production_profile(get: &Lookup<'_>) -> bool {
+    Env::new(get)
+        .text("SPRING_PROFILES_ACTIVE")
+        .is_some_and(|profiles| {
+            profiles.split(',').any(|p| {
+                matches!(
+                    p.trim().to_ascii_lowercase().as_str(),
+                    "production" | "prod"
+                )
+            })
+        })
+}
+
+/// `ORGMAN_HTTP_WORKERS`: 1-256, or unset for the default.
+fn http_workers(get: &Lookup<'_>) -> Result<Option<usize>, ConfigError> {
+    if get("ORGMAN_HTTP_WORKERS").is_none() {
+        return Ok(None);
+    }
+    usize::try_from(Env::new(get).number("ORGMAN_HTTP_WORKERS", 1_u64)?)
+        .ok()
+        .filter(|n| (1..=256).contains(n))
+        .map(Some)
+        .ok_or(ConfigError::new("ORGMAN_HTTP_WORKERS", "must be 1-256"))
+}
+
+/// A size like `50MB` (default 50 MB).
+fn size(get: &Lookup<'_>, name: &'static str) -> Result<usize, ConfigError> {
+    let text = Env::new(get).text_or(name, "50MB");
+    parse_size(&text)
+        .ok_or_else(|| ConfigError::new(name, format!("{text:?} is not a size like 50MB")))
+}
+
+/// `SECURITY_*`: how tokens are verified and who is a platform
+/// administrator.
+fn auth(get: &Lookup<'_>) -> Result<AuthConfig, ConfigError> {
+    let env = Env::new(get);
+    let security_type = env.text_or("SECURITY_TYPE", "jwt-public-key");
+    if security_type != "jwt-public-key" {
+        return Err(ConfigError::new(
+            "SECURITY_TYPE",
+            format!("{security_type:?} is not supported; use jwt-public-key"),
+        ));
+    }
+    Ok(AuthConfig {
+        security_type,
+        base_server_url: env
+            .text("SECURITY_OAUTH2_BASE_SERVER_URL")
+            .ok_or(ConfigError::new(
+                "SECURITY_OAUTH2_BASE_SERVER_URL",
+                "must be set",
+            ))?,
+        realm: env
+            .text("SECURITY_OAUTH2_REALM")
+            .or(env.text("SECURITY_OAUTH2_SA_REALM"))
+            .unwrap_or_else(|| "flowx".into()),
+        audience: match get("SECURITY_OAUTH2_AUDIENCE") {
+            Some(value) if value.trim().is_empty() => None,
+            Some(value) => Some(value.trim().to_owned()),
+            None => Some("organization-manager".into()),
+        },
+        admin_role: env.text_or("SECURITY_PLATFORM_ADMIN_ROLE", "ADMIN"),
+        organization_claim: env.text_or("SECURITY_ORGANIZATION_CLAIM", "org_id"),
+        leeway: Duration::from_secs(env.number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
+        jwks_min_refresh: Duration::from_secs(env.number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
+        authorized_parties: env
+            .text("SECURITY_OAUTH2_AUTHORIZED_PARTIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        token_cache_size: usize::try_from(env.number("SECURITY_TOKEN_CACHE_SIZE", 10_000_u64)?)
+            .unwrap_or(usize::MAX),
+    })
+}
+
+/// `ORGMAN_ORGANIZATION_CREATION`.
+fn creation(get: &Lookup<'_>) -> Result<CreationPolicy, ConfigError> {
+    match Env::new(get)
+        .text_or("ORGMAN_ORGANIZATION_CREATION", "platform-admins")
+        .as_str()
+    {
+        "platform-admins" => Ok(CreationPolicy::PlatformAdminsOnly),
+        "any-user" => Ok(CreationPolicy::AnyUser),
+        other => Err(ConfigError::new(
+            "ORGMAN_ORGANIZATION_CREATION",
+            format!("{other:?}: expected platform-admins or any-user"),
+        )),
+    }
+}
+
+/// `ORGMAN_IMPORT_*`.
+fn import_limits(get: &Lookup<'_>) -> Result<ImportLimits, ConfigError> {
+    let env = Env::new(get);
+    Ok(ImportLimits {
+        max_rows: env.number("ORGMAN_IMPORT_MAX_ROWS", 1_000_000_u64)?.max(1),
+        chunk_size: usize::try_from(
+            env.number("ORGMAN_IMPORT_CHUNK_SIZE", 5000_u64)?
+                .clamp(1, 10_000),
+        )
+        .unwrap_or(1000),
+        max_reported_failures: usize::try_from(
+            env.number("ORGMAN_IMPORT_MAX_REPORTED_FAILURES", 1000_u64)?,
+        )
+        .unwrap_or(usize::MAX),
+    })
+}
+
+/// `ORGMAN_DNS_NAMESERVERS`: IP addresses, each with an optional port.
+fn dns_nameservers(get: &Lookup<'_>) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+    Env::new(get)
+        .text("ORGMAN_DNS_NAMESERVERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|server| {
+            server
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| {
+                    server
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| std::net::SocketAddr::new(ip, 53))
+                })
+                .map_err(|_| {
+                    ConfigError::new(
+                        "ORGMAN_DNS_NAMESERVERS",
+                        format!("{server:?} is not an IP address (with an optional port)"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `ORGMAN_INVITATION_ACCEPT_URL`: must hold `{token}`.
+fn invitation_accept_url(get: &Lookup<'_>) -> Result<Option<String>, ConfigError> {
+    match Env::new(get).text("ORGMAN_INVITATION_ACCEPT_URL") {
+        Some(url) if !url.contains("{token}") => Err(ConfigError::new(
+            "ORGMAN_INVITATION_ACCEPT_URL",
+            "must contain {token}",
+        )),
+        url => Ok(url),
+    }
+}
+
+/// `ORGMAN_DEFAULT_MAX_MEMBERS`.
+fn default_max_members(get: &Lookup<'_>) -> Result<Option<u32>, ConfigError> {
+    Env::new(get)
+        .text("ORGMAN_DEFAULT_MAX_MEMBERS")
+        .map(|text| {
+            text.parse().map_err(|_| {
+                ConfigError::new(
+                    "ORGMAN_DEFAULT_MAX_MEMBERS",
+                    format!("{text:?} is not a member count"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Hours, `0` for never.
+fn hours_or_never(hours: u64) -> Option<Duration> {
+    (hours > 0).then(|| Duration::from_secs(hours.saturating_mul(3600)))
+}
+
+/// Seconds, `0` for never.
+fn seconds_or_never(seconds: u64) -> Option<Duration> {
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+/// `MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS`.
+fn health_details(get: &Lookup<'_>) -> Result<HealthDetails, ConfigError> {
+    match Env::new(get)
+        .text("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS")
+        .map(|v| v.to_ascii_lowercase().replace('_', "-"))
+        .as_deref()
+    {
+        None | Some("when-authorized") => Ok(HealthDetails::WhenAuthorized),
+        Some("never") => Ok(HealthDetails::Never),
+        Some("always") => Ok(HealthDetails::Always),
+        Some(other) => Err(ConfigError::new(
+            "MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS",
+            format!("{other:?}: expected never, when-authorized or always"),
+        )),
+    }
+}
+
+/// `ORGMAN_HEALTH_REQUIRED`: the dependencies readiness needs.
+fn health_required(get: &Lookup<'_>) -> Result<std::collections::BTreeSet<String>, ConfigError> {
+    let names = Env::new(get).text_or("ORGMAN_HEALTH_REQUIRED", "database");
+    let known = ["database", "redis", "kafka", "spicedb", "identityProvider"];
+    let set: std::collections::BTreeSet<String> = names
+        .split(',')
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    match set.iter().find(|n| !known.contains(&n.as_str())) {
+        Some(bad) => Err(ConfigError::new(
+            "ORGMAN_HEALTH_REQUIRED",
+            format!("{bad:?} is not one of {known:?}"),
+        )),
+        None => Ok(set),
+    }
+}
+
+/// `ORGMAN_SSO_*`, the Keycloak copies and home-realm discovery.
+fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
+    let env = Env::new(get);
+    Ok(SsoSettings {
+        cipher: AesGcmCipher::from_env(get)?.map(Arc::new),
+        allow_http_loopback: env.flag("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", false)?,
+        allow_private_issuers: env.flag("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", false)?,
+        broker_sync: env.flag("ORGMAN_SSO_BROKER_SYNC", true)?,
+        broker_reconcile_interval: seconds_or_never(
+            env.number("ORGMAN_SSO_BROKER_RECONCILE_SECONDS", 600_u64)?,
+        ),
+        organization_mirror: match env.text("ORGMAN_KEYCLOAK_ORGANIZATIONS").as_deref() {
+            None | Some("auto") => MirrorMode::Auto,
+            Some("true") => MirrorMode::On,
+            Some("false") => MirrorMode::Off,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ORGMAN_KEYCLOAK_ORGANIZATIONS",
+                    "must be auto, true or false",
+                ));
+            }
+        },
+        mirror_calls_per_second: u32::try_from(
+            env.number("ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND", 50_u64)?,
+        )
+        .unwrap_or(u32::MAX),
+        discovery_rate_per_minute: u32::try_from(
+            env.number("ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE", 60_u64)?,
+        )
+        .unwrap_or(u32::MAX),
+        trusted_proxies: crate::rate_limit::parse_networks(
+            &env.text("ORGMAN_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|reason| ConfigError::new("ORGMAN_TRUSTED_PROXIES", reason))?,
+    })
+}
+
+/// `ORGMAN_AUTHORIZER` and SpiceDB's settings: SpiceDB when configured,
+/// unless the database is asked for.
+fn spicedb(get: &Lookup<'_>) -> Result<Option<SpiceDbSettings>, ConfigError> {
+    let settings = SpiceDbSettings::from_env(get)?;
+    match Env::new(get).text("ORGMAN_AUTHORIZER").as_deref() {
+        None | Some("spicedb") if settings.is_some() => Ok(settings),
+        Some("spicedb") => Err(ConfigError::new(
+            "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
+            "must be set",
+        )),
+        None | Some("database") => Ok(None),
+        Some(other) => Err(ConfigError::new(
+            "ORGMAN_AUTHORIZER",
+            format!("{other:?}: expected spicedb or database"),
+        )),
+    }
+}
+
 impl Config {
     /// Whether organizations may be mirrored in Keycloak: the service
     /// account is configured and the mirror is not switched off.
@@ -301,196 +576,52 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the variable at fault.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env::new(&get);
-        let var = |name: &str| env.text(name);
-        let parse = |name: &'static str, default: &str| -> Result<String, ConfigError> {
-            Ok(env.text_or(name, default))
-        };
+        let get: &Lookup<'_> = &get;
+        let env = Env::new(get);
         let number = |name: &'static str, default: u64| env.number(name, default);
         let flag = |name: &'static str, default: bool| env.flag(name, default);
-        let size = |name: &'static str| -> Result<usize, ConfigError> {
-            let text = parse(name, "50MB")?;
-            parse_size(&text).ok_or_else(|| ConfigError {
-                name,
-                reason: format!("{text:?} is not a size like 50MB"),
-            })
-        };
-
-        let security_type = parse("SECURITY_TYPE", "jwt-public-key")?;
-        if security_type != "jwt-public-key" {
-            return Err(ConfigError {
-                name: "SECURITY_TYPE",
-                reason: format!("{security_type:?} is not supported; use jwt-public-key"),
-            });
-        }
-        let sa_realm = var("SECURITY_OAUTH2_SA_REALM");
-        let auth = AuthConfig {
-            security_type,
-            base_server_url: var("SECURITY_OAUTH2_BASE_SERVER_URL").ok_or(ConfigError::new(
-                "SECURITY_OAUTH2_BASE_SERVER_URL",
-                "must be set",
-            ))?,
-            realm: var("SECURITY_OAUTH2_REALM")
-                .or(sa_realm)
-                .unwrap_or_else(|| "flowx".into()),
-            audience: match get("SECURITY_OAUTH2_AUDIENCE") {
-                Some(value) if value.trim().is_empty() => None,
-                Some(value) => Some(value.trim().to_owned()),
-                None => Some("organization-manager".into()),
-            },
-            admin_role: parse("SECURITY_PLATFORM_ADMIN_ROLE", "ADMIN")?,
-            organization_claim: parse("SECURITY_ORGANIZATION_CLAIM", "org_id")?,
-            leeway: Duration::from_secs(number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
-            jwks_min_refresh: Duration::from_secs(number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),
-            authorized_parties: var("SECURITY_OAUTH2_AUTHORIZED_PARTIES")
-                .map(|list| {
-                    list.split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            token_cache_size: usize::try_from(number("SECURITY_TOKEN_CACHE_SIZE", 10_000)?)
-                .unwrap_or(usize::MAX),
-        };
-        let creation = match parse("ORGMAN_ORGANIZATION_CREATION", "platform-admins")?.as_str() {
-            "platform-admins" => CreationPolicy::PlatformAdminsOnly,
-            "any-user" => CreationPolicy::AnyUser,
-            other => {
-                return Err(ConfigError {
-                    name: "ORGMAN_ORGANIZATION_CREATION",
-                    reason: format!("{other:?}: expected platform-admins or any-user"),
-                });
-            }
-        };
-        let port = number("SERVER_PORT", 8080)?;
-        let production = var("SPRING_PROFILES_ACTIVE").is_some_and(|profiles| {
-            profiles.split(',').any(|p| {
-                matches!(
-                    p.trim().to_ascii_lowercase().as_str(),
-                    "production" | "prod"
-                )
-            })
-        });
         let config = Config {
-            address: parse("SERVER_ADDRESS", "0.0.0.0")?,
-            port: u16::try_from(port).map_err(|_| ConfigError {
-                name: "SERVER_PORT",
-                reason: format!("{port} is not a port"),
-            })?,
-            spring_profiles: var("SPRING_PROFILES_ACTIVE"),
-            require_secure_transport: flag("ORGMAN_REQUIRE_SECURE_TRANSPORT", production)?,
-            http_workers: match get("ORGMAN_HTTP_WORKERS") {
-                None => None,
-                Some(_) => usize::try_from(number("ORGMAN_HTTP_WORKERS", 1)?)
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .map(Some)
-                    .ok_or(ConfigError {
-                        name: "ORGMAN_HTTP_WORKERS",
-                        reason: "must be 1-256".into(),
-                    })?,
-            },
-            database: PgSettings::from_env(&get)?,
+            address: env.text_or("SERVER_ADDRESS", "0.0.0.0"),
+            port: port(get)?,
+            spring_profiles: env.text("SPRING_PROFILES_ACTIVE"),
+            require_secure_transport: flag(
+                "ORGMAN_REQUIRE_SECURE_TRANSPORT",
+                production_profile(get),
+            )?,
+            http_workers: http_workers(get)?,
+            database: PgSettings::from_env(get)?,
             migrate_on_start: flag("SPRING_LIQUIBASE_ENABLED", true)?,
-            auth,
+            auth: auth(get)?,
             multipart: MultipartLimits {
-                max_file_size: size("MULTIPART_MAX_FILE_SIZE")?,
-                max_request_size: size("MULTIPART_MAX_REQUEST_SIZE")?,
+                max_file_size: size(get, "MULTIPART_MAX_FILE_SIZE")?,
+                max_request_size: size(get, "MULTIPART_MAX_REQUEST_SIZE")?,
             },
-            import: ImportLimits {
-                max_rows: number("ORGMAN_IMPORT_MAX_ROWS", 1_000_000)?.max(1),
-                chunk_size: usize::try_from(
-                    number("ORGMAN_IMPORT_CHUNK_SIZE", 5000)?.clamp(1, 10_000),
-                )
-                .unwrap_or(1000),
-                max_reported_failures: usize::try_from(number(
-                    "ORGMAN_IMPORT_MAX_REPORTED_FAILURES",
-                    1000,
-                )?)
-                .unwrap_or(usize::MAX),
-            },
-            creation,
-            dns_nameservers: var("ORGMAN_DNS_NAMESERVERS")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|server| {
-                    server
-                        .parse::<std::net::SocketAddr>()
-                        .or_else(|_| {
-                            server
-                                .parse::<std::net::IpAddr>()
-                                .map(|ip| std::net::SocketAddr::new(ip, 53))
-                        })
-                        .map_err(|_| ConfigError {
-                            name: "ORGMAN_DNS_NAMESERVERS",
-                            reason: format!(
-                                "{server:?} is not an IP address (with an optional port)"
-                            ),
-                        })
-                })
-                .collect::<Result<_, _>>()?,
+            import: import_limits(get)?,
+            creation: creation(get)?,
+            dns_nameservers: dns_nameservers(get)?,
             invitation_ttl: Duration::from_secs(
                 number("ORGMAN_INVITATION_TTL_HOURS", 168)?
                     .clamp(1, 24 * 365)
                     .saturating_mul(3600),
             ),
-            invitation_accept_url: match var("ORGMAN_INVITATION_ACCEPT_URL") {
-                Some(url) if url.trim().is_empty() => None,
-                Some(url) if !url.contains("{token}") => {
-                    return Err(ConfigError {
-                        name: "ORGMAN_INVITATION_ACCEPT_URL",
-                        reason: "must contain {token}".into(),
-                    });
-                }
-                Some(url) => Some(url.trim().to_owned()),
-                None => None,
-            },
-            default_max_members: match var("ORGMAN_DEFAULT_MAX_MEMBERS") {
-                Some(text) if text.trim().is_empty() => None,
-                Some(text) => Some(text.trim().parse().map_err(|_| ConfigError {
-                    name: "ORGMAN_DEFAULT_MAX_MEMBERS",
-                    reason: format!("{text:?} is not a member count"),
-                })?),
-                None => None,
-            },
-            deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?).map_err(
-                |_| ConfigError {
-                    name: "ORGMAN_DELETION_GRACE_DAYS",
-                    reason: "too large".into(),
-                },
-            )?,
+            invitation_accept_url: invitation_accept_url(get)?,
+            default_max_members: default_max_members(get)?,
+            deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?)
+                .map_err(|_| ConfigError::new("ORGMAN_DELETION_GRACE_DAYS", "too large"))?,
             logging: LoggingConfig {
-                root: parse("LOGGING_LEVEL_ROOT", "INFO")?,
-                app: parse("LOGGING_LEVEL_APP", "INFO")?,
-                json: parse("LOGGING_FORMAT", "json")?.eq_ignore_ascii_case("json"),
+                root: env.text_or("LOGGING_LEVEL_ROOT", "INFO"),
+                app: env.text_or("LOGGING_LEVEL_APP", "INFO"),
+                json: env
+                    .text_or("LOGGING_FORMAT", "json")
+                    .eq_ignore_ascii_case("json"),
             },
-            kafka: KafkaSettings::from_env(&get)?,
+            kafka: KafkaSettings::from_env(get)?,
             relay_enabled: flag("ORGMAN_OUTBOX_RELAY_ENABLED", true)?,
             outbox_batch: u32::try_from(number("ORGMAN_OUTBOX_BATCH_SIZE", 2000)?.clamp(1, 10_000))
                 .unwrap_or(2000),
-            outbox_retention: match number("ORGMAN_OUTBOX_RETENTION_HOURS", 168)? {
-                0 => None,
-                hours => Some(Duration::from_secs(hours.saturating_mul(3600))),
-            },
-            keycloak: KeycloakSettings::from_env(&get),
-            health_details: match var("MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS")
-                .map(|v| v.to_ascii_lowercase().replace('_', "-"))
-                .as_deref()
-            {
-                None | Some("when-authorized") => HealthDetails::WhenAuthorized,
-                Some("never") => HealthDetails::Never,
-                Some("always") => HealthDetails::Always,
-                Some(other) => {
-                    return Err(ConfigError {
-                        name: "MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS",
-                        reason: format!("{other:?}: expected never, when-authorized or always"),
-                    });
-                }
-            },
+            outbox_retention: hours_or_never(number("ORGMAN_OUTBOX_RETENTION_HOURS", 168)?),
+            keycloak: KeycloakSettings::from_env(get),
+            health_details: health_details(get)?,
             health_probe_interval: Duration::from_millis(number(
                 "ORGMAN_HEALTH_PROBE_INTERVAL_MS",
                 1000,
@@ -499,94 +630,22 @@ impl Config {
                 "ORGMAN_METRICS_BACKLOG_REFRESH_MS",
                 5000,
             )?),
-            health_required: {
-                let names = parse("ORGMAN_HEALTH_REQUIRED", "database")?;
-                let known = ["database", "redis", "kafka", "spicedb", "identityProvider"];
-                let set: std::collections::BTreeSet<String> = names
-                    .split(',')
-                    .map(|n| n.trim().to_owned())
-                    .filter(|n| !n.is_empty())
-                    .collect();
-                if let Some(bad) = set.iter().find(|n| !known.contains(&n.as_str())) {
-                    return Err(ConfigError {
-                        name: "ORGMAN_HEALTH_REQUIRED",
-                        reason: format!("{bad:?} is not one of {known:?}"),
-                    });
-                }
-                set
-            },
-            platform_components: parse_components(&parse("ORGMAN_PLATFORM_COMPONENTS", "")?)
-                .map_err(|reason| ConfigError {
-                    name: "ORGMAN_PLATFORM_COMPONENTS",
-                    reason,
-                })?,
-            purge_interval: match number("ORGMAN_PURGE_INTERVAL_SECONDS", 3600)? {
-                0 => None,
-                seconds => Some(Duration::from_secs(seconds)),
-            },
+            health_required: health_required(get)?,
+            platform_components: parse_components(&env.text_or("ORGMAN_PLATFORM_COMPONENTS", ""))
+                .map_err(|reason| {
+                ConfigError::new("ORGMAN_PLATFORM_COMPONENTS", reason)
+            })?,
+            purge_interval: seconds_or_never(number("ORGMAN_PURGE_INTERVAL_SECONDS", 3600)?),
             platform_components_interval: Duration::from_secs(
                 number("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", 30)?.max(1),
             ),
-            sso: SsoSettings {
-                cipher: AesGcmCipher::from_env(&get)?.map(Arc::new),
-                allow_http_loopback: flag("ORGMAN_SSO_ALLOW_HTTP_LOOPBACK", false)?,
-                allow_private_issuers: flag("ORGMAN_SSO_ALLOW_PRIVATE_ISSUERS", false)?,
-                broker_sync: flag("ORGMAN_SSO_BROKER_SYNC", true)?,
-                broker_reconcile_interval: match number("ORGMAN_SSO_BROKER_RECONCILE_SECONDS", 600)?
-                {
-                    0 => None,
-                    seconds => Some(Duration::from_secs(seconds)),
-                },
-                organization_mirror: match var("ORGMAN_KEYCLOAK_ORGANIZATIONS").as_deref() {
-                    None | Some("auto") => MirrorMode::Auto,
-                    Some("true") => MirrorMode::On,
-                    Some("false") => MirrorMode::Off,
-                    Some(_) => {
-                        return Err(ConfigError::new(
-                            "ORGMAN_KEYCLOAK_ORGANIZATIONS",
-                            "must be auto, true or false",
-                        ));
-                    }
-                },
-                mirror_calls_per_second: u32::try_from(number(
-                    "ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND",
-                    50,
-                )?)
-                .unwrap_or(u32::MAX),
-                discovery_rate_per_minute: u32::try_from(number(
-                    "ORGMAN_SSO_DISCOVERY_RATE_PER_MINUTE",
-                    60,
-                )?)
-                .unwrap_or(u32::MAX),
-                trusted_proxies: crate::rate_limit::parse_networks(
-                    &var("ORGMAN_TRUSTED_PROXIES").unwrap_or_default(),
-                )
-                .map_err(|reason| ConfigError::new("ORGMAN_TRUSTED_PROXIES", reason))?,
-            },
+            sso: sso(get)?,
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
-                Some(RedisSettings::from_env(&get)?)
+                Some(RedisSettings::from_env(get)?)
             } else {
                 None
             },
-            spicedb: {
-                let settings = SpiceDbSettings::from_env(&get)?;
-                match var("ORGMAN_AUTHORIZER").as_deref() {
-                    None | Some("spicedb") if settings.is_some() => settings,
-                    Some("spicedb") => {
-                        return Err(ConfigError::new(
-                            "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN",
-                            "must be set",
-                        ));
-                    }
-                    None | Some("database") => None,
-                    Some(other) => {
-                        return Err(ConfigError {
-                            name: "ORGMAN_AUTHORIZER",
-                            reason: format!("{other:?}: expected spicedb or database"),
-                        });
-                    }
-                }
-            },
+            spicedb: spicedb(get)?,
         };
         if config.require_secure_transport {
             config.check_secure_transport()?;
