@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use orgman_domain::ports::{
-    Authorizer, MembershipCache, NoCache, OutboxSink, RoleAuthorizer, SecretCipher, SyncGuard,
-    SystemClock, UuidV7Generator,
+    Authorizer, EventSink, MembershipCache, NoCache, OutboxSink, RoleAuthorizer, SecretCipher,
+    SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
     AuditService, DomainService, InvitationService, OrganizationMirror, OrganizationService,
@@ -171,99 +171,11 @@ impl Delivery {
         metrics: &Arc<Metrics>,
         background: &mut Vec<JoinHandle<()>>,
     ) -> Delivery {
-        let store = &adapters.store;
-        let mut relays = Vec::new();
-        if let Some(kafka) = &adapters.kafka {
-            // Creates the topic when missing: until the broker answers,
-            // events wait in the outbox.
-            let starting = kafka.clone();
-            background.push(tokio::spawn(async move {
-                match starting.ensure_ready().await {
-                    Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
-                    Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
-                }
-            }));
-            relays.push(Arc::new(OutboxRelay::new(
-                store.clone(),
-                kafka.clone(),
-                OutboxSink::Broker,
-                config.outbox_batch,
-            )));
-        }
-        let authorizer: Arc<dyn Authorizer> = match (&adapters.spicedb, &config.spicedb) {
-            (Some(spicedb), Some(settings)) => {
-                if settings.write_schema {
-                    // In the background: the service is ready without
-                    // waiting for a gRPC connection and a schema read (tens
-                    // of milliseconds of every start). Until the schema is
-                    // in place, checks fail closed, as when SpiceDB is
-                    // down.
-                    let spicedb = spicedb.clone();
-                    background.push(tokio::spawn(async move {
-                        match spicedb.ensure_schema().await {
-                            Ok(written) => {
-                                tracing::info!(written, "SpiceDB client initialized; schema in place")
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
-                            }
-                        }
-                    }));
-                }
-                if config.relay_enabled {
-                    relays.push(Arc::new(OutboxRelay::new(
-                        store.clone(),
-                        spicedb.clone(),
-                        OutboxSink::Authorizer,
-                        config.outbox_batch,
-                    )));
-                }
-                background.push(spawn_spicedb_keeper(
-                    spicedb.clone(),
-                    store.clone(),
-                    Duration::from_millis(500),
-                    settings.reconcile_interval,
-                ));
-                // Every replica fails closed for an organization whose
-                // authorization events are in doubt (from the outbox).
-                let guarded = Arc::new(SyncGuard::new(
-                    spicedb.clone(),
-                    store.clone(),
-                    Duration::from_secs(5),
-                ));
-                Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
-            }
-            _ => Arc::new(MeteredAuthorizer::new(
-                Arc::new(RoleAuthorizer::new(store.clone(), adapters.cache.clone())),
-                metrics.clone(),
-                "database",
-            )),
-        };
-        let providers = provider_sync(config, adapters);
-        let mirror = organization_mirror(config, adapters);
-        if config.relay_enabled {
-            if let Some(sync) = &providers {
-                relays.push(Arc::new(OutboxRelay::new(
-                    store.clone(),
-                    sync.clone(),
-                    OutboxSink::LoginBroker,
-                    config.outbox_batch,
-                )));
-            }
-            if let Some(mirror) = &mirror {
-                relays.push(Arc::new(OutboxRelay::new(
-                    store.clone(),
-                    mirror.clone(),
-                    OutboxSink::OrganizationMirror,
-                    config.outbox_batch,
-                )));
-            }
-        }
-        if let Some(every) = config.sso.broker_reconcile_interval {
-            if providers.is_some() || mirror.is_some() {
-                background.push(spawn_broker_reconciler(providers, mirror, every));
-            }
-        }
+        let mut relays: Vec<Arc<OutboxRelay>> = broker_relay(config, adapters, background)
+            .into_iter()
+            .collect();
+        let authorizer = authorizer(config, adapters, metrics, background, &mut relays);
+        identity_provider_relays(config, adapters, background, &mut relays);
         let wake = Arc::new(RelayWake::default());
         for relay in &relays {
             background.push(spawn_relay(
@@ -274,7 +186,7 @@ impl Delivery {
         }
         if let Some(retention) = config.outbox_retention.filter(|_| config.relay_enabled) {
             background.push(spawn_outbox_pruner(
-                store.clone(),
+                adapters.store.clone(),
                 relays.iter().map(|r| r.target()).collect(),
                 retention,
                 Duration::from_secs(300),
@@ -284,6 +196,133 @@ impl Delivery {
             authorizer,
             relays,
             wake,
+        }
+    }
+}
+
+/// A relay of the outbox's events for `target` to `sink`.
+fn relay(
+    config: &Config,
+    adapters: &Adapters,
+    sink: Arc<dyn EventSink>,
+    target: OutboxSink,
+) -> Arc<OutboxRelay> {
+    Arc::new(OutboxRelay::new(
+        adapters.store.clone(),
+        sink,
+        target,
+        config.outbox_batch,
+    ))
+}
+
+/// The Kafka relay, when Kafka is configured; the topic is made ready in
+/// the background (until the broker answers, events wait in the outbox).
+fn broker_relay(
+    config: &Config,
+    adapters: &Adapters,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Option<Arc<OutboxRelay>> {
+    let kafka = adapters.kafka.as_ref()?;
+    let starting = kafka.clone();
+    background.push(tokio::spawn(async move {
+        match starting.ensure_ready().await {
+            Ok(()) => tracing::info!(topic = %starting.settings().topic, "kafka reachable; events topic ready"),
+            Err(error) => tracing::warn!(%error, "kafka not reachable yet; events wait in the outbox"),
+        }
+    }));
+    Some(relay(config, adapters, kafka.clone(), OutboxSink::Broker))
+}
+
+/// The authorizer the use cases ask: SpiceDB when configured (its schema
+/// written in the background, its relay, its keeper, and a guard that fails
+/// closed while its events are in doubt), else the database's roles.
+fn authorizer(
+    config: &Config,
+    adapters: &Adapters,
+    metrics: &Arc<Metrics>,
+    background: &mut Vec<JoinHandle<()>>,
+    relays: &mut Vec<Arc<OutboxRelay>>,
+) -> Arc<dyn Authorizer> {
+    let store = &adapters.store;
+    let (Some(spicedb), Some(settings)) = (&adapters.spicedb, &config.spicedb) else {
+        return Arc::new(MeteredAuthorizer::new(
+            Arc::new(RoleAuthorizer::new(store.clone(), adapters.cache.clone())),
+            metrics.clone(),
+            "database",
+        ));
+    };
+    if settings.write_schema {
+        // In the background: the service is ready without waiting for a
+        // gRPC connection and a schema read (tens of milliseconds of every
+        // start). Until the schema is in place, checks fail closed, as when
+        // SpiceDB is down.
+        let spicedb = spicedb.clone();
+        background.push(tokio::spawn(async move {
+            match spicedb.ensure_schema().await {
+                Ok(written) => {
+                    tracing::info!(written, "SpiceDB client initialized; schema in place")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "SpiceDB not reachable at start-up; checks fail closed until it is")
+                }
+            }
+        }));
+    }
+    if config.relay_enabled {
+        relays.push(relay(
+            config,
+            adapters,
+            spicedb.clone(),
+            OutboxSink::Authorizer,
+        ));
+    }
+    background.push(spawn_spicedb_keeper(
+        spicedb.clone(),
+        store.clone(),
+        Duration::from_millis(500),
+        settings.reconcile_interval,
+    ));
+    // Every replica fails closed for an organization whose authorization
+    // events are in doubt (from the outbox).
+    let guarded = Arc::new(SyncGuard::new(
+        spicedb.clone(),
+        store.clone(),
+        Duration::from_secs(5),
+    ));
+    Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
+}
+
+/// The relays to the identity provider (its providers and its
+/// Organizations), and their periodic reconciliation.
+fn identity_provider_relays(
+    config: &Config,
+    adapters: &Adapters,
+    background: &mut Vec<JoinHandle<()>>,
+    relays: &mut Vec<Arc<OutboxRelay>>,
+) {
+    let providers = provider_sync(config, adapters);
+    let mirror = organization_mirror(config, adapters);
+    if config.relay_enabled {
+        if let Some(sync) = &providers {
+            relays.push(relay(
+                config,
+                adapters,
+                sync.clone(),
+                OutboxSink::LoginBroker,
+            ));
+        }
+        if let Some(mirror) = &mirror {
+            relays.push(relay(
+                config,
+                adapters,
+                mirror.clone(),
+                OutboxSink::OrganizationMirror,
+            ));
+        }
+    }
+    if let Some(every) = config.sso.broker_reconcile_interval {
+        if providers.is_some() || mirror.is_some() {
+            background.push(spawn_broker_reconciler(providers, mirror, every));
         }
     }
 }
