@@ -184,39 +184,34 @@ impl ProviderSync {
         self
     }
 
-    async fn login_domain(&self, config: &SsoConfig) -> Result<Option<String>, StoreError> {
-        let (Some(domains), Some(organization)) = (&self.domains, config.organization) else {
+    /// The domains of `config`'s organization, read once for both the
+    /// redirect and the addresses (`None` without domains to read, or for
+    /// an installation-wide configuration).
+    async fn organization_domains(
+        &self,
+        config: &SsoConfig,
+    ) -> Result<Option<Vec<OrgDomain>>, StoreError> {
+        match (&self.domains, config.organization) {
+            (Some(domains), Some(organization)) => Ok(Some(domains.domains(organization).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn login_domain(
+        &self,
+        config: &SsoConfig,
+        domains: Option<&[OrgDomain]>,
+    ) -> Result<Option<String>, StoreError> {
+        let (Some(domains), Some(organization)) = (domains, config.organization) else {
             return Ok(None);
         };
         if !config.enabled {
             return Ok(None);
         }
         let configs = self.repository.list(Some(organization)).await?;
-        let verified = domains.domains(organization).await?;
-        Ok(login_redirect(&configs, &verified)
+        Ok(login_redirect(&configs, domains)
             .filter(|r| r.identity_provider == config.broker_alias())
             .map(|r| r.domain))
-    }
-
-    /// The addresses `config`'s provider may log in: any for an
-    /// installation-wide configuration, those of its organization's
-    /// verified domains otherwise.
-    async fn email_domains(&self, config: &SsoConfig) -> Result<Option<Vec<String>>, StoreError> {
-        let Some(organization) = config.organization else {
-            return Ok(None);
-        };
-        let Some(domains) = &self.domains else {
-            return Ok(Some(Vec::new()));
-        };
-        let mut verified: Vec<String> = domains
-            .domains(organization)
-            .await?
-            .into_iter()
-            .filter(|d| d.verified_at.is_some())
-            .map(|d| d.name.as_str().to_owned())
-            .collect();
-        verified.sort();
-        Ok(Some(verified))
     }
 
     /// Whether the configuration's organization lets its members sign in
@@ -240,18 +235,14 @@ impl ProviderSync {
             .map_err(|e| {
                 DeliveryError::Permanent(format!("the client secret cannot be decrypted: {e}"))
             })?;
+        let retryable = |e: StoreError| DeliveryError::Retryable(e.to_string());
+        let domains = self.organization_domains(config).await.map_err(retryable)?;
         let login_domain = self
-            .login_domain(config)
+            .login_domain(config, domains.as_deref())
             .await
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let active = self
-            .organization_active(config)
-            .await
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let email_domains = self
-            .email_domains(config)
-            .await
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+            .map_err(retryable)?;
+        let active = self.organization_active(config).await.map_err(retryable)?;
+        let email_domains = email_domains(config, domains.as_deref());
         Ok(BrokeredProvider {
             alias: config.broker_alias(),
             display_name: config.name.clone(),
@@ -404,6 +395,21 @@ where
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// The addresses `config`'s provider may log in: any for an
+/// installation-wide configuration, those of its organization's verified
+/// `domains` otherwise (none when they are not known).
+fn email_domains(config: &SsoConfig, domains: Option<&[OrgDomain]>) -> Option<Vec<String>> {
+    config.organization?;
+    let mut verified: Vec<String> = domains
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.verified_at.is_some())
+        .map(|d| d.name.as_str().to_owned())
+        .collect();
+    verified.sort();
+    Some(verified)
 }
 
 /// Where the broker sends users of an `ssoRequired` domain: the first such
