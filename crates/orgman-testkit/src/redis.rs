@@ -12,13 +12,6 @@ use std::time::Duration;
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CLI: &str = "/usr/bin/redis-cli";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 fn folder(prefix: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(crate::unique_name(prefix));
     std::fs::create_dir_all(&dir).expect("a folder for the Redis processes");
@@ -86,7 +79,7 @@ impl RedisSentinels {
     /// When Redis does not start (the stack installs it).
     pub fn start() -> RedisSentinels {
         let dir = folder("sentinels");
-        let (master, replica) = (free_port(), free_port());
+        let (master, replica) = (crate::free_port(), crate::free_port());
         let mut children = vec![
             server(&dir, &["--port", &master.to_string()]),
             server(
@@ -102,7 +95,7 @@ impl RedisSentinels {
         ];
         let mut sentinels = Vec::new();
         for _ in 0..3 {
-            let port = free_port();
+            let port = crate::free_port();
             // Sentinels rewrite their configuration: one file each. A
             // failover happens only when a test asks for one: with a
             // master "down" after 1 s without an answer, a busy 2-core
@@ -260,7 +253,7 @@ impl RedisCluster {
     /// When Redis does not start (the stack installs it).
     pub fn start() -> RedisCluster {
         let dir = folder("cluster");
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..3).map(|_| crate::free_port()).collect();
         let children = ports
             .iter()
             .map(|port| {

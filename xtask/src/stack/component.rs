@@ -20,15 +20,19 @@ pub(crate) enum Component {
     Redis,
     Kafka,
     SpiceDb,
+    /// A second SpiceDB server on the same datastore, serving TLS
+    /// (`spicedb serve` has one gRPC listener).
+    SpiceDbTls,
     Keycloak,
 }
 
 impl Component {
-    pub(crate) const ALL: [Component; 5] = [
+    pub(crate) const ALL: [Component; 6] = [
         Component::Postgres,
         Component::Redis,
         Component::Kafka,
         Component::SpiceDb,
+        Component::SpiceDbTls,
         Component::Keycloak,
     ];
 
@@ -38,6 +42,7 @@ impl Component {
             Component::Redis => "redis",
             Component::Kafka => "kafka",
             Component::SpiceDb => "spicedb",
+            Component::SpiceDbTls => "spicedb-tls",
             Component::Keycloak => "keycloak",
         }
     }
@@ -47,7 +52,7 @@ impl Component {
             .into_iter()
             .find(|c| c.name() == name)
             .with_context(|| {
-                format!("unknown component {name:?} (postgres, redis, kafka, spicedb, keycloak)")
+                format!("unknown component {name:?} (postgres, redis, kafka, spicedb, spicedb-tls, keycloak)")
             })
     }
 
@@ -58,7 +63,7 @@ impl Component {
             Component::Postgres => "postgres",
             Component::Redis => "redis-server",
             Component::Kafka => "kafka.Kafka",
-            Component::SpiceDb => "spicedb-front.mjs",
+            Component::SpiceDb | Component::SpiceDbTls => "spicedb",
             // kc.sh stays the parent of its JVM and forwards signals to it.
             Component::Keycloak => "bin/kc.sh",
         }
@@ -77,7 +82,8 @@ impl Component {
             Component::Postgres => "PostgreSQL (private cluster)",
             Component::Redis => "Redis",
             Component::Kafka => "Apache Kafka (KRaft, one node)",
-            Component::SpiceDb => "SpiceDB (embedded library behind a gRPC front)",
+            Component::SpiceDb => "SpiceDB (PostgreSQL datastore)",
+            Component::SpiceDbTls => "SpiceDB over TLS (the same datastore)",
             Component::Keycloak => "Keycloak",
         }
     }
@@ -88,7 +94,6 @@ impl Component {
             Component::Kafka => &["kafka-controller", "kafka-ssl", "kafka-sasl-ssl"],
             Component::Keycloak => &["keycloak-management"],
             Component::Redis => &["redis-tls"],
-            Component::SpiceDb => &["spicedb-tls"],
             _ => &[],
         }
     }
@@ -103,7 +108,8 @@ impl Component {
                 .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
             Component::Kafka => install::kafka_version().unwrap_or_default(),
             Component::Keycloak => install::KEYCLOAK_VERSION.to_owned(),
-            Component::Redis | Component::SpiceDb => String::new(),
+            Component::SpiceDb | Component::SpiceDbTls => install::SPICEDB_VERSION.to_owned(),
+            Component::Redis => String::new(),
         }
     }
 
@@ -122,7 +128,7 @@ impl Component {
         match self {
             Component::Postgres => install::Program::Postgres,
             Component::Redis => install::Program::Redis,
-            Component::SpiceDb => install::Program::SpiceDbFront,
+            Component::SpiceDb | Component::SpiceDbTls => install::Program::SpiceDb,
             Component::Keycloak => install::Program::Keycloak,
             Component::Kafka => install::Program::Kafka,
         }
@@ -156,24 +162,8 @@ impl Component {
                 c
             }
             Component::Kafka => kafka_command(stack, installed, port, &data)?,
-            Component::SpiceDb => {
-                let (node, dir) = installed.spicedb_front()?;
-                let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
-                let mut c = Command::new(node);
-                c.current_dir(dir).arg("spicedb-front.mjs").args([
-                    "--port",
-                    &port.to_string(),
-                    "--token",
-                    &stack.state.spicedb_token,
-                    "--tls-port",
-                    &stack.extra_port("spicedb-tls")?.to_string(),
-                ]);
-                c.arg("--tls-cert")
-                    .arg(&tls.cert)
-                    .arg("--tls-key")
-                    .arg(&tls.key);
-                c
-            }
+            Component::SpiceDb => spicedb_command(stack, installed, port, false)?,
+            Component::SpiceDbTls => spicedb_command(stack, installed, port, true)?,
             Component::Keycloak => keycloak_command(stack, installed, port)?,
         };
         process::spawn_detached(&mut command, &log)
@@ -190,7 +180,7 @@ impl Component {
                 process::exchange(port, b"PING\r\n").is_some_and(|reply| reply.starts_with("+PONG"))
             }
             Component::Kafka => kafka_answers(port),
-            Component::SpiceDb => process::port_open(port),
+            Component::SpiceDb | Component::SpiceDbTls => process::port_open(port),
             // Ready when the realm's discovery document answers (the realm
             // is imported by then).
             Component::Keycloak => process::exchange(
@@ -237,7 +227,7 @@ impl Component {
              THEN CREATE ROLE {cert_user} LOGIN; END IF; END $$"
         ))?;
         // The service's database, and Keycloak's own.
-        for database in ["organization_manager", KEYCLOAK_DATABASE] {
+        for database in ["organization_manager", KEYCLOAK_DATABASE, SPICEDB_DATABASE] {
             let exists = psql(&format!(
                 "SELECT 1 FROM pg_database WHERE datname = '{database}'"
             ))?;
@@ -361,9 +351,84 @@ fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
             "-c",
             "full_page_writes=off",
         ])
-        .args(["-c", "max_connections=300"]);
+        .args(["-c", "max_connections=300"])
+        // SpiceDB's datastore wants commit timestamps (its Watch API and
+        // revision bookkeeping use them).
+        .args(["-c", "track_commit_timestamp=on"]);
     Ok(command)
 }
+
+/// SpiceDB's database on the stack's PostgreSQL.
+const SPICEDB_DATABASE: &str = "spicedb";
+
+/// `spicedb serve` on the stack's PostgreSQL, after `datastore migrate
+/// head` (the plain server migrates; the TLS one starts after it). Both
+/// servers share the datastore, so a relationship written through one is
+/// read through the other, and both keep everything across restarts.
+fn spicedb_command(stack: &Stack, installed: &Installed, port: u16, tls: bool) -> Result<Command> {
+    let spicedb = installed.spicedb()?;
+    let datastore = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/{SPICEDB_DATABASE}?sslmode=disable",
+        stack.state.postgres_password,
+        stack
+            .state
+            .ports
+            .get(Component::Postgres.name())
+            .context("SpiceDB needs the stack's PostgreSQL: start it first")?
+    );
+    if !tls {
+        let output = Command::new(spicedb)
+            .args([
+                "datastore",
+                "migrate",
+                "head",
+                "--datastore-engine",
+                "postgres",
+            ])
+            .arg("--datastore-conn-uri")
+            .arg(&datastore)
+            .args(["--log-level", "warn"])
+            .output()
+            .context("cannot run spicedb datastore migrate")?;
+        if !output.status.success() {
+            bail!(
+                "spicedb datastore migrate head failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    let mut c = Command::new(spicedb);
+    c.args(["serve", "--grpc-preshared-key", &stack.state.spicedb_token])
+        .args(["--grpc-addr", &format!("127.0.0.1:{port}")])
+        .args(["--datastore-engine", "postgres"])
+        .arg("--datastore-conn-uri")
+        .arg(&datastore)
+        .args(SPICEDB_SERVE);
+    if tls {
+        let files = super::tls::TlsFiles::ensure(&stack.dir)?;
+        c.arg("--grpc-tls-cert-path")
+            .arg(&files.cert)
+            .arg("--grpc-tls-key-path")
+            .arg(&files.key);
+    }
+    Ok(c)
+}
+
+/// What every SpiceDB of the stack (and of the tests) runs with: nothing
+/// listening beyond its gRPC port, no calls home, pools sized for a shared
+/// PostgreSQL.
+pub(crate) const SPICEDB_SERVE: &[&str] = &[
+    "--http-enabled=false",
+    "--metrics-enabled=false",
+    "--dispatch-cluster-enabled=false",
+    "--telemetry-endpoint=",
+    "--skip-release-check",
+    "--datastore-conn-pool-read-max-open=16",
+    "--datastore-conn-pool-read-min-open=2",
+    "--datastore-conn-pool-write-max-open=4",
+    "--datastore-conn-pool-write-min-open=1",
+    "--log-level=warn",
+];
 
 /// Where the cluster lives. Normally inside the stack directory; when the
 /// `postgres` user cannot reach it (a checkout under a private home), under

@@ -221,7 +221,7 @@ impl Stack {
             self.wait_ready(component, pid, port)?;
             component.after_ready(self, port)?;
             eprintln!(
-                "xtask: {:<8} ready on 127.0.0.1:{port} (pid {pid}, {:.1}s)",
+                "xtask: {:<11} ready on 127.0.0.1:{port} (pid {pid}, {:.1}s)",
                 component.name(),
                 started.elapsed().as_secs_f32()
             );
@@ -353,7 +353,7 @@ impl Stack {
         let pg = self.port(Component::Postgres)?;
         let redis = self.port(Component::Redis)?;
         let redis_tls = self.named_port("redis-tls")?;
-        let spicedb_tls = self.named_port("spicedb-tls")?;
+        let spicedb_tls = self.port(Component::SpiceDbTls)?;
         let kafka_ssl = self.named_port("kafka-ssl")?;
         let kafka_sasl = self.named_port("kafka-sasl-ssl")?;
         let kafka = self.port(Component::Kafka)?;
@@ -369,6 +369,12 @@ impl Stack {
         let vars = [
             ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
             ("ORGMAN_STACK_PROFILE", self.profile.clone()),
+            // For tests that run a SpiceDB of their own (testkit's
+            // PrivateSpiceDb): the same server as the stack's.
+            (
+                "ORGMAN_STACK_SPICEDB",
+                install::spicedb_binary().display().to_string(),
+            ),
             // For tests that run a broker of their own (testkit's
             // PrivateBroker): the same Java and jars as the stack's.
             (
