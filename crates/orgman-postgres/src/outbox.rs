@@ -18,6 +18,40 @@ use crate::connection::Connection;
 use crate::error::from_diesel;
 use crate::store::PgStore;
 
+impl PgStore {
+    /// [`Outbox::has_undelivered`] for the authorizer sink, which every
+    /// check of an external authorizer asks (`SyncGuard`): built with
+    /// diesel's DSL, so each connection prepares it once and PostgreSQL
+    /// neither parses nor plans it again.
+    async fn authorizer_in_doubt(
+        &self,
+        organization: orgman_domain::OrganizationId,
+        grace: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        use crate::schema::outbox::dsl as o;
+        use diesel::dsl::{exists, now};
+        use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
+        let grace = diesel::pg::data_types::PgInterval::from_microseconds(
+            i64::try_from(grace.as_micros()).unwrap_or(i64::MAX),
+        );
+        let mut conn = self.connection().await?;
+        diesel::select(exists(
+            o::outbox
+                .filter(o::aggregate_id.eq(organization.as_uuid()))
+                .filter(o::authz_synced_at.is_null())
+                .filter(
+                    o::authz_dead_at
+                        .is_not_null()
+                        .or(o::authz_attempts.gt(0))
+                        .or((o::created_at + grace).lt(now)),
+                ),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)
+    }
+}
+
 /// Column names of one sink's progress (constants, never user input).
 struct Columns {
     done: &'static str,
@@ -189,6 +223,9 @@ impl Outbox for PgStore {
         organization: orgman_domain::OrganizationId,
         grace: std::time::Duration,
     ) -> Result<bool, StoreError> {
+        if sink == OutboxSink::Authorizer {
+            return self.authorizer_in_doubt(organization, grace).await;
+        }
         let cols = columns(sink);
         let mut conn = self.connection().await?;
         let found: Locked = diesel::sql_query(format!(

@@ -228,10 +228,18 @@ impl OrganizationService {
                 .cache
                 .decision_and_organization(id, user, Permission::View)
                 .await;
-            if !self.decide(actor, id, Permission::View, decision).await? {
+            // The decision and the read at once: a read waits for the
+            // slower round trip, not both. What was read is shown only
+            // when the decision allows it.
+            let (allowed, organization) = futures_util::future::join(
+                self.decide(actor, id, Permission::View, decision),
+                self.read_organization(id, organization),
+            )
+            .await;
+            if !allowed? {
                 return Err(OrgError::NotFound);
             }
-            let organization = self.read_organization(id, organization).await?;
+            let organization = organization?;
             admit(actor, &organization)?;
             self.shown_after_check(actor, organization).await?
         };

@@ -157,18 +157,22 @@ impl Authorizer for SyncGuard {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
-        let in_doubt = self
-            .outbox
-            .has_undelivered(OutboxSink::Authorizer, organization, self.grace)
-            .await
-            .map_err(|error| AuthzError::Unavailable(error.to_string()))?;
-        if in_doubt {
+        // Both at once: a check waits for the slower of the two round
+        // trips, not their sum. A decision is used only when nothing is in
+        // doubt.
+        let (in_doubt, decision) = futures_util::future::join(
+            self.outbox
+                .has_undelivered(OutboxSink::Authorizer, organization, self.grace),
+            self.inner.check(actor, organization, permission),
+        )
+        .await;
+        if in_doubt.map_err(|error| AuthzError::Unavailable(error.to_string()))? {
             return Err(AuthzError::Unavailable(
                 "this organization's authorization data is being synchronized; retry shortly"
                     .into(),
             ));
         }
-        self.inner.check(actor, organization, permission).await
+        decision
     }
 
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {
