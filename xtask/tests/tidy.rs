@@ -482,3 +482,232 @@ fn every_fixed_sleep_in_the_tests_says_why() {
         "sleeps without a reason (wait with `eventually`, or say why the time is fixed): {unexplained:#?}"
     );
 }
+
+/// The longest a production function may be, in lines from `fn` to its
+/// closing brace.
+const MAX_FUNCTION_LINES: usize = 80;
+
+/// Production functions allowed past [`MAX_FUNCTION_LINES`]: (file, name,
+/// why). Each entry is a debt with its reason; the list only shrinks.
+const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "crates/orgman-server/src/problem.rs",
+        "from",
+        "one match arm per domain error, each naming its status and problem code: a table read top to bottom",
+    ),
+    (
+        "crates/orgman-server/src/operability/metrics.rs",
+        "new",
+        "registers each metric with its help text once: a table",
+    ),
+    (
+        "crates/orgman-domain/src/import/member_import.rs",
+        "stage",
+        "not split yet (issue 45): one chunk's checks and writes in one transaction",
+    ),
+    (
+        "crates/orgman-bench/src/main.rs",
+        "http_bench",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-bench/src/main.rs",
+        "import_bench",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-bench/src/main.rs",
+        "outbox",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-bench/src/main.rs",
+        "import_once",
+        "not split yet (issue 45)",
+    ),
+    (
+        "xtask/src/stack/component.rs",
+        "postgres_command",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-domain/src/organizations/service.rs",
+        "change_member",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-server/src/operability/metrics.rs",
+        "refresh",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-keycloak/src/discovery.rs",
+        "fetch",
+        "not split yet (issue 45)",
+    ),
+    (
+        "xtask/src/stack/tls.rs",
+        "ensure",
+        "not split yet (issue 45)",
+    ),
+    (
+        "crates/orgman-server/src/app.rs",
+        "http_server",
+        "the application's routes and middleware in the order actix applies them",
+    ),
+    (
+        "crates/orgman-postgres/src/settings.rs",
+        "libpq_params",
+        "not split yet (issue 45)",
+    ),
+];
+
+/// A line without its `//` comment and with string and character literals
+/// emptied, so that braces inside them are not counted.
+fn code_of(line: &str) -> String {
+    let mut code = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => break,
+            '"' => {
+                while let Some(s) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                code.push_str("\"\"");
+            }
+            // A character literal ('{', '\n'), not a lifetime ('a).
+            '\'' => {
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with('\\') || rest.chars().nth(1) == Some('\'') {
+                    while let Some(s) = chars.next() {
+                        if s == '\'' {
+                            break;
+                        }
+                        if s == '\\' {
+                            chars.next();
+                        }
+                    }
+                }
+            }
+            _ => code.push(c),
+        }
+    }
+    code
+}
+
+/// The name of the function a line declares, if it does.
+fn declared_function(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for prefix in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "const ",
+        "async ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("fn ")?;
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Every function of `text` (up to its `#[cfg(test)]` module) with its
+/// length in lines and its first line (1-based).
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let Some(name) = declared_function(line) else {
+            continue;
+        };
+        let mut depth = 0_i32;
+        let mut opened = false;
+        'lines: for (offset, later) in lines[start..].iter().enumerate() {
+            for c in code_of(later).chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    // A declaration without a body (a trait's).
+                    ';' if !opened => break 'lines,
+                    _ => {}
+                }
+                if opened && depth == 0 {
+                    found.push((name.to_owned(), offset + 1, start + 1));
+                    break 'lines;
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn function_lengths_are_counted_from_fn_to_its_closing_brace() {
+    let text = "fn short() {\n    let s = \"}}\";\n}\n\ntrait T {\n    fn declared(&self);\n}\n\npub(crate) async fn longer(x: u8) -> u8 {\n    match x {\n        b'{' => 1,\n        _ => {\n            2\n        }\n    } // }\n}\n#[cfg(test)]\nfn ignored() {\n}\n";
+    assert_eq!(
+        function_lengths(text),
+        [("short".to_owned(), 3, 1), ("longer".to_owned(), 8, 9)]
+    );
+}
+
+#[test]
+fn no_production_function_is_longer_than_the_limit() {
+    let root = workspace_root();
+    let mut over = Vec::new();
+    let mut allowed_and_seen = BTreeSet::new();
+    for path in source_files() {
+        let relative = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if relative.starts_with("crates/orgman-testkit/") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        for (name, length, line) in function_lengths(&text) {
+            if length <= MAX_FUNCTION_LINES {
+                continue;
+            }
+            match LONG_FUNCTIONS
+                .iter()
+                .find(|(file, function, _)| *file == relative && *function == name)
+            {
+                Some(entry) => {
+                    allowed_and_seen.insert(entry.1);
+                }
+                None => over.push(format!("{relative}:{line} {name}: {length} lines")),
+            }
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them, or add them to LONG_FUNCTIONS with a reason): {over:#?}"
+    );
+    let stale: Vec<_> = LONG_FUNCTIONS
+        .iter()
+        .filter(|(_, name, _)| !allowed_and_seen.contains(name))
+        .map(|(file, name, _)| format!("{file} {name}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "LONG_FUNCTIONS names functions that are now short enough or gone: remove them: {stale:?}"
+    );
+}

@@ -351,22 +351,28 @@ impl Stack {
     /// names and the reference service's.
     pub(crate) fn env(&mut self) -> Result<Vec<(String, String)>> {
         let pg = self.port(Component::Postgres)?;
-        let redis = self.port(Component::Redis)?;
-        let redis_tls = self.named_port("redis-tls")?;
-        let spicedb_tls = self.port(Component::SpiceDbTls)?;
-        let kafka_ssl = self.named_port("kafka-ssl")?;
-        let kafka_sasl = self.named_port("kafka-sasl-ssl")?;
-        let kafka = self.port(Component::Kafka)?;
-        let spicedb = self.port(Component::SpiceDb)?;
-        let oidc = self.port(Component::Keycloak)?;
+        let ports = Ports {
+            redis: self.port(Component::Redis)?,
+            redis_tls: self.named_port("redis-tls")?,
+            spicedb: self.port(Component::SpiceDb)?,
+            spicedb_tls: self.port(Component::SpiceDbTls)?,
+            kafka: self.port(Component::Kafka)?,
+            kafka_ssl: self.named_port("kafka-ssl")?,
+            kafka_sasl: self.named_port("kafka-sasl-ssl")?,
+            oidc: self.port(Component::Keycloak)?,
+        };
         // Ports chosen here are the ones a later `up` must use.
         self.save()?;
-        let password = self.state.postgres_password.clone();
-        let token = self.state.spicedb_token.clone();
-        let base = format!("http://127.0.0.1:{oidc}");
-        let tls_files = tls::TlsFiles::ensure(&self.dir)?;
-        let ca = tls_files.ca.clone();
-        let vars = [
+        let mut vars = self.tool_vars();
+        vars.extend(self.database_vars(pg)?);
+        vars.extend(self.service_vars(&ports));
+        Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    /// Where the stack's own programs are, for tests that start private
+    /// copies of them.
+    fn tool_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
             ("ORGMAN_STACK_DIR", self.dir.display().to_string()),
             ("ORGMAN_STACK_PROFILE", self.profile.clone()),
             // For tests that run a SpiceDB of their own (testkit's
@@ -391,6 +397,16 @@ impl Stack {
                     .unwrap_or_default(),
             ),
             ("ORGMAN_STACK_DNSMASQ", install::DNSMASQ.to_owned()),
+        ]
+    }
+
+    /// The service's database, plain, over verified TLS and by client
+    /// certificate, and the cluster's admin database.
+    fn database_vars(&self, pg: u16) -> Result<Vec<(&'static str, String)>> {
+        let password = self.state.postgres_password.clone();
+        let tls_files = tls::TlsFiles::ensure(&self.dir)?;
+        let ca = tls_files.ca.clone();
+        Ok(vec![
             (
                 "DATABASE_URL",
                 format!("postgres://postgres:{password}@127.0.0.1:{pg}/{DATABASE}"),
@@ -426,6 +442,24 @@ impl Stack {
             ),
             ("SPRING_DATASOURCE_USERNAME", "postgres".into()),
             ("SPRING_DATASOURCE_PASSWORD", password),
+        ])
+    }
+
+    /// Redis, Kafka, SpiceDB and Keycloak, under both names.
+    fn service_vars(&self, ports: &Ports) -> Vec<(&'static str, String)> {
+        let Ports {
+            redis,
+            redis_tls,
+            spicedb,
+            spicedb_tls,
+            kafka,
+            kafka_ssl,
+            kafka_sasl,
+            oidc,
+        } = *ports;
+        let token = self.state.spicedb_token.clone();
+        let base = format!("http://127.0.0.1:{oidc}");
+        vec![
             ("REDIS_URL", format!("redis://127.0.0.1:{redis}")),
             // The same Redis over TLS (verify against STACK_CA_FILE).
             ("REDIS_TLS_URL", format!("rediss://127.0.0.1:{redis_tls}")),
@@ -482,9 +516,21 @@ impl Stack {
                 "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET",
                 SERVICE_ACCOUNT_SECRET.into(),
             ),
-        ];
-        Ok(vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        ]
     }
+}
+
+/// The ports of the services the environment names.
+#[derive(Clone, Copy)]
+struct Ports {
+    redis: u16,
+    redis_tls: u16,
+    spicedb: u16,
+    spicedb_tls: u16,
+    kafka: u16,
+    kafka_ssl: u16,
+    kafka_sasl: u16,
+    oidc: u16,
 }
 
 fn random_bytes(bytes: usize) -> Result<Vec<u8>> {
