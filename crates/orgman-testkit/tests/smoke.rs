@@ -287,12 +287,13 @@ async fn spicedb_schema_relationships_and_checks() {
         check_permission_response::Permissionship::NoPermission as i32
     );
 
-    // The preshared key is enforced.
+    // The preshared key is enforced: the server answers a wrong one with
+    // PermissionDenied (the old front said Unauthenticated).
     let refused = permissions
         .check_permission(authorized(check("alice"), "wrong-key"))
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
 }
 
 async fn discovered_keys(stack: &Stack) -> (CoreProviderMetadata, JwkSet) {
