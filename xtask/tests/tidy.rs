@@ -506,59 +506,9 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "not split yet (issue 45): one chunk's checks and writes in one transaction",
     ),
     (
-        "crates/orgman-bench/src/main.rs",
-        "http_bench",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-bench/src/main.rs",
-        "import_bench",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-bench/src/main.rs",
-        "outbox",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-bench/src/main.rs",
-        "import_once",
-        "not split yet (issue 45)",
-    ),
-    (
-        "xtask/src/stack/component.rs",
-        "postgres_command",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-domain/src/organizations/service.rs",
-        "change_member",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-server/src/operability/metrics.rs",
-        "refresh",
-        "not split yet (issue 45)",
-    ),
-    (
-        "crates/orgman-keycloak/src/discovery.rs",
-        "fetch",
-        "not split yet (issue 45)",
-    ),
-    (
-        "xtask/src/stack/tls.rs",
-        "ensure",
-        "not split yet (issue 45)",
-    ),
-    (
         "crates/orgman-server/src/app.rs",
         "http_server",
         "the application's routes and middleware in the order actix applies them",
-    ),
-    (
-        "crates/orgman-postgres/src/settings.rs",
-        "libpq_params",
-        "not split yet (issue 45)",
     ),
 ];
 

@@ -670,26 +670,7 @@ async fn pending_for_broker(url: &str) -> i64 {
 /// recorded it) under a steady 1,000 renames/s through the API.
 async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> OutboxFigures {
     let url = env("DATABASE_URL");
-    // Copies of the seeded events (real events of real organizations, new
-    // ids), pending for the broker.
-    let have = sql_number(&url, "SELECT count(*) FROM outbox WHERE events = 1").await as i64;
-    let copies = (target + have - 1) / have.max(1);
-    let inserted = Command::new("psql")
-        .arg(&url)
-        .args([
-            "-qc",
-            &format!(
-                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
-             SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json
-             FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
-                   FROM outbox, generate_series(1, {copies}) WHERE events = 1 ORDER BY seq) copies
-             LIMIT {target}"
-            ),
-        ])
-        .status()
-        .expect("psql");
-    assert!(inserted.success());
-    let backlog = pending_for_broker(&url).await;
+    let backlog = copy_backlog(&url, target).await;
     eprintln!("bench: draining {backlog} events to Kafka");
     let config = Config {
         name: "outbox",
@@ -709,30 +690,70 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
     let drain_seconds = started.elapsed().as_secs_f64();
 
     eprintln!("bench: commit-to-broker latency at 1,000 writes/s");
+    let (writes, write_seconds, window_start) = steady_renames(&server.base, seed, seconds).await;
+    while pending_for_broker(&url).await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server);
+    OutboxFigures {
+        backlog,
+        drain_seconds,
+        writes,
+        write_seconds,
+        latency_p50_ms: commit_to_broker(&url, window_start, 0.5).await,
+        latency_p99_ms: commit_to_broker(&url, window_start, 0.99).await,
+    }
+}
+
+/// Copies of the seeded events (real events of real organizations, new
+/// ids), pending for the broker, about `target` of them; returns the
+/// backlog.
+async fn copy_backlog(url: &str, target: i64) -> i64 {
+    let have = sql_number(url, "SELECT count(*) FROM outbox WHERE events = 1").await as i64;
+    let copies = (target + have - 1) / have.max(1);
+    let inserted = Command::new("psql")
+        .arg(url)
+        .args([
+            "-qc",
+            &format!(
+                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload)
+             SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json
+             FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
+                   FROM outbox, generate_series(1, {copies}) WHERE events = 1 ORDER BY seq) copies
+             LIMIT {target}"
+            ),
+        ])
+        .status()
+        .expect("psql");
+    assert!(inserted.success());
+    pending_for_broker(url).await
+}
+
+/// Renames at a steady 1,000/s for `seconds` after a one-second warm-up;
+/// returns the renames of the measured window, its length in seconds and
+/// when it began (the database's clock, epoch seconds).
+async fn steady_renames(base: &str, seed: &Seed, seconds: u64) -> (u64, f64, f64) {
+    let url = env("DATABASE_URL");
     let http = reqwest::Client::new();
-    let (owner_token, organizations): (String, Vec<OrganizationId>) = {
-        let owner = &seed.users[0].1;
-        let mut orgs: Vec<OrganizationId> = seed.pairs.iter().map(|(_, o)| *o).collect();
-        orgs.sort();
-        orgs.dedup();
-        (owner.clone(), orgs)
-    };
+    let token = seed.users[0].1.clone();
+    let mut organizations: Vec<OrganizationId> = seed.pairs.iter().map(|(_, o)| *o).collect();
+    organizations.sort();
+    organizations.dedup();
     let organizations = Arc::new(organizations);
     let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     // A second at the same rate before the measured window: new
     // connections, first requests and the broker's first small batches
     // are not the steady state the figure describes.
     let warm_up = Duration::from_secs(1);
-    let started = Instant::now();
-    let deadline = started + warm_up + Duration::from_secs(seconds);
+    let deadline = Instant::now() + warm_up + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..16_u64)
         .map(|worker| {
             let (http, token, orgs, written, base) = (
                 http.clone(),
-                owner_token.clone(),
+                token.clone(),
                 organizations.clone(),
                 written.clone(),
-                server.base.clone(),
+                base.to_owned(),
             );
             tokio::spawn(async move {
                 // 16 workers × 62.5/s = 1,000 writes/s, steadily: a
@@ -766,31 +787,21 @@ async fn outbox(binary: &Path, seed: &Seed, target: i64, seconds: u64) -> Outbox
         worker.await.unwrap();
     }
     let write_seconds = measured.elapsed().as_secs_f64();
-    while pending_for_broker(&url).await > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let latency = |p: f64| {
-        let url = url.clone();
-        async move {
-            sql_number(
-                &url,
-                &format!(
-                    "SELECT 1000 * percentile_cont({p}) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at))
-                     FROM outbox WHERE event_type = 'organization.updated' AND created_at >= to_timestamp({window_start})"
-                ),
-            )
-            .await
-        }
-    };
-    drop(server);
-    OutboxFigures {
-        backlog,
-        drain_seconds,
-        writes: written.load(std::sync::atomic::Ordering::Relaxed),
-        write_seconds,
-        latency_p50_ms: latency(0.5).await,
-        latency_p99_ms: latency(0.99).await,
-    }
+    let writes = written.load(std::sync::atomic::Ordering::Relaxed);
+    (writes, write_seconds, window_start)
+}
+
+/// The `p` quantile of commit → broker (`published_at - created_at`, ms)
+/// of the renames since `window_start`.
+async fn commit_to_broker(url: &str, window_start: f64, p: f64) -> f64 {
+    sql_number(
+        url,
+        &format!(
+            "SELECT 1000 * percentile_cont({p}) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at))
+             FROM outbox WHERE event_type = 'organization.updated' AND created_at >= to_timestamp({window_start})"
+        ),
+    )
+    .await
 }
 
 /// Figures of one member import.
@@ -814,23 +825,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     let dir = std::env::temp_dir().join("orgman-bench-import");
     std::fs::create_dir_all(&dir).unwrap();
 
-    // Users for both files, loaded with COPY (setup, not measured).
-    let users: Vec<uuid::Uuid> = (0..rows_large + rows_small)
-        .map(|_| uuid::Uuid::new_v4())
-        .collect();
-    let users_file = dir.join("users.csv");
-    let mut text = String::with_capacity(users.len() * 50);
-    for id in &users {
-        text.push_str(&format!("{id},import-{id}\n"));
-    }
-    std::fs::write(&users_file, text).unwrap();
-    psql(
-        &url,
-        &format!(
-            "\\copy users (id, subject) FROM '{}' CSV",
-            users_file.display()
-        ),
-    );
+    let users = import_users(&url, &dir, rows_large + rows_small);
 
     let owner = Actor::platform_admin(seed.users[0].0);
     let organization = |slug: &str| {
@@ -851,27 +846,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     let small_org = organization("bench-import-small").await;
     let large_org = organization("bench-import-large").await;
 
-    // The anchor: psql \copy of the large file's rows.
-    let copy_file = dir.join("copy.csv");
-    let mut text = String::with_capacity(rows_large * 60);
-    for id in &users[..rows_large] {
-        text.push_str(&format!("{anchor_org},{id},MEMBER\n"));
-    }
-    std::fs::write(&copy_file, text).unwrap();
-    psql(
-        &url,
-        "DROP TABLE IF EXISTS import_anchor; CREATE TABLE import_anchor (LIKE organization_members INCLUDING ALL)",
-    );
-    let started = Instant::now();
-    psql(
-        &url,
-        &format!(
-            "\\copy import_anchor (org_id, user_id, role) FROM '{}' CSV",
-            copy_file.display()
-        ),
-    );
-    let copy_seconds = started.elapsed().as_secs_f64();
-    psql(&url, "DROP TABLE import_anchor");
+    let copy_seconds = copy_anchor(&url, &dir, anchor_org, &users[..rows_large]);
 
     let config = Config {
         name: "import",
@@ -906,6 +881,75 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     let ratio_alone = copy_seconds / alone.seconds;
 
     let ratio = copy_seconds / large.seconds;
+    print_import(copy_seconds, &small, &large, &alone);
+    json!({
+        "rows": large.rows,
+        "copy_seconds": copy_seconds,
+        "import_seconds": large.seconds,
+        "import_rows_per_second": (large.rows as f64 / large.seconds).round(),
+        "ratio_to_copy": ratio,
+        "import_seconds_relays_elsewhere": alone.seconds,
+        "ratio_to_copy_relays_elsewhere": ratio_alone,
+        "idle_rss_kib": large.idle_rss_kib,
+        "peak_rss_kib": {"rows": {small.rows.to_string(): small.peak_rss_kib, large.rows.to_string(): large.peak_rss_kib}},
+    })
+}
+
+/// `count` users for the import files, loaded with `\copy` (setup, not
+/// measured).
+fn import_users(url: &str, dir: &Path, count: usize) -> Vec<uuid::Uuid> {
+    let users: Vec<uuid::Uuid> = (0..count).map(|_| uuid::Uuid::new_v4()).collect();
+    let users_file = dir.join("users.csv");
+    let mut text = String::with_capacity(users.len() * 50);
+    for id in &users {
+        text.push_str(&format!("{id},import-{id}\n"));
+    }
+    std::fs::write(&users_file, text).unwrap();
+    psql(
+        url,
+        &format!(
+            "\\copy users (id, subject) FROM '{}' CSV",
+            users_file.display()
+        ),
+    );
+    users
+}
+
+/// The anchor: seconds for `psql \copy` of the memberships of `users`
+/// into a scratch table like `organization_members` (same indexes).
+fn copy_anchor(url: &str, dir: &Path, org: OrganizationId, users: &[uuid::Uuid]) -> f64 {
+    let copy_file = dir.join("copy.csv");
+    let mut text = String::with_capacity(users.len() * 60);
+    for id in users {
+        text.push_str(&format!("{org},{id},MEMBER\n"));
+    }
+    std::fs::write(&copy_file, text).unwrap();
+    psql(
+        url,
+        "DROP TABLE IF EXISTS import_anchor; CREATE TABLE import_anchor (LIKE organization_members INCLUDING ALL)",
+    );
+    let started = Instant::now();
+    psql(
+        url,
+        &format!(
+            "\\copy import_anchor (org_id, user_id, role) FROM '{}' CSV",
+            copy_file.display()
+        ),
+    );
+    let copy_seconds = started.elapsed().as_secs_f64();
+    psql(url, "DROP TABLE import_anchor");
+    copy_seconds
+}
+
+/// The import's table, to stdout.
+fn print_import(
+    copy_seconds: f64,
+    small: &ImportFigures,
+    large: &ImportFigures,
+    alone: &ImportFigures,
+) {
+    let ratio_alone = copy_seconds / alone.seconds;
+    let ratio = copy_seconds / large.seconds;
     println!(
         "\n| member import, {} rows | seconds | rows/s | ratio |",
         large.rows
@@ -933,17 +977,6 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         small.peak_rss_kib / 1024,
         large.peak_rss_kib / 1024
     );
-    json!({
-        "rows": large.rows,
-        "copy_seconds": copy_seconds,
-        "import_seconds": large.seconds,
-        "import_rows_per_second": (large.rows as f64 / large.seconds).round(),
-        "ratio_to_copy": ratio,
-        "import_seconds_relays_elsewhere": alone.seconds,
-        "ratio_to_copy_relays_elsewhere": ratio_alone,
-        "idle_rss_kib": large.idle_rss_kib,
-        "peak_rss_kib": {"rows": {small.rows.to_string(): small.peak_rss_kib, large.rows.to_string(): large.peak_rss_kib}},
-    })
 }
 
 fn psql(url: &str, command: &str) {
@@ -953,6 +986,59 @@ fn psql(url: &str, command: &str) {
         .status()
         .expect("psql");
     assert!(status.success(), "psql {command}");
+}
+
+/// The peak resident memory of a process, sampled every 10 ms on a thread
+/// of its own until asked.
+struct PeakRss {
+    sampling: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl PeakRss {
+    fn sample(pid: u32) -> Self {
+        let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sampler = {
+            let sampling = sampling.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_kib(pid));
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                peak
+            })
+        };
+        PeakRss { sampling, sampler }
+    }
+
+    /// Stops sampling; the peak in KiB.
+    fn peak(self) -> u64 {
+        self.sampling
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.sampler.join().unwrap()
+    }
+}
+
+/// BENCH_PERF=<file>: a system-wide profile of an import of `rows` rows, for
+/// `perf report --sort comm,dso`.
+fn profile(rows: usize) -> Option<Child> {
+    let file = std::env::var("BENCH_PERF").ok()?;
+    let perf = Command::new("perf")
+        .args([
+            "record",
+            "-a",
+            "-g",
+            "-F",
+            "499",
+            "-o",
+            &format!("{file}.{rows}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("perf");
+    Some(perf)
 }
 
 /// One import through the API, sampling the server's RSS meanwhile.
@@ -969,18 +1055,7 @@ async fn import_once(
     }
     let pid = server.child.id();
     let idle_rss_kib = rss_kib(pid);
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = {
-        let sampling = sampling.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid));
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            peak
-        })
-    };
+    let sampler = PeakRss::sample(pid);
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(csv.into_bytes())
@@ -988,24 +1063,7 @@ async fn import_once(
             .mime_str("text/csv")
             .unwrap(),
     );
-    // BENCH_PERF=<file>: a system-wide profile of the import, for `perf
-    // report --sort comm,dso`.
-    let perf = std::env::var("BENCH_PERF").ok().map(|file| {
-        Command::new("perf")
-            .args([
-                "record",
-                "-a",
-                "-g",
-                "-F",
-                "499",
-                "-o",
-                &format!("{file}.{}", users.len()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("perf")
-    });
+    let perf = profile(users.len());
     let started = Instant::now();
     let response = reqwest::Client::new()
         .post(format!(
@@ -1026,8 +1084,7 @@ async fn import_once(
             .status();
         let _ = perf.wait();
     }
-    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let peak_rss_kib = sampler.join().unwrap();
+    let peak_rss_kib = sampler.peak();
     assert!(status.is_success(), "import answered {status}: {report}");
     ImportFigures {
         rows: users.len(),
@@ -1086,161 +1143,183 @@ async fn membership_checks(
     summarize(samples, started.elapsed(), 0)
 }
 
-/// The hot path beside its anchors; prints its tables and returns them.
-async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Sizes) -> Value {
-    let org_requests = request_file(
-        "organization",
-        seed.pairs
-            .iter()
-            .map(|(u, o)| format!("/api/v1/organizations/{o}\t{}", seed.users[*u].1)),
-    );
-    let me_requests = request_file(
-        "me",
-        seed.users
-            .iter()
-            .map(|(_, token)| format!("/api/v1/users/me\t{token}")),
-    );
-    let mine_requests = request_file(
-        "mine",
-        seed.users
-            .iter()
-            .map(|(_, token)| format!("/api/v1/organizations/mine\t{token}")),
-    );
+/// The configurations the hot path is measured in.
+const CONFIGS: [Config; 4] = [
+    Config {
+        name: "database authorizer, Redis off",
+        authorizer: "database",
+        redis: false,
+        relay: true,
+    },
+    Config {
+        name: "database authorizer, Redis on",
+        authorizer: "database",
+        redis: true,
+        relay: true,
+    },
+    Config {
+        name: "SpiceDB authorizer, Redis on",
+        authorizer: "spicedb",
+        redis: true,
+        relay: true,
+    },
+    // Every read asks SpiceDB: the cost the decision cache saves.
+    Config {
+        name: "SpiceDB authorizer, Redis off",
+        authorizer: "spicedb",
+        redis: false,
+        relay: true,
+    },
+];
 
-    // Anchors, on the same stack.
-    let mut anchors = BTreeMap::new();
-    eprintln!("bench: anchors");
-    anchors.insert(
-        "pgbench_S",
-        pgbench(&env("DATABASE_ADMIN_URL"), sizes.seconds),
-    );
-    anchors.insert(
-        "redis_GET",
-        redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT")),
-    );
+/// The request files wrk takes in turn: (path, token) lines.
+struct RequestFiles {
+    organization: PathBuf,
+    me: PathBuf,
+    mine: PathBuf,
+}
 
-    let configs = [
-        Config {
-            name: "database authorizer, Redis off",
-            authorizer: "database",
-            redis: false,
-            relay: true,
-        },
-        Config {
-            name: "database authorizer, Redis on",
-            authorizer: "database",
-            redis: true,
-            relay: true,
-        },
-        Config {
-            name: "SpiceDB authorizer, Redis on",
-            authorizer: "spicedb",
-            redis: true,
-            relay: true,
-        },
-        // Every read asks SpiceDB: the cost the decision cache saves.
-        Config {
-            name: "SpiceDB authorizer, Redis off",
-            authorizer: "spicedb",
-            redis: false,
-            relay: true,
-        },
-    ];
-    let mut results: Vec<Value> = Vec::new();
-    let mut rows: Vec<(String, String, Load, String)> = Vec::new();
-    let mut memory = Vec::new();
-    let mut by_config: BTreeMap<&str, f64> = BTreeMap::new();
-    for config in &configs {
-        let server = Server::start(binary, config);
-        if config.authorizer == "spicedb" {
-            // The SpiceDB sink relays the seeded memberships first.
-            let deadline = Instant::now() + Duration::from_secs(300);
-            while store.backlog(OutboxSink::Authorizer).await.unwrap().pending > 0 {
-                assert!(Instant::now() < deadline, "SpiceDB sync did not finish");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        if config.authorizer == "spicedb" {
-            let (endpoint, token) = (env("SPICEDB_ENDPOINT"), env("SPICEDB_TOKEN"));
-            if !anchors.contains_key("spicedb_check") {
-                eprintln!("bench: SpiceDB CheckPermission");
-                let pairs: Vec<(UserId, OrganizationId)> = seed
-                    .pairs
+impl RequestFiles {
+    fn write(seed: &Seed) -> Self {
+        let per_user = |name: &str, path: &str| {
+            request_file(
+                name,
+                seed.users
                     .iter()
-                    .map(|(u, o)| (seed.users[*u].0, *o))
-                    .collect();
-                let cold = spicedb::checks(&endpoint, &token, &pairs, spicedb::Pass::Cold).await;
-                anchors.insert("spicedb_check_cold", cold);
-                let steady = spicedb::checks(
-                    &endpoint,
-                    &token,
-                    &pairs,
-                    spicedb::Pass::Steady(sizes.seconds),
-                )
-                .await;
-                anchors.insert("spicedb_check", steady);
-            }
-            // The service's cold pass meets a SpiceDB with nothing cached.
-            spicedb::new_revision(&endpoint, &token).await;
+                    .map(|(_, token)| format!("{path}\t{token}")),
+            )
+        };
+        RequestFiles {
+            organization: request_file(
+                "organization",
+                seed.pairs
+                    .iter()
+                    .map(|(u, o)| format!("/api/v1/organizations/{o}\t{}", seed.users[*u].1)),
+            ),
+            me: per_user("me", "/api/v1/users/me"),
+            mine: per_user("mine", "/api/v1/organizations/mine"),
         }
-        let idle = rss_kib(server.child.id());
-        if !anchors.contains_key("http_floor") {
-            eprintln!("bench: HTTP floor");
-            anchors.insert(
-                "http_floor",
-                wrk(
-                    &server.base,
-                    "/actuator/health/liveness",
-                    None,
-                    sizes.seconds,
-                ),
-            );
-        }
-        eprintln!("bench: {}", config.name);
-        // One pass over the whole key set first, with empty caches (the
-        // cold figure), then the steady state.
-        let cold = one_pass(&server.base, seed).await;
-        let org = wrk(&server.base, "", Some(&org_requests), sizes.seconds);
-        let me = wrk(&server.base, "", Some(&me_requests), sizes.seconds);
-        let mine = wrk(&server.base, "", Some(&mine_requests), sizes.seconds);
-        let mine_own = timed_pass(
-            &server.base,
-            "/api/v1/organizations/mine",
-            seed,
-            sizes.seconds,
+    }
+}
+
+/// One table row: configuration, endpoint, load, ratio to its ceiling.
+type Row = (String, String, Load, String);
+
+/// What the configurations measured.
+#[derive(Default)]
+struct Measured {
+    results: Vec<Value>,
+    rows: Vec<Row>,
+    memory: Vec<Value>,
+    /// `GET /organizations/{id}` per configuration.
+    by_config: BTreeMap<&'static str, f64>,
+}
+
+/// Waits until the SpiceDB sink has relayed the seeded memberships.
+async fn wait_for_spicedb_sync(store: &Arc<PgStore>) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while store.backlog(OutboxSink::Authorizer).await.unwrap().pending > 0 {
+        assert!(Instant::now() < deadline, "SpiceDB sync did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// SpiceDB's own checks, once (cold, then steady), and a fresh revision so
+/// that the service's cold pass meets a SpiceDB with nothing cached.
+async fn spicedb_anchors(seed: &Seed, sizes: &Sizes, anchors: &mut BTreeMap<&'static str, Load>) {
+    let (endpoint, token) = (env("SPICEDB_ENDPOINT"), env("SPICEDB_TOKEN"));
+    if !anchors.contains_key("spicedb_check") {
+        eprintln!("bench: SpiceDB CheckPermission");
+        let pairs: Vec<(UserId, OrganizationId)> = seed
+            .pairs
+            .iter()
+            .map(|(u, o)| (seed.users[*u].0, *o))
+            .collect();
+        let cold = spicedb::checks(&endpoint, &token, &pairs, spicedb::Pass::Cold).await;
+        anchors.insert("spicedb_check_cold", cold);
+        let steady = spicedb::checks(
+            &endpoint,
+            &token,
+            &pairs,
+            spicedb::Pass::Steady(sizes.seconds),
         )
         .await;
-        let loaded = rss_kib(server.child.id());
-        by_config.insert(config.name, org.rps);
-        for (endpoint, load) in [
-            (
-                "GET /organizations/{id}, one pass over every pair (cold)",
-                &cold,
-            ),
-            ("GET /organizations/{id}", &org),
-            ("GET /users/me", &me),
-            ("GET /organizations/mine", &mine),
-            (
-                "GET /organizations/mine, measured by the bench's own client",
-                &mine_own,
-            ),
-        ] {
-            results.push(json!({"config": config.name, "endpoint": endpoint, "load": load.json()}));
-            rows.push((
-                config.name.to_owned(),
-                endpoint.to_owned(),
-                load.clone(),
-                String::new(),
-            ));
-        }
-        memory.push(json!({
-            "config": config.name,
-            "start_to_ready_ms": server.ready_ms,
-            "idle_rss_mib": idle as f64 / 1024.0,
-            "loaded_rss_mib": loaded as f64 / 1024.0,
-        }));
+        anchors.insert("spicedb_check", steady);
     }
+    spicedb::new_revision(&endpoint, &token).await;
+}
 
+/// Starts the service in `config` and measures its reads; the HTTP floor
+/// too, on the first configuration.
+async fn measure_config(
+    config: &Config,
+    (store, seed, binary, sizes): (&Arc<PgStore>, &Seed, &Path, &Sizes),
+    files: &RequestFiles,
+    anchors: &mut BTreeMap<&'static str, Load>,
+    measured: &mut Measured,
+) {
+    let server = Server::start(binary, config);
+    if config.authorizer == "spicedb" {
+        wait_for_spicedb_sync(store).await;
+        spicedb_anchors(seed, sizes, anchors).await;
+    }
+    let idle = rss_kib(server.child.id());
+    if !anchors.contains_key("http_floor") {
+        eprintln!("bench: HTTP floor");
+        let floor = wrk(
+            &server.base,
+            "/actuator/health/liveness",
+            None,
+            sizes.seconds,
+        );
+        anchors.insert("http_floor", floor);
+    }
+    eprintln!("bench: {}", config.name);
+    // One pass over the whole key set first, with empty caches (the cold
+    // figure), then the steady state.
+    let cold = one_pass(&server.base, seed).await;
+    let org = wrk(&server.base, "", Some(&files.organization), sizes.seconds);
+    let me = wrk(&server.base, "", Some(&files.me), sizes.seconds);
+    let mine = wrk(&server.base, "", Some(&files.mine), sizes.seconds);
+    let path = "/api/v1/organizations/mine";
+    let mine_own = timed_pass(&server.base, path, seed, sizes.seconds).await;
+    let loaded = rss_kib(server.child.id());
+    measured.by_config.insert(config.name, org.rps);
+    for (endpoint, load) in [
+        (
+            "GET /organizations/{id}, one pass over every pair (cold)",
+            cold,
+        ),
+        ("GET /organizations/{id}", org),
+        ("GET /users/me", me),
+        ("GET /organizations/mine", mine),
+        (
+            "GET /organizations/mine, measured by the bench's own client",
+            mine_own,
+        ),
+    ] {
+        measured
+            .results
+            .push(json!({"config": config.name, "endpoint": endpoint, "load": load.json()}));
+        let row = (
+            config.name.to_owned(),
+            endpoint.to_owned(),
+            load,
+            String::new(),
+        );
+        measured.rows.push(row);
+    }
+    measured.memory.push(json!({
+        "config": config.name,
+        "start_to_ready_ms": server.ready_ms,
+        "idle_rss_mib": idle as f64 / 1024.0,
+        "loaded_rss_mib": loaded as f64 / 1024.0,
+    }));
+}
+
+/// The membership check through the domain, without a cache and with
+/// Redis.
+async fn membership_check_loads(store: &Arc<PgStore>, seed: &Seed, seconds: u64) -> (Load, Load) {
     eprintln!("bench: membership check through the domain");
     let redis_cache: Arc<dyn MembershipCache> = Arc::new(
         RedisCache::connect(
@@ -1254,80 +1333,95 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
         )
         .unwrap(),
     );
-    let check_db = membership_checks(store, Arc::new(NoCache), seed, sizes.seconds).await;
-    let check_redis = membership_checks(store, redis_cache, seed, sizes.seconds).await;
+    let check_db = membership_checks(store, Arc::new(NoCache), seed, seconds).await;
+    let check_redis = membership_checks(store, redis_cache, seed, seconds).await;
+    (check_db, check_redis)
+}
 
-    let floor = anchors["http_floor"].rps;
-    let pg = anchors["pgbench_S"].rps;
-    let redis = anchors["redis_GET"].rps;
-    let ceiling_db = 1.0 / (1.0 / floor + 1.0 / pg);
-    let ceiling_redis = 1.0 / (1.0 / floor + 1.0 / redis);
-    let ceiling_spicedb = 1.0 / (1.0 / floor + 1.0 / anchors["spicedb_check"].rps);
-    let db_cached = by_config["database authorizer, Redis on"];
-    let ratio = |config: &str, endpoint: &str, rps: f64| -> String {
+/// The combined ceilings of one run.
+struct Ceilings {
+    db: f64,
+    redis: f64,
+    spicedb: f64,
+}
+
+impl Ceilings {
+    fn of(anchors: &BTreeMap<&'static str, Load>) -> Self {
+        let floor = anchors["http_floor"].rps;
+        let with = |anchor: &str| 1.0 / (1.0 / floor + 1.0 / anchors[anchor].rps);
+        Ceilings {
+            db: with("pgbench_S"),
+            redis: with("redis_GET"),
+            spicedb: with("spicedb_check"),
+        }
+    }
+
+    /// The ratio a `GET /organizations/{id}` row is judged by.
+    fn ratio(&self, row: &Row, db_cached: f64) -> String {
+        let (config, endpoint, load, _) = row;
         if endpoint != "GET /organizations/{id}" {
             return String::new();
         }
-        match config {
-            "database authorizer, Redis off" => format!("{:.2}× ceiling_db", rps / ceiling_db),
-            "database authorizer, Redis on" => {
-                format!("{:.2}× ceiling_redis", rps / ceiling_redis)
-            }
+        let rps = load.rps;
+        match config.as_str() {
+            "database authorizer, Redis off" => format!("{:.2}× ceiling_db", rps / self.db),
+            "database authorizer, Redis on" => format!("{:.2}× ceiling_redis", rps / self.redis),
             "SpiceDB authorizer, Redis off" => {
-                format!("{:.2}× ceiling_spicedb", rps / ceiling_spicedb)
+                format!("{:.2}× ceiling_spicedb", rps / self.spicedb)
             }
             _ => format!("{:.2}× database authorizer cached", rps / db_cached),
         }
-    };
-    for row in &mut rows {
-        row.3 = ratio(&row.0, &row.1, row.2.rps);
     }
+}
 
+fn p99_text(load: &Load) -> String {
+    if load.p99_ms > 0.0 {
+        format!("{:.2} ms", load.p99_ms)
+    } else {
+        "–".into()
+    }
+}
+
+/// The hot path's tables, to stdout.
+fn print_http(
+    anchors: &BTreeMap<&'static str, Load>,
+    ceilings: &Ceilings,
+    measured: &Measured,
+    checks: &(Load, Load),
+) {
     println!("\n| measurement | requests/s | p50 | p99 | ratio |");
     println!("|---|---|---|---|---|");
-    for (name, load) in &anchors {
+    for (name, load) in anchors {
+        let (rps, p50, p99) = (load.rps, load.p50_ms, p99_text(load));
+        println!("| anchor: {name} | {rps:.0} | {p50:.2} ms | {p99} | |");
+    }
+    let Ceilings { db, redis, spicedb } = ceilings;
+    println!("| ceiling_db = 1/(1/floor + 1/pgbench_S) | {db:.0} | | | |");
+    println!("| ceiling_redis = 1/(1/floor + 1/redis_GET) | {redis:.0} | | | |");
+    println!("| ceiling_spicedb = 1/(1/floor + 1/spicedb_check) | {spicedb:.0} | | | |");
+    for (config, endpoint, load, ratio) in &measured.rows {
+        let errors = if load.errors > 0 {
+            format!(" **{} errors**", load.errors)
+        } else {
+            String::new()
+        };
+        let (rps, p50, p99) = (load.rps, load.p50_ms, load.p99_ms);
         println!(
-            "| anchor: {name} | {:.0} | {:.2} ms | {} | |",
-            load.rps,
-            load.p50_ms,
-            if load.p99_ms > 0.0 {
-                format!("{:.2} ms", load.p99_ms)
-            } else {
-                "–".into()
-            }
+            "| {endpoint}, {config} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio} |{errors}"
         );
     }
-    println!("| ceiling_db = 1/(1/floor + 1/pgbench_S) | {ceiling_db:.0} | | | |");
-    println!("| ceiling_redis = 1/(1/floor + 1/redis_GET) | {ceiling_redis:.0} | | | |");
-    println!("| ceiling_spicedb = 1/(1/floor + 1/spicedb_check) | {ceiling_spicedb:.0} | | | |");
-    for (config, endpoint, load, ratio) in &rows {
-        println!(
-            "| {endpoint}, {config} | {:.0} | {:.2} ms | {:.2} ms | {ratio} |{}",
-            load.rps,
-            load.p50_ms,
-            load.p99_ms,
-            if load.errors > 0 {
-                format!(" **{} errors**", load.errors)
-            } else {
-                String::new()
-            }
-        );
-    }
+    let pg = anchors["pgbench_S"].rps;
     for (label, load) in [
-        ("membership check (domain), no cache", &check_db),
-        ("membership check (domain), Redis", &check_redis),
+        ("membership check (domain), no cache", &checks.0),
+        ("membership check (domain), Redis", &checks.1),
     ] {
-        println!(
-            "| {label} | {:.0} | {:.2} ms | {:.2} ms | {:.2}× pgbench_S |",
-            load.rps,
-            load.p50_ms,
-            load.p99_ms,
-            load.rps / pg
-        );
+        let (rps, p50, p99) = (load.rps, load.p50_ms, load.p99_ms);
+        let ratio = rps / pg;
+        println!("| {label} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio:.2}× pgbench_S |");
     }
     println!("\n| configuration | start to ready | idle RSS | RSS after the load |");
     println!("|---|---|---|---|");
-    for m in &memory {
+    for m in &measured.memory {
         println!(
             "| {} | {:.0} ms | {:.1} MiB | {:.1} MiB |",
             m["config"].as_str().unwrap(),
@@ -1336,14 +1430,42 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
             m["loaded_rss_mib"].as_f64().unwrap()
         );
     }
+}
 
+/// The hot path beside its anchors; prints its tables and returns them.
+async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Sizes) -> Value {
+    let files = RequestFiles::write(seed);
+    // Anchors, on the same stack.
+    let mut anchors = BTreeMap::new();
+    eprintln!("bench: anchors");
+    let pgbench_s = pgbench(&env("DATABASE_ADMIN_URL"), sizes.seconds);
+    anchors.insert("pgbench_S", pgbench_s);
+    let redis_get = redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT"));
+    anchors.insert("redis_GET", redis_get);
+    let mut measured = Measured::default();
+    for config in &CONFIGS {
+        let context = (store, seed, binary, sizes);
+        measure_config(config, context, &files, &mut anchors, &mut measured).await;
+    }
+    let checks = membership_check_loads(store, seed, sizes.seconds).await;
+    let ceilings = Ceilings::of(&anchors);
+    let db_cached = measured.by_config["database authorizer, Redis on"];
+    let ratios: Vec<String> = measured
+        .rows
+        .iter()
+        .map(|row| ceilings.ratio(row, db_cached))
+        .collect();
+    for (row, ratio) in measured.rows.iter_mut().zip(ratios) {
+        row.3 = ratio;
+    }
+    print_http(&anchors, &ceilings, &measured, &checks);
     json!({
         "anchors": anchors.iter().map(|(k, v)| (k.to_string(), v.json())).collect::<serde_json::Map<_, _>>(),
-        "ceilings": {"db": ceiling_db.round(), "redis": ceiling_redis.round(), "spicedb": ceiling_spicedb.round()},
-        "results": results,
-        "membership_check": {"no_cache": check_db.json(), "redis": check_redis.json()},
-        "memory": memory,
-        "ratios": rows.iter().filter(|r| !r.3.is_empty()).map(|r| json!({"config": r.0, "ratio": r.3})).collect::<Vec<_>>(),
+        "ceilings": {"db": ceilings.db.round(), "redis": ceilings.redis.round(), "spicedb": ceilings.spicedb.round()},
+        "results": measured.results,
+        "membership_check": {"no_cache": checks.0.json(), "redis": checks.1.json()},
+        "memory": measured.memory,
+        "ratios": measured.rows.iter().filter(|r| !r.3.is_empty()).map(|r| json!({"config": r.0, "ratio": r.3})).collect::<Vec<_>>(),
     })
 }
 

@@ -332,8 +332,12 @@ async fn fetch(issuer: &IssuerUrl, rule: &AddressRule) -> Result<Fetched, OrgErr
             response.status()
         )));
     }
-    // At most 64 KiB of discovery document is read.
-    let mut response = response;
+    Ok(read_document(response).await)
+}
+
+/// The discovery document of a successful answer: at most
+/// [`MAX_DISCOVERY_BYTES`] of JSON.
+async fn read_document(mut response: reqwest::Response) -> Fetched {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -341,21 +345,19 @@ async fn fetch(issuer: &IssuerUrl, rule: &AddressRule) -> Result<Fetched, OrgErr
                 body.extend_from_slice(&chunk);
             }
             Ok(Some(_)) => {
-                return Ok(Fetched::Unreachable(format!(
+                return Fetched::Unreachable(format!(
                     "the discovery document is larger than {} KiB",
                     MAX_DISCOVERY_BYTES / 1024
-                )));
+                ));
             }
             Ok(None) => break,
-            Err(error) => {
-                return Ok(Fetched::Unreachable(format!("discovery failed: {error}")));
-            }
+            Err(error) => return Fetched::Unreachable(format!("discovery failed: {error}")),
         }
     }
-    let Ok(document) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return Ok(Fetched::Unreachable("discovery did not answer JSON".into()));
-    };
-    Ok(Fetched::Document(document))
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(document) => Fetched::Document(document),
+        Err(_) => Fetched::Unreachable("discovery did not answer JSON".into()),
+    }
 }
 
 #[cfg(test)]

@@ -341,19 +341,25 @@ fn libpq_params(query: &str) -> Result<(Vec<String>, Vec<String>), SettingsError
             }
         }
     }
-    let mode = match (mode, ssl) {
-        (Some(mode), Some(false)) if mode != "disable" => {
-            return Err(refused(format!("ssl=false contradicts sslmode={mode}")));
-        }
-        (Some(mode), _) => Some(mode),
-        (None, Some(true)) => Some("verify-full".to_owned()),
-        (None, Some(false)) => Some("disable".to_owned()),
-        (None, None) => None,
-    };
-    if let Some(mode) = mode {
+    if let Some(mode) = ssl_mode(mode, ssl)? {
         params.push(format!("sslmode={}", encode(&mode)));
     }
     Ok((params, notes))
+}
+
+/// libpq's `sslmode` from JDBC's `sslmode` and `ssl` (`ssl=true` alone
+/// means verify-full, as in the Java driver).
+fn ssl_mode(mode: Option<String>, ssl: Option<bool>) -> Result<Option<String>, SettingsError> {
+    match (mode, ssl) {
+        (Some(mode), Some(false)) if mode != "disable" => Err(SettingsError::new(
+            "SPRING_DATASOURCE_URL",
+            format!("ssl=false contradicts sslmode={mode}"),
+        )),
+        (Some(mode), _) => Ok(Some(mode)),
+        (None, Some(true)) => Ok(Some("verify-full".to_owned())),
+        (None, Some(false)) => Ok(Some("disable".to_owned())),
+        (None, None) => Ok(None),
+    }
 }
 
 impl fmt::Debug for PgSettings {

@@ -239,68 +239,70 @@ impl Component {
     }
 }
 
-/// `postgres` for a private cluster: initialised on first start with a
-/// password, listening on 127.0.0.1 only, its socket inside its data area.
-/// PostgreSQL refuses to run as root, so as root it runs as `postgres`.
-fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
-    let bin = &stack.postgres_bin;
-    let area = postgres_area(stack)?;
-    let data = area.join("data");
-    let sockets = area.join("sockets");
-    fs::create_dir_all(&sockets)?;
-    let as_postgres = |program: PathBuf| -> Command {
-        if stack.root_user {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--init-groups",
-                "--",
-            ])
-            .arg(program);
-            c
-        } else {
-            Command::new(program)
-        }
-    };
+/// `program`, run as `postgres` when xtask runs as root (PostgreSQL
+/// refuses to run as root).
+fn as_postgres(stack: &Stack, program: PathBuf) -> Command {
+    if !stack.root_user {
+        return Command::new(program);
+    }
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "--",
+    ])
+    .arg(program);
+    c
+}
+
+/// Hands `path` (recursively) to the `postgres` user, when running as root.
+fn give_to_postgres(stack: &Stack, path: &Path) -> Result<()> {
     if stack.root_user {
         project::run(
             Command::new("chown")
                 .args(["-R", "postgres:postgres"])
-                .arg(&area),
+                .arg(path),
         )?;
     }
-    if !data.join("PG_VERSION").exists() {
-        let pwfile = area.join("pwfile");
-        fs::write(&pwfile, format!("{}\n", stack.state.postgres_password))?;
-        if stack.root_user {
-            project::run(Command::new("chown").arg("postgres:postgres").arg(&pwfile))?;
-        }
-        let output = as_postgres(bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--no-locale",
-            ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .context("cannot run initdb")?;
-        let _ = fs::remove_file(&pwfile);
-        if !output.status.success() {
-            bail!(
-                "initdb failed for {}:\n{}",
-                data.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
+    Ok(())
+}
+
+/// `initdb` for a new cluster in `data`, with the stack's password.
+fn initdb(stack: &Stack, area: &Path, data: &Path) -> Result<()> {
+    let pwfile = area.join("pwfile");
+    fs::write(&pwfile, format!("{}\n", stack.state.postgres_password))?;
+    give_to_postgres(stack, &pwfile)?;
+    let output = as_postgres(stack, stack.postgres_bin.join("initdb"))
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .output()
+        .context("cannot run initdb")?;
+    let _ = fs::remove_file(&pwfile);
+    if !output.status.success() {
+        bail!(
+            "initdb failed for {}:\n{}",
+            data.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    // TLS on the same port (clients choose with sslmode), with the stack's
-    // certificate; PostgreSQL wants its key readable by itself alone.
+    Ok(())
+}
+
+/// The cluster's TLS files (the stack's certificate, copied where
+/// PostgreSQL owns them; it wants its key readable by itself alone) and the
+/// `pg_hba.conf` rule that lets the certificate role in by certificate.
+/// Returns the certificate, key and CA paths.
+fn postgres_tls(stack: &Stack, area: &Path, data: &Path) -> Result<[PathBuf; 3]> {
     let tls = super::tls::TlsFiles::ensure(&stack.dir)?;
     let own_tls = area.join("tls");
     fs::create_dir_all(&own_tls)?;
@@ -321,14 +323,24 @@ fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&key, fs::Permissions::from_mode(0o600))?;
     }
-    if stack.root_user {
-        project::run(
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&own_tls),
-        )?;
+    give_to_postgres(stack, &own_tls)?;
+    Ok([cert, key, ca])
+}
+
+/// `postgres` for a private cluster: initialised on first start with a
+/// password, listening on 127.0.0.1 only (TLS on the same port, clients
+/// choose with sslmode), its socket inside its data area.
+fn postgres_command(stack: &Stack, port: u16) -> Result<Command> {
+    let area = postgres_area(stack)?;
+    let data = area.join("data");
+    let sockets = area.join("sockets");
+    fs::create_dir_all(&sockets)?;
+    give_to_postgres(stack, &area)?;
+    if !data.join("PG_VERSION").exists() {
+        initdb(stack, &area, &data)?;
     }
-    let mut command = as_postgres(bin.join("postgres"));
+    let [cert, key, ca] = postgres_tls(stack, &area, &data)?;
+    let mut command = as_postgres(stack, stack.postgres_bin.join("postgres"));
     command
         .arg("-D")
         .arg(&data)

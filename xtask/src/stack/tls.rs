@@ -62,10 +62,6 @@ impl TlsFiles {
         }
         install::openssl()?;
         fs::create_dir_all(&dir)?;
-        let openssl = |args: &[&str]| {
-            project::run(Command::new("openssl").current_dir(&dir).args(args))
-                .context("openssl failed making the stack's certificates")
-        };
         let ca = [
             "-keyout",
             "ca.key",
@@ -80,36 +76,9 @@ impl TlsFiles {
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ];
-        openssl(&[&["req", "-x509"][..], &EC_KEY, &ca].concat())?;
-        // A certificate signed by the CA: `name`.key and `name`.pem.
-        let issue = |name: &str, subject: &str, extensions: &str| -> Result<()> {
-            let (key, csr, pem, ext) = (
-                format!("{name}.key"),
-                format!("{name}.csr"),
-                format!("{name}.pem"),
-                format!("{name}.ext"),
-            );
-            let request = ["-keyout", &key, "-out", &csr, "-subj", subject];
-            openssl(&[&["req"][..], &EC_KEY, &request].concat())?;
-            fs::write(dir.join(&ext), extensions)?;
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &pem,
-                "-days",
-                "3650",
-                "-extfile",
-                &ext,
-            ])
-        };
+        openssl(&dir, &[&["req", "-x509"][..], &EC_KEY, &ca].concat())?;
+        let issue =
+            |name: &str, subject: &str, extensions: &str| issue(&dir, name, subject, extensions);
         issue(
             "server",
             "/CN=localhost",
@@ -127,4 +96,43 @@ impl TlsFiles {
         )?;
         Ok(files)
     }
+}
+
+/// Runs `openssl` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
+    project::run(Command::new("openssl").current_dir(dir).args(args))
+        .context("openssl failed making the stack's certificates")
+}
+
+/// A certificate signed by the CA in `dir`: `name`.key and `name`.pem.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) -> Result<()> {
+    let (key, csr, pem, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    let request = ["-keyout", &key, "-out", &csr, "-subj", subject];
+    openssl(dir, &[&["req"][..], &EC_KEY, &request].concat())?;
+    fs::write(dir.join(&ext), extensions)?;
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "3650",
+            "-extfile",
+            &ext,
+        ],
+    )
 }

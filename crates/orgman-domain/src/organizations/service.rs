@@ -775,16 +775,9 @@ impl OrganizationService {
         let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
         let current = uow.membership(id, target).await?;
         let from = current.as_ref().map(|m| m.role);
-        let to = match (op, from) {
-            (MemberOp::Add(_), Some(_)) => return Err(OrgError::AlreadyMember),
-            (MemberOp::ChangeRole(_) | MemberOp::Remove, None) => {
-                return Err(OrgError::MemberNotFound);
-            }
-            (MemberOp::ChangeRole(role), Some(existing)) if role == existing => {
-                return Ok(current);
-            }
-            (MemberOp::Add(role) | MemberOp::ChangeRole(role), _) => Some(role),
-            (MemberOp::Remove, Some(_)) => None,
+        let Some(to) = role_after(op, from)? else {
+            // The role it has already: nothing to write.
+            return Ok(current);
         };
         let owner_count = if from == Some(OrgRole::Owner) {
             uow.count_owners(id).await?
@@ -798,57 +791,15 @@ impl OrganizationService {
             owner_count,
         )?;
 
-        let now = self.ports.clock.now();
-        let (result, kind) = match (current, to) {
-            (None, Some(role)) => {
-                if !uow.user_exists(target).await? {
-                    return Err(OrgError::UserNotFound);
-                }
-                if organization.max_members().is_some() {
-                    organization.ensure_room(uow.count_members(id).await?, 1)?;
-                }
-                let membership = Membership {
-                    organization_id: id,
-                    user_id: target,
-                    role,
-                    created_at: now,
-                    updated_at: now,
-                };
-                uow.insert_membership(&membership).await?;
-                (
-                    Some(membership),
-                    EventKind::MemberAdded {
-                        user_id: target,
-                        role,
-                    },
-                )
-            }
-            (Some(mut membership), Some(role)) => {
-                let from = membership.role;
-                membership.role = role;
-                membership.updated_at = now;
-                uow.update_membership(&membership).await?;
-                (
-                    Some(membership),
-                    EventKind::MemberRoleChanged {
-                        user_id: target,
-                        from,
-                        to: role,
-                    },
-                )
-            }
-            (Some(membership), None) => {
-                uow.delete_membership(id, target).await?;
-                (
-                    None,
-                    EventKind::MemberRemoved {
-                        user_id: target,
-                        role: membership.role,
-                    },
-                )
-            }
-            (None, None) => return Err(OrgError::MemberNotFound),
-        };
+        let (result, kind) = write_member_change(
+            &mut *uow,
+            &organization,
+            target,
+            current,
+            to,
+            self.ports.clock.now(),
+        )
+        .await?;
         let events = [self.event(id, Some(actor), kind)];
         self.record(uow, &events).await?;
         Ok(result)
@@ -1117,4 +1068,80 @@ pub fn affected_keys(events: &[DomainEvent]) -> Vec<CacheKey> {
         }
     }
     keys
+}
+
+/// The role a member change leaves the target with (`None`: not a member);
+/// `Ok(None)` when it changes nothing.
+fn role_after(op: MemberOp, from: Option<OrgRole>) -> Result<Option<Option<OrgRole>>, OrgError> {
+    match (op, from) {
+        (MemberOp::Add(_), Some(_)) => Err(OrgError::AlreadyMember),
+        (MemberOp::ChangeRole(_) | MemberOp::Remove, None) => Err(OrgError::MemberNotFound),
+        (MemberOp::ChangeRole(role), Some(existing)) if role == existing => Ok(None),
+        (MemberOp::Add(role) | MemberOp::ChangeRole(role), _) => Ok(Some(Some(role))),
+        (MemberOp::Remove, Some(_)) => Ok(Some(None)),
+    }
+}
+
+/// Writes a checked member change in `uow`: the membership as it is now
+/// (`None` once removed) and the event it makes.
+async fn write_member_change(
+    uow: &mut dyn UnitOfWork,
+    organization: &Organization,
+    target: UserId,
+    current: Option<Membership>,
+    to: Option<OrgRole>,
+    now: time::OffsetDateTime,
+) -> Result<(Option<Membership>, EventKind), OrgError> {
+    let id = organization.id();
+    let written = match (current, to) {
+        (None, Some(role)) => {
+            if !uow.user_exists(target).await? {
+                return Err(OrgError::UserNotFound);
+            }
+            if organization.max_members().is_some() {
+                organization.ensure_room(uow.count_members(id).await?, 1)?;
+            }
+            let membership = Membership {
+                organization_id: id,
+                user_id: target,
+                role,
+                created_at: now,
+                updated_at: now,
+            };
+            uow.insert_membership(&membership).await?;
+            (
+                Some(membership),
+                EventKind::MemberAdded {
+                    user_id: target,
+                    role,
+                },
+            )
+        }
+        (Some(mut membership), Some(role)) => {
+            let from = membership.role;
+            membership.role = role;
+            membership.updated_at = now;
+            uow.update_membership(&membership).await?;
+            (
+                Some(membership),
+                EventKind::MemberRoleChanged {
+                    user_id: target,
+                    from,
+                    to: role,
+                },
+            )
+        }
+        (Some(membership), None) => {
+            uow.delete_membership(id, target).await?;
+            (
+                None,
+                EventKind::MemberRemoved {
+                    user_id: target,
+                    role: membership.role,
+                },
+            )
+        }
+        (None, None) => return Err(OrgError::MemberNotFound),
+    };
+    Ok(written)
 }

@@ -318,6 +318,37 @@ impl Metrics {
         ] {
             self.pool.with_label_values(&[state]).set(value as i64);
         }
+        self.refresh_outbox(deps).await;
+        self.refresh_relays(deps);
+        if let Some(redis) = &deps.redis {
+            let stats = redis.stats();
+            for (result, value) in [
+                ("hit", &stats.hits),
+                ("miss", &stats.misses),
+                ("error", &stats.errors),
+                ("invalidation", &stats.invalidations),
+            ] {
+                catch_up(
+                    &self.cache_operations.with_label_values(&[result]),
+                    value.load(Ordering::Relaxed),
+                );
+            }
+        }
+        if let Some(keycloak) = &deps.keycloak {
+            catch_up(
+                &self.identity_requests.with_label_values(&["token"]),
+                keycloak.token_requests(),
+            );
+            catch_up(
+                &self.identity_requests.with_label_values(&["admin"]),
+                keycloak.admin_requests(),
+            );
+        }
+    }
+
+    /// The outbox's backlog per sink (read at most once per throttle
+    /// window).
+    async fn refresh_outbox(&self, deps: &Figures) {
         let backlogs = self
             .backlog
             .get(|| async {
@@ -345,6 +376,10 @@ impl Metrics {
                 .with_label_values(&[sink.as_str()])
                 .set(age);
         }
+    }
+
+    /// The relays' delivery counters.
+    fn refresh_relays(&self, deps: &Figures) {
         for relay in &deps.relays {
             let stats = relay.stats();
             let sink = relay.target().as_str();
@@ -361,30 +396,6 @@ impl Metrics {
                     .relay_events
                     .with_label_values(&[sink, "dead_lettered"]),
                 stats.dead_lettered.load(Ordering::Relaxed),
-            );
-        }
-        if let Some(redis) = &deps.redis {
-            let stats = redis.stats();
-            for (result, value) in [
-                ("hit", &stats.hits),
-                ("miss", &stats.misses),
-                ("error", &stats.errors),
-                ("invalidation", &stats.invalidations),
-            ] {
-                catch_up(
-                    &self.cache_operations.with_label_values(&[result]),
-                    value.load(Ordering::Relaxed),
-                );
-            }
-        }
-        if let Some(keycloak) = &deps.keycloak {
-            catch_up(
-                &self.identity_requests.with_label_values(&["token"]),
-                keycloak.token_requests(),
-            );
-            catch_up(
-                &self.identity_requests.with_label_values(&["admin"]),
-                keycloak.admin_requests(),
             );
         }
     }
