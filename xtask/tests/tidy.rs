@@ -501,11 +501,6 @@ const LONG_FUNCTIONS: &[(&str, &str, &str)] = &[
         "registers each metric with its help text once: a table",
     ),
     (
-        "crates/orgman-domain/src/import/member_import.rs",
-        "stage",
-        "not split yet (issue 45): one chunk's checks and writes in one transaction",
-    ),
-    (
         "crates/orgman-server/src/app.rs",
         "http_server",
         "the application's routes and middleware in the order actix applies them",

@@ -10,6 +10,7 @@ use crate::events::event::{DomainEvent, EventKind};
 use crate::members::permission::Permission;
 use crate::members::role::{Actor, OrgRole};
 use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
+use crate::organizations::model::Organization;
 use crate::organizations::service::OrganizationService;
 use crate::ports::UnitOfWork;
 use crate::values::id::{OrganizationId, UserId};
@@ -50,6 +51,55 @@ pub struct ImportTotals {
     pub failed: u64,
     /// Chunks committed (each one unit of work).
     pub chunks: u64,
+}
+
+/// What a chunk read under the organization's lock, for deciding its
+/// entries.
+struct Facts<'o> {
+    actor_role: Option<OrgRole>,
+    organization: &'o Organization,
+    /// Members (as read, then as decided so far).
+    roles: HashMap<UserId, OrgRole>,
+    /// Room left under the member limit, if there is one.
+    room: Option<u64>,
+    /// Which of the named users exist, when that had to be known first.
+    known: Option<HashSet<UserId>>,
+}
+
+impl Facts<'_> {
+    /// Why adding `entry`'s user (not a member) is refused, if it is.
+    fn refusal(&self, actor: &Actor, entry: &ImportEntry) -> Option<OrgError> {
+        let change = MemberChange {
+            target: entry.user,
+            from: None,
+            to: Some(entry.role),
+        };
+        if let Err(error) = check_member_change(actor, self.actor_role, change, 0) {
+            return Some(error);
+        }
+        if self
+            .known
+            .as_ref()
+            .is_some_and(|k| !k.contains(&entry.user))
+        {
+            return Some(OrgError::UserNotFound);
+        }
+        if self.room == Some(0) {
+            return Some(OrgError::MemberLimitReached {
+                max: self.organization.max_members().unwrap_or(0),
+            });
+        }
+        None
+    }
+}
+
+/// A chunk's decisions: memberships to insert, their events, and each
+/// entry's outcome.
+#[derive(Default)]
+struct Decided {
+    added: Vec<Membership>,
+    events: Vec<DomainEvent>,
+    outcomes: Vec<ImportOutcome>,
 }
 
 /// A member import in progress, from [`OrganizationService::start_import`].
@@ -219,11 +269,73 @@ impl MemberImport<'_> {
             number: self.staged.fetch_add(1, Ordering::SeqCst),
         };
         // Any early return below gives up the turn (dropping it).
-        let service = self.service;
         let (actor, id) = (self.actor, self.organization);
-        let (mut uow, organization) = loop {
+        let (mut uow, organization) = self.lock().await?;
+        organization.ensure_writable()?;
+        let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
+        if !permits(actor, actor_role, Permission::ManageMembers) {
+            return Err(OrgError::Forbidden {
+                permission: Permission::ManageMembers,
+            });
+        }
+
+        let mut users: Vec<UserId> = entries.iter().map(|e| e.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        let roles: HashMap<UserId, OrgRole> = uow
+            .memberships(id, &users)
+            .await?
+            .into_iter()
+            .map(|m| (m.user_id, m.role))
+            .collect();
+        users.retain(|user| !roles.contains_key(user));
+
+        // Room left under the member limit, counted once per chunk under
+        // the organization's lock. Only then must unknown users be known
+        // before deciding (they take no room); otherwise the insert itself
+        // leaves them out, and their entries are decided again below.
+        let room = match organization.max_members() {
+            Some(max) => Some(u64::from(max).saturating_sub(uow.count_members(id).await?)),
+            None => None,
+        };
+        let known: Option<HashSet<UserId>> = match room {
+            Some(_) => Some(uow.existing_users(&users).await?.into_iter().collect()),
+            None => None,
+        };
+        let facts = Facts {
+            actor_role,
+            organization: &organization,
+            roles,
+            room,
+            known,
+        };
+        let known_beforehand = facts.known.is_some();
+        let mut decided = self.decide(entries, facts);
+        if known_beforehand {
+            uow.insert_memberships(&decided.added).await?;
+        } else {
+            let inserted: HashSet<UserId> = uow
+                .insert_memberships_of_known_users(&decided.added)
+                .await?
+                .into_iter()
+                .collect();
+            self.leave_out_unknown(entries, actor_role, &mut decided, &inserted);
+        }
+        Ok(StagedChunk {
+            uow: Some(uow),
+            events: decided.events,
+            outcomes: decided.outcomes,
+            turn,
+        })
+    }
+
+    /// Begins the chunk's unit of work with the organization locked: shared
+    /// while it has no member limit, exclusive once it has one.
+    async fn lock(&self) -> Result<(Box<dyn UnitOfWork>, Organization), OrgError> {
+        let id = self.organization;
+        loop {
             let exclusive = self.limited.load(Ordering::SeqCst);
-            let mut uow = service.ports().organizations.begin().await?;
+            let mut uow = self.service.ports().organizations.begin().await?;
             let organization = if exclusive {
                 uow.lock_organization(id).await?
             } else {
@@ -238,141 +350,94 @@ impl MemberImport<'_> {
             if limited && !exclusive {
                 continue;
             }
-            break (uow, organization);
-        };
-        organization.ensure_writable()?;
-        let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
-        if !permits(actor, actor_role, Permission::ManageMembers) {
-            return Err(OrgError::Forbidden {
-                permission: Permission::ManageMembers,
-            });
+            return Ok((uow, organization));
         }
+    }
 
-        let mut users: Vec<UserId> = entries.iter().map(|e| e.user).collect();
-        users.sort_unstable();
-        users.dedup();
-        let mut roles: HashMap<UserId, OrgRole> = uow
-            .memberships(id, &users)
-            .await?
-            .into_iter()
-            .map(|m| (m.user_id, m.role))
-            .collect();
-        users.retain(|user| !roles.contains_key(user));
-
-        // Room left under the member limit, counted once per chunk under
-        // the organization's lock. Only then must unknown users be known
-        // before deciding (they take no room); otherwise the insert itself
-        // leaves them out, and their entries are decided again below.
-        let mut room = match organization.max_members() {
-            Some(max) => Some(u64::from(max).saturating_sub(uow.count_members(id).await?)),
-            None => None,
-        };
-        let known: Option<HashSet<UserId>> = match room {
-            Some(_) => Some(uow.existing_users(&users).await?.into_iter().collect()),
-            None => None,
-        };
-        let now = service.ports().clock.now();
-        let mut added = Vec::new();
-        let mut events = Vec::new();
-        let mut outcomes = Vec::with_capacity(entries.len());
+    /// Each entry's outcome, in order, from what the chunk read: the
+    /// memberships to insert and their events with it.
+    fn decide(&self, entries: &[ImportEntry], mut facts: Facts<'_>) -> Decided {
+        let (actor, id) = (self.actor, self.organization);
+        let now = self.service.ports().clock.now();
+        let mut decided = Decided::default();
         for entry in entries {
-            let outcome = match roles.get(&entry.user) {
+            let outcome = match facts.roles.get(&entry.user) {
                 Some(role) if *role == entry.role => ImportOutcome::Unchanged,
                 Some(_) => ImportOutcome::Failed(OrgError::AlreadyMember),
-                None => {
-                    let change = MemberChange {
-                        target: entry.user,
-                        from: None,
-                        to: Some(entry.role),
-                    };
-                    match check_member_change(actor, actor_role, change, 0) {
-                        Err(error) => ImportOutcome::Failed(error),
-                        Ok(()) if known.as_ref().is_some_and(|k| !k.contains(&entry.user)) => {
-                            ImportOutcome::Failed(OrgError::UserNotFound)
+                None => match facts.refusal(actor, entry) {
+                    Some(error) => ImportOutcome::Failed(error),
+                    None => {
+                        if let Some(left) = facts.room.as_mut() {
+                            *left -= 1;
                         }
-                        Ok(()) if room == Some(0) => {
-                            ImportOutcome::Failed(OrgError::MemberLimitReached {
-                                max: organization.max_members().unwrap_or(0),
-                            })
-                        }
-                        Ok(()) => {
-                            if let Some(left) = room.as_mut() {
-                                *left -= 1;
-                            }
-                            roles.insert(entry.user, entry.role);
-                            added.push(Membership {
-                                organization_id: id,
-                                user_id: entry.user,
-                                role: entry.role,
-                                created_at: now,
-                                updated_at: now,
-                            });
-                            // One time for the chunk, as for its rows.
-                            events.push(DomainEvent {
-                                occurred_at: now,
-                                ..service.event(
-                                    id,
-                                    Some(actor),
-                                    EventKind::MemberAdded {
-                                        user_id: entry.user,
-                                        role: entry.role,
-                                    },
-                                )
-                            });
-                            ImportOutcome::Added
-                        }
-                    }
-                }
-            };
-            outcomes.push(outcome);
-        }
-
-        if known.is_some() {
-            uow.insert_memberships(&added).await?;
-        } else {
-            let inserted: HashSet<UserId> = uow
-                .insert_memberships_of_known_users(&added)
-                .await?
-                .into_iter()
-                .collect();
-            if inserted.len() < added.len() {
-                // Users not known locally: what the entries naming them
-                // would have been, one after the other.
-                let unknown: HashSet<UserId> = added
-                    .iter()
-                    .map(|m| m.user_id)
-                    .filter(|user| !inserted.contains(user))
-                    .collect();
-                for (entry, outcome) in entries.iter().zip(outcomes.iter_mut()) {
-                    if unknown.contains(&entry.user)
-                        && !matches!(outcome, ImportOutcome::Failed(e) if *e != OrgError::AlreadyMember)
-                    {
-                        let change = MemberChange {
-                            target: entry.user,
-                            from: None,
-                            to: Some(entry.role),
+                        facts.roles.insert(entry.user, entry.role);
+                        decided.added.push(Membership {
+                            organization_id: id,
+                            user_id: entry.user,
+                            role: entry.role,
+                            created_at: now,
+                            updated_at: now,
+                        });
+                        let kind = EventKind::MemberAdded {
+                            user_id: entry.user,
+                            role: entry.role,
                         };
-                        *outcome = ImportOutcome::Failed(
-                            check_member_change(actor, actor_role, change, 0)
-                                .err()
-                                .unwrap_or(OrgError::UserNotFound),
-                        );
+                        // One time for the chunk, as for its rows.
+                        decided.events.push(DomainEvent {
+                            occurred_at: now,
+                            ..self.service.event(id, Some(actor), kind)
+                        });
+                        ImportOutcome::Added
                     }
-                }
-                events.retain(|event| {
-                    event
-                        .kind
-                        .member()
-                        .is_none_or(|user| !unknown.contains(&user))
-                });
-            }
+                },
+            };
+            decided.outcomes.push(outcome);
         }
-        Ok(StagedChunk {
-            uow: Some(uow),
-            events,
-            outcomes,
-            turn,
-        })
+        decided
+    }
+
+    /// After an insert that left out users not known locally: what the
+    /// entries naming them would have been, one after the other, and their
+    /// events dropped.
+    fn leave_out_unknown(
+        &self,
+        entries: &[ImportEntry],
+        actor_role: Option<OrgRole>,
+        decided: &mut Decided,
+        inserted: &HashSet<UserId>,
+    ) {
+        if inserted.len() >= decided.added.len() {
+            return;
+        }
+        let unknown: HashSet<UserId> = decided
+            .added
+            .iter()
+            .map(|m| m.user_id)
+            .filter(|user| !inserted.contains(user))
+            .collect();
+        for (entry, outcome) in entries.iter().zip(decided.outcomes.iter_mut()) {
+            let decided_otherwise =
+                matches!(outcome, ImportOutcome::Failed(e) if *e != OrgError::AlreadyMember);
+            if !unknown.contains(&entry.user) || decided_otherwise {
+                continue;
+            }
+            let change = MemberChange {
+                target: entry.user,
+                from: None,
+                to: Some(entry.role),
+            };
+            *outcome = ImportOutcome::Failed(
+                check_member_change(self.actor, actor_role, change, 0)
+                    .err()
+                    .unwrap_or(OrgError::UserNotFound),
+            );
+        }
+        decided.events.retain(|event| {
+            event
+                .kind
+                .member()
+                .is_none_or(|user| !unknown.contains(&user))
+        });
     }
 
     /// The second half of [`MemberImport::apply`]: writes the staged
