@@ -271,7 +271,7 @@ pub(crate) fn spicedb_binary() -> PathBuf {
 }
 
 /// The `spicedb` binary of [`SPICEDB_VERSION`]: built once per machine with
-/// `go install` into the machine cache (about 6 minutes and 1.1 GB of
+/// `go install` into the machine cache (2–6 minutes and 1.1 GB of
 /// module cache on 2 cores), then reused by every clone.
 pub(crate) fn spicedb() -> Result<PathBuf> {
     let binary = spicedb_binary();
@@ -288,7 +288,7 @@ pub(crate) fn spicedb() -> Result<PathBuf> {
     }
     eprintln!(
         "xtask: building SpiceDB {SPICEDB_VERSION} from the Go module proxy into {} \
-         (once per machine; about 6 minutes on 2 cores)",
+         (once per machine; 2–6 minutes on 2 cores)",
         dir.display()
     );
     // Built into a folder of its own and moved in place: a build that is
