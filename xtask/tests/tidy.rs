@@ -656,3 +656,154 @@ fn no_production_function_is_longer_than_the_limit() {
         "LONG_FUNCTIONS names functions that are now short enough or gone: remove them: {stale:?}"
     );
 }
+
+/// The deepest a production function may nest control flow: blocks opened
+/// by `if`, `else`, `for`, `while`, `loop`, `match` or a match arm.
+const MAX_NESTING: usize = 4;
+
+/// Production functions allowed past [`MAX_NESTING`]: (file, name, why).
+const DEEP_FUNCTIONS: &[(&str, &str, &str)] = &[
+    (
+        "crates/orgman-spicedb/src/schema.rs",
+        "items",
+        "not flattened yet (issue 45)",
+    ),
+    (
+        "crates/orgman-settings/src/transport.rs",
+        "redact_url",
+        "not flattened yet (issue 45)",
+    ),
+    (
+        "crates/orgman-server/src/openapi.rs",
+        "document_errors",
+        "not flattened yet (issue 45)",
+    ),
+    (
+        "crates/orgman-server/src/background.rs",
+        "spawn_broker_reconciler",
+        "not flattened yet (issue 45)",
+    ),
+    (
+        "crates/orgman-keycloak/src/lib.rs",
+        "put_provider",
+        "not flattened yet (issue 45)",
+    ),
+];
+
+/// Whether a line (code only) opens control flow: a keyword of
+/// [`MAX_NESTING`] as a word, or a match arm.
+fn opens_control(code: &str) -> bool {
+    code.contains("=>")
+        || code
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|word| matches!(word, "if" | "else" | "for" | "while" | "loop" | "match"))
+}
+
+/// Every outermost function of `text` (up to its `#[cfg(test)]` module)
+/// with the deepest nesting of control-flow blocks in it and its first
+/// line (1-based).
+fn function_nesting(text: &str) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    // Each open brace: whether its line opened control flow.
+    let mut braces: Vec<bool> = Vec::new();
+    // The function being read: name, brace depth outside it, first line,
+    // deepest nesting so far.
+    let mut current: Option<(String, usize, usize, usize)> = None;
+    for (number, line) in text
+        .lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .enumerate()
+    {
+        if current.is_none() {
+            if let Some(name) = declared_function(line) {
+                current = Some((name.to_owned(), braces.len(), number + 1, 0));
+            }
+        }
+        let code = code_of(line);
+        let control = opens_control(&code);
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    braces.push(control);
+                    if let Some((_, outside, _, deepest)) = current.as_mut() {
+                        let depth = braces[*outside + 1..].iter().filter(|c| **c).count();
+                        *deepest = (*deepest).max(depth);
+                    }
+                }
+                '}' => {
+                    braces.pop();
+                    if current
+                        .as_ref()
+                        .is_some_and(|(_, outside, _, _)| braces.len() == *outside)
+                    {
+                        let (name, _, first, deepest) = current.take().unwrap();
+                        found.push((name, deepest, first));
+                    }
+                }
+                // A declaration without a body (a trait's).
+                ';' if current
+                    .as_ref()
+                    .is_some_and(|(_, outside, _, _)| braces.len() == *outside) =>
+                {
+                    current = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn nesting_counts_control_flow_blocks_only() {
+    let text = "impl A {\n    fn f(&self) {\n        let s = S { a: 1 };\n        if a {\n            for x in y {\n                match x {\n                    1 => {\n                        loop {}\n                    }\n                    _ => {}\n                }\n            }\n        }\n    }\n}\ntrait T {\n    fn g(&self);\n}\nfn h() {\n    let c = || { 1 };\n}\n";
+    assert_eq!(
+        function_nesting(text),
+        [("f".to_owned(), 5, 2), ("h".to_owned(), 0, 19)]
+    );
+}
+
+#[test]
+fn no_production_function_nests_deeper_than_the_limit() {
+    let root = workspace_root();
+    let mut over = Vec::new();
+    let mut seen = BTreeSet::new();
+    for path in source_files() {
+        let relative = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if relative.starts_with("crates/orgman-testkit/") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        for (name, depth, line) in function_nesting(&text) {
+            if depth <= MAX_NESTING {
+                continue;
+            }
+            match DEEP_FUNCTIONS
+                .iter()
+                .find(|(file, function, _)| *file == relative && *function == name)
+            {
+                Some(entry) => {
+                    seen.insert(entry.1);
+                }
+                None => over.push(format!("{relative}:{line} {name}: {depth} deep")),
+            }
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "functions nesting control flow over {MAX_NESTING} deep (flatten them, or add them to DEEP_FUNCTIONS with a reason): {over:#?}"
+    );
+    let stale: Vec<_> = DEEP_FUNCTIONS
+        .iter()
+        .filter(|(_, name, _)| !seen.contains(name))
+        .map(|(file, name, _)| format!("{file} {name}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "DEEP_FUNCTIONS names functions that are now shallow enough or gone: remove them: {stale:?}"
+    );
+}

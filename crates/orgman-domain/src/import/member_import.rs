@@ -357,7 +357,7 @@ impl MemberImport<'_> {
     /// Each entry's outcome, in order, from what the chunk read: the
     /// memberships to insert and their events with it.
     fn decide(&self, entries: &[ImportEntry], mut facts: Facts<'_>) -> Decided {
-        let (actor, id) = (self.actor, self.organization);
+        let actor = self.actor;
         let now = self.service.ports().clock.now();
         let mut decided = Decided::default();
         for entry in entries {
@@ -366,34 +366,45 @@ impl MemberImport<'_> {
                 Some(_) => ImportOutcome::Failed(OrgError::AlreadyMember),
                 None => match facts.refusal(actor, entry) {
                     Some(error) => ImportOutcome::Failed(error),
-                    None => {
-                        if let Some(left) = facts.room.as_mut() {
-                            *left -= 1;
-                        }
-                        facts.roles.insert(entry.user, entry.role);
-                        decided.added.push(Membership {
-                            organization_id: id,
-                            user_id: entry.user,
-                            role: entry.role,
-                            created_at: now,
-                            updated_at: now,
-                        });
-                        let kind = EventKind::MemberAdded {
-                            user_id: entry.user,
-                            role: entry.role,
-                        };
-                        // One time for the chunk, as for its rows.
-                        decided.events.push(DomainEvent {
-                            occurred_at: now,
-                            ..self.service.event(id, Some(actor), kind)
-                        });
-                        ImportOutcome::Added
-                    }
+                    None => self.add(entry, &mut facts, &mut decided, now),
                 },
             };
             decided.outcomes.push(outcome);
         }
         decided
+    }
+
+    /// Decides to add `entry`'s user: the membership, its event, and the
+    /// room it takes.
+    fn add(
+        &self,
+        entry: &ImportEntry,
+        facts: &mut Facts<'_>,
+        decided: &mut Decided,
+        now: time::OffsetDateTime,
+    ) -> ImportOutcome {
+        let (actor, id) = (self.actor, self.organization);
+        if let Some(left) = facts.room.as_mut() {
+            *left -= 1;
+        }
+        facts.roles.insert(entry.user, entry.role);
+        decided.added.push(Membership {
+            organization_id: id,
+            user_id: entry.user,
+            role: entry.role,
+            created_at: now,
+            updated_at: now,
+        });
+        let kind = EventKind::MemberAdded {
+            user_id: entry.user,
+            role: entry.role,
+        };
+        // One time for the chunk, as for its rows.
+        decided.events.push(DomainEvent {
+            occurred_at: now,
+            ..self.service.event(id, Some(actor), kind)
+        });
+        ImportOutcome::Added
     }
 
     /// After an insert that left out users not known locally: what the
