@@ -613,6 +613,15 @@ async fn callers(
             })
         })
         .collect();
+    gather(workers, started).await
+}
+
+/// The samples and errors of callers that ran since `started`, as one
+/// load.
+async fn gather(
+    workers: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+    started: Instant,
+) -> Load {
     let mut samples = Vec::new();
     let mut errors = 0;
     for worker in workers {

@@ -18,7 +18,7 @@ use spicedb_grpc_tonic::v1::{
 };
 use tonic::transport::Channel;
 
-use crate::{Load, summarize};
+use crate::{Load, gather};
 
 /// How the checks are sent.
 #[derive(Clone, Copy, Debug)]
@@ -153,12 +153,5 @@ pub(crate) async fn checks(
             })
         })
         .collect();
-    let mut samples = Vec::new();
-    let mut errors = 0;
-    for worker in workers {
-        let (s, e) = worker.await.unwrap();
-        samples.extend(s);
-        errors += e;
-    }
-    summarize(samples, started.elapsed(), errors)
+    gather(workers, started).await
 }

@@ -429,7 +429,7 @@ fn spicedb_command(stack: &Stack, installed: &Installed, port: u16, tls: bool) -
 /// What every SpiceDB of the stack (and of the tests) runs with: nothing
 /// listening beyond its gRPC port, no calls home, pools sized for a shared
 /// PostgreSQL.
-pub(crate) const SPICEDB_SERVE: &[&str] = &[
+const SPICEDB_SERVE: &[&str] = &[
     "--http-enabled=false",
     "--metrics-enabled=false",
     "--dispatch-cluster-enabled=false",
