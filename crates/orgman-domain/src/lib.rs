@@ -77,6 +77,7 @@ mod members;
 mod organizations;
 mod platform;
 pub mod ports;
+mod roles;
 mod sso;
 mod users;
 mod values;
@@ -97,9 +98,13 @@ pub use invitations::model::{
     Invitation, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };
 pub use invitations::service::InvitationService;
-pub use members::permission::Permission;
+pub use members::custom_role::{
+    Access, CatalogPermission, CustomRole, MemberRoles, RoleDraft, RoleKey, RoleRef,
+    effective_permissions,
+};
+pub use members::permission::{Permission, PermissionName, PermissionSet};
 pub use members::role::{Actor, BlankRole, OrgRole, SystemRole};
-pub use members::rules::{MemberChange, Membership, check_member_change, permits};
+pub use members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
 pub use organizations::lifecycle::{LifecycleAction, OrgStatus};
 pub use organizations::metadata::{Metadata, MetadataKind};
 pub use organizations::model::{Organization, OrganizationPatch, OrganizationRecord, Patched};
@@ -107,6 +112,7 @@ pub use organizations::service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
 pub use platform::PlatformView;
+pub use roles::service::{RolePatch, RoleService};
 pub use sso::broker_sync::{
     BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
 };

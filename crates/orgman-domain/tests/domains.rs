@@ -101,7 +101,7 @@ fn only_owners_and_admins_manage_domains_within_the_limit() {
     assert_eq!(
         block_on(domains.claim(&mia, acme.id(), name("acme.example"))),
         Err(OrgError::Forbidden {
-            permission: Permission::ManageOrganization
+            permission: Permission::OrganizationUpdate
         })
     );
     assert_eq!(
@@ -448,7 +448,7 @@ fn an_sso_required_domain_counts_only_sign_ins_through_the_organizations_provide
         assert_eq!(
             block_on(
                 w.service
-                    .ensure_permission(refused, acme.id(), Permission::View)
+                    .ensure_permission(refused, acme.id(), Permission::OrganizationRead)
             ),
             Err(OrgError::SsoRequired)
         );

@@ -204,7 +204,7 @@ fn members_and_outsiders_cannot_start_an_import() {
     assert_eq!(
         block_on(w.service.start_import(&bob, org.id())).unwrap_err(),
         OrgError::Forbidden {
-            permission: Permission::ManageMembers
+            permission: Permission::MembersManage
         }
     );
 }
@@ -234,7 +234,7 @@ fn a_chunk_after_a_suspension_or_a_demotion_writes_nothing_and_earlier_chunks_st
     assert_eq!(
         block_on(import.apply(&entries(&users[2..], OrgRole::Member))).unwrap_err(),
         OrgError::Forbidden {
-            permission: Permission::ManageMembers
+            permission: Permission::MembersManage
         }
     );
     assert_eq!(w.events(), events);

@@ -246,7 +246,7 @@ fn rename_needs_admin_role_and_honours_the_version() {
     assert_eq!(
         block_on(w.service.rename(&member, org.id(), name("X"), None)),
         Err(OrgError::Forbidden {
-            permission: Permission::ManageOrganization
+            permission: Permission::OrganizationUpdate
         })
     );
     let current = block_on(w.service.get(&admin, org.id())).unwrap();
@@ -314,7 +314,7 @@ fn lifecycle_permissions_and_read_only_states() {
                 .transition(&admin, org.id(), LifecycleAction::RequestDeletion)
         ),
         Err(OrgError::Forbidden {
-            permission: Permission::Delete
+            permission: Permission::OrganizationDelete
         })
     );
 
@@ -447,13 +447,13 @@ fn delegated_administration_of_members() {
                 .add_member(&member, org.id(), other.user_id(), OrgRole::Member)
         ),
         Err(OrgError::Forbidden {
-            permission: Permission::ManageMembers
+            permission: Permission::MembersManage
         })
     );
     assert_eq!(
         block_on(w.service.remove_member(&member, org.id(), admin.user_id())),
         Err(OrgError::Forbidden {
-            permission: Permission::ManageMembers
+            permission: Permission::MembersManage
         })
     );
     // The OWNER grants OWNER.
@@ -676,7 +676,12 @@ fn a_store_after_an_invalidation_is_never_served() {
     // ...meanwhile the membership changes and is invalidated...
     block_on(cache.invalidate(&[CacheKey::Role(org.id(), member.user_id())]));
     // ...and only then the reader stores what it read.
-    block_on(cache.store_role(lease, org.id(), member.user_id(), Some(OrgRole::Member)));
+    block_on(cache.store_role(
+        lease,
+        org.id(),
+        member.user_id(),
+        Some(orgman_domain::Access::of_role(OrgRole::Member)),
+    ));
     assert!(matches!(
         block_on(cache.role(org.id(), member.user_id())),
         Lookup::Miss(_)

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
-use orgman_domain::{OrgRole, Organization, OrganizationId, Permission, UserId};
+use orgman_domain::{Access, OrgRole, Organization, OrganizationId, Permission, UserId};
 
 #[derive(Clone, Debug)]
 enum Value {
-    Role(Option<OrgRole>),
+    Role(Option<Access>),
     // Boxed: an organization (its metadata maps) is far larger than a role.
     Organization(Box<Organization>),
 }
@@ -112,7 +112,7 @@ impl MemoryCache {
 
 #[async_trait]
 impl MembershipCache for MemoryCache {
-    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>> {
+    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<Access>> {
         match self.get(CacheKey::Role(organization, user)) {
             Lookup::Hit(Value::Role(role)) => Lookup::Hit(role),
             Lookup::Hit(Value::Organization(_)) => Lookup::Miss(Lease(u64::MAX)),
@@ -125,7 +125,7 @@ impl MembershipCache for MemoryCache {
         lease: Lease,
         organization: OrganizationId,
         user: UserId,
-        role: Option<OrgRole>,
+        role: Option<Access>,
     ) {
         self.put(lease, CacheKey::Role(organization, user), Value::Role(role));
     }

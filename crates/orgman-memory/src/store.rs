@@ -26,6 +26,10 @@ struct State {
     invitations: BTreeMap<orgman_domain::InvitationId, (orgman_domain::Invitation, TokenDigest)>,
     domains: BTreeMap<(OrganizationId, orgman_domain::DomainName), orgman_domain::OrgDomain>,
     sso: BTreeMap<orgman_domain::SsoConfigId, orgman_domain::SsoConfig>,
+    /// Registered permissions of the catalog.
+    permissions: BTreeMap<orgman_domain::PermissionName, orgman_domain::CatalogPermission>,
+    /// Custom roles.
+    roles: BTreeMap<(OrganizationId, orgman_domain::RoleKey), orgman_domain::CustomRole>,
 }
 
 impl State {
@@ -46,7 +50,23 @@ impl State {
             .map(|c| c.id);
         Some(organization.with_sso_login(orgman_domain::SsoLoginPolicy::new(required, providers)))
     }
+
+    /// What a member may do: their built-in role and their custom roles'
+    /// grants.
+    fn access(&self, organization: OrganizationId, user: UserId) -> Option<orgman_domain::Access> {
+        let membership = self.memberships.get(&(organization, user))?;
+        let granted = membership
+            .custom_roles
+            .iter()
+            .filter_map(|key| self.roles.get(&(organization, key.clone())))
+            .fold(orgman_domain::PermissionSet::EMPTY, |set, role| {
+                set.union(role.own_permissions())
+            });
+        Some(membership.access(granted))
+    }
 }
+
+mod roles;
 
 /// Organizations, memberships, users and the outbox, in memory.
 ///
@@ -222,28 +242,21 @@ impl MembershipQueries for MemoryStore {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<OrgRole>, StoreError> {
+    ) -> Result<Option<orgman_domain::Access>, StoreError> {
         self.available()?;
-        Ok(self
-            .lock()
-            .memberships
-            .get(&(organization, user))
-            .map(|m| m.role))
+        Ok(self.lock().access(organization, user))
     }
 
     async fn organization_with_role(
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
+    ) -> Result<Option<(Organization, Option<orgman_domain::Access>)>, StoreError> {
         self.available()?;
         let state = self.lock();
-        Ok(state.organization(organization).map(|found| {
-            (
-                found,
-                state.memberships.get(&(organization, user)).map(|m| m.role),
-            )
-        }))
+        Ok(state
+            .organization(organization)
+            .map(|found| (found, state.access(organization, user))))
     }
 
     async fn members(
@@ -398,6 +411,9 @@ impl OrganizationWrites for MemoryUnitOfWork {
         let before = self.working.memberships.len();
         self.working
             .memberships
+            .retain(|(org, _), _| *org != organization);
+        self.working
+            .roles
             .retain(|(org, _), _| *org != organization);
         let domains_before = self.working.domains.len();
         self.working

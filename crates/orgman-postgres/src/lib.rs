@@ -23,6 +23,7 @@ mod error;
 pub mod migrate;
 mod outbox;
 mod reads;
+mod roles;
 mod rows;
 mod schema;
 mod settings;

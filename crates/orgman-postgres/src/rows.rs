@@ -132,6 +132,8 @@ impl MemberRow {
             organization_id: OrganizationId::from_uuid(self.org_id),
             user_id: UserId::from_uuid(self.user_id),
             role: self.role.parse().map_err(|e| corrupt("role", e))?,
+            // Kept in their own table: see `roles::fill_custom_roles`.
+            custom_roles: std::collections::BTreeSet::new(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

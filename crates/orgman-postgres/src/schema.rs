@@ -40,6 +40,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    permissions (name) {
+        name -> Varchar,
+        description -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    custom_roles (org_id, role_key) {
+        org_id -> Uuid,
+        role_key -> Varchar,
+        name -> Varchar,
+        description -> Varchar,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_custom_roles (org_id, user_id, role_key) {
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role_key -> Varchar,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -123,6 +152,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     organizations,
     organization_members,
+    custom_roles,
+    member_custom_roles,
+    permissions,
     audit_events,
     outbox
 );

@@ -27,17 +27,33 @@ use crate::error::{from_pool, from_query, no_answer, not_connected, unreadable_c
 use crate::rows::{OrganizationRow, UserRow};
 use crate::tls::Connector;
 
-/// The organization by id, left-joined to one user's membership.
-const ORGANIZATION_WITH_ROLE: &str = "\
-    SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
-           o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role, \
-           o.sso_required_domains, o.sso_login_configs \
-    FROM organizations o \
-    LEFT JOIN organization_members m ON m.org_id = o.id AND m.user_id = $2 \
-    WHERE o.id = $1";
+/// Every permission a membership's custom roles grant (`NULL` for none):
+/// one probe of `member_custom_roles`' primary key, which finds nothing
+/// for a member without custom roles.
+const GRANTED: &str = "\
+    (SELECT array_agg(DISTINCT p) FROM member_custom_roles mr \
+     JOIN custom_roles r ON r.org_id = mr.org_id AND r.role_key = mr.role_key \
+     CROSS JOIN LATERAL unnest(r.permissions) p \
+     WHERE mr.org_id = m.org_id AND mr.user_id = m.user_id)";
 
-/// One user's role in one organization.
-const ROLE_OF: &str = "SELECT role FROM organization_members WHERE org_id = $1 AND user_id = $2";
+/// The organization by id, left-joined to one user's membership.
+fn organization_with_role_statement() -> String {
+    format!(
+        "SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
+                o.updated_at, o.max_members, o.metadata, o.private_metadata, m.role, \
+                o.sso_required_domains, o.sso_login_configs, {GRANTED} \
+         FROM organizations o \
+         LEFT JOIN organization_members m ON m.org_id = o.id AND m.user_id = $2 \
+         WHERE o.id = $1"
+    )
+}
+
+/// One user's role in one organization, and what their custom roles grant.
+fn role_of_statement() -> String {
+    format!(
+        "SELECT m.role, {GRANTED} FROM organization_members m WHERE m.org_id = $1 AND m.user_id = $2"
+    )
+}
 
 /// The first page of a user's organizations (not deleted), with roles.
 const ORGANIZATIONS_OF: &str = "\
@@ -107,12 +123,13 @@ impl SharedReads {
         }
     }
 
-    /// The organization and `user`'s role in it, in one statement.
+    /// The organization, `user`'s role in it and what their custom roles
+    /// grant, in one statement.
     pub(crate) async fn organization_with_role(
         &self,
         organization: uuid::Uuid,
         user: uuid::Uuid,
-    ) -> Result<Option<(OrganizationRow, Option<String>)>, StoreError> {
+    ) -> Result<Option<(OrganizationRow, Option<String>, Option<Vec<String>>)>, StoreError> {
         let prepared = self.prepared().await?;
         let row = self
             .run(
@@ -121,7 +138,7 @@ impl SharedReads {
                     .query_opt(&prepared.organization_with_role, &[&organization, &user]),
             )
             .await?;
-        row.map(|row| Ok((organization_row(&row)?, get(&row, 11)?)))
+        row.map(|row| Ok((organization_row(&row)?, get(&row, 11)?, get(&row, 14)?)))
             .transpose()
     }
 
@@ -157,12 +174,13 @@ impl SharedReads {
             .collect()
     }
 
-    /// `user`'s role in the organization, as stored.
+    /// `user`'s role in the organization, as stored, and what their custom
+    /// roles grant.
     pub(crate) async fn role_of(
         &self,
         organization: uuid::Uuid,
         user: uuid::Uuid,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, Option<Vec<String>>)>, StoreError> {
         let prepared = self.prepared().await?;
         let row = self
             .run(
@@ -171,7 +189,8 @@ impl SharedReads {
                     .query_opt(&prepared.role_of, &[&organization, &user]),
             )
             .await?;
-        row.map(|row| get(&row, 0)).transpose()
+        row.map(|row| Ok((get(&row, 0)?, get(&row, 1)?)))
+            .transpose()
     }
 
     /// A user by id.
@@ -235,10 +254,13 @@ impl SharedReads {
             .await
             .map_err(from_pool)?;
         let organization_with_role = client
-            .prepare(ORGANIZATION_WITH_ROLE)
+            .prepare(&organization_with_role_statement())
             .await
             .map_err(from_query)?;
-        let role_of = client.prepare(ROLE_OF).await.map_err(from_query)?;
+        let role_of = client
+            .prepare(&role_of_statement())
+            .await
+            .map_err(from_query)?;
         let user = client.prepare(USER).await.map_err(from_query)?;
         let organizations_of = client.prepare(ORGANIZATIONS_OF).await.map_err(from_query)?;
         let organizations_of_after = client

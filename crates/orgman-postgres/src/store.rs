@@ -8,8 +8,8 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
-    Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page, PageRequest, StoreError,
-    User, UserId, UserProfile,
+    Access, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page, PageRequest,
+    PermissionName, PermissionSet, StoreError, User, UserId, UserProfile,
 };
 
 use crate::connection::{Connection, Tm};
@@ -159,9 +159,9 @@ impl PgStore {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<(OrganizationRow, Option<String>)>, StoreError> {
+    ) -> Result<Option<(OrganizationRow, Option<String>, Option<Vec<String>>)>, StoreError> {
         let mut conn = self.connection().await?;
-        organizations::table
+        let found: Option<(OrganizationRow, Option<String>)> = organizations::table
             .left_join(
                 organization_members::table.on(organization_members::org_id
                     .eq(organizations::id)
@@ -175,7 +175,15 @@ impl PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(from_diesel)
+            .map_err(from_diesel)?;
+        let Some((row, role)) = found else {
+            return Ok(None);
+        };
+        let granted = match role {
+            Some(_) => granted_pooled(&mut conn, organization, user).await?,
+            None => None,
+        };
+        Ok(Some((row, role, granted)))
     }
 
     pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
@@ -190,6 +198,44 @@ impl PgStore {
             .map_err(from_diesel)?;
         Ok(conn)
     }
+}
+
+/// What a member's custom roles grant, by name (`None` for nothing): the
+/// pooled path's second statement, for members only (the shared
+/// connections answer it in the same statement as the role).
+async fn granted_pooled(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Option<Vec<String>>, StoreError> {
+    use crate::schema::{custom_roles, member_custom_roles};
+    let granted: Vec<Vec<String>> = custom_roles::table
+        .inner_join(
+            member_custom_roles::table.on(member_custom_roles::org_id
+                .eq(custom_roles::org_id)
+                .and(member_custom_roles::role_key.eq(custom_roles::role_key))),
+        )
+        .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
+        .filter(member_custom_roles::user_id.eq(user.as_uuid()))
+        .select(custom_roles::permissions)
+        .load(conn)
+        .await
+        .map_err(from_diesel)?;
+    Ok((!granted.is_empty()).then(|| granted.into_iter().flatten().collect()))
+}
+
+/// A member's access from their stored role and what their custom roles
+/// grant (names that are not orgman's own permissions are left out).
+fn stored_access(role: &str, granted: Option<&[String]>) -> Result<Access, StoreError> {
+    let names: Vec<PermissionName> = granted
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|name| PermissionName::parse(name).ok())
+        .collect();
+    Ok(Access {
+        role: stored_role(role)?,
+        granted: PermissionSet::from_names(&names),
+    })
 }
 
 /// A role as stored.
@@ -276,8 +322,8 @@ impl MembershipQueries for PgStore {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<OrgRole>, StoreError> {
-        let role: Option<String> = match &self.shared {
+    ) -> Result<Option<Access>, StoreError> {
+        let found: Option<(String, Option<Vec<String>>)> = match &self.shared {
             Some(shared) => {
                 shared
                     .role_of(organization.as_uuid(), user.as_uuid())
@@ -285,23 +331,31 @@ impl MembershipQueries for PgStore {
             }
             None => {
                 let mut conn = self.connection().await?;
-                organization_members::table
+                let role: Option<String> = organization_members::table
                     .find((organization.as_uuid(), user.as_uuid()))
                     .select(organization_members::role)
                     .first(&mut conn)
                     .await
                     .optional()
-                    .map_err(from_diesel)?
+                    .map_err(from_diesel)?;
+                match role {
+                    Some(role) => {
+                        Some((role, granted_pooled(&mut conn, organization, user).await?))
+                    }
+                    None => None,
+                }
             }
         };
-        role.as_deref().map(stored_role).transpose()
+        found
+            .map(|(role, granted)| stored_access(&role, granted.as_deref()))
+            .transpose()
     }
 
     async fn organization_with_role(
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError> {
+    ) -> Result<Option<(Organization, Option<Access>)>, StoreError> {
         // One statement: the organization by primary key, left-joined to
         // the user's membership row (also a primary-key lookup).
         let found = match &self.shared {
@@ -315,10 +369,13 @@ impl MembershipQueries for PgStore {
                     .await?
             }
         };
-        let Some((row, role)) = found else {
+        let Some((row, role, granted)) = found else {
             return Ok(None);
         };
-        let role = role.as_deref().map(stored_role).transpose()?;
+        let role = role
+            .as_deref()
+            .map(|role| stored_access(role, granted.as_deref()))
+            .transpose()?;
         Ok(Some((row.into_domain()?, role)))
     }
 
@@ -338,10 +395,11 @@ impl MembershipQueries for PgStore {
             query = query.filter(organization_members::user_id.gt(after.as_uuid()));
         }
         let rows = query.load(&mut conn).await.map_err(from_diesel)?;
-        let items = rows
+        let mut items = rows
             .into_iter()
             .map(MemberRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
+        crate::roles::fill_custom_roles(&mut conn, &mut items).await?;
         Ok(page(items, &request, |m| m.user_id))
     }
 

@@ -39,7 +39,7 @@ impl PgUnitOfWork {
         }
     }
 
-    fn conn(&mut self) -> Result<&mut AsyncPgConnection, StoreError> {
+    pub(crate) fn conn(&mut self) -> Result<&mut AsyncPgConnection, StoreError> {
         self.connection
             .as_deref_mut()
             .ok_or_else(|| StoreError::Other("unit of work already finished".into()))
@@ -160,6 +160,14 @@ impl OrganizationWrites for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        // Their custom roles went with the memberships; the roles go too.
+        diesel::delete(
+            crate::schema::custom_roles::table
+                .filter(crate::schema::custom_roles::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         let sso_configurations = diesel::delete(
             crate::schema::sso_configs::table
                 .filter(crate::schema::sso_configs::org_id.eq(organization.as_uuid())),
@@ -196,7 +204,7 @@ impl MembershipWrites for PgUnitOfWork {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<Membership>, StoreError> {
-        organization_members::table
+        let membership = organization_members::table
             .find((organization.as_uuid(), user.as_uuid()))
             .select(MemberRow::as_select())
             .first(self.conn()?)
@@ -204,7 +212,13 @@ impl MembershipWrites for PgUnitOfWork {
             .optional()
             .map_err(from_diesel)?
             .map(MemberRow::into_domain)
-            .transpose()
+            .transpose()?;
+        let Some(mut membership) = membership else {
+            return Ok(None);
+        };
+        crate::roles::fill_custom_roles(self.conn()?, std::slice::from_mut(&mut membership))
+            .await?;
+        Ok(Some(membership))
     }
 
     async fn count_members(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {

@@ -195,7 +195,7 @@ async fn the_point_lookup_agrees_with_the_listing_under_concurrent_changes() {
     for user in &users {
         assert_eq!(
             db.store.role_of(org, user.user_id()).await.unwrap(),
-            Some(OrgRole::Member)
+            Some(orgman_domain::Access::of_role(OrgRole::Member))
         );
     }
 }

@@ -9,8 +9,8 @@ use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UserReposi
 use orgman_domain::time::OffsetDateTime;
 use orgman_domain::uuid::Uuid;
 use orgman_domain::{
-    Email, LifecycleAction, OrgError, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
-    PageRequest, Slug, StoreError, UserId, UserProfile,
+    Access, Email, LifecycleAction, OrgError, OrgName, OrgRole, OrgStatus, Organization,
+    OrganizationId, PageRequest, Slug, StoreError, UserId, UserProfile,
 };
 use orgman_testkit::unique_name;
 use support::Db;
@@ -38,7 +38,7 @@ async fn create_writes_the_org_the_owner_and_two_outbox_and_audit_rows_atomicall
             .role_of(org.id(), db.admin.user_id())
             .await
             .unwrap(),
-        Some(OrgRole::Owner)
+        Some(Access::of_role(OrgRole::Owner))
     );
     let mut conn = db.connection().await;
     let outbox: Count = diesel::sql_query(
@@ -181,7 +181,7 @@ async fn membership_methods_and_their_constraints() {
     assert_eq!(changed.role, OrgRole::Admin);
     assert_eq!(
         db.store.role_of(org.id(), bob.user_id()).await.unwrap(),
-        Some(OrgRole::Admin)
+        Some(Access::of_role(OrgRole::Admin))
     );
 
     let mut uow = db.store.begin().await.unwrap();
@@ -330,7 +330,7 @@ async fn an_organization_and_a_users_role_in_it_come_in_one_read() {
             .organization_with_role(org.id(), db.admin.user_id())
             .await
             .unwrap(),
-        Some((org.clone(), Some(OrgRole::Owner)))
+        Some((org.clone(), Some(Access::of_role(OrgRole::Owner))))
     );
     assert_eq!(
         db.store
@@ -394,8 +394,11 @@ async fn concurrent_point_reads_on_shared_connections_each_get_their_own_answer(
                 .unwrap()
                 .expect("the organization");
             assert_eq!(found, org);
-            assert_eq!(found_role, role);
-            assert_eq!(store.role_of(org.id(), user).await.unwrap(), role);
+            assert_eq!(found_role, role.map(Access::of_role));
+            assert_eq!(
+                store.role_of(org.id(), user).await.unwrap(),
+                role.map(Access::of_role)
+            );
             let mine = store
                 .organizations_of(user, PageRequest::first())
                 .await
@@ -431,7 +434,7 @@ async fn a_shared_connection_the_server_closed_is_replaced() {
     let owner = db.admin.user_id();
     assert_eq!(
         db.store.role_of(org.id(), owner).await.unwrap(),
-        Some(OrgRole::Owner)
+        Some(Access::of_role(OrgRole::Owner))
     );
     // PostgreSQL ends every other session of this database (as a restart
     // or an administrator would).
@@ -452,13 +455,16 @@ async fn a_shared_connection_the_server_closed_is_replaced() {
     assert!(
         answers.iter().all(|a| matches!(
             a,
-            Ok(Some(OrgRole::Owner)) | Err(StoreError::Unavailable(_))
+            Ok(Some(Access {
+                role: OrgRole::Owner,
+                ..
+            })) | Err(StoreError::Unavailable(_))
         )),
         "{answers:?}"
     );
     assert_eq!(
         answers.last(),
-        Some(&Ok(Some(OrgRole::Owner))),
+        Some(&Ok(Some(Access::of_role(OrgRole::Owner)))),
         "{answers:?}"
     );
 }
@@ -843,6 +849,7 @@ async fn bulk_reads_and_writes_of_a_unit_of_work_are_all_or_nothing() {
         organization_id: org.id(),
         user_id: user,
         role,
+        custom_roles: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -885,7 +892,7 @@ async fn bulk_reads_and_writes_of_a_unit_of_work_are_all_or_nothing() {
     uow.commit().await.unwrap();
     assert_eq!(
         db.store.role_of(org.id(), bob).await.unwrap(),
-        Some(OrgRole::Admin)
+        Some(Access::of_role(OrgRole::Admin))
     );
 }
 

@@ -12,8 +12,8 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
-    Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationRecord,
-    Permission, Slug, SsoLoginPolicy, UserId,
+    Access, Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
+    OrganizationRecord, Permission, PermissionSet, Slug, SsoLoginPolicy, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -450,16 +450,30 @@ impl RedisCache {
     }
 }
 
-fn role_text(role: Option<OrgRole>) -> &'static str {
-    role.map_or("NONE", OrgRole::as_str)
+/// `NONE`, a built-in role (`ADMIN`), or a built-in role with what custom
+/// roles grant besides, as bits (`MEMBER+512`).
+fn role_text(role: Option<Access>) -> String {
+    match role {
+        None => "NONE".to_owned(),
+        Some(access) if access.granted.is_empty() => access.role.as_str().to_owned(),
+        Some(access) => format!("{}+{}", access.role.as_str(), access.granted.bits()),
+    }
 }
 
-fn parse_role(found: Lookup<String>) -> Lookup<Option<OrgRole>> {
+fn parse_access(text: &str) -> Option<Access> {
+    let (role, bits) = text.split_once('+').unwrap_or((text, "0"));
+    Some(Access {
+        role: role.parse::<OrgRole>().ok()?,
+        granted: PermissionSet::from_bits(bits.parse().ok()?),
+    })
+}
+
+fn parse_role(found: Lookup<String>) -> Lookup<Option<Access>> {
     match found {
         Lookup::Hit(text) if text == "NONE" => Lookup::Hit(None),
-        Lookup::Hit(text) => match text.parse::<OrgRole>() {
-            Ok(role) => Lookup::Hit(Some(role)),
-            Err(_) => Lookup::Miss(Lease(u64::MAX)),
+        Lookup::Hit(text) => match parse_access(&text) {
+            Some(access) => Lookup::Hit(Some(access)),
+            None => Lookup::Miss(Lease(u64::MAX)),
         },
         Lookup::Miss(lease) => Lookup::Miss(lease),
     }
@@ -489,7 +503,7 @@ fn parse_decision(found: Lookup<String>) -> Lookup<bool> {
 
 #[async_trait]
 impl MembershipCache for RedisCache {
-    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>> {
+    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<Access>> {
         parse_role(
             self.get(organization, self.role_key(organization, user))
                 .await,
@@ -501,14 +515,10 @@ impl MembershipCache for RedisCache {
         lease: Lease,
         organization: OrganizationId,
         user: UserId,
-        role: Option<OrgRole>,
+        role: Option<Access>,
     ) {
-        self.put(
-            lease,
-            self.role_key(organization, user),
-            role_text(role).to_owned(),
-        )
-        .await;
+        self.put(lease, self.role_key(organization, user), role_text(role))
+            .await;
     }
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
@@ -519,7 +529,7 @@ impl MembershipCache for RedisCache {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+    ) -> (Lookup<Option<Access>>, Lookup<Organization>) {
         let [role, found] = self
             .get_many(
                 organization,

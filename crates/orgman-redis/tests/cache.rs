@@ -10,7 +10,7 @@ use orgman_domain::ports::{
     CacheKey, Lease, Lookup, MembershipCache, MembershipQueries, RoleAuthorizer,
 };
 use orgman_domain::{
-    Actor, OrgError, OrgName, OrgRole, Organization, OrganizationId, OrganizationService,
+    Access, Actor, OrgError, OrgName, OrgRole, Organization, OrganizationId, OrganizationService,
     Permission, ServicePorts, ServiceSettings, Slug, UserId,
 };
 use orgman_postgres::{PgSettings, PgStore, migrate};
@@ -117,7 +117,7 @@ async fn a_store_racing_an_invalidation_is_never_served() {
     };
     r.cache.invalidate(&[CacheKey::Role(org, user)]).await;
     r.cache
-        .store_role(lease, org, user, Some(OrgRole::Owner))
+        .store_role(lease, org, user, Some(Access::of_role(OrgRole::Owner)))
         .await;
     assert!(matches!(r.cache.role(org, user).await, Lookup::Miss(_)));
     // A store with a current lease is served.
@@ -144,7 +144,7 @@ async fn one_invalidation_of_many_keys_renews_every_one_of_them() {
             panic!("cold")
         };
         r.cache
-            .store_role(lease, org, user, Some(OrgRole::Member))
+            .store_role(lease, org, user, Some(Access::of_role(OrgRole::Member)))
             .await;
     }
     let (kept, renewed) = orgs.split_last().unwrap();
@@ -159,7 +159,7 @@ async fn one_invalidation_of_many_keys_renews_every_one_of_them() {
     }
     assert_eq!(
         r.cache.role(*kept, user).await,
-        Lookup::Hit(Some(OrgRole::Member)),
+        Lookup::Hit(Some(Access::of_role(OrgRole::Member))),
         "an organization left out lost its entry"
     );
 }
@@ -234,7 +234,7 @@ async fn a_redis_outage_fails_no_request_and_caching_resumes() {
     ));
     assert_eq!(
         store.role_of(org, member.user_id()).await.unwrap(),
-        Some(OrgRole::Member)
+        Some(Access::of_role(OrgRole::Member))
     );
     // One that adds access is made; its invalidation cannot be written.
     let newcomer = user(&store).await;
@@ -275,10 +275,10 @@ struct LosesRedisOnInvalidate {
 
 #[async_trait::async_trait]
 impl MembershipCache for LosesRedisOnInvalidate {
-    async fn role(&self, o: OrganizationId, u: UserId) -> Lookup<Option<OrgRole>> {
+    async fn role(&self, o: OrganizationId, u: UserId) -> Lookup<Option<Access>> {
         self.inner.role(o, u).await
     }
-    async fn store_role(&self, l: Lease, o: OrganizationId, u: UserId, r: Option<OrgRole>) {
+    async fn store_role(&self, l: Lease, o: OrganizationId, u: UserId, r: Option<Access>) {
         self.inner.store_role(l, o, u, r).await;
     }
     async fn organization(&self, o: OrganizationId) -> Lookup<Organization> {
@@ -288,7 +288,7 @@ impl MembershipCache for LosesRedisOnInvalidate {
         &self,
         o: OrganizationId,
         u: UserId,
-    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+    ) -> (Lookup<Option<Access>>, Lookup<Organization>) {
         self.inner.role_and_organization(o, u).await
     }
     async fn decision(&self, o: OrganizationId, u: UserId, p: Permission) -> Lookup<bool> {
@@ -376,7 +376,12 @@ async fn a_removal_whose_invalidation_fails_is_never_served_stale_by_another_rep
     };
     reader
         .cache
-        .store_role(lease, org, member.user_id(), Some(OrgRole::Owner))
+        .store_role(
+            lease,
+            org,
+            member.user_id(),
+            Some(Access::of_role(OrgRole::Owner)),
+        )
         .await;
     assert!(matches!(
         reader.cache.role(org, member.user_id()).await,

@@ -85,11 +85,19 @@ problem_codes! {
     OrganizationNotFound = "organization-not-found",
     OrganizationReadOnly = "organization-read-only",
     OwnerRequired = "owner-required",
+    PermissionBuiltIn = "permission-built-in",
     PermissionDenied = "permission-denied",
+    PermissionInUse = "permission-in-use",
+    PermissionNotFound = "permission-not-found",
+    PermissionNotHeld = "permission-not-held",
     PlatformAdminRequired = "platform-admin-required",
     PreconditionFailed = "precondition-failed",
     RateLimited = "rate-limited",
     RequestTooLarge = "request-too-large",
+    RoleExists = "role-exists",
+    RoleInUse = "role-in-use",
+    RoleLimitReached = "role-limit-reached",
+    RoleNotFound = "role-not-found",
     RoleWithoutOrganization = "role-without-organization",
     RouteNotFound = "route-not-found",
     SlugTaken = "slug-taken",
@@ -97,6 +105,8 @@ problem_codes! {
     SsoConfigLimitReached = "sso-config-limit-reached",
     SsoConfigNotFound = "sso-config-not-found",
     TooManyRows = "too-many-rows",
+    UnknownPermission = "unknown-permission",
+    UnknownRole = "unknown-role",
     UnsupportedFileType = "unsupported-file-type",
     UnsupportedMediaType = "unsupported-media-type",
     UserExists = "user-exists",
@@ -360,6 +370,38 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+/// The problems of the catalog's and the custom roles' use cases.
+fn roles_problem(error: &OrgError, detail: String) -> ApiError {
+    use StatusCode as S;
+    let conflict = |code| ApiError::new(S::CONFLICT, code, "Conflict", detail.clone());
+    match error {
+        OrgError::PermissionNotHeld { .. } => {
+            ApiError::forbidden(ProblemCode::PermissionNotHeld, detail)
+        }
+        OrgError::UnknownPermission { .. } => ApiError::new(
+            S::UNPROCESSABLE_ENTITY,
+            ProblemCode::UnknownPermission,
+            "Unknown permission",
+            detail,
+        ),
+        OrgError::UnknownRoleKey { .. } => ApiError::new(
+            S::UNPROCESSABLE_ENTITY,
+            ProblemCode::UnknownRole,
+            "Unknown role",
+            detail,
+        ),
+        OrgError::PermissionNotFound => {
+            ApiError::not_found(ProblemCode::PermissionNotFound, detail)
+        }
+        OrgError::RoleNotFound => ApiError::not_found(ProblemCode::RoleNotFound, detail),
+        OrgError::PermissionBuiltIn { .. } => conflict(ProblemCode::PermissionBuiltIn),
+        OrgError::PermissionInUse { .. } => conflict(ProblemCode::PermissionInUse),
+        OrgError::RoleExists => conflict(ProblemCode::RoleExists),
+        OrgError::RoleInUse { .. } => conflict(ProblemCode::RoleInUse),
+        _ => conflict(ProblemCode::RoleLimitReached),
+    }
+}
+
 impl From<OrgError> for ApiError {
     fn from(error: OrgError) -> Self {
         use StatusCode as S;
@@ -422,6 +464,16 @@ impl From<OrgError> for ApiError {
                 )
             }
             OrgError::Invalid(validation) => validation.into(),
+            error @ (OrgError::PermissionNotHeld { .. }
+            | OrgError::UnknownPermission { .. }
+            | OrgError::PermissionNotFound
+            | OrgError::PermissionBuiltIn { .. }
+            | OrgError::PermissionInUse { .. }
+            | OrgError::RoleNotFound
+            | OrgError::UnknownRoleKey { .. }
+            | OrgError::RoleExists
+            | OrgError::RoleInUse { .. }
+            | OrgError::RoleLimitReached { .. }) => roles_problem(&error, detail),
             OrgError::UserExists => {
                 ApiError::new(S::CONFLICT, ProblemCode::UserExists, "Conflict", detail)
             }

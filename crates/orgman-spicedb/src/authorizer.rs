@@ -494,6 +494,13 @@ impl SpiceDbAuthorizer {
             | EventKind::DomainPolicyChanged { .. }
             | EventKind::OrganizationMetadataChanged { .. }
             | EventKind::DomainDeleted { .. } => Ok(()),
+            // Custom roles are not in SpiceDB's model yet: with SpiceDB,
+            // orgman's permissions are decided from the built-in roles
+            // alone (docs/identity.md says so).
+            EventKind::MemberRolesChanged { .. }
+            | EventKind::RoleCreated { .. }
+            | EventKind::RoleUpdated { .. }
+            | EventKind::RoleDeleted { .. } => Ok(()),
         }
     }
 

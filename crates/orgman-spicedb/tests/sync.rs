@@ -216,13 +216,13 @@ async fn a_removed_member_loses_access_at_once() {
         .unwrap();
     assert!(
         s.authz
-            .check(&ann_actor, org, Permission::ManageMembers)
+            .check(&ann_actor, org, Permission::MembersManage)
             .await
             .unwrap()
     );
     assert!(
         !s.authz
-            .check(&ann_actor, org, Permission::Delete)
+            .check(&ann_actor, org, Permission::OrganizationDelete)
             .await
             .unwrap()
     );
@@ -230,7 +230,7 @@ async fn a_removed_member_loses_access_at_once() {
     s.service.remove_member(&s.admin, org, ann).await.unwrap();
     assert!(
         !s.authz
-            .check(&ann_actor, org, Permission::View)
+            .check(&ann_actor, org, Permission::OrganizationRead)
             .await
             .unwrap()
     );
@@ -265,7 +265,9 @@ async fn an_outage_fails_closed_and_the_relay_catches_up() {
     assert_eq!(s.store.role_of(org, ann).await.unwrap(), None);
     // ...and checks fail closed: an error, never "allowed".
     assert!(matches!(
-        s.authz.check(&ann_actor, org, Permission::View).await,
+        s.authz
+            .check(&ann_actor, org, Permission::OrganizationRead)
+            .await,
         Err(AuthzError::Unavailable(_))
     ));
     assert!(matches!(
@@ -292,7 +294,7 @@ async fn an_outage_fails_closed_and_the_relay_catches_up() {
     );
     assert!(
         !s.authz
-            .check(&ann_actor, org, Permission::View)
+            .check(&ann_actor, org, Permission::OrganizationRead)
             .await
             .unwrap()
     );
@@ -506,7 +508,7 @@ async fn a_change_the_authorizer_missed_fails_closed_on_every_replica() {
     assert_eq!(relay.run_once().await.unwrap().retried, 1);
     assert!(
         direct
-            .check(&ann_actor, org, Permission::View)
+            .check(&ann_actor, org, Permission::OrganizationRead)
             .await
             .unwrap(),
         "SpiceDB itself is out of date"
@@ -568,7 +570,7 @@ async fn an_import_reaches_spicedb_in_batches_and_the_relay_agrees() {
     }
     assert!(
         s.authz
-            .check(&Actor::user(users[699]), org, Permission::View)
+            .check(&Actor::user(users[699]), org, Permission::OrganizationRead)
             .await
             .unwrap()
     );
@@ -689,7 +691,7 @@ async fn the_plain_and_the_tls_server_share_one_datastore() {
         [format!("organization:{org}#admin@user:{ann}")]
     );
     assert!(
-        tls.check(&Actor::user(ann), org, Permission::ManageMembers)
+        tls.check(&Actor::user(ann), org, Permission::MembersManage)
             .await
             .unwrap()
     );
@@ -754,7 +756,7 @@ async fn a_restart_on_postgres_keeps_every_relationship_and_a_wipe_loses_them() 
         Duration::from_secs(15),
         || async {
             let check = authz
-                .check(&Actor::user(ann), org, Permission::ManageMembers)
+                .check(&Actor::user(ann), org, Permission::MembersManage)
                 .await;
             assert!(check.is_err(), "a wiped SpiceDB fails closed: {check:?}");
             authz.needs_restore()

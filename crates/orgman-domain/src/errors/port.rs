@@ -86,6 +86,23 @@ pub enum ValidationError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A permission name is not `resource:action` in the catalog's
+    /// alphabet.
+    #[error(
+        "permission {value:?} must be resource:action, each part 1-40 characters of a-z, 0-9, _ and -, starting with a letter"
+    )]
+    PermissionNameInvalid {
+        /// The value given (truncated).
+        value: String,
+    },
+    /// A custom role key is malformed or names a built-in role.
+    #[error(
+        "role key {value:?} must be 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit, and not owner, admin or member"
+    )]
+    RoleKeyInvalid {
+        /// The value given (truncated).
+        value: String,
+    },
     /// Stored data contradicts the domain's invariants.
     #[error("inconsistent stored record: {reason}")]
     InconsistentRecord {
@@ -110,6 +127,8 @@ impl ValidationError {
             Self::TextInvalid { field, .. } => Some(field),
             Self::SecretRequired => Some("clientSecret"),
             Self::MetadataInvalid { field, .. } => Some(field),
+            Self::PermissionNameInvalid { .. } => Some("permissions"),
+            Self::RoleKeyInvalid { .. } => Some("key"),
             Self::UnknownStatus { .. } | Self::InconsistentRecord { .. } => None,
         }
     }

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::errors::port::{AuthzError, Conflict, IdentityError, StoreError, ValidationError};
-use crate::members::permission::Permission;
+use crate::members::permission::{Permission, PermissionName};
 use crate::organizations::lifecycle::{LifecycleAction, OrgStatus};
 
 /// Why a use case of [`crate::OrganizationService`] failed.
@@ -14,10 +14,64 @@ pub enum OrgError {
     #[error("organization not found")]
     NotFound,
     /// The actor is a member but lacks the permission.
-    #[error("missing permission {}", permission.as_str())]
+    #[error("missing permission {}", permission.name())]
     Forbidden {
         /// The permission that was needed.
         permission: Permission,
+    },
+    /// The actor would grant a permission they do not hold (to a role
+    /// they define or edit, or to a member through a role).
+    #[error("you cannot grant {permission}: you do not hold it")]
+    PermissionNotHeld {
+        /// The first permission granted but not held.
+        permission: PermissionName,
+    },
+    /// A role grants a permission the catalog does not list.
+    #[error("permission {permission} is not in the catalog")]
+    UnknownPermission {
+        /// The permission named.
+        permission: PermissionName,
+    },
+    /// The catalog does not list this permission.
+    #[error("permission not found")]
+    PermissionNotFound,
+    /// orgman's own permissions are fixed.
+    #[error("permission {permission} is built in and cannot be changed")]
+    PermissionBuiltIn {
+        /// The permission named.
+        permission: PermissionName,
+    },
+    /// Roles still grant the permission to be deleted.
+    #[error(
+        "{roles} role(s) still grant this permission; delete it with force=true to take it from them"
+    )]
+    PermissionInUse {
+        /// How many roles grant it.
+        roles: u64,
+    },
+    /// The organization has no role of this key.
+    #[error("role not found")]
+    RoleNotFound,
+    /// A request names a custom role the organization does not define.
+    #[error("the organization has no role {key:?}")]
+    UnknownRoleKey {
+        /// The key named.
+        key: String,
+    },
+    /// The organization has a role of this key already.
+    #[error("the organization has a role with this key already")]
+    RoleExists,
+    /// Members hold the role to be deleted.
+    #[error("{members} member(s) hold this role; name a replacement role to delete it")]
+    RoleInUse {
+        /// How many members hold it.
+        members: u64,
+    },
+    /// The organization defines as many roles as allowed.
+    #[error("at most {max} roles per organization")]
+    RoleLimitReached {
+        /// The limit.
+        max: u64,
     },
     /// The actor's address is in one of the organization's `ssoRequired`
     /// domains, and they did not sign in through one of its providers.

@@ -4,6 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::domains::model::DomainName;
+use crate::members::custom_role::RoleKey;
+use crate::members::permission::PermissionName;
 use crate::members::role::OrgRole;
 use crate::organizations::metadata::Metadata;
 use crate::values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
@@ -236,6 +238,45 @@ pub enum EventKind {
         /// The role they had.
         role: OrgRole,
     },
+    /// The custom roles a member holds changed (a change of the built-in
+    /// role is [`EventKind::MemberRoleChanged`]).
+    MemberRolesChanged {
+        /// The member.
+        user_id: UserId,
+        /// The custom roles held now, by key.
+        custom_roles: Vec<RoleKey>,
+        /// The custom roles held before.
+        previous_custom_roles: Vec<RoleKey>,
+    },
+    /// The organization defined a custom role.
+    RoleCreated {
+        /// Its key.
+        key: RoleKey,
+        /// Its name.
+        name: String,
+        /// What it grants.
+        permissions: Vec<PermissionName>,
+    },
+    /// A custom role's name, description or permissions changed.
+    RoleUpdated {
+        /// Its key.
+        key: RoleKey,
+        /// Its name now.
+        name: String,
+        /// What it grants now.
+        permissions: Vec<PermissionName>,
+        /// What it granted before and no longer does.
+        #[cfg_attr(feature = "serde", serde(default))]
+        revoked: Vec<PermissionName>,
+    },
+    /// A custom role was deleted (its holders moved to `replacement`
+    /// first, each with an [`EventKind::MemberRolesChanged`]).
+    RoleDeleted {
+        /// Its key.
+        key: RoleKey,
+        /// The role its holders were given instead, if any.
+        replacement: Option<RoleKey>,
+    },
 }
 
 impl EventKind {
@@ -265,6 +306,10 @@ impl EventKind {
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",
             EventKind::MemberRemoved { .. } => "organization.member.removed",
+            EventKind::MemberRolesChanged { .. } => "organization.member.roles-changed",
+            EventKind::RoleCreated { .. } => "organization.role.created",
+            EventKind::RoleUpdated { .. } => "organization.role.updated",
+            EventKind::RoleDeleted { .. } => "organization.role.deleted",
         }
     }
 
@@ -273,7 +318,8 @@ impl EventKind {
         match self {
             EventKind::MemberAdded { user_id, .. }
             | EventKind::MemberRoleChanged { user_id, .. }
-            | EventKind::MemberRemoved { user_id, .. } => Some(*user_id),
+            | EventKind::MemberRemoved { user_id, .. }
+            | EventKind::MemberRolesChanged { user_id, .. } => Some(*user_id),
             _ => None,
         }
     }

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
+use crate::members::custom_role::Access;
 use crate::members::permission::Permission;
 use crate::members::role::{Actor, OrgRole};
 use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
 use crate::organizations::model::Organization;
 use crate::organizations::service::OrganizationService;
+use crate::organizations::service::access_in;
 use crate::ports::UnitOfWork;
 use crate::values::id::{OrganizationId, UserId};
 
@@ -56,7 +58,7 @@ pub struct ImportTotals {
 /// What a chunk read under the organization's lock, for deciding its
 /// entries.
 struct Facts<'o> {
-    actor_role: Option<OrgRole>,
+    actor_role: Option<Access>,
     organization: &'o Organization,
     /// Members (as read, then as decided so far).
     roles: HashMap<UserId, OrgRole>,
@@ -205,7 +207,7 @@ impl OrganizationService {
         actor: &'a Actor,
         organization: OrganizationId,
     ) -> Result<MemberImport<'a>, OrgError> {
-        self.ensure_changeable(actor, organization, Permission::ManageMembers)
+        self.ensure_changeable(actor, organization, Permission::MembersManage)
             .await?;
         Ok(MemberImport {
             service: self,
@@ -272,10 +274,10 @@ impl MemberImport<'_> {
         let (actor, id) = (self.actor, self.organization);
         let (mut uow, organization) = self.lock().await?;
         organization.ensure_writable()?;
-        let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
-        if !permits(actor, actor_role, Permission::ManageMembers) {
+        let actor_role = access_in(&mut *uow, id, actor.user_id()).await?;
+        if !permits(actor, actor_role, Permission::MembersManage) {
             return Err(OrgError::Forbidden {
-                permission: Permission::ManageMembers,
+                permission: Permission::MembersManage,
             });
         }
 
@@ -392,6 +394,7 @@ impl MemberImport<'_> {
             organization_id: id,
             user_id: entry.user,
             role: entry.role,
+            custom_roles: std::collections::BTreeSet::new(),
             created_at: now,
             updated_at: now,
         });
@@ -413,7 +416,7 @@ impl MemberImport<'_> {
     fn leave_out_unknown(
         &self,
         entries: &[ImportEntry],
-        actor_role: Option<OrgRole>,
+        actor_role: Option<Access>,
         decided: &mut Decided,
         inserted: &HashSet<UserId>,
     ) {

@@ -9,10 +9,12 @@ use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::EventKind;
 use crate::invitations::model::{Invitation, InvitationStatus, IssuedInvitation};
+use crate::members::custom_role::Access;
 use crate::members::permission::Permission;
 use crate::members::role::{Actor, OrgRole};
 use crate::members::rules::{MemberChange, Membership, check_member_change};
 use crate::organizations::service::OrganizationService;
+use crate::organizations::service::access_in;
 use crate::ports::{InvitationQueries, InvitationTokens};
 use crate::values::id::{InvitationId, OrganizationId, UserId};
 use crate::values::name::Email;
@@ -72,14 +74,14 @@ impl InvitationService {
     ) -> Result<IssuedInvitation, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::ManageMembers)
+            .ensure_changeable(actor, organization, Permission::MembersManage)
             .await?;
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;
         locked.ensure_writable()?;
         self.check_grant(
             actor,
-            uow.membership(organization, actor.user_id()).await?,
+            access_in(&mut *uow, organization, actor.user_id()).await?,
             role,
         )?;
         let now = ports.clock.now();
@@ -119,7 +121,7 @@ impl InvitationService {
         page: PageRequest<InvitationId>,
     ) -> Result<Page<Invitation, InvitationId>, OrgError> {
         self.organizations
-            .ensure_permission(actor, organization, Permission::ManageMembers)
+            .ensure_permission(actor, organization, Permission::MembersManage)
             .await?;
         Ok(self.invitations.invitations(organization, page).await?)
     }
@@ -139,7 +141,7 @@ impl InvitationService {
     ) -> Result<(), OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_permission(actor, organization, Permission::ManageMembers)
+            .ensure_permission(actor, organization, Permission::MembersManage)
             .await?;
         let ports = service.ports();
         let (mut uow, _) = service.begin_locked(organization).await?;
@@ -181,7 +183,7 @@ impl InvitationService {
     ) -> Result<IssuedInvitation, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::ManageMembers)
+            .ensure_changeable(actor, organization, Permission::MembersManage)
             .await?;
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;
@@ -192,7 +194,7 @@ impl InvitationService {
         locked.ensure_writable()?;
         self.check_grant(
             actor,
-            uow.membership(organization, actor.user_id()).await?,
+            access_in(&mut *uow, organization, actor.user_id()).await?,
             invitation.role,
         )?;
         let now = ports.clock.now();
@@ -267,6 +269,7 @@ impl InvitationService {
             organization_id: organization,
             user_id: user,
             role: invitation.role,
+            custom_roles: std::collections::BTreeSet::new(),
             created_at: now,
             updated_at: now,
         };
@@ -296,12 +299,12 @@ impl InvitationService {
         Ok(membership)
     }
 
-    /// Whether the actor, with `membership` in the organization, may grant
+    /// Whether the actor, with `access` in the organization, may grant
     /// `role` (as for adding a member directly).
     fn check_grant(
         &self,
         actor: &Actor,
-        membership: Option<Membership>,
+        access: Option<Access>,
         role: OrgRole,
     ) -> Result<(), OrgError> {
         let change = MemberChange {
@@ -309,7 +312,7 @@ impl InvitationService {
             from: None,
             to: Some(role),
         };
-        check_member_change(actor, membership.map(|m| m.role), change, 0)
+        check_member_change(actor, access, change, 0)
     }
 }
 

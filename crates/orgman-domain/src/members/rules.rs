@@ -1,9 +1,12 @@
 //! Memberships and the rules deciding who may do what.
 
+use std::collections::BTreeSet;
+
 use time::OffsetDateTime;
 
 use crate::errors::use_case::OrgError;
-use crate::members::permission::Permission;
+use crate::members::custom_role::{Access, RoleKey};
+use crate::members::permission::{Permission, PermissionName};
 use crate::members::role::{Actor, OrgRole};
 use crate::values::id::{OrganizationId, UserId};
 
@@ -15,18 +18,59 @@ pub struct Membership {
     pub organization_id: OrganizationId,
     /// The member.
     pub user_id: UserId,
-    /// The member's role there.
+    /// The member's built-in role there.
     pub role: OrgRole,
+    /// The organization's custom roles the member holds besides.
+    pub custom_roles: BTreeSet<RoleKey>,
     /// When the user joined.
     pub created_at: OffsetDateTime,
     /// When the role last changed.
     pub updated_at: OffsetDateTime,
 }
 
+impl Membership {
+    /// What the member may do, given what their custom roles grant of
+    /// orgman's own permissions.
+    pub fn access(&self, granted: crate::PermissionSet) -> Access {
+        Access {
+            role: self.role,
+            granted,
+        }
+    }
+}
+
 /// The domain's own permission rule: platform administrators may do
-/// everything; everyone else according to their role in the organization.
-pub fn permits(actor: &Actor, role: Option<OrgRole>, permission: Permission) -> bool {
-    actor.is_platform_admin() || role.is_some_and(|role| permission.granted_to(role))
+/// everything; everyone else according to their roles in the organization
+/// (`None`: not a member).
+pub fn permits(actor: &Actor, access: Option<Access>, permission: Permission) -> bool {
+    actor.is_platform_admin() || access.is_some_and(|access| access.holds(permission))
+}
+
+/// No escalation: an actor grants only permissions they hold, whether to a
+/// role they define or edit, or to a member through a role assignment.
+/// `held` is every permission the actor's roles grant in the organization
+/// (by name). Platform administrators and the organization's OWNERs
+/// (`actor_role`) hold every permission of the catalog, other services'
+/// included: someone must be able to grant those first.
+///
+/// # Errors
+/// [`OrgError::PermissionNotHeld`] naming the first permission granted but
+/// not held.
+pub fn check_grants<'a>(
+    actor: &Actor,
+    actor_role: Option<OrgRole>,
+    held: &BTreeSet<PermissionName>,
+    granted: impl IntoIterator<Item = &'a PermissionName>,
+) -> Result<(), OrgError> {
+    if actor.is_platform_admin() || actor_role == Some(OrgRole::Owner) {
+        return Ok(());
+    }
+    match granted.into_iter().find(|name| !held.contains(*name)) {
+        Some(missing) => Err(OrgError::PermissionNotHeld {
+            permission: missing.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A requested change to one membership: `from` is the target's current role
@@ -52,14 +96,15 @@ pub struct MemberChange {
 /// would leave the organization without an OWNER.
 pub fn check_member_change(
     actor: &Actor,
-    actor_role: Option<OrgRole>,
+    actor_access: Option<Access>,
     change: MemberChange,
     owner_count: u64,
 ) -> Result<(), OrgError> {
+    let actor_role = actor_access.map(|access| access.role);
     let leaving_self = change.target == actor.user_id() && change.to.is_none();
-    if !leaving_self && !permits(actor, actor_role, Permission::ManageMembers) {
+    if !leaving_self && !permits(actor, actor_access, Permission::MembersManage) {
         return Err(OrgError::Forbidden {
-            permission: Permission::ManageMembers,
+            permission: Permission::MembersManage,
         });
     }
     let touches_owner = change.from == Some(OrgRole::Owner) || change.to == Some(OrgRole::Owner);
@@ -83,6 +128,15 @@ mod tests {
         UserId::from_uuid(Uuid::from_u128(n))
     }
 
+    fn check(
+        actor: &Actor,
+        role: Option<OrgRole>,
+        change: MemberChange,
+        owner_count: u64,
+    ) -> Result<(), OrgError> {
+        check_member_change(actor, role.map(Access::of_role), change, owner_count)
+    }
+
     fn change(target: u128, from: Option<OrgRole>, to: Option<OrgRole>) -> MemberChange {
         MemberChange {
             target: user(target),
@@ -95,18 +149,23 @@ mod tests {
     fn permission_matrix() {
         use Permission::*;
         let rows = [
-            (View, [true, true, true]),
-            (ManageMembers, [true, true, false]),
-            (ManageOrganization, [true, true, false]),
-            (ManageSso, [true, true, false]),
-            (Delete, [true, false, false]),
+            (OrganizationRead, [true, true, true]),
+            (MembersRead, [true, true, true]),
+            (OrganizationUpdate, [true, true, false]),
+            (MembersManage, [true, true, false]),
+            (InvitationsManage, [true, true, false]),
+            (DomainsManage, [true, true, false]),
+            (SsoManage, [true, true, false]),
+            (RolesManage, [true, true, false]),
+            (AuditRead, [true, true, false]),
+            (OrganizationDelete, [true, false, false]),
             (Suspend, [false, false, false]),
         ];
         let actor = Actor::user(user(1));
         for (permission, expected) in rows {
             for (role, allowed) in OrgRole::ALL.into_iter().zip(expected) {
                 assert_eq!(
-                    permits(&actor, Some(role), permission),
+                    permits(&actor, Some(Access::of_role(role)), permission),
                     allowed,
                     "{permission:?} {role:?}"
                 );
@@ -123,15 +182,15 @@ mod tests {
     fn members_cannot_manage_members() {
         let actor = Actor::user(user(1));
         assert_eq!(
-            check_member_change(&actor, Some(Member), change(2, None, Some(Member)), 1),
+            check(&actor, Some(Member), change(2, None, Some(Member)), 1),
             Err(OrgError::Forbidden {
-                permission: Permission::ManageMembers
+                permission: Permission::MembersManage
             })
         );
         assert_eq!(
-            check_member_change(&actor, None, change(2, Some(Member), None), 1),
+            check(&actor, None, change(2, Some(Member), None), 1),
             Err(OrgError::Forbidden {
-                permission: Permission::ManageMembers
+                permission: Permission::MembersManage
             })
         );
     }
@@ -140,11 +199,11 @@ mod tests {
     fn admins_manage_non_owners_but_never_touch_owner() {
         let actor = Actor::user(user(1));
         assert_eq!(
-            check_member_change(&actor, Some(Admin), change(2, None, Some(Admin)), 1),
+            check(&actor, Some(Admin), change(2, None, Some(Admin)), 1),
             Ok(())
         );
         assert_eq!(
-            check_member_change(&actor, Some(Admin), change(2, Some(Admin), Some(Member)), 1),
+            check(&actor, Some(Admin), change(2, Some(Admin), Some(Member)), 1),
             Ok(())
         );
         for c in [
@@ -154,7 +213,7 @@ mod tests {
             change(2, Some(Owner), None),
         ] {
             assert_eq!(
-                check_member_change(&actor, Some(Admin), c, 2),
+                check(&actor, Some(Admin), c, 2),
                 Err(OrgError::OwnerRequired)
             );
         }
@@ -164,16 +223,16 @@ mod tests {
     fn owners_and_platform_admins_grant_and_revoke_owner() {
         let owner = Actor::user(user(1));
         assert_eq!(
-            check_member_change(&owner, Some(Owner), change(2, None, Some(Owner)), 1),
+            check(&owner, Some(Owner), change(2, None, Some(Owner)), 1),
             Ok(())
         );
         assert_eq!(
-            check_member_change(&owner, Some(Owner), change(2, Some(Owner), None), 2),
+            check(&owner, Some(Owner), change(2, Some(Owner), None), 2),
             Ok(())
         );
         let admin = Actor::platform_admin(user(9));
         assert_eq!(
-            check_member_change(&admin, None, change(2, Some(Member), Some(Owner)), 1),
+            check(&admin, None, change(2, Some(Member), Some(Owner)), 1),
             Ok(())
         );
     }
@@ -185,11 +244,11 @@ mod tests {
         for actor in [owner.clone(), admin] {
             let role = (actor == owner).then_some(Owner);
             assert_eq!(
-                check_member_change(&actor, role, change(1, Some(Owner), None), 1),
+                check(&actor, role, change(1, Some(Owner), None), 1),
                 Err(OrgError::LastOwner)
             );
             assert_eq!(
-                check_member_change(&actor, role, change(1, Some(Owner), Some(Admin)), 1),
+                check(&actor, role, change(1, Some(Owner), Some(Admin)), 1),
                 Err(OrgError::LastOwner)
             );
         }
@@ -199,20 +258,72 @@ mod tests {
     fn anyone_may_leave_but_the_last_owner() {
         let member = Actor::user(user(3));
         assert_eq!(
-            check_member_change(&member, Some(Member), change(3, Some(Member), None), 1),
+            check(&member, Some(Member), change(3, Some(Member), None), 1),
             Ok(())
         );
         // Leaving does not allow changing one's own role.
         assert_eq!(
-            check_member_change(
+            check(
                 &member,
                 Some(Member),
                 change(3, Some(Member), Some(Admin)),
                 1
             ),
             Err(OrgError::Forbidden {
-                permission: Permission::ManageMembers
+                permission: Permission::MembersManage
             })
         );
+    }
+
+    #[test]
+    fn custom_grants_count_like_built_in_ones_but_never_make_an_owner() {
+        let actor = Actor::user(user(1));
+        let manager = Access {
+            role: Member,
+            granted: [Permission::MembersManage].into_iter().collect(),
+        };
+        assert!(permits(&actor, Some(manager), Permission::MembersManage));
+        assert!(!permits(
+            &actor,
+            Some(manager),
+            Permission::OrganizationDelete
+        ));
+        let add = change(2, None, Some(Admin));
+        assert_eq!(check_member_change(&actor, Some(manager), add, 1), Ok(()));
+        let promote = change(2, Some(Member), Some(Owner));
+        assert_eq!(
+            check_member_change(&actor, Some(manager), promote, 1),
+            Err(OrgError::OwnerRequired)
+        );
+    }
+
+    #[test]
+    fn nobody_grants_what_they_do_not_hold() {
+        let name = |n: &str| PermissionName::parse(n).unwrap();
+        let held: BTreeSet<_> = [name("organization:read"), name("invoices:read")].into();
+        let actor = Actor::user(user(1));
+        let rows: [(&[&str], Option<&str>); 4] = [
+            (&[], None),
+            (&["invoices:read"], None),
+            (&["organization:read", "invoices:read"], None),
+            (&["invoices:read", "invoices:write"], Some("invoices:write")),
+        ];
+        for (granted, refused) in rows {
+            let granted: Vec<_> = granted.iter().map(|n| name(n)).collect();
+            let expected = refused.map_or(Ok(()), |n| {
+                Err(OrgError::PermissionNotHeld {
+                    permission: name(n),
+                })
+            });
+            assert_eq!(
+                check_grants(&actor, Some(Admin), &held, &granted),
+                expected,
+                "{granted:?}"
+            );
+            let admin = Actor::platform_admin(user(9));
+            let empty = BTreeSet::new();
+            assert_eq!(check_grants(&admin, None, &empty, &granted), Ok(()));
+            assert_eq!(check_grants(&actor, Some(Owner), &empty, &granted), Ok(()));
+        }
     }
 }

@@ -208,7 +208,7 @@ impl Organization {
     }
     /// Data for the platform's services, readable by those who manage the
     /// organization: those [`crate::permits`] grants
-    /// [`crate::Permission::ManageOrganization`]. `None` in an organization
+    /// [`crate::Permission::OrganizationUpdate`]. `None` in an organization
     /// the use cases redacted for a reader without that permission (and
     /// where redacting it loses nothing: when it is empty).
     pub fn private_metadata(&self) -> Option<&Metadata> {

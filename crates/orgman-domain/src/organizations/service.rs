@@ -8,7 +8,9 @@ use time::{Duration, OffsetDateTime};
 use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
+use crate::members::custom_role::Access;
 use crate::members::permission::Permission;
+use crate::members::permission::PermissionSet;
 use crate::members::role::{Actor, OrgRole};
 use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
 use crate::organizations::lifecycle::LifecycleAction;
@@ -166,6 +168,7 @@ impl OrganizationService {
             organization_id: organization.id(),
             user_id: actor.user_id(),
             role: OrgRole::Owner,
+            custom_roles: std::collections::BTreeSet::new(),
             created_at: now,
             updated_at: now,
         };
@@ -226,13 +229,13 @@ impl OrganizationService {
             let (decision, organization) = self
                 .ports
                 .cache
-                .decision_and_organization(id, user, Permission::View)
+                .decision_and_organization(id, user, Permission::OrganizationRead)
                 .await;
             // The decision and the read at once: a read waits for the
             // slower round trip, not both. What was read is shown only
             // when the decision allows it.
             let (allowed, organization) = futures_util::future::join(
-                self.decide(actor, id, Permission::View, decision),
+                self.decide(actor, id, Permission::OrganizationRead, decision),
                 self.read_organization(id, organization),
             )
             .await;
@@ -265,7 +268,7 @@ impl OrganizationService {
         }
         let id = organization.id();
         match self
-            .authorize(actor, id, Permission::ManageOrganization)
+            .authorize(actor, id, Permission::OrganizationUpdate)
             .await
         {
             Ok(()) => Ok(organization),
@@ -282,7 +285,7 @@ impl OrganizationService {
         &self,
         actor: &Actor,
         id: OrganizationId,
-    ) -> Result<(Organization, Option<OrgRole>), OrgError> {
+    ) -> Result<(Organization, Option<Access>), OrgError> {
         let user = actor.user_id();
         let (role, organization) = match self.ports.cache.role_and_organization(id, user).await {
             (Lookup::Hit(role), Lookup::Hit(organization)) => (role, organization),
@@ -305,7 +308,7 @@ impl OrganizationService {
                 (role, organization)
             }
         };
-        if permits(actor, role, Permission::View) {
+        if permits(actor, role, Permission::OrganizationRead) {
             Ok((organization, role))
         } else {
             Err(OrgError::NotFound)
@@ -385,7 +388,12 @@ impl OrganizationService {
             items: found
                 .items
                 .into_iter()
-                .map(|(organization, role)| (shown_to(actor, Some(role), organization), role))
+                .map(|(organization, role)| {
+                    (
+                        shown_to(actor, Some(Access::of_role(role)), organization),
+                        role,
+                    )
+                })
                 .collect(),
             next: found.next,
         })
@@ -401,7 +409,9 @@ impl OrganizationService {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<OrgRole>, OrgError> {
-        Ok(cached_role(&*self.ports.cache, &*self.ports.members, organization, user).await?)
+        let access =
+            cached_role(&*self.ports.cache, &*self.ports.members, organization, user).await?;
+        Ok(access.map(|access| access.role))
     }
 
     /// The organization a request says it is in (a header, a token claim),
@@ -462,7 +472,7 @@ impl OrganizationService {
         patch: &OrganizationPatch,
         expected_version: Option<u64>,
     ) -> Result<Organization, OrgError> {
-        self.authorize(actor, id, Permission::ManageOrganization)
+        self.authorize(actor, id, Permission::OrganizationUpdate)
             .await?;
         patch.check()?;
         let mut uow = self.ports.organizations.begin().await?;
@@ -515,7 +525,8 @@ impl OrganizationService {
         max_members: Option<u32>,
     ) -> Result<Organization, OrgError> {
         if !actor.is_platform_admin() {
-            self.authorize(actor, id, Permission::View).await?;
+            self.authorize(actor, id, Permission::OrganizationRead)
+                .await?;
             return Err(OrgError::PlatformAdminRequired);
         }
         let mut uow = self.ports.organizations.begin().await?;
@@ -598,7 +609,9 @@ impl OrganizationService {
         action: LifecycleAction,
     ) -> Result<Organization, OrgError> {
         let permission = match action {
-            LifecycleAction::RequestDeletion | LifecycleAction::Restore => Permission::Delete,
+            LifecycleAction::RequestDeletion | LifecycleAction::Restore => {
+                Permission::OrganizationDelete
+            }
             LifecycleAction::Suspend | LifecycleAction::Reactivate | LifecycleAction::Purge => {
                 Permission::Suspend
             }
@@ -763,16 +776,16 @@ impl OrganizationService {
     ) -> Result<Option<Membership>, OrgError> {
         let leaving = target == actor.user_id() && matches!(op, MemberOp::Remove);
         let permission = if leaving {
-            Permission::View
+            Permission::OrganizationRead
         } else {
-            Permission::ManageMembers
+            Permission::MembersManage
         };
         self.authorize(actor, id, permission).await?;
 
         let mut uow = self.ports.organizations.begin().await?;
         let organization = self.lock(&mut *uow, actor, id).await?;
         organization.ensure_writable()?;
-        let actor_role = uow.membership(id, actor.user_id()).await?.map(|m| m.role);
+        let actor_role = access_in(&mut *uow, id, actor.user_id()).await?;
         let current = uow.membership(id, target).await?;
         let from = current.as_ref().map(|m| m.role);
         let Some(to) = role_after(op, from)? else {
@@ -908,11 +921,18 @@ impl OrganizationService {
         if self.decide(actor, id, permission, decision).await? {
             return Ok(());
         }
-        if permission == Permission::View {
+        if permission == Permission::OrganizationRead {
             return Err(OrgError::NotFound);
         }
-        let view = self.ports.cache.decision(id, user, Permission::View).await;
-        if self.decide(actor, id, Permission::View, view).await? {
+        let view = self
+            .ports
+            .cache
+            .decision(id, user, Permission::OrganizationRead)
+            .await;
+        if self
+            .decide(actor, id, Permission::OrganizationRead, view)
+            .await?
+        {
             Err(OrgError::Forbidden { permission })
         } else {
             Err(OrgError::NotFound)
@@ -989,6 +1009,29 @@ impl OrganizationService {
     }
 }
 
+/// What `user` may do in the organization, read inside a unit of work: the
+/// membership's built-in role and what its custom roles grant. `None`: not
+/// a member.
+pub(crate) async fn access_in(
+    uow: &mut dyn UnitOfWork,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Option<Access>, StoreError> {
+    let Some(membership) = uow.membership(organization, user).await? else {
+        return Ok(None);
+    };
+    if membership.custom_roles.is_empty() {
+        return Ok(Some(Access::of_role(membership.role)));
+    }
+    let roles = uow
+        .custom_roles_of(organization, &membership.custom_roles)
+        .await?;
+    let granted = roles.iter().fold(PermissionSet::EMPTY, |set, role| {
+        set.union(role.own_permissions())
+    });
+    Ok(Some(membership.access(granted)))
+}
+
 /// Refuses a member whose address is in one of the organization's
 /// `ssoRequired` domains and who did not sign in through one of its
 /// providers. Platform administrators are exempt.
@@ -1017,7 +1060,18 @@ fn revokes_access(kind: &EventKind) -> bool {
             }
             | EventKind::SsoConfigUpdated { enabled: false, .. }
             | EventKind::SsoConfigDeleted { .. }
-    )
+            | EventKind::RoleDeleted { .. }
+    ) || match kind {
+        EventKind::RoleUpdated { revoked, .. } => !revoked.is_empty(),
+        EventKind::MemberRolesChanged {
+            custom_roles,
+            previous_custom_roles,
+            ..
+        } => previous_custom_roles
+            .iter()
+            .any(|key| !custom_roles.contains(key)),
+        _ => false,
+    }
 }
 
 /// The event of a purge, saying what it erased.
@@ -1033,8 +1087,8 @@ fn deleted(erased: crate::ports::Erased) -> EventKind {
 /// Deleted organizations are visible to platform administrators only.
 /// The organization with its private metadata only for those who manage
 /// it, by their role (`None`: not a member).
-fn shown_to(actor: &Actor, role: Option<OrgRole>, organization: Organization) -> Organization {
-    if permits(actor, role, Permission::ManageOrganization) {
+fn shown_to(actor: &Actor, role: Option<Access>, organization: Organization) -> Organization {
+    if permits(actor, role, Permission::OrganizationUpdate) {
         organization
     } else {
         organization.redacted()
@@ -1105,6 +1159,7 @@ async fn write_member_change(
                 organization_id: id,
                 user_id: target,
                 role,
+                custom_roles: std::collections::BTreeSet::new(),
                 created_at: now,
                 updated_at: now,
             };

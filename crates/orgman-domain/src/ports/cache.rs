@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::store::MembershipQueries;
 use crate::errors::port::StoreError;
+use crate::members::custom_role::Access;
 use crate::members::permission::Permission;
 use crate::members::role::OrgRole;
 use crate::organizations::model::Organization;
@@ -31,7 +32,7 @@ use crate::values::id::{OrganizationId, UserId};
 #[async_trait]
 pub trait MembershipCache: Send + Sync {
     /// A cached role: `Hit(None)` is a cached "not a member".
-    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<OrgRole>>;
+    async fn role(&self, organization: OrganizationId, user: UserId) -> Lookup<Option<Access>>;
 
     /// Caches the result of a role lookup made after a miss with `lease`.
     async fn store_role(
@@ -39,7 +40,7 @@ pub trait MembershipCache: Send + Sync {
         lease: Lease,
         organization: OrganizationId,
         user: UserId,
-        role: Option<OrgRole>,
+        role: Option<Access>,
     );
 
     /// A cached organization.
@@ -53,7 +54,7 @@ pub trait MembershipCache: Send + Sync {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> (Lookup<Option<OrgRole>>, Lookup<Organization>) {
+    ) -> (Lookup<Option<Access>>, Lookup<Organization>) {
         (
             self.role(organization, user).await,
             self.organization(organization).await,
@@ -170,10 +171,10 @@ pub struct NoCache;
 
 #[async_trait]
 impl MembershipCache for NoCache {
-    async fn role(&self, _: OrganizationId, _: UserId) -> Lookup<Option<OrgRole>> {
+    async fn role(&self, _: OrganizationId, _: UserId) -> Lookup<Option<Access>> {
         Lookup::Miss(Lease(0))
     }
-    async fn store_role(&self, _: Lease, _: OrganizationId, _: UserId, _: Option<OrgRole>) {}
+    async fn store_role(&self, _: Lease, _: OrganizationId, _: UserId, _: Option<Access>) {}
     async fn organization(&self, _: OrganizationId) -> Lookup<Organization> {
         Lookup::Miss(Lease(0))
     }
@@ -192,7 +193,7 @@ pub(crate) async fn cached_role(
     members: &dyn MembershipQueries,
     organization: OrganizationId,
     user: UserId,
-) -> Result<Option<OrgRole>, StoreError> {
+) -> Result<Option<Access>, StoreError> {
     match cache.role(organization, user).await {
         Lookup::Hit(role) => Ok(role),
         Lookup::Miss(lease) => {

@@ -10,6 +10,7 @@ mod cache;
 mod cipher;
 mod identity;
 mod outbox;
+mod roles;
 mod store;
 mod system;
 
@@ -24,6 +25,7 @@ pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,
 };
+pub use roles::{RoleQueries, RoleWrites};
 pub use store::{
     AuditFilter, AuditTrail, DomainQueries, DomainWrites, Erased, InvitationQueries,
     InvitationWrites, MembershipQueries, MembershipWrites, OrganizationRepository,

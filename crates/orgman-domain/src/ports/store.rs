@@ -5,10 +5,12 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::roles::RoleWrites;
 use crate::domains::model::{DomainName, OrgDomain};
 use crate::errors::port::StoreError;
 use crate::events::event::DomainEvent;
 use crate::invitations::model::{Invitation, TokenDigest};
+use crate::members::custom_role::Access;
 use crate::members::role::OrgRole;
 use crate::members::rules::Membership;
 use crate::organizations::model::Organization;
@@ -61,7 +63,9 @@ pub trait OrganizationRepository: Send + Sync {
 /// never a scan of the member list.
 #[async_trait]
 pub trait MembershipQueries: Send + Sync {
-    /// The user's role in the organization, or `None` if not a member.
+    /// The user's roles in the organization (the built-in role, and what
+    /// their custom roles grant of orgman's own permissions), or `None` if
+    /// not a member.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when storage cannot be reached.
@@ -69,9 +73,9 @@ pub trait MembershipQueries: Send + Sync {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<OrgRole>, StoreError>;
+    ) -> Result<Option<Access>, StoreError>;
 
-    /// The organization (whatever its status) and the user's role in it, in
+    /// The organization (whatever its status) and the user's roles in it, in
     /// one storage round trip where the adapter can: what an authorized
     /// read of one organization needs. `None` when the organization does
     /// not exist.
@@ -82,7 +86,7 @@ pub trait MembershipQueries: Send + Sync {
         &self,
         organization: OrganizationId,
         user: UserId,
-    ) -> Result<Option<(Organization, Option<OrgRole>)>, StoreError>;
+    ) -> Result<Option<(Organization, Option<Access>)>, StoreError>;
 
     /// The organization's members, ordered by user id.
     ///
@@ -460,12 +464,13 @@ pub trait DomainWrites: Send {
 ///
 /// Its work is grouped by what it changes, one role trait each
 /// ([`OrganizationWrites`], [`MembershipWrites`], [`InvitationWrites`],
-/// [`DomainWrites`]); a storage adapter implements them all on one type. A
+/// [`DomainWrites`], [`RoleWrites`]); a storage adapter implements them all
+/// on one type. A
 /// feature that stores something new inside the organization's transaction
 /// adds a trait of its own beside them and to this list.
 #[async_trait]
 pub trait UnitOfWork:
-    OrganizationWrites + MembershipWrites + InvitationWrites + DomainWrites + Send
+    OrganizationWrites + MembershipWrites + InvitationWrites + DomainWrites + RoleWrites + Send
 {
     /// Appends domain events to the outbox, in order.
     ///

@@ -222,7 +222,7 @@ impl SsoService {
         match scope {
             Some(org) => {
                 self.organizations
-                    .ensure_permission(actor, org, Permission::ManageSso)
+                    .ensure_permission(actor, org, Permission::SsoManage)
                     .await
             }
             None if actor.is_platform_admin() => Ok(()),
@@ -236,7 +236,7 @@ impl SsoService {
         match scope {
             Some(org) => {
                 self.organizations
-                    .ensure_changeable(actor, org, Permission::ManageSso)
+                    .ensure_changeable(actor, org, Permission::SsoManage)
                     .await
             }
             None => self.authorize(actor, scope).await,

@@ -85,7 +85,7 @@ impl UserService {
             None => {}
             Some(place) => {
                 self.organizations
-                    .ensure_permission(actor, place.organization, Permission::ManageMembers)
+                    .ensure_permission(actor, place.organization, Permission::MembersManage)
                     .await?;
                 let own_role = self
                     .organizations

@@ -1,0 +1,569 @@
+//! The permission catalog, the organizations' custom roles, and the roles
+//! members hold: the use cases, with the no-escalation rule.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::errors::port::StoreError;
+use crate::errors::use_case::OrgError;
+use crate::events::event::EventKind;
+use crate::members::custom_role::{
+    CatalogPermission, CustomRole, MemberRoles, RoleDraft, RoleKey, effective_permissions,
+};
+use crate::members::permission::{Permission, PermissionName};
+use crate::members::role::Actor;
+use crate::members::rules::{MemberChange, Membership, check_grants, check_member_change};
+use crate::organizations::service::{OrganizationService, access_in};
+use crate::ports::{RoleQueries, UnitOfWork};
+use crate::values::id::{OrganizationId, UserId};
+
+/// A change to a custom role: each field given replaces the stored one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RolePatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new set of permissions.
+    pub permissions: Option<BTreeSet<PermissionName>>,
+}
+
+/// The catalog and role use cases.
+///
+/// | rule | refused with |
+/// |---|---|
+/// | Everyone signed in reads the catalog; platform administrators register and delete permissions. orgman's own are fixed. | [`OrgError::PlatformAdminRequired`], [`OrgError::PermissionBuiltIn`] |
+/// | A permission roles still grant is deleted only when forced, and is then taken from them (an `organization.role.updated` each). | [`OrgError::PermissionInUse`] |
+/// | Members read the organization's roles; holders of `roles:manage` define, edit and delete them, in an ACTIVE organization. | [`OrgError::Forbidden`], [`OrgError::ReadOnly`] |
+/// | A role grants only permissions of the catalog. | [`OrgError::UnknownPermission`] |
+/// | Nobody grants a permission they do not hold: not to a role they define or edit, not to a member through a role. | [`OrgError::PermissionNotHeld`] |
+/// | A role members hold is deleted only with a replacement role, which its holders get instead. | [`OrgError::RoleInUse`] |
+/// | Holders of `members:manage` set a member's roles; the OWNER rules and the last-owner rule of the built-in role hold as for a role change. | [`OrgError::Forbidden`], [`OrgError::OwnerRequired`], [`OrgError::LastOwner`] |
+pub struct RoleService {
+    organizations: Arc<OrganizationService>,
+    roles: Arc<dyn RoleQueries>,
+}
+
+impl fmt::Debug for RoleService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RoleService")
+    }
+}
+
+impl RoleService {
+    /// Most custom roles one organization defines.
+    pub const MAX_PER_ORGANIZATION: u64 = 50;
+
+    /// The use cases over `roles` and the organizations' service.
+    pub fn new(organizations: Arc<OrganizationService>, roles: Arc<dyn RoleQueries>) -> Self {
+        Self {
+            organizations,
+            roles,
+        }
+    }
+
+    /// The whole catalog: orgman's own permissions, then the registered
+    /// ones by name.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn catalog(&self) -> Result<Vec<CatalogPermission>, OrgError> {
+        let mut catalog = CatalogPermission::built_in();
+        catalog.extend(self.roles.registered_permissions().await?);
+        Ok(catalog)
+    }
+
+    /// Registers a permission, or changes its description; `true` when it
+    /// is new. Platform administrators only.
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`], [`OrgError::PermissionBuiltIn`],
+    /// [`OrgError::Unavailable`].
+    pub async fn register_permission(
+        &self,
+        actor: &Actor,
+        permission: CatalogPermission,
+    ) -> Result<bool, OrgError> {
+        platform_admin(actor)?;
+        refuse_built_in(&permission.name)?;
+        let mut uow = self.organizations.ports().organizations.begin().await?;
+        uow.lock_catalog(true).await?;
+        let existing = uow.registered_permission(&permission.name).await?;
+        if existing.as_ref() == Some(&permission) {
+            return Ok(false);
+        }
+        uow.upsert_permission(&permission).await?;
+        uow.commit().await?;
+        Ok(existing.is_none())
+    }
+
+    /// Deletes a registered permission. With `force`, the roles that grant
+    /// it lose it first. Platform administrators only.
+    ///
+    /// # Errors
+    /// [`OrgError::PlatformAdminRequired`], [`OrgError::PermissionBuiltIn`],
+    /// [`OrgError::PermissionNotFound`], [`OrgError::PermissionInUse`],
+    /// [`OrgError::Unavailable`].
+    pub async fn delete_permission(
+        &self,
+        actor: &Actor,
+        name: &PermissionName,
+        force: bool,
+    ) -> Result<(), OrgError> {
+        platform_admin(actor)?;
+        refuse_built_in(name)?;
+        let service = &*self.organizations;
+        let mut uow = service.ports().organizations.begin().await?;
+        uow.lock_catalog(true).await?;
+        if uow.registered_permission(name).await?.is_none() {
+            return Err(OrgError::PermissionNotFound);
+        }
+        let granting = uow.roles_granting(name).await?;
+        if !granting.is_empty() && !force {
+            return Err(OrgError::PermissionInUse {
+                roles: granting.len() as u64,
+            });
+        }
+        let now = service.ports().clock.now();
+        let mut events = Vec::with_capacity(granting.len());
+        for mut role in granting {
+            role.permissions.remove(name);
+            role.updated_at = now;
+            uow.update_custom_role(&role).await?;
+            events.push(service.event(
+                role.organization_id,
+                Some(actor),
+                updated(&role, vec![name.clone()]),
+            ));
+        }
+        uow.delete_permission(name).await?;
+        service.record(uow, &events).await
+    }
+
+    /// The organization's custom roles, for its members.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Unavailable`].
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Vec<CustomRole>, OrgError> {
+        self.organizations
+            .ensure_permission(actor, organization, Permission::OrganizationRead)
+            .await?;
+        Ok(self.roles.custom_roles(organization).await?)
+    }
+
+    /// One custom role, for the organization's members.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::RoleNotFound`],
+    /// [`OrgError::Unavailable`].
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        key: &RoleKey,
+    ) -> Result<CustomRole, OrgError> {
+        self.list(actor, organization)
+            .await?
+            .into_iter()
+            .find(|role| role.key == *key)
+            .ok_or(OrgError::RoleNotFound)
+    }
+
+    /// Defines a custom role.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::RoleExists`],
+    /// [`OrgError::RoleLimitReached`], [`OrgError::UnknownPermission`],
+    /// [`OrgError::PermissionNotHeld`], [`OrgError::Unavailable`].
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        key: RoleKey,
+        draft: RoleDraft,
+    ) -> Result<CustomRole, OrgError> {
+        let service = &*self.organizations;
+        let mut uow = self.begin_role_change(actor, organization).await?;
+        if uow.count_custom_roles(organization).await? >= Self::MAX_PER_ORGANIZATION {
+            return Err(OrgError::RoleLimitReached {
+                max: Self::MAX_PER_ORGANIZATION,
+            });
+        }
+        check_catalog(&mut *uow, &draft.permissions).await?;
+        check_grants_in(&mut *uow, actor, organization, &draft.permissions).await?;
+        let now = service.ports().clock.now();
+        let role = CustomRole {
+            organization_id: organization,
+            key,
+            name: draft.name,
+            description: draft.description,
+            permissions: draft.permissions,
+            created_at: now,
+            updated_at: now,
+        };
+        uow.insert_custom_role(&role)
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(_) => OrgError::RoleExists,
+                other => other.into(),
+            })?;
+        let events = [service.event(
+            organization,
+            Some(actor),
+            EventKind::RoleCreated {
+                key: role.key.clone(),
+                name: role.name.clone(),
+                permissions: role.permissions.iter().cloned().collect(),
+            },
+        )];
+        service.record(uow, &events).await?;
+        Ok(role)
+    }
+
+    /// Changes a custom role. Permissions it gains must be held by the
+    /// actor; permissions it loses are taken from its holders at once.
+    ///
+    /// # Errors
+    /// As [`RoleService::create`], and [`OrgError::RoleNotFound`].
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        key: &RoleKey,
+        patch: RolePatch,
+    ) -> Result<CustomRole, OrgError> {
+        let service = &*self.organizations;
+        let mut uow = self.begin_role_change(actor, organization).await?;
+        let current = uow
+            .custom_role(organization, key)
+            .await?
+            .ok_or(OrgError::RoleNotFound)?;
+        let draft = RoleDraft::new(
+            patch.name.as_deref().unwrap_or(&current.name),
+            patch.description.as_deref().unwrap_or(&current.description),
+            patch
+                .permissions
+                .unwrap_or_else(|| current.permissions.clone()),
+        )?;
+        let gained: BTreeSet<_> = draft
+            .permissions
+            .difference(&current.permissions)
+            .cloned()
+            .collect();
+        check_catalog(&mut *uow, &gained).await?;
+        check_grants_in(&mut *uow, actor, organization, &gained).await?;
+        let revoked: Vec<_> = current
+            .permissions
+            .difference(&draft.permissions)
+            .cloned()
+            .collect();
+        let role = CustomRole {
+            name: draft.name,
+            description: draft.description,
+            permissions: draft.permissions,
+            updated_at: service.ports().clock.now(),
+            ..current.clone()
+        };
+        if (&role.name, &role.description, &role.permissions)
+            == (&current.name, &current.description, &current.permissions)
+        {
+            return Ok(current);
+        }
+        uow.update_custom_role(&role).await?;
+        let events = [service.event(organization, Some(actor), updated(&role, revoked))];
+        service.record(uow, &events).await?;
+        Ok(role)
+    }
+
+    /// Deletes a custom role. Members holding it get `replacement` instead
+    /// (which the actor must be able to grant); without one, a role that
+    /// members hold is not deleted.
+    ///
+    /// # Errors
+    /// As [`RoleService::update`], and [`OrgError::RoleInUse`];
+    /// [`OrgError::UnknownRoleKey`] for a replacement the organization
+    /// does not define.
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        key: &RoleKey,
+        replacement: Option<RoleKey>,
+    ) -> Result<(), OrgError> {
+        let service = &*self.organizations;
+        let mut uow = self.begin_role_change(actor, organization).await?;
+        uow.custom_role(organization, key)
+            .await?
+            .ok_or(OrgError::RoleNotFound)?;
+        let holders = uow.role_holders(organization, key).await?;
+        let replacement = replacement.filter(|_| !holders.is_empty());
+        if holders.is_empty() {
+            // Nothing to hand over.
+        } else if let Some(replacement) = &replacement {
+            let Some(instead) = uow
+                .custom_role(organization, replacement)
+                .await?
+                .filter(|role| role.key != *key)
+            else {
+                return Err(OrgError::UnknownRoleKey {
+                    key: replacement.to_string(),
+                });
+            };
+            check_grants_in(&mut *uow, actor, organization, &instead.permissions).await?;
+        } else {
+            return Err(OrgError::RoleInUse {
+                members: holders.len() as u64,
+            });
+        }
+        let mut events = Vec::with_capacity(holders.len() + 1);
+        for user in holders {
+            let Some(membership) = uow.membership(organization, user).await? else {
+                continue;
+            };
+            let previous = membership.custom_roles.clone();
+            let mut now_held = previous.clone();
+            now_held.remove(key);
+            now_held.extend(replacement.clone());
+            uow.set_member_custom_roles(organization, user, &now_held)
+                .await?;
+            events.push(service.event(
+                organization,
+                Some(actor),
+                roles_changed(user, &now_held, &previous),
+            ));
+        }
+        uow.delete_custom_role(organization, key).await?;
+        events.push(service.event(
+            organization,
+            Some(actor),
+            EventKind::RoleDeleted {
+                key: key.clone(),
+                replacement,
+            },
+        ));
+        service.record(uow, &events).await
+    }
+
+    /// Sets a member's roles: the built-in role (under the OWNER and
+    /// last-owner rules) and the custom ones. Roles given must be ones the
+    /// actor could grant; setting what the member holds already changes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::MemberNotFound`],
+    /// [`OrgError::OwnerRequired`], [`OrgError::LastOwner`],
+    /// [`OrgError::UnknownRoleKey`], [`OrgError::PermissionNotHeld`],
+    /// [`OrgError::Unavailable`].
+    pub async fn set_member_roles(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        user: UserId,
+        roles: MemberRoles,
+    ) -> Result<Membership, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::MembersManage)
+            .await?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        locked.ensure_writable()?;
+        let current = uow
+            .membership(organization, user)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        let actor_access = access_in(&mut *uow, organization, actor.user_id()).await?;
+        if current.role != roles.role {
+            let owner_count = if current.role == crate::OrgRole::Owner {
+                uow.count_owners(organization).await?
+            } else {
+                0
+            };
+            let change = MemberChange {
+                target: user,
+                from: Some(current.role),
+                to: Some(roles.role),
+            };
+            check_member_change(actor, actor_access, change, owner_count)?;
+        }
+        let given = uow.custom_roles_of(organization, &roles.custom).await?;
+        if let Some(unknown) = roles
+            .custom
+            .iter()
+            .find(|key| !given.iter().any(|role| role.key == **key))
+        {
+            return Err(OrgError::UnknownRoleKey {
+                key: unknown.to_string(),
+            });
+        }
+        let gained = effective_permissions(
+            roles.role,
+            given
+                .iter()
+                .filter(|role| !current.custom_roles.contains(&role.key)),
+        );
+        check_grants_in(&mut *uow, actor, organization, &gained).await?;
+
+        let mut events = Vec::new();
+        let now = service.ports().clock.now();
+        let mut membership = current.clone();
+        if current.role != roles.role {
+            membership.role = roles.role;
+            membership.updated_at = now;
+            uow.update_membership(&membership).await?;
+            events.push(service.event(
+                organization,
+                Some(actor),
+                EventKind::MemberRoleChanged {
+                    user_id: user,
+                    from: current.role,
+                    to: roles.role,
+                },
+            ));
+        }
+        if current.custom_roles != roles.custom {
+            uow.set_member_custom_roles(organization, user, &roles.custom)
+                .await?;
+            events.push(service.event(
+                organization,
+                Some(actor),
+                roles_changed(user, &roles.custom, &current.custom_roles),
+            ));
+            membership.custom_roles = roles.custom;
+        }
+        if events.is_empty() {
+            return Ok(current);
+        }
+        service.record(uow, &events).await?;
+        Ok(membership)
+    }
+
+    /// Every permission a member holds, by name: for the member, and for
+    /// those who may read the member list.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::MemberNotFound`], [`OrgError::Unavailable`].
+    pub async fn member_permissions(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<BTreeSet<PermissionName>, OrgError> {
+        let service = &*self.organizations;
+        let permission = if user == actor.user_id() {
+            Permission::OrganizationRead
+        } else {
+            Permission::MembersRead
+        };
+        service
+            .ensure_permission(actor, organization, permission)
+            .await?;
+        let role = service
+            .role_of(organization, user)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        if role == crate::OrgRole::Owner {
+            // OWNERs hold every permission of the catalog.
+            return Ok(self.catalog().await?.into_iter().map(|c| c.name).collect());
+        }
+        let custom = self.roles.member_custom_roles(organization, user).await?;
+        Ok(effective_permissions(role, &custom))
+    }
+
+    /// A unit of work for a change of the organization's roles: the actor
+    /// holds `roles:manage`, the organization is locked and ACTIVE, and
+    /// the catalog cannot change meanwhile.
+    async fn begin_role_change(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Box<dyn UnitOfWork>, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::RolesManage)
+            .await?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        locked.ensure_writable()?;
+        uow.lock_catalog(false).await?;
+        Ok(uow)
+    }
+}
+
+fn platform_admin(actor: &Actor) -> Result<(), OrgError> {
+    if actor.is_platform_admin() {
+        Ok(())
+    } else {
+        Err(OrgError::PlatformAdminRequired)
+    }
+}
+
+fn refuse_built_in(name: &PermissionName) -> Result<(), OrgError> {
+    if name.own().is_some() || name.as_str() == Permission::Suspend.name() {
+        Err(OrgError::PermissionBuiltIn {
+            permission: name.clone(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Every permission must be orgman's own or registered.
+async fn check_catalog(
+    uow: &mut dyn UnitOfWork,
+    names: &BTreeSet<PermissionName>,
+) -> Result<(), OrgError> {
+    let others: BTreeSet<_> = names
+        .iter()
+        .filter(|name| name.own().is_none())
+        .cloned()
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    match uow.unregistered(&others).await?.into_iter().next() {
+        Some(permission) => Err(OrgError::UnknownPermission { permission }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the actor may grant every one of `granted` in the organization
+/// ([`check_grants`] over their roles, read in the unit of work).
+async fn check_grants_in<'a>(
+    uow: &mut dyn UnitOfWork,
+    actor: &Actor,
+    organization: OrganizationId,
+    granted: impl IntoIterator<Item = &'a PermissionName>,
+) -> Result<(), OrgError> {
+    let Some(membership) = uow.membership(organization, actor.user_id()).await? else {
+        return check_grants(actor, None, &BTreeSet::new(), granted);
+    };
+    let custom = uow
+        .custom_roles_of(organization, &membership.custom_roles)
+        .await?;
+    let held = effective_permissions(membership.role, &custom);
+    check_grants(actor, Some(membership.role), &held, granted)
+}
+
+fn updated(role: &CustomRole, revoked: Vec<PermissionName>) -> EventKind {
+    EventKind::RoleUpdated {
+        key: role.key.clone(),
+        name: role.name.clone(),
+        permissions: role.permissions.iter().cloned().collect(),
+        revoked,
+    }
+}
+
+fn roles_changed(user: UserId, now: &BTreeSet<RoleKey>, before: &BTreeSet<RoleKey>) -> EventKind {
+    EventKind::MemberRolesChanged {
+        user_id: user,
+        custom_roles: now.iter().cloned().collect(),
+        previous_custom_roles: before.iter().cloned().collect(),
+    }
+}

@@ -1,0 +1,332 @@
+//! Custom roles and the permission catalog through the use cases, with the
+//! in-memory ports.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use orgman_domain::{
+    Actor, CatalogPermission, EventKind, MemberRoles, OrgError, OrgRole, PermissionName, RoleDraft,
+    RoleKey, RolePatch, RoleRef, RoleService,
+};
+use orgman_memory::block_on;
+use support::World;
+
+fn p(name: &str) -> PermissionName {
+    PermissionName::parse(name).unwrap()
+}
+
+fn key(text: &str) -> RoleKey {
+    RoleKey::parse(text).unwrap()
+}
+
+fn draft(name: &str, permissions: &[&str]) -> RoleDraft {
+    RoleDraft::new(name, "", permissions.iter().map(|n| p(n)).collect()).unwrap()
+}
+
+fn held(names: &[&str]) -> MemberRoles {
+    let refs: Vec<_> = names.iter().map(|n| RoleRef::parse(n).unwrap()).collect();
+    MemberRoles::from_refs(&refs).unwrap()
+}
+
+struct Setup {
+    w: World,
+    roles: RoleService,
+}
+
+fn setup() -> Setup {
+    let w = World::new();
+    let roles = RoleService::new(Arc::new(w.memory.service()), w.memory.store.clone());
+    let invoices = CatalogPermission::registered(p("invoices:read"), "Read invoices").unwrap();
+    assert!(block_on(roles.register_permission(&w.admin, invoices)).unwrap());
+    Setup { w, roles }
+}
+
+#[test]
+fn a_custom_role_grants_its_permissions_to_the_members_holding_it() {
+    let Setup { w, roles } = setup();
+    let ann = w.user("ann");
+    let bob = w.user("bob");
+    let acme = w.org_owned_by("acme", &ann);
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+
+    let billing = block_on(roles.create(
+        &ann,
+        acme.id(),
+        key("billing-viewer"),
+        draft(
+            "Billing viewer",
+            &["organization:read", "invoices:read", "audit:read"],
+        ),
+    ))
+    .unwrap();
+    assert_eq!(billing.permissions.len(), 3);
+    let before = block_on(roles.member_permissions(&ann, acme.id(), bob.user_id())).unwrap();
+    assert!(!before.contains(&p("invoices:read")));
+    // Bob cannot read the audit trail as a MEMBER...
+    let audit = |actor: &Actor| {
+        block_on(w.service.ensure_permission(
+            actor,
+            acme.id(),
+            orgman_domain::Permission::AuditRead,
+        ))
+    };
+    assert!(matches!(audit(&bob), Err(OrgError::Forbidden { .. })));
+
+    let changed =
+        block_on(roles.set_member_roles(&ann, acme.id(), bob.user_id(), held(&["billing-viewer"])))
+            .unwrap();
+    assert_eq!(changed.role, OrgRole::Member);
+    assert_eq!(changed.custom_roles, [key("billing-viewer")].into());
+    let after = block_on(roles.member_permissions(&bob, acme.id(), bob.user_id())).unwrap();
+    assert!(after.contains(&p("invoices:read")));
+    assert!(after.contains(&p("members:read")), "MEMBER's own stay");
+    // ...and can once the role grants it; taking it away takes it at once.
+    assert_eq!(audit(&bob), Ok(()));
+    let patch = RolePatch {
+        permissions: Some([p("invoices:read")].into()),
+        ..RolePatch::default()
+    };
+    block_on(roles.update(&ann, acme.id(), &key("billing-viewer"), patch)).unwrap();
+    assert!(matches!(audit(&bob), Err(OrgError::Forbidden { .. })));
+
+    let kinds: Vec<_> = w
+        .memory
+        .store
+        .committed_events()
+        .into_iter()
+        .map(|e| e.kind)
+        .filter(|k| {
+            matches!(
+                k,
+                EventKind::RoleCreated { .. }
+                    | EventKind::RoleUpdated { .. }
+                    | EventKind::MemberRolesChanged { .. }
+            )
+        })
+        .collect();
+    assert!(matches!(&kinds[..], [
+        EventKind::RoleCreated { .. },
+        EventKind::MemberRolesChanged { custom_roles, previous_custom_roles, .. },
+        EventKind::RoleUpdated { revoked, .. },
+    ] if custom_roles.len() == 1 && previous_custom_roles.is_empty() && revoked.len() == 2));
+}
+
+#[test]
+fn nobody_grants_what_they_do_not_hold() {
+    let Setup { w, roles } = setup();
+    let ann = w.user("ann");
+    let ada = w.user("ada");
+    let max = w.user("max");
+    let acme = w.org_owned_by("acme", &ann);
+    for (user, role) in [(&ada, OrgRole::Admin), (&max, OrgRole::Member)] {
+        block_on(w.service.add_member(&ann, acme.id(), user.user_id(), role)).unwrap();
+    }
+    // An OWNER holds every permission of the catalog, other services'
+    // included; an ADMIN holds orgman's ADMIN set.
+    let rows: [(&Actor, &[&str], Result<(), OrgError>); 5] = [
+        (&ada, &["members:read"], Ok(())),
+        (
+            &ada,
+            &["organization:delete"],
+            Err(OrgError::PermissionNotHeld {
+                permission: p("organization:delete"),
+            }),
+        ),
+        (&ann, &["organization:delete", "invoices:read"], Ok(())),
+        (
+            &ada,
+            &["invoices:read"],
+            Err(OrgError::PermissionNotHeld {
+                permission: p("invoices:read"),
+            }),
+        ),
+        (&w.admin, &["invoices:read"], Ok(())),
+    ];
+    for (n, (actor, permissions, expected)) in rows.into_iter().enumerate() {
+        let made = block_on(roles.create(
+            actor,
+            acme.id(),
+            key(&format!("r{n}")),
+            draft("R", permissions),
+        ));
+        assert_eq!(made.map(drop), expected, "row {n}");
+    }
+    // A MEMBER cannot manage roles at all.
+    assert!(matches!(
+        block_on(roles.create(&max, acme.id(), key("x"), draft("X", &[]))),
+        Err(OrgError::Forbidden { .. })
+    ));
+    // An ADMIN may not hand a member a role granting what the ADMIN lacks
+    // (r2 grants invoices:read and organization:delete; the first missing
+    // by name is named), nor edit a role to grant it.
+    assert_eq!(
+        block_on(roles.set_member_roles(&ada, acme.id(), max.user_id(), held(&["r2"]))).map(drop),
+        Err(OrgError::PermissionNotHeld {
+            permission: p("invoices:read")
+        })
+    );
+    let patch = RolePatch {
+        permissions: Some([p("members:read"), p("organization:delete")].into()),
+        ..RolePatch::default()
+    };
+    assert_eq!(
+        block_on(roles.update(&ada, acme.id(), &key("r0"), patch)).map(drop),
+        Err(OrgError::PermissionNotHeld {
+            permission: p("organization:delete")
+        })
+    );
+    // A member managing members through a custom role cannot make an
+    // ADMIN (ADMIN's permissions are more than theirs), nor an OWNER.
+    block_on(roles.create(
+        &ann,
+        acme.id(),
+        key("people"),
+        draft("People", &["members:manage"]),
+    ))
+    .unwrap();
+    block_on(roles.set_member_roles(&ann, acme.id(), max.user_id(), held(&["people"]))).unwrap();
+    let carl = w.user("carl");
+    block_on(
+        w.service
+            .add_member(&max, acme.id(), carl.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    assert!(matches!(
+        block_on(roles.set_member_roles(&max, acme.id(), carl.user_id(), held(&["ADMIN"]))),
+        Err(OrgError::PermissionNotHeld { .. })
+    ));
+    assert_eq!(
+        block_on(roles.set_member_roles(&max, acme.id(), carl.user_id(), held(&["OWNER"])))
+            .map(drop),
+        Err(OrgError::OwnerRequired)
+    );
+}
+
+#[test]
+fn the_last_owner_stays_when_roles_are_set() {
+    let Setup { w, roles } = setup();
+    let ann = w.user("ann");
+    let acme = w.org_owned_by("acme", &ann);
+    assert_eq!(
+        block_on(roles.set_member_roles(&ann, acme.id(), ann.user_id(), held(&["ADMIN"])))
+            .map(drop),
+        Err(OrgError::LastOwner)
+    );
+    // Setting what is held changes nothing and writes no event.
+    let events = w.events();
+    block_on(roles.set_member_roles(&ann, acme.id(), ann.user_id(), held(&["OWNER"]))).unwrap();
+    assert_eq!(w.events(), events);
+    assert!(matches!(
+        block_on(roles.set_member_roles(&ann, acme.id(), ann.user_id(), held(&["OWNER", "nope"]))),
+        Err(OrgError::UnknownRoleKey { key }) if key == "nope"
+    ));
+}
+
+#[test]
+fn a_held_role_is_deleted_only_with_a_replacement() {
+    let Setup { w, roles } = setup();
+    let ann = w.user("ann");
+    let bob = w.user("bob");
+    let acme = w.org_owned_by("acme", &ann);
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    for name in ["old", "new", "unused"] {
+        block_on(roles.create(&ann, acme.id(), key(name), draft(name, &["audit:read"]))).unwrap();
+    }
+    block_on(roles.set_member_roles(&ann, acme.id(), bob.user_id(), held(&["old"]))).unwrap();
+    assert_eq!(
+        block_on(roles.delete(&ann, acme.id(), &key("old"), None)),
+        Err(OrgError::RoleInUse { members: 1 })
+    );
+    assert_eq!(
+        block_on(roles.delete(&ann, acme.id(), &key("old"), Some(key("ghost")))),
+        Err(OrgError::UnknownRoleKey {
+            key: "ghost".into()
+        })
+    );
+    block_on(roles.delete(&ann, acme.id(), &key("unused"), None)).unwrap();
+    block_on(roles.delete(&ann, acme.id(), &key("old"), Some(key("new")))).unwrap();
+    let listed: Vec<_> = block_on(roles.list(&bob, acme.id()))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(listed, [key("new")]);
+    let held = block_on(roles.member_permissions(&bob, acme.id(), bob.user_id())).unwrap();
+    assert!(held.contains(&p("audit:read")));
+    assert_eq!(
+        block_on(roles.get(&bob, acme.id(), &key("old"))).map(drop),
+        Err(OrgError::RoleNotFound)
+    );
+}
+
+#[test]
+fn the_catalog_is_for_platform_admins_and_a_used_permission_goes_only_when_forced() {
+    let Setup { w, roles } = setup();
+    let ann = w.user("ann");
+    let acme = w.org_owned_by("acme", &ann);
+    let catalog = block_on(roles.catalog()).unwrap();
+    assert!(
+        catalog
+            .iter()
+            .any(|c| c.name == p("members:manage") && c.built_in)
+    );
+    assert!(
+        catalog
+            .iter()
+            .any(|c| c.name == p("invoices:read") && !c.built_in)
+    );
+
+    let projects = CatalogPermission::registered(p("projects:write"), "").unwrap();
+    assert_eq!(
+        block_on(roles.register_permission(&ann, projects.clone())),
+        Err(OrgError::PlatformAdminRequired)
+    );
+    let own = CatalogPermission::registered(p("members:manage"), "").unwrap();
+    assert!(matches!(
+        block_on(roles.register_permission(&w.admin, own)),
+        Err(OrgError::PermissionBuiltIn { .. })
+    ));
+    // Registering twice: new once, then unchanged.
+    assert!(block_on(roles.register_permission(&w.admin, projects.clone())).unwrap());
+    assert!(!block_on(roles.register_permission(&w.admin, projects)).unwrap());
+    assert!(matches!(
+        block_on(roles.create(&w.admin, acme.id(), key("x"), draft("X", &["nothing:here"]))),
+        Err(OrgError::UnknownPermission { .. })
+    ));
+
+    block_on(roles.create(
+        &w.admin,
+        acme.id(),
+        key("billing"),
+        draft("B", &["invoices:read", "organization:read"]),
+    ))
+    .unwrap();
+    assert_eq!(
+        block_on(roles.delete_permission(&w.admin, &p("invoices:read"), false)),
+        Err(OrgError::PermissionInUse { roles: 1 })
+    );
+    block_on(roles.delete_permission(&w.admin, &p("invoices:read"), true)).unwrap();
+    let billing = block_on(roles.get(&ann, acme.id(), &key("billing"))).unwrap();
+    assert_eq!(
+        billing.permissions,
+        BTreeSet::from([p("organization:read")])
+    );
+    assert_eq!(
+        block_on(roles.delete_permission(&w.admin, &p("invoices:read"), true)),
+        Err(OrgError::PermissionNotFound)
+    );
+    assert!(w.memory.store.committed_events().iter().any(|e| matches!(
+        &e.kind,
+        EventKind::RoleUpdated { revoked, .. } if revoked == &[p("invoices:read")]
+    )));
+}
