@@ -25,6 +25,7 @@ mod operability;
 mod organizations;
 mod outages;
 mod registration;
+mod roles;
 mod shutdown;
 mod sso;
 mod sso_login;

@@ -66,6 +66,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/sso-configs/{configId}"),
     ("delete", "/api/v1/sso-configs/{configId}"),
     ("post", "/api/v1/sso-configs/{configId}/test"),
+    ("get", "/api/v1/permissions"),
+    ("put", "/api/v1/permissions/{name}"),
+    ("delete", "/api/v1/permissions/{name}"),
+    ("get", "/api/v1/organizations/{id}/roles"),
+    ("post", "/api/v1/organizations/{id}/roles"),
+    ("get", "/api/v1/organizations/{id}/roles/{roleKey}"),
+    ("patch", "/api/v1/organizations/{id}/roles/{roleKey}"),
+    ("delete", "/api/v1/organizations/{id}/roles/{roleKey}"),
+    ("put", "/api/v1/organizations/{id}/members/{userId}/roles"),
+    (
+        "get",
+        "/api/v1/organizations/{id}/members/{userId}/permissions",
+    ),
+    ("post", "/api/v1/authz/check"),
 ];
 
 /// Routes anyone may call (no token): documented with an empty security

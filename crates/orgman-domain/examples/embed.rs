@@ -11,11 +11,12 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, ClientSecret, DomainName, DomainPolicyChange, DomainService, Email,
-    ImportEntry, InvitationService, IssuerUrl, OrgError, OrgName, OrgRole, OrganizationMirror,
-    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, ProviderSync, Provisioner,
-    ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId,
-    UserProfile,
+    Actor, AuditService, CatalogPermission, ClientSecret, DomainName, DomainPolicyChange,
+    DomainService, Email, ImportEntry, InvitationService, IssuerUrl, MemberRoles, OrgError,
+    OrgName, OrgRole, OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay,
+    PageRequest, Permission, PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey,
+    RoleRef, RoleService, ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy,
+    SsoService, UserId, UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -225,6 +226,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         updated.metadata(),
         updated.private_metadata()
     );
+
+    // Custom roles: the platform registers another service's permission in
+    // the catalog, the organization defines a role granting it (with its
+    // own permissions if it likes) and gives it to a member. Nobody grants
+    // a permission they do not hold; OWNERs hold the whole catalog.
+    let roles = RoleService::new(Arc::new(service_with(&store, &commits)), store.clone());
+    let invoices = PermissionName::parse("invoices:read")?;
+    let listed = CatalogPermission::registered(invoices.clone(), "Read invoices")?;
+    block_on(roles.register_permission(&admin, listed))?;
+    let bea = Actor::user(UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7()));
+    store.add_user(bea.user_id(), "bea");
+    block_on(service.add_member(&alice, org.id(), bea.user_id(), OrgRole::Member))?;
+    let grants = [invoices, PermissionName::from(Permission::AuditRead)];
+    let draft = RoleDraft::new("Billing viewer", "Reads invoices", grants.into())?;
+    let billing = RoleKey::parse("billing-viewer")?;
+    block_on(roles.create(&alice, org.id(), billing.clone(), draft))?;
+    let refs = [RoleRef::Custom(billing)];
+    block_on(roles.set_member_roles(
+        &alice,
+        org.id(),
+        bea.user_id(),
+        MemberRoles::from_refs(&refs)?,
+    ))?;
+    let held = block_on(roles.member_permissions(&bea, org.id(), bea.user_id()))?;
+    println!("bea holds {held:?}");
+    // The role's audit:read lets bea read the audit trail, as orgman's
+    // own permissions are checked by name, never by role.
+    block_on(service.ensure_permission(&bea, org.id(), Permission::AuditRead))?;
 
     // An external authorizer (SpiceDB in orgman's service) is wrapped so
     // that every replica fails closed while the outbox holds authorization

@@ -112,7 +112,7 @@ pub use organizations::service::{
     CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
 pub use platform::PlatformView;
-pub use roles::service::{RolePatch, RoleService};
+pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleService};
 pub use sso::broker_sync::{
     BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
 };

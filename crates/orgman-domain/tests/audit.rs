@@ -68,7 +68,7 @@ fn owners_and_admins_read_their_trail_members_and_outsiders_do_not() {
         block_on(audit.organization_events(&bob, org.id(), None, None, PageRequest::first()))
             .unwrap_err(),
         OrgError::Forbidden {
-            permission: Permission::OrganizationUpdate
+            permission: Permission::AuditRead
         }
     );
     assert_eq!(

@@ -101,7 +101,7 @@ fn only_owners_and_admins_manage_domains_within_the_limit() {
     assert_eq!(
         block_on(domains.claim(&mia, acme.id(), name("acme.example"))),
         Err(OrgError::Forbidden {
-            permission: Permission::OrganizationUpdate
+            permission: Permission::DomainsManage
         })
     );
     assert_eq!(

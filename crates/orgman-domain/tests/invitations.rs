@@ -120,7 +120,7 @@ fn who_may_invite_and_the_rules_of_pending_invitations() {
     assert_eq!(
         block_on(service.invite(&mia, org.id(), bob.clone(), OrgRole::Member)).unwrap_err(),
         OrgError::Forbidden {
-            permission: Permission::MembersManage
+            permission: Permission::InvitationsManage
         }
     );
     assert_eq!(
@@ -157,7 +157,7 @@ fn who_may_invite_and_the_rules_of_pending_invitations() {
     assert_eq!(
         block_on(service.list(&mia, org.id(), PageRequest::first())).unwrap_err(),
         OrgError::Forbidden {
-            permission: Permission::MembersManage
+            permission: Permission::InvitationsManage
         }
     );
 }

@@ -399,7 +399,7 @@ impl MembershipQueries for PgStore {
             .into_iter()
             .map(MemberRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
-        crate::roles::fill_custom_roles(&mut conn, &mut items).await?;
+        crate::member_roles::fill_custom_roles(&mut conn, &mut items).await?;
         Ok(page(items, &request, |m| m.user_id))
     }
 

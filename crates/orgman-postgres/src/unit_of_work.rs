@@ -216,7 +216,7 @@ impl MembershipWrites for PgUnitOfWork {
         let Some(mut membership) = membership else {
             return Ok(None);
         };
-        crate::roles::fill_custom_roles(self.conn()?, std::slice::from_mut(&mut membership))
+        crate::member_roles::fill_custom_roles(self.conn()?, std::slice::from_mut(&mut membership))
             .await?;
         Ok(Some(membership))
     }

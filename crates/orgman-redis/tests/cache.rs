@@ -208,6 +208,88 @@ async fn revocation_is_immediate_on_every_replica_under_concurrent_reads() {
     }
 }
 
+/// How a custom role's grant is taken back in the twins below.
+#[derive(Clone, Copy, Debug)]
+enum TakeBack {
+    /// The role loses the permission.
+    PermissionFromRole,
+    /// The member loses the role.
+    RoleFromMember,
+}
+
+async fn a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(how: TakeBack) {
+    use orgman_domain::{MemberRoles, PermissionName, RoleDraft, RoleKey, RolePatch, RoleService};
+    let store = store().await;
+    let a = Arc::new(replica(&store, &redis_address()));
+    let b = Arc::new(replica(&store, &redis_address()));
+    let (admin, org, member) = org_with_member(&a, &store).await;
+    let roles = RoleService::new(a.service.clone(), store.clone());
+    let key = RoleKey::parse("auditor").unwrap();
+    let audit = PermissionName::from(Permission::AuditRead);
+    let draft = RoleDraft::new("Auditor", "", [audit.clone()].into()).unwrap();
+    roles.create(&admin, org, key.clone(), draft).await.unwrap();
+    let mut given = MemberRoles::built_in(OrgRole::Member);
+    given.custom.insert(key.clone());
+    roles
+        .set_member_roles(&admin, org, member.user_id(), given)
+        .await
+        .unwrap();
+    // Both replicas have the member's access, the grant included, cached.
+    for replica in [&a, &b] {
+        for _ in 0..2 {
+            replica
+                .service
+                .ensure_permission(&member, org, Permission::AuditRead)
+                .await
+                .unwrap();
+        }
+    }
+    match how {
+        TakeBack::PermissionFromRole => {
+            let patch = RolePatch {
+                permissions: Some(std::collections::BTreeSet::new()),
+                ..RolePatch::default()
+            };
+            roles.update(&admin, org, &key, patch).await.unwrap();
+        }
+        TakeBack::RoleFromMember => {
+            let plain = MemberRoles::built_in(OrgRole::Member);
+            roles
+                .set_member_roles(&admin, org, member.user_id(), plain)
+                .await
+                .unwrap();
+        }
+    }
+    // From the moment the change returned, no replica honours the grant,
+    // and the member keeps what MEMBER grants.
+    for replica in [&a, &b] {
+        for _ in 0..5 {
+            assert_eq!(
+                replica
+                    .service
+                    .ensure_permission(&member, org, Permission::AuditRead)
+                    .await,
+                Err(OrgError::Forbidden {
+                    permission: Permission::AuditRead
+                }),
+                "{how:?}"
+            );
+        }
+        replica.service.get(&member, org).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_permission_taken_from_a_role_is_gone_at_once_on_every_replica() {
+    a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(TakeBack::PermissionFromRole)
+        .await;
+}
+
+#[tokio::test]
+async fn a_role_taken_from_a_member_is_gone_at_once_on_every_replica() {
+    a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(TakeBack::RoleFromMember).await;
+}
+
 #[tokio::test]
 async fn a_redis_outage_fails_no_request_and_caching_resumes() {
     let store = store().await;

@@ -95,6 +95,7 @@ impl Application {
             audit: use_cases.audit,
             invitations: use_cases.invitations,
             domains: use_cases.domains,
+            roles: use_cases.roles,
             registration: use_cases.registration,
             users: adapters.store,
             verifier: adapters.verifier,

@@ -188,6 +188,9 @@ pub(crate) struct MemberView {
     /// `OWNER`, `ADMIN` or `MEMBER`.
     #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
     pub(crate) role: String,
+    /// Every role the member holds: the built-in role first, then the
+    /// organization's custom roles by key.
+    pub(crate) roles: Vec<String>,
     /// When the user joined.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -203,6 +206,9 @@ impl From<&Membership> for MemberView {
         Self {
             user_id: m.user_id.as_uuid(),
             role: m.role.as_str().to_owned(),
+            roles: std::iter::once(m.role.as_str().to_owned())
+                .chain(m.custom_roles.iter().map(ToString::to_string))
+                .collect(),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }

@@ -6,7 +6,8 @@ use crate::rate_limit::{RateLimiter, TrustedProxies};
 
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationService, SsoService, UserService,
+    AuditService, DomainService, InvitationService, OrganizationService, RoleService, SsoService,
+    UserService,
 };
 
 use crate::auth::TokenVerifier;
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) invitations: InvitationService,
     /// Verified domains.
     pub(crate) domains: Arc<DomainService>,
+    /// The permission catalog and custom roles.
+    pub(crate) roles: RoleService,
     /// Users (just-in-time provisioning, `/users/me`).
     pub(crate) users: Arc<dyn UserRepository>,
     /// Token verification.

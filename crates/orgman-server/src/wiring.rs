@@ -376,6 +376,7 @@ pub(crate) struct UseCases {
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
     pub(crate) domains: Arc<DomainService>,
+    pub(crate) roles: orgman_domain::RoleService,
     pub(crate) provisioner: Provisioner,
 }
 
@@ -442,6 +443,7 @@ impl UseCases {
             store.clone(),
             Arc::new(resolver),
         ));
+        let roles = orgman_domain::RoleService::new(organizations.clone(), store.clone());
         let provisioner = Provisioner::new(store.clone())
             .with_auto_join(domains.clone())
             .with_sso_provisioning(sso.clone());
@@ -452,6 +454,7 @@ impl UseCases {
             audit,
             invitations,
             domains,
+            roles,
             provisioner,
         })
     }

@@ -81,7 +81,7 @@ impl DomainService {
     ) -> Result<OrgDomain, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::OrganizationUpdate)
+            .ensure_changeable(actor, organization, Permission::DomainsManage)
             .await?;
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;
@@ -127,7 +127,7 @@ impl DomainService {
         organization: OrganizationId,
     ) -> Result<Vec<OrgDomain>, OrgError> {
         self.organizations
-            .ensure_permission(actor, organization, Permission::OrganizationUpdate)
+            .ensure_permission(actor, organization, Permission::DomainsManage)
             .await?;
         Ok(self.domains.domains(organization).await?)
     }
@@ -149,7 +149,7 @@ impl DomainService {
     ) -> Result<OrgDomain, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::OrganizationUpdate)
+            .ensure_changeable(actor, organization, Permission::DomainsManage)
             .await?;
         let claimed = self
             .domains
@@ -216,7 +216,7 @@ impl DomainService {
     ) -> Result<OrgDomain, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::OrganizationUpdate)
+            .ensure_changeable(actor, organization, Permission::DomainsManage)
             .await?;
         let (mut uow, locked) = service.begin_locked(organization).await?;
         locked.ensure_writable()?;
@@ -299,7 +299,7 @@ impl DomainService {
     ) -> Result<(), OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_permission(actor, organization, Permission::OrganizationUpdate)
+            .ensure_permission(actor, organization, Permission::DomainsManage)
             .await?;
         let (mut uow, _) = service.begin_locked(organization).await?;
         if !uow.delete_domain(organization, name).await? {

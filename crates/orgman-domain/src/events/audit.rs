@@ -50,7 +50,7 @@ impl AuditService {
         page: PageRequest<EventId>,
     ) -> Result<Page<DomainEvent, EventId>, OrgError> {
         self.organizations
-            .ensure_permission(actor, organization, Permission::OrganizationUpdate)
+            .ensure_permission(actor, organization, Permission::AuditRead)
             .await?;
         let filter = AuditFilter {
             organization: Some(organization),

@@ -74,7 +74,7 @@ impl InvitationService {
     ) -> Result<IssuedInvitation, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::MembersManage)
+            .ensure_changeable(actor, organization, Permission::InvitationsManage)
             .await?;
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;
@@ -121,7 +121,7 @@ impl InvitationService {
         page: PageRequest<InvitationId>,
     ) -> Result<Page<Invitation, InvitationId>, OrgError> {
         self.organizations
-            .ensure_permission(actor, organization, Permission::MembersManage)
+            .ensure_permission(actor, organization, Permission::InvitationsManage)
             .await?;
         Ok(self.invitations.invitations(organization, page).await?)
     }
@@ -141,7 +141,7 @@ impl InvitationService {
     ) -> Result<(), OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_permission(actor, organization, Permission::MembersManage)
+            .ensure_permission(actor, organization, Permission::InvitationsManage)
             .await?;
         let ports = service.ports();
         let (mut uow, _) = service.begin_locked(organization).await?;
@@ -183,7 +183,7 @@ impl InvitationService {
     ) -> Result<IssuedInvitation, OrgError> {
         let service = &*self.organizations;
         service
-            .ensure_changeable(actor, organization, Permission::MembersManage)
+            .ensure_changeable(actor, organization, Permission::InvitationsManage)
             .await?;
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;

@@ -29,6 +29,53 @@ pub struct RolePatch {
     pub permissions: Option<BTreeSet<PermissionName>>,
 }
 
+/// One question of the check API: does `user` (the caller when `None`)
+/// hold `permission` in `organization`?
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionCheck {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// A catalog name.
+    pub permission: PermissionName,
+    /// Whom to ask about; the caller when `None`.
+    pub user: Option<UserId>,
+}
+
+/// Whose permissions a caller of the check API may ask about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckScope {
+    /// Only their own.
+    Own,
+    /// Anyone's: a platform service with the grant to ask (the HTTP edge
+    /// names it), or a platform administrator.
+    AnyUser,
+}
+
+/// Why a check answered "no".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// The user is not a member of the organization (or it does not exist).
+    NotAMember,
+    /// The user is a member, and none of their roles grants it.
+    NotHeld,
+    /// The catalog does not list the permission.
+    UnknownPermission,
+    /// The caller may not ask about other users.
+    NotPermittedToAsk,
+}
+
+impl Denial {
+    /// The stable reason code of the check API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Denial::NotAMember => "not-a-member",
+            Denial::NotHeld => "not-held",
+            Denial::UnknownPermission => "unknown-permission",
+            Denial::NotPermittedToAsk => "not-permitted-to-ask",
+        }
+    }
+}
+
 /// The catalog and role use cases.
 ///
 /// | rule | refused with |
@@ -378,7 +425,30 @@ impl RoleService {
             .membership(organization, user)
             .await?
             .ok_or(OrgError::MemberNotFound)?;
-        let actor_access = access_in(&mut *uow, organization, actor.user_id()).await?;
+        self.check_roles_given(&mut *uow, actor, &current, &roles)
+            .await?;
+        let (membership, events) = self
+            .write_member_roles(&mut *uow, actor, &current, &roles)
+            .await?;
+        if events.is_empty() {
+            return Ok(current);
+        }
+        service.record(uow, &events).await?;
+        Ok(membership)
+    }
+
+    /// Whether the actor may give `current`'s member `roles`: the OWNER
+    /// and last-owner rules for a new built-in role, known custom roles,
+    /// and no permission the actor does not hold among those gained.
+    async fn check_roles_given(
+        &self,
+        uow: &mut dyn UnitOfWork,
+        actor: &Actor,
+        current: &Membership,
+        roles: &MemberRoles,
+    ) -> Result<(), OrgError> {
+        let organization = current.organization_id;
+        let mut gained = BTreeSet::new();
         if current.role != roles.role {
             let owner_count = if current.role == crate::OrgRole::Owner {
                 uow.count_owners(organization).await?
@@ -386,11 +456,13 @@ impl RoleService {
                 0
             };
             let change = MemberChange {
-                target: user,
+                target: current.user_id,
                 from: Some(current.role),
                 to: Some(roles.role),
             };
+            let actor_access = access_in(uow, organization, actor.user_id()).await?;
             check_member_change(actor, actor_access, change, owner_count)?;
+            gained = effective_permissions(roles.role, []);
         }
         let given = uow.custom_roles_of(organization, &roles.custom).await?;
         if let Some(unknown) = roles
@@ -402,20 +474,29 @@ impl RoleService {
                 key: unknown.to_string(),
             });
         }
-        let gained = effective_permissions(
-            roles.role,
-            given
-                .iter()
-                .filter(|role| !current.custom_roles.contains(&role.key)),
-        );
-        check_grants_in(&mut *uow, actor, organization, &gained).await?;
+        let new_roles = given
+            .iter()
+            .filter(|role| !current.custom_roles.contains(&role.key));
+        gained.extend(new_roles.flat_map(|role| role.permissions.iter().cloned()));
+        check_grants_in(uow, actor, organization, &gained).await
+    }
 
+    /// Writes a member's new roles: the membership now, and the events of
+    /// what changed.
+    async fn write_member_roles(
+        &self,
+        uow: &mut dyn UnitOfWork,
+        actor: &Actor,
+        current: &Membership,
+        roles: &MemberRoles,
+    ) -> Result<(Membership, Vec<crate::DomainEvent>), OrgError> {
+        let service = &*self.organizations;
+        let (organization, user) = (current.organization_id, current.user_id);
         let mut events = Vec::new();
-        let now = service.ports().clock.now();
         let mut membership = current.clone();
         if current.role != roles.role {
             membership.role = roles.role;
-            membership.updated_at = now;
+            membership.updated_at = service.ports().clock.now();
             uow.update_membership(&membership).await?;
             events.push(service.event(
                 organization,
@@ -435,13 +516,9 @@ impl RoleService {
                 Some(actor),
                 roles_changed(user, &roles.custom, &current.custom_roles),
             ));
-            membership.custom_roles = roles.custom;
+            membership.custom_roles.clone_from(&roles.custom);
         }
-        if events.is_empty() {
-            return Ok(current);
-        }
-        service.record(uow, &events).await?;
-        Ok(membership)
+        Ok((membership, events))
     }
 
     /// Every permission a member holds, by name: for the member, and for
@@ -475,6 +552,79 @@ impl RoleService {
         }
         let custom = self.roles.member_custom_roles(organization, user).await?;
         Ok(effective_permissions(role, &custom))
+    }
+
+    /// Answers permission checks, in order: whether each user holds each
+    /// permission in each organization. Platform administrators asking
+    /// about themselves hold everything. Each distinct user and
+    /// organization is looked up once, through the cache.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`]; a check that cannot be answered for
+    /// other reasons is a [`Denial`] of its own.
+    pub async fn check(
+        &self,
+        actor: &Actor,
+        scope: CheckScope,
+        checks: &[PermissionCheck],
+    ) -> Result<Vec<Result<(), Denial>>, OrgError> {
+        let mut known: Vec<((OrganizationId, UserId), Option<crate::Access>)> = Vec::new();
+        let mut answers = Vec::with_capacity(checks.len());
+        for check in checks {
+            let user = check.user.unwrap_or(actor.user_id());
+            let own = user == actor.user_id();
+            if !own && scope == CheckScope::Own && !actor.is_platform_admin() {
+                answers.push(Err(Denial::NotPermittedToAsk));
+                continue;
+            }
+            if own && actor.is_platform_admin() {
+                answers.push(Ok(()));
+                continue;
+            }
+            let key = (check.organization, user);
+            let access = match known.iter().find(|(k, _)| *k == key) {
+                Some((_, access)) => *access,
+                None => {
+                    let access = self.organizations.access_of(key.0, key.1).await?;
+                    known.push((key, access));
+                    access
+                }
+            };
+            answers.push(self.decide(check, user, access).await?);
+        }
+        Ok(answers)
+    }
+
+    async fn decide(
+        &self,
+        check: &PermissionCheck,
+        user: UserId,
+        access: Option<crate::Access>,
+    ) -> Result<Result<(), Denial>, OrgError> {
+        let Some(access) = access else {
+            return Ok(Err(Denial::NotAMember));
+        };
+        if let Some(own) = check.permission.own() {
+            return Ok(access.holds(own).then_some(()).ok_or(Denial::NotHeld));
+        }
+        if check.permission.as_str() == Permission::Suspend.name() {
+            return Ok(Err(Denial::NotHeld));
+        }
+        let registered = self.roles.registered_permissions().await?;
+        if !registered.iter().any(|p| p.name == check.permission) {
+            return Ok(Err(Denial::UnknownPermission));
+        }
+        if access.role == crate::OrgRole::Owner {
+            return Ok(Ok(()));
+        }
+        let custom = self
+            .roles
+            .member_custom_roles(check.organization, user)
+            .await?;
+        let held = custom
+            .iter()
+            .any(|role| role.permissions.contains(&check.permission));
+        Ok(held.then_some(()).ok_or(Denial::NotHeld))
     }
 
     /// A unit of work for a change of the organization's roles: the actor

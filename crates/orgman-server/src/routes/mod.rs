@@ -3,10 +3,12 @@
 
 pub(crate) mod actuator;
 pub(crate) mod audit;
+pub(crate) mod authz;
 pub(crate) mod domains;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
+pub(crate) mod roles;
 pub(crate) mod sso;
 pub(crate) mod users;
 
@@ -96,6 +98,17 @@ macro_rules! every_route {
             .service(members::import_members)
             .service(members::change_role)
             .service(members::remove_member)
+            .service(authz::check)
+            .service(roles::set_member_roles)
+            .service(roles::member_permissions)
+            .service(roles::list_permissions)
+            .service(roles::register_permission)
+            .service(roles::delete_permission)
+            .service(roles::list_roles)
+            .service(roles::create_role)
+            .service(roles::get_role)
+            .service(roles::update_role)
+            .service(roles::delete_role)
             .service(users::me)
             .service(users::register)
             .service(sso::list_org)

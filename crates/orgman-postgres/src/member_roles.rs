@@ -1,0 +1,44 @@
+//! The custom roles memberships hold, read beside the memberships.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use orgman_domain::{Membership, RoleKey, StoreError};
+use uuid::Uuid;
+
+use crate::error::from_diesel;
+use crate::schema::member_custom_roles;
+
+fn keys(rows: Vec<String>) -> Result<BTreeSet<RoleKey>, StoreError> {
+    rows.iter()
+        .map(|key| {
+            RoleKey::parse(key).map_err(|e| StoreError::Other(format!("stored role key: {e}")))
+        })
+        .collect()
+}
+
+/// The custom roles of the members among `memberships` (one
+/// organization's), filled in from one query.
+pub(crate) async fn fill_custom_roles(
+    conn: &mut AsyncPgConnection,
+    memberships: &mut [Membership],
+) -> Result<(), StoreError> {
+    let Some(first) = <[Membership]>::first(memberships) else {
+        return Ok(());
+    };
+    let users: Vec<Uuid> = memberships.iter().map(|m| m.user_id.as_uuid()).collect();
+    let held: Vec<(Uuid, String)> = member_custom_roles::table
+        .filter(member_custom_roles::org_id.eq(first.organization_id.as_uuid()))
+        .filter(member_custom_roles::user_id.eq_any(users))
+        .select((member_custom_roles::user_id, member_custom_roles::role_key))
+        .load(conn)
+        .await
+        .map_err(from_diesel)?;
+    for (user, key) in held {
+        if let Some(membership) = memberships.iter_mut().find(|m| m.user_id.as_uuid() == user) {
+            membership.custom_roles.extend(keys(vec![key])?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The check API: the platform's services ask whether a user holds a
+//! permission in an organization.
+
+use actix_web::post;
+use actix_web::web::{Data, Json};
+use orgman_domain::{CheckScope, OrganizationId, PermissionCheck, PermissionName, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{Authenticated, JsonObject};
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::AppState;
+
+/// The realm role that lets a caller ask about users other than itself.
+pub(crate) const AUTHZ_CHECK_ROLE: &str = "orgman-authz-check";
+
+/// Most checks in one request.
+const MAX_CHECKS: usize = 100;
+
+/// One check of `POST /api/v1/authz/check`. Its values are read one by
+/// one: a value that is not what it should be fails this check alone, with
+/// its reason, not the request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CheckEntry {
+    /// The organization's id (a UUID; `invalid-organization-id` if not).
+    organization_id: String,
+    /// A permission name, `resource:action` (`invalid-permission` if not).
+    permission: String,
+    /// Whom to ask about (a UUID; `invalid-user-id` if not); the caller
+    /// when absent. Asking about others needs the realm role
+    /// `orgman-authz-check` (or platform administration).
+    user_id: Option<String>,
+}
+
+/// Body of `POST /api/v1/authz/check`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckRequest {
+    /// 1-100 checks, answered in the same order.
+    #[schema(min_items = 1, max_items = 100)]
+    checks: Vec<CheckEntry>,
+}
+
+/// One answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CheckResult {
+    /// Whether the user holds the permission there.
+    allowed: bool,
+    /// Why not: `not-a-member`, `not-held`, `unknown-permission`,
+    /// `not-permitted-to-ask`, or `invalid-organization-id`,
+    /// `invalid-permission`, `invalid-user-id` for a malformed entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+/// Answers of `POST /api/v1/authz/check`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CheckResponse {
+    /// In the order of the checks.
+    results: Vec<CheckResult>,
+}
+
+/// An entry read, or why it cannot be.
+fn entry(entry: &CheckEntry) -> Result<PermissionCheck, &'static str> {
+    let organization =
+        Uuid::parse_str(&entry.organization_id).map_err(|_| "invalid-organization-id")?;
+    let permission = PermissionName::parse(&entry.permission).map_err(|_| "invalid-permission")?;
+    let user = entry
+        .user_id
+        .as_deref()
+        .map(|user| Uuid::parse_str(user).map_err(|_| "invalid-user-id"))
+        .transpose()?;
+    Ok(PermissionCheck {
+        organization: OrganizationId::from_uuid(organization),
+        permission,
+        user: user.map(UserId::from_uuid),
+    })
+}
+
+/// Whether users hold permissions in organizations: up to 100 checks,
+/// answered in order. Without `userId` a check asks about the caller; with
+/// it, the caller needs the realm role `orgman-authz-check`.
+#[utoipa::path(
+    operation_id = "check_permissions",
+    tag = "authz",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, body = CheckResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/authz/check")]
+pub(crate) async fn check(
+    auth: Authenticated,
+    state: Data<AppState>,
+    body: JsonObject<CheckRequest>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    if body.checks.is_empty() || body.checks.len() > MAX_CHECKS {
+        return Err(ApiError::validation(vec![FieldError {
+            field: "checks".into(),
+            message: format!("1-{MAX_CHECKS} checks"),
+        }]));
+    }
+    let scope = if auth
+        .claims
+        .realm_access
+        .roles
+        .iter()
+        .any(|role| role == AUTHZ_CHECK_ROLE)
+    {
+        CheckScope::AnyUser
+    } else {
+        CheckScope::Own
+    };
+    let parsed: Vec<_> = body.checks.iter().map(entry).collect();
+    let valid: Vec<PermissionCheck> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
+    let mut answers = state
+        .roles
+        .check(&auth.actor, scope, &valid)
+        .await?
+        .into_iter();
+    let results = parsed
+        .iter()
+        .map(|parsed| match parsed {
+            Err(reason) => CheckResult {
+                allowed: false,
+                reason: Some(reason),
+            },
+            Ok(_) => match answers.next() {
+                Some(Ok(())) => CheckResult {
+                    allowed: true,
+                    reason: None,
+                },
+                Some(Err(denial)) => CheckResult {
+                    allowed: false,
+                    reason: Some(denial.as_str()),
+                },
+                None => CheckResult {
+                    allowed: false,
+                    reason: Some("not-held"),
+                },
+            },
+        })
+        .collect();
+    Ok(Json(CheckResponse { results }))
+}
