@@ -391,17 +391,64 @@ impl SpiceDbAuthorizer {
     }
 
     async fn delete_organization(&self, org: OrganizationId) -> Result<(), SpiceDbError> {
+        self.delete(RelationshipFilter {
+            resource_type: "organization".into(),
+            optional_resource_id: org.to_string(),
+            ..Default::default()
+        })
+        .await?;
+        self.delete(crate::custom_roles::of_roles(org)).await
+    }
+
+    /// Deletes every relationship `filter` matches.
+    async fn delete(&self, filter: RelationshipFilter) -> Result<(), SpiceDbError> {
         self.permissions()
             .delete_relationships(self.request(DeleteRelationshipsRequest {
-                relationship_filter: Some(RelationshipFilter {
-                    resource_type: "organization".into(),
-                    optional_resource_id: org.to_string(),
-                    ..Default::default()
-                }),
+                relationship_filter: Some(filter),
                 ..Default::default()
             }))
-            .await?;
+            .await
+            .map_err(|status| self.noticed(status.into()))?;
         Ok(())
+    }
+
+    /// The relationships of custom roles an event implies (`None` for an
+    /// event that touches none): a removed member's roles are let go too.
+    async fn apply_custom_roles(&self, event: &DomainEvent) -> Option<Result<(), SpiceDbError>> {
+        use crate::custom_roles::{
+            held_by, holder_updates, of_role, role_pointer_removed, role_updates,
+        };
+        let org = event.organization_id;
+        Some(match &event.kind {
+            EventKind::RoleCreated {
+                key, permissions, ..
+            } => self.write(role_updates(org, key, permissions, &[])).await,
+            EventKind::RoleUpdated {
+                key,
+                permissions,
+                revoked,
+                ..
+            } => {
+                self.write(role_updates(org, key, permissions, revoked))
+                    .await
+            }
+            EventKind::RoleDeleted { key, .. } => {
+                match self.write(vec![role_pointer_removed(org, key)]).await {
+                    Ok(()) => self.delete(of_role(org, key)).await,
+                    Err(error) => Err(error),
+                }
+            }
+            EventKind::MemberRolesChanged {
+                user_id,
+                custom_roles,
+                previous_custom_roles,
+            } => {
+                let updates = holder_updates(org, *user_id, custom_roles, previous_custom_roles);
+                self.write(updates).await
+            }
+            EventKind::MemberRemoved { user_id, .. } => self.delete(held_by(org, *user_id)).await,
+            _ => return None,
+        })
     }
 
     /// The relationships SpiceDB holds for organizations (all of them, or
@@ -413,17 +460,35 @@ impl SpiceDbAuthorizer {
         &self,
         org: Option<OrganizationId>,
     ) -> Result<Vec<String>, SpiceDbError> {
+        let organizations = RelationshipFilter {
+            resource_type: "organization".into(),
+            optional_resource_id: org.map(|o| o.to_string()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let roles = match org {
+            Some(org) => crate::custom_roles::of_roles(org),
+            None => RelationshipFilter {
+                resource_type: "role".into(),
+                ..Default::default()
+            },
+        };
+        let mut found = Vec::new();
+        for filter in [organizations, roles] {
+            found.extend(self.read(filter).await?);
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The relationships `filter` matches, as text.
+    async fn read(&self, filter: RelationshipFilter) -> Result<Vec<String>, SpiceDbError> {
         let mut stream = self
             .permissions()
             .read_relationships(self.request(ReadRelationshipsRequest {
                 consistency: Some(Consistency {
                     requirement: Some(consistency::Requirement::FullyConsistent(true)),
                 }),
-                relationship_filter: Some(RelationshipFilter {
-                    resource_type: "organization".into(),
-                    optional_resource_id: org.map(|o| o.to_string()).unwrap_or_default(),
-                    ..Default::default()
-                }),
+                relationship_filter: Some(filter),
                 ..Default::default()
             }))
             .await?
@@ -434,7 +499,6 @@ impl SpiceDbAuthorizer {
                 found.push(describe(&relationship));
             }
         }
-        found.sort();
         Ok(found)
     }
 
@@ -449,7 +513,13 @@ impl SpiceDbAuthorizer {
             .filter_map(membership_updates)
             .flatten()
             .collect();
-        self.write(updates).await
+        self.write(updates).await?;
+        for event in batch {
+            if let EventKind::MemberRemoved { .. } = event.kind {
+                self.apply_custom_roles(event).await.transpose()?;
+            }
+        }
+        Ok(())
     }
 
     /// The relationship writes an event implies.
@@ -471,7 +541,8 @@ impl SpiceDbAuthorizer {
                 user_id, to: role, ..
             } => self.write(role_updates(org, *user_id, Some(*role))).await,
             EventKind::MemberRemoved { user_id, .. } => {
-                self.write(role_updates(org, *user_id, None)).await
+                self.write(role_updates(org, *user_id, None)).await?;
+                self.apply_custom_roles(event).await.transpose().map(drop)
             }
             EventKind::OrganizationDeleted { .. } => self.delete_organization(org).await,
             // Lifecycle states other than deletion change no relationship:
@@ -494,13 +565,12 @@ impl SpiceDbAuthorizer {
             | EventKind::DomainPolicyChanged { .. }
             | EventKind::OrganizationMetadataChanged { .. }
             | EventKind::DomainDeleted { .. } => Ok(()),
-            // Custom roles are not in SpiceDB's model yet: with SpiceDB,
-            // orgman's permissions are decided from the built-in roles
-            // alone (docs/identity.md says so).
             EventKind::MemberRolesChanged { .. }
             | EventKind::RoleCreated { .. }
             | EventKind::RoleUpdated { .. }
-            | EventKind::RoleDeleted { .. } => Ok(()),
+            | EventKind::RoleDeleted { .. } => {
+                self.apply_custom_roles(event).await.unwrap_or(Ok(()))
+            }
         }
     }
 

@@ -25,6 +25,7 @@
 //!   name the same one).
 
 mod authorizer;
+mod custom_roles;
 mod reconcile;
 mod schema;
 mod settings;

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use orgman_domain::ports::{MembershipQueries, OrganizationRepository};
-use orgman_domain::{OrgRole, OrgStatus, OrganizationId, PageRequest, UserId};
+use orgman_domain::ports::{MembershipQueries, OrganizationRepository, RoleQueries};
+use orgman_domain::{CustomRole, OrgRole, OrgStatus, OrganizationId, PageRequest, RoleKey, UserId};
 use spicedb_grpc_tonic::v1::{
     ObjectReference, Relationship, RelationshipUpdate, SubjectReference, relationship_update,
 };
@@ -11,14 +11,16 @@ use spicedb_grpc_tonic::v1::{
 use crate::authorizer::{SpiceDbAuthorizer, SpiceDbError, describe};
 
 /// One membership as PostgreSQL holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredMembership {
     /// The organization.
     pub organization: OrganizationId,
     /// The member.
     pub user: UserId,
-    /// The role.
+    /// The built-in role.
     pub role: OrgRole,
+    /// The organization's custom roles the member holds.
+    pub custom_roles: Vec<RoleKey>,
 }
 
 /// What [`reconcile`] changed.
@@ -66,6 +68,7 @@ pub async fn reconcile(
     authorizer: &SpiceDbAuthorizer,
     organizations: &[OrganizationId],
     memberships: &[DesiredMembership],
+    roles: &[CustomRole],
     only: Option<&[OrganizationId]>,
 ) -> Result<ReconcileReport, SpiceDbError> {
     let role = |r: OrgRole| match r {
@@ -84,17 +87,12 @@ pub async fn reconcile(
                 m.user
             )
         }))
+        .chain(custom_role_relationships(memberships, roles))
         .collect();
     let in_scope = |org: &OrganizationId| only.is_none_or(|only| only.contains(org));
     let desired: BTreeSet<String> = desired
         .into_iter()
-        .filter(|r| {
-            r.trim_start_matches("organization:")
-                .split('#')
-                .next()
-                .and_then(|id| id.parse::<OrganizationId>().ok())
-                .is_some_and(|org| in_scope(&org))
-        })
+        .filter(|r| organization_of(r).is_some_and(|org| in_scope(&org)))
         .collect();
     let mut actual = BTreeSet::new();
     match only {
@@ -135,10 +133,41 @@ pub async fn reconcile(
     Ok(report)
 }
 
-/// Where the memberships come from: orgman's storage (its domain ports).
-pub trait MembershipSource: OrganizationRepository + MembershipQueries {}
+/// The organization a relationship's text belongs to: its resource's id,
+/// or the first part of a custom role's (`role:<organization>/<key>`).
+fn organization_of(text: &str) -> Option<OrganizationId> {
+    let (resource, _) = text.split_once('#')?;
+    let (_, id) = resource.split_once(':')?;
+    id.split('/').next()?.parse().ok()
+}
 
-impl<T: OrganizationRepository + MembershipQueries + ?Sized> MembershipSource for T {}
+/// The relationships of custom roles: what each role grants, that its
+/// organization points at it, and who holds it.
+fn custom_role_relationships<'a>(
+    memberships: &'a [DesiredMembership],
+    roles: &'a [CustomRole],
+) -> impl Iterator<Item = String> + 'a {
+    use crate::custom_roles::role_updates;
+    let defined = roles.iter().flat_map(|role| {
+        let permissions: Vec<_> = role.permissions.iter().cloned().collect();
+        role_updates(role.organization_id, &role.key, &permissions, &[])
+            .into_iter()
+            .filter_map(|update| update.relationship)
+            .map(|relationship| describe(&relationship))
+    });
+    let held = memberships.iter().flat_map(|m| {
+        m.custom_roles.iter().map(move |key| {
+            let id = crate::custom_roles::role_id(m.organization, key);
+            format!("role:{id}#holder@user:{}", m.user)
+        })
+    });
+    defined.chain(held)
+}
+
+/// Where the memberships come from: orgman's storage (its domain ports).
+pub trait MembershipSource: OrganizationRepository + MembershipQueries + RoleQueries {}
+
+impl<T: OrganizationRepository + MembershipQueries + RoleQueries + ?Sized> MembershipSource for T {}
 
 /// [`reconcile`] over everything `source` holds: every organization that is
 /// not deleted and every membership, read page by page.
@@ -152,6 +181,7 @@ pub async fn reconcile_from(
     let storage = |e: orgman_domain::StoreError| SpiceDbError::Unavailable(format!("storage: {e}"));
     let mut organizations = Vec::new();
     let mut memberships = Vec::new();
+    let mut roles = Vec::new();
     let mut after = None;
     loop {
         let page = source
@@ -164,6 +194,7 @@ pub async fn reconcile_from(
             .filter(|o| o.status() != OrgStatus::Deleted)
         {
             organizations.push(org.id());
+            roles.extend(source.custom_roles(org.id()).await.map_err(storage)?);
             let mut members_after = None;
             loop {
                 let members = source
@@ -174,6 +205,7 @@ pub async fn reconcile_from(
                     organization: m.organization_id,
                     user: m.user_id,
                     role: m.role,
+                    custom_roles: m.custom_roles.iter().cloned().collect(),
                 }));
                 members_after = members.next;
                 if members_after.is_none() {
@@ -186,7 +218,7 @@ pub async fn reconcile_from(
             break;
         }
     }
-    reconcile(authorizer, &organizations, &memberships, None).await
+    reconcile(authorizer, &organizations, &memberships, &roles, None).await
 }
 
 // Restoration is a reconciliation with the schema first, so it lives here:

@@ -347,12 +347,15 @@ async fn reconcile_repairs_a_corrupted_relationship_set() {
             organization: m.organization_id,
             user: m.user_id,
             role: m.role,
+            custom_roles: Vec::new(),
         })
         .collect();
     // SpiceDB is shared by parallel tests: repair this test's organization only.
     let orgs = vec![org];
     let all = desired;
-    let report = reconcile(&s.authz, &orgs, &all, Some(&orgs)).await.unwrap();
+    let report = reconcile(&s.authz, &orgs, &all, &[], Some(&orgs))
+        .await
+        .unwrap();
     assert_eq!(
         report.added,
         vec![format!("organization:{org}#member@user:{ann}")]
@@ -365,7 +368,9 @@ async fn reconcile_repairs_a_corrupted_relationship_set() {
         s.authz.relationships(Some(org)).await.unwrap(),
         expected(&s, org).await
     );
-    let again = reconcile(&s.authz, &orgs, &all, Some(&orgs)).await.unwrap();
+    let again = reconcile(&s.authz, &orgs, &all, &[], Some(&orgs))
+        .await
+        .unwrap();
     assert_eq!(
         again,
         orgman_spicedb::ReconcileReport::default(),
@@ -763,4 +768,207 @@ async fn a_restart_on_postgres_keeps_every_relationship_and_a_wipe_loses_them() 
         },
     )
     .await;
+}
+
+/// The twin of `a_removed_member_loses_access_at_once` for custom roles:
+/// SpiceDB holds them as data, and at every step it answers as the
+/// database authorizer does.
+#[tokio::test]
+async fn custom_roles_reach_spicedb_as_data_and_both_authorizers_agree() {
+    use orgman_domain::ports::RoleAuthorizer;
+    use orgman_domain::{MemberRoles, PermissionName, RoleDraft, RoleKey, RolePatch, RoleService};
+    let (s, _) = setup(false).await;
+    let org = s.new_org().await;
+    let ann = user(&s.store).await;
+    let ann_actor = Actor::user(ann);
+    let service = Arc::new(OrganizationService::new(
+        ServicePorts {
+            authorizer: s.authz.clone(),
+            ..ServicePorts::over_storage(s.store.clone())
+        },
+        ServiceSettings::default(),
+    ));
+    let roles = RoleService::new(service.clone(), s.store.clone());
+    let database = RoleAuthorizer::new(s.store.clone(), Arc::new(orgman_domain::ports::NoCache));
+    service
+        .add_member(&s.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    let key = RoleKey::parse("auditor").unwrap();
+    let granted = [
+        PermissionName::from(Permission::AuditRead),
+        PermissionName::from(Permission::MembersManage),
+    ];
+    let draft = RoleDraft::new("Auditor", "", granted.clone().into()).unwrap();
+    roles
+        .create(&s.admin, org, key.clone(), draft)
+        .await
+        .unwrap();
+    let mut held = MemberRoles::built_in(OrgRole::Member);
+    held.custom.insert(key.clone());
+    roles
+        .set_member_roles(&s.admin, org, ann, held.clone())
+        .await
+        .unwrap();
+    let id = format!("{org}/auditor");
+    let stored = s.authz.relationships(Some(org)).await.unwrap();
+    for relationship in [
+        format!("organization:{org}#custom_role@role:{id}"),
+        format!("role:{id}#grants@catalog_permission:audit/read"),
+        format!("role:{id}#grants_read_audit@user:*"),
+        format!("role:{id}#holder@user:{ann}"),
+    ] {
+        assert!(
+            stored.contains(&relationship),
+            "{relationship} in {stored:?}"
+        );
+    }
+
+    // Both authorizers, on every permission, at every step.
+    let agree = |step: &'static str, expected: &'static [Permission]| {
+        let (authz, database, actor) = (s.authz.clone(), &database, ann_actor.clone());
+        async move {
+            for permission in Permission::GRANTABLE {
+                let spicedb = authz.check(&actor, org, permission).await.unwrap();
+                let db = database.check(&actor, org, permission).await.unwrap();
+                assert_eq!(spicedb, db, "{step}: {permission:?}");
+                assert_eq!(
+                    spicedb,
+                    expected.contains(&permission),
+                    "{step}: {permission:?}"
+                );
+            }
+        }
+    };
+    use Permission::{AuditRead, MembersManage, MembersRead, OrganizationRead};
+    agree(
+        "held",
+        &[OrganizationRead, MembersRead, MembersManage, AuditRead],
+    )
+    .await;
+    let patch = RolePatch {
+        permissions: Some([granted[1].clone()].into()),
+        ..RolePatch::default()
+    };
+    roles.update(&s.admin, org, &key, patch).await.unwrap();
+    agree(
+        "audit:read taken from the role",
+        &[OrganizationRead, MembersRead, MembersManage],
+    )
+    .await;
+    roles
+        .set_member_roles(&s.admin, org, ann, MemberRoles::built_in(OrgRole::Member))
+        .await
+        .unwrap();
+    agree(
+        "role taken from the member",
+        &[OrganizationRead, MembersRead],
+    )
+    .await;
+    roles
+        .set_member_roles(&s.admin, org, ann, held)
+        .await
+        .unwrap();
+    service.remove_member(&s.admin, org, ann).await.unwrap();
+    agree("removed", &[]).await;
+    let stored = s.authz.relationships(Some(org)).await.unwrap();
+    assert!(!stored.iter().any(|r| r.contains("#holder@")), "{stored:?}");
+    // Back as a plain member: the old custom role does not come back.
+    service
+        .add_member(&s.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    agree("back as a member", &[OrganizationRead, MembersRead]).await;
+}
+
+#[tokio::test]
+async fn reconcile_rebuilds_custom_roles_from_the_database() {
+    use orgman_domain::{MemberRoles, PermissionName, RoleDraft, RoleKey, RoleService};
+    let (s, _) = setup(false).await;
+    let org = s.new_org().await;
+    let ann = user(&s.store).await;
+    let service = Arc::new(OrganizationService::new(
+        ServicePorts {
+            authorizer: s.authz.clone(),
+            ..ServicePorts::over_storage(s.store.clone())
+        },
+        ServiceSettings::default(),
+    ));
+    let roles = RoleService::new(service.clone(), s.store.clone());
+    service
+        .add_member(&s.admin, org, ann, OrgRole::Member)
+        .await
+        .unwrap();
+    let key = RoleKey::parse("auditor").unwrap();
+    let draft = RoleDraft::new(
+        "Auditor",
+        "",
+        [PermissionName::from(Permission::AuditRead)].into(),
+    )
+    .unwrap();
+    roles
+        .create(&s.admin, org, key.clone(), draft)
+        .await
+        .unwrap();
+    let mut held = MemberRoles::built_in(OrgRole::Member);
+    held.custom.insert(key);
+    roles
+        .set_member_roles(&s.admin, org, ann, held)
+        .await
+        .unwrap();
+    let before = s.authz.relationships(Some(org)).await.unwrap();
+
+    // SpiceDB loses the organization's custom roles; reconciling this
+    // organization from PostgreSQL brings exactly them back.
+    let role_rows: Vec<_> = before
+        .iter()
+        .filter(|r| r.starts_with("role:"))
+        .cloned()
+        .collect();
+    assert_eq!(role_rows.len(), 3, "{before:?}");
+    s.authz
+        .apply(&event(
+            org,
+            orgman_domain::EventKind::RoleDeleted {
+                key: RoleKey::parse("auditor").unwrap(),
+                replacement: None,
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(
+        !s.authz
+            .check(&Actor::user(ann), org, Permission::AuditRead)
+            .await
+            .unwrap()
+    );
+    let members: Vec<DesiredMembership> = s
+        .store
+        .members(org, PageRequest::new(None, 500))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| DesiredMembership {
+            organization: m.organization_id,
+            user: m.user_id,
+            role: m.role,
+            custom_roles: m.custom_roles.into_iter().collect(),
+        })
+        .collect();
+    let defined = orgman_domain::ports::RoleQueries::custom_roles(&*s.store, org)
+        .await
+        .unwrap();
+    let report = reconcile(&s.authz, &[org], &members, &defined, Some(&[org]))
+        .await
+        .unwrap();
+    assert_eq!(report.added.len(), 4, "{report:?}");
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(s.authz.relationships(Some(org)).await.unwrap(), before);
+    assert!(
+        s.authz
+            .check(&Actor::user(ann), org, Permission::AuditRead)
+            .await
+            .unwrap()
+    );
 }
