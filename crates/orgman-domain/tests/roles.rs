@@ -206,6 +206,59 @@ fn nobody_grants_what_they_do_not_hold() {
             .map(drop),
         Err(OrgError::OwnerRequired)
     );
+    // The same holds where members are added, invited or imported with a
+    // built-in role.
+    let dan = w.user("dan");
+    assert!(matches!(
+        block_on(
+            w.service
+                .add_member(&max, acme.id(), dan.user_id(), OrgRole::Admin)
+        ),
+        Err(OrgError::PermissionNotHeld { .. })
+    ));
+    let inviter = draft("Inviter", &["invitations:manage"]);
+    block_on(roles.create(&ann, acme.id(), key("inviter"), inviter)).unwrap();
+    block_on(roles.set_member_roles(&ann, acme.id(), carl.user_id(), held(&["inviter"]))).unwrap();
+    let invitations = orgman_domain::InvitationService::new(
+        Arc::new(w.memory.service()),
+        w.memory.store.clone(),
+        Arc::new(orgman_memory::PredictableTokens::default()),
+        orgman_domain::time::Duration::days(7),
+    );
+    let email = |a: &str| orgman_domain::Email::parse(a).unwrap();
+    assert!(matches!(
+        block_on(invitations.invite(&carl, acme.id(), email("x@example.com"), OrgRole::Admin)),
+        Err(OrgError::PermissionNotHeld { .. })
+    ));
+    assert_eq!(
+        block_on(invitations.invite(&carl, acme.id(), email("y@example.com"), OrgRole::Owner))
+            .map(drop),
+        Err(OrgError::OwnerRequired)
+    );
+    block_on(invitations.invite(&carl, acme.id(), email("z@example.com"), OrgRole::Member))
+        .unwrap();
+    let import = block_on(w.service.start_import(&max, acme.id())).unwrap();
+    let outcomes = block_on(import.apply(&[
+        orgman_domain::ImportEntry {
+            user: dan.user_id(),
+            role: OrgRole::Admin,
+        },
+        orgman_domain::ImportEntry {
+            user: dan.user_id(),
+            role: OrgRole::Member,
+        },
+    ]))
+    .unwrap();
+    assert!(
+        matches!(
+            &outcomes[..],
+            [
+                orgman_domain::ImportOutcome::Failed(OrgError::PermissionNotHeld { .. }),
+                orgman_domain::ImportOutcome::Added
+            ]
+        ),
+        "{outcomes:?}"
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ pub fn openapi_document() -> String {
     document_errors(&mut api);
     let mut document = serde_json::to_value(&api).unwrap_or_default();
     headers_are_never_null(&mut document);
+    name_the_access_of_each_operation(&mut document);
     link_created_resources(&mut document);
     let mut json = serde_json::to_string_pretty(&document).unwrap_or_default();
     json.push('\n');
@@ -78,6 +79,96 @@ fn operations(document: &mut Value) -> impl Iterator<Item = (&String, &mut Value
                 .flat_map(|methods| methods.values_mut())
                 .map(move |operation| (path, operation))
         })
+}
+
+/// What each operation checks: a catalog permission in the path's
+/// organization (`x-orgman-permission`), or who may call it when no
+/// organization's permission decides (`x-orgman-caller`). Every operation
+/// is in exactly one of the lists (a test says so).
+const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
+    ("current_organization", "organization:read"),
+    ("get_organization", "organization:read"),
+    ("list_roles", "organization:read"),
+    ("get_role", "organization:read"),
+    ("update_organization", "organization:update"),
+    ("request_deletion", "organization:delete"),
+    ("restore", "organization:delete"),
+    ("list_members", "members:read"),
+    ("member_permissions", "members:read"),
+    ("add_member", "members:manage"),
+    ("import_members", "members:manage"),
+    ("change_role", "members:manage"),
+    ("remove_member", "members:manage"),
+    ("set_member_roles", "members:manage"),
+    ("list_invitations", "invitations:manage"),
+    ("invite_member", "invitations:manage"),
+    ("revoke_invitation", "invitations:manage"),
+    ("resend_invitation", "invitations:manage"),
+    ("list_domains", "domains:manage"),
+    ("claim_domain", "domains:manage"),
+    ("verify_domain", "domains:manage"),
+    ("set_domain_policy", "domains:manage"),
+    ("remove_domain", "domains:manage"),
+    ("list_organization_sso_configs", "sso:manage"),
+    ("create_organization_sso_config", "sso:manage"),
+    ("get_organization_sso_config", "sso:manage"),
+    ("update_organization_sso_config", "sso:manage"),
+    ("delete_organization_sso_config", "sso:manage"),
+    ("test_organization_sso_config", "sso:manage"),
+    ("create_role", "roles:manage"),
+    ("update_role", "roles:manage"),
+    ("delete_role", "roles:manage"),
+    ("organization_events", "audit:read"),
+    // `members:manage` in the organization named, else platform
+    // administrators.
+    ("register", "members:manage"),
+];
+
+/// Who may call the operations no organization's permission decides.
+const OPERATION_CALLERS: &[(&str, &str)] = &[
+    ("discover_home_realm", "anyone"),
+    ("me", "signed-in"),
+    ("my_organizations", "signed-in"),
+    ("accept_invitation", "signed-in"),
+    ("list_permissions", "signed-in"),
+    ("check_permissions", "signed-in"),
+    (
+        "create_organization",
+        "platform-admin (any signed-in user when ORGMAN_ORGANIZATION_CREATION allows)",
+    ),
+    ("list_organizations", "platform-admin"),
+    ("all_events", "platform-admin"),
+    ("set_member_limit", "platform-admin"),
+    ("suspend", "platform-admin"),
+    ("reactivate", "platform-admin"),
+    ("purge", "platform-admin"),
+    ("register_permission", "platform-admin"),
+    ("delete_permission", "platform-admin"),
+    ("platform_components", "platform-admin"),
+    ("list_installation_sso_configs", "platform-admin"),
+    ("create_installation_sso_config", "platform-admin"),
+    ("get_installation_sso_config", "platform-admin"),
+    ("update_installation_sso_config", "platform-admin"),
+    ("delete_installation_sso_config", "platform-admin"),
+    ("test_installation_sso_config", "platform-admin"),
+];
+
+/// Marks each operation with what it checks, from
+/// [`OPERATION_PERMISSIONS`] and [`OPERATION_CALLERS`].
+fn name_the_access_of_each_operation(document: &mut Value) {
+    for (_, operation) in operations(document) {
+        let Some(id) = operation.get("operationId").and_then(Value::as_str) else {
+            continue;
+        };
+        let find = |table: &[(&str, &'static str)]| {
+            table.iter().find(|(op, _)| *op == id).map(|(_, v)| *v)
+        };
+        if let Some(permission) = find(OPERATION_PERMISSIONS) {
+            operation["x-orgman-permission"] = Value::from(permission);
+        } else if let Some(caller) = find(OPERATION_CALLERS) {
+            operation["x-orgman-caller"] = Value::from(caller);
+        }
+    }
 }
 
 /// An optional header is absent or a string, never `null` (the annotations'
@@ -275,6 +366,38 @@ fn document_errors(api: &mut utoipa::openapi::OpenApi) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_names_one_permission_of_the_catalog_or_its_callers() {
+        let document: Value = serde_json::from_str(&openapi_document()).unwrap();
+        let catalog: Vec<&str> = orgman_domain::Permission::GRANTABLE
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        let mut seen = 0;
+        for (path, operation) in operations(&mut document.clone()) {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            let permission = operation.get("x-orgman-permission").and_then(Value::as_str);
+            let caller = operation.get("x-orgman-caller").and_then(Value::as_str);
+            match (permission, caller) {
+                (Some(permission), None) => {
+                    assert!(catalog.contains(&permission), "{id}: {permission}");
+                    assert!(
+                        path.contains("{id}") || id == "current_organization" || id == "register",
+                        "{id} names a permission but no organization"
+                    );
+                }
+                (None, Some(_)) => {}
+                other => panic!("{id} ({path}): {other:?}"),
+            }
+            seen += 1;
+        }
+        assert_eq!(
+            seen,
+            OPERATION_PERMISSIONS.len() + OPERATION_CALLERS.len(),
+            "an entry names no operation"
+        );
+    }
 
     /// Regenerate with `ORGMAN_BLESS=1 cargo test -p orgman-server --lib openapi`.
     #[test]

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
 use crate::members::custom_role::Access;
+use crate::members::custom_role::effective_permissions;
 use crate::members::permission::Permission;
+use crate::members::permission::PermissionName;
 use crate::members::role::{Actor, OrgRole};
 use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
 use crate::organizations::model::Organization;
 use crate::organizations::service::OrganizationService;
-use crate::organizations::service::access_in;
+use crate::organizations::service::{access_in, check_grants_in};
 use crate::ports::UnitOfWork;
 use crate::values::id::{OrganizationId, UserId};
 
@@ -59,6 +61,10 @@ pub struct ImportTotals {
 /// entries.
 struct Facts<'o> {
     actor_role: Option<Access>,
+    /// For each built-in role (in [`OrgRole::ALL`]'s order), a permission
+    /// it grants that the actor does not hold, if there is one: no
+    /// escalation.
+    refused_roles: [Option<PermissionName>; 3],
     organization: &'o Organization,
     /// Members (as read, then as decided so far).
     roles: HashMap<UserId, OrgRole>,
@@ -78,6 +84,10 @@ impl Facts<'_> {
         };
         if let Err(error) = check_member_change(actor, self.actor_role, change, 0) {
             return Some(error);
+        }
+        let role_index = OrgRole::ALL.iter().position(|r| *r == entry.role);
+        if let Some(permission) = role_index.and_then(|i| self.refused_roles[i].clone()) {
+            return Some(OrgError::PermissionNotHeld { permission });
         }
         if self
             .known
@@ -304,8 +314,18 @@ impl MemberImport<'_> {
             Some(_) => Some(uow.existing_users(&users).await?.into_iter().collect()),
             None => None,
         };
+        let mut refused_roles = [None, None, None];
+        for (refused, role) in refused_roles.iter_mut().zip(OrgRole::ALL) {
+            let granted = effective_permissions(role, []);
+            *refused = match check_grants_in(&mut *uow, actor, id, &granted).await {
+                Ok(()) => None,
+                Err(OrgError::PermissionNotHeld { permission }) => Some(permission),
+                Err(other) => return Err(other),
+            };
+        }
         let facts = Facts {
             actor_role,
+            refused_roles,
             organization: &organization,
             roles,
             room,

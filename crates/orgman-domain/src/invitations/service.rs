@@ -9,14 +9,15 @@ use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::EventKind;
 use crate::invitations::model::{Invitation, InvitationStatus, IssuedInvitation};
-use crate::members::custom_role::Access;
+use crate::members::custom_role::effective_permissions;
 use crate::members::permission::Permission;
 use crate::members::role::{Actor, OrgRole};
-use crate::members::rules::{MemberChange, Membership, check_member_change};
+use crate::members::rules::Membership;
 use crate::organizations::service::OrganizationService;
-use crate::organizations::service::access_in;
+use crate::organizations::service::{access_in, check_grants_in};
+use crate::ports::UnitOfWork;
 use crate::ports::{InvitationQueries, InvitationTokens};
-use crate::values::id::{InvitationId, OrganizationId, UserId};
+use crate::values::id::{InvitationId, OrganizationId};
 use crate::values::name::Email;
 use crate::values::page::{Page, PageRequest};
 
@@ -79,11 +80,8 @@ impl InvitationService {
         let ports = service.ports();
         let (mut uow, locked) = service.begin_locked(organization).await?;
         locked.ensure_writable()?;
-        self.check_grant(
-            actor,
-            access_in(&mut *uow, organization, actor.user_id()).await?,
-            role,
-        )?;
+        self.check_grant(&mut *uow, actor, organization, role)
+            .await?;
         let now = ports.clock.now();
         let (token, digest) = self.tokens.issue();
         let invitation = Invitation {
@@ -192,11 +190,8 @@ impl InvitationService {
             .await?
             .ok_or(OrgError::InvitationNotFound)?;
         locked.ensure_writable()?;
-        self.check_grant(
-            actor,
-            access_in(&mut *uow, organization, actor.user_id()).await?,
-            invitation.role,
-        )?;
+        self.check_grant(&mut *uow, actor, organization, invitation.role)
+            .await?;
         let now = ports.clock.now();
         match invitation.status(now) {
             InvitationStatus::Pending | InvitationStatus::Expired => {}
@@ -299,20 +294,22 @@ impl InvitationService {
         Ok(membership)
     }
 
-    /// Whether the actor, with `access` in the organization, may grant
-    /// `role` (as for adding a member directly).
-    fn check_grant(
+    /// Whether the actor may invite with `role`: only an OWNER grants
+    /// OWNER, and nobody grants a permission they do not hold (the invitee
+    /// gets the role's permissions on accepting).
+    async fn check_grant(
         &self,
+        uow: &mut dyn UnitOfWork,
         actor: &Actor,
-        access: Option<Access>,
+        organization: OrganizationId,
         role: OrgRole,
     ) -> Result<(), OrgError> {
-        let change = MemberChange {
-            target: UserId::from_uuid(uuid::Uuid::nil()),
-            from: None,
-            to: Some(role),
-        };
-        check_member_change(actor, access, change, 0)
+        let access = access_in(uow, organization, actor.user_id()).await?;
+        let owner = access.is_some_and(|access| access.role == OrgRole::Owner);
+        if role == OrgRole::Owner && !owner && !actor.is_platform_admin() {
+            return Err(OrgError::OwnerRequired);
+        }
+        check_grants_in(uow, actor, organization, &effective_permissions(role, [])).await
     }
 }
 

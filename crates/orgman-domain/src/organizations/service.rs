@@ -8,11 +8,10 @@ use time::{Duration, OffsetDateTime};
 use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
-use crate::members::custom_role::Access;
-use crate::members::permission::Permission;
-use crate::members::permission::PermissionSet;
+use crate::members::custom_role::{Access, effective_permissions};
+use crate::members::permission::{Permission, PermissionName, PermissionSet};
 use crate::members::role::{Actor, OrgRole};
-use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
+use crate::members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
 use crate::organizations::lifecycle::LifecycleAction;
 use crate::organizations::lifecycle::OrgStatus;
 use crate::organizations::metadata::Metadata;
@@ -817,6 +816,11 @@ impl OrganizationService {
             MemberChange { target, from, to },
             owner_count,
         )?;
+        if let Some(role) = to {
+            // No escalation: the role's permissions must be the actor's.
+            let granted = effective_permissions(role, []);
+            check_grants_in(&mut *uow, actor, id, &granted).await?;
+        }
 
         let (result, kind) = write_member_change(
             &mut *uow,
@@ -1044,6 +1048,24 @@ pub(crate) async fn access_in(
         set.union(role.own_permissions())
     });
     Ok(Some(membership.access(granted)))
+}
+
+/// Whether the actor may grant every one of `granted` in the organization
+/// ([`check_grants`] over their roles, read in the unit of work).
+pub(crate) async fn check_grants_in<'a>(
+    uow: &mut dyn UnitOfWork,
+    actor: &Actor,
+    organization: OrganizationId,
+    granted: impl IntoIterator<Item = &'a PermissionName>,
+) -> Result<(), OrgError> {
+    let Some(membership) = uow.membership(organization, actor.user_id()).await? else {
+        return check_grants(actor, None, &std::collections::BTreeSet::new(), granted);
+    };
+    let custom = uow
+        .custom_roles_of(organization, &membership.custom_roles)
+        .await?;
+    let held = effective_permissions(membership.role, &custom);
+    check_grants(actor, Some(membership.role), &held, granted)
 }
 
 /// Refuses a member whose address is in one of the organization's

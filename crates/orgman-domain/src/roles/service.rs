@@ -13,8 +13,8 @@ use crate::members::custom_role::{
 };
 use crate::members::permission::{Permission, PermissionName};
 use crate::members::role::Actor;
-use crate::members::rules::{MemberChange, Membership, check_grants, check_member_change};
-use crate::organizations::service::{OrganizationService, access_in};
+use crate::members::rules::{MemberChange, Membership, check_member_change};
+use crate::organizations::service::{OrganizationService, access_in, check_grants_in};
 use crate::ports::{RoleQueries, UnitOfWork};
 use crate::values::id::{OrganizationId, UserId};
 
@@ -681,24 +681,6 @@ async fn check_catalog(
         Some(permission) => Err(OrgError::UnknownPermission { permission }),
         None => Ok(()),
     }
-}
-
-/// Whether the actor may grant every one of `granted` in the organization
-/// ([`check_grants`] over their roles, read in the unit of work).
-async fn check_grants_in<'a>(
-    uow: &mut dyn UnitOfWork,
-    actor: &Actor,
-    organization: OrganizationId,
-    granted: impl IntoIterator<Item = &'a PermissionName>,
-) -> Result<(), OrgError> {
-    let Some(membership) = uow.membership(organization, actor.user_id()).await? else {
-        return check_grants(actor, None, &BTreeSet::new(), granted);
-    };
-    let custom = uow
-        .custom_roles_of(organization, &membership.custom_roles)
-        .await?;
-    let held = effective_permissions(membership.role, &custom);
-    check_grants(actor, Some(membership.role), &held, granted)
 }
 
 fn updated(role: &CustomRole, revoked: Vec<PermissionName>) -> EventKind {
