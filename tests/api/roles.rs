@@ -97,6 +97,30 @@ async fn an_organization_defines_a_role_gives_it_and_takes_its_permission_back()
         format!("{roles}/billing-viewer")
     );
     assert_problem(app.post(&roles, &alice, billing).await, 409, "role-exists").await;
+    // A member joins with a custom role in one call.
+    app.provision(CAROL).await;
+    let joined = app
+        .post(
+            &members,
+            &alice,
+            json!({"userId": CAROL.id, "roles": ["ADMIN", "billing-viewer"]}),
+        )
+        .await;
+    assert_eq!(joined.status(), 201);
+    let joined = body(joined).await;
+    assert_eq!(joined["role"], "ADMIN");
+    assert_eq!(joined["roles"], json!(["ADMIN", "billing-viewer"]));
+    assert_problem(
+        app.post(
+            &members,
+            &alice,
+            json!({"userId": CAROL.id, "role": "ADMIN", "roles": ["ADMIN"]}),
+        )
+        .await,
+        422,
+        "validation-failed",
+    )
+    .await;
     assert_problem(
         app.post(
             &roles,

@@ -66,6 +66,12 @@ pub(crate) struct AddMember {
     #[serde(default)]
     #[schema(example = "MEMBER", pattern = "^(OWNER|ADMIN|MEMBER)$")]
     pub(crate) role: Option<String>,
+    /// Instead of `role`: every role the member gets, at most one of
+    /// `OWNER`, `ADMIN` and `MEMBER` (`MEMBER` when none is named) and the
+    /// organization's custom role keys.
+    #[serde(default)]
+    #[schema(max_items = 21)]
+    pub(crate) roles: Option<Vec<crate::routes::roles::RoleText>>,
 }
 
 /// Body of `PATCH /api/v1/organizations/{id}/members/{userId}`.

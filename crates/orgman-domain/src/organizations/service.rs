@@ -1174,7 +1174,7 @@ fn role_after(op: MemberOp, from: Option<OrgRole>) -> Result<Option<Option<OrgRo
 
 /// Writes a checked member change in `uow`: the membership as it is now
 /// (`None` once removed) and the event it makes.
-async fn write_member_change(
+pub(crate) async fn write_member_change(
     uow: &mut dyn UnitOfWork,
     organization: &Organization,
     target: UserId,

@@ -14,7 +14,9 @@ use crate::members::custom_role::{
 use crate::members::permission::{Permission, PermissionName};
 use crate::members::role::Actor;
 use crate::members::rules::{MemberChange, Membership, check_member_change};
-use crate::organizations::service::{OrganizationService, access_in, check_grants_in};
+use crate::organizations::service::{
+    OrganizationService, access_in, check_grants_in, write_member_change,
+};
 use crate::ports::{RoleQueries, UnitOfWork};
 use crate::values::id::{OrganizationId, UserId};
 
@@ -397,6 +399,87 @@ impl RoleService {
         service.record(uow, &events).await
     }
 
+    /// Adds a member with roles: as [`OrganizationService::add_member`],
+    /// with custom roles besides, in one unit of work. The actor must be
+    /// able to grant every permission the roles grant.
+    ///
+    /// # Errors
+    /// As [`OrganizationService::add_member`], and
+    /// [`OrgError::UnknownRoleKey`], [`OrgError::PermissionNotHeld`].
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        user: UserId,
+        roles: MemberRoles,
+    ) -> Result<Membership, OrgError> {
+        let service = &*self.organizations;
+        if roles.custom.is_empty() {
+            return service
+                .add_member(actor, organization, user, roles.role)
+                .await;
+        }
+        service
+            .ensure_changeable(actor, organization, Permission::MembersManage)
+            .await?;
+        let (mut uow, locked) = service.begin_locked(organization).await?;
+        locked.ensure_writable()?;
+        if uow.membership(organization, user).await?.is_some() {
+            return Err(OrgError::AlreadyMember);
+        }
+        let change = MemberChange {
+            target: user,
+            from: None,
+            to: Some(roles.role),
+        };
+        let actor_access = access_in(&mut *uow, organization, actor.user_id()).await?;
+        check_member_change(actor, actor_access, change, 0)?;
+        let given = self
+            .known_custom_roles(&mut *uow, organization, &roles)
+            .await?;
+        let granted = effective_permissions(roles.role, &given);
+        check_grants_in(&mut *uow, actor, organization, &granted).await?;
+        let now = service.ports().clock.now();
+        let (added, kind) =
+            write_member_change(&mut *uow, &locked, user, None, Some(roles.role), now).await?;
+        uow.set_member_custom_roles(organization, user, &roles.custom)
+            .await?;
+        let events = [
+            service.event(organization, Some(actor), kind),
+            service.event(
+                organization,
+                Some(actor),
+                roles_changed(user, &roles.custom, &BTreeSet::new()),
+            ),
+        ];
+        service.record(uow, &events).await?;
+        let membership = added.ok_or_else(|| OrgError::Internal("membership missing".into()))?;
+        Ok(Membership {
+            custom_roles: roles.custom,
+            ..membership
+        })
+    }
+
+    /// The custom roles `roles` names, each defined by the organization.
+    async fn known_custom_roles(
+        &self,
+        uow: &mut dyn UnitOfWork,
+        organization: OrganizationId,
+        roles: &MemberRoles,
+    ) -> Result<Vec<CustomRole>, OrgError> {
+        let given = uow.custom_roles_of(organization, &roles.custom).await?;
+        match roles
+            .custom
+            .iter()
+            .find(|key| !given.iter().any(|role| role.key == **key))
+        {
+            Some(unknown) => Err(OrgError::UnknownRoleKey {
+                key: unknown.to_string(),
+            }),
+            None => Ok(given),
+        }
+    }
+
     /// Sets a member's roles: the built-in role (under the OWNER and
     /// last-owner rules) and the custom ones. Roles given must be ones the
     /// actor could grant; setting what the member holds already changes
@@ -464,16 +547,7 @@ impl RoleService {
             check_member_change(actor, actor_access, change, owner_count)?;
             gained = effective_permissions(roles.role, []);
         }
-        let given = uow.custom_roles_of(organization, &roles.custom).await?;
-        if let Some(unknown) = roles
-            .custom
-            .iter()
-            .find(|key| !given.iter().any(|role| role.key == **key))
-        {
-            return Err(OrgError::UnknownRoleKey {
-                key: unknown.to_string(),
-            });
-        }
+        let given = self.known_custom_roles(uow, organization, roles).await?;
         let new_roles = given
             .iter()
             .filter(|role| !current.custom_roles.contains(&role.key));

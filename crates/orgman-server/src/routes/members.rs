@@ -78,14 +78,23 @@ pub(crate) async fn add_member(
     id: Path<Uuid>,
     body: JsonObject<AddMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = body_role(body.role.as_deref())?;
+    let roles = match (&body.role, &body.roles) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(vec![crate::problem::FieldError {
+                field: "roles".into(),
+                message: "give role or roles, not both".into(),
+            }]));
+        }
+        (_, Some(roles)) => super::roles::member_roles(roles)?,
+        (role, None) => orgman_domain::MemberRoles::built_in(body_role(role.as_deref())?),
+    };
     let membership = state
-        .service
+        .roles
         .add_member(
             &auth.actor,
             OrganizationId::from_uuid(*id),
             UserId::from_uuid(body.user_id),
-            role,
+            roles,
         )
         .await?;
     let location = format!("/api/v1/organizations/{}/members/{}", *id, body.user_id);

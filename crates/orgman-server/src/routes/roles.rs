@@ -29,6 +29,15 @@ pub(crate) struct PermissionText(String);
 #[derive(Debug, Deserialize)]
 pub(crate) struct RoleText(String);
 
+/// The roles a request names.
+pub(crate) fn member_roles(texts: &[RoleText]) -> Result<MemberRoles, ApiError> {
+    let refs = texts
+        .iter()
+        .map(|text| RoleRef::parse(&text.0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MemberRoles::from_refs(&refs)?)
+}
+
 /// A string schema with a pattern (utoipa takes no pattern on a newtype).
 fn text_schema(
     pattern: &str,
@@ -504,12 +513,7 @@ pub(crate) async fn set_member_roles(
     body: JsonObject<SetMemberRoles>,
 ) -> Result<Json<MemberView>, ApiError> {
     let (id, user) = path.into_inner();
-    let refs = body
-        .roles
-        .iter()
-        .map(|text| RoleRef::parse(&text.0))
-        .collect::<Result<Vec<_>, _>>()?;
-    let roles = MemberRoles::from_refs(&refs)?;
+    let roles = member_roles(&body.roles)?;
     let membership = state
         .roles
         .set_member_roles(
