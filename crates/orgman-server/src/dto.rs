@@ -71,7 +71,7 @@ pub(crate) struct AddMember {
     /// organization's custom role keys.
     #[serde(default)]
     #[schema(max_items = 21)]
-    pub(crate) roles: Option<Vec<crate::routes::roles::RoleText>>,
+    pub(crate) roles: Option<Vec<RoleText>>,
 }
 
 /// Body of `PATCH /api/v1/organizations/{id}/members/{userId}`.
@@ -355,6 +355,46 @@ where
             ))
         })
 }
+
+/// A role a member holds: `OWNER`, `ADMIN`, `MEMBER` or a custom role's
+/// key.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RoleText(String);
+
+/// The roles a request names.
+pub(crate) fn member_roles(
+    texts: &[RoleText],
+) -> Result<orgman_domain::MemberRoles, crate::problem::ApiError> {
+    let refs = texts
+        .iter()
+        .map(|text| orgman_domain::RoleRef::parse(&text.0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(orgman_domain::MemberRoles::from_refs(&refs)?)
+}
+
+/// A string schema with a pattern (utoipa takes no pattern on a newtype).
+pub(crate) fn text_schema(
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+impl utoipa::PartialSchema for RoleText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema(
+            "^(OWNER|ADMIN|MEMBER|[a-z0-9][a-z0-9_-]{0,62})$",
+            "`OWNER`, `ADMIN`, `MEMBER` or a custom role's key.",
+        )
+    }
+}
+
+impl ToSchema for RoleText {}
 
 #[cfg(test)]
 mod tests {

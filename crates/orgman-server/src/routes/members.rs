@@ -85,7 +85,7 @@ pub(crate) async fn add_member(
                 message: "give role or roles, not both".into(),
             }]));
         }
-        (_, Some(roles)) => super::roles::member_roles(roles)?,
+        (_, Some(roles)) => crate::dto::member_roles(roles)?,
         (role, None) => orgman_domain::MemberRoles::built_in(body_role(role.as_deref())?),
     };
     let membership = state

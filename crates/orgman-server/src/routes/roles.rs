@@ -7,15 +7,15 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post, put};
 use orgman_domain::{
-    CatalogPermission, CustomRole, MemberRoles, OrganizationId, PermissionName, RoleDraft, RoleKey,
-    RolePatch, RoleRef, UserId,
+    CatalogPermission, CustomRole, OrganizationId, PermissionName, RoleDraft, RoleKey, RolePatch,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::dto::MemberView;
+use crate::dto::{MemberView, RoleText, member_roles, text_schema};
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -23,33 +23,6 @@ use crate::state::AppState;
 /// A permission name of the catalog, `resource:action`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PermissionText(String);
-
-/// A role a member holds: `OWNER`, `ADMIN`, `MEMBER` or a custom role's
-/// key.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RoleText(String);
-
-/// The roles a request names.
-pub(crate) fn member_roles(texts: &[RoleText]) -> Result<MemberRoles, ApiError> {
-    let refs = texts
-        .iter()
-        .map(|text| RoleRef::parse(&text.0))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(MemberRoles::from_refs(&refs)?)
-}
-
-/// A string schema with a pattern (utoipa takes no pattern on a newtype).
-fn text_schema(
-    pattern: &str,
-    description: &str,
-) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(pattern))
-        .description(Some(description))
-        .into()
-}
 
 impl utoipa::PartialSchema for PermissionText {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -61,17 +34,6 @@ impl utoipa::PartialSchema for PermissionText {
 }
 
 impl ToSchema for PermissionText {}
-
-impl utoipa::PartialSchema for RoleText {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        text_schema(
-            "^(OWNER|ADMIN|MEMBER|[a-z0-9][a-z0-9_-]{0,62})$",
-            "`OWNER`, `ADMIN`, `MEMBER` or a custom role's key.",
-        )
-    }
-}
-
-impl ToSchema for RoleText {}
 
 /// A permission of the catalog.
 #[derive(Debug, Serialize, ToSchema)]
