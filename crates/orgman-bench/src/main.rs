@@ -137,8 +137,13 @@ local prepared = {}
 local index = 0
 function init(args)
   for line in io.lines(args[1]) do
-    local path, token = line:match("([^\t]+)\t(.+)")
-    prepared[#prepared + 1] = wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+    local path, token, body = line:match("([^\t]+)\t([^\t]+)\t?(.*)")
+    if body ~= "" then
+      local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
+      prepared[#prepared + 1] = wrk.format("POST", path, headers, body)
+    else
+      prepared[#prepared + 1] = wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+    end
   end
   index = math.random(#prepared)
 end
@@ -1181,11 +1186,30 @@ const CONFIGS: [Config; 4] = [
     },
 ];
 
-/// The request files wrk takes in turn: (path, token) lines.
+/// The request files wrk takes in turn: (path, token) lines, and a JSON
+/// body for a POST.
 struct RequestFiles {
     organization: PathBuf,
     me: PathBuf,
     mine: PathBuf,
+    /// `POST /authz/check` with one check of the caller.
+    check: PathBuf,
+    /// `POST /authz/check` with ten checks of the caller, in each of their
+    /// organizations.
+    checks: PathBuf,
+}
+
+/// A check API body: `permissions` in each organization, for the caller.
+fn check_body(organizations: &[OrganizationId], permissions: &[&str]) -> String {
+    let checks: Vec<Value> = organizations
+        .iter()
+        .flat_map(|o| {
+            permissions
+                .iter()
+                .map(move |p| json!({"organizationId": o, "permission": p}))
+        })
+        .collect();
+    json!({ "checks": checks }).to_string()
 }
 
 impl RequestFiles {
@@ -1207,6 +1231,30 @@ impl RequestFiles {
             ),
             me: per_user("me", "/api/v1/users/me"),
             mine: per_user("mine", "/api/v1/organizations/mine"),
+            check: request_file(
+                "check",
+                seed.pairs.iter().map(|(u, o)| {
+                    let body = check_body(&[*o], &["organization:read"]);
+                    format!("/api/v1/authz/check\t{}\t{body}", seed.users[*u].1)
+                }),
+            ),
+            checks: request_file(
+                "checks",
+                seed.users.iter().enumerate().map(|(index, (_, token))| {
+                    let mut orgs: Vec<OrganizationId> = seed
+                        .pairs
+                        .iter()
+                        .filter(|(u, _)| *u == index)
+                        .map(|(_, o)| *o)
+                        .collect();
+                    orgs.truncate(5);
+                    // Ten checks: two permissions in each of five
+                    // organizations (repeated when the user has fewer).
+                    let five: Vec<OrganizationId> = orgs.iter().copied().cycle().take(5).collect();
+                    let body = check_body(&five, &["organization:read", "members:manage"]);
+                    format!("/api/v1/authz/check\t{token}\t{body}")
+                }),
+            ),
         }
     }
 }
@@ -1292,9 +1340,23 @@ async fn measure_config(
     let mine = wrk(&server.base, "", Some(&files.mine), sizes.seconds);
     let path = "/api/v1/organizations/mine";
     let mine_own = timed_pass(&server.base, path, seed, sizes.seconds).await;
+    // The check API reads no authorizer: measured where the cache is the
+    // question, with the database authorizer.
+    let checks = (config.authorizer == "database").then(|| {
+        (
+            wrk(&server.base, "", Some(&files.check), sizes.seconds),
+            wrk(&server.base, "", Some(&files.checks), sizes.seconds),
+        )
+    });
     let loaded = rss_kib(server.child.id());
     measured.by_config.insert(config.name, org.rps);
-    for (endpoint, load) in [
+    let check_rows = checks.into_iter().flat_map(|(one, ten)| {
+        [
+            ("POST /authz/check, 1 check", one),
+            ("POST /authz/check, a batch of 10 checks", ten),
+        ]
+    });
+    let rows = [
         (
             "GET /organizations/{id}, one pass over every pair (cold)",
             cold,
@@ -1306,24 +1368,29 @@ async fn measure_config(
             "GET /organizations/mine, measured by the bench's own client",
             mine_own,
         ),
-    ] {
-        measured
-            .results
-            .push(json!({"config": config.name, "endpoint": endpoint, "load": load.json()}));
-        let row = (
-            config.name.to_owned(),
-            endpoint.to_owned(),
-            load,
-            String::new(),
-        );
-        measured.rows.push(row);
-    }
+    ];
+    record_rows(measured, config.name, rows.into_iter().chain(check_rows));
     measured.memory.push(json!({
         "config": config.name,
         "start_to_ready_ms": server.ready_ms,
         "idle_rss_mib": idle as f64 / 1024.0,
         "loaded_rss_mib": loaded as f64 / 1024.0,
     }));
+}
+
+/// Keeps one configuration's measured rows.
+fn record_rows(
+    measured: &mut Measured,
+    config: &str,
+    rows: impl Iterator<Item = (&'static str, Load)>,
+) {
+    for (endpoint, load) in rows {
+        measured
+            .results
+            .push(json!({"config": config, "endpoint": endpoint, "load": load.json()}));
+        let row = (config.to_owned(), endpoint.to_owned(), load, String::new());
+        measured.rows.push(row);
+    }
 }
 
 /// The membership check through the domain, without a cache and with
@@ -1368,10 +1435,13 @@ impl Ceilings {
     /// The ratio a `GET /organizations/{id}` row is judged by.
     fn ratio(&self, row: &Row, db_cached: f64) -> String {
         let (config, endpoint, load, _) = row;
+        let rps = load.rps;
+        if endpoint.starts_with("POST /authz/check") && config == "database authorizer, Redis on" {
+            return format!("{:.2}× ceiling_redis", rps / self.redis);
+        }
         if endpoint != "GET /organizations/{id}" {
             return String::new();
         }
-        let rps = load.rps;
         match config.as_str() {
             "database authorizer, Redis off" => format!("{:.2}× ceiling_db", rps / self.db),
             "database authorizer, Redis on" => format!("{:.2}× ceiling_redis", rps / self.redis),

@@ -99,7 +99,7 @@ pub use invitations::model::{
 };
 pub use invitations::service::InvitationService;
 pub use members::custom_role::{
-    Access, CatalogPermission, CustomRole, MemberRoles, RoleDraft, RoleKey, RoleRef,
+    Access, CatalogPermission, CustomRole, MemberGrants, MemberRoles, RoleDraft, RoleKey, RoleRef,
     effective_permissions,
 };
 pub use members::permission::{Permission, PermissionName, PermissionSet};

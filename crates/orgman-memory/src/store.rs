@@ -247,6 +247,27 @@ impl MembershipQueries for MemoryStore {
         Ok(self.lock().access(organization, user))
     }
 
+    async fn grants_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<orgman_domain::MemberGrants>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        Ok(state
+            .memberships
+            .get(&(organization, user))
+            .map(|membership| orgman_domain::MemberGrants {
+                role: membership.role,
+                granted: membership
+                    .custom_roles
+                    .iter()
+                    .filter_map(|key| state.roles.get(&(organization, key.clone())))
+                    .flat_map(|role| role.permissions.iter().cloned())
+                    .collect(),
+            }))
+    }
+
     async fn organization_with_role(
         &self,
         organization: OrganizationId,

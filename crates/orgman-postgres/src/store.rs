@@ -8,8 +8,8 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
-    Access, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page, PageRequest,
-    PermissionName, PermissionSet, StoreError, User, UserId, UserProfile,
+    Access, MemberGrants, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
+    PageRequest, PermissionName, PermissionSet, StoreError, User, UserId, UserProfile,
 };
 
 use crate::connection::{Connection, Tm};
@@ -186,6 +186,34 @@ impl PgStore {
         Ok(Some((row, role, granted)))
     }
 
+    /// A member's stored role and what their custom roles grant, by name
+    /// (`None` when they grant nothing): one statement on the shared
+    /// connections, two through the pool.
+    async fn stored_role_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<(String, Option<Vec<String>>)>, StoreError> {
+        if let Some(shared) = &self.shared {
+            return shared.role_of(organization.as_uuid(), user.as_uuid()).await;
+        }
+        let mut conn = self.connection().await?;
+        let role: Option<String> = organization_members::table
+            .find((organization.as_uuid(), user.as_uuid()))
+            .select(organization_members::role)
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(from_diesel)?;
+        match role {
+            Some(role) => Ok(Some((
+                role,
+                granted_pooled(&mut conn, organization, user).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
         self.pool.get().await.map_err(from_pool)
     }
@@ -323,32 +351,28 @@ impl MembershipQueries for PgStore {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<Access>, StoreError> {
-        let found: Option<(String, Option<Vec<String>>)> = match &self.shared {
-            Some(shared) => {
-                shared
-                    .role_of(organization.as_uuid(), user.as_uuid())
-                    .await?
-            }
-            None => {
-                let mut conn = self.connection().await?;
-                let role: Option<String> = organization_members::table
-                    .find((organization.as_uuid(), user.as_uuid()))
-                    .select(organization_members::role)
-                    .first(&mut conn)
-                    .await
-                    .optional()
-                    .map_err(from_diesel)?;
-                match role {
-                    Some(role) => {
-                        Some((role, granted_pooled(&mut conn, organization, user).await?))
-                    }
-                    None => None,
-                }
-            }
-        };
-        found
+        self.stored_role_of(organization, user)
+            .await?
             .map(|(role, granted)| stored_access(&role, granted.as_deref()))
             .transpose()
+    }
+
+    async fn grants_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<MemberGrants>, StoreError> {
+        let Some((role, granted)) = self.stored_role_of(organization, user).await? else {
+            return Ok(None);
+        };
+        Ok(Some(MemberGrants {
+            role: stored_role(&role)?,
+            granted: granted
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|name| PermissionName::parse(name).ok())
+                .collect(),
+        }))
     }
 
     async fn organization_with_role(

@@ -12,8 +12,8 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
-    Access, Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
-    OrganizationRecord, Permission, PermissionSet, Slug, SsoLoginPolicy, UserId,
+    Access, MemberGrants, Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
+    OrganizationRecord, Permission, PermissionName, PermissionSet, Slug, SsoLoginPolicy, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -33,6 +33,27 @@ end
 if generation == 'fenced' then return {generation} end
 local found = {generation}
 for i = 2, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
+return found
+";
+
+/// [`LOOKUP`] for several organizations at once: `KEYS` are pairs of an
+/// organization's generation and an entry of it; the answer holds, per
+/// pair, the generation and the entry under it (nothing under a fence).
+const LOOKUP_PAIRS: &str = r"
+local found = {}
+for i = 1, #KEYS, 2 do
+  local generation = redis.call('GET', KEYS[i])
+  if not generation then
+    redis.call('SET', KEYS[i], redis.call('INCR', ARGV[1]), 'NX')
+    generation = redis.call('GET', KEYS[i])
+  end
+  found[#found + 1] = generation
+  if generation == 'fenced' then
+    found[#found + 1] = false
+  else
+    found[#found + 1] = redis.call('GET', KEYS[i + 1] .. generation)
+  end
+end
 return found
 ";
 
@@ -269,6 +290,10 @@ impl RedisCache {
         format!("{}:v2:role:{org}:{user}:", self.prefix)
     }
 
+    fn grants_key(&self, org: OrganizationId, user: UserId) -> String {
+        format!("{}:v2:grants:{org}:{user}:", self.prefix)
+    }
+
     fn decision_key(&self, org: OrganizationId, user: UserId, permission: Permission) -> String {
         format!(
             "{}:v2:decision:{org}:{user}:{}:",
@@ -450,6 +475,30 @@ impl RedisCache {
     }
 }
 
+/// `NONE`, or a built-in role and every permission custom roles grant:
+/// `MEMBER invoices:read organization:read`.
+fn grants_text(grants: Option<&MemberGrants>) -> String {
+    match grants {
+        None => "NONE".to_owned(),
+        Some(grants) => std::iter::once(grants.role.as_str())
+            .chain(grants.granted.iter().map(PermissionName::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn parse_grants(text: &str) -> Option<Option<MemberGrants>> {
+    if text == "NONE" {
+        return Some(None);
+    }
+    let mut words = text.split(' ');
+    let role = words.next()?.parse::<OrgRole>().ok()?;
+    let granted = words
+        .map(|name| PermissionName::parse(name).ok())
+        .collect::<Option<_>>()?;
+    Some(Some(MemberGrants { role, granted }))
+}
+
 /// `NONE`, a built-in role (`ADMIN`), or a built-in role with what custom
 /// roles grant besides, as bits (`MEMBER+512`).
 fn role_text(role: Option<Access>) -> String {
@@ -523,6 +572,70 @@ impl MembershipCache for RedisCache {
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
         parse_organization(self.get(id, self.organization_key(id)).await)
+    }
+
+    async fn grants_many(
+        &self,
+        members: &[(OrganizationId, UserId)],
+    ) -> Vec<Lookup<Option<MemberGrants>>> {
+        let unusable = || Lookup::Miss(Lease(u64::MAX));
+        self.flush_dirty().await;
+        let counter = self.counter_key();
+        let found: Option<Vec<Option<String>>> = self
+            .call(async |conn| {
+                let mut command = redis::cmd("EVAL");
+                command.arg(LOOKUP_PAIRS).arg(members.len() * 2);
+                for (org, user) in members {
+                    command
+                        .arg(self.generation_key(*org))
+                        .arg(self.grants_key(*org, *user));
+                }
+                command.arg(&counter);
+                command.query_async(conn).await
+            })
+            .await;
+        let Some(found) = found.filter(|f| f.len() == members.len() * 2) else {
+            self.stats
+                .misses
+                .fetch_add(members.len() as u64, Ordering::Relaxed);
+            return members.iter().map(|_| unusable()).collect();
+        };
+        members
+            .iter()
+            .zip(found.chunks(2))
+            .map(|((org, _), pair)| {
+                let lease = pair[0]
+                    .as_deref()
+                    .and_then(|g| g.parse().ok())
+                    .filter(|_| !self.is_dirty(*org))
+                    .map_or(Lease(u64::MAX), Lease);
+                match pair[1].as_deref().and_then(parse_grants) {
+                    Some(grants) if lease.0 != u64::MAX => {
+                        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                        Lookup::Hit(grants)
+                    }
+                    _ => {
+                        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                        Lookup::Miss(lease)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    async fn store_grants(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        grants: Option<&MemberGrants>,
+    ) {
+        self.put(
+            lease,
+            self.grants_key(organization, user),
+            grants_text(grants),
+        )
+        .await;
     }
 
     async fn role_and_organization(

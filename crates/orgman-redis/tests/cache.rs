@@ -290,6 +290,86 @@ async fn a_role_taken_from_a_member_is_gone_at_once_on_every_replica() {
     a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(TakeBack::RoleFromMember).await;
 }
 
+/// The check API's batch: what members hold is read from Redis for
+/// several organizations at once, and a permission taken from a role is
+/// refused at once by another replica that had it cached.
+#[tokio::test]
+async fn checks_are_answered_from_redis_and_follow_a_revocation_on_every_replica() {
+    use orgman_domain::{
+        CatalogPermission, CheckScope, Denial, MemberRoles, PermissionCheck, PermissionName,
+        RoleDraft, RoleKey, RolePatch, RoleService,
+    };
+    let store = store().await;
+    let a = replica(&store, &redis_address());
+    let b = replica(&store, &redis_address());
+    let (admin, org, member) = org_with_member(&a, &store).await;
+    let (_, other, _) = org_with_member(&a, &store).await;
+    let roles_a = RoleService::new(a.service.clone(), store.clone());
+    let roles_b = RoleService::new(b.service.clone(), store.clone());
+    let invoices =
+        PermissionName::parse(&format!("{}:read", unique_name("inv").replace('-', "_"))).unwrap();
+    let listed = CatalogPermission::registered(invoices.clone(), "").unwrap();
+    roles_a.register_permission(&admin, listed).await.unwrap();
+    let key = RoleKey::parse("billing").unwrap();
+    let draft = RoleDraft::new("Billing", "", [invoices.clone()].into()).unwrap();
+    roles_a
+        .create(&admin, org, key.clone(), draft)
+        .await
+        .unwrap();
+    let mut held = MemberRoles::built_in(OrgRole::Member);
+    held.custom.insert(key.clone());
+    roles_a
+        .set_member_roles(&admin, org, member.user_id(), held)
+        .await
+        .unwrap();
+    let checks: Vec<PermissionCheck> = [
+        (org, invoices.clone()),
+        (org, Permission::MembersManage.into()),
+        (other, invoices.clone()),
+    ]
+    .into_iter()
+    .map(|(organization, permission)| PermissionCheck {
+        organization,
+        permission,
+        user: None,
+    })
+    .collect();
+    let expected = vec![Ok(()), Err(Denial::NotHeld), Err(Denial::NotAMember)];
+    assert_eq!(
+        roles_b
+            .check(&member, CheckScope::Own, &checks)
+            .await
+            .unwrap(),
+        expected
+    );
+    let hits = b.cache.stats().hits.load(Ordering::Relaxed);
+    assert_eq!(
+        roles_b
+            .check(&member, CheckScope::Own, &checks)
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        b.cache.stats().hits.load(Ordering::Relaxed),
+        hits + 2,
+        "both members' grants came from Redis"
+    );
+
+    let patch = RolePatch {
+        permissions: Some(std::collections::BTreeSet::new()),
+        ..RolePatch::default()
+    };
+    roles_a.update(&admin, org, &key, patch).await.unwrap();
+    assert_eq!(
+        roles_b
+            .check(&member, CheckScope::Own, &checks[..1])
+            .await
+            .unwrap(),
+        vec![Err(Denial::NotHeld)]
+    );
+}
+
 #[tokio::test]
 async fn a_redis_outage_fails_no_request_and_caching_resumes() {
     let store = store().await;

@@ -351,6 +351,33 @@ impl Access {
     }
 }
 
+/// What a member holds, by name: their built-in role, and every permission
+/// their custom roles grant (orgman's own and other services'). What the
+/// check API decides from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberGrants {
+    /// The built-in role.
+    pub role: OrgRole,
+    /// Every permission the member's custom roles grant.
+    pub granted: BTreeSet<PermissionName>,
+}
+
+impl MemberGrants {
+    /// Whether the member holds `permission` through a role; `None` when
+    /// only the catalog can tell (an OWNER holds every permission the
+    /// catalog lists).
+    pub fn holds(&self, permission: &PermissionName) -> Option<bool> {
+        if self.granted.contains(permission) {
+            return Some(true);
+        }
+        match permission.own() {
+            Some(own) => Some(own.granted_to(self.role)),
+            None if self.role == OrgRole::Owner => None,
+            None => Some(false),
+        }
+    }
+}
+
 /// Every permission a member holds, by name: their built-in role's and
 /// their custom roles'.
 pub fn effective_permissions<'a>(

@@ -413,19 +413,6 @@ impl OrganizationService {
         Ok(access.map(|access| access.role))
     }
 
-    /// What `user` may do in the organization (`None`: not a member), read
-    /// through the cache: the check API's question about anyone.
-    ///
-    /// # Errors
-    /// [`OrgError::Unavailable`].
-    pub async fn access_of(
-        &self,
-        organization: OrganizationId,
-        user: UserId,
-    ) -> Result<Option<Access>, OrgError> {
-        Ok(cached_role(&*self.ports.cache, &*self.ports.members, organization, user).await?)
-    }
-
     /// The organization a request says it is in (a header, a token claim),
     /// checked against the actor: their role there, or `None` for a
     /// platform administrator who is not a member. As everywhere, a

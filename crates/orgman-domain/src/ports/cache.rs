@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::store::MembershipQueries;
 use crate::errors::port::StoreError;
-use crate::members::custom_role::Access;
+use crate::members::custom_role::{Access, MemberGrants};
 use crate::members::permission::Permission;
 use crate::members::role::OrgRole;
 use crate::organizations::model::Organization;
@@ -104,6 +104,30 @@ pub trait MembershipCache: Send + Sync {
 
     /// Caches an organization read after a miss with `lease`.
     async fn store_organization(&self, lease: Lease, organization: &Organization);
+
+    /// Cached [`MemberGrants`] of several users in several organizations,
+    /// in order, in one round trip where the adapter can: the check API's
+    /// batch. The default caches none.
+    async fn grants_many(
+        &self,
+        members: &[(OrganizationId, UserId)],
+    ) -> Vec<Lookup<Option<MemberGrants>>> {
+        members
+            .iter()
+            .map(|_| Lookup::Miss(Lease(u64::MAX)))
+            .collect()
+    }
+
+    /// Caches what a grants lookup read after a miss with `lease`.
+    async fn store_grants(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        user: UserId,
+        grants: Option<&MemberGrants>,
+    ) {
+        let _ = (lease, organization, user, grants);
+    }
 
     /// The cached first page (default size) of a user's organizations.
     /// Adapters must treat the entry as stale when the user's memberships

@@ -10,7 +10,7 @@ use crate::domains::model::{DomainName, OrgDomain};
 use crate::errors::port::StoreError;
 use crate::events::event::DomainEvent;
 use crate::invitations::model::{Invitation, TokenDigest};
-use crate::members::custom_role::Access;
+use crate::members::custom_role::{Access, MemberGrants};
 use crate::members::role::OrgRole;
 use crate::members::rules::Membership;
 use crate::organizations::model::Organization;
@@ -74,6 +74,18 @@ pub trait MembershipQueries: Send + Sync {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<Access>, StoreError>;
+
+    /// The user's built-in role in the organization and every permission
+    /// their custom roles grant, by name (`None` if not a member): what
+    /// the check API decides from, in one storage round trip.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn grants_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<MemberGrants>, StoreError>;
 
     /// The organization (whatever its status) and the user's roles in it, in
     /// one storage round trip where the adapter can: what an authorized

@@ -630,8 +630,10 @@ impl RoleService {
 
     /// Answers permission checks, in order: whether each user holds each
     /// permission in each organization. Platform administrators asking
-    /// about themselves hold everything. Each distinct user and
-    /// organization is looked up once, through the cache.
+    /// about themselves hold everything. What each distinct member holds is
+    /// read from the cache in one round trip, and only what it misses from
+    /// storage; the catalog is read only to tell an OWNER's permission of
+    /// another service, or why a check is refused.
     ///
     /// # Errors
     /// [`OrgError::Unavailable`]; a check that cannot be answered for
@@ -642,10 +644,19 @@ impl RoleService {
         scope: CheckScope,
         checks: &[PermissionCheck],
     ) -> Result<Vec<Result<(), Denial>>, OrgError> {
-        let mut known: Vec<((OrganizationId, UserId), Option<crate::Access>)> = Vec::new();
+        let subject = |check: &PermissionCheck| check.user.unwrap_or(actor.user_id());
+        let mut members: Vec<(OrganizationId, UserId)> = Vec::new();
+        for check in checks {
+            let key = (check.organization, subject(check));
+            if !members.contains(&key) {
+                members.push(key);
+            }
+        }
+        let grants = self.grants_of(&members).await?;
+        let mut catalog = None;
         let mut answers = Vec::with_capacity(checks.len());
         for check in checks {
-            let user = check.user.unwrap_or(actor.user_id());
+            let user = subject(check);
             let own = user == actor.user_id();
             if !own && scope == CheckScope::Own && !actor.is_platform_admin() {
                 answers.push(Err(Denial::NotPermittedToAsk));
@@ -655,50 +666,62 @@ impl RoleService {
                 answers.push(Ok(()));
                 continue;
             }
-            let key = (check.organization, user);
-            let access = match known.iter().find(|(k, _)| *k == key) {
-                Some((_, access)) => *access,
-                None => {
-                    let access = self.organizations.access_of(key.0, key.1).await?;
-                    known.push((key, access));
-                    access
-                }
+            let index = members
+                .iter()
+                .position(|m| *m == (check.organization, user))
+                .unwrap_or_default();
+            let Some(held) = &grants[index] else {
+                answers.push(Err(Denial::NotAMember));
+                continue;
             };
-            answers.push(self.decide(check, user, access).await?);
+            let holds = held.holds(&check.permission);
+            if holds == Some(true) {
+                answers.push(Ok(()));
+                continue;
+            }
+            if check.permission.own().is_some() {
+                answers.push(Err(Denial::NotHeld));
+                continue;
+            }
+            // Another service's permission that no role grants (or an
+            // OWNER's, who holds what the catalog lists): the catalog
+            // decides, read once per request.
+            if catalog.is_none() {
+                catalog = Some(self.roles.registered_permissions().await?);
+            }
+            let listed = catalog.iter().flatten().any(|p| p.name == check.permission);
+            answers.push(match (listed, holds) {
+                (false, _) => Err(Denial::UnknownPermission),
+                (true, None) => Ok(()),
+                (true, _) => Err(Denial::NotHeld),
+            });
         }
         Ok(answers)
     }
 
-    async fn decide(
+    /// What each member holds, in order: from the cache in one round trip,
+    /// then what it missed from storage (and cached).
+    async fn grants_of(
         &self,
-        check: &PermissionCheck,
-        user: UserId,
-        access: Option<crate::Access>,
-    ) -> Result<Result<(), Denial>, OrgError> {
-        let Some(access) = access else {
-            return Ok(Err(Denial::NotAMember));
-        };
-        if let Some(own) = check.permission.own() {
-            return Ok(access.holds(own).then_some(()).ok_or(Denial::NotHeld));
+        members: &[(OrganizationId, UserId)],
+    ) -> Result<Vec<Option<crate::MemberGrants>>, OrgError> {
+        let ports = self.organizations.ports();
+        let lookups = ports.cache.grants_many(members).await;
+        let mut found = Vec::with_capacity(members.len());
+        for (&(organization, user), lookup) in members.iter().zip(lookups) {
+            found.push(match lookup {
+                crate::ports::Lookup::Hit(grants) => grants,
+                crate::ports::Lookup::Miss(lease) => {
+                    let grants = ports.members.grants_of(organization, user).await?;
+                    ports
+                        .cache
+                        .store_grants(lease, organization, user, grants.as_ref())
+                        .await;
+                    grants
+                }
+            });
         }
-        if check.permission.as_str() == Permission::Suspend.name() {
-            return Ok(Err(Denial::NotHeld));
-        }
-        let registered = self.roles.registered_permissions().await?;
-        if !registered.iter().any(|p| p.name == check.permission) {
-            return Ok(Err(Denial::UnknownPermission));
-        }
-        if access.role == crate::OrgRole::Owner {
-            return Ok(Ok(()));
-        }
-        let custom = self
-            .roles
-            .member_custom_roles(check.organization, user)
-            .await?;
-        let held = custom
-            .iter()
-            .any(|role| role.permissions.contains(&check.permission));
-        Ok(held.then_some(()).ok_or(Denial::NotHeld))
+        Ok(found)
     }
 
     /// A unit of work for a change of the organization's roles: the actor
