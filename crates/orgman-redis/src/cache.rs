@@ -57,6 +57,22 @@ end
 return found
 ";
 
+/// The lookup scripts, sent by their SHA-1 once Redis knows them
+/// (`EVALSHA`; the script itself only after a `NOSCRIPT`): the hot path
+/// sends no script text.
+struct Scripts {
+    lookup: redis::Script,
+    lookup_pairs: redis::Script,
+}
+
+fn scripts() -> &'static Scripts {
+    static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        lookup: redis::Script::new(LOOKUP),
+        lookup_pairs: redis::Script::new(LOOKUP_PAIRS),
+    })
+}
+
 /// Gives organizations and users a new generation: one value of the
 /// counter (`KEYS[1]`), never used before by any of them, shared by all of
 /// them (entries are compared key by key, so sharing it is safe), written
@@ -426,13 +442,11 @@ impl RedisCache {
         let counter = self.counter_key();
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
-                let mut command = redis::cmd("EVAL");
-                command.arg(LOOKUP).arg(N + 1).arg(&generation);
+                let mut invocation = scripts().lookup.key(&generation);
                 for key in &keys {
-                    command.arg(key);
+                    invocation.key(key);
                 }
-                command.arg(&counter);
-                command.query_async(conn).await
+                invocation.arg(&counter).invoke_async(conn).await
             })
             .await;
         let Some(mut found) = found.filter(|f| !f.is_empty()) else {
@@ -583,15 +597,13 @@ impl MembershipCache for RedisCache {
         let counter = self.counter_key();
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
-                let mut command = redis::cmd("EVAL");
-                command.arg(LOOKUP_PAIRS).arg(members.len() * 2);
+                let mut invocation = scripts().lookup_pairs.prepare_invoke();
                 for (org, user) in members {
-                    command
-                        .arg(self.generation_key(*org))
-                        .arg(self.grants_key(*org, *user));
+                    invocation
+                        .key(self.generation_key(*org))
+                        .key(self.grants_key(*org, *user));
                 }
-                command.arg(&counter);
-                command.query_async(conn).await
+                invocation.arg(&counter).invoke_async(conn).await
             })
             .await;
         let Some(found) = found.filter(|f| f.len() == members.len() * 2) else {

@@ -201,6 +201,9 @@ pub struct AuthConfig {
     /// Realm role that makes a platform administrator
     /// (`SECURITY_PLATFORM_ADMIN_ROLE`, default `ADMIN`).
     pub admin_role: String,
+    /// Realm role that lets a caller ask the check API about other users
+    /// (`SECURITY_AUTHZ_CHECK_ROLE`, default `orgman-authz-check`).
+    pub authz_check_role: String,
     /// Token claim holding the request's organization id
     /// (`SECURITY_ORGANIZATION_CLAIM`, default `org_id`).
     pub organization_claim: String,
@@ -237,6 +240,7 @@ impl fmt::Debug for AuthConfig {
             .field("issuer", &self.issuer())
             .field("audience", &self.audience)
             .field("admin_role", &self.admin_role)
+            .field("authz_check_role", &self.authz_check_role)
             .field("organization_claim", &self.organization_claim)
             .finish_non_exhaustive()
     }
@@ -355,6 +359,7 @@ fn auth(get: &Lookup<'_>) -> Result<AuthConfig, ConfigError> {
             None => Some("organization-manager".into()),
         },
         admin_role: env.text_or("SECURITY_PLATFORM_ADMIN_ROLE", "ADMIN"),
+        authz_check_role: env.text_or("SECURITY_AUTHZ_CHECK_ROLE", "orgman-authz-check"),
         organization_claim: env.text_or("SECURITY_ORGANIZATION_CLAIM", "org_id"),
         leeway: Duration::from_secs(env.number("SECURITY_JWT_LEEWAY_SECONDS", 30)?),
         jwks_min_refresh: Duration::from_secs(env.number("SECURITY_JWKS_MIN_REFRESH_SECONDS", 10)?),

@@ -9,7 +9,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use orgman_domain::{Actor, OrgRole, OrganizationId, RequestId, SignIn, SystemRole, UserId};
+use orgman_domain::{
+    Actor, CheckScope, OrgRole, OrganizationId, RequestId, SignIn, SystemRole, UserId,
+};
 use uuid::Uuid;
 
 use crate::auth::{AuthError, Claims};
@@ -26,6 +28,9 @@ pub struct Authenticated {
     pub actor: Actor,
     /// The verified token's claims (shared with the verified-token cache).
     pub claims: Arc<Claims>,
+    /// Whose permissions the caller may ask the check API about: anyone's
+    /// with the realm role `SECURITY_AUTHZ_CHECK_ROLE`.
+    pub check_scope: CheckScope,
 }
 
 /// Local user ids are the provider's subject when it is a UUID (Keycloak's
@@ -108,7 +113,21 @@ impl FromRequest for Authenticated {
                 actor = actor.in_request(*request_id);
             }
             state.provisioning.ensure(&actor, &claims).await?;
-            let authenticated = Authenticated { actor, claims };
+            let check_scope = if claims
+                .realm_access
+                .roles
+                .iter()
+                .any(|r| *r == state.config.auth.authz_check_role)
+            {
+                CheckScope::AnyUser
+            } else {
+                CheckScope::Own
+            };
+            let authenticated = Authenticated {
+                actor,
+                claims,
+                check_scope,
+            };
             req.extensions_mut().insert(authenticated.clone());
             Ok(authenticated)
         })

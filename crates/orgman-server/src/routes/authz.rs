@@ -3,7 +3,7 @@
 
 use actix_web::post;
 use actix_web::web::{Data, Json};
-use orgman_domain::{CheckScope, OrganizationId, PermissionCheck, PermissionName, UserId};
+use orgman_domain::{OrganizationId, PermissionCheck, PermissionName, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -11,9 +11,6 @@ use uuid::Uuid;
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
-
-/// The realm role that lets a caller ask about users other than itself.
-pub(crate) const AUTHZ_CHECK_ROLE: &str = "orgman-authz-check";
 
 /// Most checks in one request.
 const MAX_CHECKS: usize = 100;
@@ -104,22 +101,11 @@ pub(crate) async fn check(
             message: format!("1-{MAX_CHECKS} checks"),
         }]));
     }
-    let scope = if auth
-        .claims
-        .realm_access
-        .roles
-        .iter()
-        .any(|role| role == AUTHZ_CHECK_ROLE)
-    {
-        CheckScope::AnyUser
-    } else {
-        CheckScope::Own
-    };
     let parsed: Vec<_> = body.checks.iter().map(entry).collect();
     let valid: Vec<PermissionCheck> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
     let mut answers = state
         .roles
-        .check(&auth.actor, scope, &valid)
+        .check(&auth.actor, auth.check_scope, &valid)
         .await?
         .into_iter();
     let results = parsed
