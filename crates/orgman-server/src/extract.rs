@@ -33,6 +33,11 @@ pub struct Authenticated {
     pub check_scope: CheckScope,
 }
 
+/// Whether the token's `realm_access.roles` names `role`.
+fn holds_realm_role(claims: &Claims, role: &str) -> bool {
+    claims.realm_access.roles.iter().any(|r| r == role)
+}
+
 /// Local user ids are the provider's subject when it is a UUID (Keycloak's
 /// are), else a UUIDv5 of issuer and subject.
 fn user_id_for(issuer: &str, subject: &str) -> UserId {
@@ -95,12 +100,7 @@ impl FromRequest for Authenticated {
                 }
             })?;
             let user_id = user_id_for(&state.config.auth.issuer(), &claims.sub);
-            let system_role = if claims
-                .realm_access
-                .roles
-                .iter()
-                .any(|r| *r == state.config.auth.admin_role)
-            {
+            let system_role = if holds_realm_role(&claims, &state.config.auth.admin_role) {
                 SystemRole::Admin
             } else {
                 SystemRole::User
@@ -113,12 +113,7 @@ impl FromRequest for Authenticated {
                 actor = actor.in_request(*request_id);
             }
             state.provisioning.ensure(&actor, &claims).await?;
-            let check_scope = if claims
-                .realm_access
-                .roles
-                .iter()
-                .any(|r| *r == state.config.auth.authz_check_role)
-            {
+            let check_scope = if holds_realm_role(&claims, &state.config.auth.authz_check_role) {
                 CheckScope::AnyUser
             } else {
                 CheckScope::Own
