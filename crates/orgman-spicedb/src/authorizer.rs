@@ -214,14 +214,14 @@ fn statements(schema: &str) -> Vec<String> {
 /// `organization:<id>#<relation>@<type>:<id>`.
 pub(crate) fn describe(relationship: &Relationship) -> String {
     let resource = relationship.resource.clone().unwrap_or_default();
-    let subject = relationship
-        .subject
-        .clone()
-        .unwrap_or_default()
-        .object
-        .unwrap_or_default();
+    let subject_reference = relationship.subject.clone().unwrap_or_default();
+    let subject = subject_reference.object.unwrap_or_default();
+    let subject_relation = match subject_reference.optional_relation.as_str() {
+        "" => String::new(),
+        relation => format!("#{relation}"),
+    };
     format!(
-        "{}:{}#{}@{}:{}",
+        "{}:{}#{}@{}:{}{subject_relation}",
         resource.object_type,
         resource.object_id,
         relationship.relation,
@@ -433,7 +433,7 @@ impl SpiceDbAuthorizer {
                     .await
             }
             EventKind::RoleDeleted { key, .. } => {
-                match self.write(vec![role_pointer_removed(org, key)]).await {
+                match self.write(role_pointer_removed(org, key)).await {
                     Ok(()) => self.delete(of_role(org, key)).await,
                     Err(error) => Err(error),
                 }

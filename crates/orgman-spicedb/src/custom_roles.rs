@@ -1,7 +1,9 @@
 //! Custom roles in SpiceDB, as data: `role:<organization>/<key>` objects
 //! that organizations point at (`custom_role`), that grant catalog
-//! permissions (`grants@catalog_permission:<resource>/<action>`) and orgman's own
-//! ones (`grants_<name>@user:*`), and that members hold (`holder`).
+//! permissions (`grants@catalog_permission:<resource>/<action>`) and that
+//! members hold (`holder`). An own permission a role grants is a subject
+//! set on the organization (`grant_<name>@role:<id>#holder`), so a check
+//! reads it with the organization's other relations.
 
 use orgman_domain::{OrganizationId, PermissionName, RoleKey, UserId};
 use spicedb_grpc_tonic::v1::{
@@ -20,6 +22,17 @@ pub(crate) fn permission_id(name: &PermissionName) -> String {
 }
 
 fn relationship(resource: (&str, String), relation: &str, subject: (&str, String)) -> Relationship {
+    subject_set(resource, relation, subject, "")
+}
+
+/// A relationship whose subject is `subject`'s `subject_relation` (none
+/// when empty).
+fn subject_set(
+    resource: (&str, String),
+    relation: &str,
+    subject: (&str, String),
+    subject_relation: &str,
+) -> Relationship {
     Relationship {
         resource: Some(ObjectReference {
             object_type: resource.0.into(),
@@ -31,7 +44,7 @@ fn relationship(resource: (&str, String), relation: &str, subject: (&str, String
                 object_type: subject.0.into(),
                 object_id: subject.1,
             }),
-            optional_relation: String::new(),
+            optional_relation: subject_relation.into(),
         }),
         ..Default::default()
     }
@@ -45,21 +58,27 @@ fn update(operation: Operation, relationship: Relationship) -> RelationshipUpdat
 }
 
 /// The relationships of what a role grants: each catalog permission, and
-/// orgman's own as a wildcard on the relation of its schema name.
-fn grant_relationships(id: &str, name: &PermissionName) -> Vec<Relationship> {
+/// for orgman's own, the organization's subject set of the role's holders
+/// on the relation of its schema name.
+fn grant_relationships(org: OrganizationId, id: &str, name: &PermissionName) -> Vec<Relationship> {
     let mut found = vec![relationship(
         ("role", id.to_owned()),
         "grants",
         ("catalog_permission", permission_id(name)),
     )];
     if let Some(own) = name.own() {
-        found.push(relationship(
-            ("role", id.to_owned()),
-            &format!("grants_{}", own.as_str()),
-            ("user", "*".into()),
-        ));
+        found.push(own_grant(org, id, own));
     }
     found
+}
+
+fn own_grant(org: OrganizationId, id: &str, own: orgman_domain::Permission) -> Relationship {
+    subject_set(
+        ("organization", org.to_string()),
+        &format!("grant_{}", own.as_str()),
+        ("role", id.to_owned()),
+        "holder",
+    )
 }
 
 /// A role defined or changed: the organization points at it, it grants
@@ -80,28 +99,35 @@ pub(crate) fn role_updates(
         .chain(
             permissions
                 .iter()
-                .flat_map(|p| grant_relationships(&id, p))
+                .flat_map(|p| grant_relationships(org, &id, p))
                 .map(|r| update(Operation::Touch, r)),
         )
         .chain(
             revoked
                 .iter()
-                .flat_map(|p| grant_relationships(&id, p))
+                .flat_map(|p| grant_relationships(org, &id, p))
                 .map(|r| update(Operation::Delete, r)),
         )
         .collect()
 }
 
-/// The organization no longer points at a deleted role.
-pub(crate) fn role_pointer_removed(org: OrganizationId, key: &RoleKey) -> RelationshipUpdate {
-    update(
-        Operation::Delete,
-        relationship(
-            ("organization", org.to_string()),
-            "custom_role",
-            ("role", role_id(org, key)),
-        ),
-    )
+/// The organization no longer points at a deleted role, nor grants its
+/// holders anything.
+pub(crate) fn role_pointer_removed(org: OrganizationId, key: &RoleKey) -> Vec<RelationshipUpdate> {
+    let id = role_id(org, key);
+    let pointer = relationship(
+        ("organization", org.to_string()),
+        "custom_role",
+        ("role", id.clone()),
+    );
+    std::iter::once(pointer)
+        .chain(
+            orgman_domain::Permission::GRANTABLE
+                .into_iter()
+                .map(|own| own_grant(org, &id, own)),
+        )
+        .map(|r| update(Operation::Delete, r))
+        .collect()
 }
 
 /// A member's custom roles changed from `before` to `now`.

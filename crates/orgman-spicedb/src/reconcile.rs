@@ -37,6 +37,7 @@ fn parse(text: &str) -> Option<Relationship> {
     let (relation, subject) = rest.split_once('@')?;
     let (resource_type, resource_id) = resource.split_once(':')?;
     let (subject_type, subject_id) = subject.split_once(':')?;
+    let (subject_id, subject_relation) = subject_id.split_once('#').unwrap_or((subject_id, ""));
     Some(Relationship {
         resource: Some(ObjectReference {
             object_type: resource_type.into(),
@@ -48,7 +49,7 @@ fn parse(text: &str) -> Option<Relationship> {
                 object_type: subject_type.into(),
                 object_id: subject_id.into(),
             }),
-            optional_relation: String::new(),
+            optional_relation: subject_relation.into(),
         }),
         ..Default::default()
     })

@@ -428,8 +428,11 @@ fn spicedb_command(stack: &Stack, installed: &Installed, port: u16, tls: bool) -
 
 /// What every SpiceDB of the stack (and of the tests) runs with: nothing
 /// listening beyond its gRPC port, no calls home, pools sized for a shared
-/// PostgreSQL.
+/// PostgreSQL, and the schema cached from the Watch API (without it a
+/// fully consistent check reads and compiles the schema again at each new
+/// head revision, and costs grow with the schema's size).
 const SPICEDB_SERVE: &[&str] = &[
+    "--enable-experimental-watchable-schema-cache",
     "--http-enabled=false",
     "--metrics-enabled=false",
     "--dispatch-cluster-enabled=false",
