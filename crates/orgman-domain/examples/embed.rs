@@ -11,12 +11,12 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, CatalogPermission, ClientSecret, DomainName, DomainPolicyChange,
-    DomainService, Email, ImportEntry, InvitationService, IssuerUrl, MemberRoles, OrgError,
-    OrgName, OrgRole, OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay,
-    PageRequest, Permission, PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey,
-    RoleRef, RoleService, ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy,
-    SsoService, UserId, UserProfile,
+    Actor, AuditService, CatalogPermission, CheckScope, ClientSecret, DomainName,
+    DomainPolicyChange, DomainService, Email, ImportEntry, InvitationService, IssuerUrl,
+    MemberRoles, OrgError, OrgName, OrgRole, OrganizationMirror, OrganizationPatch,
+    OrganizationService, OutboxRelay, PageRequest, Permission, PermissionCheck, PermissionName,
+    ProviderSync, Provisioner, RoleDraft, RoleKey, RoleRef, RoleService, ServicePorts,
+    ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId, UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -254,6 +254,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The role's audit:read lets bea read the audit trail, as orgman's
     // own permissions are checked by name, never by role.
     block_on(service.ensure_permission(&bea, org.id(), Permission::AuditRead))?;
+    // The check API's question, as another service asks it: in order, one
+    // answer per check, a refusal with its reason.
+    let asked = [
+        PermissionName::parse("invoices:read")?,
+        Permission::OrganizationDelete.into(),
+    ]
+    .map(|permission| PermissionCheck {
+        organization: org.id(),
+        permission,
+        user: None,
+    });
+    let answers = block_on(roles.check(&bea, CheckScope::Own, &asked))?;
+    println!("bea's checks: {answers:?}");
 
     // An external authorizer (SpiceDB in orgman's service) is wrapped so
     // that every replica fails closed while the outbox holds authorization
