@@ -686,11 +686,6 @@ const DEEP_FUNCTIONS: &[(&str, &str, &str)] = &[
         "not flattened yet (issue 45)",
     ),
     (
-        "crates/orgman-settings/src/transport.rs",
-        "redact_url",
-        "not flattened yet (issue 45)",
-    ),
-    (
         "crates/orgman-server/src/openapi.rs",
         "document_errors",
         "not flattened yet (issue 45)",

@@ -96,6 +96,25 @@ const SECRET_PARAMETERS: [&str; 7] = [
     "password", "passwd", "pwd", "secret", "token", "apikey", "api_key",
 ];
 
+/// `base` (scheme, authority, path) with the password of its user info
+/// hidden: `user:password@` keeps the user, and a lone `token@` is a
+/// secret itself.
+fn redact_user_info(base: &str) -> String {
+    let Some(scheme) = base.find("://") else {
+        return base.to_owned();
+    };
+    let rest = &base[scheme + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return base.to_owned();
+    };
+    let shown = match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{}{shown}{}", &base[..scheme + 3], &rest[at..])
+}
+
 /// `url` fit to print: the password of its user-info and the values of
 /// secret query parameters (`password`, `token`, ...) become `***`.
 ///
@@ -117,25 +136,7 @@ pub fn redact_url(url: &str) -> String {
         Some((base, query)) => (base, Some(query)),
         None => (head, None),
     };
-    let mut shown = match base.find("://") {
-        Some(scheme) => {
-            let rest = &base[scheme + 3..];
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => {
-                    // `user:password@` keeps the user; a lone `token@` is
-                    // a secret itself.
-                    let shown = match rest[..at].split_once(':') {
-                        Some((user, _)) => format!("{user}:***"),
-                        None => "***".to_owned(),
-                    };
-                    format!("{}{shown}{}", &base[..scheme + 3], &rest[at..])
-                }
-                None => base.to_owned(),
-            }
-        }
-        None => base.to_owned(),
-    };
+    let mut shown = redact_user_info(base);
     if let Some(query) = query {
         let pairs: Vec<String> = query
             .split('&')
