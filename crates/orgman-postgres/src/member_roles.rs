@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use orgman_domain::{Membership, RoleKey, StoreError};
+use orgman_domain::{CustomRole, Membership, OrganizationId, RoleKey, StoreError, UserId};
 use uuid::Uuid;
 
 use crate::error::from_diesel;
-use crate::schema::member_custom_roles;
+use crate::rows::{RoleRow, roles};
+use crate::schema::{custom_roles, member_custom_roles};
 
 fn keys(rows: Vec<String>) -> Result<BTreeSet<RoleKey>, StoreError> {
     rows.iter()
@@ -41,4 +42,26 @@ pub(crate) async fn fill_custom_roles(
         }
     }
     Ok(())
+}
+
+/// The custom roles one member holds, by key.
+pub(crate) async fn roles_held(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Vec<CustomRole>, StoreError> {
+    let rows = custom_roles::table
+        .inner_join(
+            member_custom_roles::table.on(member_custom_roles::org_id
+                .eq(custom_roles::org_id)
+                .and(member_custom_roles::role_key.eq(custom_roles::role_key))),
+        )
+        .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
+        .filter(member_custom_roles::user_id.eq(user.as_uuid()))
+        .order(custom_roles::role_key)
+        .select(RoleRow::as_select())
+        .load(conn)
+        .await
+        .map_err(from_diesel)?;
+    roles(rows)
 }

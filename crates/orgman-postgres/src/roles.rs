@@ -6,68 +6,19 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use orgman_domain::ports::{RoleQueries, RoleWrites};
-use orgman_domain::time::OffsetDateTime;
 use orgman_domain::{
     CatalogPermission, CustomRole, OrganizationId, PermissionName, RoleKey, StoreError, UserId,
 };
 use uuid::Uuid;
 
 use crate::error::from_diesel;
+use crate::rows::{RoleRow, roles};
 use crate::schema::{custom_roles, member_custom_roles, permissions};
 use crate::store::PgStore;
 use crate::unit_of_work::PgUnitOfWork;
 
 /// The advisory lock key of catalog changes ("orgman catalog").
 const CATALOG_LOCK: i64 = 0x6f72_676d_6361_7431;
-
-#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
-#[diesel(table_name = custom_roles, check_for_backend(diesel::pg::Pg))]
-struct RoleRow {
-    org_id: Uuid,
-    role_key: String,
-    name: String,
-    description: String,
-    permissions: Vec<String>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
-}
-
-impl RoleRow {
-    fn from_domain(role: &CustomRole) -> Self {
-        Self {
-            org_id: role.organization_id.as_uuid(),
-            role_key: role.key.as_str().to_owned(),
-            name: role.name.clone(),
-            description: role.description.clone(),
-            permissions: role
-                .permissions
-                .iter()
-                .map(|p| p.as_str().to_owned())
-                .collect(),
-            created_at: role.created_at,
-            updated_at: role.updated_at,
-        }
-    }
-
-    fn into_domain(self) -> Result<CustomRole, StoreError> {
-        let corrupt = |what: &str, e: orgman_domain::ValidationError| {
-            StoreError::Other(format!("stored custom role {what}: {e}"))
-        };
-        Ok(CustomRole {
-            organization_id: OrganizationId::from_uuid(self.org_id),
-            key: RoleKey::parse(&self.role_key).map_err(|e| corrupt("key", e))?,
-            name: self.name,
-            description: self.description,
-            permissions: self
-                .permissions
-                .iter()
-                .map(|p| PermissionName::parse(p).map_err(|e| corrupt("permission", e)))
-                .collect::<Result<_, _>>()?,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
-}
 
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = permissions, check_for_backend(diesel::pg::Pg))]
@@ -85,10 +36,6 @@ impl PermissionRow {
             built_in: false,
         })
     }
-}
-
-fn roles(rows: Vec<RoleRow>) -> Result<Vec<CustomRole>, StoreError> {
-    rows.into_iter().map(RoleRow::into_domain).collect()
 }
 
 #[async_trait]
@@ -125,20 +72,7 @@ impl RoleQueries for PgStore {
         user: UserId,
     ) -> Result<Vec<CustomRole>, StoreError> {
         let mut conn = self.connection().await?;
-        let rows = custom_roles::table
-            .inner_join(
-                member_custom_roles::table.on(member_custom_roles::org_id
-                    .eq(custom_roles::org_id)
-                    .and(member_custom_roles::role_key.eq(custom_roles::role_key))),
-            )
-            .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
-            .filter(member_custom_roles::user_id.eq(user.as_uuid()))
-            .order(custom_roles::role_key)
-            .select(RoleRow::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(from_diesel)?;
-        roles(rows)
+        crate::member_roles::roles_held(&mut conn, organization, user).await
     }
 }
 

@@ -343,3 +343,60 @@ impl DomainRow {
         })
     }
 }
+
+/// A custom role as stored.
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
+#[diesel(table_name = crate::schema::custom_roles, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct RoleRow {
+    pub(crate) org_id: Uuid,
+    pub(crate) role_key: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl RoleRow {
+    pub(crate) fn from_domain(role: &orgman_domain::CustomRole) -> Self {
+        Self {
+            org_id: role.organization_id.as_uuid(),
+            role_key: role.key.as_str().to_owned(),
+            name: role.name.clone(),
+            description: role.description.clone(),
+            permissions: role
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            created_at: role.created_at,
+            updated_at: role.updated_at,
+        }
+    }
+
+    pub(crate) fn into_domain(self) -> Result<orgman_domain::CustomRole, StoreError> {
+        let corrupt = |what: &str, e: orgman_domain::ValidationError| {
+            StoreError::Other(format!("stored custom role {what}: {e}"))
+        };
+        Ok(orgman_domain::CustomRole {
+            organization_id: OrganizationId::from_uuid(self.org_id),
+            key: orgman_domain::RoleKey::parse(&self.role_key).map_err(|e| corrupt("key", e))?,
+            name: self.name,
+            description: self.description,
+            permissions: self
+                .permissions
+                .iter()
+                .map(|p| {
+                    orgman_domain::PermissionName::parse(p).map_err(|e| corrupt("permission", e))
+                })
+                .collect::<Result<_, _>>()?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Stored custom roles, as the domain's.
+pub(crate) fn roles(rows: Vec<RoleRow>) -> Result<Vec<orgman_domain::CustomRole>, StoreError> {
+    rows.into_iter().map(RoleRow::into_domain).collect()
+}

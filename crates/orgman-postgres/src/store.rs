@@ -236,19 +236,11 @@ async fn granted_pooled(
     organization: OrganizationId,
     user: UserId,
 ) -> Result<Option<Vec<String>>, StoreError> {
-    use crate::schema::{custom_roles, member_custom_roles};
-    let granted: Vec<Vec<String>> = custom_roles::table
-        .inner_join(
-            member_custom_roles::table.on(member_custom_roles::org_id
-                .eq(custom_roles::org_id)
-                .and(member_custom_roles::role_key.eq(custom_roles::role_key))),
-        )
-        .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
-        .filter(member_custom_roles::user_id.eq(user.as_uuid()))
-        .select(custom_roles::permissions)
-        .load(conn)
-        .await
-        .map_err(from_diesel)?;
+    let held = crate::member_roles::roles_held(conn, organization, user).await?;
+    let granted: Vec<Vec<String>> = held
+        .into_iter()
+        .map(|role| role.permissions.iter().map(ToString::to_string).collect())
+        .collect();
     Ok((!granted.is_empty()).then(|| granted.into_iter().flatten().collect()))
 }
 
