@@ -75,6 +75,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/organizations/{id}/roles/{roleKey}"),
     ("delete", "/api/v1/organizations/{id}/roles/{roleKey}"),
     ("put", "/api/v1/organizations/{id}/members/{userId}/roles"),
+    ("get", "/api/v1/roles"),
+    ("post", "/api/v1/roles"),
+    ("get", "/api/v1/roles/{roleKey}"),
+    ("patch", "/api/v1/roles/{roleKey}"),
+    ("delete", "/api/v1/roles/{roleKey}"),
     (
         "get",
         "/api/v1/organizations/{id}/members/{userId}/permissions",

@@ -200,19 +200,32 @@ async fn an_organization_defines_a_role_gives_it_and_takes_its_permission_back()
         "role-in-use",
     )
     .await;
-    let events = body(app.get(&format!("{audit}?limit=100"), &alice).await).await;
+    let audited = format!("{audit}?limit=100");
+    assert_audited(
+        &app,
+        &audited,
+        &alice,
+        &[
+            "organization.role.created",
+            "organization.member.roles-changed",
+            "organization.role.updated",
+        ],
+    )
+    .await;
+}
+
+/// Every one of `expected` is among the event types the audit trail at
+/// `path` lists.
+async fn assert_audited(app: &TestApp, path: &str, token: &str, expected: &[&str]) {
+    let events = body(app.get(path, token).await).await;
     let types: Vec<&str> = events["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["type"].as_str().unwrap_or_default())
         .collect();
-    for expected in [
-        "organization.role.created",
-        "organization.member.roles-changed",
-        "organization.role.updated",
-    ] {
-        assert!(types.contains(&expected), "{expected} in {types:?}");
+    for expected in expected {
+        assert!(types.contains(expected), "{expected} in {types:?}");
     }
 }
 
@@ -443,6 +456,173 @@ async fn the_check_api_answers_in_order_and_each_malformed_entry_alone() {
             .await,
         422,
         "validation-failed",
+    )
+    .await;
+}
+
+/// A platform role: platform administrators define it once, every
+/// organization gives it, orgman and the check API honour it, and what it
+/// stops granting is gone everywhere at once.
+#[tokio::test]
+async fn a_platform_role_serves_every_organization() {
+    let app = TestApp::spawn().await;
+    let acme = app.org_owned_by("acme", ALICE).await;
+    let zeta = app.org_owned_by("zeta", CAROL).await;
+    let admin = app.token(ADMIN).await;
+    let alice = app.token(ALICE).await;
+    let carol = app.token(CAROL).await;
+    app.provision(BOB).await;
+    let bob = app.token(BOB).await;
+    for (org, owner) in [(&acme, &alice), (&zeta, &carol)] {
+        let members = format!("/api/v1/organizations/{org}/members");
+        let added = app.post(&members, owner, json!({"userId": BOB.id})).await;
+        assert_eq!(added.status(), 201);
+    }
+    assert_eq!(
+        put(&app, "/api/v1/permissions/invoices:read", &admin, json!({}))
+            .await
+            .status(),
+        201
+    );
+    let auditor = json!({
+        "key": "auditor",
+        "name": "Auditor",
+        "permissions": ["audit:read", "invoices:read"],
+    });
+    assert_problem(
+        app.post("/api/v1/roles", &alice, auditor.clone()).await,
+        403,
+        "platform-admin-required",
+    )
+    .await;
+    let created = app.post("/api/v1/roles", &admin, auditor.clone()).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["location"], "/api/v1/roles/auditor");
+    assert_eq!(body(created).await["scope"], "platform");
+    // The key is taken in every organization now.
+    let acme_roles = format!("/api/v1/organizations/{acme}/roles");
+    assert_problem(
+        app.post(&acme_roles, &alice, auditor).await,
+        409,
+        "role-exists",
+    )
+    .await;
+    let listed = body(app.get(&acme_roles, &bob).await).await;
+    assert_eq!(listed[0]["key"], "auditor");
+    assert_eq!(listed[0]["scope"], "platform");
+    assert_problem(
+        app.patch(
+            &format!("{acme_roles}/auditor"),
+            &alice,
+            json!({"name": "Mine"}),
+        )
+        .await,
+        409,
+        "role-of-platform",
+    )
+    .await;
+    let nil = "00000000-0000-0000-0000-000000000000";
+    assert_problem(
+        app.get(&format!("/api/v1/organizations/{nil}/roles"), &alice)
+            .await,
+        404,
+        "organization-not-found",
+    )
+    .await;
+
+    // Both organizations give it to Bob: he reads both audit trails, and
+    // the check API says so for the other service's permission.
+    for (org, owner) in [(&acme, &alice), (&zeta, &carol)] {
+        let given = put(
+            &app,
+            &format!("/api/v1/organizations/{org}/members/{}/roles", BOB.id),
+            owner,
+            json!({"roles": ["auditor"]}),
+        )
+        .await;
+        assert_eq!(given.status(), 200);
+    }
+    let audit = |org: &str| format!("/api/v1/organizations/{org}/audit-events");
+    let check = json!({"checks": [
+        {"organizationId": acme, "permission": "invoices:read"},
+        {"organizationId": zeta, "permission": "audit:read"},
+    ]});
+    for org in [&acme, &zeta] {
+        assert_eq!(app.get(&audit(org), &bob).await.status(), 200);
+    }
+    let asked = body(app.post("/api/v1/authz/check", &bob, check.clone()).await).await;
+    assert_eq!(
+        asked["results"],
+        json!([{"allowed": true}, {"allowed": true}])
+    );
+
+    // One change to the platform role takes audit:read everywhere at once.
+    let changed = app
+        .patch(
+            "/api/v1/roles/auditor",
+            &admin,
+            json!({"permissions": ["invoices:read"]}),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    for org in [&acme, &zeta] {
+        assert_problem(app.get(&audit(org), &bob).await, 403, "permission-denied").await;
+    }
+    let asked = body(app.post("/api/v1/authz/check", &bob, check).await).await;
+    assert_eq!(
+        asked["results"],
+        json!([{"allowed": true}, {"allowed": false, "reason": "not-held"}])
+    );
+
+    // Deleting it needs a replacement while anyone holds it.
+    assert_problem(
+        app.delete("/api/v1/roles/auditor", &admin).await,
+        409,
+        "role-in-use",
+    )
+    .await;
+    let viewer = json!({"key": "viewer", "name": "Viewer", "permissions": ["audit:read"]});
+    assert_eq!(
+        app.post("/api/v1/roles", &admin, viewer).await.status(),
+        201
+    );
+    let deleted = app
+        .delete("/api/v1/roles/auditor?replacement=viewer", &admin)
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_problem(
+        app.get("/api/v1/roles/auditor", &bob).await,
+        404,
+        "role-not-found",
+    )
+    .await;
+    let bob_in_zeta = body(
+        app.get(
+            &format!(
+                "/api/v1/organizations/{zeta}/members/{}/permissions",
+                BOB.id
+            ),
+            &bob,
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        bob_in_zeta["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("audit:read")),
+        "{bob_in_zeta}"
+    );
+    assert_audited(
+        &app,
+        "/api/v1/audit-events?limit=100",
+        &admin,
+        &[
+            "platform.role.created",
+            "platform.role.updated",
+            "platform.role.deleted",
+        ],
     )
     .await;
 }

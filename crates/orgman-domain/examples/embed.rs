@@ -268,6 +268,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let answers = block_on(roles.check(&bea, CheckScope::Own, &asked))?;
     println!("bea's checks: {answers:?}");
 
+    // A platform role: platform administrators define it once, in the
+    // platform's scope, and every organization's members may hold it.
+    let platform = orgman_domain::OrganizationId::PLATFORM;
+    let auditor = RoleKey::parse("auditor")?;
+    let grants = [PermissionName::from(Permission::AuditRead)];
+    let draft = RoleDraft::new("Auditor", "Reads audit trails", grants.into())?;
+    block_on(roles.create(&admin, platform, auditor.clone(), draft))?;
+    let refs = [RoleRef::Custom(auditor)];
+    block_on(roles.set_member_roles(
+        &alice,
+        org.id(),
+        bea.user_id(),
+        MemberRoles::from_refs(&refs)?,
+    ))?;
+    let listed: Vec<_> = block_on(roles.list(&bea, org.id()))?
+        .into_iter()
+        .map(|role| (role.key.to_string(), role.is_platform()))
+        .collect();
+    println!("roles bea's organization offers: {listed:?}");
+
     // An external authorizer (SpiceDB in orgman's service) is wrapped so
     // that every replica fails closed while the outbox holds authorization
     // events it has not taken in; here around the domain's own authorizer.

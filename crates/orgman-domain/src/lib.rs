@@ -52,6 +52,7 @@
 //! | OWNER and ADMIN invite addresses with a role they may grant; one open invitation per address. | [`OrgError::OwnerRequired`], [`OrgError::InvitationPending`] |
 //! | Every use case checks a [`Permission`]; a member holds their built-in role's ([`Permission::granted_to`]) and their custom roles'. | [`OrgError::Forbidden`] |
 //! | Holders of `roles:manage` define the organization's custom roles from the permission catalog; a role members hold is deleted only with a replacement. | [`OrgError::UnknownPermission`], [`OrgError::RoleInUse`] |
+//! | Platform ADMINs define platform roles ([`OrganizationId::PLATFORM`]'s) that every organization's members may hold and no organization changes; one key names one role in each organization. | [`OrgError::RoleOfPlatform`], [`OrgError::RoleExists`] |
 //! | Nobody grants a permission they do not hold: not to a role they define or edit, not to a member through a role (built-in or custom), not through an invitation or an import. OWNERs and platform ADMINs hold every permission of the catalog. | [`OrgError::PermissionNotHeld`] |
 //! | An invitation is accepted once, by the user whose verified e-mail address it names, before it expires, into an ACTIVE organization with room. | [`OrgError::InvitationAccepted`], [`OrgError::InvitationEmailMismatch`], [`OrgError::InvitationExpired`], [`OrgError::InvitationRevoked`], [`OrgError::ReadOnly`], [`OrgError::MemberLimitReached`] |
 //!

@@ -383,3 +383,105 @@ fn the_catalog_is_for_platform_admins_and_a_used_permission_goes_only_when_force
         EventKind::RoleUpdated { revoked, .. } if revoked == &[p("invoices:read")]
     )));
 }
+
+#[test]
+fn a_platform_role_serves_every_organization_and_only_platform_admins_change_it() {
+    let Setup { w, roles } = setup();
+    let platform = orgman_domain::OrganizationId::PLATFORM;
+    let (ann, bob, cid, dan) = (w.user("ann"), w.user("bob"), w.user("cid"), w.user("dan"));
+    let acme = w.org_owned_by("acme", &ann);
+    let zeta = w.org_owned_by("zeta", &cid);
+    for (owner, org, member) in [(&ann, &acme, &bob), (&cid, &zeta, &dan)] {
+        block_on(
+            w.service
+                .add_member(owner, org.id(), member.user_id(), OrgRole::Member),
+        )
+        .unwrap();
+    }
+    let auditor = || draft("Auditor", &["audit:read", "invoices:read"]);
+    assert_eq!(
+        block_on(roles.create(&ann, platform, key("auditor"), auditor())).map(drop),
+        Err(OrgError::PlatformAdminRequired)
+    );
+    block_on(roles.create(&w.admin, platform, key("auditor"), auditor())).unwrap();
+    block_on(roles.create(
+        &w.admin,
+        platform,
+        key("viewer"),
+        draft("V", &["audit:read"]),
+    ))
+    .unwrap();
+    // One key names one role in an organization, both ways round.
+    assert_eq!(
+        block_on(roles.create(&ann, acme.id(), key("auditor"), auditor())).map(drop),
+        Err(OrgError::RoleExists)
+    );
+    block_on(roles.create(&ann, acme.id(), key("billing"), auditor())).unwrap();
+    assert_eq!(
+        block_on(roles.create(&w.admin, platform, key("billing"), auditor())).map(drop),
+        Err(OrgError::RoleExists)
+    );
+    let listed: Vec<_> = block_on(roles.list(&dan, zeta.id()))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key.to_string(), r.is_platform()))
+        .collect();
+    assert_eq!(listed, [("auditor".into(), true), ("viewer".into(), true)]);
+
+    let audit = |actor: &Actor, org: &orgman_domain::Organization| {
+        block_on(
+            w.service
+                .ensure_permission(actor, org.id(), orgman_domain::Permission::AuditRead),
+        )
+    };
+    block_on(roles.set_member_roles(&ann, acme.id(), bob.user_id(), held(&["auditor"]))).unwrap();
+    block_on(roles.set_member_roles(&cid, zeta.id(), dan.user_id(), held(&["auditor"]))).unwrap();
+    assert_eq!((audit(&bob, &acme), audit(&dan, &zeta)), (Ok(()), Ok(())));
+    assert_eq!(
+        block_on(roles.update(&ann, acme.id(), &key("auditor"), RolePatch::default())).map(drop),
+        Err(OrgError::RoleOfPlatform)
+    );
+
+    // Taking a permission from the platform role takes it everywhere.
+    let patch = RolePatch {
+        permissions: Some([p("invoices:read")].into()),
+        ..RolePatch::default()
+    };
+    block_on(roles.update(&w.admin, platform, &key("auditor"), patch)).unwrap();
+    assert!(matches!(
+        audit(&bob, &acme),
+        Err(OrgError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        audit(&dan, &zeta),
+        Err(OrgError::Forbidden { .. })
+    ));
+
+    assert_eq!(
+        block_on(roles.delete(&w.admin, platform, &key("auditor"), None)),
+        Err(OrgError::RoleInUse { members: 2 })
+    );
+    block_on(roles.delete(&w.admin, platform, &key("auditor"), Some(key("viewer")))).unwrap();
+    assert_eq!((audit(&bob, &acme), audit(&dan, &zeta)), (Ok(()), Ok(())));
+    let events = w.memory.store.committed_events();
+    let moved: BTreeSet<_> = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::MemberRolesChanged { custom_roles, .. } if custom_roles == &[key("viewer")]))
+        .map(|e| e.organization_id)
+        .collect();
+    assert_eq!(moved, [acme.id(), zeta.id()].into());
+    let platform_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.organization_id == platform)
+        .map(|e| e.type_name())
+        .collect();
+    assert_eq!(
+        platform_events,
+        [
+            "platform.role.created",
+            "platform.role.created",
+            "platform.role.updated",
+            "platform.role.deleted"
+        ]
+    );
+}

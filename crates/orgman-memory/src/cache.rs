@@ -26,7 +26,12 @@ struct UserList {
 
 #[derive(Debug, Default)]
 struct Entries {
-    /// Per organization: bumped by every invalidation touching it.
+    /// Where every generation comes from: each invalidation takes a value
+    /// never used before.
+    counter: u64,
+    /// Per organization: set from the counter by every invalidation
+    /// touching it. [`OrganizationId::PLATFORM`]'s applies to every
+    /// organization: an entry lives under the larger of the two.
     generations: HashMap<OrganizationId, u64>,
     /// Per user: bumped when the user's memberships change.
     user_generations: HashMap<UserId, u64>,
@@ -58,6 +63,20 @@ fn organization_of(key: &CacheKey) -> Option<OrganizationId> {
     }
 }
 
+impl Entries {
+    /// The generation an organization's entries live under: its own or the
+    /// platform's, whichever moved last.
+    fn generation(&self, organization: OrganizationId) -> u64 {
+        let own = self.generations.get(&organization).copied().unwrap_or(0);
+        let platform = self
+            .generations
+            .get(&OrganizationId::PLATFORM)
+            .copied()
+            .unwrap_or(0);
+        own.max(platform)
+    }
+}
+
 impl MemoryCache {
     /// An empty cache.
     pub fn new() -> Self {
@@ -77,8 +96,7 @@ impl MemoryCache {
     /// Whether an entry is cached and current.
     pub fn contains(&self, key: CacheKey) -> bool {
         let entries = self.entries();
-        let current =
-            organization_of(&key).map_or(0, |o| entries.generations.get(&o).copied().unwrap_or(0));
+        let current = organization_of(&key).map_or(0, |o| entries.generation(o));
         entries
             .values
             .get(&key)
@@ -91,8 +109,7 @@ impl MemoryCache {
 
     fn get(&self, key: CacheKey) -> Lookup<Value> {
         let entries = self.entries();
-        let current =
-            organization_of(&key).map_or(0, |o| entries.generations.get(&o).copied().unwrap_or(0));
+        let current = organization_of(&key).map_or(0, |o| entries.generation(o));
         match entries.values.get(&key) {
             Some((generation, value)) if *generation == current => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +170,7 @@ impl MembershipCache for MemoryCache {
         permission: Permission,
     ) -> Lookup<bool> {
         let entries = self.entries();
-        let current = entries.generations.get(&organization).copied().unwrap_or(0);
+        let current = entries.generation(organization);
         match entries.decisions.get(&(organization, user, permission)) {
             Some((generation, allowed)) if *generation == current => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -184,11 +201,11 @@ impl MembershipCache for MemoryCache {
         let user_generation = entries.user_generations.get(&user).copied().unwrap_or(0);
         let current = entries.lists.get(&user).filter(|list| {
             list.user_generation == user_generation
-                && list.items.iter().zip(&list.organization_generations).all(
-                    |((org, _), generation)| {
-                        entries.generations.get(&org.id()).copied().unwrap_or(0) == *generation
-                    },
-                )
+                && list
+                    .items
+                    .iter()
+                    .zip(&list.organization_generations)
+                    .all(|((org, _), generation)| entries.generation(org.id()) == *generation)
         });
         let counter = if current.is_some() {
             &self.hits
@@ -216,7 +233,7 @@ impl MembershipCache for MemoryCache {
             user_generation: entries.user_generations.get(&user).copied().unwrap_or(0),
             organization_generations: page
                 .iter()
-                .map(|(org, _)| entries.generations.get(&org.id()).copied().unwrap_or(0))
+                .map(|(org, _)| entries.generation(org.id()))
                 .collect(),
             items: page.to_vec(),
         };
@@ -228,7 +245,9 @@ impl MembershipCache for MemoryCache {
         entries.epoch += 1;
         for key in keys {
             if let Some(org) = organization_of(key) {
-                *entries.generations.entry(org).or_default() += 1;
+                entries.counter += 1;
+                let next = entries.counter;
+                entries.generations.insert(org, next);
             }
             if let CacheKey::UserOrganizations(user) = key {
                 *entries.user_generations.entry(*user).or_default() += 1;

@@ -100,7 +100,10 @@ impl Outbox for MemoryStore {
             .committed_events()
             .into_iter()
             .enumerate()
-            .filter(|(_, event)| event.organization_id == organization)
+            .filter(|(_, event)| {
+                event.organization_id == organization
+                    || (sink == OutboxSink::Authorizer && event.organization_id.is_platform())
+            })
             .any(|(i, event)| {
                 let position = i as u64 + 1;
                 let delivered = done.is_some_and(|d| d.delivered.contains(&position));

@@ -58,7 +58,7 @@ impl State {
         let granted = membership
             .custom_roles
             .iter()
-            .filter_map(|key| self.roles.get(&(organization, key.clone())))
+            .filter_map(|key| roles::resolve(&self.roles, organization, key))
             .fold(orgman_domain::PermissionSet::EMPTY, |set, role| {
                 set.union(role.own_permissions())
             });
@@ -262,7 +262,7 @@ impl MembershipQueries for MemoryStore {
                 granted: membership
                     .custom_roles
                     .iter()
-                    .filter_map(|key| state.roles.get(&(organization, key.clone())))
+                    .filter_map(|key| roles::resolve(&state.roles, organization, key))
                     .flat_map(|role| role.permissions.iter().cloned())
                     .collect(),
             }))

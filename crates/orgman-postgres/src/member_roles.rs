@@ -1,4 +1,5 @@
-//! The custom roles memberships hold, read beside the memberships.
+//! The custom roles and platform roles memberships hold, read beside the
+//! memberships (through the `member_scoped_roles` view).
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::from_diesel;
 use crate::rows::{RoleRow, roles};
-use crate::schema::{custom_roles, member_custom_roles};
+use crate::schema::{member_scoped_roles, scoped_roles};
 
 fn keys(rows: Vec<String>) -> Result<BTreeSet<RoleKey>, StoreError> {
     rows.iter()
@@ -29,10 +30,10 @@ pub(crate) async fn fill_custom_roles(
         return Ok(());
     };
     let users: Vec<Uuid> = memberships.iter().map(|m| m.user_id.as_uuid()).collect();
-    let held: Vec<(Uuid, String)> = member_custom_roles::table
-        .filter(member_custom_roles::org_id.eq(first.organization_id.as_uuid()))
-        .filter(member_custom_roles::user_id.eq_any(users))
-        .select((member_custom_roles::user_id, member_custom_roles::role_key))
+    let held: Vec<(Uuid, String)> = member_scoped_roles::table
+        .filter(member_scoped_roles::org_id.eq(first.organization_id.as_uuid()))
+        .filter(member_scoped_roles::user_id.eq_any(users))
+        .select((member_scoped_roles::user_id, member_scoped_roles::role_key))
         .load(conn)
         .await
         .map_err(from_diesel)?;
@@ -50,15 +51,15 @@ pub(crate) async fn roles_held(
     organization: OrganizationId,
     user: UserId,
 ) -> Result<Vec<CustomRole>, StoreError> {
-    let rows = custom_roles::table
+    let rows = scoped_roles::table
         .inner_join(
-            member_custom_roles::table.on(member_custom_roles::org_id
-                .eq(custom_roles::org_id)
-                .and(member_custom_roles::role_key.eq(custom_roles::role_key))),
+            member_scoped_roles::table.on(member_scoped_roles::scope_id
+                .eq(scoped_roles::scope_id)
+                .and(member_scoped_roles::role_key.eq(scoped_roles::role_key))),
         )
-        .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
-        .filter(member_custom_roles::user_id.eq(user.as_uuid()))
-        .order(custom_roles::role_key)
+        .filter(member_scoped_roles::org_id.eq(organization.as_uuid()))
+        .filter(member_scoped_roles::user_id.eq(user.as_uuid()))
+        .order(scoped_roles::role_key)
         .select(RoleRow::as_select())
         .load(conn)
         .await

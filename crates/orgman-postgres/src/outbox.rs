@@ -37,7 +37,12 @@ impl PgStore {
         let mut conn = self.connection().await?;
         diesel::select(exists(
             o::outbox
-                .filter(o::aggregate_id.eq(organization.as_uuid()))
+                // The platform's events (platform roles) hold for every
+                // organization.
+                .filter(o::aggregate_id.eq_any([
+                    organization.as_uuid(),
+                    orgman_domain::OrganizationId::PLATFORM.as_uuid(),
+                ]))
                 .filter(o::authz_synced_at.is_null())
                 .filter(
                     o::authz_dead_at

@@ -1,4 +1,8 @@
-//! The permission catalog, custom roles and the custom roles members hold.
+//! The permission catalog, custom roles, platform roles and the roles
+//! members hold. Reads go through the `scoped_roles` and
+//! `member_scoped_roles` views, where a platform role's scope is the nil
+//! UUID ([`OrganizationId::PLATFORM`]); writes go to the table of the
+//! role's scope.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +17,10 @@ use uuid::Uuid;
 
 use crate::error::from_diesel;
 use crate::rows::{RoleRow, roles};
-use crate::schema::{custom_roles, member_custom_roles, permissions};
+use crate::schema::{
+    custom_roles, member_custom_roles, member_platform_roles, permissions, platform_roles,
+    scoped_roles,
+};
 use crate::store::PgStore;
 use crate::unit_of_work::PgUnitOfWork;
 
@@ -56,9 +63,10 @@ impl RoleQueries for PgStore {
         organization: OrganizationId,
     ) -> Result<Vec<CustomRole>, StoreError> {
         let mut conn = self.connection().await?;
-        let rows = custom_roles::table
-            .filter(custom_roles::org_id.eq(organization.as_uuid()))
-            .order(custom_roles::role_key)
+        let scopes = [organization.as_uuid(), OrganizationId::PLATFORM.as_uuid()];
+        let rows = scoped_roles::table
+            .filter(scoped_roles::scope_id.eq_any(scopes))
+            .order(scoped_roles::role_key)
             .select(RoleRow::as_select())
             .load(&mut conn)
             .await
@@ -158,9 +166,9 @@ impl RoleWrites for PgUnitOfWork {
         &mut self,
         name: &PermissionName,
     ) -> Result<Vec<CustomRole>, StoreError> {
-        let rows = custom_roles::table
-            .filter(custom_roles::permissions.contains(vec![name.as_str()]))
-            .order((custom_roles::org_id, custom_roles::role_key))
+        let rows = scoped_roles::table
+            .filter(scoped_roles::permissions.contains(vec![name.as_str()]))
+            .order((scoped_roles::scope_id, scoped_roles::role_key))
             .select(RoleRow::as_select())
             .load(self.conn()?)
             .await
@@ -173,8 +181,9 @@ impl RoleWrites for PgUnitOfWork {
         organization: OrganizationId,
         key: &RoleKey,
     ) -> Result<Option<CustomRole>, StoreError> {
-        custom_roles::table
-            .find((organization.as_uuid(), key.as_str()))
+        scoped_roles::table
+            .filter(scoped_roles::scope_id.eq(organization.as_uuid()))
+            .filter(scoped_roles::role_key.eq(key.as_str()))
             .select(RoleRow::as_select())
             .first(self.conn()?)
             .await
@@ -193,10 +202,11 @@ impl RoleWrites for PgUnitOfWork {
             return Ok(Vec::new());
         }
         let wanted: Vec<&str> = keys.iter().map(RoleKey::as_str).collect();
-        let rows = custom_roles::table
-            .filter(custom_roles::org_id.eq(organization.as_uuid()))
-            .filter(custom_roles::role_key.eq_any(wanted))
-            .order(custom_roles::role_key)
+        let scopes = [organization.as_uuid(), OrganizationId::PLATFORM.as_uuid()];
+        let rows = scoped_roles::table
+            .filter(scoped_roles::scope_id.eq_any(scopes))
+            .filter(scoped_roles::role_key.eq_any(wanted))
+            .order(scoped_roles::role_key)
             .select(RoleRow::as_select())
             .load(self.conn()?)
             .await
@@ -208,8 +218,18 @@ impl RoleWrites for PgUnitOfWork {
         &mut self,
         organization: OrganizationId,
     ) -> Result<u64, StoreError> {
+        let count: i64 = scoped_roles::table
+            .filter(scoped_roles::scope_id.eq(organization.as_uuid()))
+            .count()
+            .get_result(self.conn()?)
+            .await
+            .map_err(from_diesel)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn count_roles_with_key(&mut self, key: &RoleKey) -> Result<u64, StoreError> {
         let count: i64 = custom_roles::table
-            .filter(custom_roles::org_id.eq(organization.as_uuid()))
+            .filter(custom_roles::role_key.eq(key.as_str()))
             .count()
             .get_result(self.conn()?)
             .await
@@ -218,26 +238,62 @@ impl RoleWrites for PgUnitOfWork {
     }
 
     async fn insert_custom_role(&mut self, role: &CustomRole) -> Result<(), StoreError> {
-        diesel::insert_into(custom_roles::table)
-            .values(RoleRow::from_domain(role))
-            .execute(self.conn()?)
-            .await
-            .map_err(from_diesel)
-            .map(drop)
+        let row = RoleRow::from_domain(role);
+        let conn = self.conn()?;
+        let inserted = if role.is_platform() {
+            diesel::insert_into(platform_roles::table)
+                .values((
+                    platform_roles::role_key.eq(&row.role_key),
+                    platform_roles::name.eq(&row.name),
+                    platform_roles::description.eq(&row.description),
+                    platform_roles::permissions.eq(&row.permissions),
+                    platform_roles::created_at.eq(row.created_at),
+                    platform_roles::updated_at.eq(row.updated_at),
+                ))
+                .execute(conn)
+                .await
+        } else {
+            diesel::insert_into(custom_roles::table)
+                .values((
+                    custom_roles::org_id.eq(row.scope_id),
+                    custom_roles::role_key.eq(&row.role_key),
+                    custom_roles::name.eq(&row.name),
+                    custom_roles::description.eq(&row.description),
+                    custom_roles::permissions.eq(&row.permissions),
+                    custom_roles::created_at.eq(row.created_at),
+                    custom_roles::updated_at.eq(row.updated_at),
+                ))
+                .execute(conn)
+                .await
+        };
+        inserted.map_err(from_diesel).map(drop)
     }
 
     async fn update_custom_role(&mut self, role: &CustomRole) -> Result<(), StoreError> {
         let row = RoleRow::from_domain(role);
-        let updated = diesel::update(custom_roles::table.find((row.org_id, &row.role_key)))
-            .set((
-                custom_roles::name.eq(&row.name),
-                custom_roles::description.eq(&row.description),
-                custom_roles::permissions.eq(&row.permissions),
-                custom_roles::updated_at.eq(row.updated_at),
-            ))
-            .execute(self.conn()?)
-            .await
-            .map_err(from_diesel)?;
+        let conn = self.conn()?;
+        let updated = if role.is_platform() {
+            diesel::update(platform_roles::table.find(&row.role_key))
+                .set((
+                    platform_roles::name.eq(&row.name),
+                    platform_roles::description.eq(&row.description),
+                    platform_roles::permissions.eq(&row.permissions),
+                    platform_roles::updated_at.eq(row.updated_at),
+                ))
+                .execute(conn)
+                .await
+        } else {
+            diesel::update(custom_roles::table.find((row.scope_id, &row.role_key)))
+                .set((
+                    custom_roles::name.eq(&row.name),
+                    custom_roles::description.eq(&row.description),
+                    custom_roles::permissions.eq(&row.permissions),
+                    custom_roles::updated_at.eq(row.updated_at),
+                ))
+                .execute(conn)
+                .await
+        }
+        .map_err(from_diesel)?;
         if updated == 1 {
             Ok(())
         } else {
@@ -250,27 +306,53 @@ impl RoleWrites for PgUnitOfWork {
         organization: OrganizationId,
         key: &RoleKey,
     ) -> Result<(), StoreError> {
-        diesel::delete(custom_roles::table.find((organization.as_uuid(), key.as_str())))
-            .execute(self.conn()?)
-            .await
-            .map_err(from_diesel)
-            .map(drop)
+        let conn = self.conn()?;
+        if organization.is_platform() {
+            diesel::delete(platform_roles::table.find(key.as_str()))
+                .execute(conn)
+                .await
+        } else {
+            diesel::delete(custom_roles::table.find((organization.as_uuid(), key.as_str())))
+                .execute(conn)
+                .await
+        }
+        .map_err(from_diesel)
+        .map(drop)
     }
 
     async fn role_holders(
         &mut self,
         organization: OrganizationId,
         key: &RoleKey,
-    ) -> Result<Vec<UserId>, StoreError> {
-        let users: Vec<Uuid> = member_custom_roles::table
-            .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
-            .filter(member_custom_roles::role_key.eq(key.as_str()))
-            .order(member_custom_roles::user_id)
-            .select(member_custom_roles::user_id)
-            .load(self.conn()?)
-            .await
-            .map_err(from_diesel)?;
-        Ok(users.into_iter().map(UserId::from_uuid).collect())
+    ) -> Result<Vec<(OrganizationId, UserId)>, StoreError> {
+        let conn = self.conn()?;
+        let holders: Vec<(Uuid, Uuid)> = if organization.is_platform() {
+            member_platform_roles::table
+                .filter(member_platform_roles::role_key.eq(key.as_str()))
+                .order((
+                    member_platform_roles::org_id,
+                    member_platform_roles::user_id,
+                ))
+                .select((
+                    member_platform_roles::org_id,
+                    member_platform_roles::user_id,
+                ))
+                .load(conn)
+                .await
+        } else {
+            member_custom_roles::table
+                .filter(member_custom_roles::org_id.eq(organization.as_uuid()))
+                .filter(member_custom_roles::role_key.eq(key.as_str()))
+                .order(member_custom_roles::user_id)
+                .select((member_custom_roles::org_id, member_custom_roles::user_id))
+                .load(conn)
+                .await
+        }
+        .map_err(from_diesel)?;
+        Ok(holders
+            .into_iter()
+            .map(|(org, user)| (OrganizationId::from_uuid(org), UserId::from_uuid(user)))
+            .collect())
     }
 
     async fn set_member_custom_roles(
@@ -280,33 +362,36 @@ impl RoleWrites for PgUnitOfWork {
         roles: &BTreeSet<RoleKey>,
     ) -> Result<(), StoreError> {
         let (org, member) = (organization.as_uuid(), user.as_uuid());
+        let keys: Vec<&str> = roles.iter().map(RoleKey::as_str).collect();
         let conn = self.conn()?;
-        diesel::delete(
-            member_custom_roles::table
-                .filter(member_custom_roles::org_id.eq(org))
-                .filter(member_custom_roles::user_id.eq(member)),
+        // Two statements each: forget what the member held, then file each
+        // key under the scope that defines it (a key names one role in an
+        // organization; the foreign keys refuse one nobody defines).
+        diesel::sql_query(
+            "WITH gone AS (DELETE FROM member_custom_roles WHERE org_id = $1 AND user_id = $2) \
+             DELETE FROM member_platform_roles WHERE org_id = $1 AND user_id = $2",
         )
+        .bind::<diesel::sql_types::Uuid, _>(org)
+        .bind::<diesel::sql_types::Uuid, _>(member)
         .execute(conn)
         .await
         .map_err(from_diesel)?;
-        let rows: Vec<_> = roles
-            .iter()
-            .map(|key| {
-                (
-                    member_custom_roles::org_id.eq(org),
-                    member_custom_roles::user_id.eq(member),
-                    member_custom_roles::role_key.eq(key.as_str()),
-                )
-            })
-            .collect();
-        if rows.is_empty() {
+        if keys.is_empty() {
             return Ok(());
         }
-        diesel::insert_into(member_custom_roles::table)
-            .values(rows)
-            .execute(conn)
-            .await
-            .map_err(from_diesel)
-            .map(drop)
+        diesel::sql_query(
+            "WITH keys AS (SELECT unnest($3::text[]) AS k), \
+             platform AS (INSERT INTO member_platform_roles (org_id, user_id, role_key) \
+                SELECT $1, $2, k FROM keys WHERE k IN (SELECT role_key FROM platform_roles)) \
+             INSERT INTO member_custom_roles (org_id, user_id, role_key) \
+             SELECT $1, $2, k FROM keys WHERE k NOT IN (SELECT role_key FROM platform_roles)",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(org)
+        .bind::<diesel::sql_types::Uuid, _>(member)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
+        .execute(conn)
+        .await
+        .map_err(from_diesel)
+        .map(drop)
     }
 }

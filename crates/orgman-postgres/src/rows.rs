@@ -344,11 +344,12 @@ impl DomainRow {
     }
 }
 
-/// A custom role as stored.
-#[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
-#[diesel(table_name = crate::schema::custom_roles, check_for_backend(diesel::pg::Pg))]
+/// A custom role or platform role as stored, read through the
+/// `scoped_roles` view (a platform role's scope is the nil UUID).
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = crate::schema::scoped_roles, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct RoleRow {
-    pub(crate) org_id: Uuid,
+    pub(crate) scope_id: Uuid,
     pub(crate) role_key: String,
     pub(crate) name: String,
     pub(crate) description: String,
@@ -360,7 +361,7 @@ pub(crate) struct RoleRow {
 impl RoleRow {
     pub(crate) fn from_domain(role: &orgman_domain::CustomRole) -> Self {
         Self {
-            org_id: role.organization_id.as_uuid(),
+            scope_id: role.organization_id.as_uuid(),
             role_key: role.key.as_str().to_owned(),
             name: role.name.clone(),
             description: role.description.clone(),
@@ -379,7 +380,7 @@ impl RoleRow {
             StoreError::Other(format!("stored custom role {what}: {e}"))
         };
         Ok(orgman_domain::CustomRole {
-            organization_id: OrganizationId::from_uuid(self.org_id),
+            organization_id: OrganizationId::from_uuid(self.scope_id),
             key: orgman_domain::RoleKey::parse(&self.role_key).map_err(|e| corrupt("key", e))?,
             name: self.name,
             description: self.description,

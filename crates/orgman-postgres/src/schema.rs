@@ -69,6 +69,48 @@ diesel::table! {
 }
 
 diesel::table! {
+    platform_roles (role_key) {
+        role_key -> Varchar,
+        name -> Varchar,
+        description -> Varchar,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_platform_roles (org_id, user_id, role_key) {
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role_key -> Varchar,
+    }
+}
+
+// A view: every role under its scope (the nil UUID for platform roles).
+diesel::table! {
+    scoped_roles (scope_id, role_key) {
+        scope_id -> Uuid,
+        role_key -> Varchar,
+        name -> Varchar,
+        description -> Varchar,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+// A view: every role a member holds, with the role's scope.
+diesel::table! {
+    member_scoped_roles (org_id, user_id, role_key) {
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role_key -> Varchar,
+        scope_id -> Uuid,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -154,6 +196,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_members,
     custom_roles,
     member_custom_roles,
+    platform_roles,
+    member_platform_roles,
+    scoped_roles,
+    member_scoped_roles,
     permissions,
     audit_events,
     outbox

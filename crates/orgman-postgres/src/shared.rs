@@ -27,14 +27,19 @@ use crate::error::{from_pool, from_query, no_answer, not_connected, unreadable_c
 use crate::rows::{OrganizationRow, UserRow};
 use crate::tls::Connector;
 
-/// Every permission a membership's custom roles grant (`NULL` for none):
-/// one probe of `member_custom_roles`' primary key, which finds nothing
-/// for a member without custom roles.
+/// Every permission a membership's custom and platform roles grant (`NULL`
+/// for none): one probe of each holding table's primary key, which finds
+/// nothing for a member without such roles.
 const GRANTED: &str = "\
-    (SELECT array_agg(DISTINCT p) FROM member_custom_roles mr \
-     JOIN custom_roles r ON r.org_id = mr.org_id AND r.role_key = mr.role_key \
-     CROSS JOIN LATERAL unnest(r.permissions) p \
-     WHERE mr.org_id = m.org_id AND mr.user_id = m.user_id)";
+    (SELECT array_agg(DISTINCT p) FROM ( \
+       SELECT r.permissions FROM member_custom_roles mr \
+       JOIN custom_roles r ON r.org_id = mr.org_id AND r.role_key = mr.role_key \
+       WHERE mr.org_id = m.org_id AND mr.user_id = m.user_id \
+       UNION ALL \
+       SELECT r.permissions FROM member_platform_roles mr \
+       JOIN platform_roles r ON r.role_key = mr.role_key \
+       WHERE mr.org_id = m.org_id AND mr.user_id = m.user_id) held \
+     CROSS JOIN LATERAL unnest(held.permissions) p)";
 
 /// The organization by id, left-joined to one user's membership.
 fn organization_with_role_statement() -> String {

@@ -20,33 +20,58 @@ use time::OffsetDateTime;
 
 use crate::settings::{RedisMode, RedisSettings};
 
-/// Reads an organization's generation and the entries stored under it, in
-/// one round trip. A missing generation (never set, or a fence that
-/// expired) gets a fresh value from the counter (`ARGV[1]`), under which
-/// nothing can have been stored; a fenced one answers only the fence.
-const LOOKUP: &str = r"
-local generation = redis.call('GET', KEYS[1])
-if not generation then
-  redis.call('SET', KEYS[1], redis.call('INCR', ARGV[1]), 'NX')
-  generation = redis.call('GET', KEYS[1])
+/// The generation an organization's entries live under, as a Lua
+/// function of the organization's generation key and the platform's: the
+/// larger of the two (every generation comes from one counter, so a bump
+/// of either gives a value no entry was stored under), or the fence when
+/// either is fenced. A missing generation (never set, or a fence that
+/// expired) gets a fresh value from the counter (`ARGV[1]`).
+macro_rules! generation_lua {
+    () => {
+        r"
+local function generation_of(key)
+  local generation = redis.call('GET', key)
+  if not generation then
+    redis.call('SET', key, redis.call('INCR', ARGV[1]), 'NX')
+    generation = redis.call('GET', key)
+  end
+  return generation
 end
+local function current(own_key, platform_key)
+  local own = generation_of(own_key)
+  local platform = generation_of(platform_key)
+  if own == 'fenced' or platform == 'fenced' then return 'fenced' end
+  if tonumber(platform) > tonumber(own) then return platform end
+  return own
+end
+"
+    };
+}
+
+/// Reads an organization's generation (`KEYS[1]`, with the platform's,
+/// `KEYS[2]`) and the entries stored under it, in one round trip; a
+/// fenced one answers only the fence.
+const LOOKUP: &str = concat!(
+    generation_lua!(),
+    r"
+local generation = current(KEYS[1], KEYS[2])
 if generation == 'fenced' then return {generation} end
 local found = {generation}
-for i = 2, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
+for i = 3, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
 return found
-";
+"
+);
 
-/// [`LOOKUP`] for several organizations at once: `KEYS` are pairs of an
-/// organization's generation and an entry of it; the answer holds, per
-/// pair, the generation and the entry under it (nothing under a fence).
-const LOOKUP_PAIRS: &str = r"
+/// [`LOOKUP`] for several organizations at once: `KEYS[1]` is the
+/// platform's generation, then pairs of an organization's generation and an
+/// entry of it; the answer holds, per pair, the generation and the entry
+/// under it (nothing under a fence).
+const LOOKUP_PAIRS: &str = concat!(
+    generation_lua!(),
+    r"
 local found = {}
-for i = 1, #KEYS, 2 do
-  local generation = redis.call('GET', KEYS[i])
-  if not generation then
-    redis.call('SET', KEYS[i], redis.call('INCR', ARGV[1]), 'NX')
-    generation = redis.call('GET', KEYS[i])
-  end
+for i = 2, #KEYS, 2 do
+  local generation = current(KEYS[i], KEYS[1])
   found[#found + 1] = generation
   if generation == 'fenced' then
     found[#found + 1] = false
@@ -55,7 +80,8 @@ for i = 1, #KEYS, 2 do
   end
 end
 return found
-";
+"
+);
 
 /// The lookup scripts, sent by their SHA-1 once Redis knows them
 /// (`EVALSHA`; the script itself only after a `NOSCRIPT`): the hot path
@@ -338,12 +364,11 @@ impl RedisCache {
         format!("{}:v2:epoch", self.prefix)
     }
 
+    /// Whether an invalidation of the organization (or of the platform,
+    /// which holds for every organization) could not be written yet.
     fn is_dirty(&self, org: OrganizationId) -> bool {
-        self.dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .contains(&org)
+        let dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        dirty.0.contains(&org) || dirty.0.contains(&OrganizationId::PLATFORM)
     }
 
     fn anything_dirty(&self) -> bool {
@@ -439,10 +464,12 @@ impl RedisCache {
             return miss(Lease(u64::MAX));
         }
         let generation = self.generation_key(org);
+        let platform = self.generation_key(OrganizationId::PLATFORM);
         let counter = self.counter_key();
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
                 let mut invocation = scripts().lookup.key(&generation);
+                invocation.key(&platform);
                 for key in &keys {
                     invocation.key(key);
                 }
@@ -595,9 +622,10 @@ impl MembershipCache for RedisCache {
         let unusable = || Lookup::Miss(Lease(u64::MAX));
         self.flush_dirty().await;
         let counter = self.counter_key();
+        let platform = self.generation_key(OrganizationId::PLATFORM);
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| {
-                let mut invocation = scripts().lookup_pairs.prepare_invoke();
+                let mut invocation = scripts().lookup_pairs.key(&platform);
                 for (org, user) in members {
                     invocation
                         .key(self.generation_key(*org))

@@ -215,19 +215,40 @@ enum TakeBack {
     PermissionFromRole,
     /// The member loses the role.
     RoleFromMember,
+    /// The role is a platform role, and loses the permission: the
+    /// platform's generation retires every organization's entries.
+    PermissionFromPlatformRole,
 }
 
 async fn a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(how: TakeBack) {
     use orgman_domain::{MemberRoles, PermissionName, RoleDraft, RoleKey, RolePatch, RoleService};
     let store = store().await;
-    let a = Arc::new(replica(&store, &redis_address()));
-    let b = Arc::new(replica(&store, &redis_address()));
+    // A prefix of its own: a platform change retires every entry under it,
+    // other tests' included.
+    let (host, port) = redis_address()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let vars = [
+        ("SPRING_REDIS_HOST", host),
+        ("SPRING_REDIS_PORT", port),
+        ("ORGMAN_CACHE_KEY_PREFIX", unique_name("take-back")),
+    ];
+    let a = Arc::new(replica_over(&store, &vars));
+    let b = Arc::new(replica_over(&store, &vars));
     let (admin, org, member) = org_with_member(&a, &store).await;
     let roles = RoleService::new(a.service.clone(), store.clone());
     let key = RoleKey::parse("auditor").unwrap();
     let audit = PermissionName::from(Permission::AuditRead);
     let draft = RoleDraft::new("Auditor", "", [audit.clone()].into()).unwrap();
-    roles.create(&admin, org, key.clone(), draft).await.unwrap();
+    let scope = match how {
+        TakeBack::PermissionFromPlatformRole => OrganizationId::PLATFORM,
+        TakeBack::PermissionFromRole | TakeBack::RoleFromMember => org,
+    };
+    roles
+        .create(&admin, scope, key.clone(), draft)
+        .await
+        .unwrap();
     let mut given = MemberRoles::built_in(OrgRole::Member);
     given.custom.insert(key.clone());
     roles
@@ -245,12 +266,12 @@ async fn a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(how: Tak
         }
     }
     match how {
-        TakeBack::PermissionFromRole => {
+        TakeBack::PermissionFromRole | TakeBack::PermissionFromPlatformRole => {
             let patch = RolePatch {
                 permissions: Some(std::collections::BTreeSet::new()),
                 ..RolePatch::default()
             };
-            roles.update(&admin, org, &key, patch).await.unwrap();
+            roles.update(&admin, scope, &key, patch).await.unwrap();
         }
         TakeBack::RoleFromMember => {
             let plain = MemberRoles::built_in(OrgRole::Member);
@@ -283,6 +304,14 @@ async fn a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(how: Tak
 async fn a_permission_taken_from_a_role_is_gone_at_once_on_every_replica() {
     a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(TakeBack::PermissionFromRole)
         .await;
+}
+
+#[tokio::test]
+async fn a_permission_taken_from_a_platform_role_is_gone_at_once_on_every_replica() {
+    a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(
+        TakeBack::PermissionFromPlatformRole,
+    )
+    .await;
 }
 
 #[tokio::test]

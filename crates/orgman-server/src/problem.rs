@@ -98,6 +98,7 @@ problem_codes! {
     RoleInUse = "role-in-use",
     RoleLimitReached = "role-limit-reached",
     RoleNotFound = "role-not-found",
+    RoleOfPlatform = "role-of-platform",
     RoleWithoutOrganization = "role-without-organization",
     RouteNotFound = "route-not-found",
     SlugTaken = "slug-taken",
@@ -398,6 +399,7 @@ fn roles_problem(error: &OrgError, detail: String) -> ApiError {
         OrgError::PermissionInUse { .. } => conflict(ProblemCode::PermissionInUse),
         OrgError::RoleExists => conflict(ProblemCode::RoleExists),
         OrgError::RoleInUse { .. } => conflict(ProblemCode::RoleInUse),
+        OrgError::RoleOfPlatform => conflict(ProblemCode::RoleOfPlatform),
         _ => conflict(ProblemCode::RoleLimitReached),
     }
 }
@@ -473,6 +475,7 @@ impl From<OrgError> for ApiError {
             | OrgError::UnknownRoleKey { .. }
             | OrgError::RoleExists
             | OrgError::RoleInUse { .. }
+            | OrgError::RoleOfPlatform
             | OrgError::RoleLimitReached { .. }) => roles_problem(&error, detail),
             OrgError::UserExists => {
                 ApiError::new(S::CONFLICT, ProblemCode::UserExists, "Conflict", detail)

@@ -601,7 +601,8 @@ impl Authorizer for SpiceDbAuthorizer {
             .stale
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(&organization)
+            .iter()
+            .any(|stale| *stale == organization || stale.is_platform())
         {
             return Err(AuthzError::Unavailable(
                 "this organization's relationships are being synchronized; retry shortly".into(),

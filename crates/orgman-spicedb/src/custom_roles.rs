@@ -1,9 +1,12 @@
-//! Custom roles in SpiceDB, as data: `role:<organization>/<key>` objects
-//! that organizations point at (`custom_role`), that grant catalog
-//! permissions (`grants@catalog_permission:<resource>/<action>`) and that
-//! members hold (`holder`). An own permission a role grants is a subject
-//! set on the organization (`grant_<name>@role:<id>#holder`), so a check
-//! reads it with the organization's other relations.
+//! Custom roles and platform roles in SpiceDB, as data: `role` objects
+//! (`<organization>/<key>`; a platform role's organization is the nil
+//! UUID) that grant catalog permissions (`grants@catalog_permission:
+//! <resource>/<action>`, and for orgman's own `grants_<name>@user:*`), that
+//! members hold (`holder`), and that organizations point at
+//! (`custom_role`). An organization's use of a platform role is a role
+//! object of its own whose `platform_role` is the platform role, so a
+//! change to what a platform role grants is one write that every
+//! organization sees. A check stays one `CheckPermission`.
 
 use orgman_domain::{OrganizationId, PermissionName, RoleKey, UserId};
 use spicedb_grpc_tonic::v1::{
@@ -58,31 +61,35 @@ fn update(operation: Operation, relationship: Relationship) -> RelationshipUpdat
 }
 
 /// The relationships of what a role grants: each catalog permission, and
-/// for orgman's own, the organization's subject set of the role's holders
-/// on the relation of its schema name.
-fn grant_relationships(org: OrganizationId, id: &str, name: &PermissionName) -> Vec<Relationship> {
+/// for orgman's own, the wildcard grant its holders' permission reads.
+fn grant_relationships(id: &str, name: &PermissionName) -> Vec<Relationship> {
     let mut found = vec![relationship(
         ("role", id.to_owned()),
         "grants",
         ("catalog_permission", permission_id(name)),
     )];
     if let Some(own) = name.own() {
-        found.push(own_grant(org, id, own));
+        found.push(relationship(
+            ("role", id.to_owned()),
+            &format!("grants_{}", own.as_str()),
+            ("user", "*".to_owned()),
+        ));
     }
     found
 }
 
-fn own_grant(org: OrganizationId, id: &str, own: orgman_domain::Permission) -> Relationship {
-    subject_set(
+/// The organization's pointer at one of its roles.
+fn pointer(org: OrganizationId, key: &RoleKey) -> Relationship {
+    relationship(
         ("organization", org.to_string()),
-        &format!("grant_{}", own.as_str()),
-        ("role", id.to_owned()),
-        "holder",
+        "custom_role",
+        ("role", role_id(org, key)),
     )
 }
 
-/// A role defined or changed: the organization points at it, it grants
-/// `permissions`, and no longer grants `revoked`.
+/// A role defined or changed: it grants `permissions`, no longer grants
+/// `revoked`, and its organization points at it (a platform role has none:
+/// organizations point at their uses of it).
 pub(crate) fn role_updates(
     org: OrganizationId,
     key: &RoleKey,
@@ -90,44 +97,46 @@ pub(crate) fn role_updates(
     revoked: &[PermissionName],
 ) -> Vec<RelationshipUpdate> {
     let id = role_id(org, key);
-    let pointer = relationship(
-        ("organization", org.to_string()),
-        "custom_role",
-        ("role", id.clone()),
-    );
-    std::iter::once(update(Operation::Touch, pointer))
+    let pointers = (!org.is_platform()).then(|| update(Operation::Touch, pointer(org, key)));
+    pointers
+        .into_iter()
         .chain(
             permissions
                 .iter()
-                .flat_map(|p| grant_relationships(org, &id, p))
+                .flat_map(|p| grant_relationships(&id, p))
                 .map(|r| update(Operation::Touch, r)),
         )
         .chain(
             revoked
                 .iter()
-                .flat_map(|p| grant_relationships(org, &id, p))
+                .flat_map(|p| grant_relationships(&id, p))
                 .map(|r| update(Operation::Delete, r)),
         )
         .collect()
 }
 
-/// The organization no longer points at a deleted role, nor grants its
-/// holders anything.
+/// The organization no longer points at a deleted role (the role's own
+/// relationships are deleted with [`of_role`]).
 pub(crate) fn role_pointer_removed(org: OrganizationId, key: &RoleKey) -> Vec<RelationshipUpdate> {
-    let id = role_id(org, key);
-    let pointer = relationship(
-        ("organization", org.to_string()),
-        "custom_role",
-        ("role", id.clone()),
-    );
-    std::iter::once(pointer)
-        .chain(
-            orgman_domain::Permission::GRANTABLE
-                .into_iter()
-                .map(|own| own_grant(org, &id, own)),
-        )
-        .map(|r| update(Operation::Delete, r))
-        .collect()
+    if org.is_platform() {
+        return Vec::new();
+    }
+    vec![update(Operation::Delete, pointer(org, key))]
+}
+
+/// What holding a role in an organization takes besides the `holder`
+/// relation: the organization points at the role, and the role at the
+/// platform role of its key (which exists only when the key is a platform
+/// role's: a key names one role in an organization).
+fn held_role(org: OrganizationId, key: &RoleKey) -> [Relationship; 2] {
+    [
+        pointer(org, key),
+        relationship(
+            ("role", role_id(org, key)),
+            "platform_role",
+            ("role", role_id(OrganizationId::PLATFORM, key)),
+        ),
+    ]
 }
 
 /// A member's custom roles changed from `before` to `now`.
@@ -137,21 +146,39 @@ pub(crate) fn holder_updates(
     now: &[RoleKey],
     before: &[RoleKey],
 ) -> Vec<RelationshipUpdate> {
-    let holder = |key: &RoleKey| {
-        relationship(
-            ("role", role_id(org, key)),
-            "holder",
-            ("user", user.to_string()),
-        )
-    };
     now.iter()
-        .map(|key| update(Operation::Touch, holder(key)))
+        .flat_map(|key| {
+            std::iter::once(holder(org, key, user))
+                .chain(held_role(org, key))
+                .map(|r| update(Operation::Touch, r))
+        })
         .chain(
             before
                 .iter()
                 .filter(|key| !now.contains(key))
-                .map(|key| update(Operation::Delete, holder(key))),
+                .map(|key| update(Operation::Delete, holder(org, key, user))),
         )
+        .collect()
+}
+
+/// `user` holds the organization's role of `key`.
+fn holder(org: OrganizationId, key: &RoleKey, user: UserId) -> Relationship {
+    relationship(
+        ("role", role_id(org, key)),
+        "holder",
+        ("user", user.to_string()),
+    )
+}
+
+/// The relationships of one membership's roles, as [`holder_updates`]
+/// writes them.
+pub(crate) fn held_relationships(
+    org: OrganizationId,
+    user: UserId,
+    keys: &[RoleKey],
+) -> Vec<Relationship> {
+    keys.iter()
+        .flat_map(|key| std::iter::once(holder(org, key, user)).chain(held_role(org, key)))
         .collect()
 }
 

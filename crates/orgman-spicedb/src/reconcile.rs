@@ -19,7 +19,7 @@ pub struct DesiredMembership {
     pub user: UserId,
     /// The built-in role.
     pub role: OrgRole,
-    /// The organization's custom roles the member holds.
+    /// The custom roles and platform roles the member holds, by key.
     pub custom_roles: Vec<RoleKey>,
 }
 
@@ -135,15 +135,17 @@ pub async fn reconcile(
 }
 
 /// The organization a relationship's text belongs to: its resource's id,
-/// or the first part of a custom role's (`role:<organization>/<key>`).
+/// or the first part of a custom role's (`role:<organization>/<key>`;
+/// [`OrganizationId::PLATFORM`] for a platform role's).
 fn organization_of(text: &str) -> Option<OrganizationId> {
     let (resource, _) = text.split_once('#')?;
     let (_, id) = resource.split_once(':')?;
     id.split('/').next()?.parse().ok()
 }
 
-/// The relationships of custom roles: what each role grants, that its
-/// organization points at it, and who holds it.
+/// The relationships of custom and platform roles: what each role grants,
+/// that its organization points at it, and who holds it (with the
+/// pointers holding takes).
 fn custom_role_relationships<'a>(
     memberships: &'a [DesiredMembership],
     roles: &'a [CustomRole],
@@ -157,10 +159,9 @@ fn custom_role_relationships<'a>(
             .map(|relationship| describe(&relationship))
     });
     let held = memberships.iter().flat_map(|m| {
-        m.custom_roles.iter().map(move |key| {
-            let id = crate::custom_roles::role_id(m.organization, key);
-            format!("role:{id}#holder@user:{}", m.user)
-        })
+        crate::custom_roles::held_relationships(m.organization, m.user, &m.custom_roles)
+            .into_iter()
+            .map(|relationship| describe(&relationship))
     });
     defined.chain(held)
 }
@@ -182,7 +183,11 @@ pub async fn reconcile_from(
     let storage = |e: orgman_domain::StoreError| SpiceDbError::Unavailable(format!("storage: {e}"));
     let mut organizations = Vec::new();
     let mut memberships = Vec::new();
-    let mut roles = Vec::new();
+    // The platform roles once; each organization's own below.
+    let mut roles: Vec<CustomRole> = source
+        .custom_roles(OrganizationId::PLATFORM)
+        .await
+        .map_err(storage)?;
     let mut after = None;
     loop {
         let page = source
@@ -195,7 +200,8 @@ pub async fn reconcile_from(
             .filter(|o| o.status() != OrgStatus::Deleted)
         {
             organizations.push(org.id());
-            roles.extend(source.custom_roles(org.id()).await.map_err(storage)?);
+            let own = source.custom_roles(org.id()).await.map_err(storage)?;
+            roles.extend(own.into_iter().filter(|role| !role.is_platform()));
             let mut members_after = None;
             loop {
                 let members = source

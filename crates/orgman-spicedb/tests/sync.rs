@@ -815,8 +815,12 @@ async fn custom_roles_reach_spicedb_as_data_and_both_authorizers_agree() {
     for relationship in [
         format!("organization:{org}#custom_role@role:{id}"),
         format!("role:{id}#grants@catalog_permission:audit/read"),
-        format!("organization:{org}#grant_read_audit@role:{id}#holder"),
+        format!("role:{id}#grants_read_audit@user:*"),
         format!("role:{id}#holder@user:{ann}"),
+        format!(
+            "role:{id}#platform_role@role:{}/auditor",
+            OrganizationId::PLATFORM
+        ),
     ] {
         assert!(
             stored.contains(&relationship),
@@ -862,6 +866,41 @@ async fn custom_roles_reach_spicedb_as_data_and_both_authorizers_agree() {
         .unwrap();
     agree(
         "role taken from the member",
+        &[OrganizationRead, MembersRead],
+    )
+    .await;
+
+    // A platform role: its grants live once, on the platform's role
+    // object, and a change to them holds in the organization at once.
+    // (SpiceDB is shared between tests: the key is this test's own.)
+    let platform = OrganizationId::PLATFORM;
+    let platform_key = RoleKey::parse(&unique_name("pa")).unwrap();
+    let draft = RoleDraft::new("Platform auditor", "", [granted[0].clone()].into()).unwrap();
+    roles
+        .create(&s.admin, platform, platform_key.clone(), draft)
+        .await
+        .unwrap();
+    let mut platform_held = MemberRoles::built_in(OrgRole::Member);
+    platform_held.custom.insert(platform_key.clone());
+    roles
+        .set_member_roles(&s.admin, org, ann, platform_held)
+        .await
+        .unwrap();
+    agree(
+        "platform role held",
+        &[OrganizationRead, MembersRead, AuditRead],
+    )
+    .await;
+    let patch = RolePatch {
+        permissions: Some(std::collections::BTreeSet::new()),
+        ..RolePatch::default()
+    };
+    roles
+        .update(&s.admin, platform, &platform_key, patch)
+        .await
+        .unwrap();
+    agree(
+        "audit:read taken from the platform role",
         &[OrganizationRead, MembersRead],
     )
     .await;
@@ -925,9 +964,10 @@ async fn reconcile_rebuilds_custom_roles_from_the_database() {
         .filter(|r| r.contains("role:"))
         .cloned()
         .collect();
-    // The role's grant and holder, the organization's pointer and its
-    // grant of audit:read to the role's holders.
-    assert_eq!(role_rows.len(), 4, "{before:?}");
+    // The role's two grants (the catalog's, and audit:read's to its
+    // holders), its holder, the organization's pointer at it and its
+    // pointer at the platform role of its key.
+    assert_eq!(role_rows.len(), 5, "{before:?}");
     s.authz
         .apply(&event(
             org,
@@ -964,7 +1004,7 @@ async fn reconcile_rebuilds_custom_roles_from_the_database() {
     let report = reconcile(&s.authz, &[org], &members, &defined, Some(&[org]))
         .await
         .unwrap();
-    assert_eq!(report.added.len(), 4, "{report:?}");
+    assert_eq!(report.added.len(), 5, "{report:?}");
     assert!(report.removed.is_empty(), "{report:?}");
     assert_eq!(s.authz.relationships(Some(org)).await.unwrap(), before);
     assert!(

@@ -58,9 +58,15 @@ pub enum OrgError {
         /// The key named.
         key: String,
     },
-    /// The organization has a role of this key already.
-    #[error("the organization has a role with this key already")]
+    /// A role of this key exists already where the new one would clash:
+    /// in the organization or among the platform roles (for a platform
+    /// role: in any organization).
+    #[error("a role with this key exists already, in the organization or among the platform roles")]
     RoleExists,
+    /// The role is a platform role: only platform administrators change it,
+    /// through the platform's routes.
+    #[error("this is a platform role; platform administrators change it under /api/v1/roles")]
+    RoleOfPlatform,
     /// Members hold the role to be deleted.
     #[error("{members} member(s) hold this role; name a replacement role to delete it")]
     RoleInUse {

@@ -40,9 +40,22 @@ impl DomainEvent {
     pub const SCHEMA_VERSION: u16 = 1;
 
     /// The short type name, e.g. `organization.created`; publishers build
-    /// the full CloudEvents type from it.
+    /// the full CloudEvents type from it. A role event of
+    /// [`OrganizationId::PLATFORM`] is a platform role's:
+    /// `platform.role.created`, `.updated`, `.deleted`.
     pub fn type_name(&self) -> &'static str {
-        self.kind.type_name()
+        match &self.kind {
+            EventKind::RoleCreated { .. } if self.organization_id.is_platform() => {
+                "platform.role.created"
+            }
+            EventKind::RoleUpdated { .. } if self.organization_id.is_platform() => {
+                "platform.role.updated"
+            }
+            EventKind::RoleDeleted { .. } if self.organization_id.is_platform() => {
+                "platform.role.deleted"
+            }
+            kind => kind.type_name(),
+        }
     }
 }
 
@@ -248,7 +261,9 @@ pub enum EventKind {
         /// The custom roles held before.
         previous_custom_roles: Vec<RoleKey>,
     },
-    /// The organization defined a custom role.
+    /// The organization defined a custom role (or, for
+    /// [`OrganizationId::PLATFORM`], a platform administrator a platform
+    /// role).
     RoleCreated {
         /// Its key.
         key: RoleKey,

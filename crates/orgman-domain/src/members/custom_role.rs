@@ -125,12 +125,19 @@ impl From<RoleKey> for String {
     }
 }
 
-/// A role an organization defined for itself.
+/// A role an organization defined for itself, or a platform role: one a
+/// platform administrator defined for every organization to use (WorkOS's
+/// "environment roles").
+///
+/// Keys of platform roles and of an organization's own roles share one
+/// namespace in each organization, so a member's role keys always name one
+/// role each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomRole {
-    /// The organization it belongs to.
+    /// The organization it belongs to; [`OrganizationId::PLATFORM`] for a
+    /// platform role.
     pub organization_id: OrganizationId,
-    /// Its key, unique in the organization.
+    /// Its key, unique in the organization and among platform roles.
     pub key: RoleKey,
     /// What people call it.
     pub name: String,
@@ -149,6 +156,11 @@ impl CustomRole {
     pub const MAX_NAME: usize = 100;
     /// Most permissions one role grants.
     pub const MAX_PERMISSIONS: usize = 100;
+
+    /// Whether a platform administrator defined it for every organization.
+    pub fn is_platform(&self) -> bool {
+        self.organization_id.is_platform()
+    }
 
     /// orgman's own permissions among the ones it grants.
     pub fn own_permissions(&self) -> PermissionSet {

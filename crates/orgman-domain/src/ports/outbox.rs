@@ -80,7 +80,10 @@ pub trait Outbox: Send + Sync {
     /// Whether `sink` has events of `organization` that it has not taken in
     /// and that are in doubt: dead-lettered, already failed at least once,
     /// or committed more than `grace` ago. An authorizer's decisions about
-    /// such an organization may be out of date on any replica.
+    /// such an organization may be out of date on any replica. For the
+    /// authorizer sink, the platform's events
+    /// ([`crate::OrganizationId::PLATFORM`]: platform roles) count for every
+    /// organization.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].

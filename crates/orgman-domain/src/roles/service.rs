@@ -88,6 +88,8 @@ impl Denial {
 /// | A role grants only permissions of the catalog. | [`OrgError::UnknownPermission`] |
 /// | Nobody grants a permission they do not hold: not to a role they define or edit, not to a member through a role. | [`OrgError::PermissionNotHeld`] |
 /// | A role members hold is deleted only with a replacement role, which its holders get instead. | [`OrgError::RoleInUse`] |
+/// | Platform administrators define, edit and delete platform roles (the scope [`OrganizationId::PLATFORM`]); every organization's members may hold them, and everyone signed in reads them. An organization cannot edit them. | [`OrgError::PlatformAdminRequired`], [`OrgError::RoleOfPlatform`] |
+/// | A key names one role in each organization: an organization cannot take a platform role's key, nor a platform role a key an organization uses. | [`OrgError::RoleExists`] |
 /// | Holders of `members:manage` set a member's roles; the OWNER rules and the last-owner rule of the built-in role hold as for a role change. | [`OrgError::Forbidden`], [`OrgError::OwnerRequired`], [`OrgError::LastOwner`] |
 pub struct RoleService {
     organizations: Arc<OrganizationService>,
@@ -190,7 +192,9 @@ impl RoleService {
         service.record(uow, &events).await
     }
 
-    /// The organization's custom roles, for its members.
+    /// The organization's custom roles and the platform roles, for its
+    /// members; the platform roles alone, for everyone, with
+    /// [`OrganizationId::PLATFORM`].
     ///
     /// # Errors
     /// [`OrgError::NotFound`], [`OrgError::Unavailable`].
@@ -199,6 +203,9 @@ impl RoleService {
         actor: &Actor,
         organization: OrganizationId,
     ) -> Result<Vec<CustomRole>, OrgError> {
+        if organization.is_platform() {
+            return Ok(self.roles.custom_roles(organization).await?);
+        }
         self.organizations
             .ensure_permission(actor, organization, Permission::OrganizationRead)
             .await?;
@@ -223,10 +230,12 @@ impl RoleService {
             .ok_or(OrgError::RoleNotFound)
     }
 
-    /// Defines a custom role.
+    /// Defines a custom role; a platform role with
+    /// [`OrganizationId::PLATFORM`].
     ///
     /// # Errors
     /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::PlatformAdminRequired`],
     /// [`OrgError::ReadOnly`], [`OrgError::RoleExists`],
     /// [`OrgError::RoleLimitReached`], [`OrgError::UnknownPermission`],
     /// [`OrgError::PermissionNotHeld`], [`OrgError::Unavailable`].
@@ -244,6 +253,7 @@ impl RoleService {
                 max: Self::MAX_PER_ORGANIZATION,
             });
         }
+        key_free(&mut *uow, organization, &key).await?;
         check_catalog(&mut *uow, &draft.permissions).await?;
         check_grants_in(&mut *uow, actor, organization, &draft.permissions).await?;
         let now = service.ports().clock.now();
@@ -289,10 +299,7 @@ impl RoleService {
     ) -> Result<CustomRole, OrgError> {
         let service = &*self.organizations;
         let mut uow = self.begin_role_change(actor, organization).await?;
-        let current = uow
-            .custom_role(organization, key)
-            .await?
-            .ok_or(OrgError::RoleNotFound)?;
+        let current = own_role(&mut *uow, organization, key).await?;
         let draft = RoleDraft::new(
             patch.name.as_deref().unwrap_or(&current.name),
             patch.description.as_deref().unwrap_or(&current.description),
@@ -347,23 +354,13 @@ impl RoleService {
     ) -> Result<(), OrgError> {
         let service = &*self.organizations;
         let mut uow = self.begin_role_change(actor, organization).await?;
-        uow.custom_role(organization, key)
-            .await?
-            .ok_or(OrgError::RoleNotFound)?;
+        own_role(&mut *uow, organization, key).await?;
         let holders = uow.role_holders(organization, key).await?;
         let replacement = replacement.filter(|_| !holders.is_empty());
         if holders.is_empty() {
             // Nothing to hand over.
         } else if let Some(replacement) = &replacement {
-            let Some(instead) = uow
-                .custom_role(organization, replacement)
-                .await?
-                .filter(|role| role.key != *key)
-            else {
-                return Err(OrgError::UnknownRoleKey {
-                    key: replacement.to_string(),
-                });
-            };
+            let instead = replacement_role(&mut *uow, organization, key, replacement).await?;
             check_grants_in(&mut *uow, actor, organization, &instead.permissions).await?;
         } else {
             return Err(OrgError::RoleInUse {
@@ -371,18 +368,18 @@ impl RoleService {
             });
         }
         let mut events = Vec::with_capacity(holders.len() + 1);
-        for user in holders {
-            let Some(membership) = uow.membership(organization, user).await? else {
+        for (holder_organization, user) in holders {
+            let Some(membership) = uow.membership(holder_organization, user).await? else {
                 continue;
             };
             let previous = membership.custom_roles.clone();
             let mut now_held = previous.clone();
             now_held.remove(key);
             now_held.extend(replacement.clone());
-            uow.set_member_custom_roles(organization, user, &now_held)
+            uow.set_member_custom_roles(holder_organization, user, &now_held)
                 .await?;
             events.push(service.event(
-                organization,
+                holder_organization,
                 Some(actor),
                 roles_changed(user, &now_held, &previous),
             ));
@@ -467,6 +464,12 @@ impl RoleService {
         organization: OrganizationId,
         roles: &MemberRoles,
     ) -> Result<Vec<CustomRole>, OrgError> {
+        if roles.custom.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Platform roles change under the catalog's exclusive lock, without
+        // the organizations' locks: this waits for such a change to end.
+        uow.lock_catalog(false).await?;
         let given = uow.custom_roles_of(organization, &roles.custom).await?;
         match roles
             .custom
@@ -726,13 +729,21 @@ impl RoleService {
 
     /// A unit of work for a change of the organization's roles: the actor
     /// holds `roles:manage`, the organization is locked and ACTIVE, and
-    /// the catalog cannot change meanwhile.
+    /// the catalog cannot change meanwhile. For the platform's roles: the
+    /// actor is a platform administrator and the catalog is locked
+    /// exclusively.
     async fn begin_role_change(
         &self,
         actor: &Actor,
         organization: OrganizationId,
     ) -> Result<Box<dyn UnitOfWork>, OrgError> {
         let service = &*self.organizations;
+        if organization.is_platform() {
+            platform_admin(actor)?;
+            let mut uow = service.ports().organizations.begin().await?;
+            uow.lock_catalog(true).await?;
+            return Ok(uow);
+        }
         service
             .ensure_changeable(actor, organization, Permission::RolesManage)
             .await?;
@@ -759,6 +770,66 @@ fn refuse_built_in(name: &PermissionName) -> Result<(), OrgError> {
     } else {
         Ok(())
     }
+}
+
+/// A role of exactly that scope; a platform role asked for through an
+/// organization is not the organization's to change.
+async fn own_role(
+    uow: &mut dyn UnitOfWork,
+    organization: OrganizationId,
+    key: &RoleKey,
+) -> Result<CustomRole, OrgError> {
+    if let Some(role) = uow.custom_role(organization, key).await? {
+        return Ok(role);
+    }
+    let platform = OrganizationId::PLATFORM;
+    if !organization.is_platform() && uow.custom_role(platform, key).await?.is_some() {
+        return Err(OrgError::RoleOfPlatform);
+    }
+    Err(OrgError::RoleNotFound)
+}
+
+/// Refuses a key that already names a role members of the scope could
+/// hold: for an organization, its own or a platform role's; for the
+/// platform, a platform role's or any organization's.
+async fn key_free(
+    uow: &mut dyn UnitOfWork,
+    organization: OrganizationId,
+    key: &RoleKey,
+) -> Result<(), OrgError> {
+    let keys = BTreeSet::from([key.clone()]);
+    let taken = if organization.is_platform() {
+        uow.custom_role(organization, key).await?.is_some()
+            || uow.count_roles_with_key(key).await? > 0
+    } else {
+        !uow.custom_roles_of(organization, &keys).await?.is_empty()
+    };
+    if taken {
+        Err(OrgError::RoleExists)
+    } else {
+        Ok(())
+    }
+}
+
+/// The role holders of `key` get instead: another role of the scope (for
+/// an organization's role, a platform role too).
+async fn replacement_role(
+    uow: &mut dyn UnitOfWork,
+    organization: OrganizationId,
+    key: &RoleKey,
+    replacement: &RoleKey,
+) -> Result<CustomRole, OrgError> {
+    let keys = BTreeSet::from([replacement.clone()]);
+    let found = if organization.is_platform() {
+        uow.custom_role(organization, replacement).await?
+    } else {
+        uow.custom_roles_of(organization, &keys).await?.pop()
+    };
+    found
+        .filter(|role| role.key != *key)
+        .ok_or_else(|| OrgError::UnknownRoleKey {
+            key: replacement.to_string(),
+        })
 }
 
 /// Every permission must be orgman's own or registered.

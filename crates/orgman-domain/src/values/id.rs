@@ -64,6 +64,18 @@ uuid_id!(
     OrganizationId,
     "organizationId"
 );
+impl OrganizationId {
+    /// The platform itself (the nil UUID), never an organization's id: the
+    /// scope of platform roles, and the organization of their events. Its
+    /// cache generation and fence apply to every organization.
+    pub const PLATFORM: OrganizationId = OrganizationId(Uuid::nil());
+
+    /// Whether this is [`OrganizationId::PLATFORM`].
+    pub fn is_platform(self) -> bool {
+        self == Self::PLATFORM
+    }
+}
+
 uuid_id!(
     /// Identifies a user. It is the local id, which equals the identity
     /// provider's user id (the token's `sub`) for users registered through it.

@@ -27,7 +27,7 @@ impl RoleQueries for MemoryStore {
             .lock()
             .roles
             .values()
-            .filter(|role| role.organization_id == organization)
+            .filter(|role| role.organization_id == organization || role.is_platform())
             .cloned()
             .collect())
     }
@@ -45,7 +45,7 @@ impl RoleQueries for MemoryStore {
         Ok(membership
             .custom_roles
             .iter()
-            .filter_map(|key| state.roles.get(&(organization, key.clone())).cloned())
+            .filter_map(|key| resolve(&state.roles, organization, key).cloned())
             .collect())
     }
 }
@@ -121,12 +121,7 @@ impl RoleWrites for MemoryUnitOfWork {
     ) -> Result<Vec<CustomRole>, StoreError> {
         Ok(keys
             .iter()
-            .filter_map(|key| {
-                self.working
-                    .roles
-                    .get(&(organization, key.clone()))
-                    .cloned()
-            })
+            .filter_map(|key| resolve(&self.working.roles, organization, key).cloned())
             .collect())
     }
 
@@ -139,6 +134,15 @@ impl RoleWrites for MemoryUnitOfWork {
             .roles
             .keys()
             .filter(|(org, _)| *org == organization)
+            .count() as u64)
+    }
+
+    async fn count_roles_with_key(&mut self, key: &RoleKey) -> Result<u64, StoreError> {
+        Ok(self
+            .working
+            .roles
+            .keys()
+            .filter(|(org, k)| !org.is_platform() && k == key)
             .count() as u64)
     }
 
@@ -168,11 +172,10 @@ impl RoleWrites for MemoryUnitOfWork {
         organization: OrganizationId,
         key: &RoleKey,
     ) -> Result<(), StoreError> {
-        let held = self
-            .working
-            .memberships
-            .values()
-            .any(|m| m.organization_id == organization && m.custom_roles.contains(key));
+        let held = self.working.memberships.values().any(|m| {
+            (organization.is_platform() || m.organization_id == organization)
+                && m.custom_roles.contains(key)
+        });
         if held {
             // PostgreSQL's foreign key refuses the same.
             return Err(StoreError::Conflict(Conflict::Other(
@@ -190,13 +193,18 @@ impl RoleWrites for MemoryUnitOfWork {
         &mut self,
         organization: OrganizationId,
         key: &RoleKey,
-    ) -> Result<Vec<UserId>, StoreError> {
+    ) -> Result<Vec<(OrganizationId, UserId)>, StoreError> {
+        // A key names one role in each organization, so a platform role's
+        // holders are every membership holding its key.
         Ok(self
             .working
             .memberships
             .values()
-            .filter(|m| m.organization_id == organization && m.custom_roles.contains(key))
-            .map(|m| m.user_id)
+            .filter(|m| {
+                (organization.is_platform() || m.organization_id == organization)
+                    && m.custom_roles.contains(key)
+            })
+            .map(|m| (m.organization_id, m.user_id))
             .collect())
     }
 
@@ -206,12 +214,10 @@ impl RoleWrites for MemoryUnitOfWork {
         user: UserId,
         roles: &BTreeSet<RoleKey>,
     ) -> Result<(), StoreError> {
-        if let Some(missing) = roles.iter().find(|key| {
-            !self
-                .working
-                .roles
-                .contains_key(&(organization, (*key).clone()))
-        }) {
+        if let Some(missing) = roles
+            .iter()
+            .find(|key| resolve(&self.working.roles, organization, key).is_none())
+        {
             return Err(StoreError::Other(format!("no custom role {missing}")));
         }
         let membership = self
@@ -222,4 +228,16 @@ impl RoleWrites for MemoryUnitOfWork {
         membership.custom_roles = roles.clone();
         Ok(())
     }
+}
+
+/// The role a member of `organization` holds under `key`: the
+/// organization's own, or a platform role.
+pub(super) fn resolve<'a>(
+    roles: &'a std::collections::BTreeMap<(OrganizationId, RoleKey), CustomRole>,
+    organization: OrganizationId,
+    key: &RoleKey,
+) -> Option<&'a CustomRole> {
+    roles
+        .get(&(organization, key.clone()))
+        .or_else(|| roles.get(&(OrganizationId::PLATFORM, key.clone())))
 }

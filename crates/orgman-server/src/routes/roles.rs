@@ -81,12 +81,26 @@ pub(crate) struct DeletePermissionQuery {
     force: bool,
 }
 
-/// A custom role.
+/// Where a role is defined.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RoleScope {
+    /// The organization defined it for itself.
+    Organization,
+    /// A platform administrator defined it for every organization.
+    Platform,
+}
+
+/// A custom role or a platform role.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RoleView {
-    /// The role's key, unique in the organization.
+    /// The role's key, unique in the organization and among platform
+    /// roles.
     key: String,
+    /// Where it is defined: platform roles serve every organization, and
+    /// only platform administrators change them (`/api/v1/roles`).
+    scope: RoleScope,
     /// What people call it.
     name: String,
     /// What it is for.
@@ -103,10 +117,22 @@ pub(crate) struct RoleView {
     updated_at: OffsetDateTime,
 }
 
+impl RoleView {
+    /// The role's key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 impl From<CustomRole> for RoleView {
     fn from(role: CustomRole) -> Self {
         Self {
             key: role.key.to_string(),
+            scope: if role.is_platform() {
+                RoleScope::Platform
+            } else {
+                RoleScope::Organization
+            },
             name: role.name,
             description: role.description,
             permissions: role.permissions.iter().map(ToString::to_string).collect(),
@@ -165,8 +191,9 @@ pub(crate) struct UpdateRole {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DeleteRoleQuery {
-    /// The custom role the deleted role's holders get instead; required
-    /// when members hold it (409 `role-in-use` otherwise).
+    /// The role the deleted role's holders get instead (for a platform
+    /// role, another platform role); required when members hold it (409
+    /// `role-in-use` otherwise).
     #[param(pattern = "^(?!(owner|admin|member)$)[a-z0-9][a-z0-9_-]{0,62}$")]
     replacement: Option<String>,
 }
@@ -197,8 +224,75 @@ fn permission_names(texts: &[PermissionText]) -> Result<BTreeSet<PermissionName>
     texts.iter().map(|text| permission_name(&text.0)).collect()
 }
 
-fn role_key(text: &str) -> Result<RoleKey, ApiError> {
+pub(crate) fn role_key(text: &str) -> Result<RoleKey, ApiError> {
     Ok(RoleKey::parse(text)?)
+}
+
+/// An organization named in a path: never the platform's scope (the nil
+/// UUID names no organization).
+fn organization(id: Uuid) -> Result<OrganizationId, ApiError> {
+    let id = OrganizationId::from_uuid(id);
+    if id.is_platform() {
+        return Err(orgman_domain::OrgError::NotFound.into());
+    }
+    Ok(id)
+}
+
+/// Defines a role in `scope`: its `Location` and view.
+pub(crate) async fn create_in(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: OrganizationId,
+    body: CreateRole,
+) -> Result<RoleView, ApiError> {
+    let key = role_key(&body.key)?;
+    let draft = RoleDraft::new(
+        &body.name,
+        &body.description,
+        permission_names(&body.permissions)?,
+    )?;
+    let role = state.roles.create(&auth.actor, scope, key, draft).await?;
+    Ok(RoleView::from(role))
+}
+
+/// Changes a role of `scope`.
+pub(crate) async fn update_in(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: OrganizationId,
+    key: &str,
+    body: UpdateRole,
+) -> Result<RoleView, ApiError> {
+    let patch = RolePatch {
+        name: body.name,
+        description: body.description,
+        permissions: body
+            .permissions
+            .as_deref()
+            .map(permission_names)
+            .transpose()?,
+    };
+    let role = state
+        .roles
+        .update(&auth.actor, scope, &role_key(key)?, patch)
+        .await?;
+    Ok(RoleView::from(role))
+}
+
+/// Deletes a role of `scope`.
+pub(crate) async fn delete_in(
+    auth: &Authenticated,
+    state: &AppState,
+    scope: OrganizationId,
+    key: &str,
+    query: &DeleteRoleQuery,
+) -> Result<HttpResponse, ApiError> {
+    let replacement = query.replacement.as_deref().map(role_key).transpose()?;
+    state
+        .roles
+        .delete(&auth.actor, scope, &role_key(key)?, replacement)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The whole permission catalog: orgman's own permissions, then those the
@@ -284,7 +378,7 @@ pub(crate) async fn delete_permission(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The organization's custom roles (its members).
+/// The organization's custom roles and the platform roles (its members).
 #[utoipa::path(
     operation_id = "list_roles",
     tag = "roles",
@@ -301,10 +395,7 @@ pub(crate) async fn list_roles(
     state: Data<AppState>,
     id: Path<Uuid>,
 ) -> Result<Json<Vec<RoleView>>, ApiError> {
-    let roles = state
-        .roles
-        .list(&auth.actor, OrganizationId::from_uuid(*id))
-        .await?;
+    let roles = state.roles.list(&auth.actor, organization(*id)?).await?;
     Ok(Json(roles.into_iter().map(RoleView::from).collect()))
 }
 
@@ -331,23 +422,15 @@ pub(crate) async fn create_role(
     id: Path<Uuid>,
     body: JsonObject<CreateRole>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = role_key(&body.key)?;
-    let draft = RoleDraft::new(
-        &body.name,
-        &body.description,
-        permission_names(&body.permissions)?,
-    )?;
-    let role = state
-        .roles
-        .create(&auth.actor, OrganizationId::from_uuid(*id), key, draft)
-        .await?;
-    let location = format!("/api/v1/organizations/{}/roles/{}", *id, role.key);
+    let role = create_in(&auth, &state, organization(*id)?, body.into_inner()).await?;
+    let location = format!("/api/v1/organizations/{}/roles/{}", *id, role.key());
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(RoleView::from(role)))
+        .json(role))
 }
 
-/// One custom role (the organization's members).
+/// One of the organization's custom roles, or a platform role (the
+/// organization's members).
 #[utoipa::path(
     operation_id = "get_role",
     tag = "roles",
@@ -367,14 +450,14 @@ pub(crate) async fn get_role(
     let (id, key) = path.into_inner();
     let role = state
         .roles
-        .get(&auth.actor, OrganizationId::from_uuid(id), &role_key(&key)?)
+        .get(&auth.actor, organization(id)?, &role_key(&key)?)
         .await?;
     Ok(Json(RoleView::from(role)))
 }
 
 /// Changes a custom role (`roles:manage`). Permissions it gains must be
 /// held by the caller; permissions it loses are taken from its holders at
-/// once.
+/// once. A platform role is 409 `role-of-platform`.
 #[utoipa::path(
     operation_id = "update_role",
     tag = "roles",
@@ -395,31 +478,13 @@ pub(crate) async fn update_role(
     body: JsonObject<UpdateRole>,
 ) -> Result<Json<RoleView>, ApiError> {
     let (id, key) = path.into_inner();
-    let body = body.into_inner();
-    let patch = RolePatch {
-        name: body.name,
-        description: body.description,
-        permissions: body
-            .permissions
-            .as_deref()
-            .map(permission_names)
-            .transpose()?,
-    };
-    let role = state
-        .roles
-        .update(
-            &auth.actor,
-            OrganizationId::from_uuid(id),
-            &role_key(&key)?,
-            patch,
-        )
-        .await?;
-    Ok(Json(RoleView::from(role)))
+    let role = update_in(&auth, &state, organization(id)?, &key, body.into_inner()).await?;
+    Ok(Json(role))
 }
 
 /// Deletes a custom role (`roles:manage`). Members holding it get
 /// `replacement` instead; without one, 409 `role-in-use` while members
-/// hold it.
+/// hold it. A platform role is 409 `role-of-platform`.
 #[utoipa::path(
     operation_id = "delete_role",
     tag = "roles",
@@ -439,17 +504,7 @@ pub(crate) async fn delete_role(
     query: Query<DeleteRoleQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
-    let replacement = query.replacement.as_deref().map(role_key).transpose()?;
-    state
-        .roles
-        .delete(
-            &auth.actor,
-            OrganizationId::from_uuid(id),
-            &role_key(&key)?,
-            replacement,
-        )
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    delete_in(&auth, &state, organization(id)?, &key, &query).await
 }
 
 /// Sets a member's roles (`members:manage`): one built-in role and any
@@ -480,7 +535,7 @@ pub(crate) async fn set_member_roles(
         .roles
         .set_member_roles(
             &auth.actor,
-            OrganizationId::from_uuid(id),
+            organization(id)?,
             UserId::from_uuid(user),
             roles,
         )
@@ -509,11 +564,7 @@ pub(crate) async fn member_permissions(
     let (id, user) = path.into_inner();
     let held = state
         .roles
-        .member_permissions(
-            &auth.actor,
-            OrganizationId::from_uuid(id),
-            UserId::from_uuid(user),
-        )
+        .member_permissions(&auth.actor, organization(id)?, UserId::from_uuid(user))
         .await?;
     Ok(Json(MemberPermissions {
         permissions: held.iter().map(ToString::to_string).collect(),
