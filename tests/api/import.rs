@@ -553,3 +553,62 @@ fn out_of_order_events(org: &str, listed: &str) -> String {
          WHERE x.before > x.pos"
     )
 }
+
+/// The `roles` column gives custom and platform roles, `;` between keys,
+/// under the rules of a single request.
+#[tokio::test]
+async fn a_roles_column_gives_custom_and_platform_roles() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("acme", ALICE).await;
+    app.provision(BOB).await;
+    app.provision(CAROL).await;
+    let alice = app.token(ALICE).await;
+    let admin = app.token(orgman_testkit::ADMIN).await;
+    let roles = format!("/api/v1/organizations/{org}/roles");
+    let auditor = serde_json::json!({"key": "auditor", "name": "A", "permissions": ["audit:read"]});
+    assert_eq!(app.post(&roles, &alice, auditor).await.status(), 201);
+    let viewer = serde_json::json!({"key": "viewer", "name": "V", "permissions": ["members:read"]});
+    assert_eq!(
+        app.post("/api/v1/roles", &admin, viewer).await.status(),
+        201
+    );
+    let csv = format!(
+        "userId,role,roles\n{bob},MEMBER,auditor; viewer\n{carol},,ghost\n{carol},,Not A Key\n",
+        bob = BOB.id,
+        carol = CAROL.id
+    );
+    let report = body(import(&app, &org, &alice, &csv).await).await;
+    assert_eq!(
+        (report["added"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let codes: Vec<_> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["unknown-role", "validation-failed"]);
+    let members = body(
+        app.get(&format!("/api/v1/organizations/{org}/members"), &alice)
+            .await,
+    )
+    .await;
+    let bob = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["userId"] == BOB.id)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        bob["roles"],
+        serde_json::json!(["MEMBER", "auditor", "viewer"])
+    );
+    let bob_token = app.token(BOB).await;
+    let audit = format!("/api/v1/organizations/{org}/audit-events");
+    assert_eq!(app.get(&audit, &bob_token).await.status(), 200);
+    // Again: the row is in place.
+    let again = body(import(&app, &org, &alice, &csv).await).await;
+    assert_eq!(again["unchanged"], 1);
+}

@@ -91,28 +91,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     block_on(service.set_member_limit(&admin, org.id(), Some(3)))?;
     let import = block_on(service.start_import(&alice, org.id()))?;
     let rows = [
-        ImportEntry {
-            user: bob,
-            role: OrgRole::Member,
-        },
-        ImportEntry {
-            user: bob,
-            role: OrgRole::Member,
-        },
-        ImportEntry {
-            user: carol,
-            role: OrgRole::Admin,
-        },
+        ImportEntry::new(bob, OrgRole::Member),
+        ImportEntry::new(bob, OrgRole::Member),
+        ImportEntry::new(carol, OrgRole::Admin),
     ];
     // `run` takes the chunks as a stream (each with a tag you report it
     // by) and hands each committed chunk's outcomes back in file order. It
     // stages a chunk while the one before commits, unless the two share a
     // user (`MemberImport::overlap`), and stops at the first chunk that
     // cannot be applied. (`apply`, `stage` and `commit` are the steps.)
-    let next = [ImportEntry {
-        user: carol,
-        role: OrgRole::Member,
-    }];
+    let next = [ImportEntry::new(carol, OrgRole::Member)];
     let chunks =
         futures_util::stream::iter([("lines 2-4", rows.to_vec()), ("line 5", next.to_vec())]);
     block_on(import.run(chunks, |lines, outcomes| {
@@ -287,6 +275,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|role| (role.key.to_string(), role.is_platform()))
         .collect();
     println!("roles bea's organization offers: {listed:?}");
+    // An import row gives custom and platform roles besides the built-in
+    // one, under the same no-escalation rule.
+    let cleo = UserId::from_uuid(orgman_domain::uuid::Uuid::now_v7());
+    store.add_user(cleo, "cleo");
+    let import = block_on(service.start_import(&alice, org.id()))?;
+    let row = ImportEntry::new(cleo, OrgRole::Member).with_custom_roles([
+        RoleKey::parse("auditor")?,
+        RoleKey::parse("billing-viewer")?,
+    ]);
+    println!("import with roles: {:?}", block_on(import.apply(&[row]))?);
 
     // An external authorizer (SpiceDB in orgman's service) is wrapped so
     // that every replica fails closed while the outbox holds authorization

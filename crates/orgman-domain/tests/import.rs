@@ -13,7 +13,7 @@ use support::World;
 fn entries(users: &[UserId], role: OrgRole) -> Vec<ImportEntry> {
     users
         .iter()
-        .map(|&user| ImportEntry { user, role })
+        .map(|&user| ImportEntry::new(user, role))
         .collect()
 }
 
@@ -75,30 +75,12 @@ fn rows_are_judged_one_by_one_and_a_rerun_changes_nothing() {
     let carl = w.user("carl").user_id();
     let stranger = UserId::from_uuid(w.memory.ids.next());
     let rows = [
-        ImportEntry {
-            user: bob,
-            role: OrgRole::Member,
-        },
-        ImportEntry {
-            user: stranger,
-            role: OrgRole::Member,
-        },
-        ImportEntry {
-            user: bob,
-            role: OrgRole::Member,
-        },
-        ImportEntry {
-            user: bob,
-            role: OrgRole::Admin,
-        },
-        ImportEntry {
-            user: ann.user_id(),
-            role: OrgRole::Owner,
-        },
-        ImportEntry {
-            user: carl,
-            role: OrgRole::Owner,
-        },
+        ImportEntry::new(bob, OrgRole::Member),
+        ImportEntry::new(stranger, OrgRole::Member),
+        ImportEntry::new(bob, OrgRole::Member),
+        ImportEntry::new(bob, OrgRole::Admin),
+        ImportEntry::new(ann.user_id(), OrgRole::Owner),
+        ImportEntry::new(carl, OrgRole::Owner),
     ];
     let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let outcomes = block_on(import.apply(&rows)).unwrap();
@@ -135,14 +117,8 @@ fn an_admin_imports_but_cannot_grant_owner() {
     let fay = w.user("fay").user_id();
     let import = block_on(w.service.start_import(&dee, org.id())).unwrap();
     let outcomes = block_on(import.apply(&[
-        ImportEntry {
-            user: eve,
-            role: OrgRole::Owner,
-        },
-        ImportEntry {
-            user: fay,
-            role: OrgRole::Admin,
-        },
+        ImportEntry::new(eve, OrgRole::Owner),
+        ImportEntry::new(fay, OrgRole::Admin),
     ]))
     .unwrap();
     assert_eq!(
@@ -156,10 +132,7 @@ fn an_admin_imports_but_cannot_grant_owner() {
     // alone (a role the admin may not grant, else not found), never as if
     // an earlier row had added them.
     let stranger = UserId::from_uuid(w.memory.ids.next());
-    let row = |role| ImportEntry {
-        user: stranger,
-        role,
-    };
+    let row = |role| ImportEntry::new(stranger, role);
     let outcomes = block_on(import.apply(&[
         row(OrgRole::Member),
         row(OrgRole::Member),

@@ -90,10 +90,7 @@ fn an_import_fills_the_room_left_and_refuses_the_rest() {
     let import = block_on(w.service.start_import(&ann, org.id())).unwrap();
     let entries: Vec<_> = users
         .iter()
-        .map(|&user| ImportEntry {
-            user,
-            role: OrgRole::Member,
-        })
+        .map(|&user| ImportEntry::new(user, OrgRole::Member))
         .collect();
     let outcomes = block_on(import.apply(&entries)).unwrap();
     assert_eq!(

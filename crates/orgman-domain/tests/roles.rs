@@ -239,14 +239,8 @@ fn nobody_grants_what_they_do_not_hold() {
         .unwrap();
     let import = block_on(w.service.start_import(&max, acme.id())).unwrap();
     let outcomes = block_on(import.apply(&[
-        orgman_domain::ImportEntry {
-            user: dan.user_id(),
-            role: OrgRole::Admin,
-        },
-        orgman_domain::ImportEntry {
-            user: dan.user_id(),
-            role: OrgRole::Member,
-        },
+        orgman_domain::ImportEntry::new(dan.user_id(), OrgRole::Admin),
+        orgman_domain::ImportEntry::new(dan.user_id(), OrgRole::Member),
     ]))
     .unwrap();
     assert!(
@@ -484,4 +478,95 @@ fn a_platform_role_serves_every_organization_and_only_platform_admins_change_it(
             "platform.role.deleted"
         ]
     );
+}
+
+#[test]
+fn an_import_gives_custom_and_platform_roles_under_the_same_rules() {
+    use orgman_domain::{ImportEntry, ImportOutcome};
+    let Setup { w, roles } = setup();
+    let (ann, max) = (w.user("ann"), w.user("max"));
+    let (bob, cid, dan, eve) = (w.user("bob"), w.user("cid"), w.user("dan"), w.user("eve"));
+    let acme = w.org_owned_by("acme", &ann);
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), max.user_id(), OrgRole::Admin),
+    )
+    .unwrap();
+    block_on(roles.create(&ann, acme.id(), key("auditor"), draft("A", &["audit:read"]))).unwrap();
+    block_on(roles.create(
+        &ann,
+        acme.id(),
+        key("billing"),
+        draft("B", &["invoices:read"]),
+    ))
+    .unwrap();
+    let platform = orgman_domain::OrganizationId::PLATFORM;
+    block_on(roles.create(
+        &w.admin,
+        platform,
+        key("viewer"),
+        draft("V", &["audit:read"]),
+    ))
+    .unwrap();
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), eve.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+
+    // Max (ADMIN) imports: he holds audit:read, not invoices:read.
+    let import = block_on(w.service.start_import(&max, acme.id())).unwrap();
+    let row = |who: &Actor, keys: &[&str]| {
+        ImportEntry::new(who.user_id(), OrgRole::Member)
+            .with_custom_roles(keys.iter().map(|k| key(k)))
+    };
+    let rows = [
+        row(&bob, &["auditor", "viewer"]),
+        row(&cid, &["billing"]),
+        row(&dan, &["ghost"]),
+        row(&eve, &["auditor"]),
+        row(&bob, &["auditor"]),
+    ];
+    let outcomes = block_on(import.apply(&rows)).unwrap();
+    assert!(
+        matches!(
+            &outcomes[..],
+            [
+                ImportOutcome::Added,
+                ImportOutcome::Failed(OrgError::PermissionNotHeld { .. }),
+                ImportOutcome::Failed(OrgError::UnknownRoleKey { .. }),
+                // Eve is a member without the role: an import adds, it
+                // does not change roles.
+                ImportOutcome::Failed(OrgError::AlreadyMember),
+                // Bob holds what the row names (and more) already.
+                ImportOutcome::Unchanged,
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    let held = block_on(roles.member_permissions(&bob, acme.id(), bob.user_id())).unwrap();
+    assert!(held.contains(&p("audit:read")), "{held:?}");
+    let bob_roles = block_on(w.service.members(
+        &ann,
+        acme.id(),
+        orgman_domain::PageRequest::new(None, 50),
+    ))
+    .unwrap()
+    .items
+    .into_iter()
+    .find(|m| m.user_id == bob.user_id())
+    .unwrap()
+    .custom_roles;
+    assert_eq!(bob_roles, [key("auditor"), key("viewer")].into());
+    // Importing the same file again changes nothing more.
+    let again = block_on(import.apply(&rows[..1])).unwrap();
+    assert_eq!(again, [ImportOutcome::Unchanged]);
+    let changed = w
+        .memory
+        .store
+        .committed_events()
+        .into_iter()
+        .filter(|e| matches!(&e.kind, EventKind::MemberRolesChanged { user_id, .. } if *user_id == bob.user_id()))
+        .count();
+    assert_eq!(changed, 1);
 }

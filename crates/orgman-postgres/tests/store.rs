@@ -1586,10 +1586,10 @@ fn added_outcomes(count: usize) -> Vec<orgman_domain::ImportOutcome> {
 async fn import_entries(db: &Db, count: usize) -> Vec<orgman_domain::ImportEntry> {
     let mut entries = Vec::new();
     for _ in 0..count {
-        entries.push(orgman_domain::ImportEntry {
-            user: db.user().await.user_id(),
-            role: OrgRole::Member,
-        });
+        entries.push(orgman_domain::ImportEntry::new(
+            db.user().await.user_id(),
+            OrgRole::Member,
+        ));
     }
     entries
 }

@@ -552,10 +552,7 @@ async fn an_import_reaches_spicedb_in_batches_and_the_relay_agrees() {
     for chunk in users.chunks(250) {
         let entries: Vec<_> = chunk
             .iter()
-            .map(|&user| orgman_domain::ImportEntry {
-                user,
-                role: OrgRole::Member,
-            })
+            .map(|&user| orgman_domain::ImportEntry::new(user, OrgRole::Member))
             .collect();
         let outcomes = import.apply(&entries).await.unwrap();
         assert!(

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
-use crate::members::custom_role::Access;
 use crate::members::custom_role::effective_permissions;
+use crate::members::custom_role::{Access, CustomRole, RoleKey};
 use crate::members::permission::Permission;
 use crate::members::permission::PermissionName;
 use crate::members::role::{Actor, OrgRole};
@@ -20,12 +20,33 @@ use crate::ports::UnitOfWork;
 use crate::values::id::{OrganizationId, UserId};
 
 /// One row of an import, as the caller parsed it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImportEntry {
     /// The user to add.
     pub user: UserId,
-    /// The role to give them.
+    /// The built-in role to give them.
     pub role: OrgRole,
+    /// The organization's custom roles and platform roles to give them
+    /// besides, by key (none by default).
+    pub custom_roles: BTreeSet<RoleKey>,
+}
+
+impl ImportEntry {
+    /// A row giving `user` the built-in `role` only.
+    pub fn new(user: UserId, role: OrgRole) -> Self {
+        Self {
+            user,
+            role,
+            custom_roles: BTreeSet::new(),
+        }
+    }
+
+    /// The same row giving these custom or platform roles besides.
+    #[must_use]
+    pub fn with_custom_roles(mut self, keys: impl IntoIterator<Item = RoleKey>) -> Self {
+        self.custom_roles.extend(keys);
+        self
+    }
 }
 
 /// What became of one [`ImportEntry`].
@@ -72,6 +93,96 @@ struct Facts<'o> {
     room: Option<u64>,
     /// Which of the named users exist, when that had to be known first.
     known: Option<HashSet<UserId>>,
+    /// What the chunk's custom role keys need: see [`CustomGrants`].
+    custom: CustomGrants,
+}
+
+/// The custom and platform roles a chunk's entries name: the ones the
+/// organization's members may hold, why each distinct set of keys cannot
+/// be given (an unknown key, a permission the actor does not hold), and
+/// the custom roles of the members the entries name.
+#[derive(Default)]
+struct CustomGrants {
+    refused: HashMap<BTreeSet<RoleKey>, OrgError>,
+    held: HashMap<UserId, BTreeSet<RoleKey>>,
+}
+
+impl CustomGrants {
+    /// Reads and decides what `entries` name, in the chunk's unit of work
+    /// (under the catalog's shared lock, as any role assignment).
+    async fn read(
+        uow: &mut dyn UnitOfWork,
+        actor: &Actor,
+        organization: OrganizationId,
+        entries: &[ImportEntry],
+        members: &HashMap<UserId, OrgRole>,
+    ) -> Result<Self, OrgError> {
+        let named: HashSet<&BTreeSet<RoleKey>> = entries
+            .iter()
+            .map(|entry| &entry.custom_roles)
+            .filter(|keys| !keys.is_empty())
+            .collect();
+        let mut grants = CustomGrants::default();
+        if named.is_empty() {
+            return Ok(grants);
+        }
+        uow.lock_catalog(false).await?;
+        let keys: BTreeSet<RoleKey> = named.iter().flat_map(|keys| keys.iter().cloned()).collect();
+        let defined: HashMap<RoleKey, CustomRole> = uow
+            .custom_roles_of(organization, &keys)
+            .await?
+            .into_iter()
+            .map(|role| (role.key.clone(), role))
+            .collect();
+        for keys in named {
+            if let Some(error) = refusal(uow, actor, organization, keys, &defined).await? {
+                grants.refused.insert(keys.clone(), error);
+            }
+        }
+        for entry in entries.iter().filter(|e| !e.custom_roles.is_empty()) {
+            if members.contains_key(&entry.user) && !grants.held.contains_key(&entry.user) {
+                let held = uow.membership(organization, entry.user).await?;
+                let held = held.map(|m| m.custom_roles).unwrap_or_default();
+                grants.held.insert(entry.user, held);
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Whether a member already holds every custom role `entry` names.
+    fn holds(&self, entry: &ImportEntry) -> bool {
+        entry.custom_roles.is_empty()
+            || self
+                .held
+                .get(&entry.user)
+                .is_some_and(|held| held.is_superset(&entry.custom_roles))
+    }
+}
+
+/// Why the custom roles of `keys` cannot be given by `actor`, if they
+/// cannot.
+async fn refusal(
+    uow: &mut dyn UnitOfWork,
+    actor: &Actor,
+    organization: OrganizationId,
+    keys: &BTreeSet<RoleKey>,
+    defined: &HashMap<RoleKey, CustomRole>,
+) -> Result<Option<OrgError>, OrgError> {
+    if let Some(unknown) = keys.iter().find(|key| !defined.contains_key(*key)) {
+        return Ok(Some(OrgError::UnknownRoleKey {
+            key: unknown.to_string(),
+        }));
+    }
+    let granted: BTreeSet<PermissionName> = keys
+        .iter()
+        .filter_map(|key| defined.get(key))
+        .flat_map(|role| role.permissions.iter().cloned())
+        .collect();
+    match check_grants_in(uow, actor, organization, &granted).await {
+        Ok(()) => Ok(None),
+        Err(error @ OrgError::PermissionNotHeld { .. }) => Ok(Some(error)),
+        Err(other) => Err(other),
+    }
 }
 
 impl Facts<'_> {
@@ -88,6 +199,15 @@ impl Facts<'_> {
         let role_index = OrgRole::ALL.iter().position(|r| *r == entry.role);
         if let Some(permission) = role_index.and_then(|i| self.refused_roles[i].clone()) {
             return Some(OrgError::PermissionNotHeld { permission });
+        }
+        if let Some(error) = self.custom.refused.get(&entry.custom_roles) {
+            return Some(match error {
+                OrgError::UnknownRoleKey { key } => OrgError::UnknownRoleKey { key: key.clone() },
+                OrgError::PermissionNotHeld { permission } => OrgError::PermissionNotHeld {
+                    permission: permission.clone(),
+                },
+                other => OrgError::Internal(other.to_string()),
+            });
         }
         if self
             .known
@@ -323,6 +443,7 @@ impl MemberImport<'_> {
                 Err(other) => return Err(other),
             };
         }
+        let custom = CustomGrants::read(&mut *uow, actor, id, entries, &roles).await?;
         let facts = Facts {
             actor_role,
             refused_roles,
@@ -330,25 +451,56 @@ impl MemberImport<'_> {
             roles,
             room,
             known,
+            custom,
         };
         let known_beforehand = facts.known.is_some();
         let mut decided = self.decide(entries, facts);
-        if known_beforehand {
-            uow.insert_memberships(&decided.added).await?;
-        } else {
-            let inserted: HashSet<UserId> = uow
-                .insert_memberships_of_known_users(&decided.added)
-                .await?
-                .into_iter()
-                .collect();
-            self.leave_out_unknown(entries, actor_role, &mut decided, &inserted);
-        }
+        self.write(
+            &mut *uow,
+            entries,
+            actor_role,
+            &mut decided,
+            known_beforehand,
+        )
+        .await?;
         Ok(StagedChunk {
             uow: Some(uow),
             events: decided.events,
             outcomes: decided.outcomes,
             turn,
         })
+    }
+
+    /// Writes the memberships decided (when the users were not all known
+    /// beforehand, those of known users, the entries of the others decided
+    /// again) and the custom roles they hold.
+    async fn write(
+        &self,
+        uow: &mut dyn UnitOfWork,
+        entries: &[ImportEntry],
+        actor_role: Option<Access>,
+        decided: &mut Decided,
+        known_beforehand: bool,
+    ) -> Result<(), OrgError> {
+        let inserted: Option<HashSet<UserId>> = if known_beforehand {
+            uow.insert_memberships(&decided.added).await?;
+            None
+        } else {
+            let inserted: HashSet<UserId> = uow
+                .insert_memberships_of_known_users(&decided.added)
+                .await?
+                .into_iter()
+                .collect();
+            self.leave_out_unknown(entries, actor_role, decided, &inserted);
+            Some(inserted)
+        };
+        for added in decided.added.iter().filter(|m| !m.custom_roles.is_empty()) {
+            if inserted.as_ref().is_none_or(|i| i.contains(&added.user_id)) {
+                uow.set_member_custom_roles(self.organization, added.user_id, &added.custom_roles)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Begins the chunk's unit of work with the organization locked: shared
@@ -384,7 +536,9 @@ impl MemberImport<'_> {
         let mut decided = Decided::default();
         for entry in entries {
             let outcome = match facts.roles.get(&entry.user) {
-                Some(role) if *role == entry.role => ImportOutcome::Unchanged,
+                Some(role) if *role == entry.role && facts.custom.holds(entry) => {
+                    ImportOutcome::Unchanged
+                }
                 Some(_) => ImportOutcome::Failed(OrgError::AlreadyMember),
                 None => match facts.refusal(actor, entry) {
                     Some(error) => ImportOutcome::Failed(error),
@@ -410,23 +564,36 @@ impl MemberImport<'_> {
             *left -= 1;
         }
         facts.roles.insert(entry.user, entry.role);
+        facts
+            .custom
+            .held
+            .insert(entry.user, entry.custom_roles.clone());
         decided.added.push(Membership {
             organization_id: id,
             user_id: entry.user,
             role: entry.role,
-            custom_roles: std::collections::BTreeSet::new(),
+            custom_roles: entry.custom_roles.clone(),
             created_at: now,
             updated_at: now,
         });
-        let kind = EventKind::MemberAdded {
+        let mut kinds = vec![EventKind::MemberAdded {
             user_id: entry.user,
             role: entry.role,
-        };
+        }];
+        if !entry.custom_roles.is_empty() {
+            kinds.push(EventKind::MemberRolesChanged {
+                user_id: entry.user,
+                custom_roles: entry.custom_roles.iter().cloned().collect(),
+                previous_custom_roles: Vec::new(),
+            });
+        }
         // One time for the chunk, as for its rows.
-        decided.events.push(DomainEvent {
-            occurred_at: now,
-            ..self.service.event(id, Some(actor), kind)
-        });
+        for kind in kinds {
+            decided.events.push(DomainEvent {
+                occurred_at: now,
+                ..self.service.event(id, Some(actor), kind)
+            });
+        }
         ImportOutcome::Added
     }
 

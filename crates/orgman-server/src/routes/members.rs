@@ -6,7 +6,7 @@ use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use futures_util::TryStreamExt;
 use orgman_domain::{
-    BlankRole, ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, UserId,
+    BlankRole, ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, RoleKey, UserId,
 };
 use uuid::Uuid;
 
@@ -169,13 +169,18 @@ pub(crate) async fn remove_member(
 #[allow(dead_code)] // documents the multipart body; read by `MemberImportReader`
 pub(crate) struct ImportForm {
     /// A CSV file (`text/csv`, `text/plain` or `application/octet-stream`)
-    /// whose header names a `userId` column and optionally a `role` column.
+    /// whose header names a `userId` column and optionally a `role` column
+    /// (the built-in role) and a `roles` column (custom and platform role
+    /// keys, separated by `;`).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
 
-/// Adds members from a CSV file (multipart field `file`, columns `userId`
-/// and optional `role`, any others ignored), read as it arrives and applied
+/// Adds members from a CSV file (multipart field `file`, columns `userId`,
+/// optional `role` (OWNER, ADMIN or MEMBER) and optional `roles` (the
+/// organization's custom role keys and platform role keys, separated by
+/// `;`: `billing-viewer;auditor`), any others ignored), read as it arrives
+/// and applied
 /// in chunks of `ORGMAN_IMPORT_CHUNK_SIZE` rows, each chunk in one
 /// transaction. A refused row does not undo the others. If the import
 /// stops part-way (a limit reached, the organization changed state, a
@@ -249,8 +254,9 @@ type Chunk = Vec<(u64, ReadRow)>;
 struct ImportReader {
     limits: ImportLimits,
     chunks: tokio::sync::mpsc::Sender<Chunk>,
-    /// `userId` and `role` column positions, once the header was read.
-    columns: Option<(usize, Option<usize>)>,
+    /// `userId`, `role` and `roles` column positions, once the header was
+    /// read.
+    columns: Option<(usize, Option<usize>, Option<usize>)>,
     /// Rows read and not yet sent, in file order.
     pending: Chunk,
     rows_read: u64,
@@ -369,7 +375,7 @@ impl ImportReader {
 
     /// Takes one parsed record: the header first, then data rows.
     fn take_one(&mut self, record: Record) -> Result<(), ApiError> {
-        let Some((user_column, role_column)) = self.columns else {
+        let Some((user_column, role_column, roles_column)) = self.columns else {
             let column = |name: &str| {
                 record
                     .fields
@@ -382,7 +388,7 @@ impl ImportReader {
                     "the CSV header must have a userId column",
                 )
             })?;
-            self.columns = Some((user_column, column("role")));
+            self.columns = Some((user_column, column("role"), column("roles")));
             return Ok(());
         };
         self.rows_read += 1;
@@ -419,10 +425,20 @@ impl ImportReader {
                     "role is not UTF-8",
                 ),
                 Some(text) => match role(text) {
-                    Ok(role) => ReadRow::Entry(ImportEntry {
-                        user: UserId::from_uuid(user_id),
-                        role,
-                    }),
+                    Ok(role) => {
+                        let keys = roles_column.map(field).unwrap_or(Some(None));
+                        match keys.map(custom_role_keys) {
+                            Some(Ok(keys)) => ReadRow::Entry(
+                                ImportEntry::new(UserId::from_uuid(user_id), role)
+                                    .with_custom_roles(keys),
+                            ),
+                            _ => refused(
+                                Some(user_id),
+                                ProblemCode::ValidationFailed,
+                                "roles must be role keys separated by ';'",
+                            ),
+                        }
+                    }
                     Err(error) => refused(
                         Some(user_id),
                         error.code(),
@@ -541,10 +557,23 @@ impl ImportApplier {
     }
 }
 
+/// A `roles` cell: custom and platform role keys separated by `;` (blank
+/// for none; at most 20).
+fn custom_role_keys(cell: Option<&str>) -> Result<Vec<RoleKey>, ()> {
+    let keys: Vec<RoleKey> = cell
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(|key| RoleKey::parse(key).map_err(drop))
+        .collect::<Result<_, _>>()?;
+    if keys.len() > 20 { Err(()) } else { Ok(keys) }
+}
+
 fn entries_of(rows: &Chunk) -> Vec<ImportEntry> {
     rows.iter()
         .filter_map(|(_, row)| match row {
-            ReadRow::Entry(entry) => Some(*entry),
+            ReadRow::Entry(entry) => Some(entry.clone()),
             ReadRow::Refused(_) => None,
         })
         .collect()
