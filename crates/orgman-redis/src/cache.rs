@@ -37,12 +37,13 @@ local function generation_of(key)
   end
   return generation
 end
-local function current(own_key, platform_key)
-  local own = generation_of(own_key)
-  local platform = generation_of(platform_key)
+local function combine(own, platform)
   if own == 'fenced' or platform == 'fenced' then return 'fenced' end
   if tonumber(platform) > tonumber(own) then return platform end
   return own
+end
+local function current(own_key, platform_key)
+  return combine(generation_of(own_key), generation_of(platform_key))
 end
 "
     };
@@ -70,8 +71,9 @@ const LOOKUP_PAIRS: &str = concat!(
     generation_lua!(),
     r"
 local found = {}
+local platform = generation_of(KEYS[1])
 for i = 2, #KEYS, 2 do
-  local generation = current(KEYS[i], KEYS[1])
+  local generation = combine(generation_of(KEYS[i]), platform)
   found[#found + 1] = generation
   if generation == 'fenced' then
     found[#found + 1] = false

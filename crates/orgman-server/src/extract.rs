@@ -199,6 +199,42 @@ impl FromRequest for OrgContext {
 mod tests {
     use super::*;
 
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Named {
+        name: String,
+        size: Option<u8>,
+    }
+
+    #[test]
+    fn a_body_is_read_from_an_object_only_and_in_one_pass() {
+        let read = |text: &str| serde_json::from_str::<ObjectBody<Named>>(text).map(|b| b.0);
+        assert_eq!(
+            read(r#"{"name": "a", "size": 3}"#).unwrap(),
+            Named {
+                name: "a".into(),
+                size: Some(3)
+            }
+        );
+        // A struct's fields as an array, which serde would otherwise take.
+        let array = read(r#"["a", 3]"#).unwrap_err().to_string();
+        assert!(
+            array.contains("expected the body to be a JSON object"),
+            "{array}"
+        );
+        assert!(read(r#""a""#).is_err());
+        let unknown = read(r#"{"name": "a", "owner": "me"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("unknown field `owner`"), "{unknown}");
+        assert!(
+            read(r#"{"size": 1}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("missing field `name`")
+        );
+    }
+
     #[test]
     fn uuid_subjects_are_kept_and_others_are_derived_stably() {
         let keycloak = "0a000000-0000-4000-8000-000000000002";
@@ -240,21 +276,35 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonObject<T> {
     type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = web::Json::<serde_json::Value>::from_request(req, payload);
-        Box::pin(async move {
-            let value = json.await?.into_inner();
-            if !value.is_object() {
-                return Err(ApiError::bad_request(
-                    ProblemCode::MalformedBody,
-                    "the body must be a JSON object",
-                )
-                .into());
+        // One pass over the bytes, straight into `T`: no `Value` tree first.
+        let json = web::Json::<ObjectBody<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(JsonObject(json.await?.into_inner().0)) })
+    }
+}
+
+/// `T` read from a JSON object only: anything else is refused while the
+/// body is parsed, as "invalid type: ..., expected the body to be a JSON
+/// object".
+struct ObjectBody<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectBody<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the body to be a JSON object")
             }
-            serde_json::from_value(value)
-                .map(JsonObject)
-                .map_err(|error| {
-                    ApiError::bad_request(ProblemCode::MalformedBody, error.to_string()).into()
-                })
-        })
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(Object(std::marker::PhantomData))
+            .map(ObjectBody)
     }
 }
