@@ -570,3 +570,48 @@ fn an_import_gives_custom_and_platform_roles_under_the_same_rules() {
         .count();
     assert_eq!(changed, 1);
 }
+
+#[test]
+fn a_role_granting_organization_update_shows_private_metadata_in_every_read() {
+    let Setup { w, roles } = setup();
+    let (ann, bob) = (w.user("ann"), w.user("bob"));
+    let acme = w.org_owned_by("acme", &ann);
+    block_on(
+        w.service
+            .add_member(&ann, acme.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    let patch = orgman_domain::OrganizationPatch {
+        private_metadata: Some(serde_json::json!({"crm": 42})),
+        ..Default::default()
+    };
+    block_on(w.service.update(&ann, acme.id(), &patch, None)).unwrap();
+    let private_in_list = |who: &Actor| {
+        let page = block_on(
+            w.service
+                .list_mine(who, orgman_domain::PageRequest::new(None, 20)),
+        );
+        page.unwrap().items[0].0.private_metadata().is_some()
+    };
+    let private_in_read = |who: &Actor| {
+        block_on(w.service.get(who, acme.id()))
+            .unwrap()
+            .private_metadata()
+            .is_some()
+    };
+    assert_eq!(
+        (private_in_list(&bob), private_in_read(&bob)),
+        (false, false)
+    );
+    assert_eq!((private_in_list(&ann), private_in_read(&ann)), (true, true));
+
+    block_on(roles.create(
+        &ann,
+        acme.id(),
+        key("editor"),
+        draft("E", &["organization:update"]),
+    ))
+    .unwrap();
+    block_on(roles.set_member_roles(&ann, acme.id(), bob.user_id(), held(&["editor"]))).unwrap();
+    assert_eq!((private_in_list(&bob), private_in_read(&bob)), (true, true));
+}

@@ -20,30 +20,47 @@ use time::OffsetDateTime;
 
 use crate::settings::{RedisMode, RedisSettings};
 
-/// The generation an organization's entries live under, as a Lua
-/// function of the organization's generation key and the platform's: the
-/// larger of the two (every generation comes from one counter, so a bump
-/// of either gives a value no entry was stored under), or the fence when
-/// either is fenced. A missing generation (never set, or a fence that
-/// expired) gets a fresh value from the counter (`ARGV[1]`).
+/// The generation an organization's entries live under, as Lua: the
+/// larger of the organization's generation and the platform's (every
+/// generation comes from one counter, so a bump of either gives a value no
+/// entry was stored under), or the fence when either is fenced. A missing
+/// generation (never set, or a fence that expired) gets a fresh value from
+/// the counter (`ARGV[1]`). `generations(keys)` reads several at once;
+/// `entries(keys, generations)` reads each key under its generation, with
+/// one `MGET` each (a `redis.call` costs more than a key).
 macro_rules! generation_lua {
     () => {
         r"
 local function generation_of(key)
-  local generation = redis.call('GET', key)
-  if not generation then
-    redis.call('SET', key, redis.call('INCR', ARGV[1]), 'NX')
-    generation = redis.call('GET', key)
-  end
-  return generation
+  redis.call('SET', key, redis.call('INCR', ARGV[1]), 'NX')
+  return redis.call('GET', key)
 end
 local function combine(own, platform)
   if own == 'fenced' or platform == 'fenced' then return 'fenced' end
   if tonumber(platform) > tonumber(own) then return platform end
   return own
 end
-local function current(own_key, platform_key)
-  return combine(generation_of(own_key), generation_of(platform_key))
+local function generations(keys)
+  local found = redis.call('MGET', unpack(keys))
+  for i = 1, #keys do
+    if not found[i] then found[i] = generation_of(keys[i]) end
+  end
+  return found
+end
+local function entries(keys, under)
+  local wanted, at, found = {}, {}, {}
+  for i = 1, #keys do
+    found[i] = false
+    if under[i] ~= 'fenced' then
+      wanted[#wanted + 1] = keys[i] .. under[i]
+      at[#at + 1] = i
+    end
+  end
+  if #wanted > 0 then
+    local values = redis.call('MGET', unpack(wanted))
+    for j = 1, #at do found[at[j]] = values[j] end
+  end
+  return found
 end
 "
     };
@@ -55,10 +72,16 @@ end
 const LOOKUP: &str = concat!(
     generation_lua!(),
     r"
-local generation = current(KEYS[1], KEYS[2])
+local both = generations({KEYS[1], KEYS[2]})
+local generation = combine(both[1], both[2])
 if generation == 'fenced' then return {generation} end
-local found = {generation}
-for i = 3, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i] .. generation) end
+local keys, under = {}, {}
+for i = 3, #KEYS do
+  keys[#keys + 1] = KEYS[i]
+  under[#under + 1] = generation
+end
+local found = entries(keys, under)
+table.insert(found, 1, generation)
 return found
 "
 );
@@ -70,16 +93,19 @@ return found
 const LOOKUP_PAIRS: &str = concat!(
     generation_lua!(),
     r"
-local found = {}
-local platform = generation_of(KEYS[1])
+local generation_keys, entry_keys = {KEYS[1]}, {}
 for i = 2, #KEYS, 2 do
-  local generation = combine(generation_of(KEYS[i]), platform)
-  found[#found + 1] = generation
-  if generation == 'fenced' then
-    found[#found + 1] = false
-  else
-    found[#found + 1] = redis.call('GET', KEYS[i + 1] .. generation)
-  end
+  generation_keys[#generation_keys + 1] = KEYS[i]
+  entry_keys[#entry_keys + 1] = KEYS[i + 1]
+end
+local read = generations(generation_keys)
+local under = {}
+for p = 1, #entry_keys do under[p] = combine(read[p + 1], read[1]) end
+local values = entries(entry_keys, under)
+local found = {}
+for p = 1, #entry_keys do
+  found[2 * p - 1] = under[p]
+  found[2 * p] = values[p]
 end
 return found
 "

@@ -383,17 +383,24 @@ impl OrganizationService {
                 }
             }
         };
+        let mut items = Vec::with_capacity(found.items.len());
+        for (organization, role) in found.items {
+            let shown = if permits(
+                actor,
+                Some(Access::of_role(role)),
+                Permission::OrganizationUpdate,
+            ) {
+                organization
+            } else {
+                // A custom or platform role may grant organization:update:
+                // asked as for a single read, only when there is private
+                // metadata to show.
+                self.shown_after_check(actor, organization).await?
+            };
+            items.push((shown, role));
+        }
         Ok(Page {
-            items: found
-                .items
-                .into_iter()
-                .map(|(organization, role)| {
-                    (
-                        shown_to(actor, Some(Access::of_role(role)), organization),
-                        role,
-                    )
-                })
-                .collect(),
+            items,
             next: found.next,
         })
     }

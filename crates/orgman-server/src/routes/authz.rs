@@ -22,13 +22,59 @@ const MAX_CHECKS: usize = 100;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CheckEntry {
     /// The organization's id (a UUID; `invalid-organization-id` if not).
-    organization_id: String,
+    #[schema(value_type = String)]
+    organization_id: Text<Uuid>,
     /// A permission name, `resource:action` (`invalid-permission` if not).
-    permission: String,
+    #[schema(value_type = String)]
+    permission: Text<PermissionName>,
     /// Whom to ask about (a UUID; `invalid-user-id` if not); the caller
     /// when absent. Asking about others needs the realm role
     /// `orgman-authz-check` (or platform administration).
-    user_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    user_id: Option<Text<Uuid>>,
+}
+
+/// A string value read into `T` as the body is parsed, without keeping
+/// the text: `None` when it does not parse (a value that is not a string
+/// fails the request, as any malformed body).
+#[derive(Debug)]
+pub(crate) struct Text<T>(Option<T>);
+
+/// What a [`Text`] holds.
+trait FromText: Sized {
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+impl FromText for Uuid {
+    fn from_text(text: &str) -> Option<Self> {
+        Uuid::parse_str(text).ok()
+    }
+}
+
+impl FromText for PermissionName {
+    fn from_text(text: &str) -> Option<Self> {
+        PermissionName::parse(text).ok()
+    }
+}
+
+impl<'de, T: FromText> Deserialize<'de> for Text<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+
+        impl<T: FromText> serde::de::Visitor<'_> for Visitor<T> {
+            type Value = Text<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<T>, E> {
+                Ok(Text(T::from_text(text)))
+            }
+        }
+
+        deserializer.deserialize_str(Visitor(std::marker::PhantomData))
+    }
 }
 
 /// Body of `POST /api/v1/authz/check`.
@@ -60,19 +106,18 @@ pub(crate) struct CheckResponse {
 }
 
 /// An entry read, or why it cannot be.
-fn entry(entry: &CheckEntry) -> Result<PermissionCheck, &'static str> {
-    let organization =
-        Uuid::parse_str(&entry.organization_id).map_err(|_| "invalid-organization-id")?;
-    let permission = PermissionName::parse(&entry.permission).map_err(|_| "invalid-permission")?;
-    let user = entry
-        .user_id
-        .as_deref()
-        .map(|user| Uuid::parse_str(user).map_err(|_| "invalid-user-id"))
-        .transpose()?;
+fn entry(entry: CheckEntry) -> Result<PermissionCheck, &'static str> {
+    let organization = entry.organization_id.0.ok_or("invalid-organization-id")?;
+    let permission = entry.permission.0.ok_or("invalid-permission")?;
+    let user = match entry.user_id {
+        Some(Text(None)) => return Err("invalid-user-id"),
+        Some(Text(Some(user))) => Some(UserId::from_uuid(user)),
+        None => None,
+    };
     Ok(PermissionCheck {
         organization: OrganizationId::from_uuid(organization),
         permission,
-        user: user.map(UserId::from_uuid),
+        user,
     })
 }
 
@@ -101,21 +146,34 @@ pub(crate) async fn check(
             message: format!("1-{MAX_CHECKS} checks"),
         }]));
     }
-    let parsed: Vec<_> = body.checks.iter().map(entry).collect();
-    let valid: Vec<PermissionCheck> = parsed.iter().filter_map(|p| p.clone().ok()).collect();
+    // The valid checks go to the domain; each malformed one keeps its
+    // place with its reason.
+    let mut valid = Vec::with_capacity(body.checks.len());
+    let reasons: Vec<Option<&'static str>> = body
+        .into_inner()
+        .checks
+        .into_iter()
+        .map(|checked| match entry(checked) {
+            Ok(check) => {
+                valid.push(check);
+                None
+            }
+            Err(reason) => Some(reason),
+        })
+        .collect();
     let mut answers = state
         .roles
         .check(&auth.actor, auth.check_scope, &valid)
         .await?
         .into_iter();
-    let results = parsed
-        .iter()
-        .map(|parsed| match parsed {
-            Err(reason) => CheckResult {
+    let results = reasons
+        .into_iter()
+        .map(|malformed| match malformed {
+            Some(reason) => CheckResult {
                 allowed: false,
                 reason: Some(reason),
             },
-            Ok(_) => match answers.next() {
+            None => match answers.next() {
                 Some(Ok(())) => CheckResult {
                     allowed: true,
                     reason: None,

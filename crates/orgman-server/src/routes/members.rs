@@ -180,8 +180,7 @@ pub(crate) struct ImportForm {
 /// optional `role` (OWNER, ADMIN or MEMBER) and optional `roles` (the
 /// organization's custom role keys and platform role keys, separated by
 /// `;`: `billing-viewer;auditor`), any others ignored), read as it arrives
-/// and applied
-/// in chunks of `ORGMAN_IMPORT_CHUNK_SIZE` rows, each chunk in one
+/// and applied in chunks of `ORGMAN_IMPORT_CHUNK_SIZE` rows, each chunk in one
 /// transaction. A refused row does not undo the others. If the import
 /// stops part-way (a limit reached, the organization changed state, a
 /// dependency down), the problem's `imported` member says what was
