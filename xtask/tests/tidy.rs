@@ -394,8 +394,7 @@ fn route_handlers_hold_no_authorization_rule() {
     ];
     let routes = workspace_root().join("crates/orgman-server/src/routes");
     let mut found = Vec::new();
-    for entry in fs::read_dir(&routes).unwrap() {
-        let path = entry.unwrap().path();
+    for path in rust_files_under(vec![routes]) {
         let text = fs::read_to_string(&path).unwrap();
         for rule in RULES {
             if text.contains(rule) {
@@ -679,28 +678,7 @@ fn no_production_function_is_longer_than_the_limit() {
 const MAX_NESTING: usize = 4;
 
 /// Production functions allowed past [`MAX_NESTING`]: (file, name, why).
-const DEEP_FUNCTIONS: &[(&str, &str, &str)] = &[
-    (
-        "crates/orgman-spicedb/src/schema.rs",
-        "items",
-        "not flattened yet (issue 45)",
-    ),
-    (
-        "crates/orgman-server/src/openapi.rs",
-        "document_errors",
-        "not flattened yet (issue 45)",
-    ),
-    (
-        "crates/orgman-server/src/background.rs",
-        "spawn_broker_reconciler",
-        "not flattened yet (issue 45)",
-    ),
-    (
-        "crates/orgman-keycloak/src/lib.rs",
-        "put_provider",
-        "not flattened yet (issue 45)",
-    ),
-];
+const DEEP_FUNCTIONS: &[(&str, &str, &str)] = &[];
 
 /// Whether a line (code only) opens control flow: a keyword of
 /// [`MAX_NESTING`] as a word, or a match arm.
@@ -783,4 +761,102 @@ fn no_production_function_nests_deeper_than_the_limit() {
         DEEP_FUNCTIONS,
         "DEEP_FUNCTIONS",
     );
+}
+
+/// The types of a Rust file that describe an HTTP body or query (derive or
+/// implement `ToSchema` or `IntoParams`).
+fn body_types(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("impl ToSchema for ") {
+            found.push(
+                rest.trim_end_matches(" {}")
+                    .trim_end_matches(" {")
+                    .to_owned(),
+            );
+            continue;
+        }
+        let declared = ["pub(crate) struct ", "pub(crate) enum ", "struct ", "enum "]
+            .iter()
+            .find_map(|prefix| line.strip_prefix(prefix));
+        let Some(rest) = declared else { continue };
+        let derives = lines[..index]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with("#[") || l.trim_start().starts_with("///"))
+            .any(|l| l.contains("ToSchema") || l.contains("IntoParams"));
+        if derives {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// Whether `text` names `word` as a whole word.
+fn names_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// The HTTP edge's convention for bodies: a body type lives in the route
+/// module that uses it (with its submodules), and `dto.rs` holds exactly
+/// the ones several route modules share.
+#[test]
+fn a_body_type_lives_with_its_one_route_module_or_in_dto_when_shared() {
+    let server = workspace_root().join("crates/orgman-server/src");
+    let routes = server.join("routes");
+    // Route modules by name, each with the text of its files.
+    let mut modules: std::collections::BTreeMap<String, String> = Default::default();
+    for file in rust_files_under(vec![routes.clone()]) {
+        let relative = file.strip_prefix(&routes).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = Path::new(first)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        modules
+            .entry(module)
+            .or_default()
+            .push_str(&fs::read_to_string(&file).unwrap());
+    }
+    let mut wrong = Vec::new();
+    for (module, text) in &modules {
+        for body in body_types(text) {
+            let elsewhere: Vec<&String> = modules
+                .iter()
+                .filter(|(other, other_text)| *other != module && names_word(other_text, &body))
+                .map(|(other, _)| other)
+                .collect();
+            if !elsewhere.is_empty() {
+                wrong.push(format!(
+                    "routes/{module}: {body} is used by {elsewhere:?}: move it to dto.rs"
+                ));
+            }
+        }
+    }
+    let dto = fs::read_to_string(server.join("dto.rs")).unwrap();
+    for body in body_types(&dto) {
+        let users = modules
+            .values()
+            .filter(|text| names_word(text, &body))
+            .count();
+        let inside = dto.matches(&body).count() > 2;
+        if users < 2 && !(users == 1 && inside) {
+            wrong.push(format!(
+                "dto.rs: {body} is used by {users} route module(s): move it there"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -1034,9 +1034,13 @@ impl PeakRss {
     }
 }
 
-/// BENCH_PERF=<file>: a system-wide profile of an import of `rows` rows, for
-/// `perf report --sort comm,dso`.
+/// BENCH_PERF=<file>: a system-wide profile of an import of `rows` rows (or
+/// of the batch check run, `.checks`), for `perf report --sort comm,dso`.
 fn profile(rows: usize) -> Option<Child> {
+    profile_as(&rows.to_string())
+}
+
+fn profile_as(suffix: &str) -> Option<Child> {
     let file = std::env::var("BENCH_PERF").ok()?;
     let perf = Command::new("perf")
         .args([
@@ -1046,13 +1050,23 @@ fn profile(rows: usize) -> Option<Child> {
             "-F",
             "499",
             "-o",
-            &format!("{file}.{rows}"),
+            &format!("{file}.{suffix}"),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("perf");
     Some(perf)
+}
+
+/// Ends a [`profile`], writing its file.
+fn stop_profile(perf: Option<Child>) {
+    if let Some(mut perf) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
 }
 
 /// One import through the API, sampling the server's RSS meanwhile.
@@ -1092,12 +1106,7 @@ async fn import_once(
     let status = response.status();
     let report: Value = response.json().await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
-    if let Some(mut perf) = perf {
-        let _ = Command::new("kill")
-            .args(["-INT", &perf.id().to_string()])
-            .status();
-        let _ = perf.wait();
-    }
+    stop_profile(perf);
     let peak_rss_kib = sampler.peak();
     assert!(status.is_success(), "import answered {status}: {report}");
     ImportFigures {
@@ -1343,10 +1352,11 @@ async fn measure_config(
     // The check API reads no authorizer: measured where the cache is the
     // question, with the database authorizer.
     let checks = (config.authorizer == "database").then(|| {
-        (
-            wrk(&server.base, "", Some(&files.check), sizes.seconds),
-            wrk(&server.base, "", Some(&files.checks), sizes.seconds),
-        )
+        let one = wrk(&server.base, "", Some(&files.check), sizes.seconds);
+        let perf = config.redis.then(|| profile_as("checks")).flatten();
+        let ten = wrk(&server.base, "", Some(&files.checks), sizes.seconds);
+        stop_profile(perf);
+        (one, ten)
     });
     let loaded = rss_kib(server.child.id());
     measured.by_config.insert(config.name, org.rps);
@@ -1522,13 +1532,24 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
     let redis_get = redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT"));
     anchors.insert("redis_GET", redis_get);
     let mut measured = Measured::default();
-    for config in &CONFIGS {
+    // BENCH_CONFIGS=<name>,...: only these configurations (for a profile
+    // or a quick look; the ratios need "database authorizer, Redis on").
+    let only = std::env::var("BENCH_CONFIGS").ok();
+    let selected = |config: &&Config| {
+        only.as_deref()
+            .is_none_or(|names| names.split(',').any(|name| name.trim() == config.name))
+    };
+    for config in CONFIGS.iter().filter(selected) {
         let context = (store, seed, binary, sizes);
         measure_config(config, context, &files, &mut anchors, &mut measured).await;
     }
     let checks = membership_check_loads(store, seed, sizes.seconds).await;
     let ceilings = Ceilings::of(&anchors);
-    let db_cached = measured.by_config["database authorizer, Redis on"];
+    let db_cached = measured
+        .by_config
+        .get("database authorizer, Redis on")
+        .copied()
+        .unwrap_or(f64::NAN);
     let ratios: Vec<String> = measured
         .rows
         .iter()

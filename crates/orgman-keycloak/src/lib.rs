@@ -366,6 +366,33 @@ impl KeycloakClient {
         }
     }
 
+    /// Replaces a provider Keycloak has, keeping the redirect settings it
+    /// holds (they are set once the provider is linked); without them when
+    /// Keycloak refuses them (a redirect domain its organization no longer
+    /// has).
+    async fn replace_provider(
+        &self,
+        url: &str,
+        mut representation: serde_json::Value,
+        existing: &serde_json::Value,
+    ) -> Result<(), IdentityError> {
+        let kept = keep_redirects(&mut representation, existing);
+        let put = |representation: &serde_json::Value| {
+            let body = representation.clone();
+            async move {
+                self.admin(|token| self.http.put(url).bearer_auth(token).json(&body))
+                    .await
+            }
+        };
+        match put(&representation).await {
+            Err(IdentityError::Rejected(_)) if kept => {
+                drop_redirects(&mut representation);
+                put(&representation).await.map(drop)
+            }
+            other => other.map(drop),
+        }
+    }
+
     /// Sends an Admin API request; on 401 renews the token and tries once
     /// more.
     async fn admin(
@@ -615,7 +642,7 @@ impl LoginBroker for KeycloakClient {
             )));
         }
         let endpoints = provider_endpoints(&provider.issuer_url, &self.addresses).await?;
-        let mut representation =
+        let representation =
             provider_representation(provider, &endpoints, &self.settings.first_login_flow);
         let url = format!("{}/{}", self.providers_url(), provider.alias);
         let existing = self
@@ -625,38 +652,9 @@ impl LoginBroker for KeycloakClient {
             )
             .await?;
         if existing.status() != StatusCode::NOT_FOUND {
-            // The redirect settings stay as they are; they are set below,
-            // once the provider is linked.
             let existing: serde_json::Value = existing.json().await.map_err(unavailable)?;
-            let mut kept = false;
-            for key in organizations::REDIRECT_KEYS {
-                if let Some(value) = existing["config"].get(key) {
-                    representation["config"][key] = value.clone();
-                    kept = true;
-                }
-            }
-            let put = |representation: &serde_json::Value| {
-                let representation = representation.clone();
-                let url = url.clone();
-                async move {
-                    self.admin(|token| self.http.put(&url).bearer_auth(token).json(&representation))
-                        .await
-                }
-            };
-            match put(&representation).await {
-                // A redirect domain its organization no longer has.
-                Err(IdentityError::Rejected(_)) if kept => {
-                    if let Some(config) = representation["config"].as_object_mut() {
-                        for key in organizations::REDIRECT_KEYS {
-                            config.remove(key);
-                        }
-                    }
-                    put(&representation).await?;
-                }
-                other => {
-                    other?;
-                }
-            }
+            self.replace_provider(&url, representation, &existing)
+                .await?;
             return self.link_to_organization(provider).await;
         }
         let collection = self.providers_url();
@@ -737,5 +735,27 @@ impl LoginBroker for KeycloakClient {
         }
         aliases.retain(|alias| alias.starts_with(BrokeredProvider::ALIAS_PREFIX));
         Ok(aliases)
+    }
+}
+
+/// Copies the redirect settings `existing` holds into `representation`;
+/// whether there were any.
+fn keep_redirects(representation: &mut serde_json::Value, existing: &serde_json::Value) -> bool {
+    let mut kept = false;
+    for key in organizations::REDIRECT_KEYS {
+        if let Some(value) = existing["config"].get(key) {
+            representation["config"][key] = value.clone();
+            kept = true;
+        }
+    }
+    kept
+}
+
+/// Takes the redirect settings out of `representation`.
+fn drop_redirects(representation: &mut serde_json::Value) {
+    if let Some(config) = representation["config"].as_object_mut() {
+        for key in organizations::REDIRECT_KEYS {
+            config.remove(key);
+        }
     }
 }

@@ -76,38 +76,50 @@ pub(crate) fn spawn_broker_reconciler(
         tokio::time::sleep(Duration::from_secs(5).min(every)).await;
         loop {
             if let Some(sync) = &providers {
-                match sync.reconcile().await {
-                    Ok(report) => {
-                        for (alias, reason) in &report.failed {
-                            tracing::warn!(%alias, %reason, "identity provider not reconciled");
-                        }
-                        tracing::debug!(
-                            copied = report.copied,
-                            removed = report.removed,
-                            "identity providers reconciled"
-                        );
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "identity providers not reconciled; trying again later")
-                    }
-                }
+                reconcile_providers(sync).await;
             }
             if let Some(mirror) = &mirror {
-                match mirror.reconcile(false).await {
-                    Ok(Some(report)) => {
-                        for (organization, reason) in &report.failed {
-                            tracing::warn!(%organization, %reason, "organization not mirrored");
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "organization mirror not reconciled; trying again later")
-                    }
-                }
+                reconcile_mirror(mirror).await;
             }
             tokio::time::sleep(every).await;
         }
     })
+}
+
+/// One round of copying the identity providers into the broker; what fails
+/// is logged and tried again next round.
+async fn reconcile_providers(sync: &orgman_domain::ProviderSync) {
+    match sync.reconcile().await {
+        Ok(report) => {
+            for (alias, reason) in &report.failed {
+                tracing::warn!(%alias, %reason, "identity provider not reconciled");
+            }
+            tracing::debug!(
+                copied = report.copied,
+                removed = report.removed,
+                "identity providers reconciled"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, "identity providers not reconciled; trying again later")
+        }
+    }
+}
+
+/// One round of mirroring the organizations into the broker; what fails is
+/// logged and tried again next round.
+async fn reconcile_mirror(mirror: &crate::mirror::MirrorGate) {
+    match mirror.reconcile(false).await {
+        Ok(Some(report)) => {
+            for (organization, reason) in &report.failed {
+                tracing::warn!(%organization, %reason, "organization not mirrored");
+            }
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(%error, "organization mirror not reconciled; trying again later")
+        }
+    }
 }
 
 /// Runs `relay` until the task is aborted: at once while there is work,

@@ -299,17 +299,6 @@ fn link_created_resources(document: &mut Value) {
 /// answer 400 (a malformed id), one with a body 400, 413 and 415, a secured
 /// one 401, and every API operation 503 (a dependency down). Applied to the document the routes built.
 fn document_errors(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::{Content, Ref, RefOr, Response};
-    const PROBLEM: &str = "application/problem+json";
-    let problem = |description: &str| {
-        let mut response = Response::new(description);
-        response.content.insert(
-            PROBLEM.to_owned(),
-            RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
-        );
-        RefOr::T(response)
-    };
     for item in api.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -319,52 +308,78 @@ fn document_errors(api: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            for (status, response) in &mut operation.responses.responses {
-                let is_error = status.parse::<u16>().is_ok_and(|code| code >= 400);
-                if let (true, RefOr::T(response)) = (is_error, response) {
-                    if let Some(content) = response.content.shift_remove("application/json") {
-                        response.content.insert(PROBLEM.to_owned(), content);
-                    }
-                }
-            }
-            let has_path_parameter =
-                operation.parameters.iter().flatten().any(
-                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)),
-                );
-            let has_body = operation.request_body.is_some();
-            let responses = &mut operation.responses.responses;
-            if has_body {
-                responses
-                    .entry("400".into())
-                    .or_insert_with(|| problem("a malformed body"));
-                responses
-                    .entry("413".into())
-                    .or_insert_with(|| problem("a body over the size limit"));
-                responses
-                    .entry("415".into())
-                    .or_insert_with(|| problem("a body of another media type"));
-            }
-            if has_path_parameter {
-                responses
-                    .entry("400".into())
-                    .or_insert_with(|| problem("a malformed path parameter"));
-            }
-            // `security(())` (an empty requirement) marks an operation
-            // anyone may call.
-            let authenticated = operation.security.as_ref().is_some_and(|requirements| {
-                requirements
-                    .iter()
-                    .any(|r| *r != utoipa::openapi::security::SecurityRequirement::default())
-            });
-            if authenticated {
-                responses
-                    .entry("401".into())
-                    .or_insert_with(|| problem("no valid token"));
-            }
-            responses
-                .entry("503".into())
-                .or_insert_with(|| problem("a dependency is unavailable"));
+            errors_as_problems(operation);
+            add_common_errors(operation);
         }
+    }
+}
+
+/// The media type of every error answer.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A documented error answer: a problem with this description.
+fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{Content, Ref, RefOr, Response};
+    let mut response = Response::new(description);
+    response.content.insert(
+        PROBLEM_JSON.to_owned(),
+        RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+    );
+    RefOr::T(response)
+}
+
+/// Error answers an annotation gives as `application/json` are problems.
+fn errors_as_problems(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::RefOr;
+    for (status, response) in &mut operation.responses.responses {
+        let is_error = status.parse::<u16>().is_ok_and(|code| code >= 400);
+        let (true, RefOr::T(response)) = (is_error, response) else {
+            continue;
+        };
+        if let Some(content) = response.content.shift_remove("application/json") {
+            response.content.insert(PROBLEM_JSON.to_owned(), content);
+        }
+    }
+}
+
+/// The errors any operation of its kind can answer, where its annotation
+/// does not list them: a body's (400, 413, 415), a path parameter's (400),
+/// a missing token's (401), and a dependency's (503).
+fn add_common_errors(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    let has_path_parameter = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)));
+    // `security(())` (an empty requirement) marks an operation anyone may
+    // call.
+    let authenticated = operation.security.as_ref().is_some_and(|requirements| {
+        requirements
+            .iter()
+            .any(|r| *r != utoipa::openapi::security::SecurityRequirement::default())
+    });
+    let mut common = Vec::new();
+    if operation.request_body.is_some() {
+        common.extend([
+            ("400", "a malformed body"),
+            ("413", "a body over the size limit"),
+            ("415", "a body of another media type"),
+        ]);
+    }
+    if has_path_parameter {
+        common.push(("400", "a malformed path parameter"));
+    }
+    if authenticated {
+        common.push(("401", "no valid token"));
+    }
+    common.push(("503", "a dependency is unavailable"));
+    let responses = &mut operation.responses.responses;
+    for (status, description) in common {
+        responses
+            .entry(status.into())
+            .or_insert_with(|| problem(description));
     }
 }
 

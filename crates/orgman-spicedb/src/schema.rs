@@ -10,6 +10,24 @@ struct Item {
 }
 
 impl Item {
+    /// The item whose whole text is `text` (`definition user {}`), named by
+    /// its second word (a caveat's name without its parameters).
+    fn of(text: &str) -> Item {
+        let name = text
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .trim_end_matches('{')
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Item {
+            name,
+            text: text.to_owned(),
+        }
+    }
+
     /// The `relation`/`permission` statements of a definition, each with
     /// its key (`relation owner`).
     fn statements(&self) -> Vec<(String, String)> {
@@ -65,20 +83,8 @@ fn items(schema: &str) -> Vec<Item> {
             b'{' => depth += 1,
             b'}' => {
                 depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    if let Some(from) = start.take() {
-                        let text = schema[from..=i].to_owned();
-                        let name = text
-                            .split_whitespace()
-                            .nth(1)
-                            .unwrap_or_default()
-                            .trim_end_matches('{')
-                            .split('(')
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        found.push(Item { name, text });
-                    }
+                if let Some(from) = start.take_if(|_| depth == 0) {
+                    found.push(Item::of(&schema[from..=i]));
                 }
             }
             _ => {}

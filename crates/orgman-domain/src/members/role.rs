@@ -98,15 +98,28 @@ impl fmt::Display for OrgRole {
     }
 }
 
-/// A user's platform-wide role, independent of any organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A user's platform-wide role, independent of any organization. The
+/// default is [`SystemRole::User`]: nobody is an administrator unless the
+/// identity provider says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "SCREAMING_SNAKE_CASE"))]
 pub enum SystemRole {
     /// Platform administrator: may do everything in every organization.
     Admin,
     /// Everybody else; rights come from organization memberships.
+    #[default]
     User,
+}
+
+impl SystemRole {
+    /// The role's name: `ADMIN` or `USER`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SystemRole::Admin => "ADMIN",
+            SystemRole::User => "USER",
+        }
+    }
 }
 
 /// The authenticated user on whose behalf a use case runs.

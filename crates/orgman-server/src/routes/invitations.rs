@@ -3,17 +3,13 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, post};
-use orgman_domain::{
-    BlankRole, Email, Invitation, InvitationId, IssuedInvitation, OrgRole, OrganizationId,
-    PageRequest,
-};
+use orgman_domain::{BlankRole, Email, InvitationId, OrgRole, OrganizationId, PageRequest};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page;
-use crate::dto::{MemberView, PageQuery};
+use crate::dto::{InvitationView, IssuedInvitationView, MemberView, PageQuery, issued};
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
@@ -40,64 +36,6 @@ pub(crate) struct AcceptInvitation {
     token: String,
 }
 
-/// An invitation.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct InvitationView {
-    /// Id.
-    id: Uuid,
-    /// The organization.
-    organization_id: Uuid,
-    /// The invited address.
-    email: String,
-    /// The role accepting grants.
-    role: &'static str,
-    /// `PENDING`, `ACCEPTED`, `REVOKED` or `EXPIRED`.
-    status: &'static str,
-    /// Who invited.
-    invited_by: Option<Uuid>,
-    /// Sent (or last sent again).
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    created_at: OffsetDateTime,
-    /// Valid until.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    expires_at: OffsetDateTime,
-    /// Who accepted it.
-    accepted_by: Option<Uuid>,
-}
-
-impl InvitationView {
-    fn new(invitation: &Invitation) -> Self {
-        Self {
-            id: invitation.id.as_uuid(),
-            organization_id: invitation.organization_id.as_uuid(),
-            email: invitation.email.as_str().to_owned(),
-            role: invitation.role.as_str(),
-            status: invitation.status(OffsetDateTime::now_utc()).as_str(),
-            invited_by: invitation.invited_by.map(|u| u.as_uuid()),
-            created_at: invitation.created_at,
-            expires_at: invitation.expires_at,
-            accepted_by: invitation.accepted_by.map(|u| u.as_uuid()),
-        }
-    }
-}
-
-/// An invitation as answered once to its creator, with its token.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct IssuedInvitationView {
-    #[serde(flatten)]
-    invitation: InvitationView,
-    /// The secret to hand to the invited person; shown this once and
-    /// never stored (only its digest is).
-    token: String,
-    /// Where the invited person accepts, from `ORGMAN_INVITATION_ACCEPT_URL`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    accept_url: Option<String>,
-}
-
 /// A page of invitations.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -107,19 +45,6 @@ pub(crate) struct InvitationPage {
     /// Pass as `after` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<Uuid>,
-}
-
-pub(crate) fn issued(state: &AppState, issued: &IssuedInvitation) -> IssuedInvitationView {
-    let token = issued.token.expose();
-    IssuedInvitationView {
-        invitation: InvitationView::new(&issued.invitation),
-        token: token.to_owned(),
-        accept_url: state
-            .config
-            .invitation_accept_url
-            .as_ref()
-            .map(|template| template.replace("{token}", token)),
-    }
 }
 
 /// Invites an address to join with a role (OWNER and ADMIN; only OWNERs

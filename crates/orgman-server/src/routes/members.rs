@@ -8,14 +8,14 @@ use futures_util::TryStreamExt;
 use orgman_domain::{
     BlankRole, ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, RoleKey, UserId,
 };
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::page;
 use crate::config::{ImportLimits, MultipartLimits};
 use crate::csv_stream::{CsvError, CsvStream, Record};
-use crate::dto::{
-    AddMember, ChangeRole, ImportReport, ImportRow, MemberPage, MemberView, PageQuery,
-};
+use crate::dto::{MemberView, PageQuery, RoleText};
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, ImportProgress, Problem, ProblemCode};
 use crate::state::AppState;
@@ -606,4 +606,76 @@ fn too_large(code: ProblemCode, limit: usize) -> ApiError {
         "Payload too large",
         format!("the limit is {limit} bytes"),
     )
+}
+
+/// Body of `POST /api/v1/organizations/{id}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AddMember {
+    /// The user to add.
+    pub(crate) user_id: Uuid,
+    /// `OWNER`, `ADMIN` or `MEMBER` (default `MEMBER`).
+    #[serde(default)]
+    #[schema(example = "MEMBER", pattern = "^(OWNER|ADMIN|MEMBER)$")]
+    pub(crate) role: Option<String>,
+    /// Instead of `role`: every role the member gets, at most one of
+    /// `OWNER`, `ADMIN` and `MEMBER` (`MEMBER` when none is named) and the
+    /// organization's custom role keys.
+    #[serde(default)]
+    #[schema(max_items = 21)]
+    pub(crate) roles: Option<Vec<RoleText>>,
+}
+
+/// Body of `PATCH /api/v1/organizations/{id}/members/{userId}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeRole {
+    /// `OWNER`, `ADMIN` or `MEMBER`.
+    #[schema(pattern = "^(OWNER|ADMIN|MEMBER)$")]
+    pub(crate) role: String,
+}
+
+/// A page of members.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MemberPage {
+    /// The items.
+    pub(crate) items: Vec<MemberView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}
+
+/// A refused row of a member import.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportRow {
+    /// The 1-based line the row starts on (the header is line 1).
+    pub(crate) line: u64,
+    /// The user id of the row, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user_id: Option<Uuid>,
+    /// Always `failed` (only refused rows are listed).
+    pub(crate) status: &'static str,
+    /// The problem code, as a single request would answer it.
+    pub(crate) code: crate::problem::ProblemCode,
+    /// What went wrong.
+    pub(crate) detail: String,
+}
+
+/// The result of a member import.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportReport {
+    /// Rows added.
+    pub(crate) added: u64,
+    /// Rows whose user already was a member with that role.
+    pub(crate) unchanged: u64,
+    /// Rows refused.
+    pub(crate) failed: u64,
+    /// The refused rows, in file order, at most
+    /// `ORGMAN_IMPORT_MAX_REPORTED_FAILURES` of them.
+    pub(crate) rows: Vec<ImportRow>,
+    /// Whether more rows were refused than are listed.
+    pub(crate) rows_truncated: bool,
 }

@@ -8,7 +8,6 @@ pub(crate) mod domains;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
-pub(crate) mod platform_roles;
 pub(crate) mod roles;
 pub(crate) mod sso;
 pub(crate) mod users;
@@ -110,11 +109,11 @@ macro_rules! every_route {
             .service(roles::get_role)
             .service(roles::update_role)
             .service(roles::delete_role)
-            .service(platform_roles::list_platform_roles)
-            .service(platform_roles::create_platform_role)
-            .service(platform_roles::get_platform_role)
-            .service(platform_roles::update_platform_role)
-            .service(platform_roles::delete_platform_role)
+            .service(roles::platform::list_platform_roles)
+            .service(roles::platform::create_platform_role)
+            .service(roles::platform::get_platform_role)
+            .service(roles::platform::update_platform_role)
+            .service(roles::platform::delete_platform_role)
             .service(users::me)
             .service(users::register)
             .service(sso::list_org)

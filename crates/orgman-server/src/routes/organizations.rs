@@ -3,16 +3,18 @@
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put};
-use orgman_domain::{LifecycleAction, OrgName, OrganizationId, OrganizationPatch, Slug};
-use serde::Deserialize;
+use orgman_domain::{
+    LifecycleAction, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationPatch,
+    Slug,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{etag, if_match, page};
-use crate::dto::{
-    CreateOrganization, MyOrganization, MyOrganizationPage, OrganizationPage, OrganizationView,
-    PageQuery, UpdateOrganization,
-};
+use crate::dto::PageQuery;
 use crate::extract::{Authenticated, JsonObject, OrgContext};
 use crate::problem::{ApiError, FieldError, Problem, ProblemCode, precondition};
 use crate::state::AppState;
@@ -330,3 +332,163 @@ lifecycle_route!(
     LifecycleAction::Purge,
     "PENDING_DELETION → DELETED (platform administrators), once the grace period is over."
 );
+
+/// Body of `POST /api/v1/organizations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateOrganization {
+    /// Display name, 1-100 characters after trimming, no control characters.
+    #[schema(
+        example = "Acme Corporation",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub(crate) name: String,
+    /// Unique handle matching `^[a-z0-9-]+$`, at most 50 characters.
+    #[schema(example = "acme", pattern = "^[a-z0-9-]+$", max_length = 50)]
+    pub(crate) slug: String,
+}
+
+/// Body of `PATCH /api/v1/organizations/{id}`: absent fields stay as they
+/// are; the metadata fields are JSON merge patches (RFC 7396: `null`
+/// removes a member, objects merge, other values replace).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct UpdateOrganization {
+    /// The new display name, 1-100 characters after trimming, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub(crate) name: Option<String>,
+    /// Merge patch for `metadata` (readable by every member); the result
+    /// must be an object of at most 8192 bytes of JSON. `null` empties it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) metadata: Option<Value>,
+    /// Merge patch for `privateMetadata` (OWNERs and ADMINs), same rules.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) private_metadata: Option<Value>,
+}
+
+/// A field that is present, even as `null` (which a plain `Option` would
+/// read as absent): `null` is a merge patch of its own.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrganizationView {
+    /// Id.
+    pub(crate) id: Uuid,
+    /// Display name.
+    pub(crate) name: String,
+    /// Unique handle.
+    pub(crate) slug: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_DELETION` or `DELETED`.
+    pub(crate) status: String,
+    /// While `PENDING_DELETION`: the earliest purge time.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub(crate) purge_after: Option<OffsetDateTime>,
+    /// The most members it may have; `null` for no limit.
+    pub(crate) max_members: Option<u32>,
+    /// Data for the platform's services (a JSON object), readable by every
+    /// member.
+    #[schema(value_type = Object)]
+    pub(crate) metadata: Value,
+    /// Data for the platform's services (a JSON object), readable by OWNERs,
+    /// ADMINs and platform administrators; absent for other readers and
+    /// possibly when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) private_metadata: Option<Value>,
+    /// Incremented by every change; also the `ETag`.
+    pub(crate) version: u64,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub(crate) updated_at: OffsetDateTime,
+}
+
+impl From<&Organization> for OrganizationView {
+    fn from(org: &Organization) -> Self {
+        Self {
+            id: org.id().as_uuid(),
+            name: org.name().to_string(),
+            slug: org.slug().to_string(),
+            status: status_text(org.status()),
+            purge_after: org.purge_after(),
+            max_members: org.max_members(),
+            metadata: org.metadata().to_value(),
+            private_metadata: org
+                .private_metadata()
+                .map(orgman_domain::Metadata::to_value),
+            version: org.version(),
+            created_at: org.created_at(),
+            updated_at: org.updated_at(),
+        }
+    }
+}
+
+fn status_text(status: OrgStatus) -> String {
+    status.as_str().to_owned()
+}
+
+/// An organization with the caller's role in it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MyOrganization {
+    /// The organization.
+    #[serde(flatten)]
+    pub(crate) organization: OrganizationView,
+    /// The caller's role (absent for a platform administrator who is not a
+    /// member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) role: Option<String>,
+}
+
+impl MyOrganization {
+    /// Builds the view.
+    pub(crate) fn new(org: &Organization, role: Option<OrgRole>) -> Self {
+        Self {
+            organization: org.into(),
+            role: role.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+/// A page of organizations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrganizationPage {
+    /// The items.
+    pub(crate) items: Vec<OrganizationView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}
+
+/// A page of the caller's organizations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MyOrganizationPage {
+    /// The items.
+    pub(crate) items: Vec<MyOrganization>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<Uuid>,
+}

@@ -20,6 +20,8 @@ use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
+pub(crate) mod platform;
+
 /// A permission name of the catalog, `resource:action`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PermissionText(String);
@@ -119,7 +121,7 @@ pub(crate) struct RoleView {
 
 impl RoleView {
     /// The role's key.
-    pub(crate) fn key(&self) -> &str {
+    fn key(&self) -> &str {
         &self.key
     }
 }
@@ -224,7 +226,7 @@ fn permission_names(texts: &[PermissionText]) -> Result<BTreeSet<PermissionName>
     texts.iter().map(|text| permission_name(&text.0)).collect()
 }
 
-pub(crate) fn role_key(text: &str) -> Result<RoleKey, ApiError> {
+fn role_key(text: &str) -> Result<RoleKey, ApiError> {
     Ok(RoleKey::parse(text)?)
 }
 
@@ -239,7 +241,7 @@ fn organization(id: Uuid) -> Result<OrganizationId, ApiError> {
 }
 
 /// Defines a role in `scope`: its `Location` and view.
-pub(crate) async fn create_in(
+async fn create_in(
     auth: &Authenticated,
     state: &AppState,
     scope: OrganizationId,
@@ -256,7 +258,7 @@ pub(crate) async fn create_in(
 }
 
 /// Changes a role of `scope`.
-pub(crate) async fn update_in(
+async fn update_in(
     auth: &Authenticated,
     state: &AppState,
     scope: OrganizationId,
@@ -280,7 +282,7 @@ pub(crate) async fn update_in(
 }
 
 /// Deletes a role of `scope`.
-pub(crate) async fn delete_in(
+async fn delete_in(
     auth: &Authenticated,
     state: &AppState,
     scope: OrganizationId,

@@ -3,14 +3,13 @@
 use actix_web::web::{Data, Json};
 use actix_web::{HttpResponse, get, post};
 use orgman_domain::{
-    BlankRole, ClientSecret, Email, Enrolled, NewIdentity, OrgRole, OrganizationId, Placement,
+    BlankRole, ClientSecret, Email, Enrolled, NewIdentity, OrgRole, OrganizationId, Placement, User,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::invitations::IssuedInvitationView;
-use crate::dto::Me;
+use crate::dto::IssuedInvitationView;
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
@@ -113,7 +112,45 @@ pub(crate) async fn register(
     {
         Enrolled::Invited(issued) => Ok(HttpResponse::Accepted()
             .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-            .json(super::invitations::issued(&state, &issued))),
+            .json(crate::dto::issued(&state, &issued))),
         Enrolled::Registered(created) => Ok(HttpResponse::Created().json(Me::registered(&created))),
+    }
+}
+
+/// The caller, as the service knows them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Me {
+    /// Local user id.
+    pub(crate) id: Uuid,
+    /// The identity provider's subject.
+    pub(crate) subject: String,
+    /// E-mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+    /// `ADMIN` (platform administrator) or `USER`.
+    pub(crate) system_role: &'static str,
+}
+
+impl Me {
+    /// Builds the view.
+    /// A user just registered: registration never makes a platform
+    /// administrator.
+    pub(crate) fn registered(user: &User) -> Self {
+        Self::new(user, orgman_domain::SystemRole::default())
+    }
+
+    /// The view of `user`, whose platform role is `role`.
+    pub(crate) fn new(user: &User, role: orgman_domain::SystemRole) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            subject: user.subject.clone(),
+            email: user.email.as_ref().map(|e| e.to_string()),
+            display_name: user.display_name.clone(),
+            system_role: role.as_str(),
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! Platform roles: roles platform administrators define for every
 //! organization to use (`/api/v1/roles`). Their bodies and views are the
-//! organizations' roles' (`super::roles`).
+//! organizations' roles' (the parent module).
 
 use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpResponse, delete, get, patch, post};
 use orgman_domain::OrganizationId;
 
-use super::roles::{
+use super::{
     CreateRole, DeleteRoleQuery, RoleView, UpdateRole, create_in, delete_in, role_key, update_in,
 };
 use crate::extract::{Authenticated, JsonObject};
