@@ -1344,7 +1344,11 @@ async fn measure_config(
     // One pass over the whole key set first, with empty caches (the cold
     // figure), then the steady state.
     let cold = one_pass(&server.base, seed).await;
+    // BENCH_PERF profiles the uncached SpiceDB read (`.spicedb`).
+    let uncached = config.authorizer == "spicedb" && !config.redis;
+    let perf = uncached.then(|| profile_as("spicedb")).flatten();
     let org = wrk(&server.base, "", Some(&files.organization), sizes.seconds);
+    stop_profile(perf);
     let me = wrk(&server.base, "", Some(&files.me), sizes.seconds);
     let mine = wrk(&server.base, "", Some(&files.mine), sizes.seconds);
     let path = "/api/v1/organizations/mine";
@@ -1434,7 +1438,11 @@ struct Ceilings {
 impl Ceilings {
     fn of(anchors: &BTreeMap<&'static str, Load>) -> Self {
         let floor = anchors["http_floor"].rps;
-        let with = |anchor: &str| 1.0 / (1.0 / floor + 1.0 / anchors[anchor].rps);
+        // An anchor a partial run did not measure leaves its ceiling NaN.
+        let with = |anchor: &str| {
+            let rps = anchors.get(anchor).map_or(f64::NAN, |load| load.rps);
+            1.0 / (1.0 / floor + 1.0 / rps)
+        };
         Ceilings {
             db: with("pgbench_S"),
             redis: with("redis_GET"),
@@ -1532,12 +1540,12 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
     let redis_get = redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT"));
     anchors.insert("redis_GET", redis_get);
     let mut measured = Measured::default();
-    // BENCH_CONFIGS=<name>,...: only these configurations (for a profile
+    // BENCH_CONFIGS=<name>;...: only these configurations (for a profile
     // or a quick look; the ratios need "database authorizer, Redis on").
     let only = std::env::var("BENCH_CONFIGS").ok();
     let selected = |config: &&Config| {
         only.as_deref()
-            .is_none_or(|names| names.split(',').any(|name| name.trim() == config.name))
+            .is_none_or(|names| names.split(';').any(|name| name.trim() == config.name))
     };
     for config in CONFIGS.iter().filter(selected) {
         let context = (store, seed, binary, sizes);

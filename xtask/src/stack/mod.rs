@@ -85,7 +85,9 @@ impl Stack {
                 ..State::default()
             },
         };
-        if state.kafka_cluster_id.is_empty() {
+        // An id of before the fix above that starts with `-` never
+        // formatted any storage: a new one.
+        if state.kafka_cluster_id.is_empty() || state.kafka_cluster_id.starts_with('-') {
             state.kafka_cluster_id = kafka_cluster_id()?;
         }
         if state.keycloak_admin_password.is_empty() {
@@ -547,12 +549,18 @@ fn random_hex(bytes: usize) -> Result<String> {
 }
 
 /// A Kafka cluster id: a random UUID's 16 bytes in URL-safe base64 without
-/// padding, as `kafka-storage random-uuid` prints.
+/// padding, as `kafka-storage random-uuid` prints, and like Kafka's never
+/// starting with `-`, which its storage tool would read as an option.
 fn kafka_cluster_id() -> Result<String> {
-    Ok(base64(&random_bytes(16)?)
-        .trim_end_matches('=')
-        .replace('+', "-")
-        .replace('/', "_"))
+    loop {
+        let id = base64(&random_bytes(16)?)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_");
+        if !id.starts_with('-') {
+            return Ok(id);
+        }
+    }
 }
 
 /// Shell-quotes a value for `export NAME='value'`.
@@ -584,6 +592,17 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn kafka_cluster_ids_are_never_read_as_an_option() {
+        // One id in 64 would start with `-` without the check.
+        for _ in 0..2000 {
+            let id = super::kafka_cluster_id().unwrap();
+            assert!(!id.starts_with('-'), "{id}");
+            assert_eq!(id.len(), 22, "{id}");
+        }
+    }
+
     #[test]
     fn base64_matches_the_standard() {
         assert_eq!(super::base64(b""), "");
