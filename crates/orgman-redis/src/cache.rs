@@ -20,111 +20,25 @@ use time::OffsetDateTime;
 
 use crate::settings::{RedisMode, RedisSettings};
 
-/// The generation an organization's entries live under, as Lua: the
-/// larger of the organization's generation and the platform's (every
-/// generation comes from one counter, so a bump of either gives a value no
-/// entry was stored under), or the fence when either is fenced. A missing
-/// generation (never set, or a fence that expired) gets a fresh value from
-/// the counter (`ARGV[1]`). `generations(keys)` reads several at once;
-/// `entries(keys, generations)` reads each key under its generation, with
-/// one `MGET` each (a `redis.call` costs more than a key).
-macro_rules! generation_lua {
-    () => {
-        r"
-local function generation_of(key)
-  redis.call('SET', key, redis.call('INCR', ARGV[1]), 'NX')
-  return redis.call('GET', key)
-end
-local function combine(own, platform)
-  if own == 'fenced' or platform == 'fenced' then return 'fenced' end
-  if tonumber(platform) > tonumber(own) then return platform end
-  return own
-end
-local function generations(keys)
-  local found = redis.call('MGET', unpack(keys))
-  for i = 1, #keys do
-    if not found[i] then found[i] = generation_of(keys[i]) end
-  end
-  return found
-end
-local function entries(keys, under)
-  local wanted, at, found = {}, {}, {}
-  for i = 1, #keys do
-    found[i] = false
-    if under[i] ~= 'fenced' then
-      wanted[#wanted + 1] = keys[i] .. under[i]
-      at[#at + 1] = i
-    end
-  end
-  if #wanted > 0 then
-    local values = redis.call('MGET', unpack(wanted))
-    for j = 1, #at do found[at[j]] = values[j] end
-  end
-  return found
-end
-"
-    };
-}
-
-/// Reads an organization's generation (`KEYS[1]`, with the platform's,
-/// `KEYS[2]`) and the entries stored under it, in one round trip; a
-/// fenced one answers only the fence.
-const LOOKUP: &str = concat!(
-    generation_lua!(),
-    r"
-local both = generations({KEYS[1], KEYS[2]})
-local generation = combine(both[1], both[2])
-if generation == 'fenced' then return {generation} end
-local keys, under = {}, {}
-for i = 3, #KEYS do
-  keys[#keys + 1] = KEYS[i]
-  under[#under + 1] = generation
-end
-local found = entries(keys, under)
-table.insert(found, 1, generation)
-return found
-"
-);
-
-/// [`LOOKUP`] for several organizations at once: `KEYS[1]` is the
-/// platform's generation, then pairs of an organization's generation and an
-/// entry of it; the answer holds, per pair, the generation and the entry
-/// under it (nothing under a fence).
-const LOOKUP_PAIRS: &str = concat!(
-    generation_lua!(),
-    r"
-local generation_keys, entry_keys = {KEYS[1]}, {}
-for i = 2, #KEYS, 2 do
-  generation_keys[#generation_keys + 1] = KEYS[i]
-  entry_keys[#entry_keys + 1] = KEYS[i + 1]
-end
-local read = generations(generation_keys)
-local under = {}
-for p = 1, #entry_keys do under[p] = combine(read[p + 1], read[1]) end
-local values = entries(entry_keys, under)
+/// Gives each generation key that has none (never set, or a fence that
+/// expired) a fresh value from the counter (`ARGV[1]`), under which nothing
+/// can have been stored, and answers every key's generation (or fence).
+/// Lookups read generations and entries with one `MGET`; this runs only
+/// when one was missing.
+const INIT: &str = r"
 local found = {}
-for p = 1, #entry_keys do
-  found[2 * p - 1] = under[p]
-  found[2 * p] = values[p]
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], redis.call('INCR', ARGV[1]), 'NX')
+  found[i] = redis.call('GET', KEYS[i])
 end
 return found
-"
-);
+";
 
-/// The lookup scripts, sent by their SHA-1 once Redis knows them
-/// (`EVALSHA`; the script itself only after a `NOSCRIPT`): the hot path
-/// sends no script text.
-struct Scripts {
-    lookup: redis::Script,
-    lookup_pairs: redis::Script,
-}
-
-fn scripts() -> &'static Scripts {
-    static SCRIPTS: std::sync::OnceLock<Scripts> = std::sync::OnceLock::new();
-    SCRIPTS.get_or_init(|| Scripts {
-        lookup: redis::Script::new(LOOKUP),
-        lookup_pairs: redis::Script::new(LOOKUP_PAIRS),
-    })
+/// The scripts, sent by their SHA-1 once Redis knows them (`EVALSHA`; the
+/// script itself only after a `NOSCRIPT`).
+fn init_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(INIT))
 }
 
 /// Gives organizations and users a new generation: one value of the
@@ -483,60 +397,104 @@ impl RedisCache {
         org: OrganizationId,
         keys: [String; N],
     ) -> [Lookup<String>; N] {
-        let miss = |lease: Lease| -> [Lookup<String>; N] {
-            self.stats.misses.fetch_add(N as u64, Ordering::Relaxed);
-            std::array::from_fn(|_| Lookup::Miss(lease))
+        let entries: Vec<(OrganizationId, String)> = keys.into_iter().map(|k| (org, k)).collect();
+        let mut found = self.lookup(&entries).await.into_iter();
+        std::array::from_fn(|_| found.next().unwrap_or(Lookup::Miss(Lease(u64::MAX))))
+    }
+
+    /// Entries of organizations, each read under its organization's
+    /// current generation: the larger of the organization's and the
+    /// platform's (every generation comes from one counter, so a bump of
+    /// either gives a value no entry was stored under), none while either
+    /// is fenced. Generations and entries come in one `MGET`; an entry
+    /// holds the generation it was stored under (`<generation>|<value>`)
+    /// and is served only when that is the current one. A miss's lease is
+    /// the current generation (`u64::MAX`, under which nothing is stored,
+    /// when there is none).
+    async fn lookup(&self, entries: &[(OrganizationId, String)]) -> Vec<Lookup<String>> {
+        let unusable = |count: usize| {
+            self.stats.misses.fetch_add(count as u64, Ordering::Relaxed);
+            (0..count).map(|_| Lookup::Miss(Lease(u64::MAX))).collect()
         };
         self.flush_dirty().await;
-        if self.is_dirty(org) {
-            return miss(Lease(u64::MAX));
+        let mut orgs: Vec<OrganizationId> = vec![OrganizationId::PLATFORM];
+        for (org, _) in entries {
+            if !orgs.contains(org) {
+                orgs.push(*org);
+            }
         }
-        let generation = self.generation_key(org);
-        let platform = self.generation_key(OrganizationId::PLATFORM);
-        let counter = self.counter_key();
+        let keys: Vec<String> = orgs
+            .iter()
+            .map(|org| self.generation_key(*org))
+            .chain(entries.iter().map(|(_, key)| key.clone()))
+            .collect();
         let found: Option<Vec<Option<String>>> = self
+            .call(async |conn| redis::cmd("MGET").arg(&keys).query_async(conn).await)
+            .await;
+        let Some(mut found) = found.filter(|f| f.len() == keys.len()) else {
+            // Redis is down: leases nothing will be stored under.
+            return unusable(entries.len());
+        };
+        let values = found.split_off(orgs.len());
+        let Some(generations) = self.initialized(&orgs, found).await else {
+            return unusable(entries.len());
+        };
+        let current = |org: &OrganizationId| -> Option<u64> {
+            let at = orgs.iter().position(|o| o == org)?;
+            let own = generations[at].parse::<u64>().ok()?;
+            let platform = generations[0].parse::<u64>().ok()?;
+            (!self.is_dirty(*org)).then_some(own.max(platform))
+        };
+        entries
+            .iter()
+            .zip(values)
+            .map(|((org, _), value)| {
+                let generation = current(org);
+                let stored = value.as_deref().and_then(|v| v.split_once('|'));
+                match (generation, stored) {
+                    (Some(now), Some((tag, value))) if tag.parse() == Ok(now) => {
+                        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                        Lookup::Hit(value.to_owned())
+                    }
+                    _ => {
+                        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                        Lookup::Miss(Lease(generation.unwrap_or(u64::MAX)))
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The generations read for `orgs`, with the missing ones given fresh
+    /// values first ([`INIT`]); `None` when Redis cannot be asked.
+    async fn initialized(
+        &self,
+        orgs: &[OrganizationId],
+        read: Vec<Option<String>>,
+    ) -> Option<Vec<String>> {
+        if read.iter().all(Option::is_some) {
+            return Some(read.into_iter().flatten().collect());
+        }
+        let keys: Vec<String> = orgs.iter().map(|org| self.generation_key(*org)).collect();
+        let counter = self.counter_key();
+        let found: Vec<String> = self
             .call(async |conn| {
-                let mut invocation = scripts().lookup.key(&generation);
-                invocation.key(&platform);
+                let mut invocation = init_script().prepare_invoke();
                 for key in &keys {
                     invocation.key(key);
                 }
                 invocation.arg(&counter).invoke_async(conn).await
             })
-            .await;
-        let Some(mut found) = found.filter(|f| !f.is_empty()) else {
-            // Redis is down: a lease nothing will be stored under.
-            return miss(Lease(u64::MAX));
-        };
-        // A fenced organization (or an unreadable generation): a lease
-        // nothing will be stored under.
-        let lease = Lease(
-            found
-                .first()
-                .cloned()
-                .flatten()
-                .and_then(|g| g.parse().ok())
-                .unwrap_or(u64::MAX),
-        );
-        found.resize(N + 1, None);
-        let mut values = found.into_iter().skip(1);
-        std::array::from_fn(|_| match values.next().flatten() {
-            Some(value) => {
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                Lookup::Hit(value)
-            }
-            None => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Miss(lease)
-            }
-        })
+            .await?;
+        (found.len() == orgs.len()).then_some(found)
     }
 
+    /// Stores an entry with the lease (generation) it was read under.
     async fn put(&self, lease: Lease, key: String, value: String) {
         if lease.0 == u64::MAX {
             return;
         }
-        let key = format!("{key}{}", lease.0);
+        let value = format!("{}|{value}", lease.0);
         let ttl = self.settings.ttl.as_secs();
         let _: Option<()> = self
             .call(async |conn| conn.set_ex(&key, &value, ttl).await)
@@ -647,46 +605,19 @@ impl MembershipCache for RedisCache {
         &self,
         members: &[(OrganizationId, UserId)],
     ) -> Vec<Lookup<Option<MemberGrants>>> {
-        let unusable = || Lookup::Miss(Lease(u64::MAX));
-        self.flush_dirty().await;
-        let counter = self.counter_key();
-        let platform = self.generation_key(OrganizationId::PLATFORM);
-        let found: Option<Vec<Option<String>>> = self
-            .call(async |conn| {
-                let mut invocation = scripts().lookup_pairs.key(&platform);
-                for (org, user) in members {
-                    invocation
-                        .key(self.generation_key(*org))
-                        .key(self.grants_key(*org, *user));
-                }
-                invocation.arg(&counter).invoke_async(conn).await
-            })
-            .await;
-        let Some(found) = found.filter(|f| f.len() == members.len() * 2) else {
-            self.stats
-                .misses
-                .fetch_add(members.len() as u64, Ordering::Relaxed);
-            return members.iter().map(|_| unusable()).collect();
-        };
-        members
+        let entries: Vec<(OrganizationId, String)> = members
             .iter()
-            .zip(found.chunks(2))
-            .map(|((org, _), pair)| {
-                let lease = pair[0]
-                    .as_deref()
-                    .and_then(|g| g.parse().ok())
-                    .filter(|_| !self.is_dirty(*org))
-                    .map_or(Lease(u64::MAX), Lease);
-                match pair[1].as_deref().and_then(parse_grants) {
-                    Some(grants) if lease.0 != u64::MAX => {
-                        self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                        Lookup::Hit(grants)
-                    }
-                    _ => {
-                        self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                        Lookup::Miss(lease)
-                    }
-                }
+            .map(|(org, user)| (*org, self.grants_key(*org, *user)))
+            .collect();
+        self.lookup(&entries)
+            .await
+            .into_iter()
+            .map(|found| match found {
+                Lookup::Hit(text) => match parse_grants(&text) {
+                    Some(grants) => Lookup::Hit(grants),
+                    None => Lookup::Miss(Lease(u64::MAX)),
+                },
+                Lookup::Miss(lease) => Lookup::Miss(lease),
             })
             .collect()
     }

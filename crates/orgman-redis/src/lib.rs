@@ -12,13 +12,18 @@
 //!
 //! **Invalidation**: every organization has a generation
 //! (`orgman:v2:gen:<org>`), a value of a shared counter that is never used
-//! twice; entries live under keys that include the generation they were
-//! read in. Invalidating gives the organization a new generation, which
-//! orphans every entry of the organization for every replica at once (they
-//! expire by TTL). A reader stores what it read under the generation it saw
-//! at its miss (the lease), so a read that raced a change can never be
-//! served after the change's invalidation. Keys carry a version (`v2`) so a
-//! new value format never meets an old one.
+//! twice, and so has the platform (the nil UUID's), whose bump holds for
+//! every organization: an organization's entries live under the larger of
+//! the two. An entry holds the generation it was read in
+//! (`<generation>|<value>`) and is served only while that is current, so
+//! invalidating orphans every entry of the organization for every replica
+//! at once (they expire by TTL). A reader stores what it read with the
+//! generation it saw at its miss (the lease), so a read that raced a
+//! change can never be served after the change's invalidation, even when
+//! it overwrote a newer entry. A lookup reads the generations and the
+//! entries with one `MGET`; only a missing generation takes a script that
+//! gives it a fresh value. Keys carry a version (`v2`) so a new value
+//! format never meets an old one.
 //!
 //! **Revocation is never late**: before committing a change that takes
 //! access away (a member removed, a role changed, a purge), the domain

@@ -58,6 +58,17 @@ async fn user(store: &PgStore) -> UserId {
     orgman_testkit::new_user(store).await
 }
 
+/// The stack's Redis under a key prefix no other test uses.
+fn private_prefix(name: &str) -> [(&'static str, String); 3] {
+    let address = redis_address();
+    let (host, port) = address.rsplit_once(':').unwrap();
+    [
+        ("SPRING_REDIS_HOST", host.to_owned()),
+        ("SPRING_REDIS_PORT", port.to_owned()),
+        ("ORGMAN_CACHE_KEY_PREFIX", unique_name(name)),
+    ]
+}
+
 fn redis_address() -> String {
     Stack::get()
         .redis_url
@@ -109,7 +120,9 @@ async fn reads_are_served_from_redis_after_the_first() {
 #[tokio::test]
 async fn a_store_racing_an_invalidation_is_never_served() {
     let store = store().await;
-    let r = replica(&store, &redis_address());
+    // A prefix of its own: the platform's invalidation below retires every
+    // entry under it.
+    let r = replica_over(&store, &private_prefix("racing"));
     let org = OrganizationId::from_uuid(uuid::Uuid::now_v7());
     let user = UserId::from_uuid(uuid::Uuid::now_v7());
     let Lookup::Miss(lease) = r.cache.role(org, user).await else {
@@ -126,6 +139,26 @@ async fn a_store_racing_an_invalidation_is_never_served() {
     };
     r.cache.store_role(lease, org, user, None).await;
     assert_eq!(r.cache.role(org, user).await, Lookup::Hit(None));
+    // A late store with a lease from before the platform's invalidation
+    // overwrites the current entry: it is not served, nor is anything
+    // else until a store with a current lease.
+    let Lookup::Miss(stale) = r.cache.role(OrganizationId::PLATFORM, user).await else {
+        panic!("cold")
+    };
+    let Lookup::Hit(_) = r.cache.role(org, user).await else {
+        panic!("cached")
+    };
+    r.cache
+        .invalidate(&[CacheKey::Organization(OrganizationId::PLATFORM)])
+        .await;
+    let Lookup::Miss(fresh) = r.cache.role(org, user).await else {
+        panic!("the platform's invalidation retires every organization's entries")
+    };
+    r.cache.store_role(fresh, org, user, None).await;
+    r.cache
+        .store_role(stale, org, user, Some(Access::of_role(OrgRole::Owner)))
+        .await;
+    assert!(matches!(r.cache.role(org, user).await, Lookup::Miss(_)));
 }
 
 /// One invalidation of more organizations than one `MSET` slice
@@ -225,15 +258,7 @@ async fn a_custom_grant_taken_back_is_honoured_at_once_on_every_replica(how: Tak
     let store = store().await;
     // A prefix of its own: a platform change retires every entry under it,
     // other tests' included.
-    let (host, port) = redis_address()
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_owned(), p.to_owned()))
-        .unwrap();
-    let vars = [
-        ("SPRING_REDIS_HOST", host),
-        ("SPRING_REDIS_PORT", port),
-        ("ORGMAN_CACHE_KEY_PREFIX", unique_name("take-back")),
-    ];
+    let vars = private_prefix("take-back");
     let a = Arc::new(replica_over(&store, &vars));
     let b = Arc::new(replica_over(&store, &vars));
     let (admin, org, member) = org_with_member(&a, &store).await;
