@@ -423,10 +423,12 @@ impl RedisCache {
                 orgs.push(*org);
             }
         }
-        let keys: Vec<String> = orgs
+        let generation_keys: Vec<String> =
+            orgs.iter().map(|org| self.generation_key(*org)).collect();
+        let keys: Vec<&str> = generation_keys
             .iter()
-            .map(|org| self.generation_key(*org))
-            .chain(entries.iter().map(|(_, key)| key.clone()))
+            .chain(entries.iter().map(|(_, key)| key))
+            .map(String::as_str)
             .collect();
         let found: Option<Vec<Option<String>>> = self
             .call(async |conn| redis::cmd("MGET").arg(&keys).query_async(conn).await)

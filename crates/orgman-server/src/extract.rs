@@ -39,12 +39,13 @@ fn holds_realm_role(claims: &Claims, role: &str) -> bool {
 }
 
 /// Local user ids are the provider's subject when it is a UUID (Keycloak's
-/// are), else a UUIDv5 of issuer and subject.
-fn user_id_for(issuer: &str, subject: &str) -> UserId {
+/// are), else a UUIDv5 of issuer and subject (the issuer is asked for only
+/// then).
+fn user_id_for<I: std::fmt::Display>(issuer: impl FnOnce() -> I, subject: &str) -> UserId {
     let uuid = Uuid::parse_str(subject).unwrap_or_else(|_| {
         Uuid::new_v5(
             &Uuid::NAMESPACE_URL,
-            format!("{issuer}#{subject}").as_bytes(),
+            format!("{}#{subject}", issuer()).as_bytes(),
         )
     });
     UserId::from_uuid(uuid)
@@ -68,13 +69,12 @@ impl FromRequest for Authenticated {
                 .headers()
                 .get(AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
+                .unwrap_or_default();
             let token = match header.split_once(' ') {
                 Some((scheme, token))
                     if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
                 {
-                    token.trim().to_owned()
+                    token.trim()
                 }
                 _ if header.is_empty() => {
                     return Err(ApiError::unauthorized(
@@ -89,7 +89,7 @@ impl FromRequest for Authenticated {
                     ));
                 }
             };
-            let claims = state.verifier.verify(&token).await.map_err(|error| match error {
+            let claims = state.verifier.verify(token).await.map_err(|error| match error {
                 AuthError::Invalid(reason) => ApiError::unauthorized(ProblemCode::InvalidToken, reason),
                 AuthError::ProviderUnavailable(reason) => {
                     tracing::warn!(%reason, "cannot fetch the identity provider's keys");
@@ -99,7 +99,7 @@ impl FromRequest for Authenticated {
                     )
                 }
             })?;
-            let user_id = user_id_for(&state.config.auth.issuer(), &claims.sub);
+            let user_id = user_id_for(|| state.config.auth.issuer(), &claims.sub);
             let system_role = if holds_realm_role(&claims, &state.config.auth.admin_role) {
                 SystemRole::Admin
             } else {
@@ -239,12 +239,12 @@ mod tests {
     fn uuid_subjects_are_kept_and_others_are_derived_stably() {
         let keycloak = "0a000000-0000-4000-8000-000000000002";
         assert_eq!(
-            user_id_for("https://idp/realms/x", keycloak).to_string(),
+            user_id_for(|| "https://idp/realms/x", keycloak).to_string(),
             keycloak
         );
-        let a = user_id_for("https://idp/realms/x", "alice");
-        assert_eq!(a, user_id_for("https://idp/realms/x", "alice"));
-        assert_ne!(a, user_id_for("https://other/realms/x", "alice"));
+        let a = user_id_for(|| "https://idp/realms/x", "alice");
+        assert_eq!(a, user_id_for(|| "https://idp/realms/x", "alice"));
+        assert_ne!(a, user_id_for(|| "https://other/realms/x", "alice"));
     }
 }
 

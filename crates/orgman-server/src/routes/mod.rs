@@ -68,7 +68,11 @@ pub(crate) fn page_of<K>(after: Option<K>, limit: Option<u32>) -> Result<PageReq
 /// configuration, which both register a service the same way.
 macro_rules! every_route {
     ($config:expr) => {
+        // The check API first: the platform's services call it the most,
+        // its path is static, and actix tries routes in this order (each
+        // dynamic one before it costs a regex match).
         $config
+            .service(authz::check)
             .service(organizations::list_organizations)
             .service(organizations::create_organization)
             .service(organizations::my_organizations)
@@ -98,7 +102,6 @@ macro_rules! every_route {
             .service(members::import_members)
             .service(members::change_role)
             .service(members::remove_member)
-            .service(authz::check)
             .service(roles::set_member_roles)
             .service(roles::member_permissions)
             .service(roles::list_permissions)
