@@ -266,28 +266,45 @@ impl RedisCache {
         None
     }
 
+    /// `<prefix>:v2:<kind>:<id>:<id>...` with `end` after: built without
+    /// the formatting machinery, as every lookup builds several.
+    fn key(&self, kind: &str, ids: &[orgman_domain::uuid::Uuid], end: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + kind.len() + 8 + ids.len() * 37);
+        key.push_str(&self.prefix);
+        key.push_str(":v2:");
+        key.push_str(kind);
+        for id in ids {
+            key.push(':');
+            key.push_str(
+                id.hyphenated()
+                    .encode_lower(&mut orgman_domain::uuid::Uuid::encode_buffer()),
+            );
+        }
+        key.push_str(end);
+        key
+    }
+
     fn generation_key(&self, org: OrganizationId) -> String {
-        format!("{}:v2:gen:{org}", self.prefix)
+        self.key("gen", &[org.as_uuid()], "")
     }
 
     fn role_key(&self, org: OrganizationId, user: UserId) -> String {
-        format!("{}:v2:role:{org}:{user}:", self.prefix)
+        self.key("role", &[org.as_uuid(), user.as_uuid()], ":")
     }
 
     fn grants_key(&self, org: OrganizationId, user: UserId) -> String {
-        format!("{}:v2:grants:{org}:{user}:", self.prefix)
+        self.key("grants", &[org.as_uuid(), user.as_uuid()], ":")
     }
 
     fn decision_key(&self, org: OrganizationId, user: UserId, permission: Permission) -> String {
-        format!(
-            "{}:v2:decision:{org}:{user}:{}:",
-            self.prefix,
-            permission.as_str()
-        )
+        let mut key = self.key("decision", &[org.as_uuid(), user.as_uuid()], ":");
+        key.push_str(permission.as_str());
+        key.push(':');
+        key
     }
 
     fn organization_key(&self, org: OrganizationId) -> String {
-        format!("{}:v2:org:{org}:", self.prefix)
+        self.key("org", &[org.as_uuid()], ":")
     }
 
     fn user_generation_key(&self, user: UserId) -> String {
@@ -1044,5 +1061,37 @@ impl ConnectionLike for Shared {
             Shared::Single(c) => c.get_db(),
             Shared::Cluster(c) => c.get_db(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_the_layout_every_replica_reads() {
+        let settings = RedisSettings::from_env(|name| match name {
+            "SPRING_REDIS_HOST" => Some("127.0.0.1".into()),
+            "ORGMAN_CACHE_KEY_PREFIX" => Some("acme".into()),
+            _ => None,
+        })
+        .unwrap();
+        let cache = RedisCache::connect(settings).unwrap();
+        let org: OrganizationId = "6f1e2a3b-0000-4000-8000-00000000000a".parse().unwrap();
+        let user: UserId = "6f1e2a3b-0000-4000-8000-00000000000b".parse().unwrap();
+        assert_eq!(cache.generation_key(org), format!("acme:v2:gen:{org}"));
+        assert_eq!(
+            cache.role_key(org, user),
+            format!("acme:v2:role:{org}:{user}:")
+        );
+        assert_eq!(
+            cache.grants_key(org, user),
+            format!("acme:v2:grants:{org}:{user}:")
+        );
+        assert_eq!(cache.organization_key(org), format!("acme:v2:org:{org}:"));
+        assert_eq!(
+            cache.decision_key(org, user, Permission::MembersRead),
+            format!("acme:v2:decision:{org}:{user}:read_members:")
+        );
     }
 }
