@@ -204,9 +204,13 @@ impl MembershipWrites for PgUnitOfWork {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<Membership>, StoreError> {
+        // Read under a key-share lock: the row cannot be deleted under this
+        // unit of work (a platform role's deletion rewrites the roles of
+        // members in organizations it does not lock).
         let membership = organization_members::table
             .find((organization.as_uuid(), user.as_uuid()))
             .select(MemberRow::as_select())
+            .for_key_share()
             .first(self.conn()?)
             .await
             .optional()
