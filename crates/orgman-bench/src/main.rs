@@ -63,12 +63,68 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// Instructions the service ran per request (`perf stat`, user and
+    /// kernel), when a service was measured and perf could count: a figure
+    /// that does not move with the machine's noise as requests/s do.
+    instructions: Option<f64>,
 }
 
 impl Load {
     fn json(&self) -> Value {
-        json!({"rps": self.rps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "errors": self.errors})
+        json!({"rps": self.rps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "errors": self.errors, "instructions_per_request": self.instructions.map(f64::round)})
     }
+
+    /// The instructions column's text.
+    fn instructions_text(&self) -> String {
+        self.instructions
+            .map_or_else(String::new, |count| format!("{:.0}k", count / 1000.0))
+    }
+}
+
+/// The process wrk's load is counted in (`perf stat -p`), while a service
+/// runs: 0 for none.
+static MEASURED_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Counts the instructions of the measured service (if any) until
+/// [`instructions_counted`].
+fn count_instructions() -> Option<(Child, PathBuf)> {
+    let pid = MEASURED_PID.load(std::sync::atomic::Ordering::Relaxed);
+    if pid == 0 {
+        return None;
+    }
+    let file = std::env::temp_dir().join(format!("orgman-bench-perf-{pid}.csv"));
+    let child = Command::new("perf")
+        .args([
+            "stat",
+            "-x",
+            ",",
+            "-e",
+            "instructions",
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some((child, file))
+}
+
+/// The instructions [`count_instructions`] counted (`None` where perf
+/// could not count them).
+fn instructions_counted(counting: Option<(Child, PathBuf)>) -> Option<f64> {
+    let (mut child, file) = counting?;
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&file).ok()?;
+    let _ = std::fs::remove_file(&file);
+    text.lines()
+        .filter(|line| line.contains("instructions"))
+        .find_map(|line| line.split(',').next()?.trim().parse::<f64>().ok())
 }
 
 fn milliseconds(text: &str) -> f64 {
@@ -103,11 +159,21 @@ fn wrk(base: &str, path: &str, requests: Option<&Path>, seconds: u64) -> Load {
     } else {
         command.arg(format!("{base}{path}"));
     }
+    let counting = count_instructions();
     let output = command.output().expect("run wrk (apt-get install wrk)");
+    let counted = instructions_counted(counting);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let mut load = Load::default();
+    let mut requests = 0.0;
     for line in text.lines() {
         let line = line.trim();
+        if line.contains(" requests in ") {
+            requests = line
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        }
         if let Some(rest) = line.strip_prefix("Requests/sec:") {
             load.rps = rest.trim().parse().unwrap_or(0.0);
         } else if let Some(rest) = line.strip_prefix("50%") {
@@ -124,6 +190,9 @@ fn wrk(base: &str, path: &str, requests: Option<&Path>, seconds: u64) -> Load {
         }
     }
     assert!(load.rps > 0.0, "wrk measured nothing:\n{text}");
+    load.instructions = counted
+        .filter(|_| requests > 0.0)
+        .map(|count| count / requests);
     load
 }
 
@@ -645,6 +714,7 @@ fn summarize(mut samples: Vec<Duration>, wall: Duration, errors: u64) -> Load {
         p50_ms: pct(0.5).as_secs_f64() * 1e3,
         p99_ms: pct(0.99).as_secs_f64() * 1e3,
         errors,
+        instructions: None,
     }
 }
 
@@ -1325,6 +1395,7 @@ async fn measure_config(
     measured: &mut Measured,
 ) {
     let server = Server::start(binary, config);
+    MEASURED_PID.store(server.child.id(), std::sync::atomic::Ordering::Relaxed);
     if config.authorizer == "spicedb" {
         wait_for_spicedb_sync(store).await;
         spicedb_anchors(seed, sizes, anchors).await;
@@ -1390,6 +1461,7 @@ async fn measure_config(
         "idle_rss_mib": idle as f64 / 1024.0,
         "loaded_rss_mib": loaded as f64 / 1024.0,
     }));
+    MEASURED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Keeps one configuration's measured rows.
@@ -1486,16 +1558,17 @@ fn print_http(
     measured: &Measured,
     checks: &(Load, Load),
 ) {
-    println!("\n| measurement | requests/s | p50 | p99 | ratio |");
-    println!("|---|---|---|---|---|");
+    println!("\n| measurement | requests/s | p50 | p99 | ratio | instructions/request |");
+    println!("|---|---|---|---|---|---|");
     for (name, load) in anchors {
         let (rps, p50, p99) = (load.rps, load.p50_ms, p99_text(load));
-        println!("| anchor: {name} | {rps:.0} | {p50:.2} ms | {p99} | |");
+        let instructions = load.instructions_text();
+        println!("| anchor: {name} | {rps:.0} | {p50:.2} ms | {p99} | | {instructions} |");
     }
     let Ceilings { db, redis, spicedb } = ceilings;
-    println!("| ceiling_db = 1/(1/floor + 1/pgbench_S) | {db:.0} | | | |");
-    println!("| ceiling_redis = 1/(1/floor + 1/redis_GET) | {redis:.0} | | | |");
-    println!("| ceiling_spicedb = 1/(1/floor + 1/spicedb_check) | {spicedb:.0} | | | |");
+    println!("| ceiling_db = 1/(1/floor + 1/pgbench_S) | {db:.0} | | | | |");
+    println!("| ceiling_redis = 1/(1/floor + 1/redis_GET) | {redis:.0} | | | | |");
+    println!("| ceiling_spicedb = 1/(1/floor + 1/spicedb_check) | {spicedb:.0} | | | | |");
     for (config, endpoint, load, ratio) in &measured.rows {
         let errors = if load.errors > 0 {
             format!(" **{} errors**", load.errors)
@@ -1503,8 +1576,9 @@ fn print_http(
             String::new()
         };
         let (rps, p50, p99) = (load.rps, load.p50_ms, load.p99_ms);
+        let instructions = load.instructions_text();
         println!(
-            "| {endpoint}, {config} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio} |{errors}"
+            "| {endpoint}, {config} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio} | {instructions} |{errors}"
         );
     }
     let pg = anchors["pgbench_S"].rps;
@@ -1514,7 +1588,7 @@ fn print_http(
     ] {
         let (rps, p50, p99) = (load.rps, load.p50_ms, load.p99_ms);
         let ratio = rps / pg;
-        println!("| {label} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio:.2}× pgbench_S |");
+        println!("| {label} | {rps:.0} | {p50:.2} ms | {p99:.2} ms | {ratio:.2}× pgbench_S | |");
     }
     println!("\n| configuration | start to ready | idle RSS | RSS after the load |");
     println!("|---|---|---|---|");
