@@ -63,21 +63,41 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
-    /// Instructions the service ran per request (`perf stat`, user and
-    /// kernel), when a service was measured and perf could count: a figure
-    /// that does not move with the machine's noise as requests/s do.
+    /// What the service spent per request (`perf stat` on its process),
+    /// when a service was measured: a figure that moves far less with the
+    /// machine's noise than requests/s do.
+    cost: Option<Cost>,
+}
+
+/// The service's work per request.
+#[derive(Clone, Copy, Debug)]
+struct Cost {
+    /// Instructions, where the machine exposes the counter (virtual
+    /// machines often do not).
     instructions: Option<f64>,
+    /// CPU time, in microseconds.
+    cpu_us: f64,
 }
 
 impl Load {
     fn json(&self) -> Value {
-        json!({"rps": self.rps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "errors": self.errors, "instructions_per_request": self.instructions.map(f64::round)})
+        json!({
+            "rps": self.rps.round(), "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "errors": self.errors,
+            "instructions_per_request": self.cost.and_then(|c| c.instructions).map(f64::round),
+            "cpu_us_per_request": self.cost.map(|c| (c.cpu_us * 10.0).round() / 10.0),
+        })
     }
 
-    /// The instructions column's text.
+    /// The cost column's text.
     fn instructions_text(&self) -> String {
-        self.instructions
-            .map_or_else(String::new, |count| format!("{:.0}k", count / 1000.0))
+        match self.cost {
+            None => String::new(),
+            Some(Cost {
+                instructions: Some(count),
+                cpu_us,
+            }) => format!("{:.0}k instructions, {cpu_us:.1} µs", count / 1000.0),
+            Some(Cost { cpu_us, .. }) => format!("{cpu_us:.1} µs"),
+        }
     }
 }
 
@@ -99,7 +119,7 @@ fn count_instructions() -> Option<(Child, PathBuf)> {
             "-x",
             ",",
             "-e",
-            "instructions",
+            "instructions,task-clock",
             "-p",
             &pid.to_string(),
             "-o",
@@ -112,9 +132,9 @@ fn count_instructions() -> Option<(Child, PathBuf)> {
     Some((child, file))
 }
 
-/// The instructions [`count_instructions`] counted (`None` where perf
-/// could not count them).
-fn instructions_counted(counting: Option<(Child, PathBuf)>) -> Option<f64> {
+/// What [`count_instructions`] counted: instructions (`None` where the
+/// machine has no such counter) and CPU milliseconds; `None` without perf.
+fn instructions_counted(counting: Option<(Child, PathBuf)>) -> Option<(Option<f64>, f64)> {
     let (mut child, file) = counting?;
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -122,9 +142,12 @@ fn instructions_counted(counting: Option<(Child, PathBuf)>) -> Option<f64> {
     let _ = child.wait();
     let text = std::fs::read_to_string(&file).ok()?;
     let _ = std::fs::remove_file(&file);
-    text.lines()
-        .filter(|line| line.contains("instructions"))
-        .find_map(|line| line.split(',').next()?.trim().parse::<f64>().ok())
+    let counter = |event: &str| {
+        text.lines()
+            .filter(|line| line.split(',').nth(2) == Some(event))
+            .find_map(|line| line.split(',').next()?.trim().parse::<f64>().ok())
+    };
+    Some((counter("instructions"), counter("task-clock")?))
 }
 
 fn milliseconds(text: &str) -> f64 {
@@ -190,9 +213,12 @@ fn wrk(base: &str, path: &str, requests: Option<&Path>, seconds: u64) -> Load {
         }
     }
     assert!(load.rps > 0.0, "wrk measured nothing:\n{text}");
-    load.instructions = counted
+    load.cost = counted
         .filter(|_| requests > 0.0)
-        .map(|count| count / requests);
+        .map(|(instructions, cpu_ms)| Cost {
+            instructions: instructions.map(|count| count / requests),
+            cpu_us: cpu_ms * 1000.0 / requests,
+        });
     load
 }
 
@@ -714,7 +740,7 @@ fn summarize(mut samples: Vec<Duration>, wall: Duration, errors: u64) -> Load {
         p50_ms: pct(0.5).as_secs_f64() * 1e3,
         p99_ms: pct(0.99).as_secs_f64() * 1e3,
         errors,
-        instructions: None,
+        cost: None,
     }
 }
 
@@ -1558,7 +1584,7 @@ fn print_http(
     measured: &Measured,
     checks: &(Load, Load),
 ) {
-    println!("\n| measurement | requests/s | p50 | p99 | ratio | instructions/request |");
+    println!("\n| measurement | requests/s | p50 | p99 | ratio | service cost/request |");
     println!("|---|---|---|---|---|---|");
     for (name, load) in anchors {
         let (rps, p50, p99) = (load.rps, load.p50_ms, p99_text(load));
