@@ -455,20 +455,28 @@ impl RedisCache {
             return unusable(entries.len());
         };
         let values = found.split_off(orgs.len());
-        let Some(generations) = self.initialized(&orgs, found).await else {
+        let Some(generations) = self.initialized(&generation_keys, found).await else {
             return unusable(entries.len());
         };
-        let current = |org: &OrganizationId| -> Option<u64> {
-            let at = orgs.iter().position(|o| o == org)?;
-            let own = generations[at].parse::<u64>().ok()?;
-            let platform = generations[0].parse::<u64>().ok()?;
-            (!self.is_dirty(*org)).then_some(own.max(platform))
-        };
+        // Each organization's current generation, once: `None` while it or
+        // the platform is fenced, or its invalidation is not written yet.
+        let platform = generations[0].parse::<u64>().ok();
+        let current: Vec<Option<u64>> = orgs
+            .iter()
+            .zip(&generations)
+            .map(|(org, own)| {
+                let own = own.parse::<u64>().ok()?;
+                (!self.is_dirty(*org)).then_some(own.max(platform?))
+            })
+            .collect();
         entries
             .iter()
             .zip(values)
             .map(|((org, _), value)| {
-                let generation = current(org);
+                let generation = orgs
+                    .iter()
+                    .position(|o| o == org)
+                    .and_then(|at| current[at]);
                 let stored = value.as_deref().and_then(|v| v.split_once('|'));
                 match (generation, stored) {
                     (Some(now), Some((tag, value))) if tag.parse() == Ok(now) => {
@@ -484,28 +492,23 @@ impl RedisCache {
             .collect()
     }
 
-    /// The generations read for `orgs`, with the missing ones given fresh
+    /// The generations read at `keys`, with the missing ones given fresh
     /// values first ([`INIT`]); `None` when Redis cannot be asked.
-    async fn initialized(
-        &self,
-        orgs: &[OrganizationId],
-        read: Vec<Option<String>>,
-    ) -> Option<Vec<String>> {
+    async fn initialized(&self, keys: &[String], read: Vec<Option<String>>) -> Option<Vec<String>> {
         if read.iter().all(Option::is_some) {
             return Some(read.into_iter().flatten().collect());
         }
-        let keys: Vec<String> = orgs.iter().map(|org| self.generation_key(*org)).collect();
         let counter = self.counter_key();
         let found: Vec<String> = self
             .call(async |conn| {
                 let mut invocation = init_script().prepare_invoke();
-                for key in &keys {
+                for key in keys {
                     invocation.key(key);
                 }
                 invocation.arg(&counter).invoke_async(conn).await
             })
             .await?;
-        (found.len() == orgs.len()).then_some(found)
+        (found.len() == keys.len()).then_some(found)
     }
 
     /// Stores an entry with the lease (generation) it was read under.
