@@ -318,6 +318,12 @@ async fn sso_reconcile_writes_what_keycloak_misses_and_removes_what_orgman_no_lo
         keycloak_admin(&mirrored).await.unwrap()[0]["alias"],
         org.as_str()
     );
+    // Without a provider, its members are not Keycloak's to hold
+    // (`ORGMAN_KEYCLOAK_MEMBERS=linked`, the default).
+    let members = keycloak_admin(&format!("organizations/{keycloak_org}/members"))
+        .await
+        .unwrap();
+    assert_eq!(members.as_array().map(Vec::len), Some(0), "{members}");
 
     // Without the service account there is nothing to copy with.
     let unconfigured = run(&app, &["sso", "reconcile"], &[]).unwrap_err();

@@ -380,10 +380,38 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
     let org = app.org_owned_by(&slug, ALICE).await;
     let alice = app.token(ALICE).await;
 
-    // Created with the admin as its first owner, then Alice added and the
-    // admin removed: Keycloak ends with Alice alone.
+    // Mirrored; its members are not while it has no identity provider
+    // (`ORGMAN_KEYCLOAK_MEMBERS=linked`, the default).
     eventually(
-        "Keycloak mirrors the organization and its owner",
+        "Keycloak mirrors the organization",
+        Duration::from_secs(30),
+        || async { keycloak_organization(&org).await.is_some() },
+    )
+    .await;
+    let (held, _) = keycloak_organization(&org).await.unwrap();
+    assert_eq!(held["alias"], org.as_str());
+    assert_eq!(held["name"], slug.as_str());
+    assert_eq!(held["enabled"], true);
+
+    // Its SSO configuration's provider is linked to it, and its members
+    // follow: created with the admin as its first owner, then Alice added
+    // and the admin removed, Keycloak holds Alice alone.
+    let (config, alias) = create_config(&app, &org, &alice, "Mirror login").await;
+    eventually(
+        "the provider is linked to the organization",
+        Duration::from_secs(30),
+        || async {
+            let Some((held, _)) = keycloak_organization(&org).await else {
+                return false;
+            };
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["organizationId"] == held["id"])
+        },
+    )
+    .await;
+    eventually(
+        "the members follow the provider",
         Duration::from_secs(30),
         || async {
             keycloak_organization(&org)
@@ -392,10 +420,6 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
         },
     )
     .await;
-    let (held, _) = keycloak_organization(&org).await.unwrap();
-    assert_eq!(held["alias"], org.as_str());
-    assert_eq!(held["name"], slug.as_str());
-    assert_eq!(held["enabled"], true);
 
     // Keycloak's tokens now name the organization by orgman's id.
     let response = http()
@@ -460,22 +484,6 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
     )
     .await;
 
-    // Its SSO configuration's provider is linked to it.
-    let (config, alias) = create_config(&app, &org, &alice, "Mirror login").await;
-    eventually(
-        "the provider is linked to the organization",
-        Duration::from_secs(30),
-        || async {
-            let Some((held, _)) = keycloak_organization(&org).await else {
-                return false;
-            };
-            keycloak_provider(&alias)
-                .await
-                .is_some_and(|p| p["organizationId"] == held["id"])
-        },
-    )
-    .await;
-
     // Written again (renamed), it stays linked.
     let renamed = app
         .patch(
@@ -527,7 +535,18 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
         )
         .await;
     assert_eq!(reactivated.status(), 200);
+    // Its last provider gone, its members leave Keycloak's organization.
     delete_config(&app, &org, &alice, &config, &alias).await;
+    eventually(
+        "the members leave with the provider",
+        Duration::from_secs(30),
+        || async {
+            keycloak_organization(&org)
+                .await
+                .is_some_and(|(_, members)| members.is_empty())
+        },
+    )
+    .await;
 }
 
 /// Removes the `dev` realm's organizations that hold `domain` (left by an
@@ -702,6 +721,8 @@ async fn no_account_is_deleted_when_a_member_is_removed_or_an_organization_purge
     overrides
         .0
         .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
+    // The second organization has no provider: its members are copied too.
+    overrides.0.insert("ORGMAN_KEYCLOAK_MEMBERS", "all".into());
     overrides.0.insert("ORGMAN_DELETION_GRACE_DAYS", "0".into());
     let app = TestApp::builder().settings(overrides).spawn().await;
     let leaving = app
@@ -811,12 +832,9 @@ async fn no_account_is_deleted_when_a_member_is_removed_or_an_organization_purge
         || async { keycloak_organization(&leaving).await.is_none() },
     )
     .await;
-    let reconciled = crate::commands::run(
-        &app,
-        &["sso", "reconcile"],
-        &crate::commands::sso_reconcile_settings(),
-    )
-    .unwrap();
+    let mut settings = crate::commands::sso_reconcile_settings();
+    settings.push(("ORGMAN_KEYCLOAK_MEMBERS", "all".into()));
+    let reconciled = crate::commands::run(&app, &["sso", "reconcile"], &settings).unwrap();
     assert!(reconciled.contains("0 failed"), "{reconciled}");
     assert_eq!(account().await, Some(true), "the account is kept, enabled");
     assert!(

@@ -13,10 +13,11 @@ use orgman_domain::ports::{
 use orgman_domain::{
     Actor, AuditService, CatalogPermission, CheckScope, ClientSecret, DomainName,
     DomainPolicyChange, DomainService, Email, ImportEntry, InvitationService, IssuerUrl,
-    MemberRoles, OrgError, OrgName, OrgRole, OrganizationMirror, OrganizationPatch,
-    OrganizationService, OutboxRelay, PageRequest, Permission, PermissionCheck, PermissionName,
-    ProviderSync, Provisioner, RoleDraft, RoleKey, RoleRef, RoleService, ServicePorts,
-    ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId, UserProfile,
+    MemberMirroring, MemberRoles, OrgError, OrgName, OrgRole, OrganizationMirror,
+    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, Permission, PermissionCheck,
+    PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey, RoleRef, RoleService,
+    ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId,
+    UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -397,17 +398,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _erin_signed_in = erin.clone().signed_in(through_acme);
 
     // The broker's own organizations (Keycloak's Organizations) mirror
-    // orgman's: another outbox sink, one call per membership change.
+    // orgman's: another outbox sink. Members are copied as
+    // `MemberMirroring` says (here: those of organizations with a linked
+    // provider, as Acme has), off the outbox: the sink marks the
+    // organization, and a worker copies its members with `sync_next`.
     let organizations = Arc::new(MemoryBrokerOrganizations::new());
-    let mirror = Arc::new(OrganizationMirror::new(
+    let mirror = Arc::new(
+        OrganizationMirror::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            organizations.clone(),
+        )
+        .with_members(MemberMirroring::Linked, store.clone()),
+    );
+    let relay = OutboxRelay::new(
         store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        organizations.clone(),
-    ));
-    let relay = OutboxRelay::new(store.clone(), mirror, OutboxSink::OrganizationMirror, 500);
+        mirror.clone(),
+        OutboxSink::OrganizationMirror,
+        500,
+    );
     while block_on(relay.run_once())?.claimed > 0 {}
+    while let Some(synced) = block_on(mirror.sync_next(std::time::Duration::from_secs(60)))? {
+        println!(
+            "members copied: {} added, {} removed",
+            synced.added, synced.removed
+        );
+    }
     let (held, members) = &organizations.held()[&org.id()];
     println!(
         "the broker mirrors {} with {} members and providers {:?}",

@@ -118,9 +118,8 @@ pub use organizations::service::{
 };
 pub use platform::PlatformView;
 pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleService};
-pub use sso::broker_sync::{
-    BrokerReconcileReport, MirrorReconcileReport, OrganizationMirror, ProviderSync,
-};
+pub use sso::broker_sync::{BrokerReconcileReport, ProviderSync};
+pub use sso::mirror::{MemberMirroring, MemberSync, MirrorReconcileReport, OrganizationMirror};
 pub use sso::model::{
     BrokeredProvider, HomeRealm, IssuerUrl, LoginRedirect, MirroredOrganization, SsoConfig,
     SsoDraft, SsoScope,

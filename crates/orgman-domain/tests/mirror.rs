@@ -4,11 +4,12 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
-use orgman_domain::ports::{BrokerOrganizations, OutboxSink};
+use orgman_domain::ports::{BrokerOrganizations, MemberMirrorQueue, Outbox, OutboxSink};
 use orgman_domain::time::Duration;
 use orgman_domain::{
-    DomainName, DomainPolicyChange, DomainService, LifecycleAction, LoginRedirect,
+    DomainName, DomainPolicyChange, DomainService, LifecycleAction, LoginRedirect, MemberMirroring,
     MirroredOrganization, OrgRole, OrganizationMirror, OutboxRelay, SsoDraft, SsoService, UserId,
 };
 use orgman_memory::{FakeCipher, MemoryBrokerOrganizations, MemoryTxt, block_on};
@@ -22,16 +23,23 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_copying(MemberMirroring::All)
+}
+
+fn setup_copying(members: MemberMirroring) -> Setup {
     let w = World::new();
     let store = w.memory.store.clone();
     let broker = Arc::new(MemoryBrokerOrganizations::new());
-    let mirror = Arc::new(OrganizationMirror::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        broker.clone(),
-    ));
+    let mirror = Arc::new(
+        OrganizationMirror::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            broker.clone(),
+        )
+        .with_members(members, store.clone()),
+    );
     let relay = OutboxRelay::new(store, mirror.clone(), OutboxSink::OrganizationMirror, 100);
     Setup {
         w,
@@ -41,12 +49,21 @@ fn setup() -> Setup {
     }
 }
 
+/// The outbox relayed, then every marked organization's members synced.
 fn drain(s: &Setup) {
     while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
+    while block_on(s.mirror.sync_next(StdDuration::ZERO))
+        .unwrap()
+        .is_some()
+    {}
 }
 
 fn members(s: &Setup, org: orgman_domain::OrganizationId) -> Vec<UserId> {
     s.broker.held()[&org].1.iter().copied().collect()
+}
+
+fn marked(s: &Setup) -> u64 {
+    block_on(s.w.memory.store.marked()).unwrap()
 }
 
 #[test]
@@ -246,4 +263,165 @@ fn reconciliation_repairs_organizations_and_members() {
     both.sort();
     assert_eq!(members(&s, org.id()), both);
     assert_eq!(s.broker.held().len(), 1);
+}
+
+fn sso_service(s: &Setup) -> SsoService {
+    SsoService::new(
+        Arc::new(s.w.memory.service()),
+        s.w.memory.store.clone(),
+        Some(Arc::new(FakeCipher::new("k1"))),
+        s.w.memory.clock.clone(),
+        s.w.memory.ids.clone(),
+    )
+}
+
+#[test]
+fn a_large_change_of_members_settles_the_outbox_with_one_mark() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    for n in 0..20 {
+        let user = s.w.user(&format!("user{n}"));
+        block_on(
+            s.w.service
+                .add_member(&ann, org.id(), user.user_id(), OrgRole::Member),
+        )
+        .unwrap();
+    }
+    // The relay settles every event; the broker got the organization and
+    // not one member yet: the organization waits in the queue, once.
+    while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
+    assert_eq!(
+        block_on(s.w.memory.store.backlog(OutboxSink::OrganizationMirror))
+            .unwrap()
+            .pending,
+        0
+    );
+    assert!(members(&s, org.id()).is_empty());
+    assert_eq!(marked(&s), 1);
+    let synced = block_on(s.mirror.sync_next(StdDuration::ZERO))
+        .unwrap()
+        .expect("the organization was marked");
+    assert_eq!(
+        (synced.organization, synced.added, synced.removed),
+        (org.id(), 21, 0)
+    );
+    assert_eq!(members(&s, org.id()).len(), 21);
+    assert_eq!(marked(&s), 0);
+    assert_eq!(
+        block_on(s.mirror.sync_next(StdDuration::ZERO)).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn linked_copies_members_only_while_the_organization_has_a_provider() {
+    let s = setup_copying(MemberMirroring::Linked);
+    let ann = s.w.user("ann");
+    let bob = s.w.user("bob");
+    let org = s.w.org_owned_by("acme", &ann);
+    block_on(
+        s.w.service
+            .add_member(&ann, org.id(), bob.user_id(), OrgRole::Member),
+    )
+    .unwrap();
+    drain(&s);
+    assert!(
+        s.broker.held().contains_key(&org.id()),
+        "the organization is"
+    );
+    assert!(members(&s, org.id()).is_empty(), "its members are not");
+
+    let sso = sso_service(&s);
+    let draft = support::sso_draft("Acme login", "https://login.acme.example");
+    let config = block_on(sso.create(&ann, Some(org.id()), draft)).unwrap();
+    drain(&s);
+    let mut both = vec![ann.user_id(), bob.user_id()];
+    both.sort();
+    assert_eq!(members(&s, org.id()), both, "a provider brings them");
+
+    block_on(s.w.service.remove_member(&ann, org.id(), bob.user_id())).unwrap();
+    drain(&s);
+    assert_eq!(members(&s, org.id()), vec![ann.user_id()]);
+
+    block_on(sso.delete(&ann, Some(org.id()), config.id)).unwrap();
+    drain(&s);
+    assert!(
+        members(&s, org.id()).is_empty(),
+        "they leave with its last provider"
+    );
+}
+
+#[test]
+fn none_copies_no_member_and_reconciliation_leaves_them_alone() {
+    let s = setup_copying(MemberMirroring::None);
+    assert!(
+        !s.mirror
+            .event_types()
+            .contains(&"organization.member.added")
+    );
+    assert!(s.mirror.event_types().contains(&"organization.created"));
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    drain(&s);
+    assert!(s.broker.held().contains_key(&org.id()));
+    assert!(members(&s, org.id()).is_empty());
+    assert_eq!(marked(&s), 0);
+    let stranger = s.w.user("stranger");
+    block_on(s.broker.add_member(org.id(), stranger.user_id())).unwrap();
+    let report = block_on(s.mirror.reconcile(true)).unwrap();
+    assert_eq!((report.members_added, report.members_removed), (0, 0));
+    assert_eq!(members(&s, org.id()), vec![stranger.user_id()]);
+}
+
+#[test]
+fn a_broker_down_during_a_member_sync_keeps_the_mark_until_it_is_back() {
+    let s = setup();
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
+    s.broker.set_unavailable(true);
+    assert!(block_on(s.mirror.sync_next(StdDuration::from_secs(3600))).is_err());
+    assert_eq!(marked(&s), 1, "the mark stays");
+    s.broker.set_unavailable(false);
+    // Held by the failed worker's lease: nobody takes it before it ends.
+    assert_eq!(
+        block_on(s.mirror.sync_next(StdDuration::ZERO)).unwrap(),
+        None
+    );
+    assert_eq!(marked(&s), 1);
+    assert!(members(&s, org.id()).is_empty());
+}
+
+#[test]
+fn a_mark_made_while_a_worker_holds_the_organization_is_kept() {
+    let s = setup();
+    let store = &s.w.memory.store;
+    let org = s.w.org_owned_by("acme", &s.w.user("ann")).id();
+    let other = s.w.org_owned_by("other", &s.w.user("bob")).id();
+    block_on(store.mark(&[org, other, org])).unwrap();
+    assert_eq!(marked(&s), 2);
+    let first = block_on(store.take(StdDuration::from_secs(3600)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.organization, org, "the longest-marked first");
+    let second = block_on(store.take(StdDuration::from_secs(3600)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.organization, other, "a held one is skipped");
+    assert_eq!(
+        block_on(store.take(StdDuration::from_secs(3600))).unwrap(),
+        None
+    );
+
+    block_on(store.mark(&[org])).unwrap();
+    block_on(store.finish(first)).unwrap();
+    block_on(store.finish(second)).unwrap();
+    assert_eq!(marked(&s), 1, "marked again while held: kept");
+    let again = block_on(store.take(StdDuration::from_secs(3600)))
+        .unwrap()
+        .expect("free to claim at once");
+    assert_eq!(again.organization, org);
+    block_on(store.finish(again)).unwrap();
+    assert_eq!(marked(&s), 0);
 }

@@ -30,6 +30,7 @@ mod executor;
 mod identity;
 mod outbox;
 mod outbox_state;
+mod queue;
 mod store;
 mod system;
 

@@ -291,3 +291,58 @@ async fn concurrent_first_logins_of_an_auto_join_domain_fill_the_member_limit_ex
         assert!(db.store.user(outcome.user_id).await.unwrap().is_some());
     }
 }
+
+/// The member-mirror queue across workers: four taking at once never hold
+/// one organization twice, and a mark made while one is held survives its
+/// finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
+    use orgman_domain::ports::MemberMirrorQueue;
+    use std::time::Duration;
+    let db = Arc::new(Db::new().await);
+    let orgs: Vec<_> = (0..12)
+        .map(|_| orgman_domain::OrganizationId::from_uuid(Uuid::now_v7()))
+        .collect();
+    db.store.mark(&orgs).await.unwrap();
+    db.store.mark(&orgs[..3]).await.unwrap();
+    assert_eq!(db.store.marked().await.unwrap(), 12);
+    let takers: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut taken = Vec::new();
+                while let Some(t) = db.store.take(Duration::from_secs(60)).await.unwrap() {
+                    taken.push(t);
+                }
+                taken
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for taker in takers {
+        taken.extend(taker.await.unwrap());
+    }
+    let mut ids: Vec<_> = taken.iter().map(|t| t.organization).collect();
+    ids.sort();
+    let mut expected = orgs.clone();
+    expected.sort();
+    assert_eq!(ids, expected, "each taken exactly once");
+
+    let first = *taken.iter().find(|t| t.organization == orgs[0]).unwrap();
+    assert_eq!(first.marks, 2);
+    db.store.mark(&[orgs[0]]).await.unwrap();
+    for t in &taken {
+        db.store.finish(*t).await.unwrap();
+    }
+    assert_eq!(db.store.marked().await.unwrap(), 1, "the late mark is kept");
+    let again = db
+        .store
+        .take(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.organization, again.marks), (orgs[0], 3));
+    assert_eq!(db.store.take(Duration::from_secs(60)).await.unwrap(), None);
+    db.store.finish(again).await.unwrap();
+    assert_eq!(db.store.marked().await.unwrap(), 0);
+}

@@ -122,6 +122,37 @@ async fn reconcile_mirror(mirror: &crate::mirror::MirrorGate) {
     }
 }
 
+/// Copies the members of organizations the mirror's sink marked, one
+/// organization at a time, at once while there are marks and every `poll`
+/// otherwise, until the task is aborted. A failed copy is logged; its
+/// organization is taken again when `lease` ends.
+pub(crate) fn spawn_member_mirror(
+    mirror: Arc<crate::mirror::MirrorGate>,
+    lease: Duration,
+    poll: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match mirror.sync_next(lease).await {
+                Ok(Some(sync)) => {
+                    tracing::debug!(
+                        organization = %sync.organization,
+                        added = sync.added,
+                        removed = sync.removed,
+                        "members mirrored"
+                    );
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "members not mirrored; the organization is tried again later")
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+    })
+}
+
 /// Runs `relay` until the task is aborted: at once while there is work,
 /// when woken by a commit, else every `pacing.idle`.
 pub(crate) fn spawn_relay(

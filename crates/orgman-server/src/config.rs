@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use orgman_domain::CreationPolicy;
+use orgman_domain::{CreationPolicy, MemberMirroring};
 use orgman_kafka::KafkaSettings;
 use orgman_postgres::PgSettings;
 use std::sync::Arc;
@@ -160,6 +160,17 @@ pub struct SsoSettings {
     /// the realm has Organizations and the service account may manage
     /// them; `true`; `false`).
     pub organization_mirror: MirrorMode,
+    /// Whose members the mirror copies (`ORGMAN_KEYCLOAK_MEMBERS`:
+    /// `linked`, the default, for organizations with an SSO configuration;
+    /// `all`; `none`).
+    pub member_mirroring: MemberMirroring,
+    /// How long a replica holds an organization whose members it copies,
+    /// and so how long an organization waits after a failed copy
+    /// (`ORGMAN_KEYCLOAK_MEMBERS_LEASE_SECONDS`, default 300).
+    pub member_mirror_lease: Duration,
+    /// How often an idle replica looks for organizations whose members
+    /// wait (`ORGMAN_KEYCLOAK_MEMBERS_POLL_MS`, default 1000).
+    pub member_mirror_poll: Duration,
     /// Most calls per second the mirror makes to Keycloak
     /// (`ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND`, default 50; 0: no limit).
     pub mirror_calls_per_second: u32,
@@ -529,6 +540,20 @@ fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
                 ));
             }
         },
+        member_mirroring: match env.text("ORGMAN_KEYCLOAK_MEMBERS") {
+            None => MemberMirroring::default(),
+            Some(text) => MemberMirroring::parse(&text).ok_or_else(|| {
+                ConfigError::new("ORGMAN_KEYCLOAK_MEMBERS", "must be linked, all or none")
+            })?,
+        },
+        member_mirror_lease: Duration::from_secs(
+            env.number("ORGMAN_KEYCLOAK_MEMBERS_LEASE_SECONDS", 300_u64)?
+                .max(1),
+        ),
+        member_mirror_poll: Duration::from_millis(
+            env.number("ORGMAN_KEYCLOAK_MEMBERS_POLL_MS", 1000_u64)?
+                .max(1),
+        ),
         mirror_calls_per_second: u32::try_from(
             env.number("ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND", 50_u64)?,
         )

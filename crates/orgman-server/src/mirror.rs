@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use orgman_domain::ports::{DeliveryError, EventSink};
 use orgman_domain::{
-    DomainEvent, IdentityError, MirrorReconcileReport, OrgError, OrganizationMirror,
+    DomainEvent, IdentityError, MemberSync, MirrorReconcileReport, OrgError, OrganizationMirror,
 };
 use orgman_keycloak::KeycloakClient;
 use tokio::sync::Mutex;
@@ -75,6 +75,19 @@ impl MirrorGate {
             return Ok(None);
         }
         self.mirror.reconcile(members).await.map(Some)
+    }
+
+    /// One marked organization's members copied
+    /// ([`OrganizationMirror::sync_next`]), when the mirror runs; `None`
+    /// when it does not or nothing is marked.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub(crate) async fn sync_next(&self, lease: Duration) -> Result<Option<MemberSync>, OrgError> {
+        if !self.active().await? {
+            return Ok(None);
+        }
+        self.mirror.sync_next(lease).await
     }
 }
 

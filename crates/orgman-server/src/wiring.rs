@@ -11,8 +11,9 @@ use orgman_domain::ports::{
     SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationMirror, OrganizationService,
-    OutboxRelay, ProviderSync, Provisioner, ServicePorts, ServiceSettings, SsoService, UserService,
+    AuditService, DomainService, InvitationService, MemberMirroring, OrganizationMirror,
+    OrganizationService, OutboxRelay, ProviderSync, Provisioner, ServicePorts, ServiceSettings,
+    SsoService, UserService,
 };
 use orgman_kafka::KafkaPublisher;
 use orgman_keycloak::KeycloakClient;
@@ -96,7 +97,13 @@ impl Adapters {
             store
         };
         let store = Arc::new(if config.mirror_configured() && config.relay_enabled {
-            store.with_organization_mirror_sink(OrganizationMirror::EVENT_TYPES)
+            store.with_organization_mirror_sink(
+                if config.sso.member_mirroring == MemberMirroring::None {
+                    OrganizationMirror::ORGANIZATION_EVENT_TYPES
+                } else {
+                    OrganizationMirror::EVENT_TYPES
+                },
+            )
         } else {
             store
         });
@@ -318,6 +325,13 @@ fn identity_provider_relays(
                 mirror.clone(),
                 OutboxSink::OrganizationMirror,
             ));
+            if config.sso.member_mirroring != MemberMirroring::None {
+                background.push(crate::background::spawn_member_mirror(
+                    mirror.clone(),
+                    config.sso.member_mirror_lease,
+                    config.sso.member_mirror_poll,
+                ));
+            }
         }
     }
     if let Some(every) = config.sso.broker_reconcile_interval {
@@ -360,7 +374,8 @@ pub(crate) fn organization_mirror(config: &Config, adapters: &Adapters) -> Optio
         store.clone(),
         store.clone(),
         keycloak.clone(),
-    );
+    )
+    .with_members(config.sso.member_mirroring, store.clone());
     Some(Arc::new(MirrorGate::new(
         mirror,
         keycloak,

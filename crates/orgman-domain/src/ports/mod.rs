@@ -10,6 +10,7 @@ mod cache;
 mod cipher;
 mod identity;
 mod outbox;
+mod queue;
 mod roles;
 mod store;
 mod system;
@@ -25,6 +26,7 @@ pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,
 };
+pub use queue::{MemberMirrorQueue, QueuedOrganization};
 pub use roles::{RoleQueries, RoleWrites};
 pub use store::{
     AuditFilter, AuditTrail, DomainQueries, DomainWrites, Erased, InvitationQueries,

@@ -1,7 +1,6 @@
-//! The login broker's copies: SSO configurations as its identity providers
-//! (the outbox's login-broker sink) and organizations with their members
-//! (the organization-mirror sink), each with a reconciliation that
-//! repairs drift.
+//! The login broker's copies of SSO configurations: its identity providers
+//! (the outbox's login-broker sink), with a reconciliation that repairs
+//! drift. The organizations' copies are in `sso::mirror`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,12 +14,11 @@ use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
 use crate::organizations::lifecycle::OrgStatus;
 use crate::ports::{
-    BrokerOrganizations, Clock, DeliveryError, DomainQueries, EventSink, IdGenerator, LoginBroker,
-    MembershipQueries, OrganizationRepository, SecretCipher, SsoConfigRepository,
+    Clock, DeliveryError, DomainQueries, EventSink, IdGenerator, LoginBroker,
+    OrganizationRepository, SecretCipher, SsoConfigRepository,
 };
-use crate::sso::model::{BrokeredProvider, LoginRedirect, MirroredOrganization, SsoConfig};
-use crate::values::id::{EventId, OrganizationId, SsoConfigId, UserId};
-use crate::values::page::PageRequest;
+use crate::sso::model::{BrokeredProvider, LoginRedirect, SsoConfig};
+use crate::values::id::{EventId, OrganizationId, SsoConfigId};
 
 /// Keeps the login broker's identity providers equal to orgman's SSO
 /// configurations: one provider per configuration, under
@@ -371,7 +369,7 @@ impl ProviderSync {
 /// Delivers events one at a time through `deliver`, as the [`EventSink`]
 /// contract asks: after a retryable failure of an organization's event,
 /// its later events are not tried and are reported retryable.
-async fn deliver_in_order<'a, F, Fut>(
+pub(crate) async fn deliver_in_order<'a, F, Fut>(
     events: &'a [DomainEvent],
     mut deliver: F,
 ) -> Vec<Result<(), DeliveryError>>
@@ -415,7 +413,10 @@ fn email_domains(config: &SsoConfig, domains: Option<&[OrgDomain]>) -> Option<Ve
 /// Where the broker sends users of an `ssoRequired` domain: the first such
 /// verified domain (by name), to the first enabled configuration (oldest
 /// first, as home-realm discovery answers).
-fn login_redirect(configs: &[SsoConfig], domains: &[OrgDomain]) -> Option<LoginRedirect> {
+pub(crate) fn login_redirect(
+    configs: &[SsoConfig],
+    domains: &[OrgDomain],
+) -> Option<LoginRedirect> {
     let config = configs
         .iter()
         .filter(|c| c.enabled)
@@ -430,7 +431,7 @@ fn login_redirect(configs: &[SsoConfig], domains: &[OrgDomain]) -> Option<LoginR
     })
 }
 
-fn delivery_error(error: IdentityError) -> DeliveryError {
+pub(crate) fn delivery_error(error: IdentityError) -> DeliveryError {
     match error {
         IdentityError::Unavailable(reason) => DeliveryError::Retryable(reason),
         other => DeliveryError::Permanent(other.to_string()),
@@ -439,256 +440,6 @@ fn delivery_error(error: IdentityError) -> DeliveryError {
 
 #[async_trait]
 impl EventSink for ProviderSync {
-    async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
-        deliver_in_order(events, |event| self.deliver_one(event)).await
-    }
-}
-
-/// Mirrors organizations and their memberships at the login broker
-/// (Keycloak's Organizations), so that the broker's tokens can carry the
-/// user's organizations (orgman's ids, as the broker's aliases) and its
-/// login can follow an organization's domains to its identity providers.
-///
-/// As an [`EventSink`] it copies an organization **as it is now** after
-/// each change to it (name, state, verified domains, linked identity
-/// providers; removed when it is deleted), and adds or removes one member
-/// per membership event: the broker takes members one call at a time, so
-/// a large import is mirrored at the broker's pace, behind the import and
-/// never holding it up. A broker that is down makes events wait in the
-/// outbox. [`OrganizationMirror::reconcile`] repairs drift.
-pub struct OrganizationMirror {
-    organizations: Arc<dyn OrganizationRepository>,
-    members: Arc<dyn MembershipQueries>,
-    domains: Arc<dyn DomainQueries>,
-    sso: Arc<dyn SsoConfigRepository>,
-    broker: Arc<dyn BrokerOrganizations>,
-}
-
-impl fmt::Debug for OrganizationMirror {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OrganizationMirror").finish_non_exhaustive()
-    }
-}
-
-/// What a reconciliation of the mirror did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MirrorReconcileReport {
-    /// Organizations written to the broker.
-    pub organizations: usize,
-    /// Organizations removed from the broker (deleted in orgman).
-    pub removed: usize,
-    /// Members added at the broker.
-    pub members_added: usize,
-    /// Members removed at the broker.
-    pub members_removed: usize,
-    /// What could not be done (organization and reason); the rest was done.
-    pub failed: Vec<(OrganizationId, String)>,
-}
-
-impl OrganizationMirror {
-    /// The event types the mirror acts on.
-    pub const EVENT_TYPES: &'static [&'static str] = &[
-        "organization.created",
-        "organization.updated",
-        "organization.suspended",
-        "organization.reactivated",
-        "organization.deletion-requested",
-        "organization.restored",
-        "organization.deleted",
-        "organization.domain.verified",
-        "organization.domain.policy-changed",
-        "organization.domain.deleted",
-        "organization.sso-config.created",
-        "organization.sso-config.updated",
-        "organization.sso-config.deleted",
-        "organization.member.added",
-        "organization.member.removed",
-    ];
-
-    /// The mirror of what storage holds, at `broker`.
-    pub fn new(
-        organizations: Arc<dyn OrganizationRepository>,
-        members: Arc<dyn MembershipQueries>,
-        domains: Arc<dyn DomainQueries>,
-        sso: Arc<dyn SsoConfigRepository>,
-        broker: Arc<dyn BrokerOrganizations>,
-    ) -> Self {
-        Self {
-            organizations,
-            members,
-            domains,
-            sso,
-            broker,
-        }
-    }
-
-    /// The organization as the broker should hold it; `None` when it is
-    /// gone or DELETED.
-    async fn mirrored(
-        &self,
-        id: OrganizationId,
-    ) -> Result<Option<MirroredOrganization>, StoreError> {
-        let Some(organization) = self
-            .organizations
-            .organization(id)
-            .await?
-            .filter(|o| o.status() != OrgStatus::Deleted)
-        else {
-            return Ok(None);
-        };
-        let mut verified: Vec<_> = self
-            .domains
-            .domains(id)
-            .await?
-            .into_iter()
-            .filter(|d| d.verified_at.is_some())
-            .collect();
-        verified.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
-        let mut configs = self.sso.list(Some(id)).await?;
-        configs.sort_by_key(|c| (c.created_at, c.id.as_uuid()));
-        let login_redirect = login_redirect(&configs, &verified);
-        Ok(Some(MirroredOrganization {
-            id,
-            slug: organization.slug().as_str().to_owned(),
-            name: organization.name().as_str().to_owned(),
-            enabled: organization.status() == OrgStatus::Active,
-            domains: verified
-                .iter()
-                .map(|d| d.name.as_str().to_owned())
-                .collect(),
-            identity_providers: configs.iter().map(SsoConfig::broker_alias).collect(),
-            login_redirect,
-        }))
-    }
-
-    /// Copies one organization as it is now, or removes it from the broker
-    /// when it is gone.
-    ///
-    /// # Errors
-    /// [`DeliveryError::Retryable`] while storage or the broker cannot be
-    /// reached (or an identity provider is not at the broker yet);
-    /// [`DeliveryError::Permanent`] for a copy the broker refuses.
-    pub async fn sync_organization(&self, id: OrganizationId) -> Result<(), DeliveryError> {
-        let wanted = self
-            .mirrored(id)
-            .await
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        match wanted {
-            Some(organization) => self.broker.put_organization(&organization).await,
-            None => self.broker.remove_organization(id).await,
-        }
-        .map_err(delivery_error)
-    }
-
-    async fn deliver_one(&self, event: &DomainEvent) -> Result<(), DeliveryError> {
-        let org = event.organization_id;
-        match &event.kind {
-            EventKind::MemberAdded { user_id, .. } => self
-                .broker
-                .add_member(org, *user_id)
-                .await
-                .map_err(delivery_error),
-            EventKind::MemberRemoved { user_id, .. } => self
-                .broker
-                .remove_member(org, *user_id)
-                .await
-                .map_err(delivery_error),
-            EventKind::OrganizationCreated { .. }
-            | EventKind::OrganizationUpdated { .. }
-            | EventKind::OrganizationSuspended
-            | EventKind::OrganizationReactivated
-            | EventKind::OrganizationDeletionRequested { .. }
-            | EventKind::OrganizationRestored
-            | EventKind::OrganizationDeleted { .. }
-            | EventKind::DomainVerified { .. }
-            | EventKind::DomainPolicyChanged { .. }
-            | EventKind::DomainDeleted { .. }
-            | EventKind::SsoConfigCreated { .. }
-            | EventKind::SsoConfigUpdated { .. }
-            | EventKind::SsoConfigDeleted { .. } => self.sync_organization(org).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Makes the broker's organizations equal to orgman's: every
-    /// organization written (and its DELETED ones removed), organizations
-    /// the broker holds that orgman no longer has removed, and, with
-    /// `members`, each organization's members added and removed to match
-    /// (one call per difference: slow for large organizations).
-    ///
-    /// # Errors
-    /// [`OrgError::Unavailable`] when storage or the broker's list cannot be
-    /// read; failures of single organizations are in the report.
-    pub async fn reconcile(&self, members: bool) -> Result<MirrorReconcileReport, OrgError> {
-        let mut report = MirrorReconcileReport::default();
-        let mut known = HashSet::new();
-        let mut page = PageRequest::new(None, 500);
-        loop {
-            let found = self.organizations.organizations(page).await?;
-            for organization in &found.items {
-                let id = organization.id();
-                if organization.status() == OrgStatus::Deleted {
-                    continue;
-                }
-                known.insert(id);
-                if let Err(error) = self.sync_organization(id).await {
-                    report.failed.push((id, error.to_string()));
-                    continue;
-                }
-                report.organizations += 1;
-                if members {
-                    if let Err(error) = self.reconcile_members(id, &mut report).await {
-                        report.failed.push((id, error.to_string()));
-                    }
-                }
-            }
-            match found.next {
-                Some(after) => page = PageRequest::new(Some(after), 500),
-                None => break,
-            }
-        }
-        for id in self.broker.organizations().await? {
-            if known.contains(&id) {
-                continue;
-            }
-            match self.broker.remove_organization(id).await {
-                Ok(()) => report.removed += 1,
-                Err(error) => report.failed.push((id, error.to_string())),
-            }
-        }
-        Ok(report)
-    }
-
-    async fn reconcile_members(
-        &self,
-        id: OrganizationId,
-        report: &mut MirrorReconcileReport,
-    ) -> Result<(), OrgError> {
-        let mut wanted = HashSet::new();
-        let mut page = PageRequest::new(None, 500);
-        loop {
-            let found = self.members.members(id, page).await?;
-            wanted.extend(found.items.iter().map(|m| m.user_id));
-            match found.next {
-                Some(after) => page = PageRequest::new(Some(after), 500),
-                None => break,
-            }
-        }
-        let held: HashSet<UserId> = self.broker.members(id).await?.into_iter().collect();
-        for user in wanted.difference(&held) {
-            self.broker.add_member(id, *user).await?;
-            report.members_added += 1;
-        }
-        for user in held.difference(&wanted) {
-            self.broker.remove_member(id, *user).await?;
-            report.members_removed += 1;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EventSink for OrganizationMirror {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
         deliver_in_order(events, |event| self.deliver_one(event)).await
     }

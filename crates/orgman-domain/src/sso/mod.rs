@@ -4,6 +4,7 @@
 //! organization with `ssoRequired` domains admits ([`sign_in`]).
 
 pub(crate) mod broker_sync;
+pub(crate) mod mirror;
 pub(crate) mod model;
 pub(crate) mod service;
 pub(crate) mod sign_in;

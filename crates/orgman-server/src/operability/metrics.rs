@@ -38,8 +38,14 @@ pub(crate) struct Metrics {
     pub(crate) component_up: IntGaugeVec,
     /// The outbox backlog per sink, read from PostgreSQL at most once per
     /// refresh interval whatever the scrape rate (`None`: the read failed).
-    backlog: Throttled<Vec<(OutboxSink, Option<Backlog>)>>,
+    backlog: Throttled<StoreFigures>,
+    /// Organizations whose members wait to be copied to Keycloak.
+    member_mirror_marked: IntGauge,
 }
+
+/// What the store's figures read: each sink's backlog and the organizations
+/// whose members wait for the mirror (`None`: the read failed).
+type StoreFigures = (Vec<(OutboxSink, Option<Backlog>)>, Option<u64>);
 
 /// The method label: the methods the API knows, anything else `OTHER`, so
 /// made-up methods cannot grow the number of series.
@@ -240,6 +246,17 @@ impl Metrics {
                 &["component"],
             ),
             backlog: Throttled::new(backlog_refresh),
+            member_mirror_marked: {
+                let metric = IntGauge::new(
+                    "keycloak_member_mirror_marked_organizations",
+                    "Organizations whose members wait to be copied to Keycloak's Organizations.",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("unique metric");
+                metric
+            },
             registry,
         }
     }
@@ -349,16 +366,23 @@ impl Metrics {
     /// The outbox's backlog per sink (read at most once per throttle
     /// window).
     async fn refresh_outbox(&self, deps: &Figures) {
-        let backlogs = self
+        let (backlogs, marked) = self
             .backlog
             .get(|| async {
                 let mut read = Vec::new();
                 for sink in [OutboxSink::Broker, OutboxSink::Authorizer] {
                     read.push((sink, deps.store.backlog(sink).await.ok()));
                 }
-                read
+                let marked = orgman_domain::ports::MemberMirrorQueue::marked(deps.store.as_ref())
+                    .await
+                    .ok();
+                (read, marked)
             })
             .await;
+        if let Some(marked) = marked {
+            self.member_mirror_marked
+                .set(i64::try_from(marked).unwrap_or(i64::MAX));
+        }
         for (sink, backlog) in backlogs {
             let Some(backlog) = backlog else { continue };
             self.outbox_pending

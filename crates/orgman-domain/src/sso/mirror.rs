@@ -1,0 +1,457 @@
+//! Organizations mirrored at the login broker (Keycloak's Organizations):
+//! each organization as it is now through the outbox's mirror sink, and its
+//! members, when [`MemberMirroring`] asks for them, off the outbox through
+//! a [`MemberMirrorQueue`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::errors::port::StoreError;
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::organizations::lifecycle::OrgStatus;
+use crate::ports::{
+    BrokerOrganizations, DeliveryError, DomainQueries, EventSink, MemberMirrorQueue,
+    MembershipQueries, OrganizationRepository, SsoConfigRepository,
+};
+use crate::sso::broker_sync::{deliver_in_order, delivery_error, login_redirect};
+use crate::sso::model::{MirroredOrganization, SsoConfig};
+use crate::values::id::{OrganizationId, UserId};
+use crate::values::page::PageRequest;
+
+/// Which organizations' members the broker holds too.
+///
+/// The broker needs an organization, its verified domains and its linked
+/// identity providers to route a login; it needs members only for what it
+/// does with them itself: the `organization` claim of its tokens, and its
+/// login page showing a member their organization's providers. orgman
+/// never reads that claim (the organization of a request is orgman's own
+/// decision), and the broker takes members one call at a time, so copying
+/// them is a cost to choose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MemberMirroring {
+    /// No members are copied; organizations still are.
+    None,
+    /// The members of organizations with at least one SSO configuration
+    /// (a linked provider), where the broker's login uses them.
+    #[default]
+    Linked,
+    /// Every organization's members.
+    All,
+}
+
+impl MemberMirroring {
+    /// The setting's name (`none`, `linked`, `all`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MemberMirroring::None => "none",
+            MemberMirroring::Linked => "linked",
+            MemberMirroring::All => "all",
+        }
+    }
+
+    /// The setting of that name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(MemberMirroring::None),
+            "linked" => Some(MemberMirroring::Linked),
+            "all" => Some(MemberMirroring::All),
+            _ => None,
+        }
+    }
+}
+
+/// Mirrors organizations, and as [`MemberMirroring`] says their members, at
+/// the login broker (Keycloak's Organizations), so that the broker's login
+/// can follow an organization's domains to its identity providers and its
+/// tokens can carry the user's organizations (orgman's ids, as the
+/// broker's aliases).
+///
+/// As an [`EventSink`] it copies an organization **as it is now** after
+/// each change to it (name, state, verified domains, linked identity
+/// providers; removed when it is deleted). A membership event only marks
+/// the organization in a [`MemberMirrorQueue`]: a batch of events settles
+/// with one write, however large an import was. A worker then calls
+/// [`OrganizationMirror::sync_next`], which makes one marked
+/// organization's members at the broker equal to orgman's, at the
+/// broker's pace, off the outbox. A broker that is down makes
+/// organization events wait in the outbox and marks wait in the queue.
+/// [`OrganizationMirror::reconcile`] repairs drift.
+pub struct OrganizationMirror {
+    organizations: Arc<dyn OrganizationRepository>,
+    members: Arc<dyn MembershipQueries>,
+    domains: Arc<dyn DomainQueries>,
+    sso: Arc<dyn SsoConfigRepository>,
+    broker: Arc<dyn BrokerOrganizations>,
+    member_mirroring: MemberMirroring,
+    queue: Option<Arc<dyn MemberMirrorQueue>>,
+}
+
+impl fmt::Debug for OrganizationMirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrganizationMirror").finish_non_exhaustive()
+    }
+}
+
+/// What [`OrganizationMirror::sync_next`] did for one organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberSync {
+    /// The organization whose members were synced.
+    pub organization: OrganizationId,
+    /// Members added at the broker.
+    pub added: usize,
+    /// Members removed at the broker.
+    pub removed: usize,
+}
+
+/// What a reconciliation of the mirror did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorReconcileReport {
+    /// Organizations written to the broker.
+    pub organizations: usize,
+    /// Organizations removed from the broker (deleted in orgman).
+    pub removed: usize,
+    /// Members added at the broker.
+    pub members_added: usize,
+    /// Members removed at the broker.
+    pub members_removed: usize,
+    /// What could not be done (organization and reason); the rest was done.
+    pub failed: Vec<(OrganizationId, String)>,
+}
+
+impl OrganizationMirror {
+    /// The event types the mirror acts on when it mirrors members (the
+    /// membership events mark the organization).
+    pub const EVENT_TYPES: &'static [&'static str] = &[
+        "organization.created",
+        "organization.updated",
+        "organization.suspended",
+        "organization.reactivated",
+        "organization.deletion-requested",
+        "organization.restored",
+        "organization.deleted",
+        "organization.domain.verified",
+        "organization.domain.policy-changed",
+        "organization.domain.deleted",
+        "organization.sso-config.created",
+        "organization.sso-config.updated",
+        "organization.sso-config.deleted",
+        "organization.member.added",
+        "organization.member.removed",
+    ];
+
+    /// The event types the mirror acts on when it mirrors no members.
+    pub const ORGANIZATION_EVENT_TYPES: &'static [&'static str] = &[
+        "organization.created",
+        "organization.updated",
+        "organization.suspended",
+        "organization.reactivated",
+        "organization.deletion-requested",
+        "organization.restored",
+        "organization.deleted",
+        "organization.domain.verified",
+        "organization.domain.policy-changed",
+        "organization.domain.deleted",
+        "organization.sso-config.created",
+        "organization.sso-config.updated",
+        "organization.sso-config.deleted",
+    ];
+
+    /// The mirror of what storage holds, at `broker`: organizations only,
+    /// until [`OrganizationMirror::with_members`] adds their members.
+    pub fn new(
+        organizations: Arc<dyn OrganizationRepository>,
+        members: Arc<dyn MembershipQueries>,
+        domains: Arc<dyn DomainQueries>,
+        sso: Arc<dyn SsoConfigRepository>,
+        broker: Arc<dyn BrokerOrganizations>,
+    ) -> Self {
+        Self {
+            organizations,
+            members,
+            domains,
+            sso,
+            broker,
+            member_mirroring: MemberMirroring::None,
+            queue: None,
+        }
+    }
+
+    /// The same mirror, copying members as `mirroring` says, marked in
+    /// `queue` by the sink and taken from it by
+    /// [`OrganizationMirror::sync_next`].
+    #[must_use]
+    pub fn with_members(
+        mut self,
+        mirroring: MemberMirroring,
+        queue: Arc<dyn MemberMirrorQueue>,
+    ) -> Self {
+        self.member_mirroring = mirroring;
+        self.queue = (mirroring != MemberMirroring::None).then_some(queue);
+        self
+    }
+
+    /// The event types this mirror's sink needs from the outbox.
+    pub fn event_types(&self) -> &'static [&'static str] {
+        match self.queue {
+            Some(_) => Self::EVENT_TYPES,
+            None => Self::ORGANIZATION_EVENT_TYPES,
+        }
+    }
+
+    /// The organization as the broker should hold it; `None` when it is
+    /// gone or DELETED.
+    async fn mirrored(
+        &self,
+        id: OrganizationId,
+    ) -> Result<Option<MirroredOrganization>, StoreError> {
+        let Some(organization) = self
+            .organizations
+            .organization(id)
+            .await?
+            .filter(|o| o.status() != OrgStatus::Deleted)
+        else {
+            return Ok(None);
+        };
+        let mut verified: Vec<_> = self
+            .domains
+            .domains(id)
+            .await?
+            .into_iter()
+            .filter(|d| d.verified_at.is_some())
+            .collect();
+        verified.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        let mut configs = self.sso.list(Some(id)).await?;
+        configs.sort_by_key(|c| (c.created_at, c.id.as_uuid()));
+        let login_redirect = login_redirect(&configs, &verified);
+        Ok(Some(MirroredOrganization {
+            id,
+            slug: organization.slug().as_str().to_owned(),
+            name: organization.name().as_str().to_owned(),
+            enabled: organization.status() == OrgStatus::Active,
+            domains: verified
+                .iter()
+                .map(|d| d.name.as_str().to_owned())
+                .collect(),
+            identity_providers: configs.iter().map(SsoConfig::broker_alias).collect(),
+            login_redirect,
+        }))
+    }
+
+    /// Copies one organization as it is now, or removes it from the broker
+    /// when it is gone.
+    ///
+    /// # Errors
+    /// [`DeliveryError::Retryable`] while storage or the broker cannot be
+    /// reached (or an identity provider is not at the broker yet);
+    /// [`DeliveryError::Permanent`] for a copy the broker refuses.
+    pub async fn sync_organization(&self, id: OrganizationId) -> Result<(), DeliveryError> {
+        let wanted = self
+            .mirrored(id)
+            .await
+            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
+        match wanted {
+            Some(organization) => self.broker.put_organization(&organization).await,
+            None => self.broker.remove_organization(id).await,
+        }
+        .map_err(delivery_error)
+    }
+
+    /// Whether `event` marks its organization's members for mirroring:
+    /// a membership change, or a provider linked (in
+    /// [`MemberMirroring::Linked`], the organization's members follow it).
+    fn marks_members(&self, event: &DomainEvent) -> bool {
+        self.queue.is_some()
+            && matches!(
+                event.kind,
+                EventKind::MemberAdded { .. }
+                    | EventKind::MemberRemoved { .. }
+                    | EventKind::SsoConfigCreated { .. }
+                    | EventKind::SsoConfigDeleted { .. }
+            )
+    }
+
+    /// Marks the organizations of `events` whose members changed, with one
+    /// write for the whole batch; the reason it failed, if it did.
+    async fn mark(&self, events: &[DomainEvent]) -> Option<String> {
+        let queue = self.queue.as_ref()?;
+        let mut marked: Vec<OrganizationId> = events
+            .iter()
+            .filter(|event| self.marks_members(event))
+            .map(|event| event.organization_id)
+            .collect();
+        marked.sort_unstable();
+        marked.dedup();
+        if marked.is_empty() {
+            return None;
+        }
+        queue.mark(&marked).await.err().map(|e| e.to_string())
+    }
+
+    async fn deliver_one(
+        &self,
+        event: &DomainEvent,
+        unmarked: Option<&str>,
+    ) -> Result<(), DeliveryError> {
+        let org = event.organization_id;
+        let marked = match unmarked {
+            Some(reason) if self.marks_members(event) => {
+                Err(DeliveryError::Retryable(reason.to_owned()))
+            }
+            _ => Ok(()),
+        };
+        match &event.kind {
+            EventKind::OrganizationCreated { .. }
+            | EventKind::OrganizationUpdated { .. }
+            | EventKind::OrganizationSuspended
+            | EventKind::OrganizationReactivated
+            | EventKind::OrganizationDeletionRequested { .. }
+            | EventKind::OrganizationRestored
+            | EventKind::OrganizationDeleted { .. }
+            | EventKind::DomainVerified { .. }
+            | EventKind::DomainPolicyChanged { .. }
+            | EventKind::DomainDeleted { .. }
+            | EventKind::SsoConfigCreated { .. }
+            | EventKind::SsoConfigUpdated { .. }
+            | EventKind::SsoConfigDeleted { .. } => self.sync_organization(org).await.and(marked),
+            _ => marked,
+        }
+    }
+
+    /// Takes the longest-marked organization from the queue and makes its
+    /// members at the broker equal to those [`MemberMirroring`] wants there
+    /// (none for an organization without a provider in
+    /// [`MemberMirroring::Linked`], so that members leave the broker with
+    /// the organization's last provider), then settles it. `None` when
+    /// nothing is marked, or the mirror copies no members.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`] when storage or the broker cannot be
+    /// reached: the organization stays claimed until `lease` ends, and is
+    /// tried again after it.
+    pub async fn sync_next(
+        &self,
+        lease: std::time::Duration,
+    ) -> Result<Option<MemberSync>, OrgError> {
+        let Some(queue) = &self.queue else {
+            return Ok(None);
+        };
+        let Some(claimed) = queue.take(lease).await? else {
+            return Ok(None);
+        };
+        let mut report = MirrorReconcileReport::default();
+        self.sync_members(claimed.organization, &mut report).await?;
+        queue.finish(claimed).await?;
+        Ok(Some(MemberSync {
+            organization: claimed.organization,
+            added: report.members_added,
+            removed: report.members_removed,
+        }))
+    }
+
+    /// The members `id` should have at the broker.
+    async fn wanted_members(&self, id: OrganizationId) -> Result<HashSet<UserId>, StoreError> {
+        let mut wanted = HashSet::new();
+        let live = self
+            .organizations
+            .organization(id)
+            .await?
+            .is_some_and(|o| o.status() != OrgStatus::Deleted);
+        let wanted_here = match self.member_mirroring {
+            MemberMirroring::None => false,
+            MemberMirroring::All => live,
+            MemberMirroring::Linked => live && !self.sso.list(Some(id)).await?.is_empty(),
+        };
+        if !wanted_here {
+            return Ok(wanted);
+        }
+        let mut page = PageRequest::new(None, 500);
+        loop {
+            let found = self.members.members(id, page).await?;
+            wanted.extend(found.items.iter().map(|m| m.user_id));
+            match found.next {
+                Some(after) => page = PageRequest::new(Some(after), 500),
+                None => return Ok(wanted),
+            }
+        }
+    }
+
+    /// Makes the broker's organizations equal to orgman's: every
+    /// organization written (and its DELETED ones removed), organizations
+    /// the broker holds that orgman no longer has removed, and, with
+    /// `members` and a mirror that copies members, each organization's
+    /// members added and removed to match (one call per difference: slow
+    /// for large organizations).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`] when storage or the broker's list cannot be
+    /// read; failures of single organizations are in the report.
+    pub async fn reconcile(&self, members: bool) -> Result<MirrorReconcileReport, OrgError> {
+        let mut report = MirrorReconcileReport::default();
+        let mut known = HashSet::new();
+        let mut page = PageRequest::new(None, 500);
+        loop {
+            let found = self.organizations.organizations(page).await?;
+            for organization in &found.items {
+                let id = organization.id();
+                if organization.status() == OrgStatus::Deleted {
+                    continue;
+                }
+                known.insert(id);
+                if let Err(error) = self.sync_organization(id).await {
+                    report.failed.push((id, error.to_string()));
+                    continue;
+                }
+                report.organizations += 1;
+                if members && self.member_mirroring != MemberMirroring::None {
+                    if let Err(error) = self.sync_members(id, &mut report).await {
+                        report.failed.push((id, error.to_string()));
+                    }
+                }
+            }
+            match found.next {
+                Some(after) => page = PageRequest::new(Some(after), 500),
+                None => break,
+            }
+        }
+        for id in self.broker.organizations().await? {
+            if known.contains(&id) {
+                continue;
+            }
+            match self.broker.remove_organization(id).await {
+                Ok(()) => report.removed += 1,
+                Err(error) => report.failed.push((id, error.to_string())),
+            }
+        }
+        Ok(report)
+    }
+
+    async fn sync_members(
+        &self,
+        id: OrganizationId,
+        report: &mut MirrorReconcileReport,
+    ) -> Result<(), OrgError> {
+        let wanted = self.wanted_members(id).await?;
+        let held: HashSet<UserId> = self.broker.members(id).await?.into_iter().collect();
+        for user in wanted.difference(&held) {
+            self.broker.add_member(id, *user).await?;
+            report.members_added += 1;
+        }
+        for user in held.difference(&wanted) {
+            self.broker.remove_member(id, *user).await?;
+            report.members_removed += 1;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventSink for OrganizationMirror {
+    async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
+        let unmarked = self.mark(events).await;
+        deliver_in_order(events, |event| self.deliver_one(event, unmarked.as_deref())).await
+    }
+}
