@@ -158,8 +158,8 @@ impl Spawn {
             // with long intervals in `operability.rs`).
             ("ORGMAN_HEALTH_PROBE_INTERVAL_MS", "100".into()),
             ("ORGMAN_METRICS_BACKLOG_REFRESH_MS", "100".into()),
-            ("ORGMAN_KEYCLOAK_MEMBERS_POLL_MS", "50".into()),
-            ("ORGMAN_KEYCLOAK_MEMBERS_LEASE_SECONDS", "2".into()),
+            ("ORGMAN_KEYCLOAK_MIRROR_POLL_MS", "50".into()),
+            ("ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS", "2".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

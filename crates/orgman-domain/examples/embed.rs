@@ -398,10 +398,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _erin_signed_in = erin.clone().signed_in(through_acme);
 
     // The broker's own organizations (Keycloak's Organizations) mirror
-    // orgman's: another outbox sink. Members are copied as
-    // `MemberMirroring` says (here: those of organizations with a linked
-    // provider, as Acme has), off the outbox: the sink marks the
-    // organization, and a worker copies its members with `sync_next`.
+    // orgman's: another outbox sink, which only marks the organizations
+    // that changed (a `MirrorQueue`, here the memory store); a worker copies
+    // each with `sync_next`, with its members as `MemberMirroring` says
+    // (here: those of organizations with a linked provider, as Acme has).
     let organizations = Arc::new(MemoryBrokerOrganizations::new());
     let mirror = Arc::new(
         OrganizationMirror::new(
@@ -409,9 +409,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             store.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             organizations.clone(),
         )
-        .with_members(MemberMirroring::Linked, store.clone()),
+        .with_members(MemberMirroring::Linked),
     );
     let relay = OutboxRelay::new(
         store.clone(),
@@ -422,8 +423,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while block_on(relay.run_once())?.claimed > 0 {}
     while let Some(synced) = block_on(mirror.sync_next(std::time::Duration::from_secs(60)))? {
         println!(
-            "members copied: {} added, {} removed",
-            synced.added, synced.removed
+            "copied {}: {} members added, {} removed",
+            synced.organization, synced.added, synced.removed
         );
     }
     let (held, members) = &organizations.held()[&org.id()];

@@ -119,7 +119,7 @@ pub use organizations::service::{
 pub use platform::PlatformView;
 pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleService};
 pub use sso::broker_sync::{BrokerReconcileReport, ProviderSync};
-pub use sso::mirror::{MemberMirroring, MemberSync, MirrorReconcileReport, OrganizationMirror};
+pub use sso::mirror::{MemberMirroring, MirrorReconcileReport, MirrorSync, OrganizationMirror};
 pub use sso::model::{
     BrokeredProvider, HomeRealm, IssuerUrl, LoginRedirect, MirroredOrganization, SsoConfig,
     SsoDraft, SsoScope,

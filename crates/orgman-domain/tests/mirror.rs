@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use orgman_domain::ports::{BrokerOrganizations, MemberMirrorQueue, Outbox, OutboxSink};
+use orgman_domain::ports::{BrokerOrganizations, MirrorMark, MirrorQueue, Outbox, OutboxSink};
 use orgman_domain::time::Duration;
 use orgman_domain::{
     DomainName, DomainPolicyChange, DomainService, LifecycleAction, LoginRedirect, MemberMirroring,
@@ -36,9 +36,10 @@ fn setup_copying(members: MemberMirroring) -> Setup {
             store.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             broker.clone(),
         )
-        .with_members(members, store.clone()),
+        .with_members(members),
     );
     let relay = OutboxRelay::new(store, mirror.clone(), OutboxSink::OrganizationMirror, 100);
     Setup {
@@ -212,18 +213,41 @@ fn an_unavailable_broker_delays_the_mirror_and_loses_nothing() {
             .add_member(&ann, org.id(), bob.user_id(), OrgRole::Admin),
     )
     .unwrap();
+    // The outbox settles: the events only mark the organization.
     let round = block_on(s.relay.run_once()).unwrap();
-    assert_eq!(round.delivered, 0);
-    assert!(round.retried > 0);
-    // The organization's later events are held back behind the first
-    // failure: one call was tried, not one per event.
+    assert!(round.delivered > 0);
+    assert_eq!(round.retried, 0);
+    assert_eq!(marked(&s), 1);
+    // The copy fails once, one call, and the mark waits for the lease.
+    assert!(block_on(s.mirror.sync_next(StdDuration::ZERO)).is_err());
     assert_eq!(s.broker.calls(), 1);
+    assert_eq!(marked(&s), 1);
 
     s.broker.set_unavailable(false);
     drain(&s);
     let mut both = vec![ann.user_id(), bob.user_id()];
     both.sort();
     assert_eq!(members(&s, org.id()), both);
+    assert_eq!(marked(&s), 0);
+}
+
+#[test]
+fn many_changes_to_one_organization_cost_one_copy() {
+    let s = setup_copying(MemberMirroring::None);
+    let ann = s.w.user("ann");
+    let org = s.w.org_owned_by("acme", &ann);
+    drain(&s);
+    let before = s.broker.calls();
+    for n in 0..10 {
+        let patch = orgman_domain::OrganizationPatch {
+            name: Some(orgman_domain::OrgName::parse(&format!("Acme {n}")).unwrap()),
+            ..Default::default()
+        };
+        block_on(s.w.service.update(&ann, org.id(), &patch, None)).unwrap();
+    }
+    drain(&s);
+    assert_eq!(s.broker.calls() - before, 1, "one copy for ten renames");
+    assert_eq!(s.broker.held()[&org.id()].0.name, "Acme 9");
 }
 
 #[test]
@@ -288,8 +312,8 @@ fn a_large_change_of_members_settles_the_outbox_with_one_mark() {
         )
         .unwrap();
     }
-    // The relay settles every event; the broker got the organization and
-    // not one member yet: the organization waits in the queue, once.
+    // The relay settles every event; the broker got nothing yet: the
+    // organization waits in the queue, once.
     while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
     assert_eq!(
         block_on(s.w.memory.store.backlog(OutboxSink::OrganizationMirror))
@@ -297,7 +321,7 @@ fn a_large_change_of_members_settles_the_outbox_with_one_mark() {
             .pending,
         0
     );
-    assert!(members(&s, org.id()).is_empty());
+    assert!(s.broker.held().is_empty());
     assert_eq!(marked(&s), 1);
     let synced = block_on(s.mirror.sync_next(StdDuration::ZERO))
         .unwrap()
@@ -375,7 +399,7 @@ fn none_copies_no_member_and_reconciliation_leaves_them_alone() {
 }
 
 #[test]
-fn a_broker_down_during_a_member_sync_keeps_the_mark_until_it_is_back() {
+fn a_broker_down_during_a_copy_keeps_the_mark_for_the_lease() {
     let s = setup();
     let ann = s.w.user("ann");
     let org = s.w.org_owned_by("acme", &ann);
@@ -390,7 +414,7 @@ fn a_broker_down_during_a_member_sync_keeps_the_mark_until_it_is_back() {
         None
     );
     assert_eq!(marked(&s), 1);
-    assert!(members(&s, org.id()).is_empty());
+    assert!(!s.broker.held().contains_key(&org.id()));
 }
 
 #[test]
@@ -399,7 +423,11 @@ fn a_mark_made_while_a_worker_holds_the_organization_is_kept() {
     let store = &s.w.memory.store;
     let org = s.w.org_owned_by("acme", &s.w.user("ann")).id();
     let other = s.w.org_owned_by("other", &s.w.user("bob")).id();
-    block_on(store.mark(&[org, other, org])).unwrap();
+    let mark = |organization| MirrorMark {
+        organization,
+        members: false,
+    };
+    block_on(store.mark(&[mark(org), mark(other), mark(org)])).unwrap();
     assert_eq!(marked(&s), 2);
     let first = block_on(store.take(StdDuration::from_secs(3600)))
         .unwrap()
@@ -414,7 +442,11 @@ fn a_mark_made_while_a_worker_holds_the_organization_is_kept() {
         None
     );
 
-    block_on(store.mark(&[org])).unwrap();
+    block_on(store.mark(&[MirrorMark {
+        organization: org,
+        members: true,
+    }]))
+    .unwrap();
     block_on(store.finish(first)).unwrap();
     block_on(store.finish(second)).unwrap();
     assert_eq!(marked(&s), 1, "marked again while held: kept");
@@ -422,6 +454,7 @@ fn a_mark_made_while_a_worker_holds_the_organization_is_kept() {
         .unwrap()
         .expect("free to claim at once");
     assert_eq!(again.organization, org);
+    assert!(again.members, "a later mark's members are kept");
     block_on(store.finish(again)).unwrap();
     assert_eq!(marked(&s), 0);
 }

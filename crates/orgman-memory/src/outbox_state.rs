@@ -24,19 +24,21 @@ pub(crate) struct SinkProgress {
 pub(crate) struct OutboxState {
     pub(crate) progress: Mutex<HashMap<OutboxSink, SinkProgress>>,
     pub(crate) claims: Mutex<HashMap<OutboxSink, Arc<AsyncMutex<()>>>>,
-    /// The member-mirror queue's marks, by organization.
+    /// The mirror queue's marks, by organization.
     pub(crate) marks: Mutex<BTreeMap<OrganizationId, Mark>>,
     /// Marks handed out so far: the order of the queue.
     pub(crate) marked: Mutex<u64>,
 }
 
-/// One organization's place in the member-mirror queue.
+/// One organization's place in the mirror queue.
 #[derive(Debug)]
 pub(crate) struct Mark {
     /// Its position (the first time it was marked since it last left).
     pub(crate) order: u64,
     /// How many times it was marked.
     pub(crate) marks: u64,
+    /// Whether a mark asked for its members.
+    pub(crate) members: bool,
     /// Held by a worker until then.
     pub(crate) claimed_until: Option<Instant>,
 }

@@ -1,33 +1,38 @@
-//! The member-mirror queue in memory, with the semantics of the
+//! The mirror queue in memory, with the semantics of the
 //! PostgreSQL one: marks counted, claims leased, a mark made during a
 //! claim kept.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use orgman_domain::ports::{MemberMirrorQueue, QueuedOrganization};
-use orgman_domain::{OrganizationId, StoreError};
+use orgman_domain::StoreError;
+use orgman_domain::ports::{MirrorMark, MirrorQueue, QueuedOrganization};
 
 use crate::MemoryStore;
 use crate::outbox_state::Mark;
 
 #[async_trait]
-impl MemberMirrorQueue for MemoryStore {
-    async fn mark(&self, organizations: &[OrganizationId]) -> Result<(), StoreError> {
+impl MirrorQueue for MemoryStore {
+    async fn mark(&self, organizations: &[MirrorMark]) -> Result<(), StoreError> {
         self.available()?;
         let state = self.outbox_state();
         let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
         let mut marked = state.marked.lock().unwrap_or_else(|e| e.into_inner());
-        for organization in organizations {
-            let mark = marks.entry(*organization).or_insert_with(|| {
+        let mut seen = std::collections::BTreeSet::new();
+        for wanted in organizations {
+            let mark = marks.entry(wanted.organization).or_insert_with(|| {
                 *marked += 1;
                 Mark {
                     order: *marked,
                     marks: 0,
+                    members: false,
                     claimed_until: None,
                 }
             });
-            mark.marks += 1;
+            if seen.insert(wanted.organization) {
+                mark.marks += 1;
+            }
+            mark.members |= wanted.members;
         }
         Ok(())
     }
@@ -50,6 +55,7 @@ impl MemberMirrorQueue for MemoryStore {
         mark.claimed_until = Some(now + lease);
         Ok(Some(QueuedOrganization {
             organization: *organization,
+            members: mark.members,
             marks: mark.marks,
         }))
     }

@@ -292,19 +292,30 @@ async fn concurrent_first_logins_of_an_auto_join_domain_fill_the_member_limit_ex
     }
 }
 
-/// The member-mirror queue across workers: four taking at once never hold
+/// The mirror queue across workers: four taking at once never hold
 /// one organization twice, and a mark made while one is held survives its
 /// finish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
-    use orgman_domain::ports::MemberMirrorQueue;
+    use orgman_domain::ports::{MirrorMark, MirrorQueue};
     use std::time::Duration;
+    let marks = |orgs: &[orgman_domain::OrganizationId], members: bool| -> Vec<MirrorMark> {
+        orgs.iter()
+            .map(|&organization| MirrorMark {
+                organization,
+                members,
+            })
+            .collect()
+    };
     let db = Arc::new(Db::new().await);
     let orgs: Vec<_> = (0..12)
         .map(|_| orgman_domain::OrganizationId::from_uuid(Uuid::now_v7()))
         .collect();
-    db.store.mark(&orgs).await.unwrap();
-    db.store.mark(&orgs[..3]).await.unwrap();
+    // One statement may name an organization twice; members win.
+    let mut first = marks(&orgs, false);
+    first.extend(marks(&orgs[..1], true));
+    db.store.mark(&first).await.unwrap();
+    db.store.mark(&marks(&orgs[..3], false)).await.unwrap();
     assert_eq!(db.store.marked().await.unwrap(), 12);
     let takers: Vec<_> = (0..4)
         .map(|_| {
@@ -329,8 +340,14 @@ async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
     assert_eq!(ids, expected, "each taken exactly once");
 
     let first = *taken.iter().find(|t| t.organization == orgs[0]).unwrap();
-    assert_eq!(first.marks, 2);
-    db.store.mark(&[orgs[0]]).await.unwrap();
+    assert_eq!((first.marks, first.members), (2, true));
+    assert!(
+        taken
+            .iter()
+            .filter(|t| t.organization != orgs[0])
+            .all(|t| !t.members)
+    );
+    db.store.mark(&marks(&orgs[..1], false)).await.unwrap();
     for t in &taken {
         db.store.finish(*t).await.unwrap();
     }

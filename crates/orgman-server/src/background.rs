@@ -122,33 +122,36 @@ async fn reconcile_mirror(mirror: &crate::mirror::MirrorGate) {
     }
 }
 
-/// Copies the members of organizations the mirror's sink marked, one
-/// organization at a time, at once while there are marks and every `poll`
-/// otherwise, until the task is aborted. A failed copy is logged; its
-/// organization is taken again when `lease` ends.
-pub(crate) fn spawn_member_mirror(
+/// Copies the organizations the mirror's sink marked, one at a time: at
+/// once while there are marks, when this replica's sink marks more, and
+/// every `poll` otherwise (other replicas' marks), until the task is
+/// aborted. A failed copy is logged; its organization is taken again when
+/// `lease` ends.
+pub(crate) fn spawn_mirror_worker(
     mirror: Arc<crate::mirror::MirrorGate>,
     lease: Duration,
     poll: Duration,
 ) -> JoinHandle<()> {
+    let marked = mirror.marked();
     tokio::spawn(async move {
         loop {
             match mirror.sync_next(lease).await {
                 Ok(Some(sync)) => {
-                    tracing::debug!(
-                        organization = %sync.organization,
-                        added = sync.added,
-                        removed = sync.removed,
-                        "members mirrored"
-                    );
+                    if let Some(reason) = &sync.refused {
+                        tracing::warn!(organization = %sync.organization, %reason, "Keycloak refused the organization's copy");
+                    }
+                    tracing::debug!(organization = %sync.organization, added = sync.added, removed = sync.removed, "organization mirrored");
                     continue;
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "members not mirrored; the organization is tried again later")
+                    tracing::warn!(%error, "organization not mirrored; it is tried again later")
                 }
             }
-            tokio::time::sleep(poll).await;
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = marked.notified() => {}
+            }
         }
     })
 }

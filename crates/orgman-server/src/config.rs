@@ -164,13 +164,14 @@ pub struct SsoSettings {
     /// `linked`, the default, for organizations with an SSO configuration;
     /// `all`; `none`).
     pub member_mirroring: MemberMirroring,
-    /// How long a replica holds an organization whose members it copies,
+    /// How long a replica holds an organization it copies to Keycloak,
     /// and so how long an organization waits after a failed copy
-    /// (`ORGMAN_KEYCLOAK_MEMBERS_LEASE_SECONDS`, default 300).
-    pub member_mirror_lease: Duration,
-    /// How often an idle replica looks for organizations whose members
-    /// wait (`ORGMAN_KEYCLOAK_MEMBERS_POLL_MS`, default 1000).
-    pub member_mirror_poll: Duration,
+    /// (`ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS`, default 300).
+    pub mirror_lease: Duration,
+    /// How often an idle replica looks for organizations to copy that
+    /// other replicas marked (`ORGMAN_KEYCLOAK_MIRROR_POLL_MS`, default
+    /// 1000; its own marks wake it at once).
+    pub mirror_poll: Duration,
     /// Most calls per second the mirror makes to Keycloak
     /// (`ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND`, default 50; 0: no limit).
     pub mirror_calls_per_second: u32,
@@ -546,12 +547,12 @@ fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
                 ConfigError::new("ORGMAN_KEYCLOAK_MEMBERS", "must be linked, all or none")
             })?,
         },
-        member_mirror_lease: Duration::from_secs(
-            env.number("ORGMAN_KEYCLOAK_MEMBERS_LEASE_SECONDS", 300_u64)?
+        mirror_lease: Duration::from_secs(
+            env.number("ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS", 300_u64)?
                 .max(1),
         ),
-        member_mirror_poll: Duration::from_millis(
-            env.number("ORGMAN_KEYCLOAK_MEMBERS_POLL_MS", 1000_u64)?
+        mirror_poll: Duration::from_millis(
+            env.number("ORGMAN_KEYCLOAK_MIRROR_POLL_MS", 1000_u64)?
                 .max(1),
         ),
         mirror_calls_per_second: u32::try_from(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use orgman_domain::ports::{DeliveryError, EventSink};
 use orgman_domain::{
-    DomainEvent, IdentityError, MemberSync, MirrorReconcileReport, OrgError, OrganizationMirror,
+    DomainEvent, IdentityError, MirrorReconcileReport, MirrorSync, OrgError, OrganizationMirror,
 };
 use orgman_keycloak::KeycloakClient;
 use tokio::sync::Mutex;
@@ -18,13 +18,15 @@ const RECHECK: Duration = Duration::from_secs(300);
 
 /// The mirror, running only while Keycloak's realm has Organizations
 /// (always, when forced). While it does not, events are settled without
-/// being mirrored (a reconciliation brings the organizations over once the
+/// being marked (a reconciliation brings the organizations over once the
 /// realm has the feature); while Keycloak cannot be asked, they wait.
 pub(crate) struct MirrorGate {
     mirror: OrganizationMirror,
     keycloak: Arc<KeycloakClient>,
     forced: bool,
     known: Mutex<Option<(bool, Instant)>>,
+    /// Wakes this replica's worker after its sink marked something.
+    marked: Arc<tokio::sync::Notify>,
 }
 
 impl MirrorGate {
@@ -39,7 +41,13 @@ impl MirrorGate {
             keycloak,
             forced,
             known: Mutex::new(None),
+            marked: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// What wakes the worker when this replica's sink marks organizations.
+    pub(crate) fn marked(&self) -> Arc<tokio::sync::Notify> {
+        self.marked.clone()
     }
 
     /// Whether the mirror runs now.
@@ -77,13 +85,12 @@ impl MirrorGate {
         self.mirror.reconcile(members).await.map(Some)
     }
 
-    /// One marked organization's members copied
-    /// ([`OrganizationMirror::sync_next`]), when the mirror runs; `None`
-    /// when it does not or nothing is marked.
+    /// One marked organization copied ([`OrganizationMirror::sync_next`]),
+    /// when the mirror runs; `None` when it does not or nothing is marked.
     ///
     /// # Errors
     /// [`OrgError::Unavailable`].
-    pub(crate) async fn sync_next(&self, lease: Duration) -> Result<Option<MemberSync>, OrgError> {
+    pub(crate) async fn sync_next(&self, lease: Duration) -> Result<Option<MirrorSync>, OrgError> {
         if !self.active().await? {
             return Ok(None);
         }
@@ -95,7 +102,11 @@ impl MirrorGate {
 impl EventSink for MirrorGate {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
         match self.active().await {
-            Ok(true) => self.mirror.deliver(events).await,
+            Ok(true) => {
+                let outcomes = self.mirror.deliver(events).await;
+                self.marked.notify_one();
+                outcomes
+            }
             Ok(false) => events.iter().map(|_| Ok(())).collect(),
             Err(error) => events
                 .iter()

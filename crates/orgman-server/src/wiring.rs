@@ -325,13 +325,11 @@ fn identity_provider_relays(
                 mirror.clone(),
                 OutboxSink::OrganizationMirror,
             ));
-            if config.sso.member_mirroring != MemberMirroring::None {
-                background.push(crate::background::spawn_member_mirror(
-                    mirror.clone(),
-                    config.sso.member_mirror_lease,
-                    config.sso.member_mirror_poll,
-                ));
-            }
+            background.push(crate::background::spawn_mirror_worker(
+                mirror.clone(),
+                config.sso.mirror_lease,
+                config.sso.mirror_poll,
+            ));
         }
     }
     if let Some(every) = config.sso.broker_reconcile_interval {
@@ -373,9 +371,10 @@ pub(crate) fn organization_mirror(config: &Config, adapters: &Adapters) -> Optio
         store.clone(),
         store.clone(),
         store.clone(),
+        store.clone(),
         keycloak.clone(),
     )
-    .with_members(config.sso.member_mirroring, store.clone());
+    .with_members(config.sso.member_mirroring);
     Some(Arc::new(MirrorGate::new(
         mirror,
         keycloak,

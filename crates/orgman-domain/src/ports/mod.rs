@@ -26,7 +26,7 @@ pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,
 };
-pub use queue::{MemberMirrorQueue, QueuedOrganization};
+pub use queue::{MirrorMark, MirrorQueue, QueuedOrganization};
 pub use roles::{RoleQueries, RoleWrites};
 pub use store::{
     AuditFilter, AuditTrail, DomainQueries, DomainWrites, Erased, InvitationQueries,

@@ -369,7 +369,7 @@ impl ProviderSync {
 /// Delivers events one at a time through `deliver`, as the [`EventSink`]
 /// contract asks: after a retryable failure of an organization's event,
 /// its later events are not tried and are reported retryable.
-pub(crate) async fn deliver_in_order<'a, F, Fut>(
+async fn deliver_in_order<'a, F, Fut>(
     events: &'a [DomainEvent],
     mut deliver: F,
 ) -> Vec<Result<(), DeliveryError>>

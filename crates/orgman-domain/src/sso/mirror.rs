@@ -1,7 +1,7 @@
 //! Organizations mirrored at the login broker (Keycloak's Organizations):
-//! each organization as it is now through the outbox's mirror sink, and its
-//! members, when [`MemberMirroring`] asks for them, off the outbox through
-//! a [`MemberMirrorQueue`].
+//! the outbox's mirror sink marks the organizations that changed in a
+//! [`MirrorQueue`], and a worker copies each as it is now, with its
+//! members when [`MemberMirroring`] asks for them, off the outbox.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -14,10 +14,10 @@ use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
 use crate::organizations::lifecycle::OrgStatus;
 use crate::ports::{
-    BrokerOrganizations, DeliveryError, DomainQueries, EventSink, MemberMirrorQueue,
-    MembershipQueries, OrganizationRepository, SsoConfigRepository,
+    BrokerOrganizations, DeliveryError, DomainQueries, EventSink, MembershipQueries, MirrorMark,
+    MirrorQueue, OrganizationRepository, SsoConfigRepository,
 };
-use crate::sso::broker_sync::{deliver_in_order, delivery_error, login_redirect};
+use crate::sso::broker_sync::{delivery_error, login_redirect};
 use crate::sso::model::{MirroredOrganization, SsoConfig};
 use crate::values::id::{OrganizationId, UserId};
 use crate::values::page::PageRequest;
@@ -70,15 +70,16 @@ impl MemberMirroring {
 /// tokens can carry the user's organizations (orgman's ids, as the
 /// broker's aliases).
 ///
-/// As an [`EventSink`] it copies an organization **as it is now** after
-/// each change to it (name, state, verified domains, linked identity
-/// providers; removed when it is deleted). A membership event only marks
-/// the organization in a [`MemberMirrorQueue`]: a batch of events settles
-/// with one write, however large an import was. A worker then calls
-/// [`OrganizationMirror::sync_next`], which makes one marked
-/// organization's members at the broker equal to orgman's, at the
-/// broker's pace, off the outbox. A broker that is down makes
-/// organization events wait in the outbox and marks wait in the queue.
+/// As an [`EventSink`] it only **marks** the organizations that changed
+/// (name, state, verified domains, linked identity providers, and members
+/// when they are copied) in a [`MirrorQueue`], with one write per batch of
+/// events: neither a large import nor a storm of renames keeps outbox rows
+/// waiting for the broker. A worker calls [`OrganizationMirror::sync_next`],
+/// which copies one marked organization **as it is now** (removed when it
+/// is deleted) and, when its members were marked, makes its members at the
+/// broker equal to those wanted there, at the broker's pace; many changes
+/// to one organization while it waits cost one copy. A broker that is down
+/// makes marks wait in the queue; nothing is lost.
 /// [`OrganizationMirror::reconcile`] repairs drift.
 pub struct OrganizationMirror {
     organizations: Arc<dyn OrganizationRepository>,
@@ -86,8 +87,8 @@ pub struct OrganizationMirror {
     domains: Arc<dyn DomainQueries>,
     sso: Arc<dyn SsoConfigRepository>,
     broker: Arc<dyn BrokerOrganizations>,
+    queue: Arc<dyn MirrorQueue>,
     member_mirroring: MemberMirroring,
-    queue: Option<Arc<dyn MemberMirrorQueue>>,
 }
 
 impl fmt::Debug for OrganizationMirror {
@@ -97,14 +98,17 @@ impl fmt::Debug for OrganizationMirror {
 }
 
 /// What [`OrganizationMirror::sync_next`] did for one organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemberSync {
-    /// The organization whose members were synced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorSync {
+    /// The organization copied.
     pub organization: OrganizationId,
     /// Members added at the broker.
     pub added: usize,
     /// Members removed at the broker.
     pub removed: usize,
+    /// Why the broker refused the copy, if it did (the mark is gone all
+    /// the same; the next change or reconciliation tries again).
+    pub refused: Option<String>,
 }
 
 /// What a reconciliation of the mirror did.
@@ -160,13 +164,15 @@ impl OrganizationMirror {
         "organization.sso-config.deleted",
     ];
 
-    /// The mirror of what storage holds, at `broker`: organizations only,
-    /// until [`OrganizationMirror::with_members`] adds their members.
+    /// The mirror of what storage holds, at `broker`, its work marked in
+    /// `queue`: organizations only, until
+    /// [`OrganizationMirror::with_members`] adds their members.
     pub fn new(
         organizations: Arc<dyn OrganizationRepository>,
         members: Arc<dyn MembershipQueries>,
         domains: Arc<dyn DomainQueries>,
         sso: Arc<dyn SsoConfigRepository>,
+        queue: Arc<dyn MirrorQueue>,
         broker: Arc<dyn BrokerOrganizations>,
     ) -> Self {
         Self {
@@ -175,30 +181,23 @@ impl OrganizationMirror {
             domains,
             sso,
             broker,
+            queue,
             member_mirroring: MemberMirroring::None,
-            queue: None,
         }
     }
 
-    /// The same mirror, copying members as `mirroring` says, marked in
-    /// `queue` by the sink and taken from it by
-    /// [`OrganizationMirror::sync_next`].
+    /// The same mirror, copying members as `mirroring` says.
     #[must_use]
-    pub fn with_members(
-        mut self,
-        mirroring: MemberMirroring,
-        queue: Arc<dyn MemberMirrorQueue>,
-    ) -> Self {
+    pub fn with_members(mut self, mirroring: MemberMirroring) -> Self {
         self.member_mirroring = mirroring;
-        self.queue = (mirroring != MemberMirroring::None).then_some(queue);
         self
     }
 
     /// The event types this mirror's sink needs from the outbox.
     pub fn event_types(&self) -> &'static [&'static str] {
-        match self.queue {
-            Some(_) => Self::EVENT_TYPES,
-            None => Self::ORGANIZATION_EVENT_TYPES,
+        match self.member_mirroring {
+            MemberMirroring::None => Self::ORGANIZATION_EVENT_TYPES,
+            MemberMirroring::Linked | MemberMirroring::All => Self::EVENT_TYPES,
         }
     }
 
@@ -260,50 +259,16 @@ impl OrganizationMirror {
         .map_err(delivery_error)
     }
 
-    /// Whether `event` marks its organization's members for mirroring:
-    /// a membership change, or a provider linked (in
-    /// [`MemberMirroring::Linked`], the organization's members follow it).
-    fn marks_members(&self, event: &DomainEvent) -> bool {
-        self.queue.is_some()
-            && matches!(
-                event.kind,
-                EventKind::MemberAdded { .. }
-                    | EventKind::MemberRemoved { .. }
-                    | EventKind::SsoConfigCreated { .. }
-                    | EventKind::SsoConfigDeleted { .. }
-            )
-    }
-
-    /// Marks the organizations of `events` whose members changed, with one
-    /// write for the whole batch; the reason it failed, if it did.
-    async fn mark(&self, events: &[DomainEvent]) -> Option<String> {
-        let queue = self.queue.as_ref()?;
-        let mut marked: Vec<OrganizationId> = events
-            .iter()
-            .filter(|event| self.marks_members(event))
-            .map(|event| event.organization_id)
-            .collect();
-        marked.sort_unstable();
-        marked.dedup();
-        if marked.is_empty() {
-            return None;
-        }
-        queue.mark(&marked).await.err().map(|e| e.to_string())
-    }
-
-    async fn deliver_one(
-        &self,
-        event: &DomainEvent,
-        unmarked: Option<&str>,
-    ) -> Result<(), DeliveryError> {
-        let org = event.organization_id;
-        let marked = match unmarked {
-            Some(reason) if self.marks_members(event) => {
-                Err(DeliveryError::Retryable(reason.to_owned()))
+    /// What `event` marks: its organization, and its members after a
+    /// membership change or, in [`MemberMirroring::Linked`], a provider
+    /// linked or unlinked (the members follow the providers).
+    fn mark_of(&self, event: &DomainEvent) -> Option<MirrorMark> {
+        let copying = self.member_mirroring != MemberMirroring::None;
+        let members = match event.kind {
+            EventKind::MemberAdded { .. } | EventKind::MemberRemoved { .. } if copying => true,
+            EventKind::SsoConfigCreated { .. } | EventKind::SsoConfigDeleted { .. } => {
+                self.member_mirroring == MemberMirroring::Linked
             }
-            _ => Ok(()),
-        };
-        match &event.kind {
             EventKind::OrganizationCreated { .. }
             | EventKind::OrganizationUpdated { .. }
             | EventKind::OrganizationSuspended
@@ -314,41 +279,48 @@ impl OrganizationMirror {
             | EventKind::DomainVerified { .. }
             | EventKind::DomainPolicyChanged { .. }
             | EventKind::DomainDeleted { .. }
-            | EventKind::SsoConfigCreated { .. }
-            | EventKind::SsoConfigUpdated { .. }
-            | EventKind::SsoConfigDeleted { .. } => self.sync_organization(org).await.and(marked),
-            _ => marked,
-        }
+            | EventKind::SsoConfigUpdated { .. } => false,
+            _ => return None,
+        };
+        Some(MirrorMark {
+            organization: event.organization_id,
+            members,
+        })
     }
 
-    /// Takes the longest-marked organization from the queue and makes its
-    /// members at the broker equal to those [`MemberMirroring`] wants there
-    /// (none for an organization without a provider in
-    /// [`MemberMirroring::Linked`], so that members leave the broker with
-    /// the organization's last provider), then settles it. `None` when
-    /// nothing is marked, or the mirror copies no members.
+    /// Takes the longest-marked organization from the queue, copies it as
+    /// it is now and, when its members were marked, makes its members at
+    /// the broker equal to those [`MemberMirroring`] wants there (none for
+    /// an organization without a provider in [`MemberMirroring::Linked`],
+    /// so that members leave the broker with the organization's last
+    /// provider); then finishes it. `None` when nothing is marked.
     ///
     /// # Errors
     /// [`OrgError::Unavailable`] when storage or the broker cannot be
-    /// reached: the organization stays claimed until `lease` ends, and is
+    /// reached: the organization stays taken until `lease` ends, and is
     /// tried again after it.
     pub async fn sync_next(
         &self,
         lease: std::time::Duration,
-    ) -> Result<Option<MemberSync>, OrgError> {
-        let Some(queue) = &self.queue else {
+    ) -> Result<Option<MirrorSync>, OrgError> {
+        let Some(taken) = self.queue.take(lease).await? else {
             return Ok(None);
         };
-        let Some(claimed) = queue.take(lease).await? else {
-            return Ok(None);
+        let refused = match self.sync_organization(taken.organization).await {
+            Ok(()) => None,
+            Err(DeliveryError::Retryable(reason)) => return Err(OrgError::Unavailable(reason)),
+            Err(DeliveryError::Permanent(reason)) => Some(reason),
         };
         let mut report = MirrorReconcileReport::default();
-        self.sync_members(claimed.organization, &mut report).await?;
-        queue.finish(claimed).await?;
-        Ok(Some(MemberSync {
-            organization: claimed.organization,
+        if taken.members && refused.is_none() && self.member_mirroring != MemberMirroring::None {
+            self.sync_members(taken.organization, &mut report).await?;
+        }
+        self.queue.finish(taken).await?;
+        Ok(Some(MirrorSync {
+            organization: taken.organization,
             added: report.members_added,
             removed: report.members_removed,
+            refused,
         }))
     }
 
@@ -451,7 +423,15 @@ impl OrganizationMirror {
 #[async_trait]
 impl EventSink for OrganizationMirror {
     async fn deliver(&self, events: &[DomainEvent]) -> Vec<Result<(), DeliveryError>> {
-        let unmarked = self.mark(events).await;
-        deliver_in_order(events, |event| self.deliver_one(event, unmarked.as_deref())).await
+        let marks: Vec<MirrorMark> = events.iter().filter_map(|e| self.mark_of(e)).collect();
+        let outcome = if marks.is_empty() {
+            Ok(())
+        } else {
+            self.queue
+                .mark(&marks)
+                .await
+                .map_err(|e| DeliveryError::Retryable(e.to_string()))
+        };
+        events.iter().map(|_| outcome.clone()).collect()
     }
 }

@@ -373,7 +373,7 @@ impl Metrics {
                 for sink in [OutboxSink::Broker, OutboxSink::Authorizer] {
                     read.push((sink, deps.store.backlog(sink).await.ok()));
                 }
-                let marked = orgman_domain::ports::MemberMirrorQueue::marked(deps.store.as_ref())
+                let marked = orgman_domain::ports::MirrorQueue::marked(deps.store.as_ref())
                     .await
                     .ok();
                 (read, marked)

@@ -1,1 +1,0 @@
-DROP TABLE member_mirror_queue;
