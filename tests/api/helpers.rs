@@ -159,6 +159,8 @@ impl Spawn {
             ("ORGMAN_HEALTH_PROBE_INTERVAL_MS", "100".into()),
             ("ORGMAN_METRICS_BACKLOG_REFRESH_MS", "100".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_POLL_MS", "50".into()),
+            ("ORGMAN_KEYCLOAK_RELAY_GATHER_MS", "20".into()),
+            ("ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS", "100".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS", "2".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),

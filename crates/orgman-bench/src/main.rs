@@ -875,7 +875,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     // import's events: how long after the import until nothing waits.
     let imported = Instant::now();
     let mirror_settled = writes::settled(imported, "the mirror after the import", || {
-        writes::pending_for_mirror(&url)
+        writes::pending_for_mirror(&url, Some(large_org))
     })
     .await;
     drop(server);

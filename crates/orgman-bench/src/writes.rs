@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use orgman_domain::OrganizationMirror;
+use orgman_domain::{OrganizationId, OrganizationMirror};
 use serde_json::{Value, json};
 
 use crate::{Config, Seed, Server, env, sql_number};
@@ -119,12 +119,21 @@ async fn pending_for_broker(url: &str) -> i64 {
 }
 
 /// Events the Keycloak mirror has not settled, plus organizations marked
-/// and not yet copied.
-pub(crate) async fn pending_for_mirror(url: &str) -> i64 {
+/// and not yet copied; of `only` when it is given.
+pub(crate) async fn pending_for_mirror(url: &str, only: Option<OrganizationId>) -> i64 {
+    let (events, marks) = match only {
+        Some(org) => (
+            format!(" AND aggregate_id = '{org}'"),
+            format!(" WHERE org_id = '{org}'"),
+        ),
+        None => (String::new(), String::new()),
+    };
     sql_number(
         url,
-        "SELECT (SELECT coalesce(sum(events), 0) FROM outbox WHERE mirror_synced_at IS NULL AND mirror_dead_at IS NULL)
-              + (SELECT count(*) FROM mirror_queue)",
+        &format!(
+            "SELECT (SELECT coalesce(sum(events), 0) FROM outbox WHERE mirror_synced_at IS NULL AND mirror_dead_at IS NULL{events})
+                  + (SELECT count(*) FROM mirror_queue{marks})"
+        ),
     )
     .await as i64
 }
@@ -171,7 +180,12 @@ async fn outbox(
     let server = Server::spawn(binary, &config);
     let drain_seconds = settled(started, "the broker's backlog", || pending_for_broker(&url)).await;
     let mirror_seconds = if keycloak {
-        Some(settled(started, "the mirror's backlog", || pending_for_mirror(&url)).await)
+        Some(
+            settled(started, "the mirror's backlog", || {
+                pending_for_mirror(&url, None)
+            })
+            .await,
+        )
     } else {
         None
     };

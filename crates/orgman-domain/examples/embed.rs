@@ -421,7 +421,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         500,
     );
     while block_on(relay.run_once())?.claimed > 0 {}
-    while let Some(synced) = block_on(mirror.sync_next(std::time::Duration::from_secs(60)))? {
+    while let Some(synced) = block_on(mirror.sync_next(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(1),
+    ))? {
         println!(
             "copied {}: {} members added, {} removed",
             synced.organization, synced.added, synced.removed

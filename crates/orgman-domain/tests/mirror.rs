@@ -53,7 +53,7 @@ fn setup_copying(members: MemberMirroring) -> Setup {
 /// The outbox relayed, then every marked organization's members synced.
 fn drain(s: &Setup) {
     while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
-    while block_on(s.mirror.sync_next(StdDuration::ZERO))
+    while block_on(s.mirror.sync_next(StdDuration::ZERO, StdDuration::ZERO))
         .unwrap()
         .is_some()
     {}
@@ -219,7 +219,7 @@ fn an_unavailable_broker_delays_the_mirror_and_loses_nothing() {
     assert_eq!(round.retried, 0);
     assert_eq!(marked(&s), 1);
     // The copy fails once, one call, and the mark waits for the lease.
-    assert!(block_on(s.mirror.sync_next(StdDuration::ZERO)).is_err());
+    assert!(block_on(s.mirror.sync_next(StdDuration::ZERO, StdDuration::ZERO)).is_err());
     assert_eq!(s.broker.calls(), 1);
     assert_eq!(marked(&s), 1);
 
@@ -323,7 +323,7 @@ fn a_large_change_of_members_settles_the_outbox_with_one_mark() {
     );
     assert!(s.broker.held().is_empty());
     assert_eq!(marked(&s), 1);
-    let synced = block_on(s.mirror.sync_next(StdDuration::ZERO))
+    let synced = block_on(s.mirror.sync_next(StdDuration::ZERO, StdDuration::ZERO))
         .unwrap()
         .expect("the organization was marked");
     assert_eq!(
@@ -333,7 +333,7 @@ fn a_large_change_of_members_settles_the_outbox_with_one_mark() {
     assert_eq!(members(&s, org.id()).len(), 21);
     assert_eq!(marked(&s), 0);
     assert_eq!(
-        block_on(s.mirror.sync_next(StdDuration::ZERO)).unwrap(),
+        block_on(s.mirror.sync_next(StdDuration::ZERO, StdDuration::ZERO)).unwrap(),
         None
     );
 }
@@ -399,18 +399,24 @@ fn none_copies_no_member_and_reconciliation_leaves_them_alone() {
 }
 
 #[test]
-fn a_broker_down_during_a_copy_keeps_the_mark_for_the_lease() {
+fn a_broker_down_during_a_copy_gives_the_organization_back_for_later() {
     let s = setup();
     let ann = s.w.user("ann");
     let org = s.w.org_owned_by("acme", &ann);
     while block_on(s.relay.run_once()).unwrap().claimed > 0 {}
     s.broker.set_unavailable(true);
-    assert!(block_on(s.mirror.sync_next(StdDuration::from_secs(3600))).is_err());
+    assert!(
+        block_on(
+            s.mirror
+                .sync_next(StdDuration::ZERO, StdDuration::from_secs(3600))
+        )
+        .is_err()
+    );
     assert_eq!(marked(&s), 1, "the mark stays");
     s.broker.set_unavailable(false);
-    // Held by the failed worker's lease: nobody takes it before it ends.
+    // Given back for an hour: nobody takes it before then.
     assert_eq!(
-        block_on(s.mirror.sync_next(StdDuration::ZERO)).unwrap(),
+        block_on(s.mirror.sync_next(StdDuration::ZERO, StdDuration::ZERO)).unwrap(),
         None
     );
     assert_eq!(marked(&s), 1);

@@ -375,7 +375,24 @@ impl BrokerOrganizations for KeycloakClient {
                     id
                 }
             }
-            None => self.create_organization(organization).await?,
+            None => match self.create_organization(organization).await {
+                // Another writer (a reconciliation, another replica) may
+                // have created it since it was looked up: then it is
+                // updated on the next try; otherwise the name is taken.
+                Err(IdentityError::Conflict) => {
+                    return Err(match self.keycloak_id(organization.id).await? {
+                        Some(_) => IdentityError::Unavailable(
+                            "the organization was created at Keycloak meanwhile; tried again"
+                                .into(),
+                        ),
+                        None => IdentityError::Rejected(format!(
+                            "Keycloak has another organization named {}",
+                            organization.slug
+                        )),
+                    });
+                }
+                created => created?,
+            },
         };
         self.sync_links(organization, &id).await?;
         match redirect {

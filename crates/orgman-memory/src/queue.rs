@@ -78,6 +78,19 @@ impl MirrorQueue for MemoryStore {
         Ok(())
     }
 
+    async fn release(&self, taken: QueuedOrganization, after: Duration) -> Result<(), StoreError> {
+        self.available()?;
+        let mut marks = self
+            .outbox_state()
+            .marks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(mark) = marks.get_mut(&taken.organization) {
+            mark.claimed_until = Some(Instant::now() + after);
+        }
+        Ok(())
+    }
+
     async fn marked(&self) -> Result<u64, StoreError> {
         self.available()?;
         let marks = self

@@ -95,6 +95,20 @@ impl MirrorQueue for PgStore {
         Ok(())
     }
 
+    async fn release(&self, taken: QueuedOrganization, after: Duration) -> Result<(), StoreError> {
+        let after = diesel::pg::data_types::PgInterval::from_microseconds(
+            i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        );
+        let mut conn = self.connection().await?;
+        diesel::sql_query("UPDATE mirror_queue SET taken_until = now() + $2 WHERE org_id = $1")
+            .bind::<SqlUuid, _>(taken.organization.as_uuid())
+            .bind::<diesel::sql_types::Interval, _>(after)
+            .execute(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(())
+    }
+
     async fn marked(&self) -> Result<u64, StoreError> {
         let mut conn = self.connection().await?;
         let count: Count = diesel::sql_query("SELECT count(*) AS count FROM mirror_queue")

@@ -21,6 +21,9 @@ pub(crate) struct Pacing {
     pub(crate) backoff: Duration,
     /// Longest pause after failures.
     pub(crate) max_backoff: Duration,
+    /// How long a woken relay waits before its round, so that the commits
+    /// of that moment share it (zero: at once).
+    pub(crate) gather: Duration,
 }
 
 impl Default for Pacing {
@@ -29,6 +32,7 @@ impl Default for Pacing {
             idle: Duration::from_millis(250),
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
+            gather: Duration::ZERO,
         }
     }
 }
@@ -125,31 +129,38 @@ async fn reconcile_mirror(mirror: &crate::mirror::MirrorGate) {
 /// Copies the organizations the mirror's sink marked, one at a time: at
 /// once while there are marks, when this replica's sink marks more, and
 /// every `poll` otherwise (other replicas' marks), until the task is
-/// aborted. A failed copy is logged; its organization is taken again when
-/// `lease` ends.
+/// aborted. After a failure the organization is given back and the worker
+/// pauses, for `backoff` doubled after each further failure (up to 64
+/// times), which also limits how often a failure is logged.
 pub(crate) fn spawn_mirror_worker(
     mirror: Arc<crate::mirror::MirrorGate>,
     lease: Duration,
     poll: Duration,
+    backoff: Duration,
 ) -> JoinHandle<()> {
     let marked = mirror.marked();
     tokio::spawn(async move {
+        let mut pause = backoff;
         loop {
-            match mirror.sync_next(lease).await {
+            let wait = match mirror.sync_next(lease, pause).await {
                 Ok(Some(sync)) => {
+                    pause = backoff;
                     if let Some(reason) = &sync.refused {
                         tracing::warn!(organization = %sync.organization, %reason, "Keycloak refused the organization's copy");
                     }
-                    tracing::debug!(organization = %sync.organization, added = sync.added, removed = sync.removed, "organization mirrored");
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => poll,
                 Err(error) => {
-                    tracing::warn!(%error, "organization not mirrored; it is tried again later")
+                    tracing::warn!(%error, retry_ms = pause.as_millis() as u64, "organization not mirrored; tried again later");
+                    let wait = pause;
+                    pause = (pause * 2).min(backoff * 64);
+                    tokio::time::sleep(wait).await;
+                    continue;
                 }
-            }
+            };
             tokio::select! {
-                () = tokio::time::sleep(poll) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = marked.notified() => {}
             }
         }
@@ -183,7 +194,13 @@ pub(crate) fn spawn_relay(
                 }
                 Ok(outcome) if outcome.claimed > 0 => {
                     backoff = pacing.backoff;
-                    Duration::ZERO
+                    // A full batch: more is waiting. Otherwise let the
+                    // next commits gather.
+                    if u32::try_from(outcome.claimed).unwrap_or(u32::MAX) >= relay.batch() {
+                        Duration::ZERO
+                    } else {
+                        pacing.gather
+                    }
                 }
                 Ok(_) => {
                     backoff = pacing.backoff;
@@ -198,7 +215,9 @@ pub(crate) fn spawn_relay(
             if idle {
                 // Idle: the next commit, or the poll for other replicas'.
                 let _ = tokio::time::timeout(pause, wake.notified()).await;
-            } else if !pause.is_zero() {
+            }
+            let pause = if idle { pacing.gather } else { pause };
+            if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
         }

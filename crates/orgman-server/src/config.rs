@@ -172,6 +172,14 @@ pub struct SsoSettings {
     /// other replicas marked (`ORGMAN_KEYCLOAK_MIRROR_POLL_MS`, default
     /// 1000; its own marks wake it at once).
     pub mirror_poll: Duration,
+    /// How long the relays of the copies to Keycloak wait after a commit
+    /// wakes them, so that a moment's commits share one round
+    /// (`ORGMAN_KEYCLOAK_RELAY_GATHER_MS`, default 200).
+    pub mirror_gather: Duration,
+    /// The mirror worker's first pause after a failed copy, doubled after
+    /// each further one up to 64 times
+    /// (`ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS`, default 1000).
+    pub mirror_backoff: Duration,
     /// Most calls per second the mirror makes to Keycloak
     /// (`ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND`, default 50; 0: no limit).
     pub mirror_calls_per_second: u32,
@@ -554,6 +562,13 @@ fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
         mirror_poll: Duration::from_millis(
             env.number("ORGMAN_KEYCLOAK_MIRROR_POLL_MS", 1000_u64)?
                 .max(1),
+        ),
+        mirror_backoff: Duration::from_millis(
+            env.number("ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS", 1000_u64)?
+                .max(1),
+        ),
+        mirror_gather: Duration::from_millis(
+            env.number("ORGMAN_KEYCLOAK_RELAY_GATHER_MS", 200_u64)?,
         ),
         mirror_calls_per_second: u32::try_from(
             env.number("ORGMAN_KEYCLOAK_MIRROR_CALLS_PER_SECOND", 50_u64)?,

@@ -90,11 +90,15 @@ impl MirrorGate {
     ///
     /// # Errors
     /// [`OrgError::Unavailable`].
-    pub(crate) async fn sync_next(&self, lease: Duration) -> Result<Option<MirrorSync>, OrgError> {
+    pub(crate) async fn sync_next(
+        &self,
+        lease: Duration,
+        retry: Duration,
+    ) -> Result<Option<MirrorSync>, OrgError> {
         if !self.active().await? {
             return Ok(None);
         }
-        self.mirror.sync_next(lease).await
+        self.mirror.sync_next(lease, retry).await
     }
 }
 

@@ -185,11 +185,17 @@ impl Delivery {
         identity_provider_relays(config, adapters, background, &mut relays);
         let wake = Arc::new(RelayWake::default());
         for relay in &relays {
-            background.push(spawn_relay(
-                relay.clone(),
-                Pacing::default(),
-                wake.register(),
-            ));
+            // The copies to Keycloak need no millisecond latency: they
+            // gather a moment's commits into one round, which keeps a
+            // write-heavy load from costing a round per commit.
+            let pacing = match relay.target() {
+                OutboxSink::Broker | OutboxSink::Authorizer => Pacing::default(),
+                OutboxSink::LoginBroker | OutboxSink::OrganizationMirror => Pacing {
+                    gather: config.sso.mirror_gather,
+                    ..Pacing::default()
+                },
+            };
+            background.push(spawn_relay(relay.clone(), pacing, wake.register()));
         }
         if let Some(retention) = config.outbox_retention.filter(|_| config.relay_enabled) {
             background.push(spawn_outbox_pruner(
@@ -329,6 +335,7 @@ fn identity_provider_relays(
                 mirror.clone(),
                 config.sso.mirror_lease,
                 config.sso.mirror_poll,
+                config.sso.mirror_backoff,
             ));
         }
     }

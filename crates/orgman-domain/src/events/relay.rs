@@ -90,6 +90,11 @@ impl OutboxRelay {
         self.target
     }
 
+    /// The most events a round claims.
+    pub fn batch(&self) -> u32 {
+        self.batch
+    }
+
     /// Claims a batch, delivers it and settles it.
     ///
     /// # Errors

@@ -60,6 +60,13 @@ pub trait MirrorQueue: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn finish(&self, taken: QueuedOrganization) -> Result<(), StoreError>;
 
+    /// Gives `taken` back undone, to be taken again after `after` (a
+    /// failure's backoff; sooner than its lease).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn release(&self, taken: QueuedOrganization, after: Duration) -> Result<(), StoreError>;
+
     /// How many organizations are marked.
     ///
     /// # Errors

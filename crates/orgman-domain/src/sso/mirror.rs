@@ -15,7 +15,7 @@ use crate::events::event::{DomainEvent, EventKind};
 use crate::organizations::lifecycle::OrgStatus;
 use crate::ports::{
     BrokerOrganizations, DeliveryError, DomainQueries, EventSink, MembershipQueries, MirrorMark,
-    MirrorQueue, OrganizationRepository, SsoConfigRepository,
+    MirrorQueue, OrganizationRepository, QueuedOrganization, SsoConfigRepository,
 };
 use crate::sso::broker_sync::{delivery_error, login_redirect};
 use crate::sso::model::{MirroredOrganization, SsoConfig};
@@ -297,15 +297,27 @@ impl OrganizationMirror {
     ///
     /// # Errors
     /// [`OrgError::Unavailable`] when storage or the broker cannot be
-    /// reached: the organization stays taken until `lease` ends, and is
-    /// tried again after it.
+    /// reached: the organization is given back, to be taken again after
+    /// `retry` (or, if even that fails, when `lease` ends).
     pub async fn sync_next(
         &self,
         lease: std::time::Duration,
+        retry: std::time::Duration,
     ) -> Result<Option<MirrorSync>, OrgError> {
         let Some(taken) = self.queue.take(lease).await? else {
             return Ok(None);
         };
+        match self.sync_taken(taken).await {
+            Ok(sync) => Ok(Some(sync)),
+            Err(error) => {
+                self.queue.release(taken, retry).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Copies `taken` and finishes it.
+    async fn sync_taken(&self, taken: QueuedOrganization) -> Result<MirrorSync, OrgError> {
         let refused = match self.sync_organization(taken.organization).await {
             Ok(()) => None,
             Err(DeliveryError::Retryable(reason)) => return Err(OrgError::Unavailable(reason)),
@@ -316,12 +328,12 @@ impl OrganizationMirror {
             self.sync_members(taken.organization, &mut report).await?;
         }
         self.queue.finish(taken).await?;
-        Ok(Some(MirrorSync {
+        Ok(MirrorSync {
             organization: taken.organization,
             added: report.members_added,
             removed: report.members_removed,
             refused,
-        }))
+        })
     }
 
     /// The members `id` should have at the broker.

@@ -53,6 +53,7 @@ pub(crate) fn client(allow_private: bool) -> KeycloakClient {
 
 /// A provider under a fresh `orgman-*` alias whose issuer is `issuer`,
 /// with the `customer` realm's `dev-broker` client.
+#[allow(dead_code, reason = "not every test binary writes providers")]
 pub(crate) fn provider(issuer: &str) -> BrokeredProvider {
     BrokeredProvider {
         alias: BrokeredProvider::alias_of(SsoConfigId::from_uuid(uuid::Uuid::now_v7())),
