@@ -11,6 +11,7 @@
 //! run; the absolute numbers depend on the machine. The table goes to
 //! stdout, everything to `target/bench/latest.json`.
 
+mod ratios;
 mod spicedb;
 mod writes;
 
@@ -583,6 +584,8 @@ struct Config {
     /// mirror), on by default; a row with them off names
     /// `ORGMAN_KEYCLOAK_ORGANIZATIONS=false`.
     keycloak: bool,
+    /// `ORGMAN_KEYCLOAK_MEMBERS` (`linked` by default).
+    members: &'static str,
 }
 
 struct Server {
@@ -625,6 +628,7 @@ impl Server {
                 if config.keycloak { "auto" } else { "false" },
             )
             .env("ORGMAN_SSO_BROKER_SYNC", config.keycloak.to_string())
+            .env("ORGMAN_KEYCLOAK_MEMBERS", config.members)
             .env("LOGGING_LEVEL_ROOT", "WARN")
             .env("LOGGING_LEVEL_APP", "WARN")
             .env("SPRING_LIQUIBASE_ENABLED", "false")
@@ -866,6 +870,7 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
         redis: true,
         relay: true,
         keycloak: true,
+        members: "linked",
     };
     let server = Server::start(binary, &config);
     let token = seed.users[0].1.clone();
@@ -886,24 +891,20 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     // figure is the import's own work. Each into a new organization, with
     // the table as large as before.
     let other = |slug: &'static str, config: Config| {
-        let organization = &organization;
-        let (url, token, users) = (&url, &token, &users);
+        let (organization, token, users) = (&organization, &token, &users[..rows_large]);
         async move {
             psql(
-                url,
+                &env("DATABASE_URL"),
                 &format!("DELETE FROM organization_members WHERE org_id = '{large_org}'"),
             );
-            let org = organization(slug).await;
-            let server = Server::start(binary, &config);
-            let figures = import_once(&server, token, org, &users[..rows_large]).await;
-            assert_eq!(figures.added as usize, rows_large, "every row imported");
-            figures
+            import_again(binary, token, organization(slug).await, users, config).await
         }
     };
     let off = other(
         "bench-import-keycloak-off",
         Config {
             keycloak: false,
+            members: "linked",
             ..config
         },
     )
@@ -918,6 +919,66 @@ async fn import_bench(binary: &Path, seed: &Seed, service: &OrganizationService)
     .await;
     print_import(copy_seconds, &small, &large, &off, &alone, mirror_settled);
     import_json(copy_seconds, &small, &large, &off, &alone, mirror_settled)
+}
+
+/// With `ORGMAN_KEYCLOAK_MEMBERS=all`: the seed's Keycloak users (every
+/// one but the owner) imported into a new organization, and the time from
+/// the import's answer until the mirror has copied every membership to
+/// Keycloak (its events settled, its organization's mark gone).
+async fn members_to_keycloak(binary: &Path, seed: &Seed, service: &OrganizationService) -> Value {
+    let url = env("DATABASE_URL");
+    let owner = Actor::platform_admin(seed.users[0].0);
+    let org = new_organization(service, &owner, "bench-members-copied").await;
+    let users: Vec<uuid::Uuid> = seed.users[1..].iter().map(|(id, _)| id.as_uuid()).collect();
+    let server = Server::start(
+        binary,
+        &Config {
+            name: "members to Keycloak",
+            authorizer: "database",
+            redis: true,
+            relay: true,
+            keycloak: true,
+            members: "all",
+        },
+    );
+    let imported = import_once(&server, &seed.users[0].1, org, &users).await;
+    let answered = Instant::now();
+    let seconds = writes::settled(answered, "the members' copy to Keycloak", || {
+        writes::pending_for_mirror(&url, Some(org))
+    })
+    .await;
+    drop(server);
+    let rate = imported.added as f64 / seconds;
+    println!(
+        "| ORGMAN_KEYCLOAK_MEMBERS=all: {} imported members copied to Keycloak's organization | {seconds:.1} s after the import | {rate:.0} members/s (100,000: {:.0} min) | |",
+        imported.added,
+        100_000.0 / rate / 60.0
+    );
+    json!({"members": imported.added, "seconds": seconds, "members_per_second": rate.round()})
+}
+
+/// The import of `users` into `org` by a service of `config`.
+async fn import_again(
+    binary: &Path,
+    token: &str,
+    org: OrganizationId,
+    users: &[uuid::Uuid],
+    config: Config,
+) -> ImportFigures {
+    let server = Server::start(binary, &config);
+    let figures = import_once(&server, token, org, users).await;
+    assert_eq!(figures.added as usize, users.len(), "every row imported");
+    if !config.relay {
+        // Nothing here relays these events (the relays elsewhere would):
+        // settled, so that no later run inherits them.
+        psql(
+            &env("DATABASE_URL"),
+            &format!(
+                "UPDATE outbox SET published_at = now(), authz_synced_at = now(), idp_synced_at = now(), mirror_synced_at = now() WHERE aggregate_id = '{org}'"
+            ),
+        );
+    }
+    figures
 }
 
 /// An organization for an import.
@@ -1238,6 +1299,7 @@ const CONFIGS: [Config; 4] = [
         redis: false,
         relay: true,
         keycloak: true,
+        members: "linked",
     },
     Config {
         name: "database authorizer, Redis on",
@@ -1245,6 +1307,7 @@ const CONFIGS: [Config; 4] = [
         redis: true,
         relay: true,
         keycloak: true,
+        members: "linked",
     },
     Config {
         name: "SpiceDB authorizer, Redis on",
@@ -1252,6 +1315,7 @@ const CONFIGS: [Config; 4] = [
         redis: true,
         relay: true,
         keycloak: true,
+        members: "linked",
     },
     // Every read asks SpiceDB: the cost the decision cache saves.
     Config {
@@ -1260,6 +1324,7 @@ const CONFIGS: [Config; 4] = [
         redis: false,
         relay: true,
         keycloak: true,
+        members: "linked",
     },
 ];
 
@@ -1462,6 +1527,48 @@ async fn measure_config(
     MEASURED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The two ratios of the main measurement, and `BENCH_RUNS` (default 3)
+/// less one further runs of them (none when the main run measured only
+/// some configurations).
+fn ratio_runs(
+    anchors: &BTreeMap<&'static str, Load>,
+    ceilings: &Ceilings,
+    measured: &Measured,
+    steal: f64,
+    binary: &Path,
+    files: &RequestFiles,
+    sizes: &Sizes,
+) -> Vec<ratios::RatioRun> {
+    let row = |config: &str| {
+        measured
+            .rows
+            .iter()
+            .find(|r| r.0 == config && r.1 == "GET /organizations/{id}")
+            .map(|r| &r.2)
+    };
+    let (Some(off), Some(on)) = (row(CONFIGS[0].name), row(CONFIGS[1].name)) else {
+        return Vec::new();
+    };
+    let cpu = |load: &Load| load.cost.map_or(f64::NAN, |c| c.cpu_us);
+    let anchor = |name: &str| anchors.get(name).map_or(f64::NAN, |l| l.rps);
+    let mut runs = vec![ratios::RatioRun {
+        db: off.rps / ceilings.db,
+        redis: on.rps / ceilings.redis,
+        cpu_us: (cpu(off), cpu(on)),
+        steal,
+        anchors: (
+            anchor("http_floor"),
+            anchor("pgbench_S"),
+            anchor("redis_GET"),
+        ),
+    }];
+    for n in 1..env_number("BENCH_RUNS", 3) {
+        eprintln!("bench: the ratios, run {}", n + 1);
+        runs.push(ratios::ratio_run(binary, files, sizes));
+    }
+    runs
+}
+
 /// Keeps one configuration's measured rows.
 fn record_rows(
     measured: &mut Measured,
@@ -1619,10 +1726,12 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
         only.as_deref()
             .is_none_or(|names| names.split(';').any(|name| name.trim() == config.name))
     };
+    let before = ratios::cpu_ticks();
     for config in CONFIGS.iter().filter(selected) {
         let context = (store, seed, binary, sizes);
         measure_config(config, context, &files, &mut anchors, &mut measured).await;
     }
+    let steal = ratios::steal_between(before, ratios::cpu_ticks());
     let checks = membership_check_loads(store, seed, sizes.seconds).await;
     let ceilings = Ceilings::of(&anchors);
     let db_cached = measured
@@ -1639,7 +1748,9 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
         row.3 = ratio;
     }
     print_http(&anchors, &ceilings, &measured, &checks);
+    let runs = ratio_runs(&anchors, &ceilings, &measured, steal, binary, &files, sizes);
     json!({
+        "ratio_runs": ratios::report(&runs),
         "anchors": anchors.iter().map(|(k, v)| (k.to_string(), v.json())).collect::<serde_json::Map<_, _>>(),
         "ceilings": {"db": ceilings.db.round(), "redis": ceilings.redis.round(), "spicedb": ceilings.spicedb.round()},
         "results": measured.results,
@@ -1694,6 +1805,8 @@ async fn main() {
             ServiceSettings::default(),
         );
         report["import"] = import_bench(&binary, &seed, &service).await;
+        report["import"]["members_to_keycloak"] =
+            members_to_keycloak(&binary, &seed, &service).await;
     }
     let out = PathBuf::from(env("BENCH_OUTPUT"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

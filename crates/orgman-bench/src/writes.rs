@@ -175,6 +175,7 @@ async fn outbox(
         redis: true,
         relay: true,
         keycloak,
+        members: "linked",
     };
     let started = Instant::now();
     let server = Server::spawn(binary, &config);
@@ -190,6 +191,27 @@ async fn outbox(
         None
     };
 
+    let (renames, role_changes) = steady_loads(&server, seed, roles, seconds, keycloak).await;
+    drop(server);
+    OutboxFigures {
+        backlog,
+        drain_seconds,
+        mirror_seconds,
+        renames,
+        role_changes,
+    }
+}
+
+/// The two steady loads, each after the copies to Keycloak of what came
+/// before it are done (with the mirror on): renames, then role changes.
+async fn steady_loads(
+    server: &Server,
+    seed: &Seed,
+    roles: &RoleFlips,
+    seconds: u64,
+    keycloak: bool,
+) -> (Steady, Steady) {
+    let url = env("DATABASE_URL");
     if keycloak {
         server.keycloak_quiet();
     }
@@ -221,6 +243,11 @@ async fn outbox(
     }
     eprintln!("bench: commit-to-broker latency at 1,000 role changes/s");
     let flips = roles.clone();
+    // BENCH_PERF profiles the role changes (`.roles-keycloak-<on|off>`).
+    let perf = crate::profile_as(&format!(
+        "roles-keycloak-{}",
+        if keycloak { "on" } else { "off" }
+    ));
     let role_changes = steady(
         &server.base,
         &token,
@@ -229,14 +256,8 @@ async fn outbox(
         move |n| flips.next(n),
     )
     .await;
-    drop(server);
-    OutboxFigures {
-        backlog,
-        drain_seconds,
-        mirror_seconds,
-        renames,
-        role_changes,
-    }
+    crate::stop_profile(perf);
+    (renames, role_changes)
 }
 
 /// Copies of the seeded events (real events of real organizations, new

@@ -23,6 +23,7 @@ mod error;
 mod member_roles;
 pub mod migrate;
 mod outbox;
+mod prepared;
 mod queue;
 mod reads;
 mod roles;

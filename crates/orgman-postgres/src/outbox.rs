@@ -147,30 +147,34 @@ impl Outbox for PgStore {
             sink,
         };
         let conn = claim.conn()?;
-        let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-            .bind::<BigInt, _>(cols.lock)
-            .get_result(conn)
-            .await
-            .map_err(from_diesel)?;
+        let locked: Locked = crate::prepared::Prepared(
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+                .bind::<BigInt, _>(cols.lock),
+        )
+        .get_result(conn)
+        .await
+        .map_err(from_diesel)?;
         if !locked.locked {
             return Ok(Box::new(claim));
         }
         // `limit` counts events: rows are taken in order while the events
         // before them number fewer than `limit` (so at least one row, and
         // at most `limit` + EVENTS_PER_ROW - 1 events).
-        let rows: Vec<Row> = diesel::sql_query(format!(
-            "SELECT o.seq, o.payload::text AS payload, o.{attempts} AS attempts
+        let rows: Vec<Row> = crate::prepared::Prepared(
+            diesel::sql_query(format!(
+                "SELECT o.seq, o.payload::text AS payload, o.{attempts} AS attempts
              FROM outbox o JOIN (
                  SELECT seq, sum(events) OVER (ORDER BY seq) - events AS before
                  FROM (SELECT seq, events FROM outbox
                        WHERE {done} IS NULL AND {dead} IS NULL ORDER BY seq LIMIT $1) pending
              ) w USING (seq)
              WHERE w.before < $1 ORDER BY o.seq",
-            attempts = cols.attempts,
-            done = cols.done,
-            dead = cols.dead,
-        ))
-        .bind::<BigInt, _>(i64::from(limit))
+                attempts = cols.attempts,
+                done = cols.done,
+                dead = cols.dead,
+            ))
+            .bind::<BigInt, _>(i64::from(limit)),
+        )
         .load(conn)
         .await
         .map_err(from_diesel)?;
@@ -233,17 +237,19 @@ impl Outbox for PgStore {
         }
         let cols = columns(sink);
         let mut conn = self.connection().await?;
-        let found: Locked = diesel::sql_query(format!(
-            "SELECT EXISTS (SELECT 1 FROM outbox
+        let found: Locked = crate::prepared::Prepared(
+            diesel::sql_query(format!(
+                "SELECT EXISTS (SELECT 1 FROM outbox
                  WHERE aggregate_id = $1 AND {done} IS NULL
                    AND ({dead} IS NOT NULL OR {attempts} > 0
                         OR created_at < now() - make_interval(secs => $2))) AS locked",
-            done = cols.done,
-            dead = cols.dead,
-            attempts = cols.attempts,
-        ))
-        .bind::<diesel::sql_types::Uuid, _>(organization.as_uuid())
-        .bind::<diesel::sql_types::Double, _>(grace.as_secs_f64())
+                done = cols.done,
+                dead = cols.dead,
+                attempts = cols.attempts,
+            ))
+            .bind::<diesel::sql_types::Uuid, _>(organization.as_uuid())
+            .bind::<diesel::sql_types::Double, _>(grace.as_secs_f64()),
+        )
         .get_result(&mut conn)
         .await
         .map_err(from_diesel)?;
@@ -363,12 +369,12 @@ impl OutboxClaim for PgClaim {
         // Settled at the time of recording (after the sink acknowledged),
         // not at the start of the claim's transaction.
         if !delivered.is_empty() {
-            diesel::sql_query(format!(
+            crate::prepared::Prepared(diesel::sql_query(format!(
                 "UPDATE outbox SET {done} = clock_timestamp(), {error} = NULL WHERE seq = ANY($1)",
                 done = cols.done,
                 error = cols.error,
             ))
-            .bind::<Array<BigInt>, _>(positions(&delivered))
+            .bind::<Array<BigInt>, _>(positions(&delivered)))
             .execute(conn)
             .await
             .map_err(from_diesel)?;
@@ -380,13 +386,13 @@ impl OutboxClaim for PgClaim {
                 } else {
                     String::new()
                 };
-                diesel::sql_query(format!(
+                crate::prepared::Prepared(diesel::sql_query(format!(
                     "UPDATE outbox SET {attempts} = {attempts} + 1, {error} = $2{dead_clause} WHERE seq = $1",
                     attempts = cols.attempts,
                     error = cols.error,
                 ))
                 .bind::<BigInt, _>(i64::try_from(*position).unwrap_or(i64::MAX))
-                .bind::<Text, _>(reason.chars().take(2000).collect::<String>())
+                .bind::<Text, _>(reason.chars().take(2000).collect::<String>()))
                 .execute(conn)
                 .await
                 .map_err(from_diesel)?;

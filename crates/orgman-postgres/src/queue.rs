@@ -44,13 +44,13 @@ impl MirrorQueue for PgStore {
         by_org.dedup_by_key(|m| m.0);
         let (ids, members): (Vec<uuid::Uuid>, Vec<bool>) = by_org.into_iter().unzip();
         let mut conn = self.connection().await?;
-        diesel::sql_query(
+        crate::prepared::Prepared(diesel::sql_query(
             "INSERT INTO mirror_queue (org_id, members) SELECT * FROM unnest($1::uuid[], $2::bool[])
              ON CONFLICT (org_id) DO UPDATE
              SET marks = mirror_queue.marks + 1, members = mirror_queue.members OR excluded.members",
         )
         .bind::<Array<SqlUuid>, _>(ids)
-        .bind::<Array<Bool>, _>(members)
+        .bind::<Array<Bool>, _>(members))
         .execute(&mut conn)
         .await
         .map_err(from_diesel)?;
@@ -62,14 +62,16 @@ impl MirrorQueue for PgStore {
             i64::try_from(lease.as_micros()).unwrap_or(i64::MAX),
         );
         let mut conn = self.connection().await?;
-        let taken: Vec<Taken> = diesel::sql_query(
-            "UPDATE mirror_queue SET taken_until = now() + $1
+        let taken: Vec<Taken> = crate::prepared::Prepared(
+            diesel::sql_query(
+                "UPDATE mirror_queue SET taken_until = now() + $1
              WHERE org_id = (SELECT org_id FROM mirror_queue
                              WHERE taken_until IS NULL OR taken_until <= now()
                              ORDER BY marked_at LIMIT 1 FOR UPDATE SKIP LOCKED)
              RETURNING org_id, members, marks",
+            )
+            .bind::<diesel::sql_types::Interval, _>(lease),
         )
-        .bind::<diesel::sql_types::Interval, _>(lease)
         .load(&mut conn)
         .await
         .map_err(from_diesel)?;
@@ -82,13 +84,13 @@ impl MirrorQueue for PgStore {
 
     async fn finish(&self, claimed: QueuedOrganization) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
-        diesel::sql_query(
+        crate::prepared::Prepared(diesel::sql_query(
             "WITH done AS (DELETE FROM mirror_queue WHERE org_id = $1 AND marks = $2 RETURNING org_id)
              UPDATE mirror_queue SET taken_until = NULL
              WHERE org_id = $1 AND NOT EXISTS (SELECT 1 FROM done)",
         )
         .bind::<SqlUuid, _>(claimed.organization.as_uuid())
-        .bind::<BigInt, _>(i64::try_from(claimed.marks).unwrap_or(i64::MAX))
+        .bind::<BigInt, _>(i64::try_from(claimed.marks).unwrap_or(i64::MAX)))
         .execute(&mut conn)
         .await
         .map_err(from_diesel)?;
@@ -100,21 +102,25 @@ impl MirrorQueue for PgStore {
             i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
         );
         let mut conn = self.connection().await?;
-        diesel::sql_query("UPDATE mirror_queue SET taken_until = now() + $2 WHERE org_id = $1")
-            .bind::<SqlUuid, _>(taken.organization.as_uuid())
-            .bind::<diesel::sql_types::Interval, _>(after)
-            .execute(&mut conn)
-            .await
-            .map_err(from_diesel)?;
+        crate::prepared::Prepared(
+            diesel::sql_query("UPDATE mirror_queue SET taken_until = now() + $2 WHERE org_id = $1")
+                .bind::<SqlUuid, _>(taken.organization.as_uuid())
+                .bind::<diesel::sql_types::Interval, _>(after),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(())
     }
 
     async fn marked(&self) -> Result<u64, StoreError> {
         let mut conn = self.connection().await?;
-        let count: Count = diesel::sql_query("SELECT count(*) AS count FROM mirror_queue")
-            .get_result(&mut conn)
-            .await
-            .map_err(from_diesel)?;
+        let count: Count = crate::prepared::Prepared(diesel::sql_query(
+            "SELECT count(*) AS count FROM mirror_queue",
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(u64::try_from(count.count).unwrap_or(0))
     }
 }

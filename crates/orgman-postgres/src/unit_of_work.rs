@@ -636,7 +636,7 @@ pub(crate) async fn append_events(
     // it) and only their ids and small `details` (json as well, since
     // migration 000020) come one per event. `seq` follows the order of
     // `events`.
-    diesel::sql_query(
+    crate::prepared::Prepared(diesel::sql_query(
         "WITH r AS (\
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[], $5::int4[], \
                                 $6::uuid[], $7::uuid[], $8::text[]) \
@@ -667,7 +667,7 @@ pub(crate) async fn append_events(
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
     .bind::<Array<SqlUuid>, _>(&columns.event_ids)
-    .bind::<Array<Text>, _>(&columns.details)
+    .bind::<Array<Text>, _>(&columns.details))
     .execute(conn)
     .await
     .map_err(from_diesel)?;

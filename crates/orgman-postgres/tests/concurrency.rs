@@ -361,7 +361,10 @@ async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
     assert_eq!((again.organization, again.marks), (orgs[0], 3));
     assert_eq!(db.store.take(Duration::from_secs(60)).await.unwrap(), None);
     // Given back for an hour: nobody takes it; given back at once: taken.
-    db.store.release(again, Duration::from_secs(3600)).await.unwrap();
+    db.store
+        .release(again, Duration::from_secs(3600))
+        .await
+        .unwrap();
     assert_eq!(db.store.take(Duration::from_secs(60)).await.unwrap(), None);
     db.store.release(again, Duration::ZERO).await.unwrap();
     let retried = db.store.take(Duration::from_secs(60)).await.unwrap();

@@ -792,7 +792,9 @@ impl OrganizationService {
         let mut uow = self.ports.organizations.begin().await?;
         let organization = self.lock(&mut *uow, actor, id).await?;
         organization.ensure_writable()?;
-        let actor_role = access_in(&mut *uow, id, actor.user_id()).await?;
+        // The actor's membership is read once, for the rules and for no
+        // escalation alike.
+        let standing = Standing::read(&mut *uow, id, actor.user_id()).await?;
         let current = uow.membership(id, target).await?;
         let from = current.as_ref().map(|m| m.role);
         let Some(to) = role_after(op, from)? else {
@@ -806,14 +808,13 @@ impl OrganizationService {
         };
         check_member_change(
             actor,
-            actor_role,
+            standing.access,
             MemberChange { target, from, to },
             owner_count,
         )?;
         if let Some(role) = to {
             // No escalation: the role's permissions must be the actor's.
-            let granted = effective_permissions(role, []);
-            check_grants_in(&mut *uow, actor, id, &granted).await?;
+            standing.check_grants(actor, &effective_permissions(role, []))?;
         }
 
         let (result, kind) = write_member_change(
@@ -1021,27 +1022,67 @@ impl OrganizationService {
     }
 }
 
-/// What `user` may do in the organization, read inside a unit of work: the
-/// membership's built-in role and what its custom roles grant. `None`: not
-/// a member.
+/// What a user holds in an organization, read once inside a unit of work:
+/// their access (the membership's built-in role and what its custom roles
+/// grant, for the membership rules) and every permission they hold (for
+/// no escalation).
+pub(crate) struct Standing {
+    /// `None`: not a member.
+    pub(crate) access: Option<Access>,
+    role: Option<OrgRole>,
+    held: std::collections::BTreeSet<PermissionName>,
+}
+
+impl Standing {
+    /// `user`'s standing in `organization`: one read of the membership
+    /// and, when it has custom roles, one of those roles.
+    pub(crate) async fn read(
+        uow: &mut dyn UnitOfWork,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Self, StoreError> {
+        let Some(membership) = uow.membership(organization, user).await? else {
+            return Ok(Standing {
+                access: None,
+                role: None,
+                held: std::collections::BTreeSet::new(),
+            });
+        };
+        let custom = if membership.custom_roles.is_empty() {
+            Vec::new()
+        } else {
+            uow.custom_roles_of(organization, &membership.custom_roles)
+                .await?
+        };
+        let granted = custom.iter().fold(PermissionSet::EMPTY, |set, role| {
+            set.union(role.own_permissions())
+        });
+        Ok(Standing {
+            held: effective_permissions(membership.role, &custom),
+            role: Some(membership.role),
+            access: Some(membership.access(granted)),
+        })
+    }
+
+    /// Whether `actor`, of this standing, may grant every one of
+    /// `granted` ([`check_grants`]).
+    pub(crate) fn check_grants<'a>(
+        &self,
+        actor: &Actor,
+        granted: impl IntoIterator<Item = &'a PermissionName>,
+    ) -> Result<(), OrgError> {
+        check_grants(actor, self.role, &self.held, granted)
+    }
+}
+
+/// What `user` may do in the organization, read inside a unit of work
+/// ([`Standing::access`]). `None`: not a member.
 pub(crate) async fn access_in(
     uow: &mut dyn UnitOfWork,
     organization: OrganizationId,
     user: UserId,
 ) -> Result<Option<Access>, StoreError> {
-    let Some(membership) = uow.membership(organization, user).await? else {
-        return Ok(None);
-    };
-    if membership.custom_roles.is_empty() {
-        return Ok(Some(Access::of_role(membership.role)));
-    }
-    let roles = uow
-        .custom_roles_of(organization, &membership.custom_roles)
-        .await?;
-    let granted = roles.iter().fold(PermissionSet::EMPTY, |set, role| {
-        set.union(role.own_permissions())
-    });
-    Ok(Some(membership.access(granted)))
+    Ok(Standing::read(uow, organization, user).await?.access)
 }
 
 /// Whether the actor may grant every one of `granted` in the organization
@@ -1052,14 +1093,9 @@ pub(crate) async fn check_grants_in<'a>(
     organization: OrganizationId,
     granted: impl IntoIterator<Item = &'a PermissionName>,
 ) -> Result<(), OrgError> {
-    let Some(membership) = uow.membership(organization, actor.user_id()).await? else {
-        return check_grants(actor, None, &std::collections::BTreeSet::new(), granted);
-    };
-    let custom = uow
-        .custom_roles_of(organization, &membership.custom_roles)
-        .await?;
-    let held = effective_permissions(membership.role, &custom);
-    check_grants(actor, Some(membership.role), &held, granted)
+    Standing::read(uow, organization, actor.user_id())
+        .await?
+        .check_grants(actor, granted)
 }
 
 /// Refuses a member whose address is in one of the organization's

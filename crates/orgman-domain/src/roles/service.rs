@@ -15,7 +15,7 @@ use crate::members::permission::{Permission, PermissionName};
 use crate::members::role::Actor;
 use crate::members::rules::{MemberChange, Membership, check_member_change};
 use crate::organizations::service::{
-    OrganizationService, access_in, check_grants_in, write_member_change,
+    OrganizationService, Standing, access_in, check_grants_in, write_member_change,
 };
 use crate::ports::{RoleQueries, UnitOfWork};
 use crate::values::id::{OrganizationId, UserId};
@@ -429,13 +429,12 @@ impl RoleService {
             from: None,
             to: Some(roles.role),
         };
-        let actor_access = access_in(&mut *uow, organization, actor.user_id()).await?;
-        check_member_change(actor, actor_access, change, 0)?;
+        let standing = Standing::read(&mut *uow, organization, actor.user_id()).await?;
+        check_member_change(actor, standing.access, change, 0)?;
         let given = self
             .known_custom_roles(&mut *uow, organization, &roles)
             .await?;
-        let granted = effective_permissions(roles.role, &given);
-        check_grants_in(&mut *uow, actor, organization, &granted).await?;
+        standing.check_grants(actor, &effective_permissions(roles.role, &given))?;
         let now = service.ports().clock.now();
         let (added, kind) =
             write_member_change(&mut *uow, &locked, user, None, Some(roles.role), now).await?;
