@@ -334,7 +334,7 @@ impl RoleFlips {
     }
 }
 
-/// `PATCH`es at a steady 1,000/s for `seconds` after a one-second warm-up
+/// `PATCH`es at a steady 1,000/s (open loop) for `seconds` after a one-second warm-up
 /// (`request(n)` gives the n-th path and body), then commit → broker of
 /// the `event_type` events of the measured window.
 async fn steady<F>(base: &str, token: &str, seconds: u64, event_type: &str, request: F) -> Steady
@@ -350,46 +350,47 @@ where
     // are not the steady state the figure describes.
     let warm_up = Duration::from_secs(1);
     let deadline = Instant::now() + warm_up + Duration::from_secs(seconds);
-    let workers: Vec<_> = (0..16_u64)
-        .map(|worker| {
-            let (http, token, written, base, request) = (
-                http.clone(),
-                token.to_owned(),
-                written.clone(),
-                base.to_owned(),
-                request.clone(),
-            );
-            tokio::spawn(async move {
-                // 16 workers × 62.5/s = 1,000 writes/s, steadily: a
-                // worker that falls behind does not catch up in a burst.
-                let mut tick = tokio::time::interval(Duration::from_micros(16_000));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut n = worker;
-                while Instant::now() < deadline {
-                    tick.tick().await;
-                    let (path, body) = request(n);
-                    let done = http
-                        .patch(format!("{base}{path}"))
-                        .bearer_auth(&token)
-                        .json(&body)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    if done {
+    // Open loop: a request every millisecond whatever the answers take
+    // (at most 64 in flight; a tick that finds 64 waiting is not sent), so
+    // a slow answer shows as latency and a shortfall, not as a quieter
+    // client.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
+    let sender = {
+        let (in_flight, written) = (in_flight.clone(), written.clone());
+        let (base, token) = (base.to_owned(), token.to_owned());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut n = 0_u64;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                n += 1;
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                    continue;
+                };
+                let (path, body) = request(n);
+                let sent = http
+                    .patch(format!("{base}{path}"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send();
+                let written = written.clone();
+                tokio::spawn(async move {
+                    if sent.await.is_ok_and(|r| r.status().is_success()) {
                         written.fetch_add(1, Ordering::Relaxed);
                     }
-                    n += 16;
-                }
-            })
+                    drop(permit);
+                });
+            }
         })
-        .collect();
+    };
     tokio::time::sleep(warm_up).await;
     let window_start = sql_number(&url, "SELECT extract(epoch FROM now())").await;
     let measured = Instant::now();
     written.store(0, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    sender.await.unwrap();
+    // The requests still in flight end the window.
+    let _all = in_flight.acquire_many(64).await.unwrap();
     let seconds = measured.elapsed().as_secs_f64();
     let writes = written.load(Ordering::Relaxed);
     while pending_for_broker(&url).await > 0 {
