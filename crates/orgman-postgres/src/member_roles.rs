@@ -20,6 +20,45 @@ fn keys(rows: Vec<String>) -> Result<BTreeSet<RoleKey>, StoreError> {
         .collect()
 }
 
+/// One membership with its custom roles, read in one statement under a
+/// key-share lock (the row cannot be deleted under the caller's unit of
+/// work: a platform role's deletion rewrites the roles of members in
+/// organizations it does not lock).
+pub(crate) async fn membership_locked(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    user: UserId,
+) -> Result<Option<Membership>, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Held {
+        #[diesel(embed)]
+        member: crate::rows::MemberRow,
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+        custom_roles: Vec<String>,
+    }
+    let found: Vec<Held> = crate::prepared::Prepared(
+        diesel::sql_query(
+            "SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at,
+                    ARRAY(SELECT r.role_key FROM member_scoped_roles r
+                          WHERE r.org_id = m.org_id AND r.user_id = m.user_id)::text[] AS custom_roles
+             FROM organization_members m
+             WHERE m.org_id = $1 AND m.user_id = $2
+             FOR KEY SHARE OF m",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(organization.as_uuid())
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid()),
+    )
+    .load(conn)
+    .await
+    .map_err(from_diesel)?;
+    let Some(held) = found.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut membership = held.member.into_domain()?;
+    membership.custom_roles = keys(held.custom_roles)?;
+    Ok(Some(membership))
+}
+
 /// The custom roles of the members among `memberships` (one
 /// organization's), filled in from one query.
 pub(crate) async fn fill_custom_roles(

@@ -204,25 +204,7 @@ impl MembershipWrites for PgUnitOfWork {
         organization: OrganizationId,
         user: UserId,
     ) -> Result<Option<Membership>, StoreError> {
-        // Read under a key-share lock: the row cannot be deleted under this
-        // unit of work (a platform role's deletion rewrites the roles of
-        // members in organizations it does not lock).
-        let membership = organization_members::table
-            .find((organization.as_uuid(), user.as_uuid()))
-            .select(MemberRow::as_select())
-            .for_key_share()
-            .first(self.conn()?)
-            .await
-            .optional()
-            .map_err(from_diesel)?
-            .map(MemberRow::into_domain)
-            .transpose()?;
-        let Some(mut membership) = membership else {
-            return Ok(None);
-        };
-        crate::member_roles::fill_custom_roles(self.conn()?, std::slice::from_mut(&mut membership))
-            .await?;
-        Ok(Some(membership))
+        crate::member_roles::membership_locked(self.conn()?, organization, user).await
     }
 
     async fn count_members(&mut self, organization: OrganizationId) -> Result<u64, StoreError> {
