@@ -950,7 +950,9 @@ async fn members_to_keycloak(binary: &Path, seed: &Seed, service: &OrganizationS
     // copied first, 100,000 members at a time, in this mode.
     psql(
         &url,
-        &format!("UPDATE outbox SET mirror_synced_at = now() WHERE mirror_synced_at IS NULL AND aggregate_id <> '{org}'; DELETE FROM mirror_queue"),
+        &format!(
+            "UPDATE outbox SET mirror_synced_at = now() WHERE mirror_synced_at IS NULL AND aggregate_id <> '{org}'; DELETE FROM mirror_queue"
+        ),
     );
     let server = Server::start(
         binary,
