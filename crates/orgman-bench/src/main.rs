@@ -670,8 +670,8 @@ fn keycloak_quiet(port: u16, started: Instant) {
     loop {
         std::thread::sleep(Duration::from_secs(1));
         // No series yet: no call made yet.
-        let calls = Some(admin_calls(port).unwrap_or(0));
-        if started.elapsed() >= Duration::from_secs(6) && calls == last {
+        let calls = admin_calls(port).unwrap_or(0);
+        if started.elapsed() >= Duration::from_secs(6) && Some(calls) == last {
             return;
         }
         if Instant::now() >= deadline {
@@ -685,12 +685,12 @@ fn keycloak_quiet(port: u16, started: Instant) {
                 .unwrap_or_default();
             eprintln!(
                 "bench: WARNING: Keycloak calls still going 120 s after start ({} so far); the mirror's pending work: {}",
-                calls.unwrap_or(0),
+                calls,
                 output.trim()
             );
             return;
         }
-        last = calls;
+        last = Some(calls);
     }
 }
 
