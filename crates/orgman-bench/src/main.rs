@@ -1551,18 +1551,14 @@ async fn measure_config(
     MEASURED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The two ratios of the main measurement, and `BENCH_RUNS` (default 3)
-/// less one further runs of them (none when the main run measured only
+/// The two ratios of the main measurement (`None` when it measured only
 /// some configurations).
-fn ratio_runs(
+fn first_ratio_run(
     anchors: &BTreeMap<&'static str, Load>,
     ceilings: &Ceilings,
     measured: &Measured,
     steal: f64,
-    binary: &Path,
-    files: &RequestFiles,
-    sizes: &Sizes,
-) -> Vec<ratios::RatioRun> {
+) -> Option<ratios::RatioRun> {
     let row = |config: &str| {
         measured
             .rows
@@ -1570,12 +1566,10 @@ fn ratio_runs(
             .find(|r| r.0 == config && r.1 == "GET /organizations/{id}")
             .map(|r| &r.2)
     };
-    let (Some(off), Some(on)) = (row(CONFIGS[0].name), row(CONFIGS[1].name)) else {
-        return Vec::new();
-    };
+    let (off, on) = (row(CONFIGS[0].name)?, row(CONFIGS[1].name)?);
     let cpu = |load: &Load| load.cost.map_or(f64::NAN, |c| c.cpu_us);
     let anchor = |name: &str| anchors.get(name).map_or(f64::NAN, |l| l.rps);
-    let mut runs = vec![ratios::RatioRun {
+    Some(ratios::RatioRun {
         db: off.rps / ceilings.db,
         redis: on.rps / ceilings.redis,
         cpu_us: (cpu(off), cpu(on)),
@@ -1585,10 +1579,22 @@ fn ratio_runs(
             anchor("pgbench_S"),
             anchor("redis_GET"),
         ),
-    }];
+    })
+}
+
+/// The main measurement's ratios and `BENCH_RUNS` (default 3) less one
+/// further runs of them.
+async fn ratio_runs(
+    first: Option<ratios::RatioRun>,
+    (binary, seed, files, sizes): (&Path, &Seed, &RequestFiles, &Sizes),
+) -> Vec<ratios::RatioRun> {
+    let Some(first) = first else {
+        return Vec::new();
+    };
+    let mut runs = vec![first];
     for n in 1..env_number("BENCH_RUNS", 3) {
         eprintln!("bench: the ratios, run {}", n + 1);
-        runs.push(ratios::ratio_run(binary, files, sizes));
+        runs.push(ratios::ratio_run(binary, seed, files, sizes).await);
     }
     runs
 }
@@ -1772,7 +1778,8 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
         row.3 = ratio;
     }
     print_http(&anchors, &ceilings, &measured, &checks);
-    let runs = ratio_runs(&anchors, &ceilings, &measured, steal, binary, &files, sizes);
+    let first = first_ratio_run(&anchors, &ceilings, &measured, steal);
+    let runs = ratio_runs(first, (binary, seed, &files, sizes)).await;
     json!({
         "ratio_runs": ratios::report(&runs),
         "anchors": anchors.iter().map(|(k, v)| (k.to_string(), v.json())).collect::<serde_json::Map<_, _>>(),

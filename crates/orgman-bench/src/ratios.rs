@@ -12,7 +12,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::{
-    CONFIGS, Load, MEASURED_PID, RequestFiles, Server, Sizes, env, pgbench, redis_get, wrk,
+    CONFIGS, Load, MEASURED_PID, RequestFiles, Seed, Server, Sizes, env, one_pass, pgbench,
+    redis_get, wrk,
 };
 
 /// One run's ratios and what stood around them.
@@ -66,8 +67,14 @@ fn cpu_of(load: &Load) -> f64 {
     load.cost.map_or(f64::NAN, |c| c.cpu_us)
 }
 
-/// One more run of the anchors and the two rows.
-pub(crate) fn ratio_run(binary: &Path, files: &RequestFiles, sizes: &Sizes) -> RatioRun {
+/// One more run of the anchors and the two rows, each row after one pass
+/// over every pair, as in the main measurement.
+pub(crate) async fn ratio_run(
+    binary: &Path,
+    seed: &Seed,
+    files: &RequestFiles,
+    sizes: &Sizes,
+) -> RatioRun {
     let before = cpu_ticks();
     let pgbench_s = pgbench(&env("DATABASE_ADMIN_URL"), sizes.seconds).rps;
     let redis = redis_get(&env("SPRING_REDIS_HOST"), &env("SPRING_REDIS_PORT")).rps;
@@ -84,6 +91,7 @@ pub(crate) fn ratio_run(binary: &Path, files: &RequestFiles, sizes: &Sizes) -> R
             )
             .rps;
         }
+        one_pass(&server.base, seed).await;
         MEASURED_PID.store(server.child.id(), std::sync::atomic::Ordering::Relaxed);
         rows.push(wrk(
             &server.base,
