@@ -126,43 +126,33 @@ pub struct MirrorReconcileReport {
     pub failed: Vec<(OrganizationId, String)>,
 }
 
+/// Every event type the mirror can act on: the organization's own first,
+/// the membership events last.
+const MIRRORED: [&str; 15] = [
+    "organization.created",
+    "organization.updated",
+    "organization.suspended",
+    "organization.reactivated",
+    "organization.deletion-requested",
+    "organization.restored",
+    "organization.deleted",
+    "organization.domain.verified",
+    "organization.domain.policy-changed",
+    "organization.domain.deleted",
+    "organization.sso-config.created",
+    "organization.sso-config.updated",
+    "organization.sso-config.deleted",
+    "organization.member.added",
+    "organization.member.removed",
+];
+
 impl OrganizationMirror {
     /// The event types the mirror acts on when it mirrors members (the
     /// membership events mark the organization).
-    pub const EVENT_TYPES: &'static [&'static str] = &[
-        "organization.created",
-        "organization.updated",
-        "organization.suspended",
-        "organization.reactivated",
-        "organization.deletion-requested",
-        "organization.restored",
-        "organization.deleted",
-        "organization.domain.verified",
-        "organization.domain.policy-changed",
-        "organization.domain.deleted",
-        "organization.sso-config.created",
-        "organization.sso-config.updated",
-        "organization.sso-config.deleted",
-        "organization.member.added",
-        "organization.member.removed",
-    ];
+    pub const EVENT_TYPES: &'static [&'static str] = &MIRRORED;
 
     /// The event types the mirror acts on when it mirrors no members.
-    pub const ORGANIZATION_EVENT_TYPES: &'static [&'static str] = &[
-        "organization.created",
-        "organization.updated",
-        "organization.suspended",
-        "organization.reactivated",
-        "organization.deletion-requested",
-        "organization.restored",
-        "organization.deleted",
-        "organization.domain.verified",
-        "organization.domain.policy-changed",
-        "organization.domain.deleted",
-        "organization.sso-config.created",
-        "organization.sso-config.updated",
-        "organization.sso-config.deleted",
-    ];
+    pub const ORGANIZATION_EVENT_TYPES: &'static [&'static str] = MIRRORED.split_at(13).0;
 
     /// The mirror of what storage holds, at `broker`, its work marked in
     /// `queue`: organizations only, until
