@@ -1502,9 +1502,10 @@ async fn measure_config(
     // One pass over the whole key set first, with empty caches (the cold
     // figure), then the steady state.
     let cold = one_pass(&server.base, seed).await;
-    // BENCH_PERF profiles the uncached SpiceDB read (`.spicedb`).
-    let uncached = config.authorizer == "spicedb" && !config.redis;
-    let perf = uncached.then(|| profile_as("spicedb")).flatten();
+    // BENCH_PERF profiles the read in each configuration
+    // (`.read-<authorizer>-redis-<on|off>`).
+    let redis = if config.redis { "on" } else { "off" };
+    let perf = profile_as(&format!("read-{}-redis-{redis}", config.authorizer));
     let org = wrk(&server.base, "", Some(&files.organization), sizes.seconds);
     stop_profile(perf);
     let me = wrk(&server.base, "", Some(&files.me), sizes.seconds);

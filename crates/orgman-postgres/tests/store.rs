@@ -10,7 +10,7 @@ use orgman_domain::time::OffsetDateTime;
 use orgman_domain::uuid::Uuid;
 use orgman_domain::{
     Access, Email, LifecycleAction, OrgError, OrgName, OrgRole, OrgStatus, Organization,
-    OrganizationId, PageRequest, Slug, StoreError, UserId, UserProfile,
+    OrganizationId, PageRequest, Permission, Slug, StoreError, UserId, UserProfile,
 };
 use orgman_testkit::unique_name;
 use support::Db;
@@ -350,6 +350,94 @@ async fn an_organization_and_a_users_role_in_it_come_in_one_read() {
             .unwrap(),
         None
     );
+}
+
+/// The hot reads look at a membership's `holds_roles` flag and read its
+/// roles' permissions only when it is set: the triggers must keep the
+/// flag true through every write of the holding tables.
+#[tokio::test]
+async fn a_members_other_roles_are_read_while_held_and_not_after() {
+    let db = Db::new().await;
+    let org = db.org().await;
+    let user = db.user().await.user_id();
+    db.service
+        .add_member(&db.admin, org.id(), user, OrgRole::Member)
+        .await
+        .unwrap();
+    let key = unique_name("auditor");
+    let platform_key = unique_name("support");
+    let mut conn = db.connection().await;
+    let run = |sql: String| diesel::sql_query(sql);
+    let (o, u) = (org.id().as_uuid(), user.as_uuid());
+    for sql in [
+        format!(
+            "INSERT INTO custom_roles (org_id, role_key, name, permissions) VALUES ('{o}', '{key}', 'A', '{{audit:read}}')"
+        ),
+        format!(
+            "INSERT INTO platform_roles (role_key, name, permissions) VALUES ('{platform_key}', 'S', '{{domains:manage}}')"
+        ),
+    ] {
+        run(sql).execute(&mut conn).await.unwrap();
+    }
+    let access = |granted: &[Permission]| {
+        Some(Access {
+            role: OrgRole::Member,
+            granted: granted.iter().copied().collect(),
+        })
+    };
+    let read = || async {
+        let role = db.store.role_of(org.id(), user).await.unwrap();
+        let (_, with_organization) = db
+            .store
+            .organization_with_role(org.id(), user)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(role, with_organization, "both reads agree");
+        role
+    };
+    assert_eq!(read().await, access(&[]));
+    let steps = [
+        (
+            format!("INSERT INTO member_custom_roles VALUES ('{o}', '{u}', '{key}')"),
+            vec![Permission::AuditRead],
+        ),
+        (
+            format!("INSERT INTO member_platform_roles VALUES ('{o}', '{u}', '{platform_key}')"),
+            vec![Permission::AuditRead, Permission::DomainsManage],
+        ),
+        // One of two roles gone: the other still counts.
+        (
+            format!("DELETE FROM member_custom_roles WHERE org_id = '{o}' AND user_id = '{u}'"),
+            vec![Permission::DomainsManage],
+        ),
+        (
+            format!("DELETE FROM member_platform_roles WHERE org_id = '{o}' AND user_id = '{u}'"),
+            vec![],
+        ),
+        (
+            format!("INSERT INTO member_custom_roles VALUES ('{o}', '{u}', '{key}')"),
+            vec![Permission::AuditRead],
+        ),
+    ];
+    for (sql, granted) in steps {
+        run(sql.clone()).execute(&mut conn).await.unwrap();
+        assert_eq!(read().await, access(&granted), "after {sql}");
+    }
+    let flag: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM organization_members WHERE org_id = '{o}' AND holds_roles"
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(flag.n, 1, "only the member holding a role is flagged");
+    // The membership removed with its roles (the cascade fires the
+    // trigger on a membership already gone).
+    db.service
+        .remove_member(&db.admin, org.id(), user)
+        .await
+        .unwrap();
+    assert_eq!(read().await, None);
 }
 
 #[tokio::test]

@@ -1,0 +1,4 @@
+DROP TRIGGER member_platform_roles_holds_roles ON member_platform_roles;
+DROP TRIGGER member_custom_roles_holds_roles ON member_custom_roles;
+DROP FUNCTION organization_members_holds_roles();
+ALTER TABLE organization_members DROP COLUMN holds_roles;
