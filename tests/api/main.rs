@@ -3,6 +3,7 @@
 //! API tests: the real application on port 0, against the local stack's
 //! PostgreSQL (a fresh database per test) and OIDC provider (real tokens).
 
+mod api_keys;
 mod audit;
 mod auth;
 mod commands;

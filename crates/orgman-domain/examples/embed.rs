@@ -11,13 +11,13 @@ use orgman_domain::ports::{
     CommitSignal, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
 };
 use orgman_domain::{
-    Actor, AuditService, CatalogPermission, CheckScope, ClientSecret, DomainName,
-    DomainPolicyChange, DomainService, Email, ImportEntry, InvitationService, IssuerUrl,
-    MemberMirroring, MemberRoles, OrgError, OrgName, OrgRole, OrganizationMirror,
-    OrganizationPatch, OrganizationService, OutboxRelay, PageRequest, Permission, PermissionCheck,
-    PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey, RoleRef, RoleService,
-    ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy, SsoService, UserId,
-    UserProfile,
+    Actor, ActorFilter, ApiKeyService, AuditService, CatalogPermission, CheckScope, ClientSecret,
+    DomainName, DomainPolicyChange, DomainService, Email, ImportEntry, InvitationService,
+    IssuerUrl, KeyDraft, KeyName, MemberMirroring, MemberRoles, OrgError, OrgName, OrgRole,
+    OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay, PageRequest,
+    Permission, PermissionCheck, PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey,
+    RoleRef, RoleService, ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy,
+    SsoService, UserId, UserProfile,
 };
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
@@ -113,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Invitations: a single-use token for one address; storage keeps a
-    // digest. Your adapter of `InvitationTokens` makes real tokens (the
+    // digest. Your adapter of `SecretTokens` makes real tokens (the
     // service uses orgman-secrets' RandomTokens); these are predictable.
     let invitations = InvitationService::new(
         Arc::new(service_with(&store, &commits)),
@@ -169,17 +169,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first_login = block_on(provisioner.provision(&dana, profile, true))?;
     println!("dana's first login: {:?}", first_login.auto_join);
 
-    // The audit trail: every change, newest first, for OWNERs and ADMINs.
+    // An API key for the organization's own systems: it holds a subset of
+    // its creator's permissions, acts in this organization only, and shows
+    // its secret once. Authenticating reads the key with its organization;
+    // the grant is the actor of the key's requests.
+    let keys = ApiKeyService::new(
+        Arc::new(service_with(&store, &commits)),
+        store.clone(),
+        Arc::new(PredictableTokens::default()),
+    );
+    let issued = block_on(
+        keys.create(
+            &alice,
+            org.id(),
+            KeyDraft {
+                name: KeyName::parse("billing sync")?,
+                permissions: [Permission::OrganizationRead, Permission::MembersRead]
+                    .into_iter()
+                    .collect(),
+                expires_at: None,
+            },
+        ),
+    )?;
+    let grant = block_on(keys.authenticate(issued.secret.expose()))?;
+    let robot = Actor::api_key(grant);
+    let seen = block_on(service_with(&store, &commits).get(&robot, org.id()))?;
+    println!("the key {} reads {}", issued.key.prefix, seen.name());
+    block_on(keys.revoke(&alice, org.id(), issued.key.id))?;
+    assert!(block_on(keys.authenticate(issued.secret.expose())).is_err());
+
+    // The audit trail: every change, newest first, for OWNERs and ADMINs,
+    // filtered by actor or by kind of actor (people, API keys).
     let audit = AuditService::new(Arc::new(service_with(&store, &commits)), store.clone());
     let trail = block_on(audit.organization_events(
         &alice,
         org.id(),
         None,
-        None,
+        ActorFilter::default(),
         PageRequest::new(None, 3),
     ))?;
     for entry in &trail.items {
-        println!("audit: {} by {:?}", entry.type_name(), entry.actor);
+        println!(
+            "audit: {} by {:?} ({})",
+            entry.type_name(),
+            entry.actor,
+            entry.actor_kind
+        );
     }
 
     for event in store.committed_events() {

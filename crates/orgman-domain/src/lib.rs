@@ -78,6 +78,7 @@ mod errors;
 mod events;
 mod import;
 mod invitations;
+mod keys;
 mod members;
 mod organizations;
 mod platform;
@@ -93,7 +94,7 @@ pub use errors::port::{
     AuthzError, CipherError, Conflict, IdentityError, StoreError, ValidationError,
 };
 pub use errors::use_case::OrgError;
-pub use events::audit::AuditService;
+pub use events::audit::{ActorFilter, AuditService};
 pub use events::event::{DomainEvent, EventKind};
 pub use events::relay::{OutboxRelay, RelayStats, RoundOutcome};
 pub use import::member_import::{
@@ -103,12 +104,17 @@ pub use invitations::model::{
     Invitation, InvitationStatus, InvitationToken, IssuedInvitation, TokenDigest,
 };
 pub use invitations::service::InvitationService;
+pub use keys::model::{
+    ApiKey, IssuedKey, KeyCredential, KeyGrant, KeyName, KeySecret, PresentedKey,
+};
+pub use keys::service::{ApiKeyService, KeyDraft};
+pub use members::actor::Actor;
 pub use members::custom_role::{
     Access, CatalogPermission, CustomRole, MemberGrants, MemberRoles, RoleDraft, RoleKey, RoleRef,
     effective_permissions,
 };
 pub use members::permission::{Permission, PermissionName, PermissionSet};
-pub use members::role::{Actor, BlankRole, OrgRole, SystemRole};
+pub use members::role::{BlankRole, OrgRole, SystemRole};
 pub use members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
 pub use organizations::lifecycle::{LifecycleAction, OrgStatus};
 pub use organizations::metadata::{Metadata, MetadataKind};
@@ -130,7 +136,10 @@ pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfil
 pub use users::registration::{
     Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,
 };
-pub use values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+pub use values::actor::{ActorKind, ActorRef};
+pub use values::id::{
+    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
+};
 pub use values::name::{Email, OrgName, Slug};
 pub use values::page::{Page, PageRequest};
 

@@ -3,7 +3,7 @@
 //! dependency's health details).
 
 use crate::errors::use_case::OrgError;
-use crate::members::role::Actor;
+use crate::members::actor::Actor;
 
 /// Something only platform administrators may see or do, outside any
 /// organization.

@@ -4,7 +4,7 @@ mod support;
 
 use std::sync::Arc;
 
-use orgman_domain::{AuditService, OrgError, OrgRole, PageRequest, Permission};
+use orgman_domain::{ActorFilter, AuditService, OrgError, OrgRole, PageRequest, Permission};
 use orgman_memory::block_on;
 use support::World;
 
@@ -32,9 +32,14 @@ fn owners_and_admins_read_their_trail_members_and_outsiders_do_not() {
     .unwrap();
     let audit = AuditService::new(Arc::new(w.memory.service()), w.memory.store.clone());
 
-    let page =
-        block_on(audit.organization_events(&dee, org.id(), None, None, PageRequest::new(None, 2)))
-            .unwrap();
+    let page = block_on(audit.organization_events(
+        &dee,
+        org.id(),
+        None,
+        ActorFilter::default(),
+        PageRequest::new(None, 2),
+    ))
+    .unwrap();
     assert_eq!(page.items.len(), 2);
     assert!(page.items.iter().all(|e| e.organization_id == org.id()));
     assert!(page.items[0].id > page.items[1].id, "newest first");
@@ -42,7 +47,7 @@ fn owners_and_admins_read_their_trail_members_and_outsiders_do_not() {
         &dee,
         org.id(),
         None,
-        None,
+        ActorFilter::default(),
         PageRequest::new(page.next, 500),
     ))
     .unwrap();
@@ -53,7 +58,10 @@ fn owners_and_admins_read_their_trail_members_and_outsiders_do_not() {
         &ann,
         org.id(),
         Some("organization.member.added".into()),
-        Some(ann.user_id()),
+        ActorFilter {
+            id: Some(ann.user_id().as_uuid()),
+            kind: None,
+        },
         PageRequest::new(None, 500),
     ))
     .unwrap();
@@ -65,23 +73,41 @@ fn owners_and_admins_read_their_trail_members_and_outsiders_do_not() {
     assert_eq!(added, vec![dee.user_id(), bob.user_id()]);
 
     assert_eq!(
-        block_on(audit.organization_events(&bob, org.id(), None, None, PageRequest::first()))
-            .unwrap_err(),
+        block_on(audit.organization_events(
+            &bob,
+            org.id(),
+            None,
+            ActorFilter::default(),
+            PageRequest::first()
+        ))
+        .unwrap_err(),
         OrgError::Forbidden {
             permission: Permission::AuditRead
         }
     );
     assert_eq!(
-        block_on(audit.organization_events(&eve, org.id(), None, None, PageRequest::first()))
-            .unwrap_err(),
+        block_on(audit.organization_events(
+            &eve,
+            org.id(),
+            None,
+            ActorFilter::default(),
+            PageRequest::first()
+        ))
+        .unwrap_err(),
         OrgError::NotFound
     );
     assert_eq!(
-        block_on(audit.all_events(&ann, None, None, PageRequest::first())).unwrap_err(),
+        block_on(audit.all_events(&ann, None, ActorFilter::default(), PageRequest::first()))
+            .unwrap_err(),
         OrgError::PlatformAdminRequired
     );
-    let everything =
-        block_on(audit.all_events(&w.admin, None, None, PageRequest::new(None, 500))).unwrap();
+    let everything = block_on(audit.all_events(
+        &w.admin,
+        None,
+        ActorFilter::default(),
+        PageRequest::new(None, 500),
+    ))
+    .unwrap();
     assert!(
         everything
             .items

@@ -266,7 +266,7 @@ fn a_first_login_with_a_verified_address_in_an_auto_join_domain_makes_a_member()
         Some(OrgRole::Member)
     );
     let added = v.w.memory.store.committed_events().pop().unwrap();
-    assert_eq!(added.actor, Some(cid.user_id()));
+    assert_eq!(added.actor, Some(cid.user_id().as_uuid()));
     assert_eq!(
         added.kind,
         EventKind::MemberAdded {

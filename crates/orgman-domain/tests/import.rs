@@ -60,7 +60,7 @@ fn chunks_add_members_with_one_event_each_in_order() {
             } else {
                 OrgRole::Admin
             };
-            (u, role, Some(ann.user_id()))
+            (u, role, Some(ann.user_id().as_uuid()))
         })
         .collect();
     assert_eq!(added, expected);

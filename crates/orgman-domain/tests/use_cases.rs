@@ -656,7 +656,7 @@ fn every_event_names_its_organization_actor_and_schema() {
     assert_eq!(ids.len(), events.len(), "event ids are unique");
     for event in &events {
         assert_eq!(event.organization_id, org.id());
-        assert_eq!(event.actor, Some(w.admin.user_id()));
+        assert_eq!(event.actor, Some(w.admin.user_id().as_uuid()));
         assert_eq!(event.schema_version, 1);
     }
 }

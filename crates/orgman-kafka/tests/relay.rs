@@ -219,6 +219,7 @@ async fn a_rolled_back_change_publishes_nothing() {
             occurred_at: time::OffsetDateTime::now_utc(),
             organization_id: OrganizationId::from_uuid(uuid::Uuid::now_v7()),
             actor: None,
+            actor_kind: orgman_domain::ActorKind::User,
             request_id: None,
             schema_version: 1,
             kind: EventKind::OrganizationSuspended,

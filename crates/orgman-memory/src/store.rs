@@ -30,6 +30,8 @@ struct State {
     permissions: BTreeMap<orgman_domain::PermissionName, orgman_domain::CatalogPermission>,
     /// Custom roles.
     roles: BTreeMap<(OrganizationId, orgman_domain::RoleKey), orgman_domain::CustomRole>,
+    /// API keys with their tokens' digests.
+    api_keys: BTreeMap<orgman_domain::ApiKeyId, (orgman_domain::ApiKey, TokenDigest)>,
 }
 
 impl State {
@@ -66,6 +68,7 @@ impl State {
     }
 }
 
+mod keys;
 mod roles;
 
 /// Organizations, memberships, users and the outbox, in memory.

@@ -63,7 +63,7 @@ pub struct PredictableTokens {
     issued: std::sync::atomic::AtomicU64,
 }
 
-impl orgman_domain::ports::InvitationTokens for PredictableTokens {
+impl orgman_domain::ports::SecretTokens for PredictableTokens {
     fn issue(&self) -> (orgman_domain::InvitationToken, orgman_domain::TokenDigest) {
         let n = self
             .issued

@@ -20,6 +20,7 @@
 
 mod connection;
 mod error;
+mod keys;
 mod member_roles;
 pub mod migrate;
 mod outbox;

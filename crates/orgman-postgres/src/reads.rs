@@ -8,7 +8,6 @@ use diesel_async::RunQueryDsl;
 use orgman_domain::ports::{AuditFilter, AuditTrail};
 use orgman_domain::{
     DomainEvent, EventId, EventKind, OrganizationId, Page, PageRequest, RequestId, StoreError,
-    UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,6 +23,8 @@ struct AuditRow {
     org_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     actor_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    actor_kind: String,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     request_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
@@ -41,7 +42,9 @@ impl AuditRow {
             id: EventId::from_uuid(self.id),
             occurred_at: self.occurred_at,
             organization_id: OrganizationId::from_uuid(self.org_id),
-            actor: self.actor_id.map(UserId::from_uuid),
+            actor: self.actor_id,
+            // An unknown kind (a later version's) reads as a person's.
+            actor_kind: self.actor_kind.parse().unwrap_or_default(),
             request_id: self.request_id.map(RequestId::from_uuid),
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind,
@@ -73,12 +76,15 @@ impl AuditTrail for PgStore {
         if filter.actor.is_some() {
             conditions.push(format!("actor_id = ${}", next()));
         }
+        if filter.actor_kind.is_some() {
+            conditions.push(format!("actor_kind = ${}", next()));
+        }
         if page.after.is_some() {
             conditions.push(format!("id < ${}", next()));
         }
         let limit = next();
         let sql = format!(
-            "SELECT id, org_id, actor_id, request_id, details::text AS details, occurred_at
+            "SELECT id, org_id, actor_id, actor_kind, request_id, details::text AS details, occurred_at
              FROM audit_events {} ORDER BY id DESC LIMIT ${limit}",
             if conditions.is_empty() {
                 String::new()
@@ -94,7 +100,10 @@ impl AuditTrail for PgStore {
             query = query.bind::<Text, _>(event_type.clone());
         }
         if let Some(actor) = filter.actor {
-            query = query.bind::<SqlUuid, _>(actor.as_uuid());
+            query = query.bind::<SqlUuid, _>(actor);
+        }
+        if let Some(kind) = filter.actor_kind {
+            query = query.bind::<Text, _>(kind.as_str());
         }
         if let Some(after) = page.after {
             query = query.bind::<SqlUuid, _>(after.as_uuid());

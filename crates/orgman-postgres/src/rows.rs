@@ -188,6 +188,7 @@ pub(crate) struct NewOutboxRow {
     /// event, and stored as it is (a `json` column).
     pub(crate) payload: String,
     pub(crate) actor: Option<Uuid>,
+    pub(crate) actor_kind: &'static str,
     pub(crate) request_id: Option<Uuid>,
     /// RFC 3339, as in the payload, so both rows round it alike.
     pub(crate) occurred_at: String,
@@ -207,7 +208,8 @@ pub(crate) fn outbox_row(event: &DomainEvent) -> Result<NewOutboxRow, StoreError
         aggregate_id: event.organization_id.as_uuid(),
         event_type: event.type_name(),
         payload: serde_json::to_string(event).map_err(unserializable)?,
-        actor: event.actor.map(|a| a.as_uuid()),
+        actor: event.actor,
+        actor_kind: event.actor_kind.as_str(),
         request_id: event.request_id.map(|r| r.as_uuid()),
         occurred_at,
         details: serde_json::to_string(&event.kind).map_err(unserializable)?,
@@ -254,6 +256,7 @@ pub(crate) struct OutboxColumns {
     pub(crate) event_types: Vec<&'static str>,
     pub(crate) payloads: Vec<String>,
     pub(crate) actors: Vec<Option<Uuid>>,
+    pub(crate) actor_kinds: Vec<&'static str>,
     pub(crate) request_ids: Vec<Option<Uuid>>,
     pub(crate) occurred_at: Vec<String>,
     pub(crate) details: Vec<String>,
@@ -266,6 +269,7 @@ impl OutboxColumns {
         self.event_types.push(row.event_type);
         self.payloads.push(row.payload);
         self.actors.push(row.actor);
+        self.actor_kinds.push(row.actor_kind);
         self.request_ids.push(row.request_id);
         self.occurred_at.push(row.occurred_at);
         self.details.push(row.details);

@@ -115,12 +115,33 @@ diesel::table! {
         id -> Uuid,
         org_id -> Uuid,
         actor_id -> Nullable<Uuid>,
+        actor_kind -> Varchar,
         action -> Varchar,
         request_id -> Nullable<Uuid>,
         details -> Json,
         occurred_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Varchar,
+        prefix -> Varchar,
+        digest -> Varchar,
+        permissions -> Array<Text>,
+        created_by -> Uuid,
+        created_by_kind -> Varchar,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        rotated_from -> Nullable<Uuid>,
+    }
+}
+
+diesel::joinable!(api_keys -> organizations (org_id));
 
 diesel::table! {
     outbox (seq) {
@@ -191,6 +212,7 @@ diesel::table! {
 diesel::joinable!(organization_members -> organizations (org_id));
 diesel::joinable!(organization_members -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     users,
     organizations,
     organization_members,

@@ -621,8 +621,8 @@ pub(crate) async fn append_events(
     crate::prepared::Prepared(diesel::sql_query(
         "WITH r AS (\
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::text[], $5::int4[], \
-                                $6::uuid[], $7::uuid[], $8::text[]) \
-             WITH ORDINALITY AS r(id, agg, kind, body, n_events, actor, request, at, n)), \
+                                $6::uuid[], $7::uuid[], $8::text[], $14::varchar[]) \
+             WITH ORDINALITY AS r(id, agg, kind, body, n_events, actor, request, at, actor_kind, n)), \
          stored AS (\
            INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at) \
            SELECT id, agg, kind, body::json, n_events, CASE WHEN $9 THEN now() END, \
@@ -630,10 +630,10 @@ pub(crate) async fn append_events(
                   CASE WHEN kind = ANY($11::varchar[]) THEN NULL ELSE now() END \
            FROM r ORDER BY n), \
          numbered AS (\
-           SELECT agg, kind, actor, request, at::timestamptz AS at, n_events, \
+           SELECT agg, kind, actor, actor_kind, request, at::timestamptz AS at, n_events, \
                   sum(n_events) OVER (ORDER BY n) - n_events AS first FROM r) \
-         INSERT INTO audit_events (id, org_id, actor_id, action, request_id, details, occurred_at) \
-         SELECT e.id, r.agg, r.actor, r.kind, r.request, e.details, r.at \
+         INSERT INTO audit_events (id, org_id, actor_id, actor_kind, action, request_id, details, occurred_at) \
+         SELECT e.id, r.agg, r.actor, r.actor_kind, r.kind, r.request, e.details, r.at \
          FROM unnest($12::uuid[], $13::text[]::json[]) WITH ORDINALITY AS e(id, details, i) \
          JOIN numbered r ON e.i > r.first AND e.i <= r.first + r.n_events",
     )
@@ -649,7 +649,8 @@ pub(crate) async fn append_events(
     .bind::<Array<Text>, _>(&writes.login_broker_types[..])
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
     .bind::<Array<SqlUuid>, _>(&columns.event_ids)
-    .bind::<Array<Text>, _>(&columns.details))
+    .bind::<Array<Text>, _>(&columns.details)
+    .bind::<Array<Text>, _>(rows.actor_kinds))
     .execute(conn)
     .await
     .map_err(from_diesel)?;
@@ -667,6 +668,7 @@ struct OutboxRows {
     payloads: Vec<String>,
     events: Vec<i32>,
     actors: Vec<Option<uuid::Uuid>>,
+    actor_kinds: Vec<&'static str>,
     request_ids: Vec<Option<uuid::Uuid>>,
     occurred_at: Vec<String>,
 }
@@ -681,6 +683,7 @@ impl OutboxRows {
             payloads: Vec::new(),
             events: Vec::new(),
             actors: Vec::new(),
+            actor_kinds: Vec::new(),
             request_ids: Vec::new(),
             occurred_at: Vec::new(),
         };
@@ -696,6 +699,7 @@ impl OutboxRows {
                 && columns.aggregate_ids[end] == agg
                 && columns.event_types[end] == kind
                 && columns.actors[end] == actor
+                && columns.actor_kinds[end] == columns.actor_kinds[start]
                 && columns.request_ids[end] == request
                 && columns.occurred_at[end] == *at
             {
@@ -724,6 +728,7 @@ impl OutboxRows {
             rows.events
                 .push(i32::try_from(end - start).unwrap_or(i32::MAX));
             rows.actors.push(actor);
+            rows.actor_kinds.push(columns.actor_kinds[start]);
             rows.request_ids.push(request);
             rows.occurred_at.push(at.clone());
             start = end;

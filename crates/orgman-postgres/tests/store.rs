@@ -1092,11 +1092,12 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     let org = db.org().await;
     let ann = db.user().await.user_id();
     let occurred_at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    let event = |actor, request| DomainEvent {
+    let event = |actor: Option<(Uuid, orgman_domain::ActorKind)>, request| DomainEvent {
         id: EventId::from_uuid(Uuid::now_v7()),
         occurred_at,
         organization_id: org.id(),
-        actor,
+        actor: actor.map(|(id, _)| id),
+        actor_kind: actor.map(|(_, kind)| kind).unwrap_or_default(),
         request_id: request,
         schema_version: DomainEvent::SCHEMA_VERSION,
         kind: EventKind::MemberAdded {
@@ -1105,7 +1106,11 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
         },
     };
     let request = RequestId::from_uuid(Uuid::now_v7());
-    let with_actor = event(Some(db.admin.user_id()), Some(request));
+    // A non-human actor: its kind is stored and read back with its id.
+    let with_actor = event(
+        Some((Uuid::now_v7(), orgman_domain::ActorKind::ApiKey)),
+        Some(request),
+    );
     let without = event(None, None);
     let append = |store: orgman_postgres::PgStore, events: Vec<DomainEvent>| async move {
         let mut uow = store.begin().await.unwrap();
@@ -1234,7 +1239,8 @@ async fn sso_changes_and_their_events_commit_together() {
         id: EventId::from_uuid(Uuid::now_v7()),
         occurred_at: now,
         organization_id: org,
-        actor: Some(db.admin.user_id()),
+        actor: Some(db.admin.user_id().as_uuid()),
+        actor_kind: orgman_domain::ActorKind::User,
         request_id: None,
         schema_version: DomainEvent::SCHEMA_VERSION,
         kind,
@@ -1548,7 +1554,8 @@ async fn a_run_of_events_shares_outbox_rows_claimed_as_events_and_settled_per_ro
         id: EventId::from_uuid(Uuid::now_v7()),
         occurred_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         organization_id,
-        actor: Some(db.admin.user_id()),
+        actor: Some(db.admin.user_id().as_uuid()),
+        actor_kind: orgman_domain::ActorKind::User,
         request_id: None,
         schema_version: DomainEvent::SCHEMA_VERSION,
         kind,

@@ -12,8 +12,9 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Pool, Runtime};
 use orgman_domain::ports::{CacheKey, Lease, Lookup, MembershipCache};
 use orgman_domain::{
-    Access, MemberGrants, Metadata, OrgName, OrgRole, OrgStatus, Organization, OrganizationId,
-    OrganizationRecord, Permission, PermissionName, PermissionSet, Slug, SsoLoginPolicy, UserId,
+    Access, ApiKeyId, KeyCredential, MemberGrants, Metadata, OrgName, OrgRole, OrgStatus,
+    Organization, OrganizationId, OrganizationRecord, Permission, PermissionName, PermissionSet,
+    Slug, SsoLoginPolicy, TokenDigest, UserId,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -303,6 +304,10 @@ impl RedisCache {
         key
     }
 
+    fn api_key_key(&self, org: OrganizationId, key: ApiKeyId) -> String {
+        self.key("apikey", &[org.as_uuid(), key.as_uuid()], ":")
+    }
+
     fn organization_key(&self, org: OrganizationId) -> String {
         self.key("org", &[org.as_uuid()], ":")
     }
@@ -590,6 +595,50 @@ fn parse_organization(found: Lookup<String>) -> Lookup<Organization> {
     }
 }
 
+/// `NONE`, or `<digest>|<permission bits>|<expiry, unix seconds or ->|<0 or 1 revoked>`.
+fn credential_text(credential: Option<&KeyCredential>) -> String {
+    match credential {
+        None => "NONE".to_owned(),
+        Some(credential) => format!(
+            "{}|{}|{}|{}",
+            credential.digest.0,
+            credential.permissions.bits(),
+            credential.expires_at.map_or_else(
+                || "-".to_owned(),
+                |at| at.unix_timestamp_nanos().to_string()
+            ),
+            u8::from(credential.revoked),
+        ),
+    }
+}
+
+fn parse_credential(found: Lookup<String>) -> Lookup<Option<KeyCredential>> {
+    let parse = |text: &str| -> Option<KeyCredential> {
+        let mut parts = text.split('|');
+        let digest = TokenDigest(parts.next()?.to_owned());
+        let permissions = PermissionSet::from_bits(parts.next()?.parse().ok()?);
+        let expires_at = match parts.next()? {
+            "-" => None,
+            nanos => Some(OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?),
+        };
+        let revoked = parts.next()? == "1";
+        Some(KeyCredential {
+            digest,
+            permissions,
+            expires_at,
+            revoked,
+        })
+    };
+    match found {
+        Lookup::Hit(text) if text == "NONE" => Lookup::Hit(None),
+        Lookup::Hit(text) => match parse(&text) {
+            Some(credential) => Lookup::Hit(Some(credential)),
+            None => Lookup::Miss(Lease(u64::MAX)),
+        },
+        Lookup::Miss(lease) => Lookup::Miss(lease),
+    }
+}
+
 fn parse_decision(found: Lookup<String>) -> Lookup<bool> {
     match found {
         Lookup::Hit(text) if text == "1" => Lookup::Hit(true),
@@ -621,6 +670,49 @@ impl MembershipCache for RedisCache {
 
     async fn organization(&self, id: OrganizationId) -> Lookup<Organization> {
         parse_organization(self.get(id, self.organization_key(id)).await)
+    }
+
+    async fn api_key(
+        &self,
+        organization: OrganizationId,
+        key: ApiKeyId,
+    ) -> Lookup<Option<KeyCredential>> {
+        parse_credential(
+            self.get(organization, self.api_key_key(organization, key))
+                .await,
+        )
+    }
+
+    async fn store_api_key(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        key: ApiKeyId,
+        credential: Option<&KeyCredential>,
+    ) {
+        self.put(
+            lease,
+            self.api_key_key(organization, key),
+            credential_text(credential),
+        )
+        .await;
+    }
+
+    async fn api_key_and_organization(
+        &self,
+        organization: OrganizationId,
+        key: ApiKeyId,
+    ) -> (Lookup<Option<KeyCredential>>, Lookup<Organization>) {
+        let [credential, found] = self
+            .get_many(
+                organization,
+                [
+                    self.api_key_key(organization, key),
+                    self.organization_key(organization),
+                ],
+            )
+            .await;
+        (parse_credential(credential), parse_organization(found))
     }
 
     async fn grants_many(

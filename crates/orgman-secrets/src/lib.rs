@@ -380,7 +380,7 @@ impl Default for RandomTokens {
     }
 }
 
-impl orgman_domain::ports::InvitationTokens for RandomTokens {
+impl orgman_domain::ports::SecretTokens for RandomTokens {
     fn issue(&self) -> (orgman_domain::InvitationToken, orgman_domain::TokenDigest) {
         use base64::Engine;
         use ring::rand::SecureRandom;
@@ -410,7 +410,7 @@ impl orgman_domain::ports::InvitationTokens for RandomTokens {
 
 #[cfg(test)]
 mod token_tests {
-    use orgman_domain::ports::InvitationTokens;
+    use orgman_domain::ports::SecretTokens;
 
     use super::RandomTokens;
 

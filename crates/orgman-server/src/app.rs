@@ -73,6 +73,8 @@ impl Application {
         let delivery = Delivery::start(&config, &adapters, &metrics, &mut background).await;
         let use_cases = UseCases::build(&config, &adapters, &delivery)?;
         let components = Arc::new(ComponentMonitor::default());
+        let key_usage = Arc::new(crate::key_usage::KeyUsage::new(config.api_key_last_used));
+        background.push(key_usage.clone().spawn(use_cases.api_keys.clone()));
         background.extend(spawn_watchers(
             &config,
             &adapters,
@@ -94,6 +96,8 @@ impl Application {
             sso: use_cases.sso,
             audit: use_cases.audit,
             invitations: use_cases.invitations,
+            api_keys: use_cases.api_keys.clone(),
+            key_usage: key_usage.clone(),
             domains: use_cases.domains,
             roles: use_cases.roles,
             registration: use_cases.registration,

@@ -63,6 +63,26 @@ pub struct Claims {
     pub other: HashMap<String, serde_json::Value>,
 }
 
+impl Claims {
+    /// The claims a request made with an API key stands on: the key's id
+    /// as subject, and nothing else (no address, no realm role).
+    pub fn of_api_key(key: orgman_domain::ApiKeyId) -> Claims {
+        Claims {
+            sub: key.to_string(),
+            email: None,
+            email_verified: None,
+            name: None,
+            preferred_username: None,
+            typ: None,
+            identity_provider: None,
+            azp: None,
+            exp: 0,
+            realm_access: RealmAccess::default(),
+            other: HashMap::new(),
+        }
+    }
+}
+
 /// Keycloak's `realm_access` claim.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct RealmAccess {

@@ -56,6 +56,10 @@ pub struct Config {
     /// How long an invitation can be accepted
     /// (`ORGMAN_INVITATION_TTL_HOURS`, default 168, one week).
     pub invitation_ttl: Duration,
+    /// How often a replica writes when API keys were last used, each key
+    /// at most once per interval (`ORGMAN_API_KEYS_LAST_USED_SECONDS`,
+    /// default 60).
+    pub api_key_last_used: Duration,
     /// Where invited people accept (`ORGMAN_INVITATION_ACCEPT_URL`, with
     /// `{token}` where the token goes, e.g.
     /// `https://app.example.com/join?token={token}`); without it, answers
@@ -649,6 +653,9 @@ impl Config {
                 number("ORGMAN_INVITATION_TTL_HOURS", 168)?
                     .clamp(1, 24 * 365)
                     .saturating_mul(3600),
+            ),
+            api_key_last_used: Duration::from_secs(
+                number("ORGMAN_API_KEYS_LAST_USED_SECONDS", 60)?.clamp(1, 3600),
             ),
             invitation_accept_url: invitation_accept_url(get)?,
             default_max_members: default_max_members(get)?,

@@ -10,7 +10,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use orgman_domain::{
-    Actor, CheckScope, OrgRole, OrganizationId, RequestId, SignIn, SystemRole, UserId,
+    Actor, CheckScope, KeySecret, OrgError, OrgRole, OrganizationId, RequestId, SignIn, SystemRole,
+    UserId,
 };
 use uuid::Uuid;
 
@@ -89,6 +90,11 @@ impl FromRequest for Authenticated {
                     ));
                 }
             };
+            if KeySecret::looks_like(token) {
+                let authenticated = with_api_key(&req, &state, token).await?;
+                req.extensions_mut().insert(authenticated.clone());
+                return Ok(authenticated);
+            }
             let claims = state.verifier.verify(token).await.map_err(|error| match error {
                 AuthError::Invalid(reason) => ApiError::unauthorized(ProblemCode::InvalidToken, reason),
                 AuthError::ProviderUnavailable(reason) => {
@@ -129,8 +135,55 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// The routes an API key may call: those of one organization
+/// (`/api/v1/organizations/{id}/...`, `/api/v1/organizations/current`).
+/// Everything else is about a person (their organizations, their
+/// invitations) or the platform.
+fn key_may_call(pattern: &str) -> bool {
+    pattern == "/api/v1/organizations/current"
+        || pattern == "/api/v1/organizations/{id}"
+        || pattern.starts_with("/api/v1/organizations/{id}/")
+}
+
+/// A request made with an API key: the key authenticated (with its
+/// organization, in one cache round trip) and its use noted for
+/// `lastUsedAt`.
+async fn with_api_key(
+    req: &HttpRequest,
+    state: &AppState,
+    secret: &str,
+) -> Result<Authenticated, ApiError> {
+    if !req
+        .match_pattern()
+        .is_some_and(|pattern| key_may_call(&pattern))
+    {
+        return Err(ApiError::forbidden(
+            ProblemCode::ApiKeyNotAllowed,
+            "an API key acts in its organization only: call /api/v1/organizations/{id}/... with it",
+        ));
+    }
+    let grant = state.api_keys.authenticate(secret).await.map_err(|error| {
+        if let OrgError::ApiKeyRejected { reason } = &error {
+            tracing::info!(reason, "an API key was refused");
+        }
+        ApiError::from(error)
+    })?;
+    state.key_usage.note(grant.key);
+    let claims = Arc::new(Claims::of_api_key(grant.key));
+    let mut actor = Actor::api_key(grant);
+    if let Some(request_id) = req.extensions().get::<RequestId>() {
+        actor = actor.in_request(*request_id);
+    }
+    Ok(Authenticated {
+        actor,
+        claims,
+        check_scope: CheckScope::Own,
+    })
+}
+
 /// The organization the request is in: the `Fx-Organization-Id` header if
-/// present, else the token's organization claim. The caller must be a member
+/// present, else an API key's organization, else the token's organization
+/// claim. The caller must be a member
 /// (or a platform administrator); anyone else gets 404, as for any
 /// organization they are not in.
 #[derive(Clone, Debug)]
@@ -179,7 +232,8 @@ impl FromRequest for OrgContext {
                 .get(&state.config.auth.organization_claim)
                 .and_then(|v| v.as_str())
                 .and_then(|v| v.parse::<OrganizationId>().ok());
-            let organization = from_header.or(from_claim).ok_or_else(|| {
+            let from_key = auth.actor.key_grant().map(|grant| grant.organization);
+            let organization = from_header.or(from_key).or(from_claim).ok_or_else(|| {
                 ApiError::bad_request(
                     ProblemCode::OrganizationContextMissing,
                     "no organization: send Fx-Organization-Id or use a token with an organization claim",

@@ -13,6 +13,7 @@ mod csv_stream;
 mod dto;
 pub mod extract;
 mod jwt_crypto;
+mod key_usage;
 mod mirror;
 mod openapi;
 mod operability;

@@ -119,6 +119,11 @@ const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
     ("update_role", "roles:manage"),
     ("delete_role", "roles:manage"),
     ("organization_events", "audit:read"),
+    ("create_api_key", "api-keys:manage"),
+    ("list_api_keys", "api-keys:manage"),
+    ("get_api_key", "api-keys:manage"),
+    ("revoke_api_key", "api-keys:manage"),
+    ("rotate_api_key", "api-keys:manage"),
     // `members:manage` in the organization named, else platform
     // administrators.
     ("register", "members:manage"),

@@ -42,6 +42,10 @@ macro_rules! problem_codes {
 
 problem_codes! {
     AlreadyMember = "already-member",
+    ApiKeyEndInvalid = "api-key-end-invalid",
+    ApiKeyEnded = "api-key-ended",
+    ApiKeyNotAllowed = "api-key-not-allowed",
+    ApiKeyNotFound = "api-key-not-found",
     BodyTooLarge = "body-too-large",
     DependencyUnavailable = "dependency-unavailable",
     DomainClaimed = "domain-claimed",
@@ -55,6 +59,7 @@ problem_codes! {
     IdentityProviderRejected = "identity-provider-rejected",
     IdentityProviderUnavailable = "identity-provider-unavailable",
     InternalError = "internal-error",
+    InvalidApiKey = "invalid-api-key",
     InvalidCsv = "invalid-csv",
     InvalidIfMatch = "invalid-if-match",
     InvalidInvitationToken = "invalid-invitation-token",
@@ -527,6 +532,19 @@ impl From<OrgError> for ApiError {
                 S::UNPROCESSABLE_ENTITY,
                 ProblemCode::IssuerNotAllowed,
                 "Issuer not allowed",
+                detail,
+            ),
+            OrgError::ApiKeyNotFound => ApiError::not_found(ProblemCode::ApiKeyNotFound, detail),
+            OrgError::ApiKeyEnded => {
+                ApiError::new(S::CONFLICT, ProblemCode::ApiKeyEnded, "Conflict", detail)
+            }
+            OrgError::ApiKeyRejected { .. } => {
+                ApiError::unauthorized(ProblemCode::InvalidApiKey, detail)
+            }
+            OrgError::ApiKeyEndInvalid(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                ProblemCode::ApiKeyEndInvalid,
+                "Unprocessable Entity",
                 detail,
             ),
             OrgError::InvitationNotFound => {

@@ -6,8 +6,8 @@ use crate::rate_limit::{RateLimiter, TrustedProxies};
 
 use orgman_domain::ports::UserRepository;
 use orgman_domain::{
-    AuditService, DomainService, InvitationService, OrganizationService, RoleService, SsoService,
-    UserService,
+    ApiKeyService, AuditService, DomainService, InvitationService, OrganizationService,
+    RoleService, SsoService, UserService,
 };
 
 use crate::auth::TokenVerifier;
@@ -31,6 +31,10 @@ pub(crate) struct AppState {
     pub(crate) audit: AuditService,
     /// Invitations.
     pub(crate) invitations: InvitationService,
+    /// Organizations' API keys.
+    pub(crate) api_keys: Arc<ApiKeyService>,
+    /// When keys were used, written at most once per key and interval.
+    pub(crate) key_usage: Arc<crate::key_usage::KeyUsage>,
     /// Verified domains.
     pub(crate) domains: Arc<DomainService>,
     /// The permission catalog and custom roles.

@@ -396,6 +396,7 @@ pub(crate) struct UseCases {
     pub(crate) registration: Option<UserService>,
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
+    pub(crate) api_keys: Arc<orgman_domain::ApiKeyService>,
     pub(crate) domains: Arc<DomainService>,
     pub(crate) roles: orgman_domain::RoleService,
     pub(crate) provisioner: Provisioner,
@@ -408,22 +409,7 @@ impl UseCases {
         delivery: &Delivery,
     ) -> anyhow::Result<UseCases> {
         let store = &adapters.store;
-        let organizations = Arc::new(OrganizationService::new(
-            ServicePorts {
-                organizations: store.clone(),
-                members: store.clone(),
-                authorizer: delivery.authorizer.clone(),
-                cache: adapters.cache.clone(),
-                clock: Arc::new(SystemClock),
-                ids: Arc::new(UuidV7Generator),
-                commit_signal: delivery.wake.clone(),
-            },
-            ServiceSettings {
-                deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
-                creation: config.creation,
-                default_max_members: config.default_max_members,
-            },
-        ));
+        let organizations = organization_service(config, adapters, delivery);
         if config.sso.cipher.is_none() {
             tracing::warn!(
                 "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
@@ -451,10 +437,16 @@ impl UseCases {
             .clone()
             .map(|keycloak| UserService::new(organizations.clone(), store.clone(), keycloak));
         let audit = AuditService::new(organizations.clone(), store.clone());
+        let tokens = Arc::new(orgman_secrets::RandomTokens::new());
+        let api_keys = Arc::new(orgman_domain::ApiKeyService::new(
+            organizations.clone(),
+            store.clone(),
+            tokens.clone(),
+        ));
         let invitations = InvitationService::new(
             organizations.clone(),
             store.clone(),
-            Arc::new(orgman_secrets::RandomTokens::new()),
+            tokens,
             time::Duration::try_from(config.invitation_ttl).unwrap_or(time::Duration::days(7)),
         );
         let resolver = orgman_dns::DnsTxt::new(&config.dns_nameservers, Duration::from_secs(3))
@@ -474,9 +466,35 @@ impl UseCases {
             registration,
             audit,
             invitations,
+            api_keys,
             domains,
             roles,
             provisioner,
         })
     }
+}
+
+/// The organization use cases over the adapters, with the relays' wake.
+fn organization_service(
+    config: &Config,
+    adapters: &Adapters,
+    delivery: &Delivery,
+) -> Arc<OrganizationService> {
+    let store = &adapters.store;
+    Arc::new(OrganizationService::new(
+        ServicePorts {
+            organizations: store.clone(),
+            members: store.clone(),
+            authorizer: delivery.authorizer.clone(),
+            cache: adapters.cache.clone(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Generator),
+            commit_signal: delivery.wake.clone(),
+        },
+        ServiceSettings {
+            deletion_grace: time::Duration::days(i64::from(config.deletion_grace_days)),
+            creation: config.creation,
+            default_max_members: config.default_max_members,
+        },
+    ))
 }

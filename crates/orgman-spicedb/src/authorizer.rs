@@ -564,7 +564,11 @@ impl SpiceDbAuthorizer {
             | EventKind::DomainVerified { .. }
             | EventKind::DomainPolicyChanged { .. }
             | EventKind::OrganizationMetadataChanged { .. }
-            | EventKind::DomainDeleted { .. } => Ok(()),
+            | EventKind::DomainDeleted { .. }
+            // A key's permissions are decided from the key itself, never
+            // asked of SpiceDB.
+            | EventKind::ApiKeyCreated { .. }
+            | EventKind::ApiKeyRevoked { .. } => Ok(()),
             EventKind::MemberRolesChanged { .. }
             | EventKind::RoleCreated { .. }
             | EventKind::RoleUpdated { .. }
@@ -736,6 +740,7 @@ mod tests {
             occurred_at: time::OffsetDateTime::UNIX_EPOCH,
             organization_id: OrganizationId::from_uuid(Uuid::from_u128(org)),
             actor: None,
+            actor_kind: orgman_domain::ActorKind::User,
             request_id: None,
             schema_version: 1,
             kind,

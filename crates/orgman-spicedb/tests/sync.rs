@@ -112,6 +112,7 @@ fn event(org: OrganizationId, kind: orgman_domain::EventKind) -> orgman_domain::
         occurred_at: time::OffsetDateTime::now_utc(),
         organization_id: org,
         actor: None,
+        actor_kind: orgman_domain::ActorKind::User,
         request_id: None,
         schema_version: 1,
         kind,

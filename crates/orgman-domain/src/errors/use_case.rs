@@ -158,6 +158,23 @@ pub enum OrgError {
     /// user's verified one.
     #[error("the invitation is for another e-mail address than your verified one")]
     InvitationEmailMismatch,
+    /// The organization has no API key with this id.
+    #[error("API key not found")]
+    ApiKeyNotFound,
+    /// The API key was revoked or has expired: it cannot be rotated.
+    #[error("the API key has been revoked or has expired")]
+    ApiKeyEnded,
+    /// A presented API key does not authenticate: malformed, unknown,
+    /// revoked or expired (which one is told only to the logs).
+    #[error("the API key is not valid")]
+    ApiKeyRejected {
+        /// Why, for the logs.
+        reason: &'static str,
+    },
+    /// A key's end (its expiry or a rotation's overlap) is not in the
+    /// future, or too far in it.
+    #[error("{0}")]
+    ApiKeyEndInvalid(&'static str),
     /// The address already has a pending invitation to the organization.
     #[error("this address already has a pending invitation; resend it instead")]
     InvitationPending,

@@ -5,12 +5,23 @@ use std::sync::Arc;
 
 use crate::errors::use_case::OrgError;
 use crate::events::event::DomainEvent;
+use crate::members::actor::Actor;
 use crate::members::permission::Permission;
-use crate::members::role::Actor;
 use crate::organizations::service::OrganizationService;
 use crate::ports::{AuditFilter, AuditTrail};
-use crate::values::id::{EventId, OrganizationId, UserId};
+use crate::values::actor::ActorKind;
+use crate::values::id::{EventId, OrganizationId};
 use crate::values::page::{Page, PageRequest};
+
+/// Whose changes to read: any actor's (the default), one actor's by id,
+/// actors of one kind, or both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActorFilter {
+    /// Only this actor's changes (a user's or an API key's id).
+    pub id: Option<uuid::Uuid>,
+    /// Only changes by actors of this kind.
+    pub kind: Option<ActorKind>,
+}
 
 /// The audit trail's use cases: who changed what, when, through which
 /// request.
@@ -46,7 +57,7 @@ impl AuditService {
         actor: &Actor,
         organization: OrganizationId,
         event_type: Option<String>,
-        by: Option<UserId>,
+        by: ActorFilter,
         page: PageRequest<EventId>,
     ) -> Result<Page<DomainEvent, EventId>, OrgError> {
         self.organizations
@@ -55,7 +66,8 @@ impl AuditService {
         let filter = AuditFilter {
             organization: Some(organization),
             event_type,
-            actor: by,
+            actor: by.id,
+            actor_kind: by.kind,
         };
         Ok(self.trail.audit_events(&filter, page).await?)
     }
@@ -69,7 +81,7 @@ impl AuditService {
         &self,
         actor: &Actor,
         event_type: Option<String>,
-        by: Option<UserId>,
+        by: ActorFilter,
         page: PageRequest<EventId>,
     ) -> Result<Page<DomainEvent, EventId>, OrgError> {
         if !actor.is_platform_admin() {
@@ -78,7 +90,8 @@ impl AuditService {
         let filter = AuditFilter {
             organization: None,
             event_type,
-            actor: by,
+            actor: by.id,
+            actor_kind: by.kind,
         };
         Ok(self.trail.audit_events(&filter, page).await?)
     }

@@ -2,13 +2,17 @@
 //! work as the change (the outbox) and published after it commits.
 
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::domains::model::DomainName;
 use crate::members::custom_role::RoleKey;
 use crate::members::permission::PermissionName;
 use crate::members::role::OrgRole;
 use crate::organizations::metadata::Metadata;
-use crate::values::id::{EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId};
+use crate::values::actor::{ActorKind, ActorRef};
+use crate::values::id::{
+    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
+};
 use crate::values::name::{Email, OrgName, Slug};
 
 /// Something that happened to an organization.
@@ -23,9 +27,14 @@ pub struct DomainEvent {
     pub occurred_at: OffsetDateTime,
     /// The organization the change belongs to (also the ordering key).
     pub organization_id: OrganizationId,
-    /// Who made the change; `None` for the service itself (e.g. a purge
-    /// after the grace period).
-    pub actor: Option<UserId>,
+    /// Who made the change (an id of [`DomainEvent::actor_kind`]'s kind);
+    /// `None` for the service itself (e.g. a purge after the grace
+    /// period).
+    pub actor: Option<Uuid>,
+    /// What kind of caller `actor` is: a person, or a non-human caller of
+    /// the organization. Payloads written before it existed read as `user`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub actor_kind: ActorKind,
     /// The API request that made the change, when there was one.
     pub request_id: Option<RequestId>,
     /// Version of the payload's shape, see [`DomainEvent::SCHEMA_VERSION`].
@@ -38,6 +47,14 @@ impl DomainEvent {
     /// The current payload schema version. Incremented on any incompatible
     /// change of [`EventKind`]'s serialized form.
     pub const SCHEMA_VERSION: u16 = 1;
+
+    /// Who made the change, kind and id together.
+    pub fn actor_ref(&self) -> Option<ActorRef> {
+        self.actor.map(|id| ActorRef {
+            kind: self.actor_kind,
+            id,
+        })
+    }
 
     /// The short type name, e.g. `organization.created`; publishers build
     /// the full CloudEvents type from it. A role event of
@@ -292,6 +309,31 @@ pub enum EventKind {
         /// The role its holders were given instead, if any.
         replacement: Option<RoleKey>,
     },
+    /// An API key was created (by a rotation when `rotated_from` is set).
+    ApiKeyCreated {
+        /// The key.
+        key_id: ApiKeyId,
+        /// Its name.
+        name: String,
+        /// The first characters of its secret.
+        prefix: String,
+        /// What it may do.
+        permissions: Vec<PermissionName>,
+        /// When it stops working, if ever.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
+        expires_at: Option<OffsetDateTime>,
+        /// The key it replaces.
+        rotated_from: Option<ApiKeyId>,
+    },
+    /// An API key was revoked, or given an end (a rotation's overlap).
+    ApiKeyRevoked {
+        /// The key.
+        key_id: ApiKeyId,
+        /// When it stops working: now for a revocation, later for an
+        /// overlap.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        effective_at: OffsetDateTime,
+    },
 }
 
 impl EventKind {
@@ -325,6 +367,8 @@ impl EventKind {
             EventKind::RoleCreated { .. } => "organization.role.created",
             EventKind::RoleUpdated { .. } => "organization.role.updated",
             EventKind::RoleDeleted { .. } => "organization.role.deleted",
+            EventKind::ApiKeyCreated { .. } => "organization.api-key.created",
+            EventKind::ApiKeyRevoked { .. } => "organization.api-key.revoked",
         }
     }
 
@@ -344,7 +388,6 @@ impl EventKind {
 mod tests {
     use super::*;
     use time::macros::datetime;
-    use uuid::Uuid;
 
     #[test]
     fn serialized_form_is_camel_case_and_tagged() {
@@ -352,7 +395,8 @@ mod tests {
             id: EventId::from_uuid(Uuid::from_u128(1)),
             occurred_at: datetime!(2026-01-02 03:04:05 UTC),
             organization_id: OrganizationId::from_uuid(Uuid::from_u128(2)),
-            actor: Some(UserId::from_uuid(Uuid::from_u128(3))),
+            actor: Some(Uuid::from_u128(3)),
+            actor_kind: ActorKind::ApiKey,
             request_id: None,
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind: EventKind::MemberRoleChanged {
@@ -369,6 +413,11 @@ mod tests {
             "00000000-0000-0000-0000-000000000004"
         );
         assert_eq!(json["kind"]["to"], "ADMIN");
+        assert_eq!(json["actorKind"], "apiKey");
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("actorKind");
+        let written_before: DomainEvent = serde_json::from_value(old).unwrap();
+        assert_eq!(written_before.actor_kind, ActorKind::User, "older payloads");
         let back: DomainEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
     }

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
+use crate::members::actor::Actor;
 use crate::members::custom_role::effective_permissions;
 use crate::members::custom_role::{Access, CustomRole, RoleKey};
 use crate::members::permission::Permission;
 use crate::members::permission::PermissionName;
-use crate::members::role::{Actor, OrgRole};
+use crate::members::role::OrgRole;
 use crate::members::rules::{MemberChange, Membership, check_member_change, permits};
 use crate::organizations::model::Organization;
 use crate::organizations::service::OrganizationService;

@@ -9,14 +9,15 @@ use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::EventKind;
 use crate::invitations::model::{Invitation, InvitationStatus, IssuedInvitation};
+use crate::members::actor::Actor;
 use crate::members::custom_role::effective_permissions;
 use crate::members::permission::Permission;
-use crate::members::role::{Actor, OrgRole};
+use crate::members::role::OrgRole;
 use crate::members::rules::Membership;
 use crate::organizations::service::OrganizationService;
 use crate::organizations::service::{access_in, check_grants_in};
 use crate::ports::UnitOfWork;
-use crate::ports::{InvitationQueries, InvitationTokens};
+use crate::ports::{InvitationQueries, SecretTokens};
 use crate::values::id::{InvitationId, OrganizationId};
 use crate::values::name::Email;
 use crate::values::page::{Page, PageRequest};
@@ -29,7 +30,7 @@ use crate::values::page::{Page, PageRequest};
 pub struct InvitationService {
     organizations: Arc<OrganizationService>,
     invitations: Arc<dyn InvitationQueries>,
-    tokens: Arc<dyn InvitationTokens>,
+    tokens: Arc<dyn SecretTokens>,
     validity: Duration,
 }
 
@@ -47,7 +48,7 @@ impl InvitationService {
     pub fn new(
         organizations: Arc<OrganizationService>,
         invitations: Arc<dyn InvitationQueries>,
-        tokens: Arc<dyn InvitationTokens>,
+        tokens: Arc<dyn SecretTokens>,
         validity: Duration,
     ) -> Self {
         Self {

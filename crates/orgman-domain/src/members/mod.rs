@@ -2,6 +2,7 @@
 //! permissions a role grants, and the rules every membership change obeys
 //! (only an OWNER makes an OWNER, the last OWNER stays).
 
+pub(crate) mod actor;
 pub(crate) mod custom_role;
 pub(crate) mod permission;
 pub(crate) mod role;

@@ -42,12 +42,16 @@ pub enum Permission {
     /// Suspend or reactivate the organization; purge it after its grace
     /// period. Platform administrators only: no role grants it.
     Suspend,
+    /// Create, list, rotate and revoke the organization's API keys
+    /// (`api-keys:manage`). After [`Permission::Suspend`] so that the bits
+    /// of the permissions before it never change.
+    ApiKeysManage,
 }
 
 impl Permission {
     /// Every permission a role can grant, in catalog order
     /// ([`Permission::Suspend`] is not among them).
-    pub const GRANTABLE: [Permission; 10] = [
+    pub const GRANTABLE: [Permission; 11] = [
         Permission::OrganizationRead,
         Permission::OrganizationUpdate,
         Permission::OrganizationDelete,
@@ -58,6 +62,7 @@ impl Permission {
         Permission::SsoManage,
         Permission::RolesManage,
         Permission::AuditRead,
+        Permission::ApiKeysManage,
     ];
 
     /// The name used in the authorization schema (and as a metric label).
@@ -74,6 +79,7 @@ impl Permission {
             Permission::RolesManage => "manage_roles",
             Permission::AuditRead => "read_audit",
             Permission::Suspend => "suspend",
+            Permission::ApiKeysManage => "manage_api_keys",
         }
     }
 
@@ -91,6 +97,7 @@ impl Permission {
             Permission::RolesManage => "roles:manage",
             Permission::AuditRead => "audit:read",
             Permission::Suspend => "organization:suspend",
+            Permission::ApiKeysManage => "api-keys:manage",
         }
     }
 
@@ -108,6 +115,7 @@ impl Permission {
             Permission::RolesManage => "Define and edit the organization's roles.",
             Permission::AuditRead => "Read the audit trail.",
             Permission::Suspend => "Suspend, reactivate and purge (platform administrators).",
+            Permission::ApiKeysManage => "Create, rotate and revoke the organization's API keys.",
         }
     }
 
@@ -124,7 +132,7 @@ impl Permission {
     /// | permission | OWNER | ADMIN | MEMBER |
     /// |---|---|---|---|
     /// | `organization:read`, `members:read` | yes | yes | yes |
-    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read` | yes | yes | no |
+    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read`, `api-keys:manage` | yes | yes | no |
     /// | `organization:delete` | yes | no | no |
     pub const fn granted_to(self, role: OrgRole) -> bool {
         match self {
@@ -135,7 +143,8 @@ impl Permission {
             | Permission::DomainsManage
             | Permission::SsoManage
             | Permission::RolesManage
-            | Permission::AuditRead => role.administers(),
+            | Permission::AuditRead
+            | Permission::ApiKeysManage => role.administers(),
             Permission::OrganizationDelete => matches!(role, OrgRole::Owner),
             Permission::Suspend => false,
         }

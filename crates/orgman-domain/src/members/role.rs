@@ -1,11 +1,9 @@
-//! Roles inside an organization, platform-wide roles, and who is acting.
+//! Roles inside an organization and platform-wide roles.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::errors::port::ValidationError;
-use crate::sso::sign_in::SignIn;
-use crate::values::id::{RequestId, UserId};
 
 /// A member's role inside one organization.
 ///
@@ -119,79 +117,6 @@ impl SystemRole {
             SystemRole::Admin => "ADMIN",
             SystemRole::User => "USER",
         }
-    }
-}
-
-/// The authenticated user on whose behalf a use case runs.
-///
-/// It is built by the caller (the HTTP edge builds it from a verified token)
-/// and passed explicitly: the domain never reads ambient, thread-local state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    user_id: UserId,
-    system_role: SystemRole,
-    request_id: Option<RequestId>,
-    sign_in: SignIn,
-}
-
-impl Actor {
-    /// An actor with the given platform role.
-    pub const fn new(user_id: UserId, system_role: SystemRole) -> Self {
-        Self {
-            user_id,
-            system_role,
-            request_id: None,
-            sign_in: SignIn::EMPTY,
-        }
-    }
-
-    /// The same actor, signed in as its token says (address and provider),
-    /// which organizations with `ssoRequired` domains judge.
-    #[must_use]
-    pub fn signed_in(mut self, sign_in: SignIn) -> Self {
-        self.sign_in = sign_in;
-        self
-    }
-
-    /// How the actor signed in (nothing known: [`SignIn::default`]).
-    pub const fn sign_in(&self) -> &SignIn {
-        &self.sign_in
-    }
-
-    /// The same actor, acting within the given request.
-    pub const fn in_request(mut self, request_id: RequestId) -> Self {
-        self.request_id = Some(request_id);
-        self
-    }
-
-    /// The request the actor acts within, if known.
-    pub const fn request_id(&self) -> Option<RequestId> {
-        self.request_id
-    }
-
-    /// An ordinary user.
-    pub const fn user(user_id: UserId) -> Self {
-        Self::new(user_id, SystemRole::User)
-    }
-
-    /// A platform administrator.
-    pub const fn platform_admin(user_id: UserId) -> Self {
-        Self::new(user_id, SystemRole::Admin)
-    }
-
-    /// The acting user.
-    pub const fn user_id(&self) -> UserId {
-        self.user_id
-    }
-
-    /// The acting user's platform role.
-    pub const fn system_role(&self) -> SystemRole {
-        self.system_role
-    }
-
-    /// Whether the actor is a platform administrator.
-    pub const fn is_platform_admin(&self) -> bool {
-        matches!(self.system_role, SystemRole::Admin)
     }
 }
 

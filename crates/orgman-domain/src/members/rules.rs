@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::errors::use_case::OrgError;
+use crate::members::actor::Actor;
 use crate::members::custom_role::{Access, RoleKey};
 use crate::members::permission::{Permission, PermissionName};
-use crate::members::role::{Actor, OrgRole};
+use crate::members::role::OrgRole;
 use crate::values::id::{OrganizationId, UserId};
 
 /// A user's membership in an organization. A user appears at most once per

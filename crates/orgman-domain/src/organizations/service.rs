@@ -8,9 +8,11 @@ use time::{Duration, OffsetDateTime};
 use crate::errors::port::{Conflict, StoreError};
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
+use crate::keys::model::KeyGrant;
+use crate::members::actor::Actor;
 use crate::members::custom_role::{Access, effective_permissions};
 use crate::members::permission::{Permission, PermissionName, PermissionSet};
-use crate::members::role::{Actor, OrgRole};
+use crate::members::role::OrgRole;
 use crate::members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
 use crate::organizations::lifecycle::LifecycleAction;
 use crate::organizations::lifecycle::OrgStatus;
@@ -216,6 +218,17 @@ impl OrganizationService {
     /// [`OrgError::NotFound`] when it does not exist, is deleted, or the
     /// actor is not a member; [`OrgError::Unavailable`].
     pub async fn get(&self, actor: &Actor, id: OrganizationId) -> Result<Organization, OrgError> {
+        if let Some(grant) = actor.key_grant() {
+            key_permits(grant, id, Permission::OrganizationRead)?;
+            let organization = match &grant.organization_read {
+                Some(read) => Organization::clone(read),
+                None => {
+                    self.read_organization(id, self.ports.cache.organization(id).await)
+                        .await?
+                }
+            };
+            return visible_to(actor, organization);
+        }
         let organization = if actor.is_platform_admin() {
             self.read_organization(id, self.ports.cache.organization(id).await)
                 .await?
@@ -432,6 +445,9 @@ impl OrganizationService {
         actor: &Actor,
         organization: OrganizationId,
     ) -> Result<Option<OrgRole>, OrgError> {
+        if let Some(grant) = actor.key_grant() {
+            return key_permits(grant, organization, Permission::OrganizationRead).map(|()| None);
+        }
         let role = self.role_of(organization, actor.user_id()).await?;
         if role.is_none() && !actor.is_platform_admin() {
             return Err(OrgError::NotFound);
@@ -794,7 +810,7 @@ impl OrganizationService {
         organization.ensure_writable()?;
         // The actor's membership is read once, for the rules and for no
         // escalation alike.
-        let standing = Standing::read(&mut *uow, id, actor.user_id()).await?;
+        let standing = Standing::of_actor(&mut *uow, id, actor).await?;
         let current = uow.membership(id, target).await?;
         let from = current.as_ref().map(|m| m.role);
         let Some(to) = role_after(op, from)? else {
@@ -929,6 +945,9 @@ impl OrganizationService {
         if actor.is_platform_admin() {
             return Ok(());
         }
+        if let Some(grant) = actor.key_grant() {
+            return key_permits(grant, id, permission);
+        }
         let user = actor.user_id();
         let decision = self.ports.cache.decision(id, user, permission).await;
         if self.decide(actor, id, permission, decision).await? {
@@ -989,7 +1008,10 @@ impl OrganizationService {
             id: EventId::from_uuid(self.ports.ids.new_id()),
             occurred_at: self.ports.clock.now(),
             organization_id: organization,
-            actor: actor.map(Actor::user_id),
+            actor: actor.map(|actor| actor.reference().id),
+            actor_kind: actor
+                .map(|actor| actor.reference().kind)
+                .unwrap_or_default(),
             request_id: actor.and_then(Actor::request_id),
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind,
@@ -1034,6 +1056,34 @@ pub(crate) struct Standing {
 }
 
 impl Standing {
+    /// The actor's standing: a user's, read as [`Standing::read`] does; an
+    /// API key's, from the key alone: an ADMIN's rank under the membership
+    /// rules, holding exactly the key's permissions.
+    pub(crate) async fn of_actor(
+        uow: &mut dyn UnitOfWork,
+        organization: OrganizationId,
+        actor: &Actor,
+    ) -> Result<Self, StoreError> {
+        let Some(grant) = actor.key_grant() else {
+            return Standing::read(uow, organization, actor.user_id()).await;
+        };
+        if grant.organization != organization {
+            return Ok(Standing {
+                access: None,
+                role: None,
+                held: std::collections::BTreeSet::new(),
+            });
+        }
+        Ok(Standing {
+            access: Some(Access {
+                role: OrgRole::Admin,
+                granted: grant.permissions,
+            }),
+            role: Some(OrgRole::Admin),
+            held: grant.permissions.iter().map(PermissionName::from).collect(),
+        })
+    }
+
     /// `user`'s standing in `organization`: one read of the membership
     /// and, when it has custom roles, one of those roles.
     pub(crate) async fn read(
@@ -1093,7 +1143,7 @@ pub(crate) async fn check_grants_in<'a>(
     organization: OrganizationId,
     granted: impl IntoIterator<Item = &'a PermissionName>,
 ) -> Result<(), OrgError> {
-    Standing::read(uow, organization, actor.user_id())
+    Standing::of_actor(uow, organization, actor)
         .await?
         .check_grants(actor, granted)
 }
@@ -1127,6 +1177,8 @@ fn revokes_access(kind: &EventKind) -> bool {
             | EventKind::SsoConfigUpdated { enabled: false, .. }
             | EventKind::SsoConfigDeleted { .. }
             | EventKind::RoleDeleted { .. }
+            // The key's cached credential must not outlive it anywhere.
+            | EventKind::ApiKeyRevoked { .. }
     ) || match kind {
         EventKind::RoleUpdated { revoked, .. } => !revoked.is_empty(),
         EventKind::MemberRolesChanged {
@@ -1158,6 +1210,23 @@ fn shown_to(actor: &Actor, role: Option<Access>, organization: Organization) -> 
         organization
     } else {
         organization.redacted()
+    }
+}
+
+/// Whether an API key may do `permission` in organization `id`: only in its
+/// own organization (any other is as unknown to it as to a non-member), and
+/// only what it was given.
+fn key_permits(
+    grant: &KeyGrant,
+    id: OrganizationId,
+    permission: Permission,
+) -> Result<(), OrgError> {
+    if grant.organization != id {
+        Err(OrgError::NotFound)
+    } else if grant.permissions.contains(permission) {
+        Ok(())
+    } else {
+        Err(OrgError::Forbidden { permission })
     }
 }
 

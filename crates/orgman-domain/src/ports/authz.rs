@@ -10,8 +10,8 @@ use super::outbox::{Outbox, OutboxSink};
 use super::store::MembershipQueries;
 use crate::errors::port::AuthzError;
 use crate::events::event::DomainEvent;
+use crate::members::actor::Actor;
 use crate::members::permission::Permission;
-use crate::members::role::Actor;
 use crate::members::rules::permits;
 use crate::values::id::OrganizationId;
 

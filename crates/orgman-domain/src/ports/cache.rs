@@ -6,11 +6,12 @@ use async_trait::async_trait;
 
 use super::store::MembershipQueries;
 use crate::errors::port::StoreError;
+use crate::keys::model::KeyCredential;
 use crate::members::custom_role::{Access, MemberGrants};
 use crate::members::permission::Permission;
 use crate::members::role::OrgRole;
 use crate::organizations::model::Organization;
-use crate::values::id::{OrganizationId, UserId};
+use crate::values::id::{ApiKeyId, OrganizationId, UserId};
 
 /// A cache of hot reads in front of storage.
 ///
@@ -104,6 +105,44 @@ pub trait MembershipCache: Send + Sync {
 
     /// Caches an organization read after a miss with `lease`.
     async fn store_organization(&self, lease: Lease, organization: &Organization);
+
+    /// An API key's cached credential (`Hit(None)`: the organization has
+    /// no such key). It lives under the organization's generation, so the
+    /// fence and invalidation of a revocation retire it on every replica.
+    /// The default caches none.
+    async fn api_key(
+        &self,
+        organization: OrganizationId,
+        key: ApiKeyId,
+    ) -> Lookup<Option<KeyCredential>> {
+        let _ = (organization, key);
+        Lookup::Miss(Lease(u64::MAX))
+    }
+
+    /// Caches a credential read after a miss with `lease`.
+    async fn store_api_key(
+        &self,
+        lease: Lease,
+        organization: OrganizationId,
+        key: ApiKeyId,
+        credential: Option<&KeyCredential>,
+    ) {
+        let _ = (lease, organization, key, credential);
+    }
+
+    /// [`MembershipCache::api_key`] and [`MembershipCache::organization`]
+    /// together, in one round trip where the adapter can: what a request
+    /// with a key needs.
+    async fn api_key_and_organization(
+        &self,
+        organization: OrganizationId,
+        key: ApiKeyId,
+    ) -> (Lookup<Option<KeyCredential>>, Lookup<Organization>) {
+        (
+            self.api_key(organization, key).await,
+            self.organization(organization).await,
+        )
+    }
 
     /// Cached [`MemberGrants`] of several users in several organizations,
     /// in order, in one round trip where the adapter can: the check API's

@@ -9,6 +9,7 @@ mod authz;
 mod cache;
 mod cipher;
 mod identity;
+mod keys;
 mod outbox;
 mod queue;
 mod roles;
@@ -22,6 +23,7 @@ pub use cipher::SecretCipher;
 pub use identity::{
     BrokerOrganizations, IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker,
 };
+pub use keys::{ApiKeyQueries, ApiKeyWrites};
 pub use outbox::{
     Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
     PendingEvent,
@@ -33,4 +35,4 @@ pub use store::{
     InvitationWrites, MembershipQueries, MembershipWrites, OrganizationRepository,
     OrganizationWrites, SsoConfigRepository, TxtResolver, UnitOfWork, UserRepository,
 };
-pub use system::{Clock, IdGenerator, InvitationTokens, SystemClock, UuidV7Generator};
+pub use system::{Clock, IdGenerator, SecretTokens, SystemClock, UuidV7Generator};

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::keys::ApiKeyWrites;
 use super::roles::RoleWrites;
 use crate::domains::model::{DomainName, OrgDomain};
 use crate::errors::port::StoreError;
@@ -482,7 +483,13 @@ pub trait DomainWrites: Send {
 /// adds a trait of its own beside them and to this list.
 #[async_trait]
 pub trait UnitOfWork:
-    OrganizationWrites + MembershipWrites + InvitationWrites + DomainWrites + RoleWrites + Send
+    OrganizationWrites
+    + MembershipWrites
+    + InvitationWrites
+    + DomainWrites
+    + RoleWrites
+    + ApiKeyWrites
+    + Send
 {
     /// Appends domain events to the outbox, in order.
     ///
@@ -590,8 +597,10 @@ pub struct AuditFilter {
     pub organization: Option<OrganizationId>,
     /// Only events of this type (e.g. `organization.member.added`).
     pub event_type: Option<String>,
-    /// Only changes made by this user.
-    pub actor: Option<UserId>,
+    /// Only changes made by this actor (an id of any kind).
+    pub actor: Option<uuid::Uuid>,
+    /// Only changes made by actors of this kind (people, API keys, ...).
+    pub actor_kind: Option<crate::ActorKind>,
 }
 
 /// The audit trail: every committed change, kept after the outbox has

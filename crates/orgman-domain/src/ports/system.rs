@@ -1,4 +1,4 @@
-//! The clock, ids and invitation tokens: ports so that tests can make them
+//! The clock, ids and secret tokens: ports so that tests can make them
 //! predictable.
 
 use time::OffsetDateTime;
@@ -52,9 +52,9 @@ impl IdGenerator for UuidV7Generator {
     }
 }
 
-/// Invitation tokens: secrets handed to the invited person once, of which
-/// storage keeps only a digest.
-pub trait InvitationTokens: Send + Sync {
+/// Secret tokens handed out once, of which storage keeps only a digest:
+/// invitation tokens, and the random part of API keys.
+pub trait SecretTokens: Send + Sync {
     /// A new token (at least 256 random bits, URL-safe text) and its digest.
     fn issue(
         &self,

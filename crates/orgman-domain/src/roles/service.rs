@@ -8,11 +8,11 @@ use std::sync::Arc;
 use crate::errors::port::StoreError;
 use crate::errors::use_case::OrgError;
 use crate::events::event::EventKind;
+use crate::members::actor::Actor;
 use crate::members::custom_role::{
     CatalogPermission, CustomRole, MemberRoles, RoleDraft, RoleKey, effective_permissions,
 };
 use crate::members::permission::{Permission, PermissionName};
-use crate::members::role::Actor;
 use crate::members::rules::{MemberChange, Membership, check_member_change};
 use crate::organizations::service::{
     OrganizationService, Standing, access_in, check_grants_in, write_member_change,
@@ -429,7 +429,7 @@ impl RoleService {
             from: None,
             to: Some(roles.role),
         };
-        let standing = Standing::read(&mut *uow, organization, actor.user_id()).await?;
+        let standing = Standing::of_actor(&mut *uow, organization, actor).await?;
         check_member_change(actor, standing.access, change, 0)?;
         let given = self
             .known_custom_roles(&mut *uow, organization, &roles)

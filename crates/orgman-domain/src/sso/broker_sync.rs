@@ -155,6 +155,7 @@ impl ProviderSync {
             occurred_at: organizations.clock.now(),
             organization_id: organization,
             actor: None,
+            actor_kind: crate::ActorKind::User,
             request_id: None,
             schema_version: DomainEvent::SCHEMA_VERSION,
             kind: EventKind::SsoProviderDisabled {

@@ -9,8 +9,8 @@ use crate::domains::service::{AutoJoin, join_new_user};
 use crate::errors::port::ValidationError;
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
+use crate::members::actor::Actor;
 use crate::members::permission::Permission;
-use crate::members::role::Actor;
 use crate::organizations::lifecycle::OrgStatus;
 use crate::organizations::service::OrganizationService;
 use crate::ports::{

@@ -98,6 +98,12 @@ uuid_id!(
     "invitationId"
 );
 uuid_id!(
+    /// Identifies an organization's API key (it is also the id of the
+    /// non-human actor the key acts as).
+    ApiKeyId,
+    "keyId"
+);
+uuid_id!(
     /// Identifies one API request, so logs, audit records and events of the
     /// same request can be tied together.
     RequestId,

@@ -2,7 +2,9 @@
 
 use actix_web::get;
 use actix_web::web::{Data, Json, Path, Query};
-use orgman_domain::{DomainEvent, EventId, OrganizationId, Page, PageRequest, UserId};
+use orgman_domain::{
+    ActorFilter, ActorKind, DomainEvent, EventId, OrganizationId, Page, PageRequest,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -20,8 +22,13 @@ pub(crate) struct AuditQuery {
     #[serde(rename = "type")]
     #[param(rename = "type", max_length = 100)]
     event_type: Option<String>,
-    /// Only changes made by this user.
+    /// Only changes made by this actor (a user's or an API key's id).
     actor: Option<Uuid>,
+    /// Only changes made by actors of this kind: `user`, `apiKey` or
+    /// `scimClient`.
+    #[serde(rename = "actorKind")]
+    #[param(rename = "actorKind", pattern = "^(user|apiKey|scimClient)$")]
+    actor_kind: Option<String>,
     /// The `nextCursor` of the previous page.
     after: Option<Uuid>,
     /// Page size, 1-500 (default 50).
@@ -44,6 +51,8 @@ pub(crate) struct AuditEventView {
     /// Who changed it; `null` for the service itself (a purge after the
     /// grace period).
     actor: Option<Uuid>,
+    /// What kind of caller `actor` is: `user`, `apiKey` or `scimClient`.
+    actor_kind: &'static str,
     /// The request that made the change, when there was one.
     request_id: Option<Uuid>,
     /// The event type, e.g. `organization.member.added`.
@@ -68,7 +77,7 @@ pub(crate) struct AuditPage {
 /// An [`AuditQuery`] as domain values.
 struct AuditRead {
     event_type: Option<String>,
-    by: Option<UserId>,
+    by: ActorFilter,
     page: PageRequest<EventId>,
 }
 
@@ -88,7 +97,21 @@ impl AuditQuery {
         }
         Ok(AuditRead {
             event_type,
-            by: self.actor.map(UserId::from_uuid),
+            by: ActorFilter {
+                id: self.actor,
+                kind: self
+                    .actor_kind
+                    .as_deref()
+                    .map(|kind| {
+                        kind.parse::<ActorKind>().map_err(|_| {
+                            ApiError::bad_request(
+                                ProblemCode::InvalidQueryParameter,
+                                "actorKind is one of user, apiKey, scimClient",
+                            )
+                        })
+                    })
+                    .transpose()?,
+            },
             page: super::page_of(self.after.map(EventId::from_uuid), self.limit)?,
         })
     }
@@ -103,7 +126,8 @@ fn view(page: Page<DomainEvent, EventId>) -> AuditPage {
                 id: event.id.as_uuid(),
                 occurred_at: event.occurred_at,
                 organization_id: event.organization_id.as_uuid(),
-                actor: event.actor.map(|a| a.as_uuid()),
+                actor: event.actor,
+                actor_kind: event.actor_kind.as_str(),
                 request_id: event.request_id.map(|r| r.as_uuid()),
                 event_type: event.type_name(),
                 data: serde_json::to_value(&event.kind).unwrap_or_default(),

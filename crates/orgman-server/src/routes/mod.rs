@@ -2,6 +2,7 @@
 //! calls one use case, and turns the result into a response.
 
 pub(crate) mod actuator;
+pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod authz;
 pub(crate) mod domains;
@@ -85,6 +86,11 @@ macro_rules! every_route {
             .service(organizations::request_deletion)
             .service(organizations::restore)
             .service(organizations::purge)
+            .service(api_keys::create)
+            .service(api_keys::list)
+            .service(api_keys::get)
+            .service(api_keys::revoke)
+            .service(api_keys::rotate)
             .service(invitations::invite)
             .service(invitations::list)
             .service(invitations::revoke)
