@@ -273,3 +273,56 @@ async fn nobody_gives_a_key_more_than_they_hold_and_its_changes_are_its_own() {
     assert_eq!(created["items"][0]["actor"], BOB.id);
     assert!(created["items"][0]["data"].get("secret").is_none());
 }
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_once_by_another_replica_that_had_it_cached() {
+    let prefix = orgman_testkit::unique_name("keys-replicas");
+    let shared = |database: Option<String>| {
+        let mut settings = HashMap::from([("ORGMAN_CACHE_KEY_PREFIX", prefix.clone())]);
+        if let Some(url) = database {
+            settings.insert("DATABASE_URL", url);
+        }
+        Overrides(settings)
+    };
+    let one = TestApp::builder().settings(shared(None)).spawn().await;
+    let two = TestApp::builder()
+        .settings(shared(Some(one.database_url.clone())))
+        .spawn()
+        .await;
+    let org = one.org_owned_by("keys-replicas", ALICE).await;
+    let alice = one.token(ALICE).await;
+    let key = create(&one, &org, &alice, &["organization:read"]).await;
+    let secret = key["secret"].as_str().unwrap();
+    let path = format!("/api/v1/organizations/{org}");
+    // Replica two reads with the key until its credential is cached.
+    for _ in 0..3 {
+        assert_eq!(
+            with_key(&two, Method::GET, &path, secret).await.status(),
+            200
+        );
+    }
+    let revoked = one
+        .delete(
+            &format!(
+                "/api/v1/organizations/{org}/api-keys/{}",
+                key["id"].as_str().unwrap()
+            ),
+            &alice,
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    // No waiting: the revocation fenced the organization before it
+    // committed, so replica two's next request reads the key anew.
+    assert_problem(
+        with_key(&two, Method::GET, &path, secret).await,
+        401,
+        "invalid-api-key",
+    )
+    .await;
+    assert_problem(
+        with_key(&one, Method::GET, &path, secret).await,
+        401,
+        "invalid-api-key",
+    )
+    .await;
+}

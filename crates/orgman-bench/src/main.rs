@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use orgman_domain::ports::{MembershipCache, NoCache, Outbox, OutboxSink, UserRepository};
 use orgman_domain::{
-    Actor, OrgName, OrgRole, OrganizationId, OrganizationService, ServicePorts, ServiceSettings,
-    Slug, UserId, UserProfile,
+    Actor, ApiKeyService, KeyDraft, KeyName, OrgName, OrgRole, OrganizationId, OrganizationService,
+    Permission, ServicePorts, ServiceSettings, Slug, UserId, UserProfile,
 };
 use orgman_postgres::{PgSettings, PgStore, migrate};
 use orgman_redis::{RedisCache, RedisSettings};
@@ -477,6 +477,8 @@ impl Keycloak {
 struct Seed {
     users: Vec<(UserId, String)>,
     pairs: Vec<(usize, OrganizationId)>,
+    /// One API key per organization (`organization:read`), by secret.
+    keys: Vec<(OrganizationId, String)>,
 }
 
 impl Seed {
@@ -563,7 +565,34 @@ async fn seed(store: &Arc<PgStore>, sizes: &Sizes) -> Seed {
         pairs.len(),
         started.elapsed().as_secs_f32()
     );
-    Seed { users, pairs }
+    let keys = api_keys(service, store, &admin, &organizations).await;
+    Seed { users, pairs, keys }
+}
+
+/// One API key with `organization:read` per organization, made through
+/// the domain as a platform administrator.
+async fn api_keys(
+    service: OrganizationService,
+    store: &Arc<PgStore>,
+    admin: &Actor,
+    organizations: &[OrganizationId],
+) -> Vec<(OrganizationId, String)> {
+    let keys = ApiKeyService::new(
+        Arc::new(service),
+        store.clone(),
+        Arc::new(orgman_secrets::RandomTokens::new()),
+    );
+    let mut secrets = Vec::with_capacity(organizations.len());
+    for org in organizations {
+        let draft = KeyDraft {
+            name: KeyName::parse("bench").unwrap(),
+            permissions: [Permission::OrganizationRead].into_iter().collect(),
+            expires_at: None,
+        };
+        let issued = keys.create(admin, *org, draft).await.unwrap();
+        secrets.push((*org, issued.secret.expose().to_owned()));
+    }
+    secrets
 }
 
 fn request_file(name: &str, lines: impl Iterator<Item = String>) -> PathBuf {
@@ -1352,10 +1381,16 @@ const CONFIGS: [Config; 4] = [
     },
 ];
 
+/// The row of a read with an API key: the key and its organization in one
+/// Redis round trip (or one statement without Redis).
+const KEYED_READ: &str = "GET /organizations/{id} with an API key";
+
 /// The request files wrk takes in turn: (path, token) lines, and a JSON
 /// body for a POST.
 struct RequestFiles {
     organization: PathBuf,
+    /// `GET /organizations/{id}` with each organization's API key.
+    organization_key: PathBuf,
     me: PathBuf,
     mine: PathBuf,
     /// `POST /authz/check` with one check of the caller.
@@ -1394,6 +1429,12 @@ impl RequestFiles {
                 seed.pairs
                     .iter()
                     .map(|(u, o)| format!("/api/v1/organizations/{o}\t{}", seed.users[*u].1)),
+            ),
+            organization_key: request_file(
+                "organization-key",
+                seed.keys
+                    .iter()
+                    .map(|(o, secret)| format!("/api/v1/organizations/{o}\t{secret}")),
             ),
             me: per_user("me", "/api/v1/users/me"),
             mine: per_user("mine", "/api/v1/organizations/mine"),
@@ -1512,23 +1553,9 @@ async fn measure_config(
     let mine = wrk(&server.base, "", Some(&files.mine), sizes.seconds);
     let path = "/api/v1/organizations/mine";
     let mine_own = timed_pass(&server.base, path, seed, sizes.seconds).await;
-    // The check API reads no authorizer: measured where the cache is the
-    // question, with the database authorizer.
-    let checks = (config.authorizer == "database").then(|| {
-        let one = wrk(&server.base, "", Some(&files.check), sizes.seconds);
-        let perf = config.redis.then(|| profile_as("checks")).flatten();
-        let ten = wrk(&server.base, "", Some(&files.checks), sizes.seconds);
-        stop_profile(perf);
-        (one, ten)
-    });
+    let check_rows = database_only_rows(&server.base, config, files, sizes.seconds);
     let loaded = rss_kib(server.child.id());
     measured.by_config.insert(config.name, org.rps);
-    let check_rows = checks.into_iter().flat_map(|(one, ten)| {
-        [
-            ("POST /authz/check, 1 check", one),
-            ("POST /authz/check, a batch of 10 checks", ten),
-        ]
-    });
     let rows = [
         (
             "GET /organizations/{id}, one pass over every pair (cold)",
@@ -1550,6 +1577,30 @@ async fn measure_config(
         "loaded_rss_mib": loaded as f64 / 1024.0,
     }));
     MEASURED_PID.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What only the database authorizer's configurations measure: the read
+/// with an API key, and the check API, which reads no authorizer (measured
+/// where the cache is the question).
+fn database_only_rows(
+    base: &str,
+    config: &Config,
+    files: &RequestFiles,
+    seconds: u64,
+) -> Vec<(&'static str, Load)> {
+    if config.authorizer != "database" {
+        return Vec::new();
+    }
+    let keyed = wrk(base, "", Some(&files.organization_key), seconds);
+    let one = wrk(base, "", Some(&files.check), seconds);
+    let perf = config.redis.then(|| profile_as("checks")).flatten();
+    let ten = wrk(base, "", Some(&files.checks), seconds);
+    stop_profile(perf);
+    vec![
+        (KEYED_READ, keyed),
+        ("POST /authz/check, 1 check", one),
+        ("POST /authz/check, a batch of 10 checks", ten),
+    ]
 }
 
 /// The two ratios of the main measurement (`None` when it measured only
@@ -1662,6 +1713,14 @@ impl Ceilings {
     fn ratio(&self, row: &Row, db_cached: f64) -> String {
         let (config, endpoint, load, _) = row;
         let rps = load.rps;
+        if endpoint == KEYED_READ {
+            return match config.as_str() {
+                "database authorizer, Redis on" => {
+                    format!("{:.2}× ceiling_redis", rps / self.redis)
+                }
+                _ => format!("{:.2}× ceiling_db", rps / self.db),
+            };
+        }
         if endpoint.starts_with("POST /authz/check") && config == "database authorizer, Redis on" {
             return format!("{:.2}× ceiling_redis", rps / self.redis);
         }

@@ -1078,6 +1078,8 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     struct Audit {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
         actor_id: Option<Uuid>,
+        #[diesel(sql_type = Text)]
+        actor_kind: String,
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
         request_id: Option<Uuid>,
         #[diesel(sql_type = Text)]
@@ -1107,10 +1109,8 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     };
     let request = RequestId::from_uuid(Uuid::now_v7());
     // A non-human actor: its kind is stored and read back with its id.
-    let with_actor = event(
-        Some((Uuid::now_v7(), orgman_domain::ActorKind::ApiKey)),
-        Some(request),
-    );
+    let key = Uuid::now_v7();
+    let with_actor = event(Some((key, orgman_domain::ActorKind::ApiKey)), Some(request));
     let without = event(None, None);
     let append = |store: orgman_postgres::PgStore, events: Vec<DomainEvent>| async move {
         let mut uow = store.begin().await.unwrap();
@@ -1147,14 +1147,15 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     let mut conn = db.connection().await;
     let read = |id: EventId| {
         diesel::sql_query(
-            "SELECT actor_id, request_id, action, details::text AS details,
+            "SELECT actor_id, actor_kind, request_id, action, details::text AS details,
                     (extract(epoch FROM occurred_at) * 1000000)::bigint AS micros
              FROM audit_events WHERE id = $1",
         )
         .bind::<diesel::sql_types::Uuid, _>(id.as_uuid())
     };
     let audit: Audit = read(with_actor.id).get_result(&mut conn).await.unwrap();
-    assert_eq!(audit.actor_id, Some(db.admin.user_id().as_uuid()));
+    assert_eq!(audit.actor_id, Some(key));
+    assert_eq!(audit.actor_kind, "apiKey");
     assert_eq!(audit.request_id, Some(request.as_uuid()));
     assert_eq!(audit.action, "organization.member.added");
     assert_eq!(audit.micros, 1_800_000_000 * 1_000_000);
@@ -1163,6 +1164,10 @@ async fn audit_rows_are_the_events_as_stored_and_a_store_without_an_authorizer_s
     assert_eq!(details["role"], "ADMIN");
     let audit: Audit = read(without.id).get_result(&mut conn).await.unwrap();
     assert_eq!((audit.actor_id, audit.request_id), (None, None));
+    assert_eq!(
+        audit.actor_kind, "user",
+        "the service's own changes read as before"
+    );
 }
 
 #[tokio::test]

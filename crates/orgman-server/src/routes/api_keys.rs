@@ -43,6 +43,7 @@ pub(crate) struct NewApiKey {
 pub(crate) struct RotateApiKey {
     /// How long the old secret keeps working, in seconds (at most three
     /// years); absent or 0: it is revoked at once.
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0)]
     overlap_seconds: Option<u32>,
 }
