@@ -177,6 +177,12 @@ async fn a_key_acts_in_its_organization_with_its_permissions_until_revoked() {
         "invalid-api-key",
     )
     .await;
+    // Each outcome counted apart, from a closed set.
+    let metrics = app.metrics().await;
+    for outcome in ["accepted", "revoked", "unknown"] {
+        let series = format!("orgman_api_key_authentications_total{{outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
 }
 
 #[tokio::test]

@@ -90,6 +90,21 @@ impl KeyRow {
     }
 }
 
+/// A credential as the shared connections read it.
+fn stored_credential(stored: crate::shared::StoredCredential) -> Result<KeyCredential, StoreError> {
+    let names = stored
+        .permissions
+        .iter()
+        .map(|name| PermissionName::parse(name).map_err(corrupt))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KeyCredential {
+        digest: TokenDigest(stored.digest),
+        permissions: PermissionSet::from_names(&names),
+        expires_at: stored.expires_at,
+        revoked: stored.revoked,
+    })
+}
+
 #[async_trait]
 impl ApiKeyQueries for PgStore {
     async fn api_key(
@@ -116,7 +131,18 @@ impl ApiKeyQueries for PgStore {
         key: ApiKeyId,
     ) -> Result<Option<(Organization, Option<KeyCredential>)>, StoreError> {
         // One statement: the organization by primary key, left-joined to
-        // the key (also a primary-key lookup).
+        // the key (also a primary-key lookup); on a shared connection where
+        // there are some, as the membership's read.
+        if let Some(shared) = &self.shared {
+            let Some((organization, credential)) = shared
+                .organization_with_key(organization.as_uuid(), key.as_uuid())
+                .await?
+            else {
+                return Ok(None);
+            };
+            let credential = credential.map(stored_credential).transpose()?;
+            return Ok(Some((organization.into_domain()?, credential)));
+        }
         let mut conn = self.connection().await?;
         let found: Option<(OrganizationRow, Option<KeyRow>)> = organizations::table
             .left_join(

@@ -10,8 +10,8 @@
 //! `docs/performance.md`).
 //!
 //! Only single-statement reads outside a transaction go here (an
-//! organization with a user's role, a role, a user by id, a page of a
-//! user's organizations); everything
+//! organization with a user's role or with an API key, a role, a user by
+//! id, a page of a user's organizations); everything
 //! else stays on the pool. A connection that died is replaced by the next
 //! caller; until then callers get [`StoreError::Unavailable`], as from the
 //! pool.
@@ -51,6 +51,26 @@ const ORGANIZATION_WITH_ROLE: &str = "\
     FROM organizations o \
     LEFT JOIN organization_members m ON m.org_id = o.id AND m.user_id = $2 \
     WHERE o.id = $1";
+
+/// The organization by id, left-joined to one of its API keys. The role
+/// column is empty, so that the organization's columns read as in the
+/// statement above.
+const ORGANIZATION_WITH_KEY: &str = "\
+    SELECT o.id, o.name, o.slug, o.status, o.purge_after, o.version, o.created_at, \
+           o.updated_at, o.max_members, o.metadata, o.private_metadata, NULL::varchar, \
+           o.sso_required_domains, o.sso_login_configs, \
+           k.digest, k.permissions, k.expires_at, k.revoked_at IS NOT NULL \
+    FROM organizations o \
+    LEFT JOIN api_keys k ON k.org_id = o.id AND k.id = $2 \
+    WHERE o.id = $1";
+
+/// What authenticating an API key reads of it.
+pub(crate) struct StoredCredential {
+    pub(crate) digest: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) expires_at: Option<time::OffsetDateTime>,
+    pub(crate) revoked: bool,
+}
 
 /// One user's role in one organization, and whether they hold other roles.
 const ROLE_OF: &str = "\
@@ -101,6 +121,7 @@ struct Slot {
 struct Prepared {
     client: Client,
     organization_with_role: Statement,
+    organization_with_key: Statement,
     role_of: Statement,
     granted: Statement,
     user: Statement,
@@ -169,6 +190,34 @@ impl SharedReads {
             )
             .await?;
         get(&row, 0)
+    }
+
+    /// The organization and, when it has the key, what authenticating the
+    /// key needs, in one statement.
+    pub(crate) async fn organization_with_key(
+        &self,
+        organization: uuid::Uuid,
+        key: uuid::Uuid,
+    ) -> Result<Option<(OrganizationRow, Option<StoredCredential>)>, StoreError> {
+        let prepared = self.prepared().await?;
+        let row = self
+            .run(
+                prepared
+                    .client
+                    .query_opt(&prepared.organization_with_key, &[&organization, &key]),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let credential = match get::<Option<String>>(&row, 14)? {
+            Some(digest) => Some(StoredCredential {
+                digest,
+                permissions: get(&row, 15)?,
+                expires_at: get(&row, 16)?,
+                revoked: get(&row, 17)?,
+            }),
+            None => None,
+        };
+        Ok(Some((organization_row(&row)?, credential)))
     }
 
     /// Up to `limit` of `user`'s organizations (not deleted) with the
@@ -291,6 +340,10 @@ impl SharedReads {
             .prepare(ORGANIZATION_WITH_ROLE)
             .await
             .map_err(from_query)?;
+        let organization_with_key = client
+            .prepare(ORGANIZATION_WITH_KEY)
+            .await
+            .map_err(from_query)?;
         let role_of = client.prepare(ROLE_OF).await.map_err(from_query)?;
         let granted = client.prepare(GRANTED).await.map_err(from_query)?;
         let user = client.prepare(USER).await.map_err(from_query)?;
@@ -302,6 +355,7 @@ impl SharedReads {
         Ok(Prepared {
             client,
             organization_with_role,
+            organization_with_key,
             role_of,
             granted,
             user,

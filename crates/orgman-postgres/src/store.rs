@@ -25,7 +25,7 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// The hot point reads, pipelined on shared connections; `None` sends
     /// them through the pool.
-    shared: Option<std::sync::Arc<crate::shared::SharedReads>>,
+    pub(crate) shared: Option<std::sync::Arc<crate::shared::SharedReads>>,
     /// Which sinks events are written pending for.
     pub(crate) writes: OutboxWrites,
 }

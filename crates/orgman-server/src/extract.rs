@@ -163,11 +163,17 @@ async fn with_api_key(
         ));
     }
     let grant = state.api_keys.authenticate(secret).await.map_err(|error| {
-        if let OrgError::ApiKeyRejected { reason } = &error {
-            tracing::info!(reason, "an API key was refused");
-        }
+        let outcome = match &error {
+            OrgError::ApiKeyRejected { reason } => {
+                tracing::info!(reason, "an API key was refused");
+                *reason
+            }
+            _ => "unavailable",
+        };
+        state.metrics.observe_api_key(outcome);
         ApiError::from(error)
     })?;
+    state.metrics.observe_api_key("accepted");
     state.key_usage.note(grant.key);
     let claims = Arc::new(Claims::of_api_key(grant.key));
     let mut actor = Actor::api_key(grant);

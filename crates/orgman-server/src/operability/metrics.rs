@@ -34,6 +34,7 @@ pub(crate) struct Metrics {
     identity_requests: IntCounterVec,
     purge_runs: IntCounterVec,
     purged: IntCounterVec,
+    api_key_authentications: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
     /// The outbox backlog per sink, read from PostgreSQL at most once per
@@ -221,6 +222,12 @@ impl Metrics {
                 "Requests to the identity provider's token endpoint and admin API.",
                 &["kind"],
             ),
+            api_key_authentications: counter(
+                &registry,
+                "api_key_authentications_total",
+                "Requests made with an API key, by outcome: accepted, malformed, unknown, revoked, expired, unavailable.",
+                &["outcome"],
+            ),
             purge_runs: counter(
                 &registry,
                 "purge_runs_total",
@@ -275,6 +282,15 @@ impl Metrics {
         self.http_seconds
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one request made with an API key; `outcome` is one of
+    /// `accepted`, `malformed`, `unknown`, `revoked`, `expired`,
+    /// `unavailable`.
+    pub(crate) fn observe_api_key(&self, outcome: &'static str) {
+        self.api_key_authentications
+            .with_label_values(&[outcome])
+            .inc();
     }
 
     /// Records one run of the purger: how many it purged, or that it failed.
