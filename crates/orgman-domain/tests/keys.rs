@@ -187,3 +187,36 @@ fn expiry_rotation_and_revocation_end_a_key() {
     let read_only: PermissionSet = [Permission::OrganizationRead].into_iter().collect();
     assert!(listed.items.iter().all(|k| k.permissions == read_only));
 }
+
+#[test]
+fn a_purge_erases_the_organizations_keys() {
+    let w = World::new();
+    let ann = w.user("ann");
+    let org = w.org_owned_by("acme", &ann);
+    let keys = keys(&w);
+    let issued =
+        block_on(keys.create(&ann, org.id(), draft(&[Permission::OrganizationRead]))).unwrap();
+    block_on(w.service.transition(
+        &ann,
+        org.id(),
+        orgman_domain::LifecycleAction::RequestDeletion,
+    ))
+    .unwrap();
+    w.memory.clock.advance(Duration::days(31));
+    assert_eq!(block_on(w.service.purge_due()).unwrap(), 1);
+    let purge = w.memory.store.committed_events().pop().unwrap();
+    assert!(
+        matches!(
+            purge.kind,
+            EventKind::OrganizationDeleted {
+                erased_api_keys: 1,
+                ..
+            }
+        ),
+        "{purge:?}"
+    );
+    assert!(matches!(
+        block_on(keys.authenticate(issued.secret.expose())),
+        Err(OrgError::ApiKeyRejected { .. })
+    ));
+}

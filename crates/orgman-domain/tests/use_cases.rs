@@ -803,7 +803,8 @@ fn organizations_are_purged_by_the_service_once_the_grace_period_ends() {
             erased_members: 1,
             erased_sso_configurations: 0,
             erased_invitations: 0,
-            erased_domains: 0
+            erased_domains: 0,
+            erased_api_keys: 0
         }
     );
     assert!(w.memory.store.memberships_of(due.id()).is_empty());

@@ -448,6 +448,10 @@ impl OrganizationWrites for MemoryUnitOfWork {
         self.working
             .invitations
             .retain(|_, (invitation, _)| invitation.organization_id != organization);
+        let keys_before = self.working.api_keys.len();
+        self.working
+            .api_keys
+            .retain(|_, (key, _)| key.organization != organization);
         let sso_before = self.working.sso.len();
         self.working
             .sso
@@ -457,6 +461,7 @@ impl OrganizationWrites for MemoryUnitOfWork {
             domains: erased_domains,
             members: (before - self.working.memberships.len()) as u64,
             sso_configurations: (sso_before - self.working.sso.len()) as u64,
+            api_keys: (keys_before - self.working.api_keys.len()) as u64,
         })
     }
 }

@@ -188,11 +188,19 @@ impl OrganizationWrites for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        let api_keys = diesel::delete(
+            crate::schema::api_keys::table
+                .filter(crate::schema::api_keys::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         Ok(orgman_domain::ports::Erased {
             members: members as u64,
             sso_configurations: sso_configurations as u64,
             invitations: invitations as u64,
             domains: domains as u64,
+            api_keys: api_keys as u64,
         })
     }
 }

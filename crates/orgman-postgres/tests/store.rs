@@ -671,8 +671,8 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .unwrap();
     }
     let mut conn = db.connection().await;
-    // Each holds an SSO configuration, an invitation and a domain besides
-    // its owner.
+    // Each holds an SSO configuration, an invitation, a domain and an API
+    // key besides its owner.
     for org in [&due, &later] {
         for statement in [
             "INSERT INTO sso_configs (org_id, name, issuer_url, client_id, client_secret_enc)
@@ -681,6 +681,8 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
              VALUES (gen_random_uuid(), $1, 'x@example.com', 'MEMBER', md5(random()::text), now(), now() + interval '1 day')",
             "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at)
              VALUES ($1, 'x-' || md5(random()::text) || '.example', 'c', now(), now())",
+            "INSERT INTO api_keys (id, org_id, name, prefix, digest, created_by, created_at)
+             VALUES (gen_random_uuid(), $1, 'ci', 'orgman_x', md5(random()::text), gen_random_uuid(), now())",
         ] {
             diesel::sql_query(statement)
                 .bind::<diesel::sql_types::Uuid, _>(org.id().as_uuid())
@@ -723,8 +725,8 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             .status(),
         OrgStatus::PendingDeletion
     );
-    // The purged organization's memberships and SSO configurations went
-    // with it, in the same transaction; the other keeps its own; the audit
+    // The purged organization's memberships, SSO configurations and API
+    // keys went with it, in the same transaction; the other keeps its own; the audit
     // trail stays.
     let count = |sql: &'static str, org: OrganizationId| {
         let url = db.url.clone();
@@ -754,6 +756,7 @@ async fn organizations_due_for_purge_are_found_and_purged_once() {
             "SELECT count(*) AS n FROM sso_configs WHERE org_id = $1",
             "SELECT count(*) AS n FROM invitations WHERE org_id = $1",
             "SELECT count(*) AS n FROM organization_domains WHERE org_id = $1",
+            "SELECT count(*) AS n FROM api_keys WHERE org_id = $1",
         ] {
             assert_eq!(count(table, org).await, expected, "{table}");
         }

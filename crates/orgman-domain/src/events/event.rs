@@ -244,6 +244,9 @@ pub enum EventKind {
         /// Claimed and verified domains erased.
         #[cfg_attr(feature = "serde", serde(default))]
         erased_domains: u64,
+        /// API keys erased (none of them works after the purge).
+        #[cfg_attr(feature = "serde", serde(default))]
+        erased_api_keys: u64,
     },
     /// A user joined.
     MemberAdded {

@@ -1199,6 +1199,7 @@ fn deleted(erased: crate::ports::Erased) -> EventKind {
         erased_sso_configurations: erased.sso_configurations,
         erased_invitations: erased.invitations,
         erased_domains: erased.domains,
+        erased_api_keys: erased.api_keys,
     }
 }
 

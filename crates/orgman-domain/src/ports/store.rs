@@ -134,6 +134,8 @@ pub struct Erased {
     pub invitations: u64,
     /// Domains.
     pub domains: u64,
+    /// API keys (revoked or not).
+    pub api_keys: u64,
 }
 
 /// The organization itself inside a unit of work: its lock (every change to
