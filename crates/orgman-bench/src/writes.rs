@@ -218,6 +218,9 @@ async fn steady_loads(
     eprintln!("bench: commit-to-broker latency at 1,000 renames/s");
     let token = seed.users[0].1.clone();
     let organizations = seed.organizations();
+    // BENCH_PERF profiles the renames too (`.renames-keycloak-<on|off>`).
+    let on_off = if keycloak { "on" } else { "off" };
+    let perf = crate::profile_as(&format!("renames-keycloak-{on_off}"));
     let renames = steady(
         &server.base,
         &token,
@@ -232,6 +235,7 @@ async fn steady_loads(
         },
     )
     .await;
+    crate::stop_profile(perf);
     if keycloak {
         // The renames' copies to Keycloak finish before the next load: each
         // load is measured with its own work only.
@@ -244,10 +248,7 @@ async fn steady_loads(
     eprintln!("bench: commit-to-broker latency at 1,000 role changes/s");
     let flips = roles.clone();
     // BENCH_PERF profiles the role changes (`.roles-keycloak-<on|off>`).
-    let perf = crate::profile_as(&format!(
-        "roles-keycloak-{}",
-        if keycloak { "on" } else { "off" }
-    ));
+    let perf = crate::profile_as(&format!("roles-keycloak-{on_off}"));
     let role_changes = steady(
         &server.base,
         &token,
