@@ -381,7 +381,8 @@ pub(crate) fn organization_mirror(config: &Config, adapters: &Adapters) -> Optio
         store.clone(),
         keycloak.clone(),
     )
-    .with_members(config.sso.member_mirroring);
+    .with_members(config.sso.member_mirroring)
+    .with_settle(config.sso.mirror_settle);
     Some(Arc::new(MirrorGate::new(
         mirror,
         keycloak,
