@@ -162,7 +162,6 @@ impl Spawn {
             ("ORGMAN_KEYCLOAK_RELAY_GATHER_MS", "20".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS", "100".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS", "2".into()),
-            ("ORGMAN_KEYCLOAK_MIRROR_SETTLE_MS", "50".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

@@ -453,14 +453,14 @@ fn a_mark_made_while_a_worker_holds_the_organization_is_kept() {
         members: true,
     }]))
     .unwrap();
-    block_on(store.finish(first, std::time::Duration::ZERO)).unwrap();
-    block_on(store.finish(second, std::time::Duration::ZERO)).unwrap();
+    block_on(store.finish(first)).unwrap();
+    block_on(store.finish(second)).unwrap();
     assert_eq!(marked(&s), 1, "marked again while held: kept");
     let again = block_on(store.take(StdDuration::from_secs(3600)))
         .unwrap()
         .expect("free to claim at once");
     assert_eq!(again.organization, org);
     assert!(again.members, "a later mark's members are kept");
-    block_on(store.finish(again, std::time::Duration::ZERO)).unwrap();
+    block_on(store.finish(again)).unwrap();
     assert_eq!(marked(&s), 0);
 }

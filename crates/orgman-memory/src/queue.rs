@@ -60,11 +60,7 @@ impl MirrorQueue for MemoryStore {
         }))
     }
 
-    async fn finish(
-        &self,
-        claimed: QueuedOrganization,
-        settle: Duration,
-    ) -> Result<(), StoreError> {
+    async fn finish(&self, claimed: QueuedOrganization) -> Result<(), StoreError> {
         self.available()?;
         let mut marks = self
             .outbox_state()
@@ -77,7 +73,7 @@ impl MirrorQueue for MemoryStore {
         if mark.marks == claimed.marks {
             marks.remove(&claimed.organization);
         } else {
-            mark.claimed_until = (!settle.is_zero()).then(|| Instant::now() + settle);
+            mark.claimed_until = None;
         }
         Ok(())
     }
@@ -103,38 +99,5 @@ impl MirrorQueue for MemoryStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         Ok(marks.len() as u64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use orgman_domain::OrganizationId;
-    use orgman_domain::ports::{MirrorMark, MirrorQueue};
-
-    use crate::{MemoryStore, block_on};
-
-    #[test]
-    fn an_organization_marked_during_its_copy_waits_out_the_settle_interval() {
-        let store = MemoryStore::new();
-        let org = OrganizationId::from_uuid(orgman_domain::uuid::Uuid::from_u128(1));
-        let mark = [MirrorMark {
-            organization: org,
-            members: false,
-        }];
-        let lease = Duration::from_secs(60);
-        block_on(store.mark(&mark)).unwrap();
-        let taken = block_on(store.take(lease)).unwrap().unwrap();
-        block_on(store.mark(&mark)).unwrap();
-        block_on(store.finish(taken, Duration::from_secs(3600))).unwrap();
-        assert_eq!(block_on(store.take(lease)).unwrap(), None, "settling");
-        assert_eq!(block_on(store.marked()).unwrap(), 1, "the mark is kept");
-        // Without a settle interval it is taken again at once.
-        block_on(store.release(taken, Duration::ZERO)).unwrap();
-        let again = block_on(store.take(lease)).unwrap().unwrap();
-        block_on(store.mark(&mark)).unwrap();
-        block_on(store.finish(again, Duration::ZERO)).unwrap();
-        assert!(block_on(store.take(lease)).unwrap().is_some());
     }
 }

@@ -82,25 +82,15 @@ impl MirrorQueue for PgStore {
         }))
     }
 
-    async fn finish(
-        &self,
-        claimed: QueuedOrganization,
-        settle: Duration,
-    ) -> Result<(), StoreError> {
-        let settle = diesel::pg::data_types::PgInterval::from_microseconds(
-            i64::try_from(settle.as_micros()).unwrap_or(i64::MAX),
-        );
+    async fn finish(&self, claimed: QueuedOrganization) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
-        // Marked again meanwhile: taken again `settle` from now (`now()`
-        // itself for zero, which the next statement's `now()` passes).
         crate::prepared::Prepared(diesel::sql_query(
             "WITH done AS (DELETE FROM mirror_queue WHERE org_id = $1 AND marks = $2 RETURNING org_id)
-             UPDATE mirror_queue SET taken_until = now() + $3
+             UPDATE mirror_queue SET taken_until = NULL
              WHERE org_id = $1 AND NOT EXISTS (SELECT 1 FROM done)",
         )
         .bind::<SqlUuid, _>(claimed.organization.as_uuid())
-        .bind::<BigInt, _>(i64::try_from(claimed.marks).unwrap_or(i64::MAX))
-        .bind::<diesel::sql_types::Interval, _>(settle))
+        .bind::<BigInt, _>(i64::try_from(claimed.marks).unwrap_or(i64::MAX)))
         .execute(&mut conn)
         .await
         .map_err(from_diesel)?;

@@ -349,7 +349,7 @@ async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
     );
     db.store.mark(&marks(&orgs[..1], false)).await.unwrap();
     for t in &taken {
-        db.store.finish(*t, Duration::ZERO).await.unwrap();
+        db.store.finish(*t).await.unwrap();
     }
     assert_eq!(db.store.marked().await.unwrap(), 1, "the late mark is kept");
     let again = db
@@ -369,30 +369,6 @@ async fn queue_takers_never_share_an_organization_and_a_late_mark_is_kept() {
     db.store.release(again, Duration::ZERO).await.unwrap();
     let retried = db.store.take(Duration::from_secs(60)).await.unwrap();
     assert_eq!(retried, Some(again));
-    // Marked again while it was copied, finished with a settle interval:
-    // nobody takes it within the interval; the mark is kept.
-    db.store.mark(&marks(&orgs[..1], false)).await.unwrap();
-    db.store
-        .finish(again, Duration::from_secs(3600))
-        .await
-        .unwrap();
-    assert_eq!(db.store.take(Duration::from_secs(60)).await.unwrap(), None);
-    assert_eq!(db.store.marked().await.unwrap(), 1);
-    db.store.release(again, Duration::ZERO).await.unwrap();
-    let settled = db
-        .store
-        .take(Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(settled.marks, 4);
-    db.store
-        .finish(settled, Duration::from_secs(3600))
-        .await
-        .unwrap();
-    assert_eq!(
-        db.store.marked().await.unwrap(),
-        0,
-        "not marked again: gone"
-    );
+    db.store.finish(again).await.unwrap();
+    assert_eq!(db.store.marked().await.unwrap(), 0);
 }

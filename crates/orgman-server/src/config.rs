@@ -172,12 +172,6 @@ pub struct SsoSettings {
     /// and so how long an organization waits after a failed copy
     /// (`ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS`, default 300).
     pub mirror_lease: Duration,
-    /// How long after its copy an organization that changed again during
-    /// it waits before it is copied again, so that a storm of changes
-    /// costs Keycloak one copy per organization and interval
-    /// (`ORGMAN_KEYCLOAK_MIRROR_SETTLE_MS`, default 2000; a single change
-    /// is copied at once).
-    pub mirror_settle: Duration,
     /// How often an idle replica looks for organizations to copy that
     /// other replicas marked (`ORGMAN_KEYCLOAK_MIRROR_POLL_MS`, default
     /// 1000; its own marks wake it at once).
@@ -572,9 +566,6 @@ fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
         mirror_poll: Duration::from_millis(
             env.number("ORGMAN_KEYCLOAK_MIRROR_POLL_MS", 1000_u64)?
                 .max(1),
-        ),
-        mirror_settle: Duration::from_millis(
-            env.number("ORGMAN_KEYCLOAK_MIRROR_SETTLE_MS", 2000_u64)?,
         ),
         mirror_backoff: Duration::from_millis(
             env.number("ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS", 1000_u64)?

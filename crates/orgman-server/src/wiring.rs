@@ -381,8 +381,7 @@ pub(crate) fn organization_mirror(config: &Config, adapters: &Adapters) -> Optio
         store.clone(),
         keycloak.clone(),
     )
-    .with_members(config.sso.member_mirroring)
-    .with_settle(config.sso.mirror_settle);
+    .with_members(config.sso.member_mirroring);
     Some(Arc::new(MirrorGate::new(
         mirror,
         keycloak,

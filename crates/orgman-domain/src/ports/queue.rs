@@ -54,13 +54,11 @@ pub trait MirrorQueue: Send + Sync {
     async fn take(&self, lease: Duration) -> Result<Option<QueuedOrganization>, StoreError>;
 
     /// The work for `taken` is done: its mark goes, unless it was marked
-    /// again meanwhile, in which case it is free to take again `settle`
-    /// from now (at once for zero): an organization that keeps changing is
-    /// copied at most once per `settle`.
+    /// again meanwhile, in which case it is free to take at once.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`].
-    async fn finish(&self, taken: QueuedOrganization, settle: Duration) -> Result<(), StoreError>;
+    async fn finish(&self, taken: QueuedOrganization) -> Result<(), StoreError>;
 
     /// Gives `taken` back undone, to be taken again after `after` (a
     /// failure's backoff; sooner than its lease).

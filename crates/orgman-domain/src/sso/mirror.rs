@@ -89,7 +89,6 @@ pub struct OrganizationMirror {
     broker: Arc<dyn BrokerOrganizations>,
     queue: Arc<dyn MirrorQueue>,
     member_mirroring: MemberMirroring,
-    settle: std::time::Duration,
 }
 
 impl fmt::Debug for OrganizationMirror {
@@ -174,19 +173,7 @@ impl OrganizationMirror {
             broker,
             queue,
             member_mirroring: MemberMirroring::None,
-            settle: std::time::Duration::ZERO,
         }
-    }
-
-    /// The same mirror, copying an organization that changed again while
-    /// it was being copied no sooner than `settle` after that copy
-    /// ([`MirrorQueue::finish`]): a storm of changes to one organization
-    /// costs the broker one copy per `settle`, and a single change is
-    /// still copied at once. Zero (the default) copies again at once.
-    #[must_use]
-    pub fn with_settle(mut self, settle: std::time::Duration) -> Self {
-        self.settle = settle;
-        self
     }
 
     /// The same mirror, copying members as `mirroring` says.
@@ -330,7 +317,7 @@ impl OrganizationMirror {
         if taken.members && refused.is_none() && self.member_mirroring != MemberMirroring::None {
             self.sync_members(taken.organization, &mut report).await?;
         }
-        self.queue.finish(taken, self.settle).await?;
+        self.queue.finish(taken).await?;
         Ok(MirrorSync {
             organization: taken.organization,
             added: report.members_added,
