@@ -65,17 +65,12 @@ impl KeyRow {
     }
 
     fn into_domain(self) -> Result<(ApiKey, TokenDigest), StoreError> {
-        let names = self
-            .permissions
-            .iter()
-            .map(|name| PermissionName::parse(name).map_err(corrupt))
-            .collect::<Result<Vec<_>, _>>()?;
         let key = ApiKey {
             id: ApiKeyId::from_uuid(self.id),
             organization: OrganizationId::from_uuid(self.org_id),
             name: KeyName::parse(&self.name).map_err(corrupt)?,
             prefix: self.prefix,
-            permissions: PermissionSet::from_names(&names),
+            permissions: stored_permissions(&self.permissions)?,
             created_by: ActorRef {
                 kind: self.created_by_kind.parse().map_err(corrupt)?,
                 id: self.created_by,
@@ -90,16 +85,21 @@ impl KeyRow {
     }
 }
 
-/// A credential as the shared connections read it.
-fn stored_credential(stored: crate::shared::StoredCredential) -> Result<KeyCredential, StoreError> {
-    let names = stored
-        .permissions
+/// A key's permissions as stored, by catalog name; a name that does not
+/// parse is a corrupt row.
+fn stored_permissions(names: &[String]) -> Result<PermissionSet, StoreError> {
+    let names = names
         .iter()
         .map(|name| PermissionName::parse(name).map_err(corrupt))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(PermissionSet::from_names(&names))
+}
+
+/// A credential as the shared connections read it.
+fn stored_credential(stored: crate::shared::StoredCredential) -> Result<KeyCredential, StoreError> {
     Ok(KeyCredential {
         digest: TokenDigest(stored.digest),
-        permissions: PermissionSet::from_names(&names),
+        permissions: stored_permissions(&stored.permissions)?,
         expires_at: stored.expires_at,
         revoked: stored.revoked,
     })
