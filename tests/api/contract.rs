@@ -113,6 +113,15 @@ async fn every_answer_keeps_the_openapi_contract() {
         }
     }
 
+    // Webhook endpoints at a closed loopback port (allowed in tests): their
+    // deliveries fail at once and never hold the run.
+    let mut webhooks = Vec::new();
+    for _ in 0..2 {
+        let hook =
+            json!({"url": "http://127.0.0.1:1/hook", "eventTypes": ["organization.member.added"]});
+        webhooks.push(id(&created(&app, &admin, &in_org("/webhooks"), hook).await));
+    }
+
     // The last step before the run: tokens live five minutes.
     let token = app.token(ADMIN).await;
     let config = concat!(
@@ -144,6 +153,8 @@ async fn every_answer_keeps_the_openapi_contract() {
         .env("CONTRACT_INSTALLATION_SSO_CONFIG", &configs[3])
         .env("CONTRACT_REMOVABLE_INSTALLATION_SSO_CONFIG", &configs[4])
         .env("CONTRACT_PROBED_INSTALLATION_SSO_CONFIG", &configs[5])
+        .env("CONTRACT_WEBHOOK", &webhooks[0])
+        .env("CONTRACT_REMOVABLE_WEBHOOK", &webhooks[1])
         // Nothing it writes lands in the source tree.
         .current_dir(std::env::temp_dir());
     let output = tokio::task::spawn_blocking(move || command.output())

@@ -162,6 +162,12 @@ impl Spawn {
             ("ORGMAN_KEYCLOAK_RELAY_GATHER_MS", "20".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_BACKOFF_MS", "100".into()),
             ("ORGMAN_KEYCLOAK_MIRROR_LEASE_SECONDS", "2".into()),
+            // Webhooks to the tests' own receivers, with test-sized waits.
+            ("ORGMAN_WEBHOOKS_ALLOW_HTTP_LOOPBACK", "true".into()),
+            ("ORGMAN_WEBHOOKS_POLL_MS", "50".into()),
+            ("ORGMAN_WEBHOOKS_BACKOFF_BASE_MS", "50".into()),
+            ("ORGMAN_WEBHOOKS_BACKOFF_MAX_SECONDS", "1".into()),
+            ("ORGMAN_WEBHOOKS_TIMEOUT_MS", "2000".into()),
             ("LOGGING_FORMAT", "text".into()),
             ("LOGGING_LEVEL_ROOT", "WARN".into()),
         ]);

@@ -30,3 +30,4 @@ mod roles;
 mod shutdown;
 mod sso;
 mod sso_login;
+mod webhooks;

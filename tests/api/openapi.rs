@@ -22,6 +22,23 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/organizations/{id}/api-keys/{keyId}"),
     ("post", "/api/v1/organizations/{id}/api-keys"),
     ("post", "/api/v1/organizations/{id}/api-keys/{keyId}/rotate"),
+    ("post", "/api/v1/organizations/{id}/webhooks"),
+    ("get", "/api/v1/organizations/{id}/webhooks"),
+    ("get", "/api/v1/organizations/{id}/webhooks/{webhookId}"),
+    ("patch", "/api/v1/organizations/{id}/webhooks/{webhookId}"),
+    ("delete", "/api/v1/organizations/{id}/webhooks/{webhookId}"),
+    (
+        "post",
+        "/api/v1/organizations/{id}/webhooks/{webhookId}/rotate-secret",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{id}/webhooks/{webhookId}/deliveries",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{id}/webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+    ),
     ("delete", "/api/v1/organizations/{id}/api-keys/{keyId}"),
     ("get", "/api/v1/audit-events"),
     ("post", "/api/v1/organizations/{id}/invitations"),

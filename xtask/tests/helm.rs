@@ -131,7 +131,8 @@ fn probes_use_the_actuator_and_egress_is_limited_to_the_dependencies() {
             "postgresql",
             "redis",
             "spicedb",
-            "ssoIssuers"
+            "ssoIssuers",
+            "webhooks"
         ]
     );
     // Each entry is pods by label or addresses by CIDR, with a port; SSO
@@ -143,20 +144,24 @@ fn probes_use_the_actuator_and_egress_is_limited_to_the_dependencies() {
             "{name:?}"
         );
     }
-    let sso = lookup(&values, "networkPolicy.egress.ssoIssuers").unwrap();
-    let except: Vec<&str> = sso["except"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    for private in [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",
-    ] {
-        assert!(except.contains(&private), "{private}");
+    // SSO issuers and webhook endpoints: public addresses on 443 only.
+    for entry in ["ssoIssuers", "webhooks"] {
+        let target = lookup(&values, &format!("networkPolicy.egress.{entry}")).unwrap();
+        assert_eq!(target["port"].as_u64(), Some(443), "{entry}");
+        let except: Vec<&str> = target["except"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for private in [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "169.254.0.0/16",
+        ] {
+            assert!(except.contains(&private), "{entry}: {private}");
+        }
     }
     let policy = templates()
         .into_iter()

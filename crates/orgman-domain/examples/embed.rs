@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orgman_domain::ports::{
-    CommitSignal, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock, UuidV7Generator,
+    CommitSignal, EventEncoder, NoCache, OutboxSink, RoleAuthorizer, SyncGuard, SystemClock,
+    UuidV7Generator,
 };
 use orgman_domain::{
     Actor, ActorFilter, ApiKeyService, AuditService, CatalogPermission, CheckScope, ClientSecret,
@@ -19,9 +20,13 @@ use orgman_domain::{
     RoleRef, RoleService, ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy,
     SsoService, UserId, UserProfile,
 };
+use orgman_domain::{
+    DispatchSettings, EventTypes, WebhookDispatcher, WebhookDraft, WebhookFanout, WebhookPorts,
+    WebhookService, WebhookUrl,
+};
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
-    PredictableTokens, block_on,
+    PredictableTokens, RecordingWebhooks, block_on,
 };
 
 /// Told after every commit that wrote events: where a service wakes the
@@ -32,6 +37,72 @@ struct Commits(AtomicUsize);
 impl CommitSignal for Commits {
     fn committed(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Webhooks: an endpoint registered with a signing secret (shown once),
+/// the outbox's webhook sink recording a delivery per event, and the
+/// dispatcher sending them, signed, in order. A production transport signs
+/// per Standard Webhooks and calls only public addresses
+/// (`orgman-egress`); this one records.
+fn webhooks(
+    store: &Arc<MemoryStore>,
+    commits: &Arc<Commits>,
+    alice: &Actor,
+    org: orgman_domain::OrganizationId,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let wire = Arc::new(RecordingWebhooks::default());
+    let hooks = Arc::new(WebhookService::new(
+        Arc::new(service_with(store, commits)),
+        WebhookPorts {
+            queries: store.clone(),
+            queue: store.clone(),
+            transport: wire.clone(),
+            cipher: Some(Arc::new(FakeCipher::new("k1"))),
+            tokens: Arc::new(PredictableTokens::default()),
+        },
+    ));
+    let fanout = WebhookFanout::new(store.clone(), Arc::new(TypeOnly), commits.clone());
+    let relay = OutboxRelay::new(store.clone(), Arc::new(fanout), OutboxSink::Webhooks, 100);
+    // The in-memory outbox offers a new sink every event ever committed;
+    // relay what came before, as a running service would have.
+    block_on(relay.run_once())?;
+    let made = block_on(hooks.create(
+        alice,
+        org,
+        WebhookDraft {
+            url: WebhookUrl::parse("https://hooks.example.com/orgman")?,
+            event_types: EventTypes::parse(&["organization.member.added"])?,
+            enabled: true,
+        },
+    ))?;
+    println!(
+        "endpoint {} signs with {}...",
+        made.endpoint.id,
+        &made.secret.expose()[..8]
+    );
+    let service = service_with(store, commits);
+    let newcomer = UserId::from_uuid(uuid::Uuid::now_v7());
+    store.add_user(newcomer, "newcomer");
+    block_on(service.add_member(alice, org, newcomer, OrgRole::Member))?;
+    block_on(relay.run_once())?;
+    let dispatcher = WebhookDispatcher::new(hooks, DispatchSettings::default());
+    for due in block_on(dispatcher.claim(16))? {
+        block_on(dispatcher.dispatch(due))?;
+    }
+    for (url, body, signatures) in wire.sent() {
+        println!("sent to {url} with {signatures} signature(s): {body}");
+    }
+    Ok(())
+}
+
+/// Request bodies: here the event's type; in the service, the CloudEvent
+/// the message broker gets.
+struct TypeOnly;
+
+impl EventEncoder for TypeOnly {
+    fn encode(&self, event: &orgman_domain::DomainEvent) -> String {
+        event.type_name().to_owned()
     }
 }
 
@@ -197,6 +268,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("the key {} reads {}", issued.key.prefix, seen.name());
     block_on(keys.revoke(&alice, org.id(), issued.key.id))?;
     assert!(block_on(keys.authenticate(issued.secret.expose())).is_err());
+
+    webhooks(&store, &commits, &alice, org.id())?;
 
     // The audit trail: every change, newest first, for OWNERs and ADMINs,
     // filtered by actor or by kind of actor (people, API keys).

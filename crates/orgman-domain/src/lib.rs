@@ -87,6 +87,7 @@ mod roles;
 mod sso;
 mod users;
 mod values;
+mod webhooks;
 
 pub use domains::model::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
 pub use domains::service::{AutoJoin, DomainService};
@@ -138,10 +139,17 @@ pub use users::registration::{
 };
 pub use values::actor::{ActorKind, ActorRef};
 pub use values::id::{
-    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
+    ApiKeyId, DeliveryId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
+    WebhookId,
 };
 pub use values::name::{Email, OrgName, Slug};
 pub use values::page::{Page, PageRequest};
+pub use webhooks::dispatch::{DispatchReport, DispatchSettings, WebhookDispatcher, WebhookFanout};
+pub use webhooks::model::{
+    DeliveryAttempt, DeliveryState, EventTypes, IssuedWebhook, SealedSecrets, SigningSecret,
+    WebhookDelivery, WebhookEndpoint, WebhookUrl,
+};
+pub use webhooks::service::{WebhookDraft, WebhookPatch, WebhookPorts, WebhookService};
 
 /// Re-exported so embedders use the same versions as the domain's types.
 pub use time;

@@ -45,7 +45,7 @@ pub use executor::block_on;
 pub use identity::{MemoryBrokerOrganizations, MemoryIdentityProvider, MemoryLoginBroker};
 pub use outbox::RecordingSink;
 pub use store::MemoryStore;
-pub use system::{ManualClock, MemoryTxt, PredictableTokens, SequentialIds};
+pub use system::{ManualClock, MemoryTxt, PredictableTokens, RecordingWebhooks, SequentialIds};
 
 /// Every in-memory port, wired together.
 #[derive(Debug, Clone)]

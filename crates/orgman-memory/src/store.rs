@@ -32,6 +32,12 @@ struct State {
     roles: BTreeMap<(OrganizationId, orgman_domain::RoleKey), orgman_domain::CustomRole>,
     /// API keys with their tokens' digests.
     api_keys: BTreeMap<orgman_domain::ApiKeyId, (orgman_domain::ApiKey, TokenDigest)>,
+    /// Webhook endpoints.
+    webhooks: BTreeMap<orgman_domain::WebhookId, orgman_domain::WebhookEndpoint>,
+    /// Webhook deliveries, in the order they were recorded.
+    deliveries: Vec<webhooks::Queued>,
+    /// Each endpoint's run of failures and lease.
+    webhook_runs: BTreeMap<orgman_domain::WebhookId, webhooks::Run>,
 }
 
 impl State {
@@ -70,6 +76,7 @@ impl State {
 
 mod keys;
 mod roles;
+mod webhooks;
 
 /// Organizations, memberships, users and the outbox, in memory.
 ///
@@ -452,6 +459,17 @@ impl OrganizationWrites for MemoryUnitOfWork {
         self.working
             .api_keys
             .retain(|_, (key, _)| key.organization != organization);
+        let gone: Vec<orgman_domain::WebhookId> = self
+            .working
+            .webhooks
+            .values()
+            .filter(|endpoint| endpoint.organization == organization)
+            .map(|endpoint| endpoint.id)
+            .collect();
+        self.working.webhooks.retain(|id, _| !gone.contains(id));
+        self.working
+            .deliveries
+            .retain(|queued| !gone.contains(&queued.webhook()));
         let sso_before = self.working.sso.len();
         self.working
             .sso

@@ -109,3 +109,52 @@ impl orgman_domain::ports::TxtResolver for MemoryTxt {
             .unwrap_or_default())
     }
 }
+
+/// A webhook transport that sends nothing: it keeps each request's body
+/// and how many secrets signed it, and answers 2xx. Any `https` URL is
+/// admitted; an `http` one is refused, as a production transport would.
+#[derive(Debug, Default)]
+pub struct RecordingWebhooks {
+    sent: std::sync::Mutex<Vec<(orgman_domain::WebhookUrl, String, usize)>>,
+}
+
+impl RecordingWebhooks {
+    /// What was sent, in order: the URL, the body and the number of
+    /// signatures.
+    pub fn sent(&self) -> Vec<(orgman_domain::WebhookUrl, String, usize)> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl orgman_domain::ports::WebhookTransport for RecordingWebhooks {
+    async fn admit(
+        &self,
+        url: &orgman_domain::WebhookUrl,
+    ) -> Result<(), orgman_domain::ports::UrlRefused> {
+        if url.is_plain_http() {
+            Err(orgman_domain::ports::UrlRefused(
+                "the URL must use https".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn send(
+        &self,
+        request: orgman_domain::ports::WebhookRequest<'_>,
+    ) -> orgman_domain::DeliveryAttempt {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push((
+            request.url.clone(),
+            request.body.to_owned(),
+            request.secrets.len(),
+        ));
+        orgman_domain::DeliveryAttempt {
+            at: request.at,
+            status: Some(204),
+            error: None,
+            duration_ms: 0,
+        }
+    }
+}

@@ -36,6 +36,7 @@ mod sso;
 mod store;
 mod tls;
 mod unit_of_work;
+mod webhooks;
 
 pub use settings::{PgSettings, SettingsError};
 pub use store::{PgStore, PoolStatus};

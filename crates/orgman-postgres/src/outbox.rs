@@ -96,6 +96,13 @@ fn columns(sink: OutboxSink) -> Columns {
             error: "mirror_last_error",
             lock: 0x6f72_676d_616e_0104,
         },
+        OutboxSink::Webhooks => Columns {
+            done: "webhooks_synced_at",
+            dead: "webhooks_dead_at",
+            attempts: "webhooks_attempts",
+            error: "webhooks_last_error",
+            lock: 0x6f72_676d_616e_0105,
+        },
     }
 }
 

@@ -144,6 +144,26 @@ diesel::table! {
 diesel::joinable!(api_keys -> organizations (org_id));
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        created_by -> Uuid,
+        created_by_kind -> Varchar,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        failures -> Int4,
+        leased_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     outbox (seq) {
         seq -> Int8,
         event_id -> Uuid,

@@ -188,6 +188,14 @@ impl OrganizationWrites for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        // Webhook endpoints go with their deliveries and attempts.
+        diesel::delete(
+            crate::schema::webhook_endpoints::table
+                .filter(crate::schema::webhook_endpoints::org_id.eq(organization.as_uuid())),
+        )
+        .execute(conn)
+        .await
+        .map_err(from_diesel)?;
         let api_keys = diesel::delete(
             crate::schema::api_keys::table
                 .filter(crate::schema::api_keys::org_id.eq(organization.as_uuid())),
@@ -632,10 +640,12 @@ pub(crate) async fn append_events(
                                 $6::uuid[], $7::uuid[], $8::text[], $14::varchar[]) \
              WITH ORDINALITY AS r(id, agg, kind, body, n_events, actor, request, at, actor_kind, n)), \
          stored AS (\
-           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at) \
+           INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at, webhooks_synced_at) \
            SELECT id, agg, kind, body::json, n_events, CASE WHEN $9 THEN now() END, \
                   CASE WHEN kind = ANY($10::varchar[]) THEN NULL ELSE now() END, \
-                  CASE WHEN kind = ANY($11::varchar[]) THEN NULL ELSE now() END \
+                  CASE WHEN kind = ANY($11::varchar[]) THEN NULL ELSE now() END, \
+                  CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = agg AND w.enabled) \
+                       THEN NULL ELSE now() END \
            FROM r ORDER BY n), \
          numbered AS (\
            SELECT agg, kind, actor, actor_kind, request, at::timestamptz AS at, n_events, \

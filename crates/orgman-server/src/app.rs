@@ -97,6 +97,7 @@ impl Application {
             audit: use_cases.audit,
             invitations: use_cases.invitations,
             api_keys: use_cases.api_keys.clone(),
+            webhooks: use_cases.webhooks.clone(),
             key_usage: key_usage.clone(),
             domains: use_cases.domains,
             roles: use_cases.roles,
@@ -177,6 +178,14 @@ fn spawn_watchers(
             use_cases.organizations.clone(),
             metrics.clone(),
             interval,
+        ));
+    }
+    if config.relay_enabled {
+        tasks.push(crate::webhooks::spawn_dispatcher(
+            config,
+            use_cases.webhooks.clone(),
+            use_cases.webhook_wake.clone(),
+            metrics.clone(),
         ));
     }
     if !config.platform_components.is_empty() {

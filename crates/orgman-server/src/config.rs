@@ -60,6 +60,8 @@ pub struct Config {
     /// at most once per interval (`ORGMAN_API_KEYS_LAST_USED_SECONDS`,
     /// default 60).
     pub api_key_last_used: Duration,
+    /// Webhook delivery.
+    pub webhooks: WebhookConfig,
     /// Where invited people accept (`ORGMAN_INVITATION_ACCEPT_URL`, with
     /// `{token}` where the token goes, e.g.
     /// `https://app.example.com/join?token={token}`); without it, answers
@@ -434,6 +436,92 @@ fn import_limits(get: &Lookup<'_>) -> Result<ImportLimits, ConfigError> {
     })
 }
 
+/// `ORGMAN_API_KEYS_LAST_USED_SECONDS` (1-3600, default 60).
+fn api_key_last_used(get: &Lookup<'_>) -> Result<Duration, ConfigError> {
+    let seconds = Env::new(get).number("ORGMAN_API_KEYS_LAST_USED_SECONDS", 60_u64)?;
+    Ok(Duration::from_secs(seconds.clamp(1, 3600)))
+}
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// `ORGMAN_WEBHOOKS_ALLOW_HTTP_LOOPBACK` (default false): plain `http`
+    /// to loopback addresses is allowed, for development and tests. Without
+    /// it, only `https` to public addresses.
+    pub allow_http_loopback: bool,
+    /// How long one attempt may take (`ORGMAN_WEBHOOKS_TIMEOUT_MS`, default
+    /// 10000).
+    pub timeout: Duration,
+    /// Endpoints attempted at once per replica
+    /// (`ORGMAN_WEBHOOKS_CONCURRENCY`, default 16).
+    pub concurrency: u32,
+    /// How often a replica looks for deliveries that came due without a
+    /// commit waking it (`ORGMAN_WEBHOOKS_POLL_MS`, default 1000).
+    pub poll: Duration,
+    /// The default overlap of a secret rotation
+    /// (`ORGMAN_WEBHOOKS_SECRET_OVERLAP_SECONDS`, default 86400, one day).
+    pub rotation_overlap: time::Duration,
+    /// Retries and disabling: `ORGMAN_WEBHOOKS_RETRY_FOR_SECONDS` (259200,
+    /// three days), `ORGMAN_WEBHOOKS_BACKOFF_BASE_MS` (5000, doubled per
+    /// failure), `ORGMAN_WEBHOOKS_BACKOFF_MAX_SECONDS` (21600),
+    /// `ORGMAN_WEBHOOKS_DISABLE_AFTER_FAILURES` (24 in a row),
+    /// `ORGMAN_WEBHOOKS_LEASE_SECONDS` (300).
+    pub dispatch: orgman_domain::DispatchSettings,
+}
+
+fn webhooks(get: &Lookup<'_>) -> Result<WebhookConfig, ConfigError> {
+    let env = Env::new(get);
+    let defaults = orgman_domain::DispatchSettings::default();
+    let timeout = Duration::from_millis(
+        env.number("ORGMAN_WEBHOOKS_TIMEOUT_MS", 10_000_u64)?
+            .clamp(100, 60_000),
+    );
+    Ok(WebhookConfig {
+        allow_http_loopback: env.flag("ORGMAN_WEBHOOKS_ALLOW_HTTP_LOOPBACK", false)?,
+        timeout,
+        concurrency: env
+            .number("ORGMAN_WEBHOOKS_CONCURRENCY", 16_u32)?
+            .clamp(1, 1024),
+        poll: Duration::from_millis(
+            env.number("ORGMAN_WEBHOOKS_POLL_MS", 1000_u64)?
+                .clamp(10, 60_000),
+        ),
+        rotation_overlap: time::Duration::seconds(
+            env.number("ORGMAN_WEBHOOKS_SECRET_OVERLAP_SECONDS", 86_400_i64)?
+                .clamp(0, 30 * 86_400),
+        ),
+        dispatch: orgman_domain::DispatchSettings {
+            retry_for: Duration::from_secs(env.number(
+                "ORGMAN_WEBHOOKS_RETRY_FOR_SECONDS",
+                defaults.retry_for.as_secs(),
+            )?),
+            backoff_base: Duration::from_millis(
+                env.number("ORGMAN_WEBHOOKS_BACKOFF_BASE_MS", 5000_u64)?
+                    .max(1),
+            ),
+            backoff_max: Duration::from_secs(
+                env.number(
+                    "ORGMAN_WEBHOOKS_BACKOFF_MAX_SECONDS",
+                    defaults.backoff_max.as_secs(),
+                )?
+                .max(1),
+            ),
+            disable_after: env
+                .number(
+                    "ORGMAN_WEBHOOKS_DISABLE_AFTER_FAILURES",
+                    defaults.disable_after,
+                )?
+                .max(1),
+            // A lease outlives the attempts of one claim.
+            lease: Duration::from_secs(
+                env.number("ORGMAN_WEBHOOKS_LEASE_SECONDS", defaults.lease.as_secs())?,
+            )
+            .max(timeout * (defaults.per_endpoint + 1)),
+            per_endpoint: defaults.per_endpoint,
+        },
+    })
+}
+
 /// `ORGMAN_DNS_NAMESERVERS`: IP addresses, each with an optional port.
 fn dns_nameservers(get: &Lookup<'_>) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
     Env::new(get)
@@ -654,9 +742,8 @@ impl Config {
                     .clamp(1, 24 * 365)
                     .saturating_mul(3600),
             ),
-            api_key_last_used: Duration::from_secs(
-                number("ORGMAN_API_KEYS_LAST_USED_SECONDS", 60)?.clamp(1, 3600),
-            ),
+            api_key_last_used: api_key_last_used(get)?,
+            webhooks: webhooks(get)?,
             invitation_accept_url: invitation_accept_url(get)?,
             default_max_members: default_max_members(get)?,
             deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?)

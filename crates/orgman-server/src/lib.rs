@@ -23,6 +23,7 @@ mod rate_limit;
 mod routes;
 mod state;
 pub mod telemetry;
+mod webhooks;
 mod wiring;
 
 pub use app::{Application, REQUEST_ID_HEADER};

@@ -124,6 +124,14 @@ const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
     ("get_api_key", "api-keys:manage"),
     ("revoke_api_key", "api-keys:manage"),
     ("rotate_api_key", "api-keys:manage"),
+    ("create_webhook", "webhooks:manage"),
+    ("list_webhooks", "webhooks:manage"),
+    ("get_webhook", "webhooks:manage"),
+    ("update_webhook", "webhooks:manage"),
+    ("delete_webhook", "webhooks:manage"),
+    ("rotate_webhook_secret", "webhooks:manage"),
+    ("list_webhook_deliveries", "webhooks:manage"),
+    ("retry_webhook_delivery", "webhooks:manage"),
     // `members:manage` in the organization named, else platform
     // administrators.
     ("register", "members:manage"),

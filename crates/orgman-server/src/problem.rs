@@ -119,6 +119,11 @@ problem_codes! {
     UserNotFound = "user-not-found",
     ValidationFailed = "validation-failed",
     VersionConflict = "version-conflict",
+    WebhookDeliveryNotFound = "webhook-delivery-not-found",
+    WebhookDeliveryPending = "webhook-delivery-pending",
+    WebhookInvalid = "webhook-invalid",
+    WebhookNotFound = "webhook-not-found",
+    WebhookUrlNotAllowed = "webhook-url-not-allowed",
 }
 
 // By hand: the derive does not see the `serde(rename)`s the macro writes.
@@ -532,6 +537,28 @@ impl From<OrgError> for ApiError {
                 S::UNPROCESSABLE_ENTITY,
                 ProblemCode::IssuerNotAllowed,
                 "Issuer not allowed",
+                detail,
+            ),
+            OrgError::WebhookNotFound => ApiError::not_found(ProblemCode::WebhookNotFound, detail),
+            OrgError::DeliveryNotFound => {
+                ApiError::not_found(ProblemCode::WebhookDeliveryNotFound, detail)
+            }
+            OrgError::DeliveryPending => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::WebhookDeliveryPending,
+                "Conflict",
+                detail,
+            ),
+            OrgError::WebhookInvalid(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                ProblemCode::WebhookInvalid,
+                "Unprocessable Entity",
+                detail,
+            ),
+            OrgError::WebhookUrlNotAllowed(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                ProblemCode::WebhookUrlNotAllowed,
+                "Webhook URL not allowed",
                 detail,
             ),
             OrgError::ApiKeyNotFound => ApiError::not_found(ProblemCode::ApiKeyNotFound, detail),

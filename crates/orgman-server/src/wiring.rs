@@ -166,6 +166,8 @@ pub(crate) struct Delivery {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) relays: Vec<Arc<OutboxRelay>>,
     pub(crate) wake: Arc<RelayWake>,
+    /// Wakes the webhook dispatcher when deliveries are recorded.
+    pub(crate) webhook_wake: Arc<crate::webhooks::DispatchWake>,
 }
 
 impl Delivery {
@@ -183,13 +185,33 @@ impl Delivery {
             .collect();
         let authorizer = authorizer(config, adapters, metrics, background, &mut relays);
         identity_provider_relays(config, adapters, background, &mut relays);
+        let webhook_wake = Arc::new(crate::webhooks::DispatchWake::default());
+        if config.relay_enabled {
+            // Records deliveries per endpoint; settles at once.
+            let fanout = orgman_domain::WebhookFanout::new(
+                adapters.store.clone(),
+                Arc::new(crate::webhooks::CloudEvents::new(
+                    config.kafka.naming.clone(),
+                    config.kafka.source.clone(),
+                )),
+                webhook_wake.clone(),
+            );
+            relays.push(relay(
+                config,
+                adapters,
+                Arc::new(fanout),
+                OutboxSink::Webhooks,
+            ));
+        }
         let wake = Arc::new(RelayWake::default());
         for relay in &relays {
             // The copies to Keycloak need no millisecond latency: they
             // gather a moment's commits into one round, which keeps a
             // write-heavy load from costing a round per commit.
             let pacing = match relay.target() {
-                OutboxSink::Broker | OutboxSink::Authorizer => Pacing::default(),
+                OutboxSink::Broker | OutboxSink::Authorizer | OutboxSink::Webhooks => {
+                    Pacing::default()
+                }
                 OutboxSink::LoginBroker | OutboxSink::OrganizationMirror => Pacing {
                     gather: config.sso.mirror_gather,
                     ..Pacing::default()
@@ -209,6 +231,7 @@ impl Delivery {
             authorizer,
             relays,
             wake,
+            webhook_wake,
         }
     }
 }
@@ -397,6 +420,9 @@ pub(crate) struct UseCases {
     pub(crate) audit: AuditService,
     pub(crate) invitations: InvitationService,
     pub(crate) api_keys: Arc<orgman_domain::ApiKeyService>,
+    pub(crate) webhooks: Arc<orgman_domain::WebhookService>,
+    /// Wakes the webhook dispatcher (from the outbox's webhook sink).
+    pub(crate) webhook_wake: Arc<crate::webhooks::DispatchWake>,
     pub(crate) domains: Arc<DomainService>,
     pub(crate) roles: orgman_domain::RoleService,
     pub(crate) provisioner: Provisioner,
@@ -443,6 +469,7 @@ impl UseCases {
             store.clone(),
             tokens.clone(),
         ));
+        let webhooks = webhook_service(config, adapters, &organizations, tokens.clone());
         let invitations = InvitationService::new(
             organizations.clone(),
             store.clone(),
@@ -467,11 +494,41 @@ impl UseCases {
             audit,
             invitations,
             api_keys,
+            webhooks,
+            webhook_wake: delivery.webhook_wake.clone(),
             domains,
             roles,
             provisioner,
         })
     }
+}
+
+/// The webhook use cases: endpoints in PostgreSQL, signed requests over the
+/// address rule, secrets sealed with the SSO encryption key.
+fn webhook_service(
+    config: &Config,
+    adapters: &Adapters,
+    organizations: &Arc<OrganizationService>,
+    tokens: Arc<orgman_secrets::RandomTokens>,
+) -> Arc<orgman_domain::WebhookService> {
+    let store = &adapters.store;
+    Arc::new(orgman_domain::WebhookService::new(
+        organizations.clone(),
+        orgman_domain::WebhookPorts {
+            queries: store.clone(),
+            queue: store.clone(),
+            transport: Arc::new(orgman_egress::HttpWebhooks::new(
+                config.webhooks.allow_http_loopback,
+                config.webhooks.timeout,
+            )),
+            cipher: config
+                .sso
+                .cipher
+                .clone()
+                .map(|c| c as Arc<dyn SecretCipher>),
+            tokens,
+        },
+    ))
 }
 
 /// The organization use cases over the adapters, with the relays' wake.

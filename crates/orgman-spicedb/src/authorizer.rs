@@ -568,7 +568,12 @@ impl SpiceDbAuthorizer {
             // A key's permissions are decided from the key itself, never
             // asked of SpiceDB.
             | EventKind::ApiKeyCreated { .. }
-            | EventKind::ApiKeyRevoked { .. } => Ok(()),
+            | EventKind::ApiKeyRevoked { .. }
+            | EventKind::WebhookCreated { .. }
+            | EventKind::WebhookUpdated { .. }
+            | EventKind::WebhookSecretRotated { .. }
+            | EventKind::WebhookDisabled { .. }
+            | EventKind::WebhookDeleted { .. } => Ok(()),
             EventKind::MemberRolesChanged { .. }
             | EventKind::RoleCreated { .. }
             | EventKind::RoleUpdated { .. }

@@ -175,6 +175,23 @@ pub enum OrgError {
     /// future, or too far in it.
     #[error("{0}")]
     ApiKeyEndInvalid(&'static str),
+    /// The organization has no webhook endpoint with this id.
+    #[error("webhook endpoint not found")]
+    WebhookNotFound,
+    /// The endpoint has no delivery with this id.
+    #[error("webhook delivery not found")]
+    DeliveryNotFound,
+    /// The delivery is still waiting for its next attempt: it cannot be
+    /// sent again before it ends.
+    #[error("the delivery is still pending")]
+    DeliveryPending,
+    /// A webhook endpoint's URL or event types are not acceptable.
+    #[error("{0}")]
+    WebhookInvalid(String),
+    /// A webhook URL the service may not call: a private, loopback or
+    /// link-local address, plain `http`, or a host that does not resolve.
+    #[error("{0}")]
+    WebhookUrlNotAllowed(String),
     /// The address already has a pending invitation to the organization.
     #[error("this address already has a pending invitation; resend it instead")]
     InvitationPending,

@@ -11,7 +11,7 @@ use crate::members::role::OrgRole;
 use crate::organizations::metadata::Metadata;
 use crate::values::actor::{ActorKind, ActorRef};
 use crate::values::id::{
-    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
+    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId, WebhookId,
 };
 use crate::values::name::{Email, OrgName, Slug};
 
@@ -337,9 +337,94 @@ pub enum EventKind {
         #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         effective_at: OffsetDateTime,
     },
+    /// A webhook endpoint was registered (its URL and secret are never in
+    /// an event).
+    WebhookCreated {
+        /// The endpoint.
+        webhook_id: WebhookId,
+        /// The event types it receives (`*` for all).
+        event_types: Vec<String>,
+        /// Whether deliveries are made.
+        enabled: bool,
+    },
+    /// A webhook endpoint changed: what it is now.
+    WebhookUpdated {
+        /// The endpoint.
+        webhook_id: WebhookId,
+        /// The event types it receives (`*` for all).
+        event_types: Vec<String>,
+        /// Whether deliveries are made.
+        enabled: bool,
+        /// Whether its URL changed.
+        url_changed: bool,
+    },
+    /// A webhook endpoint's signing secret was replaced; the old one signs
+    /// beside the new one until `previous_valid_until`.
+    WebhookSecretRotated {
+        /// The endpoint.
+        webhook_id: WebhookId,
+        /// When the old secret stops signing.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        previous_valid_until: OffsetDateTime,
+    },
+    /// The service stopped delivering to an endpoint after a run of failed
+    /// attempts; its pending deliveries wait until it is enabled again.
+    WebhookDisabled {
+        /// The endpoint.
+        webhook_id: WebhookId,
+        /// The failed attempts in a row.
+        failures: u32,
+        /// The last failure, for people.
+        reason: String,
+    },
+    /// A webhook endpoint was deleted with its deliveries.
+    WebhookDeleted {
+        /// The endpoint.
+        webhook_id: WebhookId,
+    },
 }
 
 impl EventKind {
+    /// Every type name an organization's events carry
+    /// ([`EventKind::type_name`]), in catalog order: what a webhook
+    /// endpoint may subscribe to.
+    pub const ORGANIZATION_TYPES: [&'static str; 34] = [
+        "organization.created",
+        "organization.updated",
+        "organization.metadata-changed",
+        "organization.suspended",
+        "organization.reactivated",
+        "organization.deletion-requested",
+        "organization.restored",
+        "organization.member-limit-changed",
+        "organization.domain.claimed",
+        "organization.domain.verified",
+        "organization.domain.policy-changed",
+        "organization.domain.deleted",
+        "organization.invitation.created",
+        "organization.invitation.accepted",
+        "organization.invitation.revoked",
+        "organization.sso-config.created",
+        "organization.sso-config.updated",
+        "organization.sso-config.deleted",
+        "organization.sso-config.provider-disabled",
+        "organization.deleted",
+        "organization.member.added",
+        "organization.member.role-changed",
+        "organization.member.removed",
+        "organization.member.roles-changed",
+        "organization.role.created",
+        "organization.role.updated",
+        "organization.role.deleted",
+        "organization.api-key.created",
+        "organization.api-key.revoked",
+        "organization.webhook.created",
+        "organization.webhook.updated",
+        "organization.webhook.secret-rotated",
+        "organization.webhook.disabled",
+        "organization.webhook.deleted",
+    ];
+
     /// The short type name, e.g. `organization.created`.
     pub const fn type_name(&self) -> &'static str {
         match self {
@@ -372,6 +457,11 @@ impl EventKind {
             EventKind::RoleDeleted { .. } => "organization.role.deleted",
             EventKind::ApiKeyCreated { .. } => "organization.api-key.created",
             EventKind::ApiKeyRevoked { .. } => "organization.api-key.revoked",
+            EventKind::WebhookCreated { .. } => "organization.webhook.created",
+            EventKind::WebhookUpdated { .. } => "organization.webhook.updated",
+            EventKind::WebhookSecretRotated { .. } => "organization.webhook.secret-rotated",
+            EventKind::WebhookDisabled { .. } => "organization.webhook.disabled",
+            EventKind::WebhookDeleted { .. } => "organization.webhook.deleted",
         }
     }
 

@@ -46,12 +46,15 @@ pub enum Permission {
     /// (`api-keys:manage`). After [`Permission::Suspend`] so that the bits
     /// of the permissions before it never change.
     ApiKeysManage,
+    /// Register, change and delete the organization's webhook endpoints,
+    /// and read and retry their deliveries (`webhooks:manage`).
+    WebhooksManage,
 }
 
 impl Permission {
     /// Every permission a role can grant, in catalog order
     /// ([`Permission::Suspend`] is not among them).
-    pub const GRANTABLE: [Permission; 11] = [
+    pub const GRANTABLE: [Permission; 12] = [
         Permission::OrganizationRead,
         Permission::OrganizationUpdate,
         Permission::OrganizationDelete,
@@ -63,6 +66,7 @@ impl Permission {
         Permission::RolesManage,
         Permission::AuditRead,
         Permission::ApiKeysManage,
+        Permission::WebhooksManage,
     ];
 
     /// The name used in the authorization schema (and as a metric label).
@@ -80,6 +84,7 @@ impl Permission {
             Permission::AuditRead => "read_audit",
             Permission::Suspend => "suspend",
             Permission::ApiKeysManage => "manage_api_keys",
+            Permission::WebhooksManage => "manage_webhooks",
         }
     }
 
@@ -98,6 +103,7 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::Suspend => "organization:suspend",
             Permission::ApiKeysManage => "api-keys:manage",
+            Permission::WebhooksManage => "webhooks:manage",
         }
     }
 
@@ -116,6 +122,9 @@ impl Permission {
             Permission::AuditRead => "Read the audit trail.",
             Permission::Suspend => "Suspend, reactivate and purge (platform administrators).",
             Permission::ApiKeysManage => "Create, rotate and revoke the organization's API keys.",
+            Permission::WebhooksManage => {
+                "Register and change webhook endpoints; read and retry their deliveries."
+            }
         }
     }
 
@@ -132,7 +141,7 @@ impl Permission {
     /// | permission | OWNER | ADMIN | MEMBER |
     /// |---|---|---|---|
     /// | `organization:read`, `members:read` | yes | yes | yes |
-    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read`, `api-keys:manage` | yes | yes | no |
+    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read`, `api-keys:manage`, `webhooks:manage` | yes | yes | no |
     /// | `organization:delete` | yes | no | no |
     pub const fn granted_to(self, role: OrgRole) -> bool {
         match self {
@@ -144,7 +153,8 @@ impl Permission {
             | Permission::SsoManage
             | Permission::RolesManage
             | Permission::AuditRead
-            | Permission::ApiKeysManage => role.administers(),
+            | Permission::ApiKeysManage
+            | Permission::WebhooksManage => role.administers(),
             Permission::OrganizationDelete => matches!(role, OrgRole::Owner),
             Permission::Suspend => false,
         }

@@ -15,6 +15,7 @@ mod queue;
 mod roles;
 mod store;
 mod system;
+mod webhooks;
 
 pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
 pub(crate) use cache::cached_role;
@@ -36,3 +37,7 @@ pub use store::{
     OrganizationWrites, SsoConfigRepository, TxtResolver, UnitOfWork, UserRepository,
 };
 pub use system::{Clock, IdGenerator, SecretTokens, SystemClock, UuidV7Generator};
+pub use webhooks::{
+    DeliveryOutcome, DueDelivery, DueEndpoint, EventEncoder, NewDelivery, Retry, Subscriber,
+    UrlRefused, WebhookQueries, WebhookQueue, WebhookRequest, WebhookTransport, WebhookWrites,
+};

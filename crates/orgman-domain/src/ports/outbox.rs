@@ -21,6 +21,8 @@ pub enum OutboxSink {
     /// Organizations and memberships mirrored at the login broker
     /// (Keycloak's Organizations).
     OrganizationMirror,
+    /// Deliveries recorded for the organizations' webhook endpoints.
+    Webhooks,
 }
 
 impl OutboxSink {
@@ -31,6 +33,7 @@ impl OutboxSink {
             OutboxSink::Authorizer => "authorizer",
             OutboxSink::LoginBroker => "login-broker",
             OutboxSink::OrganizationMirror => "organization-mirror",
+            OutboxSink::Webhooks => "webhooks",
         }
     }
 }

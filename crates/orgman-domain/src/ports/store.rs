@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::keys::ApiKeyWrites;
 use super::roles::RoleWrites;
+use super::webhooks::WebhookWrites;
 use crate::domains::model::{DomainName, OrgDomain};
 use crate::errors::port::StoreError;
 use crate::events::event::DomainEvent;
@@ -491,6 +492,7 @@ pub trait UnitOfWork:
     + DomainWrites
     + RoleWrites
     + ApiKeyWrites
+    + WebhookWrites
     + Send
 {
     /// Appends domain events to the outbox, in order.

@@ -104,6 +104,16 @@ uuid_id!(
     "keyId"
 );
 uuid_id!(
+    /// Identifies an organization's webhook endpoint.
+    WebhookId,
+    "webhookId"
+);
+uuid_id!(
+    /// Identifies one delivery of one event to one webhook endpoint.
+    DeliveryId,
+    "deliveryId"
+);
+uuid_id!(
     /// Identifies one API request, so logs, audit records and events of the
     /// same request can be tied together.
     RequestId,

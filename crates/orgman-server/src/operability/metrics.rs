@@ -35,6 +35,7 @@ pub(crate) struct Metrics {
     purge_runs: IntCounterVec,
     purged: IntCounterVec,
     api_key_authentications: IntCounterVec,
+    webhook_attempts: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
     /// The outbox backlog per sink, read from PostgreSQL at most once per
@@ -228,6 +229,12 @@ impl Metrics {
                 "Requests made with an API key, by outcome: accepted, malformed, unknown, revoked, expired, unavailable.",
                 &["outcome"],
             ),
+            webhook_attempts: counter(
+                &registry,
+                "webhook_attempts_total",
+                "Webhook delivery attempts by outcome: delivered, failed (to be retried), given-up (its retry period over), disabled (the endpoint disabled after it).",
+                &["outcome"],
+            ),
             purge_runs: counter(
                 &registry,
                 "purge_runs_total",
@@ -291,6 +298,26 @@ impl Metrics {
         self.api_key_authentications
             .with_label_values(&[outcome])
             .inc();
+    }
+
+    /// Records what one endpoint's dispatch did.
+    pub(crate) fn observe_webhook_dispatch(&self, report: &orgman_domain::DispatchReport) {
+        let counts = [
+            ("delivered", report.delivered),
+            (
+                "failed",
+                report.failed_attempts - report.given_up.min(report.failed_attempts),
+            ),
+            ("given-up", report.given_up),
+            ("disabled", u32::from(report.disabled)),
+        ];
+        for (outcome, count) in counts {
+            if count > 0 {
+                self.webhook_attempts
+                    .with_label_values(&[outcome])
+                    .inc_by(u64::from(count));
+            }
+        }
     }
 
     /// Records one run of the purger: how many it purged, or that it failed.

@@ -12,6 +12,7 @@ pub(crate) mod organizations;
 pub(crate) mod roles;
 pub(crate) mod sso;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -91,6 +92,14 @@ macro_rules! every_route {
             .service(api_keys::get)
             .service(api_keys::revoke)
             .service(api_keys::rotate)
+            .service(webhooks::create)
+            .service(webhooks::list)
+            .service(webhooks::get)
+            .service(webhooks::update)
+            .service(webhooks::remove)
+            .service(webhooks::rotate_secret)
+            .service(webhooks::deliveries)
+            .service(webhooks::retry)
             .service(invitations::invite)
             .service(invitations::list)
             .service(invitations::revoke)
