@@ -50,9 +50,11 @@ CREATE TABLE webhook_deliveries (
 );
 
 -- An endpoint's pending deliveries in order (its head is what is due),
--- and its deliveries newest first (the listing).
+-- its deliveries newest first (the listing).
 CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (webhook_id, seq) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_listing_idx ON webhook_deliveries (webhook_id, id);
+-- Ended deliveries by age: what the retention deletes.
+CREATE INDEX webhook_deliveries_ended_idx ON webhook_deliveries (created_at) WHERE state <> 'pending';
 
 -- Every attempt at a delivery.
 CREATE TABLE webhook_attempts (

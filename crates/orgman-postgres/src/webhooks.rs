@@ -585,4 +585,23 @@ impl WebhookQueue for PgStore {
         retried.next_attempt_at = Some(now);
         Ok(Some(Retry::Retried(retried)))
     }
+
+    async fn prune_deliveries(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.connection().await?;
+        let deleted = diesel::sql_query(
+            "DELETE FROM webhook_deliveries WHERE id IN (\
+               SELECT id FROM webhook_deliveries \
+               WHERE state <> 'pending' AND created_at < $1 LIMIT $2)",
+        )
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(i64::from(limit))
+        .execute(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(deleted as u64)
+    }
 }

@@ -461,6 +461,9 @@ pub struct WebhookConfig {
     /// The default overlap of a secret rotation
     /// (`ORGMAN_WEBHOOKS_SECRET_OVERLAP_SECONDS`, default 86400, one day).
     pub rotation_overlap: time::Duration,
+    /// How long delivered and failed deliveries are kept, for the
+    /// deliveries listing (`ORGMAN_WEBHOOKS_RETENTION_DAYS`, default 30).
+    pub retention: Duration,
     /// Retries and disabling: `ORGMAN_WEBHOOKS_RETRY_FOR_SECONDS` (259200,
     /// three days), `ORGMAN_WEBHOOKS_BACKOFF_BASE_MS` (5000, doubled per
     /// failure), `ORGMAN_WEBHOOKS_BACKOFF_MAX_SECONDS` (21600),
@@ -489,6 +492,11 @@ fn webhooks(get: &Lookup<'_>) -> Result<WebhookConfig, ConfigError> {
         rotation_overlap: time::Duration::seconds(
             env.number("ORGMAN_WEBHOOKS_SECRET_OVERLAP_SECONDS", 86_400_i64)?
                 .clamp(0, 30 * 86_400),
+        ),
+        retention: Duration::from_secs(
+            env.number("ORGMAN_WEBHOOKS_RETENTION_DAYS", 30_u64)?
+                .clamp(1, 3650)
+                .saturating_mul(86_400),
         ),
         dispatch: orgman_domain::DispatchSettings {
             retry_for: Duration::from_secs(env.number(

@@ -49,6 +49,23 @@ impl CommitSignal for DispatchWake {
     }
 }
 
+/// How often a replica deletes ended deliveries past their retention.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes ended deliveries past `retention`, a batch at a time.
+async fn prune(dispatcher: &WebhookDispatcher, retention: std::time::Duration) {
+    loop {
+        match dispatcher.prune(retention, 1000).await {
+            Ok(1000) => continue,
+            Ok(_) => break,
+            Err(error) => {
+                tracing::warn!(%error, "old webhook deliveries not deleted now");
+                break;
+            }
+        }
+    }
+}
+
 /// Attempts due deliveries: claims up to `ORGMAN_WEBHOOKS_CONCURRENCY`
 /// endpoints at a time and runs each endpoint's dispatch in a task of its
 /// own; looks again when woken, when a task ends, or every poll interval.
@@ -60,8 +77,10 @@ pub(crate) fn spawn_dispatcher(
 ) -> JoinHandle<()> {
     let dispatcher = Arc::new(WebhookDispatcher::new(webhooks, config.webhooks.dispatch));
     let (concurrency, poll) = (config.webhooks.concurrency, config.webhooks.poll);
+    let retention = config.webhooks.retention;
     tokio::spawn(async move {
         let mut running = JoinSet::new();
+        let mut pruning = tokio::time::interval(PRUNE_EVERY);
         loop {
             let free = concurrency.saturating_sub(u32::try_from(running.len()).unwrap_or(u32::MAX));
             match dispatcher.claim(free).await {
@@ -79,6 +98,7 @@ pub(crate) fn spawn_dispatcher(
                     Ok(Err(error)) => tracing::warn!(%error, "webhook outcomes not recorded; the lease will run out"),
                     Err(error) => tracing::error!(%error, "a webhook dispatch failed"),
                 },
+                _ = pruning.tick() => prune(&dispatcher, retention).await,
                 () = wake.notified() => {}
                 () = tokio::time::sleep(poll) => {}
             }

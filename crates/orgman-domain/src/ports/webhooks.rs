@@ -218,6 +218,14 @@ pub trait WebhookQueue: Send + Sync {
         delivery: DeliveryId,
         now: OffsetDateTime,
     ) -> Result<Option<Retry>, StoreError>;
+
+    /// Deletes up to `limit` ended deliveries (delivered or failed), with
+    /// their attempts, recorded before `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn prune_deliveries(&self, before: OffsetDateTime, limit: u32)
+    -> Result<u64, StoreError>;
 }
 
 /// What asking for a delivery to be sent again did.

@@ -203,6 +203,20 @@ impl WebhookDispatcher {
         Ok(report)
     }
 
+    /// Deletes ended deliveries (delivered or failed) recorded more than
+    /// `retention` ago, up to `limit` of them; returns how many.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn prune(&self, retention: Duration, limit: u32) -> Result<u64, OrgError> {
+        let before = self.webhooks.now() - retention;
+        Ok(self
+            .webhooks
+            .queue()
+            .prune_deliveries(before, limit)
+            .await?)
+    }
+
     async fn attempt(
         &self,
         due: &DueEndpoint,

@@ -324,4 +324,25 @@ impl WebhookQueue for MemoryStore {
         queued.window_start = now;
         Ok(Some(Retry::Retried(queued.delivery.clone())))
     }
+
+    async fn prune_deliveries(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        let mut left = limit;
+        state.deliveries.retain(|q| {
+            let ended = q.delivery.state != DeliveryState::Pending;
+            if ended && q.delivery.created_at < before && left > 0 {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(u64::from(limit - left))
+    }
 }
