@@ -25,6 +25,7 @@ mod openapi;
 mod operability;
 mod organizations;
 mod outages;
+mod recent_reads;
 mod registration;
 mod roles;
 mod shutdown;

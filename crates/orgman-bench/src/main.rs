@@ -1501,14 +1501,24 @@ async fn spicedb_anchors(seed: &Seed, sizes: &Sizes, anchors: &mut BTreeMap<&'st
             .collect();
         let cold = spicedb::checks(&endpoint, &token, &pairs, spicedb::Pass::Cold).await;
         anchors.insert("spicedb_check_cold", cold);
-        let steady = spicedb::checks(
+        let consistent = spicedb::checks(
             &endpoint,
             &token,
             &pairs,
             spicedb::Pass::Steady(sizes.seconds),
         )
         .await;
-        anchors.insert("spicedb_check", steady);
+        anchors.insert("spicedb_check_consistent", consistent);
+        // What the service sends once the organizations are unchanged for
+        // ORGMAN_SPICEDB_RECENT_READS_AFTER_MS: the ceiling's anchor.
+        let recent = spicedb::checks(
+            &endpoint,
+            &token,
+            &pairs,
+            spicedb::Pass::Recent(sizes.seconds),
+        )
+        .await;
+        anchors.insert("spicedb_check", recent);
     }
     spicedb::new_revision(&endpoint, &token).await;
 }

@@ -1,10 +1,13 @@
 //! SpiceDB's own `CheckPermission` throughput: the anchor a read decided by
 //! SpiceDB is measured against (`ceiling_spicedb`).
 //!
-//! The requests are the ones `SpiceDbAuthorizer::check` sends (`view` on
-//! `organization:<id>` for `user:<id>`, fully consistent), from the bench's
-//! own tonic client over one channel, as the service holds one, with 16
-//! concurrent callers.
+//! The requests are the ones `SpiceDbAuthorizer::check_at` sends (`view`
+//! on `organization:<id>` for `user:<id>`), at the consistency it sends
+//! them at: `minimize_latency` for an organization unchanged for
+//! `ORGMAN_SPICEDB_RECENT_READS_AFTER_MS` (the steady state of a read
+//! load), fully consistent right after a change. From the bench's own tonic
+//! client over one channel, as the service holds one, with 16 concurrent
+//! callers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,22 +26,31 @@ use crate::{Load, gather};
 /// How the checks are sent.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Pass {
-    /// One check per pair, each once, at a new revision: nothing SpiceDB
-    /// cached helps.
+    /// One fully consistent check per pair, each once, at a new revision:
+    /// nothing SpiceDB cached helps.
     Cold,
-    /// Pairs in turn for `seconds`.
+    /// Pairs in turn for `seconds`, fully consistent.
     Steady(u64),
+    /// Pairs in turn for `seconds`, at SpiceDB's quantized revision
+    /// (`minimize_latency`).
+    Recent(u64),
 }
 
 fn request(
     user: UserId,
     org: OrganizationId,
     token: &str,
+    recent: bool,
 ) -> tonic::Request<CheckPermissionRequest> {
+    let requirement = if recent {
+        consistency::Requirement::MinimizeLatency(true)
+    } else {
+        consistency::Requirement::FullyConsistent(true)
+    };
     authorized(
         CheckPermissionRequest {
             consistency: Some(Consistency {
-                requirement: Some(consistency::Requirement::FullyConsistent(true)),
+                requirement: Some(requirement),
             }),
             resource: Some(object("organization", org)),
             permission: "view".into(),
@@ -118,8 +130,11 @@ pub(crate) async fn checks(
     let token: Arc<str> = token.into();
     let deadline = match pass {
         Pass::Cold => None,
-        Pass::Steady(seconds) => Some(Instant::now() + Duration::from_secs(seconds)),
+        Pass::Steady(seconds) | Pass::Recent(seconds) => {
+            Some(Instant::now() + Duration::from_secs(seconds))
+        }
     };
+    let recent = matches!(pass, Pass::Recent(_));
     let started = Instant::now();
     let workers: Vec<_> = (0..16)
         .map(|_| {
@@ -139,7 +154,10 @@ pub(crate) async fn checks(
                     }
                     let (user, org) = pairs[n % pairs.len()];
                     let at = Instant::now();
-                    match client.check_permission(request(user, org, &token)).await {
+                    match client
+                        .check_permission(request(user, org, &token, recent))
+                        .await
+                    {
                         Ok(response)
                             if response.get_ref().permissionship
                                 == Permissionship::HasPermission as i32 =>

@@ -10,7 +10,9 @@ use deadpool::managed::Object;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Int8, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, TransactionManager};
-use orgman_domain::ports::{Backlog, Outbox, OutboxClaim, OutboxSink, PendingEvent};
+use orgman_domain::ports::{
+    AuthorizerState, Backlog, Outbox, OutboxClaim, OutboxSink, PendingEvent,
+};
 use orgman_domain::{DomainEvent, StoreError};
 use time::OffsetDateTime;
 
@@ -54,6 +56,57 @@ impl PgStore {
         .get_result(&mut conn)
         .await
         .map_err(from_diesel)
+    }
+
+    /// [`Outbox::authorizer_state`]: the sync guard's question and whether
+    /// the organization's (or the platform's) authorization data changed
+    /// within `window`, in one statement prepared once per connection: an
+    /// event committed in the window (`outbox_org_created_idx`), or one the
+    /// authorizer took in more than a second after its commit and within
+    /// the window (`outbox_authz_late_idx`: after a failure, or behind a
+    /// backlog).
+    async fn authorizer_state_of(
+        &self,
+        organization: orgman_domain::OrganizationId,
+        grace: std::time::Duration,
+        window: std::time::Duration,
+    ) -> Result<AuthorizerState, StoreError> {
+        use diesel::sql_types::{Array, Double, Uuid as SqlUuid};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Bool)]
+            in_doubt: bool,
+            #[diesel(sql_type = Bool)]
+            changed: bool,
+        }
+        let scope = [
+            organization.as_uuid(),
+            orgman_domain::OrganizationId::PLATFORM.as_uuid(),
+        ];
+        let mut conn = self.connection().await?;
+        let row: Row = crate::prepared::Prepared(
+            diesel::sql_query(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE aggregate_id = ANY($1) \
+                   AND authz_synced_at IS NULL \
+                   AND (authz_dead_at IS NOT NULL OR authz_attempts > 0 \
+                        OR created_at < now() - make_interval(secs => $2))) AS in_doubt, \
+                 (EXISTS (SELECT 1 FROM outbox WHERE aggregate_id = ANY($1) \
+                   AND created_at > now() - make_interval(secs => $3)) \
+                  OR EXISTS (SELECT 1 FROM outbox WHERE aggregate_id = ANY($1) \
+                   AND authz_synced_at - created_at > interval '1 second' \
+                   AND authz_synced_at > now() - make_interval(secs => $3))) AS changed",
+            )
+            .bind::<Array<SqlUuid>, _>(&scope[..])
+            .bind::<Double, _>(grace.as_secs_f64())
+            .bind::<Double, _>(window.as_secs_f64()),
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(AuthorizerState {
+            in_doubt: row.in_doubt,
+            changed_recently: row.changed,
+        })
     }
 }
 
@@ -231,6 +284,15 @@ impl Outbox for PgStore {
             oldest: row.oldest,
             dead_lettered: u64::try_from(row.dead).unwrap_or(0),
         })
+    }
+
+    async fn authorizer_state(
+        &self,
+        organization: orgman_domain::OrganizationId,
+        grace: std::time::Duration,
+        window: std::time::Duration,
+    ) -> Result<AuthorizerState, StoreError> {
+        self.authorizer_state_of(organization, grace, window).await
     }
 
     async fn has_undelivered(

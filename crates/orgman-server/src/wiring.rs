@@ -320,11 +320,10 @@ fn authorizer(
     ));
     // Every replica fails closed for an organization whose authorization
     // events are in doubt (from the outbox).
-    let guarded = Arc::new(SyncGuard::new(
-        spicedb.clone(),
-        store.clone(),
-        Duration::from_secs(5),
-    ));
+    let guarded = Arc::new(
+        SyncGuard::new(spicedb.clone(), store.clone(), Duration::from_secs(5))
+            .with_recent_reads(settings.recent_reads_after),
+    );
     Arc::new(MeteredAuthorizer::new(guarded, metrics.clone(), "spicedb"))
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use orgman_domain::ports::{Authorizer, DeliveryError, EventSink};
+use orgman_domain::ports::{Authorizer, DeliveryError, EventSink, Freshness};
 use orgman_domain::{
     Actor, AuthzError, DomainEvent, EventKind, OrgRole, OrganizationId, Permission, UserId,
 };
@@ -243,6 +243,8 @@ pub struct SpiceDbAuthorizer {
     lost: AtomicBool,
     /// Restorations completed (for metrics).
     restorations: AtomicU64,
+    /// Checks made, by [`Freshness`] (`Latest`, `Recent`), for metrics.
+    checks: [AtomicU64; 2],
 }
 
 impl std::fmt::Debug for SpiceDbAuthorizer {
@@ -285,6 +287,7 @@ impl SpiceDbAuthorizer {
             settings,
             stale: Mutex::new(HashSet::new()),
             lost: AtomicBool::new(false),
+            checks: [AtomicU64::new(0), AtomicU64::new(0)],
             restorations: AtomicU64::new(0),
         })
     }
@@ -343,6 +346,14 @@ impl SpiceDbAuthorizer {
     /// Whether SpiceDB was found without orgman's data and not restored yet.
     pub fn needs_restore(&self) -> bool {
         self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Checks made so far at each freshness: (latest, recent).
+    pub fn checks_by_freshness(&self) -> (u64, u64) {
+        (
+            self.checks[Freshness::Latest as usize].load(Ordering::Relaxed),
+            self.checks[Freshness::Recent as usize].load(Ordering::Relaxed),
+        )
     }
 
     /// How many times [`SpiceDbAuthorizer::restore`] has completed.
@@ -601,6 +612,17 @@ impl Authorizer for SpiceDbAuthorizer {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
+        self.check_at(actor, organization, permission, Freshness::Latest)
+            .await
+    }
+
+    async fn check_at(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+        freshness: Freshness,
+    ) -> Result<bool, AuthzError> {
         if self.lost.load(Ordering::SeqCst) {
             return Err(AuthzError::Unavailable(
                 "SpiceDB lost its data and is being restored; retry shortly".into(),
@@ -617,11 +639,16 @@ impl Authorizer for SpiceDbAuthorizer {
                 "this organization's relationships are being synchronized; retry shortly".into(),
             ));
         }
-        // Fully consistent: a write made through another replica is seen
-        // at once (a ZedToken only this process knows cannot promise that).
-        // The domain caches decisions under the organization's generation,
-        // so this cost falls on cache misses only.
-        let requirement = consistency::Requirement::FullyConsistent(true);
+        // Latest: fully consistent, so a write made through another replica
+        // is seen at once (a ZedToken only this process knows cannot promise
+        // that). Recent: SpiceDB's quantized revision, whose cached
+        // sub-problems every check shares; the caller (the sync guard) asks
+        // for it only where nothing changed within its window.
+        let requirement = match freshness {
+            Freshness::Latest => consistency::Requirement::FullyConsistent(true),
+            Freshness::Recent => consistency::Requirement::MinimizeLatency(true),
+        };
+        self.checks[freshness as usize].fetch_add(1, Ordering::Relaxed);
         let response = self
             .permissions()
             .check_permission(self.request(CheckPermissionRequest {

@@ -28,6 +28,15 @@ pub struct SpiceDbSettings {
     /// it off). A SpiceDB that lost orgman's schema is restored at once,
     /// whatever this says.
     pub reconcile_interval: Option<Duration>,
+    /// Checks of an organization whose authorization data did not change
+    /// for this long are answered at SpiceDB's quantized revision
+    /// (`minimize_latency`) instead of fully consistently
+    /// (`ORGMAN_SPICEDB_RECENT_READS_AFTER_MS`, default 10000; 0 keeps every
+    /// check fully consistent). It must exceed SpiceDB's
+    /// `--datastore-revision-quantization-interval` (5 s by default) times
+    /// one plus its `--datastore-revision-quantization-max-staleness-percent`
+    /// (10 %), plus a second.
+    pub recent_reads_after: Option<Duration>,
 }
 
 impl fmt::Debug for SpiceDbSettings {
@@ -38,6 +47,7 @@ impl fmt::Debug for SpiceDbSettings {
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_file)
             .field("token", &"[REDACTED]")
+            .field("recent_reads_after", &self.recent_reads_after)
             .finish()
     }
 }
@@ -72,6 +82,10 @@ impl SpiceDbSettings {
             timeout: Duration::from_secs(3),
             // 0 turns periodic reconciliation off.
             reconcile_interval: Some(reconcile).filter(|interval| !interval.is_zero()),
+            recent_reads_after: Some(Duration::from_millis(
+                env.number("ORGMAN_SPICEDB_RECENT_READS_AFTER_MS", 10_000_u64)?,
+            ))
+            .filter(|window| !window.is_zero()),
         }))
     }
 

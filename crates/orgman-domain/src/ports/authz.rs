@@ -38,6 +38,25 @@ pub trait Authorizer: Send + Sync {
         permission: Permission,
     ) -> Result<bool, AuthzError>;
 
+    /// As [`Authorizer::check`], at a freshness the caller chooses:
+    /// [`Freshness::Recent`] lets an authorizer answer from a snapshot a few
+    /// seconds old, which the caller may ask for only when it knows nothing
+    /// changed for the organization in that time. The default ignores the
+    /// choice and answers as [`Authorizer::check`].
+    ///
+    /// # Errors
+    /// As [`Authorizer::check`].
+    async fn check_at(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+        freshness: Freshness,
+    ) -> Result<bool, AuthzError> {
+        let _ = freshness;
+        self.check(actor, organization, permission).await
+    }
+
     /// Applies a committed event to the authorizer's relationship data.
     /// Must be idempotent: an event may be applied more than once.
     ///
@@ -65,6 +84,18 @@ pub trait Authorizer: Send + Sync {
     fn decides_from_roles(&self) -> bool {
         false
     }
+}
+
+/// How fresh an external authorizer's answer must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Every write made so far, on any replica, is seen (SpiceDB's
+    /// `fully_consistent`).
+    Latest,
+    /// A snapshot at most a few seconds old will do (SpiceDB's
+    /// `minimize_latency`: its quantized revision, whose cache the checks
+    /// share).
+    Recent,
 }
 
 /// The domain's own authorizer: the rules of [`permits`] over the stored
@@ -120,10 +151,20 @@ impl Authorizer for RoleAuthorizer {
 /// older than `grace` and still not taken in by the authorizer sink. The
 /// answer comes from the outbox in storage, so every replica agrees, not
 /// only the one whose write to the authorizer failed.
+///
+/// With a freshness window ([`SyncGuard::with_recent_reads`]), a check of
+/// an organization whose authorization data has not changed within the
+/// window (nothing of it or of the platform committed in it, nothing taken
+/// in late in it) asks for [`Freshness::Recent`]; any other asks for
+/// [`Freshness::Latest`]. The window must be longer than the oldest
+/// snapshot the authorizer may answer from (for SpiceDB, its revision
+/// quantization interval plus its allowed staleness), so that a recent
+/// answer always includes every change the outbox holds.
 pub struct SyncGuard {
     inner: Arc<dyn Authorizer>,
     outbox: Arc<dyn Outbox>,
     grace: std::time::Duration,
+    window: Option<std::time::Duration>,
 }
 
 impl SyncGuard {
@@ -137,7 +178,17 @@ impl SyncGuard {
             inner,
             outbox,
             grace,
+            window: None,
         }
+    }
+
+    /// Lets checks of organizations unchanged for `window` read a recent
+    /// snapshot (see the type's documentation); `None` keeps every check at
+    /// [`Freshness::Latest`].
+    #[must_use]
+    pub fn with_recent_reads(mut self, window: Option<std::time::Duration>) -> Self {
+        self.window = window;
+        self
     }
 }
 
@@ -145,8 +196,19 @@ impl std::fmt::Debug for SyncGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncGuard")
             .field("grace", &self.grace)
+            .field("window", &self.window)
             .finish_non_exhaustive()
     }
+}
+
+/// Fails closed while the organization's authorization events are in doubt.
+fn refuse_in_doubt(in_doubt: Result<bool, crate::StoreError>) -> Result<(), AuthzError> {
+    if in_doubt.map_err(|error| AuthzError::Unavailable(error.to_string()))? {
+        return Err(AuthzError::Unavailable(
+            "this organization's authorization data is being synchronized; retry shortly".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -157,22 +219,36 @@ impl Authorizer for SyncGuard {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
-        // Both at once: a check waits for the slower of the two round
-        // trips, not their sum. A decision is used only when nothing is in
-        // doubt.
-        let (in_doubt, decision) = futures_util::future::join(
+        let Some(window) = self.window else {
+            // Both at once: a check waits for the slower of the two round
+            // trips, not their sum. A decision is used only when nothing is
+            // in doubt.
+            let (in_doubt, decision) = futures_util::future::join(
+                self.outbox
+                    .has_undelivered(OutboxSink::Authorizer, organization, self.grace),
+                self.inner.check(actor, organization, permission),
+            )
+            .await;
+            return refuse_in_doubt(in_doubt).and(decision);
+        };
+        // A recent answer beside the outbox's state; a fresh one only when
+        // something changed within the window.
+        let (state, recent) = futures_util::future::join(
             self.outbox
-                .has_undelivered(OutboxSink::Authorizer, organization, self.grace),
-            self.inner.check(actor, organization, permission),
+                .authorizer_state(organization, self.grace, window),
+            self.inner
+                .check_at(actor, organization, permission, Freshness::Recent),
         )
         .await;
-        if in_doubt.map_err(|error| AuthzError::Unavailable(error.to_string()))? {
-            return Err(AuthzError::Unavailable(
-                "this organization's authorization data is being synchronized; retry shortly"
-                    .into(),
-            ));
+        let state = state.map_err(|error| AuthzError::Unavailable(error.to_string()))?;
+        refuse_in_doubt(Ok(state.in_doubt))?;
+        if state.changed_recently {
+            self.inner
+                .check_at(actor, organization, permission, Freshness::Latest)
+                .await
+        } else {
+            recent
         }
-        decision
     }
 
     async fn apply(&self, event: &DomainEvent) -> Result<(), AuthzError> {

@@ -17,7 +17,7 @@ mod store;
 mod system;
 mod webhooks;
 
-pub use authz::{Authorizer, RoleAuthorizer, SyncGuard};
+pub use authz::{Authorizer, Freshness, RoleAuthorizer, SyncGuard};
 pub(crate) use cache::cached_role;
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
@@ -26,8 +26,8 @@ pub use identity::{
 };
 pub use keys::{ApiKeyQueries, ApiKeyWrites};
 pub use outbox::{
-    Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox, OutboxClaim, OutboxSink,
-    PendingEvent,
+    AuthorizerState, Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox,
+    OutboxClaim, OutboxSink, PendingEvent,
 };
 pub use queue::{MirrorMark, MirrorQueue, QueuedOrganization};
 pub use roles::{RoleQueries, RoleWrites};

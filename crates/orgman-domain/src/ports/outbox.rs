@@ -60,6 +60,17 @@ pub struct Backlog {
     pub dead_lettered: u64,
 }
 
+/// An organization's authorization data as the outbox tells it
+/// ([`Outbox::authorizer_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthorizerState {
+    /// Events in doubt: checks fail closed.
+    pub in_doubt: bool,
+    /// The data may have changed within the window asked about: checks
+    /// must see the latest writes.
+    pub changed_recently: bool,
+}
+
 /// The transactional outbox: events written with their change, read back
 /// after commit.
 #[async_trait]
@@ -96,6 +107,31 @@ pub trait Outbox: Send + Sync {
         organization: crate::values::id::OrganizationId,
         grace: std::time::Duration,
     ) -> Result<bool, StoreError>;
+
+    /// What the authorizer sink's progress says of `organization` (and the
+    /// platform, whose events count for every organization): whether its
+    /// events are in doubt (as [`Outbox::has_undelivered`] with `grace`),
+    /// and whether its authorization data may have changed within `window`
+    /// (an event committed in it, or taken in late in it after a failure).
+    /// The default asks [`Outbox::has_undelivered`] and always answers
+    /// "changed".
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn authorizer_state(
+        &self,
+        organization: crate::values::id::OrganizationId,
+        grace: std::time::Duration,
+        window: std::time::Duration,
+    ) -> Result<AuthorizerState, StoreError> {
+        let _ = window;
+        Ok(AuthorizerState {
+            in_doubt: self
+                .has_undelivered(OutboxSink::Authorizer, organization, grace)
+                .await?,
+            changed_recently: true,
+        })
+    }
 
     /// Deletes up to `limit` events that every sink in `settled_by` has
     /// settled (delivered or dead-lettered) and that were committed before

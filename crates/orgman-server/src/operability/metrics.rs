@@ -29,6 +29,7 @@ pub(crate) struct Metrics {
     token_cache: IntCounterVec,
     token_cache_entries: IntGauge,
     spicedb_restorations: IntCounterVec,
+    spicedb_checks: IntCounterVec,
     spicedb_lost: IntGauge,
     authz_seconds: HistogramVec,
     identity_requests: IntCounterVec,
@@ -207,6 +208,12 @@ impl Metrics {
                 "Times SpiceDB was found without orgman's schema and restored from PostgreSQL.",
                 &[],
             ),
+            spicedb_checks: counter(
+                &registry,
+                "spicedb_checks_total",
+                "Permission checks sent to SpiceDB, by freshness: latest (fully consistent: the organization changed within ORGMAN_SPICEDB_RECENT_READS_AFTER_MS) or recent (its quantized revision).",
+                &["freshness"],
+            ),
             spicedb_lost: int(
                 "spicedb_data_lost",
                 "1 while SpiceDB lacks orgman's data and checks fail closed, else 0.",
@@ -359,6 +366,9 @@ impl Metrics {
                 spicedb.restorations(),
             );
             self.spicedb_lost.set(i64::from(spicedb.needs_restore()));
+            let (latest, recent) = spicedb.checks_by_freshness();
+            catch_up(&self.spicedb_checks.with_label_values(&["latest"]), latest);
+            catch_up(&self.spicedb_checks.with_label_values(&["recent"]), recent);
         }
         let tokens = deps.verifier.token_cache_stats();
         for (result, total) in [
