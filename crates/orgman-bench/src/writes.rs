@@ -263,8 +263,9 @@ async fn steady_loads(
 
 /// Copies of the seeded events (real events of real organizations, new
 /// ids), pending for the broker, about `target` of them, and, with the
-/// mirror on, pending for it as the service would have written them;
-/// returns the backlog.
+/// mirror on, pending for it as the service would have written them (and
+/// for the webhook sink only where an endpoint listens, as the service
+/// writes them); returns the backlog.
 async fn copy_backlog(url: &str, target: i64, mirror: bool) -> i64 {
     let have = sql_number(url, "SELECT count(*) FROM outbox WHERE events = 1").await as i64;
     let copies = (target + have - 1) / have.max(1);
@@ -281,9 +282,11 @@ async fn copy_backlog(url: &str, target: i64, mirror: bool) -> i64 {
         .args([
             "-qc",
             &format!(
-                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at)
+                "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at, webhooks_synced_at)
              SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json,
-                    now(), now(), CASE WHEN event_type IN ({}) THEN NULL ELSE now() END
+                    now(), now(), CASE WHEN event_type IN ({}) THEN NULL ELSE now() END,
+                    CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = aggregate_id AND w.enabled)
+                         THEN NULL ELSE now() END
              FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
                    FROM outbox, generate_series(1, {copies}) WHERE events = 1 ORDER BY seq) copies
              LIMIT {target}",
