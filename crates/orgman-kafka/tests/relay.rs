@@ -584,8 +584,8 @@ async fn kafkas_java_client_reads_the_events_on_the_partitions_it_would_choose()
         })
         .collect();
     assert_eq!(java_choice.len(), keys.len());
-    let used: HashSet<i32> = records.iter().map(|r| r.partition).collect();
-    assert!(used.len() > 1, "six keys spread over several partitions");
+    // The keys are random ids: all six land on one partition once in 243
+    // runs, so spreading is not asserted; each record's partition is.
     for record in &records {
         assert_eq!(
             record.partition, java_choice[&record.key],

@@ -144,11 +144,17 @@ async fn kafka_topic_produce_and_fetch_with_headers() {
         .create_topic(&topic, 1, 1, 5_000)
         .await
         .unwrap();
-    let topics = client.list_topics().await.unwrap();
-    assert!(
-        topics.iter().any(|t| t.name == topic),
-        "created topic is listed"
-    );
+    // The broker that answers may learn of the topic a moment after the
+    // controller made it (KRaft propagates metadata).
+    orgman_testkit::eventually(
+        "the created topic is listed",
+        Duration::from_secs(10),
+        || async {
+            let topics = client.list_topics().await.unwrap();
+            topics.iter().any(|t| t.name == topic)
+        },
+    )
+    .await;
 
     let partition = client
         .partition_client(&topic, 0, UnknownTopicHandling::Error)
