@@ -16,6 +16,12 @@ pub fn envelope(event: &DomainEvent, naming: &TopicNaming, source: &str) -> serd
     serde_json::to_value(Envelope::new(event, naming, source)).unwrap_or_default()
 }
 
+/// The CloudEvent for a domain event as JSON text, serialized straight from
+/// the event (what a record's value holds; webhook bodies are the same).
+pub fn envelope_json(event: &DomainEvent, naming: &TopicNaming, source: &str) -> String {
+    serde_json::to_string(&Envelope::new(event, naming, source)).unwrap_or_default()
+}
+
 /// A CloudEvent 1.0 in structured JSON mode, serialized straight from the
 /// event it borrows (no intermediate JSON tree: the relay builds one per
 /// event).

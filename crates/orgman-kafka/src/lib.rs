@@ -17,7 +17,7 @@ mod publisher;
 mod security;
 mod settings;
 
-pub use cloudevent::{ORGANIZATION_HEADER, envelope, partition_for, record};
+pub use cloudevent::{ORGANIZATION_HEADER, envelope, envelope_json, partition_for, record};
 pub use publisher::{KafkaError, KafkaPublisher};
 pub use security::{KafkaSecurity, SaslMechanism, SecurityProtocol};
 pub use settings::{KafkaSettings, SettingsError, TopicNaming};

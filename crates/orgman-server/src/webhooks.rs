@@ -29,7 +29,7 @@ impl CloudEvents {
 
 impl EventEncoder for CloudEvents {
     fn encode(&self, event: &DomainEvent) -> String {
-        orgman_kafka::envelope(event, &self.naming, &self.source).to_string()
+        orgman_kafka::envelope_json(event, &self.naming, &self.source)
     }
 }
 

@@ -201,14 +201,29 @@ impl std::fmt::Debug for SyncGuard {
     }
 }
 
-/// Fails closed while the organization's authorization events are in doubt.
-fn refuse_in_doubt(in_doubt: Result<bool, crate::StoreError>) -> Result<(), AuthzError> {
-    if in_doubt.map_err(|error| AuthzError::Unavailable(error.to_string()))? {
-        return Err(AuthzError::Unavailable(
-            "this organization's authorization data is being synchronized; retry shortly".into(),
-        ));
+impl SyncGuard {
+    /// What the outbox says of the organization: with a window, whether it
+    /// changed within it too; without one, in doubt or not, and "changed"
+    /// (every check is of the latest).
+    async fn state(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<super::outbox::AuthorizerState, crate::StoreError> {
+        match self.window {
+            Some(window) => {
+                self.outbox
+                    .authorizer_state(organization, self.grace, window)
+                    .await
+            }
+            None => Ok(super::outbox::AuthorizerState {
+                in_doubt: self
+                    .outbox
+                    .has_undelivered(OutboxSink::Authorizer, organization, self.grace)
+                    .await?,
+                changed_recently: true,
+            }),
+        }
     }
-    Ok(())
 }
 
 #[async_trait]
@@ -219,35 +234,33 @@ impl Authorizer for SyncGuard {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<bool, AuthzError> {
-        let Some(window) = self.window else {
-            // Both at once: a check waits for the slower of the two round
-            // trips, not their sum. A decision is used only when nothing is
-            // in doubt.
-            let (in_doubt, decision) = futures_util::future::join(
-                self.outbox
-                    .has_undelivered(OutboxSink::Authorizer, organization, self.grace),
-                self.inner.check(actor, organization, permission),
-            )
-            .await;
-            return refuse_in_doubt(in_doubt).and(decision);
+        // The outbox's state beside a decision, both at once: a check waits
+        // for the slower of the two round trips, not their sum. A decision
+        // is used only when nothing is in doubt, and a recent one only when
+        // nothing changed within the window; otherwise a fresh one is asked.
+        let first = if self.window.is_some() {
+            Freshness::Recent
+        } else {
+            Freshness::Latest
         };
-        // A recent answer beside the outbox's state; a fresh one only when
-        // something changed within the window.
-        let (state, recent) = futures_util::future::join(
-            self.outbox
-                .authorizer_state(organization, self.grace, window),
-            self.inner
-                .check_at(actor, organization, permission, Freshness::Recent),
+        let (state, decision) = futures_util::future::join(
+            self.state(organization),
+            self.inner.check_at(actor, organization, permission, first),
         )
         .await;
         let state = state.map_err(|error| AuthzError::Unavailable(error.to_string()))?;
-        refuse_in_doubt(Ok(state.in_doubt))?;
-        if state.changed_recently {
+        if state.in_doubt {
+            return Err(AuthzError::Unavailable(
+                "this organization's authorization data is being synchronized; retry shortly"
+                    .into(),
+            ));
+        }
+        if first == Freshness::Recent && state.changed_recently {
             self.inner
                 .check_at(actor, organization, permission, Freshness::Latest)
                 .await
         } else {
-            recent
+            decision
         }
     }
 

@@ -77,10 +77,10 @@ impl DispatchSettings {
     /// random number), so that endpoints failing together do not retry
     /// together.
     pub fn backoff(&self, attempts: u32, random: u128) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(32);
+        let doublings = attempts.saturating_sub(1).min(31);
         let full = self
             .backoff_base
-            .saturating_mul(1u32 << doublings.min(31))
+            .saturating_mul(1u32 << doublings)
             .min(self.backoff_max);
         let quarter = full.as_millis() / 4;
         let jitter = if quarter == 0 { 0 } else { random % quarter };
