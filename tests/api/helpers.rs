@@ -268,6 +268,25 @@ impl TestApp {
             .n
     }
 
+    /// A `text` query result (`SELECT ... AS v`, or any one text column
+    /// named `v`).
+    pub async fn sql_value(&self, query: &str) -> String {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let mut conn = diesel_async::AsyncPgConnection::establish(&self.database_url)
+            .await
+            .unwrap();
+        diesel::sql_query(query)
+            .get_result::<Text>(&mut conn)
+            .await
+            .unwrap()
+            .v
+    }
+
     /// `count` local users with fresh ids, returned in creation order.
     pub async fn bulk_users(&self, count: usize) -> Vec<uuid::Uuid> {
         let ids: Vec<uuid::Uuid> = (0..count).map(|_| uuid::Uuid::new_v4()).collect();

@@ -193,6 +193,13 @@ pub(crate) fn schemathesis(tools: &Path) -> Result<PathBuf> {
     Ok(wrapper)
 }
 
+/// scim2-tester with scim2-client's httpx2 engine (pinned wheels from
+/// PyPI) for the SCIM conformance test. Returns the folder to put on
+/// `PYTHONPATH`.
+pub(crate) fn scim2_tester(tools: &Path) -> Result<PathBuf> {
+    pip_wheel(tools, "scim2-tester", "scim2-tester")
+}
+
 /// The SpiceDB server the stack runs, built from the Go module proxy.
 pub(crate) const SPICEDB_VERSION: &str = "v1.56.2";
 

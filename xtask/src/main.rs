@@ -170,12 +170,14 @@ fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Res
     let vars = stack.env()?;
     let xtask = env::current_exe().context("cannot locate the xtask binary")?;
     let schemathesis = stack.schemathesis()?;
+    let scim2_tester = stack.scim2_tester()?;
     let with_stack = |command: &mut Command| {
         command
             .current_dir(root)
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("ORGMAN_XTASK", &xtask)
-            .env("ORGMAN_SCHEMATHESIS", &schemathesis);
+            .env("ORGMAN_SCHEMATHESIS", &schemathesis)
+            .env("ORGMAN_SCIM2_TESTER", &scim2_tester);
     };
 
     let mut tests = Command::new(project::cargo());

@@ -73,6 +73,7 @@
 
 #![deny(missing_docs)]
 
+mod directory;
 mod domains;
 mod errors;
 mod events;
@@ -89,6 +90,12 @@ mod users;
 mod values;
 mod webhooks;
 
+pub use directory::model::{
+    DirectoryFilter, DirectoryGroup, DirectoryGroupDraft, DirectoryPage, DirectoryUser,
+    DirectoryUserDraft, GroupMatch, GroupRole, MAX_DIRECTORY_TEXT, Window, directory_text,
+    roles_of_groups,
+};
+pub use directory::service::DirectoryService;
 pub use domains::model::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
 pub use domains::service::{AutoJoin, DomainService};
 pub use errors::port::{
@@ -139,8 +146,8 @@ pub use users::registration::{
 };
 pub use values::actor::{ActorKind, ActorRef};
 pub use values::id::{
-    ApiKeyId, DeliveryId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId,
-    WebhookId,
+    ApiKeyId, DeliveryId, DirectoryGroupId, DirectoryUserId, EventId, InvitationId, OrganizationId,
+    RequestId, SsoConfigId, UserId, WebhookId,
 };
 pub use values::name::{Email, OrgName, Slug};
 pub use values::page::{Page, PageRequest};

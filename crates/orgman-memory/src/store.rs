@@ -38,6 +38,12 @@ struct State {
     deliveries: Vec<webhooks::Queued>,
     /// Each endpoint's run of failures and lease.
     webhook_runs: BTreeMap<orgman_domain::WebhookId, webhooks::Run>,
+    /// Directories' people.
+    directory_users: BTreeMap<orgman_domain::DirectoryUserId, orgman_domain::DirectoryUser>,
+    /// Directories' groups, with their members.
+    directory_groups: BTreeMap<orgman_domain::DirectoryGroupId, orgman_domain::DirectoryGroup>,
+    /// Each organization's mapping of directory groups to roles.
+    group_roles: BTreeMap<OrganizationId, Vec<orgman_domain::GroupRole>>,
 }
 
 impl State {
@@ -74,6 +80,7 @@ impl State {
     }
 }
 
+mod directory;
 mod keys;
 mod roles;
 mod webhooks;
@@ -118,6 +125,16 @@ impl MemoryStore {
                 updated_at: now,
             },
         );
+    }
+
+    /// Gives a known user an address (as a later login's token would).
+    ///
+    /// # Panics
+    /// When the address is not a valid one.
+    pub fn set_email(&self, id: UserId, email: &str) {
+        if let Some(user) = self.lock().users.get_mut(&id) {
+            user.email = Some(orgman_domain::Email::parse(email).expect("a valid address"));
+        }
     }
 
     /// Makes every call fail with [`StoreError::Unavailable`] (or succeed
@@ -443,6 +460,13 @@ impl OrganizationWrites for MemoryUnitOfWork {
         self.working
             .memberships
             .retain(|(org, _), _| *org != organization);
+        self.working
+            .directory_users
+            .retain(|_, user| user.organization_id != organization);
+        self.working
+            .directory_groups
+            .retain(|_, group| group.organization_id != organization);
+        self.working.group_roles.remove(&organization);
         self.working
             .roles
             .retain(|(org, _), _| *org != organization);

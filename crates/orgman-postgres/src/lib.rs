@@ -19,6 +19,7 @@
 //! - [`migrate`] applies the embedded migrations of `migrations/`.
 
 mod connection;
+mod directory;
 mod error;
 mod keys;
 mod member_roles;

@@ -188,6 +188,19 @@ impl OrganizationWrites for PgUnitOfWork {
         .execute(conn)
         .await
         .map_err(from_diesel)?;
+        // The directory's people and groups (their memberships of groups
+        // with them), and its mapping of groups to roles.
+        for table in [
+            "directory_group_roles",
+            "directory_groups",
+            "directory_users",
+        ] {
+            diesel::sql_query(format!("DELETE FROM {table} WHERE organization_id = $1"))
+                .bind::<diesel::sql_types::Uuid, _>(organization.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map_err(from_diesel)?;
+        }
         // Webhook endpoints go with their deliveries and attempts.
         diesel::delete(
             crate::schema::webhook_endpoints::table

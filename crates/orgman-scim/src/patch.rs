@@ -242,78 +242,106 @@ fn filtered(
     sub: Option<&str>,
     value: &Value,
 ) -> Result<(), ScimError> {
+    let name = attribute.name;
     if !attribute.multi_valued {
         return Err(ScimError::bad_request(
             ScimType::InvalidPath,
-            format!("`{}` is not multi-valued", attribute.name),
+            format!("`{name}` is not multi-valued"),
         ));
     }
-    let name = attribute.name;
-    let sub_def = match sub {
-        Some(sub) => Some(attribute.sub(sub).ok_or_else(|| {
-            ScimError::bad_request(ScimType::InvalidPath, format!("`{name}` has no `{sub}`"))
-        })?),
-        None => None,
-    };
+    let sub_def = sub
+        .map(|sub| {
+            attribute.sub(sub).ok_or_else(|| {
+                ScimError::bad_request(ScimType::InvalidPath, format!("`{name}` has no `{sub}`"))
+            })
+        })
+        .transpose()?;
     let mut items = match document.remove(name) {
         Some(Value::Array(items)) => items,
         _ => Vec::new(),
     };
-    let matched = items.iter().filter(|item| filter.matches(item)).count();
-    match (op, sub_def) {
-        (Op::Remove, None) => items.retain(|item| !filter.matches(item)),
-        (Op::Remove, Some(sub_def)) => {
-            for item in items.iter_mut().filter(|i| filter.matches(i)) {
-                if let Value::Object(object) = item {
-                    object.remove(sub_def.name);
-                }
-            }
-        }
-        (_, Some(sub_def)) => {
-            let new = coerce_one(sub_def, value)?;
-            if matched == 0 {
-                // `emails[type eq "work"].value` where there is no work
-                // address yet: the value the filter describes is added.
-                let mut element = described_by(filter, attribute);
-                set(&mut element, sub_def.name, new);
-                items.push(Value::Object(element));
-            } else {
-                for item in items.iter_mut().filter(|i| filter.matches(i)) {
-                    if let Value::Object(object) = item {
-                        set(object, sub_def.name, new.clone());
-                    }
-                }
-            }
-        }
-        (_, None) => {
-            let Some(Value::Object(fields)) = coerce_one(attribute, value)? else {
-                return Err(invalid_value(format!("`{name}[...]` takes an object")));
-            };
-            if matched == 0 {
-                if op == Op::Replace {
-                    document.insert(name.to_owned(), Value::Array(items));
-                    return Err(ScimError::bad_request(
-                        ScimType::NoTarget,
-                        format!("no value of `{name}` matches"),
-                    ));
-                }
-                let mut element = described_by(filter, attribute);
-                element.extend(fields);
-                items.push(Value::Object(element));
-            } else {
-                for item in items.iter_mut().filter(|i| filter.matches(i)) {
-                    if let Value::Object(object) = item {
-                        if op == Op::Replace {
-                            object.clear();
-                        }
-                        object.extend(fields.clone());
-                    }
-                }
-            }
-        }
-    }
+    let result = match sub_def {
+        Some(sub_def) => filtered_sub(&mut items, attribute, op, filter, sub_def, value),
+        None => filtered_values(&mut items, attribute, op, filter, value),
+    };
     document.insert(name.to_owned(), Value::Array(items));
     tidy(document, name);
+    result
+}
+
+/// The values `filter` matches, as objects to change in place.
+fn matching<'a>(
+    items: &'a mut [Value],
+    filter: &'a Filter,
+) -> impl Iterator<Item = &'a mut Map<String, Value>> {
+    items
+        .iter_mut()
+        .filter(|item| filter.matches(item))
+        .filter_map(Value::as_object_mut)
+}
+
+/// `attr[filter].sub`: the sub-attribute of the values matched; where
+/// none matches, the value the filter describes is added
+/// (`emails[type eq "work"].value` where there is no work address yet).
+fn filtered_sub(
+    items: &mut Vec<Value>,
+    attribute: &Attribute,
+    op: Op,
+    filter: &Filter,
+    sub_def: &Attribute,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let new = if op == Op::Remove {
+        None
+    } else {
+        coerce_one(sub_def, value)?
+    };
+    if op != Op::Remove && !items.iter().any(|item| filter.matches(item)) {
+        let mut element = described_by(filter, attribute);
+        set(&mut element, sub_def.name, new);
+        items.push(Value::Object(element));
+        return Ok(());
+    }
+    for object in matching(items, filter) {
+        set(object, sub_def.name, new.clone());
+    }
+    Ok(())
+}
+
+/// `attr[filter]`: the values matched, removed, replaced or added to.
+fn filtered_values(
+    items: &mut Vec<Value>,
+    attribute: &Attribute,
+    op: Op,
+    filter: &Filter,
+    value: &Value,
+) -> Result<(), ScimError> {
+    if op == Op::Remove {
+        items.retain(|item| !filter.matches(item));
+        return Ok(());
+    }
+    let name = attribute.name;
+    let Some(Value::Object(fields)) = coerce_one(attribute, value)? else {
+        return Err(invalid_value(format!("`{name}[...]` takes an object")));
+    };
+    if !items.iter().any(|item| filter.matches(item)) {
+        if op == Op::Replace {
+            return Err(ScimError::bad_request(
+                ScimType::NoTarget,
+                format!("no value of `{name}` matches"),
+            ));
+        }
+        let mut element = described_by(filter, attribute);
+        element.extend(fields);
+        items.push(Value::Object(element));
+        return Ok(());
+    }
+    for object in matching(items, filter) {
+        if op == Op::Replace {
+            object.clear();
+        }
+        object.extend(fields.clone());
+    }
     Ok(())
 }
 
@@ -323,18 +351,22 @@ fn described_by(filter: &Filter, attribute: &Attribute) -> Map<String, Value> {
     let mut stack = vec![filter];
     while let Some(filter) = stack.pop() {
         match filter {
+            Filter::And(a, b) => stack.extend([&**a, &**b]),
             Filter::Compare(path, CompareOp::Eq, value) if path.sub.is_none() => {
-                if let Some(sub) = attribute.sub(&path.attr) {
-                    if let Ok(Some(value)) = coerce_one(sub, value) {
-                        out.insert(sub.name.to_owned(), value);
-                    }
+                if let Some((name, value)) = described_value(attribute, &path.attr, value) {
+                    out.insert(name, value);
                 }
             }
-            Filter::And(a, b) => stack.extend([&**a, &**b]),
             _ => {}
         }
     }
     out
+}
+
+fn described_value(attribute: &Attribute, name: &str, value: &Value) -> Option<(String, Value)> {
+    let sub = attribute.sub(name)?;
+    let value = coerce_one(sub, value).ok().flatten()?;
+    Some((sub.name.to_owned(), value))
 }
 
 fn set(object: &mut Map<String, Value>, key: &str, value: Option<Value>) {

@@ -98,6 +98,7 @@ impl Application {
             invitations: use_cases.invitations,
             api_keys: use_cases.api_keys.clone(),
             webhooks: use_cases.webhooks.clone(),
+            directory: use_cases.directory.clone(),
             key_usage: key_usage.clone(),
             domains: use_cases.domains,
             roles: use_cases.roles,
@@ -242,6 +243,7 @@ fn http_server(
                 ApiError::bad_request(ProblemCode::InvalidQueryParameter, error.to_string()).into()
             }))
             .configure(crate::routes::configure_serving)
+            .configure(crate::routes::scim::configure)
             .route(
                 OPENAPI_PATH,
                 web::get().to(move || {

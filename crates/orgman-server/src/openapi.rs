@@ -132,6 +132,8 @@ const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
     ("rotate_webhook_secret", "webhooks:manage"),
     ("list_webhook_deliveries", "webhooks:manage"),
     ("retry_webhook_delivery", "webhooks:manage"),
+    ("get_directory_group_roles", "members:read"),
+    ("set_directory_group_roles", "members:manage"),
     // `members:manage` in the organization named, else platform
     // administrators.
     ("register", "members:manage"),

@@ -48,6 +48,10 @@ problem_codes! {
     ApiKeyNotFound = "api-key-not-found",
     BodyTooLarge = "body-too-large",
     DependencyUnavailable = "dependency-unavailable",
+    DirectoryConflict = "directory-conflict",
+    DirectoryGroupNotFound = "directory-group-not-found",
+    DirectoryInvalid = "directory-invalid",
+    DirectoryUserNotFound = "directory-user-not-found",
     DomainClaimed = "domain-claimed",
     DomainLimitReached = "domain-limit-reached",
     DomainNotFound = "domain-not-found",
@@ -540,6 +544,24 @@ impl From<OrgError> for ApiError {
                 detail,
             ),
             OrgError::WebhookNotFound => ApiError::not_found(ProblemCode::WebhookNotFound, detail),
+            OrgError::DirectoryUserNotFound => {
+                ApiError::not_found(ProblemCode::DirectoryUserNotFound, detail)
+            }
+            OrgError::DirectoryGroupNotFound => {
+                ApiError::not_found(ProblemCode::DirectoryGroupNotFound, detail)
+            }
+            OrgError::DirectoryConflict(_) => ApiError::new(
+                S::CONFLICT,
+                ProblemCode::DirectoryConflict,
+                "Conflict",
+                detail,
+            ),
+            OrgError::DirectoryInvalid(_) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                ProblemCode::DirectoryInvalid,
+                "Unprocessable Entity",
+                detail,
+            ),
             OrgError::DeliveryNotFound => {
                 ApiError::not_found(ProblemCode::WebhookDeliveryNotFound, detail)
             }

@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) invitations: InvitationService,
     /// Organizations' API keys.
     pub(crate) api_keys: Arc<ApiKeyService>,
+    /// Organizations' directories (SCIM).
+    pub(crate) directory: Arc<orgman_domain::DirectoryService>,
     /// Organizations' webhook endpoints and their deliveries.
     pub(crate) webhooks: Arc<orgman_domain::WebhookService>,
     /// When keys were used, written at most once per key and interval.

@@ -420,6 +420,7 @@ pub(crate) struct UseCases {
     pub(crate) invitations: InvitationService,
     pub(crate) api_keys: Arc<orgman_domain::ApiKeyService>,
     pub(crate) webhooks: Arc<orgman_domain::WebhookService>,
+    pub(crate) directory: Arc<orgman_domain::DirectoryService>,
     /// Wakes the webhook dispatcher (from the outbox's webhook sink).
     pub(crate) webhook_wake: Arc<crate::webhooks::DispatchWake>,
     pub(crate) domains: Arc<DomainService>,
@@ -486,6 +487,10 @@ impl UseCases {
         let provisioner = Provisioner::new(store.clone())
             .with_auto_join(domains.clone())
             .with_sso_provisioning(sso.clone());
+        let directory = Arc::new(orgman_domain::DirectoryService::new(
+            organizations.clone(),
+            store.clone(),
+        ));
         Ok(UseCases {
             organizations,
             sso,
@@ -494,6 +499,7 @@ impl UseCases {
             invitations,
             api_keys,
             webhooks,
+            directory,
             webhook_wake: delivery.webhook_wake.clone(),
             domains,
             roles,

@@ -584,7 +584,14 @@ impl SpiceDbAuthorizer {
             | EventKind::WebhookUpdated { .. }
             | EventKind::WebhookSecretRotated { .. }
             | EventKind::WebhookDisabled { .. }
-            | EventKind::WebhookDeleted { .. } => Ok(()),
+            | EventKind::WebhookDeleted { .. }
+            | EventKind::DirectoryUserProvisioned { .. }
+            | EventKind::DirectoryUserUpdated { .. }
+            | EventKind::DirectoryUserDeprovisioned { .. }
+            | EventKind::DirectoryGroupCreated { .. }
+            | EventKind::DirectoryGroupUpdated { .. }
+            | EventKind::DirectoryGroupDeleted { .. }
+            | EventKind::DirectoryGroupRolesChanged { .. } => Ok(()),
             EventKind::MemberRolesChanged { .. }
             | EventKind::RoleCreated { .. }
             | EventKind::RoleUpdated { .. }

@@ -136,6 +136,12 @@ impl Stack {
         install::schemathesis(&self.tools_dir())
     }
 
+    /// scim2-tester's folder of wheels, installed once
+    /// (`install::scim2_tester`).
+    pub(crate) fn scim2_tester(&self) -> Result<PathBuf> {
+        install::scim2_tester(&self.tools_dir())
+    }
+
     fn tools_dir(&self) -> PathBuf {
         self.dir
             .parent()

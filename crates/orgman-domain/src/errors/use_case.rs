@@ -192,6 +192,19 @@ pub enum OrgError {
     /// link-local address, plain `http`, or a host that does not resolve.
     #[error("{0}")]
     WebhookUrlNotAllowed(String),
+    /// The organization's directory has no person with this id.
+    #[error("directory user not found")]
+    DirectoryUserNotFound,
+    /// The organization's directory has no group with this id.
+    #[error("directory group not found")]
+    DirectoryGroupNotFound,
+    /// A directory resource would take a value another one holds (a user
+    /// name, a group's name, or a person the directory already has).
+    #[error("{0}")]
+    DirectoryConflict(String),
+    /// A directory resource or a group mapping is not acceptable.
+    #[error("{0}")]
+    DirectoryInvalid(String),
     /// The address already has a pending invitation to the organization.
     #[error("this address already has a pending invitation; resend it instead")]
     InvitationPending,

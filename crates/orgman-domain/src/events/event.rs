@@ -11,7 +11,8 @@ use crate::members::role::OrgRole;
 use crate::organizations::metadata::Metadata;
 use crate::values::actor::{ActorKind, ActorRef};
 use crate::values::id::{
-    ApiKeyId, EventId, InvitationId, OrganizationId, RequestId, SsoConfigId, UserId, WebhookId,
+    ApiKeyId, DirectoryGroupId, DirectoryUserId, EventId, InvitationId, OrganizationId, RequestId,
+    SsoConfigId, UserId, WebhookId,
 };
 use crate::values::name::{Email, OrgName, Slug};
 
@@ -382,13 +383,71 @@ pub enum EventKind {
         /// The endpoint.
         webhook_id: WebhookId,
     },
+    /// The organization's directory provisioned a person (a SCIM User);
+    /// their membership, if active, is a [`EventKind::MemberAdded`] of
+    /// the same change. Carries no personal data.
+    DirectoryUserProvisioned {
+        /// The directory's resource.
+        directory_user_id: DirectoryUserId,
+        /// The orgman user it is.
+        user_id: UserId,
+        /// Whether the person is a member (not suspended).
+        active: bool,
+        /// Whether an existing user was linked by a verified domain's
+        /// address (rather than a new one made).
+        linked: bool,
+    },
+    /// The directory changed a person's attributes, or suspended
+    /// (`active: false`) or restored them; membership changes are events
+    /// of their own in the same change.
+    DirectoryUserUpdated {
+        /// The directory's resource.
+        directory_user_id: DirectoryUserId,
+        /// The orgman user it is.
+        user_id: UserId,
+        /// Whether the person is a member now.
+        active: bool,
+    },
+    /// The directory deleted a person: their membership went with it.
+    DirectoryUserDeprovisioned {
+        /// The directory's resource.
+        directory_user_id: DirectoryUserId,
+        /// The orgman user it was.
+        user_id: UserId,
+    },
+    /// The directory created a group.
+    DirectoryGroupCreated {
+        /// The group.
+        group_id: DirectoryGroupId,
+        /// Its members at creation.
+        members: u32,
+    },
+    /// The directory renamed a group or changed its members.
+    DirectoryGroupUpdated {
+        /// The group.
+        group_id: DirectoryGroupId,
+        /// Members added.
+        members_added: u32,
+        /// Members removed.
+        members_removed: u32,
+    },
+    /// The directory deleted a group.
+    DirectoryGroupDeleted {
+        /// The group.
+        group_id: DirectoryGroupId,
+    },
+    /// The organization changed which directory groups give which roles.
+    DirectoryGroupRolesChanged {
+        /// How many mappings there are now.
+        mappings: u32,
+    },
 }
 
 impl EventKind {
     /// Every type name an organization's events carry
     /// ([`EventKind::type_name`]), in catalog order: what a webhook
     /// endpoint may subscribe to.
-    pub const ORGANIZATION_TYPES: [&'static str; 34] = [
+    pub const ORGANIZATION_TYPES: [&'static str; 41] = [
         "organization.created",
         "organization.updated",
         "organization.metadata-changed",
@@ -423,6 +482,13 @@ impl EventKind {
         "organization.webhook.secret-rotated",
         "organization.webhook.disabled",
         "organization.webhook.deleted",
+        "organization.directory.user-provisioned",
+        "organization.directory.user-updated",
+        "organization.directory.user-deprovisioned",
+        "organization.directory.group-created",
+        "organization.directory.group-updated",
+        "organization.directory.group-deleted",
+        "organization.directory.group-roles-changed",
     ];
 
     /// The short type name, e.g. `organization.created`.
@@ -462,6 +528,17 @@ impl EventKind {
             EventKind::WebhookSecretRotated { .. } => "organization.webhook.secret-rotated",
             EventKind::WebhookDisabled { .. } => "organization.webhook.disabled",
             EventKind::WebhookDeleted { .. } => "organization.webhook.deleted",
+            EventKind::DirectoryUserProvisioned { .. } => "organization.directory.user-provisioned",
+            EventKind::DirectoryUserUpdated { .. } => "organization.directory.user-updated",
+            EventKind::DirectoryUserDeprovisioned { .. } => {
+                "organization.directory.user-deprovisioned"
+            }
+            EventKind::DirectoryGroupCreated { .. } => "organization.directory.group-created",
+            EventKind::DirectoryGroupUpdated { .. } => "organization.directory.group-updated",
+            EventKind::DirectoryGroupDeleted { .. } => "organization.directory.group-deleted",
+            EventKind::DirectoryGroupRolesChanged { .. } => {
+                "organization.directory.group-roles-changed"
+            }
         }
     }
 

@@ -20,6 +20,7 @@ pub struct Actor {
     request_id: Option<RequestId>,
     sign_in: SignIn,
     key: Option<KeyGrant>,
+    directory: bool,
 }
 
 impl Actor {
@@ -31,6 +32,7 @@ impl Actor {
             request_id: None,
             sign_in: SignIn::EMPTY,
             key: None,
+            directory: false,
         }
     }
 
@@ -46,6 +48,17 @@ impl Actor {
             request_id: None,
             sign_in: SignIn::EMPTY,
             key: Some(grant),
+            directory: false,
+        }
+    }
+
+    /// An organization's directory provisioning over SCIM with its API
+    /// key: the key acting ([`Actor::api_key`]), recorded in events and
+    /// the audit trail as a `scimClient` of the key's id.
+    pub fn scim_client(grant: KeyGrant) -> Self {
+        Self {
+            directory: true,
+            ..Self::api_key(grant)
         }
     }
 
@@ -57,6 +70,7 @@ impl Actor {
     /// The actor as events and the audit trail record it.
     pub const fn reference(&self) -> ActorRef {
         match &self.key {
+            Some(grant) if self.directory => ActorRef::scim_client(grant.key),
             Some(grant) => ActorRef::api_key(grant.key),
             None => ActorRef::user(self.user_id),
         }

@@ -49,12 +49,16 @@ pub enum Permission {
     /// Register, change and delete the organization's webhook endpoints,
     /// and read and retry their deliveries (`webhooks:manage`).
     WebhooksManage,
+    /// Provision the organization's people and groups from its directory
+    /// over SCIM (`scim:provision`); an API key holding it is the
+    /// directory's credential.
+    ScimProvision,
 }
 
 impl Permission {
     /// Every permission a role can grant, in catalog order
     /// ([`Permission::Suspend`] is not among them).
-    pub const GRANTABLE: [Permission; 12] = [
+    pub const GRANTABLE: [Permission; 13] = [
         Permission::OrganizationRead,
         Permission::OrganizationUpdate,
         Permission::OrganizationDelete,
@@ -67,6 +71,7 @@ impl Permission {
         Permission::AuditRead,
         Permission::ApiKeysManage,
         Permission::WebhooksManage,
+        Permission::ScimProvision,
     ];
 
     /// The name used in the authorization schema (and as a metric label).
@@ -85,6 +90,7 @@ impl Permission {
             Permission::Suspend => "suspend",
             Permission::ApiKeysManage => "manage_api_keys",
             Permission::WebhooksManage => "manage_webhooks",
+            Permission::ScimProvision => "provision_scim",
         }
     }
 
@@ -104,6 +110,7 @@ impl Permission {
             Permission::Suspend => "organization:suspend",
             Permission::ApiKeysManage => "api-keys:manage",
             Permission::WebhooksManage => "webhooks:manage",
+            Permission::ScimProvision => "scim:provision",
         }
     }
 
@@ -125,6 +132,9 @@ impl Permission {
             Permission::WebhooksManage => {
                 "Register and change webhook endpoints; read and retry their deliveries."
             }
+            Permission::ScimProvision => {
+                "Provision people and groups from the organization's directory (SCIM)."
+            }
         }
     }
 
@@ -141,7 +151,7 @@ impl Permission {
     /// | permission | OWNER | ADMIN | MEMBER |
     /// |---|---|---|---|
     /// | `organization:read`, `members:read` | yes | yes | yes |
-    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read`, `api-keys:manage`, `webhooks:manage` | yes | yes | no |
+    /// | `organization:update`, `members:manage`, `invitations:manage`, `domains:manage`, `sso:manage`, `roles:manage`, `audit:read`, `api-keys:manage`, `webhooks:manage`, `scim:provision` | yes | yes | no |
     /// | `organization:delete` | yes | no | no |
     pub const fn granted_to(self, role: OrgRole) -> bool {
         match self {
@@ -154,7 +164,8 @@ impl Permission {
             | Permission::RolesManage
             | Permission::AuditRead
             | Permission::ApiKeysManage
-            | Permission::WebhooksManage => role.administers(),
+            | Permission::WebhooksManage
+            | Permission::ScimProvision => role.administers(),
             Permission::OrganizationDelete => matches!(role, OrgRole::Owner),
             Permission::Suspend => false,
         }

@@ -1216,7 +1216,7 @@ fn shown_to(actor: &Actor, role: Option<Access>, organization: Organization) -> 
 
 /// Whether an API key may do `permission` in organization `id`: only in its
 /// own organization (any other is as unknown to it as to a non-member), and
-/// only what it was given.
+/// only what it was given, besides seeing that organization.
 fn key_permits(
     grant: &KeyGrant,
     id: OrganizationId,
@@ -1224,7 +1224,8 @@ fn key_permits(
 ) -> Result<(), OrgError> {
     if grant.organization != id {
         Err(OrgError::NotFound)
-    } else if grant.permissions.contains(permission) {
+    } else if grant.permissions.contains(permission) || permission == Permission::OrganizationRead {
+        // A key sees its own organization, whatever else it may do there.
         Ok(())
     } else {
         Err(OrgError::Forbidden { permission })

@@ -8,6 +8,7 @@
 mod authz;
 mod cache;
 mod cipher;
+mod directory;
 mod identity;
 mod keys;
 mod outbox;
@@ -21,6 +22,7 @@ pub use authz::{Authorizer, Freshness, RoleAuthorizer, SyncGuard};
 pub(crate) use cache::cached_role;
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
+pub use directory::{DirectoryQueries, DirectoryWrites};
 pub use identity::{
     BrokerOrganizations, IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker,
 };

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::directory::DirectoryWrites;
 use super::keys::ApiKeyWrites;
 use super::roles::RoleWrites;
 use super::webhooks::WebhookWrites;
@@ -480,7 +481,8 @@ pub trait DomainWrites: Send {
 ///
 /// Its work is grouped by what it changes, one role trait each
 /// ([`OrganizationWrites`], [`MembershipWrites`], [`InvitationWrites`],
-/// [`DomainWrites`], [`RoleWrites`]); a storage adapter implements them all
+/// [`DomainWrites`], [`RoleWrites`], [`ApiKeyWrites`], [`WebhookWrites`],
+/// [`DirectoryWrites`]); a storage adapter implements them all
 /// on one type. A
 /// feature that stores something new inside the organization's transaction
 /// adds a trait of its own beside them and to this list.
@@ -493,6 +495,7 @@ pub trait UnitOfWork:
     + RoleWrites
     + ApiKeyWrites
     + WebhookWrites
+    + DirectoryWrites
     + Send
 {
     /// Appends domain events to the outbox, in order.

@@ -859,7 +859,11 @@ fn updated(role: &CustomRole, revoked: Vec<PermissionName>) -> EventKind {
     }
 }
 
-fn roles_changed(user: UserId, now: &BTreeSet<RoleKey>, before: &BTreeSet<RoleKey>) -> EventKind {
+pub(crate) fn roles_changed(
+    user: UserId,
+    now: &BTreeSet<RoleKey>,
+    before: &BTreeSet<RoleKey>,
+) -> EventKind {
     EventKind::MemberRolesChanged {
         user_id: user,
         custom_roles: now.iter().cloned().collect(),

@@ -86,6 +86,14 @@ impl ActorRef {
             id: id.as_uuid(),
         }
     }
+
+    /// A directory's SCIM client, by the API key it calls with.
+    pub const fn scim_client(key: crate::ApiKeyId) -> ActorRef {
+        ActorRef {
+            kind: ActorKind::ScimClient,
+            id: key.as_uuid(),
+        }
+    }
 }
 
 #[cfg(test)]

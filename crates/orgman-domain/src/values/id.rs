@@ -114,6 +114,18 @@ uuid_id!(
     "deliveryId"
 );
 uuid_id!(
+    /// Identifies a person as an organization's directory provisions them
+    /// (a SCIM User resource).
+    DirectoryUserId,
+    "directoryUserId"
+);
+uuid_id!(
+    /// Identifies a group of an organization's directory (a SCIM Group
+    /// resource).
+    DirectoryGroupId,
+    "directoryGroupId"
+);
+uuid_id!(
     /// Identifies one API request, so logs, audit records and events of the
     /// same request can be tied together.
     RequestId,

@@ -5,11 +5,13 @@ pub(crate) mod actuator;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod authz;
+pub(crate) mod directory;
 pub(crate) mod domains;
 pub(crate) mod invitations;
 pub(crate) mod members;
 pub(crate) mod organizations;
 pub(crate) mod roles;
+pub(crate) mod scim;
 pub(crate) mod sso;
 pub(crate) mod users;
 pub(crate) mod webhooks;
@@ -27,8 +29,9 @@ pub(crate) fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 
-/// The version named by `If-Match` (`None` when absent or `*`).
-pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+/// The version named by `If-Match` (`None` when absent or `*`; `Err` when
+/// it names none), weak or strong.
+pub(crate) fn if_match_version(req: &HttpRequest) -> Result<Option<u64>, ()> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -40,12 +43,17 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| {
-            ApiError::bad_request(
-                ProblemCode::InvalidIfMatch,
-                "If-Match must be an ETag returned by this API",
-            )
-        })
+        .map_err(drop)
+}
+
+/// The version named by `If-Match` (`None` when absent or `*`).
+pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    if_match_version(req).map_err(|()| {
+        ApiError::bad_request(
+            ProblemCode::InvalidIfMatch,
+            "If-Match must be an ETag returned by this API",
+        )
+    })
 }
 
 /// The page a query asks for; a `limit` outside 1-500 is refused (400
@@ -100,6 +108,8 @@ macro_rules! every_route {
             .service(webhooks::rotate_secret)
             .service(webhooks::deliveries)
             .service(webhooks::retry)
+            .service(directory::get_group_roles)
+            .service(directory::set_group_roles)
             .service(invitations::invite)
             .service(invitations::list)
             .service(invitations::revoke)

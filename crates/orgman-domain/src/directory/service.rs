@@ -1,0 +1,931 @@
+//! The directory's use cases: a directory (its API key holding
+//! `scim:provision`) provisions people and groups; people holding
+//! `members:manage` map its groups to roles.
+//!
+//! | rule | refused with |
+//! |---|---|
+//! | A person's user name is unique in the organization (case-insensitive), and so is a group's name. | [`OrgError::DirectoryConflict`] |
+//! | An address in one of the organization's verified domains is trusted: the orgman user with that address is linked (once per organization), or a new one keeps it. Any other address is stored with the resource only, never used to find or make an account. | [`OrgError::DirectoryConflict`] |
+//! | An active person is a member; `active: false` removes the membership (access is revoked at once, as for a removal) and keeps the resource; `active: true` makes them a member again. | — |
+//! | A person's roles come from their groups through the organization's mapping: ADMIN if a mapped group gives it, otherwise MEMBER, plus every mapped custom role. A group nothing maps gives nothing. | — |
+//! | The directory never makes, removes or changes an OWNER's built-in role: an OWNER keeps it (custom roles still follow the groups), and suspending or deleting an OWNER is refused. | [`OrgError::OwnerRequired`] |
+//! | A mapping names ADMIN, MEMBER or a known custom role, and the person setting it could grant that role. | [`OrgError::DirectoryInvalid`], [`OrgError::PermissionNotHeld`] |
+//! | A change given a version is refused when the resource has another. | [`OrgError::VersionMismatch`] |
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::directory::model::{
+    DirectoryFilter, DirectoryGroup, DirectoryGroupDraft, DirectoryPage, DirectoryUser,
+    DirectoryUserDraft, GroupMatch, GroupRole, Window, directory_text, roles_of_groups,
+};
+use crate::domains::model::DomainName;
+use crate::errors::port::StoreError;
+use crate::errors::use_case::OrgError;
+use crate::events::event::{DomainEvent, EventKind};
+use crate::members::actor::Actor;
+use crate::members::custom_role::{MemberRoles, RoleRef, effective_permissions};
+use crate::members::permission::Permission;
+use crate::members::role::OrgRole;
+use crate::organizations::model::Organization;
+use crate::organizations::service::{OrganizationService, Standing, write_member_change};
+use crate::ports::{DirectoryQueries, UnitOfWork};
+use crate::roles::service::roles_changed;
+use crate::users::model::UserProfile;
+use crate::values::id::{DirectoryGroupId, DirectoryUserId, OrganizationId, UserId};
+use crate::values::name::Email;
+
+/// The directory use cases.
+pub struct DirectoryService {
+    organizations: Arc<OrganizationService>,
+    queries: Arc<dyn DirectoryQueries>,
+}
+
+impl fmt::Debug for DirectoryService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DirectoryService")
+    }
+}
+
+/// A unit of work in progress: the organization locked, the events so far.
+struct Change {
+    uow: Box<dyn UnitOfWork>,
+    organization: Organization,
+    events: Vec<DomainEvent>,
+}
+
+impl DirectoryService {
+    /// The use cases.
+    pub fn new(
+        organizations: Arc<OrganizationService>,
+        queries: Arc<dyn DirectoryQueries>,
+    ) -> Self {
+        Self {
+            organizations,
+            queries,
+        }
+    }
+
+    /// One person of the directory (`scim:provision`).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::DirectoryUserNotFound`], [`OrgError::Unavailable`].
+    pub async fn user(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+    ) -> Result<DirectoryUser, OrgError> {
+        self.read_access(actor, organization).await?;
+        self.queries
+            .directory_user(organization, id)
+            .await?
+            .ok_or(OrgError::DirectoryUserNotFound)
+    }
+
+    /// The people `filter` matches, a window of them (`scim:provision`).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::Unavailable`].
+    pub async fn users(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        filter: &DirectoryFilter,
+        window: Window,
+    ) -> Result<DirectoryPage<DirectoryUser>, OrgError> {
+        self.read_access(actor, organization).await?;
+        Ok(self
+            .queries
+            .directory_users(organization, filter, window)
+            .await?)
+    }
+
+    /// One group, with its members (`scim:provision`).
+    ///
+    /// # Errors
+    /// As [`DirectoryService::user`], with
+    /// [`OrgError::DirectoryGroupNotFound`].
+    pub async fn group(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryGroupId,
+    ) -> Result<DirectoryGroup, OrgError> {
+        self.read_access(actor, organization).await?;
+        self.queries
+            .directory_group(organization, id)
+            .await?
+            .ok_or(OrgError::DirectoryGroupNotFound)
+    }
+
+    /// The groups `filter` matches, a window of them, with their members
+    /// if `members` (`scim:provision`).
+    ///
+    /// # Errors
+    /// As [`DirectoryService::users`].
+    pub async fn groups(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        filter: &DirectoryFilter,
+        window: Window,
+        members: bool,
+    ) -> Result<DirectoryPage<DirectoryGroup>, OrgError> {
+        self.read_access(actor, organization).await?;
+        Ok(self
+            .queries
+            .directory_groups(organization, filter, window, members)
+            .await?)
+    }
+
+    /// The organization's mapping of directory groups to roles
+    /// (`members:read`).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::Unavailable`].
+    pub async fn group_roles(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Vec<GroupRole>, OrgError> {
+        self.organizations
+            .ensure_permission(actor, organization, Permission::MembersRead)
+            .await?;
+        Ok(self.queries.group_roles(organization).await?)
+    }
+
+    async fn read_access(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<(), OrgError> {
+        self.organizations
+            .ensure_permission(actor, organization, Permission::ScimProvision)
+            .await
+    }
+
+    /// Starts a change of the directory of an ACTIVE organization
+    /// (`permission`).
+    async fn begin(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        permission: Permission,
+    ) -> Result<Change, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, permission)
+            .await?;
+        let (uow, locked) = service.begin_locked(organization).await?;
+        locked.ensure_writable()?;
+        Ok(Change {
+            uow,
+            organization: locked,
+            events: Vec::new(),
+        })
+    }
+
+    async fn finish(&self, change: Change) -> Result<(), OrgError> {
+        self.organizations
+            .record(change.uow, &change.events)
+            .await
+            .map_err(committed_conflict)
+    }
+
+    fn event(&self, change: &mut Change, actor: &Actor, kind: EventKind) {
+        let event = self
+            .organizations
+            .event(change.organization.id(), Some(actor), kind);
+        change.events.push(event);
+    }
+
+    /// Provisions a person: links the orgman user of a trusted address or
+    /// makes one, and, if active, makes them a member.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::DirectoryConflict`],
+    /// [`OrgError::Invalid`], [`OrgError::MemberLimitReached`],
+    /// [`OrgError::Unavailable`].
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        draft: DirectoryUserDraft,
+    ) -> Result<DirectoryUser, OrgError> {
+        let user_name = directory_text("userName", &draft.user_name)?;
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        if change
+            .uow
+            .directory_user_named(organization, &user_name)
+            .await?
+            .is_some()
+        {
+            return Err(taken("userName"));
+        }
+        let trusted = self.trusted(&mut change, draft.email.as_ref()).await?;
+        let (user_id, linked) = self.person(&mut change, &draft, trusted).await?;
+        let now = self.organizations.ports().clock.now();
+        let user = DirectoryUser {
+            id: DirectoryUserId::from_uuid(self.organizations.ports().ids.new_id()),
+            organization_id: organization,
+            user_id,
+            user_name,
+            external_id: draft.external_id,
+            active: draft.active,
+            email: draft.email,
+            email_trusted: trusted,
+            display_name: draft.display_name,
+            attributes: draft.attributes,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        change
+            .uow
+            .save_directory_user(&user)
+            .await
+            .map_err(conflict)?;
+        let kind = EventKind::DirectoryUserProvisioned {
+            directory_user_id: user.id,
+            user_id,
+            active: user.active,
+            linked,
+        };
+        self.event(&mut change, actor, kind);
+        if user.active {
+            self.admit(&mut change, actor, &user).await?;
+        }
+        self.finish(change).await?;
+        Ok(user)
+    }
+
+    /// Whether `email` is in one of the organization's verified domains.
+    async fn trusted(&self, change: &mut Change, email: Option<&Email>) -> Result<bool, OrgError> {
+        let Some(name) = email.and_then(|e| DomainName::parse(e.domain()).ok()) else {
+            return Ok(false);
+        };
+        let domain = change.uow.domain(change.organization.id(), &name).await?;
+        Ok(domain.is_some_and(|d| d.verified_at.is_some()))
+    }
+
+    /// The orgman user a new directory person is: the one a trusted
+    /// address names (linked), or a new one.
+    async fn person(
+        &self,
+        change: &mut Change,
+        draft: &DirectoryUserDraft,
+        trusted: bool,
+    ) -> Result<(UserId, bool), OrgError> {
+        let organization = change.organization.id();
+        let email = draft.email.as_ref().filter(|_| trusted);
+        if let Some(email) = email {
+            if let Some(existing) = change.uow.user_with_email(email).await? {
+                if change
+                    .uow
+                    .directory_user_of(organization, existing)
+                    .await?
+                    .is_some()
+                {
+                    return Err(OrgError::DirectoryConflict(
+                        "the directory already has a person with this address".into(),
+                    ));
+                }
+                return Ok((existing, true));
+            }
+        }
+        let id = UserId::from_uuid(self.organizations.ports().ids.new_id());
+        // No account exists yet: the subject is a placeholder nobody's
+        // token carries, until the person's account is linked.
+        let profile = UserProfile {
+            id,
+            subject: format!("directory:{id}"),
+            email: email.cloned(),
+            display_name: draft.display_name.clone(),
+        };
+        change
+            .uow
+            .insert_user_if_new(&profile)
+            .await
+            .map_err(conflict)?;
+        Ok((id, false))
+    }
+
+    /// Makes an active directory person a member, with their groups' roles
+    /// (a linked person who is a member already keeps their membership,
+    /// then follows their groups).
+    async fn admit(
+        &self,
+        change: &mut Change,
+        actor: &Actor,
+        user: &DirectoryUser,
+    ) -> Result<(), OrgError> {
+        let organization = change.organization.id();
+        if change
+            .uow
+            .membership(organization, user.user_id)
+            .await?
+            .is_some()
+        {
+            return self
+                .follow_groups(change, actor, user.id, user.user_id)
+                .await;
+        }
+        let roles = self.roles_of(change, user.id).await?;
+        let now = self.organizations.ports().clock.now();
+        let (_, kind) = write_member_change(
+            &mut *change.uow,
+            &change.organization,
+            user.user_id,
+            None,
+            Some(roles.role),
+            now,
+        )
+        .await?;
+        self.event(change, actor, kind);
+        if !roles.custom.is_empty() {
+            change
+                .uow
+                .set_member_custom_roles(organization, user.user_id, &roles.custom)
+                .await?;
+            let kind = roles_changed(user.user_id, &roles.custom, &BTreeSet::new());
+            self.event(change, actor, kind);
+        }
+        Ok(())
+    }
+
+    /// The roles a directory person's groups give, custom roles the
+    /// organization no longer has left out.
+    async fn roles_of(
+        &self,
+        change: &mut Change,
+        user: DirectoryUserId,
+    ) -> Result<MemberRoles, OrgError> {
+        let organization = change.organization.id();
+        let mappings = change.uow.group_roles_in(organization).await?;
+        if mappings.is_empty() {
+            return Ok(MemberRoles::built_in(OrgRole::Member));
+        }
+        let groups = change.uow.groups_of(organization, user).await?;
+        let mut roles = roles_of_groups(
+            groups.iter().map(|(id, name)| (*id, name.as_str())),
+            &mappings,
+        );
+        if !roles.custom.is_empty() {
+            let known = change
+                .uow
+                .custom_roles_of(organization, &roles.custom)
+                .await?;
+            roles
+                .custom
+                .retain(|key| known.iter().any(|role| role.key == *key));
+            while roles.custom.len() > MemberRoles::MAX_CUSTOM {
+                roles.custom.pop_last();
+            }
+        }
+        Ok(roles)
+    }
+
+    /// Brings a member's roles to what their groups give (an OWNER keeps
+    /// the built-in role).
+    async fn follow_groups(
+        &self,
+        change: &mut Change,
+        actor: &Actor,
+        id: DirectoryUserId,
+        user: UserId,
+    ) -> Result<(), OrgError> {
+        let organization = change.organization.id();
+        let Some(mut membership) = change.uow.membership(organization, user).await? else {
+            return Ok(());
+        };
+        let mut roles = self.roles_of(change, id).await?;
+        if membership.role == OrgRole::Owner {
+            roles.role = OrgRole::Owner;
+        }
+        if membership.role != roles.role {
+            let from = membership.role;
+            membership.role = roles.role;
+            membership.updated_at = self.organizations.ports().clock.now();
+            change.uow.update_membership(&membership).await?;
+            let kind = EventKind::MemberRoleChanged {
+                user_id: user,
+                from,
+                to: roles.role,
+            };
+            self.event(change, actor, kind);
+        }
+        if membership.custom_roles != roles.custom {
+            change
+                .uow
+                .set_member_custom_roles(organization, user, &roles.custom)
+                .await?;
+            let kind = roles_changed(user, &roles.custom, &membership.custom_roles);
+            self.event(change, actor, kind);
+        }
+        Ok(())
+    }
+
+    /// Replaces what the directory says of a person; a change of `active`
+    /// suspends or restores the membership.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::create_user`], and
+    /// [`OrgError::DirectoryUserNotFound`], [`OrgError::VersionMismatch`],
+    /// [`OrgError::OwnerRequired`] (suspending an OWNER),
+    /// [`OrgError::LastOwner`].
+    pub async fn replace_user(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+        draft: DirectoryUserDraft,
+        expected: Option<u64>,
+    ) -> Result<DirectoryUser, OrgError> {
+        let user_name = directory_text("userName", &draft.user_name)?;
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        let current = locked_user(&mut change, id, expected).await?;
+        if let Some(other) = change
+            .uow
+            .directory_user_named(organization, &user_name)
+            .await?
+        {
+            if other != id {
+                return Err(taken("userName"));
+            }
+        }
+        let trusted = self.trusted(&mut change, draft.email.as_ref()).await?;
+        let user = DirectoryUser {
+            user_name,
+            external_id: draft.external_id,
+            active: draft.active,
+            email: draft.email,
+            email_trusted: trusted,
+            display_name: draft.display_name,
+            attributes: draft.attributes,
+            version: current.version + 1,
+            updated_at: self.organizations.ports().clock.now(),
+            ..current.clone()
+        };
+        match (current.active, user.active) {
+            (true, false) => self.suspend(&mut change, actor, user.user_id).await?,
+            (false, true) => self.admit(&mut change, actor, &user).await?,
+            _ => {}
+        }
+        change
+            .uow
+            .save_directory_user(&user)
+            .await
+            .map_err(conflict)?;
+        let kind = EventKind::DirectoryUserUpdated {
+            directory_user_id: id,
+            user_id: user.user_id,
+            active: user.active,
+        };
+        self.event(&mut change, actor, kind);
+        self.finish(change).await?;
+        Ok(user)
+    }
+
+    /// Takes a person's membership away (if they have one); an OWNER's is
+    /// the organization's own to take.
+    async fn suspend(
+        &self,
+        change: &mut Change,
+        actor: &Actor,
+        user: UserId,
+    ) -> Result<(), OrgError> {
+        let organization = change.organization.id();
+        let Some(membership) = change.uow.membership(organization, user).await? else {
+            return Ok(());
+        };
+        if membership.role == OrgRole::Owner {
+            return Err(OrgError::OwnerRequired);
+        }
+        let now = self.organizations.ports().clock.now();
+        let (_, kind) = write_member_change(
+            &mut *change.uow,
+            &change.organization,
+            user,
+            Some(membership),
+            None,
+            now,
+        )
+        .await?;
+        self.event(change, actor, kind);
+        Ok(())
+    }
+
+    /// Deletes a person: their membership and the resource.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::replace_user`].
+    pub async fn delete_user(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+        expected: Option<u64>,
+    ) -> Result<(), OrgError> {
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        let current = locked_user(&mut change, id, expected).await?;
+        self.suspend(&mut change, actor, current.user_id).await?;
+        change.uow.delete_directory_user(organization, id).await?;
+        let kind = EventKind::DirectoryUserDeprovisioned {
+            directory_user_id: id,
+            user_id: current.user_id,
+        };
+        self.event(&mut change, actor, kind);
+        self.finish(change).await
+    }
+
+    /// Creates a group with its members; members of a mapped group hold
+    /// its role.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::DirectoryConflict`],
+    /// [`OrgError::DirectoryInvalid`] (an unknown member),
+    /// [`OrgError::Invalid`], [`OrgError::Unavailable`].
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        draft: DirectoryGroupDraft,
+    ) -> Result<DirectoryGroup, OrgError> {
+        let display_name = directory_text("displayName", &draft.display_name)?;
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        if change
+            .uow
+            .directory_group_named(organization, &display_name)
+            .await?
+            .is_some()
+        {
+            return Err(taken("displayName"));
+        }
+        known_members(&mut change, &draft.members).await?;
+        let now = self.organizations.ports().clock.now();
+        let group = DirectoryGroup {
+            id: DirectoryGroupId::from_uuid(self.organizations.ports().ids.new_id()),
+            organization_id: organization,
+            display_name,
+            external_id: draft.external_id,
+            members: draft.members,
+            attributes: draft.attributes,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        change
+            .uow
+            .save_directory_group(&group)
+            .await
+            .map_err(conflict)?;
+        let added: Vec<DirectoryUserId> = group.members.iter().copied().collect();
+        change
+            .uow
+            .change_group_members(organization, group.id, &added, &[])
+            .await?;
+        let kind = EventKind::DirectoryGroupCreated {
+            group_id: group.id,
+            members: count(added.len()),
+        };
+        self.event(&mut change, actor, kind);
+        if self.mapped(&mut change, &group, None).await? {
+            self.recompute(&mut change, actor, &added).await?;
+        }
+        self.finish(change).await?;
+        Ok(group)
+    }
+
+    /// Replaces a group's name and members; the roles of those whose
+    /// groups now give something else change with it.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::create_group`], and
+    /// [`OrgError::DirectoryGroupNotFound`], [`OrgError::VersionMismatch`].
+    pub async fn replace_group(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryGroupId,
+        draft: DirectoryGroupDraft,
+        expected: Option<u64>,
+    ) -> Result<DirectoryGroup, OrgError> {
+        let display_name = directory_text("displayName", &draft.display_name)?;
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        let current = locked_group(&mut change, id, expected).await?;
+        if let Some(other) = change
+            .uow
+            .directory_group_named(organization, &display_name)
+            .await?
+        {
+            if other != id {
+                return Err(taken("displayName"));
+            }
+        }
+        known_members(&mut change, &draft.members).await?;
+        let added: Vec<DirectoryUserId> = draft
+            .members
+            .difference(&current.members)
+            .copied()
+            .collect();
+        let removed: Vec<DirectoryUserId> = current
+            .members
+            .difference(&draft.members)
+            .copied()
+            .collect();
+        let group = DirectoryGroup {
+            display_name,
+            external_id: draft.external_id,
+            members: draft.members,
+            attributes: draft.attributes,
+            version: current.version + 1,
+            updated_at: self.organizations.ports().clock.now(),
+            ..current.clone()
+        };
+        change
+            .uow
+            .save_directory_group(&group)
+            .await
+            .map_err(conflict)?;
+        change
+            .uow
+            .change_group_members(organization, id, &added, &removed)
+            .await?;
+        let kind = EventKind::DirectoryGroupUpdated {
+            group_id: id,
+            members_added: count(added.len()),
+            members_removed: count(removed.len()),
+        };
+        self.event(&mut change, actor, kind);
+        if self
+            .mapped(&mut change, &group, Some(&current.display_name))
+            .await?
+        {
+            let renamed = !group
+                .display_name
+                .eq_ignore_ascii_case(&current.display_name);
+            let affected: Vec<DirectoryUserId> = if renamed {
+                group.members.union(&current.members).copied().collect()
+            } else {
+                added.iter().chain(&removed).copied().collect()
+            };
+            self.recompute(&mut change, actor, &affected).await?;
+        }
+        self.finish(change).await?;
+        Ok(group)
+    }
+
+    /// Deletes a group; its members lose what it gave.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::replace_group`].
+    pub async fn delete_group(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryGroupId,
+        expected: Option<u64>,
+    ) -> Result<(), OrgError> {
+        let mut change = self
+            .begin(actor, organization, Permission::ScimProvision)
+            .await?;
+        let current = locked_group(&mut change, id, expected).await?;
+        let mapped = self.mapped(&mut change, &current, None).await?;
+        change.uow.delete_directory_group(organization, id).await?;
+        self.event(
+            &mut change,
+            actor,
+            EventKind::DirectoryGroupDeleted { group_id: id },
+        );
+        if mapped {
+            let members: Vec<DirectoryUserId> = current.members.iter().copied().collect();
+            self.recompute(&mut change, actor, &members).await?;
+        }
+        self.finish(change).await
+    }
+
+    /// Whether a mapping names the group (by its id, its name, or the
+    /// name it had).
+    async fn mapped(
+        &self,
+        change: &mut Change,
+        group: &DirectoryGroup,
+        old_name: Option<&str>,
+    ) -> Result<bool, OrgError> {
+        let mappings = change.uow.group_roles_in(change.organization.id()).await?;
+        Ok(mappings.iter().any(|m| {
+            m.group.matches(group.id, &group.display_name)
+                || old_name.is_some_and(|name| m.group.matches(group.id, name))
+        }))
+    }
+
+    /// Brings the roles of `people` (those active) to what their groups
+    /// give.
+    async fn recompute(
+        &self,
+        change: &mut Change,
+        actor: &Actor,
+        people: &[DirectoryUserId],
+    ) -> Result<(), OrgError> {
+        let organization = change.organization.id();
+        for id in people {
+            let Some(user) = change.uow.directory_user_locked(organization, *id).await? else {
+                continue;
+            };
+            if user.active {
+                self.follow_groups(change, actor, user.id, user.user_id)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the organization's mapping of directory groups to roles
+    /// (`members:manage`); every active directory person's roles follow.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Forbidden`],
+    /// [`OrgError::ReadOnly`], [`OrgError::DirectoryInvalid`] (OWNER, an
+    /// unknown role, too many mappings),
+    /// [`OrgError::PermissionNotHeld`], [`OrgError::Unavailable`].
+    pub async fn set_group_roles(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        mappings: Vec<GroupRole>,
+    ) -> Result<Vec<GroupRole>, OrgError> {
+        let mappings: Vec<GroupRole> = mappings
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if mappings.len() > GroupRole::MAX {
+            return Err(OrgError::DirectoryInvalid(format!(
+                "at most {} mappings",
+                GroupRole::MAX
+            )));
+        }
+        let mut change = self
+            .begin(actor, organization, Permission::MembersManage)
+            .await?;
+        self.check_mapped_roles(&mut change, actor, &mappings)
+            .await?;
+        change.uow.set_group_roles(organization, &mappings).await?;
+        let kind = EventKind::DirectoryGroupRolesChanged {
+            mappings: count(mappings.len()),
+        };
+        self.event(&mut change, actor, kind);
+        let people = change.uow.active_directory_users(organization).await?;
+        for (id, user) in people {
+            self.follow_groups(&mut change, actor, id, user).await?;
+        }
+        self.finish(change).await?;
+        Ok(mappings)
+    }
+
+    /// A mapping gives ADMIN, MEMBER or a known custom role, each one the
+    /// actor could grant.
+    async fn check_mapped_roles(
+        &self,
+        change: &mut Change,
+        actor: &Actor,
+        mappings: &[GroupRole],
+    ) -> Result<(), OrgError> {
+        let organization = change.organization.id();
+        let mut wanted = MemberRoles::built_in(OrgRole::Member);
+        for mapping in mappings {
+            match &mapping.role {
+                RoleRef::BuiltIn(OrgRole::Owner) => {
+                    return Err(OrgError::DirectoryInvalid(
+                        "a directory group cannot make OWNERs".into(),
+                    ));
+                }
+                RoleRef::BuiltIn(OrgRole::Admin) => wanted.role = OrgRole::Admin,
+                RoleRef::BuiltIn(_) => {}
+                RoleRef::Custom(key) => {
+                    wanted.custom.insert(key.clone());
+                }
+            }
+            if let GroupMatch::Name(name) = &mapping.group {
+                directory_text("group", name)?;
+            }
+        }
+        let known = change
+            .uow
+            .custom_roles_of(organization, &wanted.custom)
+            .await?;
+        if let Some(unknown) = wanted
+            .custom
+            .iter()
+            .find(|k| !known.iter().any(|r| r.key == **k))
+        {
+            return Err(OrgError::DirectoryInvalid(format!("no role `{unknown}`")));
+        }
+        let standing = Standing::of_actor(&mut *change.uow, organization, actor).await?;
+        standing.check_grants(actor, &effective_permissions(wanted.role, &known))
+    }
+}
+
+/// The person `id`, locked, at the version the caller expects.
+async fn locked_user(
+    change: &mut Change,
+    id: DirectoryUserId,
+    expected: Option<u64>,
+) -> Result<DirectoryUser, OrgError> {
+    let user = change
+        .uow
+        .directory_user_locked(change.organization.id(), id)
+        .await?
+        .ok_or(OrgError::DirectoryUserNotFound)?;
+    check_version(user.version, expected)?;
+    Ok(user)
+}
+
+/// The group `id`, locked, at the version the caller expects.
+async fn locked_group(
+    change: &mut Change,
+    id: DirectoryGroupId,
+    expected: Option<u64>,
+) -> Result<DirectoryGroup, OrgError> {
+    let group = change
+        .uow
+        .directory_group_locked(change.organization.id(), id)
+        .await?
+        .ok_or(OrgError::DirectoryGroupNotFound)?;
+    check_version(group.version, expected)?;
+    Ok(group)
+}
+
+fn check_version(actual: u64, expected: Option<u64>) -> Result<(), OrgError> {
+    match expected {
+        Some(expected) if expected != actual => Err(OrgError::VersionMismatch { expected, actual }),
+        _ => Ok(()),
+    }
+}
+
+/// Every member given is a person of the directory.
+async fn known_members(
+    change: &mut Change,
+    members: &BTreeSet<DirectoryUserId>,
+) -> Result<(), OrgError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<DirectoryUserId> = members.iter().copied().collect();
+    let known = change
+        .uow
+        .known_directory_users(change.organization.id(), &wanted)
+        .await?;
+    match wanted.iter().find(|id| !known.contains(id)) {
+        Some(unknown) => Err(OrgError::DirectoryInvalid(format!(
+            "no directory user `{unknown}`"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn taken(attribute: &str) -> OrgError {
+    OrgError::DirectoryConflict(format!("another resource has this `{attribute}`"))
+}
+
+/// A uniqueness rule broken at write time (a concurrent request won) is
+/// the directory's conflict.
+fn conflict(error: StoreError) -> OrgError {
+    match error {
+        StoreError::Conflict(_) => {
+            OrgError::DirectoryConflict("a concurrent change holds this value".into())
+        }
+        other => other.into(),
+    }
+}
+
+/// [`conflict`], for a commit's error.
+fn committed_conflict(error: OrgError) -> OrgError {
+    match error {
+        OrgError::Internal(detail) if detail.starts_with("conflict") => {
+            OrgError::DirectoryConflict("a concurrent change holds this value".into())
+        }
+        other => other,
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
