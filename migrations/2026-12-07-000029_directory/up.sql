@@ -6,7 +6,8 @@
 CREATE TABLE directory_users (
     organization_id UUID         NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     id              UUID         NOT NULL,
-    user_id         UUID         NOT NULL REFERENCES users (id),
+    -- NULL while the person's account is being made (account_due_at).
+    user_id         UUID         REFERENCES users (id),
     user_name       VARCHAR(255) NOT NULL,
     external_id     VARCHAR(255),
     active          BOOLEAN      NOT NULL,
@@ -18,10 +19,17 @@ CREATE TABLE directory_users (
     -- The SCIM document as the protocol keeps it.
     attributes      JSONB        NOT NULL,
     version         BIGINT       NOT NULL,
+    -- The directory client that provisioned the person.
+    created_by      UUID         NOT NULL,
+    created_by_kind VARCHAR(16)  NOT NULL,
+    -- When a worker may next try to make the person's account.
+    account_due_at  TIMESTAMPTZ,
     created_at      TIMESTAMPTZ  NOT NULL,
     updated_at      TIMESTAMPTZ  NOT NULL,
     PRIMARY KEY (organization_id, id)
 );
+CREATE INDEX directory_users_account_due ON directory_users (account_due_at)
+    WHERE user_id IS NULL;
 CREATE UNIQUE INDEX directory_users_user_name_key ON directory_users (organization_id, lower(user_name));
 CREATE UNIQUE INDEX directory_users_user_key ON directory_users (organization_id, user_id);
 CREATE INDEX directory_users_external_id ON directory_users (organization_id, external_id)

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use orgman_testkit::{ALICE, BOB};
+use std::time::Duration;
+
+use orgman_testkit::{ALICE, BOB, Stack, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -571,4 +573,67 @@ async fn scim2_tester_passes_every_check_it_runs() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(out.contains("0 did not pass"), "{out}");
+}
+
+#[tokio::test]
+async fn a_trusted_address_nobody_has_gets_a_keycloak_account_off_the_request_then_the_membership()
+{
+    let app = TestApp::builder()
+        .settings(Overrides(HashMap::from([(
+            "ORGMAN_DIRECTORY_ACCOUNTS_POLL_MS",
+            "50".to_owned(),
+        )])))
+        .spawn()
+        .await;
+    let org = app.org_owned_by("scim-accounts", ALICE).await;
+    let domain = format!("{}.example", orgman_testkit::unique_name("dir"));
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at)
+         VALUES ('{org}', '{domain}', 'x', now(), now())"
+    ))
+    .await;
+    let secret = key(&app, &org, &["scim:provision"]).await;
+    let email = format!("dee@{domain}");
+    let (status, _, made) = scim(&app, Method::POST, &org, "/Users", &secret,
+        Some(json!({"userName": email, "emails": [{"value": email, "primary": true}], "active": true}))).await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap().to_owned();
+
+    // The account is made by the worker, not the request; then the person
+    // is that account's user and a member.
+    eventually(
+        "the account is made and linked",
+        Duration::from_secs(20),
+        || async {
+            let linked = app.count(&format!(
+            "SELECT count(*) AS n FROM directory_users WHERE id = '{id}' AND user_id IS NOT NULL"
+        )).await;
+            linked == 1
+        },
+    )
+    .await;
+    let user = app
+        .sql_value(&format!(
+            "SELECT user_id::text AS v FROM directory_users WHERE id = '{id}'"
+        ))
+        .await;
+    let accounts = Stack::get()
+        .keycloak_admin(&format!("users?email={email}&exact=true"))
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts[0]["id"],
+        user.as_str(),
+        "the orgman user is the Keycloak account"
+    );
+    assert!(
+        accounts[0]
+            .get("credentials")
+            .is_none_or(|c| c.as_array().is_none_or(Vec::is_empty))
+    );
+    assert_eq!(
+        member_role(&app, &org, &user).await.as_deref(),
+        Some("MEMBER")
+    );
+    orgman_testkit::forget_dev_user(&email).await;
 }

@@ -95,7 +95,7 @@ pub use directory::model::{
     DirectoryUserDraft, GroupMatch, GroupRole, MAX_DIRECTORY_TEXT, Window, directory_text,
     roles_of_groups,
 };
-pub use directory::service::DirectoryService;
+pub use directory::service::{AccountsReport, DirectoryAccounts, DirectoryService};
 pub use domains::model::{DomainName, DomainPolicy, DomainPolicyChange, OrgDomain};
 pub use domains::service::{AutoJoin, DomainService};
 pub use errors::port::{

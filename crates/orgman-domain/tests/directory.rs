@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use orgman_domain::ports::UserRepository;
+use orgman_domain::ports::{IdentityProvider, UserRepository};
 use orgman_domain::{
     Actor, ActorKind, ApiKeyService, DirectoryFilter, DirectoryGroupDraft, DirectoryService,
     DirectoryUserDraft, Email, EventKind, GroupMatch, GroupRole, KeyDraft, KeyName, OrgError,
@@ -108,7 +108,7 @@ fn a_provisioned_person_is_a_new_member_recorded_as_the_directorys_doing() {
     ))
     .unwrap();
     assert_eq!(
-        role_of(&s, made.user_id).map(|r| r.0),
+        role_of(&s, made.user_id.unwrap()).map(|r| r.0),
         Some(OrgRole::Member)
     );
     assert!(!made.email_trusted);
@@ -120,7 +120,7 @@ fn a_provisioned_person_is_a_new_member_recorded_as_the_directorys_doing() {
     assert_eq!(provisioned.actor_kind, ActorKind::ScimClient);
     assert!(events.iter().any(|e| e.kind
         == EventKind::MemberAdded {
-            user_id: made.user_id,
+            user_id: made.user_id.unwrap(),
             role: OrgRole::Member
         }
         && e.actor_kind == ActorKind::ScimClient));
@@ -158,8 +158,8 @@ fn only_an_address_of_a_verified_domain_links_an_existing_user() {
         person("bea", "bea@corp.example", true),
     ))
     .unwrap();
-    assert_ne!(unlinked.user_id, existing);
-    let stored = block_on(s.w.memory.store.user(unlinked.user_id))
+    assert_ne!(unlinked.user_id, Some(existing));
+    let stored = block_on(s.w.memory.store.user(unlinked.user_id.unwrap()))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -175,7 +175,7 @@ fn only_an_address_of_a_verified_domain_links_an_existing_user() {
         person("bea", "bea@corp.example", true),
     ))
     .unwrap();
-    assert_eq!(linked.user_id, existing);
+    assert_eq!(linked.user_id, Some(existing));
     assert!(linked.email_trusted);
     let other = block_on(s.directory.create_user(
         &s.scim,
@@ -183,7 +183,7 @@ fn only_an_address_of_a_verified_domain_links_an_existing_user() {
         person("cy", "cy@elsewhere.example", true),
     ))
     .unwrap();
-    assert_ne!(other.user_id, foreign);
+    assert_ne!(other.user_id, Some(foreign));
     // One person, one resource per organization.
     assert!(matches!(
         block_on(
@@ -212,10 +212,10 @@ fn deactivation_suspends_the_membership_and_keeps_the_resource() {
     ))
     .unwrap();
     assert_eq!((off.active, off.version), (false, 2));
-    assert_eq!(role_of(&s, ada.user_id), None);
+    assert_eq!(role_of(&s, ada.user_id.unwrap()), None);
     assert!(s.w.memory.store.committed_events().iter().any(|e| e.kind
         == EventKind::MemberRemoved {
-            user_id: ada.user_id,
+            user_id: ada.user_id.unwrap(),
             role: OrgRole::Member
         }));
     assert!(
@@ -245,9 +245,12 @@ fn deactivation_suspends_the_membership_and_keeps_the_resource() {
         Some(2),
     ))
     .unwrap();
-    assert_eq!(role_of(&s, ada.user_id).map(|r| r.0), Some(OrgRole::Member));
+    assert_eq!(
+        role_of(&s, ada.user_id.unwrap()).map(|r| r.0),
+        Some(OrgRole::Member)
+    );
     block_on(s.directory.delete_user(&s.scim, s.org, ada.id, None)).unwrap();
-    assert_eq!(role_of(&s, ada.user_id), None);
+    assert_eq!(role_of(&s, ada.user_id.unwrap()), None);
     assert_eq!(
         block_on(s.directory.user(&s.scim, s.org, ada.id)),
         Err(OrgError::DirectoryUserNotFound)
@@ -283,7 +286,7 @@ fn groups_give_roles_only_through_the_mapping() {
     )
     .unwrap();
     assert_eq!(
-        role_of(&s, ada.user_id),
+        role_of(&s, ada.user_id.unwrap()),
         Some((OrgRole::Member, BTreeSet::new())),
         "nothing is mapped yet"
     );
@@ -300,7 +303,7 @@ fn groups_give_roles_only_through_the_mapping() {
     ];
     block_on(s.directory.set_group_roles(&s.owner, s.org, mappings)).unwrap();
     assert_eq!(
-        role_of(&s, ada.user_id),
+        role_of(&s, ada.user_id.unwrap()),
         Some((OrgRole::Admin, BTreeSet::from([billing.clone()])))
     );
 
@@ -311,7 +314,7 @@ fn groups_give_roles_only_through_the_mapping() {
     )
     .unwrap();
     assert_eq!(
-        role_of(&s, ada.user_id),
+        role_of(&s, ada.user_id.unwrap()),
         Some((OrgRole::Admin, BTreeSet::new()))
     );
     block_on(
@@ -319,10 +322,13 @@ fn groups_give_roles_only_through_the_mapping() {
             .replace_group(&s.scim, s.org, eng.id, group("Platform", &[ada.id]), None),
     )
     .unwrap();
-    assert_eq!(role_of(&s, ada.user_id).map(|r| r.0), Some(OrgRole::Member));
+    assert_eq!(
+        role_of(&s, ada.user_id.unwrap()).map(|r| r.0),
+        Some(OrgRole::Member)
+    );
     assert!(s.w.memory.store.committed_events().iter().any(|e| e.kind
         == EventKind::MemberRoleChanged {
-            user_id: ada.user_id,
+            user_id: ada.user_id.unwrap(),
             from: OrgRole::Admin,
             to: OrgRole::Member
         }));
@@ -363,7 +369,7 @@ fn the_directory_never_touches_an_owner_nor_another_organization() {
         person("boss", "owner@corp.example", true),
     ))
     .unwrap();
-    assert_eq!(linked.user_id, owner_id);
+    assert_eq!(linked.user_id, Some(owner_id));
     assert_eq!(
         block_on(s.directory.replace_user(
             &s.scim,
@@ -400,4 +406,68 @@ fn the_directory_never_touches_an_owner_nor_another_organization() {
             permission: Permission::ScimProvision
         })
     ));
+}
+
+#[test]
+fn a_trusted_address_nobody_has_gets_its_account_off_the_request_then_the_membership() {
+    let s = setup();
+    s.w.verify_domain(&s.owner, s.org, "corp.example");
+    let identity = Arc::new(orgman_memory::MemoryIdentityProvider::new());
+    let accounts = orgman_domain::DirectoryAccounts {
+        queue: s.w.memory.store.clone(),
+        identity: identity.clone(),
+        batch: 10,
+        lease: std::time::Duration::from_secs(60),
+        retry: std::time::Duration::ZERO,
+    };
+    let dee = block_on(s.directory.create_user(
+        &s.scim,
+        s.org,
+        person("dee", "dee@corp.example", true),
+    ))
+    .unwrap();
+    assert_eq!(dee.user_id, None, "no account in the request");
+    assert!(dee.email_trusted);
+
+    // The identity provider is down: nothing changes, the person waits.
+    identity.set_unavailable(true);
+    let report = block_on(s.directory.open_accounts(&accounts)).unwrap();
+    assert_eq!((report.opened, report.failed), (0, 1));
+    assert!(
+        block_on(s.directory.user(&s.scim, s.org, dee.id))
+            .unwrap()
+            .user_id
+            .is_none()
+    );
+
+    identity.set_unavailable(false);
+    let report = block_on(s.directory.open_accounts(&accounts)).unwrap();
+    assert_eq!((report.opened, report.failed), (1, 0));
+    let opened = block_on(s.directory.user(&s.scim, s.org, dee.id)).unwrap();
+    let account = block_on(identity.find_by_email(&Email::parse("dee@corp.example").unwrap()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.user_id.map(|u| u.to_string()), Some(account.subject));
+    assert_eq!(
+        role_of(&s, opened.user_id.unwrap()).map(|r| r.0),
+        Some(OrgRole::Member)
+    );
+    let added =
+        s.w.memory
+            .store
+            .committed_events()
+            .into_iter()
+            .rev()
+            .find(|e| matches!(e.kind, EventKind::MemberAdded { .. }))
+            .unwrap();
+    assert_eq!(
+        added.actor_kind,
+        ActorKind::ScimClient,
+        "the provisioning client's doing"
+    );
+    // Nothing is left waiting.
+    assert_eq!(
+        block_on(s.directory.open_accounts(&accounts)).unwrap(),
+        orgman_domain::AccountsReport::default()
+    );
 }

@@ -44,6 +44,8 @@ struct State {
     directory_groups: BTreeMap<orgman_domain::DirectoryGroupId, orgman_domain::DirectoryGroup>,
     /// Each organization's mapping of directory groups to roles.
     group_roles: BTreeMap<OrganizationId, Vec<orgman_domain::GroupRole>>,
+    /// Directory people whose account waits, held by a worker until then.
+    account_holds: BTreeMap<orgman_domain::DirectoryUserId, std::time::Instant>,
 }
 
 impl State {

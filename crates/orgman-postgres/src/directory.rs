@@ -6,10 +6,10 @@
 use async_trait::async_trait;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use orgman_domain::ports::{DirectoryQueries, DirectoryWrites};
+use orgman_domain::ports::{DirectoryAccountQueue, DirectoryQueries, DirectoryWrites};
 use orgman_domain::time::OffsetDateTime;
 use orgman_domain::{
-    DirectoryFilter, DirectoryGroup, DirectoryGroupId, DirectoryPage, DirectoryUser,
+    ActorRef, DirectoryFilter, DirectoryGroup, DirectoryGroupId, DirectoryPage, DirectoryUser,
     DirectoryUserId, Email, GroupMatch, GroupRole, OrganizationId, RoleRef, StoreError, UserId,
     Window,
 };
@@ -20,8 +20,8 @@ use crate::store::PgStore;
 use crate::unit_of_work::PgUnitOfWork;
 
 const USER_COLUMNS: &str = "organization_id, id, user_id, user_name, external_id, active, \
-     email, email_trusted, display_name, attributes::text AS attributes, version, created_at, \
-     updated_at";
+     email, email_trusted, display_name, attributes::text AS attributes, version, created_by, \
+     created_by_kind, created_at, updated_at";
 
 const GROUP_COLUMNS: &str = "g.organization_id, g.id, g.display_name, g.external_id, \
      g.attributes::text AS attributes, g.version, g.created_at, g.updated_at";
@@ -32,8 +32,8 @@ struct UserRow {
     organization_id: Uuid,
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    user_id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    user_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
     user_name: String,
     #[diesel(sql_type = Nullable<Text>)]
@@ -50,6 +50,10 @@ struct UserRow {
     attributes: String,
     #[diesel(sql_type = BigInt)]
     version: i64,
+    #[diesel(sql_type = SqlUuid)]
+    created_by: Uuid,
+    #[diesel(sql_type = Text)]
+    created_by_kind: String,
     #[diesel(sql_type = Timestamptz)]
     created_at: OffsetDateTime,
     #[diesel(sql_type = Timestamptz)]
@@ -65,7 +69,7 @@ impl UserRow {
         Ok(DirectoryUser {
             id: DirectoryUserId::from_uuid(self.id),
             organization_id: OrganizationId::from_uuid(self.organization_id),
-            user_id: UserId::from_uuid(self.user_id),
+            user_id: self.user_id.map(UserId::from_uuid),
             user_name: self.user_name,
             external_id: self.external_id,
             active: self.active,
@@ -78,6 +82,10 @@ impl UserRow {
             display_name: self.display_name,
             attributes: serde_json::from_str(&self.attributes).map_err(corrupt)?,
             version: u64::try_from(self.version).unwrap_or(0),
+            created_by: ActorRef {
+                kind: self.created_by_kind.parse().map_err(corrupt)?,
+                id: self.created_by,
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -447,15 +455,19 @@ impl DirectoryWrites for PgUnitOfWork {
     async fn save_directory_user(&mut self, user: &DirectoryUser) -> Result<(), StoreError> {
         diesel::sql_query(
             "INSERT INTO directory_users (organization_id, id, user_id, user_name, external_id, \
-               active, email, email_trusted, display_name, attributes, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13) \
-             ON CONFLICT (organization_id, id) DO UPDATE SET user_name = $4, external_id = $5, \
-               active = $6, email = $7, email_trusted = $8, display_name = $9, attributes = $10::jsonb, \
-               version = $11, updated_at = $13",
+               active, email, email_trusted, display_name, attributes, version, created_at, updated_at, \
+               created_by, created_by_kind, account_due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, \
+               CASE WHEN $3::uuid IS NULL AND $8 THEN $13 END) \
+             ON CONFLICT (organization_id, id) DO UPDATE SET user_id = $3, user_name = $4, \
+               external_id = $5, active = $6, email = $7, email_trusted = $8, display_name = $9, \
+               attributes = $10::jsonb, version = $11, updated_at = $13, \
+               account_due_at = CASE WHEN $3::uuid IS NULL AND $8 \
+                 THEN coalesce(directory_users.account_due_at, $13) END",
         )
         .bind::<SqlUuid, _>(user.organization_id.as_uuid())
         .bind::<SqlUuid, _>(user.id.as_uuid())
-        .bind::<SqlUuid, _>(user.user_id.as_uuid())
+        .bind::<Nullable<SqlUuid>, _>(user.user_id.map(|u| u.as_uuid()))
         .bind::<Text, _>(&user.user_name)
         .bind::<Nullable<Text>, _>(user.external_id.as_deref())
         .bind::<Bool, _>(user.active)
@@ -466,6 +478,8 @@ impl DirectoryWrites for PgUnitOfWork {
         .bind::<BigInt, _>(limit(user.version))
         .bind::<Timestamptz, _>(user.created_at)
         .bind::<Timestamptz, _>(user.updated_at)
+        .bind::<SqlUuid, _>(user.created_by.id)
+        .bind::<Text, _>(user.created_by.kind.as_str())
         .execute(self.conn()?)
         .await
         .map_err(from_diesel)?;
@@ -674,7 +688,8 @@ impl DirectoryWrites for PgUnitOfWork {
             user_id: Uuid,
         }
         let rows: Vec<Pair> = diesel::sql_query(
-            "SELECT id, user_id FROM directory_users WHERE organization_id = $1 AND active ORDER BY id",
+            "SELECT id, user_id FROM directory_users WHERE organization_id = $1 AND active \
+             AND user_id IS NOT NULL ORDER BY id",
         )
         .bind::<SqlUuid, _>(organization.as_uuid())
         .load(self.conn()?)
@@ -689,5 +704,64 @@ impl DirectoryWrites for PgUnitOfWork {
                 )
             })
             .collect())
+    }
+}
+
+#[async_trait]
+impl DirectoryAccountQueue for PgStore {
+    async fn due_accounts(
+        &self,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(OrganizationId, DirectoryUserId)>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Due {
+            #[diesel(sql_type = SqlUuid)]
+            organization_id: Uuid,
+            #[diesel(sql_type = SqlUuid)]
+            id: Uuid,
+        }
+        // Taken and held in one statement: replicas skip each other's.
+        let rows: Vec<Due> = diesel::sql_query(
+            "UPDATE directory_users d SET account_due_at = now() + make_interval(secs => $2) \
+             FROM (SELECT organization_id, id FROM directory_users \
+                   WHERE user_id IS NULL AND account_due_at <= now() \
+                   ORDER BY account_due_at LIMIT $1 FOR UPDATE SKIP LOCKED) due \
+             WHERE d.organization_id = due.organization_id AND d.id = due.id \
+             RETURNING d.organization_id, d.id",
+        )
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<diesel::sql_types::Double, _>(lease.as_secs_f64())
+        .load(&mut *self.connection().await?)
+        .await
+        .map_err(from_diesel)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    OrganizationId::from_uuid(r.organization_id),
+                    DirectoryUserId::from_uuid(r.id),
+                )
+            })
+            .collect())
+    }
+
+    async fn retry_account(
+        &self,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+        after: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        diesel::sql_query(
+            "UPDATE directory_users SET account_due_at = now() + make_interval(secs => $3) \
+             WHERE organization_id = $1 AND id = $2 AND user_id IS NULL",
+        )
+        .bind::<SqlUuid, _>(organization.as_uuid())
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .bind::<diesel::sql_types::Double, _>(after.as_secs_f64())
+        .execute(&mut *self.connection().await?)
+        .await
+        .map_err(from_diesel)?;
+        Ok(())
     }
 }

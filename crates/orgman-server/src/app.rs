@@ -189,6 +189,20 @@ fn spawn_watchers(
             metrics.clone(),
         ));
     }
+    if let (true, Some(keycloak)) = (config.relay_enabled, adapters.keycloak.clone()) {
+        let accounts = orgman_domain::DirectoryAccounts {
+            queue: adapters.store.clone(),
+            identity: keycloak,
+            batch: 50,
+            lease: std::time::Duration::from_secs(60),
+            retry: config.directory.retry,
+        };
+        tasks.push(crate::background::spawn_directory_accounts(
+            use_cases.directory.clone(),
+            accounts,
+            config.directory.poll,
+        ));
+    }
     if !config.platform_components.is_empty() {
         tasks.push(components.spawn(
             config.platform_components.clone(),

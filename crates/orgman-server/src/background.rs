@@ -325,6 +325,38 @@ pub(crate) fn spawn_spicedb_keeper(
     })
 }
 
+/// Makes the accounts of directory people waiting for one
+/// (`DirectoryService::open_accounts`) until the task is aborted: at once
+/// while a round finds people, else every `poll`.
+pub(crate) fn spawn_directory_accounts(
+    directory: Arc<orgman_domain::DirectoryService>,
+    accounts: orgman_domain::DirectoryAccounts,
+    poll: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let wait = match directory.open_accounts(&accounts).await {
+                Ok(report) => {
+                    if let Some(reason) = &report.last_failure {
+                        tracing::warn!(failed = report.failed, %reason, "directory accounts not made; tried again later");
+                    }
+                    if report.opened > 0 {
+                        Duration::ZERO
+                    } else {
+                        poll
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "directory accounts cannot be read now");
+                    poll
+                }
+            };
+            // Paced: the next round after `poll`, or at once while busy.
+            tokio::time::sleep(wait).await;
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

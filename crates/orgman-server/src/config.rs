@@ -62,6 +62,8 @@ pub struct Config {
     pub api_key_last_used: Duration,
     /// Webhook delivery.
     pub webhooks: WebhookConfig,
+    /// How directory people's accounts are made.
+    pub directory: DirectoryConfig,
     /// Where invited people accept (`ORGMAN_INVITATION_ACCEPT_URL`, with
     /// `{token}` where the token goes, e.g.
     /// `https://app.example.com/join?token={token}`); without it, answers
@@ -442,6 +444,33 @@ fn api_key_last_used(get: &Lookup<'_>) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(seconds.clamp(1, 3600)))
 }
 
+/// How the accounts of directory people are made at the identity
+/// provider, off the request path.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectoryConfig {
+    /// How often a replica looks for people waiting for an account
+    /// (`ORGMAN_DIRECTORY_ACCOUNTS_POLL_MS`, default 1000).
+    pub poll: Duration,
+    /// How long after a failure a person's account is tried again
+    /// (`ORGMAN_DIRECTORY_ACCOUNTS_RETRY_SECONDS`, default 30).
+    pub retry: Duration,
+}
+
+fn directory(get: &Lookup<'_>) -> Result<DirectoryConfig, ConfigError> {
+    let env = Env::new(get);
+    Ok(DirectoryConfig {
+        poll: Duration::from_millis(
+            env.number("ORGMAN_DIRECTORY_ACCOUNTS_POLL_MS", 1000_u64)?
+                .clamp(10, 60_000),
+        ),
+        retry: Duration::from_millis(
+            env.number("ORGMAN_DIRECTORY_ACCOUNTS_RETRY_SECONDS", 30_u64)?
+                .clamp(1, 86_400)
+                .saturating_mul(1000),
+        ),
+    })
+}
+
 /// How webhooks are delivered.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
@@ -752,6 +781,7 @@ impl Config {
             ),
             api_key_last_used: api_key_last_used(get)?,
             webhooks: webhooks(get)?,
+            directory: directory(get)?,
             invitation_accept_url: invitation_accept_url(get)?,
             default_max_members: default_max_members(get)?,
             deletion_grace_days: u16::try_from(number("ORGMAN_DELETION_GRACE_DAYS", 30)?)

@@ -9,6 +9,7 @@ use crate::errors::port::ValidationError;
 use crate::members::custom_role::RoleKey;
 use crate::members::custom_role::{MemberRoles, RoleRef};
 use crate::members::role::OrgRole;
+use crate::values::actor::ActorRef;
 use crate::values::id::{DirectoryGroupId, DirectoryUserId, OrganizationId, UserId};
 use crate::values::name::Email;
 
@@ -41,8 +42,14 @@ pub struct DirectoryUser {
     pub id: DirectoryUserId,
     /// The organization whose directory it is.
     pub organization_id: OrganizationId,
-    /// The orgman user the person is.
-    pub user_id: UserId,
+    /// The orgman user the person is; `None` while their account at the
+    /// identity provider is being made, off the request
+    /// ([`DirectoryService::open_accounts`](crate::DirectoryService::open_accounts)):
+    /// they become a member then.
+    pub user_id: Option<UserId>,
+    /// The directory client that provisioned the person, whom the events
+    /// of the account's opening name.
+    pub created_by: ActorRef,
     /// The directory's user name (unique in the organization, compared
     /// case-insensitively).
     pub user_name: String,

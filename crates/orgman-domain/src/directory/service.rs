@@ -21,6 +21,7 @@ use crate::directory::model::{
     DirectoryUserDraft, GroupMatch, GroupRole, Window, directory_text, roles_of_groups,
 };
 use crate::domains::model::DomainName;
+use crate::errors::port::IdentityError;
 use crate::errors::port::StoreError;
 use crate::errors::use_case::OrgError;
 use crate::events::event::{DomainEvent, EventKind};
@@ -30,10 +31,13 @@ use crate::members::permission::Permission;
 use crate::members::role::OrgRole;
 use crate::organizations::model::Organization;
 use crate::organizations::service::{OrganizationService, Standing, write_member_change};
-use crate::ports::{DirectoryQueries, UnitOfWork};
+use crate::ports::{DirectoryAccountQueue, DirectoryQueries, IdentityProvider, UnitOfWork};
 use crate::roles::service::roles_changed;
-use crate::users::model::UserProfile;
-use crate::values::id::{DirectoryGroupId, DirectoryUserId, OrganizationId, UserId};
+use crate::users::model::{NewIdentity, UserProfile};
+use crate::values::actor::ActorRef;
+use crate::values::id::{
+    DirectoryGroupId, DirectoryUserId, EventId, OrganizationId, RequestId, UserId,
+};
 use crate::values::name::Email;
 
 /// The directory use cases.
@@ -53,6 +57,9 @@ struct Change {
     uow: Box<dyn UnitOfWork>,
     organization: Organization,
     events: Vec<DomainEvent>,
+    /// Who the change's events name.
+    by: ActorRef,
+    request_id: Option<RequestId>,
 }
 
 impl DirectoryService {
@@ -177,16 +184,29 @@ impl DirectoryService {
         organization: OrganizationId,
         permission: Permission,
     ) -> Result<Change, OrgError> {
-        let service = &*self.organizations;
-        service
+        self.organizations
             .ensure_changeable(actor, organization, permission)
             .await?;
-        let (uow, locked) = service.begin_locked(organization).await?;
+        let mut change = self.begin_as(organization, actor.reference()).await?;
+        change.request_id = actor.request_id();
+        Ok(change)
+    }
+
+    /// Starts a change whose events name `by`, with no permission asked
+    /// (the service's own work on a directory client's behalf).
+    async fn begin_as(
+        &self,
+        organization: OrganizationId,
+        by: ActorRef,
+    ) -> Result<Change, OrgError> {
+        let (uow, locked) = self.organizations.begin_locked(organization).await?;
         locked.ensure_writable()?;
         Ok(Change {
             uow,
             organization: locked,
             events: Vec::new(),
+            by,
+            request_id: None,
         })
     }
 
@@ -197,11 +217,18 @@ impl DirectoryService {
             .map_err(committed_conflict)
     }
 
-    fn event(&self, change: &mut Change, actor: &Actor, kind: EventKind) {
-        let event = self
-            .organizations
-            .event(change.organization.id(), Some(actor), kind);
-        change.events.push(event);
+    fn event(&self, change: &mut Change, kind: EventKind) {
+        let ports = self.organizations.ports();
+        change.events.push(DomainEvent {
+            id: EventId::from_uuid(ports.ids.new_id()),
+            occurred_at: ports.clock.now(),
+            organization_id: change.organization.id(),
+            actor: Some(change.by.id),
+            actor_kind: change.by.kind,
+            request_id: change.request_id,
+            schema_version: DomainEvent::SCHEMA_VERSION,
+            kind,
+        });
     }
 
     /// Provisions a person: links the orgman user of a trusted address or
@@ -244,6 +271,7 @@ impl DirectoryService {
             email_trusted: trusted,
             display_name: draft.display_name,
             attributes: draft.attributes,
+            created_by: change.by,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -259,9 +287,9 @@ impl DirectoryService {
             active: user.active,
             linked,
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         if user.active {
-            self.admit(&mut change, actor, &user).await?;
+            self.admit(&mut change, &user).await?;
         }
         self.finish(change).await?;
         Ok(user)
@@ -277,13 +305,16 @@ impl DirectoryService {
     }
 
     /// The orgman user a new directory person is: the one a trusted
-    /// address names (linked), or a new one.
+    /// address names (linked); none yet for a trusted address nobody has
+    /// (their account is made off the request, [`DirectoryService::open_accounts`]);
+    /// else a user of the directory's only, who has no account to sign in
+    /// with (an untrusted address never reaches the identity provider).
     async fn person(
         &self,
         change: &mut Change,
         draft: &DirectoryUserDraft,
         trusted: bool,
-    ) -> Result<(UserId, bool), OrgError> {
+    ) -> Result<(Option<UserId>, bool), OrgError> {
         let organization = change.organization.id();
         let email = draft.email.as_ref().filter(|_| trusted);
         if let Some(email) = email {
@@ -298,16 +329,16 @@ impl DirectoryService {
                         "the directory already has a person with this address".into(),
                     ));
                 }
-                return Ok((existing, true));
+                return Ok((Some(existing), true));
             }
+            return Ok((None, false));
         }
         let id = UserId::from_uuid(self.organizations.ports().ids.new_id());
-        // No account exists yet: the subject is a placeholder nobody's
-        // token carries, until the person's account is linked.
+        // No account: the subject is a placeholder no token carries.
         let profile = UserProfile {
             id,
             subject: format!("directory:{id}"),
-            email: email.cloned(),
+            email: None,
             display_name: draft.display_name.clone(),
         };
         change
@@ -315,48 +346,45 @@ impl DirectoryService {
             .insert_user_if_new(&profile)
             .await
             .map_err(conflict)?;
-        Ok((id, false))
+        Ok((Some(id), false))
     }
 
     /// Makes an active directory person a member, with their groups' roles
     /// (a linked person who is a member already keeps their membership,
     /// then follows their groups).
-    async fn admit(
-        &self,
-        change: &mut Change,
-        actor: &Actor,
-        user: &DirectoryUser,
-    ) -> Result<(), OrgError> {
+    async fn admit(&self, change: &mut Change, user: &DirectoryUser) -> Result<(), OrgError> {
+        let Some(user_id) = user.user_id else {
+            // A member once their account is made.
+            return Ok(());
+        };
         let organization = change.organization.id();
         if change
             .uow
-            .membership(organization, user.user_id)
+            .membership(organization, user_id)
             .await?
             .is_some()
         {
-            return self
-                .follow_groups(change, actor, user.id, user.user_id)
-                .await;
+            return self.follow_groups(change, user.id, user_id).await;
         }
         let roles = self.roles_of(change, user.id).await?;
         let now = self.organizations.ports().clock.now();
         let (_, kind) = write_member_change(
             &mut *change.uow,
             &change.organization,
-            user.user_id,
+            user_id,
             None,
             Some(roles.role),
             now,
         )
         .await?;
-        self.event(change, actor, kind);
+        self.event(change, kind);
         if !roles.custom.is_empty() {
             change
                 .uow
-                .set_member_custom_roles(organization, user.user_id, &roles.custom)
+                .set_member_custom_roles(organization, user_id, &roles.custom)
                 .await?;
-            let kind = roles_changed(user.user_id, &roles.custom, &BTreeSet::new());
-            self.event(change, actor, kind);
+            let kind = roles_changed(user_id, &roles.custom, &BTreeSet::new());
+            self.event(change, kind);
         }
         Ok(())
     }
@@ -398,7 +426,6 @@ impl DirectoryService {
     async fn follow_groups(
         &self,
         change: &mut Change,
-        actor: &Actor,
         id: DirectoryUserId,
         user: UserId,
     ) -> Result<(), OrgError> {
@@ -420,7 +447,7 @@ impl DirectoryService {
                 from,
                 to: roles.role,
             };
-            self.event(change, actor, kind);
+            self.event(change, kind);
         }
         if membership.custom_roles != roles.custom {
             change
@@ -428,7 +455,7 @@ impl DirectoryService {
                 .set_member_custom_roles(organization, user, &roles.custom)
                 .await?;
             let kind = roles_changed(user, &roles.custom, &membership.custom_roles);
-            self.event(change, actor, kind);
+            self.event(change, kind);
         }
         Ok(())
     }
@@ -477,8 +504,8 @@ impl DirectoryService {
             ..current.clone()
         };
         match (current.active, user.active) {
-            (true, false) => self.suspend(&mut change, actor, user.user_id).await?,
-            (false, true) => self.admit(&mut change, actor, &user).await?,
+            (true, false) => self.suspend(&mut change, user.user_id).await?,
+            (false, true) => self.admit(&mut change, &user).await?,
             _ => {}
         }
         change
@@ -491,20 +518,18 @@ impl DirectoryService {
             user_id: user.user_id,
             active: user.active,
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         self.finish(change).await?;
         Ok(user)
     }
 
     /// Takes a person's membership away (if they have one); an OWNER's is
     /// the organization's own to take.
-    async fn suspend(
-        &self,
-        change: &mut Change,
-        actor: &Actor,
-        user: UserId,
-    ) -> Result<(), OrgError> {
+    async fn suspend(&self, change: &mut Change, user: Option<UserId>) -> Result<(), OrgError> {
         let organization = change.organization.id();
+        let Some(user) = user else {
+            return Ok(());
+        };
         let Some(membership) = change.uow.membership(organization, user).await? else {
             return Ok(());
         };
@@ -521,7 +546,7 @@ impl DirectoryService {
             now,
         )
         .await?;
-        self.event(change, actor, kind);
+        self.event(change, kind);
         Ok(())
     }
 
@@ -540,13 +565,13 @@ impl DirectoryService {
             .begin(actor, organization, Permission::ScimProvision)
             .await?;
         let current = locked_user(&mut change, id, expected).await?;
-        self.suspend(&mut change, actor, current.user_id).await?;
+        self.suspend(&mut change, current.user_id).await?;
         change.uow.delete_directory_user(organization, id).await?;
         let kind = EventKind::DirectoryUserDeprovisioned {
             directory_user_id: id,
             user_id: current.user_id,
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         self.finish(change).await
     }
 
@@ -603,9 +628,9 @@ impl DirectoryService {
             group_id: group.id,
             members: count(added.len()),
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         if self.mapped(&mut change, &group, None).await? {
-            self.recompute(&mut change, actor, &added).await?;
+            self.recompute(&mut change, &added).await?;
         }
         self.finish(change).await?;
         Ok(group)
@@ -673,7 +698,7 @@ impl DirectoryService {
             members_added: count(added.len()),
             members_removed: count(removed.len()),
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         if self
             .mapped(&mut change, &group, Some(&current.display_name))
             .await?
@@ -686,7 +711,7 @@ impl DirectoryService {
             } else {
                 added.iter().chain(&removed).copied().collect()
             };
-            self.recompute(&mut change, actor, &affected).await?;
+            self.recompute(&mut change, &affected).await?;
         }
         self.finish(change).await?;
         Ok(group)
@@ -711,12 +736,11 @@ impl DirectoryService {
         change.uow.delete_directory_group(organization, id).await?;
         self.event(
             &mut change,
-            actor,
             EventKind::DirectoryGroupDeleted { group_id: id },
         );
         if mapped {
             let members: Vec<DirectoryUserId> = current.members.iter().copied().collect();
-            self.recompute(&mut change, actor, &members).await?;
+            self.recompute(&mut change, &members).await?;
         }
         self.finish(change).await
     }
@@ -741,7 +765,6 @@ impl DirectoryService {
     async fn recompute(
         &self,
         change: &mut Change,
-        actor: &Actor,
         people: &[DirectoryUserId],
     ) -> Result<(), OrgError> {
         let organization = change.organization.id();
@@ -749,9 +772,8 @@ impl DirectoryService {
             let Some(user) = change.uow.directory_user_locked(organization, *id).await? else {
                 continue;
             };
-            if user.active {
-                self.follow_groups(change, actor, user.id, user.user_id)
-                    .await?;
+            if let (true, Some(user_id)) = (user.active, user.user_id) {
+                self.follow_groups(change, user.id, user_id).await?;
             }
         }
         Ok(())
@@ -791,10 +813,10 @@ impl DirectoryService {
         let kind = EventKind::DirectoryGroupRolesChanged {
             mappings: count(mappings.len()),
         };
-        self.event(&mut change, actor, kind);
+        self.event(&mut change, kind);
         let people = change.uow.active_directory_users(organization).await?;
         for (id, user) in people {
-            self.follow_groups(&mut change, actor, id, user).await?;
+            self.follow_groups(&mut change, id, user).await?;
         }
         self.finish(change).await?;
         Ok(mappings)
@@ -840,6 +862,169 @@ impl DirectoryService {
         }
         let standing = Standing::of_actor(&mut *change.uow, organization, actor).await?;
         standing.check_grants(actor, &effective_permissions(wanted.role, &known))
+    }
+}
+
+/// Where and how [`DirectoryService::open_accounts`] makes accounts.
+pub struct DirectoryAccounts {
+    /// The people waiting for one.
+    pub queue: Arc<dyn DirectoryAccountQueue>,
+    /// The identity provider the accounts are made at.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Most people taken in one round.
+    pub batch: usize,
+    /// How long a worker holds the people it took.
+    pub lease: std::time::Duration,
+    /// How long after a failure a person's account is tried again.
+    pub retry: std::time::Duration,
+}
+
+impl fmt::Debug for DirectoryAccounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectoryAccounts")
+            .field("batch", &self.batch)
+            .field("lease", &self.lease)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a round of [`DirectoryService::open_accounts`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountsReport {
+    /// People given their account (and, if active, their membership).
+    pub opened: usize,
+    /// People whose account failed, to be tried again.
+    pub failed: usize,
+    /// The last failure, for the logs.
+    pub last_failure: Option<String>,
+}
+
+impl DirectoryService {
+    /// Makes the accounts of directory people with a trusted address whom
+    /// orgman did not know: the identity provider's account of that
+    /// address, else a new one without a password (the organization's
+    /// provider links to it at the person's first login). The person is
+    /// then that user and, if active, a member with their groups' roles;
+    /// the events name the directory client that provisioned them. A
+    /// failure (the provider down, the organization not ACTIVE) puts the
+    /// person back for [`DirectoryAccounts::retry`].
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`] when the queue cannot be read.
+    pub async fn open_accounts(
+        &self,
+        accounts: &DirectoryAccounts,
+    ) -> Result<AccountsReport, OrgError> {
+        let due = accounts
+            .queue
+            .due_accounts(accounts.batch, accounts.lease)
+            .await?;
+        let mut report = AccountsReport::default();
+        for (organization, id) in due {
+            match self.open_account(accounts, organization, id).await {
+                Ok(true) => report.opened += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    report.failed += 1;
+                    report.last_failure = Some(error.to_string());
+                    accounts
+                        .queue
+                        .retry_account(organization, id, accounts.retry)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn open_account(
+        &self,
+        accounts: &DirectoryAccounts,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+    ) -> Result<bool, OrgError> {
+        let Some(waiting) = self.queries.directory_user(organization, id).await? else {
+            return Ok(false);
+        };
+        let Some(email) = waiting.email.clone().filter(|_| waiting.email_trusted) else {
+            return Ok(false);
+        };
+        if waiting.user_id.is_some() {
+            return Ok(false);
+        }
+        let subject = account_of(&*accounts.identity, &email).await?;
+        let account = subject.parse::<UserId>().map_err(|_| {
+            OrgError::Internal(format!("identity provider id {subject:?} is not a UUID"))
+        })?;
+        let mut change = self.begin_as(organization, waiting.created_by).await?;
+        let Some(mut user) = change.uow.directory_user_locked(organization, id).await? else {
+            return Ok(false);
+        };
+        if user.user_id.is_some() {
+            return Ok(false);
+        }
+        if change
+            .uow
+            .directory_user_of(organization, account)
+            .await?
+            .is_some()
+        {
+            return Err(OrgError::DirectoryConflict(
+                "the directory already has a person with this account".into(),
+            ));
+        }
+        let profile = UserProfile {
+            id: account,
+            subject,
+            email: Some(email),
+            display_name: user.display_name.clone(),
+        };
+        change.uow.insert_user_if_new(&profile).await?;
+        user.user_id = Some(account);
+        user.version += 1;
+        user.updated_at = self.organizations.ports().clock.now();
+        change
+            .uow
+            .save_directory_user(&user)
+            .await
+            .map_err(conflict)?;
+        let kind = EventKind::DirectoryUserUpdated {
+            directory_user_id: id,
+            user_id: user.user_id,
+            active: user.active,
+        };
+        self.event(&mut change, kind);
+        if user.active {
+            self.admit(&mut change, &user).await?;
+        }
+        self.finish(change).await?;
+        Ok(true)
+    }
+}
+
+/// The subject of the identity provider's account of `email`: the one
+/// that exists, else a new one without a password.
+async fn account_of(identity: &dyn IdentityProvider, email: &Email) -> Result<String, OrgError> {
+    if let Some(found) = identity.find_by_email(email).await? {
+        return Ok(found.subject);
+    }
+    let new = NewIdentity {
+        email: email.clone(),
+        first_name: None,
+        last_name: None,
+        password: None,
+        set_up_by_user: false,
+    };
+    match identity.register(&new).await {
+        Ok(made) => Ok(made.subject),
+        // Made meanwhile (by a login, or another worker): that one.
+        Err(IdentityError::Conflict) => identity
+            .find_by_email(email)
+            .await?
+            .map(|found| found.subject)
+            .ok_or_else(|| OrgError::Unavailable("the account vanished while it was made".into())),
+        Err(error) => Err(error.into()),
     }
 }
 

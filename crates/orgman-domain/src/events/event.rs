@@ -389,8 +389,9 @@ pub enum EventKind {
     DirectoryUserProvisioned {
         /// The directory's resource.
         directory_user_id: DirectoryUserId,
-        /// The orgman user it is.
-        user_id: UserId,
+        /// The orgman user it is; `None` while the person's account is
+        /// being made (a [`EventKind::DirectoryUserUpdated`] names it then).
+        user_id: Option<UserId>,
         /// Whether the person is a member (not suspended).
         active: bool,
         /// Whether an existing user was linked by a verified domain's
@@ -403,8 +404,8 @@ pub enum EventKind {
     DirectoryUserUpdated {
         /// The directory's resource.
         directory_user_id: DirectoryUserId,
-        /// The orgman user it is.
-        user_id: UserId,
+        /// The orgman user it is (`None`: the account is still being made).
+        user_id: Option<UserId>,
         /// Whether the person is a member now.
         active: bool,
     },
@@ -412,8 +413,8 @@ pub enum EventKind {
     DirectoryUserDeprovisioned {
         /// The directory's resource.
         directory_user_id: DirectoryUserId,
-        /// The orgman user it was.
-        user_id: UserId,
+        /// The orgman user it was (`None`: no account was made yet).
+        user_id: Option<UserId>,
     },
     /// The directory created a group.
     DirectoryGroupCreated {

@@ -220,3 +220,33 @@ pub trait DirectoryWrites: Send {
         organization: OrganizationId,
     ) -> Result<Vec<(DirectoryUserId, UserId)>, StoreError>;
 }
+
+/// The directory's people whose account at the identity provider is still
+/// to be made ([`DirectoryUser::user_id`] is `None`): written with the
+/// person in the same unit of work, and worked off the request path by
+/// [`DirectoryService::open_accounts`](crate::DirectoryService::open_accounts).
+#[async_trait]
+pub trait DirectoryAccountQueue: Send + Sync {
+    /// Up to `limit` people whose account is due, by organization and id,
+    /// each held for `lease` (another worker takes it after that, if it
+    /// was neither made nor put back).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn due_accounts(
+        &self,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(OrganizationId, DirectoryUserId)>, StoreError>;
+
+    /// The person's account is tried again after `after`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn retry_account(
+        &self,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+        after: std::time::Duration,
+    ) -> Result<(), StoreError>;
+}

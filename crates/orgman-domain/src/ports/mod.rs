@@ -22,7 +22,7 @@ pub use authz::{Authorizer, Freshness, RoleAuthorizer, SyncGuard};
 pub(crate) use cache::cached_role;
 pub use cache::{CacheKey, Lease, Lookup, MembershipCache, NoCache};
 pub use cipher::SecretCipher;
-pub use directory::{DirectoryQueries, DirectoryWrites};
+pub use directory::{DirectoryAccountQueue, DirectoryQueries, DirectoryWrites};
 pub use identity::{
     BrokerOrganizations, IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker,
 };

@@ -1,7 +1,7 @@
 //! Organizations' directories (SCIM people and groups) in memory.
 
 use async_trait::async_trait;
-use orgman_domain::ports::{DirectoryQueries, DirectoryWrites};
+use orgman_domain::ports::{DirectoryAccountQueue, DirectoryQueries, DirectoryWrites};
 use orgman_domain::{
     Conflict, DirectoryFilter, DirectoryGroup, DirectoryGroupId, DirectoryPage, DirectoryUser,
     DirectoryUserId, Email, GroupRole, OrganizationId, StoreError, UserId, Window,
@@ -163,7 +163,7 @@ impl DirectoryWrites for MemoryUnitOfWork {
         user: UserId,
     ) -> Result<Option<DirectoryUserId>, StoreError> {
         Ok(users_of(&self.working, organization)
-            .find(|u| u.user_id == user)
+            .find(|u| u.user_id == Some(user))
             .map(|u| u.id))
     }
 
@@ -336,7 +336,50 @@ impl DirectoryWrites for MemoryUnitOfWork {
     ) -> Result<Vec<(DirectoryUserId, UserId)>, StoreError> {
         Ok(users_of(&self.working, organization)
             .filter(|u| u.active)
-            .map(|u| (u.id, u.user_id))
+            .filter_map(|u| Some((u.id, u.user_id?)))
             .collect())
+    }
+}
+
+#[async_trait]
+impl DirectoryAccountQueue for MemoryStore {
+    async fn due_accounts(
+        &self,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(OrganizationId, DirectoryUserId)>, StoreError> {
+        self.available()?;
+        let now = std::time::Instant::now();
+        let mut state = self.lock();
+        let due: Vec<(OrganizationId, DirectoryUserId)> = state
+            .directory_users
+            .values()
+            .filter(|u| u.user_id.is_none() && u.email_trusted)
+            .filter(|u| {
+                state
+                    .account_holds
+                    .get(&u.id)
+                    .is_none_or(|until| *until <= now)
+            })
+            .take(limit)
+            .map(|u| (u.organization_id, u.id))
+            .collect();
+        for (_, id) in &due {
+            state.account_holds.insert(*id, now + lease);
+        }
+        Ok(due)
+    }
+
+    async fn retry_account(
+        &self,
+        _organization: OrganizationId,
+        id: DirectoryUserId,
+        after: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.available()?;
+        self.lock()
+            .account_holds
+            .insert(id, std::time::Instant::now() + after);
+        Ok(())
     }
 }
