@@ -21,6 +21,9 @@ use orgman_domain::{
     SsoService, UserId, UserProfile,
 };
 use orgman_domain::{
+    DirectoryGroupDraft, DirectoryService, DirectoryUserDraft, GroupMatch, GroupRole,
+};
+use orgman_domain::{
     DispatchSettings, EventTypes, WebhookDispatcher, WebhookDraft, WebhookFanout, WebhookPorts,
     WebhookService, WebhookUrl,
 };
@@ -38,6 +41,92 @@ impl CommitSignal for Commits {
     fn committed(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Directory sync: a directory's key (`scim:provision`) provisions a
+/// person and a group; the organization maps the group to ADMIN, so its
+/// member is one; suspending the person takes the membership away. The
+/// SCIM protocol itself (filters, PATCH dialects) is `orgman-scim`'s.
+fn directory(
+    store: &Arc<MemoryStore>,
+    commits: &Arc<Commits>,
+    owner: &Actor,
+    organization: orgman_domain::OrganizationId,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let keys = ApiKeyService::new(
+        Arc::new(service_with(store, commits)),
+        store.clone(),
+        Arc::new(PredictableTokens::default()),
+    );
+    let draft = KeyDraft {
+        name: KeyName::parse("okta")?,
+        permissions: [Permission::ScimProvision].into_iter().collect(),
+        expires_at: None,
+    };
+    let issued = block_on(keys.create(owner, organization, draft))?;
+    let okta = Actor::scim_client(block_on(keys.authenticate(issued.secret.expose()))?);
+    let directory = DirectoryService::new(Arc::new(service_with(store, commits)), store.clone());
+    let person = block_on(directory.create_user(
+        &okta,
+        organization,
+        DirectoryUserDraft {
+            user_name: "grace@elsewhere.example".into(),
+            external_id: Some("00u-grace".into()),
+            active: true,
+            email: Some(Email::parse("grace@elsewhere.example")?),
+            display_name: Some("Grace".into()),
+            attributes: serde_json::json!({"userName": "grace@elsewhere.example"}),
+        },
+    ))?;
+    let group = block_on(directory.create_group(
+        &okta,
+        organization,
+        DirectoryGroupDraft {
+            display_name: "Engineering".into(),
+            external_id: None,
+            members: [person.id].into(),
+            attributes: serde_json::json!({}),
+        },
+    ))?;
+    block_on(directory.set_group_roles(
+        owner,
+        organization,
+        vec![GroupRole {
+            group: GroupMatch::Name("engineering".into()),
+            role: RoleRef::BuiltIn(OrgRole::Admin),
+        }],
+    ))?;
+    let user = person
+        .user_id
+        .ok_or("an untrusted address is a user of the directory's")?;
+    let service = service_with(store, commits);
+    println!(
+        "{} of {} is {:?}",
+        person.user_name,
+        group.display_name,
+        block_on(service.role_of(organization, user))?
+    );
+    let mut suspended = person.clone();
+    suspended.active = false;
+    block_on(directory.replace_user(
+        &okta,
+        organization,
+        person.id,
+        DirectoryUserDraft {
+            user_name: suspended.user_name,
+            external_id: suspended.external_id,
+            active: false,
+            email: suspended.email,
+            display_name: suspended.display_name,
+            attributes: suspended.attributes,
+        },
+        Some(person.version),
+    ))?;
+    println!(
+        "suspended: {:?}",
+        block_on(service.role_of(organization, user))?
+    );
+    Ok(())
 }
 
 /// Webhooks: an endpoint registered with a signing secret (shown once),
@@ -270,6 +359,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert!(block_on(keys.authenticate(issued.secret.expose())).is_err());
 
     webhooks(&store, &commits, &alice, org.id())?;
+    directory(&store, &commits, &alice, org.id())?;
 
     // The audit trail: every change, newest first, for OWNERs and ADMINs,
     // filtered by actor or by kind of actor (people, API keys).
