@@ -32,13 +32,15 @@ usage: cargo xtask <command>
                               key (ORGMAN_SSO_ENCRYPTION_KEYS / _ACTIVE_KEY);
                               safe while the service runs (runs
                               `orgman-server secrets rotate`)
-  bench [http] [outbox] [import]
+  bench [http] [outbox] [import] [scim]
                               http: the hot path beside its anchors (pgbench
                               -S, the HTTP floor, Redis GET), per authorizer
                               and cache setting; outbox: the relay's drain
                               rate and commit-to-broker latency; import: a
                               100,000-member CSV import beside psql \\copy of
-                              the same rows, and the server's memory. Release
+                              the same rows, and the server's memory, then
+                              scim: a directory's first sync of 10,000 users
+                              and 50 groups (also alone). Release
                               build, a fresh `bench` stack; tables on stdout,
                               target/bench/latest.json
   spicedb reconcile           recompute SpiceDB's relationships from
@@ -289,9 +291,10 @@ fn server_command(args: &[&str]) -> Result<()> {
 /// The benchmarks: each a program run in release mode against a fresh
 /// `bench` stack, which is always stopped afterwards.
 fn bench(names: &[String]) -> Result<()> {
-    const KNOWN: &[&str] = &["http", "outbox", "import"];
+    const KNOWN: &[&str] = &["http", "outbox", "import", "scim"];
     let names: Vec<&str> = if names.is_empty() {
-        KNOWN.to_vec()
+        // `import` runs the SCIM sync beside it.
+        KNOWN[..3].to_vec()
     } else {
         names.iter().map(String::as_str).collect()
     };

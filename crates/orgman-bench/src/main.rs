@@ -12,6 +12,7 @@
 //! stdout, everything to `target/bench/latest.json`.
 
 mod ratios;
+mod scim;
 mod spicedb;
 mod writes;
 
@@ -1866,7 +1867,9 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let names = std::env::var("BENCH_NAMES").unwrap_or_else(|_| "http outbox".into());
     // The import needs one user with a token; the others need the key set.
-    let only_import = names.split_whitespace().all(|n| n == "import");
+    let only_import = names
+        .split_whitespace()
+        .all(|n| n == "import" || n == "scim");
     let sizes = Sizes {
         users: env_number("BENCH_USERS", if only_import { 1 } else { 1000 }),
         organizations: env_number("BENCH_ORGS", 100),
@@ -1908,6 +1911,16 @@ async fn main() {
         report["import"] = import_bench(&binary, &seed, &service).await;
         report["import"]["members_to_keycloak"] =
             members_to_keycloak(&binary, &seed, &service).await;
+        let import_rate = report["import"]["import_rows_per_second"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        report["import"]["scim"] = scim::scim_bench(&binary, &seed, &service, import_rate).await;
+    } else if names.split_whitespace().any(|n| n == "scim") {
+        let service = OrganizationService::new(
+            ServicePorts::over_storage(store.clone()),
+            ServiceSettings::default(),
+        );
+        report["scim"] = scim::scim_bench(&binary, &seed, &service, f64::NAN).await;
     }
     let out = PathBuf::from(env("BENCH_OUTPUT"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

@@ -471,3 +471,32 @@ fn a_trusted_address_nobody_has_gets_its_account_off_the_request_then_the_member
         orgman_domain::AccountsReport::default()
     );
 }
+
+#[test]
+fn a_waiting_person_whose_address_stops_being_trusted_is_a_member_at_once() {
+    let s = setup();
+    s.w.verify_domain(&s.owner, s.org, "corp.example");
+    let fay = block_on(s.directory.create_user(
+        &s.scim,
+        s.org,
+        person("fay", "fay@corp.example", true),
+    ))
+    .unwrap();
+    assert_eq!(fay.user_id, None);
+    let moved = block_on(s.directory.replace_user(
+        &s.scim,
+        s.org,
+        fay.id,
+        person("fay", "fay@elsewhere.example", true),
+        None,
+    ))
+    .unwrap();
+    let user = moved.user_id.expect("a user of the directory's");
+    assert!(!moved.email_trusted);
+    assert_eq!(role_of(&s, user).map(|r| r.0), Some(OrgRole::Member));
+    let stored = block_on(s.w.memory.store.user(user)).unwrap().unwrap();
+    assert_eq!(
+        stored.email, None,
+        "the untrusted address is not the user's"
+    );
+}

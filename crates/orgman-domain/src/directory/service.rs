@@ -192,6 +192,41 @@ impl DirectoryService {
         Ok(change)
     }
 
+    /// [`DirectoryService::begin`] for a change that only adds (a new
+    /// person): the organization held in shared mode, so that a
+    /// directory's parallel creates proceed side by side (their names and
+    /// people stay unique by the store's constraints), unless it has a
+    /// member limit, which only the exclusive lock keeps.
+    async fn begin_adding(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+    ) -> Result<Change, OrgError> {
+        let service = &*self.organizations;
+        service
+            .ensure_changeable(actor, organization, Permission::ScimProvision)
+            .await?;
+        let mut uow = service.ports().organizations.begin().await?;
+        let locked = uow
+            .lock_organization_shared(organization)
+            .await?
+            .ok_or(OrgError::NotFound)?;
+        if locked.max_members().is_some() {
+            drop(uow);
+            return self
+                .begin(actor, organization, Permission::ScimProvision)
+                .await;
+        }
+        locked.ensure_writable()?;
+        Ok(Change {
+            uow,
+            organization: locked,
+            events: Vec::new(),
+            by: actor.reference(),
+            request_id: actor.request_id(),
+        })
+    }
+
     /// Starts a change whose events name `by`, with no permission asked
     /// (the service's own work on a directory client's behalf).
     async fn begin_as(
@@ -246,9 +281,7 @@ impl DirectoryService {
         draft: DirectoryUserDraft,
     ) -> Result<DirectoryUser, OrgError> {
         let user_name = directory_text("userName", &draft.user_name)?;
-        let mut change = self
-            .begin(actor, organization, Permission::ScimProvision)
-            .await?;
+        let mut change = self.begin_adding(actor, organization).await?;
         if change
             .uow
             .directory_user_named(organization, &user_name)
@@ -476,22 +509,66 @@ impl DirectoryService {
         draft: DirectoryUserDraft,
         expected: Option<u64>,
     ) -> Result<DirectoryUser, OrgError> {
-        let user_name = directory_text("userName", &draft.user_name)?;
+        let replaced = self
+            .update_user(actor, organization, id, expected, |_| {
+                Ok::<_, std::convert::Infallible>(draft)
+            })
+            .await?;
+        Ok(replaced.unwrap_or_else(|never| match never {}))
+    }
+
+    /// [`DirectoryService::replace_user`] with the new draft worked out
+    /// from the person as they are, inside the unit of work that holds
+    /// them (a PATCH): no other change comes between the read and the
+    /// write. `change_with` may refuse with an error of its own, which is
+    /// answered as it is (the outer result) and changes nothing.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::replace_user`].
+    pub async fn update_user<E>(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryUserId,
+        expected: Option<u64>,
+        change_with: impl FnOnce(&DirectoryUser) -> Result<DirectoryUserDraft, E> + Send,
+    ) -> Result<Result<DirectoryUser, E>, OrgError> {
         let mut change = self
             .begin(actor, organization, Permission::ScimProvision)
             .await?;
         let current = locked_user(&mut change, id, expected).await?;
-        if let Some(other) = change
-            .uow
-            .directory_user_named(organization, &user_name)
-            .await?
-        {
-            if other != id {
-                return Err(taken("userName"));
+        let draft = match change_with(&current) {
+            Ok(draft) => draft,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let user_name = directory_text("userName", &draft.user_name)?;
+        let renamed = user_name.to_lowercase() != current.user_name.to_lowercase();
+        if renamed {
+            if let Some(other) = change
+                .uow
+                .directory_user_named(organization, &user_name)
+                .await?
+            {
+                if other != id {
+                    return Err(taken("userName"));
+                }
             }
         }
-        let trusted = self.trusted(&mut change, draft.email.as_ref()).await?;
+        // Trust matters until the person is a user: read again then, or
+        // when the address changed.
+        let trusted = if draft.email == current.email && current.user_id.is_some() {
+            current.email_trusted
+        } else {
+            self.trusted(&mut change, draft.email.as_ref()).await?
+        };
+        // A person waiting for an account whose address is no longer
+        // trusted gets none: a user of the directory's, at once.
+        let user_id = match current.user_id {
+            None if !trusted => self.person(&mut change, &draft, false).await?.0,
+            known => known,
+        };
         let user = DirectoryUser {
+            user_id,
             user_name,
             external_id: draft.external_id,
             active: draft.active,
@@ -503,10 +580,11 @@ impl DirectoryService {
             updated_at: self.organizations.ports().clock.now(),
             ..current.clone()
         };
-        match (current.active, user.active) {
-            (true, false) => self.suspend(&mut change, user.user_id).await?,
-            (false, true) => self.admit(&mut change, &user).await?,
-            _ => {}
+        let now_a_user = current.user_id.is_none() && user.user_id.is_some();
+        if current.active && !user.active {
+            self.suspend(&mut change, user.user_id).await?;
+        } else if user.active && (!current.active || now_a_user) {
+            self.admit(&mut change, &user).await?;
         }
         change
             .uow
@@ -520,7 +598,7 @@ impl DirectoryService {
         };
         self.event(&mut change, kind);
         self.finish(change).await?;
-        Ok(user)
+        Ok(Ok(user))
     }
 
     /// Takes a person's membership away (if they have one); an OWNER's is
@@ -650,11 +728,37 @@ impl DirectoryService {
         draft: DirectoryGroupDraft,
         expected: Option<u64>,
     ) -> Result<DirectoryGroup, OrgError> {
-        let display_name = directory_text("displayName", &draft.display_name)?;
+        let replaced = self
+            .update_group(actor, organization, id, expected, |_| {
+                Ok::<_, std::convert::Infallible>(draft)
+            })
+            .await?;
+        Ok(replaced.unwrap_or_else(|never| match never {}))
+    }
+
+    /// [`DirectoryService::replace_group`] with the new draft worked out
+    /// from the group as it is, inside the unit of work that holds it, as
+    /// [`DirectoryService::update_user`] does for a person.
+    ///
+    /// # Errors
+    /// As [`DirectoryService::replace_group`].
+    pub async fn update_group<E>(
+        &self,
+        actor: &Actor,
+        organization: OrganizationId,
+        id: DirectoryGroupId,
+        expected: Option<u64>,
+        change_with: impl FnOnce(&DirectoryGroup) -> Result<DirectoryGroupDraft, E> + Send,
+    ) -> Result<Result<DirectoryGroup, E>, OrgError> {
         let mut change = self
             .begin(actor, organization, Permission::ScimProvision)
             .await?;
         let current = locked_group(&mut change, id, expected).await?;
+        let draft = match change_with(&current) {
+            Ok(draft) => draft,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let display_name = directory_text("displayName", &draft.display_name)?;
         if let Some(other) = change
             .uow
             .directory_group_named(organization, &display_name)
@@ -714,7 +818,7 @@ impl DirectoryService {
             self.recompute(&mut change, &affected).await?;
         }
         self.finish(change).await?;
-        Ok(group)
+        Ok(Ok(group))
     }
 
     /// Deletes a group; its members lose what it gave.

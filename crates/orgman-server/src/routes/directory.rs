@@ -10,22 +10,39 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::extract::{Authenticated, JsonObject};
-use crate::problem::{ApiError, Problem, ProblemCode};
+use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
-/// One mapping: the groups it names (by `groupId`, or by `group`, a display
-/// name compared case-insensitively; exactly one of them) and the role
-/// their members hold.
+/// One mapping: the groups it names, by `group` (a display name,
+/// compared case-insensitively) or by `groupId`, and the role their
+/// members hold.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum GroupRoleView {
+    /// Groups of a display name.
+    ByName(GroupRoleByName),
+    /// The group of an id.
+    ById(GroupRoleById),
+}
+
+/// A mapping of the groups of a display name.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct GroupRoleView {
+pub(crate) struct GroupRoleByName {
     /// A group's display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 255)]
-    group: Option<String>,
+    group: String,
+    /// `ADMIN`, `MEMBER` or a custom role's key (never `OWNER`).
+    #[schema(min_length = 1, max_length = 64)]
+    role: String,
+}
+
+/// A mapping of one group, by its SCIM id.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct GroupRoleById {
     /// A group's SCIM id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    group_id: Option<Uuid>,
+    group_id: Uuid,
     /// `ADMIN`, `MEMBER` or a custom role's key (never `OWNER`).
     #[schema(min_length = 1, max_length = 64)]
     role: String,
@@ -41,33 +58,30 @@ pub(crate) struct GroupRoles {
 }
 
 fn view(mapping: &GroupRole) -> GroupRoleView {
-    let (group, group_id) = match &mapping.group {
-        GroupMatch::Id(id) => (None, Some(id.as_uuid())),
-        GroupMatch::Name(name) => (Some(name.clone()), None),
-    };
-    GroupRoleView {
-        group,
-        group_id,
-        role: mapping.role.to_string(),
+    let role = mapping.role.to_string();
+    match &mapping.group {
+        GroupMatch::Id(id) => GroupRoleView::ById(GroupRoleById {
+            group_id: id.as_uuid(),
+            role,
+        }),
+        GroupMatch::Name(name) => GroupRoleView::ByName(GroupRoleByName {
+            group: name.clone(),
+            role,
+        }),
     }
 }
 
 fn mapping(view: GroupRoleView) -> Result<GroupRole, ApiError> {
-    let group = match (view.group, view.group_id) {
-        (Some(name), None) => GroupMatch::Name(name),
-        (None, Some(id)) => GroupMatch::Id(DirectoryGroupId::from_uuid(id)),
-        _ => {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                ProblemCode::DirectoryInvalid,
-                "Unprocessable Entity",
-                "a mapping names a group by `group` or by `groupId`, one of them",
-            ));
-        }
+    let (group, role) = match view {
+        GroupRoleView::ByName(by) => (GroupMatch::Name(by.group), by.role),
+        GroupRoleView::ById(by) => (
+            GroupMatch::Id(DirectoryGroupId::from_uuid(by.group_id)),
+            by.role,
+        ),
     };
     Ok(GroupRole {
         group,
-        role: RoleRef::parse(&view.role)?,
+        role: RoleRef::parse(&role)?,
     })
 }
 

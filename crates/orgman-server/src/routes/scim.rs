@@ -30,9 +30,6 @@ use crate::state::AppState;
 /// Largest request body, in bytes.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Where a PATCH read-modify-write that lost a race starts again, at most.
-const PATCH_ATTEMPTS: usize = 3;
-
 /// The SCIM routes.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config.service(
@@ -707,38 +704,25 @@ async fn patch_user(
     let id = user_id(&req)?;
     let expected = if_match(&req)?;
     let request = parse_body(&body)?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = state.directory.user(&actor, organization, id).await?;
-        let mut doc = match current.attributes {
-            Value::Object(doc) => doc,
-            _ => Document::new(),
-        };
-        orgman_scim::patch::apply(&mut doc, &request, &USER)?;
-        let draft = user_draft(doc)?;
-        let version = expected.unwrap_or(current.version);
-        match state
-            .directory
-            .replace_user(&actor, organization, id, draft, Some(version))
-            .await
-        {
-            Ok(user) => {
-                let base = base(&req, organization);
-                return Ok(one(
-                    StatusCode::OK,
-                    user_json(&base, &user),
-                    user.version,
-                    &query,
-                ));
-            }
-            // A concurrent change won: read again and re-apply, unless the
-            // client named the version it patches.
-            Err(OrgError::VersionMismatch { .. })
-                if expected.is_none() && attempt < PATCH_ATTEMPTS => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
+    // The patch is applied to the person as the unit of work holds them.
+    let patched = state
+        .directory
+        .update_user(&actor, organization, id, expected, |current| {
+            let mut doc = match &current.attributes {
+                Value::Object(doc) => doc.clone(),
+                _ => Document::new(),
+            };
+            orgman_scim::patch::apply(&mut doc, &request, &USER)?;
+            user_draft(doc)
+        })
+        .await??;
+    let base = base(&req, organization);
+    Ok(one(
+        StatusCode::OK,
+        user_json(&base, &patched),
+        patched.version,
+        &query,
+    ))
 }
 
 async fn delete_user(req: HttpRequest, state: Data<AppState>) -> Answer {
@@ -871,38 +855,26 @@ async fn patch_group(
     let expected = if_match(&req)?;
     let request = parse_body(&body)?;
     let base = base(&req, organization);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = state.directory.group(&actor, organization, id).await?;
-        let mut doc = match group_json(&base, &current) {
-            Value::Object(doc) => doc,
-            _ => Document::new(),
-        };
-        for key in ["schemas", "id", "meta"] {
-            doc.remove(key);
-        }
-        orgman_scim::patch::apply(&mut doc, &request, &GROUP)?;
-        let draft = group_draft(doc)?;
-        let version = expected.unwrap_or(current.version);
-        match state
-            .directory
-            .replace_group(&actor, organization, id, draft, Some(version))
-            .await
-        {
-            Ok(group) => {
-                return Ok(one(
-                    StatusCode::OK,
-                    group_json(&base, &group),
-                    group.version,
-                    &query,
-                ));
+    let patched = state
+        .directory
+        .update_group(&actor, organization, id, expected, |current| {
+            let mut doc = match group_json(&base, current) {
+                Value::Object(doc) => doc,
+                _ => Document::new(),
+            };
+            for key in ["schemas", "id", "meta"] {
+                doc.remove(key);
             }
-            Err(OrgError::VersionMismatch { .. })
-                if expected.is_none() && attempt < PATCH_ATTEMPTS => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
+            orgman_scim::patch::apply(&mut doc, &request, &GROUP)?;
+            group_draft(doc)
+        })
+        .await??;
+    Ok(one(
+        StatusCode::OK,
+        group_json(&base, &patched),
+        patched.version,
+        &query,
+    ))
 }
 
 async fn delete_group(req: HttpRequest, state: Data<AppState>) -> Answer {
