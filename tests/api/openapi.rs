@@ -107,6 +107,8 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/organizations/{id}/members/{userId}/permissions",
     ),
     ("post", "/api/v1/authz/check"),
+    ("get", "/api/v1/organizations/{id}/directory/group-roles"),
+    ("put", "/api/v1/organizations/{id}/directory/group-roles"),
 ];
 
 /// Routes anyone may call (no token): documented with an empty security

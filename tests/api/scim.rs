@@ -637,3 +637,97 @@ async fn a_trusted_address_nobody_has_gets_a_keycloak_account_off_the_request_th
     );
     orgman_testkit::forget_dev_user(&email).await;
 }
+
+#[tokio::test]
+async fn a_first_sync_of_two_hundred_people_and_their_groups_gives_every_membership() {
+    let app = TestApp::spawn().await;
+    let org = app.org_owned_by("scim-first-sync", ALICE).await;
+    let secret = key(&app, &org, &["scim:provision"]).await;
+    let alice = app.token(ALICE).await;
+    let mapped = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/organizations/{org}/directory/group-roles"),
+            Some(&alice),
+        )
+        .json(&json!({"mappings": [{"group": "team-0", "role": "ADMIN"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mapped.status(), 200);
+    // Okta's order: every person, then each group and its members.
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        let (status, _, made) = scim(
+            &app,
+            Method::POST,
+            &org,
+            "/Users",
+            &secret,
+            Some(json!({"userName": format!("p{n}@sync.example"), "active": true})),
+        )
+        .await;
+        assert_eq!(status, 201, "{made}");
+        ids.push(made["id"].as_str().unwrap().to_owned());
+    }
+    for (g, team) in ids.chunks(50).enumerate() {
+        let (status, _, group) = scim(
+            &app,
+            Method::POST,
+            &org,
+            "/Groups",
+            &secret,
+            Some(json!({"displayName": format!("team-{g}")})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let members: Vec<Value> = team.iter().map(|id| json!({"value": id})).collect();
+        let (status, _, _) = scim(
+            &app,
+            Method::PATCH,
+            &org,
+            &format!("/Groups/{}", group["id"].as_str().unwrap()),
+            &secret,
+            Some(patch(
+                json!([{"op": "add", "path": "members", "value": members}]),
+            )),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let of_org = format!("SELECT count(*) AS n FROM organization_members WHERE org_id = '{org}'");
+    assert_eq!(
+        app.count(&format!("{of_org} AND role = 'MEMBER'")).await,
+        150
+    );
+    assert_eq!(
+        app.count(&format!("{of_org} AND role = 'ADMIN'")).await,
+        50,
+        "team-0 is mapped"
+    );
+    // The directory pages through what it made.
+    let (_, _, last) = scim(
+        &app,
+        Method::GET,
+        &org,
+        "/Users?startIndex=191&count=100",
+        &secret,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (last["totalResults"].clone(), last["itemsPerPage"].clone()),
+        (json!(200), json!(10))
+    );
+    let (_, _, groups) = scim(
+        &app,
+        Method::GET,
+        &org,
+        "/Groups?excludedAttributes=members",
+        &secret,
+        None,
+    )
+    .await;
+    assert_eq!(groups["totalResults"], json!(4));
+    assert!(groups["Resources"][0].get("members").is_none());
+}
