@@ -1866,12 +1866,21 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let names = std::env::var("BENCH_NAMES").unwrap_or_else(|_| "http outbox".into());
-    // The import needs one user with a token; the others need the key set.
-    let only_import = names
+    // The SCIM sync needs one user with a token; the import's copy of
+    // members to Keycloak needs users of Keycloak's besides (200 of them);
+    // the others need the key set.
+    let seeded = if names
         .split_whitespace()
-        .all(|n| n == "import" || n == "scim");
+        .any(|n| n == "http" || n == "outbox")
+    {
+        1000
+    } else if names.split_whitespace().any(|n| n == "import") {
+        200
+    } else {
+        1
+    };
     let sizes = Sizes {
-        users: env_number("BENCH_USERS", if only_import { 1 } else { 1000 }),
+        users: env_number("BENCH_USERS", seeded),
         organizations: env_number("BENCH_ORGS", 100),
         per_user: env_number("BENCH_ORGS_PER_USER", 5),
         seconds: env_number("BENCH_SECONDS", 8) as u64,
