@@ -10,8 +10,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use orgman_domain::{
-    Actor, CheckScope, KeySecret, OrgError, OrgRole, OrganizationId, RequestId, SignIn, SystemRole,
-    UserId,
+    Actor, CheckScope, KeyGrant, KeySecret, OrgError, OrgRole, OrganizationId, RequestId, SignIn,
+    SystemRole, UserId,
 };
 use uuid::Uuid;
 
@@ -162,29 +162,44 @@ async fn with_api_key(
             "an API key acts in its organization only: call /api/v1/organizations/{id}/... with it",
         ));
     }
-    let grant = state.api_keys.authenticate(secret).await.map_err(|error| {
-        let outcome = match &error {
-            OrgError::ApiKeyRejected { reason } => {
-                tracing::info!(reason, "an API key was refused");
-                *reason
-            }
-            _ => "unavailable",
-        };
-        state.metrics.observe_api_key(outcome);
-        ApiError::from(error)
-    })?;
-    state.metrics.observe_api_key("accepted");
-    state.key_usage.note(grant.key);
+    let grant = key_grant(state, secret).await.map_err(ApiError::from)?;
     let claims = Arc::new(Claims::of_api_key(grant.key));
-    let mut actor = Actor::api_key(grant);
-    if let Some(request_id) = req.extensions().get::<RequestId>() {
-        actor = actor.in_request(*request_id);
-    }
     Ok(Authenticated {
-        actor,
+        actor: in_request(req, Actor::api_key(grant)),
         claims,
         check_scope: CheckScope::Own,
     })
+}
+
+/// An API key authenticated, counted in the metrics and its use noted for
+/// `lastUsedAt`: the one way a key is read, for the REST API and for the
+/// SCIM endpoint alike.
+pub(crate) async fn key_grant(state: &AppState, secret: &str) -> Result<KeyGrant, OrgError> {
+    let grant = state
+        .api_keys
+        .authenticate(secret)
+        .await
+        .inspect_err(|error| {
+            let outcome = match error {
+                OrgError::ApiKeyRejected { reason } => {
+                    tracing::info!(reason, "an API key was refused");
+                    *reason
+                }
+                _ => "unavailable",
+            };
+            state.metrics.observe_api_key(outcome);
+        })?;
+    state.metrics.observe_api_key("accepted");
+    state.key_usage.note(grant.key);
+    Ok(grant)
+}
+
+/// The actor, within the request's id when the middleware gave it one.
+pub(crate) fn in_request(req: &HttpRequest, actor: Actor) -> Actor {
+    match req.extensions().get::<RequestId>() {
+        Some(request_id) => actor.in_request(*request_id),
+        None => actor,
+    }
 }
 
 /// The organization the request is in: the `Fx-Organization-Id` header if

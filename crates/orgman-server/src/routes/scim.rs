@@ -11,12 +11,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{self, Bytes, Data, Query};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use orgman_domain::time::format_description::well_known::Rfc3339;
 use orgman_domain::{
     Actor, DirectoryFilter, DirectoryGroup, DirectoryGroupDraft, DirectoryGroupId, DirectoryUser,
-    DirectoryUserDraft, DirectoryUserId, Email, KeySecret, OrgError, OrganizationId, RequestId,
-    Window, directory_text,
+    DirectoryUserDraft, DirectoryUserId, Email, KeySecret, OrgError, OrganizationId, Window,
+    directory_text,
 };
 use orgman_scim::document::{self, Document};
 use orgman_scim::filter::{CompareOp, Filter};
@@ -216,20 +216,8 @@ async fn directory(req: &HttpRequest, state: &AppState) -> Result<Actor, Scim> {
         )
         .into());
     }
-    let grant = state.api_keys.authenticate(token).await.map_err(|error| {
-        state.metrics.observe_api_key(match &error {
-            OrgError::ApiKeyRejected { reason } => reason,
-            _ => "unavailable",
-        });
-        Scim::from(error)
-    })?;
-    state.metrics.observe_api_key("accepted");
-    state.key_usage.note(grant.key);
-    let mut actor = Actor::scim_client(grant);
-    if let Some(request_id) = req.extensions().get::<RequestId>() {
-        actor = actor.in_request(*request_id);
-    }
-    Ok(actor)
+    let grant = crate::extract::key_grant(state, token).await?;
+    Ok(crate::extract::in_request(req, Actor::scim_client(grant)))
 }
 
 fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
@@ -588,20 +576,21 @@ fn list(
     json_response(StatusCode::OK, &schema::list_response(items, total, start))
 }
 
-fn user_id(req: &HttpRequest) -> Result<DirectoryUserId, Scim> {
+/// The resource id of the path (a malformed one names none: 404).
+fn path_id<K: From<Uuid>>(req: &HttpRequest, kind: &str) -> Result<K, Scim> {
     req.match_info()
         .get("id")
         .and_then(|id| Uuid::parse_str(id).ok())
-        .map(DirectoryUserId::from_uuid)
-        .ok_or_else(|| ScimError::status(404, "User not found").into())
+        .map(K::from)
+        .ok_or_else(|| ScimError::status(404, format!("{kind} not found")).into())
+}
+
+fn user_id(req: &HttpRequest) -> Result<DirectoryUserId, Scim> {
+    path_id(req, "User")
 }
 
 fn group_id(req: &HttpRequest) -> Result<DirectoryGroupId, Scim> {
-    req.match_info()
-        .get("id")
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .map(DirectoryGroupId::from_uuid)
-        .ok_or_else(|| ScimError::status(404, "Group not found").into())
+    path_id(req, "Group")
 }
 
 async fn list_users(
