@@ -28,6 +28,7 @@ mod outages;
 mod recent_reads;
 mod registration;
 mod roles;
+mod saml;
 mod scim;
 mod shutdown;
 mod sso;

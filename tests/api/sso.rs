@@ -417,7 +417,10 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         .unwrap();
     let first = configs.iter().find(|c| c.name == "first").unwrap();
     let second = configs.iter().find(|c| c.name == "second").unwrap();
-    assert_eq!(first.client_secret_enc, second.client_secret_enc);
+    assert_eq!(
+        first.oidc().unwrap().client_secret_enc,
+        second.oidc().unwrap().client_secret_enc
+    );
     assert_eq!(sso.client_secret(first).unwrap().expose(), "first-secret");
     let moved = sso.client_secret(second).unwrap_err();
     assert!(moved.to_string().contains("authentication"), "{moved}");

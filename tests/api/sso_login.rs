@@ -14,7 +14,7 @@ use crate::helpers::{Overrides, TestApp, body, keycloak_realm};
 
 /// The copy to Keycloak on, without the periodic reconciliation (which
 /// would remove providers of the other tests' databases sharing the realm).
-fn brokering() -> Overrides {
+pub(crate) fn brokering() -> Overrides {
     let mut overrides = Overrides::default();
     overrides.0.insert("ORGMAN_SSO_BROKER_SYNC", "true".into());
     overrides
@@ -31,14 +31,14 @@ fn keycloak_base() -> String {
 }
 
 /// What the `dev` realm holds under `alias` (`None` for 404).
-async fn keycloak_provider(alias: &str) -> Option<Value> {
+pub(crate) async fn keycloak_provider(alias: &str) -> Option<Value> {
     Stack::get()
         .keycloak_admin(&format!("identity-provider/instances/{alias}"))
         .await
 }
 
 /// The claims of a token, unverified (the service verifies them).
-fn claims(token: &str) -> Value {
+pub(crate) fn claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -71,7 +71,7 @@ async fn create_config(app: &TestApp, org: &str, owner: &str, name: &str) -> (St
 
 /// Waits until Keycloak holds the provider `alias` (the outbox's
 /// login-broker sink writes it after the commit).
-async fn provider_written(alias: &str) {
+pub(crate) async fn provider_written(alias: &str) {
     eventually(
         "Keycloak has the provider",
         Duration::from_secs(30),
@@ -81,7 +81,7 @@ async fn provider_written(alias: &str) {
 }
 
 /// Waits until Keycloak's provider `alias` is switched on (or off).
-async fn provider_enabled(alias: &str, enabled: bool) {
+pub(crate) async fn provider_enabled(alias: &str, enabled: bool) {
     eventually(
         &format!("Keycloak's provider {alias} has enabled={enabled}"),
         Duration::from_secs(30),
@@ -95,7 +95,13 @@ async fn provider_enabled(alias: &str, enabled: bool) {
 /// renames the configuration so that its provider is written again, and
 /// waits until Keycloak's copy lists the domain as the one whose
 /// addresses it may log in.
-async fn verify_customer_domain(app: &TestApp, org: &str, owner: &str, config: &str, alias: &str) {
+pub(crate) async fn verify_customer_domain(
+    app: &TestApp,
+    org: &str,
+    owner: &str,
+    config: &str,
+    alias: &str,
+) {
     app.sql(&format!(
         "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
          VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
@@ -138,7 +144,13 @@ async fn discover(app: &TestApp, email: &str) -> Value {
 
 /// Deletes the configuration and waits until its provider is gone from
 /// Keycloak (also how each test tidies the shared realm up).
-async fn delete_config(app: &TestApp, org: &str, owner: &str, config: &str, alias: &str) {
+pub(crate) async fn delete_config(
+    app: &TestApp,
+    org: &str,
+    owner: &str,
+    config: &str,
+    alias: &str,
+) {
     let deleted = app
         .delete(
             &format!("/api/v1/organizations/{org}/sso-configs/{config}"),

@@ -537,6 +537,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         client_secret: Some(ClientSecret::new("s3cret".into())),
         enabled: None,
         auto_provision: Some(true),
+        ..Default::default()
     };
     let config = block_on(sso.create(&alice, Some(org.id()), draft))?;
     // The login broker (Keycloak in the service) gets a copy of every

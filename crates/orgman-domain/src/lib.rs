@@ -135,9 +135,12 @@ pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleSer
 pub use sso::broker_sync::{BrokerReconcileReport, ProviderSync};
 pub use sso::mirror::{MemberMirroring, MirrorReconcileReport, MirrorSync, OrganizationMirror};
 pub use sso::model::{
-    BrokeredProvider, HomeRealm, IssuerUrl, LoginRedirect, MirroredOrganization, SsoConfig,
-    SsoDraft, SsoScope,
+    BrokeredConnection, BrokeredProvider, CertificateState, HomeRealm, IssuerUrl, LoginRedirect,
+    MetadataSource, MetadataUrl, MirroredOrganization, OidcConnection, SamlAttributeDraft,
+    SamlAttributes, SamlConnection, SamlIdp, SigningCertificate, SsoConfig, SsoConnection,
+    SsoDraft, SsoProtocol, SsoScope,
 };
+pub use sso::saml::{ConnectionReport, SamlRefreshReport, TestStep};
 pub use sso::service::{RotationReport, SsoService};
 pub use sso::sign_in::{SignIn, SsoLoginPolicy};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use orgman_domain::ports::{OutboxSink, SsoConfigRepository, UserRepository};
 use orgman_domain::time::Duration;
 use orgman_domain::{
-    Actor, AutoJoin, BrokeredProvider, ClientSecret, Email, IssuerUrl, LifecycleAction, OrgRole,
-    OutboxRelay, ProviderSync, Provisioner, SsoConfig, SsoDraft, SsoService, UserId, UserProfile,
+    Actor, AutoJoin, BrokeredConnection, BrokeredProvider, ClientSecret, Email, IssuerUrl,
+    LifecycleAction, OrgRole, OutboxRelay, ProviderSync, Provisioner, SsoConfig, SsoDraft,
+    SsoService, UserId, UserProfile,
 };
 use orgman_memory::{FakeCipher, MemoryLoginBroker, block_on};
 use support::World;
@@ -69,6 +70,7 @@ fn draft(name: &str, auto_provision: bool) -> SsoDraft {
         client_secret: Some(ClientSecret::new("s3cret".into())),
         enabled: None,
         auto_provision: Some(auto_provision),
+        ..Default::default()
     }
 }
 
@@ -88,11 +90,10 @@ fn the_broker_follows_every_change_of_a_configuration() {
     let held = s.broker.providers();
     let provider = &held[&config.broker_alias()];
     assert_eq!(provider.display_name, "Acme login");
-    assert_eq!(
-        provider.client_secret.expose(),
-        "s3cret",
-        "decrypted for the call"
-    );
+    let BrokeredConnection::Oidc { client_secret, .. } = &provider.connection else {
+        panic!("an OpenID Connect provider");
+    };
+    assert_eq!(client_secret.expose(), "s3cret", "decrypted for the call");
     assert_eq!(provider.organization, Some(org.id()));
     assert!(provider.enabled);
 
@@ -219,9 +220,11 @@ fn brokered(config: &SsoConfig) -> BrokeredProvider {
     BrokeredProvider {
         alias: config.broker_alias(),
         display_name: config.name.clone(),
-        issuer_url: config.issuer_url.clone(),
-        client_id: config.client_id.clone(),
-        client_secret: ClientSecret::new("x".into()),
+        connection: BrokeredConnection::Oidc {
+            issuer_url: config.oidc().unwrap().issuer_url.clone(),
+            client_id: config.oidc().unwrap().client_id.clone(),
+            client_secret: ClientSecret::new("x".into()),
+        },
         enabled: true,
         organization: config.organization,
         login_domain: None,

@@ -22,8 +22,10 @@
 
 mod discovery;
 mod organizations;
+mod saml;
 
 pub use discovery::{AddressRule, OidcDiscovery, ProviderEndpoints, is_public, provider_endpoints};
+pub use saml::{SamlMetadata, SamlServiceProvider};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,7 +40,8 @@ use openidconnect::{
 };
 use orgman_domain::ports::{IdentityProvider, LoginBroker};
 use orgman_domain::{
-    BrokeredProvider, ClientSecret, Email, IdentityError, IdentityUser, NewIdentity,
+    BrokeredConnection, BrokeredProvider, ClientSecret, Email, IdentityError, IdentityUser,
+    NewIdentity,
 };
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
@@ -66,6 +69,11 @@ pub struct KeycloakSettings {
     /// must refuse addresses outside a provider's `orgman.emailDomains`
     /// (docs/identity.md, "Who a provider may log in").
     pub first_login_flow: String,
+    /// Keycloak's URL as browsers reach it (`ORGMAN_SSO_BROKER_PUBLIC_URL`,
+    /// default the base URL): SAML identity providers post their
+    /// assertions there, and the service provider's entity id is built
+    /// from it.
+    pub public_url: String,
 }
 
 /// The flow of `deploy/local/keycloak/realm-dev.json` that admits only
@@ -91,6 +99,7 @@ impl fmt::Debug for KeycloakSettings {
             .field("token_uri", &self.token_uri)
             .field("client_id", &self.client_id)
             .field("first_login_flow", &self.first_login_flow)
+            .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +128,8 @@ impl KeycloakSettings {
             client_secret: ClientSecret::new(secret),
             first_login_flow: var("ORGMAN_SSO_FIRST_LOGIN_FLOW")
                 .unwrap_or_else(|| FIRST_LOGIN_FLOW.into()),
+            public_url: var("ORGMAN_SSO_BROKER_PUBLIC_URL")
+                .map_or_else(|| base_url.clone(), |u| u.trim_end_matches('/').to_owned()),
             base_url,
         })
     }
@@ -556,18 +567,20 @@ impl IdentityProvider for KeycloakClient {
 /// and [`EMAIL_DOMAINS_KEY`]).
 fn provider_representation(
     provider: &BrokeredProvider,
+    client: (&orgman_domain::IssuerUrl, &str, &ClientSecret),
     endpoints: &ProviderEndpoints,
     first_login_flow: &str,
 ) -> serde_json::Value {
+    let (issuer_url, client_id, client_secret) = client;
     let mut config = json!({
-        "issuer": provider.issuer_url.as_str(),
+        "issuer": issuer_url.as_str(),
         "authorizationUrl": endpoints.authorization,
         "tokenUrl": endpoints.token,
         "jwksUrl": endpoints.jwks,
         "useJwksUrl": "true",
         "validateSignature": "true",
-        "clientId": provider.client_id,
-        "clientSecret": provider.client_secret.expose(),
+        "clientId": client_id,
+        "clientSecret": client_secret.expose(),
         "clientAuthMethod": "client_secret_post",
         "defaultScope": "openid email profile",
         "pkceEnabled": "true",
@@ -602,6 +615,75 @@ fn provider_representation(
 }
 
 impl KeycloakClient {
+    /// What Keycloak is given for `provider`: for OpenID Connect, the
+    /// endpoints orgman discovered and checked; for SAML, the endpoint and
+    /// certificates orgman read from the metadata.
+    async fn representation(
+        &self,
+        provider: &BrokeredProvider,
+    ) -> Result<serde_json::Value, IdentityError> {
+        match &provider.connection {
+            BrokeredConnection::Oidc {
+                issuer_url,
+                client_id,
+                client_secret,
+            } => {
+                let endpoints = provider_endpoints(issuer_url, &self.addresses).await?;
+                Ok(provider_representation(
+                    provider,
+                    (issuer_url, client_id, client_secret),
+                    &endpoints,
+                    &self.settings.first_login_flow,
+                ))
+            }
+            BrokeredConnection::Saml { idp, .. } => Ok(saml::representation(
+                provider,
+                idp,
+                &self.saml_service_provider(&provider.alias),
+                &self.settings.first_login_flow,
+            )),
+        }
+    }
+
+    /// The service provider Keycloak is for the SAML provider `alias`.
+    pub fn saml_service_provider(&self, alias: &str) -> SamlServiceProvider {
+        SamlServiceProvider::of(&self.settings.public_url, &self.settings.realm, alias)
+    }
+
+    /// Keeps a SAML provider's attribute mappers equal to its attributes:
+    /// orgman's mappers (`orgman-*`) are written or replaced, others left
+    /// alone. Nothing for OpenID Connect providers.
+    async fn put_mappers(&self, provider: &BrokeredProvider) -> Result<(), IdentityError> {
+        let BrokeredConnection::Saml { attributes, .. } = &provider.connection else {
+            return Ok(());
+        };
+        let url = format!("{}/{}/mappers", self.providers_url(), provider.alias);
+        let existing: Vec<serde_json::Value> = self
+            .admin(|token| self.http.get(&url).bearer_auth(token))
+            .await?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        for mut wanted in saml::mappers(&provider.alias, attributes) {
+            let name = wanted["name"].as_str().unwrap_or_default().to_owned();
+            match existing.iter().find(|m| m["name"] == name.as_str()) {
+                Some(current) if current["config"] == wanted["config"] => {}
+                Some(current) => {
+                    let id = current["id"].as_str().unwrap_or_default().to_owned();
+                    wanted["id"] = json!(id);
+                    let one = format!("{url}/{id}");
+                    self.admin(|token| self.http.put(&one).bearer_auth(token).json(&wanted))
+                        .await?;
+                }
+                None => {
+                    self.admin(|token| self.http.post(&url).bearer_auth(token).json(&wanted))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// With the organization mirror on, links an organization's provider
     /// to the organization's mirror (when that is at Keycloak already; the
     /// mirror links it otherwise).
@@ -641,9 +723,7 @@ impl LoginBroker for KeycloakClient {
                 provider.alias
             )));
         }
-        let endpoints = provider_endpoints(&provider.issuer_url, &self.addresses).await?;
-        let representation =
-            provider_representation(provider, &endpoints, &self.settings.first_login_flow);
+        let representation = self.representation(provider).await?;
         let url = format!("{}/{}", self.providers_url(), provider.alias);
         let existing = self
             .admin_tolerating(
@@ -655,6 +735,7 @@ impl LoginBroker for KeycloakClient {
             let existing: serde_json::Value = existing.json().await.map_err(unavailable)?;
             self.replace_provider(&url, representation, &existing)
                 .await?;
+            self.put_mappers(provider).await?;
             return self.link_to_organization(provider).await;
         }
         let collection = self.providers_url();
@@ -672,6 +753,7 @@ impl LoginBroker for KeycloakClient {
             Ok(_) | Err(IdentityError::Conflict) => {}
             Err(error) => return Err(error),
         }
+        self.put_mappers(provider).await?;
         self.link_to_organization(provider).await
     }
 

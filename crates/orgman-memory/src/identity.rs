@@ -1,6 +1,6 @@
 //! The identity provider, the login broker and its organizations, in maps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -138,7 +138,7 @@ impl LoginBroker for MemoryLoginBroker {
         if self.refusing.load(Ordering::SeqCst) {
             return Err(IdentityError::Rejected(format!(
                 "endpoints of {} resolve to a private address",
-                provider.issuer_url
+                provider.alias
             )));
         }
         held.insert(provider.alias.clone(), provider.clone());
@@ -267,5 +267,64 @@ impl BrokerOrganizations for MemoryBrokerOrganizations {
             .get(&organization)
             .map(|(_, members)| members.iter().copied().collect())
             .unwrap_or_default())
+    }
+}
+
+/// SAML metadata published in memory: [`MemorySamlMetadata::publish`]
+/// puts an identity provider at a URL, [`MemorySamlMetadata::paste`] gives
+/// the text a caller would paste for one. Documents are tokens, not XML:
+/// the reading rules themselves are `orgman-saml`'s, tested there.
+#[derive(Debug, Default)]
+pub struct MemorySamlMetadata {
+    published: Mutex<HashMap<String, Option<orgman_domain::SamlIdp>>>,
+    documents: Mutex<Vec<orgman_domain::SamlIdp>>,
+}
+
+impl MemorySamlMetadata {
+    /// Publishes `idp` at `url` (replacing what was there).
+    pub fn publish(&self, url: &str, idp: orgman_domain::SamlIdp) {
+        lock(&self.published).insert(url.to_owned(), Some(idp));
+    }
+
+    /// Makes `url` fail to answer.
+    pub fn take_down(&self, url: &str) {
+        lock(&self.published).insert(url.to_owned(), None);
+    }
+
+    /// The document to paste for `idp`.
+    pub fn paste(&self, idp: orgman_domain::SamlIdp) -> String {
+        let mut documents = lock(&self.documents);
+        documents.push(idp);
+        format!("memory-metadata:{}", documents.len() - 1)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl orgman_domain::ports::SamlMetadataReader for MemorySamlMetadata {
+    async fn fetch(
+        &self,
+        url: &orgman_domain::MetadataUrl,
+    ) -> Result<String, orgman_domain::ports::MetadataProblem> {
+        let idp = lock(&self.published).get(url.as_str()).cloned().flatten();
+        match idp {
+            Some(idp) => Ok(self.paste(idp)),
+            None => Err(orgman_domain::ports::MetadataProblem::Unreachable(format!(
+                "{url} answered 503"
+            ))),
+        }
+    }
+
+    fn read(
+        &self,
+        xml: &str,
+    ) -> Result<orgman_domain::SamlIdp, orgman_domain::ports::MetadataProblem> {
+        xml.strip_prefix("memory-metadata:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| lock(&self.documents).get(n).cloned())
+            .ok_or_else(|| orgman_domain::ports::MetadataProblem::Invalid("not metadata".into()))
     }
 }

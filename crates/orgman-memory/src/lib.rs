@@ -42,7 +42,9 @@ use orgman_domain::{OrganizationService, ServicePorts, ServiceSettings};
 pub use cache::MemoryCache;
 pub use cipher::FakeCipher;
 pub use executor::block_on;
-pub use identity::{MemoryBrokerOrganizations, MemoryIdentityProvider, MemoryLoginBroker};
+pub use identity::{
+    MemoryBrokerOrganizations, MemoryIdentityProvider, MemoryLoginBroker, MemorySamlMetadata,
+};
 pub use outbox::RecordingSink;
 pub use store::MemoryStore;
 pub use system::{ManualClock, MemoryTxt, PredictableTokens, RecordingWebhooks, SequentialIds};

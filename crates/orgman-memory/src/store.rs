@@ -933,9 +933,30 @@ impl orgman_domain::ports::SsoConfigRepository for MemoryStore {
         self.available()?;
         let _writer = self.writer.lock().await;
         let mut state = self.lock();
-        match state.sso.get_mut(&id) {
-            Some(config) if config.client_secret_enc == expected => {
-                config.client_secret_enc = new.to_owned();
+        match state.sso.get_mut(&id).map(|c| &mut c.connection) {
+            Some(orgman_domain::SsoConnection::Oidc(oidc))
+                if oidc.client_secret_enc == expected =>
+            {
+                oidc.client_secret_enc = new.to_owned();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn update_unless_changed(
+        &self,
+        config: &orgman_domain::SsoConfig,
+        since: OffsetDateTime,
+        events: &[DomainEvent],
+    ) -> Result<bool, StoreError> {
+        self.available()?;
+        let _writer = self.writer.lock().await;
+        let mut state = self.lock();
+        match state.sso.get_mut(&config.id) {
+            Some(stored) if stored.updated_at == since => {
+                *stored = config.clone();
+                state.outbox.extend_from_slice(events);
                 Ok(true)
             }
             _ => Ok(false),

@@ -191,13 +191,15 @@ diesel::table! {
         id -> Uuid,
         org_id -> Nullable<Uuid>,
         name -> Varchar,
-        issuer_url -> Varchar,
-        client_id -> Varchar,
-        client_secret_enc -> Text,
+        issuer_url -> Nullable<Varchar>,
+        client_id -> Nullable<Varchar>,
+        client_secret_enc -> Nullable<Text>,
         enabled -> Bool,
         auto_provision -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        protocol -> Varchar,
+        saml -> Nullable<Jsonb>,
     }
 }
 

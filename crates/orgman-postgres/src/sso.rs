@@ -5,7 +5,11 @@ use deadpool::managed::Object;
 use diesel::prelude::*;
 use diesel_async::{RunQueryDsl, TransactionManager};
 use orgman_domain::ports::SsoConfigRepository;
-use orgman_domain::{DomainEvent, IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, StoreError};
+use orgman_domain::{
+    DomainEvent, IssuerUrl, MetadataUrl, OidcConnection, OrganizationId, SamlAttributes,
+    SamlConnection, SamlIdp, SigningCertificate, SsoConfig, SsoConfigId, SsoConnection, StoreError,
+};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,45 +25,153 @@ struct SsoRow {
     id: Uuid,
     org_id: Option<Uuid>,
     name: String,
-    issuer_url: String,
-    client_id: String,
-    client_secret_enc: String,
+    issuer_url: Option<String>,
+    client_id: Option<String>,
+    client_secret_enc: Option<String>,
     enabled: bool,
     auto_provision: bool,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    protocol: String,
+    saml: Option<Value>,
 }
 
 impl SsoRow {
     fn from_domain(c: &SsoConfig) -> Self {
+        let (issuer_url, client_id, client_secret_enc, saml) = match &c.connection {
+            SsoConnection::Oidc(oidc) => (
+                Some(oidc.issuer_url.as_str().to_owned()),
+                Some(oidc.client_id.clone()),
+                Some(oidc.client_secret_enc.clone()),
+                None,
+            ),
+            SsoConnection::Saml(saml) => (None, None, None, Some(saml_json(saml))),
+        };
         Self {
             id: c.id.as_uuid(),
             org_id: c.organization.map(|o| o.as_uuid()),
             name: c.name.clone(),
-            issuer_url: c.issuer_url.as_str().to_owned(),
-            client_id: c.client_id.clone(),
-            client_secret_enc: c.client_secret_enc.clone(),
+            issuer_url,
+            client_id,
+            client_secret_enc,
             enabled: c.enabled,
             auto_provision: c.auto_provision,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            protocol: c.protocol().as_str().to_owned(),
+            saml,
         }
     }
 
-    fn into_domain(self) -> SsoConfig {
-        SsoConfig {
+    fn into_domain(self) -> Result<SsoConfig, StoreError> {
+        let inconsistent =
+            |reason: &str| StoreError::Other(format!("SSO configuration {}: {reason}", self.id));
+        let connection = match (self.protocol.as_str(), self.saml) {
+            ("saml", Some(saml)) => SsoConnection::Saml(
+                saml_from_json(&saml).ok_or_else(|| inconsistent("unreadable SAML settings"))?,
+            ),
+            ("oidc", None) => match (self.issuer_url, self.client_id, self.client_secret_enc) {
+                (Some(issuer), Some(client_id), Some(client_secret_enc)) => {
+                    SsoConnection::Oidc(OidcConnection {
+                        issuer_url: IssuerUrl::from_stored(issuer),
+                        client_id,
+                        client_secret_enc,
+                    })
+                }
+                _ => {
+                    return Err(inconsistent(
+                        "an OpenID Connect configuration without its client",
+                    ));
+                }
+            },
+            _ => return Err(inconsistent("an SSO configuration of no known protocol")),
+        };
+        Ok(SsoConfig {
             id: SsoConfigId::from_uuid(self.id),
             organization: self.org_id.map(OrganizationId::from_uuid),
             name: self.name,
-            issuer_url: IssuerUrl::from_stored(self.issuer_url),
-            client_id: self.client_id,
-            client_secret_enc: self.client_secret_enc,
+            connection,
             enabled: self.enabled,
             auto_provision: self.auto_provision,
             created_at: self.created_at,
             updated_at: self.updated_at,
-        }
+        })
     }
+}
+
+fn saml_json(saml: &SamlConnection) -> Value {
+    let certificates: Vec<Value> = saml
+        .idp
+        .certificates
+        .iter()
+        .map(|c| {
+            json!({
+                "base64": c.base64,
+                "sha256": c.sha256,
+                "subject": c.subject,
+                "notBefore": c.not_before.unix_timestamp(),
+                "notAfter": c.not_after.unix_timestamp(),
+            })
+        })
+        .collect();
+    json!({
+        "metadataUrl": saml.metadata_url.as_ref().map(MetadataUrl::as_str),
+        "idp": {
+            "entityId": saml.idp.entity_id,
+            "ssoUrl": saml.idp.sso_url,
+            "postBinding": saml.idp.post_binding,
+            "certificates": certificates,
+            "nameIdFormat": saml.idp.name_id_format,
+            "wantsSignedRequests": saml.idp.wants_signed_requests,
+            "offeredAttributes": saml.idp.offered_attributes,
+        },
+        "attributes": {
+            "email": saml.attributes.email,
+            "firstName": saml.attributes.first_name,
+            "lastName": saml.attributes.last_name,
+        },
+        "announced": saml.announced,
+    })
+}
+
+fn saml_from_json(value: &Value) -> Option<SamlConnection> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let texts = |v: &Value| -> Option<Vec<String>> { v.as_array()?.iter().map(text).collect() };
+    let time = |v: &Value| OffsetDateTime::from_unix_timestamp(v.as_i64()?).ok();
+    let idp = &value["idp"];
+    let certificates = idp["certificates"]
+        .as_array()?
+        .iter()
+        .map(|c| {
+            Some(SigningCertificate {
+                base64: text(&c["base64"])?,
+                sha256: text(&c["sha256"])?,
+                subject: text(&c["subject"])?,
+                not_before: time(&c["notBefore"])?,
+                not_after: time(&c["notAfter"])?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(SamlConnection {
+        metadata_url: value["metadataUrl"]
+            .as_str()
+            .map(|u| MetadataUrl::from_stored(u.to_owned())),
+        idp: SamlIdp {
+            entity_id: text(&idp["entityId"])?,
+            sso_url: text(&idp["ssoUrl"])?,
+            post_binding: idp["postBinding"].as_bool()?,
+            certificates,
+            name_id_format: text(&idp["nameIdFormat"])?,
+            wants_signed_requests: idp["wantsSignedRequests"].as_bool().unwrap_or(false),
+            offered_attributes: texts(&idp["offeredAttributes"]).unwrap_or_default(),
+        },
+        attributes: SamlAttributes {
+            email: text(&value["attributes"]["email"])?,
+            first_name: text(&value["attributes"]["firstName"])?,
+            last_name: text(&value["attributes"]["lastName"])?,
+        },
+        announced: texts(&value["announced"]).unwrap_or_default(),
+    })
 }
 
 #[async_trait]
@@ -124,8 +236,9 @@ impl SsoConfigRepository for PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map(|row| row.map(SsoRow::into_domain))
-            .map_err(from_diesel)
+            .map_err(from_diesel)?
+            .map(SsoRow::into_domain)
+            .transpose()
     }
 
     async fn list(
@@ -151,7 +264,7 @@ impl SsoConfigRepository for PgStore {
             }
         }
         .map_err(from_diesel)?;
-        Ok(rows.into_iter().map(SsoRow::into_domain).collect())
+        rows.into_iter().map(SsoRow::into_domain).collect()
     }
 
     async fn all(&self) -> Result<Vec<SsoConfig>, StoreError> {
@@ -162,7 +275,37 @@ impl SsoConfigRepository for PgStore {
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        Ok(rows.into_iter().map(SsoRow::into_domain).collect())
+        rows.into_iter().map(SsoRow::into_domain).collect()
+    }
+
+    async fn update_unless_changed(
+        &self,
+        config: &SsoConfig,
+        since: OffsetDateTime,
+        events: &[DomainEvent],
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.transaction().await?;
+        let result = async {
+            let updated = diesel::update(
+                sso_configs::table
+                    .find(config.id.as_uuid())
+                    .filter(sso_configs::updated_at.eq(since)),
+            )
+            .set(SsoRow::from_domain(config))
+            .execute(&mut *conn)
+            .await
+            .map_err(from_diesel)?;
+            if updated != 1 {
+                return Err(StoreError::NotFound);
+            }
+            append_events(&mut conn, events, &self.writes).await
+        }
+        .await;
+        match finish(conn, result).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 
     async fn replace_secret(

@@ -1225,6 +1225,77 @@ async fn concurrent_additions_never_pass_the_member_limit() {
 }
 
 #[tokio::test]
+async fn a_saml_configuration_reads_back_as_written_and_changes_only_if_unchanged_meanwhile() {
+    use orgman_domain::ports::SsoConfigRepository;
+    use orgman_domain::{
+        MetadataUrl, SamlAttributes, SamlConnection, SamlIdp, SigningCertificate, SsoConfig,
+        SsoConfigId, SsoConnection,
+    };
+    let db = Db::new().await;
+    let org = db.org().await.id();
+    let now =
+        OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let certificate = |n: i64| SigningCertificate {
+        base64: format!("MII{n}"),
+        sha256: format!("{n:064x}"),
+        subject: "CN=idp".into(),
+        not_before: now - orgman_domain::time::Duration::days(n),
+        not_after: now + orgman_domain::time::Duration::days(n),
+    };
+    let config = SsoConfig {
+        id: SsoConfigId::from_uuid(Uuid::now_v7()),
+        organization: Some(org),
+        name: "Corp SAML".into(),
+        connection: SsoConnection::Saml(SamlConnection {
+            metadata_url: Some(
+                MetadataUrl::parse("https://idp.example/metadata?app=1", false).unwrap(),
+            ),
+            idp: SamlIdp {
+                entity_id: "urn:idp.example".into(),
+                sso_url: "https://idp.example/sso".into(),
+                post_binding: true,
+                certificates: vec![certificate(10), certificate(400)],
+                name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+                wants_signed_requests: false,
+                offered_attributes: vec!["mail".into()],
+            },
+            attributes: SamlAttributes {
+                email: "mail".into(),
+                first_name: "givenName".into(),
+                last_name: "sn".into(),
+            },
+            announced: vec![format!("{:064x}", 10)],
+        }),
+        enabled: true,
+        auto_provision: false,
+        created_at: now,
+        updated_at: now,
+    };
+    db.store.insert(&config, &[]).await.unwrap();
+    assert_eq!(db.store.get(config.id).await.unwrap(), Some(config.clone()));
+
+    let mut later = config.clone();
+    later.name = "Corp SAML, renamed".into();
+    later.updated_at = now + orgman_domain::time::Duration::seconds(5);
+    assert!(
+        db.store
+            .update_unless_changed(&later, now, &[])
+            .await
+            .unwrap()
+    );
+    let mut stale = config.clone();
+    stale.name = "a replica that read it before".into();
+    assert!(
+        !db.store
+            .update_unless_changed(&stale, now, &[])
+            .await
+            .unwrap(),
+        "changed meanwhile: not written"
+    );
+    assert_eq!(db.store.get(config.id).await.unwrap(), Some(later));
+}
+
+#[tokio::test]
 async fn sso_changes_and_their_events_commit_together() {
     use orgman_domain::ports::SsoConfigRepository;
     use orgman_domain::{DomainEvent, EventId, EventKind, IssuerUrl, SsoConfig, SsoConfigId};
@@ -1235,9 +1306,11 @@ async fn sso_changes_and_their_events_commit_together() {
         id: SsoConfigId::from_uuid(Uuid::now_v7()),
         organization: Some(org),
         name: "Corp".into(),
-        issuer_url: IssuerUrl::parse("https://idp.example", false).unwrap(),
-        client_id: "orgman".into(),
-        client_secret_enc: "sealed".into(),
+        connection: orgman_domain::SsoConnection::Oidc(orgman_domain::OidcConnection {
+            issuer_url: IssuerUrl::parse("https://idp.example", false).unwrap(),
+            client_id: "orgman".into(),
+            client_secret_enc: "sealed".into(),
+        }),
         enabled: true,
         auto_provision: true,
         created_at: now,

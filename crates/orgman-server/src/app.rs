@@ -203,6 +203,13 @@ fn spawn_watchers(
             config.directory.poll,
         ));
     }
+    if let Some(every) = config.sso.saml_refresh_interval {
+        tasks.push(crate::background::spawn_saml_refresh(
+            use_cases.sso.clone(),
+            metrics.clone(),
+            every,
+        ));
+    }
     if !config.platform_components.is_empty() {
         tasks.push(components.spawn(
             config.platform_components.clone(),

@@ -357,6 +357,38 @@ pub(crate) fn spawn_directory_accounts(
     })
 }
 
+/// Reads SAML metadata again and checks certificates for expiry
+/// (`SsoService::refresh_saml`) every `every`, until the task is aborted:
+/// failures are logged and counted, and tried again next round.
+pub(crate) fn spawn_saml_refresh(
+    sso: Arc<orgman_domain::SsoService>,
+    metrics: Arc<crate::operability::metrics::Metrics>,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sso.refresh_saml().await {
+                Ok(report) => {
+                    for (config, reason) in &report.failed {
+                        tracing::warn!(%config, %reason, "SAML metadata not refreshed; the stored copy stays in use");
+                    }
+                    if report.changed > 0 || report.announced > 0 {
+                        tracing::info!(
+                            changed = report.changed,
+                            announced = report.announced,
+                            "SAML metadata refreshed"
+                        );
+                    }
+                    metrics.observe_saml_refresh(&report);
+                }
+                Err(error) => tracing::warn!(%error, "SAML configurations cannot be read now"),
+            }
+            // Paced: one round per interval (a setting; seconds in tests).
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

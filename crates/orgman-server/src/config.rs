@@ -163,6 +163,13 @@ pub struct SsoSettings {
     /// with the configurations (`ORGMAN_SSO_BROKER_RECONCILE_SECONDS`,
     /// default 600; 0 turns it off).
     pub broker_reconcile_interval: Option<Duration>,
+    /// How often SAML metadata is read again from its URL, and
+    /// certificates checked for expiry (`ORGMAN_SSO_SAML_REFRESH_SECONDS`,
+    /// default 3600; 0 turns it off).
+    pub saml_refresh_interval: Option<Duration>,
+    /// How long before expiry a SAML certificate is announced and shown as
+    /// expiring (`ORGMAN_SSO_CERTIFICATE_WARNING_DAYS`, default 30).
+    pub certificate_warning: Duration,
     /// Mirror organizations and memberships in Keycloak's Organizations
     /// (`ORGMAN_KEYCLOAK_ORGANIZATIONS`: `auto`, the default, mirrors when
     /// the realm has Organizations and the service account may manage
@@ -666,6 +673,13 @@ fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
         broker_sync: env.flag("ORGMAN_SSO_BROKER_SYNC", true)?,
         broker_reconcile_interval: seconds_or_never(
             env.number("ORGMAN_SSO_BROKER_RECONCILE_SECONDS", 600_u64)?,
+        ),
+        saml_refresh_interval: seconds_or_never(
+            env.number("ORGMAN_SSO_SAML_REFRESH_SECONDS", 3600_u64)?,
+        ),
+        certificate_warning: Duration::from_secs(
+            env.number("ORGMAN_SSO_CERTIFICATE_WARNING_DAYS", 30_u64)?
+                .saturating_mul(86_400),
         ),
         organization_mirror: match env.text("ORGMAN_KEYCLOAK_ORGANIZATIONS").as_deref() {
             None | Some("auto") => MirrorMode::Auto,

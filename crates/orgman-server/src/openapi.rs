@@ -142,6 +142,7 @@ const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
 /// Who may call the operations no organization's permission decides.
 const OPERATION_CALLERS: &[(&str, &str)] = &[
     ("discover_home_realm", "anyone"),
+    ("get_saml_service_provider_metadata", "anyone"),
     ("me", "signed-in"),
     ("my_organizations", "signed-in"),
     ("accept_invitation", "signed-in"),

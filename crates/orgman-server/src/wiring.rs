@@ -456,6 +456,12 @@ impl UseCases {
             .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
                 config.sso.allow_private_issuers,
             )))
+            .with_saml(
+                Arc::new(orgman_keycloak::SamlMetadata::new(
+                    orgman_keycloak::AddressRule::new(config.sso.allow_private_issuers),
+                )),
+                config.sso.certificate_warning,
+            )
             .with_home_realm_discovery(store.clone()),
         );
         let registration = adapters

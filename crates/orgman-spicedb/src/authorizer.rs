@@ -568,6 +568,8 @@ impl SpiceDbAuthorizer {
             | EventKind::SsoConfigUpdated { .. }
             | EventKind::SsoConfigDeleted { .. }
             | EventKind::SsoProviderDisabled { .. }
+            | EventKind::SsoMetadataRefreshed { .. }
+            | EventKind::SsoCertificateExpiring { .. }
             | EventKind::InvitationCreated { .. }
             | EventKind::InvitationAccepted { .. }
             | EventKind::InvitationRevoked { .. }

@@ -1,7 +1,8 @@
 //! A browser's authorization-code login, done with plain HTTP: follow the
 //! redirects, keep the cookies (by path, as a browser does, since Keycloak
-//! sets the same cookie names under each realm's path), fill in the login
-//! form, and exchange the code at the end.
+//! sets the same cookie names under each realm's path), submit the SAML
+//! POST-binding forms that a browser's script would submit by itself, fill
+//! in the login form, and exchange the code at the end.
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,51 @@ fn form_action(page: &str) -> Option<String> {
     Some(form[start..end].replace("&amp;", "&"))
 }
 
+/// The `name`/`value` pairs of the page's first form's hidden inputs,
+/// unescaped.
+fn hidden_inputs(page: &str) -> Vec<(String, String)> {
+    let Some(start) = page.find("<form") else {
+        return Vec::new();
+    };
+    let form = &page[start
+        ..page[start..]
+            .find("</form>")
+            .map_or(page.len(), |e| start + e)];
+    let attribute = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        let from = tag.find(&key)? + key.len();
+        let to = from + tag[from..].find('"')?;
+        Some(unescape(&tag[from..to]))
+    };
+    form.split("<input")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+            if attribute(tag, "type").as_deref() != Some("hidden") {
+                return None;
+            }
+            Some((
+                attribute(tag, "name")?,
+                attribute(tag, "value").unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#x2F;", "/")
+        .replace("&#x3D;", "=")
+        .replace("&#x2B;", "+")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// What a test does to a SAML response before the browser posts it on:
+/// the decoded XML in, the XML to send out.
+pub type Tamper = fn(&str) -> String;
+
 /// The page's visible text, tags and blank runs removed (for errors).
 fn text_of(page: &str) -> String {
     let body = page.split("<body").nth(1).unwrap_or(page);
@@ -100,7 +146,21 @@ fn title(page: &str) -> String {
 /// Where the journey stopped, with the page's title or the status: a
 /// provider that is disabled or missing never shows its login form.
 pub async fn login_through(alias: &str, user: RealmUser) -> Result<String, String> {
-    login(Some(alias), user).await
+    login(Some(alias), user, None).await
+}
+
+/// [`login_through`], where the SAML response the identity provider hands
+/// the browser is changed by `tamper` before it is posted on (an attacker
+/// between the two, or one who forges responses).
+///
+/// # Errors
+/// As [`login_through`].
+pub async fn login_through_tampered(
+    alias: &str,
+    user: RealmUser,
+    tamper: Tamper,
+) -> Result<String, String> {
+    login(Some(alias), user, Some(tamper)).await
 }
 
 /// Logs in as a person who types their address at the `dev` realm's login
@@ -111,10 +171,14 @@ pub async fn login_through(alias: &str, user: RealmUser) -> Result<String, Strin
 /// As [`login_through`]; also when the `dev` realm itself asks for a
 /// password (it did not send the address to its organization's provider).
 pub async fn login_by_address(user: RealmUser) -> Result<String, String> {
-    login(None, user).await
+    login(None, user, None).await
 }
 
-async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
+async fn login(
+    alias: Option<&str>,
+    user: RealmUser,
+    tamper: Option<Tamper>,
+) -> Result<String, String> {
     let stack = Stack::get();
     let realm_path = url::Url::parse(&stack.oidc_issuer)
         .map_err(|e| e.to_string())?
@@ -141,7 +205,7 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
         &params,
     )
     .map_err(|e| e.to_string())?;
-    let mut form: Option<Vec<(&str, &str)>> = None;
+    let mut form: Option<Vec<(String, String)>> = None;
     let mut answered = false;
     let mut typed = false;
     let mut linked = false;
@@ -176,6 +240,30 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
             continue;
         }
         let page = response.text().await.unwrap_or_default();
+        // A SAML POST binding: a page whose script submits a form of hidden
+        // fields at once; a browser would, so this does.
+        let hidden = hidden_inputs(&page);
+        if status.is_success()
+            && hidden
+                .iter()
+                .any(|(name, _)| name == "SAMLRequest" || name == "SAMLResponse")
+        {
+            let action = form_action(&page).ok_or("a SAML POST page without a form")?;
+            url = url.join(&action).map_err(|e| e.to_string())?;
+            form = Some(
+                hidden
+                    .into_iter()
+                    .map(|(name, value)| match (name.as_str(), tamper) {
+                        ("SAMLResponse", Some(tamper)) => {
+                            let xml = decode(&value)?;
+                            Ok((name, encode(&tamper(&xml))))
+                        }
+                        _ => Ok((name, value)),
+                    })
+                    .collect::<Result<_, String>>()?,
+            );
+            continue;
+        }
         let at_realm = url.path().starts_with(&format!("{realm_path}/"));
         if status.is_success() && page.contains("name=\"password\"") && at_realm && alias.is_none()
         {
@@ -189,7 +277,7 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
         {
             let action = form_action(&page).ok_or("an address page without a form")?;
             url = url.join(&action).map_err(|e| e.to_string())?;
-            form = Some(vec![("username", user.email)]);
+            form = Some(vec![("username".into(), user.email.into())]);
             typed = true;
             continue;
         }
@@ -198,7 +286,7 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
         if status.is_success() && !linked && page.contains("value=\"linkAccount\"") {
             let action = form_action(&page).ok_or("a link page without a form")?;
             url = url.join(&action).map_err(|e| e.to_string())?;
-            form = Some(vec![("submitAction", "linkAccount")]);
+            form = Some(vec![("submitAction".into(), "linkAccount".into())]);
             linked = true;
             continue;
         }
@@ -206,8 +294,8 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
             let action = form_action(&page).ok_or("a login page without a form")?;
             url = url.join(&action).map_err(|e| e.to_string())?;
             form = Some(vec![
-                ("username", user.username),
-                ("password", user.password),
+                ("username".into(), user.username.into()),
+                ("password".into(), user.password.into()),
             ]);
             answered = true;
             continue;
@@ -219,6 +307,19 @@ async fn login(alias: Option<&str>, user: RealmUser) -> Result<String, String> {
         ));
     }
     Err("too many redirects".into())
+}
+
+fn decode(value: &str) -> Result<String, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.split_whitespace().collect::<String>())
+        .map_err(|e| format!("a SAMLResponse that is not base64: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+fn encode(xml: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(xml)
 }
 
 async fn exchange(client: &reqwest::Client, code: &str) -> Result<String, String> {

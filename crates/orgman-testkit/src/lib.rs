@@ -32,7 +32,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 pub use broker::PrivateBroker;
-pub use browser::{TEST_REDIRECT_URI, login_by_address, login_through};
+pub use browser::{
+    TEST_REDIRECT_URI, Tamper, login_by_address, login_through, login_through_tampered,
+};
 pub use dns::PrivateDns;
 pub use kafka::{KafkaRecord, java_kafka_probe, read_topic};
 pub use mail::{Mail, MailSink};
@@ -99,6 +101,28 @@ pub const DAN: RealmUser = RealmUser {
     password: "dan-password",
     email: "dan@customer.example",
 };
+
+/// A user of the `customer` realm for SAML logins (the OpenID Connect
+/// tests never log in as her, so that their accounts never meet).
+pub const SAM: RealmUser = RealmUser {
+    id: "0c000000-0000-4000-8000-000000000010",
+    username: "sam",
+    password: "sam-password",
+    email: "sam@customer.example",
+};
+/// Another user of the `customer` realm for SAML logins.
+pub const SUE: RealmUser = RealmUser {
+    id: "0c000000-0000-4000-8000-000000000011",
+    username: "sue",
+    password: "sue-password",
+    email: "sue@customer.example",
+};
+
+/// The SAML 2.0 identity provider metadata of the stack's `customer`
+/// realm (an organization's own SAML identity provider in the SAML tests).
+pub fn customer_saml_metadata_url() -> String {
+    format!("{}/protocol/saml/descriptor", customer_issuer())
+}
 
 /// The issuer of the stack's `customer` realm (an organization's own
 /// OpenID provider in the SSO tests).

@@ -78,6 +78,44 @@ pub enum ValidationError {
     /// sent to another issuer.
     #[error("clientSecret is required when issuerUrl or clientId changes")]
     SecretRequired,
+    /// A URL field (other than `issuerUrl`) is not acceptable.
+    #[error("{field} {reason}")]
+    UrlInvalid {
+        /// The field (camelCase).
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A field of one SSO protocol was sent for a configuration of the
+    /// other.
+    #[error("{field} does not apply to {protocol} configurations")]
+    FieldNotForProtocol {
+        /// The field (camelCase).
+        field: &'static str,
+        /// The configuration's protocol (`oidc`, `saml`).
+        protocol: &'static str,
+    },
+    /// A field the configuration's protocol needs is missing.
+    #[error("{field} is required")]
+    Required {
+        /// The field (camelCase).
+        field: &'static str,
+    },
+    /// An SSO configuration's protocol cannot change.
+    #[error("protocol cannot change; create another configuration")]
+    ProtocolFixed,
+    /// A SAML configuration needs its identity provider's metadata, as
+    /// exactly one of `metadataUrl` and `metadataXml`.
+    #[error("a SAML configuration needs exactly one of metadataUrl and metadataXml")]
+    MetadataSourceRequired,
+    /// SAML metadata was read and refused.
+    #[error("{field}: {reason}")]
+    SamlMetadataInvalid {
+        /// `metadataUrl` or `metadataXml`.
+        field: &'static str,
+        /// What is wrong, for people.
+        reason: String,
+    },
     /// Organization metadata is not an object, or too large.
     #[error("{field} {reason}")]
     MetadataInvalid {
@@ -127,6 +165,12 @@ impl ValidationError {
             Self::TextInvalid { field, .. } => Some(field),
             Self::SecretRequired => Some("clientSecret"),
             Self::MetadataInvalid { field, .. } => Some(field),
+            Self::UrlInvalid { field, .. }
+            | Self::FieldNotForProtocol { field, .. }
+            | Self::SamlMetadataInvalid { field, .. } => Some(field),
+            Self::ProtocolFixed => Some("protocol"),
+            Self::Required { field } => Some(field),
+            Self::MetadataSourceRequired => Some("metadataUrl"),
             Self::PermissionNameInvalid { .. } => Some("permissions"),
             Self::RoleKeyInvalid { .. } => Some("key"),
             Self::UnknownStatus { .. } | Self::InconsistentRecord { .. } => None,

@@ -9,6 +9,7 @@ use crate::members::custom_role::RoleKey;
 use crate::members::permission::PermissionName;
 use crate::members::role::OrgRole;
 use crate::organizations::metadata::Metadata;
+use crate::sso::model::SsoProtocol;
 use crate::values::actor::{ActorKind, ActorRef};
 use crate::values::id::{
     ApiKeyId, DirectoryGroupId, DirectoryUserId, EventId, InvitationId, OrganizationId, RequestId,
@@ -137,10 +138,27 @@ pub enum EventKind {
         config_id: SsoConfigId,
         /// Its name.
         name: String,
-        /// The identity provider's issuer.
-        issuer_url: String,
-        /// The client id at the identity provider.
-        client_id: String,
+        /// Its protocol (payloads written before SAML read as `oidc`).
+        #[cfg_attr(feature = "serde", serde(default))]
+        protocol: SsoProtocol,
+        /// OpenID Connect: the identity provider's issuer.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        issuer_url: Option<String>,
+        /// OpenID Connect: the client id at the identity provider.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        client_id: Option<String>,
+        /// SAML: the identity provider's entity id.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        idp_entity_id: Option<String>,
         /// Whether it is in use.
         enabled: bool,
     },
@@ -150,10 +168,27 @@ pub enum EventKind {
         config_id: SsoConfigId,
         /// Its name.
         name: String,
-        /// The identity provider's issuer.
-        issuer_url: String,
-        /// The client id at the identity provider.
-        client_id: String,
+        /// Its protocol (payloads written before SAML read as `oidc`).
+        #[cfg_attr(feature = "serde", serde(default))]
+        protocol: SsoProtocol,
+        /// OpenID Connect: the identity provider's issuer.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        issuer_url: Option<String>,
+        /// OpenID Connect: the client id at the identity provider.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        client_id: Option<String>,
+        /// SAML: the identity provider's entity id.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        idp_entity_id: Option<String>,
         /// Whether it is in use.
         enabled: bool,
         /// Whether a new secret replaced the old one.
@@ -169,6 +204,32 @@ pub enum EventKind {
         config_id: SsoConfigId,
         /// Why the endpoints were refused.
         reason: String,
+    },
+    /// A SAML configuration's metadata, re-read from its URL on the
+    /// schedule, changed (new certificates, endpoint or entity id): the
+    /// login broker's copy follows.
+    SsoMetadataRefreshed {
+        /// The configuration.
+        config_id: SsoConfigId,
+        /// The identity provider's entity id now.
+        idp_entity_id: String,
+        /// The SHA-256 fingerprints of its signing certificates now.
+        certificates: Vec<String>,
+    },
+    /// A SAML identity provider's signing certificate expires within the
+    /// warning period (or has expired): announced once per certificate,
+    /// so that the organization has its identity provider publish a new
+    /// one before logins depend on it.
+    SsoCertificateExpiring {
+        /// The configuration.
+        config_id: SsoConfigId,
+        /// The certificate's SHA-256 fingerprint.
+        fingerprint: String,
+        /// When it expires.
+        #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
+        not_after: OffsetDateTime,
+        /// Whether it has already expired.
+        expired: bool,
     },
     /// An SSO configuration was deleted with its sealed secret.
     SsoConfigDeleted {
@@ -448,7 +509,7 @@ impl EventKind {
     /// Every type name an organization's events carry
     /// ([`EventKind::type_name`]), in catalog order: what a webhook
     /// endpoint may subscribe to.
-    pub const ORGANIZATION_TYPES: [&'static str; 41] = [
+    pub const ORGANIZATION_TYPES: [&'static str; 43] = [
         "organization.created",
         "organization.updated",
         "organization.metadata-changed",
@@ -468,6 +529,8 @@ impl EventKind {
         "organization.sso-config.updated",
         "organization.sso-config.deleted",
         "organization.sso-config.provider-disabled",
+        "organization.sso-config.metadata-refreshed",
+        "organization.sso.certificate-expiring",
         "organization.deleted",
         "organization.member.added",
         "organization.member.role-changed",
@@ -514,6 +577,8 @@ impl EventKind {
             EventKind::SsoConfigUpdated { .. } => "organization.sso-config.updated",
             EventKind::SsoConfigDeleted { .. } => "organization.sso-config.deleted",
             EventKind::SsoProviderDisabled { .. } => "organization.sso-config.provider-disabled",
+            EventKind::SsoMetadataRefreshed { .. } => "organization.sso-config.metadata-refreshed",
+            EventKind::SsoCertificateExpiring { .. } => "organization.sso.certificate-expiring",
             EventKind::OrganizationDeleted { .. } => "organization.deleted",
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",

@@ -164,3 +164,38 @@ pub trait IssuerDiscovery: Send + Sync {
     /// when the issuer may not be reached from the server at all.
     async fn discover(&self, issuer: &crate::IssuerUrl) -> Result<IssuerProbe, crate::OrgError>;
 }
+
+/// Why a SAML identity provider's metadata could not be taken.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataProblem {
+    /// The URL may not be reached from the server (a private, loopback or
+    /// reserved address).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The URL could not be read now.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The document was read and refused (says why).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reads SAML identity providers' metadata. Fetching must follow
+/// [`IssuerDiscovery`]'s guards against server-side request forgery;
+/// reading must refuse document type declarations (so no entity is ever
+/// expanded) and oversized documents, and check the single sign-on URL
+/// under the issuer rules (`https`, unless loopback is allowed).
+#[async_trait]
+pub trait SamlMetadataReader: Send + Sync {
+    /// Fetches the document at `url`.
+    ///
+    /// # Errors
+    /// [`MetadataProblem::NotAllowed`], [`MetadataProblem::Unreachable`].
+    async fn fetch(&self, url: &crate::MetadataUrl) -> Result<String, MetadataProblem>;
+
+    /// Reads a document.
+    ///
+    /// # Errors
+    /// [`MetadataProblem::Invalid`].
+    fn read(&self, xml: &str) -> Result<crate::SamlIdp, MetadataProblem>;
+}

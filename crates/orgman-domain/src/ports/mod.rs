@@ -25,6 +25,7 @@ pub use cipher::SecretCipher;
 pub use directory::{DirectoryAccountQueue, DirectoryQueries, DirectoryWrites};
 pub use identity::{
     BrokerOrganizations, IdentityProvider, IssuerDiscovery, IssuerProbe, LoginBroker,
+    MetadataProblem, SamlMetadataReader,
 };
 pub use keys::{ApiKeyQueries, ApiKeyWrites};
 pub use outbox::{

@@ -584,6 +584,19 @@ pub trait SsoConfigRepository: Send + Sync {
     /// [`StoreError::Unavailable`].
     async fn all(&self) -> Result<Vec<SsoConfig>, StoreError>;
 
+    /// Stores a changed configuration, with its events, only if the stored
+    /// one was last changed at `since` (nobody, another replica included,
+    /// changed it meanwhile); `false`, and nothing written, otherwise.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn update_unless_changed(
+        &self,
+        config: &SsoConfig,
+        since: time::OffsetDateTime,
+        events: &[DomainEvent],
+    ) -> Result<bool, StoreError>;
+
     /// Replaces the encrypted secret if it still is `expected`; `false`
     /// when the row changed meanwhile.
     ///

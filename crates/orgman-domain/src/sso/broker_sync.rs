@@ -17,7 +17,9 @@ use crate::ports::{
     Clock, DeliveryError, DomainQueries, EventSink, IdGenerator, LoginBroker,
     OrganizationRepository, SecretCipher, SsoConfigRepository,
 };
-use crate::sso::model::{BrokeredProvider, LoginRedirect, SsoConfig};
+use crate::sso::model::{
+    BrokeredConnection, BrokeredProvider, LoginRedirect, SsoConfig, SsoConnection,
+};
 use crate::values::id::{EventId, OrganizationId, SsoConfigId};
 
 /// Keeps the login broker's identity providers equal to orgman's SSO
@@ -73,6 +75,7 @@ impl ProviderSync {
         "organization.sso-config.created",
         "organization.sso-config.updated",
         "organization.sso-config.deleted",
+        "organization.sso-config.metadata-refreshed",
         "organization.deleted",
         "organization.suspended",
         "organization.reactivated",
@@ -228,12 +231,24 @@ impl ProviderSync {
     }
 
     async fn brokered(&self, config: &SsoConfig) -> Result<BrokeredProvider, DeliveryError> {
-        let client_secret = self
-            .cipher
-            .decrypt(&config.client_secret_enc, &config.cipher_context())
-            .map_err(|e| {
-                DeliveryError::Permanent(format!("the client secret cannot be decrypted: {e}"))
-            })?;
+        let connection = match &config.connection {
+            SsoConnection::Oidc(oidc) => BrokeredConnection::Oidc {
+                issuer_url: oidc.issuer_url.clone(),
+                client_id: oidc.client_id.clone(),
+                client_secret: self
+                    .cipher
+                    .decrypt(&oidc.client_secret_enc, &config.cipher_context())
+                    .map_err(|e| {
+                        DeliveryError::Permanent(format!(
+                            "the client secret cannot be decrypted: {e}"
+                        ))
+                    })?,
+            },
+            SsoConnection::Saml(saml) => BrokeredConnection::Saml {
+                idp: saml.idp.clone(),
+                attributes: saml.attributes.clone(),
+            },
+        };
         let retryable = |e: StoreError| DeliveryError::Retryable(e.to_string());
         let domains = self.organization_domains(config).await.map_err(retryable)?;
         let login_domain = self
@@ -245,9 +260,7 @@ impl ProviderSync {
         Ok(BrokeredProvider {
             alias: config.broker_alias(),
             display_name: config.name.clone(),
-            issuer_url: config.issuer_url.clone(),
-            client_id: config.client_id.clone(),
-            client_secret,
+            connection,
             enabled: config.enabled && active,
             organization: config.organization,
             login_domain,
@@ -329,7 +342,8 @@ impl ProviderSync {
         match &event.kind {
             EventKind::SsoConfigCreated { config_id, .. }
             | EventKind::SsoConfigUpdated { config_id, .. }
-            | EventKind::SsoConfigDeleted { config_id } => self.sync(*config_id).await,
+            | EventKind::SsoConfigDeleted { config_id }
+            | EventKind::SsoMetadataRefreshed { config_id, .. } => self.sync(*config_id).await,
             EventKind::OrganizationSuspended
             | EventKind::OrganizationReactivated
             | EventKind::OrganizationDeletionRequested { .. }

@@ -25,49 +25,9 @@ impl IssuerUrl {
     /// # Errors
     /// [`ValidationError::IssuerUrlInvalid`].
     pub fn parse(raw: &str, allow_http_loopback: bool) -> Result<Self, ValidationError> {
-        let text = raw.trim().trim_end_matches('/');
-        let invalid = |reason| Err(ValidationError::IssuerUrlInvalid { reason });
-        if text.len() > 500 {
-            return invalid("must be at most 500 characters");
-        }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return invalid("must not contain spaces");
-        }
-        // The WHATWG parser reads `\` as `/`: refused, so that the text
-        // shown and stored reads as the URL that is called.
-        if text.contains('\\') {
-            return invalid("must not contain backslashes");
-        }
-        let Ok(url) = url::Url::parse(text) else {
-            return invalid("must be an absolute URL");
-        };
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let plain = url.username().is_empty()
-            && url.password().is_none()
-            && url.query().is_none()
-            && url.fragment().is_none()
-            && !text.ends_with('?')
-            && !text.contains('#');
-        if host.is_empty() || !plain {
-            return invalid(
-                "must be scheme://host[:port][/path] without credentials, query or fragment",
-            );
-        }
-        let issuer = Self {
-            text: text.to_owned(),
-            host,
-        };
-        match url.scheme() {
-            "https" => Ok(issuer),
-            "http" if allow_http_loopback && is_loopback(&url) => Ok(issuer),
-            "http" => invalid("must use https (http only for loopback in development)"),
-            _ => invalid("must use https"),
-        }
+        let (text, host) = parse_url(raw, allow_http_loopback, false)
+            .map_err(|reason| ValidationError::IssuerUrlInvalid { reason })?;
+        Ok(Self { text, host })
     }
 
     /// Restores a stored value without re-checking the scheme rule.
@@ -93,6 +53,120 @@ impl IssuerUrl {
     }
 }
 
+/// The URL rule of issuers and metadata URLs: `https://` (or `http://` to
+/// a loopback host when allowed), at most 500 characters, no credentials,
+/// no fragment, a query only when `allow_query`. Answers the text (without
+/// a trailing `/` when there is no query) and the host.
+fn parse_url(
+    raw: &str,
+    allow_http_loopback: bool,
+    allow_query: bool,
+) -> Result<(String, String), &'static str> {
+    let trimmed = raw.trim();
+    let text = if allow_query && trimmed.contains('?') {
+        trimmed
+    } else {
+        trimmed.trim_end_matches('/')
+    };
+    if text.len() > 500 {
+        return Err("must be at most 500 characters");
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces");
+    }
+    // The WHATWG parser reads `\` as `/`: refused, so that the text
+    // shown and stored reads as the URL that is called.
+    if text.contains('\\') {
+        return Err("must not contain backslashes");
+    }
+    let Ok(url) = url::Url::parse(text) else {
+        return Err("must be an absolute URL");
+    };
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let plain = url.username().is_empty()
+        && url.password().is_none()
+        && (allow_query || (url.query().is_none() && !text.ends_with('?')))
+        && url.fragment().is_none()
+        && !text.contains('#');
+    if host.is_empty() || !plain {
+        return Err(if allow_query {
+            "must be scheme://host[:port][/path][?query] without credentials or fragment"
+        } else {
+            "must be scheme://host[:port][/path] without credentials, query or fragment"
+        });
+    }
+    match url.scheme() {
+        "https" => Ok((text.to_owned(), host)),
+        "http" if allow_http_loopback && is_loopback(&url) => Ok((text.to_owned(), host)),
+        "http" => Err("must use https (http only for loopback in development)"),
+        _ => Err("must use https"),
+    }
+}
+
+/// Where a SAML identity provider publishes its metadata: the issuer rule
+/// ([`IssuerUrl`]), with a query allowed (some providers name the
+/// application in it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetadataUrl {
+    text: String,
+    host: String,
+}
+
+impl MetadataUrl {
+    /// Checks the rule.
+    ///
+    /// # Errors
+    /// [`ValidationError::UrlInvalid`] for `metadataUrl`.
+    pub fn parse(raw: &str, allow_http_loopback: bool) -> Result<Self, ValidationError> {
+        let (text, host) = parse_url(raw, allow_http_loopback, true).map_err(|reason| {
+            ValidationError::UrlInvalid {
+                field: "metadataUrl",
+                reason,
+            }
+        })?;
+        Ok(Self { text, host })
+    }
+
+    /// Restores a stored value without re-checking the scheme rule.
+    pub fn from_stored(stored: String) -> Self {
+        let host = url::Url::parse(&stored)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        Self { text: stored, host }
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The host (without port or brackets), as an HTTP client reads it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+impl fmt::Debug for MetadataUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MetadataUrl({:?})", self.text)
+    }
+}
+
+impl fmt::Display for MetadataUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name == "localhost",
@@ -114,7 +188,221 @@ impl fmt::Display for IssuerUrl {
     }
 }
 
-/// A stored SSO configuration. The secret is only ever held encrypted.
+/// The protocol an SSO configuration speaks with its identity provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum SsoProtocol {
+    /// OpenID Connect: an issuer, a client id and a secret.
+    #[default]
+    Oidc,
+    /// SAML 2.0: the identity provider's metadata.
+    Saml,
+}
+
+impl SsoProtocol {
+    /// `oidc` or `saml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Saml => "saml",
+        }
+    }
+
+    /// Reads `oidc` or `saml`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "oidc" => Some(Self::Oidc),
+            "saml" => Some(Self::Saml),
+            _ => None,
+        }
+    }
+}
+
+/// How an SSO configuration reaches its identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SsoConnection {
+    /// OpenID Connect.
+    Oidc(OidcConnection),
+    /// SAML 2.0.
+    Saml(SamlConnection),
+}
+
+/// An OpenID Connect provider, with the client orgman's broker is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcConnection {
+    /// The provider's issuer.
+    pub issuer_url: IssuerUrl,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The client secret, encrypted by the [`SecretCipher`](crate::ports::SecretCipher).
+    pub client_secret_enc: String,
+}
+
+/// A SAML 2.0 identity provider, as its metadata described it when it was
+/// last read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamlConnection {
+    /// Where the metadata is re-read on a schedule; `None` when it was
+    /// pasted (it changes only when pasted again).
+    pub metadata_url: Option<MetadataUrl>,
+    /// What the metadata says.
+    pub idp: SamlIdp,
+    /// The assertion attributes that carry the profile.
+    pub attributes: SamlAttributes,
+    /// The fingerprints of the certificates whose expiry was announced
+    /// (`organization.sso.certificate-expiring`), so that each is announced
+    /// once.
+    pub announced: Vec<String>,
+}
+
+/// A SAML identity provider's metadata, read and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamlIdp {
+    /// Its entity id (its responses' `Issuer`).
+    pub entity_id: String,
+    /// Where browsers go to log in.
+    pub sso_url: String,
+    /// Whether the request goes there by HTTP-POST (else HTTP-Redirect).
+    pub post_binding: bool,
+    /// Its signing certificates; assertions signed by any of them are
+    /// accepted, and by no other.
+    pub certificates: Vec<SigningCertificate>,
+    /// The NameID format asked for.
+    pub name_id_format: String,
+    /// Whether it wants requests signed.
+    pub wants_signed_requests: bool,
+    /// The attribute names it says it sends (may be empty).
+    pub offered_attributes: Vec<String>,
+}
+
+/// A signing certificate of a SAML identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningCertificate {
+    /// DER, base64.
+    pub base64: String,
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+    /// Its subject.
+    pub subject: String,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// Where a certificate stands on its way to expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CertificateState {
+    /// Valid beyond the warning period.
+    Valid,
+    /// Expires within the warning period.
+    Expiring,
+    /// Expired.
+    Expired,
+}
+
+impl CertificateState {
+    /// Every state, for closed metric labels.
+    pub const ALL: [Self; 3] = [Self::Valid, Self::Expiring, Self::Expired];
+
+    /// `valid`, `expiring` or `expired`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl SigningCertificate {
+    /// Its state at `now`, warning `warning` ahead of expiry.
+    pub fn state(&self, now: OffsetDateTime, warning: time::Duration) -> CertificateState {
+        if self.not_after <= now {
+            CertificateState::Expired
+        } else if self.not_after <= now + warning {
+            CertificateState::Expiring
+        } else {
+            CertificateState::Valid
+        }
+    }
+}
+
+/// The assertion attributes orgman's broker reads the profile from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamlAttributes {
+    /// The e-mail address (also read from an e-mail NameID).
+    pub email: String,
+    /// The first name.
+    pub first_name: String,
+    /// The last name.
+    pub last_name: String,
+}
+
+impl SamlAttributes {
+    /// Well-known names of each attribute (plain, the claims of Microsoft's
+    /// providers, and LDAP's OIDs), the first of each kind being the
+    /// default when the metadata offers none of them.
+    pub const KNOWN: [(&'static str, &'static [&'static str]); 3] = [
+        (
+            "email",
+            &[
+                "email",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                "urn:oid:0.9.2342.19200300.100.1.3",
+                "mail",
+            ],
+        ),
+        (
+            "firstName",
+            &[
+                "firstName",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                "urn:oid:2.5.4.42",
+                "givenName",
+            ],
+        ),
+        (
+            "lastName",
+            &[
+                "lastName",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                "urn:oid:2.5.4.4",
+                "sn",
+            ],
+        ),
+    ];
+
+    /// The attributes to read, given what the metadata `offered`: for each,
+    /// the first well-known name it offers, else the plain name.
+    pub fn from_offered(offered: &[String]) -> Self {
+        let pick = |names: &[&str]| {
+            names
+                .iter()
+                .find(|name| offered.iter().any(|o| o == *name))
+                .unwrap_or(&names[0])
+                .to_string()
+        };
+        Self {
+            email: pick(Self::KNOWN[0].1),
+            first_name: pick(Self::KNOWN[1].1),
+            last_name: pick(Self::KNOWN[2].1),
+        }
+    }
+}
+
+/// Where a SAML configuration's metadata comes from, as a caller gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetadataSource {
+    /// Fetched from a URL (and re-read on a schedule).
+    Url(MetadataUrl),
+    /// Pasted.
+    Xml(String),
+}
+
+/// A stored SSO configuration. An OpenID Connect secret is only ever held
+/// encrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SsoConfig {
     /// Id.
@@ -123,12 +411,8 @@ pub struct SsoConfig {
     pub organization: Option<OrganizationId>,
     /// Display name.
     pub name: String,
-    /// The provider's issuer.
-    pub issuer_url: IssuerUrl,
-    /// The OAuth client id.
-    pub client_id: String,
-    /// The client secret, encrypted by the [`SecretCipher`](crate::ports::SecretCipher).
-    pub client_secret_enc: String,
+    /// How it reaches its identity provider.
+    pub connection: SsoConnection,
     /// Whether logins may use it.
     pub enabled: bool,
     /// Whether unknown users are created on first login.
@@ -140,6 +424,30 @@ pub struct SsoConfig {
 }
 
 impl SsoConfig {
+    /// Its protocol.
+    pub fn protocol(&self) -> SsoProtocol {
+        match self.connection {
+            SsoConnection::Oidc(_) => SsoProtocol::Oidc,
+            SsoConnection::Saml(_) => SsoProtocol::Saml,
+        }
+    }
+
+    /// The OpenID Connect side, if it speaks OpenID Connect.
+    pub fn oidc(&self) -> Option<&OidcConnection> {
+        match &self.connection {
+            SsoConnection::Oidc(oidc) => Some(oidc),
+            SsoConnection::Saml(_) => None,
+        }
+    }
+
+    /// The SAML side, if it speaks SAML.
+    pub fn saml(&self) -> Option<&SamlConnection> {
+        match &self.connection {
+            SsoConnection::Saml(saml) => Some(saml),
+            SsoConnection::Oidc(_) => None,
+        }
+    }
+
     /// The associated data binding the ciphertext to this record.
     pub fn cipher_context(&self) -> Vec<u8> {
         cipher_context(self.id, self.organization)
@@ -160,12 +468,8 @@ pub struct BrokeredProvider {
     pub alias: String,
     /// What the login page shows (the configuration's name).
     pub display_name: String,
-    /// The provider's issuer.
-    pub issuer_url: IssuerUrl,
-    /// The OAuth client id at the provider.
-    pub client_id: String,
-    /// The client secret (redacted when printed).
-    pub client_secret: ClientSecret,
+    /// How the broker reaches the provider.
+    pub connection: BrokeredConnection,
     /// Whether logins may use it.
     pub enabled: bool,
     /// The organization it belongs to; `None` for an installation-wide one.
@@ -180,6 +484,28 @@ pub struct BrokeredProvider {
     /// provider never takes over an address it has not proved to control.
     /// `None` for an installation-wide provider, which may log in anyone.
     pub email_domains: Option<Vec<String>>,
+}
+
+/// How the login broker reaches an identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BrokeredConnection {
+    /// OpenID Connect, with the secret in the clear.
+    Oidc {
+        /// The provider's issuer.
+        issuer_url: IssuerUrl,
+        /// The OAuth client id at the provider.
+        client_id: String,
+        /// The client secret (redacted when printed).
+        client_secret: ClientSecret,
+    },
+    /// SAML 2.0, as orgman read the metadata: the broker is handed explicit
+    /// endpoints and certificates, never a metadata URL to fetch.
+    Saml {
+        /// The identity provider.
+        idp: SamlIdp,
+        /// The attributes carrying the profile.
+        attributes: SamlAttributes,
+    },
 }
 
 impl BrokeredProvider {
@@ -256,6 +582,13 @@ pub struct HomeRealm {
 pub struct SsoDraft {
     /// Display name (1-100 characters).
     pub name: Option<String>,
+    /// The protocol (OpenID Connect unless given); fixed once created.
+    pub protocol: Option<SsoProtocol>,
+    /// SAML: the identity provider's metadata.
+    pub metadata: Option<MetadataSource>,
+    /// SAML: the attributes carrying the profile (each unset one keeps its
+    /// value, or is picked from the metadata's offer).
+    pub attributes: SamlAttributeDraft,
     /// Issuer URL, already parsed.
     pub issuer_url: Option<IssuerUrl>,
     /// OAuth client id (1-255 characters).
@@ -266,6 +599,24 @@ pub struct SsoDraft {
     pub enabled: Option<bool>,
     /// Auto-provisioning (default true).
     pub auto_provision: Option<bool>,
+}
+
+/// SAML attribute names a caller sets; unset ones keep their value.
+#[derive(Clone, Debug, Default)]
+pub struct SamlAttributeDraft {
+    /// The e-mail attribute.
+    pub email: Option<String>,
+    /// The first name attribute.
+    pub first_name: Option<String>,
+    /// The last name attribute.
+    pub last_name: Option<String>,
+}
+
+impl SamlAttributeDraft {
+    /// Whether any is set.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.first_name.is_none() && self.last_name.is_none()
+    }
 }
 
 pub(crate) fn text(

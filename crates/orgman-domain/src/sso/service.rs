@@ -14,13 +14,17 @@ use crate::members::permission::Permission;
 use crate::organizations::lifecycle::OrgStatus;
 use crate::organizations::service::OrganizationService;
 use crate::ports::{
-    Clock, DomainQueries, IdGenerator, IssuerDiscovery, IssuerProbe, SecretCipher,
+    Clock, DomainQueries, IdGenerator, IssuerDiscovery, SamlMetadataReader, SecretCipher,
     SsoConfigRepository,
 };
-use crate::sso::model::SsoDraft;
 use crate::sso::model::SsoScope;
 use crate::sso::model::{BrokeredProvider, HomeRealm};
+use crate::sso::model::{
+    OidcConnection, SamlAttributeDraft, SamlAttributes, SamlConnection, SsoConnection, SsoDraft,
+    SsoProtocol,
+};
 use crate::sso::model::{SsoConfig, cipher_context, text};
+use crate::sso::saml::{self, ConnectionReport, SamlRefreshReport, TestStep};
 use crate::users::model::ClientSecret;
 use crate::users::model::UserProfile;
 use crate::values::id::{OrganizationId, SsoConfigId};
@@ -35,6 +39,13 @@ pub struct SsoService {
     ids: Arc<dyn IdGenerator>,
     discovery: Option<Arc<dyn IssuerDiscovery>>,
     domains: Option<Arc<dyn DomainQueries>>,
+    saml: Option<SamlSupport>,
+}
+
+/// What SAML configurations need ([`SsoService::with_saml`]).
+struct SamlSupport {
+    reader: Arc<dyn SamlMetadataReader>,
+    warning: time::Duration,
 }
 
 impl fmt::Debug for SsoService {
@@ -74,7 +85,39 @@ impl SsoService {
             ids,
             discovery: None,
             domains: None,
+            saml: None,
         }
+    }
+
+    /// The same use cases, able to take SAML configurations: metadata is
+    /// fetched and read by `reader`, and certificates that expire within
+    /// `warning` are announced (`organization.sso.certificate-expiring`)
+    /// and shown as expiring. Without it, SAML configurations are refused
+    /// with [`OrgError::NotConfigured`].
+    #[must_use]
+    pub fn with_saml(
+        mut self,
+        reader: Arc<dyn SamlMetadataReader>,
+        warning: std::time::Duration,
+    ) -> Self {
+        self.saml = Some(SamlSupport {
+            reader,
+            warning: time::Duration::try_from(warning).unwrap_or(time::Duration::days(30)),
+        });
+        self
+    }
+
+    /// How long before expiry a certificate counts as expiring.
+    pub fn certificate_warning(&self) -> time::Duration {
+        self.saml
+            .as_ref()
+            .map_or(time::Duration::days(30), |s| s.warning)
+    }
+
+    fn saml_support(&self) -> Result<&SamlSupport, OrgError> {
+        self.saml
+            .as_ref()
+            .ok_or(OrgError::NotConfigured("SAML configurations"))
     }
 
     /// The same use cases, able to answer home-realm discovery
@@ -195,25 +238,47 @@ impl SsoService {
         self
     }
 
-    /// Tests a configuration: asks its issuer's OpenID Connect discovery
-    /// whether it answers as that issuer (whoever may read the
-    /// configuration).
+    /// Tests a configuration (whoever may read it): for OpenID Connect,
+    /// asks its issuer's discovery whether it answers as that issuer; for
+    /// SAML, fetches and reads the metadata and checks its certificates,
+    /// each step reported.
     ///
     /// # Errors
     /// As [`SsoService::get`], [`OrgError::IssuerNotAllowed`],
-    /// [`OrgError::NotConfigured`] without a discovery port.
+    /// [`OrgError::NotConfigured`] without a discovery port (or SAML
+    /// support, for a SAML configuration).
     pub async fn test_connection(
         &self,
         actor: &Actor,
         scope: SsoScope,
         id: SsoConfigId,
-    ) -> Result<IssuerProbe, OrgError> {
+    ) -> Result<ConnectionReport, OrgError> {
         let config = self.get(actor, scope, id).await?;
-        let discovery = self
-            .discovery
-            .as_ref()
-            .ok_or(OrgError::NotConfigured("SSO connection tests"))?;
-        discovery.discover(&config.issuer_url).await
+        match &config.connection {
+            SsoConnection::Oidc(oidc) => {
+                let discovery = self
+                    .discovery
+                    .as_ref()
+                    .ok_or(OrgError::NotConfigured("SSO connection tests"))?;
+                let probe = discovery.discover(&oidc.issuer_url).await?;
+                let step = TestStep {
+                    name: "discovery",
+                    ok: probe.reachable,
+                    detail: probe.detail,
+                };
+                Ok(ConnectionReport::of(vec![step], probe.reported_issuer))
+            }
+            SsoConnection::Saml(_) => {
+                let support = self.saml_support()?;
+                Ok(saml::test(
+                    support.reader.as_ref(),
+                    &config,
+                    self.clock.now(),
+                    support.warning,
+                )
+                .await)
+            }
+        }
     }
 
     /// Organization OWNER/ADMIN (`manage_sso`) for an organization's
@@ -285,14 +350,18 @@ impl SsoService {
     /// Most configurations one organization (or the installation) holds.
     pub const MAX_PER_SCOPE: usize = 20;
 
-    /// Creates a configuration.
+    /// Creates a configuration. A SAML one reads its identity provider's
+    /// metadata first (fetched from `metadataUrl`, or pasted), and announces
+    /// at once any certificate already within the warning period.
     ///
     /// # Errors
     /// Authorization errors, [`OrgError::ReadOnly`] when the organization
     /// is not ACTIVE, [`OrgError::SsoConfigLimitReached`] past
     /// [`SsoService::MAX_PER_SCOPE`] (checked before the insert, not under a
     /// lock: two racing creates may pass it by one), field errors as
-    /// [`OrgError::Invalid`], [`OrgError::NotConfigured`].
+    /// [`OrgError::Invalid`] (metadata that cannot be read or used among
+    /// them), [`OrgError::IssuerNotAllowed`] for a metadata URL the server
+    /// may not reach, [`OrgError::NotConfigured`].
     pub async fn create(
         &self,
         actor: &Actor,
@@ -307,16 +376,54 @@ impl SsoService {
         }
         let id = SsoConfigId::from_uuid(self.ids.new_id());
         let now = self.clock.now();
-        let missing = |field| OrgError::Invalid(ValidationError::TextInvalid { field, max: 0 });
-        let secret = draft.client_secret.ok_or_else(|| missing("clientSecret"))?;
-        let config = SsoConfig {
+        let name = text(
+            "name",
+            draft.name.as_deref().ok_or_else(|| missing("name"))?,
+            100,
+        )?;
+        let protocol = draft.protocol.unwrap_or_default();
+        let connection = match protocol {
+            SsoProtocol::Oidc => self.new_oidc(id, scope, draft.clone())?,
+            SsoProtocol::Saml => self.new_saml(&draft, now).await?,
+        };
+        let mut config = SsoConfig {
             id,
             organization: scope,
-            name: text(
-                "name",
-                draft.name.as_deref().ok_or_else(|| missing("name"))?,
-                100,
-            )?,
+            name,
+            connection,
+            enabled: draft.enabled.unwrap_or(true),
+            auto_provision: draft.auto_provision.unwrap_or(true),
+            created_at: now,
+            updated_at: now,
+        };
+        let warnings = saml::announcements(&mut config, now, self.certificate_warning());
+        let mut events = self.events(actor, &config, |config| {
+            let (protocol, issuer_url, client_id, idp_entity_id) = described(config);
+            EventKind::SsoConfigCreated {
+                config_id: config.id,
+                name: config.name.clone(),
+                protocol,
+                issuer_url,
+                client_id,
+                idp_entity_id,
+                enabled: config.enabled,
+            }
+        });
+        events.extend(self.announced(actor, &config, warnings));
+        self.repository.insert(&config, &events).await?;
+        self.organizations.invalidate(&events).await;
+        Ok(config)
+    }
+
+    fn new_oidc(
+        &self,
+        id: SsoConfigId,
+        scope: SsoScope,
+        draft: SsoDraft,
+    ) -> Result<SsoConnection, OrgError> {
+        refuse_saml_fields(&draft)?;
+        let secret = draft.client_secret.ok_or_else(|| missing("clientSecret"))?;
+        Ok(SsoConnection::Oidc(OidcConnection {
             issuer_url: draft.issuer_url.ok_or_else(|| missing("issuerUrl"))?,
             client_id: text(
                 "clientId",
@@ -327,21 +434,51 @@ impl SsoService {
                 255,
             )?,
             client_secret_enc: self.seal(&secret, id, scope)?,
-            enabled: draft.enabled.unwrap_or(true),
-            auto_provision: draft.auto_provision.unwrap_or(true),
-            created_at: now,
-            updated_at: now,
+        }))
+    }
+
+    async fn new_saml(
+        &self,
+        draft: &SsoDraft,
+        now: time::OffsetDateTime,
+    ) -> Result<SsoConnection, OrgError> {
+        refuse_oidc_fields(draft)?;
+        let support = self.saml_support()?;
+        let source = draft
+            .metadata
+            .as_ref()
+            .ok_or(ValidationError::MetadataSourceRequired)?;
+        let idp = saml::read_source(support.reader.as_ref(), source, now).await?;
+        let attributes = attributes(
+            &draft.attributes,
+            SamlAttributes::from_offered(&idp.offered_attributes),
+        )?;
+        Ok(SsoConnection::Saml(SamlConnection {
+            metadata_url: match source {
+                crate::MetadataSource::Url(url) => Some(url.clone()),
+                crate::MetadataSource::Xml(_) => None,
+            },
+            idp,
+            attributes,
+            announced: Vec::new(),
+        }))
+    }
+
+    /// The events of certificate announcements (an organization's
+    /// configurations only).
+    fn announced(
+        &self,
+        actor: &Actor,
+        config: &SsoConfig,
+        kinds: Vec<EventKind>,
+    ) -> Vec<DomainEvent> {
+        let Some(org) = config.organization else {
+            return Vec::new();
         };
-        let events = self.events(actor, &config, |config| EventKind::SsoConfigCreated {
-            config_id: config.id,
-            name: config.name.clone(),
-            issuer_url: config.issuer_url.as_str().to_owned(),
-            client_id: config.client_id.clone(),
-            enabled: config.enabled,
-        });
-        self.repository.insert(&config, &events).await?;
-        self.organizations.invalidate(&events).await;
-        Ok(config)
+        kinds
+            .into_iter()
+            .map(|kind| self.organizations.event(org, Some(actor), kind))
+            .collect()
     }
 
     /// The configurations of a scope.
@@ -371,7 +508,39 @@ impl SsoService {
             .ok_or(OrgError::SsoConfigNotFound)
     }
 
-    /// Changes a configuration; a new secret replaces the old one.
+    /// A SAML configuration, for its public service provider metadata (no
+    /// caller to authorize: what it publishes holds no secret). Not found
+    /// for OpenID Connect configurations, and for those of an organization
+    /// that is not ACTIVE.
+    ///
+    /// # Errors
+    /// [`OrgError::SsoConfigNotFound`], [`OrgError::Unavailable`].
+    pub async fn saml_config(&self, id: SsoConfigId) -> Result<SsoConfig, OrgError> {
+        let config = self
+            .repository
+            .get(id)
+            .await?
+            .filter(|c| c.saml().is_some())
+            .ok_or(OrgError::SsoConfigNotFound)?;
+        if let Some(org) = config.organization {
+            let active = self
+                .organizations
+                .ports()
+                .organizations
+                .organization(org)
+                .await?
+                .is_some_and(|o| o.status() == OrgStatus::Active);
+            if !active {
+                return Err(OrgError::SsoConfigNotFound);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Changes a configuration. For OpenID Connect, a new secret replaces
+    /// the old one, and a new issuer or client needs one. For SAML, new
+    /// metadata (a URL, or pasted) is read and checked as on creation. The
+    /// protocol never changes.
     ///
     /// # Errors
     /// As [`SsoService::get`], plus field errors.
@@ -384,44 +553,85 @@ impl SsoService {
     ) -> Result<SsoConfig, OrgError> {
         self.authorize_change(actor, scope).await?;
         let mut config = self.get(actor, scope, id).await?;
-        let moves = draft
-            .issuer_url
-            .as_ref()
-            .is_some_and(|url| *url != config.issuer_url)
-            || draft
-                .client_id
-                .as_deref()
-                .is_some_and(|client| client != config.client_id);
-        if moves && draft.client_secret.is_none() {
-            return Err(ValidationError::SecretRequired.into());
+        if draft.protocol.is_some_and(|p| p != config.protocol()) {
+            return Err(ValidationError::ProtocolFixed.into());
         }
-        if let Some(name) = draft.name {
-            config.name = text("name", &name, 100)?;
+        if let Some(name) = &draft.name {
+            config.name = text("name", name, 100)?;
         }
-        if let Some(url) = draft.issuer_url {
-            config.issuer_url = url;
-        }
-        if let Some(client_id) = draft.client_id {
-            config.client_id = text("clientId", &client_id, 255)?;
-        }
+        let now = self.clock.now();
         let secret_replaced = draft.client_secret.is_some();
-        if let Some(secret) = draft.client_secret {
-            config.client_secret_enc = self.seal(&secret, id, scope)?;
+        match &mut config.connection {
+            SsoConnection::Oidc(oidc) => {
+                refuse_saml_fields(&draft)?;
+                self.change_oidc(oidc, id, scope, &draft)?;
+            }
+            SsoConnection::Saml(connection) => {
+                refuse_oidc_fields(&draft)?;
+                if let Some(source) = &draft.metadata {
+                    let support = self.saml_support()?;
+                    connection.idp =
+                        saml::read_source(support.reader.as_ref(), source, now).await?;
+                    connection.metadata_url = match source {
+                        crate::MetadataSource::Url(url) => Some(url.clone()),
+                        crate::MetadataSource::Xml(_) => None,
+                    };
+                }
+                connection.attributes =
+                    attributes(&draft.attributes, connection.attributes.clone())?;
+            }
         }
         config.enabled = draft.enabled.unwrap_or(config.enabled);
         config.auto_provision = draft.auto_provision.unwrap_or(config.auto_provision);
-        config.updated_at = self.clock.now();
-        let events = self.events(actor, &config, |config| EventKind::SsoConfigUpdated {
-            config_id: config.id,
-            name: config.name.clone(),
-            issuer_url: config.issuer_url.as_str().to_owned(),
-            client_id: config.client_id.clone(),
-            enabled: config.enabled,
-            secret_replaced,
+        config.updated_at = now;
+        let warnings = saml::announcements(&mut config, now, self.certificate_warning());
+        let mut events = self.events(actor, &config, |config| {
+            let (protocol, issuer_url, client_id, idp_entity_id) = described(config);
+            EventKind::SsoConfigUpdated {
+                config_id: config.id,
+                name: config.name.clone(),
+                protocol,
+                issuer_url,
+                client_id,
+                idp_entity_id,
+                enabled: config.enabled,
+                secret_replaced,
+            }
         });
+        events.extend(self.announced(actor, &config, warnings));
         self.repository.update(&config, &events).await?;
         self.organizations.invalidate(&events).await;
         Ok(config)
+    }
+
+    fn change_oidc(
+        &self,
+        oidc: &mut OidcConnection,
+        id: SsoConfigId,
+        scope: SsoScope,
+        draft: &SsoDraft,
+    ) -> Result<(), OrgError> {
+        let moves = draft
+            .issuer_url
+            .as_ref()
+            .is_some_and(|url| *url != oidc.issuer_url)
+            || draft
+                .client_id
+                .as_deref()
+                .is_some_and(|client| client != oidc.client_id);
+        if moves && draft.client_secret.is_none() {
+            return Err(ValidationError::SecretRequired.into());
+        }
+        if let Some(url) = &draft.issuer_url {
+            oidc.issuer_url = url.clone();
+        }
+        if let Some(client_id) = &draft.client_id {
+            oidc.client_id = text("clientId", client_id, 255)?;
+        }
+        if let Some(secret) = &draft.client_secret {
+            oidc.client_secret_enc = self.seal(secret, id, scope)?;
+        }
+        Ok(())
     }
 
     /// Deletes a configuration.
@@ -452,9 +662,14 @@ impl SsoService {
     /// # Errors
     /// [`OrgError::Internal`] when the stored value cannot be decrypted
     /// (missing or wrong key, tampering): never garbage.
+    /// A SAML configuration has no secret: [`OrgError::Invalid`].
     pub fn client_secret(&self, config: &SsoConfig) -> Result<ClientSecret, OrgError> {
+        let oidc = config.oidc().ok_or(ValidationError::FieldNotForProtocol {
+            field: "clientSecret",
+            protocol: "saml",
+        })?;
         self.cipher()?
-            .decrypt(&config.client_secret_enc, &config.cipher_context())
+            .decrypt(&oidc.client_secret_enc, &config.cipher_context())
             .map_err(|e| OrgError::Internal(format!("SSO configuration {}: {e}", config.id)))
     }
 
@@ -468,12 +683,13 @@ impl SsoService {
         let cipher = self.cipher()?.clone();
         let mut report = RotationReport::default();
         for config in self.repository.all().await? {
+            let Some(oidc) = config.oidc() else { continue };
             report.examined += 1;
-            if !cipher.needs_rotation(&config.client_secret_enc) {
+            if !cipher.needs_rotation(&oidc.client_secret_enc) {
                 continue;
             }
             let context = config.cipher_context();
-            let plain = match cipher.decrypt(&config.client_secret_enc, &context) {
+            let plain = match cipher.decrypt(&oidc.client_secret_enc, &context) {
                 Ok(plain) => plain,
                 Err(error) => {
                     report.failed.push((config.id, error.to_string()));
@@ -485,7 +701,7 @@ impl SsoService {
                 .map_err(|e| OrgError::Internal(format!("cannot encrypt: {e}")))?;
             if self
                 .repository
-                .replace_secret(config.id, &config.client_secret_enc, &sealed)
+                .replace_secret(config.id, &oidc.client_secret_enc, &sealed)
                 .await?
             {
                 report.rotated += 1;
@@ -493,4 +709,172 @@ impl SsoService {
         }
         Ok(report)
     }
+
+    /// The scheduled round over SAML configurations (no caller to
+    /// authorize; any replica may run it, at any interval):
+    ///
+    /// - metadata with a URL is fetched and read again; when it changed, it
+    ///   replaces the stored copy with an
+    ///   `organization.sso-config.metadata-refreshed` event, which rolls it
+    ///   into the login broker. Metadata that cannot be read now, or that
+    ///   no longer passes the checks, leaves the stored copy in use and is
+    ///   reported;
+    /// - each certificate within the warning period (or past it) is
+    ///   announced once (`organization.sso.certificate-expiring`).
+    ///
+    /// A change is written only if nobody changed the configuration
+    /// meanwhile, so replicas running it together announce each
+    /// certificate once.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`] when the configurations cannot be read;
+    /// [`OrgError::NotConfigured`] without SAML support.
+    pub async fn refresh_saml(&self) -> Result<SamlRefreshReport, OrgError> {
+        let support = self.saml_support()?;
+        let mut report = SamlRefreshReport::default();
+        let mut counts = std::collections::HashMap::new();
+        for config in self.repository.all().await? {
+            let Some(connection) = config.saml() else {
+                continue;
+            };
+            report.examined += 1;
+            let now = self.clock.now();
+            let mut next = config.clone();
+            let mut kinds = Vec::new();
+            if let Some(url) = &connection.metadata_url {
+                let source = crate::MetadataSource::Url(url.clone());
+                match saml::read_source(support.reader.as_ref(), &source, now).await {
+                    Ok(idp) if idp != connection.idp => {
+                        kinds.push(EventKind::SsoMetadataRefreshed {
+                            config_id: config.id,
+                            idp_entity_id: idp.entity_id.clone(),
+                            certificates: idp
+                                .certificates
+                                .iter()
+                                .map(|c| c.sha256.clone())
+                                .collect(),
+                        });
+                        if let SsoConnection::Saml(saml) = &mut next.connection {
+                            saml.idp = idp;
+                        }
+                        report.changed += 1;
+                    }
+                    Ok(_) => {}
+                    Err(error) => report.failed.push((config.id, error.to_string())),
+                }
+            }
+            let warnings = saml::announcements(&mut next, now, support.warning);
+            report.announced += warnings.len();
+            kinds.extend(warnings);
+            if let Some(saml) = next.saml() {
+                for certificate in &saml.idp.certificates {
+                    *counts
+                        .entry(certificate.state(now, support.warning))
+                        .or_insert(0) += 1;
+                }
+            }
+            if next == config {
+                continue;
+            }
+            next.updated_at = now;
+            let events: Vec<DomainEvent> = next
+                .organization
+                .map(|org| {
+                    kinds
+                        .into_iter()
+                        .map(|kind| self.organizations.event(org, None, kind))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if self
+                .repository
+                .update_unless_changed(&next, config.updated_at, &events)
+                .await?
+            {
+                self.organizations.invalidate(&events).await;
+            }
+        }
+        report.certificates = crate::CertificateState::ALL
+            .iter()
+            .map(|state| (*state, counts.get(state).copied().unwrap_or(0)))
+            .collect();
+        Ok(report)
+    }
+}
+
+fn missing(field: &'static str) -> OrgError {
+    OrgError::Invalid(ValidationError::Required { field })
+}
+
+/// What events say of a configuration's connection: its protocol, and the
+/// issuer and client (OpenID Connect) or the entity id (SAML).
+fn described(config: &SsoConfig) -> (SsoProtocol, Option<String>, Option<String>, Option<String>) {
+    match &config.connection {
+        SsoConnection::Oidc(oidc) => (
+            SsoProtocol::Oidc,
+            Some(oidc.issuer_url.as_str().to_owned()),
+            Some(oidc.client_id.clone()),
+            None,
+        ),
+        SsoConnection::Saml(saml) => (
+            SsoProtocol::Saml,
+            None,
+            None,
+            Some(saml.idp.entity_id.clone()),
+        ),
+    }
+}
+
+fn refuse_saml_fields(draft: &SsoDraft) -> Result<(), ValidationError> {
+    let field = match &draft.metadata {
+        Some(source) => Some(saml::field_of(source)),
+        None if !draft.attributes.is_empty() => Some("attributes"),
+        None => None,
+    };
+    match field {
+        Some(field) => Err(ValidationError::FieldNotForProtocol {
+            field,
+            protocol: "oidc",
+        }),
+        None => Ok(()),
+    }
+}
+
+fn refuse_oidc_fields(draft: &SsoDraft) -> Result<(), ValidationError> {
+    let field = if draft.issuer_url.is_some() {
+        Some("issuerUrl")
+    } else if draft.client_id.is_some() {
+        Some("clientId")
+    } else if draft.client_secret.is_some() {
+        Some("clientSecret")
+    } else {
+        None
+    };
+    match field {
+        Some(field) => Err(ValidationError::FieldNotForProtocol {
+            field,
+            protocol: "saml",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The attribute names `draft` sets over `current`, each checked.
+fn attributes(
+    draft: &SamlAttributeDraft,
+    current: SamlAttributes,
+) -> Result<SamlAttributes, ValidationError> {
+    let pick = |field: &'static str, value: &Option<String>, current: String| match value {
+        Some(value) => text(field, value, 255),
+        None => Ok(current),
+    };
+    Ok(SamlAttributes {
+        email: pick("attributes.email", &draft.email, current.email)?,
+        first_name: pick(
+            "attributes.firstName",
+            &draft.first_name,
+            current.first_name,
+        )?,
+        last_name: pick("attributes.lastName", &draft.last_name, current.last_name)?,
+    })
 }

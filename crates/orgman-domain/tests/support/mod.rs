@@ -74,6 +74,7 @@ pub fn sso_draft(name: &str, issuer: &str) -> orgman_domain::SsoDraft {
         client_secret: Some(orgman_domain::ClientSecret::new("s".into())),
         enabled: None,
         auto_provision: None,
+        ..Default::default()
     }
 }
 

@@ -58,9 +58,11 @@ pub(crate) fn provider(issuer: &str) -> BrokeredProvider {
     BrokeredProvider {
         alias: BrokeredProvider::alias_of(SsoConfigId::from_uuid(uuid::Uuid::now_v7())),
         display_name: "Customer login".into(),
-        issuer_url: IssuerUrl::parse(issuer, true).unwrap(),
-        client_id: "dev-broker".into(),
-        client_secret: ClientSecret::new("customer-broker-secret".into()),
+        connection: orgman_domain::BrokeredConnection::Oidc {
+            issuer_url: IssuerUrl::parse(issuer, true).unwrap(),
+            client_id: "dev-broker".into(),
+            client_secret: ClientSecret::new("customer-broker-secret".into()),
+        },
         enabled: true,
         organization: None,
         login_domain: None,

@@ -37,6 +37,8 @@ pub(crate) struct Metrics {
     purged: IntCounterVec,
     api_key_authentications: IntCounterVec,
     webhook_attempts: IntCounterVec,
+    saml_certificates: IntGaugeVec,
+    saml_refreshes: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
     /// The outbox backlog per sink, read from PostgreSQL at most once per
@@ -242,6 +244,26 @@ impl Metrics {
                 "Webhook delivery attempts by outcome: delivered, failed (to be retried), given-up (its retry period over), disabled (the endpoint disabled after it).",
                 &["outcome"],
             ),
+            saml_certificates: {
+                let metric = IntGaugeVec::new(
+                    Opts::new(
+                        "sso_saml_certificates",
+                        "Signing certificates of SAML identity providers by state at the last refresh: valid, expiring (within the warning period), expired.",
+                    ),
+                    &["state"],
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(metric.clone()))
+                    .expect("unique metric");
+                metric
+            },
+            saml_refreshes: counter(
+                &registry,
+                "sso_saml_metadata_refreshes_total",
+                "SAML metadata read again from its URL that changed, or could not be read or used (failed: the stored metadata stays in use), by outcome.",
+                &["outcome"],
+            ),
             purge_runs: counter(
                 &registry,
                 "purge_runs_total",
@@ -324,6 +346,22 @@ impl Metrics {
                     .with_label_values(&[outcome])
                     .inc_by(u64::from(count));
             }
+        }
+    }
+
+    /// Records one round of the SAML refresh.
+    pub(crate) fn observe_saml_refresh(&self, report: &orgman_domain::SamlRefreshReport) {
+        for (state, count) in &report.certificates {
+            self.saml_certificates
+                .with_label_values(&[state.as_str()])
+                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+        }
+        let failed = report.failed.len();
+        let counts = [("changed", report.changed), ("failed", failed)];
+        for (outcome, count) in counts {
+            self.saml_refreshes
+                .with_label_values(&[outcome])
+                .inc_by(count as u64);
         }
     }
 

@@ -157,6 +157,7 @@ macro_rules! every_route {
             .service(sso::delete_installation)
             .service(sso::test_installation)
             .service(sso::discover)
+            .service(sso::saml_metadata)
             .service(actuator::platform_components)
     };
 }

@@ -5,7 +5,8 @@ use actix_web::http::header;
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
 use orgman_domain::{
-    ClientSecret, Email, IssuerUrl, OrganizationId, SsoConfig, SsoConfigId, SsoDraft, SsoScope,
+    ClientSecret, Email, IssuerUrl, MetadataSource, MetadataUrl, OrganizationId,
+    SamlAttributeDraft, SamlConnection, SsoConfig, SsoConfigId, SsoDraft, SsoProtocol, SsoScope,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -16,7 +17,45 @@ use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, Problem, ProblemCode};
 use crate::state::AppState;
 
-/// Body of a create.
+/// Which protocol a configuration speaks.
+#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProtocolBody {
+    /// OpenID Connect: `issuerUrl`, `clientId`, `clientSecret`.
+    Oidc,
+    /// SAML 2.0: `metadataUrl` or `metadataXml`, and `attributes`.
+    Saml,
+}
+
+impl From<ProtocolBody> for SsoProtocol {
+    fn from(protocol: ProtocolBody) -> Self {
+        match protocol {
+            ProtocolBody::Oidc => SsoProtocol::Oidc,
+            ProtocolBody::Saml => SsoProtocol::Saml,
+        }
+    }
+}
+
+/// The SAML assertion attributes that carry a person's profile; each
+/// unset one keeps its value (or, on creation, is the first well-known
+/// name the metadata offers, else `email`, `firstName`, `lastName`).
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct AttributesBody {
+    #[schema(min_length = 1, max_length = 255)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 255)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_name: Option<String>,
+}
+
+/// Body of a create: `oidc` (the default) takes `issuerUrl`, `clientId`
+/// and `clientSecret`; `saml` takes exactly one of `metadataUrl` and
+/// `metadataXml`, and optionally `attributes`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateSso {
@@ -26,26 +65,42 @@ pub(crate) struct CreateSso {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     name: String,
-    /// `https://` URL of the provider's issuer.
+    protocol: Option<ProtocolBody>,
+    /// OpenID Connect: `https://` URL of the provider's issuer.
     #[schema(
         max_length = 500,
         pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
     )]
-    issuer_url: String,
+    issuer_url: Option<String>,
+    /// OpenID Connect: the client at the provider.
     #[schema(
         min_length = 1,
         max_length = 255,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
-    client_id: String,
-    /// Write-only; never returned.
+    client_id: Option<String>,
+    /// OpenID Connect. Write-only; never returned.
     #[schema(min_length = 1, max_length = 256, write_only)]
-    client_secret: String,
+    client_secret: Option<String>,
+    /// SAML: where the identity provider publishes its metadata (fetched
+    /// now and re-read on a schedule).
+    #[schema(
+        max_length = 500,
+        pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*(\\?[A-Za-z0-9._~=&%-]*)?$"
+    )]
+    metadata_url: Option<String>,
+    /// SAML: the identity provider's metadata, pasted (at most 256 KiB; no
+    /// DTD).
+    #[schema(min_length = 1, max_length = 262144)]
+    metadata_xml: Option<String>,
+    /// SAML: the attributes carrying the profile.
+    attributes: Option<AttributesBody>,
     enabled: Option<bool>,
     auto_provision: Option<bool>,
 }
 
-/// Body of an update; absent fields keep their value.
+/// Body of an update; absent fields keep their value. The protocol never
+/// changes.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UpdateSso {
@@ -55,6 +110,8 @@ pub(crate) struct UpdateSso {
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     name: Option<String>,
+    /// Must be the configuration's own, when given.
+    protocol: Option<ProtocolBody>,
     #[schema(
         max_length = 500,
         pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$"
@@ -69,11 +126,23 @@ pub(crate) struct UpdateSso {
     /// Write-only; replaces the stored secret.
     #[schema(min_length = 1, max_length = 256, write_only)]
     client_secret: Option<String>,
+    /// SAML: new metadata, read from this URL (and re-read on a schedule).
+    #[schema(
+        max_length = 500,
+        pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*(\\?[A-Za-z0-9._~=&%-]*)?$"
+    )]
+    metadata_url: Option<String>,
+    /// SAML: new metadata, pasted.
+    #[schema(min_length = 1, max_length = 262144)]
+    metadata_xml: Option<String>,
+    /// SAML: attributes to change.
+    attributes: Option<AttributesBody>,
     enabled: Option<bool>,
     auto_provision: Option<bool>,
 }
 
-/// An SSO configuration (the client secret is never part of it).
+/// An SSO configuration (an OpenID Connect client secret is never part of
+/// it).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SsoView {
@@ -81,8 +150,16 @@ pub(crate) struct SsoView {
     #[serde(skip_serializing_if = "Option::is_none")]
     organization_id: Option<Uuid>,
     name: String,
-    issuer_url: String,
-    client_id: String,
+    protocol: ProtocolBody,
+    /// OpenID Connect only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer_url: Option<String>,
+    /// OpenID Connect only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    /// SAML only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saml: Option<SamlView>,
     enabled: bool,
     auto_provision: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -93,14 +170,82 @@ pub(crate) struct SsoView {
     updated_at: OffsetDateTime,
 }
 
-impl From<&SsoConfig> for SsoView {
-    fn from(c: &SsoConfig) -> Self {
+/// A SAML configuration: the identity provider as orgman read its
+/// metadata, and what its IT enters there about the service provider.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SamlView {
+    /// Where the metadata is re-read; absent when it was pasted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_url: Option<String>,
+    /// The identity provider's entity id.
+    idp_entity_id: String,
+    /// Where people are sent to log in.
+    sso_url: String,
+    /// How they are sent there: `HTTP-POST` or `HTTP-Redirect`.
+    binding: &'static str,
+    /// The NameID format asked for.
+    name_id_format: String,
+    attributes: AttributesBody,
+    /// The identity provider's signing certificates.
+    certificates: Vec<CertificateView>,
+    /// Whether a certificate expires within the warning period (or has).
+    certificate_warning: bool,
+    /// What the identity provider's administrators enter about orgman.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_provider: Option<ServiceProviderView>,
+}
+
+/// A signing certificate.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CertificateView {
+    /// SHA-256 of the certificate, hex.
+    fingerprint: String,
+    subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    not_after: OffsetDateTime,
+    /// `valid`, `expiring` (within the warning period) or `expired`.
+    state: &'static str,
+}
+
+/// The service provider's details for the identity provider.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ServiceProviderView {
+    /// The service provider's entity id (audience).
+    entity_id: String,
+    /// The assertion consumer service URL (HTTP-POST).
+    acs_url: String,
+    /// The service provider's metadata XML, at a stable URL (no
+    /// authentication).
+    metadata_url: String,
+}
+
+impl SsoView {
+    fn of(state: &AppState, c: &SsoConfig) -> Self {
+        let (issuer_url, client_id) = match c.oidc() {
+            Some(oidc) => (
+                Some(oidc.issuer_url.to_string()),
+                Some(oidc.client_id.clone()),
+            ),
+            None => (None, None),
+        };
         Self {
             id: c.id.as_uuid(),
             organization_id: c.organization.map(|o| o.as_uuid()),
             name: c.name.clone(),
-            issuer_url: c.issuer_url.to_string(),
-            client_id: c.client_id.clone(),
+            protocol: match c.protocol() {
+                SsoProtocol::Oidc => ProtocolBody::Oidc,
+                SsoProtocol::Saml => ProtocolBody::Saml,
+            },
+            issuer_url,
+            client_id,
+            saml: c.saml().map(|saml| SamlView::of(state, c, saml)),
             enabled: c.enabled,
             auto_provision: c.auto_provision,
             created_at: c.created_at,
@@ -109,16 +254,86 @@ impl From<&SsoConfig> for SsoView {
     }
 }
 
+impl SamlView {
+    fn of(state: &AppState, config: &SsoConfig, saml: &SamlConnection) -> Self {
+        let now = OffsetDateTime::now_utc();
+        let warning = state.sso.certificate_warning();
+        let certificates: Vec<CertificateView> = saml
+            .idp
+            .certificates
+            .iter()
+            .map(|c| CertificateView {
+                fingerprint: c.sha256.clone(),
+                subject: c.subject.clone(),
+                not_before: c.not_before,
+                not_after: c.not_after,
+                state: c.state(now, warning).as_str(),
+            })
+            .collect();
+        Self {
+            metadata_url: saml.metadata_url.as_ref().map(ToString::to_string),
+            idp_entity_id: saml.idp.entity_id.clone(),
+            sso_url: saml.idp.sso_url.clone(),
+            binding: if saml.idp.post_binding {
+                "HTTP-POST"
+            } else {
+                "HTTP-Redirect"
+            },
+            name_id_format: saml.idp.name_id_format.clone(),
+            attributes: AttributesBody {
+                email: Some(saml.attributes.email.clone()),
+                first_name: Some(saml.attributes.first_name.clone()),
+                last_name: Some(saml.attributes.last_name.clone()),
+            },
+            certificate_warning: certificates.iter().any(|c| c.state != "valid"),
+            certificates,
+            service_provider: service_provider(state, config).map(|sp| ServiceProviderView {
+                entity_id: sp.entity_id,
+                acs_url: sp.acs_url,
+                metadata_url: format!("/api/v1/sso/saml/{}/metadata", config.id),
+            }),
+        }
+    }
+}
+
+/// Keycloak as the service provider of a SAML configuration, when Keycloak
+/// is configured.
+fn service_provider(
+    state: &AppState,
+    config: &SsoConfig,
+) -> Option<orgman_keycloak::SamlServiceProvider> {
+    let keycloak = state.config.keycloak.as_ref()?;
+    Some(orgman_keycloak::SamlServiceProvider::of(
+        &keycloak.public_url,
+        &keycloak.realm,
+        &config.broker_alias(),
+    ))
+}
+
 /// The outcome of a connection test.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConnectionTest {
-    /// Whether discovery answered with this issuer.
+    /// Whether every step passed.
     reachable: bool,
-    /// The issuer the provider reported.
+    /// The issuer (OpenID Connect) or entity id (SAML) the provider
+    /// reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<String>,
-    /// What happened.
+    /// What happened: the first failing step's detail, or the last one's.
+    detail: String,
+    /// Each step, in order.
+    steps: Vec<TestStepView>,
+}
+
+/// One step of a connection test.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TestStepView {
+    /// `discovery` (OpenID Connect); `metadata`, `descriptor`,
+    /// `certificates`, `identity` (SAML).
+    name: &'static str,
+    ok: bool,
     detail: String,
 }
 
@@ -126,12 +341,39 @@ fn issuer(state: &AppState, raw: &str) -> Result<IssuerUrl, ApiError> {
     Ok(IssuerUrl::parse(raw, state.config.sso.allow_http_loopback)?)
 }
 
+fn metadata(
+    state: &AppState,
+    url: Option<String>,
+    xml: Option<String>,
+) -> Result<Option<MetadataSource>, ApiError> {
+    match (url, xml) {
+        (Some(_), Some(_)) => Err(orgman_domain::ValidationError::MetadataSourceRequired.into()),
+        (Some(url), None) => Ok(Some(MetadataSource::Url(MetadataUrl::parse(
+            &url,
+            state.config.sso.allow_http_loopback,
+        )?))),
+        (None, Some(xml)) => Ok(Some(MetadataSource::Xml(xml))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn attribute_draft(body: Option<AttributesBody>) -> SamlAttributeDraft {
+    body.map_or_else(SamlAttributeDraft::default, |a| SamlAttributeDraft {
+        email: a.email,
+        first_name: a.first_name,
+        last_name: a.last_name,
+    })
+}
+
 fn create_draft(state: &AppState, body: CreateSso) -> Result<SsoDraft, ApiError> {
     Ok(SsoDraft {
         name: Some(body.name),
-        issuer_url: Some(issuer(state, &body.issuer_url)?),
-        client_id: Some(body.client_id),
-        client_secret: Some(ClientSecret::new(body.client_secret)),
+        protocol: body.protocol.map(Into::into),
+        metadata: metadata(state, body.metadata_url, body.metadata_xml)?,
+        attributes: attribute_draft(body.attributes),
+        issuer_url: body.issuer_url.map(|u| issuer(state, &u)).transpose()?,
+        client_id: body.client_id,
+        client_secret: body.client_secret.map(ClientSecret::new),
         enabled: body.enabled,
         auto_provision: body.auto_provision,
     })
@@ -140,6 +382,9 @@ fn create_draft(state: &AppState, body: CreateSso) -> Result<SsoDraft, ApiError>
 fn update_draft(state: &AppState, body: UpdateSso) -> Result<SsoDraft, ApiError> {
     Ok(SsoDraft {
         name: body.name,
+        protocol: body.protocol.map(Into::into),
+        metadata: metadata(state, body.metadata_url, body.metadata_xml)?,
+        attributes: attribute_draft(body.attributes),
         issuer_url: body.issuer_url.map(|u| issuer(state, &u)).transpose()?,
         client_id: body.client_id,
         client_secret: body.client_secret.map(ClientSecret::new),
@@ -162,7 +407,7 @@ async fn create(
     };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(SsoView::from(&config)))
+        .json(SsoView::of(&state, &config)))
 }
 
 async fn list(
@@ -171,7 +416,9 @@ async fn list(
     scope: SsoScope,
 ) -> Result<Json<Vec<SsoView>>, ApiError> {
     let configs = state.sso.list(&auth.actor, scope).await?;
-    Ok(Json(configs.iter().map(SsoView::from).collect()))
+    Ok(Json(
+        configs.iter().map(|c| SsoView::of(&state, c)).collect(),
+    ))
 }
 
 async fn read(
@@ -184,7 +431,7 @@ async fn read(
         .sso
         .get(&auth.actor, scope, SsoConfigId::from_uuid(id))
         .await?;
-    Ok(Json(SsoView::from(&config)))
+    Ok(Json(SsoView::of(&state, &config)))
 }
 
 async fn change(
@@ -199,7 +446,7 @@ async fn change(
         .sso
         .update(&auth.actor, scope, SsoConfigId::from_uuid(id), draft)
         .await?;
-    Ok(Json(SsoView::from(&config)))
+    Ok(Json(SsoView::of(&state, &config)))
 }
 
 async fn remove(
@@ -229,6 +476,15 @@ async fn test(
         reachable: probe.reachable,
         issuer: probe.reported_issuer,
         detail: probe.detail,
+        steps: probe
+            .steps
+            .into_iter()
+            .map(|step| TestStepView {
+                name: step.name,
+                ok: step.ok,
+                detail: step.detail,
+            })
+            .collect(),
     }))
 }
 
@@ -314,7 +570,8 @@ pub(crate) async fn delete_org(
     remove(auth, state, scope, config_id).await
 }
 
-/// Runs OIDC discovery against the issuer (no private addresses unless allowed).
+/// Tests the connection: OIDC discovery against the issuer, or the SAML
+/// metadata fetched and checked (no private addresses unless allowed).
 #[utoipa::path(
     operation_id = "test_organization_sso_config",tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/organizations/{id}/sso-configs/{configId}/test")]
@@ -393,7 +650,8 @@ pub(crate) async fn delete_installation(
     remove(auth, state, scope, config_id).await
 }
 
-/// Runs OIDC discovery against the issuer (no private addresses unless allowed).
+/// Tests the connection: OIDC discovery against the issuer, or the SAML
+/// metadata fetched and checked (no private addresses unless allowed).
 #[utoipa::path(
     operation_id = "test_installation_sso_config",tag = "sso", responses((status = 200, body = ConnectionTest), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/sso-configs/{configId}/test")]
@@ -477,4 +735,56 @@ pub(crate) async fn discover(
             identity_provider: realm.identity_provider,
             sso_required: realm.sso_required,
         }))
+}
+
+/// A SAML configuration's service provider metadata, for the identity
+/// provider's administrators to import (no authentication: it holds no
+/// secret, and identity providers fetch it themselves).
+#[utoipa::path(
+    operation_id = "get_saml_service_provider_metadata",
+    tag = "sso",
+    params(("configId" = Uuid, Path, description = "A SAML configuration")),
+    responses(
+        (status = 200, description = "SAML 2.0 metadata", content_type = "application/samlmetadata+xml", body = String),
+        (status = 404, body = Problem), (status = 503, body = Problem),
+    ),
+    security(())
+)]
+#[get("/api/v1/sso/saml/{configId}/metadata")]
+pub(crate) async fn saml_metadata(
+    state: Data<AppState>,
+    config: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let config = state
+        .sso
+        .saml_config(SsoConfigId::from_uuid(config.into_inner()))
+        .await?;
+    let (Some(saml), Some(sp)) = (config.saml(), service_provider(&state, &config)) else {
+        return Err(orgman_domain::OrgError::SsoConfigNotFound.into());
+    };
+    let required = [
+        ("email", &saml.attributes.email, true),
+        ("firstName", &saml.attributes.first_name, false),
+        ("lastName", &saml.attributes.last_name, false),
+    ];
+    let xml = orgman_saml::render_sp_metadata(&orgman_saml::ServiceProvider {
+        entity_id: sp.entity_id,
+        acs_url: sp.acs_url,
+        name_id_format: saml.idp.name_id_format.clone(),
+        attributes: required
+            .into_iter()
+            .map(
+                |(friendly, name, required)| orgman_saml::RequestedAttribute {
+                    name: name.clone(),
+                    friendly_name: friendly.to_owned(),
+                    required,
+                },
+            )
+            .collect(),
+        display_name: config.name.clone(),
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(xml))
 }
