@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Overrides, TestApp, assert_problem, body, keycloak_realm};
 use crate::sso_login::{
-    brokering, claims, delete_config, keycloak_provider, provider_written, verify_customer_domain,
+    brokering, claims, delete_config, forget_keycloak_domain, keycloak_provider, provider_written,
+    verify_customer_domain,
 };
 
 /// Creates a SAML configuration of `org` reading its metadata from `url`.
@@ -566,4 +567,60 @@ async fn saml_configurations_refuse_metadata_and_fields_they_cannot_use() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn an_sso_required_domain_sends_its_users_to_the_saml_provider_without_a_password() {
+    let _realm = keycloak_realm().await;
+    forget_keycloak_domain("customer.example").await;
+    orgman_testkit::forget_dev_user(SUE.email).await;
+    let mut overrides = brokering();
+    overrides
+        .0
+        .insert("ORGMAN_KEYCLOAK_ORGANIZATIONS", "true".into());
+    let app = TestApp::builder().settings(overrides).spawn().await;
+    let org = app
+        .org_owned_by(&orgman_testkit::unique_name("saml-required"), ALICE)
+        .await;
+    let alice = app.token(ALICE).await;
+    app.sql(&format!(
+        "INSERT INTO organization_domains (org_id, name, challenge, created_at, verified_at, sso_required)
+         VALUES ('{org}', 'customer.example', 'x', now(), now(), true)"
+    ))
+    .await;
+    let created = create_saml(&app, &org, &alice, &customer_saml_metadata_url()).await;
+    let config = created["id"].as_str().unwrap().to_owned();
+    let alias = format!("orgman-{config}");
+    let sp = &created["saml"]["serviceProvider"];
+    let client = register_service_provider(
+        sp["entityId"].as_str().unwrap(),
+        sp["acsUrl"].as_str().unwrap(),
+    )
+    .await;
+    // The provider is linked to the organization's mirror, which routes
+    // the domain to it.
+    eventually(
+        "Keycloak sends customer.example to the SAML provider",
+        Duration::from_secs(30),
+        || async {
+            keycloak_provider(&alias)
+                .await
+                .is_some_and(|p| p["config"]["kc.org.domain"] == "customer.example")
+        },
+    )
+    .await;
+
+    // Sue types her address and logs in at her organization's SAML
+    // identity provider; the realm never asks for a password itself.
+    let token = orgman_testkit::login_by_address(SUE)
+        .await
+        .expect("the login completes at the SAML provider");
+    assert_eq!(claims(&token)["identity_provider"], alias.as_str());
+    assert_eq!(claims(&token)["email"], SUE.email);
+    let mine = body(app.get("/api/v1/organizations/mine", &token).await).await;
+    assert_eq!(mine["items"][0]["id"], org.as_str(), "{mine}");
+
+    unregister(&client).await;
+    delete_config(&app, &org, &alice, &config, &alias).await;
+    forget_keycloak_domain("customer.example").await;
 }

@@ -574,7 +574,7 @@ async fn organizations_and_their_members_are_mirrored_in_keycloak_organizations(
 
 /// Removes the `dev` realm's organizations that hold `domain` (left by an
 /// earlier run: Keycloak allows a domain in one organization only).
-async fn forget_keycloak_domain(domain: &str) {
+pub(crate) async fn forget_keycloak_domain(domain: &str) {
     let token = Stack::get().service_account_token().await;
     let found: Vec<Value> = http()
         .get(format!(

@@ -14,11 +14,12 @@ use orgman_domain::ports::{
 use orgman_domain::{
     Actor, ActorFilter, ApiKeyService, AuditService, CatalogPermission, CheckScope, ClientSecret,
     DomainName, DomainPolicyChange, DomainService, Email, ImportEntry, InvitationService,
-    IssuerUrl, KeyDraft, KeyName, MemberMirroring, MemberRoles, OrgError, OrgName, OrgRole,
-    OrganizationMirror, OrganizationPatch, OrganizationService, OutboxRelay, PageRequest,
-    Permission, PermissionCheck, PermissionName, ProviderSync, Provisioner, RoleDraft, RoleKey,
-    RoleRef, RoleService, ServicePorts, ServiceSettings, SignIn, Slug, SsoDraft, SsoLoginPolicy,
-    SsoService, UserId, UserProfile,
+    IssuerUrl, KeyDraft, KeyName, MemberMirroring, MemberRoles, MetadataSource, MetadataUrl,
+    OrgError, OrgName, OrgRole, OrganizationMirror, OrganizationPatch, OrganizationService,
+    OutboxRelay, PageRequest, Permission, PermissionCheck, PermissionName, ProviderSync,
+    Provisioner, RoleDraft, RoleKey, RoleRef, RoleService, SamlIdp, ServicePorts, ServiceSettings,
+    SignIn, SigningCertificate, Slug, SsoDraft, SsoLoginPolicy, SsoProtocol, SsoService, UserId,
+    UserProfile,
 };
 use orgman_domain::{
     DirectoryGroupDraft, DirectoryService, DirectoryUserDraft, GroupMatch, GroupRole,
@@ -28,8 +29,8 @@ use orgman_domain::{
     WebhookService, WebhookUrl,
 };
 use orgman_memory::{
-    FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemoryStore, MemoryTxt,
-    PredictableTokens, RecordingWebhooks, block_on,
+    FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemorySamlMetadata, MemoryStore,
+    MemoryTxt, PredictableTokens, RecordingWebhooks, block_on,
 };
 
 /// Told after every commit that wrote events: where a service wakes the
@@ -519,7 +520,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // SSO: an organization's own identity provider, its secret sealed by
-    // your `SecretCipher` (orgman-secrets' AES-GCM in the service).
+    // your `SecretCipher` (orgman-secrets' AES-GCM in the service). SAML
+    // identity providers' metadata is read through a `SamlMetadataReader`
+    // (orgman-keycloak's `SamlMetadata` in the service: fetched under the
+    // address rules, parsed without DTDs), and certificates within 30 days
+    // of expiry are announced.
+    let saml_metadata = Arc::new(MemorySamlMetadata::default());
     let sso = Arc::new(
         SsoService::new(
             Arc::new(service_with(&store, &commits)),
@@ -527,6 +533,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(Arc::new(FakeCipher::new("k1"))),
             Arc::new(SystemClock),
             Arc::new(UuidV7Generator),
+        )
+        .with_saml(
+            saml_metadata.clone(),
+            std::time::Duration::from_secs(30 * 86_400),
         )
         .with_home_realm_discovery(store.clone()),
     );
@@ -540,6 +550,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let config = block_on(sso.create(&alice, Some(org.id()), draft))?;
+    // A SAML connection, for an organization whose identity provider speaks
+    // only SAML: its metadata at a URL, re-read by `refresh_saml` on your
+    // schedule; a changed certificate becomes an
+    // `organization.sso-config.metadata-refreshed` event (the broker's copy
+    // follows), one about to expire an `organization.sso.certificate-expiring`.
+    let metadata_url = "https://idp.partner.example/metadata";
+    let expires =
+        orgman_domain::time::OffsetDateTime::now_utc() + orgman_domain::time::Duration::days(10);
+    saml_metadata.publish(
+        metadata_url,
+        SamlIdp {
+            entity_id: "https://idp.partner.example/saml".into(),
+            sso_url: "https://idp.partner.example/sso".into(),
+            post_binding: true,
+            certificates: vec![SigningCertificate {
+                base64: "MIIC...".into(),
+                sha256: "ab".repeat(32),
+                subject: "CN=idp.partner.example".into(),
+                not_before: expires - orgman_domain::time::Duration::days(365),
+                not_after: expires,
+            }],
+            name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+            wants_signed_requests: false,
+            offered_attributes: Vec::new(),
+        },
+    );
+    let saml = block_on(sso.create(
+        &alice,
+        Some(org.id()),
+        SsoDraft {
+            name: Some("Partner SAML".into()),
+            protocol: Some(SsoProtocol::Saml),
+            metadata: Some(MetadataSource::Url(MetadataUrl::parse(
+                metadata_url,
+                false,
+            )?)),
+            ..Default::default()
+        },
+    ))?;
+    let refreshed = block_on(sso.refresh_saml())?;
+    println!(
+        "SAML {}: certificates by state {:?} (the expiring one was announced at creation)",
+        saml.name, refreshed.certificates
+    );
+    block_on(sso.delete(&alice, Some(org.id()), saml.id))?;
     // The login broker (Keycloak in the service) gets a copy of every
     // configuration from the outbox: `ProviderSync` is the sink a relay
     // feeds, and `reconcile` repairs drift.

@@ -368,6 +368,36 @@ fn identity_provider_relays(
     }
 }
 
+/// The SSO use cases: OpenID Connect discovery and SAML metadata under the
+/// same address rules, and home-realm discovery.
+fn sso_service(
+    config: &Config,
+    organizations: Arc<OrganizationService>,
+    store: Arc<PgStore>,
+) -> SsoService {
+    SsoService::new(
+        organizations,
+        store.clone(),
+        config
+            .sso
+            .cipher
+            .clone()
+            .map(|c| c as Arc<dyn SecretCipher>),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Generator),
+    )
+    .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
+        config.sso.allow_private_issuers,
+    )))
+    .with_saml(
+        Arc::new(orgman_keycloak::SamlMetadata::new(
+            orgman_keycloak::AddressRule::new(config.sso.allow_private_issuers),
+        )),
+        config.sso.certificate_warning,
+    )
+    .with_home_realm_discovery(store)
+}
+
 /// The copy of SSO configurations to Keycloak, when it is active
 /// ([`Config::broker_sync_active`]).
 pub(crate) fn provider_sync(config: &Config, adapters: &Adapters) -> Option<Arc<ProviderSync>> {
@@ -441,29 +471,7 @@ impl UseCases {
                 "ORGMAN_SSO_ENCRYPTION_KEYS is not set: SSO configurations cannot be created or changed"
             );
         }
-        let sso = Arc::new(
-            SsoService::new(
-                organizations.clone(),
-                store.clone(),
-                config
-                    .sso
-                    .cipher
-                    .clone()
-                    .map(|c| c as Arc<dyn SecretCipher>),
-                Arc::new(SystemClock),
-                Arc::new(UuidV7Generator),
-            )
-            .with_discovery(Arc::new(orgman_keycloak::OidcDiscovery::new(
-                config.sso.allow_private_issuers,
-            )))
-            .with_saml(
-                Arc::new(orgman_keycloak::SamlMetadata::new(
-                    orgman_keycloak::AddressRule::new(config.sso.allow_private_issuers),
-                )),
-                config.sso.certificate_warning,
-            )
-            .with_home_realm_discovery(store.clone()),
-        );
+        let sso = Arc::new(sso_service(config, organizations.clone(), store.clone()));
         let registration = adapters
             .keycloak
             .clone()

@@ -734,71 +734,95 @@ impl SsoService {
         let mut report = SamlRefreshReport::default();
         let mut counts = std::collections::HashMap::new();
         for config in self.repository.all().await? {
-            let Some(connection) = config.saml() else {
+            if config.saml().is_none() {
                 continue;
-            };
+            }
             report.examined += 1;
+            let next = self.refreshed(support, &config, &mut report).await;
             let now = self.clock.now();
-            let mut next = config.clone();
-            let mut kinds = Vec::new();
-            if let Some(url) = &connection.metadata_url {
-                let source = crate::MetadataSource::Url(url.clone());
-                match saml::read_source(support.reader.as_ref(), &source, now).await {
-                    Ok(idp) if idp != connection.idp => {
-                        kinds.push(EventKind::SsoMetadataRefreshed {
-                            config_id: config.id,
-                            idp_entity_id: idp.entity_id.clone(),
-                            certificates: idp
-                                .certificates
-                                .iter()
-                                .map(|c| c.sha256.clone())
-                                .collect(),
-                        });
-                        if let SsoConnection::Saml(saml) = &mut next.connection {
-                            saml.idp = idp;
-                        }
-                        report.changed += 1;
-                    }
-                    Ok(_) => {}
-                    Err(error) => report.failed.push((config.id, error.to_string())),
-                }
-            }
-            let warnings = saml::announcements(&mut next, now, support.warning);
-            report.announced += warnings.len();
-            kinds.extend(warnings);
-            if let Some(saml) = next.saml() {
-                for certificate in &saml.idp.certificates {
-                    *counts
-                        .entry(certificate.state(now, support.warning))
-                        .or_insert(0) += 1;
-                }
-            }
-            if next == config {
-                continue;
-            }
-            next.updated_at = now;
-            let events: Vec<DomainEvent> = next
-                .organization
-                .map(|org| {
-                    kinds
-                        .into_iter()
-                        .map(|kind| self.organizations.event(org, None, kind))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if self
-                .repository
-                .update_unless_changed(&next, config.updated_at, &events)
-                .await?
+            for certificate in next
+                .0
+                .saml()
+                .map(|s| s.idp.certificates.as_slice())
+                .unwrap_or_default()
             {
-                self.organizations.invalidate(&events).await;
+                *counts
+                    .entry(certificate.state(now, support.warning))
+                    .or_insert(0) += 1;
             }
+            self.store_refreshed(&config, next).await?;
         }
         report.certificates = crate::CertificateState::ALL
             .iter()
             .map(|state| (*state, counts.get(state).copied().unwrap_or(0)))
             .collect();
         Ok(report)
+    }
+
+    /// `config` after one refresh: its metadata read again (from a URL),
+    /// its announcements made; with the events of the changes.
+    async fn refreshed(
+        &self,
+        support: &SamlSupport,
+        config: &SsoConfig,
+        report: &mut SamlRefreshReport,
+    ) -> (SsoConfig, Vec<EventKind>) {
+        let now = self.clock.now();
+        let mut next = config.clone();
+        let mut kinds = Vec::new();
+        let current = config.saml().map(|s| (s.metadata_url.clone(), &s.idp));
+        if let Some((Some(url), idp)) = current {
+            let source = crate::MetadataSource::Url(url);
+            match saml::read_source(support.reader.as_ref(), &source, now).await {
+                Ok(read) if read != *idp => {
+                    kinds.push(EventKind::SsoMetadataRefreshed {
+                        config_id: config.id,
+                        idp_entity_id: read.entity_id.clone(),
+                        certificates: read.certificates.iter().map(|c| c.sha256.clone()).collect(),
+                    });
+                    if let SsoConnection::Saml(saml) = &mut next.connection {
+                        saml.idp = read;
+                    }
+                    report.changed += 1;
+                }
+                Ok(_) => {}
+                Err(error) => report.failed.push((config.id, error.to_string())),
+            }
+        }
+        let warnings = saml::announcements(&mut next, now, support.warning);
+        report.announced += warnings.len();
+        kinds.extend(warnings);
+        (next, kinds)
+    }
+
+    /// Writes a refreshed configuration with its events, unless nothing
+    /// changed or someone changed it meanwhile.
+    async fn store_refreshed(
+        &self,
+        config: &SsoConfig,
+        (mut next, kinds): (SsoConfig, Vec<EventKind>),
+    ) -> Result<(), OrgError> {
+        if next == *config {
+            return Ok(());
+        }
+        next.updated_at = self.clock.now();
+        let events: Vec<DomainEvent> = next
+            .organization
+            .map(|org| {
+                kinds
+                    .into_iter()
+                    .map(|kind| self.organizations.event(org, None, kind))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self
+            .repository
+            .update_unless_changed(&next, config.updated_at, &events)
+            .await?
+        {
+            self.organizations.invalidate(&events).await;
+        }
+        Ok(())
     }
 }
 
