@@ -113,7 +113,10 @@ const ROUTES: &[(&str, &str)] = &[
 
 /// Routes anyone may call (no token): documented with an empty security
 /// requirement.
-const PUBLIC_ROUTES: &[(&str, &str)] = &[("get", "/api/v1/sso/discover")];
+const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/sso/discover"),
+    ("get", "/api/v1/sso/saml/{configId}/metadata"),
+];
 
 #[tokio::test]
 async fn the_document_lists_exactly_the_routes_and_each_is_served() {
@@ -156,7 +159,8 @@ async fn the_document_lists_exactly_the_routes_and_each_is_served() {
             serde_json::json!([{}]),
             "{method} {path} needs no token"
         );
-        // Routed: without its parameter it answers 400, not 401 or 404.
+        // Routed: without its parameter (or with one that is no id) it
+        // answers 400, not 401 or 404.
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let response = app.request(method, path, None).send().await.unwrap();
         assert_eq!(response.status(), 400, "{path}");

@@ -89,9 +89,9 @@ pub(crate) struct CreateSso {
         pattern = "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*(\\?[A-Za-z0-9._~=&%-]*)?$"
     )]
     metadata_url: Option<String>,
-    /// SAML: the identity provider's metadata, pasted (at most 256 KiB; no
-    /// DTD).
-    #[schema(min_length = 1, max_length = 262144)]
+    /// SAML: the identity provider's metadata, pasted (at most 200,000
+    /// characters; no DTD).
+    #[schema(min_length = 1, max_length = 200000)]
     metadata_xml: Option<String>,
     /// SAML: the attributes carrying the profile.
     attributes: Option<AttributesBody>,
@@ -133,7 +133,7 @@ pub(crate) struct UpdateSso {
     )]
     metadata_url: Option<String>,
     /// SAML: new metadata, pasted.
-    #[schema(min_length = 1, max_length = 262144)]
+    #[schema(min_length = 1, max_length = 200000)]
     metadata_xml: Option<String>,
     /// SAML: attributes to change.
     attributes: Option<AttributesBody>,
@@ -341,6 +341,10 @@ fn issuer(state: &AppState, raw: &str) -> Result<IssuerUrl, ApiError> {
     Ok(IssuerUrl::parse(raw, state.config.sso.allow_http_loopback)?)
 }
 
+/// The longest pasted metadata, in characters: well within the request
+/// body's limit, so that a longer one is answered 422, not 413.
+const MAX_PASTED_METADATA: usize = 200_000;
+
 fn metadata(
     state: &AppState,
     url: Option<String>,
@@ -352,6 +356,13 @@ fn metadata(
             &url,
             state.config.sso.allow_http_loopback,
         )?))),
+        (None, Some(xml)) if xml.chars().count() > MAX_PASTED_METADATA => {
+            Err(orgman_domain::ValidationError::TextInvalid {
+                field: "metadataXml",
+                max: MAX_PASTED_METADATA,
+            }
+            .into())
+        }
         (None, Some(xml)) => Ok(Some(MetadataSource::Xml(xml))),
         (None, None) => Ok(None),
     }
@@ -504,7 +515,7 @@ pub(crate) async fn list_org(
 
 /// Creates a configuration; the client secret is encrypted at rest.
 #[utoipa::path(
-    operation_id = "create_organization_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
+    operation_id = "create_organization_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 413, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/organizations/{id}/sso-configs")]
 pub(crate) async fn create_org(
     auth: Authenticated,
@@ -539,7 +550,7 @@ pub(crate) async fn get_org(
 
 /// Changes a configuration; a `clientSecret` replaces the stored one.
 #[utoipa::path(
-    operation_id = "update_organization_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    operation_id = "update_organization_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 413, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[patch("/api/v1/organizations/{id}/sso-configs/{configId}")]
 pub(crate) async fn update_org(
     auth: Authenticated,
@@ -600,7 +611,7 @@ pub(crate) async fn list_installation(
 
 /// Creates a configuration; the client secret is encrypted at rest.
 #[utoipa::path(
-    operation_id = "create_installation_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
+    operation_id = "create_installation_sso_config",tag = "sso", request_body = CreateSso, responses((status = 201, body = SsoView), (status = 400, body = Problem), (status = 413, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)), security(("bearer" = [])))]
 #[post("/api/v1/sso-configs")]
 pub(crate) async fn create_installation(
     auth: Authenticated,
@@ -625,7 +636,7 @@ pub(crate) async fn get_installation(
 
 /// Changes a configuration; a `clientSecret` replaces the stored one.
 #[utoipa::path(
-    operation_id = "update_installation_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    operation_id = "update_installation_sso_config",tag = "sso", request_body = UpdateSso, responses((status = 200, body = SsoView), (status = 400, body = Problem), (status = 413, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 #[patch("/api/v1/sso-configs/{configId}")]
 pub(crate) async fn update_installation(
     auth: Authenticated,
