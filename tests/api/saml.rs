@@ -194,6 +194,11 @@ async fn a_person_logs_in_through_a_saml_identity_provider_and_arrives_as_a_memb
     )));
     assert!(metadata.contains(&format!("Location=\"{acs_url}\"")));
     assert!(metadata.contains("WantAssertionsSigned=\"true\""));
+    // The customer realm's metadata asks for signed requests: Keycloak signs
+    // them with the realm's key, published in its own descriptor.
+    assert!(metadata.contains("AuthnRequestsSigned=\"true\""));
+    assert_eq!(sp["signedRequests"], true);
+    assert!(sp["descriptorUrl"].as_str().unwrap().ends_with("/endpoint/descriptor"));
 
     // Keycloak is handed explicit endpoints and certificates.
     provider_written(&alias).await;
@@ -204,6 +209,7 @@ async fn a_person_logs_in_through_a_saml_identity_provider_and_arrives_as_a_memb
     assert_eq!(settings["entityId"], sp["entityId"]);
     assert_eq!(settings["validateSignature"], "true");
     assert_eq!(settings["wantAssertionsSigned"], "true");
+    assert_eq!(settings["wantAuthnRequestsSigned"], "true");
     assert_eq!(settings["useMetadataDescriptorUrl"], "false");
     assert!(settings.get("metadataDescriptorUrl").is_none());
     let certificate = settings["signingCertificate"].as_str().unwrap();

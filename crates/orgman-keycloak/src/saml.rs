@@ -225,6 +225,7 @@ pub(crate) fn mappers(alias: &str, attributes: &SamlAttributes) -> Vec<serde_jso
 /// Keycloak's SAML identity provider for a configuration: the endpoint and
 /// certificates orgman read from the metadata (Keycloak never fetches
 /// metadata itself), signatures validated and assertions required signed,
+/// requests signed when the identity provider wants them,
 /// the per-provider service provider entity id, the e-mail taken from the
 /// NameID when it is an address, and the same first-login flow and address
 /// rules as OpenID Connect providers.
@@ -244,7 +245,10 @@ pub(crate) fn representation(
         "postBindingAuthnRequest": idp.post_binding.to_string(),
         "postBindingResponse": "true",
         "postBindingLogout": "true",
-        "wantAuthnRequestsSigned": "false",
+        // Signed with the realm's key when the identity provider asks (its
+        // certificate is in Keycloak's descriptor of the provider).
+        "wantAuthnRequestsSigned": idp.wants_signed_requests.to_string(),
+        "signatureAlgorithm": "RSA_SHA256",
         "wantAssertionsSigned": "true",
         "wantAssertionsEncrypted": "false",
         "validateSignature": "true",

@@ -29,10 +29,14 @@ pub struct ServiceProvider {
     pub attributes: Vec<RequestedAttribute>,
     /// A name for people (the SSO configuration's).
     pub display_name: String,
+    /// Whether its requests are signed (by a key whose certificate the
+    /// identity provider takes from elsewhere: Keycloak's descriptor).
+    pub signed_requests: bool,
 }
 
 /// The service provider's metadata: assertions must be signed, requests
-/// are not, the response comes back by HTTP-POST.
+/// are signed as [`ServiceProvider::signed_requests`] says, the response
+/// comes back by HTTP-POST.
 pub fn render_sp_metadata(sp: &ServiceProvider) -> String {
     let mut xml = String::with_capacity(1024);
     xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -41,7 +45,8 @@ pub fn render_sp_metadata(sp: &ServiceProvider) -> String {
         escape(&sp.entity_id)
     ));
     xml.push_str(&format!(
-        "  <md:SPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL}\" AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\">\n"
+        "  <md:SPSSODescriptor protocolSupportEnumeration=\"{PROTOCOL}\" AuthnRequestsSigned=\"{}\" WantAssertionsSigned=\"true\">\n",
+        sp.signed_requests
     ));
     xml.push_str(&format!(
         "    <md:NameIDFormat>{}</md:NameIDFormat>\n",
@@ -104,6 +109,7 @@ mod tests {
                 required: true,
             }],
             display_name: "Acme <SSO>".into(),
+            signed_requests: false,
         };
         let xml = render_sp_metadata(&sp);
         let document = roxmltree::Document::parse(&xml).unwrap();

@@ -224,6 +224,13 @@ pub(crate) struct ServiceProviderView {
     /// The service provider's metadata XML, at a stable URL (no
     /// authentication).
     metadata_url: String,
+    /// Keycloak's own descriptor of the provider, which also carries the
+    /// certificate of the realm's key that signs requests (for identity
+    /// providers that want signed requests).
+    descriptor_url: String,
+    /// Whether requests are signed (the identity provider's metadata asks
+    /// for it).
+    signed_requests: bool,
 }
 
 impl SsoView {
@@ -291,6 +298,8 @@ impl SamlView {
                 entity_id: sp.entity_id,
                 acs_url: sp.acs_url,
                 metadata_url: format!("/api/v1/sso/saml/{}/metadata", config.id),
+                descriptor_url: sp.descriptor_url,
+                signed_requests: saml.idp.wants_signed_requests,
             }),
         }
     }
@@ -781,6 +790,7 @@ pub(crate) async fn saml_metadata(
     let xml = orgman_saml::render_sp_metadata(&orgman_saml::ServiceProvider {
         entity_id: sp.entity_id,
         acs_url: sp.acs_url,
+        signed_requests: saml.idp.wants_signed_requests,
         name_id_format: saml.idp.name_id_format.clone(),
         attributes: required
             .into_iter()
