@@ -198,7 +198,12 @@ async fn a_person_logs_in_through_a_saml_identity_provider_and_arrives_as_a_memb
     // them with the realm's key, published in its own descriptor.
     assert!(metadata.contains("AuthnRequestsSigned=\"true\""));
     assert_eq!(sp["signedRequests"], true);
-    assert!(sp["descriptorUrl"].as_str().unwrap().ends_with("/endpoint/descriptor"));
+    assert!(
+        sp["descriptorUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/endpoint/descriptor")
+    );
 
     // Keycloak is handed explicit endpoints and certificates.
     provider_written(&alias).await;

@@ -1893,7 +1893,8 @@ async fn main() {
     let store = Arc::new(
         PgStore::connect(&PgSettings::from_url(&database_url).unwrap())
             .unwrap()
-            .with_organization_mirror_sink(orgman_domain::OrganizationMirror::EVENT_TYPES),
+            .with_organization_mirror_sink(orgman_domain::OrganizationMirror::EVENT_TYPES)
+            .with_linked_member_mirroring(orgman_domain::OrganizationMirror::MEMBER_EVENT_TYPES),
     );
     let seed = seed(&store, &sizes).await;
 

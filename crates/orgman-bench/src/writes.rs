@@ -269,14 +269,21 @@ async fn steady_loads(
 async fn copy_backlog(url: &str, target: i64, mirror: bool) -> i64 {
     let have = sql_number(url, "SELECT count(*) FROM outbox WHERE events = 1").await as i64;
     let copies = (target + have - 1) / have.max(1);
-    let mirrored: Vec<String> = if mirror {
-        OrganizationMirror::EVENT_TYPES
-            .iter()
-            .map(|t| format!("'{t}'"))
-            .collect()
-    } else {
-        vec!["''".to_owned()]
+    let quoted = |types: &[&str]| -> Vec<String> {
+        if types.is_empty() {
+            return vec!["''".to_owned()];
+        }
+        types.iter().map(|t| format!("'{t}'")).collect()
     };
+    // As the service writes them by default (members mirrored when
+    // linked): membership events are pending for the mirror only in
+    // organizations with an SSO configuration.
+    let mirrored = quoted(if mirror {
+        OrganizationMirror::EVENT_TYPES
+    } else {
+        &[]
+    });
+    let members = quoted(OrganizationMirror::MEMBER_EVENT_TYPES);
     let inserted = Command::new("psql")
         .arg(url)
         .args([
@@ -284,13 +291,17 @@ async fn copy_backlog(url: &str, target: i64, mirror: bool) -> i64 {
             &format!(
                 "INSERT INTO outbox (event_id, aggregate_id, event_type, payload, authz_synced_at, idp_synced_at, mirror_synced_at, webhooks_synced_at)
              SELECT e, aggregate_id, event_type, jsonb_set(payload::jsonb, '{{id}}', to_jsonb(e::text))::json,
-                    now(), now(), CASE WHEN event_type IN ({}) THEN NULL ELSE now() END,
+                    now(), now(),
+                    CASE WHEN event_type IN ({}) AND (event_type NOT IN ({})
+                              OR EXISTS (SELECT 1 FROM sso_configs s WHERE s.org_id = aggregate_id))
+                         THEN NULL ELSE now() END,
                     CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = aggregate_id AND w.enabled)
                          THEN NULL ELSE now() END
              FROM (SELECT gen_random_uuid() AS e, aggregate_id, event_type, payload
                    FROM outbox, generate_series(1, {copies}) WHERE events = 1 ORDER BY seq) copies
              LIMIT {target}",
-                mirrored.join(", ")
+                mirrored.join(", "),
+                members.join(", ")
             ),
         ])
         .status()

@@ -179,6 +179,18 @@ impl SsoConfigRepository for PgStore {
     async fn insert(&self, config: &SsoConfig, events: &[DomainEvent]) -> Result<(), StoreError> {
         let mut conn = self.transaction().await?;
         let result = async {
+            // Under the organization's lock, which membership changes share:
+            // a membership event written settled for the mirror (no
+            // configuration yet, `with_linked_member_mirroring`) commits
+            // before this one, so the first configuration's copy of the
+            // members sees it.
+            if let Some(org) = config.organization {
+                diesel::sql_query("SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE")
+                    .bind::<diesel::sql_types::Uuid, _>(org.as_uuid())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(from_diesel)?;
+            }
             diesel::insert_into(sso_configs::table)
                 .values(SsoRow::from_domain(config))
                 .execute(&mut *conn)

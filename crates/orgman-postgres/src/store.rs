@@ -129,6 +129,20 @@ impl PgStore {
         self
     }
 
+    /// Events of these types (the domain's
+    /// `OrganizationMirror::MEMBER_EVENT_TYPES`) are written settled for
+    /// the organization-mirror sink when their organization has no SSO
+    /// configuration (`MemberMirroring::Linked`: its members are not at
+    /// the broker, so the mirror has nothing to do). An organization's SSO
+    /// configuration is written under its row's lock, which membership
+    /// changes share, so no change slips between the check and the first
+    /// configuration's copy of the members.
+    #[must_use]
+    pub fn with_linked_member_mirroring(mut self, member_types: &[&str]) -> Self {
+        self.writes.linked_member_types = member_types.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
     /// Current pool figures.
     pub fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();

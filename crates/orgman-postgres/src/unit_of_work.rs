@@ -614,6 +614,9 @@ pub(crate) struct OutboxWrites {
     /// The event types the organization-mirror sink takes; empty when it
     /// is off.
     pub(crate) mirror_types: std::sync::Arc<[String]>,
+    /// Of those, the ones it takes only for organizations with an SSO
+    /// configuration (members mirrored when linked); empty otherwise.
+    pub(crate) linked_member_types: std::sync::Arc<[String]>,
 }
 
 /// The most events one outbox row carries. A run of events of one kind for
@@ -656,7 +659,10 @@ pub(crate) async fn append_events(
            INSERT INTO outbox (event_id, aggregate_id, event_type, payload, events, authz_synced_at, idp_synced_at, mirror_synced_at, webhooks_synced_at) \
            SELECT id, agg, kind, body::json, n_events, CASE WHEN $9 THEN now() END, \
                   CASE WHEN kind = ANY($10::varchar[]) THEN NULL ELSE now() END, \
-                  CASE WHEN kind = ANY($11::varchar[]) THEN NULL ELSE now() END, \
+                  CASE WHEN kind = ANY($11::varchar[]) \
+                        AND (kind <> ALL($15::varchar[]) \
+                             OR EXISTS (SELECT 1 FROM sso_configs s WHERE s.org_id = agg)) \
+                       THEN NULL ELSE now() END, \
                   CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.org_id = agg AND w.enabled) \
                        THEN NULL ELSE now() END \
            FROM r ORDER BY n), \
@@ -681,7 +687,8 @@ pub(crate) async fn append_events(
     .bind::<Array<Text>, _>(&writes.mirror_types[..])
     .bind::<Array<SqlUuid>, _>(&columns.event_ids)
     .bind::<Array<Text>, _>(&columns.details)
-    .bind::<Array<Text>, _>(rows.actor_kinds))
+    .bind::<Array<Text>, _>(rows.actor_kinds)
+    .bind::<Array<Text>, _>(&writes.linked_member_types[..]))
     .execute(conn)
     .await
     .map_err(from_diesel)?;

@@ -2004,3 +2004,77 @@ async fn an_organizations_sign_in_rule_follows_its_domains_and_configurations() 
     .await;
     assert!(read().await.sso_login().required_domains().is_empty());
 }
+
+#[tokio::test]
+async fn membership_events_wait_for_the_mirror_only_where_an_sso_configuration_links_members() {
+    use orgman_domain::ports::SsoConfigRepository;
+    use orgman_domain::{
+        IssuerUrl, OidcConnection, OrganizationMirror, SsoConfig, SsoConfigId, SsoConnection,
+    };
+    let db = Db::new().await;
+    let store =
+        orgman_postgres::PgStore::connect(&orgman_postgres::PgSettings::from_url(&db.url).unwrap())
+            .unwrap()
+            .with_organization_mirror_sink(OrganizationMirror::EVENT_TYPES)
+            .with_linked_member_mirroring(OrganizationMirror::MEMBER_EVENT_TYPES);
+    let service = support::service(&store);
+    let create = |name: &str| {
+        service.create(
+            &db.admin,
+            OrgName::parse("Mirrored").unwrap(),
+            Slug::parse(&unique_name(name)).unwrap(),
+        )
+    };
+    let unlinked = create("unlinked").await.unwrap().id();
+    let linked = create("linked").await.unwrap().id();
+    let now = OffsetDateTime::now_utc();
+    store
+        .insert(
+            &SsoConfig {
+                id: SsoConfigId::from_uuid(Uuid::now_v7()),
+                organization: Some(linked),
+                name: "Corp".into(),
+                connection: SsoConnection::Oidc(OidcConnection {
+                    issuer_url: IssuerUrl::parse("https://idp.example", false).unwrap(),
+                    client_id: "orgman".into(),
+                    client_secret_enc: "sealed".into(),
+                }),
+                enabled: true,
+                auto_provision: false,
+                created_at: now,
+                updated_at: now,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    for org in [unlinked, linked] {
+        let ann = db.user().await;
+        service
+            .add_member(&db.admin, org, ann.user_id(), OrgRole::Member)
+            .await
+            .unwrap();
+        service
+            .remove_member(&db.admin, org, ann.user_id())
+            .await
+            .unwrap();
+    }
+    let mut conn = db.connection().await;
+    let mut pending = async |org: orgman_domain::OrganizationId, kinds: &str| {
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM outbox WHERE aggregate_id = '{org}' \
+             AND event_type LIKE '{kinds}' AND mirror_synced_at IS NULL"
+        ))
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+    };
+    // Without a configuration the mirror has nothing to do for members;
+    // the organization's own events still wait for it.
+    assert_eq!(pending(unlinked, "organization.member.%").await, 0);
+    assert_eq!(pending(unlinked, "organization.created").await, 1);
+    // With one, the member added and removed after it wait (the owner was
+    // added before it: its copy comes with the configuration's).
+    assert_eq!(pending(linked, "organization.member.%").await, 2);
+}

@@ -96,17 +96,7 @@ impl Adapters {
         } else {
             store
         };
-        let store = Arc::new(if config.mirror_configured() && config.relay_enabled {
-            store.with_organization_mirror_sink(
-                if config.sso.member_mirroring == MemberMirroring::None {
-                    OrganizationMirror::ORGANIZATION_EVENT_TYPES
-                } else {
-                    OrganizationMirror::EVENT_TYPES
-                },
-            )
-        } else {
-            store
-        });
+        let store = Arc::new(with_mirror_sink(store, config));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -365,6 +355,28 @@ fn identity_provider_relays(
         if providers.is_some() || mirror.is_some() {
             background.push(spawn_broker_reconciler(providers, mirror, every));
         }
+    }
+}
+
+/// The store writing events pending for the Keycloak mirror's sink as the
+/// mirror takes them (none when it does not run).
+fn with_mirror_sink(store: PgStore, config: &Config) -> PgStore {
+    if !(config.mirror_configured() && config.relay_enabled) {
+        return store;
+    }
+    let store = store.with_organization_mirror_sink(
+        if config.sso.member_mirroring == MemberMirroring::None {
+            OrganizationMirror::ORGANIZATION_EVENT_TYPES
+        } else {
+            OrganizationMirror::EVENT_TYPES
+        },
+    );
+    // Membership events of organizations without a provider have nothing
+    // to do at Keycloak when only linked members are copied.
+    if config.sso.member_mirroring == MemberMirroring::Linked {
+        store.with_linked_member_mirroring(OrganizationMirror::MEMBER_EVENT_TYPES)
+    } else {
+        store
     }
 }
 

@@ -154,6 +154,14 @@ impl OrganizationMirror {
     /// The event types the mirror acts on when it mirrors no members.
     pub const ORGANIZATION_EVENT_TYPES: &'static [&'static str] = MIRRORED.split_at(13).0;
 
+    /// The membership event types: in [`MemberMirroring::Linked`] they
+    /// change nothing at the broker for an organization without an SSO
+    /// configuration (it has no members there, and the organization itself
+    /// did not change), so storage may write them settled for the mirror
+    /// there. Creating an organization's first configuration marks its
+    /// members, which copies them as they are then.
+    pub const MEMBER_EVENT_TYPES: &'static [&'static str] = MIRRORED.split_at(13).1;
+
     /// The mirror of what storage holds, at `broker`, its work marked in
     /// `queue`: organizations only, until
     /// [`OrganizationMirror::with_members`] adds their members.
