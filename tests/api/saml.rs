@@ -215,6 +215,14 @@ async fn a_person_logs_in_through_a_saml_identity_provider_and_arrives_as_a_memb
     assert_eq!(settings["validateSignature"], "true");
     assert_eq!(settings["wantAssertionsSigned"], "true");
     assert_eq!(settings["wantAuthnRequestsSigned"], "true");
+    // The customer realm offers single logout: a logout is passed on there.
+    assert_eq!(settings["singleLogoutServiceUrl"], saml["sloUrl"]);
+    assert!(
+        saml["sloUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with("/realms/customer/protocol/saml")
+    );
     assert_eq!(settings["useMetadataDescriptorUrl"], "false");
     assert!(settings.get("metadataDescriptorUrl").is_none());
     let certificate = settings["signingCertificate"].as_str().unwrap();

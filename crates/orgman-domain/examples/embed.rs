@@ -574,6 +574,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
             wants_signed_requests: false,
             offered_attributes: Vec::new(),
+            slo_url: None,
         },
     );
     let saml = block_on(sso.create(

@@ -83,6 +83,7 @@ fn idp(certificates: Vec<SigningCertificate>) -> SamlIdp {
         offered_attributes: vec![
             "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress".into(),
         ],
+        slo_url: Some("https://idp.example/logout".into()),
     }
 }
 

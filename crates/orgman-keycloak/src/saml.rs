@@ -48,6 +48,9 @@ impl SamlMetadataReader for SamlMetadata {
         let read = orgman_saml::read_idp_metadata(xml)
             .map_err(|e| MetadataProblem::Invalid(e.to_string()))?;
         check_browser_url(&read.sso_url, &self.rule)?;
+        if let Some(slo) = &read.slo_url {
+            check_browser_url(slo, &self.rule)?;
+        }
         let certificates = read
             .certificates
             .iter()
@@ -79,6 +82,7 @@ impl SamlMetadataReader for SamlMetadata {
             name_id_format,
             wants_signed_requests: read.wants_signed_requests,
             offered_attributes: read.attributes,
+            slo_url: read.slo_url,
         })
     }
 }
@@ -88,10 +92,10 @@ fn instant(seconds: i64) -> Result<OffsetDateTime, MetadataProblem> {
         .map_err(|_| MetadataProblem::Invalid("a certificate's validity is out of range".into()))
 }
 
-/// A URL browsers are sent to: `https` (unless the rule allows `http`),
-/// with a host and no credentials.
+/// A URL browsers are sent to (single sign-on or logout): `https` (unless
+/// the rule allows `http`), with a host and no credentials.
 fn check_browser_url(raw: &str, rule: &AddressRule) -> Result<(), MetadataProblem> {
-    let refused = |why: &str| MetadataProblem::Invalid(format!("the single sign-on URL {why}"));
+    let refused = |why: &str| MetadataProblem::Invalid(format!("the endpoint {raw:?} {why}"));
     let url = url::Url::parse(raw).map_err(|_| refused("is not a URL"))?;
     if url.host_str().unwrap_or_default().is_empty()
         || !url.username().is_empty()
@@ -258,6 +262,11 @@ pub(crate) fn representation(
         "hideOnLoginPage": "true",
         "useMetadataDescriptorUrl": "false",
     });
+    if let Some(slo) = &idp.slo_url {
+        // A logout at the realm is passed on to the identity provider.
+        config["singleLogoutServiceUrl"] = json!(slo);
+        config["backchannelSupported"] = json!("false");
+    }
     if let Some(domains) = &provider.email_domains {
         config[crate::EMAIL_DOMAINS_ONLY_KEY] = json!("true");
         if !domains.is_empty() {

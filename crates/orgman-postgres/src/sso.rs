@@ -124,6 +124,7 @@ fn saml_json(saml: &SamlConnection) -> Value {
             "nameIdFormat": saml.idp.name_id_format,
             "wantsSignedRequests": saml.idp.wants_signed_requests,
             "offeredAttributes": saml.idp.offered_attributes,
+            "sloUrl": saml.idp.slo_url,
         },
         "attributes": {
             "email": saml.attributes.email,
@@ -164,6 +165,7 @@ fn saml_from_json(value: &Value) -> Option<SamlConnection> {
             name_id_format: text(&idp["nameIdFormat"])?,
             wants_signed_requests: idp["wantsSignedRequests"].as_bool().unwrap_or(false),
             offered_attributes: texts(&idp["offeredAttributes"]).unwrap_or_default(),
+            slo_url: text(&idp["sloUrl"]),
         },
         attributes: SamlAttributes {
             email: text(&value["attributes"]["email"])?,

@@ -1258,6 +1258,7 @@ async fn a_saml_configuration_reads_back_as_written_and_changes_only_if_unchange
                 name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
                 wants_signed_requests: false,
                 offered_attributes: vec!["mail".into()],
+                slo_url: Some("https://idp.example/slo".into()),
             },
             attributes: SamlAttributes {
                 email: "mail".into(),

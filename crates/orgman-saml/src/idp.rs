@@ -43,6 +43,9 @@ pub struct IdpMetadata {
     pub attributes: Vec<String>,
     /// Whether it wants authentication requests signed.
     pub wants_signed_requests: bool,
+    /// Where logouts are sent (HTTP-POST preferred, else HTTP-Redirect),
+    /// if it offers single logout.
+    pub slo_url: Option<String>,
 }
 
 /// Why metadata was refused; each says what to fix.
@@ -148,6 +151,7 @@ pub fn read_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
             .map(str::to_owned)
             .collect(),
         wants_signed_requests: descriptor.attribute("WantAuthnRequestsSigned") == Some("true"),
+        slo_url: single_logout(descriptor),
     })
 }
 
@@ -188,6 +192,23 @@ fn single_sign_on(descriptor: Node<'_, '_>) -> Result<(String, Binding), Metadat
     Err(MetadataError::Invalid(
         "no SingleSignOnService with the HTTP-POST or HTTP-Redirect binding".into(),
     ))
+}
+
+/// The single logout endpoint, HTTP-POST preferred.
+fn single_logout(descriptor: Node<'_, '_>) -> Option<String> {
+    let services: Vec<Node<'_, '_>> =
+        children(descriptor, METADATA_NS, "SingleLogoutService").collect();
+    [Binding::Post, Binding::Redirect]
+        .into_iter()
+        .find_map(|binding| {
+            services
+                .iter()
+                .find(|s| s.attribute("Binding") == Some(binding.uri()))
+                .and_then(|s| s.attribute("Location"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+        })
 }
 
 fn signing_certificates(descriptor: Node<'_, '_>) -> Result<Vec<Certificate>, MetadataError> {
@@ -243,7 +264,8 @@ mod tests {
         )
     }
 
-    const POST: &str = r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/redirect"/>
+    const POST: &str = r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/logout"/>
+<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/redirect"/>
 <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.example/post"/>"#;
 
     #[test]
@@ -268,6 +290,7 @@ mod tests {
         );
         assert_eq!(read.attributes.len(), 1);
         assert!(read.wants_signed_requests);
+        assert_eq!(read.slo_url.as_deref(), Some("https://idp.example/logout"));
     }
 
     #[test]

@@ -274,6 +274,8 @@ pub struct SamlIdp {
     pub wants_signed_requests: bool,
     /// The attribute names it says it sends (may be empty).
     pub offered_attributes: Vec<String>,
+    /// Where logouts are sent, if it offers single logout.
+    pub slo_url: Option<String>,
 }
 
 /// A signing certificate of a SAML identity provider.

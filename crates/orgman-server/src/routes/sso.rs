@@ -184,6 +184,10 @@ pub(crate) struct SamlView {
     sso_url: String,
     /// How they are sent there: `HTTP-POST` or `HTTP-Redirect`.
     binding: &'static str,
+    /// Where a logout at the platform is passed on, if the identity
+    /// provider offers single logout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slo_url: Option<String>,
     /// The NameID format asked for.
     name_id_format: String,
     attributes: AttributesBody,
@@ -286,6 +290,7 @@ impl SamlView {
             } else {
                 "HTTP-Redirect"
             },
+            slo_url: saml.idp.slo_url.clone(),
             name_id_format: saml.idp.name_id_format.clone(),
             attributes: AttributesBody {
                 email: Some(saml.attributes.email.clone()),
