@@ -45,6 +45,52 @@ struct KeycloakOrganization {
     id: String,
     #[serde(default)]
     attributes: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    alias: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    domains: Vec<KeycloakDomain>,
+}
+
+#[derive(Deserialize)]
+struct KeycloakDomain {
+    name: String,
+    #[serde(default)]
+    verified: bool,
+}
+
+impl KeycloakOrganization {
+    /// Whether Keycloak's copy already is `wanted` (what
+    /// `organization_representation` writes), so that writing it again
+    /// would change nothing.
+    fn holds(&self, wanted: &MirroredOrganization) -> bool {
+        let id = wanted.id.to_string();
+        let mut domains: Vec<&str> = self
+            .domains
+            .iter()
+            .filter(|d| d.verified)
+            .map(|d| d.name.as_str())
+            .collect();
+        domains.sort_unstable();
+        let mut wanted_domains: Vec<&str> = wanted.domains.iter().map(String::as_str).collect();
+        wanted_domains.sort_unstable();
+        self.name.as_deref() == Some(wanted.slug.as_str())
+            && self.alias.as_deref() == Some(id.as_str())
+            && self.description.as_deref() == Some(wanted.name.as_str())
+            && self.enabled == Some(wanted.enabled)
+            && self.domains.len() == wanted.domains.len()
+            && domains == wanted_domains
+            && self.attributes.len() == 1
+            && self
+                .attributes
+                .get(ID_ATTRIBUTE)
+                .is_some_and(|v| v.as_slice() == [id.clone()])
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,6 +158,15 @@ impl KeycloakClient {
         &self,
         organization: OrganizationId,
     ) -> Result<Option<String>, IdentityError> {
+        Ok(self.find(organization).await?.map(|(id, _)| id))
+    }
+
+    /// Keycloak's id of `organization` and, when it had to be looked up
+    /// (not remembered), Keycloak's copy as found.
+    async fn find(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Option<(String, Option<KeycloakOrganization>)>, IdentityError> {
         if let Some(id) = self
             .mirror
             .ids
@@ -119,7 +174,7 @@ impl KeycloakClient {
             .unwrap_or_else(|e| e.into_inner())
             .get(&organization)
         {
-            return Ok(Some(id.clone()));
+            return Ok(Some((id.clone(), None)));
         }
         let url = self.organizations_url();
         let query = format!("{ID_ATTRIBUTE}:{organization}");
@@ -136,18 +191,15 @@ impl KeycloakClient {
             .await
             .map_err(unavailable)?;
         let wanted = organization.to_string();
-        let id = found
-            .into_iter()
-            .find(|o| {
-                o.attributes
-                    .get(ID_ATTRIBUTE)
-                    .is_some_and(|v| v.contains(&wanted))
-            })
-            .map(|o| o.id);
-        if let Some(id) = &id {
-            self.remember(organization, Some(id.clone()));
+        let found = found.into_iter().find(|o| {
+            o.attributes
+                .get(ID_ATTRIBUTE)
+                .is_some_and(|v| v.contains(&wanted))
+        });
+        if let Some(found) = &found {
+            self.remember(organization, Some(found.id.clone()));
         }
-        Ok(id)
+        Ok(found.map(|o| (o.id.clone(), Some(o))))
     }
 
     fn remember(&self, organization: OrganizationId, id: Option<String>) {
@@ -356,8 +408,11 @@ impl BrokerOrganizations for KeycloakClient {
                 self.set_redirect(alias, None).await?;
             }
         }
-        let id = match self.keycloak_id(organization.id).await? {
-            Some(id) => {
+        let id = match self.find(organization.id).await? {
+            // Looked up just now and already as wanted (a replica's first
+            // copy after a start, a replayed backlog): nothing to write.
+            Some((id, Some(current))) if current.holds(organization) => id,
+            Some((id, _)) => {
                 let url = format!("{}/{id}", self.organizations_url());
                 let representation = Self::organization_representation(organization, Some(&id));
                 self.pace().await;

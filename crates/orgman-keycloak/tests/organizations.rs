@@ -57,3 +57,38 @@ async fn racing_writers_of_a_new_organization_leave_one_and_a_taken_name_is_refu
     );
     first.remove_organization(wanted.id).await.unwrap();
 }
+
+/// A replica with nothing remembered (just started, or another replica's
+/// organization) finds Keycloak's copy when it looks the organization up;
+/// when that copy already is what it would write, it writes nothing. A copy
+/// that differs is written, as before.
+#[tokio::test]
+async fn an_organization_keycloak_already_holds_as_it_is_is_not_written_again() {
+    let wanted = organization(&orgman_testkit::unique_name("kept"));
+    let writer = client(false);
+    writer.put_organization(&wanted).await.unwrap();
+    let requests = async |organization: &MirroredOrganization| {
+        let fresh = client(false);
+        let before = fresh.admin_requests();
+        fresh.put_organization(organization).await.unwrap();
+        fresh.admin_requests() - before
+    };
+    let unchanged = requests(&wanted).await;
+    let renamed = MirroredOrganization {
+        name: "Kept, renamed".into(),
+        domains: vec![],
+        enabled: false,
+        ..wanted.clone()
+    };
+    assert_eq!(
+        requests(&renamed).await,
+        unchanged + 1,
+        "the changed copy is written"
+    );
+    assert_eq!(
+        requests(&renamed).await,
+        unchanged,
+        "and Keycloak holds it: nothing to write again"
+    );
+    writer.remove_organization(wanted.id).await.unwrap();
+}
