@@ -235,11 +235,7 @@ impl SsoConfigRepository for PgStore {
             append_events(&mut conn, events, &self.writes).await
         }
         .await;
-        match finish(conn, result).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::NotFound) => Ok(false),
-            Err(other) => Err(other),
-        }
+        written(finish(conn, result).await)
     }
 
     async fn get(&self, id: SsoConfigId) -> Result<Option<SsoConfig>, StoreError> {
@@ -315,11 +311,7 @@ impl SsoConfigRepository for PgStore {
             append_events(&mut conn, events, &self.writes).await
         }
         .await;
-        match finish(conn, result).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::NotFound) => Ok(false),
-            Err(other) => Err(other),
-        }
+        written(finish(conn, result).await)
     }
 
     async fn replace_secret(
@@ -339,6 +331,16 @@ impl SsoConfigRepository for PgStore {
         .await
         .map(|n| n == 1)
         .map_err(from_diesel)
+    }
+}
+
+/// A write that found its row (`true`) or did not (`false`, from
+/// [`StoreError::NotFound`], the transaction rolled back).
+fn written(outcome: Result<(), StoreError>) -> Result<bool, StoreError> {
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(StoreError::NotFound) => Ok(false),
+        Err(other) => Err(other),
     }
 }
 

@@ -403,6 +403,16 @@ pub enum MetadataSource {
     Xml(String),
 }
 
+impl MetadataSource {
+    /// The URL, when the metadata is read from one (and re-read later).
+    pub fn url(&self) -> Option<&MetadataUrl> {
+        match self {
+            Self::Url(url) => Some(url),
+            Self::Xml(_) => None,
+        }
+    }
+}
+
 /// A stored SSO configuration. An OpenID Connect secret is only ever held
 /// encrypted.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -454,10 +454,7 @@ impl SsoService {
             SamlAttributes::from_offered(&idp.offered_attributes),
         )?;
         Ok(SsoConnection::Saml(SamlConnection {
-            metadata_url: match source {
-                crate::MetadataSource::Url(url) => Some(url.clone()),
-                crate::MetadataSource::Xml(_) => None,
-            },
+            metadata_url: source.url().cloned(),
             idp,
             attributes,
             announced: Vec::new(),
@@ -572,10 +569,7 @@ impl SsoService {
                     let support = self.saml_support()?;
                     connection.idp =
                         saml::read_source(support.reader.as_ref(), source, now).await?;
-                    connection.metadata_url = match source {
-                        crate::MetadataSource::Url(url) => Some(url.clone()),
-                        crate::MetadataSource::Xml(_) => None,
-                    };
+                    connection.metadata_url = source.url().cloned();
                 }
                 connection.attributes =
                     attributes(&draft.attributes, connection.attributes.clone())?;
