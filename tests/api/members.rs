@@ -274,3 +274,136 @@ async fn a_member_limit_set_by_a_platform_admin_holds_for_additions_and_imports(
     );
     assert_eq!(add(users[1]).await.status(), 201);
 }
+
+#[tokio::test]
+async fn the_member_directory_finds_members_by_name_or_address_and_exports_them() {
+    let app = TestApp::spawn().await;
+    let slug = format!("dir-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let org = app.org_owned_by(&slug, ALICE).await;
+    let members = format!("/api/v1/organizations/{org}/members");
+    let alice = app.token(ALICE).await;
+    app.provision(BOB).await;
+    app.provision(CAROL).await;
+    for (user, role) in [(BOB, "ADMIN"), (CAROL, "MEMBER")] {
+        let added = app
+            .post(&members, &alice, json!({"userId": user.id, "role": role}))
+            .await;
+        assert_eq!(added.status(), 201);
+    }
+
+    // Names come from the tokens' claims (Keycloak's firstName/lastName).
+    let found = body(app.get(&format!("{members}?search=BER"), &alice).await).await;
+    let items = found["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{found}");
+    assert_eq!(items[0]["userId"], BOB.id);
+    assert_eq!(items[0]["email"], BOB.email);
+    assert_eq!(items[0]["givenName"], "Bob");
+    assert_eq!(items[0]["familyName"], "Berg");
+    assert_eq!(items[0]["role"], "ADMIN");
+    let by_address = body(app.get(&format!("{members}?search=carol%40"), &alice).await).await;
+    assert_eq!(by_address["items"][0]["userId"], CAROL.id);
+    let admins = body(app.get(&format!("{members}?role=ADMIN"), &alice).await).await;
+    assert_eq!(admins["items"].as_array().unwrap().len(), 1);
+    assert_eq!(admins["items"][0]["userId"], BOB.id);
+
+    // Keyset pages: by join date without a search, by address with one.
+    let mut seen = Vec::new();
+    let mut path = format!("{members}?limit=1");
+    loop {
+        let page = body(app.get(&path, &alice).await).await;
+        seen.push(page["items"][0]["userId"].as_str().unwrap().to_owned());
+        match page["nextCursor"].as_str() {
+            Some(next) => path = format!("{members}?limit=1&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [ALICE.id, BOB.id, CAROL.id]);
+    // A search's cursor is of another order than a listing's: each is
+    // refused by the other.
+    let search_cursor = orgman_domain::MemberCursor::Email {
+        email: BOB.email.to_owned(),
+        user: orgman_domain::UserId::from_uuid(BOB.id.parse().unwrap()),
+    }
+    .encode();
+    let after_bob = body(
+        app.get(&format!("{members}?search=b&after={search_cursor}"), &alice)
+            .await,
+    )
+    .await;
+    assert!(
+        after_bob["items"].as_array().unwrap().is_empty(),
+        "{after_bob}"
+    );
+    for bad in [
+        format!("{members}?after=not-a-cursor"),
+        format!("{members}?after={search_cursor}"),
+        format!(
+            "{members}?search=o&after={}",
+            found_cursor(&app, &members, &alice).await
+        ),
+        format!("{members}?role=KING"),
+        format!("{members}?search={}", "a".repeat(101)),
+    ] {
+        assert_problem(app.get(&bad, &alice).await, 400, "invalid-query-parameter").await;
+    }
+
+    // The export: CSV, a header and one line per member, by join date.
+    let export = app.get(&format!("{members}/export"), &alice).await;
+    assert_eq!(export.status(), 200);
+    assert!(
+        export.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = export.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "userId,email,displayName,givenName,familyName,role,roles,joinedAt,updatedAt"
+    );
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[2].starts_with(&format!(
+            "{},{},Bob Berg,Bob,Berg,ADMIN,ADMIN,",
+            BOB.id, BOB.email
+        )),
+        "{text}"
+    );
+    let carol = app.token(CAROL).await;
+    assert_eq!(
+        app.get(&format!("{members}/export"), &carol).await.status(),
+        200
+    );
+    let removed = app.delete(&format!("{members}/{}", CAROL.id), &alice).await;
+    assert_eq!(removed.status(), 204);
+    assert_problem(
+        app.get(&format!("{members}/export"), &carol).await,
+        404,
+        "organization-not-found",
+    )
+    .await;
+    let left = body(app.get(&format!("{members}?search=carol"), &alice).await).await;
+    assert!(left["items"].as_array().unwrap().is_empty(), "{left}");
+
+    // A user's organizations, searched by a word of the name or the slug.
+    let mine = body(
+        app.get(&format!("/api/v1/organizations/mine?search={slug}"), &alice)
+            .await,
+    )
+    .await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["items"][0]["id"], org.as_str());
+    let none = body(
+        app.get("/api/v1/organizations/mine?search=zzzz", &alice)
+            .await,
+    )
+    .await;
+    assert!(none["items"].as_array().unwrap().is_empty());
+}
+
+/// A cursor of a listing without a search (join order).
+async fn found_cursor(app: &TestApp, members: &str, token: &str) -> String {
+    let page = body(app.get(&format!("{members}?limit=1"), token).await).await;
+    page["nextCursor"].as_str().unwrap().to_owned()
+}

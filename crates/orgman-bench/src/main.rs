@@ -521,6 +521,8 @@ async fn seed(store: &Arc<PgStore>, sizes: &Sizes) -> Seed {
                 subject: id.to_string(),
                 email: None,
                 display_name: None,
+                given_name: None,
+                family_name: None,
             })
             .await
             .unwrap();

@@ -28,6 +28,7 @@ use orgman_domain::{
     DispatchSettings, EventTypes, WebhookDispatcher, WebhookDraft, WebhookFanout, WebhookPorts,
     WebhookService, WebhookUrl,
 };
+use orgman_domain::{MemberCursor, MemberQuery, SearchPrefix};
 use orgman_memory::{
     FakeCipher, MemoryBrokerOrganizations, MemoryLoginBroker, MemorySamlMetadata, MemoryStore,
     MemoryTxt, PredictableTokens, RecordingWebhooks, block_on,
@@ -271,6 +272,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match block_on(service.add_member(&alice, org.id(), admin.user_id(), OrgRole::Member)) {
         Err(OrgError::MemberLimitReached { max }) => println!("full at {max} members"),
         other => return Err(format!("unexpected: {other:?}").into()),
+    }
+
+    // The member directory: your login keeps each user's address and names
+    // current (`provision_from_claims` writes only when they changed), and
+    // a search finds members by a prefix of either, in keyset pages.
+    block_on(orgman_domain::provision_from_claims(
+        &*store,
+        UserProfile {
+            id: bob,
+            subject: "bob".into(),
+            email: Some(Email::parse("bob.smith@example.com")?),
+            display_name: Some("Bob Smith".into()),
+            given_name: Some("Bob".into()),
+            family_name: Some("Smith".into()),
+        },
+    ))?;
+    let smiths = block_on(service.directory(
+        &alice,
+        org.id(),
+        &MemberQuery {
+            search: SearchPrefix::parse("SMI")?,
+            ..MemberQuery::all(50)
+        },
+    ))?;
+    for entry in &smiths.items {
+        println!(
+            "found {:?} ({:?}), next page after {:?}",
+            entry.display_name,
+            entry.membership.role,
+            smiths.next.as_ref().map(MemberCursor::encode)
+        );
+    }
+    // An export reads every member in pages; one page is in memory at once.
+    let mut export = block_on(service.export_members(&alice, org.id()))?;
+    while let Some(page) = block_on(export.next_page())? {
+        println!("exported {} members", page.len());
     }
 
     // Invitations: a single-use token for one address; storage keeps a

@@ -121,6 +121,7 @@ pub use members::custom_role::{
     Access, CatalogPermission, CustomRole, MemberGrants, MemberRoles, RoleDraft, RoleKey, RoleRef,
     effective_permissions,
 };
+pub use members::directory::{MemberCursor, MemberEntry, MemberQuery, SearchPrefix};
 pub use members::permission::{Permission, PermissionName, PermissionSet};
 pub use members::role::{BlankRole, OrgRole, SystemRole};
 pub use members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
@@ -128,7 +129,7 @@ pub use organizations::lifecycle::{LifecycleAction, OrgStatus};
 pub use organizations::metadata::{Metadata, MetadataKind};
 pub use organizations::model::{Organization, OrganizationPatch, OrganizationRecord, Patched};
 pub use organizations::service::{
-    CreationPolicy, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
+    CreationPolicy, MemberExport, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
 };
 pub use platform::PlatformView;
 pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleService};
@@ -143,7 +144,7 @@ pub use sso::model::{
 pub use sso::saml::{ConnectionReport, SamlRefreshReport, TestStep};
 pub use sso::service::{RotationReport, SsoService};
 pub use sso::sign_in::{SignIn, SsoLoginPolicy};
-pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile};
+pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile, name_words};
 pub use users::registration::{
     Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,
 };

@@ -94,6 +94,8 @@ fn known_user(s: &Setup, email: &str) -> UserId {
         subject: format!("kc-{id}"),
         email: Some(Email::parse(email).unwrap()),
         display_name: None,
+        given_name: None,
+        family_name: None,
     };
     block_on(s.w.memory.store.provision(&profile)).unwrap().id
 }

@@ -266,6 +266,8 @@ fn profile(s: &Setup, email: &str) -> (Actor, UserProfile) {
         subject: id.to_string(),
         email: Some(Email::parse(email).unwrap()),
         display_name: None,
+        given_name: None,
+        family_name: None,
     };
     (Actor::user(id), profile)
 }

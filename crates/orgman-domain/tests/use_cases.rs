@@ -1023,6 +1023,8 @@ fn provisioning_keeps_a_user_whose_address_another_user_holds() {
         subject: subject.to_owned(),
         email: Some(Email::parse("shared@example.com").unwrap()),
         display_name: None,
+        given_name: None,
+        family_name: None,
     };
     let first = UserId::from_uuid(w.memory.ids.next());
     let second = UserId::from_uuid(w.memory.ids.next());

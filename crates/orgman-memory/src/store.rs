@@ -13,8 +13,9 @@ use orgman_domain::ports::{
 };
 use orgman_domain::time::OffsetDateTime;
 use orgman_domain::{
-    Conflict, DomainEvent, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
-    PageRequest, StoreError, TokenDigest, User, UserId, UserProfile,
+    Conflict, DomainEvent, MemberCursor, MemberEntry, MemberQuery, Membership, OrgRole, OrgStatus,
+    Organization, OrganizationId, Page, PageRequest, StoreError, TokenDigest, User, UserId,
+    UserProfile,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -123,6 +124,8 @@ impl MemoryStore {
                 subject: subject.to_owned(),
                 email: None,
                 display_name: None,
+                given_name: None,
+                family_name: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -322,6 +325,53 @@ impl MembershipQueries for MemoryStore {
         ))
     }
 
+    async fn directory(
+        &self,
+        organization: OrganizationId,
+        query: &MemberQuery,
+    ) -> Result<Page<MemberEntry, MemberCursor>, StoreError> {
+        self.available()?;
+        let members = self.memberships_of(organization);
+        let state = self.lock();
+        let mut entries: Vec<MemberEntry> = members
+            .into_iter()
+            .filter(|m| query.role.is_none_or(|role| m.role == role))
+            .map(|membership| {
+                let user = state.users.get(&membership.user_id);
+                MemberEntry {
+                    email: user.and_then(|u| u.email.clone()),
+                    display_name: user.and_then(|u| u.display_name.clone()),
+                    given_name: user.and_then(|u| u.given_name.clone()),
+                    family_name: user.and_then(|u| u.family_name.clone()),
+                    membership,
+                }
+            })
+            .filter(|entry| query.search.as_ref().is_none_or(|s| s.matches(entry)))
+            .filter(|entry| {
+                query
+                    .after
+                    .as_ref()
+                    .is_none_or(|after| entry.is_after(after))
+            })
+            .collect();
+        let searching = query.search.is_some();
+        // The listing's order: (e-mail, user) while searching, (join
+        // date, user) otherwise; `is_after` compares the same way.
+        entries.sort_by(|a, b| {
+            if a.is_after(&b.cursor(searching)) {
+                std::cmp::Ordering::Greater
+            } else if b.is_after(&a.cursor(searching)) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
+        entries.truncate(query.limit as usize + 1);
+        Ok(Page::from_overfetch(entries, query.limit, |e| {
+            e.cursor(searching)
+        }))
+    }
+
     async fn organizations_of(
         &self,
         user: UserId,
@@ -363,6 +413,34 @@ impl UserRepository for MemoryStore {
         self.available()?;
         provision(&mut self.lock(), profile).map(|(user, _)| user)
     }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &UserProfile,
+    ) -> Result<Option<User>, StoreError> {
+        self.available()?;
+        let mut state = self.lock();
+        if profile.email.is_some()
+            && state
+                .users
+                .values()
+                .any(|u| u.id != id && u.email == profile.email)
+        {
+            return Err(StoreError::Conflict(Conflict::User));
+        }
+        let Some(user) = state.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        if profile.differs_from(user) {
+            user.email.clone_from(&profile.email);
+            user.display_name.clone_from(&profile.display_name);
+            user.given_name.clone_from(&profile.given_name);
+            user.family_name.clone_from(&profile.family_name);
+            user.updated_at = OffsetDateTime::now_utc();
+        }
+        Ok(Some(user.clone()))
+    }
 }
 
 /// The user with the profile's subject, created if absent (`true` then).
@@ -381,6 +459,8 @@ fn provision(state: &mut State, profile: &UserProfile) -> Result<(User, bool), S
         subject: profile.subject.clone(),
         email: profile.email.clone(),
         display_name: profile.display_name.clone(),
+        given_name: profile.given_name.clone(),
+        family_name: profile.family_name.clone(),
         created_at: now,
         updated_at: now,
     };

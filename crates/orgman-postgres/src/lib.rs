@@ -22,6 +22,7 @@ mod connection;
 mod directory;
 mod error;
 mod keys;
+mod member_directory;
 mod member_roles;
 pub mod migrate;
 mod outbox;

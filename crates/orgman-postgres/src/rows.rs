@@ -147,6 +147,8 @@ pub(crate) struct UserRow {
     pub(crate) subject: String,
     pub(crate) email: Option<String>,
     pub(crate) display_name: Option<String>,
+    pub(crate) given_name: Option<String>,
+    pub(crate) family_name: Option<String>,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
 }
@@ -158,6 +160,8 @@ impl UserRow {
             subject: profile.subject.clone(),
             email: profile.email.as_ref().map(|e| e.as_str().to_owned()),
             display_name: profile.display_name.clone(),
+            given_name: profile.given_name.clone(),
+            family_name: profile.family_name.clone(),
             created_at: now,
             updated_at: now,
         }
@@ -173,6 +177,8 @@ impl UserRow {
                 .transpose()
                 .map_err(|e| corrupt("email", e))?,
             display_name: self.display_name,
+            given_name: self.given_name,
+            family_name: self.family_name,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

@@ -8,6 +8,9 @@ diesel::table! {
         display_name -> Nullable<Varchar>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        given_name -> Nullable<Varchar>,
+        family_name -> Nullable<Varchar>,
+        search_words -> Array<Text>,
     }
 }
 

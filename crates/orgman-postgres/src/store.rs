@@ -8,8 +8,9 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use orgman_domain::ports::{MembershipQueries, OrganizationRepository, UnitOfWork, UserRepository};
 use orgman_domain::{
-    Access, MemberGrants, Membership, OrgRole, OrgStatus, Organization, OrganizationId, Page,
-    PageRequest, PermissionName, PermissionSet, StoreError, User, UserId, UserProfile,
+    Access, MemberCursor, MemberEntry, MemberGrants, MemberQuery, Membership, OrgRole, OrgStatus,
+    Organization, OrganizationId, Page, PageRequest, PermissionName, PermissionSet, SearchPrefix,
+    StoreError, User, UserId, UserProfile,
 };
 
 use crate::connection::{Connection, Tm};
@@ -433,6 +434,37 @@ impl MembershipQueries for PgStore {
         Ok(page(items, &request, |m| m.user_id))
     }
 
+    async fn directory(
+        &self,
+        organization: OrganizationId,
+        query: &MemberQuery,
+    ) -> Result<Page<MemberEntry, MemberCursor>, StoreError> {
+        let mut conn = self.connection().await?;
+        crate::member_directory::directory(&mut conn, organization, query).await
+    }
+
+    async fn organizations_of_matching(
+        &self,
+        user: UserId,
+        search: &SearchPrefix,
+        request: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
+        let mut conn = self.connection().await?;
+        let rows = crate::member_directory::organizations_matching(
+            &mut conn,
+            user,
+            search,
+            request.after,
+            overfetch(&request),
+        )
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|(org, role)| Ok((org.into_domain()?, stored_role(&role)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(page(items, &request, |(org, _)| org.id()))
+    }
+
     async fn organizations_of(
         &self,
         user: UserId,
@@ -536,7 +568,7 @@ impl UserRepository for PgStore {
         // Concurrent first requests of one subject: one insert wins, the
         // others insert nothing and read the winner's row.
         let inserted = diesel::insert_into(users::table)
-            .values(&row)
+            .values((&row, users::search_words.eq(profile.search_words())))
             .on_conflict(users::subject)
             .do_nothing()
             .returning(UserRow::as_returning())
@@ -554,5 +586,14 @@ impl UserRepository for PgStore {
                 .map_err(from_diesel)?
                 .into_domain(),
         }
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &UserProfile,
+    ) -> Result<Option<User>, StoreError> {
+        let mut conn = self.connection().await?;
+        crate::member_directory::update_profile(&mut conn, id, profile).await
     }
 }

@@ -152,6 +152,8 @@ async fn concurrent_first_logins_create_one_user() {
                             subject,
                             email: None,
                             display_name: None,
+                            given_name: None,
+                            family_name: None,
                         })
                         .await
                 })

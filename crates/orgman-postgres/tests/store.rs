@@ -631,12 +631,16 @@ async fn users_are_provisioned_once_and_conflicts_are_typed() {
         subject: unique_name("sub"),
         email: Some(Email::parse(&format!("{}@example.com", unique_name("u"))).unwrap()),
         display_name: Some("Ann".into()),
+        given_name: None,
+        family_name: None,
     };
     let first = db.store.provision(&profile).await.unwrap();
     let second = db
         .store
         .provision(&UserProfile {
             display_name: None,
+            given_name: None,
+            family_name: None,
             ..profile.clone()
         })
         .await
@@ -1519,6 +1523,8 @@ async fn domain_policies_and_users_created_in_a_unit_of_work() {
         subject: subject.clone(),
         email: Some(Email::parse(&format!("{subject}@policy.example")).unwrap()),
         display_name: None,
+        given_name: None,
+        family_name: None,
     };
     let mut uow = db.store.begin().await.unwrap();
     assert!(uow.insert_user_if_new(&profile).await.unwrap());

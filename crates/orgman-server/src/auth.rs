@@ -40,6 +40,12 @@ pub struct Claims {
     /// Login name.
     #[serde(default)]
     pub preferred_username: Option<String>,
+    /// Given name (OIDC's `given_name`).
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Family name (OIDC's `family_name`).
+    #[serde(default)]
+    pub family_name: Option<String>,
     /// Keycloak's token type: `Bearer` for access tokens, `ID` for ID
     /// tokens, `Refresh` for refresh tokens. Other providers may omit it.
     #[serde(default)]
@@ -73,6 +79,8 @@ impl Claims {
             email_verified: None,
             name: None,
             preferred_username: None,
+            given_name: None,
+            family_name: None,
             typ: None,
             identity_provider: None,
             azp: None,

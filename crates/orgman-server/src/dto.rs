@@ -39,11 +39,40 @@ pub(crate) struct MemberView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub(crate) updated_at: OffsetDateTime,
+    /// The member's e-mail address, when known (in the member list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    /// The member's display name, when known (in the member list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+    /// The member's given name, when known (in the member list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) given_name: Option<String>,
+    /// The member's family name, when known (in the member list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) family_name: Option<String>,
+}
+
+impl MemberView {
+    /// A member of the directory, with who they are.
+    pub(crate) fn of_entry(entry: &orgman_domain::MemberEntry) -> Self {
+        Self {
+            email: entry.email.as_ref().map(|e| e.as_str().to_owned()),
+            display_name: entry.display_name.clone(),
+            given_name: entry.given_name.clone(),
+            family_name: entry.family_name.clone(),
+            ..Self::from(&entry.membership)
+        }
+    }
 }
 
 impl From<&Membership> for MemberView {
     fn from(m: &Membership) -> Self {
         Self {
+            email: None,
+            display_name: None,
+            given_name: None,
+            family_name: None,
             user_id: m.user_id.as_uuid(),
             role: m.role.as_str().to_owned(),
             roles: std::iter::once(m.role.as_str().to_owned())

@@ -14,6 +14,7 @@ mod dto;
 pub mod extract;
 mod jwt_crypto;
 mod key_usage;
+mod member_csv;
 mod mirror;
 mod openapi;
 mod operability;

@@ -94,6 +94,7 @@ const OPERATION_PERMISSIONS: &[(&str, &str)] = &[
     ("request_deletion", "organization:delete"),
     ("restore", "organization:delete"),
     ("list_members", "members:read"),
+    ("export_members", "members:read"),
     ("member_permissions", "members:read"),
     ("add_member", "members:manage"),
     ("import_members", "members:manage"),

@@ -1,7 +1,9 @@
 //! Just-in-time provisioning at the edge: the domain's [`Provisioner`],
-//! skipped for users this process has provisioned already.
+//! skipped for users this process has provisioned already with the same
+//! claims.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use orgman_domain::{Actor, AutoJoin, Provisioner, UserId, UserProfile};
@@ -11,12 +13,30 @@ use crate::problem::{ApiError, ProblemCode};
 
 /// Just-in-time provisioning: the first request of a subject creates its
 /// local user row from the token's claims (the domain's [`Provisioner`],
-/// which also applies verified domains' `autoJoin`). Subjects already seen
-/// by this process skip the database.
+/// which also applies verified domains' `autoJoin`), and a later login
+/// whose claims differ (a new address, a new name) updates it. Subjects
+/// this process has already seen with the same claims skip the database:
+/// a user costs one statement per process and change of claims, never
+/// one per request.
 #[derive(Debug)]
 pub(crate) struct Provisioning {
     provisioner: Provisioner,
-    known: Mutex<HashSet<UserId>>,
+    /// Each user's claims, as a hash, when last provisioned.
+    known: Mutex<HashMap<UserId, u64>>,
+}
+
+/// The claims a user's row is kept equal to, as a hash.
+fn fingerprint(claims: &Claims) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        &claims.email,
+        &claims.name,
+        &claims.preferred_username,
+        &claims.given_name,
+        &claims.family_name,
+    )
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 impl Provisioning {
@@ -31,20 +51,22 @@ impl Provisioning {
 
     pub(crate) async fn ensure(&self, actor: &Actor, claims: &Claims) -> Result<(), ApiError> {
         let id = actor.user_id();
+        let seen = fingerprint(claims);
         if self
             .known
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(&id)
+            .get(&id)
+            == Some(&seen)
         {
             return Ok(());
         }
-        let profile = UserProfile::from_claims(
+        let profile = UserProfile::from_claims_named(
             id,
             &claims.sub,
             claims.email.as_deref(),
-            claims.name.as_deref(),
-            claims.preferred_username.as_deref(),
+            [claims.name.as_deref(), claims.preferred_username.as_deref()],
+            [claims.given_name.as_deref(), claims.family_name.as_deref()],
         )
         .map_err(|error| ApiError::unauthorized(ProblemCode::InvalidToken, error.to_string()))?;
         let email_verified = claims.email_verified == Some(true);
@@ -74,7 +96,7 @@ impl Provisioning {
         if known.len() >= Self::MAX_REMEMBERED {
             known.clear();
         }
-        known.insert(id);
+        known.insert(id, seen);
         Ok(())
     }
 }

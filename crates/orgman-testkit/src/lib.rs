@@ -414,6 +414,8 @@ pub async fn new_user(users: &dyn orgman_domain::ports::UserRepository) -> orgma
             subject: id.to_string(),
             email: None,
             display_name: None,
+            given_name: None,
+            family_name: None,
         })
         .await
         .expect("provision a test user");

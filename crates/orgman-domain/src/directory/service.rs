@@ -373,6 +373,8 @@ impl DirectoryService {
             subject: format!("directory:{id}"),
             email: None,
             display_name: draft.display_name.clone(),
+            given_name: None,
+            family_name: None,
         };
         change
             .uow
@@ -1083,6 +1085,8 @@ impl DirectoryService {
             subject,
             email: Some(email),
             display_name: user.display_name.clone(),
+            given_name: None,
+            family_name: None,
         };
         change.uow.insert_user_if_new(&profile).await?;
         user.user_id = Some(account);

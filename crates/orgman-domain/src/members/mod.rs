@@ -4,6 +4,7 @@
 
 pub(crate) mod actor;
 pub(crate) mod custom_role;
+pub(crate) mod directory;
 pub(crate) mod permission;
 pub(crate) mod role;
 pub(crate) mod rules;

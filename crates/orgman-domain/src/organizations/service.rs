@@ -11,6 +11,7 @@ use crate::events::event::{DomainEvent, EventKind};
 use crate::keys::model::KeyGrant;
 use crate::members::actor::Actor;
 use crate::members::custom_role::{Access, effective_permissions};
+use crate::members::directory::{MemberCursor, MemberEntry, MemberQuery, SearchPrefix};
 use crate::members::permission::{Permission, PermissionName, PermissionSet};
 use crate::members::role::OrgRole;
 use crate::members::rules::{MemberChange, Membership, check_grants, check_member_change, permits};
@@ -396,6 +397,37 @@ impl OrganizationService {
                 }
             }
         };
+        self.shown_page(actor, found).await
+    }
+
+    /// [`OrganizationService::list_mine`] narrowed by a search: only the
+    /// organizations whose slug, or a word of whose name, starts with
+    /// `search` (never cached; it reads the user's memberships and keeps
+    /// the matches).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn list_mine_matching(
+        &self,
+        actor: &Actor,
+        search: &SearchPrefix,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, OrgError> {
+        let found = self
+            .ports
+            .members
+            .organizations_of_matching(actor.user_id(), search, page)
+            .await?;
+        self.shown_page(actor, found).await
+    }
+
+    /// A page of the actor's organizations as the actor may see them:
+    /// private metadata only where they may update the organization.
+    async fn shown_page(
+        &self,
+        actor: &Actor,
+        found: Page<(Organization, OrgRole), OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, OrgError> {
         let mut items = Vec::with_capacity(found.items.len());
         for (organization, role) in found.items {
             let shown = if permits(
@@ -737,6 +769,47 @@ impl OrganizationService {
         self.ensure_permission(actor, id, Permission::MembersRead)
             .await?;
         Ok(self.ports.members.members(id, page).await?)
+    }
+
+    /// The member directory: the organization's members with their
+    /// e-mail addresses and names, found by a prefix ([`MemberQuery`]).
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Invalid`] for a cursor of
+    /// the other order, [`OrgError::Unavailable`].
+    pub async fn directory(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        query: &MemberQuery,
+    ) -> Result<Page<MemberEntry, MemberCursor>, OrgError> {
+        query.check_cursor()?;
+        self.ensure_permission(actor, id, Permission::MembersRead)
+            .await?;
+        Ok(self.ports.members.directory(id, query).await?)
+    }
+
+    /// Every member of the organization, by join date, in pages of
+    /// [`MemberQuery::EXPORT_PAGE`]: the permission is checked once, here;
+    /// each [`MemberExport::next_page`] reads one page, so an export of
+    /// any size holds one page in memory.
+    ///
+    /// # Errors
+    /// [`OrgError::NotFound`], [`OrgError::Unavailable`].
+    pub async fn export_members(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+    ) -> Result<MemberExport, OrgError> {
+        self.ensure_permission(actor, id, Permission::MembersRead)
+            .await?;
+        Ok(MemberExport {
+            members: Arc::clone(&self.ports.members),
+            organization: id,
+            after: None,
+            page_size: MemberQuery::EXPORT_PAGE,
+            done: false,
+        })
     }
 
     /// Adds a user with a role.
@@ -1336,4 +1409,53 @@ pub(crate) async fn write_member_change(
         (None, None) => return Err(OrgError::MemberNotFound),
     };
     Ok(written)
+}
+
+/// An export of an organization's members under way
+/// ([`OrganizationService::export_members`]).
+pub struct MemberExport {
+    members: Arc<dyn MembershipQueries>,
+    organization: OrganizationId,
+    after: Option<MemberCursor>,
+    page_size: u32,
+    done: bool,
+}
+
+impl fmt::Debug for MemberExport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemberExport")
+            .field("organization", &self.organization)
+            .field("after", &self.after)
+            .field("page_size", &self.page_size)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemberExport {
+    /// Reads pages of `size` members (at least one) instead of
+    /// [`MemberQuery::EXPORT_PAGE`].
+    #[must_use]
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// The next page of members; `None` once every member was read.
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn next_page(&mut self) -> Result<Option<Vec<MemberEntry>>, OrgError> {
+        if self.done {
+            return Ok(None);
+        }
+        let query = MemberQuery {
+            after: self.after.take(),
+            ..MemberQuery::all(self.page_size)
+        };
+        let page = self.members.directory(self.organization, &query).await?;
+        self.done = page.next.is_none();
+        self.after = page.next;
+        Ok(Some(page.items))
+    }
 }

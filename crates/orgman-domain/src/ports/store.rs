@@ -14,6 +14,7 @@ use crate::errors::port::StoreError;
 use crate::events::event::DomainEvent;
 use crate::invitations::model::{Invitation, TokenDigest};
 use crate::members::custom_role::{Access, MemberGrants};
+use crate::members::directory::{MemberCursor, MemberEntry, MemberQuery, SearchPrefix};
 use crate::members::role::OrgRole;
 use crate::members::rules::Membership;
 use crate::organizations::model::Organization;
@@ -113,6 +114,21 @@ pub trait MembershipQueries: Send + Sync {
         page: PageRequest<UserId>,
     ) -> Result<Page<Membership, UserId>, StoreError>;
 
+    /// The member directory: the organization's members with their
+    /// e-mail addresses and names, as [`MemberQuery`] asks (a search is
+    /// ordered by e-mail, a listing by join date), at most `query.limit`
+    /// of them. A member added by a committed unit of work is found by the
+    /// next call (read-your-writes). A search must cost an index range
+    /// scan within the organization, never a scan of its members.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn directory(
+        &self,
+        organization: OrganizationId,
+        query: &MemberQuery,
+    ) -> Result<Page<MemberEntry, MemberCursor>, StoreError>;
+
     /// The organizations the user belongs to, with the user's role in each,
     /// ordered by organization id. DELETED organizations are left out.
     ///
@@ -123,6 +139,42 @@ pub trait MembershipQueries: Send + Sync {
         user: UserId,
         page: PageRequest<OrganizationId>,
     ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError>;
+
+    /// [`MembershipQueries::organizations_of`], only the organizations
+    /// [`SearchPrefix::matches_organization`] matches. The default reads
+    /// the user's organizations page by page and keeps the matches;
+    /// storage adapters should filter in their query.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when storage cannot be reached.
+    async fn organizations_of_matching(
+        &self,
+        user: UserId,
+        search: &SearchPrefix,
+        page: PageRequest<OrganizationId>,
+    ) -> Result<Page<(Organization, OrgRole), OrganizationId>, StoreError> {
+        let limit = page.limit();
+        let mut kept = Vec::new();
+        let mut after = page.after;
+        loop {
+            let read = self
+                .organizations_of(
+                    user,
+                    PageRequest::new(after, PageRequest::<OrganizationId>::MAX_LIMIT),
+                )
+                .await?;
+            kept.extend(
+                read.items
+                    .into_iter()
+                    .filter(|(org, _)| search.matches_organization(org)),
+            );
+            if kept.len() > limit as usize || read.next.is_none() {
+                break;
+            }
+            after = read.next;
+        }
+        Ok(Page::from_overfetch(kept, limit, |(org, _)| org.id()))
+    }
 }
 
 /// What [`OrganizationWrites::erase_contents`] erased.
@@ -535,6 +587,21 @@ pub trait UserRepository: Send + Sync {
     /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
     /// subject already uses the e-mail address or the id.
     async fn provision(&self, profile: &UserProfile) -> Result<User, StoreError>;
+
+    /// Replaces the stored e-mail address and names of the user `id` with
+    /// the profile's (and the words a member search matches), when they
+    /// differ; the stored user, changed or not. `None` when there is no
+    /// such user. A store keeps the directory's search keys of every
+    /// organization the user belongs to in step.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] with [`crate::Conflict::User`] when another
+    /// user holds the e-mail address.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &UserProfile,
+    ) -> Result<Option<User>, StoreError>;
 }
 
 /// Stored SSO configurations.

@@ -20,6 +20,10 @@ pub struct User {
     pub email: Option<Email>,
     /// Display name, when known.
     pub display_name: Option<String>,
+    /// Given name, when the identity provider tells it.
+    pub given_name: Option<String>,
+    /// Family name, when the identity provider tells it.
+    pub family_name: Option<String>,
     /// When the user was first seen or registered.
     pub created_at: OffsetDateTime,
     /// When the projection last changed.
@@ -37,6 +41,10 @@ pub struct UserProfile {
     pub email: Option<Email>,
     /// Display name.
     pub display_name: Option<String>,
+    /// Given name (the `given_name` claim).
+    pub given_name: Option<String>,
+    /// Family name (the `family_name` claim).
+    pub family_name: Option<String>,
 }
 
 impl UserProfile {
@@ -62,24 +70,62 @@ impl UserProfile {
         name: Option<&str>,
         login: Option<&str>,
     ) -> Result<Self, ValidationError> {
+        Self::from_claims_named(id, subject, email, [name, login], [None, None])
+    }
+
+    /// [`UserProfile::from_claims`] with the token's `given_name` and
+    /// `family_name` claims too (`names`: the given and family name), cut
+    /// and left out as the display name is.
+    ///
+    /// # Errors
+    /// As [`UserProfile::from_claims`].
+    pub fn from_claims_named(
+        id: UserId,
+        subject: &str,
+        email: Option<&str>,
+        [name, login]: [Option<&str>; 2],
+        [given, family]: [Option<&str>; 2],
+    ) -> Result<Self, ValidationError> {
         if subject.is_empty() || subject.len() > Self::MAX_SUBJECT_BYTES {
             return Err(ValidationError::TextInvalid {
                 field: "sub",
                 max: Self::MAX_SUBJECT_BYTES,
             });
         }
+        let kept = |n: &str| -> String { n.chars().take(Self::MAX_DISPLAY_NAME_CHARS).collect() };
         let display_name = [name, login]
             .into_iter()
             .flatten()
             .map(str::trim)
             .find(|n| !n.is_empty())
-            .map(|n| n.chars().take(Self::MAX_DISPLAY_NAME_CHARS).collect());
+            .map(kept);
+        let one = |n: Option<&str>| n.map(str::trim).filter(|n| !n.is_empty()).map(kept);
         Ok(Self {
             id,
             subject: subject.to_owned(),
             email: email.and_then(|e| Email::parse(e).ok()),
             display_name,
+            given_name: one(given),
+            family_name: one(family),
         })
+    }
+
+    /// Whether a stored user differs from this profile in what a login
+    /// keeps current (e-mail address and names).
+    pub fn differs_from(&self, user: &User) -> bool {
+        self.email != user.email
+            || self.display_name != user.display_name
+            || self.given_name != user.given_name
+            || self.family_name != user.family_name
+    }
+
+    /// The words of this profile's names a member search matches.
+    pub fn search_words(&self) -> Vec<String> {
+        name_words(
+            self.display_name.as_deref(),
+            self.given_name.as_deref(),
+            self.family_name.as_deref(),
+        )
     }
 }
 
@@ -133,6 +179,31 @@ impl fmt::Debug for ClientSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ClientSecret([REDACTED])")
     }
+}
+
+/// The words of a person's names a search matches: the display, given and
+/// family names split at white space and hyphens, lower-cased, each cut to
+/// 100 characters, without repeats, in the order found. Stores keep them
+/// beside the user (at most 16).
+pub fn name_words(
+    display_name: Option<&str>,
+    given_name: Option<&str>,
+    family_name: Option<&str>,
+) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let names = [display_name, given_name, family_name];
+    for word in names
+        .into_iter()
+        .flatten()
+        .flat_map(|name| name.split(|c: char| c.is_whitespace() || c == '-'))
+        .filter(|word| !word.is_empty())
+    {
+        let word: String = word.to_lowercase().chars().take(100).collect();
+        if !words.contains(&word) && words.len() < 16 {
+            words.push(word);
+        }
+    }
+    words
 }
 
 #[cfg(test)]

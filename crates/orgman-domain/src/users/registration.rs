@@ -208,6 +208,8 @@ impl UserService {
                 subject: subject.to_owned(),
                 email: Some(user.email.clone()),
                 display_name: (!display_name.is_empty()).then_some(display_name),
+                given_name: user.first_name.clone(),
+                family_name: user.last_name.clone(),
             })
             .await?)
     }
@@ -350,10 +352,13 @@ impl Provisioner {
 }
 
 /// Just-in-time provisioning: makes sure the user a verified token names
-/// exists locally, from the token's profile. Idempotent. If another user
-/// already holds the profile's e-mail address (addresses are unique), the
-/// user is kept without it rather than refused: the token proved who they
-/// are; the address can be fixed later.
+/// exists locally, from the token's profile, and that the stored e-mail
+/// address and names are the profile's (written only when they differ, so
+/// a login whose claims changed updates the member directory). Idempotent.
+/// If another user already holds the profile's e-mail address (addresses
+/// are unique), the user is kept without it (or with the one stored)
+/// rather than refused: the token proved who they are; the address can be
+/// fixed later.
 ///
 /// # Errors
 /// [`OrgError::Unavailable`]; [`OrgError::Internal`] for a store that
@@ -362,13 +367,27 @@ pub async fn provision_from_claims(
     users: &dyn UserRepository,
     mut profile: UserProfile,
 ) -> Result<User, OrgError> {
-    match users.provision(&profile).await {
-        Err(crate::errors::port::StoreError::Conflict(crate::errors::port::Conflict::User))
-            if profile.email.is_some() =>
-        {
-            profile.email = None;
-            Ok(users.provision(&profile).await?)
+    use crate::errors::port::{Conflict, StoreError};
+    let user = match users.provision(&profile).await {
+        Err(StoreError::Conflict(Conflict::User)) if profile.email.is_some() => {
+            let mut without = profile.clone();
+            without.email = None;
+            users.provision(&without).await?
         }
-        other => Ok(other?),
+        other => other?,
+    };
+    if !profile.differs_from(&user) {
+        return Ok(user);
     }
+    let updated = match users.update_profile(user.id, &profile).await {
+        Err(StoreError::Conflict(Conflict::User)) => {
+            profile.email.clone_from(&user.email);
+            if !profile.differs_from(&user) {
+                return Ok(user);
+            }
+            users.update_profile(user.id, &profile).await?
+        }
+        other => other?,
+    };
+    Ok(updated.unwrap_or(user))
 }

@@ -54,6 +54,8 @@ impl Db {
                 subject: id.to_string(),
                 email: None,
                 display_name: None,
+                given_name: None,
+                family_name: None,
             })
             .await
             .unwrap();

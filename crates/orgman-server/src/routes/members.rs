@@ -4,18 +4,18 @@ use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use orgman_domain::{
-    BlankRole, ImportEntry, ImportOutcome, MemberImport, OrgRole, OrganizationId, RoleKey, UserId,
+    BlankRole, ImportEntry, ImportOutcome, MemberCursor, MemberImport, MemberQuery, OrgRole,
+    OrganizationId, RoleKey, SearchPrefix, UserId,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::page;
 use crate::config::{ImportLimits, MultipartLimits};
 use crate::csv_stream::{CsvError, CsvStream, Record};
-use crate::dto::{MemberView, PageQuery, RoleText};
+use crate::dto::{MemberView, RoleText};
 use crate::extract::{Authenticated, JsonObject};
 use crate::problem::{ApiError, ImportProgress, Problem, ProblemCode};
 use crate::state::AppState;
@@ -30,13 +30,75 @@ fn body_role(text: Option<&str>) -> Result<OrgRole, ApiError> {
     Ok(OrgRole::from_field(text, BlankRole::Refused)?)
 }
 
-/// The organization's members (members and platform administrators).
+/// The member directory's query: a search, a role, a page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MemberListQuery {
+    /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `nextCursor` of the previous page (opaque; valid for the same
+    /// `search`).
+    #[param(max_length = 512)]
+    after: Option<String>,
+    /// A case-insensitive prefix of the member's e-mail address or of any
+    /// word of their name (at most 100 characters). The answer is then
+    /// ordered by e-mail address; without it, by join date.
+    #[param(max_length = 100)]
+    search: Option<String>,
+    /// Only members with this built-in role.
+    #[param(pattern = "^(OWNER|ADMIN|MEMBER)$")]
+    role: Option<String>,
+}
+
+impl MemberListQuery {
+    fn query(&self) -> Result<MemberQuery, ApiError> {
+        let invalid =
+            |message: String| ApiError::bad_request(ProblemCode::InvalidQueryParameter, message);
+        let search = SearchPrefix::parse(self.search.as_deref().unwrap_or_default())
+            .map_err(|e| invalid(e.to_string()))?;
+        let role = self
+            .role
+            .as_deref()
+            .map(|r| {
+                r.parse::<OrgRole>()
+                    .map_err(|_| invalid("role is one of OWNER, ADMIN, MEMBER".into()))
+            })
+            .transpose()?;
+        let after = self
+            .after
+            .as_deref()
+            .map(|a| {
+                MemberCursor::decode(a)
+                    .map_err(|_| invalid("after is not a cursor this list gave".into()))
+            })
+            .transpose()?;
+        let limit = super::page_of(None::<Uuid>, self.limit)?.limit();
+        let query = MemberQuery {
+            search,
+            role,
+            after,
+            limit,
+        };
+        query
+            .check_cursor()
+            .map_err(|_| invalid("after belongs to a list with another search".into()))?;
+        Ok(query)
+    }
+}
+
+/// The organization's members (members and platform administrators), with
+/// their e-mail addresses and names: the member directory. `search` finds
+/// members by a prefix of their e-mail address or of a word of their name
+/// in any organization size (an index range, never a scan of the members);
+/// a member who just joined is found by the next search.
 #[utoipa::path(
     tag = "members",
-    params(("id" = Uuid, Path), PageQuery),
+    params(("id" = Uuid, Path), MemberListQuery),
     responses(
-        (status = 200, body = MemberPage), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 503, body = Problem),
+        (status = 200, body = MemberPage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 503, body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -45,16 +107,72 @@ pub(crate) async fn list_members(
     auth: Authenticated,
     state: Data<AppState>,
     id: Path<Uuid>,
-    query: Query<PageQuery>,
+    query: Query<MemberListQuery>,
 ) -> Result<Json<MemberPage>, ApiError> {
     let found = state
         .service
-        .members(&auth.actor, OrganizationId::from_uuid(*id), page(&query)?)
+        .directory(&auth.actor, OrganizationId::from_uuid(*id), &query.query()?)
         .await?;
     Ok(Json(MemberPage {
-        items: found.items.iter().map(MemberView::from).collect(),
-        next_cursor: found.next.map(|u| u.as_uuid()),
+        items: found.items.iter().map(MemberView::of_entry).collect(),
+        next_cursor: found.next.map(|c| c.encode()),
     }))
+}
+
+/// Every member of the organization as CSV (`text/csv`, UTF-8, a header
+/// line, by join date): `userId,email,displayName,givenName,familyName,
+/// role,roles,joinedAt,updatedAt`. Streamed page by page, so an export
+/// of any size holds one page in memory. A cell a spreadsheet would run as
+/// a formula (starting with `=`, `+`, `-`, `@`) is prefixed with `'`. A
+/// failure after the first page ends the body early without its last line
+/// break; the response's trailer cannot say more.
+#[utoipa::path(
+    tag = "members",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/organizations/{id}/members/export")]
+pub(crate) async fn export_members(
+    auth: Authenticated,
+    state: Data<AppState>,
+    id: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let organization = OrganizationId::from_uuid(*id);
+    let mut export = state
+        .service
+        .export_members(&auth.actor, organization)
+        .await?;
+    // The first page is read before answering, so an unavailable store is
+    // a 503, not a 200 with an empty body.
+    let first = export.next_page().await?.unwrap_or_default();
+    let head = futures_util::stream::once(async move {
+        let mut text = String::from(crate::member_csv::HEADER);
+        crate::member_csv::write_rows(&mut text, &first);
+        Ok::<_, std::io::Error>(actix_web::web::Bytes::from(text))
+    });
+    let rest = futures_util::stream::try_unfold(export, move |mut export| async move {
+        let page = export.next_page().await.map_err(|error| {
+            tracing::warn!(%organization, %error, "a member export ended early");
+            std::io::Error::other(error.to_string())
+        })?;
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        let mut text = String::with_capacity(page.len() * 120);
+        crate::member_csv::write_rows(&mut text, &page);
+        Ok(Some((actix_web::web::Bytes::from(text), export)))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"members-{organization}.csv\""),
+        ))
+        .streaming(head.chain(rest)))
 }
 
 /// Adds a user (OWNER and ADMIN of the organization, platform
@@ -643,7 +761,7 @@ pub(crate) struct MemberPage {
     pub(crate) items: Vec<MemberView>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) next_cursor: Option<Uuid>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// A refused row of a member import.

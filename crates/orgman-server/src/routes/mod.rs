@@ -123,6 +123,7 @@ macro_rules! every_route {
             .service(audit::organization_events)
             .service(audit::all_events)
             .service(members::list_members)
+            .service(members::export_members)
             .service(members::add_member)
             .service(members::import_members)
             .service(members::change_role)

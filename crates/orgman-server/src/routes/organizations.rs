@@ -5,12 +5,12 @@ use actix_web::web::{Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put};
 use orgman_domain::{
     LifecycleAction, OrgName, OrgRole, OrgStatus, Organization, OrganizationId, OrganizationPatch,
-    Slug,
+    SearchPrefix, Slug,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{etag, if_match, page};
@@ -95,10 +95,28 @@ pub(crate) async fn create_organization(
     Ok(response)
 }
 
-/// The caller's organizations, with their role in each.
+/// `GET /organizations/mine`'s query: a page and an optional search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MineQuery {
+    /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    after: Option<Uuid>,
+    /// A case-insensitive prefix of the organization's slug or of any word
+    /// of its name (at most 100 characters).
+    #[param(max_length = 100)]
+    search: Option<String>,
+}
+
+/// The caller's organizations, with their role in each, by organization
+/// id; `search` keeps those whose slug or a word of whose name starts
+/// with it.
 #[utoipa::path(
     tag = "organizations",
-    params(PageQuery),
+    params(MineQuery),
     responses(
         (status = 200, body = MyOrganizationPage), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 503, body = Problem),
@@ -109,9 +127,20 @@ pub(crate) async fn create_organization(
 pub(crate) async fn my_organizations(
     auth: Authenticated,
     state: Data<AppState>,
-    query: Query<PageQuery>,
+    query: Query<MineQuery>,
 ) -> Result<Json<MyOrganizationPage>, ApiError> {
-    let found = state.service.list_mine(&auth.actor, page(&query)?).await?;
+    let page = super::page_of(query.after.map(OrganizationId::from_uuid), query.limit)?;
+    let search = SearchPrefix::parse(query.search.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::bad_request(ProblemCode::InvalidQueryParameter, e.to_string()))?;
+    let found = match &search {
+        Some(search) => {
+            state
+                .service
+                .list_mine_matching(&auth.actor, search, page)
+                .await?
+        }
+        None => state.service.list_mine(&auth.actor, page).await?,
+    };
     Ok(Json(MyOrganizationPage {
         items: found
             .items
