@@ -63,6 +63,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/organizations/{id}/restore"),
     ("post", "/api/v1/organizations/{id}/purge"),
     ("get", "/api/v1/organizations/{id}/members"),
+    ("get", "/api/v1/organizations/{id}/members/export"),
     ("post", "/api/v1/organizations/{id}/members"),
     ("post", "/api/v1/organizations/{id}/members/import"),
     ("patch", "/api/v1/organizations/{id}/members/{userId}"),

@@ -291,10 +291,10 @@ fn server_command(args: &[&str]) -> Result<()> {
 /// The benchmarks: each a program run in release mode against a fresh
 /// `bench` stack, which is always stopped afterwards.
 fn bench(names: &[String]) -> Result<()> {
-    const KNOWN: &[&str] = &["http", "outbox", "import", "scim"];
+    const KNOWN: &[&str] = &["http", "outbox", "import", "people", "scim"];
     let names: Vec<&str> = if names.is_empty() {
         // `import` runs the SCIM sync beside it.
-        KNOWN[..3].to_vec()
+        KNOWN[..4].to_vec()
     } else {
         names.iter().map(String::as_str).collect()
     };

@@ -11,6 +11,7 @@
 //! run; the absolute numbers depend on the machine. The table goes to
 //! stdout, everything to `target/bench/latest.json`.
 
+mod people;
 mod ratios;
 mod scim;
 mod spicedb;
@@ -1873,7 +1874,7 @@ async fn main() {
     // the others need the key set.
     let seeded = if names
         .split_whitespace()
-        .any(|n| n == "http" || n == "outbox")
+        .any(|n| n == "http" || n == "outbox" || n == "people")
     {
         1000
     } else if names.split_whitespace().any(|n| n == "import") {
@@ -1933,6 +1934,13 @@ async fn main() {
             ServiceSettings::default(),
         );
         report["scim"] = scim::scim_bench(&binary, &seed, &service, f64::NAN).await;
+    }
+    if names.split_whitespace().any(|n| n == "people") {
+        let service = OrganizationService::new(
+            ServicePorts::over_storage(store.clone()),
+            ServiceSettings::default(),
+        );
+        report["people"] = people::people_bench(&binary, &seed, &service, sizes.seconds).await;
     }
     let out = PathBuf::from(env("BENCH_OUTPUT"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

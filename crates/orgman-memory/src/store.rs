@@ -331,6 +331,7 @@ impl MembershipQueries for MemoryStore {
         query: &MemberQuery,
     ) -> Result<Page<MemberEntry, MemberCursor>, StoreError> {
         self.available()?;
+        let searching = query.search.is_some();
         let members = self.memberships_of(organization);
         let state = self.lock();
         let mut entries: Vec<MemberEntry> = members
@@ -351,25 +352,26 @@ impl MembershipQueries for MemoryStore {
                 query
                     .after
                     .as_ref()
-                    .is_none_or(|after| entry.is_after(after))
+                    .is_none_or(|after| entry.is_after(after, searching))
             })
             .collect();
-        let searching = query.search.is_some();
         // The listing's order: (e-mail, user) while searching, (join
         // date, user) otherwise; `is_after` compares the same way.
         entries.sort_by(|a, b| {
-            if a.is_after(&b.cursor(searching)) {
+            if a.is_after(&b.cursor(), searching) {
                 std::cmp::Ordering::Greater
-            } else if b.is_after(&a.cursor(searching)) {
+            } else if b.is_after(&a.cursor(), searching) {
                 std::cmp::Ordering::Less
             } else {
                 std::cmp::Ordering::Equal
             }
         });
         entries.truncate(query.limit as usize + 1);
-        Ok(Page::from_overfetch(entries, query.limit, |e| {
-            e.cursor(searching)
-        }))
+        Ok(Page::from_overfetch(
+            entries,
+            query.limit,
+            MemberEntry::cursor,
+        ))
     }
 
     async fn organizations_of(

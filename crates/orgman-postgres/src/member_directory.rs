@@ -17,11 +17,23 @@ use crate::prepared::Prepared;
 use crate::rows::{OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 
-/// A search page: the matches of the e-mail keys (already in e-mail order
-/// in the index, so the scan stops after one page) and of the name words
-/// (sorted), merged, each member once.
-const SEARCH: &str = "\
-WITH hits AS (
+/// A search page: the matches of the e-mail keys (in e-mail order in the
+/// index, so the scan stops after one page) and of the name words, merged,
+/// each member once. The name words with the prefix are found one by one
+/// (a skip scan: `words`), and each word's rows are read in e-mail order
+/// up to one page: a search costs a page per distinct word, never a sort
+/// of every member whose name matches.
+pub(crate) const SEARCH: &str = "\
+WITH RECURSIVE words(w) AS (
+  (SELECT s.key FROM member_search s
+   WHERE s.org_id = $1 AND s.kind = 'n' AND s.key >= $2 AND s.key < $3
+   ORDER BY s.key LIMIT 1)
+  UNION ALL
+  SELECT (SELECT s.key FROM member_search s
+          WHERE s.org_id = $1 AND s.kind = 'n' AND s.key > words.w AND s.key < $3
+          ORDER BY s.key LIMIT 1)
+  FROM words WHERE words.w IS NOT NULL
+), hits AS (
   (SELECT s.user_id, s.email_key FROM member_search s
    WHERE s.org_id = $1 AND s.kind = 'e' AND s.key >= $2 AND s.key < $3
      AND (s.key, s.email_key, s.user_id) > ($4, $4, $5)
@@ -29,19 +41,22 @@ WITH hits AS (
           WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
    ORDER BY s.key, s.email_key, s.user_id LIMIT $6)
   UNION
-  (SELECT s.user_id, s.email_key FROM member_search s
-   WHERE s.org_id = $1 AND s.kind = 'n' AND s.key >= $2 AND s.key < $3
-     AND (s.email_key, s.user_id) > ($4, $5)
-     AND ($7::varchar IS NULL OR EXISTS (SELECT 1 FROM organization_members r
-          WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
-   ORDER BY s.email_key, s.user_id LIMIT $6))
+  SELECT n.user_id, n.email_key FROM words
+  CROSS JOIN LATERAL (
+    SELECT s.user_id, s.email_key FROM member_search s
+    WHERE s.org_id = $1 AND s.kind = 'n' AND s.key = words.w
+      AND (s.email_key, s.user_id) > ($4, $5)
+      AND ($7::varchar IS NULL OR EXISTS (SELECT 1 FROM organization_members r
+           WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
+    ORDER BY s.email_key, s.user_id LIMIT $6) n
+  WHERE words.w IS NOT NULL)
 SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at,
        u.email, u.display_name, u.given_name, u.family_name
-FROM hits h
+FROM (SELECT DISTINCT h.user_id, h.email_key FROM hits h
+      ORDER BY h.email_key, h.user_id LIMIT $6) h
 JOIN organization_members m ON m.org_id = $1 AND m.user_id = h.user_id
 JOIN users u ON u.id = h.user_id
-ORDER BY h.email_key, h.user_id
-LIMIT $6";
+ORDER BY h.email_key, h.user_id";
 
 /// A listing page, by join date.
 const LISTING: &str = "\
@@ -91,8 +106,8 @@ pub(crate) async fn directory(
     let rows: Vec<EntryRow> = match &query.search {
         Some(search) => {
             let (email, user) = match &query.after {
-                Some(MemberCursor::Email { email, user }) => (email.clone(), user.as_uuid()),
-                _ => (String::new(), uuid::Uuid::nil()),
+                Some(after) => (after.email.clone(), after.user.as_uuid()),
+                None => (String::new(), uuid::Uuid::nil()),
             };
             Prepared(
                 diesel::sql_query(SEARCH)
@@ -109,8 +124,8 @@ pub(crate) async fn directory(
         }
         None => {
             let (at, user) = match &query.after {
-                Some(MemberCursor::Joined { at, user }) => (*at, user.as_uuid()),
-                _ => (before_everyone(), uuid::Uuid::nil()),
+                Some(after) => (after.joined.max(before_everyone()), after.user.as_uuid()),
+                None => (before_everyone(), uuid::Uuid::nil()),
             };
             Prepared(
                 diesel::sql_query(LISTING)
@@ -126,10 +141,11 @@ pub(crate) async fn directory(
     }
     .map_err(from_diesel)?;
     let entries = entries(conn, rows).await?;
-    let searching = query.search.is_some();
-    Ok(Page::from_overfetch(entries, query.limit, |e| {
-        e.cursor(searching)
-    }))
+    Ok(Page::from_overfetch(
+        entries,
+        query.limit,
+        MemberEntry::cursor,
+    ))
 }
 
 /// The exclusive end of a prefix's range of keys.

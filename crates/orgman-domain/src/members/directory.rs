@@ -88,84 +88,85 @@ impl SearchPrefix {
     }
 }
 
-/// Where a page of the directory starts: after this member, in the order
-/// of the listing (by e-mail while searching, by join date otherwise).
+/// Where a page of the directory starts: after this member. It holds the
+/// member's place in both orders (by e-mail address while searching, by
+/// join date otherwise), so a cursor always means "after this member" in
+/// the order of the page it is used for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MemberCursor {
-    /// After this e-mail address (empty for members without one) and user.
-    Email {
-        /// The address, lower-cased.
-        email: String,
-        /// The member, for members with the same address.
-        user: UserId,
-    },
-    /// After this join date and user.
-    Joined {
-        /// When the member joined.
-        at: OffsetDateTime,
-        /// The member, for members who joined at the same instant.
-        user: UserId,
-    },
+pub struct MemberCursor {
+    /// The member's address, lower-cased (empty for members without one).
+    pub email: String,
+    /// When the member joined.
+    pub joined: OffsetDateTime,
+    /// The member, which breaks ties in both orders.
+    pub user: UserId,
 }
 
 impl MemberCursor {
-    /// The cursor as opaque text for a client to send back.
+    /// The longest encoded cursor, in bytes.
+    pub const MAX_ENCODED: usize = 600;
+
+    /// The cursor as opaque text for a client to send back:
+    /// `m.<user>.<join date in ns>.<address in hex>`.
     pub fn encode(&self) -> String {
-        match self {
-            Self::Email { email, user } => {
-                let hex: String = email.bytes().map(|b| format!("{b:02x}")).collect();
-                format!("e.{}.{hex}", user.as_uuid().simple())
-            }
-            Self::Joined { at, user } => {
-                format!(
-                    "j.{}.{}",
-                    user.as_uuid().simple(),
-                    at.unix_timestamp_nanos()
-                )
-            }
-        }
+        let hex: String = self.email.bytes().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "m.{}.{}.{hex}",
+            self.user.as_uuid().simple(),
+            self.joined.unix_timestamp_nanos()
+        )
     }
 
-    /// Reads a cursor [`MemberCursor::encode`] wrote.
+    /// Reads a cursor of the shape [`MemberCursor::encode`] writes. Any
+    /// text of that shape is a place in the list (bytes that are no UTF-8
+    /// are replaced, a date beyond the representable range is clamped), so
+    /// a well-formed cursor is never refused.
     ///
     /// # Errors
-    /// [`ValidationError::TextInvalid`] (field `after`) for any other text.
+    /// [`ValidationError::TextInvalid`] (field `after`) for text of another
+    /// shape.
     pub fn decode(text: &str) -> Result<Self, ValidationError> {
-        let invalid = ValidationError::TextInvalid {
+        let invalid = || ValidationError::TextInvalid {
             field: "after",
-            max: 512,
+            max: Self::MAX_ENCODED,
         };
-        let mut parts = text.splitn(3, '.');
-        let (Some(kind), Some(user), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        let mut parts = text.splitn(4, '.');
+        let (Some("m"), Some(user), Some(nanos), Some(hex)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(invalid);
+            return Err(invalid());
         };
-        if text.len() > 512 || user.len() != 32 {
-            return Err(invalid);
+        if text.len() > Self::MAX_ENCODED
+            || user.len() != 32
+            || !user.bytes().all(|b| b.is_ascii_hexdigit())
+            || hex.len() % 2 != 0
+        {
+            return Err(invalid());
         }
         let user = uuid::Uuid::try_parse(user)
             .map(UserId::from_uuid)
-            .map_err(|_| invalid.clone())?;
-        match kind {
-            "e" => {
-                let bytes = (0..rest.len())
-                    .step_by(2)
-                    .map(|i| {
-                        rest.get(i..i + 2)
-                            .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    })
-                    .collect::<Option<Vec<u8>>>()
-                    .ok_or_else(|| invalid.clone())?;
-                let email = String::from_utf8(bytes).map_err(|_| invalid.clone())?;
-                Ok(Self::Email { email, user })
-            }
-            "j" => {
-                let nanos: i128 = rest.parse().map_err(|_| invalid.clone())?;
-                let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid)?;
-                Ok(Self::Joined { at, user })
-            }
-            _ => Err(invalid),
-        }
+            .map_err(|_| invalid())?;
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(invalid)?;
+        let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
+        let earliest = time::Date::MIN.midnight().assume_utc();
+        let latest = time::Date::MAX.midnight().assume_utc();
+        let joined = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
+            earliest
+        } else {
+            latest
+        });
+        Ok(Self {
+            email: String::from_utf8_lossy(&bytes).into_owned(),
+            joined,
+            user,
+        })
     }
 }
 
@@ -200,22 +201,6 @@ impl MemberQuery {
             limit,
         }
     }
-
-    /// Whether `after` is of the kind this query's order needs.
-    ///
-    /// # Errors
-    /// [`ValidationError::TextInvalid`] (field `after`) for a cursor of a
-    /// search used without one, or the other way round.
-    pub fn check_cursor(&self) -> Result<(), ValidationError> {
-        match (&self.after, &self.search) {
-            (Some(MemberCursor::Email { .. }), None)
-            | (Some(MemberCursor::Joined { .. }), Some(_)) => Err(ValidationError::TextInvalid {
-                field: "after",
-                max: 512,
-            }),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// A member as the directory shows them: the membership and who they are.
@@ -234,40 +219,28 @@ pub struct MemberEntry {
 }
 
 impl MemberEntry {
-    /// The cursor of a page ending at this entry, in a searching listing
-    /// (by e-mail) or not (by join date).
-    pub fn cursor(&self, searching: bool) -> MemberCursor {
-        let user = self.membership.user_id;
-        if searching {
-            MemberCursor::Email {
-                email: self
-                    .email
-                    .as_ref()
-                    .map(|e| e.as_str().to_owned())
-                    .unwrap_or_default(),
-                user,
-            }
-        } else {
-            MemberCursor::Joined {
-                at: self.membership.created_at,
-                user,
-            }
+    /// The cursor of a page ending at this entry.
+    pub fn cursor(&self) -> MemberCursor {
+        MemberCursor {
+            email: self
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default(),
+            joined: self.membership.created_at,
+            user: self.membership.user_id,
         }
     }
 
-    /// This entry's place in its listing, to sort entries the way stores
-    /// answer: `(e-mail, user)` while searching, `(join date, user)`
-    /// otherwise; entries after `cursor` come after it.
-    pub fn is_after(&self, cursor: &MemberCursor) -> bool {
+    /// Whether this entry comes after `cursor` in a listing's order:
+    /// `(e-mail, user)` while `searching`, `(join date, user)` otherwise.
+    pub fn is_after(&self, cursor: &MemberCursor, searching: bool) -> bool {
         let user = self.membership.user_id;
-        match cursor {
-            MemberCursor::Email { email, user: after } => {
-                let mine = self.email.as_ref().map_or("", Email::as_str);
-                (mine, user) > (email.as_str(), *after)
-            }
-            MemberCursor::Joined { at, user: after } => {
-                (self.membership.created_at, user) > (*at, *after)
-            }
+        if searching {
+            let mine = self.email.as_ref().map_or("", Email::as_str);
+            (mine, user) > (cursor.email.as_str(), cursor.user)
+        } else {
+            (self.membership.created_at, user) > (cursor.joined, cursor.user)
         }
     }
 }
@@ -324,30 +297,33 @@ mod tests {
     }
 
     #[test]
-    fn cursors_survive_the_round_trip_and_nothing_else_is_one() {
+    fn cursors_survive_the_round_trip_and_any_of_their_shape_is_a_place() {
         let user = UserId::from_uuid(uuid::Uuid::now_v7());
-        for cursor in [
-            MemberCursor::Email {
-                email: "zoë.smith@example.com".into(),
+        for email in ["zoë.smith@example.com", ""] {
+            let cursor = MemberCursor {
+                email: email.into(),
+                joined: OffsetDateTime::from_unix_timestamp_nanos(1_765_000_000_123_456_789)
+                    .unwrap(),
                 user,
-            },
-            MemberCursor::Email {
-                email: String::new(),
-                user,
-            },
-            MemberCursor::Joined {
-                at: OffsetDateTime::from_unix_timestamp_nanos(1_765_000_000_123_456_789).unwrap(),
-                user,
-            },
-        ] {
+            };
             assert_eq!(MemberCursor::decode(&cursor.encode()).unwrap(), cursor);
         }
+        let odd =
+            MemberCursor::decode("m.00000000000000000000000000000000.99999999999999999999.ff")
+                .unwrap();
+        assert_eq!(odd.email, "\u{FFFD}");
+        assert_eq!(odd.joined.year(), 5138);
+        let far =
+            MemberCursor::decode("m.00000000000000000000000000000000.-9999999999999999999999.")
+                .unwrap();
+        assert_eq!(far.joined, time::Date::MIN.midnight().assume_utc());
         for junk in [
             "",
-            "x.y.z",
-            "e.00000000000000000000000000000000.zz",
-            "e.00000000000000000000000000000000.ffff",
-            "j.00000000000000000000000000000000.soon",
+            "x.y.z.w",
+            "m.00000000000000000000000000000000.1.zz",
+            "m.00000000000000000000000000000000.1.fff",
+            "m.00000000000000000000000000000000.soon.",
+            "m.0000000000000000000000000000000g.1.",
             &user.as_uuid().to_string(),
         ] {
             assert!(MemberCursor::decode(junk).is_err(), "{junk}");

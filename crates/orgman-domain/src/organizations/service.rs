@@ -775,15 +775,13 @@ impl OrganizationService {
     /// e-mail addresses and names, found by a prefix ([`MemberQuery`]).
     ///
     /// # Errors
-    /// [`OrgError::NotFound`], [`OrgError::Invalid`] for a cursor of
-    /// the other order, [`OrgError::Unavailable`].
+    /// [`OrgError::NotFound`], [`OrgError::Unavailable`].
     pub async fn directory(
         &self,
         actor: &Actor,
         id: OrganizationId,
         query: &MemberQuery,
     ) -> Result<Page<MemberEntry, MemberCursor>, OrgError> {
-        query.check_cursor()?;
         self.ensure_permission(actor, id, Permission::MembersRead)
             .await?;
         Ok(self.ports.members.directory(id, query).await?)

@@ -38,14 +38,18 @@ pub(crate) struct MemberListQuery {
     /// Page size, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// The `nextCursor` of the previous page (opaque; valid for the same
-    /// `search`).
-    #[param(max_length = 512)]
+    /// The `nextCursor` of the previous page: opaque, it names a member,
+    /// and the page starts after them in its own order.
+    #[param(
+        max_length = 600,
+        pattern = r"^m\.[0-9a-f]{32}\.-?[0-9]{1,20}\.([0-9a-f]{2}){0,250}$"
+    )]
     after: Option<String>,
     /// A case-insensitive prefix of the member's e-mail address or of any
-    /// word of their name (at most 100 characters). The answer is then
-    /// ordered by e-mail address; without it, by join date.
-    #[param(max_length = 100)]
+    /// word of their name (at most 100 characters, no control
+    /// characters). The answer is then ordered by e-mail address; without
+    /// it, by join date.
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     search: Option<String>,
     /// Only members with this built-in role.
     #[param(pattern = "^(OWNER|ADMIN|MEMBER)$")]
@@ -75,16 +79,12 @@ impl MemberListQuery {
             })
             .transpose()?;
         let limit = super::page_of(None::<Uuid>, self.limit)?.limit();
-        let query = MemberQuery {
+        Ok(MemberQuery {
             search,
             role,
             after,
             limit,
-        };
-        query
-            .check_cursor()
-            .map_err(|_| invalid("after belongs to a list with another search".into()))?;
-        Ok(query)
+        })
     }
 }
 

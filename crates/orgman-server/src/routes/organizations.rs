@@ -106,8 +106,8 @@ pub(crate) struct MineQuery {
     /// The `nextCursor` of the previous page.
     after: Option<Uuid>,
     /// A case-insensitive prefix of the organization's slug or of any word
-    /// of its name (at most 100 characters).
-    #[param(max_length = 100)]
+    /// of its name (at most 100 characters, no control characters).
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     search: Option<String>,
 }
 
