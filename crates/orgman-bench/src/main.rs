@@ -1865,6 +1865,14 @@ async fn http_bench(store: &Arc<PgStore>, seed: &Seed, binary: &Path, sizes: &Si
     })
 }
 
+/// The domain's service over the bench's store, as the seeding uses it.
+fn service_over(store: &Arc<PgStore>) -> OrganizationService {
+    OrganizationService::new(
+        ServicePorts::over_storage(store.clone()),
+        ServiceSettings::default(),
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -1917,10 +1925,7 @@ async fn main() {
         report["outbox"] = writes::outbox_bench(&binary, &seed, backlog, sizes.seconds).await;
     }
     if names.split_whitespace().any(|n| n == "import") {
-        let service = OrganizationService::new(
-            ServicePorts::over_storage(store.clone()),
-            ServiceSettings::default(),
-        );
+        let service = service_over(&store);
         report["import"] = import_bench(&binary, &seed, &service).await;
         report["import"]["members_to_keycloak"] =
             members_to_keycloak(&binary, &seed, &service).await;
@@ -1929,17 +1934,11 @@ async fn main() {
             .unwrap_or(f64::NAN);
         report["import"]["scim"] = scim::scim_bench(&binary, &seed, &service, import_rate).await;
     } else if names.split_whitespace().any(|n| n == "scim") {
-        let service = OrganizationService::new(
-            ServicePorts::over_storage(store.clone()),
-            ServiceSettings::default(),
-        );
+        let service = service_over(&store);
         report["scim"] = scim::scim_bench(&binary, &seed, &service, f64::NAN).await;
     }
     if names.split_whitespace().any(|n| n == "people") {
-        let service = OrganizationService::new(
-            ServicePorts::over_storage(store.clone()),
-            ServiceSettings::default(),
-        );
+        let service = service_over(&store);
         report["people"] = people::people_bench(&binary, &seed, &service, sizes.seconds).await;
     }
     let out = PathBuf::from(env("BENCH_OUTPUT"));

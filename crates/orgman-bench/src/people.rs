@@ -318,9 +318,7 @@ pub(crate) async fn people_bench(
 ) -> Value {
     let url = env("DATABASE_URL");
     let members = env_number("BENCH_PEOPLE_MEMBERS", 1_000_000);
-    let organizations = env_number("BENCH_PEOPLE_ORGANIZATIONS", 10_000);
     let (owner, owner_token) = &seed.users[0];
-    let (many, many_token) = &seed.users[seed.users.len().min(2) - 1];
     let big = service
         .create(
             &Actor::platform_admin(*owner),
@@ -334,7 +332,6 @@ pub(crate) async fn people_bench(
     let started = Instant::now();
     seed_members(&url, big, members);
     let seeded_seconds = started.elapsed().as_secs_f64();
-
     let config = Config {
         name: "people",
         authorizer: "database",
@@ -344,24 +341,27 @@ pub(crate) async fn people_bench(
         members: "linked",
     };
     let mut server = Server::start(binary, &config);
-    let base = server.base.clone();
-    let one_org = seed
-        .pairs
-        .iter()
-        .find(|(user, _)| seed.users[*user].0 == *many)
-        .map(|(_, org)| *org)
-        .unwrap();
-    let me_file = request_file(
-        "people-me",
-        std::iter::once(format!("/api/v1/users/me\t{many_token}")),
-    );
-    let read_file = request_file(
-        "people-read",
-        std::iter::once(format!("/api/v1/organizations/{one_org}\t{many_token}")),
-    );
-    let me_before = wrk(&base, "/", Some(&me_file), seconds);
-    let read_before = wrk(&base, "/", Some(&read_file), seconds);
+    let many = ManyOrganizations::before(&server.base, seed, seconds);
+    let search = measure_search(&url, &server.base, big, owner_token, seconds);
+    let export = measure_export(&url, &server, big, members, owner_token).await;
+    let many = many.after(&url, &server.base, seconds);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let result = json!({
+        "configuration": "database authorizer, Redis on, relays in the process, ORGMAN_KEYCLOAK_ORGANIZATIONS=false (10,000 organizations made by SQL would otherwise be copied to Keycloak at start)",
+        "members": members,
+        "seeded_seconds": seeded_seconds,
+        "search": search,
+        "export": export,
+        "many_organizations": many,
+    });
+    print_people(&result);
+    result
+}
 
+/// Search pages by address prefix and by name-word prefix beside the
+/// anchor, and the plan of the search statement.
+fn measure_search(url: &str, base: &str, big: OrganizationId, token: &str, seconds: u64) -> Value {
     let by_address = prefixes(GIVEN);
     let by_name: Vec<String> = prefixes(FAMILY)
         .into_iter()
@@ -371,93 +371,139 @@ pub(crate) async fn people_bench(
         request_file(
             name,
             prefixes.iter().map(|p| {
-                format!("/api/v1/organizations/{big}/members?search={p}&limit=50\t{owner_token}")
+                format!("/api/v1/organizations/{big}/members?search={p}&limit=50\t{token}")
             }),
         )
     };
     eprintln!("bench: people: search");
-    let anchor = search_anchor(&url, big, &by_address, seconds);
+    let anchor = search_anchor(url, big, &by_address, seconds);
     let search_address = wrk(
-        &base,
+        base,
         "/",
         Some(&search_file("people-address", &by_address)),
         seconds,
     );
     let search_name = wrk(
-        &base,
+        base,
         "/",
         Some(&search_file("people-name", &by_name)),
         seconds,
     );
-    let plan = search_plan(&url, big, &by_address[0]);
+    let plan = search_plan(url, big, &by_address[0]);
     let scans_members = plan.lines().any(|l| {
         l.contains("Seq Scan") || (l.contains("organization_members") && l.contains("Bitmap"))
     });
+    json!({
+        "anchor_pgbench": load_json(&anchor),
+        "by_address": load_json(&search_address),
+        "by_name_word": load_json(&search_name),
+        "ratio_by_address": search_address.rps / anchor.rps,
+        "ratio_by_name_word": search_name.rps / anchor.rps,
+        "plan": plan,
+        "plan_scans_members": scans_members,
+    })
+}
 
+/// The export beside `psql \copy`, with the server's peak memory.
+async fn measure_export(
+    url: &str,
+    server: &Server,
+    big: OrganizationId,
+    members: usize,
+    token: &str,
+) -> Value {
     eprintln!("bench: people: export");
-    let copy_seconds = export_anchor(&url, big);
+    let copy_seconds = export_anchor(url, big);
     let rss = PeakRss::sample(server.child.id());
-    let (export_seconds, exported) = export(&base, big, owner_token).await;
+    let (export_seconds, exported) = export(&server.base, big, token).await;
     let export_peak_kib = rss.peak();
+    json!({
+        "rows": exported,
+        "seconds": export_seconds,
+        "rows_per_second": exported as f64 / export_seconds,
+        "psql_copy_rows_per_second": members as f64 / copy_seconds,
+        "ratio": copy_seconds / export_seconds,
+        "server_peak_rss_mib": export_peak_kib as f64 / 1024.0,
+    })
+}
 
-    eprintln!("bench: people: {organizations} organizations of one user");
-    seed_organizations(&url, *many, organizations);
-    let mine_anchor = pgbench_script(
-        &url,
-        "mine",
-        &format!(
-            "SELECT o.id, o.name, o.slug, o.status, o.metadata, m.role FROM organization_members m \
-             JOIN organizations o ON o.id = m.org_id WHERE m.user_id = '{many}' \
-             AND o.status <> 'DELETED' ORDER BY m.org_id LIMIT 51;\n"
-        ),
-        seconds,
-    );
-    let mine_file = request_file(
-        "people-mine",
-        std::iter::once(format!("/api/v1/organizations/mine\t{many_token}")),
-    );
-    let mine = wrk(&base, "/", Some(&mine_file), seconds);
-    let me_after = wrk(&base, "/", Some(&me_file), seconds);
-    let read_after = wrk(&base, "/", Some(&read_file), seconds);
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+/// One user before and after they join 10,000 organizations: `/users/me`
+/// and a read of one organization (its membership check), then the first
+/// page of `/organizations/mine` beside its anchor.
+struct ManyOrganizations {
+    user: UserId,
+    token: String,
+    me_file: std::path::PathBuf,
+    read_file: std::path::PathBuf,
+    me_before: Load,
+    read_before: Load,
+}
 
-    let result = json!({
-        "configuration": "database authorizer, Redis on, relays in the process, ORGMAN_KEYCLOAK_ORGANIZATIONS=false (10,000 organizations made by SQL would otherwise be copied to Keycloak at start)",
-        "members": members,
-        "seeded_seconds": seeded_seconds,
-        "search": {
-            "anchor_pgbench": load_json(&anchor),
-            "by_address": load_json(&search_address),
-            "by_name_word": load_json(&search_name),
-            "ratio_by_address": search_address.rps / anchor.rps,
-            "ratio_by_name_word": search_name.rps / anchor.rps,
-            "plan": plan,
-            "plan_scans_members": scans_members,
-        },
-        "export": {
-            "rows": exported,
-            "seconds": export_seconds,
-            "rows_per_second": exported as f64 / export_seconds,
-            "psql_copy_rows_per_second": members as f64 / copy_seconds,
-            "ratio": copy_seconds / export_seconds,
-            "server_peak_rss_mib": export_peak_kib as f64 / 1024.0,
-        },
-        "many_organizations": {
+impl ManyOrganizations {
+    fn before(base: &str, seed: &Seed, seconds: u64) -> Self {
+        let index = seed.users.len().min(2) - 1;
+        let (user, token) = seed.users[index].clone();
+        let one_org = seed
+            .pairs
+            .iter()
+            .find(|(u, _)| *u == index)
+            .map(|(_, org)| *org)
+            .unwrap();
+        let me_file = request_file(
+            "people-me",
+            std::iter::once(format!("/api/v1/users/me\t{token}")),
+        );
+        let read_file = request_file(
+            "people-read",
+            std::iter::once(format!("/api/v1/organizations/{one_org}\t{token}")),
+        );
+        let me_before = wrk(base, "/", Some(&me_file), seconds);
+        let read_before = wrk(base, "/", Some(&read_file), seconds);
+        Self {
+            user,
+            token,
+            me_file,
+            read_file,
+            me_before,
+            read_before,
+        }
+    }
+
+    fn after(self, url: &str, base: &str, seconds: u64) -> Value {
+        let organizations = env_number("BENCH_PEOPLE_ORGANIZATIONS", 10_000);
+        eprintln!("bench: people: {organizations} organizations of one user");
+        seed_organizations(url, self.user, organizations);
+        let user = self.user;
+        let mine_anchor = pgbench_script(
+            url,
+            "mine",
+            &format!(
+                "SELECT o.id, o.name, o.slug, o.status, o.metadata, m.role FROM organization_members m \
+                 JOIN organizations o ON o.id = m.org_id WHERE m.user_id = '{user}' \
+                 AND o.status <> 'DELETED' ORDER BY m.org_id LIMIT 51;\n"
+            ),
+            seconds,
+        );
+        let mine_file = request_file(
+            "people-mine",
+            std::iter::once(format!("/api/v1/organizations/mine\t{}", self.token)),
+        );
+        let mine = wrk(base, "/", Some(&mine_file), seconds);
+        let me_after = wrk(base, "/", Some(&self.me_file), seconds);
+        let read_after = wrk(base, "/", Some(&self.read_file), seconds);
+        json!({
             "organizations": organizations,
             "mine_anchor_pgbench": load_json(&mine_anchor),
             "mine_first_page": load_json(&mine),
             "ratio_mine": mine.rps / mine_anchor.rps,
-            "users_me_before": load_json(&me_before),
+            "users_me_before": load_json(&self.me_before),
             "users_me_after": load_json(&me_after),
-            "users_me_before_over_after": me_before.rps / me_after.rps,
-            "read_before": load_json(&read_before),
+            "users_me_before_over_after": self.me_before.rps / me_after.rps,
+            "read_before": load_json(&self.read_before),
             "read_after": load_json(&read_after),
-            "read_before_over_after": read_before.rps / read_after.rps,
-        },
-    });
-    print_people(&result);
-    result
+            "read_before_over_after": self.read_before.rps / read_after.rps,
+        })
+    }
 }
 
 fn print_people(result: &Value) {
