@@ -255,3 +255,116 @@ async fn an_organization_admin_invites_and_learns_nothing_about_existing_account
         .await;
     assert_eq!(accepted.status(), 200);
 }
+
+#[tokio::test]
+async fn a_person_erases_themselves_and_leaves_no_readable_address() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(ADMIN).await;
+    let member_of = app.create_org(&unique_name("era")).await;
+    let invited_to = app.create_org(&unique_name("erb")).await;
+    let owned = app.create_org(&unique_name("erc")).await;
+    let email = format!("{}@example.com", unique_name("gone"));
+    let created = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({"email": email, "firstName": "Gia", "lastName": "Gone", "password": "gia-password", "organizationId": member_of}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = body(created).await["id"].as_str().unwrap().to_owned();
+    let invited = app
+        .post(
+            &format!("/api/v1/organizations/{invited_to}/invitations"),
+            &admin,
+            json!({"email": email}),
+        )
+        .await;
+    assert_eq!(invited.status(), 201, "{}", invited.text().await.unwrap());
+    // The only OWNER of `owned` once the administrator leaves it.
+    let owners = format!("/api/v1/organizations/{owned}/members");
+    let added = app
+        .post(&owners, &admin, json!({"userId": id, "role": "OWNER"}))
+        .await;
+    assert_eq!(added.status(), 201);
+    let admin_id = body(app.get("/api/v1/users/me", &admin).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.delete(&format!("{owners}/{admin_id}"), &admin)
+            .await
+            .status(),
+        204
+    );
+
+    let token = login(&email, "gia-password")
+        .await
+        .expect("the user logs in");
+    assert_eq!(app.get("/api/v1/users/me", &token).await.status(), 200);
+    let alice = app.token(ALICE).await;
+    assert_problem(
+        app.delete(&format!("/api/v1/users/{id}"), &alice).await,
+        403,
+        "platform-admin-required",
+    )
+    .await;
+    let refused = app.delete("/api/v1/users/me", &token).await;
+    assert_eq!(refused.status(), 409);
+    let problem = body(refused).await;
+    assert_eq!(problem["code"], "sole-owner");
+    assert_eq!(problem["organizations"], json!([owned]));
+
+    let back = app
+        .post(
+            &owners,
+            &admin,
+            json!({"userId": admin_id, "role": "OWNER"}),
+        )
+        .await;
+    assert_eq!(back.status(), 201);
+    let erased = app.delete("/api/v1/users/me", &token).await;
+    assert_eq!(erased.status(), 200);
+    let report = body(erased).await;
+    assert_eq!(report["invitations"], 1, "{report}");
+    let mut left: Vec<String> = report["organizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_owned())
+        .collect();
+    left.sort();
+    let mut expected = vec![member_of.clone(), owned.clone()];
+    expected.sort();
+    assert_eq!(left, expected);
+
+    // The account is gone at Keycloak, and its last token reaches nothing.
+    assert!(login(&email, "gia-password").await.is_none());
+    assert_problem(
+        app.get("/api/v1/users/me", &token).await,
+        403,
+        "account-erased",
+    )
+    .await;
+    // The audit trail keeps the invitation, under a pseudonym.
+    let trail = body(
+        app.get(
+            &format!("/api/v1/organizations/{invited_to}/audit-events?type=organization.invitation.created"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let text = trail.to_string();
+    assert!(!text.contains(&email), "{text}");
+    assert!(text.contains("@erased.invalid"), "{text}");
+    let again = body(app.delete(&format!("/api/v1/users/{id}"), &admin).await).await;
+    assert_eq!(again["alreadyErased"], true);
+    assert_problem(
+        app.delete(&format!("/api/v1/users/{}", uuid::Uuid::now_v7()), &admin)
+            .await,
+        404,
+        "user-not-found",
+    )
+    .await;
+}

@@ -129,7 +129,8 @@ pub use organizations::lifecycle::{LifecycleAction, OrgStatus};
 pub use organizations::metadata::{Metadata, MetadataKind};
 pub use organizations::model::{Organization, OrganizationPatch, OrganizationRecord, Patched};
 pub use organizations::service::{
-    CreationPolicy, MemberExport, OrganizationService, ServicePorts, ServiceSettings, affected_keys,
+    CreationPolicy, ErasureReport, MemberExport, OrganizationService, ServicePorts,
+    ServiceSettings, affected_keys,
 };
 pub use platform::PlatformView;
 pub use roles::service::{CheckScope, Denial, PermissionCheck, RolePatch, RoleService};
@@ -144,6 +145,7 @@ pub use sso::model::{
 pub use sso::saml::{ConnectionReport, SamlRefreshReport, TestStep};
 pub use sso::service::{RotationReport, SsoService};
 pub use sso::sign_in::{SignIn, SsoLoginPolicy};
+pub use users::erasure::{AccountErasure, Erasure};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile, name_words};
 pub use users::registration::{
     Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,

@@ -555,6 +555,16 @@ impl IdentityProvider for KeycloakClient {
         .await
         .map(drop)
     }
+
+    async fn delete(&self, subject: &str) -> Result<(), IdentityError> {
+        let url = format!("{}/{subject}", self.users_url());
+        self.admin_tolerating(
+            |token| self.http.delete(&url).bearer_auth(token),
+            Some(StatusCode::NOT_FOUND),
+        )
+        .await
+        .map(drop)
+    }
 }
 
 /// Keycloak's identity provider for an SSO configuration: OpenID Connect,

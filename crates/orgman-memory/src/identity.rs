@@ -74,6 +74,11 @@ impl IdentityProvider for MemoryIdentityProvider {
         user.enabled = false;
         Ok(())
     }
+
+    async fn delete(&self, subject: &str) -> Result<(), IdentityError> {
+        self.users()?.retain(|_, u| u.subject != subject);
+        Ok(())
+    }
 }
 
 /// A login broker keeping its identity providers in a map, keyed by alias.

@@ -128,6 +128,7 @@ impl MemoryStore {
                 family_name: None,
                 created_at: now,
                 updated_at: now,
+                erased_at: None,
             },
         );
     }
@@ -434,7 +435,7 @@ impl UserRepository for MemoryStore {
         let Some(user) = state.users.get_mut(&id) else {
             return Ok(None);
         };
-        if profile.differs_from(user) {
+        if user.erased_at.is_none() && profile.differs_from(user) {
             user.email.clone_from(&profile.email);
             user.display_name.clone_from(&profile.display_name);
             user.given_name.clone_from(&profile.given_name);
@@ -465,6 +466,7 @@ fn provision(state: &mut State, profile: &UserProfile) -> Result<(User, bool), S
         family_name: profile.family_name.clone(),
         created_at: now,
         updated_at: now,
+        erased_at: None,
     };
     state.users.insert(user.id, user.clone());
     Ok((user, true))
@@ -806,6 +808,63 @@ impl DomainWrites for MemoryUnitOfWork {
 }
 
 #[async_trait]
+impl orgman_domain::ports::PersonWrites for MemoryUnitOfWork {
+    async fn delete_invitations_to(
+        &mut self,
+        email: &orgman_domain::Email,
+    ) -> Result<Vec<(OrganizationId, orgman_domain::InvitationId)>, StoreError> {
+        let gone: Vec<_> = self
+            .working
+            .invitations
+            .values()
+            .filter(|(invitation, _)| &invitation.email == email)
+            .map(|(invitation, _)| (invitation.organization_id, invitation.id))
+            .collect();
+        for (_, id) in &gone {
+            self.working.invitations.remove(id);
+        }
+        Ok(gone)
+    }
+
+    async fn pseudonymise(
+        &mut self,
+        email: &orgman_domain::Email,
+        pseudonym: &orgman_domain::Email,
+    ) -> Result<orgman_domain::ports::Pseudonymised, StoreError> {
+        let mut changed = 0;
+        for event in &mut self.working.outbox {
+            if let orgman_domain::EventKind::InvitationCreated { email: address, .. } =
+                &mut event.kind
+                && address == email
+            {
+                *address = pseudonym.clone();
+                changed += 1;
+            }
+        }
+        // The committed events are the audit trail and the outbox at once.
+        Ok(orgman_domain::ports::Pseudonymised {
+            audit_entries: changed,
+            outbox_rows: changed,
+            webhook_deliveries: 0,
+        })
+    }
+
+    async fn erase_user(&mut self, user: UserId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let Some(mut stored) = self.working.users.get(&user).cloned() else {
+            return Ok(false);
+        };
+        stored.email = None;
+        stored.display_name = None;
+        stored.given_name = None;
+        stored.family_name = None;
+        stored.erased_at = Some(at);
+        stored.updated_at = at;
+        self.working.users.insert(user, stored);
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl UnitOfWork for MemoryUnitOfWork {
     async fn append_events(&mut self, events: &[DomainEvent]) -> Result<(), StoreError> {
         self.working.outbox.extend_from_slice(events);
@@ -826,7 +885,11 @@ impl UnitOfWork for MemoryUnitOfWork {
         let mut working = working;
         let mut users = std::mem::take(&mut state.users);
         for (id, user) in std::mem::take(&mut working.users) {
-            users.entry(id).or_insert(user);
+            if user.erased_at.is_some() {
+                users.insert(id, user);
+            } else {
+                users.entry(id).or_insert(user);
+            }
         }
         *state = State { users, ..working };
         Ok(())

@@ -18,7 +18,10 @@ use crate::rows::{OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 
 /// A search page: the matches of the e-mail keys (in e-mail order in the
-/// index, so the scan stops after one page) and of the name words, merged,
+/// index, so the scan stops after one page; its start is one row bound,
+/// `$8, $9`, the later of the prefix and the cursor, because an index scan
+/// starts at only one of two lower bounds of a column and may pick the
+/// weaker) and of the name words, merged,
 /// each member once. The name words with the prefix are found one by one
 /// (a skip scan: `words`), and each word's rows are read in e-mail order
 /// up to one page: a search costs a page per distinct word, never a sort
@@ -35,8 +38,8 @@ WITH RECURSIVE words(w) AS (
   FROM words WHERE words.w IS NOT NULL
 ), hits AS (
   (SELECT s.user_id, s.email_key FROM member_search s
-   WHERE s.org_id = $1 AND s.kind = 'e' AND s.key >= $2 AND s.key < $3
-     AND (s.key, s.email_key, s.user_id) > ($4, $4, $5)
+   WHERE s.org_id = $1 AND s.kind = 'e' AND s.key < $3
+     AND (s.key, s.email_key, s.user_id) > ($8, $8, $9)
      AND ($7::varchar IS NULL OR EXISTS (SELECT 1 FROM organization_members r
           WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
    ORDER BY s.key, s.email_key, s.user_id LIMIT $6)
@@ -109,6 +112,14 @@ pub(crate) async fn directory(
                 Some(after) => (after.email.clone(), after.user.as_uuid()),
                 None => (String::new(), uuid::Uuid::nil()),
             };
+            // Where the scan of addresses starts: after the cursor, or at
+            // the prefix (nothing sorts between the prefix and its first
+            // match, and no address row has the nil user).
+            let (start, start_user) = if email.as_str() >= search.as_str() {
+                (email.clone(), user)
+            } else {
+                (search.as_str().to_owned(), uuid::Uuid::nil())
+            };
             Prepared(
                 diesel::sql_query(SEARCH)
                     .bind::<SqlUuid, _>(organization.as_uuid())
@@ -117,7 +128,9 @@ pub(crate) async fn directory(
                     .bind::<Text, _>(email)
                     .bind::<SqlUuid, _>(user)
                     .bind::<diesel::sql_types::BigInt, _>(fetch)
-                    .bind::<Nullable<Varchar>, _>(role),
+                    .bind::<Nullable<Varchar>, _>(role)
+                    .bind::<Text, _>(start)
+                    .bind::<SqlUuid, _>(start_user),
             )
             .load(conn)
             .await
@@ -240,6 +253,7 @@ pub(crate) async fn update_profile(
 ) -> Result<Option<User>, StoreError> {
     let email = profile.email.as_ref().map(|e| e.as_str().to_owned());
     let updated = diesel::update(users::table.find(id.as_uuid()))
+        .filter(users::erased_at.is_null())
         .filter(
             users::email
                 .is_distinct_from(email.clone())

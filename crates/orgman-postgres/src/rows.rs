@@ -151,6 +151,7 @@ pub(crate) struct UserRow {
     pub(crate) family_name: Option<String>,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
+    pub(crate) erased_at: Option<OffsetDateTime>,
 }
 
 impl UserRow {
@@ -164,6 +165,7 @@ impl UserRow {
             family_name: profile.family_name.clone(),
             created_at: now,
             updated_at: now,
+            erased_at: None,
         }
     }
 
@@ -181,6 +183,7 @@ impl UserRow {
             family_name: self.family_name,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            erased_at: self.erased_at,
         })
     }
 }

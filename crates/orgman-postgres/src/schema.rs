@@ -11,6 +11,7 @@ diesel::table! {
         given_name -> Nullable<Varchar>,
         family_name -> Nullable<Varchar>,
         search_words -> Array<Text>,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -96,8 +96,8 @@ const ORGANIZATIONS_OF_AFTER: &str = "\
     ORDER BY m.org_id LIMIT $2";
 
 /// A user by id.
-const USER: &str = "SELECT id, subject, email, display_name, created_at, updated_at, given_name, family_name \
-     FROM users WHERE id = $1";
+const USER: &str = "SELECT id, subject, email, display_name, created_at, updated_at, \
+     given_name, family_name, erased_at FROM users WHERE id = $1";
 
 /// A few shared connections, taken in turn.
 pub(crate) struct SharedReads {
@@ -292,6 +292,7 @@ impl SharedReads {
                 updated_at: get(&row, 5)?,
                 given_name: get(&row, 6)?,
                 family_name: get(&row, 7)?,
+                erased_at: get(&row, 8)?,
             })
         })
         .transpose()

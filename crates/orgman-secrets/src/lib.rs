@@ -29,6 +29,10 @@ use orgman_domain::ports::SecretCipher;
 use orgman_domain::{CipherError, ClientSecret};
 use zeroize::Zeroizing;
 
+mod pseudonyms;
+
+pub use pseudonyms::HmacPseudonyms;
+
 const FORMAT: &str = "v1";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -142,6 +146,18 @@ impl AesGcmCipher {
     /// The active key id.
     pub fn active_key(&self) -> &str {
         &self.active
+    }
+
+    /// A 32-byte key for another purpose, derived from the active key
+    /// (HMAC-SHA256 of `purpose` under it): one secret for operators to
+    /// keep, separate keys in use.
+    pub fn derive(&self, purpose: &[u8]) -> [u8; 32] {
+        let active = &self.keys[&self.active];
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, active.as_slice());
+        let tag = ring::hmac::sign(&key, purpose);
+        let mut derived = [0_u8; 32];
+        derived.copy_from_slice(tag.as_ref());
+        derived
     }
 
     fn cipher(&self, key_id: &str) -> Result<Aes256Gcm, CipherError> {

@@ -103,6 +103,7 @@ impl Application {
             domains: use_cases.domains,
             roles: use_cases.roles,
             registration: use_cases.registration,
+            erasure: use_cases.erasure,
             users: adapters.store,
             verifier: adapters.verifier,
             provisioning: Provisioning::new(use_cases.provisioner),

@@ -99,6 +99,8 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// SSO configurations.
     pub sso: SsoSettings,
+    /// Erasure of people (GDPR Article 17).
+    pub erasure: ErasureSettings,
     /// Keycloak's Admin API as the service account, for user registration;
     /// `None` without `..._MAINIDENTITY_CLIENTSECRET`.
     pub keycloak: Option<KeycloakSettings>,
@@ -140,6 +142,20 @@ pub enum HealthDetails {
     WhenAuthorized,
     /// Components for everyone.
     Always,
+}
+
+/// Erasure of people.
+#[derive(Clone, Debug)]
+pub struct ErasureSettings {
+    /// What happens to an erased person's account at Keycloak
+    /// (`ORGMAN_ERASURE_ACCOUNT`: `delete`, the default, `disable` or
+    /// `keep`).
+    pub account: orgman_domain::AccountErasure,
+    /// The key of the pseudonyms that replace erased addresses
+    /// (`ORGMAN_ERASURE_KEY`, `ORGMAN_ERASURE_KEY_ID`; without them, derived
+    /// from the active SSO encryption key); `None` when neither is set, and
+    /// erasure answers 503.
+    pub pseudonyms: Option<Arc<orgman_secrets::HmacPseudonyms>>,
 }
 
 /// SSO configuration handling.
@@ -663,6 +679,30 @@ fn health_required(get: &Lookup<'_>) -> Result<std::collections::BTreeSet<String
     }
 }
 
+/// `ORGMAN_PLATFORM_COMPONENTS`.
+fn platform_components(get: &Lookup<'_>) -> Result<Vec<PlatformComponent>, ConfigError> {
+    parse_components(&Env::new(get).text_or("ORGMAN_PLATFORM_COMPONENTS", ""))
+        .map_err(|reason| ConfigError::new("ORGMAN_PLATFORM_COMPONENTS", reason))
+}
+
+/// `ORGMAN_ERASURE_*`.
+fn erasure(get: &Lookup<'_>) -> Result<ErasureSettings, ConfigError> {
+    let env = Env::new(get);
+    Ok(ErasureSettings {
+        account: match env.text("ORGMAN_ERASURE_ACCOUNT") {
+            None => orgman_domain::AccountErasure::default(),
+            Some(text) => orgman_domain::AccountErasure::parse(&text).ok_or_else(|| {
+                ConfigError::new("ORGMAN_ERASURE_ACCOUNT", "must be delete, disable or keep")
+            })?,
+        },
+        pseudonyms: orgman_secrets::HmacPseudonyms::from_env(
+            get,
+            AesGcmCipher::from_env(get)?.as_ref(),
+        )?
+        .map(Arc::new),
+    })
+}
+
 /// `ORGMAN_SSO_*`, the Keycloak copies and home-realm discovery.
 fn sso(get: &Lookup<'_>) -> Result<SsoSettings, ConfigError> {
     let env = Env::new(get);
@@ -823,14 +863,12 @@ impl Config {
                 5000,
             )?),
             health_required: health_required(get)?,
-            platform_components: parse_components(&env.text_or("ORGMAN_PLATFORM_COMPONENTS", ""))
-                .map_err(|reason| {
-                ConfigError::new("ORGMAN_PLATFORM_COMPONENTS", reason)
-            })?,
+            platform_components: platform_components(get)?,
             purge_interval: seconds_or_never(number("ORGMAN_PURGE_INTERVAL_SECONDS", 3600)?),
             platform_components_interval: Duration::from_secs(
                 number("ORGMAN_PLATFORM_COMPONENTS_INTERVAL_SECONDS", 30)?.max(1),
             ),
+            erasure: erasure(get)?,
             sso: sso(get)?,
             redis: if flag("ORGMAN_CACHE_ENABLED", true)? {
                 Some(RedisSettings::from_env(get)?)

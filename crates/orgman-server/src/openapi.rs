@@ -145,6 +145,8 @@ const OPERATION_CALLERS: &[(&str, &str)] = &[
     ("discover_home_realm", "anyone"),
     ("get_saml_service_provider_metadata", "anyone"),
     ("me", "signed-in"),
+    ("erase_me", "signed-in"),
+    ("erase_user", "platform-admin"),
     ("my_organizations", "signed-in"),
     ("accept_invitation", "signed-in"),
     ("list_permissions", "signed-in"),

@@ -83,6 +83,8 @@ problem_codes! {
     InvitationRevoked = "invitation-revoked",
     IssuerNotAllowed = "issuer-not-allowed",
     LastOwner = "last-owner",
+    SoleOwner = "sole-owner",
+    AccountErased = "account-erased",
     MalformedBody = "malformed-body",
     MemberLimitReached = "member-limit-reached",
     MemberNotFound = "member-not-found",
@@ -182,6 +184,9 @@ pub struct Problem {
     /// before it stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportProgress>,
+    /// For `sole-owner`: the organizations the user is the only OWNER of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<uuid::Uuid>>,
 }
 
 /// How far a member import got before it stopped. Every data row up to
@@ -212,7 +217,16 @@ pub struct ApiError {
     challenge: Option<Box<str>>,
     retry_after: Option<u32>,
     // Boxed: rare, and errors travel in every `Result` of the handlers.
-    imported: Option<Box<ImportProgress>>,
+    extension: Option<Box<Extension>>,
+}
+
+/// A problem's member beyond the standard ones.
+#[derive(Debug)]
+enum Extension {
+    /// `imported`.
+    Imported(ImportProgress),
+    /// `organizations`.
+    Organizations(Vec<uuid::Uuid>),
 }
 
 impl ApiError {
@@ -231,7 +245,7 @@ impl ApiError {
             errors: Vec::new(),
             challenge: None,
             retry_after: None,
-            imported: None,
+            extension: None,
         }
     }
 
@@ -250,7 +264,7 @@ impl ApiError {
 
     /// The same error, telling how far a member import got.
     pub fn with_import_progress(mut self, progress: ImportProgress) -> Self {
-        self.imported = Some(Box::new(progress));
+        self.extension = Some(Box::new(Extension::Imported(progress)));
         self
     }
 
@@ -360,7 +374,14 @@ impl ResponseError for ApiError {
             detail: self.detail.clone(),
             code: self.code,
             errors: self.errors.clone(),
-            imported: self.imported.as_deref().copied(),
+            imported: match self.extension.as_deref() {
+                Some(Extension::Imported(progress)) => Some(*progress),
+                _ => None,
+            },
+            organizations: match self.extension.as_deref() {
+                Some(Extension::Organizations(ids)) => Some(ids.clone()),
+                _ => None,
+            },
         };
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -435,6 +456,15 @@ impl From<OrgError> for ApiError {
             OrgError::LastOwner => {
                 ApiError::new(S::CONFLICT, ProblemCode::LastOwner, "Conflict", detail)
             }
+            OrgError::SoleOwner { organizations } => {
+                let mut error =
+                    ApiError::new(S::CONFLICT, ProblemCode::SoleOwner, "Conflict", detail);
+                error.extension = Some(Box::new(Extension::Organizations(
+                    organizations.iter().map(|o| o.as_uuid()).collect(),
+                )));
+                error
+            }
+            OrgError::AccountErased => ApiError::forbidden(ProblemCode::AccountErased, detail),
             OrgError::SlugTaken { .. } => {
                 ApiError::new(S::CONFLICT, ProblemCode::SlugTaken, "Conflict", detail)
             }

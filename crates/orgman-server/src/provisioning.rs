@@ -49,6 +49,16 @@ impl Provisioning {
         }
     }
 
+    /// Forgets a user (just erased): their next request is provisioned
+    /// again, which an erased account refuses. Other replicas forget them
+    /// when their tokens expire or the replica restarts.
+    pub(crate) fn forget(&self, user: UserId) {
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&user);
+    }
+
     pub(crate) async fn ensure(&self, actor: &Actor, claims: &Claims) -> Result<(), ApiError> {
         let id = actor.user_id();
         let seen = fingerprint(claims);

@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     /// Registration; `None` when the identity provider's admin API is not
     /// configured.
     pub(crate) registration: Option<UserService>,
+    /// Erasure of people; `None` without a pseudonym key.
+    pub(crate) erasure: Option<Arc<orgman_domain::Erasure>>,
     /// The SSO configuration use cases.
     pub(crate) sso: Arc<SsoService>,
     /// Reading the audit trail.

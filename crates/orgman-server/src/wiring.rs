@@ -468,6 +468,8 @@ pub(crate) struct UseCases {
     pub(crate) domains: Arc<DomainService>,
     pub(crate) roles: orgman_domain::RoleService,
     pub(crate) provisioner: Provisioner,
+    /// `None` without a pseudonym key (erasure then answers 503).
+    pub(crate) erasure: Option<Arc<orgman_domain::Erasure>>,
 }
 
 impl UseCases {
@@ -517,7 +519,21 @@ impl UseCases {
             organizations.clone(),
             store.clone(),
         ));
+        let erasure = config.erasure.pseudonyms.clone().map(|pseudonyms| {
+            let identity = adapters
+                .keycloak
+                .clone()
+                .map(|k| k as Arc<dyn orgman_domain::ports::IdentityProvider>);
+            Arc::new(orgman_domain::Erasure::new(
+                organizations.clone(),
+                store.clone(),
+                identity,
+                config.erasure.account,
+                pseudonyms,
+            ))
+        });
         Ok(UseCases {
+            erasure,
             organizations,
             sso,
             registration,

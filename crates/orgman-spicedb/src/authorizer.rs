@@ -573,6 +573,8 @@ impl SpiceDbAuthorizer {
             | EventKind::InvitationCreated { .. }
             | EventKind::InvitationAccepted { .. }
             | EventKind::InvitationRevoked { .. }
+            // The erased person's memberships went with their own events.
+            | EventKind::UserErased { .. }
             | EventKind::DomainClaimed { .. }
             | EventKind::DomainVerified { .. }
             | EventKind::DomainPolicyChanged { .. }

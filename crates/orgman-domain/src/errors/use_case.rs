@@ -92,6 +92,17 @@ pub enum OrgError {
     /// The change would leave the organization without an OWNER.
     #[error("an organization must keep at least one owner")]
     LastOwner,
+    /// The user cannot be erased while they are the only OWNER of these
+    /// organizations: another OWNER must be named first (or the
+    /// organizations deleted).
+    #[error("the user is the only owner of {} organization(s)", organizations.len())]
+    SoleOwner {
+        /// The organizations, by id.
+        organizations: Vec<crate::values::id::OrganizationId>,
+    },
+    /// The account was erased: its tokens no longer reach anything.
+    #[error("this account was erased")]
+    AccountErased,
     /// Another organization already uses the slug.
     #[error("slug {slug:?} is already taken")]
     SlugTaken {

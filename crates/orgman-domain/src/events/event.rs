@@ -250,6 +250,17 @@ pub enum EventKind {
         #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
         expires_at: OffsetDateTime,
     },
+    /// A person was erased (GDPR Article 17): their memberships and
+    /// invitations are gone (each with its own event before this one) and
+    /// their address is replaced by a pseudonym in what orgman still keeps.
+    /// Carries no personal data; consumers holding copies of the person's
+    /// data erase them on it. One is sent to each organization the person
+    /// belonged to (so its webhooks hear of it), or one for the nil
+    /// organization (the platform) when they belonged to none.
+    UserErased {
+        /// The erased user (the identity provider's subject).
+        user_id: UserId,
+    },
     /// An invitation was accepted (a `MemberAdded` follows).
     InvitationAccepted {
         /// The invitation.
@@ -509,7 +520,7 @@ impl EventKind {
     /// Every type name an organization's events carry
     /// ([`EventKind::type_name`]), in catalog order: what a webhook
     /// endpoint may subscribe to.
-    pub const ORGANIZATION_TYPES: [&'static str; 43] = [
+    pub const ORGANIZATION_TYPES: [&'static str; 44] = [
         "organization.created",
         "organization.updated",
         "organization.metadata-changed",
@@ -535,6 +546,7 @@ impl EventKind {
         "organization.member.added",
         "organization.member.role-changed",
         "organization.member.removed",
+        "user.erased",
         "organization.member.roles-changed",
         "organization.role.created",
         "organization.role.updated",
@@ -583,6 +595,7 @@ impl EventKind {
             EventKind::MemberAdded { .. } => "organization.member.added",
             EventKind::MemberRoleChanged { .. } => "organization.member.role-changed",
             EventKind::MemberRemoved { .. } => "organization.member.removed",
+            EventKind::UserErased { .. } => "user.erased",
             EventKind::MemberRolesChanged { .. } => "organization.member.roles-changed",
             EventKind::RoleCreated { .. } => "organization.role.created",
             EventKind::RoleUpdated { .. } => "organization.role.updated",

@@ -1,5 +1,9 @@
 //! The use cases, over the ports.
 
+mod erasure;
+
+pub use erasure::ErasureReport;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -33,6 +33,19 @@ pub trait IdentityProvider: Send + Sync {
     /// # Errors
     /// [`IdentityError::Unavailable`] when the provider cannot be reached.
     async fn disable(&self, subject: &str) -> Result<(), IdentityError>;
+
+    /// Deletes a user's account; an account that is already gone counts
+    /// as deleted. The default refuses: a provider without deletion.
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`] when the provider cannot be reached,
+    /// [`IdentityError::Rejected`] when it refuses.
+    async fn delete(&self, subject: &str) -> Result<(), IdentityError> {
+        let _ = subject;
+        Err(IdentityError::Rejected(
+            "this identity provider does not delete accounts".into(),
+        ))
+    }
 }
 
 /// The login broker (Keycloak): the realm that logs people in and brokers

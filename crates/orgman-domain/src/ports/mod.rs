@@ -12,6 +12,7 @@ mod directory;
 mod identity;
 mod keys;
 mod outbox;
+mod people;
 mod queue;
 mod roles;
 mod store;
@@ -32,6 +33,7 @@ pub use outbox::{
     AuthorizerState, Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox,
     OutboxClaim, OutboxSink, PendingEvent,
 };
+pub use people::{PersonWrites, Pseudonymised, Pseudonyms};
 pub use queue::{MirrorMark, MirrorQueue, QueuedOrganization};
 pub use roles::{RoleQueries, RoleWrites};
 pub use store::{

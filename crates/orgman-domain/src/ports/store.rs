@@ -534,7 +534,8 @@ pub trait DomainWrites: Send {
 /// Its work is grouped by what it changes, one role trait each
 /// ([`OrganizationWrites`], [`MembershipWrites`], [`InvitationWrites`],
 /// [`DomainWrites`], [`RoleWrites`], [`ApiKeyWrites`], [`WebhookWrites`],
-/// [`DirectoryWrites`]); a storage adapter implements them all
+/// [`DirectoryWrites`], [`super::PersonWrites`]); a storage adapter
+/// implements them all
 /// on one type. A
 /// feature that stores something new inside the organization's transaction
 /// adds a trait of its own beside them and to this list.
@@ -548,6 +549,7 @@ pub trait UnitOfWork:
     + ApiKeyWrites
     + WebhookWrites
     + DirectoryWrites
+    + super::people::PersonWrites
     + Send
 {
     /// Appends domain events to the outbox, in order.

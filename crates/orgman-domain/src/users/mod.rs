@@ -2,5 +2,6 @@
 //! registering them there and locally (invitation or account, and
 //! just-in-time provisioning with the `autoJoin` policy).
 
+pub(crate) mod erasure;
 pub(crate) mod model;
 pub(crate) mod registration;

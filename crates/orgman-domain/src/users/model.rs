@@ -28,6 +28,11 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// When the projection last changed.
     pub updated_at: OffsetDateTime,
+    /// When the person was erased (GDPR Article 17): the row stays, with
+    /// its ids and without address or names, so that the records which
+    /// name the id stay countable and a token of the account provisions
+    /// nothing again.
+    pub erased_at: Option<OffsetDateTime>,
 }
 
 /// What a verified token or a registration tells about a user.

@@ -361,6 +361,8 @@ impl Provisioner {
 /// fixed later.
 ///
 /// # Errors
+/// [`OrgError::AccountErased`] for a person orgman erased (their row
+/// stays, without address or names, so their tokens provision nothing);
 /// [`OrgError::Unavailable`]; [`OrgError::Internal`] for a store that
 /// refuses the user otherwise.
 pub async fn provision_from_claims(
@@ -376,6 +378,9 @@ pub async fn provision_from_claims(
         }
         other => other?,
     };
+    if user.erased_at.is_some() {
+        return Err(OrgError::AccountErased);
+    }
     if !profile.differs_from(&user) {
         return Ok(user);
     }

@@ -144,6 +144,8 @@ macro_rules! every_route {
             .service(roles::platform::update_platform_role)
             .service(roles::platform::delete_platform_role)
             .service(users::me)
+            .service(users::erase_me)
+            .service(users::erase_user)
             .service(users::register)
             .service(sso::list_org)
             .service(sso::create_org)

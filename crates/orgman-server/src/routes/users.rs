@@ -1,7 +1,7 @@
 //! The caller's own user.
 
-use actix_web::web::{Data, Json};
-use actix_web::{HttpResponse, get, post};
+use actix_web::web::{Data, Json, Path};
+use actix_web::{HttpResponse, delete, get, post};
 use orgman_domain::{
     BlankRole, ClientSecret, Email, Enrolled, NewIdentity, OrgRole, OrganizationId, Placement, User,
 };
@@ -153,4 +153,107 @@ impl Me {
             system_role: role.as_str(),
         }
     }
+}
+
+/// What an erasure changed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ErasureView {
+    /// The erased user.
+    user_id: Uuid,
+    /// The organizations the person left (each got an
+    /// `organization.member.removed` and a `user.erased`).
+    organizations: Vec<Uuid>,
+    /// Invitations to the person's address, deleted.
+    invitations: u64,
+    /// Audit entries whose address was replaced by its pseudonym.
+    audit_entries: u64,
+    /// Outbox rows whose address was replaced.
+    outbox_rows: u64,
+    /// Webhook deliveries whose body was rewritten.
+    webhook_deliveries: u64,
+    /// The person had been erased before: only the account step ran
+    /// again.
+    already_erased: bool,
+}
+
+async fn erase(
+    state: &AppState,
+    auth: &Authenticated,
+    user: Uuid,
+) -> Result<Json<ErasureView>, ApiError> {
+    let erasure = state.erasure.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            ProblemCode::NotConfigured,
+            "erasure needs a pseudonym key: set ORGMAN_ERASURE_KEY or ORGMAN_SSO_ENCRYPTION_KEYS",
+        )
+    })?;
+    let report = match erasure
+        .erase(&auth.actor, orgman_domain::UserId::from_uuid(user))
+        .await
+    {
+        // The user is the path's resource here: 404, not 422.
+        Err(orgman_domain::OrgError::UserNotFound) => {
+            return Err(ApiError::not_found(
+                ProblemCode::UserNotFound,
+                "no user with this id",
+            ));
+        }
+        other => other?,
+    };
+    state
+        .provisioning
+        .forget(orgman_domain::UserId::from_uuid(user));
+    Ok(Json(ErasureView {
+        user_id: user,
+        organizations: report.organizations.iter().map(|o| o.as_uuid()).collect(),
+        invitations: report.invitations,
+        audit_entries: report.pseudonymised.audit_entries,
+        outbox_rows: report.pseudonymised.outbox_rows,
+        webhook_deliveries: report.pseudonymised.webhook_deliveries,
+        already_erased: report.already_erased,
+    }))
+}
+
+/// Erases the caller (GDPR Article 17): their account at the identity
+/// provider is deleted (or disabled, `ORGMAN_ERASURE_ACCOUNT`), every
+/// membership removed, invitations to their address deleted, and their
+/// address replaced by a keyed pseudonym in the audit trail, the outbox and
+/// webhook deliveries; `user.erased` announces it. Refused with 409
+/// `sole-owner`, naming the organizations, while the caller is the only
+/// OWNER of one.
+#[utoipa::path(
+    tag = "users",
+    responses(
+        (status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/users/me")]
+pub(crate) async fn erase_me(
+    auth: Authenticated,
+    state: Data<AppState>,
+) -> Result<Json<ErasureView>, ApiError> {
+    let caller = auth.actor.user_id().as_uuid();
+    erase(&state, &auth, caller).await
+}
+
+/// Erases a user, as `DELETE /users/me` does (platform administrators).
+#[utoipa::path(
+    tag = "users",
+    params(("userId" = Uuid, Path)),
+    responses(
+        (status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/users/{userId}")]
+pub(crate) async fn erase_user(
+    auth: Authenticated,
+    state: Data<AppState>,
+    user: Path<Uuid>,
+) -> Result<Json<ErasureView>, ApiError> {
+    erase(&state, &auth, *user).await
 }
