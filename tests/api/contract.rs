@@ -181,8 +181,11 @@ async fn every_answer_keeps_the_openapi_contract() {
         .values()
         .map(|item| item.as_object().unwrap().len())
         .sum();
+    // `DELETE /users/me` is left out (schemathesis.toml says why): it
+    // would erase the account whose token the run uses.
+    let tested = operations - 1;
     assert!(
-        report.contains(&format!("Tested: {operations}\n")),
-        "expected all {operations} operations tested:\n{report}"
+        report.contains(&format!("Tested: {tested}\n")),
+        "expected all {operations} operations but erase_me tested:\n{report}"
     );
 }

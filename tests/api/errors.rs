@@ -34,7 +34,12 @@ async fn a_known_path_with_another_method_is_405_with_allow() {
             "GET, PATCH",
             None,
         ),
-        (Method::POST, "/api/v1/users/me".to_owned(), "GET", None),
+        (
+            Method::POST,
+            "/api/v1/users/me".to_owned(),
+            "DELETE, GET",
+            None,
+        ),
         // Paths that another operation's template also matches (`mine`
         // read as an `{id}`, `import` as a `{userId}`) are still their own
         // resource: the method is not allowed there, whatever the token.

@@ -302,6 +302,35 @@ async fn a_person_erases_themselves_and_leaves_no_readable_address() {
         .await
         .expect("the user logs in");
     assert_eq!(app.get("/api/v1/users/me", &token).await.status(), 200);
+    // Article 15: what orgman keeps about the person, as JSON.
+    let mine = app.get("/api/v1/users/me/export", &token).await;
+    assert_eq!(mine.status(), 200);
+    let data = body(mine).await;
+    assert_eq!(data["user"]["email"], email.as_str());
+    let orgs: Vec<&str> = data["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["organizationId"].as_str().unwrap())
+        .collect();
+    assert!(
+        orgs.contains(&member_of.as_str()) && orgs.contains(&owned.as_str()),
+        "{data}"
+    );
+    assert_eq!(
+        data["invitations"][0]["organizationId"],
+        invited_to.as_str()
+    );
+    assert_eq!(data["invitations"][0]["state"], "PENDING");
+    let audit = data["audit"].as_array().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["kind"]["type"] == "memberAdded" && e["organizationId"] == owned.as_str()),
+        "{data}"
+    );
+    assert_eq!(data["auditTruncated"], false);
+
     let alice = app.token(ALICE).await;
     assert_problem(
         app.delete(&format!("/api/v1/users/{id}"), &alice).await,

@@ -145,7 +145,7 @@ pub use sso::model::{
 pub use sso::saml::{ConnectionReport, SamlRefreshReport, TestStep};
 pub use sso::service::{RotationReport, SsoService};
 pub use sso::sign_in::{SignIn, SsoLoginPolicy};
-pub use users::erasure::{AccountErasure, Erasure};
+pub use users::erasure::{AccountErasure, Erasure, PersonStores, PersonalData};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile, name_words};
 pub use users::registration::{
     Enrolled, Placement, Provisioned, Provisioner, UserService, provision_from_claims,

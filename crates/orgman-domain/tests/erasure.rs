@@ -49,7 +49,7 @@ fn erasure(w: &World, identity: &Arc<MemoryIdentityProvider>, account: AccountEr
     let service: Arc<OrganizationService> = Arc::new(w.memory.service());
     Erasure::new(
         service,
-        w.memory.store.clone(),
+        orgman_domain::PersonStores::over(w.memory.store.clone()),
         Some(identity.clone() as Arc<dyn IdentityProvider>),
         account,
         Arc::new(Hidden),

@@ -917,6 +917,11 @@ impl orgman_domain::ports::AuditTrail for MemoryStore {
                     .is_none_or(|t| e.type_name() == t)
             })
             .filter(|e| filter.actor.is_none_or(|a| e.actor == Some(a)))
+            .filter(|e| {
+                filter.subject.is_none_or(|s| {
+                    e.actor == Some(s) || format!("{:?}", e.kind).contains(&s.to_string())
+                })
+            })
             .filter(|e| page.after.is_none_or(|after| e.id < after))
             .cloned()
             .collect();
@@ -943,6 +948,20 @@ impl orgman_domain::ports::InvitationQueries for MemoryStore {
                 .map(|(id, (invitation, _))| (*id, invitation.clone())),
             page,
         ))
+    }
+
+    async fn invitations_to(
+        &self,
+        email: &orgman_domain::Email,
+    ) -> Result<Vec<orgman_domain::Invitation>, StoreError> {
+        self.available()?;
+        Ok(self
+            .lock()
+            .invitations
+            .values()
+            .filter(|(invitation, _)| &invitation.email == email)
+            .map(|(invitation, _)| invitation.clone())
+            .collect())
     }
 }
 

@@ -79,6 +79,12 @@ impl AuditTrail for PgStore {
         if filter.actor_kind.is_some() {
             conditions.push(format!("actor_kind = ${}", next()));
         }
+        if filter.subject.is_some() {
+            let n = next();
+            conditions.push(format!(
+                "(actor_id = ${n} OR strpos(details::text, ${n}::text) > 0)"
+            ));
+        }
         if page.after.is_some() {
             conditions.push(format!("id < ${}", next()));
         }
@@ -104,6 +110,9 @@ impl AuditTrail for PgStore {
         }
         if let Some(kind) = filter.actor_kind {
             query = query.bind::<Text, _>(kind.as_str());
+        }
+        if let Some(subject) = filter.subject {
+            query = query.bind::<SqlUuid, _>(subject);
         }
         if let Some(after) = page.after {
             query = query.bind::<SqlUuid, _>(after.as_uuid());
@@ -146,6 +155,25 @@ impl orgman_domain::ports::InvitationQueries for PgStore {
             .map(InvitationRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit(), |i| i.id))
+    }
+
+    async fn invitations_to(
+        &self,
+        email: &orgman_domain::Email,
+    ) -> Result<Vec<orgman_domain::Invitation>, StoreError> {
+        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+
+        use crate::rows::InvitationRow;
+        use crate::schema::invitations;
+        let mut conn = self.connection().await?;
+        let rows: Vec<InvitationRow> = invitations::table
+            .filter(invitations::email.eq(email.as_str()))
+            .select(InvitationRow::as_select())
+            .order(invitations::id)
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter().map(InvitationRow::into_domain).collect()
     }
 }
 

@@ -13,10 +13,6 @@ pub(crate) const HEADER: &str =
 pub(crate) fn write_rows(out: &mut String, entries: &[MemberEntry]) {
     for entry in entries {
         let m = &entry.membership;
-        let roles = std::iter::once(m.role.as_str().to_owned())
-            .chain(m.custom_roles.iter().map(ToString::to_string))
-            .collect::<Vec<_>>()
-            .join(" ");
         let _ = write!(out, "{}", m.user_id);
         for text in [
             entry.email.as_ref().map_or("", |e| e.as_str()),
@@ -24,22 +20,40 @@ pub(crate) fn write_rows(out: &mut String, entries: &[MemberEntry]) {
             entry.given_name.as_deref().unwrap_or_default(),
             entry.family_name.as_deref().unwrap_or_default(),
             m.role.as_str(),
-            &roles,
         ] {
             out.push(',');
             cell(out, text);
         }
+        // The built-in role, then custom role keys (which never need
+        // quoting: letters, digits, `-` and `_`).
+        out.push(',');
+        out.push_str(m.role.as_str());
+        for key in &m.custom_roles {
+            out.push(' ');
+            let _ = write!(out, "{key}");
+        }
         for at in [m.created_at, m.updated_at] {
             out.push(',');
-            let _ = write!(
-                out,
-                "{}",
-                at.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default()
-            );
+            timestamp(out, at);
         }
         out.push_str("\r\n");
     }
+}
+
+/// RFC 3339 in UTC with microseconds, e.g. `2026-12-07T16:48:30.215430Z`.
+fn timestamp(out: &mut String, at: time::OffsetDateTime) {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    );
 }
 
 /// One cell (RFC 4180): quoted when it holds a comma, a quote or a line
@@ -73,6 +87,18 @@ mod tests {
         let mut out = String::new();
         cell(&mut out, text);
         out
+    }
+
+    #[test]
+    fn timestamps_are_rfc_3339_in_utc() {
+        let mut out = String::new();
+        let at = time::macros::datetime!(2026-12-07 18:48:30.215_430_999 +02:00);
+        timestamp(&mut out, at);
+        assert_eq!(out, "2026-12-07T16:48:30.215430Z");
+        assert!(
+            time::OffsetDateTime::parse(&out, &time::format_description::well_known::Rfc3339)
+                .is_ok()
+        );
     }
 
     #[test]

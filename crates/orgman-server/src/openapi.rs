@@ -146,6 +146,7 @@ const OPERATION_CALLERS: &[(&str, &str)] = &[
     ("get_saml_service_provider_metadata", "anyone"),
     ("me", "signed-in"),
     ("erase_me", "signed-in"),
+    ("export_me", "signed-in"),
     ("erase_user", "platform-admin"),
     ("my_organizations", "signed-in"),
     ("accept_invitation", "signed-in"),

@@ -526,7 +526,7 @@ impl UseCases {
                 .map(|k| k as Arc<dyn orgman_domain::ports::IdentityProvider>);
             Arc::new(orgman_domain::Erasure::new(
                 organizations.clone(),
-                store.clone(),
+                orgman_domain::PersonStores::over(store.clone()),
                 identity,
                 config.erasure.account,
                 pseudonyms,

@@ -68,6 +68,7 @@ impl AuditService {
             event_type,
             actor: by.id,
             actor_kind: by.kind,
+            subject: None,
         };
         Ok(self.trail.audit_events(&filter, page).await?)
     }
@@ -92,6 +93,7 @@ impl AuditService {
             event_type,
             actor: by.id,
             actor_kind: by.kind,
+            subject: None,
         };
         Ok(self.trail.audit_events(&filter, page).await?)
     }

@@ -22,6 +22,7 @@ use crate::sso::model::SsoConfig;
 use crate::users::model::{User, UserProfile};
 use crate::values::id::{EventId, InvitationId, SsoConfigId};
 use crate::values::id::{OrganizationId, UserId};
+use crate::values::name::Email;
 use crate::values::page::{Page, PageRequest};
 
 /// Organizations in storage: reads, and units of work for changes.
@@ -690,6 +691,10 @@ pub struct AuditFilter {
     pub actor: Option<uuid::Uuid>,
     /// Only changes made by actors of this kind (people, API keys, ...).
     pub actor_kind: Option<crate::ActorKind>,
+    /// Only entries about this person: made by them, or naming them in the
+    /// change (a scan of the trail: for a person's own data, not for
+    /// browsing).
+    pub subject: Option<uuid::Uuid>,
 }
 
 /// The audit trail: every committed change, kept after the outbox has
@@ -720,6 +725,13 @@ pub trait InvitationQueries: Send + Sync {
         organization: OrganizationId,
         page: PageRequest<InvitationId>,
     ) -> Result<Page<Invitation, InvitationId>, StoreError>;
+
+    /// Every invitation addressed to `email`, in any organization and
+    /// state, by id (a person's own data).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn invitations_to(&self, email: &Email) -> Result<Vec<Invitation>, StoreError>;
 }
 
 /// Reads of claimed domains.

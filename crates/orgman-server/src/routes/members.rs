@@ -154,17 +154,32 @@ pub(crate) async fn export_members(
         crate::member_csv::write_rows(&mut text, &first);
         Ok::<_, std::io::Error>(actix_web::web::Bytes::from(text))
     });
-    let rest = futures_util::stream::try_unfold(export, move |mut export| async move {
-        let page = export.next_page().await.map_err(|error| {
-            tracing::warn!(%organization, %error, "a member export ended early");
-            std::io::Error::other(error.to_string())
-        })?;
-        let Some(page) = page else {
-            return Ok(None);
+    // The next page is read while this one is written out: PostgreSQL
+    // and the encoding work side by side. At most one page waits in the
+    // channel, so memory stays a few pages whatever the size; a client
+    // that goes away drops the receiver, which ends the reading.
+    let (pages, receiver) = tokio::sync::mpsc::channel(1);
+    actix_web::rt::spawn(async move {
+        loop {
+            let next = export.next_page().await;
+            let last = !matches!(next, Ok(Some(_)));
+            if pages.send(next).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let rest = futures_util::stream::unfold(receiver, move |mut receiver| async move {
+        let page = match receiver.recv().await? {
+            Ok(Some(page)) => page,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(%organization, %error, "a member export ended early");
+                return Some((Err(std::io::Error::other(error.to_string())), receiver));
+            }
         };
-        let mut text = String::with_capacity(page.len() * 120);
+        let mut text = String::with_capacity(page.len() * 160);
         crate::member_csv::write_rows(&mut text, &page);
-        Ok(Some((actix_web::web::Bytes::from(text), export)))
+        Some((Ok(actix_web::web::Bytes::from(text)), receiver))
     });
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

@@ -144,6 +144,7 @@ macro_rules! every_route {
             .service(roles::platform::update_platform_role)
             .service(roles::platform::delete_platform_role)
             .service(users::me)
+            .service(users::export_me)
             .service(users::erase_me)
             .service(users::erase_user)
             .service(users::register)

@@ -257,3 +257,116 @@ pub(crate) async fn erase_user(
 ) -> Result<Json<ErasureView>, ApiError> {
     erase(&state, &auth, *user).await
 }
+
+/// A membership in a person's data.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonalMembership {
+    organization_id: Uuid,
+    name: String,
+    slug: String,
+    /// `OWNER`, `ADMIN` or `MEMBER`.
+    role: String,
+}
+
+/// An invitation in a person's data.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonalInvitation {
+    id: Uuid,
+    organization_id: Uuid,
+    email: String,
+    role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: time::OffsetDateTime,
+    /// `PENDING`, `ACCEPTED`, `REVOKED` or `EXPIRED`.
+    state: String,
+}
+
+/// Everything orgman keeps about the caller (GDPR Article 15).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PersonalDataView {
+    /// The caller's user.
+    user: Me,
+    /// Their organizations, with their role in each.
+    memberships: Vec<PersonalMembership>,
+    /// Invitations addressed to them, in every state.
+    invitations: Vec<PersonalInvitation>,
+    /// Audit entries made by them or naming them, newest first, as
+    /// `GET /audit-events` shows entries (at most 10,000).
+    #[schema(value_type = Vec<Object>)]
+    audit: Vec<serde_json::Value>,
+    /// More audit entries exist than are listed.
+    audit_truncated: bool,
+}
+
+/// Everything orgman keeps about the caller, as JSON (GDPR Article 15):
+/// their user, memberships, the invitations addressed to them, and the
+/// audit entries they made or that name them.
+#[utoipa::path(
+    tag = "users",
+    responses(
+        (status = 200, body = PersonalDataView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 503, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/users/me/export")]
+pub(crate) async fn export_me(
+    auth: Authenticated,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let erasure = state.erasure.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            ProblemCode::NotConfigured,
+            "personal data needs a pseudonym key: set ORGMAN_ERASURE_KEY or ORGMAN_SSO_ENCRYPTION_KEYS",
+        )
+    })?;
+    let data = erasure
+        .personal_data(&auth.actor, auth.actor.user_id())
+        .await?;
+    let now = time::OffsetDateTime::now_utc();
+    let view = PersonalDataView {
+        user: Me::new(&data.user, auth.actor.system_role()),
+        memberships: data
+            .memberships
+            .iter()
+            .map(|(org, role)| PersonalMembership {
+                organization_id: org.id().as_uuid(),
+                name: org.name().as_str().to_owned(),
+                slug: org.slug().as_str().to_owned(),
+                role: role.as_str().to_owned(),
+            })
+            .collect(),
+        invitations: data
+            .invitations
+            .iter()
+            .map(|i| PersonalInvitation {
+                id: i.id.as_uuid(),
+                organization_id: i.organization_id.as_uuid(),
+                email: i.email.as_str().to_owned(),
+                role: i.role.as_str().to_owned(),
+                created_at: i.created_at,
+                expires_at: i.expires_at,
+                state: i.status(now).as_str().to_owned(),
+            })
+            .collect(),
+        audit: data
+            .audit
+            .iter()
+            .map(|event| serde_json::to_value(event).unwrap_or_default())
+            .collect(),
+        audit_truncated: data.audit_truncated,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"my-data.json\"",
+        ))
+        .json(view))
+}

@@ -73,6 +73,34 @@ impl OrganizationService {
         Ok((left, events))
     }
 
+    /// Every organization the user belongs to, by id, with their role
+    /// there (a person's own data: DELETED organizations hold no members).
+    ///
+    /// # Errors
+    /// [`OrgError::Unavailable`].
+    pub async fn organizations_of_user(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(crate::organizations::model::Organization, OrgRole)>, OrgError> {
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .ports
+                .members
+                .organizations_of(
+                    user,
+                    PageRequest::new(after, PageRequest::<OrganizationId>::MAX_LIMIT),
+                )
+                .await?;
+            found.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// Every organization the user belongs to (DELETED ones hold no
     /// members), by id, with their role there.
     async fn memberships_of(
