@@ -1,3 +1,4 @@
+DROP FUNCTION member_search_page(UUID, TEXT, TEXT, TEXT, UUID, BIGINT, VARCHAR, TEXT, UUID);
 DROP TRIGGER users_search_on_update ON users;
 DROP TRIGGER organization_members_search_on_delete ON organization_members;
 DROP TRIGGER organization_members_search_on_insert ON organization_members;

@@ -93,6 +93,64 @@ CREATE TRIGGER users_search_on_update
     WHEN (OLD.email IS DISTINCT FROM NEW.email OR OLD.search_words IS DISTINCT FROM NEW.search_words)
     EXECUTE FUNCTION member_search_on_user_update();
 
+-- A search page, as one function: its plan is made once per connection
+-- and kept (`plan_cache_mode = force_generic_plan`). As a prepared
+-- statement PostgreSQL planned it again at every call (its generic plan
+-- looks dearer than the custom ones), which cost more than running it.
+-- The steps: the name words with the prefix are found one by one (a skip
+-- scan: `words`) and each word's rows read in e-mail order up to one page;
+-- the addresses with the prefix are read in e-mail order from one row
+-- bound (`p_start`, `p_start_user`: the later of the prefix and the
+-- cursor; an index scan starts at only one of two lower bounds of a
+-- column, and may pick the weaker); the two are merged, each member once.
+CREATE FUNCTION member_search_page(
+    p_org UUID, p_prefix TEXT, p_upper TEXT, p_after_email TEXT, p_after_user UUID,
+    p_limit BIGINT, p_role VARCHAR, p_start TEXT, p_start_user UUID)
+RETURNS TABLE (org_id UUID, user_id UUID, role VARCHAR, created_at TIMESTAMPTZ,
+               updated_at TIMESTAMPTZ, holds_roles BOOLEAN, email VARCHAR,
+               display_name VARCHAR, given_name VARCHAR, family_name VARCHAR)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH RECURSIVE words(w) AS (
+      (SELECT s.key FROM member_search s
+       WHERE s.org_id = p_org AND s.kind = 'n' AND s.key >= p_prefix AND s.key < p_upper
+       ORDER BY s.key LIMIT 1)
+      UNION ALL
+      SELECT (SELECT s.key FROM member_search s
+              WHERE s.org_id = p_org AND s.kind = 'n' AND s.key > words.w AND s.key < p_upper
+              ORDER BY s.key LIMIT 1)
+      FROM words WHERE words.w IS NOT NULL
+    ), hits AS (
+      (SELECT s.user_id, s.email_key FROM member_search s
+       WHERE s.org_id = p_org AND s.kind = 'e' AND s.key < p_upper
+         AND (s.key, s.email_key, s.user_id) > (p_start, p_start, p_start_user)
+         AND (p_role IS NULL OR EXISTS (SELECT 1 FROM organization_members r
+              WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = p_role))
+       ORDER BY s.key, s.email_key, s.user_id LIMIT p_limit)
+      UNION
+      SELECT n.user_id, n.email_key FROM words
+      CROSS JOIN LATERAL (
+        SELECT s.user_id, s.email_key FROM member_search s
+        WHERE s.org_id = p_org AND s.kind = 'n' AND s.key = words.w
+          AND (s.email_key, s.user_id) > (p_after_email, p_after_user)
+          AND (p_role IS NULL OR EXISTS (SELECT 1 FROM organization_members r
+               WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = p_role))
+        ORDER BY s.email_key, s.user_id LIMIT p_limit) n
+      WHERE words.w IS NOT NULL)
+    SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at, m.holds_roles,
+           u.email, u.display_name, u.given_name, u.family_name
+    FROM (SELECT DISTINCT h.user_id, h.email_key FROM hits h
+          ORDER BY h.email_key, h.user_id LIMIT p_limit) h
+    JOIN organization_members m ON m.org_id = p_org AND m.user_id = h.user_id
+    JOIN users u ON u.id = h.user_id
+    ORDER BY h.email_key, h.user_id;
+END
+$fn$;
+
 -- Existing users: the words of their display names, split as the domain
 -- splits them (white space and hyphens), then every membership's keys.
 UPDATE users

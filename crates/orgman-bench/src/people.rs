@@ -247,16 +247,16 @@ fn search_anchor(url: &str, org: OrganizationId, prefixes: &[String], seconds: u
     pgbench_script(url, "search", &script, seconds)
 }
 
-/// The plan of the service's own search statement, as a prepared
-/// statement's generic plan (what the service runs after five calls).
+/// The plan of the service's own search (`member_search_page`, as the
+/// function runs it: its generic plan), by `auto_explain` with `ANALYZE`.
 fn search_plan(url: &str, org: OrganizationId, prefix: &str) -> String {
     let sql = format!(
-        "SET plan_cache_mode = force_generic_plan; \
-         PREPARE s(uuid, text, text, text, uuid, bigint, varchar, text, uuid) AS {}; \
-         EXPLAIN (ANALYZE, COSTS OFF) EXECUTE s('{org}', '{prefix}', '{}', '', \
+        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; \
+         SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on; \
+         SET client_min_messages = log; \
+         SELECT count(*) FROM member_search_page('{org}', '{prefix}', '{}', '', \
          '00000000-0000-0000-0000-000000000000', 51, NULL, '{prefix}', \
          '00000000-0000-0000-0000-000000000000');",
-        orgman_postgres::MEMBER_SEARCH_SQL,
         upper(prefix)
     );
     let output = Command::new("psql")
@@ -271,7 +271,8 @@ fn search_plan(url: &str, org: OrganizationId, prefix: &str) -> String {
         "EXPLAIN: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    // auto_explain's report comes as messages, on standard error.
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `psql \copy` of the export's rows to `/dev/null`: seconds.

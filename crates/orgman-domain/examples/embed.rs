@@ -191,6 +191,17 @@ fn webhooks(
 /// the message broker gets.
 struct TypeOnly;
 
+/// Pseudonyms for erased addresses. Use a keyed hash (orgman-secrets'
+/// `HmacPseudonyms`); this one only shows the shape.
+struct Tagged;
+
+impl orgman_domain::ports::Pseudonyms for Tagged {
+    fn pseudonym(&self, email: &Email) -> Email {
+        let tag = email.as_str().len();
+        Email::parse(&format!("demo-{tag}@erased.invalid")).expect("a valid address")
+    }
+}
+
 impl EventEncoder for TypeOnly {
     fn encode(&self, event: &orgman_domain::DomainEvent) -> String {
         event.type_name().to_owned()
@@ -309,6 +320,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(page) = block_on(export.next_page())? {
         println!("exported {} members", page.len());
     }
+
+    // A person's data: access (Article 15) and erasure (Article 17). Your
+    // identity provider's port deletes or disables the account first
+    // (`None` here: no provider to tell).
+    let rights = orgman_domain::Erasure::new(
+        Arc::new(service_with(&store, &commits)),
+        orgman_domain::PersonStores::over(store.clone()),
+        None,
+        orgman_domain::AccountErasure::Keep,
+        Arc::new(Tagged),
+    );
+    let bobs = Actor::user(bob);
+    let kept = block_on(rights.personal_data(&bobs, bob))?;
+    println!("bob is in {} organizations", kept.memberships.len());
+    let erased = block_on(rights.erase(&bobs, bob))?;
+    println!("bob erased, left {:?}", erased.organizations);
 
     // Invitations: a single-use token for one address; storage keeps a
     // digest. Your adapter of `SecretTokens` makes real tokens (the

@@ -55,6 +55,10 @@
 //! | Platform ADMINs define platform roles ([`OrganizationId::PLATFORM`]'s) that every organization's members may hold and no organization changes; one key names one role in each organization. | [`OrgError::RoleOfPlatform`], [`OrgError::RoleExists`] |
 //! | Nobody grants a permission they do not hold: not to a role they define or edit, not to a member through a role (built-in or custom), not through an invitation or an import. OWNERs and platform ADMINs hold every permission of the catalog. | [`OrgError::PermissionNotHeld`] |
 //! | An invitation is accepted once, by the user whose verified e-mail address it names, before it expires, into an ACTIVE organization with room. | [`OrgError::InvitationAccepted`], [`OrgError::InvitationEmailMismatch`], [`OrgError::InvitationExpired`], [`OrgError::InvitationRevoked`], [`OrgError::ReadOnly`], [`OrgError::MemberLimitReached`] |
+//! | Holders of `members:read` read the member directory: members with their addresses and names, found by a prefix of either ([`MemberQuery`]), and the export of every member. | [`OrgError::NotFound`] |
+//! | A person reads what is kept about them and erases themselves; a platform ADMIN does both for anyone; API keys and SCIM clients do neither ([`Erasure`]). | [`OrgError::PlatformAdminRequired`] |
+//! | Nobody is erased while the only OWNER of an organization: its organizations are named, and nothing changes. | [`OrgError::SoleOwner`] |
+//! | An erased person's row keeps its ids and loses address and names; a token of the account never provisions it again. | [`OrgError::AccountErased`] |
 //!
 //! Access checks are point lookups of "this user's roles in this
 //! organization" ([`ports::MembershipQueries::role_of`]), never a scan of the

@@ -44,12 +44,3 @@ mod webhooks;
 pub use settings::{PgSettings, SettingsError};
 pub use store::{PgStore, PoolStatus};
 pub use tls::{PgTls, SslMode};
-
-/// The member directory's search statement, as the store runs it (its
-/// parameters: organization, prefix, the prefix's upper bound, the
-/// cursor's address and user, the page size plus one, a role or NULL, and
-/// where the scan of addresses starts: the prefix or the cursor, with the
-/// nil user or the cursor's), for
-/// tools that show its plan (`cargo xtask bench people` runs `EXPLAIN` on
-/// it).
-pub const MEMBER_SEARCH_SQL: &str = member_directory::SEARCH;

@@ -17,53 +17,13 @@ use crate::prepared::Prepared;
 use crate::rows::{OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 
-/// A search page: the matches of the e-mail keys (in e-mail order in the
-/// index, so the scan stops after one page; its start is one row bound,
-/// `$8, $9`, the later of the prefix and the cursor, because an index scan
-/// starts at only one of two lower bounds of a column and may pick the
-/// weaker) and of the name words, merged,
-/// each member once. The name words with the prefix are found one by one
-/// (a skip scan: `words`), and each word's rows are read in e-mail order
-/// up to one page: a search costs a page per distinct word, never a sort
-/// of every member whose name matches.
-pub(crate) const SEARCH: &str = "\
-WITH RECURSIVE words(w) AS (
-  (SELECT s.key FROM member_search s
-   WHERE s.org_id = $1 AND s.kind = 'n' AND s.key >= $2 AND s.key < $3
-   ORDER BY s.key LIMIT 1)
-  UNION ALL
-  SELECT (SELECT s.key FROM member_search s
-          WHERE s.org_id = $1 AND s.kind = 'n' AND s.key > words.w AND s.key < $3
-          ORDER BY s.key LIMIT 1)
-  FROM words WHERE words.w IS NOT NULL
-), hits AS (
-  (SELECT s.user_id, s.email_key FROM member_search s
-   WHERE s.org_id = $1 AND s.kind = 'e' AND s.key < $3
-     AND (s.key, s.email_key, s.user_id) > ($8, $8, $9)
-     AND ($7::varchar IS NULL OR EXISTS (SELECT 1 FROM organization_members r
-          WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
-   ORDER BY s.key, s.email_key, s.user_id LIMIT $6)
-  UNION
-  SELECT n.user_id, n.email_key FROM words
-  CROSS JOIN LATERAL (
-    SELECT s.user_id, s.email_key FROM member_search s
-    WHERE s.org_id = $1 AND s.kind = 'n' AND s.key = words.w
-      AND (s.email_key, s.user_id) > ($4, $5)
-      AND ($7::varchar IS NULL OR EXISTS (SELECT 1 FROM organization_members r
-           WHERE r.org_id = s.org_id AND r.user_id = s.user_id AND r.role = $7))
-    ORDER BY s.email_key, s.user_id LIMIT $6) n
-  WHERE words.w IS NOT NULL)
-SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at,
-       u.email, u.display_name, u.given_name, u.family_name
-FROM (SELECT DISTINCT h.user_id, h.email_key FROM hits h
-      ORDER BY h.email_key, h.user_id LIMIT $6) h
-JOIN organization_members m ON m.org_id = $1 AND m.user_id = h.user_id
-JOIN users u ON u.id = h.user_id
-ORDER BY h.email_key, h.user_id";
+/// A search page: `member_search_page` (migration 000031), whose plan
+/// PostgreSQL keeps per connection.
+const SEARCH: &str = "SELECT * FROM member_search_page($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// A listing page, by join date.
 const LISTING: &str = "\
-SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at,
+SELECT m.org_id, m.user_id, m.role, m.created_at, m.updated_at, m.holds_roles,
        u.email, u.display_name, u.given_name, u.family_name
 FROM organization_members m
 JOIN users u ON u.id = m.user_id
@@ -84,6 +44,8 @@ struct EntryRow {
     created_at: OffsetDateTime,
     #[diesel(sql_type = Timestamptz)]
     updated_at: OffsetDateTime,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    holds_roles: bool,
     #[diesel(sql_type = Nullable<Varchar>)]
     email: Option<String>,
     #[diesel(sql_type = Nullable<Varchar>)]
@@ -176,7 +138,11 @@ async fn entries(
 ) -> Result<Vec<MemberEntry>, StoreError> {
     let mut memberships = Vec::with_capacity(rows.len());
     let mut people = Vec::with_capacity(rows.len());
+    let mut holding = Vec::new();
     for row in rows {
+        if row.holds_roles {
+            holding.push(memberships.len());
+        }
         memberships.push(Membership {
             organization_id: OrganizationId::from_uuid(row.org_id),
             user_id: UserId::from_uuid(row.user_id),
@@ -195,7 +161,15 @@ async fn entries(
             .map_err(|e| StoreError::Other(format!("stored email is invalid: {e}")))?;
         people.push((email, row.display_name, row.given_name, row.family_name));
     }
-    crate::member_roles::fill_custom_roles(conn, &mut memberships).await?;
+    // Custom roles only for the members who hold some (`holds_roles`, kept
+    // by triggers): most pages need no second statement.
+    if !holding.is_empty() {
+        let mut held: Vec<Membership> = holding.iter().map(|&i| memberships[i].clone()).collect();
+        crate::member_roles::fill_custom_roles(conn, &mut held).await?;
+        for (i, membership) in holding.into_iter().zip(held) {
+            memberships[i] = membership;
+        }
+    }
     Ok(memberships
         .into_iter()
         .zip(people)

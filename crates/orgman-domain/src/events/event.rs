@@ -255,8 +255,8 @@ pub enum EventKind {
     /// their address is replaced by a pseudonym in what orgman still keeps.
     /// Carries no personal data; consumers holding copies of the person's
     /// data erase them on it. One is sent to each organization the person
-    /// belonged to (so its webhooks hear of it), or one for the nil
-    /// organization (the platform) when they belonged to none.
+    /// belonged to (so its webhooks hear of it), or one for
+    /// [`OrganizationId::PLATFORM`] when they belonged to none.
     UserErased {
         /// The erased user (the identity provider's subject).
         user_id: UserId,

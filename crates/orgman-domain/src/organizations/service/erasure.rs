@@ -189,7 +189,7 @@ impl OrganizationService {
             return Err(OrgError::UserNotFound);
         }
         if left.is_empty() {
-            left.push(OrganizationId::from_uuid(uuid::Uuid::nil()));
+            left.push(OrganizationId::PLATFORM);
         }
         for organization in left {
             events.push(self.event(
