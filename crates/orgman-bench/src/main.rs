@@ -278,6 +278,14 @@ fn pgbench(admin_url: &str, seconds: u64) -> Load {
         .output()
         .expect("pgbench");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let load = pgbench_load(&text);
+    assert!(load.rps > 0.0, "pgbench measured nothing:\n{text}");
+    load
+}
+
+/// What pgbench printed: transactions/s, and its average latency (as
+/// `p50_ms`; pgbench gives no percentiles without a log).
+fn pgbench_load(text: &str) -> Load {
     let mut load = Load::default();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("tps = ") {
@@ -290,7 +298,6 @@ fn pgbench(admin_url: &str, seconds: u64) -> Load {
             load.p50_ms = milliseconds(&rest.replace(' ', ""));
         }
     }
-    assert!(load.rps > 0.0, "pgbench measured nothing:\n{text}");
     load
 }
 

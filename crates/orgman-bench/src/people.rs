@@ -13,7 +13,7 @@ use orgman_domain::{Actor, OrgName, OrganizationId, OrganizationService, Slug, U
 use serde_json::{Value, json};
 
 use crate::{
-    Config, Load, PeakRss, Seed, Server, env, env_number, milliseconds, psql, request_file, wrk,
+    Config, Load, PeakRss, Seed, Server, env, env_number, pgbench_load, psql, request_file, wrk,
 };
 
 /// Given names: each member's address starts with one (so a 3-letter
@@ -220,18 +220,7 @@ fn pgbench_script(url: &str, name: &str, script: &str, seconds: u64) -> Load {
         .output()
         .expect("pgbench");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut load = Load::default();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("tps = ") {
-            load.rps = rest
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
-        } else if let Some(rest) = line.strip_prefix("latency average = ") {
-            load.p50_ms = milliseconds(&rest.replace(' ', ""));
-        }
-    }
+    let load = pgbench_load(&text);
     assert!(
         load.rps > 0.0,
         "pgbench {name} measured nothing:\n{text}\n{}",

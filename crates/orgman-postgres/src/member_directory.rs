@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::from_diesel;
 use crate::prepared::Prepared;
-use crate::rows::{OrganizationRow, UserRow};
+use crate::rows::{MemberRow, OrganizationRow, UserRow};
 use crate::schema::{organization_members, organizations, users};
 
 /// A search page: `member_search_page` (migration 000031), whose plan
@@ -34,16 +34,8 @@ LIMIT $5";
 
 #[derive(QueryableByName)]
 struct EntryRow {
-    #[diesel(sql_type = SqlUuid)]
-    org_id: uuid::Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    user_id: uuid::Uuid,
-    #[diesel(sql_type = Varchar)]
-    role: String,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: OffsetDateTime,
-    #[diesel(sql_type = Timestamptz)]
-    updated_at: OffsetDateTime,
+    #[diesel(embed)]
+    member: MemberRow,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     holds_roles: bool,
     #[diesel(sql_type = Nullable<Varchar>)]
@@ -143,22 +135,12 @@ async fn entries(
         if row.holds_roles {
             holding.push(memberships.len());
         }
-        memberships.push(Membership {
-            organization_id: OrganizationId::from_uuid(row.org_id),
-            user_id: UserId::from_uuid(row.user_id),
-            role: row
-                .role
-                .parse()
-                .map_err(|e| StoreError::Other(format!("stored role: {e}")))?,
-            custom_roles: std::collections::BTreeSet::new(),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        });
+        memberships.push(row.member.into_domain()?);
         let email = row
             .email
             .map(|e| Email::parse(&e))
             .transpose()
-            .map_err(|e| StoreError::Other(format!("stored email is invalid: {e}")))?;
+            .map_err(|e| crate::rows::corrupt("email", e))?;
         people.push((email, row.display_name, row.given_name, row.family_name));
     }
     // Custom roles only for the members who hold some (`holds_roles`, kept

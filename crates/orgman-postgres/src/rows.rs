@@ -14,7 +14,7 @@ use crate::schema::{
     invitations, organization_domains, organization_members, organizations, users,
 };
 
-fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("stored {what} is invalid: {error}"))
 }
 

@@ -34,10 +34,10 @@ impl OrganizationService {
         user: UserId,
     ) -> Result<(Vec<OrganizationId>, Vec<crate::events::event::DomainEvent>), OrgError> {
         let mut organizations: Vec<OrganizationId> = self
-            .memberships_of(user)
+            .organizations_of_user(user)
             .await?
-            .into_iter()
-            .map(|(o, _)| o)
+            .iter()
+            .map(|(o, _)| o.id())
             .collect();
         organizations.sort_unstable();
         let mut events = Vec::new();
@@ -101,43 +101,26 @@ impl OrganizationService {
         }
     }
 
-    /// Every organization the user belongs to (DELETED ones hold no
-    /// members), by id, with their role there.
-    async fn memberships_of(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(OrganizationId, OrgRole)>, OrgError> {
-        let mut found = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .ports
-                .members
-                .organizations_of(
-                    user,
-                    PageRequest::new(after, PageRequest::<OrganizationId>::MAX_LIMIT),
-                )
-                .await?;
-            found.extend(page.items.iter().map(|(org, role)| (org.id(), *role)));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(found),
-            }
-        }
-    }
-
     /// The organizations the user is the only OWNER of: while there are
     /// any, the user cannot be erased.
     ///
     /// # Errors
     /// [`OrgError::Unavailable`].
     pub async fn sole_ownerships(&self, user: UserId) -> Result<Vec<OrganizationId>, OrgError> {
+        let owned: Vec<OrganizationId> = self
+            .organizations_of_user(user)
+            .await?
+            .iter()
+            .filter(|(_, role)| *role == OrgRole::Owner)
+            .map(|(o, _)| o.id())
+            .collect();
+        if owned.is_empty() {
+            return Ok(owned);
+        }
+        // One unit of work for every count, dropped unchanged.
+        let mut uow = self.ports.organizations.begin().await?;
         let mut sole = Vec::new();
-        for (organization, role) in self.memberships_of(user).await? {
-            if role != OrgRole::Owner {
-                continue;
-            }
-            let mut uow = self.ports.organizations.begin().await?;
+        for organization in owned {
             if uow.count_owners(organization).await? <= 1 {
                 sole.push(organization);
             }
