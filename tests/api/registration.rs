@@ -397,3 +397,114 @@ async fn a_person_erases_themselves_and_leaves_no_readable_address() {
     )
     .await;
 }
+
+/// The stack realm's Admin API, as orgman's service account.
+fn keycloak_admin() -> orgman_keycloak::KeycloakClient {
+    let stack = Stack::get();
+    let (base, realm) = stack.oidc_issuer.split_once("/realms/").unwrap();
+    let settings = orgman_keycloak::KeycloakSettings::from_env(|name| match name {
+        "SECURITY_OAUTH2_BASE_SERVER_URL" => Some(base.to_owned()),
+        "SECURITY_OAUTH2_REALM" => Some(realm.to_owned()),
+        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID" => {
+            Some(stack.service_account_id.clone())
+        }
+        "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET" => {
+            Some(stack.service_account_secret.clone())
+        }
+        _ => None,
+    })
+    .unwrap();
+    orgman_keycloak::KeycloakClient::new(settings, http().clone())
+}
+
+#[tokio::test]
+async fn a_user_deleted_in_keycloak_is_erased_by_orgman_after_the_grace_period() {
+    use orgman_domain::ports::IdentityProvider;
+    let app = TestApp::builder()
+        .settings(Overrides(std::collections::HashMap::from([
+            ("ORGMAN_ERASURE_CHECK_SECONDS", "1".to_owned()),
+            ("ORGMAN_ERASURE_GRACE_SECONDS", "2".to_owned()),
+        ])))
+        .spawn()
+        .await;
+    let admin = app.token(ADMIN).await;
+    let org = app.create_org(&unique_name("kcd")).await;
+    let email = format!("{}@example.com", unique_name("deleted"));
+    let created = app
+        .post(
+            "/api/v1/users",
+            &admin,
+            json!({"email": email, "firstName": "Del", "lastName": "Eted", "password": "del-password", "organizationId": org}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = body(created).await["id"].as_str().unwrap().to_owned();
+    let members = format!("/api/v1/organizations/{org}/members");
+    let listed = |app: &TestApp, admin: String| {
+        let members = members.clone();
+        let id = id.clone();
+        let app_url = app.address.clone();
+        async move {
+            let page: serde_json::Value = http()
+                .get(format!("{app_url}{members}"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["userId"] == id.as_str())
+        }
+    };
+    assert!(listed(&app, admin.clone()).await);
+
+    // Someone deletes the account in Keycloak's console.
+    let subject = {
+        let mut conn = AsyncPgConnection::establish(&app.database_url)
+            .await
+            .unwrap();
+        #[derive(QueryableByName)]
+        struct Subject {
+            #[diesel(sql_type = Text)]
+            subject: String,
+        }
+        diesel::sql_query(format!("SELECT subject FROM users WHERE id = '{id}'"))
+            .get_result::<Subject>(&mut conn)
+            .await
+            .unwrap()
+            .subject
+    };
+    keycloak_admin().delete(&subject).await.unwrap();
+
+    orgman_testkit::eventually(
+        "the member whose account is gone is erased",
+        std::time::Duration::from_secs(30),
+        || {
+            let listed = listed(&app, admin.clone());
+            async move { !listed.await }
+        },
+    )
+    .await;
+    assert_eq!(local_users_with(&app, &email).await, 0);
+    let trail = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/audit-events?type=user.erased"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{trail}");
+    assert!(entries[0]["actor"].is_null(), "orgman erased: {trail}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("orgman_account_checks_total{outcome=\"erased\"} 1"),
+        "{metrics}"
+    );
+}

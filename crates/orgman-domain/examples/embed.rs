@@ -337,6 +337,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let erased = block_on(rights.erase(&bobs, bob))?;
     println!("bob erased, left {:?}", erased.organizations);
 
+    // Accounts deleted at your identity provider: the account check walks
+    // the users a page per round, marks accounts found missing, and erases
+    // their users once the grace period has passed (a worker of yours runs
+    // `round` on an interval). This provider knows nobody, so every user is
+    // marked, and nobody is erased within the seven days of the default.
+    let check = orgman_domain::AccountCheck::new(
+        store.clone(),
+        Arc::new(orgman_memory::MemoryIdentityProvider::new()),
+        Arc::new(rights),
+        Arc::new(SystemClock),
+        orgman_domain::AccountCheckSettings::default(),
+    );
+    let round = block_on(check.round())?;
+    println!(
+        "checked {} accounts: {} missing, {} erased",
+        round.checked,
+        round.missing,
+        round.erased.len()
+    );
+
     // Invitations: a single-use token for one address; storage keeps a
     // digest. Your adapter of `SecretTokens` makes real tokens (the
     // service uses orgman-secrets' RandomTokens); these are predictable.

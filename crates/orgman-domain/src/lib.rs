@@ -59,6 +59,7 @@
 //! | A person reads what is kept about them and erases themselves; a platform ADMIN does both for anyone; API keys and SCIM clients do neither ([`Erasure`]). | [`OrgError::PlatformAdminRequired`] |
 //! | Nobody is erased while the only OWNER of an organization: its organizations are named, and nothing changes. | [`OrgError::SoleOwner`] |
 //! | An erased person's row keeps its ids and loses address and names; a token of the account never provisions it again. | [`OrgError::AccountErased`] |
+//! | A user whose account the identity provider deleted is erased by orgman itself (events without an actor) once the account stayed missing for a grace period, asked again just before; the only OWNER of an organization is not; a page of accounts mostly missing marks nobody ([`AccountCheck`]). | [`OrgError::SoleOwner`] |
 //!
 //! Access checks are point lookups of "this user's roles in this
 //! organization" ([`ports::MembershipQueries::role_of`]), never a scan of the
@@ -149,6 +150,7 @@ pub use sso::model::{
 pub use sso::saml::{ConnectionReport, SamlRefreshReport, TestStep};
 pub use sso::service::{RotationReport, SsoService};
 pub use sso::sign_in::{SignIn, SsoLoginPolicy};
+pub use users::account_check::{AccountCheck, AccountCheckReport, AccountCheckSettings};
 pub use users::erasure::{AccountErasure, Erasure, PersonStores, PersonalData};
 pub use users::model::{ClientSecret, IdentityUser, NewIdentity, User, UserProfile, name_words};
 pub use users::registration::{

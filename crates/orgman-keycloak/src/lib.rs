@@ -475,6 +475,18 @@ impl KeycloakClient {
         )
     }
 
+    /// `Some(subject)` when Keycloak has no user with this id.
+    async fn account_missing(&self, subject: String) -> Result<Option<String>, IdentityError> {
+        let url = format!("{}/{subject}", self.users_url());
+        let response = self
+            .admin_tolerating(
+                |token| self.http.get(&url).bearer_auth(token),
+                Some(StatusCode::NOT_FOUND),
+            )
+            .await?;
+        Ok((response.status() == StatusCode::NOT_FOUND).then_some(subject))
+    }
+
     fn users_url(&self) -> String {
         format!(
             "{}/admin/realms/{}/users",
@@ -565,7 +577,43 @@ impl IdentityProvider for KeycloakClient {
         .await
         .map(drop)
     }
+
+    /// One `GET users/{id}` per subject, [`ACCOUNT_CHECKS_AT_ONCE`] at a
+    /// time, after `GET users/count` shows the realm is there (a realm that
+    /// is gone answers 404 for every user). Subjects that are not Keycloak
+    /// ids (UUIDs) are another issuer's and never missing here.
+    async fn missing_accounts(&self, subjects: &[String]) -> Result<Vec<String>, IdentityError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = format!("{}/count", self.users_url());
+        self.admin(|token| self.http.get(&count).bearer_auth(token))
+            .await
+            .map_err(|error| match error {
+                IdentityError::Other(reason) => {
+                    IdentityError::Unavailable(format!("the realm cannot be read: {reason}"))
+                }
+                other => other,
+            })?;
+        let mut ours = Vec::with_capacity(subjects.len());
+        for subject in subjects {
+            if orgman_domain::uuid::Uuid::parse_str(subject).is_ok() {
+                ours.push(subject.clone());
+            }
+        }
+        let found: Vec<Option<String>> = futures_util::stream::iter(ours)
+            .map(|subject| self.account_missing(subject))
+            .buffer_unordered(ACCOUNT_CHECKS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
 }
+
+/// How many accounts [`KeycloakClient`] looks up at once in an account
+/// check.
+const ACCOUNT_CHECKS_AT_ONCE: usize = 8;
 
 /// Keycloak's identity provider for an SSO configuration: OpenID Connect,
 /// the endpoints orgman discovered and checked, hidden from the login page

@@ -175,3 +175,63 @@ async fn outages_and_bad_credentials_are_unavailable() {
         None
     );
 }
+
+#[tokio::test]
+async fn deleted_accounts_are_missing_and_a_realm_that_is_gone_is_an_outage() {
+    let keycloak = client();
+    let kept = keycloak
+        .register(&person(
+            &format!("{}@example.com", unique_name("kept")),
+            None,
+        ))
+        .await
+        .unwrap();
+    let gone = keycloak
+        .register(&person(
+            &format!("{}@example.com", unique_name("gone")),
+            None,
+        ))
+        .await
+        .unwrap();
+    let never = uuid::Uuid::new_v4().to_string();
+    let subjects = vec![
+        kept.subject.clone(),
+        gone.subject.clone(),
+        never.clone(),
+        "another-issuers-subject".to_owned(),
+    ];
+    assert_eq!(
+        keycloak.missing_accounts(&subjects).await.unwrap(),
+        vec![never.clone()]
+    );
+    keycloak.delete(&gone.subject).await.unwrap();
+    let mut missing = keycloak.missing_accounts(&subjects).await.unwrap();
+    missing.sort();
+    let mut expected = vec![gone.subject.clone(), never];
+    expected.sort();
+    assert_eq!(missing, expected);
+
+    // Pointed at a realm that does not exist, every user would answer 404:
+    // the check reports an outage instead of a realm of missing accounts.
+    let stack = Stack::get();
+    let lost = KeycloakClient::new(
+        KeycloakSettings::from_env(|name| match name {
+            "SECURITY_OAUTH2_BASE_SERVER_URL" => Some(base()),
+            "SECURITY_OAUTH2_SA_REALM" => Some("dev".into()),
+            "SECURITY_OAUTH2_REALM" => Some(unique_name("gone-realm")),
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTID" => {
+                Some(stack.service_account_id.clone())
+            }
+            "SPRING_SECURITY_OAUTH2_CLIENT_REGISTRATION_MAINIDENTITY_CLIENTSECRET" => {
+                Some(stack.service_account_secret.clone())
+            }
+            _ => None,
+        })
+        .unwrap(),
+        http().clone(),
+    );
+    assert!(matches!(
+        lost.missing_accounts(&subjects).await,
+        Err(IdentityError::Unavailable(_))
+    ));
+}

@@ -32,6 +32,19 @@ impl MemoryIdentityProvider {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
+    /// Adds an account with a subject of the caller's choosing (a user
+    /// known before, or an account restored from a backup).
+    pub fn add_account(&self, subject: &str, email: &Email) {
+        self.users.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            email.clone(),
+            IdentityUser {
+                subject: subject.to_owned(),
+                email: Some(email.clone()),
+                enabled: true,
+            },
+        );
+    }
+
     fn users(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, BTreeMap<Email, IdentityUser>>, IdentityError> {
@@ -78,6 +91,15 @@ impl IdentityProvider for MemoryIdentityProvider {
     async fn delete(&self, subject: &str) -> Result<(), IdentityError> {
         self.users()?.retain(|_, u| u.subject != subject);
         Ok(())
+    }
+
+    async fn missing_accounts(&self, subjects: &[String]) -> Result<Vec<String>, IdentityError> {
+        let users = self.users()?;
+        Ok(subjects
+            .iter()
+            .filter(|s| !users.values().any(|u| &u.subject == *s))
+            .cloned()
+            .collect())
     }
 }
 

@@ -47,6 +47,8 @@ struct State {
     group_roles: BTreeMap<OrganizationId, Vec<orgman_domain::GroupRole>>,
     /// Directory people whose account waits, held by a worker until then.
     account_holds: BTreeMap<orgman_domain::DirectoryUserId, std::time::Instant>,
+    /// Since when each user's account has been missing at the provider.
+    missing_accounts: BTreeMap<UserId, OffsetDateTime>,
 }
 
 impl State {
@@ -392,6 +394,74 @@ impl MembershipQueries for MemoryStore {
             })
             .collect::<BTreeMap<_, _>>();
         Ok(page_after(rows.into_iter(), page))
+    }
+}
+
+#[async_trait]
+impl orgman_domain::ports::AccountChecks for MemoryStore {
+    async fn accounts_after(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<orgman_domain::ports::AccountRecord>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        Ok(state
+            .users
+            .range((from, std::ops::Bound::Unbounded))
+            .filter(|(_, u)| u.erased_at.is_none())
+            .take(limit)
+            .map(|(id, u)| orgman_domain::ports::AccountRecord {
+                user: *id,
+                subject: u.subject.clone(),
+                missing_since: state.missing_accounts.get(id).copied(),
+            })
+            .collect())
+    }
+
+    async fn mark_accounts(
+        &self,
+        missing: &[UserId],
+        present: &[UserId],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.available()?;
+        let mut state = self.lock();
+        for user in missing {
+            if state.users.contains_key(user) {
+                state.missing_accounts.entry(*user).or_insert(at);
+            }
+        }
+        for user in present {
+            state.missing_accounts.remove(user);
+        }
+        Ok(())
+    }
+
+    async fn missing_before(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<orgman_domain::ports::AccountRecord>, StoreError> {
+        self.available()?;
+        let state = self.lock();
+        let mut due: Vec<orgman_domain::ports::AccountRecord> = state
+            .missing_accounts
+            .iter()
+            .filter(|(_, since)| **since < before)
+            .filter_map(|(id, since)| {
+                let user = state.users.get(id).filter(|u| u.erased_at.is_none())?;
+                Some(orgman_domain::ports::AccountRecord {
+                    user: *id,
+                    subject: user.subject.clone(),
+                    missing_since: Some(*since),
+                })
+            })
+            .collect();
+        due.sort_by_key(|a| (a.missing_since, a.user));
+        due.truncate(limit);
+        Ok(due)
     }
 }
 
@@ -860,6 +930,7 @@ impl orgman_domain::ports::PersonWrites for MemoryUnitOfWork {
         stored.erased_at = Some(at);
         stored.updated_at = at;
         self.working.users.insert(user, stored);
+        self.working.missing_accounts.remove(&user);
         Ok(true)
     }
 }

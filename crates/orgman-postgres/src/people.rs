@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use orgman_domain::ports::{PersonWrites, Pseudonymised};
+use orgman_domain::ports::{AccountChecks, AccountRecord, PersonWrites, Pseudonymised};
 use orgman_domain::{Email, InvitationId, OrganizationId, StoreError, UserId};
 use time::OffsetDateTime;
 
 use crate::error::from_diesel;
 use crate::schema::invitations;
+use crate::store::PgStore;
 use crate::unit_of_work::PgUnitOfWork;
 
 /// The address, as the JSON string every stored payload writes it (with
@@ -73,8 +74,8 @@ impl PersonWrites for PgUnitOfWork {
     async fn erase_user(&mut self, user: UserId, at: OffsetDateTime) -> Result<bool, StoreError> {
         let erased = diesel::sql_query(
             "UPDATE users SET email = NULL, display_name = NULL, given_name = NULL, \
-             family_name = NULL, search_words = '{}', erased_at = $2, updated_at = $2 \
-             WHERE id = $1",
+             family_name = NULL, search_words = '{}', erased_at = $2, updated_at = $2, \
+             account_missing_since = NULL WHERE id = $1",
         )
         .bind::<SqlUuid, _>(user.as_uuid())
         .bind::<Timestamptz, _>(at)
@@ -82,5 +83,94 @@ impl PersonWrites for PgUnitOfWork {
         .await
         .map_err(from_diesel)?;
         Ok(erased == 1)
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct AccountRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    subject: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamptz>)]
+    account_missing_since: Option<OffsetDateTime>,
+}
+
+impl From<AccountRow> for AccountRecord {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            user: UserId::from_uuid(row.id),
+            subject: row.subject,
+            missing_since: row.account_missing_since,
+        }
+    }
+}
+
+fn limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl AccountChecks for PgStore {
+    async fn accounts_after(
+        &self,
+        after: Option<UserId>,
+        count: usize,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        let rows: Vec<AccountRow> = diesel::sql_query(
+            "SELECT id, subject, account_missing_since FROM users \
+             WHERE erased_at IS NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(after.map(|u| u.as_uuid()))
+        .bind::<diesel::sql_types::BigInt, _>(limit(count))
+        .load(&mut *conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(rows.into_iter().map(AccountRecord::from).collect())
+    }
+
+    async fn mark_accounts(
+        &self,
+        missing: &[UserId],
+        present: &[UserId],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let ids = |users: &[UserId]| users.iter().map(|u| u.as_uuid()).collect::<Vec<_>>();
+        let mut conn = self.connection().await?;
+        // One statement: a mark is set once (the first sighting counts)
+        // and cleared when the account is found again.
+        diesel::sql_query(
+            "UPDATE users SET account_missing_since = CASE WHEN id = ANY($1) \
+               THEN coalesce(account_missing_since, $3) ELSE NULL END \
+             WHERE (id = ANY($1) OR id = ANY($2)) AND erased_at IS NULL",
+        )
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids(missing))
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids(present))
+        .bind::<Timestamptz, _>(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(())
+    }
+
+    async fn missing_before(
+        &self,
+        before: OffsetDateTime,
+        count: usize,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut conn = self.connection().await?;
+        let rows: Vec<AccountRow> = diesel::sql_query(
+            "SELECT id, subject, account_missing_since FROM users \
+             WHERE account_missing_since IS NOT NULL AND erased_at IS NULL \
+               AND account_missing_since < $1 \
+             ORDER BY account_missing_since, id LIMIT $2",
+        )
+        .bind::<Timestamptz, _>(before)
+        .bind::<diesel::sql_types::BigInt, _>(limit(count))
+        .load(&mut *conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(rows.into_iter().map(AccountRecord::from).collect())
     }
 }

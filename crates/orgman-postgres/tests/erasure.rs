@@ -139,7 +139,7 @@ async fn an_erased_person_leaves_every_organization_and_no_readable_address() {
 
     let refused = db
         .service
-        .erase_person(&db.admin, bob, Some(&bob_email), &Fixed)
+        .erase_person(Some(&db.admin), bob, Some(&bob_email), &Fixed)
         .await;
     match refused {
         Err(OrgError::SoleOwner { organizations }) => assert_eq!(organizations, vec![c]),
@@ -162,7 +162,7 @@ async fn an_erased_person_leaves_every_organization_and_no_readable_address() {
         .unwrap();
     let report = db
         .service
-        .erase_person(&db.admin, bob, Some(&bob_email), &Fixed)
+        .erase_person(Some(&db.admin), bob, Some(&bob_email), &Fixed)
         .await
         .unwrap();
     let mut expected = vec![a, b, c];
@@ -215,4 +215,89 @@ async fn an_erased_person_leaves_every_organization_and_no_readable_address() {
     let stored = db.store.user(bob).await.unwrap().unwrap();
     assert_eq!(stored.email, None);
     assert!(stored.erased_at.is_some());
+}
+
+#[tokio::test]
+async fn account_marks_are_set_once_cleared_when_found_and_dropped_by_an_erasure() {
+    use orgman_domain::ports::AccountChecks;
+    let db = Db::new().await;
+    let mut users = vec![db.admin.user_id()];
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        users.push(person(&db, email).await);
+    }
+    users.sort();
+    // Pages by id, after a cursor, without marks at first.
+    let first = db.store.accounts_after(None, 3).await.unwrap();
+    let rest = db
+        .store
+        .accounts_after(Some(first[2].user), 3)
+        .await
+        .unwrap();
+    let walked: Vec<UserId> = first.iter().chain(&rest).map(|a| a.user).collect();
+    assert_eq!(walked, users);
+    assert!(first.iter().all(|a| a.missing_since.is_none()));
+    assert_eq!(first[1].subject, users[1].to_string());
+
+    let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let (x, y) = (users[1], users[2]);
+    db.store.mark_accounts(&[x], &[], t0).await.unwrap();
+    // A later sighting keeps the first mark; y's mark is newer.
+    db.store
+        .mark_accounts(&[x, y], &[], t0 + Duration::hours(1))
+        .await
+        .unwrap();
+    let due = db
+        .store
+        .missing_before(t0 + Duration::minutes(90), 10)
+        .await
+        .unwrap();
+    let marks: Vec<(UserId, Option<OffsetDateTime>)> =
+        due.iter().map(|a| (a.user, a.missing_since)).collect();
+    assert_eq!(
+        marks,
+        vec![(x, Some(t0)), (y, Some(t0 + Duration::hours(1)))]
+    );
+    assert_eq!(
+        db.store
+            .missing_before(t0 + Duration::minutes(30), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Found again: the mark goes.
+    db.store.mark_accounts(&[], &[y], t0).await.unwrap();
+    let due = db
+        .store
+        .missing_before(t0 + Duration::days(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.iter().map(|a| a.user).collect::<Vec<_>>(), vec![x]);
+
+    // An erased user is neither walked nor due.
+    db.service
+        .erase_person(
+            None,
+            x,
+            Some(&Email::parse("a@example.com").unwrap()),
+            &Fixed,
+        )
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .missing_before(t0 + Duration::days(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let walked = db.store.accounts_after(None, 10).await.unwrap();
+    assert!(walked.iter().all(|a| a.user != x));
+    assert_eq!(walked.len(), 3);
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) AS n FROM outbox_events WHERE event_type = 'user.erased' AND payload::text LIKE '%{x}%' AND json_typeof(payload -> 'actor') = 'null'")).await,
+        1,
+        "orgman erased: the event names no actor"
+    );
 }

@@ -204,6 +204,13 @@ fn spawn_watchers(
             config.directory.poll,
         ));
     }
+    if let Some(check) = account_check(config, adapters, use_cases) {
+        tasks.push(crate::background::spawn_account_check(
+            check.0,
+            metrics.clone(),
+            check.1,
+        ));
+    }
     if let Some(every) = config.sso.saml_refresh_interval {
         tasks.push(crate::background::spawn_saml_refresh(
             use_cases.sso.clone(),
@@ -219,6 +226,43 @@ fn spawn_watchers(
         ));
     }
     tasks
+}
+
+/// The account check, when erasure is set up, Keycloak's Admin API is
+/// configured and tokens come from the realm it manages (users of another
+/// issuer would all look deleted), with its interval.
+fn account_check(
+    config: &Config,
+    adapters: &Adapters,
+    use_cases: &UseCases,
+) -> Option<(orgman_domain::AccountCheck, std::time::Duration)> {
+    let every = config.erasure.check_interval?;
+    let (erasure, keycloak, settings) = (
+        use_cases.erasure.clone()?,
+        adapters.keycloak.clone()?,
+        config.keycloak.as_ref()?,
+    );
+    let managed = format!("{}/realms/{}", settings.base_url, settings.realm);
+    if managed != config.auth.issuer() {
+        tracing::info!(
+            %managed,
+            issuer = %config.auth.issuer(),
+            "account check off: tokens come from another realm than the one the service account manages"
+        );
+        return None;
+    }
+    let check = orgman_domain::AccountCheck::new(
+        adapters.store.clone(),
+        keycloak,
+        erasure,
+        std::sync::Arc::new(orgman_domain::ports::SystemClock),
+        orgman_domain::AccountCheckSettings {
+            batch: config.erasure.check_batch,
+            grace: config.erasure.grace,
+            most_missing: f64::from(config.erasure.most_missing_percent) / 100.0,
+        },
+    );
+    Some((check, every))
 }
 
 /// The HTTP server over the application state: the documented API routes,

@@ -389,6 +389,43 @@ pub(crate) fn spawn_saml_refresh(
     })
 }
 
+/// Looks for accounts deleted at the identity provider, a page of users
+/// per round, every `every` (`AccountCheck::round`), until the task is
+/// aborted: erases users whose account stayed missing past the grace
+/// period; failures are logged and counted, and tried again next round.
+pub(crate) fn spawn_account_check(
+    check: orgman_domain::AccountCheck,
+    metrics: Arc<Metrics>,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            // Paced: one round per interval (a setting; seconds in tests).
+            tokio::time::sleep(every).await;
+            let outcome = check.round().await;
+            metrics.observe_account_check(outcome.as_ref().ok());
+            match outcome {
+                Ok(report) => {
+                    if report.suspicious {
+                        tracing::warn!(
+                            checked = report.checked,
+                            missing = report.missing,
+                            "most accounts of a page are missing at the identity provider: nobody marked (is it pointed at the right realm?)"
+                        );
+                    }
+                    for user in &report.erased {
+                        tracing::info!(%user, "erased a user whose account the identity provider deleted");
+                    }
+                    for (user, organizations) in &report.blocked {
+                        tracing::warn!(%user, organizations = organizations.len(), "a deleted account's user is the only OWNER of organizations: not erased until someone else owns them");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot check accounts now; will retry"),
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,20 @@ pub struct ErasureSettings {
     /// from the active SSO encryption key); `None` when neither is set, and
     /// erasure answers 503.
     pub pseudonyms: Option<Arc<orgman_secrets::HmacPseudonyms>>,
+    /// How often the account check looks up the next page of users at
+    /// Keycloak (`ORGMAN_ERASURE_CHECK_SECONDS`, default 60; 0 turns it
+    /// off). It runs only when tokens come from the realm the service
+    /// account manages.
+    pub check_interval: Option<Duration>,
+    /// Users looked up per round (`ORGMAN_ERASURE_CHECK_BATCH`, default
+    /// 100).
+    pub check_batch: usize,
+    /// How long an account must stay missing before its user is erased
+    /// (`ORGMAN_ERASURE_GRACE_SECONDS`, default 604800: seven days).
+    pub grace: Duration,
+    /// Above this share of missing accounts in a page, nobody is marked
+    /// (`ORGMAN_ERASURE_CHECK_MAX_MISSING_PERCENT`, default 50).
+    pub most_missing_percent: u8,
 }
 
 /// SSO configuration handling.
@@ -700,6 +714,18 @@ fn erasure(get: &Lookup<'_>) -> Result<ErasureSettings, ConfigError> {
             AesGcmCipher::from_env(get)?.as_ref(),
         )?
         .map(Arc::new),
+        check_interval: seconds_or_never(env.number("ORGMAN_ERASURE_CHECK_SECONDS", 60_u64)?),
+        check_batch: env.number("ORGMAN_ERASURE_CHECK_BATCH", 100_usize)?.max(1),
+        grace: Duration::from_secs(env.number("ORGMAN_ERASURE_GRACE_SECONDS", 604_800_u64)?),
+        most_missing_percent: match env.number("ORGMAN_ERASURE_CHECK_MAX_MISSING_PERCENT", 50_u8)? {
+            percent @ 0..=100 => percent,
+            _ => {
+                return Err(ConfigError::new(
+                    "ORGMAN_ERASURE_CHECK_MAX_MISSING_PERCENT",
+                    "must be between 0 and 100",
+                ));
+            }
+        },
     })
 }
 

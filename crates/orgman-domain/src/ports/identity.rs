@@ -46,6 +46,21 @@ pub trait IdentityProvider: Send + Sync {
             "this identity provider does not delete accounts".into(),
         ))
     }
+
+    /// Which of `subjects` have no account any more (deleted at the
+    /// provider). A provider that cannot tell refuses (the default), and
+    /// the account check stays off. An unreachable provider, or one whose
+    /// realm itself is gone, is [`IdentityError::Unavailable`], never
+    /// "every account is missing".
+    ///
+    /// # Errors
+    /// [`IdentityError::Unavailable`], [`IdentityError::Rejected`].
+    async fn missing_accounts(&self, subjects: &[String]) -> Result<Vec<String>, IdentityError> {
+        let _ = subjects;
+        Err(IdentityError::Rejected(
+            "this identity provider cannot tell deleted accounts".into(),
+        ))
+    }
 }
 
 /// The login broker (Keycloak): the realm that logs people in and brokers

@@ -33,7 +33,7 @@ pub use outbox::{
     AuthorizerState, Backlog, CommitSignal, DeliveryError, EventSink, NoSignal, Outbox,
     OutboxClaim, OutboxSink, PendingEvent,
 };
-pub use people::{PersonWrites, Pseudonymised, Pseudonyms};
+pub use people::{AccountChecks, AccountRecord, PersonWrites, Pseudonymised, Pseudonyms};
 pub use queue::{MirrorMark, MirrorQueue, QueuedOrganization};
 pub use roles::{RoleQueries, RoleWrites};
 pub use store::{

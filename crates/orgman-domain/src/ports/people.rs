@@ -74,3 +74,54 @@ pub trait Pseudonyms: Send + Sync {
     /// The pseudonym of `email` under the active key.
     fn pseudonym(&self, email: &Email) -> Email;
 }
+
+/// A user's account as the account check sees it: the subject at the
+/// identity provider, and since when it has been found missing there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// The user.
+    pub user: UserId,
+    /// Their subject at the identity provider (the token's `sub`).
+    pub subject: String,
+    /// When a check first found the account gone (`None`: present at the
+    /// last check, or never checked).
+    pub missing_since: Option<OffsetDateTime>,
+}
+
+/// What the account check reads and marks: users that are not erased, in
+/// id order, and since when their account has been missing.
+#[async_trait]
+pub trait AccountChecks: Send + Sync {
+    /// Up to `limit` users after `after` (by id), not erased.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn accounts_after(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<AccountRecord>, StoreError>;
+
+    /// Marks the accounts of `missing` as missing since `at` (an earlier
+    /// mark stays), and clears the mark of `present`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn mark_accounts(
+        &self,
+        missing: &[UserId],
+        present: &[UserId],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` users, not erased, whose account has been missing
+    /// since before `before`, oldest mark first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    async fn missing_before(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<AccountRecord>, StoreError>;
+}

@@ -183,7 +183,28 @@ impl Erasure {
             });
         }
         self.organizations
-            .erase_person(actor, user, stored.email.as_ref(), &*self.pseudonyms)
+            .erase_person(Some(actor), user, stored.email.as_ref(), &*self.pseudonyms)
+            .await
+    }
+
+    /// Erases a person whose account the identity provider no longer has
+    /// (found by [`crate::AccountCheck`] after its grace period): orgman
+    /// acts itself (the events carry no actor), and the account is not
+    /// touched, since it is gone. The OWNER rule holds as for a request.
+    ///
+    /// # Errors
+    /// [`OrgError::SoleOwner`] (nothing changed), [`OrgError::UserNotFound`],
+    /// [`OrgError::Unavailable`].
+    pub async fn erase_deleted_account(&self, user: UserId) -> Result<ErasureReport, OrgError> {
+        let stored = self.users.user(user).await?.ok_or(OrgError::UserNotFound)?;
+        if stored.erased_at.is_some() {
+            return Ok(ErasureReport {
+                already_erased: true,
+                ..ErasureReport::default()
+            });
+        }
+        self.organizations
+            .erase_person(None, user, stored.email.as_ref(), &*self.pseudonyms)
             .await
     }
 

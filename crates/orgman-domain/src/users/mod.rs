@@ -2,6 +2,7 @@
 //! registering them there and locally (invitation or account, and
 //! just-in-time provisioning with the `autoJoin` policy).
 
+pub(crate) mod account_check;
 pub(crate) mod erasure;
 pub(crate) mod model;
 pub(crate) mod registration;

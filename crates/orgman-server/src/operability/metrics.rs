@@ -39,6 +39,7 @@ pub(crate) struct Metrics {
     webhook_attempts: IntCounterVec,
     saml_certificates: IntGaugeVec,
     saml_refreshes: IntCounterVec,
+    account_checks: IntCounterVec,
     health_up: IntGaugeVec,
     pub(crate) component_up: IntGaugeVec,
     /// The outbox backlog per sink, read from PostgreSQL at most once per
@@ -264,6 +265,12 @@ impl Metrics {
                 "SAML metadata read again from its URL that changed, or could not be read or used (failed: the stored metadata stays in use), by outcome.",
                 &["outcome"],
             ),
+            account_checks: counter(
+                &registry,
+                "account_checks_total",
+                "Accounts looked up at the identity provider by the account check, by outcome (checked, missing, returned, erased, blocked: the only OWNER somewhere, suspicious: a page mostly missing, marked nobody, failed: a round that could not finish).",
+                &["outcome"],
+            ),
             purge_runs: counter(
                 &registry,
                 "purge_runs_total",
@@ -360,6 +367,27 @@ impl Metrics {
         let counts = [("changed", report.changed), ("failed", failed)];
         for (outcome, count) in counts {
             self.saml_refreshes
+                .with_label_values(&[outcome])
+                .inc_by(count as u64);
+        }
+    }
+
+    /// Records one round of the account check (`None`: it failed).
+    pub(crate) fn observe_account_check(&self, report: Option<&orgman_domain::AccountCheckReport>) {
+        let Some(report) = report else {
+            self.account_checks.with_label_values(&["failed"]).inc();
+            return;
+        };
+        let counts = [
+            ("checked", report.checked),
+            ("missing", report.missing),
+            ("returned", report.returned),
+            ("erased", report.erased.len()),
+            ("blocked", report.blocked.len()),
+            ("suspicious", usize::from(report.suspicious)),
+        ];
+        for (outcome, count) in counts {
+            self.account_checks
                 .with_label_values(&[outcome])
                 .inc_by(count as u64);
         }

@@ -30,7 +30,7 @@ impl OrganizationService {
     async fn leave_all(
         &self,
         uow: &mut dyn crate::ports::UnitOfWork,
-        actor: &Actor,
+        actor: Option<&Actor>,
         user: UserId,
     ) -> Result<(Vec<OrganizationId>, Vec<crate::events::event::DomainEvent>), OrgError> {
         let mut organizations: Vec<OrganizationId> = self
@@ -57,7 +57,7 @@ impl OrganizationService {
             uow.delete_membership(organization, user).await?;
             events.push(self.event(
                 organization,
-                Some(actor),
+                actor,
                 EventKind::MemberRemoved {
                     user_id: user,
                     role: membership.role,
@@ -137,13 +137,15 @@ impl OrganizationService {
     /// checked who may ask ([`crate::Erasure`] does). Each organization is
     /// locked in id order and the OWNER rule checked under the lock, so a
     /// concurrent change never leaves an organization without an OWNER.
+    /// `actor` is `None` when orgman itself erases (an account deleted at
+    /// the identity provider): the events then carry no actor.
     ///
     /// # Errors
     /// [`OrgError::SoleOwner`] (nothing changed), [`OrgError::UserNotFound`],
     /// [`OrgError::Unavailable`].
     pub async fn erase_person(
         &self,
-        actor: &Actor,
+        actor: Option<&Actor>,
         user: UserId,
         email: Option<&Email>,
         pseudonyms: &dyn Pseudonyms,
@@ -160,7 +162,7 @@ impl OrganizationService {
             for (organization, invitation_id) in invitations {
                 events.push(self.event(
                     organization,
-                    Some(actor),
+                    actor,
                     EventKind::InvitationRevoked { invitation_id },
                 ));
             }
@@ -175,11 +177,7 @@ impl OrganizationService {
             left.push(OrganizationId::PLATFORM);
         }
         for organization in left {
-            events.push(self.event(
-                organization,
-                Some(actor),
-                EventKind::UserErased { user_id: user },
-            ));
+            events.push(self.event(organization, actor, EventKind::UserErased { user_id: user }));
         }
         uow.append_events(&events).await?;
         debug_assert!(

@@ -1,0 +1,2 @@
+DROP INDEX users_account_missing;
+ALTER TABLE users DROP COLUMN account_missing_since;
