@@ -1,9 +1,18 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile with the Rust toolchain, run on a small Debian
-# image as a non-root user.
+# Multi-stage build: the console with Node.js, the binary with the Rust
+# toolchain (embedding the console), run on a small Debian image as a
+# non-root user.
+FROM node:22-bookworm-slim AS console
+WORKDIR /console
+COPY crates/orgman-server/console/package.json crates/orgman-server/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY crates/orgman-server/console/ ./
+RUN npm run build
+
 FROM rust:1.85-bookworm AS build
 WORKDIR /src
 COPY . .
+COPY --from=console /console/dist crates/orgman-server/console/dist
 RUN cargo build --release --locked -p orgman-server \
  && cp target/release/orgman-server /orgman-server
 

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod commands;
 mod connectivity;
+mod console;
 mod context;
 mod contract;
 mod domains;

@@ -647,3 +647,60 @@ impl Installed {
         Ok((classpath, java))
     }
 }
+
+/// Debian's Chromium for the console's browser tests, installed once (as
+/// root; otherwise the `apt-get` line to run). Returns the browser.
+pub(crate) fn chromium() -> Result<PathBuf> {
+    let browser = PathBuf::from("/usr/bin/chromium");
+    if !browser.exists() {
+        apt_install(&["chromium"])?;
+    }
+    Ok(browser)
+}
+
+/// The oldest Node.js the console's toolchain (Vite) runs on.
+const NODE_MAJOR_MINOR: (u32, u32) = (20, 19);
+
+/// Builds the organization console (`crates/orgman-server/console`) with
+/// the machine's Node.js: `npm ci` from the lock file when its packages
+/// are not installed as locked, then `npm run build`, which writes
+/// `dist/` for orgman-server's build script to embed.
+pub(crate) fn console(root: &Path) -> Result<()> {
+    let dir = root.join("crates/orgman-server/console");
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let Some(version) = version else {
+        bail!(
+            "Node.js is not installed: the console is built with Node.js {}.{} or newer and npm",
+            NODE_MAJOR_MINOR.0,
+            NODE_MAJOR_MINOR.1
+        );
+    };
+    let mut parts = version.trim_start_matches('v').split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if (major, minor) < NODE_MAJOR_MINOR {
+        bail!(
+            "Node.js {version} is too old for the console's build: {}.{} or newer is needed",
+            NODE_MAJOR_MINOR.0,
+            NODE_MAJOR_MINOR.1
+        );
+    }
+    let lock = fs::read(dir.join("package-lock.json")).context("the console's lock file")?;
+    let installed = dir.join("node_modules/.orgman-lock");
+    if fs::read(&installed).ok().as_deref() != Some(lock.as_slice()) {
+        eprintln!("xtask: installing the console's packages (npm ci)");
+        project::run(Command::new("npm").current_dir(&dir).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+        ]))?;
+        fs::write(&installed, &lock)?;
+    }
+    eprintln!("xtask: building the console");
+    project::run(Command::new("npm").current_dir(&dir).args(["run", "build"]))
+}

@@ -156,6 +156,7 @@ fn stack_command(args: &[String]) -> Result<()> {
 /// happened.
 fn test(extra: &[String]) -> Result<()> {
     let root = project::root()?;
+    install::console(&root)?;
     let mut stack = Stack::open("test")?;
     stack.down(&[])?;
     stack.wipe()?;
@@ -173,13 +174,15 @@ fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Res
     let xtask = env::current_exe().context("cannot locate the xtask binary")?;
     let schemathesis = stack.schemathesis()?;
     let scim2_tester = stack.scim2_tester()?;
+    let chromium = install::chromium()?;
     let with_stack = |command: &mut Command| {
         command
             .current_dir(root)
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("ORGMAN_XTASK", &xtask)
             .env("ORGMAN_SCHEMATHESIS", &schemathesis)
-            .env("ORGMAN_SCIM2_TESTER", &scim2_tester);
+            .env("ORGMAN_SCIM2_TESTER", &scim2_tester)
+            .env("ORGMAN_CHROMIUM", &chromium);
     };
 
     let mut tests = Command::new(project::cargo());
@@ -214,6 +217,7 @@ fn run_tests(root: &std::path::Path, stack: &mut Stack, extra: &[String]) -> Res
 /// up until `cargo xtask stack down`.
 fn dev() -> Result<()> {
     let root = project::root()?;
+    install::console(&root)?;
     let mut stack = Stack::open("dev")?;
     stack.up(&[])?;
     let vars = stack.env()?;
@@ -227,6 +231,7 @@ fn dev() -> Result<()> {
     eprint!("{}", stack.status()?);
     eprintln!(
         "\norgman will listen on http://127.0.0.1:{port} (Swagger UI: /swagger-ui/)\n\
+         The console: http://127.0.0.1:{port}/console/ (log in as alice / alice-password, or admin / admin-password)\n\
          Get a token (users: admin, alice, bob, carol; password: <name>-password):\n  \
          TOKEN=$(curl -s -d grant_type=password -d client_id={client} -d username=admin -d password=admin-password \\\n    \
          {issuer}/protocol/openid-connect/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \

@@ -277,6 +277,7 @@ fn http_server(
     // built per worker it held megabytes of schemas in each.
     let routes = std::sync::Arc::new(RouteMethods::from_document(OPENAPI_DOCUMENT)?);
     let document = web::Bytes::from_static(OPENAPI_DOCUMENT);
+    let console = state.config.console.clone();
     let server = HttpServer::new(move || {
         let json_limit = 256 * 1024;
         let routes = routes.clone();
@@ -310,6 +311,7 @@ fn http_server(
             }))
             .configure(crate::routes::configure_serving)
             .configure(crate::routes::scim::configure)
+            .configure(crate::console::configure(console.clone()))
             .route(
                 OPENAPI_PATH,
                 web::get().to(move || {

@@ -101,6 +101,8 @@ pub struct Config {
     pub sso: SsoSettings,
     /// Erasure of people (GDPR Article 17).
     pub erasure: ErasureSettings,
+    /// The organization console at `/console`.
+    pub console: ConsoleSettings,
     /// Keycloak's Admin API as the service account, for user registration;
     /// `None` without `..._MAINIDENTITY_CLIENTSECRET`.
     pub keycloak: Option<KeycloakSettings>,
@@ -142,6 +144,50 @@ pub enum HealthDetails {
     WhenAuthorized,
     /// Components for everyone.
     Always,
+}
+
+/// The organization console served at `/console`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// Serve it (`ORGMAN_CONSOLE_ENABLED`, default true).
+    pub enabled: bool,
+    /// The public OpenID Connect client it logs in with
+    /// (`ORGMAN_CONSOLE_CLIENT_ID`, default `orgman-console`).
+    pub client_id: String,
+    /// The issuer as browsers reach it (`ORGMAN_CONSOLE_ISSUER_URL`,
+    /// default the issuer tokens are verified against).
+    pub issuer: String,
+}
+
+impl ConsoleSettings {
+    /// The issuer's origin (`https://login.example.com`), the one other
+    /// place the page may connect to.
+    pub fn issuer_origin(&self) -> String {
+        url::Url::parse(&self.issuer)
+            .map_or_else(|_| String::new(), |url| url.origin().ascii_serialization())
+    }
+}
+
+/// `ORGMAN_CONSOLE_*`.
+fn console(get: &Lookup<'_>, auth: &AuthConfig) -> Result<ConsoleSettings, ConfigError> {
+    let env = Env::new(get);
+    let issuer = env
+        .text("ORGMAN_CONSOLE_ISSUER_URL")
+        .unwrap_or_else(|| auth.issuer());
+    let parsed = url::Url::parse(&issuer).map_err(|error| {
+        ConfigError::new("ORGMAN_CONSOLE_ISSUER_URL", format!("not a URL: {error}"))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            "ORGMAN_CONSOLE_ISSUER_URL",
+            "must be an http or https URL",
+        ));
+    }
+    Ok(ConsoleSettings {
+        enabled: env.flag("ORGMAN_CONSOLE_ENABLED", true)?,
+        client_id: env.text_or("ORGMAN_CONSOLE_CLIENT_ID", "orgman-console"),
+        issuer: issuer.trim_end_matches('/').to_owned(),
+    })
 }
 
 /// Erasure of people.
@@ -835,6 +881,7 @@ impl Config {
         let env = Env::new(get);
         let number = |name: &'static str, default: u64| env.number(name, default);
         let flag = |name: &'static str, default: bool| env.flag(name, default);
+        let auth = auth(get)?;
         let config = Config {
             address: env.text_or("SERVER_ADDRESS", "0.0.0.0"),
             port: port(get)?,
@@ -846,7 +893,8 @@ impl Config {
             http_workers: http_workers(get)?,
             database: PgSettings::from_env(get)?,
             migrate_on_start: flag("SPRING_LIQUIBASE_ENABLED", true)?,
-            auth: auth(get)?,
+            console: console(get, &auth)?,
+            auth,
             multipart: MultipartLimits {
                 max_file_size: size(get, "MULTIPART_MAX_FILE_SIZE")?,
                 max_request_size: size(get, "MULTIPART_MAX_REQUEST_SIZE")?,

@@ -9,6 +9,7 @@ mod app;
 pub mod auth;
 mod background;
 pub mod config;
+mod console;
 mod csv_stream;
 mod dto;
 pub mod extract;
