@@ -101,7 +101,7 @@ async fn the_console_runs_an_organization_end_to_end_in_a_real_browser() {
         "the browser suite failed:\n{report}"
     );
     assert!(
-        report.contains("pass 11") && report.contains("fail 0"),
+        report.contains("pass 13") && report.contains("fail 0"),
         "{report}"
     );
     assert!(screenshots.join("04-members.png").is_file());

@@ -31,7 +31,10 @@ export function userManager(config: ConsoleConfig): UserManager {
     // Tokens in memory; the login's state and PKCE verifier survive the
     // redirect in sessionStorage (oidc-client-ts's default state store).
     userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+    // Renewed with the refresh token 30 s before the access token expires
+    // (oidc-client-ts uses the refresh token when it has one: no iframe).
     automaticSilentRenew: true,
+    accessTokenExpiringNotificationTimeInSeconds: 30,
     monitorSession: false,
     loadUserInfo: false,
   });
