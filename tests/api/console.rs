@@ -106,3 +106,91 @@ async fn the_console_runs_an_organization_end_to_end_in_a_real_browser() {
     );
     assert!(screenshots.join("04-members.png").is_file());
 }
+
+#[tokio::test]
+async fn the_console_is_served_with_its_own_headers_and_swagger_ui_keeps_its_own() {
+    let app = TestApp::spawn().await;
+    let get = |path: &str, gzip: bool| {
+        let request = http().get(format!("{}{path}", app.address));
+        let request = if gzip {
+            request.header("Accept-Encoding", "gzip")
+        } else {
+            request.header("Accept-Encoding", "identity")
+        };
+        request.send()
+    };
+    let config: serde_json::Value = get("/console/config.json", false)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["clientId"], "orgman-console");
+    assert_eq!(config["authority"], Stack::get().oidc_issuer.as_str());
+
+    let page = get("/console/#/org/x", false).await.unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let issuer_origin = url::Url::parse(&Stack::get().oidc_issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(
+        policy.contains(&format!("connect-src 'self' {issuer_origin};"))
+            && policy.contains("frame-ancestors 'none'")
+            && !policy.contains("unsafe"),
+        "{policy}"
+    );
+    let html = page.text().await.unwrap();
+    let script = html
+        .split("src=\"/console/assets/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its script")
+        .to_owned();
+    assert!(!html.contains("<script>"), "no inline script: {html}");
+
+    // The script: cached for good, gzip to those who take it.
+    let plain = get(&format!("/console/assets/{script}"), false)
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(
+        plain.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let plain_length = plain.bytes().await.unwrap().len();
+    let head = http()
+        .head(format!("{}/console/assets/{script}", app.address))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-encoding"], "gzip");
+    let compressed: usize = head.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        compressed * 2 < plain_length,
+        "{compressed} of {plain_length}"
+    );
+    assert_eq!(
+        get("/console/assets/nothing-here.js", false)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Swagger UI is not under the console's policy.
+    let swagger = get("/swagger-ui/", false).await.unwrap();
+    assert_eq!(swagger.status(), 200);
+    assert!(swagger.headers().get("content-security-policy").is_none());
+}

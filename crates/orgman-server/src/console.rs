@@ -38,19 +38,24 @@ pub(crate) fn configure(settings: ConsoleSettings) -> impl FnOnce(&mut web::Serv
                         .add((header::REFERRER_POLICY, "no-referrer"))
                         .add((header::X_FRAME_OPTIONS, "DENY")),
                 )
-                .route("/config.json", web::get().to(client_config))
-                .route("/assets/{file}", web::get().to(asset))
-                .default_service(web::get().to(page)),
+                .route("/config.json", read().to(client_config))
+                .route("/assets/{file}", read().to(asset))
+                .default_service(read().to(page)),
         );
         config.route(
             "/console",
-            web::get().to(|| async {
+            read().to(|| async {
                 HttpResponse::PermanentRedirect()
                     .insert_header((header::LOCATION, "/console/"))
                     .finish()
             }),
         );
     }
+}
+
+/// GET, and HEAD (answered with the same headers, without the body).
+fn read() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 /// The page's policy: `connect-src` names this origin and the identity
