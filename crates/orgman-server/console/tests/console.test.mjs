@@ -218,6 +218,10 @@ test('members: a CSV import shows its progress, then the report', async () => {
   await page.getByRole('combobox', { name: /Role of / }).nth(1).waitFor();
   await accessible('members');
   await shot('04-members');
+  // Adding someone orgman does not know says why, in words.
+  await page.getByLabel('User id').fill('00000000-0000-4000-8000-0000000000ff');
+  await page.getByRole('button', { name: 'Add member' }).click();
+  await page.getByRole('alert').filter({ hasText: 'user-not-found' }).waitFor();
   // Search: a prefix that matches nobody says so.
   await page.getByLabel('Search', { exact: true }).fill('zzz-nobody');
   await page.getByText('No member matches.').waitFor();
@@ -267,7 +271,7 @@ test('the audit trail: filters, pages and details', async () => {
   await shot('07-audit');
 });
 
-test('roles, API keys, webhooks and directory sync: each page works and passes axe', async () => {
+test('roles, API keys and webhooks with their rotations, directory sync: each page works and passes axe', async () => {
   await go('/roles');
   await page.getByLabel('Key', { exact: true }).fill(`auditor-${RUN}`);
   await page.getByLabel('Name', { exact: true }).fill('Auditor');
@@ -283,9 +287,20 @@ test('roles, API keys, webhooks and directory sync: each page works and passes a
   await secret.waitFor();
   assert.match(await secret.textContent(), /^orgman_/);
   await page.getByRole('cell', { name: `ci-${RUN}`, exact: true }).waitFor();
+  const first = await secret.textContent();
+  await page.getByRole('button', { name: `Rotate ci-${RUN}` }).click();
+  await page.waitForFunction((old) => document.querySelector('code.secret')?.textContent !== old, first);
+  assert.match(await secret.textContent(), /^orgman_/);
   await accessible('API keys');
   await go('/webhooks');
-  await page.getByRole('heading', { name: 'Add an endpoint' }).waitFor();
+  await page.getByLabel('URL').fill('http://127.0.0.1:9/orgman-hook');
+  await page.getByRole('button', { name: 'Add endpoint' }).click();
+  const signing = page.locator('code.secret');
+  await signing.waitFor();
+  const old = await signing.textContent();
+  assert.match(old, /^whsec_/);
+  await page.getByRole('button', { name: 'Rotate the secret of http://127.0.0.1:9/orgman-hook' }).click();
+  await page.waitForFunction((before) => document.querySelector('code.secret')?.textContent !== before, old);
   await accessible('webhooks');
   await go('/directory');
   await page.getByRole('button', { name: 'Add a mapping' }).click();

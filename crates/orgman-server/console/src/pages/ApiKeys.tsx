@@ -52,6 +52,20 @@ export function ApiKeys({ organization, preset }: { organization: Organization; 
                       {k.revokedAt ? (
                         `Revoked ${when(k.revokedAt)}`
                       ) : (
+                        <>
+                        <button
+                          type="button"
+                          disabled={revoke.busy}
+                          onClick={() => {
+                            if (!window.confirm(`Rotate ${k.name}? The old secret keeps working for one hour.`)) return;
+                            void revoke.run(async () => {
+                              setIssued(await post<ApiKey>(`${base}/${k.id}/rotate`, { overlapSeconds: 3600 }));
+                              keys.reload();
+                            });
+                          }}
+                        >
+                          Rotate<span className="visually-hidden"> {k.name}</span>
+                        </button>
                         <button
                           type="button"
                           className="danger"
@@ -66,6 +80,7 @@ export function ApiKeys({ organization, preset }: { organization: Organization; 
                         >
                           Revoke<span className="visually-hidden"> {k.name}</span>
                         </button>
+                        </>
                       )}
                     </td>
                   </tr>
@@ -76,6 +91,7 @@ export function ApiKeys({ organization, preset }: { organization: Organization; 
           )}
         </LoadingView>
         <ActionResult action={revoke} />
+        {issued?.secret ? <Secret what="key" secret={issued.secret} /> : null}
       </Section>
       <Section title="Create a key">
         <form
@@ -95,7 +111,6 @@ export function ApiKeys({ organization, preset }: { organization: Organization; 
           </button>
           <ActionResult action={create} />
         </form>
-        {issued?.secret ? <Secret what="key" secret={issued.secret} /> : null}
       </Section>
     </>
   );

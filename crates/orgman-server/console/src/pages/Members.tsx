@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { del, download, get, patch, upload } from '../api';
+import { del, download, get, patch, post, upload } from '../api';
 import { ActionResult, Field, LoadingView, Section, Select, useAction, useLoad, when } from '../ui';
 import { BUILT_IN_ROLES, type ImportReport, type Member, type Organization, type Page } from '../types';
 
@@ -133,6 +133,32 @@ function Row({ organization, member, onChanged }: { organization: Organization; 
   );
 }
 
+function AddMember({ organization, onDone }: { organization: Organization; onDone: () => void }) {
+  const [userId, setUserId] = useState('');
+  const [role, setRole] = useState('MEMBER');
+  const action = useAction();
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void action.run(async () => {
+          await post(`/api/v1/organizations/${organization.id}/members`, { userId: userId.trim(), role });
+          setUserId('');
+          onDone();
+          return 'Member added.';
+        });
+      }}
+    >
+      <Field label="User id" value={userId} onChange={setUserId} required hint="Someone who has signed in once; otherwise, invite their address." />
+      <Select label="Role of the new member" value={role} options={BUILT_IN_ROLES.map((r) => [r, r])} onChange={setRole} />
+      <button type="submit" disabled={action.busy}>
+        Add member
+      </button>
+      <ActionResult action={action} />
+    </form>
+  );
+}
+
 export function Members({ organization }: { organization: Organization }) {
   const [search, setSearch] = useState('');
   const [role, setRole] = useState('');
@@ -211,6 +237,9 @@ export function Members({ organization }: { organization: Organization }) {
             </>
           )}
         </LoadingView>
+      </Section>
+      <Section title="Add a member">
+        <AddMember organization={organization} onDone={page.reload} />
       </Section>
       <Section title="Import members">
         <Import organization={organization} onDone={page.reload} />

@@ -10,6 +10,7 @@ interface Draft {
   clientId: string;
   clientSecret: string;
   metadataUrl: string;
+  metadataXml: string;
   enabled: boolean;
   autoProvision: boolean;
 }
@@ -21,6 +22,7 @@ const EMPTY: Draft = {
   clientId: '',
   clientSecret: '',
   metadataUrl: '',
+  metadataXml: '',
   enabled: true,
   autoProvision: false,
 };
@@ -37,6 +39,8 @@ function bodyOf(draft: Draft, editing: boolean): Record<string, unknown> {
     body.issuerUrl = draft.issuerUrl;
     body.clientId = draft.clientId;
     if (draft.clientSecret) body.clientSecret = draft.clientSecret;
+  } else if (draft.metadataXml.trim()) {
+    body.metadataXml = draft.metadataXml;
   } else {
     body.metadataUrl = draft.metadataUrl;
   }
@@ -81,7 +85,19 @@ function Form({ initial, editing, onSubmit, submitLabel }: { initial: Draft; edi
           />
         </>
       ) : (
-        <Field label="Metadata URL" value={draft.metadataUrl} onChange={(metadataUrl) => set({ metadataUrl })} required placeholder="https://idp.example.com/metadata" />
+        <>
+          <Field
+            label="Metadata URL"
+            value={draft.metadataUrl}
+            onChange={(metadataUrl) => set({ metadataUrl })}
+            placeholder="https://idp.example.com/metadata"
+            hint="Read again every hour; or paste the metadata below instead."
+          />
+          <div className="field">
+            <label htmlFor="saml-xml">Metadata XML</label>
+            <textarea id="saml-xml" rows={5} value={draft.metadataXml} onChange={(e) => set({ metadataXml: e.target.value })} />
+          </div>
+        </>
       )}
       <Check label="Enabled" checked={draft.enabled} onChange={(enabled) => set({ enabled })} />
       <Check label="Create members at their first sign-in" checked={draft.autoProvision} onChange={(autoProvision) => set({ autoProvision })} />

@@ -97,6 +97,17 @@ export function Webhooks({ organization }: { organization: Organization }) {
                     {h.enabled ? 'Disable' : 'Enable'}
                     <span className="visually-hidden"> {h.url}</span>
                   </button>
+                  <button
+                    type="button"
+                    disabled={change.busy}
+                    onClick={() =>
+                      void change.run(async () => {
+                        setIssued(await post<Webhook>(`${base}/${h.id}/rotate-secret`, {}));
+                      })
+                    }
+                  >
+                    Rotate the secret<span className="visually-hidden"> of {h.url}</span>
+                  </button>
                   <button type="button" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
                     Deliveries<span className="visually-hidden"> of {h.url}</span>
                   </button>
@@ -121,6 +132,7 @@ export function Webhooks({ organization }: { organization: Organization }) {
           )}
         </LoadingView>
         <ActionResult action={change} />
+        {issued?.secret ? <Secret what="signing secret" secret={issued.secret} /> : null}
       </Section>
       <Section title="Add an endpoint">
         <form
@@ -141,7 +153,6 @@ export function Webhooks({ organization }: { organization: Organization }) {
           </button>
           <ActionResult action={create} />
         </form>
-        {issued?.secret ? <Secret what="signing secret" secret={issued.secret} /> : null}
       </Section>
     </>
   );
