@@ -115,10 +115,7 @@ impl AccountCheck {
     pub async fn round(&self) -> Result<AccountCheckReport, OrgError> {
         let mut report = AccountCheckReport::default();
         let after = *self.cursor.lock().unwrap_or_else(|e| e.into_inner());
-        let page = self
-            .accounts
-            .accounts_after(after, self.settings.batch.max(1))
-            .await?;
+        let page = self.accounts.accounts_after(after, self.batch()).await?;
         report.checked = page.len();
         let missing = self.missing_of(&page).await?;
         if self.too_many(page.len(), missing.len()) {
@@ -126,7 +123,7 @@ impl AccountCheck {
             return Ok(report);
         }
         self.mark(&page, &missing, &mut report).await?;
-        report.wrapped = page.len() < self.settings.batch.max(1);
+        report.wrapped = page.len() < self.batch();
         let next = if report.wrapped {
             None
         } else {
@@ -135,6 +132,11 @@ impl AccountCheck {
         *self.cursor.lock().unwrap_or_else(|e| e.into_inner()) = next;
         self.erase_due(&mut report).await?;
         Ok(report)
+    }
+
+    /// Users per round (at least one).
+    fn batch(&self) -> usize {
+        self.settings.batch.max(1)
     }
 
     fn too_many(&self, checked: usize, missing: usize) -> bool {
@@ -187,10 +189,7 @@ impl AccountCheck {
     async fn erase_due(&self, report: &mut AccountCheckReport) -> Result<(), OrgError> {
         let grace = time::Duration::try_from(self.settings.grace).unwrap_or(time::Duration::MAX);
         let before = self.clock.now().saturating_sub(grace);
-        let due = self
-            .accounts
-            .missing_before(before, self.settings.batch.max(1))
-            .await?;
+        let due = self.accounts.missing_before(before, self.batch()).await?;
         if due.is_empty() {
             return Ok(());
         }

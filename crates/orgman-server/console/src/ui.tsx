@@ -235,3 +235,77 @@ export function Section({ title, children }: { title: string; children: ReactNod
     </section>
   );
 }
+
+/** Keyset pages walked forward and back: the cursors of the pages passed. */
+export interface Cursors {
+  /** The `after` of the page shown (`undefined`: the first). */
+  cursor: string | undefined;
+  /** Pages behind the one shown. */
+  depth: number;
+  forward: (next: string) => void;
+  back: () => void;
+  reset: () => void;
+}
+
+export function useCursors(): Cursors {
+  const [passed, setPassed] = useState<string[]>([]);
+  return {
+    cursor: passed[passed.length - 1],
+    depth: passed.length,
+    forward: (next) => setPassed((p) => [...p, next]),
+    back: () => setPassed((p) => p.slice(0, -1)),
+    reset: () => setPassed([]),
+  };
+}
+
+/** Back and forward buttons over `cursors`, forward while there is a next page. */
+export function Pager({
+  cursors,
+  next,
+  labels = ['Previous page', 'Next page'],
+}: {
+  cursors: Cursors;
+  next: string | null | undefined;
+  labels?: [string, string];
+}) {
+  return (
+    <div className="pager">
+      {cursors.depth > 0 ? (
+        <button type="button" onClick={cursors.back}>
+          {labels[0]}
+        </button>
+      ) : null}
+      {next ? (
+        <button type="button" onClick={() => cursors.forward(next)}>
+          {labels[1]}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** A destructive change: asks first, then runs `work` through `action`. */
+export function DangerButton({
+  action,
+  confirm,
+  work,
+  children,
+}: {
+  action: Action;
+  confirm: string;
+  work: () => Promise<string | void>;
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="button"
+      className="danger"
+      disabled={action.busy}
+      onClick={() => {
+        if (window.confirm(confirm)) void action.run(work);
+      }}
+    >
+      {children}
+    </button>
+  );
+}

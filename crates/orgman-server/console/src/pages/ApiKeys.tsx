@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, post } from '../api';
-import { ActionResult, CopyButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
+import { ActionResult, CopyButton, DangerButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
 import type { ApiKey, Organization, Page } from '../types';
 import { PermissionPicker } from './Roles';
 
@@ -66,20 +66,16 @@ export function ApiKeys({ organization, preset }: { organization: Organization; 
                         >
                           Rotate<span className="visually-hidden"> {k.name}</span>
                         </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          disabled={revoke.busy}
-                          onClick={() => {
-                            if (!window.confirm(`Revoke ${k.name}? Callers using it are refused at once.`)) return;
-                            void revoke.run(async () => {
-                              await del(`${base}/${k.id}`);
-                              keys.reload();
-                            });
+                        <DangerButton
+                          action={revoke}
+                          confirm={`Revoke ${k.name}? Callers using it are refused at once.`}
+                          work={async () => {
+                            await del(`${base}/${k.id}`);
+                            keys.reload();
                           }}
                         >
                           Revoke<span className="visually-hidden"> {k.name}</span>
-                        </button>
+                        </DangerButton>
                         </>
                       )}
                     </td>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { get } from '../api';
-import { Field, LoadingView, Section, Select, useLoad, when } from '../ui';
+import { Field, LoadingView, Pager, Section, Select, useCursors, useLoad, when } from '../ui';
 import type { AuditEvent, Organization, Page } from '../types';
 
 export function AuditTable({ page }: { page: Page<AuditEvent> }) {
@@ -64,8 +64,8 @@ export function Audit({ organization }: { organization: Organization }) {
   const [type, setType] = useState('');
   const [actor, setActor] = useState('');
   const [actorKind, setActorKind] = useState('');
-  const [after, setAfter] = useState<string[]>([]);
-  const cursor = after[after.length - 1];
+  const pages = useCursors();
+  const cursor = pages.cursor;
   const params = new URLSearchParams({ limit: '50' });
   if (type) params.set('type', type);
   if (/^[0-9a-f-]{36}$/i.test(actor)) params.set('actor', actor);
@@ -73,7 +73,7 @@ export function Audit({ organization }: { organization: Organization }) {
   if (cursor) params.set('after', cursor);
   const query = `/api/v1/organizations/${organization.id}/audit-events?${params}`;
   const page = useLoad(() => get<Page<AuditEvent>>(query), [query]);
-  const reset = () => setAfter([]);
+  const reset = pages.reset;
   return (
     <Section title="Audit trail">
       <div className="filters">
@@ -95,18 +95,7 @@ export function Audit({ organization }: { organization: Organization }) {
         {(p) => (
           <>
             <AuditTable page={p} />
-            <div className="pager">
-              {after.length > 0 ? (
-                <button type="button" onClick={() => setAfter((a) => a.slice(0, -1))}>
-                  Newer entries
-                </button>
-              ) : null}
-              {p.nextCursor ? (
-                <button type="button" onClick={() => setAfter((a) => [...a, p.nextCursor!])}>
-                  Older entries
-                </button>
-              ) : null}
-            </div>
+            <Pager cursors={pages} next={p.nextCursor} labels={['Newer entries', 'Older entries']} />
           </>
         )}
       </LoadingView>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, patch, post } from '../api';
-import { ActionResult, Check, CopyButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
+import { ActionResult, Check, CopyButton, DangerButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
 import type { Domain, Organization } from '../types';
 
 function DomainCard({ domain, base, onChanged }: { domain: Domain; base: string; onChanged: () => void }) {
@@ -80,20 +80,16 @@ function DomainCard({ domain, base, onChanged }: { domain: Domain; base: string;
           }
         />
       </fieldset>
-      <button
-        type="button"
-        className="danger"
-        disabled={action.busy}
-        onClick={() => {
-          if (!window.confirm(`Remove ${domain.domain}?`)) return;
-          void action.run(async () => {
-            await del(path);
-            onChanged();
-          });
+      <DangerButton
+        action={action}
+        confirm={`Remove ${domain.domain}?`}
+        work={async () => {
+          await del(path);
+          onChanged();
         }}
       >
         Remove<span className="visually-hidden"> {domain.domain}</span>
-      </button>
+      </DangerButton>
       {action.problem?.code === 'domain-not-verified' ? null : <ActionResult action={action} />}
     </li>
   );

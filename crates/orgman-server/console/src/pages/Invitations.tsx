@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, post } from '../api';
-import { ActionResult, CopyButton, Field, LoadingView, Section, Select, useAction, useLoad, when } from '../ui';
+import { ActionResult, CopyButton, DangerButton, Field, LoadingView, Pager, Section, Select, useAction, useCursors, useLoad, when } from '../ui';
 import { BUILT_IN_ROLES, type Invitation, type Organization, type Page } from '../types';
 
 /** The link to hand over: the configured accept page, or the bare token. */
@@ -52,20 +52,16 @@ function Row({ invitation, base, onChanged }: { invitation: Invitation; base: st
             >
               Resend<span className="visually-hidden"> to {invitation.email}</span>
             </button>
-            <button
-              type="button"
-              className="danger"
-              disabled={action.busy}
-              onClick={() => {
-                if (!window.confirm(`Revoke the invitation of ${invitation.email}?`)) return;
-                void action.run(async () => {
-                  await del(`${base}/${invitation.id}`);
-                  onChanged();
-                });
+            <DangerButton
+              action={action}
+              confirm={`Revoke the invitation of ${invitation.email}?`}
+              work={async () => {
+                await del(`${base}/${invitation.id}`);
+                onChanged();
               }}
             >
               Revoke<span className="visually-hidden"> the invitation of {invitation.email}</span>
-            </button>
+            </DangerButton>
           </>
         ) : null}
         {issued ? <Issued invitation={issued} /> : null}
@@ -77,7 +73,8 @@ function Row({ invitation, base, onChanged }: { invitation: Invitation; base: st
 
 export function Invitations({ organization }: { organization: Organization }) {
   const base = `/api/v1/organizations/${organization.id}/invitations`;
-  const [after, setAfter] = useState<string | undefined>();
+  const pages = useCursors();
+  const after = pages.cursor;
   const page = useLoad(() => get<Page<Invitation>>(`${base}?limit=50${after ? `&after=${after}` : ''}`), [after]);
   const [email, setEmail] = useState('');
   const [role, setRole] = useState('MEMBER');
@@ -128,18 +125,7 @@ export function Invitations({ organization }: { organization: Organization }) {
               </table>
 </div>
               {p.items.length === 0 ? <p>No invitations yet.</p> : null}
-              <div className="pager">
-                {after ? (
-                  <button type="button" onClick={() => setAfter(undefined)}>
-                    First page
-                  </button>
-                ) : null}
-                {p.nextCursor ? (
-                  <button type="button" onClick={() => setAfter(p.nextCursor!)}>
-                    Next page
-                  </button>
-                ) : null}
-              </div>
+              <Pager cursors={pages} next={p.nextCursor} />
             </>
           )}
         </LoadingView>

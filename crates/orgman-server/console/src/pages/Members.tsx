@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, download, get, patch, post, upload } from '../api';
-import { ActionResult, Field, LoadingView, Section, Select, useAction, useLoad, when } from '../ui';
+import { ActionResult, DangerButton, Field, LoadingView, Pager, Section, Select, useAction, useCursors, useLoad, when } from '../ui';
 import { BUILT_IN_ROLES, type ImportReport, type Member, type Organization, type Page } from '../types';
 
 function Import({ organization, onDone }: { organization: Organization; onDone: () => void }) {
@@ -113,20 +113,16 @@ function Row({ organization, member, onChanged }: { organization: Organization; 
       </td>
       <td>{when(member.createdAt)}</td>
       <td>
-        <button
-          type="button"
-          className="danger"
-          disabled={action.busy}
-          onClick={() => {
-            if (!window.confirm(`Remove ${who} from ${organization.name}?`)) return;
-            void action.run(async () => {
-              await del(base);
-              onChanged();
-            });
+        <DangerButton
+          action={action}
+          confirm={`Remove ${who} from ${organization.name}?`}
+          work={async () => {
+            await del(base);
+            onChanged();
           }}
         >
           Remove<span className="visually-hidden"> {who}</span>
-        </button>
+        </DangerButton>
         <ActionResult action={action} />
       </td>
     </tr>
@@ -162,9 +158,9 @@ function AddMember({ organization, onDone }: { organization: Organization; onDon
 export function Members({ organization }: { organization: Organization }) {
   const [search, setSearch] = useState('');
   const [role, setRole] = useState('');
-  const [after, setAfter] = useState<string[]>([]);
   const base = `/api/v1/organizations/${organization.id}/members`;
-  const cursor = after[after.length - 1];
+  const pages = useCursors();
+  const cursor = pages.cursor;
   const query = `${base}?limit=50${search ? `&search=${encodeURIComponent(search)}` : ''}${role ? `&role=${role}` : ''}${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`;
   const page = useLoad(() => get<Page<Member>>(query), [query]);
   const exporting = useAction();
@@ -177,7 +173,7 @@ export function Members({ organization }: { organization: Organization }) {
             value={search}
             onChange={(v) => {
               setSearch(v);
-              setAfter([]);
+              pages.reset();
             }}
             hint="A prefix of the e-mail address or of any word of the name."
           />
@@ -187,7 +183,7 @@ export function Members({ organization }: { organization: Organization }) {
             options={[['', 'Any role'], ...BUILT_IN_ROLES.map((r): [string, string] => [r, r])]}
             onChange={(v) => {
               setRole(v);
-              setAfter([]);
+              pages.reset();
             }}
           />
           <button
@@ -222,18 +218,7 @@ export function Members({ organization }: { organization: Organization }) {
               </table>
 </div>
               {p.items.length === 0 ? <p>No member matches.</p> : null}
-              <div className="pager">
-                {after.length > 0 ? (
-                  <button type="button" onClick={() => setAfter((a) => a.slice(0, -1))}>
-                    Previous page
-                  </button>
-                ) : null}
-                {p.nextCursor ? (
-                  <button type="button" onClick={() => setAfter((a) => [...a, p.nextCursor!])}>
-                    Next page
-                  </button>
-                ) : null}
-              </div>
+              <Pager cursors={pages} next={p.nextCursor} />
             </>
           )}
         </LoadingView>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { call, post, type Answer } from '../api';
-import { ActionResult, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
+import { ActionResult, DangerButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
 import type { Organization } from '../types';
 
 function Editor({ answer, onSaved, onReload }: { answer: Answer<Organization>; onSaved: () => void; onReload: () => void }) {
@@ -94,21 +94,17 @@ export function Overview({ organization, onChanged }: { organization: Organizati
       {organization.status === 'ACTIVE' ? (
         <Section title="Delete">
           <p>Deleting starts a grace period; a platform administrator can restore the organization until it ends.</p>
-          <button
-            type="button"
-            className="danger"
-            disabled={deletion.busy}
-            onClick={() => {
-              if (!window.confirm(`Delete ${organization.name}? Members lose access now.`)) return;
-              void deletion.run(async () => {
-                await post(`/api/v1/organizations/${organization.id}/request-deletion`);
-                onChanged();
-                return 'Deletion requested.';
-              });
+          <DangerButton
+            action={deletion}
+            confirm={`Delete ${organization.name}? Members lose access now.`}
+            work={async () => {
+              await post(`/api/v1/organizations/${organization.id}/request-deletion`);
+              onChanged();
+              return 'Deletion requested.';
             }}
           >
             Request deletion
-          </button>
+          </DangerButton>
           <ActionResult action={deletion} />
         </Section>
       ) : null}

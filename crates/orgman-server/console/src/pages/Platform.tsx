@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { get, post, put } from '../api';
-import { ActionResult, Field, LoadingView, Section, useAction, useLoad } from '../ui';
+import { ActionResult, Field, LoadingView, Pager, Section, useAction, useCursors, useLoad } from '../ui';
 import type { Organization, Page } from '../types';
 
 /** The lifecycle actions each status allows a platform administrator. */
@@ -77,8 +77,8 @@ function Row({ organization, onChanged }: { organization: Organization; onChange
 }
 
 export function Platform() {
-  const [after, setAfter] = useState<string[]>([]);
-  const cursor = after[after.length - 1];
+  const pages = useCursors();
+  const cursor = pages.cursor;
   const page = useLoad(() => get<Page<Organization>>(`/api/v1/organizations?limit=50${cursor ? `&after=${cursor}` : ''}`), [cursor]);
   return (
     <>
@@ -104,18 +104,7 @@ export function Platform() {
                 </tbody>
               </table>
 </div>
-              <div className="pager">
-                {after.length > 0 ? (
-                  <button type="button" onClick={() => setAfter((a) => a.slice(0, -1))}>
-                    Previous page
-                  </button>
-                ) : null}
-                {p.nextCursor ? (
-                  <button type="button" onClick={() => setAfter((a) => [...a, p.nextCursor!])}>
-                    Next page
-                  </button>
-                ) : null}
-              </div>
+              <Pager cursors={pages} next={p.nextCursor} />
             </>
           )}
         </LoadingView>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, post } from '../api';
-import { ActionResult, Check, Field, LoadingView, Section, useAction, useLoad } from '../ui';
+import { ActionResult, Check, DangerButton, Field, LoadingView, Section, useAction, useLoad } from '../ui';
 import type { Organization, Permission, Role } from '../types';
 
 export function PermissionPicker({ chosen, onChange }: { chosen: string[]; onChange: (names: string[]) => void }) {
@@ -64,20 +64,16 @@ export function Roles({ organization }: { organization: Organization }) {
                     <td>{r.permissions.join(', ')}</td>
                     <td>
                       {r.scope === 'platform' ? null : (
-                        <button
-                          type="button"
-                          className="danger"
-                          disabled={remove.busy}
-                          onClick={() => {
-                            if (!window.confirm(`Delete the role ${r.name}?`)) return;
-                            void remove.run(async () => {
-                              await del(`${base}/${r.key}`);
-                              roles.reload();
-                            });
+                        <DangerButton
+                          action={remove}
+                          confirm={`Delete the role ${r.name}?`}
+                          work={async () => {
+                            await del(`${base}/${r.key}`);
+                            roles.reload();
                           }}
                         >
                           Delete<span className="visually-hidden"> {r.name}</span>
-                        </button>
+                        </DangerButton>
                       )}
                     </td>
                   </tr>

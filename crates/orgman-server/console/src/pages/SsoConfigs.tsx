@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, patch, post } from '../api';
-import { ActionResult, Check, Field, LoadingView, Section, Select, useAction, useLoad } from '../ui';
+import { ActionResult, Check, DangerButton, Field, LoadingView, Section, Select, useAction, useLoad } from '../ui';
 import type { ConnectionTest, Organization, SsoConfig } from '../types';
 
 interface Draft {
@@ -153,20 +153,16 @@ function ConfigCard({ config, base, onChanged }: { config: SsoConfig; base: stri
       <button type="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
         Edit<span className="visually-hidden"> {config.name}</span>
       </button>
-      <button
-        type="button"
-        className="danger"
-        disabled={action.busy}
-        onClick={() => {
-          if (!window.confirm(`Delete ${config.name}? Its users can no longer sign in through it.`)) return;
-          void action.run(async () => {
-            await del(path);
-            onChanged();
-          });
+      <DangerButton
+        action={action}
+        confirm={`Delete ${config.name}? Its users can no longer sign in through it.`}
+        work={async () => {
+          await del(path);
+          onChanged();
         }}
       >
         Delete<span className="visually-hidden"> {config.name}</span>
-      </button>
+      </DangerButton>
       {action.busy ? <p aria-busy="true">Working…</p> : null}
       <ActionResult action={action} />
       {result ? <TestResult result={result} /> : null}

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { del, get, patch, post } from '../api';
-import { ActionResult, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
+import { ActionResult, DangerButton, Field, LoadingView, Section, useAction, useLoad, when } from '../ui';
 import type { Delivery, Organization, Page, Webhook } from '../types';
 import { Secret } from './ApiKeys';
 
@@ -111,20 +111,16 @@ export function Webhooks({ organization }: { organization: Organization }) {
                   <button type="button" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
                     Deliveries<span className="visually-hidden"> of {h.url}</span>
                   </button>
-                  <button
-                    type="button"
-                    className="danger"
-                    disabled={change.busy}
-                    onClick={() => {
-                      if (!window.confirm(`Delete the endpoint ${h.url}?`)) return;
-                      void change.run(async () => {
-                        await del(`${base}/${h.id}`);
-                        hooks.reload();
-                      });
+                  <DangerButton
+                    action={change}
+                    confirm={`Delete the endpoint ${h.url}?`}
+                    work={async () => {
+                      await del(`${base}/${h.id}`);
+                      hooks.reload();
                     }}
                   >
                     Delete<span className="visually-hidden"> {h.url}</span>
-                  </button>
+                  </DangerButton>
                   {open === h.id ? <Deliveries path={`${base}/${h.id}`} /> : null}
                 </li>
               ))}
